@@ -1,0 +1,496 @@
+//! The store conformance suite: one set of checks every backend must pass (SQLite always,
+//! ScyllaDB when `SCYLLA_URI` is set). It lives in the library so every backend's test binary
+//! runs the very same code. Checks use fresh random tenants, so they run against a shared,
+//! long-lived database (a Scylla cluster) without interfering with its data or each other.
+
+use std::collections::HashSet;
+
+use switchboard_shared::{Direction, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
+
+use super::model::*;
+use super::{Store, StoreError};
+
+/// Runs every check; panics with a message naming the failed one.
+pub async fn run_all(store: &dyn Store) {
+    directory_upserts_are_idempotent(store).await;
+    ingest_is_idempotent_and_keeps_recycled_wamids_apart(store).await;
+    statuses_never_regress(store).await;
+    outbound_messages_carry_their_latest_status(store).await;
+    history_pages_newest_first_across_buckets(store).await;
+    tenants_are_isolated(store).await;
+    scan_returns_every_message_once(store).await;
+    account_events_are_deduplicated_and_paged(store).await;
+    bad_pages_are_refused(store).await;
+}
+
+fn fresh_tenant(label: &str) -> TenantId {
+    TenantId::new(format!("t-{label}-{:016x}", rand::random::<u64>()))
+}
+
+const NUMBER: &str = "106540352242922";
+const DAY: i64 = 86_400_000;
+const T0: i64 = 1_750_000_000_000;
+
+fn inbound(number: &str, customer: &str, wamid: &str, kind: &str, at_ms: i64) -> InboundMessage {
+    let (wamid, customer) = (Wamid::from(wamid), WaId::from(customer));
+    InboundMessage {
+        key: inbound_message_key(&wamid, &customer, kind, &(at_ms / 1000).to_string()),
+        wamid,
+        number: PhoneNumberId::from(number),
+        customer,
+        kind: kind.to_owned(),
+        text: Some(format!("{kind} at {at_ms}")),
+        at_ms,
+        raw: format!(r#"{{"type":"{kind}"}}"#),
+    }
+}
+
+fn batch(tenant: &TenantId, events: Vec<InboundEvent>) -> IngestBatch {
+    IngestBatch {
+        received_at: T0,
+        raw_body: b"{\"object\":\"whatsapp_business_account\"}".to_vec(),
+        events: events.into_iter().map(|e| (tenant.clone(), e)).collect(),
+    }
+}
+
+fn status(wamid: &str, status: MessageStatus, at_ms: i64) -> InboundEvent {
+    InboundEvent::Status(StatusUpdate {
+        wamid: Wamid::from(wamid),
+        number: PhoneNumberId::from(NUMBER),
+        recipient: WaId::from("16505551234"),
+        status,
+        at_ms,
+        error_codes: if status == MessageStatus::Failed {
+            vec![131049]
+        } else {
+            vec![]
+        },
+        raw: format!(r#"{{"status":"{}"}}"#, status.as_str()),
+    })
+}
+
+async fn directory_upserts_are_idempotent(store: &dyn Store) {
+    let tenant = fresh_tenant("dir");
+    let record = TenantRecord {
+        id: tenant.clone(),
+        name: "Acme".into(),
+        created_at: T0,
+    };
+    store.upsert_tenant(&record).await.unwrap();
+    store.upsert_tenant(&record).await.unwrap();
+    let tenants = store.list_tenants().await.unwrap();
+    assert_eq!(
+        tenants.iter().filter(|t| t.id == tenant).count(),
+        1,
+        "a tenant upserted twice is listed once"
+    );
+    let numbers = ["222", "111"].map(|id| NumberRecord {
+        tenant: tenant.clone(),
+        phone_number_id: PhoneNumberId::new(format!(
+            "{id}{}",
+            &tenant.as_str()[tenant.as_str().len() - 6..]
+        )),
+        display_phone_number: "15550783881".into(),
+        waba_id: Some("419561257915477".into()),
+    });
+    for n in numbers.iter().chain(numbers.iter()) {
+        store.upsert_number(n).await.unwrap();
+    }
+    let listed = store.list_numbers(&tenant).await.unwrap();
+    assert_eq!(listed.len(), 2, "numbers upserted twice are listed once");
+    assert!(
+        listed[0].phone_number_id < listed[1].phone_number_id,
+        "numbers are ordered by id"
+    );
+}
+
+async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store) {
+    let tenant = fresh_tenant("ingest");
+    // Meta's own examples reuse one wamid for a text, an image and a sticker.
+    let recycled = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+    let messages = vec![
+        inbound(NUMBER, "16505551234", recycled, "text", T0),
+        inbound(NUMBER, "16505551234", recycled, "image", T0 - 5_000_000),
+        inbound(NUMBER, "16505551234", recycled, "sticker", T0 - 5_000_000),
+    ];
+    let events = |ms: &[InboundMessage]| {
+        let mut events = vec![InboundEvent::Contact(ContactUpdate {
+            wa_id: WaId::from("16505551234"),
+            name: Some("Sheena Nelson".into()),
+            user_id: None,
+        })];
+        events.extend(ms.iter().cloned().map(InboundEvent::Message));
+        events
+    };
+    let first = store
+        .ingest(batch(&tenant, events(&messages)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.messages_new, first.messages_duplicate),
+        (3, 0),
+        "{first:?}"
+    );
+    let again = store
+        .ingest(batch(&tenant, events(&messages)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.messages_new, again.messages_duplicate),
+        (0, 3),
+        "{again:?}"
+    );
+
+    for m in &messages {
+        let got = store
+            .get_message(&tenant, &m.key)
+            .await
+            .unwrap()
+            .expect("every ingested message is readable by key");
+        assert_eq!(got.kind, m.kind);
+        assert_eq!(got.text, m.text);
+        assert_eq!(got.direction, Direction::Inbound);
+        assert_eq!(got.status, MessageStatus::Received);
+        assert_eq!(got.raw, m.raw);
+    }
+    let conversation = conversation_id(
+        &tenant,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from("16505551234"),
+    );
+    let page = store
+        .conversation_history(&tenant, &conversation, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3, "redelivery stored nothing twice");
+    let record = store
+        .get_conversation(&tenant, &conversation)
+        .await
+        .unwrap()
+        .expect("the conversation exists");
+    assert_eq!(
+        record.last_message_at, T0,
+        "last_message_at is the newest message"
+    );
+    assert_eq!(record.customer_name.as_deref(), Some("Sheena Nelson"));
+}
+
+async fn statuses_never_regress(store: &dyn Store) {
+    let tenant = fresh_tenant("status");
+    let w = "wamid.status-order";
+    // Out of order: read arrives before sent and delivered, then delivered is redelivered.
+    for s in [
+        MessageStatus::Read,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Delivered,
+    ] {
+        store
+            .ingest(batch(&tenant, vec![status(w, s, T0)]))
+            .await
+            .unwrap();
+    }
+    let latest = store
+        .latest_status(&tenant, &Wamid::from(w))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        latest.status,
+        MessageStatus::Read,
+        "a late delivered does not undo read"
+    );
+
+    // Multi-device: failed, then delivered from another device; delivered wins.
+    let w2 = "wamid.failed-then-delivered";
+    store
+        .ingest(batch(&tenant, vec![status(w2, MessageStatus::Failed, T0)]))
+        .await
+        .unwrap();
+    let failed = store
+        .latest_status(&tenant, &Wamid::from(w2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (failed.status, failed.error_codes.clone()),
+        (MessageStatus::Failed, vec![131049])
+    );
+    store
+        .ingest(batch(
+            &tenant,
+            vec![status(w2, MessageStatus::Delivered, T0 + 1)],
+        ))
+        .await
+        .unwrap();
+    let latest = store
+        .latest_status(&tenant, &Wamid::from(w2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.status, MessageStatus::Delivered);
+    assert!(store
+        .latest_status(&tenant, &Wamid::from("wamid.none"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
+    let tenant = fresh_tenant("outbound");
+    let wamid = Wamid::from("wamid.outbound-1");
+    let record = OutboundRecord {
+        tenant: tenant.clone(),
+        wamid: wamid.clone(),
+        number: PhoneNumberId::from(NUMBER),
+        customer: WaId::from("16505551234"),
+        kind: "text".into(),
+        text: Some("Hello".into()),
+        at_ms: T0,
+        raw: r#"{"type":"text"}"#.into(),
+    };
+    store.record_outbound(record.clone()).await.unwrap();
+    store.record_outbound(record).await.unwrap();
+    let key = outbound_message_key(&wamid);
+    let got = store.get_message(&tenant, &key).await.unwrap().unwrap();
+    assert_eq!(
+        (got.direction, got.status),
+        (Direction::Outbound, MessageStatus::Accepted)
+    );
+    store
+        .ingest(batch(
+            &tenant,
+            vec![status(
+                "wamid.outbound-1",
+                MessageStatus::Delivered,
+                T0 + 10,
+            )],
+        ))
+        .await
+        .unwrap();
+    let got = store.get_message(&tenant, &key).await.unwrap().unwrap();
+    assert_eq!(got.status, MessageStatus::Delivered);
+    let conversation = conversation_id(
+        &tenant,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from("16505551234"),
+    );
+    let page = store
+        .conversation_history(&tenant, &conversation, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        1,
+        "an outbound message recorded twice is stored once"
+    );
+}
+
+async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
+    let tenant = fresh_tenant("history");
+    // 11 messages over 4 days, two at the same millisecond.
+    let times = [
+        0,
+        1,
+        2,
+        DAY,
+        DAY + 5,
+        DAY + 5,
+        2 * DAY,
+        3 * DAY,
+        3 * DAY + 1,
+        3 * DAY + 2,
+        3 * DAY + 3,
+    ];
+    let messages: Vec<_> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            inbound(
+                NUMBER,
+                "4915112345678",
+                &format!("wamid.h{i}"),
+                "text",
+                T0 + t,
+            )
+        })
+        .collect();
+    store
+        .ingest(batch(
+            &tenant,
+            messages
+                .iter()
+                .cloned()
+                .map(InboundEvent::Message)
+                .collect(),
+        ))
+        .await
+        .unwrap();
+    let conversation = conversation_id(
+        &tenant,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from("4915112345678"),
+    );
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .conversation_history(&tenant, &conversation, cursor.as_ref(), 3)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        pages += 1;
+        seen.extend(page.items.into_iter().map(|m| (m.at_ms, m.key)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging terminates");
+    }
+    assert_eq!(
+        seen.len(),
+        messages.len(),
+        "no gap and no duplicate across pages"
+    );
+    let mut expected: Vec<_> = messages.iter().map(|m| (m.at_ms, m.key.clone())).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        seen, expected,
+        "history is newest first, ties broken by key"
+    );
+    assert_eq!(pages, 4, "11 messages in pages of 3");
+}
+
+async fn tenants_are_isolated(store: &dyn Store) {
+    let (a, b) = (fresh_tenant("iso-a"), fresh_tenant("iso-b"));
+    let m = inbound(NUMBER, "16505551234", "wamid.private", "text", T0);
+    store
+        .ingest(batch(
+            &a,
+            vec![
+                InboundEvent::Message(m.clone()),
+                status("wamid.x", MessageStatus::Sent, T0),
+            ],
+        ))
+        .await
+        .unwrap();
+    let conversation =
+        conversation_id(&a, &PhoneNumberId::from(NUMBER), &WaId::from("16505551234"));
+    assert!(store.get_message(&b, &m.key).await.unwrap().is_none());
+    assert!(store
+        .get_conversation(&b, &conversation)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .latest_status(&b, &Wamid::from("wamid.x"))
+        .await
+        .unwrap()
+        .is_none());
+    let page = store
+        .conversation_history(&b, &conversation, None, 50)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+    assert_ne!(
+        conversation,
+        conversation_id(&b, &PhoneNumberId::from(NUMBER), &WaId::from("16505551234")),
+        "the same customer on the same number is a different conversation in another tenant"
+    );
+}
+
+async fn scan_returns_every_message_once(store: &dyn Store) {
+    let tenant = fresh_tenant("scan");
+    let messages: Vec<_> = (0..23)
+        .map(|i| {
+            inbound(
+                NUMBER,
+                &format!("1555000{:04}", i % 5),
+                &format!("wamid.s{i}"),
+                "text",
+                T0 + i * 3_600_000,
+            )
+        })
+        .collect();
+    store
+        .ingest(batch(
+            &tenant,
+            messages
+                .iter()
+                .cloned()
+                .map(InboundEvent::Message)
+                .collect(),
+        ))
+        .await
+        .unwrap();
+    let mut seen = HashSet::new();
+    let mut cursor = None;
+    for _ in 0..100_000 {
+        let page = store.scan_messages(cursor.as_ref(), 7).await.unwrap();
+        for m in page.items.into_iter().filter(|m| m.tenant == tenant) {
+            assert!(seen.insert(m.key.clone()), "scan returned {} twice", m.key);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), messages.len(), "scan returned every message");
+}
+
+async fn account_events_are_deduplicated_and_paged(store: &dyn Store) {
+    let tenant = fresh_tenant("events");
+    let events: Vec<_> = (0..5)
+        .map(|i| {
+            InboundEvent::Account(AccountEvent {
+                number: (i % 2 == 0).then(|| PhoneNumberId::from(NUMBER)),
+                field: "message_template_status_update".into(),
+                at_ms: T0 + i * DAY / 2,
+                raw: format!(r#"{{"event":"APPROVED","n":{i}}}"#),
+            })
+        })
+        .collect();
+    let first = store.ingest(batch(&tenant, events.clone())).await.unwrap();
+    assert_eq!(first.events_new, 5);
+    store.ingest(batch(&tenant, events)).await.unwrap();
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .account_events(&tenant, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        all.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 5, "a redelivered event is stored once");
+    assert!(
+        all.windows(2).all(|w| w[0].at_ms >= w[1].at_ms),
+        "newest first"
+    );
+    assert_eq!(all[0].raw, r#"{"event":"APPROVED","n":4}"#);
+}
+
+async fn bad_pages_are_refused(store: &dyn Store) {
+    let tenant = fresh_tenant("bad");
+    let conversation = conversation_id(&tenant, &PhoneNumberId::from(NUMBER), &WaId::from("1"));
+    for limit in [0, super::MAX_PAGE + 1] {
+        assert!(matches!(
+            store
+                .conversation_history(&tenant, &conversation, None, limit)
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    let garbage = Cursor::from_token("not a cursor");
+    assert!(matches!(
+        store
+            .conversation_history(&tenant, &conversation, Some(&garbage), 10)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+}

@@ -1,0 +1,136 @@
+//! Persistence behind traits in domain terms.
+//!
+//! Owns: the `Store` traits, the domain records they speak, the Scylla-shaped key derivations
+//! (conversation ids, message keys, time buckets, cursors) that every backend must share, and the
+//! backends themselves (`SqliteStore`, the embedded default; `ScyllaStore`, for scale).
+//! Must not: leak a backend type (SQL, CQL, driver rows) into a signature, or know about HTTP.
+//!
+//! Data model, identical on both backends (see `migrations/`):
+//! - messages are partitioned by (tenant, conversation, day bucket) and clustered newest first;
+//! - a message is keyed by its [`MessageKey`], derived from the wamid and the message's identity,
+//!   so a redelivered webhook is a plain upsert and never a second row;
+//! - statuses are rows keyed by (tenant, wamid, rank): the latest status is the highest rank, so a
+//!   late `delivered` can never undo `read`, with no read-before-write;
+//! - every read is paged with an opaque [`Cursor`] both backends encode identically.
+
+pub mod conformance;
+pub mod model;
+pub mod scylla;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use switchboard_shared::{ConversationId, MessageKey, TenantId, Wamid};
+
+pub use model::*;
+
+/// Errors every backend maps its own failures into.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or failed to execute; the operation may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data or a cursor could not be decoded.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The caller passed something the store cannot accept (e.g. a malformed cursor).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The store is shutting down and accepts no more writes.
+    #[error("store is closed")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tenants and the business numbers they own.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Creates or updates a tenant. Idempotent.
+    async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
+    /// All tenants, ordered by id.
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    /// Creates or updates a number and its owner. Idempotent.
+    async fn upsert_number(&self, number: &NumberRecord) -> StoreResult<()>;
+    /// The numbers a tenant owns, ordered by phone_number_id.
+    async fn list_numbers(&self, tenant: &TenantId) -> StoreResult<Vec<NumberRecord>>;
+}
+
+/// Messages, statuses and the raw webhook journal.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Persists one webhook delivery: its raw body in the journal and every event it carries,
+    /// atomically where the backend can (SQLite), idempotently everywhere: ingesting the same batch
+    /// twice leaves the store as after the first time. Returns only once the data is durable.
+    async fn ingest(&self, batch: IngestBatch) -> StoreResult<IngestReport>;
+
+    /// Records a message the business sent (accepted by the Cloud API). Idempotent on its key.
+    async fn record_outbound(&self, message: OutboundRecord) -> StoreResult<()>;
+
+    /// One message by key, or `None` if the tenant has no such message.
+    async fn get_message(
+        &self,
+        tenant: &TenantId,
+        key: &MessageKey,
+    ) -> StoreResult<Option<MessageRecord>>;
+
+    /// The latest (highest-rank) status reported for an outbound message, or `None`.
+    async fn latest_status(
+        &self,
+        tenant: &TenantId,
+        wamid: &Wamid,
+    ) -> StoreResult<Option<StatusRecord>>;
+
+    /// A page of a conversation's history, newest first. `cursor` is the `next` of the previous
+    /// page; `None` starts from the newest message. At most `limit` (1..=500) items.
+    async fn conversation_history(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>>;
+
+    /// The conversation between a number and a customer, if any message was stored for it.
+    async fn get_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ConversationRecord>>;
+
+    /// A page of every stored message across tenants, in the backend's stable scan order (for
+    /// export and backfills). Messages stored while a scan runs may or may not appear; none
+    /// appears twice.
+    async fn scan_messages(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>>;
+
+    /// A page of a tenant's account-level events (template, quality, account, preference
+    /// updates and value-level errors), newest first.
+    async fn account_events(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AccountEventRecord>>;
+
+    /// Counts for health checks, metrics and tests.
+    async fn stats(&self) -> StoreResult<StoreStats>;
+}
+
+/// Everything a running server needs from persistence.
+pub trait Store: DirectoryStore + MessageStore {}
+impl<T: DirectoryStore + MessageStore> Store for T {}
+
+/// The largest page any read returns.
+pub const MAX_PAGE: usize = 500;
+
+pub(crate) fn check_limit(limit: usize) -> StoreResult<usize> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(StoreError::Invalid(format!(
+            "page size must be 1..={MAX_PAGE}, got {limit}"
+        )));
+    }
+    Ok(limit)
+}

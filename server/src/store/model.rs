@@ -1,0 +1,333 @@
+//! Domain records the store speaks, and the key derivations every backend shares.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use switchboard_shared::{
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+};
+
+use super::StoreError;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type UnixMillis = i64;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The time bucket (days since the epoch) a timestamp falls in. Partitions are per
+/// (tenant, conversation, bucket), so one busy conversation never makes one huge partition.
+pub fn day_bucket(at_ms: UnixMillis) -> i64 {
+    at_ms.div_euclid(DAY_MS)
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+/// The conversation thread between one business number and one customer. Deterministic, so
+/// every webhook for the pair lands in the same partition with no read-before-write.
+pub fn conversation_id(
+    tenant: &TenantId,
+    number: &PhoneNumberId,
+    customer: &WaId,
+) -> ConversationId {
+    ConversationId::new(format!(
+        "c_{}",
+        short_hash(&[tenant.as_str(), number.as_str(), customer.as_str()])
+    ))
+}
+
+/// The idempotency key of an inbound message. A real wamid is unique, but Meta's published
+/// examples reuse one wamid for several different messages, so the key also covers the sender,
+/// the type and the sender's timestamp: a redelivery maps to the same key, a different message
+/// with a recycled id does not.
+pub fn inbound_message_key(wamid: &Wamid, from: &WaId, kind: &str, sent_at: &str) -> MessageKey {
+    MessageKey::new(format!(
+        "in_{}",
+        short_hash(&[wamid.as_str(), from.as_str(), kind, sent_at])
+    ))
+}
+
+/// The idempotency key of an outbound message: the wamid the Cloud API assigned.
+pub fn outbound_message_key(wamid: &Wamid) -> MessageKey {
+    MessageKey::new(format!("out_{}", short_hash(&[wamid.as_str()])))
+}
+
+/// A stable key for an account-level event, so a redelivered event is stored once.
+pub fn event_key(field: &str, raw_value: &str) -> String {
+    short_hash(&[field, raw_value])
+}
+
+/// An opaque position in a paged read. Clients pass back what they were given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    pub fn from_token(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Encodes a tuple of fields. Fields may hold any text; they are length-prefixed.
+    pub(crate) fn encode(fields: &[&str]) -> Self {
+        let mut raw = Vec::new();
+        for field in fields {
+            raw.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            raw.extend_from_slice(field.as_bytes());
+        }
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    pub(crate) fn decode(&self, expected: usize) -> Result<Vec<String>, StoreError> {
+        let bad = || StoreError::Invalid("malformed cursor".into());
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.0)
+            .map_err(|_| bad())?;
+        let mut fields = Vec::with_capacity(expected);
+        let mut rest = raw.as_slice();
+        while !rest.is_empty() {
+            if rest.len() < 4 {
+                return Err(bad());
+            }
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            rest = &rest[4..];
+            if rest.len() < len {
+                return Err(bad());
+            }
+            fields.push(String::from_utf8(rest[..len].to_vec()).map_err(|_| bad())?);
+            rest = &rest[len..];
+        }
+        if fields.len() != expected {
+            return Err(bad());
+        }
+        Ok(fields)
+    }
+
+    /// The position after `(bucket, at, key)` in a newest-first history read.
+    pub(crate) fn history(bucket: i64, at_ms: UnixMillis, key: &str) -> Self {
+        Self::encode(&[&bucket.to_string(), &at_ms.to_string(), key])
+    }
+
+    pub(crate) fn decode_history(&self) -> Result<(i64, UnixMillis, String), StoreError> {
+        let mut f = self.decode(3)?;
+        let key = f.pop().unwrap_or_default();
+        let at = f[1]
+            .parse()
+            .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+        let bucket = f[0]
+            .parse()
+            .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+        Ok((bucket, at, key))
+    }
+}
+
+/// A page of results and the cursor for the next one (`None` at the end).
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberRecord {
+    pub tenant: TenantId,
+    pub phone_number_id: PhoneNumberId,
+    pub display_phone_number: String,
+    pub waba_id: Option<String>,
+}
+
+/// A customer's profile as the latest webhook described it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactUpdate {
+    pub wa_id: WaId,
+    pub name: Option<String>,
+    /// Business-scoped user id (BSUID), when Meta sent one.
+    pub user_id: Option<String>,
+}
+
+/// An inbound customer message, parsed from a webhook.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundMessage {
+    pub key: MessageKey,
+    pub wamid: Wamid,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    /// WhatsApp's type string, kept even when nobody documented it yet.
+    pub kind: String,
+    /// Body or caption, when the message has one.
+    pub text: Option<String>,
+    pub at_ms: UnixMillis,
+    /// The message object exactly as received (JSON).
+    pub raw: String,
+}
+
+/// A delivery status of an outbound message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusUpdate {
+    pub wamid: Wamid,
+    pub number: PhoneNumberId,
+    pub recipient: WaId,
+    pub status: MessageStatus,
+    pub at_ms: UnixMillis,
+    /// Meta's error codes, for `failed`.
+    pub error_codes: Vec<i64>,
+    pub raw: String,
+}
+
+/// Anything else a webhook carries: template status and quality, number quality, account
+/// updates, user preferences, value-level errors, and fields nobody documented yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountEvent {
+    pub number: Option<PhoneNumberId>,
+    /// The webhook `field` (e.g. `message_template_status_update`), or `messages.errors`.
+    pub field: String,
+    pub at_ms: UnixMillis,
+    /// The change's `value` exactly as received (JSON).
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InboundEvent {
+    Contact(ContactUpdate),
+    Message(InboundMessage),
+    Status(StatusUpdate),
+    Account(AccountEvent),
+}
+
+/// One webhook delivery, ready to persist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IngestBatch {
+    pub received_at: UnixMillis,
+    /// The raw body exactly as received, for the journal.
+    pub raw_body: Vec<u8>,
+    /// Events with the tenant that owns them. Events for numbers no tenant owns are journaled
+    /// only (the raw body keeps them).
+    pub events: Vec<(TenantId, InboundEvent)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub journal_seq: Option<i64>,
+    pub messages_new: usize,
+    pub messages_duplicate: usize,
+    pub statuses_new: usize,
+    pub statuses_duplicate: usize,
+    pub events_new: usize,
+    pub events_duplicate: usize,
+}
+
+/// A message the business sent and the Cloud API accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboundRecord {
+    pub tenant: TenantId,
+    pub wamid: Wamid,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    pub kind: String,
+    pub text: Option<String>,
+    pub at_ms: UnixMillis,
+    /// The request body sent to the Cloud API (JSON).
+    pub raw: String,
+}
+
+/// A stored message as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRecord {
+    pub tenant: TenantId,
+    pub key: MessageKey,
+    pub conversation: ConversationId,
+    pub wamid: Wamid,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    pub direction: Direction,
+    pub kind: String,
+    pub text: Option<String>,
+    pub at_ms: UnixMillis,
+    /// Latest status: `received` for inbound, the highest reported for outbound.
+    pub status: MessageStatus,
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusRecord {
+    pub wamid: Wamid,
+    pub status: MessageStatus,
+    pub at_ms: UnixMillis,
+    pub error_codes: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRecord {
+    pub tenant: TenantId,
+    pub id: ConversationId,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    pub customer_name: Option<String>,
+    pub last_message_at: UnixMillis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountEventRecord {
+    pub tenant: TenantId,
+    pub number: Option<PhoneNumberId>,
+    pub field: String,
+    pub at_ms: UnixMillis,
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub journal_entries: u64,
+    pub messages: u64,
+    pub statuses: u64,
+    pub account_events: u64,
+    pub contacts: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_any_text() {
+        let c = Cursor::history(-3, 1_700_000_000_123, "in_\u{1F44D}\u{1f}x");
+        assert_eq!(
+            c.decode_history().unwrap(),
+            (-3, 1_700_000_000_123, "in_\u{1F44D}\u{1f}x".to_string())
+        );
+        assert!(Cursor::from_token("!!!").decode_history().is_err());
+        assert!(Cursor::encode(&["a", "b"]).decode_history().is_err());
+    }
+
+    #[test]
+    fn message_keys_distinguish_recycled_wamids_but_not_redeliveries() {
+        let w = Wamid::from("wamid.X");
+        let from = WaId::from("1650");
+        let a = inbound_message_key(&w, &from, "text", "1749416383");
+        assert_eq!(a, inbound_message_key(&w, &from, "text", "1749416383"));
+        assert_ne!(a, inbound_message_key(&w, &from, "image", "1744344496"));
+        assert_ne!(a, outbound_message_key(&w));
+    }
+
+    #[test]
+    fn buckets_are_days_and_handle_negative_times() {
+        assert_eq!(day_bucket(0), 0);
+        assert_eq!(day_bucket(DAY_MS - 1), 0);
+        assert_eq!(day_bucket(DAY_MS), 1);
+        assert_eq!(day_bucket(-1), -1);
+    }
+}

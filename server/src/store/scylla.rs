@@ -1,0 +1,960 @@
+//! The ScyllaDB backend, selected with `store.backend = "scylla"`.
+//!
+//! Every statement is prepared once at connect time into [`Statements`], its CQL beside it.
+//! Writes are idempotent upserts keyed by values derived from WhatsApp ids, so a retried webhook
+//! (Meta retries for days) converges to the same rows; the journal row is written first so the
+//! raw body is durable before anything is interpreted. Reads are bounded pages: history walks the
+//! conversation's day buckets newest first; the full scan uses the driver's paging state as the
+//! cursor. There are no multi-partition transactions here: a failure midway through a batch leaves
+//! rows that the redelivery (the webhook was not acknowledged) completes.
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::response::{PagingState, PagingStateResponse};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::Consistency;
+use switchboard_shared::{
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+};
+
+use super::model::*;
+use super::{check_limit, DirectoryStore, MessageStore, StoreError, StoreResult};
+
+const SCHEMA: &str = include_str!("../../../migrations/0001_initial.cql");
+
+#[derive(Clone, Debug)]
+pub struct ScyllaOptions {
+    /// Contact points, `host:port`.
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    /// CQL replication map, e.g. `{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}`.
+    pub replication: String,
+}
+
+type MessageRow = (
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+
+const MESSAGE_COLUMNS: &str =
+    "tenant, conversation_id, bucket, at_ms, message_key, wamid, number, \
+                               customer, direction, kind, body, raw";
+
+struct Statements {
+    upsert_tenant: PreparedStatement,
+    list_tenants: PreparedStatement,
+    upsert_number: PreparedStatement,
+    upsert_number_by_tenant: PreparedStatement,
+    list_numbers: PreparedStatement,
+    insert_journal: PreparedStatement,
+    upsert_contact: PreparedStatement,
+    lookup_key: PreparedStatement,
+    insert_key: PreparedStatement,
+    insert_message: PreparedStatement,
+    insert_bucket: PreparedStatement,
+    upsert_conversation: PreparedStatement,
+    insert_status: PreparedStatement,
+    latest_status: PreparedStatement,
+    insert_event: PreparedStatement,
+    insert_event_bucket: PreparedStatement,
+    list_buckets: PreparedStatement,
+    history_first: PreparedStatement,
+    history_after: PreparedStatement,
+    get_message: PreparedStatement,
+    get_conversation: PreparedStatement,
+    get_contact_name: PreparedStatement,
+    scan: PreparedStatement,
+    list_event_buckets: PreparedStatement,
+    events_first: PreparedStatement,
+    events_after: PreparedStatement,
+    bump_stat: PreparedStatement,
+    read_stats: PreparedStatement,
+}
+
+pub struct ScyllaStore {
+    session: Session,
+    st: Statements,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl ScyllaStore {
+    /// Connects, applies the schema (idempotent `IF NOT EXISTS` statements) and prepares every
+    /// statement once.
+    pub async fn connect(options: &ScyllaOptions) -> StoreResult<Self> {
+        let session = SessionBuilder::new()
+            .known_nodes(&options.nodes)
+            .build()
+            .await
+            .map_err(unavailable)?;
+        let schema = SCHEMA
+            .replace("{keyspace}", &options.keyspace)
+            .replace("{replication}", &options.replication);
+        for statement in cql_statements(&schema) {
+            session
+                .query_unpaged(statement, &[])
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("applying schema: {e}")))?;
+        }
+        session
+            .await_schema_agreement()
+            .await
+            .map_err(unavailable)?;
+        let ks = &options.keyspace;
+        let prepare = |cql: String| {
+            let session = &session;
+            async move {
+                let mut p = session
+                    .prepare(cql.as_str())
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("preparing `{cql}`: {e}")))?;
+                p.set_consistency(Consistency::LocalQuorum);
+                Ok::<_, StoreError>(p)
+            }
+        };
+        let idempotent = |mut p: PreparedStatement| {
+            p.set_is_idempotent(true);
+            p
+        };
+        let st = Statements {
+            upsert_tenant: idempotent(prepare(format!(
+                "INSERT INTO {ks}.tenants_by_id (tenant, name, created_at) VALUES (?, ?, ?)"
+            ))
+            .await?),
+            list_tenants: prepare(format!("SELECT tenant, name, created_at FROM {ks}.tenants_by_id"))
+                .await?,
+            upsert_number: idempotent(prepare(format!(
+                "INSERT INTO {ks}.numbers_by_id (phone_number_id, tenant, display_phone_number, waba_id)
+                 VALUES (?, ?, ?, ?)"
+            ))
+            .await?),
+            upsert_number_by_tenant: idempotent(prepare(format!(
+                "INSERT INTO {ks}.numbers_by_tenant (tenant, phone_number_id, display_phone_number, waba_id)
+                 VALUES (?, ?, ?, ?)"
+            ))
+            .await?),
+            list_numbers: prepare(format!(
+                "SELECT phone_number_id, display_phone_number, waba_id FROM {ks}.numbers_by_tenant
+                 WHERE tenant = ?"
+            ))
+            .await?,
+            insert_journal: idempotent(prepare(format!(
+                "INSERT INTO {ks}.webhook_journal (bucket, received_at, journal_id, body) VALUES (?, ?, ?, ?)"
+            ))
+            .await?),
+            upsert_contact: idempotent(prepare(format!(
+                "UPDATE {ks}.contacts_by_tenant SET name = ?, user_id = ?, updated_at = ?
+                 WHERE tenant = ? AND wa_id = ?"
+            ))
+            .await?),
+            lookup_key: prepare(format!(
+                "SELECT conversation_id, bucket, at_ms FROM {ks}.messages_by_key
+                 WHERE tenant = ? AND message_key = ?"
+            ))
+            .await?,
+            insert_key: idempotent(prepare(format!(
+                "INSERT INTO {ks}.messages_by_key (tenant, message_key, conversation_id, bucket, at_ms)
+                 VALUES (?, ?, ?, ?, ?)"
+            ))
+            .await?),
+            insert_message: idempotent(prepare(format!(
+                "INSERT INTO {ks}.messages_by_conversation ({MESSAGE_COLUMNS})
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?),
+            insert_bucket: idempotent(prepare(format!(
+                "INSERT INTO {ks}.buckets_by_conversation (tenant, conversation_id, bucket) VALUES (?, ?, ?)"
+            ))
+            .await?),
+            upsert_conversation: idempotent(prepare(format!(
+                "INSERT INTO {ks}.conversations_by_id (tenant, conversation_id, number, customer, last_message_at)
+                 VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ))
+            .await?),
+            insert_status: idempotent(prepare(format!(
+                "INSERT INTO {ks}.statuses_by_message (tenant, wamid, rank, status, at_ms, error_codes, raw)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            ))
+            .await?),
+            latest_status: prepare(format!(
+                "SELECT status, at_ms, error_codes FROM {ks}.statuses_by_message
+                 WHERE tenant = ? AND wamid = ? LIMIT 1"
+            ))
+            .await?,
+            insert_event: idempotent(prepare(format!(
+                "INSERT INTO {ks}.account_events_by_tenant (tenant, bucket, at_ms, event_key, number, field, raw)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?),
+            insert_event_bucket: idempotent(prepare(format!(
+                "INSERT INTO {ks}.event_buckets_by_tenant (tenant, bucket) VALUES (?, ?)"
+            ))
+            .await?),
+            list_buckets: prepare(format!(
+                "SELECT bucket FROM {ks}.buckets_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket <= ?"
+            ))
+            .await?,
+            history_first: prepare(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? LIMIT ?"
+            ))
+            .await?,
+            history_after: prepare(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ?
+                   AND (at_ms, message_key) < (?, ?) LIMIT ?"
+            ))
+            .await?,
+            get_message: prepare(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? AND at_ms = ? AND message_key = ?"
+            ))
+            .await?,
+            get_conversation: prepare(format!(
+                "SELECT number, customer, last_message_at FROM {ks}.conversations_by_id
+                 WHERE tenant = ? AND conversation_id = ?"
+            ))
+            .await?,
+            get_contact_name: prepare(format!(
+                "SELECT name FROM {ks}.contacts_by_tenant WHERE tenant = ? AND wa_id = ?"
+            ))
+            .await?,
+            scan: prepare(format!("SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation")).await?,
+            list_event_buckets: prepare(format!(
+                "SELECT bucket FROM {ks}.event_buckets_by_tenant WHERE tenant = ? AND bucket <= ?"
+            ))
+            .await?,
+            events_first: prepare(format!(
+                "SELECT number, field, at_ms, raw, event_key FROM {ks}.account_events_by_tenant
+                 WHERE tenant = ? AND bucket = ? LIMIT ?"
+            ))
+            .await?,
+            events_after: prepare(format!(
+                "SELECT number, field, at_ms, raw, event_key FROM {ks}.account_events_by_tenant
+                 WHERE tenant = ? AND bucket = ? AND (at_ms, event_key) < (?, ?) LIMIT ?"
+            ))
+            .await?,
+            bump_stat: prepare(format!(
+                "UPDATE {ks}.stats_by_name SET value = value + ? WHERE name = ?"
+            ))
+            .await?,
+            read_stats: prepare(format!("SELECT name, value FROM {ks}.stats_by_name")).await?,
+        };
+        Ok(Self { session, st })
+    }
+
+    async fn bump(&self, name: &str, by: u64) -> StoreResult<()> {
+        if by == 0 {
+            return Ok(());
+        }
+        self.session
+            .execute_unpaged(
+                &self.st.bump_stat,
+                (scylla::value::Counter(by as i64), name),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Writes a message unless its key exists. Returns whether it was new.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_message(
+        &self,
+        tenant: &TenantId,
+        key: &MessageKey,
+        wamid: &Wamid,
+        number: &PhoneNumberId,
+        customer: &WaId,
+        direction: Direction,
+        kind: &str,
+        text: Option<&str>,
+        at_ms: UnixMillis,
+        raw: &str,
+    ) -> StoreResult<bool> {
+        let existed = self
+            .session
+            .execute_unpaged(&self.st.lookup_key, (tenant.as_str(), key.as_str()))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?
+            .rows_num()
+            > 0;
+        let conversation = conversation_id(tenant, number, customer);
+        let bucket = day_bucket(at_ms);
+        // Upsert even when the key existed: a previous attempt may have died between these
+        // statements, and every one of them is idempotent.
+        self.session
+            .execute_unpaged(
+                &self.st.insert_message,
+                (
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    bucket,
+                    at_ms,
+                    key.as_str(),
+                    wamid.as_str(),
+                    number.as_str(),
+                    customer.as_str(),
+                    direction.as_str(),
+                    kind,
+                    text,
+                    raw,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.st.insert_bucket,
+                (tenant.as_str(), conversation.as_str(), bucket),
+            )
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.st.upsert_conversation,
+                (
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    number.as_str(),
+                    customer.as_str(),
+                    at_ms,
+                    at_ms.saturating_mul(1000),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        // The key row goes last: once it exists, every row above does.
+        self.session
+            .execute_unpaged(
+                &self.st.insert_key,
+                (
+                    tenant.as_str(),
+                    key.as_str(),
+                    conversation.as_str(),
+                    bucket,
+                    at_ms,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(!existed)
+    }
+
+    async fn status_of(&self, tenant: &str, wamid: &str) -> StoreResult<Option<StatusRecord>> {
+        let rows = self
+            .session
+            .execute_unpaged(&self.st.latest_status, (tenant, wamid))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?;
+        let row = rows
+            .maybe_first_row::<(String, i64, Option<Vec<i64>>)>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        row.map(|(status, at_ms, codes)| {
+            Ok(StatusRecord {
+                wamid: Wamid::new(wamid),
+                status: MessageStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                at_ms,
+                error_codes: codes.unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn to_record(&self, row: MessageRow) -> StoreResult<(MessageRecord, i64)> {
+        let (
+            tenant,
+            conversation,
+            bucket,
+            at_ms,
+            key,
+            wamid,
+            number,
+            customer,
+            direction,
+            kind,
+            body,
+            raw,
+        ) = row;
+        let direction = Direction::parse(&direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("direction {direction}")))?;
+        let status = match direction {
+            Direction::Inbound => MessageStatus::Received,
+            Direction::Outbound => self
+                .status_of(&tenant, &wamid)
+                .await?
+                .map(|s| s.status)
+                .unwrap_or(MessageStatus::Accepted),
+        };
+        Ok((
+            MessageRecord {
+                tenant: TenantId::new(tenant),
+                key: MessageKey::new(key),
+                conversation: ConversationId::new(conversation),
+                wamid: Wamid::new(wamid),
+                number: PhoneNumberId::new(number),
+                customer: WaId::new(customer),
+                direction,
+                kind,
+                text: body,
+                at_ms,
+                status,
+                raw,
+            },
+            bucket,
+        ))
+    }
+}
+
+/// Splits a CQL script into statements, dropping `--` comments.
+fn cql_statements(script: &str) -> Vec<String> {
+    let without_comments: String = script
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn rows_of<R>(result: scylla::response::query_result::QueryResult) -> StoreResult<Vec<R>>
+where
+    R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+{
+    let rows = result.into_rows_result().map_err(unavailable)?;
+    rows.rows::<R>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .collect::<Result<Vec<R>, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl DirectoryStore for ScyllaStore {
+    async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.session
+            .execute_unpaged(
+                &self.st.upsert_tenant,
+                (tenant.id.as_str(), tenant.name.as_str(), tenant.created_at),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        // Tenants are few (one per workspace); paging through them all is bounded.
+        let mut out = Vec::new();
+        let mut state = PagingState::start();
+        loop {
+            let (result, next) = self
+                .session
+                .execute_single_page(&self.st.list_tenants, &[], state)
+                .await
+                .map_err(unavailable)?;
+            for (id, name, created_at) in rows_of::<(String, Option<String>, Option<i64>)>(result)?
+            {
+                out.push(TenantRecord {
+                    id: TenantId::new(id),
+                    name: name.unwrap_or_default(),
+                    created_at: created_at.unwrap_or_default(),
+                });
+            }
+            match next {
+                PagingStateResponse::HasMorePages { state: s } => state = s,
+                PagingStateResponse::NoMorePages => break,
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn upsert_number(&self, n: &NumberRecord) -> StoreResult<()> {
+        let values = (
+            n.phone_number_id.as_str(),
+            n.tenant.as_str(),
+            n.display_phone_number.as_str(),
+            n.waba_id.as_deref(),
+        );
+        self.session
+            .execute_unpaged(&self.st.upsert_number, values)
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.st.upsert_number_by_tenant,
+                (
+                    n.tenant.as_str(),
+                    n.phone_number_id.as_str(),
+                    n.display_phone_number.as_str(),
+                    n.waba_id.as_deref(),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_numbers(&self, tenant: &TenantId) -> StoreResult<Vec<NumberRecord>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.list_numbers, (tenant.as_str(),))
+            .await
+            .map_err(unavailable)?;
+        Ok(rows_of::<(String, Option<String>, Option<String>)>(result)?
+            .into_iter()
+            .map(|(id, display, waba)| NumberRecord {
+                tenant: tenant.clone(),
+                phone_number_id: PhoneNumberId::new(id),
+                display_phone_number: display.unwrap_or_default(),
+                waba_id: waba,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl MessageStore for ScyllaStore {
+    async fn ingest(&self, batch: IngestBatch) -> StoreResult<IngestReport> {
+        let mut report = IngestReport::default();
+        // Journal first: the raw body is durable before anything is interpreted. Its id is a
+        // digest of the body, so a redelivery overwrites the same row.
+        let journal_id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&batch.raw_body));
+        self.session
+            .execute_unpaged(
+                &self.st.insert_journal,
+                (
+                    day_bucket(batch.received_at),
+                    batch.received_at,
+                    journal_id.as_str(),
+                    batch.raw_body.as_slice(),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        for (tenant, event) in &batch.events {
+            match event {
+                InboundEvent::Contact(c) => {
+                    self.session
+                        .execute_unpaged(
+                            &self.st.upsert_contact,
+                            (
+                                c.name.as_deref(),
+                                c.user_id.as_deref(),
+                                batch.received_at,
+                                tenant.as_str(),
+                                c.wa_id.as_str(),
+                            ),
+                        )
+                        .await
+                        .map_err(unavailable)?;
+                }
+                InboundEvent::Message(m) => {
+                    let new = self
+                        .write_message(
+                            tenant,
+                            &m.key,
+                            &m.wamid,
+                            &m.number,
+                            &m.customer,
+                            Direction::Inbound,
+                            &m.kind,
+                            m.text.as_deref(),
+                            m.at_ms,
+                            &m.raw,
+                        )
+                        .await?;
+                    if new {
+                        report.messages_new += 1;
+                    } else {
+                        report.messages_duplicate += 1;
+                    }
+                }
+                InboundEvent::Status(s) => {
+                    // IF NOT EXISTS tells a new status from a redelivered one; either way the
+                    // row for (wamid, rank) is the same.
+                    let result = self
+                        .session
+                        .execute_unpaged(
+                            &self.st.insert_status,
+                            (
+                                tenant.as_str(),
+                                s.wamid.as_str(),
+                                s.status.rank(),
+                                s.status.as_str(),
+                                s.at_ms,
+                                &s.error_codes,
+                                s.raw.as_str(),
+                            ),
+                        )
+                        .await
+                        .map_err(unavailable)?;
+                    let applied = result
+                        .into_rows_result()
+                        .ok()
+                        .and_then(|rows| {
+                            rows.maybe_first_row::<(bool,)>()
+                                .ok()
+                                .flatten()
+                                .map(|(applied,)| applied)
+                        })
+                        .unwrap_or(false);
+                    if applied {
+                        report.statuses_new += 1;
+                    } else {
+                        report.statuses_duplicate += 1;
+                    }
+                }
+                InboundEvent::Account(e) => {
+                    let bucket = day_bucket(e.at_ms);
+                    self.session
+                        .execute_unpaged(
+                            &self.st.insert_event,
+                            (
+                                tenant.as_str(),
+                                bucket,
+                                e.at_ms,
+                                event_key(&e.field, &e.raw),
+                                e.number.as_ref().map(|n| n.as_str()),
+                                e.field.as_str(),
+                                e.raw.as_str(),
+                            ),
+                        )
+                        .await
+                        .map_err(unavailable)?;
+                    self.session
+                        .execute_unpaged(&self.st.insert_event_bucket, (tenant.as_str(), bucket))
+                        .await
+                        .map_err(unavailable)?;
+                    report.events_new += 1;
+                }
+            }
+        }
+        self.bump("journal_entries", 1).await?;
+        self.bump("messages", report.messages_new as u64).await?;
+        self.bump("statuses", report.statuses_new as u64).await?;
+        self.bump("account_events", report.events_new as u64)
+            .await?;
+        Ok(report)
+    }
+
+    async fn record_outbound(&self, o: OutboundRecord) -> StoreResult<()> {
+        let new = self
+            .write_message(
+                &o.tenant,
+                &outbound_message_key(&o.wamid),
+                &o.wamid,
+                &o.number,
+                &o.customer,
+                Direction::Outbound,
+                &o.kind,
+                o.text.as_deref(),
+                o.at_ms,
+                &o.raw,
+            )
+            .await?;
+        self.bump("messages", u64::from(new)).await
+    }
+
+    async fn get_message(
+        &self,
+        tenant: &TenantId,
+        key: &MessageKey,
+    ) -> StoreResult<Option<MessageRecord>> {
+        let located = self
+            .session
+            .execute_unpaged(&self.st.lookup_key, (tenant.as_str(), key.as_str()))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?
+            .maybe_first_row::<(String, i64, i64)>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some((conversation, bucket, at_ms)) = located else {
+            return Ok(None);
+        };
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.st.get_message,
+                (
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    bucket,
+                    at_ms,
+                    key.as_str(),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        match rows_of::<MessageRow>(result)?.into_iter().next() {
+            Some(row) => Ok(Some(self.to_record(row).await?.0)),
+            None => Ok(None),
+        }
+    }
+
+    async fn latest_status(
+        &self,
+        tenant: &TenantId,
+        wamid: &Wamid,
+    ) -> StoreResult<Option<StatusRecord>> {
+        self.status_of(tenant.as_str(), wamid.as_str()).await
+    }
+
+    async fn conversation_history(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(Cursor::decode_history).transpose()?;
+        let start_bucket = after.as_ref().map(|(b, _, _)| *b).unwrap_or(i64::MAX);
+        let buckets: Vec<(i64,)> = rows_of(
+            self.session
+                .execute_unpaged(
+                    &self.st.list_buckets,
+                    (tenant.as_str(), conversation.as_str(), start_bucket),
+                )
+                .await
+                .map_err(unavailable)?,
+        )?;
+        let mut items = Vec::with_capacity(limit);
+        let mut last: Option<(i64, i64, String)> = None;
+        for (bucket,) in buckets {
+            let want = (limit + 1 - items.len()) as i32;
+            let result = match &after {
+                Some((b, at, key)) if *b == bucket => {
+                    self.session
+                        .execute_unpaged(
+                            &self.st.history_after,
+                            (
+                                tenant.as_str(),
+                                conversation.as_str(),
+                                bucket,
+                                *at,
+                                key.as_str(),
+                                want,
+                            ),
+                        )
+                        .await
+                }
+                _ => {
+                    self.session
+                        .execute_unpaged(
+                            &self.st.history_first,
+                            (tenant.as_str(), conversation.as_str(), bucket, want),
+                        )
+                        .await
+                }
+            }
+            .map_err(unavailable)?;
+            for row in rows_of::<MessageRow>(result)? {
+                let (m, b) = self.to_record(row).await?;
+                if items.len() == limit {
+                    let (b, at, key) = last.take().unwrap_or((b, m.at_ms, m.key.into_string()));
+                    return Ok(Page {
+                        items,
+                        next: Some(Cursor::history(b, at, &key)),
+                    });
+                }
+                last = Some((b, m.at_ms, m.key.as_str().to_owned()));
+                items.push(m);
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    async fn get_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        let row = self
+            .session
+            .execute_unpaged(
+                &self.st.get_conversation,
+                (tenant.as_str(), conversation.as_str()),
+            )
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?
+            .maybe_first_row::<(String, String, i64)>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some((number, customer, last_message_at)) = row else {
+            return Ok(None);
+        };
+        let name = self
+            .session
+            .execute_unpaged(
+                &self.st.get_contact_name,
+                (tenant.as_str(), customer.as_str()),
+            )
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?
+            .maybe_first_row::<(Option<String>,)>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .and_then(|(n,)| n);
+        Ok(Some(ConversationRecord {
+            tenant: tenant.clone(),
+            id: conversation.clone(),
+            number: PhoneNumberId::new(number),
+            customer: WaId::new(customer),
+            customer_name: name,
+            last_message_at,
+        }))
+    }
+
+    async fn scan_messages(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let limit = check_limit(limit)?;
+        let state = match cursor {
+            None => PagingState::start(),
+            Some(c) => PagingState::new_from_raw_bytes(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c.as_str())
+                    .map_err(|_| StoreError::Invalid("malformed cursor".into()))?,
+            ),
+        };
+        let mut scan = self.st.scan.clone();
+        scan.set_page_size(limit as i32);
+        let (result, next) = self
+            .session
+            .execute_single_page(&scan, &[], state)
+            .await
+            .map_err(unavailable)?;
+        let mut items = Vec::new();
+        for row in rows_of::<MessageRow>(result)? {
+            items.push(self.to_record(row).await?.0);
+        }
+        let next = match next {
+            PagingStateResponse::HasMorePages { state } => state.as_bytes_slice().map(|b| {
+                Cursor::from_token(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&b[..]))
+            }),
+            PagingStateResponse::NoMorePages => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn account_events(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AccountEventRecord>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(Cursor::decode_history).transpose()?;
+        let start_bucket = after.as_ref().map(|(b, _, _)| *b).unwrap_or(i64::MAX);
+        let buckets: Vec<(i64,)> = rows_of(
+            self.session
+                .execute_unpaged(&self.st.list_event_buckets, (tenant.as_str(), start_bucket))
+                .await
+                .map_err(unavailable)?,
+        )?;
+        let mut items = Vec::with_capacity(limit);
+        let mut last: Option<(i64, i64, String)> = None;
+        for (bucket,) in buckets {
+            let want = (limit + 1 - items.len()) as i32;
+            let result = match &after {
+                Some((b, at, key)) if *b == bucket => {
+                    self.session
+                        .execute_unpaged(
+                            &self.st.events_after,
+                            (tenant.as_str(), bucket, *at, key.as_str(), want),
+                        )
+                        .await
+                }
+                _ => {
+                    self.session
+                        .execute_unpaged(&self.st.events_first, (tenant.as_str(), bucket, want))
+                        .await
+                }
+            }
+            .map_err(unavailable)?;
+            for (number, field, at_ms, raw, key) in
+                rows_of::<(Option<String>, String, i64, String, String)>(result)?
+            {
+                if items.len() == limit {
+                    let (b, at, k) = last.take().unwrap_or((bucket, at_ms, key));
+                    return Ok(Page {
+                        items,
+                        next: Some(Cursor::history(b, at, &k)),
+                    });
+                }
+                last = Some((bucket, at_ms, key));
+                items.push(AccountEventRecord {
+                    tenant: tenant.clone(),
+                    number: number.map(PhoneNumberId::new),
+                    field,
+                    at_ms,
+                    raw,
+                });
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.read_stats, &[])
+            .await
+            .map_err(unavailable)?;
+        let mut stats = StoreStats::default();
+        for (name, value) in rows_of::<(String, Option<scylla::value::Counter>)>(result)? {
+            let value = value.map(|c| c.0.max(0) as u64).unwrap_or(0);
+            match name.as_str() {
+                "journal_entries" => stats.journal_entries = value,
+                "messages" => stats.messages = value,
+                "statuses" => stats.statuses = value,
+                "account_events" => stats.account_events = value,
+                "contacts" => stats.contacts = value,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cql_statements;
+
+    #[test]
+    fn schema_splits_into_statements_without_comments() {
+        let statements = cql_statements(super::SCHEMA);
+        assert!(statements.len() >= 14, "{statements:#?}");
+        assert!(statements[0].starts_with("CREATE KEYSPACE IF NOT EXISTS {keyspace}"));
+        assert!(statements.iter().all(|s| !s.contains("--")));
+    }
+}

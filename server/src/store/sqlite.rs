@@ -1,0 +1,959 @@
+//! The embedded default backend: SQLite in WAL mode inside `data_dir`.
+//!
+//! Concurrency model: exactly one writer thread owns the read-write connection. Callers send it
+//! jobs over a bounded channel; it drains whatever is queued (up to `max_batch`), runs each job in
+//! its own savepoint inside one transaction, commits once (one fsync for the whole group) and only
+//! then answers each caller. A caller that got `Ok` therefore holds durable data: this is what
+//! lets the webhook handler acknowledge only after commit. Reads use a small pool of read-only
+//! connections on the blocking thread pool and never wait for the writer (WAL).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use switchboard_shared::{
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::model::*;
+use super::{check_limit, DirectoryStore, MessageStore, StoreError, StoreResult};
+
+const SCHEMA: &[(i64, &str)] = &[(
+    1,
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// How hard commits hit the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync on every commit: survives power loss. The default.
+    Full,
+    /// WAL without fsync per commit: survives a killed process, not a power cut.
+    Normal,
+}
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// The most jobs one group commit takes.
+    pub max_batch: usize,
+    /// Jobs that may wait for the writer before callers wait for room.
+    pub queue_depth: usize,
+    pub readers: usize,
+    /// Open read-only: no writer, no migrations (for `switchboard export` beside a running server).
+    pub read_only: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            max_batch: 512,
+            queue_depth: 4096,
+            readers: 4,
+            read_only: false,
+        }
+    }
+}
+
+enum WriteOp {
+    Ingest(IngestBatch),
+    Outbound(OutboundRecord),
+    Tenant(TenantRecord),
+    Number(NumberRecord),
+}
+
+enum WriteOutcome {
+    Ingested(IngestReport),
+    Done,
+}
+
+struct WriteJob {
+    op: WriteOp,
+    reply: oneshot::Sender<StoreResult<WriteOutcome>>,
+}
+
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+pub struct SqliteStore {
+    writer: Option<mpsc::Sender<WriteJob>>,
+    readers: Arc<ReaderPool>,
+    path: PathBuf,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating when writable) the database at `path`.
+    pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
+        if options.read_only && !path.exists() {
+            return Err(StoreError::Unavailable(format!(
+                "no Switchboard data at {}",
+                path.display()
+            )));
+        }
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let writer = if options.read_only {
+            None
+        } else {
+            let mut conn = Connection::open(path).map_err(unavailable)?;
+            configure(&conn, options.synchronous)?;
+            migrate(&mut conn)?;
+            let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+            let max_batch = options.max_batch.max(1);
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || writer_loop(conn, rx, max_batch))
+                .map_err(unavailable)?;
+            Some(tx)
+        };
+        let mut idle = Vec::with_capacity(options.readers);
+        for _ in 0..options.readers.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(unavailable)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(unavailable)?;
+            idle.push(conn);
+        }
+        let permits = Semaphore::new(idle.len());
+        Ok(Self {
+            writer,
+            readers: Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                permits,
+            }),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write(&self, op: WriteOp) -> StoreResult<WriteOutcome> {
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| StoreError::Invalid("the store was opened read-only".into()))?;
+        let (reply, answer) = oneshot::channel();
+        writer
+            .send(WriteJob { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let pool2 = Arc::clone(&pool);
+        tokio::task::spawn_blocking(move || {
+            // A permit guarantees an idle connection exists.
+            let conn = pool2
+                .idle
+                .lock()
+                .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("reader pool empty".into()))?;
+            let result = f(&conn);
+            if let Ok(mut idle) = pool2.idle.lock() {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "SQLite refused WAL mode (got {mode})"
+        )));
+    }
+    let sync = match sync {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+    ))
+    .map_err(unavailable)
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    for (version, sql) in SCHEMA {
+        if *version > current {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute_batch(sql).map_err(unavailable)?;
+            tx.execute_batch(&format!("PRAGMA user_version={version}"))
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            tracing::info!(version, "applied SQLite schema migration");
+        }
+    }
+    Ok(())
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let outcomes = commit_group(&mut conn, &mut jobs);
+        metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed());
+        metrics::histogram!("switchboard_store_commit_jobs").record(outcomes.len() as f64);
+        for (job, outcome) in jobs.drain(..).zip(outcomes) {
+            // The caller may have gone away (client disconnected); the data is committed anyway.
+            let _ = job.reply.send(outcome);
+        }
+    }
+    tracing::debug!("SQLite writer stopped: every store handle was dropped");
+}
+
+/// Runs every job in its own savepoint of one transaction. A failing job rolls back only its own
+/// savepoint; a failing commit fails them all.
+fn commit_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Vec<StoreResult<WriteOutcome>> {
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => return jobs.iter().map(|_| Err(unavailable(&e))).collect(),
+    };
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs.iter() {
+        let outcome = (|| {
+            let sp = tx.savepoint_with_name("job").map_err(unavailable)?;
+            let outcome = apply(&sp, &job.op)?;
+            sp.commit().map_err(unavailable)?;
+            Ok(outcome)
+        })();
+        outcomes.push(outcome);
+    }
+    match tx.commit() {
+        Ok(()) => outcomes,
+        Err(e) => outcomes.iter().map(|_| Err(unavailable(&e))).collect(),
+    }
+}
+
+fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
+    match op {
+        WriteOp::Tenant(t) => {
+            conn.prepare_cached(
+                "INSERT INTO tenants_by_id (tenant, name, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant) DO UPDATE SET name = excluded.name",
+            )
+            .and_then(|mut s| s.execute(params![t.id.as_str(), t.name, t.created_at]))
+            .map_err(unavailable)?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::Number(n) => {
+            conn.prepare_cached(
+                "INSERT INTO numbers_by_id (phone_number_id, tenant, display_phone_number, waba_id)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET tenant = excluded.tenant,
+                   display_phone_number = excluded.display_phone_number, waba_id = excluded.waba_id",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.phone_number_id.as_str(),
+                    n.tenant.as_str(),
+                    n.display_phone_number,
+                    n.waba_id
+                ])
+            })
+            .map_err(unavailable)?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::Outbound(o) => {
+            let conversation = conversation_id(&o.tenant, &o.number, &o.customer);
+            insert_message(
+                conn,
+                &o.tenant,
+                &conversation,
+                &outbound_message_key(&o.wamid),
+                &o.wamid,
+                &o.number,
+                &o.customer,
+                Direction::Outbound,
+                &o.kind,
+                o.text.as_deref(),
+                o.at_ms,
+                &o.raw,
+            )?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::Ingest(batch) => ingest(conn, batch).map(WriteOutcome::Ingested),
+    }
+}
+
+fn ingest(conn: &Connection, batch: &IngestBatch) -> StoreResult<IngestReport> {
+    let mut report = IngestReport::default();
+    conn.prepare_cached(
+        "INSERT INTO webhook_journal (bucket, received_at, body) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            day_bucket(batch.received_at),
+            batch.received_at,
+            batch.raw_body
+        ])
+    })
+    .map_err(unavailable)?;
+    report.journal_seq = Some(conn.last_insert_rowid());
+    for (tenant, event) in &batch.events {
+        match event {
+            InboundEvent::Contact(c) => {
+                conn.prepare_cached(
+                    "INSERT INTO contacts_by_tenant (tenant, wa_id, name, user_id, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (tenant, wa_id) DO UPDATE SET
+                       name = COALESCE(excluded.name, name),
+                       user_id = COALESCE(excluded.user_id, user_id),
+                       updated_at = MAX(updated_at, excluded.updated_at)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        tenant.as_str(),
+                        c.wa_id.as_str(),
+                        c.name,
+                        c.user_id,
+                        batch.received_at
+                    ])
+                })
+                .map_err(unavailable)?;
+            }
+            InboundEvent::Message(m) => {
+                let conversation = conversation_id(tenant, &m.number, &m.customer);
+                let inserted = insert_message(
+                    conn,
+                    tenant,
+                    &conversation,
+                    &m.key,
+                    &m.wamid,
+                    &m.number,
+                    &m.customer,
+                    Direction::Inbound,
+                    &m.kind,
+                    m.text.as_deref(),
+                    m.at_ms,
+                    &m.raw,
+                )?;
+                if inserted {
+                    report.messages_new += 1;
+                } else {
+                    report.messages_duplicate += 1;
+                }
+            }
+            InboundEvent::Status(s) => {
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO statuses_by_message
+                         (tenant, wamid, rank, status, at_ms, error_codes, raw)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            tenant.as_str(),
+                            s.wamid.as_str(),
+                            s.status.rank(),
+                            s.status.as_str(),
+                            s.at_ms,
+                            encode_codes(&s.error_codes),
+                            s.raw
+                        ])
+                    })
+                    .map_err(unavailable)?;
+                if changed > 0 {
+                    report.statuses_new += 1;
+                } else {
+                    report.statuses_duplicate += 1;
+                }
+            }
+            InboundEvent::Account(e) => {
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO account_events_by_tenant
+                         (tenant, bucket, at_ms, event_key, number, field, raw)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            tenant.as_str(),
+                            day_bucket(e.at_ms),
+                            e.at_ms,
+                            event_key(&e.field, &e.raw),
+                            e.number.as_ref().map(|n| n.as_str()),
+                            e.field,
+                            e.raw
+                        ])
+                    })
+                    .map_err(unavailable)?;
+                if changed > 0 {
+                    report.events_new += 1;
+                } else {
+                    report.events_duplicate += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Inserts a message unless its key is already stored. Returns whether it was new.
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &Connection,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    key: &MessageKey,
+    wamid: &Wamid,
+    number: &PhoneNumberId,
+    customer: &WaId,
+    direction: Direction,
+    kind: &str,
+    text: Option<&str>,
+    at_ms: UnixMillis,
+    raw: &str,
+) -> StoreResult<bool> {
+    let bucket = day_bucket(at_ms);
+    let new = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages_by_key (tenant, message_key, conversation_id, bucket, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                tenant.as_str(),
+                key.as_str(),
+                conversation.as_str(),
+                bucket,
+                at_ms
+            ])
+        })
+        .map_err(unavailable)?
+        > 0;
+    if !new {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "INSERT INTO messages_by_conversation (tenant, conversation_id, bucket, at_ms, message_key,
+           wamid, number, customer, direction, kind, body, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            tenant.as_str(),
+            conversation.as_str(),
+            bucket,
+            at_ms,
+            key.as_str(),
+            wamid.as_str(),
+            number.as_str(),
+            customer.as_str(),
+            direction.as_str(),
+            kind,
+            text,
+            raw
+        ])
+    })
+    .map_err(unavailable)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO buckets_by_conversation (tenant, conversation_id, bucket)
+         VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut s| s.execute(params![tenant.as_str(), conversation.as_str(), bucket]))
+    .map_err(unavailable)?;
+    conn.prepare_cached(
+        "INSERT INTO conversations_by_id (tenant, conversation_id, number, customer, last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, conversation_id)
+         DO UPDATE SET last_message_at = MAX(last_message_at, excluded.last_message_at)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            tenant.as_str(),
+            conversation.as_str(),
+            number.as_str(),
+            customer.as_str(),
+            at_ms
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(true)
+}
+
+fn encode_codes(codes: &[i64]) -> String {
+    codes
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_codes(codes: &str) -> Vec<i64> {
+    codes.split(',').filter_map(|c| c.parse().ok()).collect()
+}
+
+/// The columns every message read selects, with the latest status resolved.
+const MESSAGE_COLUMNS: &str = "m.tenant, m.message_key, m.conversation_id, m.wamid, m.number,
+    m.customer, m.direction, m.kind, m.body, m.at_ms, m.raw, m.bucket,
+    (SELECT s.status FROM statuses_by_message s
+      WHERE s.tenant = m.tenant AND s.wamid = m.wamid ORDER BY s.rank DESC LIMIT 1)";
+
+fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(MessageRecord, i64)> {
+    let direction: String = row.get(6)?;
+    let direction = Direction::parse(&direction).unwrap_or(Direction::Inbound);
+    let latest: Option<String> = row.get(12)?;
+    let status = match direction {
+        Direction::Inbound => MessageStatus::Received,
+        Direction::Outbound => latest
+            .as_deref()
+            .and_then(MessageStatus::parse)
+            .unwrap_or(MessageStatus::Accepted),
+    };
+    Ok((
+        MessageRecord {
+            tenant: TenantId::new(row.get::<_, String>(0)?),
+            key: MessageKey::new(row.get::<_, String>(1)?),
+            conversation: ConversationId::new(row.get::<_, String>(2)?),
+            wamid: Wamid::new(row.get::<_, String>(3)?),
+            number: PhoneNumberId::new(row.get::<_, String>(4)?),
+            customer: WaId::new(row.get::<_, String>(5)?),
+            direction,
+            kind: row.get(7)?,
+            text: row.get(8)?,
+            at_ms: row.get(9)?,
+            status,
+            raw: row.get(10)?,
+        },
+        row.get(11)?,
+    ))
+}
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
+        self.write(WriteOp::Tenant(tenant.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT tenant, name, created_at FROM tenants_by_id ORDER BY tenant",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(TenantRecord {
+                        id: TenantId::new(r.get::<_, String>(0)?),
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn upsert_number(&self, number: &NumberRecord) -> StoreResult<()> {
+        self.write(WriteOp::Number(number.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn list_numbers(&self, tenant: &TenantId) -> StoreResult<Vec<NumberRecord>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT phone_number_id, display_phone_number, waba_id FROM numbers_by_id
+                     WHERE tenant = ?1 ORDER BY phone_number_id",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([tenant.as_str()], |r| {
+                    Ok(NumberRecord {
+                        tenant: tenant.clone(),
+                        phone_number_id: PhoneNumberId::new(r.get::<_, String>(0)?),
+                        display_phone_number: r.get(1)?,
+                        waba_id: r.get(2)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn ingest(&self, batch: IngestBatch) -> StoreResult<IngestReport> {
+        match self.write(WriteOp::Ingest(batch)).await? {
+            WriteOutcome::Ingested(report) => Ok(report),
+            WriteOutcome::Done => Ok(IngestReport::default()),
+        }
+    }
+
+    async fn record_outbound(&self, message: OutboundRecord) -> StoreResult<()> {
+        self.write(WriteOp::Outbound(message)).await.map(|_| ())
+    }
+
+    async fn get_message(
+        &self,
+        tenant: &TenantId,
+        key: &MessageKey,
+    ) -> StoreResult<Option<MessageRecord>> {
+        let (tenant, key) = (tenant.clone(), key.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages_by_key k
+                 JOIN messages_by_conversation m ON m.tenant = k.tenant
+                  AND m.conversation_id = k.conversation_id AND m.bucket = k.bucket
+                  AND m.at_ms = k.at_ms AND m.message_key = k.message_key
+                 WHERE k.tenant = ?1 AND k.message_key = ?2"
+            );
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_row([tenant.as_str(), key.as_str()], message_from_row)
+                        .optional()
+                })
+                .map(|r| r.map(|(m, _)| m))
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn latest_status(
+        &self,
+        tenant: &TenantId,
+        wamid: &Wamid,
+    ) -> StoreResult<Option<StatusRecord>> {
+        let (tenant, wamid) = (tenant.clone(), wamid.clone());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT status, at_ms, error_codes FROM statuses_by_message
+                 WHERE tenant = ?1 AND wamid = ?2 ORDER BY rank DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([tenant.as_str(), wamid.as_str()], |r| {
+                    let status: String = r.get(0)?;
+                    let codes: String = r.get(2)?;
+                    Ok((status, r.get::<_, i64>(1)?, codes))
+                })
+                .optional()
+            })
+            .map_err(unavailable)?
+            .map(|(status, at_ms, codes)| {
+                Ok(StatusRecord {
+                    wamid: wamid.clone(),
+                    status: MessageStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                    at_ms,
+                    error_codes: decode_codes(&codes),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn conversation_history(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(Cursor::decode_history).transpose()?;
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        self.read(move |conn| {
+            // Walk buckets newest first, exactly as the Scylla backend does, taking rows from
+            // each partition until the page is full.
+            let mut items = Vec::with_capacity(limit);
+            let mut last: Option<(i64, i64, String)> = None;
+            let start_bucket = after.as_ref().map(|(b, _, _)| *b).unwrap_or(i64::MAX);
+            let mut buckets = conn
+                .prepare_cached(
+                    "SELECT bucket FROM buckets_by_conversation
+                     WHERE tenant = ?1 AND conversation_id = ?2 AND bucket <= ?3
+                     ORDER BY bucket DESC",
+                )
+                .map_err(unavailable)?;
+            let bucket_list: Vec<i64> = buckets
+                .query_map(
+                    params![tenant.as_str(), conversation.as_str(), start_bucket],
+                    |r| r.get(0),
+                )
+                .map_err(unavailable)?
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?;
+            let first_sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages_by_conversation m
+                 WHERE m.tenant = ?1 AND m.conversation_id = ?2 AND m.bucket = ?3
+                 ORDER BY m.at_ms DESC, m.message_key DESC LIMIT ?4"
+            );
+            let after_sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages_by_conversation m
+                 WHERE m.tenant = ?1 AND m.conversation_id = ?2 AND m.bucket = ?3
+                   AND (m.at_ms, m.message_key) < (?5, ?6)
+                 ORDER BY m.at_ms DESC, m.message_key DESC LIMIT ?4"
+            );
+            for bucket in bucket_list {
+                let want = (limit + 1 - items.len()) as i64;
+                let rows: Vec<(MessageRecord, i64)> = match &after {
+                    Some((b, at, key)) if *b == bucket => {
+                        conn.prepare_cached(&after_sql).and_then(|mut s| {
+                            s.query_map(
+                                params![
+                                    tenant.as_str(),
+                                    conversation.as_str(),
+                                    bucket,
+                                    want,
+                                    at,
+                                    key
+                                ],
+                                message_from_row,
+                            )?
+                            .collect()
+                        })
+                    }
+                    _ => conn.prepare_cached(&first_sql).and_then(|mut s| {
+                        s.query_map(
+                            params![tenant.as_str(), conversation.as_str(), bucket, want],
+                            message_from_row,
+                        )?
+                        .collect()
+                    }),
+                }
+                .map_err(unavailable)?;
+                for (m, b) in rows {
+                    if items.len() == limit {
+                        // One more row exists: the page has a successor.
+                        let (b, at, key) = last.take().unwrap_or((b, m.at_ms, m.key.into_string()));
+                        return Ok(Page {
+                            items,
+                            next: Some(Cursor::history(b, at, &key)),
+                        });
+                    }
+                    last = Some((b, m.at_ms, m.key.as_str().to_owned()));
+                    items.push(m);
+                }
+            }
+            Ok(Page { items, next: None })
+        })
+        .await
+    }
+
+    async fn get_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT c.number, c.customer, c.last_message_at, k.name FROM conversations_by_id c
+                 LEFT JOIN contacts_by_tenant k ON k.tenant = c.tenant AND k.wa_id = c.customer
+                 WHERE c.tenant = ?1 AND c.conversation_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row([tenant.as_str(), conversation.as_str()], |r| {
+                    Ok(ConversationRecord {
+                        tenant: tenant.clone(),
+                        id: conversation.clone(),
+                        number: PhoneNumberId::new(r.get::<_, String>(0)?),
+                        customer: WaId::new(r.get::<_, String>(1)?),
+                        last_message_at: r.get(2)?,
+                        customer_name: r.get(3)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn scan_messages(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(|c| c.decode(5)).transpose()?;
+        self.read(move |conn| {
+            let rows: Vec<(MessageRecord, i64)> = match &after {
+                None => {
+                    let sql = format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_by_conversation m
+                         ORDER BY m.tenant, m.conversation_id, m.bucket, m.at_ms, m.message_key
+                         LIMIT ?1"
+                    );
+                    conn.prepare_cached(&sql).and_then(|mut s| {
+                        s.query_map(params![limit as i64], message_from_row)?
+                            .collect()
+                    })
+                }
+                Some(f) => {
+                    let bucket: i64 = f[2]
+                        .parse()
+                        .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+                    let at: i64 = f[3]
+                        .parse()
+                        .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+                    let sql = format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_by_conversation m
+                         WHERE (m.tenant, m.conversation_id, m.bucket, m.at_ms, m.message_key)
+                             > (?2, ?3, ?4, ?5, ?6)
+                         ORDER BY m.tenant, m.conversation_id, m.bucket, m.at_ms, m.message_key
+                         LIMIT ?1"
+                    );
+                    conn.prepare_cached(&sql).and_then(|mut s| {
+                        s.query_map(
+                            params![limit as i64, f[0], f[1], bucket, at, f[4]],
+                            message_from_row,
+                        )?
+                        .collect()
+                    })
+                }
+            }
+            .map_err(unavailable)?;
+            let next = if rows.len() == limit {
+                rows.last().map(|(m, bucket)| {
+                    Cursor::encode(&[
+                        m.tenant.as_str(),
+                        m.conversation.as_str(),
+                        &bucket.to_string(),
+                        &m.at_ms.to_string(),
+                        m.key.as_str(),
+                    ])
+                })
+            } else {
+                None
+            };
+            Ok(Page {
+                items: rows.into_iter().map(|(m, _)| m).collect(),
+                next,
+            })
+        })
+        .await
+    }
+
+    async fn account_events(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AccountEventRecord>> {
+        let limit = check_limit(limit)?;
+        let after = cursor.map(Cursor::decode_history).transpose()?;
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            // Without a cursor, start after the largest possible key.
+            let (b, at, key) = after.unwrap_or((i64::MAX, i64::MAX, String::new()));
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT number, field, at_ms, raw, bucket, event_key FROM account_events_by_tenant
+                     WHERE tenant = ?1 AND (bucket, at_ms, event_key) < (?2, ?3, ?4)
+                     ORDER BY bucket DESC, at_ms DESC, event_key DESC LIMIT ?5",
+                )
+                .map_err(unavailable)?;
+            let rows: Vec<(AccountEventRecord, i64, String)> = stmt
+                .query_map(params![tenant.as_str(), b, at, key, limit as i64], |r| {
+                    Ok((
+                        AccountEventRecord {
+                            tenant: tenant.clone(),
+                            number: r.get::<_, Option<String>>(0)?.map(PhoneNumberId::new),
+                            field: r.get(1)?,
+                            at_ms: r.get(2)?,
+                            raw: r.get(3)?,
+                        },
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .map_err(unavailable)?
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?;
+            let next = if rows.len() == limit {
+                rows.last()
+                    .map(|(e, bucket, key)| Cursor::history(*bucket, e.at_ms, key))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: rows.into_iter().map(|(e, _, _)| e).collect(),
+                next,
+            })
+        })
+        .await
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.read(|conn| {
+            let count = |table: &str| -> StoreResult<u64> {
+                conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(unavailable)
+            };
+            Ok(StoreStats {
+                journal_entries: count("webhook_journal")?,
+                messages: count("messages_by_key")?,
+                statuses: count("statuses_by_message")?,
+                account_events: count("account_events_by_tenant")?,
+                contacts: count("contacts_by_tenant")?,
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,11 @@
+//! Switchboard's wire types, shared by the server and the WASM client.
+//!
+//! Owns: identifiers, the DTOs the REST API and the export speak, and (later) the WebSocket
+//! protocol. Must not depend on anything that does not compile for `wasm32-unknown-unknown`:
+//! serde only, no I/O, no clocks.
+
+pub mod ids;
+pub mod message;
+
+pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, WaId, Wamid};
+pub use message::{Direction, ExportRecord, MessageStatus};
