@@ -1,6 +1,13 @@
 //! Switchboard server library: everything the `switchboard` and `switchboard-wa-sim` binaries run.
 //! See `docs/architecture.md` for the module map and the main data flow.
 
+pub mod app;
+pub mod config;
 pub mod connector;
+pub mod export;
+pub mod http;
 pub mod secret;
+pub mod service;
+pub mod simulator;
 pub mod store;
+pub mod telemetry;

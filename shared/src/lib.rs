@@ -9,3 +9,16 @@ pub mod message;
 
 pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};
+
+/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. `code` is a
+/// stable machine-readable string; `message` is for people and never holds internals.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApiErrorBody {
+    pub error: ApiError,
+}

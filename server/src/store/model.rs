@@ -222,6 +222,8 @@ pub struct IngestBatch {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestReport {
     pub journal_seq: Option<i64>,
+    /// The keys of messages stored for the first time (redeliveries are not in it).
+    pub new_messages: Vec<MessageKey>,
     pub messages_new: usize,
     pub messages_duplicate: usize,
     pub statuses_new: usize,

@@ -589,6 +589,7 @@ impl MessageStore for ScyllaStore {
                         .await?;
                     if new {
                         report.messages_new += 1;
+                        report.new_messages.push(m.key.clone());
                     } else {
                         report.messages_duplicate += 1;
                     }

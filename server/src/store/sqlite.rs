@@ -382,6 +382,7 @@ fn ingest(conn: &Connection, batch: &IngestBatch) -> StoreResult<IngestReport> {
                 )?;
                 if inserted {
                     report.messages_new += 1;
+                    report.new_messages.push(m.key.clone());
                 } else {
                     report.messages_duplicate += 1;
                 }

@@ -1,0 +1,271 @@
+//! Wiring: opens the store, builds the services, starts the HTTP server (and, for the demo, the
+//! built-in simulator), and shuts everything down in order: stop being ready, stop accepting,
+//! let in-flight requests (webhooks mid-commit) finish, stop the simulator, then let the store's
+//! writer drain and close.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_shared::{PhoneNumberId, TenantId};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::{Backend, Config};
+use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
+use crate::http::{self, HttpState};
+use crate::secret::Secret;
+use crate::service::{
+    demo, inbound::Inbound, outbound::Outbound, Events, NumberDirectory, NumberEntry,
+};
+use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
+use crate::store::scylla::{ScyllaOptions, ScyllaStore};
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::store::{NumberRecord, Store, StoreError, TenantRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot start the simulator: {0}")]
+    Simulator(std::io::Error),
+}
+
+/// Opens the configured backend.
+pub async fn open_store(config: &Config, read_only: bool) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config.store.backend {
+        Backend::Sqlite => Arc::new(SqliteStore::open(
+            &config.sqlite_path(),
+            SqliteOptions {
+                synchronous: config.store.sqlite.synchronous,
+                max_batch: config.store.sqlite.max_batch,
+                readers: config.store.sqlite.readers,
+                read_only,
+                ..SqliteOptions::default()
+            },
+        )?),
+        Backend::Scylla => Arc::new(
+            ScyllaStore::connect(&ScyllaOptions {
+                nodes: config.store.scylla.nodes.clone(),
+                keyspace: config.store.scylla.keyspace.clone(),
+                replication: config.store.scylla.replication.clone(),
+            })
+            .await?,
+        ),
+    })
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The built-in simulator, when the demo runs one.
+    pub simulator: Option<SimHandle>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Running {
+    /// Graceful shutdown: readiness off, stop accepting, finish in-flight requests, stop the
+    /// simulator. The store closes when its last handle drops.
+    pub async fn shutdown(self) {
+        self.ready.store(false, Ordering::Release);
+        self.shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(30), self.server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within 30 s");
+        }
+        if let Some(sim) = self.simulator {
+            sim.stop().await;
+        }
+        tracing::info!("stopped");
+    }
+}
+
+fn random_secret() -> Secret {
+    Secret::new(hex::encode(rand::random::<[u8; 24]>()))
+}
+
+/// Binds `config.listen` and starts everything.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    start_on(config, listener).await
+}
+
+/// Starts everything on an already bound listener (tests bind port 0).
+pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, StartError> {
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let store = open_store(&config, false).await?;
+    let mut entries: Vec<NumberEntry> = config
+        .whatsapp
+        .numbers
+        .iter()
+        .map(NumberEntry::from_config)
+        .collect();
+
+    // The demo: a simulator in-process, playing Meta for one number (or for the configured ones
+    // when simulator.mode = "on"), with fresh secrets on every start: no default credentials.
+    let mut sim_setup = None;
+    if config.runs_simulator() {
+        let sim_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(StartError::Simulator)?;
+        let sim_addr = sim_listener.local_addr().map_err(StartError::Simulator)?;
+        let graph = Url::parse(&format!("http://{sim_addr}/v23.0")).expect("valid URL");
+        let webhook_host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        let webhook_url = config
+            .public_url
+            .as_ref()
+            .and_then(|u| u.join(http::WEBHOOK_PATH).ok())
+            .unwrap_or_else(|| {
+                Url::parse(&format!(
+                    "http://{webhook_host}:{}/{}",
+                    addr.port(),
+                    http::WEBHOOK_PATH
+                ))
+                .expect("valid URL")
+            });
+        let app_secret = random_secret();
+        if entries.is_empty() {
+            entries.push(NumberEntry {
+                tenant: TenantId::from("demo"),
+                phone_number_id: PhoneNumberId::from("106540352242922"),
+                display_phone_number: "15550783881".into(),
+                waba_id: Some("102290129340398".into()),
+                app_secret: app_secret.clone(),
+                verify_token: random_secret(),
+                endpoint: NumberEndpoint {
+                    graph_api_url: graph.clone(),
+                    phone_number_id: "106540352242922".into(),
+                    access_token: random_secret(),
+                },
+            });
+        }
+        for entry in &mut entries {
+            entry.app_secret = app_secret.clone();
+            entry.endpoint.graph_api_url = graph.clone();
+        }
+        let mut sim_config = SimConfig::demo(webhook_url, app_secret, Secret::new(String::new()));
+        sim_config.numbers = entries
+            .iter()
+            .map(|e| simulator::SimNumber {
+                phone_number_id: e.phone_number_id.to_string(),
+                display_phone_number: e.display_phone_number.clone(),
+                access_token: e.endpoint.access_token.clone(),
+                waba_id: e
+                    .waba_id
+                    .clone()
+                    .unwrap_or_else(|| "102290129340398".into()),
+                mps: 80,
+            })
+            .collect();
+        sim_config.verify_token = entries.first().map(|e| e.verify_token.clone());
+        sim_config.customers = CustomerBehaviour {
+            count: config.simulator.customers,
+            interval: Duration::from_millis(config.simulator.chat_interval_ms.max(1)),
+        };
+        sim_setup = Some((sim_config, sim_listener));
+    }
+
+    for entry in &entries {
+        store
+            .upsert_tenant(&TenantRecord {
+                id: entry.tenant.clone(),
+                name: entry.tenant.to_string(),
+                created_at: jiff::Timestamp::now().as_millisecond(),
+            })
+            .await?;
+        store
+            .upsert_number(&NumberRecord {
+                tenant: entry.tenant.clone(),
+                phone_number_id: entry.phone_number_id.clone(),
+                display_phone_number: entry.display_phone_number.clone(),
+                waba_id: entry.waba_id.clone(),
+            })
+            .await?;
+    }
+    let numbers = NumberDirectory::new(entries);
+    let events = Events::new(4096);
+    let inbound = Arc::new(Inbound::new(
+        Arc::clone(&store),
+        numbers.clone(),
+        events.clone(),
+    ));
+    let http_client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| StartError::Simulator(std::io::Error::other(e)))?;
+    let api = CloudApi::new(
+        http_client,
+        ClientOptions {
+            timeout: config.whatsapp.request_timeout(),
+            max_retries: config.whatsapp.max_retries,
+        },
+    );
+    let outbound = Arc::new(Outbound::new(api, Arc::clone(&store), numbers));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = CancellationToken::new();
+    let routes = http::routes(HttpState {
+        inbound,
+        store: Arc::clone(&store),
+        metrics: crate::telemetry::prometheus(),
+        ready: Arc::clone(&ready),
+        max_webhook_body: config.webhook.max_body_bytes,
+    });
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async move { stop.cancelled().await })
+            .run()
+            .await;
+    });
+    ready.store(true, Ordering::Release);
+    tracing::info!(%addr, backend = ?config.store.backend, "Switchboard listening");
+
+    let simulator = match sim_setup {
+        Some((sim_config, sim_listener)) => {
+            if config.simulator.demo_replies {
+                demo::spawn(Arc::clone(&outbound), &events, shutdown.clone());
+            }
+            let sim = simulator::start(sim_config, sim_listener)
+                .await
+                .map_err(StartError::Simulator)?;
+            tracing::info!(
+                simulator = %sim.addr,
+                "demo: the built-in WhatsApp simulator plays Meta; simulated customers will start writing"
+            );
+            Some(sim)
+        }
+        None => None,
+    };
+    Ok(Running {
+        addr,
+        simulator,
+        shutdown,
+        server,
+        ready,
+    })
+}

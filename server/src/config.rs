@@ -1,0 +1,461 @@
+//! Configuration: defaults embedded in the binary, then `--config FILE` (TOML), then environment
+//! variables `SWITCHBOARD__SECTION__KEY` (double underscores separate levels). Loaded once in
+//! `main`, validated into typed values, passed down. A bad value fails start-up with a message
+//! naming its key. Secrets are [`Secret`]s and never printed.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secret::Secret;
+use crate::store::sqlite::Synchronous;
+
+/// The defaults, also the documented reference of every key.
+pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
+
+pub const ENV_PREFIX: &str = "SWITCHBOARD__";
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The URL customers' webhooks reach this server at, when it differs from `listen` (behind a
+    /// proxy). Used by the built-in simulator.
+    #[serde(default)]
+    pub public_url: Option<Url>,
+    pub store: StoreConfig,
+    pub webhook: WebhookConfig,
+    pub whatsapp: WhatsAppConfig,
+    pub simulator: SimulatorConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub backend: Backend,
+    pub sqlite: SqliteConfig,
+    pub scylla: ScyllaConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Scylla,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteConfig {
+    pub synchronous: Synchronous,
+    pub max_batch: usize,
+    pub readers: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScyllaConfig {
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    pub replication: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Larger bodies get 413. Meta's payloads are at most 3 MB.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppConfig {
+    pub request_timeout_secs: u64,
+    pub max_retries: u32,
+    #[serde(default)]
+    pub numbers: Vec<NumberConfig>,
+}
+
+impl WhatsAppConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberConfig {
+    pub tenant: String,
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub access_token: Secret,
+    pub app_secret: Secret,
+    pub verify_token: Secret,
+    pub graph_api_url: Url,
+    /// The WhatsApp Business Account id, to attribute account-level webhooks (template and
+    /// account updates carry no phone number).
+    #[serde(default)]
+    pub waba_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimulatorMode {
+    /// Run the built-in simulator when no number is configured.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    pub mode: SimulatorMode,
+    /// Simulated customers chatting in the demo.
+    pub customers: usize,
+    /// Mean pause between a demo customer's messages.
+    pub chat_interval_ms: u64,
+    /// Whether the demo answers customers automatically, so outbound traffic and status ticks
+    /// flow too (until agents exist to answer them).
+    pub demo_replies: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info,switchboard_server=debug`.
+    pub filter: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Loads and validates. `env` is the process environment (injected, for tests).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(err("--config", format!("no such file: {}", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Serialized::globals(env_overrides(env)));
+        let config: Config = figment.extract().map_err(|e| {
+            let e = e
+                .into_iter()
+                .next()
+                .expect("figment errors are never empty");
+            let key = if e.path.is_empty() {
+                "(file)".to_owned()
+            } else {
+                e.path.iter().fold(String::new(), |mut key, part| {
+                    if part.chars().all(|c| c.is_ascii_digit()) {
+                        key.push_str(&format!("[{part}]"));
+                    } else {
+                        if !key.is_empty() {
+                            key.push('.');
+                        }
+                        key.push_str(part);
+                    }
+                    key
+                })
+            };
+            err(key, e.kind.to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1024..=64 * 1024 * 1024).contains(&self.webhook.max_body_bytes) {
+            return Err(err(
+                "webhook.max_body_bytes",
+                "must be between 1024 and 67108864",
+            ));
+        }
+        if self.store.sqlite.max_batch == 0 || self.store.sqlite.readers == 0 {
+            return Err(err(
+                "store.sqlite",
+                "max_batch and readers must be at least 1",
+            ));
+        }
+        if self.store.backend == Backend::Scylla && self.store.scylla.nodes.is_empty() {
+            return Err(err(
+                "store.scylla.nodes",
+                "at least one host:port is needed for the scylla backend",
+            ));
+        }
+        if !self
+            .store
+            .scylla
+            .keyspace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(err(
+                "store.scylla.keyspace",
+                "letters, digits and underscores only",
+            ));
+        }
+        if self.whatsapp.request_timeout_secs == 0 {
+            return Err(err("whatsapp.request_timeout_secs", "must be at least 1"));
+        }
+        let mut seen = HashSet::new();
+        for (i, n) in self.whatsapp.numbers.iter().enumerate() {
+            let key = |field: &str| format!("whatsapp.numbers[{i}].{field}");
+            if !valid_tenant(&n.tenant) {
+                return Err(err(
+                    key("tenant"),
+                    "a slug of 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+                ));
+            }
+            if n.phone_number_id.is_empty()
+                || !n.phone_number_id.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(err(
+                    key("phone_number_id"),
+                    "Meta's numeric phone number id",
+                ));
+            }
+            if !seen.insert(n.phone_number_id.as_str()) {
+                return Err(err(key("phone_number_id"), "configured twice"));
+            }
+            for (field, secret) in [
+                ("access_token", &n.access_token),
+                ("app_secret", &n.app_secret),
+                ("verify_token", &n.verify_token),
+            ] {
+                if secret.is_empty() {
+                    return Err(err(key(field), "must not be empty"));
+                }
+            }
+            if !matches!(n.graph_api_url.scheme(), "http" | "https")
+                || n.graph_api_url.host().is_none()
+            {
+                return Err(err(
+                    key("graph_api_url"),
+                    "must be an http(s) URL such as https://graph.facebook.com/v23.0",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("switchboard.db")
+    }
+
+    /// Whether `serve` should start the built-in simulator.
+    pub fn runs_simulator(&self) -> bool {
+        match self.simulator.mode {
+            SimulatorMode::On => true,
+            SimulatorMode::Off => false,
+            SimulatorMode::Auto => self.whatsapp.numbers.is_empty(),
+        }
+    }
+}
+
+pub fn valid_tenant(slug: &str) -> bool {
+    let mut chars = slug.chars();
+    slug.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// `SWITCHBOARD__STORE__BACKEND=scylla` becomes `{store: {backend: "scylla"}}`. Values are read
+/// as TOML-ish scalars (numbers, booleans, arrays) where they parse, else as strings.
+fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Dict {
+    let mut root = Dict::new();
+    for (name, raw) in env {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let parts: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        if parts.iter().any(String::is_empty) {
+            continue;
+        }
+        let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
+        // Keys that are strings by nature stay strings even when they look like numbers.
+        let value = match parts.last().map(String::as_str) {
+            Some("filter" | "keyspace" | "replication") => Value::from(raw),
+            _ => value,
+        };
+        insert_path(&mut root, &parts, value);
+    }
+    root
+}
+
+fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if entry.as_dict().is_none() {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("switchboard.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const NUMBER: &str = r#"
+listen = "127.0.0.1:8080"
+data_dir = "./data"
+[[whatsapp.numbers]]
+tenant = "demo"
+phone_number_id = "106540352242922"
+display_phone_number = "15550783881"
+access_token = "token-123"
+app_secret = "secret-456"
+verify_token = "verify-789"
+graph_api_url = "https://graph.facebook.com/v23.0"
+"#;
+
+    #[test]
+    fn defaults_alone_are_valid_and_run_the_simulator() {
+        let c = Config::load(None, []).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.store.backend, Backend::Sqlite);
+        assert!(c.runs_simulator());
+    }
+
+    #[test]
+    fn file_then_env_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), NUMBER);
+        let c = Config::load(
+            Some(&path),
+            [
+                (
+                    "SWITCHBOARD__LISTEN".to_owned(),
+                    "127.0.0.1:9999".to_owned(),
+                ),
+                (
+                    "SWITCHBOARD__STORE__SQLITE__SYNCHRONOUS".to_owned(),
+                    "normal".to_owned(),
+                ),
+                ("SWITCHBOARD__LOG__FILTER".to_owned(), "debug".to_owned()),
+                ("UNRELATED".to_owned(), "x".to_owned()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.store.sqlite.synchronous, Synchronous::Normal);
+        assert_eq!(c.whatsapp.numbers[0].tenant, "demo");
+        assert!(!c.runs_simulator());
+        assert!(
+            !format!("{c:?}").contains("secret-456"),
+            "secrets never appear in Debug"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                NUMBER.replace("https://graph.facebook.com/v23.0", "not a url"),
+                "whatsapp.numbers[0].graph_api_url",
+            ),
+            (
+                NUMBER.replace("https://graph.facebook.com/v23.0", "ftp://graph"),
+                "whatsapp.numbers[0].graph_api_url",
+            ),
+            (
+                NUMBER.replace("\"demo\"", "\"Demo Tenant\""),
+                "whatsapp.numbers[0].tenant",
+            ),
+            (
+                NUMBER.replace("\"secret-456\"", "\"\""),
+                "whatsapp.numbers[0].app_secret",
+            ),
+            (NUMBER.replace("127.0.0.1:8080", "localhost"), "listen"),
+            (format!("unknown_key = 1\n{NUMBER}"), "unknown_key"),
+            (
+                format!("{NUMBER}\nunknown_key = 1\n"),
+                "whatsapp.numbers[0].unknown_key",
+            ),
+            (
+                format!("{NUMBER}[webhook]\nmax_body_bytes = 10\n"),
+                "webhook.max_body_bytes",
+            ),
+        ];
+        for (text, key) in cases {
+            let path = write(dir.path(), &text);
+            let e = Config::load(Some(&path), []).unwrap_err();
+            assert!(
+                e.key.starts_with(key) || e.key == key,
+                "expected key {key}, got {e}"
+            );
+            assert!(!e.to_string().contains("secret-456"));
+        }
+        let e = Config::load(
+            None,
+            [("SWITCHBOARD__STORE__BACKEND".to_owned(), "mongo".to_owned())],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "store.backend", "{e}");
+        let e = Config::load(Some(Path::new("/nonexistent/switchboard.toml")), []).unwrap_err();
+        assert_eq!(e.key, "--config");
+    }
+
+    #[test]
+    fn duplicate_numbers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let twice = format!("{NUMBER}{}", &NUMBER[NUMBER.find("[[").unwrap()..]);
+        let e = Config::load(Some(&write(dir.path(), &twice)), []).unwrap_err();
+        assert_eq!(e.key, "whatsapp.numbers[1].phone_number_id");
+    }
+}

@@ -1,0 +1,288 @@
+//! warp filters: the webhook receiver, health, readiness and metrics. Handlers translate between
+//! HTTP and the `service` layer and hold no business logic; every error answer is an
+//! [`ApiErrorBody`] with a precise status.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, TryStreamExt as _};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+use switchboard_shared::{ApiError, ApiErrorBody};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::connector::signature;
+use crate::service::inbound::{Inbound, InboundError};
+use crate::store::Store;
+
+pub const WEBHOOK_PATH: &str = "webhooks/whatsapp";
+
+/// What the HTTP layer needs from the rest of the server.
+#[derive(Clone)]
+pub struct HttpState {
+    pub inbound: Arc<Inbound>,
+    pub store: Arc<dyn Store>,
+    pub metrics: PrometheusHandle,
+    /// False while starting and while draining for shutdown.
+    pub ready: Arc<AtomicBool>,
+    pub max_webhook_body: usize,
+}
+
+/// An error answer.
+pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ApiErrorBody {
+        error: ApiError {
+            code: code.to_owned(),
+            message: message.into(),
+        },
+    };
+    let mut response = warp::reply::json(&body).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut response = warp::reply::json(value).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+fn with<T: Clone + Send + Sync + 'static>(
+    value: T,
+) -> impl Filter<Extract = (T,), Error = Infallible> + Clone {
+    warp::any().map(move || value.clone())
+}
+
+pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
+    let webhook_verify = warp::get()
+        .and(warp::path!("webhooks" / "whatsapp"))
+        .and(warp::query::<VerifyQuery>())
+        .and(with(Arc::clone(&state.inbound)))
+        .map(|q: VerifyQuery, inbound: Arc<Inbound>| verify(q, &inbound));
+
+    let webhook_receive = warp::post()
+        .and(warp::path!("webhooks" / "whatsapp"))
+        .and(with(state.clone()))
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::header::optional::<String>(signature::HEADER))
+        .and(warp::body::stream())
+        .then(
+            |state: HttpState, length: Option<u64>, sig: Option<String>, body| async move {
+                receive(state, length, sig, body).await
+            },
+        );
+
+    let healthz = warp::get()
+        .and(warp::path!("healthz"))
+        .map(|| json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+
+    let readyz = warp::get()
+        .and(warp::path!("readyz"))
+        .and(with(state.clone()))
+        .then(|state: HttpState| async move {
+            if !state.ready.load(Ordering::Acquire) {
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    "starting or shutting down",
+                );
+            }
+            match state.store.stats().await {
+                Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+                Err(e) => error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    e.to_string(),
+                ),
+            }
+        });
+
+    let metrics = warp::get()
+        .and(warp::path!("metrics"))
+        .and(with(state.metrics.clone()))
+        .map(|handle: PrometheusHandle| {
+            let mut response = Response::new(handle.render().into());
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        });
+
+    webhook_verify
+        .or(webhook_receive)
+        .unify()
+        .or(healthz)
+        .unify()
+        .or(readyz)
+        .unify()
+        .or(metrics)
+        .unify()
+        .recover(recover)
+        .unify()
+        .map(|mut response: Response| {
+            response.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            response
+        })
+        .boxed()
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Meta's handshake: echo `hub.challenge` as the raw body when the token matches.
+fn verify(q: VerifyQuery, inbound: &Inbound) -> Response {
+    match (q.mode.as_deref(), q.verify_token, q.challenge) {
+        (Some("subscribe"), Some(token), Some(challenge))
+            if inbound.verify_token_matches(&token) =>
+        {
+            let mut response = Response::new(challenge.into());
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+        (Some("subscribe"), Some(_), Some(_)) => error_response(
+            StatusCode::FORBIDDEN,
+            "bad_verify_token",
+            "hub.verify_token does not match",
+        ),
+        _ => error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_handshake",
+            "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
+        ),
+    }
+}
+
+/// Reads a body of at most `limit` bytes. `Ok(None)` when it is larger.
+async fn read_limited<S, B>(body: S, limit: usize) -> Result<Option<Bytes>, warp::Error>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut body = std::pin::pin!(body);
+    let mut out = BytesMut::new();
+    while let Some(mut chunk) = body.try_next().await? {
+        if out.len() + chunk.remaining() > limit {
+            return Ok(None);
+        }
+        while chunk.has_remaining() {
+            let bytes = chunk.chunk();
+            out.extend_from_slice(bytes);
+            let n = bytes.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(Some(out.freeze()))
+}
+
+async fn receive<S, B>(
+    state: HttpState,
+    length: Option<u64>,
+    sig: Option<String>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let too_large = || {
+        metrics::counter!("switchboard_webhook_rejected_total", "reason" => "too_large")
+            .increment(1);
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "webhook bodies are limited to {} bytes",
+                state.max_webhook_body
+            ),
+        )
+    };
+    if length.is_some_and(|l| l > state.max_webhook_body as u64) {
+        return too_large();
+    }
+    let body = match read_limited(body, state.max_webhook_body).await {
+        Ok(Some(body)) => body,
+        Ok(None) => return too_large(),
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("could not read the body: {e}"),
+            )
+        }
+    };
+    let received_at = jiff::Timestamp::now().as_millisecond();
+    match state
+        .inbound
+        .handle(&body, sig.as_deref(), received_at)
+        .await
+    {
+        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "stored"})),
+        Err(error) => {
+            let (status, code) = match &error {
+                InboundError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
+                InboundError::BadSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                InboundError::WrongApp(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                InboundError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_webhook"),
+                InboundError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            };
+            metrics::counter!("switchboard_webhook_rejected_total", "reason" => code).increment(1);
+            if status.is_server_error() {
+                tracing::error!(%error, "webhook not stored; Meta will retry");
+            } else {
+                tracing::warn!(%error, "webhook refused");
+            }
+            error_response(status, code, error.to_string())
+        }
+    }
+}
+
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(if rejection.is_not_found() {
+        error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed here",
+        )
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        error_response(StatusCode::BAD_REQUEST, "bad_query", "invalid query string")
+    } else if rejection.find::<warp::reject::InvalidHeader>().is_some() {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_header",
+            "invalid header value",
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        )
+    } else {
+        tracing::warn!(?rejection, "unhandled rejection");
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request could not be handled",
+        )
+    })
+}

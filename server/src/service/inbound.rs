@@ -1,0 +1,178 @@
+//! The inbound webhook use case: authenticate, interpret, persist durably, then publish.
+//!
+//! Order matters: nothing is stored before the signature is verified against the app secret of
+//! every number the payload names; the raw body and its events are committed in one store call;
+//! only after the commit does the caller acknowledge Meta (so a crash before it means Meta
+//! retries, and the idempotent store turns the retry into a no-op for what was already there).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchboard_shared::TenantId;
+
+use super::{DomainEvent, Events, NumberDirectory};
+use crate::connector::{signature, webhook};
+use crate::secret::Secret;
+use crate::store::{InboundEvent, IngestBatch, IngestReport, Store, StoreError, UnixMillis};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error("missing X-Hub-Signature-256 header")]
+    MissingSignature,
+    #[error("X-Hub-Signature-256 does not match the body for any configured app secret")]
+    BadSignature,
+    #[error("the payload names number {0}, which belongs to a different app than the signature")]
+    WrongApp(String),
+    #[error(transparent)]
+    Malformed(#[from] webhook::WebhookError),
+    #[error("could not store the webhook: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub struct Inbound {
+    store: Arc<dyn Store>,
+    numbers: NumberDirectory,
+    events: Events,
+}
+
+impl Inbound {
+    pub fn new(store: Arc<dyn Store>, numbers: NumberDirectory, events: Events) -> Self {
+        Self {
+            store,
+            numbers,
+            events,
+        }
+    }
+
+    /// Which configured secret signed `body`, if any.
+    fn signer(&self, body: &[u8], header: &str) -> Option<&Secret> {
+        self.numbers
+            .secrets()
+            .into_iter()
+            .find(|secret| signature::verify(secret.expose().as_bytes(), body, header))
+    }
+
+    /// Handles one webhook POST. `Ok` means the webhook is durable and may be acknowledged.
+    pub async fn handle(
+        &self,
+        body: &[u8],
+        signature_header: Option<&str>,
+        received_at: UnixMillis,
+    ) -> Result<IngestReport, InboundError> {
+        let started = Instant::now();
+        let header = signature_header.ok_or(InboundError::MissingSignature)?;
+        let secret = self
+            .signer(body, header)
+            .ok_or(InboundError::BadSignature)?;
+        let parsed = webhook::parse(body, received_at)?;
+
+        // Every number the payload names must belong to the app that signed it.
+        for number in parsed.numbers() {
+            if let Some(entry) = self.numbers.get(number) {
+                if &entry.app_secret != secret {
+                    return Err(InboundError::WrongApp(number.to_string()));
+                }
+            }
+        }
+
+        let mut events = Vec::new();
+        let mut unrouted = 0usize;
+        for change in parsed.changes {
+            let tenant = self.tenant_for(change.number.as_ref(), change.waba_id.as_deref(), secret);
+            match tenant {
+                Some(tenant) => {
+                    events.extend(change.events.into_iter().map(|e| (tenant.clone(), e)))
+                }
+                None => unrouted += change.events.len(),
+            }
+        }
+        if unrouted > 0 {
+            tracing::warn!(
+                unrouted,
+                "webhook events for numbers no tenant owns were journaled only"
+            );
+            metrics::counter!("switchboard_webhook_unrouted_events_total")
+                .increment(unrouted as u64);
+        }
+
+        let batch = IngestBatch {
+            received_at,
+            raw_body: body.to_vec(),
+            events,
+        };
+        let to_publish: Vec<(TenantId, InboundEvent)> = batch.events.clone();
+        let report = self.store.ingest(batch).await?;
+        metrics::histogram!("switchboard_webhook_ingest_seconds").record(started.elapsed());
+        metrics::counter!("switchboard_webhook_messages_total", "outcome" => "new")
+            .increment(report.messages_new as u64);
+        metrics::counter!("switchboard_webhook_messages_total", "outcome" => "duplicate")
+            .increment(report.messages_duplicate as u64);
+        metrics::counter!("switchboard_webhook_statuses_total")
+            .increment(report.statuses_new as u64);
+
+        // Publish only what is new: a redelivered webhook must not notify anyone twice.
+        for (tenant, event) in to_publish {
+            match event {
+                InboundEvent::Message(message) if report.new_messages.contains(&message.key) => {
+                    tracing::info!(
+                        tenant = %tenant, number = %message.number, customer = %message.customer,
+                        kind = %message.kind, text = message.text.as_deref().unwrap_or(""),
+                        "message received"
+                    );
+                    self.events
+                        .publish(DomainEvent::MessageReceived { tenant, message });
+                }
+                InboundEvent::Status(status) => {
+                    tracing::debug!(tenant = %tenant, wamid = %status.wamid, status = status.status.as_str(), "status");
+                    self.events
+                        .publish(DomainEvent::StatusUpdated { tenant, status });
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Attributes a change to a tenant: by its number; else by the WABA id; else, for
+    /// account-level fields, by the signing app when exactly one tenant uses it.
+    fn tenant_for(
+        &self,
+        number: Option<&switchboard_shared::PhoneNumberId>,
+        waba_id: Option<&str>,
+        secret: &Secret,
+    ) -> Option<TenantId> {
+        if let Some(number) = number {
+            return self.numbers.get(number).map(|e| e.tenant.clone());
+        }
+        if let Some(waba) = waba_id {
+            if let Some(e) = self
+                .numbers
+                .iter()
+                .find(|e| e.waba_id.as_deref() == Some(waba))
+            {
+                return Some(e.tenant.clone());
+            }
+        }
+        let mut tenants: Vec<&TenantId> = self
+            .numbers
+            .iter()
+            .filter(|e| &e.app_secret == secret)
+            .map(|e| &e.tenant)
+            .collect();
+        tenants.sort();
+        tenants.dedup();
+        match tenants.as_slice() {
+            [only] => Some((*only).clone()),
+            _ => None,
+        }
+    }
+
+    /// Meta's verification handshake: the token must be one of the configured verify tokens.
+    pub fn verify_token_matches(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.numbers.iter().fold(false, |found, e| {
+            let expected = e.verify_token.expose().as_bytes();
+            found | (expected.len() == token.len() && bool::from(expected.ct_eq(token.as_bytes())))
+        })
+    }
+}

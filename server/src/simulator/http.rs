@@ -1,0 +1,420 @@
+//! The simulator's HTTP surface: Meta's Graph endpoints and the `/_sim/` control API.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures_util::TryStreamExt as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::state::{graph_error, Disposition, Faults, SimState, MAX_MEDIA_BYTES};
+use crate::connector::cloud_api::IDEMPOTENCY_HEADER;
+
+/// Request bodies for `/messages` are small JSON; anything larger is refused.
+const MAX_MESSAGE_BODY: u64 = 1024 * 1024;
+
+fn respond(status: u16, body: &Value) -> Response {
+    let mut response = warp::reply::json(body).into_response();
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        "facebook-api-version",
+        warp::http::HeaderValue::from_static("v23.0"),
+    );
+    if let Ok(v) = warp::http::HeaderValue::from_str(&hex::encode(rand::random::<[u8; 8]>())) {
+        headers.insert("x-fb-trace-id", v.clone());
+        headers.insert("x-fb-request-id", v);
+    }
+    response
+}
+
+fn with_state(
+    state: Arc<SimState>,
+) -> impl Filter<Extract = (Arc<SimState>,), Error = Infallible> + Clone {
+    warp::any().map(move || Arc::clone(&state))
+}
+
+pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
+    let auth = warp::header::optional::<String>("authorization");
+
+    let messages = warp::post()
+        .and(warp::path!(String / String / "messages"))
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::header::optional::<String>(IDEMPOTENCY_HEADER))
+        .and(warp::body::content_length_limit(MAX_MESSAGE_BODY))
+        .and(warp::body::bytes())
+        .then(
+            |version: String,
+             pnid: String,
+             state: Arc<SimState>,
+             auth: Option<String>,
+             key: Option<String>,
+             body: Bytes| async move {
+                match state.handle_messages(&version, &pnid, auth.as_deref(), key, &body) {
+                    Disposition::Answer(status, reply) => respond(status, &reply),
+                    Disposition::Delay(wait, status, reply) => {
+                        tokio::time::sleep(wait).await;
+                        respond(status, &reply)
+                    }
+                }
+            },
+        );
+
+    let upload = warp::post()
+        .and(warp::path!(String / String / "media"))
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::multipart::form().max_length(MAX_MEDIA_BYTES as u64 + 64 * 1024))
+        .then(
+            |_version: String,
+             pnid: String,
+             state: Arc<SimState>,
+             auth: Option<String>,
+             form: warp::multipart::FormData| async move {
+                upload(state, pnid, auth, form).await
+            },
+        );
+
+    let media_info = warp::get()
+        .and(warp::path!(String / String))
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::query::<MediaQuery>())
+        .then(
+            |_version: String,
+             media_id: String,
+             state: Arc<SimState>,
+             auth: Option<String>,
+             q: MediaQuery| async move {
+                if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
+                    return reply;
+                }
+                match state.media_info(&media_id, q.phone_number_id.as_deref()) {
+                    Some(info) => respond(200, &info),
+                    None => respond(400, &unknown_object(&media_id)),
+                }
+            },
+        );
+
+    let media_delete = warp::delete()
+        .and(warp::path!(String / String))
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .then(|_version: String, media_id: String, state: Arc<SimState>, auth: Option<String>| async move {
+            if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
+                return reply;
+            }
+            if state.media_delete(&media_id) {
+                respond(200, &json!({"success": true}))
+            } else {
+                respond(400, &unknown_object(&media_id))
+            }
+        });
+
+    let download = warp::get()
+        .and(warp::path!("_sim" / "media" / String))
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::query::<TokenQuery>())
+        .then(|media_id: String, state: Arc<SimState>, auth: Option<String>, q: TokenQuery| async move {
+            // Meta requires the bearer token on the download too.
+            if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
+                return reply;
+            }
+            match state.media_download(&media_id, &q.token) {
+                Some((bytes, mime)) => {
+                    let mut response = Response::new(bytes.into());
+                    if let Ok(v) = warp::http::HeaderValue::from_str(&mime) {
+                        response.headers_mut().insert("content-type", v);
+                    }
+                    response
+                }
+                None => respond(404, &json!({"error": "media URL expired or unknown"})),
+            }
+        });
+
+    let control = control_routes(state);
+
+    messages
+        .or(upload)
+        .unify()
+        .or(download)
+        .unify()
+        .or(control)
+        .unify()
+        .or(media_info)
+        .unify()
+        .or(media_delete)
+        .unify()
+        .recover(recover)
+        .unify()
+        .boxed()
+}
+
+#[derive(Deserialize)]
+struct MediaQuery {
+    phone_number_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn unknown_object(id: &str) -> Value {
+    json!({"error": {
+        "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+        "type": "GraphMethodException", "code": 100, "error_subcode": 33}})
+}
+
+fn authorize_media(state: &SimState, media_id: &str, auth: Option<&str>) -> Result<(), Response> {
+    let owner = state
+        .media_owner(media_id)
+        .ok_or_else(|| respond(400, &unknown_object(media_id)))?;
+    let number = state
+        .number(&owner)
+        .ok_or_else(|| respond(400, &unknown_object(media_id)))?;
+    state
+        .authorize(number, auth)
+        .map_err(|body| respond(401, &body))
+}
+
+async fn upload(
+    state: Arc<SimState>,
+    pnid: String,
+    auth: Option<String>,
+    mut form: warp::multipart::FormData,
+) -> Response {
+    let Some(number) = state.number(&pnid).cloned() else {
+        return respond(400, &unknown_object(&pnid));
+    };
+    if let Err(body) = state.authorize(&number, auth.as_deref()) {
+        return respond(401, &body);
+    }
+    let (mut file, mut declared_type, mut part_type, mut product) = (None, None, None, None);
+    loop {
+        let part = match form.try_next().await {
+            Ok(Some(part)) => part,
+            Ok(None) => break,
+            Err(e) => {
+                return respond(
+                    400,
+                    &graph_error(100, "Invalid parameter", &format!("multipart body: {e}")),
+                )
+            }
+        };
+        let name = part.name().to_owned();
+        let content_type = part.content_type().map(str::to_owned);
+        let mut data = Vec::new();
+        let mut stream = part.stream();
+        loop {
+            match stream.try_next().await {
+                Ok(Some(mut chunk)) => {
+                    while chunk.has_remaining() {
+                        let bytes = chunk.chunk();
+                        data.extend_from_slice(bytes);
+                        let n = bytes.len();
+                        chunk.advance(n);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return respond(
+                        400,
+                        &graph_error(100, "Invalid parameter", &format!("multipart body: {e}")),
+                    )
+                }
+            }
+        }
+        match name.as_str() {
+            "file" => {
+                part_type = content_type;
+                file = Some(data);
+            }
+            "type" => declared_type = Some(String::from_utf8_lossy(&data).into_owned()),
+            "messaging_product" => product = Some(String::from_utf8_lossy(&data).into_owned()),
+            _ => {}
+        }
+    }
+    if product.as_deref() != Some("whatsapp") {
+        return respond(
+            400,
+            &graph_error(
+                100,
+                "Invalid parameter",
+                "messaging_product is required and must be whatsapp",
+            ),
+        );
+    }
+    let Some(file) = file else {
+        return respond(
+            400,
+            &graph_error(100, "Invalid parameter", "file is required"),
+        );
+    };
+    let Some(mime) = declared_type.or(part_type) else {
+        return respond(
+            400,
+            &graph_error(100, "Invalid parameter", "type is required"),
+        );
+    };
+    if file.len() > MAX_MEDIA_BYTES {
+        return respond(
+            400,
+            &graph_error(
+                131053,
+                "Media upload error",
+                "The file is larger than the maximum size.",
+            ),
+        );
+    }
+    let id = state.store_media(&pnid, file, mime);
+    respond(200, &json!({"id": id}))
+}
+
+#[derive(Deserialize)]
+struct InboundRequest {
+    #[serde(default)]
+    phone_number_id: Option<String>,
+    from: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// A text to send, or…
+    #[serde(default)]
+    text: Option<String>,
+    /// …any `messages[]` object (without from, id and timestamp), e.g. `{"type":"image",...}`.
+    #[serde(default)]
+    message: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SentQuery {
+    phone_number_id: Option<String>,
+}
+
+fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
+    let sent = warp::get()
+        .and(warp::path!("_sim" / "sent"))
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::query::<SentQuery>())
+        .map(|state: Arc<SimState>, q: SentQuery| {
+            let sent: Vec<_> = state
+                .sent()
+                .into_iter()
+                .filter(|s| {
+                    q.phone_number_id
+                        .as_ref()
+                        .is_none_or(|p| *p == s.phone_number_id)
+                })
+                .collect();
+            respond(200, &json!(sent))
+        });
+    let stats = warp::get()
+        .and(warp::path!("_sim" / "stats"))
+        .and(with_state(Arc::clone(&state)))
+        .map(|state: Arc<SimState>| respond(200, &json!(state.stats())));
+    let get_faults = warp::get()
+        .and(warp::path!("_sim" / "faults"))
+        .and(with_state(Arc::clone(&state)))
+        .map(|state: Arc<SimState>| respond(200, &json!(state.faults())));
+    let put_faults = warp::put()
+        .and(warp::path!("_sim" / "faults"))
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::body::content_length_limit(64 * 1024))
+        .and(warp::body::json::<Faults>())
+        .map(|state: Arc<SimState>, faults: Faults| {
+            state.set_faults(faults.clone());
+            respond(200, &json!(faults))
+        });
+    let inbound = warp::post()
+        .and(warp::path!("_sim" / "inbound"))
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::body::content_length_limit(1024 * 1024))
+        .and(warp::body::json::<InboundRequest>())
+        .map(|state: Arc<SimState>, r: InboundRequest| {
+            let number = r
+                .phone_number_id
+                .or_else(|| {
+                    state
+                        .config
+                        .numbers
+                        .first()
+                        .map(|n| n.phone_number_id.clone())
+                })
+                .unwrap_or_default();
+            let message = match (r.message, r.text) {
+                (Some(m), _) if m.is_object() => m,
+                (None, Some(text)) => json!({"type": "text", "text": {"body": text}}),
+                _ => return respond(400, &json!({"error": "give `text` or a `message` object"})),
+            };
+            let name = r.name.unwrap_or_else(|| "Simulated Customer".into());
+            match state.inbound(&number, &r.from, &name, message) {
+                Some(wamid) => respond(200, &json!({"wamid": wamid})),
+                None => respond(
+                    404,
+                    &json!({"error": format!("unknown phone_number_id {number}")}),
+                ),
+            }
+        });
+    let health = warp::get()
+        .and(warp::path!("_sim" / "health"))
+        .map(|| respond(200, &json!({"status": "ok"})));
+    sent.or(stats)
+        .unify()
+        .or(get_faults)
+        .unify()
+        .or(put_faults)
+        .unify()
+        .or(inbound)
+        .unify()
+        .or(health)
+        .unify()
+        .boxed()
+}
+
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let (status, body) = if rejection.is_not_found() {
+        (
+            404,
+            graph_error(
+                100,
+                "Unknown path components",
+                "No such endpoint in the simulator",
+            ),
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (
+            413,
+            graph_error(100, "Invalid parameter", "Request body too large"),
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            405,
+            graph_error(
+                100,
+                "Unsupported method",
+                "Method not allowed on this endpoint",
+            ),
+        )
+    } else if let Some(e) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
+        (400, graph_error(100, "Invalid parameter", &e.to_string()))
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        (
+            411,
+            graph_error(100, "Invalid parameter", "Content-Length is required"),
+        )
+    } else {
+        (
+            400,
+            graph_error(100, "Invalid parameter", &format!("{rejection:?}")),
+        )
+    };
+    Ok(respond(status, &body))
+}
