@@ -170,7 +170,12 @@ fn verify(q: VerifyQuery, inbound: &Inbound) -> Response {
     }
 }
 
-/// Reads a body of at most `limit` bytes. `Ok(None)` when it is larger.
+/// How much of an oversized body is read and thrown away so that the client, still uploading,
+/// reads the 413 instead of a reset connection. Beyond this the connection is simply closed.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes. `Ok(None)` when it is larger (the excess is drained,
+/// not kept, up to [`DRAIN_LIMIT`]).
 async fn read_limited<S, B>(body: S, limit: usize) -> Result<Option<Bytes>, warp::Error>
 where
     S: Stream<Item = Result<B, warp::Error>>,
@@ -178,9 +183,16 @@ where
 {
     let mut body = std::pin::pin!(body);
     let mut out = BytesMut::new();
+    let mut seen = 0usize;
     while let Some(mut chunk) = body.try_next().await? {
-        if out.len() + chunk.remaining() > limit {
-            return Ok(None);
+        seen += chunk.remaining();
+        if seen > limit {
+            out.clear();
+            if seen > DRAIN_LIMIT {
+                return Ok(None);
+            }
+            chunk.advance(chunk.remaining());
+            continue;
         }
         while chunk.has_remaining() {
             let bytes = chunk.chunk();
@@ -189,7 +201,7 @@ where
             chunk.advance(n);
         }
     }
-    Ok(Some(out.freeze()))
+    Ok((seen <= limit).then(|| out.freeze()))
 }
 
 async fn receive<S, B>(
@@ -214,7 +226,7 @@ where
             ),
         )
     };
-    if length.is_some_and(|l| l > state.max_webhook_body as u64) {
+    if length.is_some_and(|l| l > DRAIN_LIMIT as u64) {
         return too_large();
     }
     let body = match read_limited(body, state.max_webhook_body).await {
