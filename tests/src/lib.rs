@@ -257,7 +257,12 @@ pub struct SimProcess {
 impl SimProcess {
     /// Starts the simulator for the acceptance numbers, posting webhooks to `webhook_url`.
     pub fn start(webhook_url: &str, extra_args: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), webhook_url, extra_args)
+    }
+
+    /// As [`SimProcess::start`], on a port chosen beforehand (so a server can be configured
+    /// with the simulator's URL before either starts).
+    pub fn start_on(port: u16, webhook_url: &str, extra_args: &[&str]) -> Self {
         let child = Command::new(binary("switchboard-wa-sim"))
             .args([
                 "--listen",

@@ -210,6 +210,16 @@ pub struct TemplateLanguage {
     pub policy: Option<String>,
 }
 
+impl TemplateLanguage {
+    /// A language with the `deterministic` policy, which Meta's OpenAPI document requires.
+    pub fn new(code: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            policy: Some("deterministic".into()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateComponent {
     /// `header`, `body` or `button`.
@@ -383,9 +393,13 @@ pub struct Reaction {
     pub emoji: String,
 }
 
+/// Coordinates are strings in Meta's OpenAPI document and numbers in its examples; the Graph API
+/// takes both. We send strings (valid per the spec) and accept either.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Location {
+    #[serde(with = "coordinate")]
     pub latitude: f64,
+    #[serde(with = "coordinate")]
     pub longitude: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -510,4 +524,24 @@ pub struct GraphErrorData {
     pub messaging_product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
+}
+
+mod coordinate {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| D::Error::custom("not a coordinate")),
+            serde_json::Value::String(s) => s.trim().parse().map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "a coordinate is a number or a numeric string",
+            )),
+        }
+    }
 }

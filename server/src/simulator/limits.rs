@@ -6,6 +6,10 @@
 
 use std::time::Duration;
 
+/// Refill arithmetic in f64 can land a hair under a whole token (6 s × 1/6 per s); this much
+/// slack counts it as whole.
+const EPSILON: f64 = 1e-9;
+
 /// A token bucket: `capacity` tokens, refilled at `per_second`. Time is a `Duration` since any
 /// fixed origin the caller chooses.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,8 +51,8 @@ impl TokenBucket {
     /// Takes one token if there is one.
     pub fn try_take(&mut self, now: Duration) -> bool {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens + EPSILON >= 1.0 {
+            self.tokens = (self.tokens - 1.0).max(0.0);
             true
         } else {
             false
@@ -58,7 +62,7 @@ impl TokenBucket {
     /// How long until a token is available (zero if one is).
     pub fn wait_time(&mut self, now: Duration) -> Duration {
         self.refill(now);
-        if self.tokens >= 1.0 {
+        if self.tokens + EPSILON >= 1.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64((1.0 - self.tokens) / self.per_second)
@@ -88,7 +92,8 @@ mod tests {
         assert_eq!((0..100).filter(|_| b.try_take(MS(0))).count(), 45);
         assert!(!b.try_take(MS(5_999)));
         assert!(b.try_take(MS(6_000)));
-        assert_eq!(b.wait_time(MS(6_000)), Duration::from_secs(6));
+        let wait = b.wait_time(MS(6_000)).as_secs_f64();
+        assert!((wait - 6.0).abs() < 1e-6, "{wait}");
     }
 
     proptest! {
