@@ -1,1 +1,70 @@
-pub fn x() {}
+//! Switchboard's agent and supervisor PWA (Leptos CSR, compiled to WASM).
+//!
+//! The UI itself arrives with the PWA issue; what is here now is the part of the client that
+//! does not depend on a framework: how wire types are presented to an agent. It compiles for
+//! `wasm32-unknown-unknown` in CI, which also proves the `shared` crate stays WASM-safe.
+
+use switchboard_shared::{ApiErrorBody, Direction, MessageStatus};
+
+/// The delivery ticks an agent sees beside an outbound message, as in WhatsApp itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ticks {
+    /// Not yet accepted by WhatsApp: a clock.
+    Pending,
+    /// One grey tick.
+    Sent,
+    /// Two grey ticks.
+    Delivered,
+    /// Two blue ticks (also for a played voice note).
+    Read,
+    /// A red mark, with the reason shown beside it.
+    Failed,
+}
+
+/// Ticks for a message, or `None` for inbound messages (customers' messages carry no ticks).
+pub fn ticks(direction: Direction, status: MessageStatus) -> Option<Ticks> {
+    if direction == Direction::Inbound {
+        return None;
+    }
+    Some(match status {
+        MessageStatus::Received | MessageStatus::Accepted => Ticks::Pending,
+        MessageStatus::Sent => Ticks::Sent,
+        MessageStatus::Delivered => Ticks::Delivered,
+        MessageStatus::Read | MessageStatus::Played => Ticks::Read,
+        MessageStatus::Failed => Ticks::Failed,
+    })
+}
+
+/// The message to show for a failed API call: the server's own words when it sent an
+/// [`ApiErrorBody`], else a generic line with the HTTP status.
+pub fn error_message(http_status: u16, body: &str) -> String {
+    match serde_json::from_str::<ApiErrorBody>(body) {
+        Ok(e) => e.error.message,
+        Err(_) => format!("The server answered {http_status}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbound_statuses_map_to_ticks_and_inbound_has_none() {
+        assert_eq!(ticks(Direction::Inbound, MessageStatus::Received), None);
+        assert_eq!(
+            ticks(Direction::Outbound, MessageStatus::Played),
+            Some(Ticks::Read)
+        );
+        assert_eq!(
+            ticks(Direction::Outbound, MessageStatus::Failed),
+            Some(Ticks::Failed)
+        );
+    }
+
+    #[test]
+    fn errors_prefer_the_servers_message() {
+        let body = r#"{"error":{"code":"invalid_signature","message":"bad signature"}}"#;
+        assert_eq!(error_message(401, body), "bad signature");
+        assert_eq!(error_message(502, "<html>"), "The server answered 502.");
+    }
+}

@@ -1,1 +1,135 @@
-fn main() {}
+//! `switchboard-load`: load scenarios against the real `switchboard` binary, each measured side by
+//! side with a baseline in the same invocation (this machine is shared and noisy: ratios hold,
+//! absolute numbers drift). Each scenario prints one JSON line with its metrics and the
+//! correctness counters `lost`, `duplicated` and `violations`.
+//!
+//! `--smoke` runs every scenario for a couple of seconds and exits non-zero only on a
+//! correctness failure (never on timings): that is what CI runs. Full runs are explicit:
+//! `cargo run --release -p switchboard-load -- --scenario ingest`.
+//!
+//! Procedure on a 2-core machine: the server is pinned to core 0 and the load generator to core 1
+//! (with `taskset`, when present); throughput is the best of `--repeat` runs, latency the median;
+//! server CPU per operation comes from /proc; the load average is recorded.
+//! Traffic goes to loopback only, in loops bounded by time and count.
+
+mod ingest;
+mod procinfo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser, Clone)]
+#[command(
+    name = "switchboard-load",
+    about = "Switchboard load scenarios with same-run baselines"
+)]
+pub struct Cli {
+    /// A few seconds per scenario; assert correctness only.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Run one scenario (default: all).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Seconds of load per measured run.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// Measured runs per scenario (best of for throughput, median of for latency).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Concurrent connections for maximum-rate runs.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Internal: run a baseline server (used by the scenarios themselves).
+    #[arg(long, hide = true)]
+    pub baseline_server: Option<String>,
+    #[arg(long, hide = true)]
+    pub listen: Option<String>,
+}
+
+impl Cli {
+    pub fn duration(&self) -> Duration {
+        if self.smoke {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(self.duration_secs.max(1))
+        }
+    }
+
+    pub fn repeats(&self) -> usize {
+        if self.smoke {
+            1
+        } else {
+            self.repeat.max(1)
+        }
+    }
+}
+
+/// A binary built next to this one (`target/<profile>/`).
+pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no parent directory"))?
+        .join(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --workspace --bins, with --release for full runs)",
+        path.display()
+    );
+    Ok(path)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(kind) = &cli.baseline_server {
+        let listen = cli.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
+        return match ingest::run_baseline_server(kind, &listen) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("baseline server: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let scenarios: Vec<&str> = match &cli.scenario {
+        Some(s) => vec![s.as_str()],
+        None => vec!["ingest"],
+    };
+    let mut failed = false;
+    for scenario in scenarios {
+        let result = match scenario {
+            "ingest" => runtime.block_on(ingest::run(&cli)),
+            other => Err(anyhow::anyhow!(
+                "unknown scenario {other} (this build has: ingest)"
+            )),
+        };
+        match result {
+            Ok(line) => {
+                let correct =
+                    line["lost"] == 0 && line["duplicated"] == 0 && line["violations"] == 0;
+                println!("{line}");
+                if !correct {
+                    eprintln!("{scenario}: correctness failure");
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                eprintln!("{scenario}: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -16,6 +16,16 @@ pub enum Format {
     Csv,
 }
 
+/// What to export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Every stored message with its latest status.
+    Messages,
+    /// Account-level webhook events: template status and quality, number quality, account
+    /// updates, user preferences, value-level errors, and fields nobody documented yet.
+    Events,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
@@ -30,9 +40,7 @@ pub enum ExportError {
 }
 
 pub fn to_export_record(m: MessageRecord) -> ExportRecord {
-    let timestamp = jiff::Timestamp::from_millisecond(m.at_ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    let timestamp = rfc3339(m.at_ms);
     ExportRecord {
         tenant: m.tenant,
         number: m.number,
@@ -47,8 +55,83 @@ pub fn to_export_record(m: MessageRecord) -> ExportRecord {
     }
 }
 
-/// Writes every message to `out` (or stdout for `-`). Returns how many were written.
-pub async fn export(store: &dyn Store, format: Format, out: &Path) -> Result<u64, ExportError> {
+/// One line of `switchboard export --kind events`.
+#[derive(serde::Serialize)]
+struct EventLine<'a> {
+    tenant: &'a str,
+    number: Option<&'a str>,
+    field: &'a str,
+    timestamp: String,
+    value: serde_json::Value,
+}
+
+fn rfc3339(at_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// JSON lines or CSV, over any sink.
+enum Encoder {
+    Jsonl(std::io::BufWriter<Box<dyn Write>>),
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
+}
+
+impl Encoder {
+    fn new(format: Format, sink: Box<dyn Write>, header: &[&str]) -> Result<Self, ExportError> {
+        Ok(match format {
+            Format::Jsonl => Encoder::Jsonl(std::io::BufWriter::new(sink)),
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(sink);
+                w.write_record(header).map_err(encode_error)?;
+                Encoder::Csv(Box::new(w))
+            }
+        })
+    }
+
+    fn write(&mut self, json: &impl serde::Serialize, fields: &[&str]) -> Result<(), ExportError> {
+        match self {
+            Encoder::Jsonl(sink) => {
+                serde_json::to_writer(&mut *sink, json).map_err(encode_error)?;
+                sink.write_all(b"\n").map_err(encode_error)
+            }
+            Encoder::Csv(w) => w.write_record(fields).map_err(encode_error),
+        }
+    }
+
+    fn finish(self) -> Result<(), ExportError> {
+        match self {
+            Encoder::Jsonl(mut sink) => sink.flush().map_err(encode_error),
+            Encoder::Csv(mut w) => w.flush().map_err(encode_error),
+        }
+    }
+}
+
+fn encode_error(e: impl std::fmt::Display) -> ExportError {
+    ExportError::Encode(e.to_string())
+}
+
+const MESSAGE_COLUMNS: &[&str] = &[
+    "tenant",
+    "number",
+    "conversation_id",
+    "wamid",
+    "direction",
+    "type",
+    "text",
+    "status",
+    "timestamp",
+    "customer",
+];
+const EVENT_COLUMNS: &[&str] = &["tenant", "number", "field", "timestamp", "value"];
+
+/// Writes every message (or event) to `out` (or stdout for `-`). Returns how many were written.
+pub async fn export(
+    store: &dyn Store,
+    kind: Kind,
+    format: Format,
+    out: &Path,
+) -> Result<u64, ExportError> {
     let to_stdout = out == Path::new("-");
     let tmp = out.with_extension(format!("partial-{}", std::process::id()));
     let io = |source| ExportError::Io {
@@ -60,41 +143,32 @@ pub async fn export(store: &dyn Store, format: Format, out: &Path) -> Result<u64
     } else {
         Box::new(std::fs::File::create(&tmp).map_err(io)?)
     };
-    let encode = |e: &dyn std::fmt::Display| ExportError::Encode(e.to_string());
-    let mut jsonl = None;
-    let mut csv = None;
-    match format {
-        Format::Jsonl => jsonl = Some(std::io::BufWriter::new(sink)),
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(sink);
-            w.write_record([
-                "tenant",
-                "number",
-                "conversation_id",
-                "wamid",
-                "direction",
-                "type",
-                "text",
-                "status",
-                "timestamp",
-                "customer",
-            ])
-            .map_err(|e| encode(&e))?;
-            csv = Some(w);
-        }
+    let header = match kind {
+        Kind::Messages => MESSAGE_COLUMNS,
+        Kind::Events => EVENT_COLUMNS,
+    };
+    let mut encoder = Encoder::new(format, sink, header)?;
+    let written = match kind {
+        Kind::Messages => write_messages(store, &mut encoder).await?,
+        Kind::Events => write_events(store, &mut encoder).await?,
+    };
+    encoder.finish()?;
+    if !to_stdout {
+        std::fs::rename(&tmp, out).map_err(io)?;
     }
-    let mut written = 0u64;
+    Ok(written)
+}
+
+async fn write_messages(store: &dyn Store, encoder: &mut Encoder) -> Result<u64, ExportError> {
+    let mut written = 0;
     let mut cursor = None;
     loop {
         let page = store.scan_messages(cursor.as_ref(), MAX_PAGE).await?;
         for message in page.items {
             let r = to_export_record(message);
-            if let Some(sink) = jsonl.as_mut() {
-                serde_json::to_writer(&mut *sink, &r).map_err(|e| encode(&e))?;
-                sink.write_all(b"\n").map_err(io)?;
-            }
-            if let Some(w) = csv.as_mut() {
-                w.write_record([
+            encoder.write(
+                &r,
+                &[
                     r.tenant.as_str(),
                     r.number.as_str(),
                     r.conversation_id.as_str(),
@@ -105,24 +179,51 @@ pub async fn export(store: &dyn Store, format: Format, out: &Path) -> Result<u64
                     r.status.as_str(),
                     &r.timestamp,
                     r.customer.as_str(),
-                ])
-                .map_err(|e| encode(&e))?;
-            }
+                ],
+            )?;
             written += 1;
         }
         match page.next {
             Some(next) => cursor = Some(next),
-            None => break,
+            None => return Ok(written),
         }
     }
-    if let Some(mut sink) = jsonl {
-        sink.flush().map_err(io)?;
-    }
-    if let Some(mut w) = csv {
-        w.flush().map_err(io)?;
-    }
-    if !to_stdout {
-        std::fs::rename(&tmp, out).map_err(io)?;
+}
+
+async fn write_events(store: &dyn Store, encoder: &mut Encoder) -> Result<u64, ExportError> {
+    let mut written = 0;
+    for tenant in store.list_tenants().await? {
+        let mut cursor = None;
+        loop {
+            let page = store
+                .account_events(&tenant.id, cursor.as_ref(), MAX_PAGE)
+                .await?;
+            for e in page.items {
+                let line = EventLine {
+                    tenant: e.tenant.as_str(),
+                    number: e.number.as_ref().map(|n| n.as_str()),
+                    field: &e.field,
+                    timestamp: rfc3339(e.at_ms),
+                    value: serde_json::from_str(&e.raw)
+                        .unwrap_or_else(|_| serde_json::Value::String(e.raw.clone())),
+                };
+                encoder.write(
+                    &line,
+                    &[
+                        line.tenant,
+                        line.number.unwrap_or(""),
+                        line.field,
+                        &line.timestamp,
+                        &e.raw,
+                    ],
+                )?;
+                written += 1;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
     }
     Ok(written)
 }

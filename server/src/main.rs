@@ -32,6 +32,9 @@ enum Command {
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: export::Format,
+        /// Messages, or account-level events (template, quality, account, preference updates).
+        #[arg(long, value_enum, default_value = "messages")]
+        kind: export::Kind,
         /// The output file, or - for standard output.
         #[arg(long)]
         out: PathBuf,
@@ -63,14 +66,23 @@ fn main() -> anyhow::Result<()> {
         Command::Export {
             config,
             format,
+            kind,
             out,
         } => {
             let config = load(config.as_deref())?;
             runtime.block_on(async {
                 let store = app::open_store(&config, true).await?;
-                let n = export::export(store.as_ref(), format, &out).await?;
+                let n = export::export(store.as_ref(), kind, format, &out).await?;
                 if out != std::path::Path::new("-") {
-                    eprintln!("exported {n} messages to {}", out.display());
+                    eprintln!(
+                        "exported {n} {} to {}",
+                        if kind == export::Kind::Events {
+                            "events"
+                        } else {
+                            "messages"
+                        },
+                        out.display()
+                    );
                 }
                 anyhow::Ok(())
             })

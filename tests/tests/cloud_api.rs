@@ -91,33 +91,32 @@ fn every_kind_of_message(reply_to: &str) -> Vec<Content> {
                 preview_url: Some(true),
             },
         },
-        Content::Interactive {
-            interactive: Interactive::buttons("Pick one", &[("yes", "Yes"), ("no", "No")]),
-        },
-        Content::Interactive {
-            interactive: Interactive {
-                kind: "list".into(),
-                header: None,
-                body: TextOnly {
-                    text: "Shipping?".into(),
-                },
-                footer: Some(TextOnly {
-                    text: "Lucky Shrub".into(),
-                }),
-                action: InteractiveAction {
-                    buttons: vec![],
-                    button: Some("Options".into()),
-                    sections: vec![ListSection {
-                        title: Some("Fast".into()),
-                        rows: vec![ListRow {
-                            id: "express".into(),
-                            title: "Express".into(),
-                            description: Some("Next day".into()),
-                        }],
-                    }],
-                },
+        Content::interactive(Interactive::buttons(
+            "Pick one",
+            &[("yes", "Yes"), ("no", "No")],
+        )),
+        Content::interactive(Interactive {
+            kind: "list".into(),
+            header: None,
+            body: TextOnly {
+                text: "Shipping?".into(),
             },
-        },
+            footer: Some(TextOnly {
+                text: "Lucky Shrub".into(),
+            }),
+            action: InteractiveAction {
+                buttons: vec![],
+                button: Some("Options".into()),
+                sections: vec![ListSection {
+                    title: Some("Fast".into()),
+                    rows: vec![ListRow {
+                        id: "express".into(),
+                        title: "Express".into(),
+                        description: Some("Next day".into()),
+                    }],
+                }],
+            },
+        }),
         Content::Image {
             image: Media {
                 link: Some("https://example.com/a.jpg".into()),
@@ -257,7 +256,7 @@ fn every_message_type_is_accepted_in_metas_shapes_and_statuses_arrive_signed() {
     // passed its signature check: no delivery attempt failed.
     wait_for("status webhooks", Duration::from_secs(20), || {
         let stats = rig.sim.stats();
-        (stats["webhooks_delivered"].as_u64().unwrap() >= 1 + 2 * wamids.len() as u64).then_some(())
+        (stats["webhooks_delivered"].as_u64().unwrap() > 2 * wamids.len() as u64).then_some(())
     });
     assert_eq!(
         rig.sim.stats()["webhook_attempts_failed"],
@@ -360,9 +359,7 @@ fn documented_errors_come_back_typed() {
         .send(
             &api,
             "16505551234",
-            Content::Interactive {
-                interactive: too_many_buttons,
-            },
+            Content::interactive(too_many_buttons),
             &key(),
         )
         .unwrap_err();
@@ -408,7 +405,7 @@ fn limits_bite_with_metas_codes() {
         .count();
     let accepted = results.iter().filter(|r| r.is_ok()).count();
     assert!(limited > 0, "a burst over 80/s surfaces 130429");
-    assert!(accepted >= 80 - 46 && accepted < 200, "accepted {accepted}");
+    assert!((80 - 46..200).contains(&accepted), "accepted {accepted}");
     assert_eq!(limited + accepted, 200, "every failure is the rate limit");
 }
 

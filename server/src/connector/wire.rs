@@ -119,7 +119,7 @@ pub enum Content {
     Document { document: Media },
     Sticker { sticker: Media },
     Template { template: Template },
-    Interactive { interactive: Interactive },
+    Interactive { interactive: Box<Interactive> },
     Reaction { reaction: Reaction },
     Location { location: Location },
     Contacts { contacts: Vec<ContactCard> },
@@ -132,6 +132,12 @@ impl Content {
                 body: body.into(),
                 preview_url: None,
             },
+        }
+    }
+
+    pub fn interactive(interactive: Interactive) -> Self {
+        Content::Interactive {
+            interactive: Box::new(interactive),
         }
     }
 

@@ -78,10 +78,11 @@ fn reply_for(text: &str, n: u64) -> Content {
             "Talk to agent",
         )
     };
-    if n % 3 == 0 {
-        Content::Interactive {
-            interactive: Interactive::buttons(thanks, &[("track", track), ("agent", agent)]),
-        }
+    if n.is_multiple_of(3) {
+        Content::interactive(Interactive::buttons(
+            thanks,
+            &[("track", track), ("agent", agent)],
+        ))
     } else {
         Content::text(thanks)
     }

@@ -133,16 +133,18 @@ impl Inbound {
         Ok(report)
     }
 
-    /// Attributes a change to a tenant: by its number; else by the WABA id; else, for
-    /// account-level fields, by the signing app when exactly one tenant uses it.
+    /// Attributes a change to a tenant: by its number when configured; else by the WABA id; else
+    /// by the app that signed it, when exactly one tenant uses that app. The signature proves the
+    /// payload came from that tenant's Meta app, which only sends webhooks for numbers subscribed
+    /// to it, so a number added in Meta's dashboard but not yet here still lands with its owner.
     fn tenant_for(
         &self,
         number: Option<&switchboard_shared::PhoneNumberId>,
         waba_id: Option<&str>,
         secret: &Secret,
     ) -> Option<TenantId> {
-        if let Some(number) = number {
-            return self.numbers.get(number).map(|e| e.tenant.clone());
+        if let Some(entry) = number.and_then(|n| self.numbers.get(n)) {
+            return Some(entry.tenant.clone());
         }
         if let Some(waba) = waba_id {
             if let Some(e) = self
@@ -162,7 +164,12 @@ impl Inbound {
         tenants.sort();
         tenants.dedup();
         match tenants.as_slice() {
-            [only] => Some((*only).clone()),
+            [only] => {
+                if let Some(number) = number {
+                    tracing::warn!(%number, tenant = %only, "webhook for a number not in the configuration, attributed by its signing app");
+                }
+                Some((*only).clone())
+            }
             _ => None,
         }
     }

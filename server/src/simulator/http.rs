@@ -93,7 +93,7 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
              auth: Option<String>,
              q: MediaQuery| async move {
                 if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
-                    return reply;
+                    return *reply;
                 }
                 match state.media_info(&media_id, q.phone_number_id.as_deref()) {
                     Some(info) => respond(200, &info),
@@ -108,7 +108,7 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(auth)
         .then(|_version: String, media_id: String, state: Arc<SimState>, auth: Option<String>| async move {
             if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
-                return reply;
+                return *reply;
             }
             if state.media_delete(&media_id) {
                 respond(200, &json!({"success": true}))
@@ -125,7 +125,7 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
         .then(|media_id: String, state: Arc<SimState>, auth: Option<String>, q: TokenQuery| async move {
             // Meta requires the bearer token on the download too.
             if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
-                return reply;
+                return *reply;
             }
             match state.media_download(&media_id, &q.token) {
                 Some((bytes, mime)) => {
@@ -174,16 +174,17 @@ fn unknown_object(id: &str) -> Value {
         "type": "GraphMethodException", "code": 100, "error_subcode": 33}})
 }
 
-fn authorize_media(state: &SimState, media_id: &str, auth: Option<&str>) -> Result<(), Response> {
-    let owner = state
-        .media_owner(media_id)
-        .ok_or_else(|| respond(400, &unknown_object(media_id)))?;
-    let number = state
-        .number(&owner)
-        .ok_or_else(|| respond(400, &unknown_object(media_id)))?;
+fn authorize_media(
+    state: &SimState,
+    media_id: &str,
+    auth: Option<&str>,
+) -> Result<(), Box<Response>> {
+    let unknown = || Box::new(respond(400, &unknown_object(media_id)));
+    let owner = state.media_owner(media_id).ok_or_else(unknown)?;
+    let number = state.number(&owner).ok_or_else(unknown)?;
     state
         .authorize(number, auth)
-        .map_err(|body| respond(401, &body))
+        .map_err(|body| Box::new(respond(401, &body)))
 }
 
 async fn upload(
