@@ -71,10 +71,11 @@ impl ParsedWebhook {
 
 /// Parses a raw body. `received_at` stands in for times the payload does not carry.
 pub fn parse(body: &[u8], received_at: UnixMillis) -> Result<ParsedWebhook, WebhookError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
-    let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| WebhookError::NotEnvelope(e.to_string()))?;
+    // One pass: a syntax error means "not JSON", a data error "not the envelope".
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => WebhookError::NotEnvelope(e.to_string()),
+        _ => WebhookError::NotJson(e.to_string()),
+    })?;
     let mut changes = Vec::new();
     for entry in envelope.entry {
         let waba_id = entry.id.as_ref().map(|id| match id {

@@ -95,12 +95,18 @@ impl Inbound {
                 .increment(unrouted as u64);
         }
 
+        // Only messages and statuses are published; keep them (not the contacts and account
+        // events) for after the commit.
+        let to_publish: Vec<(TenantId, InboundEvent)> = events
+            .iter()
+            .filter(|(_, e)| matches!(e, InboundEvent::Message(_) | InboundEvent::Status(_)))
+            .cloned()
+            .collect();
         let batch = IngestBatch {
             received_at,
             raw_body: body.to_vec(),
             events,
         };
-        let to_publish: Vec<(TenantId, InboundEvent)> = batch.events.clone();
         let report = self.store.ingest(batch).await?;
         metrics::histogram!("switchboard_webhook_ingest_seconds").record(started.elapsed());
         metrics::counter!("switchboard_webhook_messages_total", "outcome" => "new")
