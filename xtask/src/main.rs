@@ -3,10 +3,12 @@
 //! - `cargo xtask run [ARGS…]`: installs what is missing, builds in release mode and starts
 //!   `switchboard serve` (the demo with the built-in simulator unless ARGS say otherwise).
 //! - `cargo xtask test`: the whole suite: format, lints, every test (unit, conformance,
-//!   end-to-end against the real binaries), the WASM build of the client, and the load-test smoke
-//!   run that asserts nothing is lost, duplicated or in violation.
+//!   end-to-end against the real binaries), an interop check with pywa (another project's Cloud
+//!   API client) against the simulator, the WASM build of the client, and the load-test smoke run
+//!   that asserts nothing is lost, duplicated or in violation.
 //!
-//! Installs are idempotent and offline-safe: only rustup's target, crates.io, apt and npm.
+//! Installs are idempotent and use only rustup's target, crates.io and PyPI (pywa for the
+//! interop check, pinned, in `.tools/`); nothing is downloaded twice.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -60,6 +62,86 @@ fn ensure_wasm_target() -> Result<()> {
     )
 }
 
+/// pywa, pinned, in a virtualenv under `.tools/` (created once, reused after).
+const PYWA: &str = "pywa==4.5.0";
+
+fn ensure_pywa() -> Result<PathBuf> {
+    let venv = root().join(".tools/pywa-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(format!(".installed-{PYWA}"));
+    if marker.exists() {
+        return Ok(python);
+    }
+    run(
+        "create the interop virtualenv",
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+    )?;
+    run(
+        &format!("install {PYWA} for the interop check"),
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            PYWA,
+        ]),
+    )?;
+    std::fs::write(&marker, "")?;
+    Ok(python)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// pywa (another project's Cloud API client) against the simulator binary.
+fn interop_pywa() -> Result<()> {
+    let python = ensure_pywa()?;
+    let (sim_port, hook_port) = (free_port()?, free_port()?);
+    let sim = root().join("target/debug/switchboard-wa-sim");
+    let mut child = Command::new(&sim)
+        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
+        .args([
+            "--webhook-url",
+            &format!("http://127.0.0.1:{hook_port}/webhooks"),
+        ])
+        .args([
+            "--app-secret",
+            "interop-secret",
+            "--access-token",
+            "interop-token",
+        ])
+        .args(["--phone-number-id", "106540352242922"])
+        .args([
+            "--sent-after-ms",
+            "20",
+            "--delivered-after-ms",
+            "40",
+            "--read-after-ms",
+            "60",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", sim.display()))?;
+    let result = run(
+        "interop: pywa against switchboard-wa-sim",
+        Command::new(&python)
+            .arg(root().join("tests/interop/pywa_check.py"))
+            .args([
+                &sim_port.to_string(),
+                "interop-token",
+                "interop-secret",
+                &hook_port.to_string(),
+            ]),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
 fn test() -> Result<()> {
     let started = Instant::now();
     ensure_wasm_target()?;
@@ -90,6 +172,7 @@ fn test() -> Result<()> {
             .args(["test", "--workspace", "--", "--nocapture"])
             .env("RUST_LOG", "warn"),
     )?;
+    interop_pywa()?;
     run(
         "client builds for WASM",
         cargo().args(["build", "-p", "switchboard-client", "--target", WASM_TARGET]),
