@@ -36,6 +36,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot start the simulator: {0}")]
     Simulator(std::io::Error),
+    #[error("configuration key `tls`: {0}")]
+    Tls(#[from] http::serve::TlsError),
 }
 
 /// Opens the configured backend.
@@ -112,6 +114,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         addr: config.listen,
         source,
     })?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| http::serve::tls_acceptor(&t.cert, &t.key))
+        .transpose()?;
     let store = open_store(&config, false).await?;
     let mut entries: Vec<NumberEntry> = config
         .whatsapp
@@ -139,8 +146,9 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             .as_ref()
             .and_then(|u| u.join(http::WEBHOOK_PATH).ok())
             .unwrap_or_else(|| {
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 Url::parse(&format!(
-                    "http://{webhook_host}:{}/{}",
+                    "{scheme}://{webhook_host}:{}/{}",
                     addr.port(),
                     http::WEBHOOK_PATH
                 ))
@@ -233,17 +241,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         metrics: crate::telemetry::prometheus(),
         ready: Arc::clone(&ready),
         max_webhook_body: config.webhook.max_body_bytes,
+        tls: tls.is_some(),
     });
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async move { stop.cancelled().await })
-            .run()
-            .await;
-    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = tokio::spawn(http::serve::serve(listener, routes, tls, shutdown.clone()));
     ready.store(true, Ordering::Release);
-    tracing::info!(%addr, backend = ?config.store.backend, "Switchboard listening");
+    tracing::info!(url = %format!("{scheme}://{addr}"), backend = ?config.store.backend, "Switchboard listening");
 
     let simulator = match sim_setup {
         Some((sim_config, sim_listener)) => {

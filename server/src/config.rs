@@ -36,6 +36,19 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     pub simulator: SimulatorConfig,
     pub log: LogConfig,
+    /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
+    /// without, plain HTTP for a reverse proxy that terminates TLS.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -232,6 +245,13 @@ impl Config {
         }
         if self.whatsapp.request_timeout_secs == 0 {
             return Err(err("whatsapp.request_timeout_secs", "must be at least 1"));
+        }
+        if let Some(tls) = &self.tls {
+            for (key, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+                if !path.is_file() {
+                    return Err(err(key, format!("no such file: {}", path.display())));
+                }
+            }
         }
         let mut seen = HashSet::new();
         for (i, n) in self.whatsapp.numbers.iter().enumerate() {

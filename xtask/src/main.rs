@@ -179,14 +179,9 @@ fn test() -> Result<()> {
     )?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
-        cargo().args([
-            "run",
-            "-p",
-            "switchboard-load",
-            "--release",
-            "--",
-            "--smoke",
-        ]),
+        // Debug build: smoke runs check correctness, never timings, and reuse the binaries the
+        // test step built. Full runs are `--release` (see docs/benchmarks.md).
+        cargo().args(["run", "-p", "switchboard-load", "--", "--smoke"]),
     )?;
     eprintln!(
         "all checks passed in {:.0}s",

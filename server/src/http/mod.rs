@@ -19,6 +19,8 @@ use crate::connector::signature;
 use crate::service::inbound::{Inbound, InboundError};
 use crate::store::Store;
 
+pub mod serve;
+
 pub const WEBHOOK_PATH: &str = "webhooks/whatsapp";
 
 /// What the HTTP layer needs from the rest of the server.
@@ -30,6 +32,33 @@ pub struct HttpState {
     /// False while starting and while draining for shutdown.
     pub ready: Arc<AtomicBool>,
     pub max_webhook_body: usize,
+    /// Whether this server terminates TLS itself (then HSTS is sent).
+    pub tls: bool,
+}
+
+/// The Content-Security-Policy for everything served, the PWA included: only our own origin,
+/// WebAssembly allowed to compile, never framed.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; \
+    frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+/// Adds the security headers every response carries.
+fn secure(mut response: Response, tls: bool) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    if tls {
+        headers.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 /// An error answer.
@@ -58,14 +87,14 @@ fn with<T: Clone + Send + Sync + 'static>(
 }
 
 pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
-    let webhook_verify = warp::get()
-        .and(warp::path!("webhooks" / "whatsapp"))
+    let webhook_verify = warp::path!("webhooks" / "whatsapp")
+        .and(warp::get())
         .and(warp::query::<VerifyQuery>())
         .and(with(Arc::clone(&state.inbound)))
         .map(|q: VerifyQuery, inbound: Arc<Inbound>| verify(q, &inbound));
 
-    let webhook_receive = warp::post()
-        .and(warp::path!("webhooks" / "whatsapp"))
+    let webhook_receive = warp::path!("webhooks" / "whatsapp")
+        .and(warp::post())
         .and(with(state.clone()))
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::header::optional::<String>(signature::HEADER))
@@ -76,12 +105,12 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
-    let healthz = warp::get()
-        .and(warp::path!("healthz"))
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
         .map(|| json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})));
 
-    let readyz = warp::get()
-        .and(warp::path!("readyz"))
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
         .and(with(state.clone()))
         .then(|state: HttpState| async move {
             if !state.ready.load(Ordering::Acquire) {
@@ -101,8 +130,9 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
-    let metrics = warp::get()
-        .and(warp::path!("metrics"))
+    let tls = state.tls;
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
         .and(with(state.metrics.clone()))
         .map(|handle: PrometheusHandle| {
             let mut response = Response::new(handle.render().into());
@@ -124,13 +154,7 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .recover(recover)
         .unify()
-        .map(|mut response: Response| {
-            response.headers_mut().insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
-            response
-        })
+        .map(move |response: Response| secure(response, tls))
         .boxed()
 }
 

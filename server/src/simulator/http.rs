@@ -42,8 +42,8 @@ fn with_state(
 pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
     let auth = warp::header::optional::<String>("authorization");
 
-    let messages = warp::post()
-        .and(warp::path!(String / String / "messages"))
+    let messages = warp::path!(String / String / "messages")
+        .and(warp::post())
         .and(with_state(Arc::clone(&state)))
         .and(auth)
         .and(warp::header::optional::<String>(IDEMPOTENCY_HEADER))
@@ -66,8 +66,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
-    let upload = warp::post()
-        .and(warp::path!(String / String / "media"))
+    let upload = warp::path!(String / String / "media")
+        .and(warp::post())
         .and(with_state(Arc::clone(&state)))
         .and(auth)
         .and(warp::multipart::form().max_length(MAX_MEDIA_BYTES as u64 + 64 * 1024))
@@ -81,8 +81,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
-    let media_info = warp::get()
-        .and(warp::path!(String / String))
+    let media_info = warp::path!(String / String)
+        .and(warp::get())
         .and(with_state(Arc::clone(&state)))
         .and(auth)
         .and(warp::query::<MediaQuery>())
@@ -102,8 +102,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
-    let media_delete = warp::delete()
-        .and(warp::path!(String / String))
+    let media_delete = warp::path!(String / String)
+        .and(warp::delete())
         .and(with_state(Arc::clone(&state)))
         .and(auth)
         .then(|_version: String, media_id: String, state: Arc<SimState>, auth: Option<String>| async move {
@@ -117,8 +117,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
-    let download = warp::get()
-        .and(warp::path!("_sim" / "media" / String))
+    let download = warp::path!("_sim" / "media" / String)
+        .and(warp::get())
         .and(with_state(Arc::clone(&state)))
         .and(auth)
         .and(warp::query::<TokenQuery>())
@@ -301,8 +301,8 @@ struct SentQuery {
 }
 
 fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
-    let sent = warp::get()
-        .and(warp::path!("_sim" / "sent"))
+    let sent = warp::path!("_sim" / "sent")
+        .and(warp::get())
         .and(with_state(Arc::clone(&state)))
         .and(warp::query::<SentQuery>())
         .map(|state: Arc<SimState>, q: SentQuery| {
@@ -317,16 +317,16 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
                 .collect();
             respond(200, &json!(sent))
         });
-    let stats = warp::get()
-        .and(warp::path!("_sim" / "stats"))
+    let stats = warp::path!("_sim" / "stats")
+        .and(warp::get())
         .and(with_state(Arc::clone(&state)))
         .map(|state: Arc<SimState>| respond(200, &json!(state.stats())));
-    let get_faults = warp::get()
-        .and(warp::path!("_sim" / "faults"))
+    let get_faults = warp::path!("_sim" / "faults")
+        .and(warp::get())
         .and(with_state(Arc::clone(&state)))
         .map(|state: Arc<SimState>| respond(200, &json!(state.faults())));
-    let put_faults = warp::put()
-        .and(warp::path!("_sim" / "faults"))
+    let put_faults = warp::path!("_sim" / "faults")
+        .and(warp::put())
         .and(with_state(Arc::clone(&state)))
         .and(warp::body::content_length_limit(64 * 1024))
         .and(warp::body::json::<Faults>())
@@ -334,8 +334,8 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
             state.set_faults(faults.clone());
             respond(200, &json!(faults))
         });
-    let inbound = warp::post()
-        .and(warp::path!("_sim" / "inbound"))
+    let inbound = warp::path!("_sim" / "inbound")
+        .and(warp::post())
         .and(with_state(Arc::clone(&state)))
         .and(warp::body::content_length_limit(1024 * 1024))
         .and(warp::body::json::<InboundRequest>())
@@ -364,8 +364,8 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
                 ),
             }
         });
-    let health = warp::get()
-        .and(warp::path!("_sim" / "health"))
+    let health = warp::path!("_sim" / "health")
+        .and(warp::get())
         .map(|| respond(200, &json!({"status": "ok"})));
     sent.or(stats)
         .unify()
