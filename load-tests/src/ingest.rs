@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -114,6 +113,33 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Posts one signed webhook; returns the latency in microseconds and whether it got a 200.
+async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> (u32, bool) {
+    let signature = sign(&body);
+    let started = Instant::now();
+    let answer = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await;
+    let us = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+    (us, matches!(answer, Ok(a) if a.status() == 200))
+}
+
+impl RunResult {
+    fn record(&mut self, latency_us: u32, ok: bool, wamid: Option<String>) {
+        self.latencies_us.push(latency_us);
+        if ok {
+            self.ok += 1;
+            self.acked.extend(wamid);
+        } else {
+            self.violations += 1;
+        }
+    }
+}
+
 fn client(concurrency: usize) -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -141,24 +167,8 @@ async fn max_rate(
             while Instant::now() < deadline && seq < 10_000_000 {
                 let (body, wamid) = webhook(&run, worker, seq);
                 seq += 1;
-                let sig = sign(&body);
-                let t = Instant::now();
-                let answer = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-hub-signature-256", sig)
-                    .body(body)
-                    .send()
-                    .await;
-                r.latencies_us
-                    .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                match answer {
-                    Ok(a) if a.status() == 200 => {
-                        r.ok += 1;
-                        r.acked.extend(wamid);
-                    }
-                    _ => r.violations += 1,
-                }
+                let (us, ok) = post(&client, &url, body).await;
+                r.record(us, ok, wamid);
             }
             r
         }));
@@ -185,42 +195,17 @@ async fn fixed_rate(
     let client = client(64)?;
     let total = (per_second as f64 * duration.as_secs_f64()) as u64;
     let result = Arc::new(Mutex::new(RunResult::default()));
-    let in_flight = Arc::new(AtomicU64::new(0));
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second as f64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(total as usize);
     for seq in 0..total {
         ticker.tick().await;
-        let (client, url, result, in_flight) = (
-            client.clone(),
-            url.to_owned(),
-            Arc::clone(&result),
-            Arc::clone(&in_flight),
-        );
+        let (client, url, result) = (client.clone(), url.to_owned(), Arc::clone(&result));
         let (body, wamid) = webhook(run, 0, seq);
-        in_flight.fetch_add(1, Ordering::Relaxed);
         tasks.push(tokio::spawn(async move {
-            let sig = sign(&body);
-            let t = Instant::now();
-            let answer = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-hub-signature-256", sig)
-                .body(body)
-                .send()
-                .await;
-            let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
-            let mut r = result.lock().expect("not poisoned");
-            r.latencies_us.push(us);
-            match answer {
-                Ok(a) if a.status() == 200 => {
-                    r.ok += 1;
-                    r.acked.extend(wamid);
-                }
-                _ => r.violations += 1,
-            }
-            in_flight.fetch_sub(1, Ordering::Relaxed);
+            let (us, ok) = post(&client, &url, body).await;
+            result.lock().expect("not poisoned").record(us, ok, wamid);
         }));
     }
     for t in tasks {

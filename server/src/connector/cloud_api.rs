@@ -182,16 +182,23 @@ impl CloudApi {
         Self { stack }
     }
 
-    async fn call<T: DeserializeOwned>(&self, call: GraphCall) -> Result<T, CloudApiError> {
-        let reply = self.stack.clone().oneshot(call).await.map_err(|e| {
-            match e.downcast::<CloudApiError>() {
+    /// Runs one call through the stack: timeout per attempt, safe retries.
+    async fn exchange(&self, call: GraphCall) -> Result<GraphReply, CloudApiError> {
+        self.stack
+            .clone()
+            .oneshot(call)
+            .await
+            .map_err(|e| match e.downcast::<CloudApiError>() {
                 Ok(e) => *e,
                 Err(e) if e.is::<tower::timeout::error::Elapsed>() => {
                     CloudApiError::Ambiguous("timed out waiting for the Cloud API".into())
                 }
                 Err(e) => CloudApiError::Ambiguous(e.to_string()),
-            }
-        })?;
+            })
+    }
+
+    async fn call<T: DeserializeOwned>(&self, call: GraphCall) -> Result<T, CloudApiError> {
+        let reply = self.exchange(call).await?;
         serde_json::from_slice(&reply.body).map_err(|e| CloudApiError::Decode(e.to_string()))
     }
 
@@ -306,20 +313,14 @@ impl CloudApi {
     ) -> Result<Bytes, CloudApiError> {
         let url = Url::parse(url).map_err(|e| CloudApiError::Request(e.to_string()))?;
         let reply = self
-            .stack
-            .clone()
-            .oneshot(GraphCall {
+            .exchange(GraphCall {
                 method: Method::GET,
                 url,
                 token: endpoint.access_token.clone(),
                 body: None,
                 idempotency_key: None,
             })
-            .await
-            .map_err(|e| match e.downcast::<CloudApiError>() {
-                Ok(e) => *e,
-                Err(e) => CloudApiError::Ambiguous(e.to_string()),
-            })?;
+            .await?;
         Ok(reply.body)
     }
 

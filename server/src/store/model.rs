@@ -128,6 +128,55 @@ impl Cursor {
     }
 }
 
+/// Assembles one newest-first page from rows read bucket by bucket, the same way on every
+/// backend: callers ask each partition for [`wants`](PageCollector::wants) rows (one more than
+/// the page needs, so that a following row proves a next page exists) and stop as soon as
+/// [`push`](PageCollector::push) says the page is complete.
+pub(crate) struct PageCollector<T> {
+    limit: usize,
+    items: Vec<T>,
+    last: Option<(i64, UnixMillis, String)>,
+    more: bool,
+}
+
+impl<T> PageCollector<T> {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            items: Vec::with_capacity(limit),
+            last: None,
+            more: false,
+        }
+    }
+
+    /// How many rows to read from the next partition.
+    pub(crate) fn wants(&self) -> usize {
+        self.limit + 1 - self.items.len()
+    }
+
+    /// Adds a row at position (bucket, at, key). Returns true when the page is complete.
+    pub(crate) fn push(&mut self, item: T, bucket: i64, at_ms: UnixMillis, key: &str) -> bool {
+        if self.items.len() == self.limit {
+            self.more = true;
+            return true;
+        }
+        self.items.push(item);
+        self.last = Some((bucket, at_ms, key.to_owned()));
+        false
+    }
+
+    pub(crate) fn finish(self) -> Page<T> {
+        let next = match (self.more, self.last) {
+            (true, Some((bucket, at, key))) => Some(Cursor::history(bucket, at, &key)),
+            _ => None,
+        };
+        Page {
+            items: self.items,
+            next,
+        }
+    }
+}
+
 /// A page of results and the cursor for the next one (`None` at the end).
 #[derive(Clone, Debug)]
 pub struct Page<T> {

@@ -359,16 +359,12 @@ impl ScyllaStore {
     }
 
     async fn status_of(&self, tenant: &str, wamid: &str) -> StoreResult<Option<StatusRecord>> {
-        let rows = self
+        let result = self
             .session
             .execute_unpaged(&self.st.latest_status, (tenant, wamid))
             .await
-            .map_err(unavailable)?
-            .into_rows_result()
             .map_err(unavailable)?;
-        let row = rows
-            .maybe_first_row::<(String, i64, Option<Vec<i64>>)>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = first_row::<(String, i64, Option<Vec<i64>>)>(result)?;
         row.map(|(status, at_ms, codes)| {
             Ok(StatusRecord {
                 wamid: Wamid::new(wamid),
@@ -439,6 +435,18 @@ fn cql_statements(script: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The first row of a result, if any.
+fn first_row<R>(result: scylla::response::query_result::QueryResult) -> StoreResult<Option<R>>
+where
+    R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+{
+    result
+        .into_rows_result()
+        .map_err(unavailable)?
+        .maybe_first_row::<R>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn rows_of<R>(result: scylla::response::query_result::QueryResult) -> StoreResult<Vec<R>>
@@ -689,12 +697,8 @@ impl MessageStore for ScyllaStore {
             .session
             .execute_unpaged(&self.st.lookup_key, (tenant.as_str(), key.as_str()))
             .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(unavailable)?
-            .maybe_first_row::<(String, i64, i64)>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let Some((conversation, bucket, at_ms)) = located else {
+            .map_err(unavailable)?;
+        let Some((conversation, bucket, at_ms)) = first_row::<(String, i64, i64)>(located)? else {
             return Ok(None);
         };
         let result = self
@@ -744,10 +748,9 @@ impl MessageStore for ScyllaStore {
                 .await
                 .map_err(unavailable)?,
         )?;
-        let mut items = Vec::with_capacity(limit);
-        let mut last: Option<(i64, i64, String)> = None;
+        let mut page = PageCollector::new(limit);
         for (bucket,) in buckets {
-            let want = (limit + 1 - items.len()) as i32;
+            let want = page.wants() as i32;
             let result = match &after {
                 Some((b, at, key)) if *b == bucket => {
                     self.session
@@ -776,18 +779,13 @@ impl MessageStore for ScyllaStore {
             .map_err(unavailable)?;
             for row in rows_of::<MessageRow>(result)? {
                 let (m, b) = self.to_record(row).await?;
-                if items.len() == limit {
-                    let (b, at, key) = last.take().unwrap_or((b, m.at_ms, m.key.into_string()));
-                    return Ok(Page {
-                        items,
-                        next: Some(Cursor::history(b, at, &key)),
-                    });
+                let (at, key) = (m.at_ms, m.key.as_str().to_owned());
+                if page.push(m, b, at, &key) {
+                    return Ok(page.finish());
                 }
-                last = Some((b, m.at_ms, m.key.as_str().to_owned()));
-                items.push(m);
             }
         }
-        Ok(Page { items, next: None })
+        Ok(page.finish())
     }
 
     async fn get_conversation(
@@ -802,12 +800,9 @@ impl MessageStore for ScyllaStore {
                 (tenant.as_str(), conversation.as_str()),
             )
             .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(unavailable)?
-            .maybe_first_row::<(String, String, i64)>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let Some((number, customer, last_message_at)) = row else {
+            .map_err(unavailable)?;
+        let Some((number, customer, last_message_at)) = first_row::<(String, String, i64)>(row)?
+        else {
             return Ok(None);
         };
         let name = self
@@ -817,12 +812,8 @@ impl MessageStore for ScyllaStore {
                 (tenant.as_str(), customer.as_str()),
             )
             .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(unavailable)?
-            .maybe_first_row::<(Option<String>,)>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .and_then(|(n,)| n);
+            .map_err(unavailable)?;
+        let name = first_row::<(Option<String>,)>(name)?.and_then(|(n,)| n);
         Ok(Some(ConversationRecord {
             tenant: tenant.clone(),
             id: conversation.clone(),
@@ -882,10 +873,9 @@ impl MessageStore for ScyllaStore {
                 .await
                 .map_err(unavailable)?,
         )?;
-        let mut items = Vec::with_capacity(limit);
-        let mut last: Option<(i64, i64, String)> = None;
+        let mut page = PageCollector::new(limit);
         for (bucket,) in buckets {
-            let want = (limit + 1 - items.len()) as i32;
+            let want = page.wants() as i32;
             let result = match &after {
                 Some((b, at, key)) if *b == bucket => {
                     self.session
@@ -905,24 +895,19 @@ impl MessageStore for ScyllaStore {
             for (number, field, at_ms, raw, key) in
                 rows_of::<(Option<String>, String, i64, String, String)>(result)?
             {
-                if items.len() == limit {
-                    let (b, at, k) = last.take().unwrap_or((bucket, at_ms, key));
-                    return Ok(Page {
-                        items,
-                        next: Some(Cursor::history(b, at, &k)),
-                    });
-                }
-                last = Some((bucket, at_ms, key));
-                items.push(AccountEventRecord {
+                let event = AccountEventRecord {
                     tenant: tenant.clone(),
                     number: number.map(PhoneNumberId::new),
                     field,
                     at_ms,
                     raw,
-                });
+                };
+                if page.push(event, bucket, at_ms, &key) {
+                    return Ok(page.finish());
+                }
             }
         }
-        Ok(Page { items, next: None })
+        Ok(page.finish())
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {

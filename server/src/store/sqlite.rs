@@ -718,8 +718,7 @@ impl MessageStore for SqliteStore {
         self.read(move |conn| {
             // Walk buckets newest first, exactly as the Scylla backend does, taking rows from
             // each partition until the page is full.
-            let mut items = Vec::with_capacity(limit);
-            let mut last: Option<(i64, i64, String)> = None;
+            let mut page = PageCollector::new(limit);
             let start_bucket = after.as_ref().map(|(b, _, _)| *b).unwrap_or(i64::MAX);
             let mut buckets = conn
                 .prepare_cached(
@@ -748,7 +747,7 @@ impl MessageStore for SqliteStore {
                  ORDER BY m.at_ms DESC, m.message_key DESC LIMIT ?4"
             );
             for bucket in bucket_list {
-                let want = (limit + 1 - items.len()) as i64;
+                let want = page.wants() as i64;
                 let rows: Vec<(MessageRecord, i64)> = match &after {
                     Some((b, at, key)) if *b == bucket => {
                         conn.prepare_cached(&after_sql).and_then(|mut s| {
@@ -776,19 +775,13 @@ impl MessageStore for SqliteStore {
                 }
                 .map_err(unavailable)?;
                 for (m, b) in rows {
-                    if items.len() == limit {
-                        // One more row exists: the page has a successor.
-                        let (b, at, key) = last.take().unwrap_or((b, m.at_ms, m.key.into_string()));
-                        return Ok(Page {
-                            items,
-                            next: Some(Cursor::history(b, at, &key)),
-                        });
+                    let (at, key) = (m.at_ms, m.key.as_str().to_owned());
+                    if page.push(m, b, at, &key) {
+                        return Ok(page.finish());
                     }
-                    last = Some((b, m.at_ms, m.key.as_str().to_owned()));
-                    items.push(m);
                 }
             }
-            Ok(Page { items, next: None })
+            Ok(page.finish())
         })
         .await
     }
