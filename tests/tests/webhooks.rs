@@ -229,15 +229,17 @@ fn statuses_never_regress_whatever_order_they_arrive_in() {
     );
 }
 
-/// Webhooks from 8 threads while the server is killed with SIGKILL: after a restart, every
-/// webhook that got a 200 is in the export, and none is there twice.
-#[test]
-fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
-    let mut server = ServerProcess::with_numbers("https://graph.facebook.com/v23.0");
-    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let attempted: Arc<Mutex<HashSet<String>>> = Arc::default();
+type Seen = Arc<Mutex<HashSet<String>>>;
+
+/// Posts unique message webhooks from 8 threads until the server stops answering; returns the
+/// wamids attempted and those that got a 200.
+fn post_from_eight_threads(
+    server: &ServerProcess,
+) -> (Seen, Seen, Vec<std::thread::JoinHandle<()>>) {
+    let acked: Seen = Arc::default();
+    let attempted: Seen = Arc::default();
     let url = server.url("/webhooks/whatsapp");
-    let threads: Vec<_> = (0..8)
+    let threads = (0..8)
         .map(|t| {
             let (acked, attempted, url) = (Arc::clone(&acked), Arc::clone(&attempted), url.clone());
             std::thread::spawn(move || {
@@ -245,7 +247,7 @@ fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
                     .timeout(std::time::Duration::from_secs(5))
                     .build()
                     .unwrap();
-                for i in 0..4000 {
+                for i in 0..20_000 {
                     let wamid = format!("wamid.crash-{t}-{i}");
                     let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
                         "messaging_product": "whatsapp",
@@ -270,21 +272,15 @@ fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
             })
         })
         .collect();
-    // Kill once a good number of webhooks were acknowledged, while the threads keep posting.
-    switchboard_e2e::wait_for(
-        "acknowledged webhooks",
-        std::time::Duration::from_secs(60),
-        || (acked.lock().unwrap().len() >= 400).then_some(()),
-    );
-    server.kill9();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    let attempted = attempted.lock().unwrap().clone();
-    assert!(acked.len() >= 400);
+    (acked, attempted, threads)
+}
 
-    server.spawn();
+/// Every acknowledged wamid is in the export exactly once, nothing appears twice or uninvited.
+fn assert_stored_exactly_once(
+    server: &ServerProcess,
+    acked: &HashSet<String>,
+    attempted: &HashSet<String>,
+) {
     let export = server.export();
     let mut counts: HashMap<String, usize> = HashMap::new();
     for record in &export {
@@ -292,7 +288,7 @@ fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
             .entry(record["wamid"].as_str().unwrap().to_owned())
             .or_default() += 1;
     }
-    for wamid in &acked {
+    for wamid in acked {
         assert_eq!(
             counts.get(wamid),
             Some(&1),
@@ -307,5 +303,51 @@ fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
         counts.keys().all(|w| attempted.contains(w)),
         "nothing was invented"
     );
+}
+
+fn wait_for_acks(acked: &Seen, n: usize) {
+    switchboard_e2e::wait_for(
+        "acknowledged webhooks",
+        std::time::Duration::from_secs(60),
+        || (acked.lock().unwrap().len() >= n).then_some(()),
+    );
+}
+
+/// Webhooks from 8 threads while the server is killed with SIGKILL: after a restart, every
+/// webhook that got a 200 is in the export, and none is there twice.
+#[test]
+fn acknowledged_webhooks_survive_sigkill_and_none_is_stored_twice() {
+    let mut server = ServerProcess::with_numbers("https://graph.facebook.com/v23.0");
+    let (acked, attempted, threads) = post_from_eight_threads(&server);
+    wait_for_acks(&acked, 400);
+    server.kill9();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (acked, attempted) = (
+        acked.lock().unwrap().clone(),
+        attempted.lock().unwrap().clone(),
+    );
+    server.spawn();
+    assert_stored_exactly_once(&server, &acked, &attempted);
     assert!(server.terminate(), "a graceful shutdown after the restart");
+}
+
+/// SIGTERM under the same load: in-flight webhooks finish (each 200 is stored), then the process
+/// exits successfully.
+#[test]
+fn sigterm_lets_in_flight_webhooks_finish() {
+    let mut server = ServerProcess::with_numbers("https://graph.facebook.com/v23.0");
+    let (acked, attempted, threads) = post_from_eight_threads(&server);
+    wait_for_acks(&acked, 400);
+    assert!(server.terminate(), "exit status 0 after SIGTERM");
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (acked, attempted) = (
+        acked.lock().unwrap().clone(),
+        attempted.lock().unwrap().clone(),
+    );
+    server.spawn();
+    assert_stored_exactly_once(&server, &acked, &attempted);
 }
