@@ -26,8 +26,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Write every stored message to a file, one JSON object per line or CSV.
+    /// Write every stored message (or account event) to a file, as JSON lines or CSV.
     Export {
+        /// The server's TOML file (for data_dir or the Scylla nodes). Safe while it runs.
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "jsonl")]
