@@ -1,7 +1,9 @@
 //! Switchboard server library: everything the `switchboard` and `switchboard-wa-sim` binaries run.
 //! See `docs/architecture.md` for the module map and the main data flow.
 
+pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod export;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use switchboard_server::config::Config;
-use switchboard_server::{app, export, telemetry};
+use switchboard_server::{admin, app, export, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -40,14 +40,90 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Create and list tenants (workspaces).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Create, list, disable and re-enable users; reset passwords (read from standard input).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// A slug: lowercase letters, digits, '-' or '_'.
+        id: String,
+        /// A display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is the first line of standard input.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// owner, admin, supervisor, agent or viewer.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// List a tenant's users.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Disable a user and end all their sessions.
+    Disable { email: String },
+    /// Enable a disabled user again.
+    Enable { email: String },
+    /// Set a new password (first line of standard input) and end all sessions.
+    ResetPassword { email: String },
+}
+
+/// The first line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
 }
 
 fn load(config: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(Config::load(config, std::env::vars())?)
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes; never a backtrace for an operator's mistake.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,6 +160,81 @@ fn main() -> anyhow::Result<()> {
                         },
                         out.display()
                     );
+                }
+                anyhow::Ok(())
+            })
+        }
+        Command::Tenant { command, config } => {
+            let config = load(config.as_deref())?;
+            runtime.block_on(async {
+                let store = app::open_store(&config, false).await?;
+                match command {
+                    TenantCommand::Create { id, name } => {
+                        let t = admin::create_tenant(store.as_ref(), &id, name.as_deref()).await?;
+                        println!("created tenant {} ({})", t.id, t.name);
+                    }
+                    TenantCommand::List => {
+                        for t in store.list_tenants().await? {
+                            println!("{}\t{}", t.id, t.name);
+                        }
+                    }
+                }
+                anyhow::Ok(())
+            })
+        }
+        Command::User { command, config } => {
+            let config = load(config.as_deref())?;
+            // Read the password before anything else, so a bad config fails without waiting.
+            let password = match &command {
+                UserCommand::Create { .. } | UserCommand::ResetPassword { .. } => {
+                    Some(password_from_stdin()?)
+                }
+                _ => None,
+            };
+            runtime.block_on(async {
+                let store = app::open_store(&config, false).await?;
+                let store = store.as_ref();
+                match command {
+                    UserCommand::Create {
+                        tenant,
+                        email,
+                        name,
+                        role,
+                    } => {
+                        let password = password.unwrap_or_default();
+                        let u = admin::create_user(
+                            store,
+                            &tenant,
+                            &email,
+                            name.as_deref(),
+                            &role,
+                            password,
+                        )
+                        .await?;
+                        println!(
+                            "created user {} ({}) in {} as {}",
+                            u.email, u.id, u.tenant, u.role
+                        );
+                    }
+                    UserCommand::List { tenant } => {
+                        for u in admin::list_users(store, &tenant).await? {
+                            let state = if u.disabled { "disabled" } else { "active" };
+                            println!("{}\t{}\t{}\t{}\t{}", u.email, u.name, u.role, state, u.id);
+                        }
+                    }
+                    UserCommand::Disable { email } => {
+                        let u = admin::set_disabled(store, &email, true).await?;
+                        println!("disabled {}; their sessions are ended", u.email);
+                    }
+                    UserCommand::Enable { email } => {
+                        let u = admin::set_disabled(store, &email, false).await?;
+                        println!("enabled {}", u.email);
+                    }
+                    UserCommand::ResetPassword { email } => {
+                        let u = admin::reset_password(store, &email, password.unwrap_or_default())
+                            .await?;
+                        println!("password reset for {}; their sessions are ended", u.email);
+                    }
                 }
                 anyhow::Ok(())
             })

@@ -71,3 +71,7 @@ string_id!(
     /// identity (sender, type, timestamp) so redelivered webhooks are plain upserts.
     MessageKey
 );
+string_id!(
+    /// A person who signs in: an agent, supervisor or administrator of one tenant.
+    UserId
+);

@@ -7,7 +7,7 @@
 pub mod ids;
 pub mod message;
 
-pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, WaId, Wamid};
+pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};
 
 /// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. `code` is a

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use switchboard_shared::{Direction, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{Direction, MessageStatus, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 
 use super::model::*;
 use super::{Store, StoreError};
@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn Store) {
     scan_returns_every_message_once(store).await;
     account_events_are_deduplicated_and_paged(store).await;
     bad_pages_are_refused(store).await;
+    users_are_unique_by_email_paged_and_tenant_scoped(store).await;
 }
 
 fn fresh_tenant(label: &str) -> TenantId {
@@ -493,4 +494,102 @@ async fn bad_pages_are_refused(store: &dyn Store) {
             .await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+fn user(tenant: &TenantId, email: &str) -> UserRecord {
+    UserRecord {
+        tenant: tenant.clone(),
+        id: UserId::new(format!("u_{:016x}", rand::random::<u64>())),
+        email: normalize_email(email),
+        name: "Agent".into(),
+        role: "agent".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        created_at: T0,
+        session_epoch: 0,
+    }
+}
+
+async fn users_are_unique_by_email_paged_and_tenant_scoped(store: &dyn Store) {
+    let (a, b) = (fresh_tenant("users-a"), fresh_tenant("users-b"));
+    let domain = format!("{}.example", a.as_str());
+    let ada = user(&a, &format!("Ada@{domain}"));
+    store.create_user(&ada).await.unwrap();
+    // The same email, differently cased, in another tenant: refused, nothing written.
+    let clash = user(&b, &format!("  ada@{}  ", domain.to_uppercase()));
+    let clash = UserRecord {
+        email: normalize_email(&clash.email),
+        ..clash
+    };
+    assert!(matches!(
+        store.create_user(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.get_user(&b, &clash.id).await.unwrap().is_none());
+
+    let found = store
+        .user_by_email(&format!("ADA@{domain}"))
+        .await
+        .unwrap()
+        .expect("found by email");
+    assert_eq!(
+        (found.id.clone(), found.tenant.clone()),
+        (ada.id.clone(), a.clone())
+    );
+    assert!(
+        store.get_user(&b, &ada.id).await.unwrap().is_none(),
+        "another tenant cannot see her"
+    );
+
+    let mut changed = found.clone();
+    changed.disabled = true;
+    changed.session_epoch += 1;
+    changed.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3".into();
+    changed.email = "ignored@elsewhere.example".into();
+    assert!(store.update_user(&changed).await.unwrap());
+    let after = store.get_user(&a, &ada.id).await.unwrap().unwrap();
+    assert!(after.disabled && after.session_epoch == 1);
+    assert_eq!(after.password_hash, changed.password_hash);
+    assert_eq!(
+        after.email, ada.email,
+        "the email never changes through an update"
+    );
+    let by_email = store.user_by_email(&ada.email).await.unwrap().unwrap();
+    assert_eq!(by_email, after, "every lookup sees the update");
+    let stranger = UserRecord {
+        tenant: b.clone(),
+        ..changed.clone()
+    };
+    assert!(
+        !store.update_user(&stranger).await.unwrap(),
+        "no update across tenants"
+    );
+
+    for i in 0..6 {
+        store
+            .create_user(&user(&a, &format!("agent{i}@{domain}")))
+            .await
+            .unwrap();
+    }
+    let mut emails = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_users(&a, cursor.as_ref(), 3).await.unwrap();
+        emails.extend(page.items.into_iter().map(|u| u.email));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(emails.len(), 7);
+    assert!(
+        emails.windows(2).all(|w| w[0] < w[1]),
+        "ordered by email, no repeats"
+    );
+    assert!(store
+        .list_users(&b, None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }

@@ -19,7 +19,7 @@ pub mod scylla;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use switchboard_shared::{ConversationId, MessageKey, TenantId, Wamid};
+use switchboard_shared::{ConversationId, MessageKey, TenantId, UserId, Wamid};
 
 pub use model::*;
 
@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The store is shutting down and accepts no more writes.
     #[error("store is closed")]
     Closed,
+    /// A unique value (an email) is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -119,9 +122,31 @@ pub trait MessageStore: Send + Sync {
     async fn stats(&self) -> StoreResult<StoreStats>;
 }
 
+/// Users (sessions, API keys and audit follow).
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates a user. `Conflict` when the (normalized) email is taken in any tenant; nothing is
+    /// written then.
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// The user with this email (normalized first), in whichever tenant.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// A tenant's user by id; `None` for another tenant's user.
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<UserRecord>>;
+    /// A tenant's users ordered by email, paged (1..=500).
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>>;
+    /// Replaces a user's name, role, password hash, disabled flag and session epoch (the email
+    /// and tenant never change). Returns false when the tenant has no such user.
+    async fn update_user(&self, user: &UserRecord) -> StoreResult<bool>;
+}
+
 /// Everything a running server needs from persistence.
-pub trait Store: DirectoryStore + MessageStore {}
-impl<T: DirectoryStore + MessageStore> Store for T {}
+pub trait Store: DirectoryStore + MessageStore + IdentityStore {}
+impl<T: DirectoryStore + MessageStore + IdentityStore> Store for T {}
 
 /// The largest page any read returns.
 pub const MAX_PAGE: usize = 500;

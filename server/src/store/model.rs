@@ -3,7 +3,8 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use switchboard_shared::{
-    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, UserId, WaId,
+    Wamid,
 };
 
 use super::StoreError;
@@ -338,6 +339,43 @@ pub struct AccountEventRecord {
     pub field: String,
     pub at_ms: UnixMillis,
     pub raw: String,
+}
+
+/// A person who signs in to one tenant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub tenant: TenantId,
+    pub id: UserId,
+    /// Unique across all tenants, stored as given by [`normalize_email`].
+    pub email: String,
+    pub name: String,
+    /// A preset role name (`owner`, `admin`, `supervisor`, `agent`, `viewer`) or a custom role id.
+    pub role: String,
+    /// Argon2id in PHC form.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: UnixMillis,
+    /// Bumped to end every session of the user at once (log out everywhere, password reset,
+    /// disabling, a change of role).
+    pub session_epoch: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("tenant", &self.tenant)
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("session_epoch", &self.session_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Emails compare case-insensitively and without surrounding space.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -16,13 +16,18 @@ use scylla::response::{PagingState, PagingStateResponse};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::Consistency;
 use switchboard_shared::{
-    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, UserId, WaId,
+    Wamid,
 };
 
 use super::model::*;
-use super::{check_limit, DirectoryStore, MessageStore, StoreError, StoreResult};
+use super::{check_limit, DirectoryStore, IdentityStore, MessageStore, StoreError, StoreResult};
 
-const SCHEMA: &str = include_str!("../../../migrations/0001_initial.cql");
+/// The migrations, in order; every statement is idempotent (`IF NOT EXISTS`).
+const SCHEMA: &[&str] = &[
+    include_str!("../../../migrations/0001_initial.cql"),
+    include_str!("../../../migrations/0002_identity.cql"),
+];
 
 #[derive(Clone, Debug)]
 pub struct ScyllaOptions {
@@ -81,6 +86,43 @@ struct Statements {
     events_after: PreparedStatement,
     bump_stat: PreparedStatement,
     read_stats: PreparedStatement,
+    claim_email: PreparedStatement,
+    upsert_user_by_tenant: PreparedStatement,
+    upsert_user_by_id: PreparedStatement,
+    user_by_email: PreparedStatement,
+    user_email_by_id: PreparedStatement,
+    list_users: PreparedStatement,
+    update_user_by_email: PreparedStatement,
+}
+
+const USER_COLUMNS: &str =
+    "tenant, user_id, email, name, role, password_hash, disabled, created_at, session_epoch";
+
+type UserRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    i64,
+);
+
+fn user_from_row(r: UserRow) -> UserRecord {
+    let (tenant, id, email, name, role, password_hash, disabled, created_at, session_epoch) = r;
+    UserRecord {
+        tenant: TenantId::new(tenant),
+        id: UserId::new(id),
+        email,
+        name,
+        role,
+        password_hash,
+        disabled,
+        created_at,
+        session_epoch,
+    }
 }
 
 pub struct ScyllaStore {
@@ -102,6 +144,7 @@ impl ScyllaStore {
             .await
             .map_err(unavailable)?;
         let schema = SCHEMA
+            .concat()
             .replace("{keyspace}", &options.keyspace)
             .replace("{replication}", &options.replication);
         for statement in cql_statements(&schema) {
@@ -254,6 +297,36 @@ impl ScyllaStore {
             ))
             .await?,
             read_stats: prepare(format!("SELECT name, value FROM {ks}.stats_by_name")).await?,
+            claim_email: prepare(format!(
+                "INSERT INTO {ks}.users_by_email ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 IF NOT EXISTS"
+            ))
+            .await?,
+            upsert_user_by_tenant: idempotent(prepare(format!(
+                "INSERT INTO {ks}.users_by_tenant ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?),
+            upsert_user_by_id: idempotent(prepare(format!(
+                "INSERT INTO {ks}.users_by_id (tenant, user_id, email) VALUES (?, ?, ?)"
+            ))
+            .await?),
+            user_by_email: prepare(format!(
+                "SELECT {USER_COLUMNS} FROM {ks}.users_by_email WHERE email = ?"
+            ))
+            .await?,
+            user_email_by_id: prepare(format!(
+                "SELECT email FROM {ks}.users_by_id WHERE tenant = ? AND user_id = ?"
+            ))
+            .await?,
+            list_users: prepare(format!(
+                "SELECT {USER_COLUMNS} FROM {ks}.users_by_tenant WHERE tenant = ? AND email > ? LIMIT ?"
+            ))
+            .await?,
+            update_user_by_email: idempotent(prepare(format!(
+                "UPDATE {ks}.users_by_email SET name = ?, role = ?, password_hash = ?, disabled = ?,
+                   session_epoch = ? WHERE email = ?"
+            ))
+            .await?),
         };
         Ok(Self { session, st })
     }
@@ -932,13 +1005,141 @@ impl MessageStore for ScyllaStore {
     }
 }
 
+fn user_values(u: &UserRecord) -> (&str, &str, &str, &str, &str, &str, bool, i64, i64) {
+    (
+        u.tenant.as_str(),
+        u.id.as_str(),
+        u.email.as_str(),
+        u.name.as_str(),
+        u.role.as_str(),
+        u.password_hash.as_str(),
+        u.disabled,
+        u.created_at,
+        u.session_epoch,
+    )
+}
+
+#[async_trait]
+impl IdentityStore for ScyllaStore {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        // The email row is claimed with a lightweight transaction: the one uniqueness guard.
+        let result = self
+            .session
+            .execute_unpaged(&self.st.claim_email, user_values(user))
+            .await
+            .map_err(unavailable)?;
+        let applied = result
+            .into_rows_result()
+            .ok()
+            .and_then(|rows| rows.rows::<(bool,)>().ok()?.next()?.ok())
+            .map(|(applied,)| applied)
+            .unwrap_or(false);
+        if !applied {
+            return Err(StoreError::Conflict(format!(
+                "a user with email {} exists",
+                user.email
+            )));
+        }
+        self.session
+            .execute_unpaged(&self.st.upsert_user_by_tenant, user_values(user))
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.st.upsert_user_by_id,
+                (user.tenant.as_str(), user.id.as_str(), user.email.as_str()),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_by_email, (normalize_email(email),))
+            .await
+            .map_err(unavailable)?;
+        Ok(first_row::<UserRow>(result)?.map(user_from_row))
+    }
+
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.user_email_by_id, (tenant.as_str(), id.as_str()))
+            .await
+            .map_err(unavailable)?;
+        let Some((email,)) = first_row::<(String,)>(result)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .user_by_email(&email)
+            .await?
+            .filter(|u| &u.tenant == tenant && &u.id == id))
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>> {
+        let limit = check_limit(limit)?;
+        let after = match cursor {
+            Some(c) => c.decode(1)?.pop().unwrap_or_default(),
+            None => String::new(),
+        };
+        let result = self
+            .session
+            .execute_unpaged(&self.st.list_users, (tenant.as_str(), after, limit as i32))
+            .await
+            .map_err(unavailable)?;
+        let users: Vec<UserRecord> = rows_of::<UserRow>(result)?
+            .into_iter()
+            .map(user_from_row)
+            .collect();
+        let next = (users.len() == limit)
+            .then(|| users.last().map(|u| Cursor::encode(&[&u.email])))
+            .flatten();
+        Ok(Page { items: users, next })
+    }
+
+    async fn update_user(&self, user: &UserRecord) -> StoreResult<bool> {
+        let Some(current) = self.get_user(&user.tenant, &user.id).await? else {
+            return Ok(false);
+        };
+        self.session
+            .execute_unpaged(
+                &self.st.update_user_by_email,
+                (
+                    user.name.as_str(),
+                    user.role.as_str(),
+                    user.password_hash.as_str(),
+                    user.disabled,
+                    user.session_epoch,
+                    current.email.as_str(),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        let mut updated = user.clone();
+        updated.email = current.email;
+        updated.created_at = current.created_at;
+        self.session
+            .execute_unpaged(&self.st.upsert_user_by_tenant, user_values(&updated))
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::cql_statements;
 
     #[test]
     fn schema_splits_into_statements_without_comments() {
-        let statements = cql_statements(super::SCHEMA);
+        let statements = cql_statements(&super::SCHEMA.concat());
         assert!(statements.len() >= 14, "{statements:#?}");
         assert!(statements[0].starts_with("CREATE KEYSPACE IF NOT EXISTS {keyspace}"));
         assert!(statements.iter().all(|s| !s.contains("--")));

@@ -14,17 +14,25 @@ use std::time::Instant;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use switchboard_shared::{
-    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, WaId, Wamid,
+    ConversationId, Direction, MessageKey, MessageStatus, PhoneNumberId, TenantId, UserId, WaId,
+    Wamid,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::model::*;
-use super::{check_limit, DirectoryStore, MessageStore, StoreError, StoreResult};
+use super::{check_limit, DirectoryStore, IdentityStore, MessageStore, StoreError, StoreResult};
 
-const SCHEMA: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
+/// The migrations, in order; `PRAGMA user_version` records the last one applied.
+const SCHEMA: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_identity.sql"),
+    ),
+];
 
 /// How hard commits hit the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -65,11 +73,14 @@ enum WriteOp {
     Outbound(OutboundRecord),
     Tenant(TenantRecord),
     Number(NumberRecord),
+    CreateUser(UserRecord),
+    UpdateUser(UserRecord),
 }
 
 enum WriteOutcome {
     Ingested(IngestReport),
     Done,
+    Updated(bool),
 }
 
 struct WriteJob {
@@ -325,7 +336,78 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             Ok(WriteOutcome::Done)
         }
         WriteOp::Ingest(batch) => ingest(conn, batch).map(WriteOutcome::Ingested),
+        WriteOp::CreateUser(u) => {
+            let result = conn
+                .prepare_cached(
+                    "INSERT INTO users_by_tenant (tenant, user_id, email, name, role, password_hash,
+                       disabled, created_at, session_epoch)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        u.tenant.as_str(),
+                        u.id.as_str(),
+                        u.email,
+                        u.name,
+                        u.role,
+                        u.password_hash,
+                        u.disabled,
+                        u.created_at,
+                        u.session_epoch
+                    ])
+                });
+            match result {
+                Ok(_) => Ok(WriteOutcome::Done),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(StoreError::Conflict(format!(
+                        "a user with email {} exists",
+                        u.email
+                    )))
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        }
+        WriteOp::UpdateUser(u) => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE users_by_tenant SET name = ?3, role = ?4, password_hash = ?5,
+                       disabled = ?6, session_epoch = ?7
+                     WHERE tenant = ?1 AND user_id = ?2",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        u.tenant.as_str(),
+                        u.id.as_str(),
+                        u.name,
+                        u.role,
+                        u.password_hash,
+                        u.disabled,
+                        u.session_epoch
+                    ])
+                })
+                .map_err(unavailable)?;
+            Ok(WriteOutcome::Updated(changed > 0))
+        }
     }
+}
+
+const USER_COLUMNS: &str =
+    "tenant, user_id, email, name, role, password_hash, disabled, created_at, session_epoch";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        tenant: TenantId::new(r.get::<_, String>(0)?),
+        id: UserId::new(r.get::<_, String>(1)?),
+        email: r.get(2)?,
+        name: r.get(3)?,
+        role: r.get(4)?,
+        password_hash: r.get(5)?,
+        disabled: r.get(6)?,
+        created_at: r.get(7)?,
+        session_epoch: r.get(8)?,
+    })
 }
 
 fn ingest(conn: &Connection, batch: &IngestBatch) -> StoreResult<IngestReport> {
@@ -638,7 +720,7 @@ impl MessageStore for SqliteStore {
     async fn ingest(&self, batch: IngestBatch) -> StoreResult<IngestReport> {
         match self.write(WriteOp::Ingest(batch)).await? {
             WriteOutcome::Ingested(report) => Ok(report),
-            WriteOutcome::Done => Ok(IngestReport::default()),
+            WriteOutcome::Done | WriteOutcome::Updated(_) => Ok(IngestReport::default()),
         }
     }
 
@@ -949,5 +1031,79 @@ impl MessageStore for SqliteStore {
             })
         })
         .await
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.write(WriteOp::CreateUser(user.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let email = normalize_email(email);
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users_by_tenant WHERE email = ?1"
+            ))
+            .and_then(|mut s| s.query_row([email.as_str()], user_from_row).optional())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users_by_tenant WHERE tenant = ?1 AND user_id = ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_row([tenant.as_str(), id.as_str()], user_from_row)
+                    .optional()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>> {
+        let limit = check_limit(limit)?;
+        let after = match cursor {
+            Some(c) => c.decode(1)?.pop().unwrap_or_default(),
+            None => String::new(),
+        };
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let users: Vec<UserRecord> = conn
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users_by_tenant WHERE tenant = ?1 AND email > ?2
+                     ORDER BY email LIMIT ?3"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![tenant.as_str(), after, limit as i64], user_from_row)?
+                        .collect()
+                })
+                .map_err(unavailable)?;
+            let next = (users.len() == limit)
+                .then(|| users.last().map(|u| Cursor::encode(&[&u.email])))
+                .flatten();
+            Ok(Page { items: users, next })
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &UserRecord) -> StoreResult<bool> {
+        match self.write(WriteOp::UpdateUser(user.clone())).await? {
+            WriteOutcome::Updated(changed) => Ok(changed),
+            _ => Ok(false),
+        }
     }
 }
