@@ -41,6 +41,10 @@ impl From<StoreError> for AdminError {
     }
 }
 
+async fn tenant_exists(store: &dyn Store, tenant: &TenantId) -> Result<bool, AdminError> {
+    Ok(store.list_tenants().await?.iter().any(|t| &t.id == tenant))
+}
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -54,7 +58,7 @@ pub async fn create_tenant(
         return Err(AdminError::BadTenantId(id.to_owned()));
     }
     let tenant = TenantId::from(id);
-    if store.list_tenants().await?.iter().any(|t| t.id == tenant) {
+    if tenant_exists(store, &tenant).await? {
         return Err(AdminError::TenantExists(id.to_owned()));
     }
     let record = TenantRecord {
@@ -83,12 +87,7 @@ pub async fn create_user(
     password: String,
 ) -> Result<UserRecord, AdminError> {
     let tenant_id = TenantId::from(tenant);
-    if !store
-        .list_tenants()
-        .await?
-        .iter()
-        .any(|t| t.id == tenant_id)
-    {
+    if !tenant_exists(store, &tenant_id).await? {
         return Err(AdminError::NoSuchTenant(tenant.to_owned()));
     }
     let email = normalize_email(email);
@@ -154,12 +153,7 @@ pub async fn reset_password(
 /// Every user of a tenant, ordered by email.
 pub async fn list_users(store: &dyn Store, tenant: &str) -> Result<Vec<UserRecord>, AdminError> {
     let tenant_id = TenantId::from(tenant);
-    if !store
-        .list_tenants()
-        .await?
-        .iter()
-        .any(|t| t.id == tenant_id)
-    {
+    if !tenant_exists(store, &tenant_id).await? {
         return Err(AdminError::NoSuchTenant(tenant.to_owned()));
     }
     let mut users = Vec::new();
