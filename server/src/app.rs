@@ -219,6 +219,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         Arc::clone(&store),
         numbers.clone(),
         events.clone(),
+        config.runs_simulator(),
     ));
     let http_client = reqwest::Client::builder()
         .pool_idle_timeout(Duration::from_secs(90))

@@ -147,16 +147,30 @@ pub async fn export(
         Kind::Messages => MESSAGE_COLUMNS,
         Kind::Events => EVENT_COLUMNS,
     };
-    let mut encoder = Encoder::new(format, sink, header)?;
-    let written = match kind {
-        Kind::Messages => write_messages(store, &mut encoder).await?,
-        Kind::Events => write_events(store, &mut encoder).await?,
-    };
-    encoder.finish()?;
-    if !to_stdout {
-        std::fs::rename(&tmp, out).map_err(io)?;
+    let result = async {
+        let mut encoder = Encoder::new(format, sink, header)?;
+        let written = match kind {
+            Kind::Messages => write_messages(store, &mut encoder).await?,
+            Kind::Events => write_events(store, &mut encoder).await?,
+        };
+        encoder.finish()?;
+        Ok(written)
     }
-    Ok(written)
+    .await;
+    if to_stdout {
+        return result;
+    }
+    match result {
+        Ok(written) => {
+            std::fs::rename(&tmp, out).map_err(io)?;
+            Ok(written)
+        }
+        Err(e) => {
+            // Nothing half-written is left behind.
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 async fn write_messages(store: &dyn Store, encoder: &mut Encoder) -> Result<u64, ExportError> {

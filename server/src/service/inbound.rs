@@ -33,14 +33,23 @@ pub struct Inbound {
     store: Arc<dyn Store>,
     numbers: NumberDirectory,
     events: Events,
+    /// Whether message text may appear in logs: only for the demo's simulated customers, never
+    /// for real ones (their messages are personal data).
+    log_text: bool,
 }
 
 impl Inbound {
-    pub fn new(store: Arc<dyn Store>, numbers: NumberDirectory, events: Events) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        numbers: NumberDirectory,
+        events: Events,
+        log_text: bool,
+    ) -> Self {
         Self {
             store,
             numbers,
             events,
+            log_text,
         }
     }
 
@@ -120,10 +129,14 @@ impl Inbound {
         for (tenant, event) in to_publish {
             match event {
                 InboundEvent::Message(message) if report.new_messages.contains(&message.key) => {
+                    let text = match (&message.text, self.log_text) {
+                        (Some(text), true) => text.as_str(),
+                        (Some(_), false) => "(withheld)",
+                        (None, _) => "",
+                    };
                     tracing::info!(
                         tenant = %tenant, number = %message.number, customer = %message.customer,
-                        kind = %message.kind, text = message.text.as_deref().unwrap_or(""),
-                        "message received"
+                        kind = %message.kind, text, "message received"
                     );
                     self.events
                         .publish(DomainEvent::MessageReceived { tenant, message });
