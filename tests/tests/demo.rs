@@ -56,6 +56,14 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
         },
     );
     assert!(records.iter().all(|r| r["tenant"] == "demo"));
+    let index = reqwest::blocking::get(format!("http://127.0.0.1:{port}/"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        index.starts_with("Switchboard") && index.contains(" messages, "),
+        "{index}"
+    );
     let health = reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).unwrap();
     assert_eq!(health.status(), 200);
     let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))

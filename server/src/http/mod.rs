@@ -105,6 +105,11 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
+    let index = warp::path::end()
+        .and(warp::get())
+        .and(with(state.clone()))
+        .then(|state: HttpState| async move { index(&state).await });
+
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})));
@@ -143,7 +148,9 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             response
         });
 
-    webhook_verify
+    index
+        .or(webhook_verify)
+        .unify()
         .or(webhook_receive)
         .unify()
         .or(healthz)
@@ -156,6 +163,31 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .map(move |response: Response| secure(response, tls))
         .boxed()
+}
+
+/// `/` until the PWA is served there: what is running and what is stored, from the store itself.
+async fn index(state: &HttpState) -> Response {
+    let stats = match state.store.stats().await {
+        Ok(s) => format!(
+            "stored: {} messages, {} statuses, {} account events, {} webhooks journaled",
+            s.messages, s.statuses, s.account_events, s.journal_entries
+        ),
+        Err(e) => format!("the store is unavailable: {e}"),
+    };
+    let body = format!(
+        "Switchboard {version} is running.\n{stats}\n\n\
+         Endpoints: POST /webhooks/whatsapp (Meta's webhooks), GET /healthz, GET /readyz, \
+         GET /metrics (Prometheus).\n\
+         Export the stored messages with `switchboard export --out messages.jsonl`.\n\
+         The agent and supervisor app will be served here.\n",
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    let mut response = Response::new(body.into());
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 #[derive(Deserialize)]
