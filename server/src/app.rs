@@ -69,6 +69,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The built-in simulator, when the demo runs one.
     pub simulator: Option<SimHandle>,
+    /// The domain events the server publishes (what the hub will fan out).
+    pub events: Events,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     ready: Arc<AtomicBool>,
@@ -268,6 +270,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     Ok(Running {
         addr,
         simulator,
+        events,
         shutdown,
         server,
         ready,

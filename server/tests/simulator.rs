@@ -23,6 +23,8 @@ struct Capture {
     bodies: Mutex<Vec<Vec<u8>>>,
     bad_signatures: AtomicUsize,
     fail_next: AtomicUsize,
+    /// Signalled on every webhook received.
+    arrived: tokio::sync::Notify,
 }
 
 impl Capture {
@@ -64,6 +66,7 @@ async fn receiver(capture: Arc<Capture>) -> url::Url {
                 return warp::http::StatusCode::INTERNAL_SERVER_ERROR;
             }
             capture.bodies.lock().unwrap().push(body.to_vec());
+            capture.arrived.notify_waiters();
             warp::http::StatusCode::OK
         });
     tokio::spawn(warp::serve(route).incoming(listener).run());
@@ -109,10 +112,18 @@ fn fast() -> StatusBehaviour {
     }
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+/// Waits, woken by each webhook that arrives, until `done` holds; panics after 10 s.
+async fn wait_until(capture: &Capture, what: &str, done: impl Fn(&Capture) -> bool) {
     tokio::time::timeout(Duration::from_secs(10), async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        loop {
+            // Register interest before checking, so an arrival in between is not missed.
+            let arrived = capture.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if done(capture) {
+                return;
+            }
+            arrived.await;
         }
     })
     .await
@@ -132,7 +143,7 @@ async fn free_form_outside_the_window_is_accepted_then_fails_with_131047() {
     let capture = Arc::new(Capture::default());
     let (sim, endpoint, api) = start(Arc::clone(&capture), fast()).await;
     let wamid = send_text(&api, &endpoint, "16505550100", "a").await;
-    wait_until("the failed status", || !capture.statuses().is_empty()).await;
+    wait_until(&capture, "the failed status", |c| !c.statuses().is_empty()).await;
     let statuses = capture.statuses();
     assert_eq!(statuses.len(), 1);
     let (id, status, body) = &statuses[0];
@@ -154,7 +165,7 @@ async fn inside_the_window_statuses_go_sent_delivered_read_with_pricing_once() {
         )
         .unwrap();
     let wamid = send_text(&api, &endpoint, "16505550101", "b").await;
-    wait_until("three statuses", || capture.statuses().len() == 3).await;
+    wait_until(&capture, "three statuses", |c| c.statuses().len() == 3).await;
     let statuses = capture.statuses();
     let order: Vec<&str> = statuses.iter().map(|(_, s, _)| s.as_str()).collect();
     assert_eq!(order, ["sent", "delivered", "read"]);
@@ -199,8 +210,8 @@ async fn failing_endpoints_get_retries_and_duplicates_come_on_demand() {
         .unwrap();
     let wamid = send_text(&api, &endpoint, "16505550102", "c").await;
     // 1 inbound + 3 statuses × 2 copies, all eventually delivered despite 4 failures.
-    wait_until("every webhook", || {
-        capture.bodies.lock().unwrap().len() == 7
+    wait_until(&capture, "every webhook", |c| {
+        c.bodies.lock().unwrap().len() == 7
     })
     .await;
     let stats = sim.stats();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use switchboard_server::app;
 use switchboard_server::config::Config;
+use switchboard_server::service::DomainEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -115,17 +116,20 @@ async fn tls_12_and_13_are_accepted_11_is_refused_and_headers_are_set() {
         Ok(_) => assert_eq!(first[0], 0x15, "a TLS alert record, not a handshake"),
     }
 
-    // The demo simulator delivers its webhooks over HTTPS to this server.
+    // The demo simulator delivers its webhooks over HTTPS to this server, which stores and
+    // publishes the message.
+    let mut events = running.events.subscribe();
     let sim = running.simulator.as_ref().expect("the simulator runs");
     sim.customer_says("106540352242922", "16505551234", "Ada", "over TLS")
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while sim.stats().webhooks_delivered == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("a webhook delivered over HTTPS");
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("a webhook delivered over HTTPS within 10 s")
+        .unwrap();
+    assert!(
+        matches!(event, DomainEvent::MessageReceived { ref message, .. } if message.text.as_deref() == Some("over TLS")),
+        "{event:?}"
+    );
     running.shutdown().await;
 }
 

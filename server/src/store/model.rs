@@ -111,6 +111,19 @@ impl Cursor {
         Ok(fields)
     }
 
+    /// The position after a unique text key (an email) in an ordered listing.
+    pub(crate) fn after_text(key: &str) -> Self {
+        Self::encode(&[key])
+    }
+
+    /// The text key of [`Cursor::after_text`]; the empty string (before everything) for none.
+    pub(crate) fn decode_text(cursor: Option<&Cursor>) -> Result<String, StoreError> {
+        match cursor {
+            Some(c) => Ok(c.decode(1)?.pop().unwrap_or_default()),
+            None => Ok(String::new()),
+        }
+    }
+
     /// The position after `(bucket, at, key)` in a newest-first history read.
     pub(crate) fn history(bucket: i64, at_ms: UnixMillis, key: &str) -> Self {
         Self::encode(&[&bucket.to_string(), &at_ms.to_string(), key])

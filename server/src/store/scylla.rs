@@ -1085,10 +1085,7 @@ impl IdentityStore for ScyllaStore {
         limit: usize,
     ) -> StoreResult<Page<UserRecord>> {
         let limit = check_limit(limit)?;
-        let after = match cursor {
-            Some(c) => c.decode(1)?.pop().unwrap_or_default(),
-            None => String::new(),
-        };
+        let after = Cursor::decode_text(cursor)?;
         let result = self
             .session
             .execute_unpaged(&self.st.list_users, (tenant.as_str(), after, limit as i32))
@@ -1099,7 +1096,7 @@ impl IdentityStore for ScyllaStore {
             .map(user_from_row)
             .collect();
         let next = (users.len() == limit)
-            .then(|| users.last().map(|u| Cursor::encode(&[&u.email])))
+            .then(|| users.last().map(|u| Cursor::after_text(&u.email)))
             .flatten();
         Ok(Page { items: users, next })
     }

@@ -1076,10 +1076,7 @@ impl IdentityStore for SqliteStore {
         limit: usize,
     ) -> StoreResult<Page<UserRecord>> {
         let limit = check_limit(limit)?;
-        let after = match cursor {
-            Some(c) => c.decode(1)?.pop().unwrap_or_default(),
-            None => String::new(),
-        };
+        let after = Cursor::decode_text(cursor)?;
         let tenant = tenant.clone();
         self.read(move |conn| {
             let users: Vec<UserRecord> = conn
@@ -1093,7 +1090,7 @@ impl IdentityStore for SqliteStore {
                 })
                 .map_err(unavailable)?;
             let next = (users.len() == limit)
-                .then(|| users.last().map(|u| Cursor::encode(&[&u.email])))
+                .then(|| users.last().map(|u| Cursor::after_text(&u.email)))
                 .flatten();
             Ok(Page { items: users, next })
         })
