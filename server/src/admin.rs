@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use switchboard_shared::{TenantId, UserId};
 
-use crate::auth::{password, PRESET_ROLES};
+use crate::auth::{password, PresetRole};
 use crate::config::valid_tenant;
 use crate::store::{
     normalize_email, Cursor, Store, StoreError, TenantRecord, UserRecord, MAX_PAGE,
@@ -23,7 +23,7 @@ pub enum AdminError {
     NoSuchTenant(String),
     #[error("`{0}` is not a valid email address")]
     BadEmail(String),
-    #[error("unknown role `{0}`; one of: {roles}", roles = PRESET_ROLES.join(", "))]
+    #[error("unknown role `{0}`; one of: owner, admin, supervisor, agent, viewer")]
     BadRole(String),
     #[error(transparent)]
     Password(#[from] password::PasswordError),
@@ -94,9 +94,9 @@ pub async fn create_user(
     if email.len() > 254 || email_address::EmailAddress::from_str(&email).is_err() {
         return Err(AdminError::BadEmail(email));
     }
-    if !PRESET_ROLES.contains(&role) {
+    let Some(role) = PresetRole::parse(role) else {
         return Err(AdminError::BadRole(role.to_owned()));
-    }
+    };
     let user = UserRecord {
         tenant: tenant_id,
         id: UserId::new(format!("u_{}", hex::encode(rand::random::<[u8; 12]>()))),
@@ -104,7 +104,7 @@ pub async fn create_user(
             .unwrap_or_else(|| email.split('@').next().unwrap_or(""))
             .to_owned(),
         email: email.clone(),
-        role: role.to_owned(),
+        role: role.as_str().to_owned(),
         password_hash: hash(password).await?,
         disabled: false,
         created_at: now(),

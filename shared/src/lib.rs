@@ -6,9 +6,11 @@
 
 pub mod ids;
 pub mod message;
+pub mod permissions;
 
 pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};
+pub use permissions::{Permission, PresetRole};
 
 /// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. `code` is a
 /// stable machine-readable string; `message` is for people and never holds internals.
