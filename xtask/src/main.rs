@@ -166,12 +166,7 @@ fn test() -> Result<()> {
             "NOTE: SCYLLA_URI is not set: the ScyllaDB conformance run is SKIPPED (SQLite runs it)."
         );
     }
-    run(
-        "tests",
-        cargo()
-            .args(["test", "--workspace", "--", "--nocapture"])
-            .env("RUST_LOG", "warn"),
-    )?;
+    let (passed, failed) = run_tests()?;
     interop_pywa()?;
     run(
         "client builds for WASM",
@@ -187,7 +182,45 @@ fn test() -> Result<()> {
         "all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
+    // The plain closing line: every test of every crate, counted from cargo's own summaries.
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Runs `cargo test --workspace`, echoing its output, and adds up its `test result:` lines.
+fn run_tests() -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let started = Instant::now();
+    eprintln!("==> tests");
+    let mut child = cargo()
+        .args(["test", "--workspace", "--", "--nocapture"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("tests: could not start cargo test")?;
+    let (mut passed, mut failed) = (0, 0);
+    let stdout = child.stdout.take().context("cargo test's output")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                summary
+                    .split(['.', ';'])
+                    .map(str::trim)
+                    .find_map(|part| part.strip_suffix(word)?.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("tests failed ({status}): {passed} passed, {failed} failed");
+    }
+    eprintln!("<== tests ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok((passed, failed))
 }
 
 fn run_demo(args: &[String]) -> Result<()> {
