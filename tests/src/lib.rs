@@ -56,19 +56,25 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+/// Polls `check` until it returns `Some`, or gives up with `None` after `timeout`. Only for what
+/// offers no event to wait on: another process.
+pub fn poll_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check() {
-            return value;
+            return Some(value);
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// As [`poll_until`], panicking after `timeout` with a message naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
+    poll_until(timeout, check)
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
 }
 
 /// The test secrets, used by [`ServerProcess::with_numbers`].
@@ -222,16 +228,13 @@ impl ServerProcess {
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            if Instant::now() > deadline {
+        match poll_until(Duration::from_secs(30), || child.try_wait().ok().flatten()) {
+            Some(status) => status.success(),
+            None => {
                 let _ = child.kill();
-                return false;
+                let _ = child.wait();
+                false
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

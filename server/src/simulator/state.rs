@@ -209,8 +209,7 @@ impl SimState {
     }
 
     fn reject(&self, inner: &mut Inner, status: u16, body: Value) -> Disposition {
-        let code = body["error"]["code"].as_i64().unwrap_or_default();
-        *inner.stats.rejected.entry(code).or_default() += 1;
+        let (status, body) = count(inner, status, body);
         Disposition::Answer(status, body)
     }
 
@@ -628,6 +627,7 @@ impl SimState {
     }
 }
 
+/// Records a refused call under its Graph error code and passes the answer through.
 fn count(inner: &mut Inner, status: u16, body: Value) -> (u16, Value) {
     let code = body["error"]["code"].as_i64().unwrap_or_default();
     *inner.stats.rejected.entry(code).or_default() += 1;

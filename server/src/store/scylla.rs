@@ -510,6 +510,20 @@ fn cql_statements(script: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a lightweight transaction (`IF NOT EXISTS`) applied. Its result's first column is
+/// `[applied]`; when it did not apply, the existing row's columns follow, so the row is read
+/// untyped rather than as `(bool,)`.
+fn lwt_applied(result: scylla::response::query_result::QueryResult) -> StoreResult<bool> {
+    let row = first_row::<scylla::value::Row>(result)?
+        .ok_or_else(|| StoreError::Corrupt("a lightweight transaction returned no row".into()))?;
+    match row.columns.first() {
+        Some(Some(scylla::value::CqlValue::Boolean(applied))) => Ok(*applied),
+        other => Err(StoreError::Corrupt(format!(
+            "unexpected [applied] column: {other:?}"
+        ))),
+    }
+}
+
 /// The first row of a result, if any.
 fn first_row<R>(result: scylla::response::query_result::QueryResult) -> StoreResult<Option<R>>
 where
@@ -694,17 +708,7 @@ impl MessageStore for ScyllaStore {
                         )
                         .await
                         .map_err(unavailable)?;
-                    let applied = result
-                        .into_rows_result()
-                        .ok()
-                        .and_then(|rows| {
-                            rows.maybe_first_row::<(bool,)>()
-                                .ok()
-                                .flatten()
-                                .map(|(applied,)| applied)
-                        })
-                        .unwrap_or(false);
-                    if applied {
+                    if lwt_applied(result)? {
                         report.statuses_new += 1;
                     } else {
                         report.statuses_duplicate += 1;
@@ -1028,13 +1032,7 @@ impl IdentityStore for ScyllaStore {
             .execute_unpaged(&self.st.claim_email, user_values(user))
             .await
             .map_err(unavailable)?;
-        let applied = result
-            .into_rows_result()
-            .ok()
-            .and_then(|rows| rows.rows::<(bool,)>().ok()?.next()?.ok())
-            .map(|(applied,)| applied)
-            .unwrap_or(false);
-        if !applied {
+        if !lwt_applied(result)? {
             return Err(StoreError::Conflict(format!(
                 "a user with email {} exists",
                 user.email
