@@ -1,16 +1,19 @@
-//! Operator commands behind `switchboard tenant …` and `switchboard user …`: create and list
-//! tenants, create, list, disable and re-enable users, reset passwords. They act on the store
-//! directly (safe beside a running server: SQLite serialises the two writers) and check
-//! everything the HTTP API will check, so the CLI is no back door.
+//! Operator commands behind `switchboard tenant …`, `switchboard user …` and
+//! `switchboard api-key …`: create and list tenants; create, list, disable and re-enable users,
+//! reset passwords; create, list and revoke API keys. They act on the store directly (safe beside
+//! a running server: SQLite serialises the two writers), check everything the HTTP API checks,
+//! and leave the same audit lines (actor `cli:<os user>`), so the CLI is no back door.
 
 use std::str::FromStr;
 
 use switchboard_shared::{TenantId, UserId};
 
-use crate::auth::{password, PresetRole};
+use crate::auth::principal::{audit_line, now_ms};
+use crate::auth::{password, token, Permission, PresetRole, RequestMeta};
 use crate::config::valid_tenant;
 use crate::store::{
-    normalize_email, Cursor, Store, StoreError, TenantRecord, UserRecord, MAX_PAGE,
+    new_id, normalize_email, ApiKeyRecord, AuditRecord, Cursor, Store, StoreError, TenantRecord,
+    UserRecord, MAX_PAGE,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +34,12 @@ pub enum AdminError {
     EmailTaken(String),
     #[error("no user with email {0}")]
     NoSuchUser(String),
+    #[error("unknown permission `{0}`; see docs/permissions.md")]
+    BadPermission(String),
+    #[error("an API key needs a name of 1 to 100 characters and at least one permission")]
+    BadApiKey,
+    #[error("no live API key `{0}` in tenant `{1}`")]
+    NoSuchApiKey(String, String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -46,7 +55,86 @@ async fn tenant_exists(store: &dyn Store, tenant: &TenantId) -> Result<bool, Adm
 }
 
 fn now() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    now_ms()
+}
+
+/// The operator running the CLI, for the audit log.
+fn cli_actor() -> String {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "operator".into());
+    format!("cli:{who}")
+}
+
+fn cli_audit(tenant: &TenantId, action: &str, target: String) -> AuditRecord {
+    let actor = cli_actor();
+    audit_line(
+        tenant,
+        actor.clone(),
+        actor,
+        action,
+        Some(target),
+        "ok",
+        &RequestMeta::default(),
+    )
+}
+
+/// What the audit log records of a user: never the password hash.
+pub fn user_snapshot(u: &UserRecord) -> serde_json::Value {
+    serde_json::json!({
+        "email": u.email,
+        "name": u.name,
+        "role": u.role,
+        "disabled": u.disabled,
+        "session_epoch": u.session_epoch,
+    })
+}
+
+/// Checks and normalizes an email address.
+pub fn valid_email(email: &str) -> Result<String, AdminError> {
+    let email = normalize_email(email);
+    if email.len() > 254 || email_address::EmailAddress::from_str(&email).is_err() {
+        return Err(AdminError::BadEmail(email));
+    }
+    Ok(email)
+}
+
+/// A tenant id made from a display name: lowercase ASCII letters and digits joined by '-'.
+pub fn slug_for(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "workspace".into()
+    } else {
+        slug
+    }
+}
+
+/// `slug`, or `slug-2`, `slug-3`… whichever no tenant has yet.
+pub async fn free_tenant_id(store: &dyn Store, slug: &str) -> Result<TenantId, StoreError> {
+    let taken: Vec<TenantId> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let mut candidate = TenantId::from(slug);
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = TenantId::new(format!("{slug}-{n}"));
+        n += 1;
+    }
+    Ok(candidate)
 }
 
 pub async fn create_tenant(
@@ -90,16 +178,13 @@ pub async fn create_user(
     if !tenant_exists(store, &tenant_id).await? {
         return Err(AdminError::NoSuchTenant(tenant.to_owned()));
     }
-    let email = normalize_email(email);
-    if email.len() > 254 || email_address::EmailAddress::from_str(&email).is_err() {
-        return Err(AdminError::BadEmail(email));
-    }
+    let email = valid_email(email)?;
     let Some(role) = PresetRole::parse(role) else {
         return Err(AdminError::BadRole(role.to_owned()));
     };
     let user = UserRecord {
         tenant: tenant_id,
-        id: UserId::new(format!("u_{}", hex::encode(rand::random::<[u8; 12]>()))),
+        id: UserId::new(new_id("u")),
         name: name
             .unwrap_or_else(|| email.split('@').next().unwrap_or(""))
             .to_owned(),
@@ -110,7 +195,9 @@ pub async fn create_user(
         created_at: now(),
         session_epoch: 0,
     };
-    match store.create_user(&user).await {
+    let mut audit = cli_audit(&user.tenant, "user.create", format!("user:{}", user.id));
+    audit.after = Some(user_snapshot(&user).to_string());
+    match store.create_user(&user, &audit).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(_)) => Err(AdminError::EmailTaken(email)),
         Err(e) => Err(e.into()),
@@ -130,10 +217,16 @@ pub async fn set_disabled(
     email: &str,
     disabled: bool,
 ) -> Result<UserRecord, AdminError> {
-    let mut user = existing(store, email).await?;
+    let before = existing(store, email).await?;
+    let mut user = before.clone();
     user.disabled = disabled;
     user.session_epoch += 1;
-    store.update_user(&user).await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    save(store, &before, &user, action).await?;
     Ok(user)
 }
 
@@ -143,11 +236,109 @@ pub async fn reset_password(
     email: &str,
     password: String,
 ) -> Result<UserRecord, AdminError> {
-    let mut user = existing(store, email).await?;
+    let before = existing(store, email).await?;
+    let mut user = before.clone();
     user.password_hash = hash(password).await?;
     user.session_epoch += 1;
-    store.update_user(&user).await?;
+    save(store, &before, &user, "user.reset_password").await?;
     Ok(user)
+}
+
+async fn save(
+    store: &dyn Store,
+    before: &UserRecord,
+    after: &UserRecord,
+    action: &str,
+) -> Result<(), AdminError> {
+    let mut audit = cli_audit(&after.tenant, action, format!("user:{}", after.id));
+    audit.before = Some(user_snapshot(before).to_string());
+    audit.after = Some(user_snapshot(after).to_string());
+    store.update_user(after, &audit).await?;
+    Ok(())
+}
+
+/// What the audit log records of an API key: never its secret hash.
+pub fn api_key_snapshot(k: &ApiKeyRecord) -> serde_json::Value {
+    serde_json::json!({
+        "name": k.name,
+        "permissions": k.permissions,
+        "revoked_at": k.revoked_at,
+    })
+}
+
+/// Creates an API key; returns it and the secret to show once.
+pub async fn create_api_key(
+    store: &dyn Store,
+    tenant: &str,
+    name: &str,
+    permissions: &[String],
+) -> Result<(ApiKeyRecord, String), AdminError> {
+    let tenant_id = TenantId::from(tenant);
+    if !tenant_exists(store, &tenant_id).await? {
+        return Err(AdminError::NoSuchTenant(tenant.to_owned()));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || permissions.is_empty() {
+        return Err(AdminError::BadApiKey);
+    }
+    let mut parsed: Vec<Permission> = Vec::new();
+    for p in permissions {
+        let permission =
+            Permission::parse(p).ok_or_else(|| AdminError::BadPermission(p.clone()))?;
+        if !parsed.contains(&permission) {
+            parsed.push(permission);
+        }
+    }
+    let (id, secret) = token::new_api_key();
+    let key = ApiKeyRecord {
+        id,
+        tenant: tenant_id,
+        name: name.to_owned(),
+        secret_hash: token::hash(&secret),
+        permissions: parsed.iter().map(|p| p.as_str().to_owned()).collect(),
+        created_by: cli_actor(),
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let mut audit = cli_audit(&key.tenant, "api_key.create", format!("api_key:{}", key.id));
+    audit.after = Some(api_key_snapshot(&key).to_string());
+    store.create_api_key(&key, &audit).await?;
+    Ok((key, secret))
+}
+
+/// A tenant's API keys, revoked ones included.
+pub async fn list_api_keys(
+    store: &dyn Store,
+    tenant: &str,
+) -> Result<Vec<ApiKeyRecord>, AdminError> {
+    let tenant_id = TenantId::from(tenant);
+    if !tenant_exists(store, &tenant_id).await? {
+        return Err(AdminError::NoSuchTenant(tenant.to_owned()));
+    }
+    Ok(store.list_api_keys(&tenant_id).await?)
+}
+
+/// Revokes a live key of the tenant.
+pub async fn revoke_api_key(store: &dyn Store, tenant: &str, id: &str) -> Result<(), AdminError> {
+    let tenant_id = TenantId::from(tenant);
+    let missing = || AdminError::NoSuchApiKey(id.to_owned(), tenant.to_owned());
+    let key = store
+        .get_api_key(id)
+        .await?
+        .filter(|k| k.tenant == tenant_id && k.revoked_at.is_none())
+        .ok_or_else(missing)?;
+    let at = now();
+    let mut after = key.clone();
+    after.revoked_at = Some(at);
+    let mut audit = cli_audit(&tenant_id, "api_key.revoke", format!("api_key:{id}"));
+    audit.before = Some(api_key_snapshot(&key).to_string());
+    audit.after = Some(api_key_snapshot(&after).to_string());
+    if store.revoke_api_key(&tenant_id, id, at, &audit).await? {
+        Ok(())
+    } else {
+        Err(missing())
+    }
 }
 
 /// Every user of a tenant, ordered by email.

@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::config::{Backend, Config};
+use crate::api::{ApiState, CookiePolicy};
+use crate::auth::Authenticator;
+use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
 use crate::http::{self, HttpState};
 use crate::secret::Secret;
@@ -71,6 +73,8 @@ pub struct Running {
     pub simulator: Option<SimHandle>,
     /// The domain events the server publishes (what the hub will fan out).
     pub events: Events,
+    /// One-time setup links printed at start (empty when every tenant has a user).
+    pub setup_links: Vec<String>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     ready: Arc<AtomicBool>,
@@ -97,6 +101,33 @@ impl Running {
 
 fn random_secret() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 24]>()))
+}
+
+/// One setup link per tenant without users, or one that creates a tenant when there is none.
+async fn issue_setup_links(
+    store: &dyn Store,
+    auth: &Authenticator,
+    base: &str,
+) -> Result<Vec<String>, StoreError> {
+    let tenants = store.list_tenants().await?;
+    let mut grants = Vec::new();
+    if tenants.is_empty() {
+        grants.push(auth.setup.issue(None));
+    }
+    for tenant in tenants {
+        if store
+            .list_users(&tenant.id, None, 1)
+            .await?
+            .items
+            .is_empty()
+        {
+            grants.push(auth.setup.issue(Some(tenant.id)));
+        }
+    }
+    Ok(grants
+        .into_iter()
+        .map(|token| format!("{base}/setup?token={token}"))
+        .collect())
 }
 
 /// Binds `config.listen` and starts everything.
@@ -236,6 +267,42 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     );
     let outbound = Arc::new(Outbound::new(api, Arc::clone(&store), numbers));
 
+    let auth = Arc::new(Authenticator::new(Arc::clone(&store), &config.auth));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = config
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| {
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            format!("{scheme}://{host}:{}", addr.port())
+        });
+    let setup_links = issue_setup_links(store.as_ref(), &auth, &base).await?;
+    let secure_cookies = match config.auth.secure_cookies {
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+        SecureCookies::Auto => {
+            tls.is_some()
+                || config
+                    .public_url
+                    .as_ref()
+                    .is_some_and(|u| u.scheme() == "https")
+        }
+    };
+    let api_state = ApiState {
+        store: Arc::clone(&store),
+        auth,
+        cookies: CookiePolicy {
+            secure: secure_cookies,
+        },
+        trusted_proxies: Arc::new(config.http.trusted_proxies.clone()),
+        max_body: config.http.max_api_body_bytes,
+    };
+
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = CancellationToken::new();
     let routes = http::routes(HttpState {
@@ -245,8 +312,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         ready: Arc::clone(&ready),
         max_webhook_body: config.webhook.max_body_bytes,
         tls: tls.is_some(),
+        api: api_state,
     });
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let server = tokio::spawn(http::serve::serve(listener, routes, tls, shutdown.clone()));
     ready.store(true, Ordering::Release);
     tracing::info!(url = %format!("{scheme}://{addr}"), backend = ?config.store.backend, "Switchboard listening");
@@ -267,10 +334,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         }
         None => None,
     };
+    for link in &setup_links {
+        // Printed plainly (not only logged) so that whoever started the server sees it.
+        println!("Create the first administrator (this link works once): {link}");
+    }
     Ok(Running {
         addr,
         simulator,
         events,
+        setup_links,
         shutdown,
         server,
         ready,

@@ -36,10 +36,49 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     pub simulator: SimulatorConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+}
+
+/// Sessions and sign-in throttling.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A session ends this long after sign-in, whatever happens.
+    pub session_hours: u64,
+    /// A session unused for this long ends.
+    pub idle_hours: u64,
+    /// Failed sign-ins for one account within `lockout_minutes` before it is locked.
+    pub max_failures_per_account: u32,
+    /// Failed sign-ins from one address within `lockout_minutes` before it is locked.
+    pub max_failures_per_ip: u32,
+    /// The window failures are counted in, and how long a lock lasts.
+    pub lockout_minutes: u64,
+    /// "auto": Secure cookies when this server speaks TLS or `public_url` is https.
+    pub secure_cookies: SecureCookies,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The HTTP front: proxies and body limits.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Addresses (CIDR) of reverse proxies whose `X-Forwarded-For` is believed. Empty: the peer
+    /// address is the client, and forwarded headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The largest JSON body any REST endpoint accepts (webhooks have their own limit).
+    pub max_api_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -242,6 +281,29 @@ impl Config {
                 "store.scylla.keyspace",
                 "letters, digits and underscores only",
             ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.max_api_body_bytes) {
+            return Err(err(
+                "http.max_api_body_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        for (key, value) in [
+            ("auth.session_hours", self.auth.session_hours),
+            ("auth.idle_hours", self.auth.idle_hours),
+            ("auth.lockout_minutes", self.auth.lockout_minutes),
+            (
+                "auth.max_failures_per_account",
+                self.auth.max_failures_per_account as u64,
+            ),
+            (
+                "auth.max_failures_per_ip",
+                self.auth.max_failures_per_ip as u64,
+            ),
+        ] {
+            if value == 0 {
+                return Err(err(key, "must be at least 1"));
+            }
         }
         if self.whatsapp.request_timeout_secs == 0 {
             return Err(err("whatsapp.request_timeout_secs", "must be at least 1"));

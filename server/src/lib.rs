@@ -2,6 +2,7 @@
 //! See `docs/architecture.md` for the module map and the main data flow.
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -4,6 +4,7 @@
 //! protocol. Must not depend on anything that does not compile for `wasm32-unknown-unknown`:
 //! serde only, no I/O, no clocks.
 
+pub mod api;
 pub mod ids;
 pub mod message;
 pub mod permissions;

@@ -15,11 +15,25 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::api::{self, ApiState, PeerAddr};
 use crate::connector::signature;
 use crate::service::inbound::{Inbound, InboundError};
 use crate::store::Store;
 
 pub mod serve;
+mod setup;
+
+fn html_response(body: String) -> Response {
+    let mut response = Response::new(body.into());
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
 
 pub const WEBHOOK_PATH: &str = "webhooks/whatsapp";
 
@@ -34,6 +48,8 @@ pub struct HttpState {
     pub max_webhook_body: usize,
     /// Whether this server terminates TLS itself (then HSTS is sent).
     pub tls: bool,
+    /// The REST API and sign-in.
+    pub api: ApiState,
 }
 
 /// The Content-Security-Policy for everything served, the PWA included: only our own origin,
@@ -135,6 +151,48 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
+    let api_max = state.api.max_body;
+    let api = warp::path!("api" / "v1" / ..)
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(
+            warp::query::raw()
+                .or(warp::any().map(String::new))
+                .unify(),
+        )
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::body::stream())
+        .and(with(state.api.clone()))
+        .then(
+            move |tail: warp::path::Tail, method, query, headers, peer, body, api_state| async move {
+                let body = read_limited(body, api_max)
+                    .await
+                    .map_err(|e| e.to_string());
+                api::dispatch(api_state, method, tail.as_str().to_owned(), query, headers, peer, body)
+                    .await
+            },
+        );
+
+    let setup_page = warp::path!("setup")
+        .and(warp::get())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .map(|q: std::collections::HashMap<String, String>| {
+            html_response(setup::page(q.get("token").map(String::as_str), None))
+        });
+    let setup_submit = warp::path!("setup")
+        .and(warp::post())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::form())
+        .and(with(state.api.clone()))
+        .then(
+            |peer: Option<PeerAddr>, headers, form, api_state: ApiState| async move {
+                html_response(setup::submit(api_state, peer, headers, form).await)
+            },
+        );
+
     let tls = state.tls;
     let metrics = warp::path!("metrics")
         .and(warp::get())
@@ -149,6 +207,12 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         });
 
     index
+        .or(api)
+        .unify()
+        .or(setup_page)
+        .unify()
+        .or(setup_submit)
+        .unify()
         .or(webhook_verify)
         .unify()
         .or(webhook_receive)

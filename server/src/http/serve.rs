@@ -18,6 +18,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use warp::reply::Response;
 
+use crate::api::PeerAddr;
+
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,7 +84,14 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(warp::service(routes.clone()));
+        // The peer address travels with each request for throttling and the audit log.
+        let service = TowerToHyperService::new(tower::util::MapRequest::new(
+            warp::service(routes.clone()),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            },
+        ));
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {

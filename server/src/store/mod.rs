@@ -14,6 +14,7 @@
 //! - every read is paged with an opaque [`Cursor`] both backends encode identically.
 
 pub mod conformance;
+pub mod identity;
 pub mod model;
 pub mod scylla;
 pub mod sqlite;
@@ -21,6 +22,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use switchboard_shared::{ConversationId, MessageKey, TenantId, UserId, Wamid};
 
+pub use identity::*;
 pub use model::*;
 
 /// Errors every backend maps its own failures into.
@@ -122,12 +124,16 @@ pub trait MessageStore: Send + Sync {
     async fn stats(&self) -> StoreResult<StoreStats>;
 }
 
-/// Users (sessions, API keys and audit follow).
+/// Users, sessions, API keys, custom roles, teams and the audit log.
+///
+/// Every change an administrator makes carries its [`AuditRecord`], written with the change: in
+/// the same transaction on SQLite, in the same logged batch (or right after the lightweight
+/// transaction) on Scylla. A change is never stored without its audit line.
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Creates a user. `Conflict` when the (normalized) email is taken in any tenant; nothing is
     /// written then.
-    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn create_user(&self, user: &UserRecord, audit: &AuditRecord) -> StoreResult<()>;
     /// The user with this email (normalized first), in whichever tenant.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     /// A tenant's user by id; `None` for another tenant's user.
@@ -140,8 +146,71 @@ pub trait IdentityStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Page<UserRecord>>;
     /// Replaces a user's name, role, password hash, disabled flag and session epoch (the email
-    /// and tenant never change). Returns false when the tenant has no such user.
-    async fn update_user(&self, user: &UserRecord) -> StoreResult<bool>;
+    /// and tenant never change). Returns false, writing nothing, when the tenant has no such user.
+    async fn update_user(&self, user: &UserRecord, audit: &AuditRecord) -> StoreResult<bool>;
+
+    /// Stores a new session (a login). Expired sessions may be purged on the way.
+    async fn create_session(&self, session: &SessionRecord, audit: &AuditRecord)
+        -> StoreResult<()>;
+    /// The session whose token hashes to `token_hash`, expired or not.
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Records activity on a session.
+    async fn touch_session(&self, token_hash: &str, at: UnixMillis) -> StoreResult<()>;
+    /// Ends one session (a logout). Returns whether it existed.
+    async fn delete_session(&self, token_hash: &str, audit: &AuditRecord) -> StoreResult<bool>;
+
+    /// Creates or replaces a custom role.
+    async fn put_role(&self, role: &RoleRecord, audit: &AuditRecord) -> StoreResult<()>;
+    async fn get_role(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<RoleRecord>>;
+    /// A tenant's custom roles (at most [`MAX_ROLES`]), ordered by id.
+    async fn list_roles(&self, tenant: &TenantId) -> StoreResult<Vec<RoleRecord>>;
+    async fn delete_role(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+
+    /// Creates or replaces a team.
+    async fn put_team(&self, team: &TeamRecord, audit: &AuditRecord) -> StoreResult<()>;
+    async fn get_team(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<TeamRecord>>;
+    /// A tenant's teams (at most [`MAX_TEAMS`]), ordered by id.
+    async fn list_teams(&self, tenant: &TenantId) -> StoreResult<Vec<TeamRecord>>;
+    async fn delete_team(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+
+    /// Stores a new API key. `Conflict` if the id exists.
+    async fn create_api_key(&self, key: &ApiKeyRecord, audit: &AuditRecord) -> StoreResult<()>;
+    /// A key by its public id, in whichever tenant.
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// A tenant's keys, revoked ones included, ordered by id (bounded like roles).
+    async fn list_api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Marks a key revoked at `at`. Returns false, writing nothing, for another tenant's key or
+    /// an already revoked one.
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: UnixMillis,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+    /// Records a use of a key.
+    async fn touch_api_key(&self, id: &str, at: UnixMillis) -> StoreResult<()>;
+
+    /// Appends an audit line that goes with no change (a login, a denied request, a read).
+    async fn append_audit(&self, audit: &AuditRecord) -> StoreResult<()>;
+    /// A page of a tenant's audit log, newest first, filtered.
+    async fn audit_log(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AuditRecord>>;
 }
 
 /// Everything a running server needs from persistence.

@@ -1,0 +1,875 @@
+//! The REST API under `/api/v1`: one route table, one dispatcher.
+//!
+//! Every endpoint is a [`Route`] in [`routes()`], declaring its method, path, and the one thing
+//! that admits a caller ([`Access`]): nobody (public), any signed-in caller, or exactly one
+//! [`Permission`]. The dispatcher alone authenticates (session cookie, bearer session token or
+//! API key), enforces CSRF on cookie writes, checks the declared access, records denials in the
+//! audit log, and hands the handler a [`Ctx`] whose only way to the store is a [`TenantScope`]
+//! bound to the caller's tenant. Handlers cannot skip any of it: they are only reachable through
+//! the table, and the permission-matrix test walks the same table.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use switchboard_shared::api::Me;
+use switchboard_shared::Permission;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+
+use crate::auth::principal::LoginError;
+use crate::auth::{token, Authenticator, Credential, Principal, RequestMeta, TenantScope};
+use crate::store::{Store, StoreError};
+
+mod access;
+mod audit;
+mod conversations;
+mod session;
+
+/// The peer address of a connection, put on each request by the accept loop.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-in itself, first setup).
+    Public,
+    /// Any signed-in caller, whatever their role (their own session and profile).
+    SignedIn,
+    /// Callers holding exactly this permission.
+    Needs(Permission),
+}
+
+pub type ApiResult = Result<Response, Failure>;
+type PublicHandler = fn(PublicCtx) -> BoxFuture<'static, ApiResult>;
+type PrivateHandler = fn(Ctx) -> BoxFuture<'static, ApiResult>;
+
+#[derive(Clone, Copy)]
+enum Handler {
+    Public(PublicHandler),
+    Private(PrivateHandler),
+}
+
+/// One endpoint.
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    /// Relative to `/api/v1/`; `{name}` segments are parameters.
+    pub path: &'static str,
+    pub access: Access,
+    /// The audit log's name for what the endpoint does (`user.update`).
+    pub action: &'static str,
+    /// Whether a successful call is itself audited (reading transcripts, the audit log).
+    pub audit_success: bool,
+    handler: Handler,
+}
+
+impl Route {
+    fn public(method: Method, path: &'static str, action: &'static str, h: PublicHandler) -> Self {
+        Self {
+            method,
+            path,
+            access: Access::Public,
+            action,
+            audit_success: false,
+            handler: Handler::Public(h),
+        }
+    }
+
+    fn signed_in(
+        method: Method,
+        path: &'static str,
+        action: &'static str,
+        h: PrivateHandler,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            access: Access::SignedIn,
+            action,
+            audit_success: false,
+            handler: Handler::Private(h),
+        }
+    }
+
+    fn needs(
+        method: Method,
+        path: &'static str,
+        permission: Permission,
+        action: &'static str,
+        h: PrivateHandler,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            access: Access::Needs(permission),
+            action,
+            audit_success: false,
+            handler: Handler::Private(h),
+        }
+    }
+
+    fn audited(mut self) -> Self {
+        self.audit_success = true;
+        self
+    }
+
+    /// Path parameters if `segments` match this route's path.
+    fn matches(&self, segments: &[&str]) -> Option<Vec<String>> {
+        let pattern: Vec<&str> = self.path.split('/').collect();
+        if pattern.len() != segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (p, s) in pattern.iter().zip(segments) {
+            if p.starts_with('{') {
+                if s.is_empty() {
+                    return None;
+                }
+                // Ids are plain ASCII; nothing is percent-decoded.
+                params.push((*s).to_owned());
+            } else if p != s {
+                return None;
+            }
+        }
+        Some(params)
+    }
+}
+
+macro_rules! h {
+    ($f:path) => {
+        |ctx| Box::pin($f(ctx))
+    };
+}
+
+/// Every endpoint of the API.
+pub fn routes() -> &'static [Route] {
+    use Method as M;
+    use Permission as P;
+    static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+        vec![
+            Route::public(M::POST, "auth/login", "auth.login", h!(session::login)),
+            Route::public(M::POST, "auth/token", "auth.token", h!(session::token)),
+            Route::public(M::POST, "setup", "setup.complete", h!(session::setup)),
+            Route::signed_in(M::GET, "auth/me", "auth.me", h!(session::me)),
+            Route::signed_in(M::POST, "auth/logout", "auth.logout", h!(session::logout)),
+            Route::signed_in(
+                M::POST,
+                "auth/logout-everywhere",
+                "auth.logout_everywhere",
+                h!(session::logout_everywhere),
+            ),
+            Route::signed_in(
+                M::POST,
+                "auth/password",
+                "auth.password_change",
+                h!(session::change_password),
+            ),
+            Route::signed_in(M::GET, "tenant", "tenant.read", h!(access::get_tenant)),
+            Route::needs(
+                M::PATCH,
+                "tenant",
+                P::TenantManage,
+                "tenant.update",
+                h!(access::update_tenant),
+            ),
+            Route::needs(
+                M::GET,
+                "numbers",
+                P::SettingsNumbers,
+                "number.list",
+                h!(access::list_numbers),
+            ),
+            Route::needs(
+                M::GET,
+                "users",
+                P::UsersManage,
+                "user.list",
+                h!(access::list_users),
+            ),
+            Route::needs(
+                M::POST,
+                "users",
+                P::UsersManage,
+                "user.create",
+                h!(access::create_user),
+            ),
+            Route::needs(
+                M::GET,
+                "users/{id}",
+                P::UsersManage,
+                "user.read",
+                h!(access::get_user),
+            ),
+            Route::needs(
+                M::PATCH,
+                "users/{id}",
+                P::UsersManage,
+                "user.update",
+                h!(access::update_user),
+            ),
+            Route::needs(
+                M::GET,
+                "roles",
+                P::RolesManage,
+                "role.list",
+                h!(access::list_roles),
+            ),
+            Route::needs(
+                M::POST,
+                "roles",
+                P::RolesManage,
+                "role.create",
+                h!(access::create_role),
+            ),
+            Route::needs(
+                M::PUT,
+                "roles/{id}",
+                P::RolesManage,
+                "role.update",
+                h!(access::update_role),
+            ),
+            Route::needs(
+                M::DELETE,
+                "roles/{id}",
+                P::RolesManage,
+                "role.delete",
+                h!(access::delete_role),
+            ),
+            Route::needs(
+                M::GET,
+                "teams",
+                P::TeamsManage,
+                "team.list",
+                h!(access::list_teams),
+            ),
+            Route::needs(
+                M::POST,
+                "teams",
+                P::TeamsManage,
+                "team.create",
+                h!(access::create_team),
+            ),
+            Route::needs(
+                M::PUT,
+                "teams/{id}",
+                P::TeamsManage,
+                "team.update",
+                h!(access::update_team),
+            ),
+            Route::needs(
+                M::DELETE,
+                "teams/{id}",
+                P::TeamsManage,
+                "team.delete",
+                h!(access::delete_team),
+            ),
+            Route::needs(
+                M::GET,
+                "api-keys",
+                P::ApiKeysManage,
+                "api_key.list",
+                h!(access::list_api_keys),
+            ),
+            Route::needs(
+                M::POST,
+                "api-keys",
+                P::ApiKeysManage,
+                "api_key.create",
+                h!(access::create_api_key),
+            ),
+            Route::needs(
+                M::DELETE,
+                "api-keys/{id}",
+                P::ApiKeysManage,
+                "api_key.revoke",
+                h!(access::revoke_api_key),
+            ),
+            Route::needs(
+                M::GET,
+                "audit",
+                P::AuditView,
+                "audit.read",
+                h!(audit::query),
+            )
+            .audited(),
+            Route::needs(
+                M::GET,
+                "audit/export",
+                P::AuditView,
+                "audit.export",
+                h!(audit::export),
+            )
+            .audited(),
+            Route::needs(
+                M::GET,
+                "conversations/{id}",
+                P::ConversationsReadAssigned,
+                "conversation.read",
+                h!(conversations::get),
+            ),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/messages",
+                P::ConversationsReadAssigned,
+                "conversation.history",
+                h!(conversations::history),
+            )
+            .audited(),
+        ]
+    });
+    &ROUTES
+}
+
+/// A refusal with its status, stable code and message.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl Failure {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = crate::http::error_response(self.status, self.code, self.message);
+        if let Some(seconds) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert("retry-after", v);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) => Failure::bad_request(m),
+            StoreError::Conflict(m) => Failure::conflict("conflict", m),
+            e => {
+                tracing::error!(error = %e, "store failure in the API");
+                Failure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store is unavailable; try again",
+                )
+            }
+        }
+    }
+}
+
+impl From<LoginError> for Failure {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid => Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            LoginError::Disabled => {
+                Failure::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
+            }
+            LoginError::Locked(lock) => Failure {
+                retry_after: Some(lock.retry_after.as_secs().max(1)),
+                ..Failure::new(StatusCode::TOO_MANY_REQUESTS, "login_locked", e.to_string())
+            },
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, value: &impl Serialize) -> ApiResult {
+    let mut response = warp::reply::Response::new(
+        serde_json::to_vec(value)
+            .map_err(|e| {
+                Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .into(),
+    );
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+pub fn no_content() -> ApiResult {
+    let mut response = Response::new(Vec::new().into());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// A request as handlers see it.
+pub struct ApiRequest {
+    pub method: Method,
+    pub params: Vec<String>,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub meta: RequestMeta,
+}
+
+impl ApiRequest {
+    /// The body as JSON of type `T`; a precise 400 otherwise.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        let is_json = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
+        if !is_json {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Failure::bad_request(format!("invalid JSON body: {e}")))
+    }
+
+    pub fn param(&self, i: usize) -> &str {
+        self.params.get(i).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// `?limit=` within 1..=max, `default` when absent.
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, Failure> {
+        match self.query("limit") {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Failure::bad_request(format!("limit must be 1..={max}"))),
+        }
+    }
+}
+
+/// How session cookies are set.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// `__Host-` cookies are bound to this exact origin, but need Secure.
+    pub fn name(self) -> &'static str {
+        if self.secure {
+            "__Host-sb_session"
+        } else {
+            "sb_session"
+        }
+    }
+
+    pub fn set(self, token: &str, max_age_secs: i64) -> String {
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+            self.name(),
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+
+    pub fn clear(self) -> String {
+        self.set("", 0)
+    }
+}
+
+/// What public handlers get: the request and the authenticator, no store.
+pub struct PublicCtx {
+    pub req: ApiRequest,
+    pub auth: Arc<Authenticator>,
+    pub cookies: CookiePolicy,
+}
+
+/// What every other handler gets: the caller, and the store bound to the caller's tenant.
+pub struct Ctx {
+    pub req: ApiRequest,
+    pub principal: Principal,
+    pub scope: TenantScope,
+    pub auth: Arc<Authenticator>,
+    pub cookies: CookiePolicy,
+    pub action: &'static str,
+}
+
+/// The caller as `GET auth/me` describes them.
+pub fn me_of(p: &Principal, tenant_name: String) -> Me {
+    Me {
+        tenant: p.tenant.clone(),
+        tenant_name,
+        user: p.user().map(access::user_dto),
+        api_key: match &p.actor {
+            crate::auth::Actor::ApiKey(k) => Some(k.name.clone()),
+            crate::auth::Actor::User(_) => None,
+        },
+        permissions: p.permissions.iter().copied().collect(),
+        teams: p.teams.iter().map(|t| t.id.clone()).collect(),
+        csrf_token: match &p.credential {
+            Credential::Cookie { token: t } => Some(token::csrf_for(t)),
+            _ => None,
+        },
+    }
+}
+
+/// Everything the dispatcher needs.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Authenticator>,
+    pub cookies: CookiePolicy,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub max_body: usize,
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .unwrap_or(peer),
+    )
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn parse_query(raw: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Unsafe methods are writes; they need the CSRF token when a cookie authenticates them.
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether the browser says the request comes from another origin.
+fn cross_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers.get("host").and_then(|v| v.to_str().ok());
+    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
+        u.host_str().map(|h| match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        })
+    });
+    match (origin_host, host) {
+        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+        _ => true,
+    }
+}
+
+/// The whole request path: route, body limit, authentication, CSRF, access, handler.
+pub async fn dispatch(
+    state: ApiState,
+    method: Method,
+    tail: String,
+    query: String,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+    body: Result<Option<Bytes>, String>,
+) -> Response {
+    match dispatch_inner(state, method, tail, query, headers, peer, body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn dispatch_inner(
+    state: ApiState,
+    method: Method,
+    tail: String,
+    query: String,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+    body: Result<Option<Bytes>, String>,
+) -> Result<Response, Response> {
+    let fail = |f: Failure| f.into_response();
+    let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
+    let matching: Vec<(&Route, Vec<String>)> = routes()
+        .iter()
+        .filter_map(|r| r.matches(&segments).map(|p| (r, p)))
+        .collect();
+    if matching.is_empty() {
+        return Err(fail(Failure::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint",
+        )));
+    }
+    let Some((route, params)) = matching.iter().find(|(r, _)| r.method == method).cloned() else {
+        let allowed: Vec<&str> = matching.iter().map(|(r, _)| r.method.as_str()).collect();
+        let mut response = fail(Failure::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("use {}", allowed.join(", ")),
+        ));
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert("allow", v);
+        }
+        return Err(response);
+    };
+    let body = match body {
+        Ok(Some(body)) => body,
+        Ok(None) => {
+            return Err(fail(Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies are limited to {} bytes", state.max_body),
+            )))
+        }
+        Err(e) => {
+            return Err(fail(Failure::bad_request(format!(
+                "could not read the body: {e}"
+            ))))
+        }
+    };
+    let meta = RequestMeta {
+        ip: client_ip(peer.map(|p| p.0.ip()), &headers, &state.trusted_proxies),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(300).collect()),
+    };
+    let req = ApiRequest {
+        method: method.clone(),
+        params,
+        query: parse_query(&query),
+        headers,
+        body,
+        meta: meta.clone(),
+    };
+    let handler = match route.handler {
+        Handler::Public(h) => {
+            return h(PublicCtx {
+                req,
+                auth: Arc::clone(&state.auth),
+                cookies: state.cookies,
+            })
+            .await
+            .map_err(fail);
+        }
+        Handler::Private(h) => h,
+    };
+
+    // Authentication: a bearer credential wins over a cookie, so API clients never need CSRF.
+    let bearer = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_owned));
+    let cookie = cookie_value(&req.headers, state.cookies.name()).map(str::to_owned);
+    let principal = match (&bearer, &cookie) {
+        (Some(b), _) if b.starts_with("sbk_") => state.auth.from_api_key(b, meta).await,
+        (Some(b), _) => {
+            state
+                .auth
+                .from_session(Credential::Bearer { token: b.clone() }, meta)
+                .await
+        }
+        (None, Some(c)) => {
+            state
+                .auth
+                .from_session(Credential::Cookie { token: c.clone() }, meta)
+                .await
+        }
+        (None, None) => Ok(None),
+    }
+    .map_err(|e| fail(e.into()))?;
+    let Some(principal) = principal else {
+        return Err(fail(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in first: a session cookie, a bearer token or an API key is required",
+        )));
+    };
+    let scope = principal.scope(&state.store);
+
+    if let Credential::Cookie { token: t } = &principal.credential {
+        if is_write(&req.method) {
+            let presented = req
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if cross_origin(&req.headers) || !token::same(presented, &token::csrf_for(t)) {
+                let line = principal.audit(route.action, None, "denied");
+                let _ = scope.append_audit(line).await;
+                return Err(fail(Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "missing or wrong X-CSRF-Token (from the sign-in answer or GET /api/v1/auth/me)",
+                )));
+            }
+        }
+    }
+
+    if let Access::Needs(permission) = route.access {
+        if !principal.can(permission) {
+            let target = req.params.first().cloned();
+            let line = principal.audit(route.action, target, "denied");
+            scope.append_audit(line).await.map_err(|e| fail(e.into()))?;
+            return Err(fail(Failure::forbidden(format!(
+                "your role does not grant `{permission}`"
+            ))));
+        }
+    }
+
+    let target = req.params.first().cloned();
+    let audit_success = route.audit_success;
+    let ctx = Ctx {
+        req,
+        principal: principal.clone(),
+        scope: scope.clone(),
+        auth: Arc::clone(&state.auth),
+        cookies: state.cookies,
+        action: route.action,
+    };
+    let response = handler(ctx).await.map_err(fail)?;
+    if audit_success && response.status().is_success() {
+        let line = principal.audit(route.action, target, "ok");
+        scope.append_audit(line).await.map_err(|e| fail(e.into()))?;
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_unique_and_match_their_own_paths() {
+        let mut seen = std::collections::HashSet::new();
+        for r in routes() {
+            assert!(
+                seen.insert((r.method.clone(), r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            let concrete: Vec<String> = r
+                .path
+                .split('/')
+                .map(|s| {
+                    if s.starts_with('{') {
+                        "x".into()
+                    } else {
+                        s.to_owned()
+                    }
+                })
+                .collect();
+            let segments: Vec<&str> = concrete.iter().map(String::as_str).collect();
+            assert!(r.matches(&segments).is_some(), "{}", r.path);
+        }
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 198.51.100.4, 10.0.0.7"),
+        );
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(proxy), &headers, &trusted),
+            Some("198.51.100.4".parse().unwrap()),
+            "the nearest untrusted hop, not the spoofable first one"
+        );
+        let stranger: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(stranger), &headers, &trusted),
+            Some(stranger)
+        );
+        assert_eq!(client_ip(Some(proxy), &headers, &[]), Some(proxy));
+    }
+
+    #[test]
+    fn cross_origin_writes_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("inbox.example:8443"));
+        assert!(
+            !cross_origin(&headers),
+            "no Origin: not a browser cross-site request"
+        );
+        headers.insert(
+            "origin",
+            HeaderValue::from_static("https://inbox.example:8443"),
+        );
+        assert!(!cross_origin(&headers));
+        headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+        assert!(cross_origin(&headers));
+    }
+}

@@ -1,0 +1,668 @@
+//! Who is calling: sign-in, sessions, API keys and the one-time setup link.
+//!
+//! A [`Principal`] is made only here, from a credential the store vouches for, and is the only
+//! way to a [`TenantScope`](super::TenantScope): whatever a handler does afterwards happens in
+//! the caller's tenant.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use switchboard_shared::{Permission, TenantId, UserId};
+
+use super::roles::{self, Visibility};
+use super::throttle::{Locked, LoginThrottle, Policy};
+use super::{password, token, TenantScope};
+use crate::config::AuthConfig;
+use crate::store::{
+    new_id, normalize_email, ApiKeyRecord, AuditRecord, ConversationRecord, SessionRecord, Store,
+    StoreError, TeamRecord, TenantRecord, UnixMillis, UserRecord,
+};
+
+/// Activity is written back to a session at most this often.
+const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
+
+pub fn now_ms() -> UnixMillis {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Where a request came from, for throttling and the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// The PWA's session cookie: writes need the CSRF token.
+    Cookie {
+        token: String,
+    },
+    /// A session token in `Authorization: Bearer`.
+    Bearer {
+        token: String,
+    },
+    ApiKey,
+}
+
+impl Credential {
+    pub fn session_token(&self) -> Option<&str> {
+        match self {
+            Credential::Cookie { token } | Credential::Bearer { token } => Some(token),
+            Credential::ApiKey => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User(UserRecord),
+    ApiKey(ApiKeyRecord),
+}
+
+/// An authenticated caller: their tenant, what they may do, and how they signed in.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub actor: Actor,
+    pub permissions: BTreeSet<Permission>,
+    /// The teams the user belongs to (none for an API key).
+    pub teams: Vec<TeamRecord>,
+    pub credential: Credential,
+    pub meta: RequestMeta,
+}
+
+impl Principal {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    pub fn user(&self) -> Option<&UserRecord> {
+        match &self.actor {
+            Actor::User(u) => Some(u),
+            Actor::ApiKey(_) => None,
+        }
+    }
+
+    /// `user:u_…` or `api_key:k_…`.
+    pub fn actor_id(&self) -> String {
+        match &self.actor {
+            Actor::User(u) => format!("user:{}", u.id),
+            Actor::ApiKey(k) => format!("api_key:{}", k.id),
+        }
+    }
+
+    pub fn actor_name(&self) -> String {
+        match &self.actor {
+            Actor::User(u) => u.email.clone(),
+            Actor::ApiKey(k) => k.name.clone(),
+        }
+    }
+
+    /// The store, bound to this caller's tenant.
+    pub fn scope(&self, store: &Arc<dyn Store>) -> TenantScope {
+        TenantScope::new(Arc::clone(store), self.tenant.clone())
+    }
+
+    /// An audit line of something this caller did.
+    pub fn audit(&self, action: &str, target: Option<String>, outcome: &str) -> AuditRecord {
+        audit_line(
+            &self.tenant,
+            self.actor_id(),
+            self.actor_name(),
+            action,
+            target,
+            outcome,
+            &self.meta,
+        )
+    }
+
+    /// Whether the caller may read this conversation of their tenant.
+    pub fn sees(&self, conversation: &ConversationRecord) -> bool {
+        match Visibility::of(&self.permissions) {
+            Visibility::All => true,
+            // Assignment arrives with routing; until then a conversation is visible to the
+            // teams that own its number.
+            Visibility::Team => self
+                .teams
+                .iter()
+                .any(|t| t.numbers.contains(&conversation.number)),
+            Visibility::Assigned | Visibility::None => false,
+        }
+    }
+}
+
+/// An audit line with no before/after.
+pub fn audit_line(
+    tenant: &TenantId,
+    actor: String,
+    actor_name: String,
+    action: &str,
+    target: Option<String>,
+    outcome: &str,
+    meta: &RequestMeta,
+) -> AuditRecord {
+    AuditRecord {
+        tenant: tenant.clone(),
+        id: new_id("a"),
+        at_ms: now_ms(),
+        actor,
+        actor_name,
+        action: action.to_owned(),
+        target,
+        outcome: outcome.to_owned(),
+        ip: meta.ip.map(|ip| ip.to_string()),
+        user_agent: meta.user_agent.clone(),
+        before: None,
+        after: None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("wrong email or password")]
+    Invalid,
+    #[error("this account is disabled; ask an administrator")]
+    Disabled,
+    #[error("{}", locked_message(.0))]
+    Locked(Locked),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn locked_message(lock: &Locked) -> String {
+    let minutes = lock.retry_after.as_secs().div_ceil(60).max(1);
+    let what = match lock.scope {
+        super::throttle::LockScope::Account => "this account",
+        super::throttle::LockScope::Address => "your address",
+    };
+    format!(
+        "too many failed sign-in attempts for {what}; try again in {minutes} minute{}",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// A new session: the token to hand out (once) and its record.
+pub struct NewSession {
+    pub token: String,
+    pub principal: Principal,
+    pub expires_at: UnixMillis,
+}
+
+/// Checks credentials and keeps sessions.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    session_ms: i64,
+    idle_ms: i64,
+    throttle: LoginThrottle,
+    pub setup: SetupGrants,
+}
+
+fn hours_ms(h: u64) -> i64 {
+    (h.min(24 * 365 * 10) * 3_600_000) as i64
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, config: &AuthConfig) -> Self {
+        let window = Duration::from_secs(config.lockout_minutes.saturating_mul(60));
+        Self {
+            store,
+            session_ms: hours_ms(config.session_hours),
+            idle_ms: hours_ms(config.idle_hours),
+            throttle: LoginThrottle::new(
+                Policy {
+                    max_failures: config.max_failures_per_account,
+                    window,
+                },
+                Policy {
+                    max_failures: config.max_failures_per_ip,
+                    window,
+                },
+            ),
+            setup: SetupGrants::default(),
+        }
+    }
+
+    /// The display name of a tenant (its id when it has none).
+    pub async fn tenant_name(&self, tenant: &TenantId) -> Result<String, StoreError> {
+        Ok(self
+            .store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .find(|t| &t.id == tenant)
+            .map(|t| t.name)
+            .unwrap_or_else(|| tenant.to_string()))
+    }
+
+    /// Builds the principal of a user, or `None` when the user may not act (disabled).
+    async fn principal_of(
+        &self,
+        user: UserRecord,
+        credential: Credential,
+        meta: RequestMeta,
+    ) -> Result<Principal, StoreError> {
+        let permissions = roles::permissions_of(self.store.as_ref(), &user.tenant, &user.role)
+            .await?
+            .unwrap_or_default();
+        let teams = self
+            .store
+            .list_teams(&user.tenant)
+            .await?
+            .into_iter()
+            .filter(|t| t.members.contains(&user.id))
+            .collect();
+        Ok(Principal {
+            tenant: user.tenant.clone(),
+            actor: Actor::User(user),
+            permissions,
+            teams,
+            credential,
+            meta,
+        })
+    }
+
+    /// Signs in with email and password, creating a session. Throttled per account and address.
+    pub async fn login(
+        &self,
+        email: &str,
+        password_text: String,
+        cookie: bool,
+        meta: RequestMeta,
+    ) -> Result<NewSession, LoginError> {
+        let email = normalize_email(email);
+        self.throttle
+            .check(&email, meta.ip, Instant::now())
+            .map_err(LoginError::Locked)?;
+        let user = self.store.user_by_email(&email).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => password::verify(&password_text, &hash),
+            None => {
+                // The same work as a real check, so timing does not tell which emails exist.
+                password::verify_dummy(&password_text);
+                false
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let Some(user) = user.filter(|_| ok) else {
+            let lock = self.throttle.failed(&email, meta.ip, Instant::now());
+            if let Some(user) = self.store.user_by_email(&email).await? {
+                let action = if lock.is_some() {
+                    "auth.lockout"
+                } else {
+                    "auth.login"
+                };
+                let line = audit_line(
+                    &user.tenant,
+                    "anonymous".into(),
+                    email.clone(),
+                    action,
+                    Some(format!("user:{}", user.id)),
+                    "failed",
+                    &meta,
+                );
+                self.store.append_audit(&line).await?;
+            }
+            return Err(lock.map_or(LoginError::Invalid, LoginError::Locked));
+        };
+        if user.disabled {
+            return Err(LoginError::Disabled);
+        }
+        self.throttle.succeeded(&email);
+        let token = token::new_session_token();
+        let credential = if cookie {
+            Credential::Cookie {
+                token: token.clone(),
+            }
+        } else {
+            Credential::Bearer {
+                token: token.clone(),
+            }
+        };
+        let principal = self.principal_of(user, credential, meta).await?;
+        let expires_at = self.start_session(&principal, &token, "auth.login").await?;
+        Ok(NewSession {
+            token,
+            principal,
+            expires_at,
+        })
+    }
+
+    /// Stores a session for `principal` under `token`, with its audit line.
+    async fn start_session(
+        &self,
+        principal: &Principal,
+        token: &str,
+        action: &str,
+    ) -> Result<UnixMillis, StoreError> {
+        let user = principal
+            .user()
+            .ok_or_else(|| StoreError::Invalid("API keys have no sessions".into()))?;
+        let now = now_ms();
+        let session = SessionRecord {
+            token_hash: token::hash(token),
+            tenant: user.tenant.clone(),
+            user: user.id.clone(),
+            epoch: user.session_epoch,
+            created_at: now,
+            expires_at: now + self.session_ms,
+            last_seen_at: now,
+            ip: principal.meta.ip.map(|ip| ip.to_string()),
+            user_agent: principal.meta.user_agent.clone(),
+        };
+        let mut line = principal.audit(action, Some(format!("user:{}", user.id)), "ok");
+        line.after = Some(
+            serde_json::json!({
+                "via": match principal.credential {
+                    Credential::Cookie { .. } => "cookie",
+                    _ => "bearer",
+                },
+                "expires_at": session.expires_at,
+            })
+            .to_string(),
+        );
+        self.store.create_session(&session, &line).await?;
+        Ok(session.expires_at)
+    }
+
+    /// The principal behind a session token, if the session is alive: not expired, not idle too
+    /// long, its user enabled and not logged out everywhere since.
+    pub async fn from_session(
+        &self,
+        credential: Credential,
+        meta: RequestMeta,
+    ) -> Result<Option<Principal>, StoreError> {
+        let Some(presented) = credential.session_token() else {
+            return Ok(None);
+        };
+        if !token::looks_like_session(presented) {
+            return Ok(None);
+        }
+        let hash = token::hash(presented);
+        let Some(session) = self.store.get_session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if now >= session.expires_at || now - session.last_seen_at > self.idle_ms {
+            return Ok(None);
+        }
+        let Some(user) = self.store.get_user(&session.tenant, &session.user).await? else {
+            return Ok(None);
+        };
+        if user.disabled || user.session_epoch != session.epoch {
+            return Ok(None);
+        }
+        if now - session.last_seen_at > TOUCH_EVERY_MS {
+            self.store.touch_session(&hash, now).await?;
+        }
+        self.principal_of(user, credential, meta).await.map(Some)
+    }
+
+    /// The principal behind an API key, if it exists and is not revoked.
+    pub async fn from_api_key(
+        &self,
+        key: &str,
+        meta: RequestMeta,
+    ) -> Result<Option<Principal>, StoreError> {
+        let Some((id, hash)) = token::parse_api_key(key) else {
+            return Ok(None);
+        };
+        let Some(record) = self.store.get_api_key(&id).await? else {
+            return Ok(None);
+        };
+        if !token::same(&record.secret_hash, &hash) || record.revoked_at.is_some() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        if record
+            .last_used_at
+            .is_none_or(|used| now - used > TOUCH_EVERY_MS)
+        {
+            self.store.touch_api_key(&id, now).await?;
+        }
+        Ok(Some(Principal {
+            tenant: record.tenant.clone(),
+            permissions: roles::effective(roles::parse_names(&record.permissions)),
+            actor: Actor::ApiKey(record),
+            teams: Vec::new(),
+            credential: Credential::ApiKey,
+            meta,
+        }))
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), StoreError> {
+        if let Some(token) = principal.credential.session_token() {
+            let line = principal.audit("auth.logout", None, "ok");
+            self.store
+                .delete_session(&token::hash(token), &line)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller's user, this one included.
+    pub async fn logout_everywhere(&self, principal: &Principal) -> Result<(), StoreError> {
+        let Some(user) = principal.user() else {
+            return Ok(());
+        };
+        let mut updated = user.clone();
+        updated.session_epoch += 1;
+        let mut line = principal.audit(
+            "auth.logout_everywhere",
+            Some(format!("user:{}", user.id)),
+            "ok",
+        );
+        line.before = Some(serde_json::json!({"session_epoch": user.session_epoch}).to_string());
+        line.after = Some(serde_json::json!({"session_epoch": updated.session_epoch}).to_string());
+        self.store.update_user(&updated, &line).await?;
+        Ok(())
+    }
+
+    /// Changes the caller's own password after checking the current one. Every other session
+    /// ends; the caller gets a fresh session (rotation), returned.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: String,
+        new: String,
+    ) -> Result<NewSession, ChangePasswordError> {
+        let user = principal
+            .user()
+            .ok_or(ChangePasswordError::NotAUser)?
+            .clone();
+        let stored = user.password_hash.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            if !password::verify(&current, &stored) {
+                return Err(ChangePasswordError::WrongPassword);
+            }
+            password::hash(&new).map_err(ChangePasswordError::Policy)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        let mut updated = user.clone();
+        updated.password_hash = checked;
+        updated.session_epoch += 1;
+        let line = principal.audit(
+            "auth.password_change",
+            Some(format!("user:{}", user.id)),
+            "ok",
+        );
+        self.store.update_user(&updated, &line).await?;
+        let token = token::new_session_token();
+        let credential = match principal.credential {
+            Credential::Cookie { .. } => Credential::Cookie {
+                token: token.clone(),
+            },
+            _ => Credential::Bearer {
+                token: token.clone(),
+            },
+        };
+        let fresh = self
+            .principal_of(updated, credential, principal.meta.clone())
+            .await?;
+        let expires_at = self
+            .start_session(&fresh, &token, "auth.session_rotate")
+            .await?;
+        Ok(NewSession {
+            token,
+            principal: fresh,
+            expires_at,
+        })
+    }
+
+    /// Creates the first administrator through a one-time setup token.
+    pub async fn complete_setup(
+        &self,
+        grant_token: &str,
+        tenant_name: Option<&str>,
+        name: &str,
+        email: &str,
+        password_text: String,
+        meta: RequestMeta,
+    ) -> Result<UserRecord, SetupError> {
+        let grant = self
+            .setup
+            .peek(grant_token)
+            .ok_or(SetupError::InvalidToken)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(SetupError::Input("name must be 1 to 200 characters".into()));
+        }
+        let email =
+            crate::admin::valid_email(email).map_err(|e| SetupError::Input(e.to_string()))?;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&password_text))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .map_err(|e| SetupError::Input(e.to_string()))?;
+        // Only now is the token spent: a typo above leaves it usable.
+        let grant = self
+            .setup
+            .take(grant_token)
+            .filter(|g| g == &grant)
+            .ok_or(SetupError::InvalidToken)?;
+        let tenant = match grant {
+            Some(tenant) => tenant,
+            None => {
+                let display = tenant_name.map(str::trim).filter(|n| !n.is_empty());
+                let display = display.unwrap_or("My workspace");
+                let slug = crate::admin::slug_for(display);
+                let id = crate::admin::free_tenant_id(self.store.as_ref(), &slug).await?;
+                self.store
+                    .upsert_tenant(&TenantRecord {
+                        id: id.clone(),
+                        name: display.chars().take(200).collect(),
+                        created_at: now_ms(),
+                    })
+                    .await?;
+                id
+            }
+        };
+        let user = UserRecord {
+            tenant: tenant.clone(),
+            id: UserId::new(new_id("u")),
+            email: email.clone(),
+            name: name.to_owned(),
+            role: "owner".into(),
+            password_hash: hash,
+            disabled: false,
+            created_at: now_ms(),
+            session_epoch: 0,
+        };
+        let mut line = audit_line(
+            &tenant,
+            "setup".into(),
+            email.clone(),
+            "user.create",
+            Some(format!("user:{}", user.id)),
+            "ok",
+            &meta,
+        );
+        line.after = Some(crate::admin::user_snapshot(&user).to_string());
+        match self.store.create_user(&user, &line).await {
+            Ok(()) => Ok(user),
+            Err(e) => {
+                // Nothing was written: give the token back.
+                self.setup.restore(grant_token, Some(tenant));
+                Err(match e {
+                    StoreError::Conflict(_) => {
+                        SetupError::Input(format!("a user with email {email} already exists"))
+                    }
+                    e => SetupError::Store(e),
+                })
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    #[error("API keys have no password")]
+    NotAUser,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error(transparent)]
+    Policy(password::PasswordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("this setup link is invalid or was already used; restart the server for a new one if no administrator exists")]
+    InvalidToken,
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One-time setup tokens, held in memory only: each start of a server whose tenant has no users
+/// prints fresh ones, and using one spends it. A grant names the tenant the first administrator
+/// joins, or none to create a tenant.
+#[derive(Default)]
+pub struct SetupGrants {
+    grants: Mutex<Vec<(String, Option<TenantId>)>>,
+}
+
+impl SetupGrants {
+    /// A new token for `tenant` (or for a new tenant).
+    pub fn issue(&self, tenant: Option<TenantId>) -> String {
+        let token = format!("setup_{}", hex::encode(rand::random::<[u8; 24]>()));
+        if let Ok(mut grants) = self.grants.lock() {
+            grants.push((token::hash(&token), tenant));
+        }
+        token
+    }
+
+    fn peek(&self, token: &str) -> Option<Option<TenantId>> {
+        let hash = token::hash(token);
+        let grants = self.grants.lock().ok()?;
+        grants
+            .iter()
+            .find(|(h, _)| token::same(h, &hash))
+            .map(|(_, t)| t.clone())
+    }
+
+    fn take(&self, token: &str) -> Option<Option<TenantId>> {
+        let hash = token::hash(token);
+        let mut grants = self.grants.lock().ok()?;
+        let at = grants.iter().position(|(h, _)| token::same(h, &hash))?;
+        Some(grants.remove(at).1)
+    }
+
+    fn restore(&self, token: &str, tenant: Option<TenantId>) {
+        if let Ok(mut grants) = self.grants.lock() {
+            grants.push((token::hash(token), tenant));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.grants.lock().map(|g| g.is_empty()).unwrap_or(true)
+    }
+}

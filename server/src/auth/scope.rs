@@ -1,0 +1,214 @@
+//! The store as one tenant sees it.
+//!
+//! API handlers get a [`TenantScope`], never the store: every read is bound to the scope's
+//! tenant, and every write has its tenant overwritten with it, so no handler can reach another
+//! tenant's rows by passing the wrong id, or by forgetting to pass one. Records coming back are
+//! checked too (a backend bug would surface as "not found", not as a leak).
+
+use std::sync::Arc;
+
+use switchboard_shared::{ConversationId, TenantId, UserId};
+
+use crate::store::{
+    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, Cursor, MessageRecord, NumberRecord,
+    Page, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord, UnixMillis, UserRecord,
+};
+
+#[derive(Clone)]
+pub struct TenantScope {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+}
+
+impl TenantScope {
+    /// Made by [`Principal::scope`](super::Principal::scope) for requests, and by operator
+    /// commands that name their tenant explicitly.
+    pub(crate) fn new(store: Arc<dyn Store>, tenant: TenantId) -> Self {
+        Self { store, tenant }
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn mine<T>(&self, record: Option<T>, tenant_of: impl Fn(&T) -> &TenantId) -> Option<T> {
+        record.filter(|r| tenant_of(r) == &self.tenant)
+    }
+
+    fn bind(&self, mut audit: AuditRecord) -> AuditRecord {
+        audit.tenant = self.tenant.clone();
+        audit
+    }
+
+    pub async fn tenant_record(&self) -> StoreResult<Option<TenantRecord>> {
+        Ok(self
+            .store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .find(|t| t.id == self.tenant))
+    }
+
+    /// Renames the tenant; the audit line follows the change.
+    pub async fn rename(&self, name: &str, audit: AuditRecord) -> StoreResult<TenantRecord> {
+        let mut record = self.tenant_record().await?.ok_or_else(|| {
+            crate::store::StoreError::Invalid(format!("tenant {} vanished", self.tenant))
+        })?;
+        record.name = name.to_owned();
+        self.store.upsert_tenant(&record).await?;
+        self.store.append_audit(&self.bind(audit)).await?;
+        Ok(record)
+    }
+
+    pub async fn numbers(&self) -> StoreResult<Vec<NumberRecord>> {
+        self.store.list_numbers(&self.tenant).await
+    }
+
+    pub async fn users(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>> {
+        self.store.list_users(&self.tenant, cursor, limit).await
+    }
+
+    pub async fn user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        Ok(self.mine(self.store.get_user(&self.tenant, id).await?, |u| &u.tenant))
+    }
+
+    pub async fn create_user(
+        &self,
+        mut user: UserRecord,
+        audit: AuditRecord,
+    ) -> StoreResult<UserRecord> {
+        user.tenant = self.tenant.clone();
+        self.store.create_user(&user, &self.bind(audit)).await?;
+        Ok(user)
+    }
+
+    /// False when the tenant has no such user.
+    pub async fn update_user(&self, mut user: UserRecord, audit: AuditRecord) -> StoreResult<bool> {
+        user.tenant = self.tenant.clone();
+        self.store.update_user(&user, &self.bind(audit)).await
+    }
+
+    pub async fn roles(&self) -> StoreResult<Vec<RoleRecord>> {
+        self.store.list_roles(&self.tenant).await
+    }
+
+    pub async fn role(&self, id: &str) -> StoreResult<Option<RoleRecord>> {
+        Ok(self.mine(self.store.get_role(&self.tenant, id).await?, |r| &r.tenant))
+    }
+
+    pub async fn put_role(
+        &self,
+        mut role: RoleRecord,
+        audit: AuditRecord,
+    ) -> StoreResult<RoleRecord> {
+        role.tenant = self.tenant.clone();
+        self.store.put_role(&role, &self.bind(audit)).await?;
+        Ok(role)
+    }
+
+    pub async fn delete_role(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+        self.store
+            .delete_role(&self.tenant, id, &self.bind(audit))
+            .await
+    }
+
+    pub async fn teams(&self) -> StoreResult<Vec<TeamRecord>> {
+        self.store.list_teams(&self.tenant).await
+    }
+
+    pub async fn team(&self, id: &str) -> StoreResult<Option<TeamRecord>> {
+        Ok(self.mine(self.store.get_team(&self.tenant, id).await?, |t| &t.tenant))
+    }
+
+    pub async fn put_team(
+        &self,
+        mut team: TeamRecord,
+        audit: AuditRecord,
+    ) -> StoreResult<TeamRecord> {
+        team.tenant = self.tenant.clone();
+        self.store.put_team(&team, &self.bind(audit)).await?;
+        Ok(team)
+    }
+
+    pub async fn delete_team(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+        self.store
+            .delete_team(&self.tenant, id, &self.bind(audit))
+            .await
+    }
+
+    pub async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        Ok(self
+            .store
+            .list_api_keys(&self.tenant)
+            .await?
+            .into_iter()
+            .filter(|k| k.tenant == self.tenant)
+            .collect())
+    }
+
+    pub async fn create_api_key(
+        &self,
+        mut key: ApiKeyRecord,
+        audit: AuditRecord,
+    ) -> StoreResult<ApiKeyRecord> {
+        key.tenant = self.tenant.clone();
+        self.store.create_api_key(&key, &self.bind(audit)).await?;
+        Ok(key)
+    }
+
+    /// False for another tenant's key, an unknown one, or one already revoked.
+    pub async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: UnixMillis,
+        audit: AuditRecord,
+    ) -> StoreResult<bool> {
+        self.store
+            .revoke_api_key(&self.tenant, id, at, &self.bind(audit))
+            .await
+    }
+
+    pub async fn append_audit(&self, audit: AuditRecord) -> StoreResult<()> {
+        self.store.append_audit(&self.bind(audit)).await
+    }
+
+    pub async fn audit_log(
+        &self,
+        query: &AuditQuery,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AuditRecord>> {
+        self.store
+            .audit_log(&self.tenant, query, cursor, limit)
+            .await
+    }
+
+    pub async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        Ok(
+            self.mine(self.store.get_conversation(&self.tenant, id).await?, |c| {
+                &c.tenant
+            }),
+        )
+    }
+
+    pub async fn history(
+        &self,
+        id: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<MessageRecord>> {
+        let mut page = self
+            .store
+            .conversation_history(&self.tenant, id, cursor, limit)
+            .await?;
+        page.items.retain(|m| m.tenant == self.tenant);
+        Ok(page)
+    }
+}

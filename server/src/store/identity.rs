@@ -1,0 +1,210 @@
+//! Records of the identity side of the store: sessions, API keys, custom roles, teams and the
+//! audit log. Like messages, they are shaped for Scylla first: sessions and API keys are found by
+//! one key (the hash of the secret, the key id), roles and teams are small bounded sets in one
+//! partition per tenant, and the audit log is partitioned by (tenant, day) and clustered newest
+//! first, read through the same [`Cursor`](super::Cursor) as histories.
+
+use switchboard_shared::{PhoneNumberId, TenantId, UserId};
+
+use super::UnixMillis;
+
+/// A signed-in browser or API client. The token itself is never stored: only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Hex SHA-256 of the token the client holds.
+    pub token_hash: String,
+    pub tenant: TenantId,
+    pub user: UserId,
+    /// The user's `session_epoch` when the session began; a later epoch ends it.
+    pub epoch: i64,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("tenant", &self.tenant)
+            .field("user", &self.user)
+            .field("epoch", &self.epoch)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential for a third-party client, limited to a set of permissions.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public part of the key (`k_…`), unique across tenants.
+    pub id: String,
+    pub tenant: TenantId,
+    pub name: String,
+    /// Hex SHA-256 of the secret part.
+    pub secret_hash: String,
+    /// Dotted permission names.
+    pub permissions: Vec<String>,
+    /// Who created it (`user:u_…` or `cli:…`).
+    pub created_by: String,
+    pub created_at: UnixMillis,
+    pub last_used_at: Option<UnixMillis>,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("name", &self.name)
+            .field("permissions", &self.permissions)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tenant's own role: a named set of permissions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRecord {
+    pub tenant: TenantId,
+    /// `r_…`; never a preset name.
+    pub id: String,
+    pub name: String,
+    /// Dotted permission names.
+    pub permissions: Vec<String>,
+    pub created_at: UnixMillis,
+}
+
+/// A group of users who share the conversations of some numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamRecord {
+    pub tenant: TenantId,
+    /// `t_…`.
+    pub id: String,
+    pub name: String,
+    pub members: Vec<UserId>,
+    /// The numbers whose conversations the team sees.
+    pub numbers: Vec<PhoneNumberId>,
+    pub created_at: UnixMillis,
+}
+
+/// One line of the append-only audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub tenant: TenantId,
+    /// Unique, ordered within a millisecond by chance only; the position is (at_ms, id).
+    pub id: String,
+    pub at_ms: UnixMillis,
+    /// `user:u_…`, `api_key:k_…`, `cli:<os user>`, `setup` or `anonymous`.
+    pub actor: String,
+    /// Who that is, for people reading the log (an email, a key's name).
+    pub actor_name: String,
+    /// What happened, dotted: `user.create`, `auth.login`, `conversation.read`, …
+    pub action: String,
+    /// What it happened to (`user:u_…`, `role:r_…`), when anything.
+    pub target: Option<String>,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    /// Where from: the client address (after trusted proxies), when known.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The target before and after, as JSON, for changes.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Filters of an audit-log read. All present filters must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// Matches the action itself or any action under it (`user` matches `user.create`).
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
+    /// Inclusive lower bound.
+    pub since_ms: Option<UnixMillis>,
+    /// Exclusive upper bound.
+    pub until_ms: Option<UnixMillis>,
+}
+
+impl AuditQuery {
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        self.actor.as_ref().is_none_or(|a| &r.actor == a)
+            && self.action.as_ref().is_none_or(|a| {
+                r.action == *a
+                    || (r.action.starts_with(a.as_str())
+                        && r.action.as_bytes().get(a.len()) == Some(&b'.'))
+            })
+            && self
+                .target
+                .as_ref()
+                .is_none_or(|t| r.target.as_ref() == Some(t))
+            && self.outcome.as_ref().is_none_or(|o| &r.outcome == o)
+            && self.since_ms.is_none_or(|s| r.at_ms >= s)
+            && self.until_ms.is_none_or(|u| r.at_ms < u)
+    }
+}
+
+/// The most custom roles and teams a tenant may have: they are read whole, in one partition.
+pub const MAX_ROLES: usize = 100;
+pub const MAX_TEAMS: usize = 500;
+/// The most API keys (live and revoked) a tenant keeps.
+pub const MAX_API_KEYS: usize = 500;
+
+/// How far back an audit read walks day partitions when no `since` is given.
+pub const AUDIT_DEFAULT_DAYS: i64 = 400;
+
+/// Random ids with a kind prefix (`u_`, `r_`, `t_`, `k_`, `a_`).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", hex::encode(rand::random::<[u8; 12]>()))
+}
+
+/// Encodes a list of names for a text column (both backends store lists as JSON text).
+pub(crate) fn encode_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+        .expect("strings serialize")
+}
+
+pub(crate) fn decode_list(text: &str) -> Result<Vec<String>, super::StoreError> {
+    serde_json::from_str(text).map_err(|e| super::StoreError::Corrupt(format!("list column: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(action: &str) -> AuditRecord {
+        AuditRecord {
+            tenant: TenantId::from("t"),
+            id: "a_1".into(),
+            at_ms: 10,
+            actor: "user:u_1".into(),
+            actor_name: "a@b.c".into(),
+            action: action.into(),
+            target: Some("user:u_2".into()),
+            outcome: "ok".into(),
+            ip: None,
+            user_agent: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn action_filter_matches_whole_segments() {
+        let q = AuditQuery {
+            action: Some("user".into()),
+            ..AuditQuery::default()
+        };
+        assert!(q.matches(&record("user")));
+        assert!(q.matches(&record("user.create")));
+        assert!(!q.matches(&record("users.create")));
+        let q = AuditQuery {
+            since_ms: Some(11),
+            ..AuditQuery::default()
+        };
+        assert!(!q.matches(&record("user")));
+    }
+}

@@ -1,0 +1,262 @@
+//! Request and response bodies of the REST API under `/api/v1`. Times are Unix milliseconds.
+//! Requests reject unknown fields, so a typo is a 400, never silently ignored.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConversationId, PhoneNumberId, TenantId, UserId};
+use crate::message::{Direction, MessageStatus};
+use crate::permissions::Permission;
+
+/// `POST /api/v1/auth/login` (sets the session cookie) and `POST /api/v1/auth/token` (returns a
+/// bearer token instead).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// The answer to a cookie login: who signed in (with the CSRF token to send as `X-CSRF-Token`
+/// with every cookie-authenticated write) and when the session ends at the latest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub me: Me,
+    pub expires_at: i64,
+}
+
+/// The answer to a token login: a bearer token for `Authorization: Bearer …`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub me: Me,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/auth/me`: the caller and what they may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    /// `None` for an API key.
+    pub user: Option<User>,
+    /// The key's name, for an API key.
+    pub api_key: Option<String>,
+    pub permissions: Vec<Permission>,
+    pub teams: Vec<String>,
+    /// For a cookie session: the token to send as `X-CSRF-Token` with writes.
+    pub csrf_token: Option<String>,
+}
+
+/// `POST /api/v1/auth/password`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /api/v1/setup`: the first administrator, with the one-time token printed at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub token: String,
+    /// The workspace to create when the token is not bound to an existing one.
+    #[serde(default)]
+    pub tenant_name: Option<String>,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    /// A preset name or a custom role id.
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password: String,
+}
+
+/// `PATCH /api/v1/users/{id}`: only the fields present change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// Sets a new password and ends the user's sessions.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// A preset name (`owner`, …) or `r_…` for a custom role.
+    pub id: String,
+    pub name: String,
+    pub preset: bool,
+    pub permissions: Vec<Permission>,
+}
+
+/// `POST /api/v1/roles` and `PUT /api/v1/roles/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<UserId>,
+    pub numbers: Vec<PhoneNumberId>,
+}
+
+/// `POST /api/v1/teams` and `PUT /api/v1/teams/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamInput {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<UserId>,
+    #[serde(default)]
+    pub numbers: Vec<PhoneNumberId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /api/v1/api-keys`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// The one answer that contains a key's secret: it is never shown again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub actor_name: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// `PATCH /api/v1/tenant`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Number {
+    pub phone_number_id: PhoneNumberId,
+    pub display_phone_number: String,
+    pub waba_id: Option<String>,
+}
+
+/// A conversation as a caller may see it: the customer's number is masked (`•••••••1234`)
+/// unless the caller holds `contacts.phone.view`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub number: PhoneNumberId,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub last_message_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub key: String,
+    pub wamid: String,
+    pub direction: Direction,
+    pub kind: String,
+    pub text: Option<String>,
+    pub at: i64,
+    pub status: MessageStatus,
+    /// Masked like [`Conversation::customer`].
+    pub customer: String,
+}
+
+/// A page of a list: pass `next` back as `?cursor=` for the following one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Masks a phone number or WhatsApp id, keeping the last four characters: `•••••••1234`.
+pub fn mask_phone(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let keep = chars.len().min(4);
+    let hidden = chars.len() - keep;
+    let mut masked: String = "•".repeat(hidden.max(3));
+    masked.extend(&chars[hidden..]);
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_only_the_last_four() {
+        assert_eq!(mask_phone("79161234567"), "•••••••4567");
+        assert_eq!(mask_phone("12"), "•••12");
+        assert!(!mask_phone("16505551234").contains("650555"));
+    }
+
+    #[test]
+    fn requests_reject_unknown_fields() {
+        let bad = r#"{"email":"a@b.c","password":"x","admin":true}"#;
+        assert!(serde_json::from_str::<LoginRequest>(bad).is_err());
+    }
+}
