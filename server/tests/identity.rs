@@ -1,0 +1,1111 @@
+//! Identity, tenancy, roles and audit, against a real server on a loopback port: the permission
+//! matrix generated from the route table, cross-tenant attempts, lockout, cookie replay after
+//! logout, CSRF, teams and masking, API keys, custom roles and the audit trail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchboard_server::api::{routes, Access};
+use switchboard_server::app::{self, Running};
+use switchboard_server::auth::roles::effective;
+use switchboard_server::auth::PresetRole;
+use switchboard_server::config::Config;
+use switchboard_server::connector::signature;
+use switchboard_server::store::conversation_id;
+use switchboard_shared::{PhoneNumberId, TenantId, WaId};
+
+const SECRET: &str = "identity-test-app-secret";
+const ACME_NUMBER: &str = "111111111111111";
+const GLOBEX_NUMBER: &str = "222222222222222";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn config(dir: &Path, extra: &str) -> Config {
+    let mut text = format!(
+        "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n{extra}\n",
+        dir.join("data").display()
+    );
+    for (tenant, number, waba) in [
+        ("acme", ACME_NUMBER, "9001"),
+        ("globex", GLOBEX_NUMBER, "9002"),
+    ] {
+        text.push_str(&format!(
+            "[[whatsapp.numbers]]\ntenant = \"{tenant}\"\nphone_number_id = \"{number}\"\n\
+             display_phone_number = \"1555{number}\"\nwaba_id = \"{waba}\"\n\
+             access_token = \"token\"\napp_secret = \"{SECRET}\"\nverify_token = \"verify\"\n\
+             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n"
+        ));
+    }
+    let path = dir.join("switchboard.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path), []).unwrap()
+}
+
+#[derive(Clone, Debug)]
+enum Auth {
+    None,
+    Bearer(String),
+    Cookie { cookie: String, csrf: String },
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    headers: HeaderMap,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1/{path}", self.base));
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(token) => request = request.bearer_auth(token),
+            Auth::Cookie { cookie, csrf } => {
+                request = request
+                    .header("cookie", cookie)
+                    .header("x-csrf-token", csrf)
+            }
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    async fn get(&self, path: &str, auth: &Auth) -> Answer {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    async fn send(&self, method: Method, path: &str, auth: &Auth, body: Value) -> Answer {
+        self.call(method, path, auth, Some(body)).await
+    }
+
+    async fn token(&self, email: &str) -> Auth {
+        let a = self
+            .send(
+                Method::POST,
+                "auth/token",
+                &Auth::None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{email}: {:?}", a.body);
+        Auth::Bearer(a.body["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn cookie_login(&self, email: &str) -> (Auth, String) {
+        let a = self
+            .send(
+                Method::POST,
+                "auth/login",
+                &Auth::None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let set_cookie = a.headers["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let csrf = a.body["me"]["csrf_token"].as_str().unwrap().to_owned();
+        (Auth::Cookie { cookie, csrf }, set_cookie)
+    }
+}
+
+/// One tenant's fixtures: its owner, one user per preset role, and one of everything.
+struct Tenant {
+    callers: BTreeMap<&'static str, Auth>,
+    emails: BTreeMap<&'static str, String>,
+    ids: BTreeMap<&'static str, String>,
+}
+
+fn webhook(number: &str, customer: &str, wamid: &str, text: &str) -> String {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "9001", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": format!("1555{number}"), "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
+            "messages": [{"from": customer, "id": wamid, "timestamp": "1749416383",
+                          "type": "text", "text": {"body": text}}]
+        }}]}]
+    })
+    .to_string()
+}
+
+struct World {
+    running: Running,
+    api: Api,
+    acme: Tenant,
+    globex: Tenant,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(extra: &str) -> (Running, Api, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = app::start_on(config(dir.path(), extra), listener)
+        .await
+        .unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    };
+    (running, api, dir)
+}
+
+fn setup_token(link: &str) -> String {
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
+/// Sets a tenant up through its setup link and the API, as an operator would.
+async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenant {
+    let owner_email = format!("owner@{label}.example");
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(link), "name": "Owner", "email": owner_email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let owner = api.token(&owner_email).await;
+    let mut callers = BTreeMap::from([("owner", owner.clone())]);
+    let mut emails = BTreeMap::from([("owner", owner_email)]);
+    let mut ids = BTreeMap::new();
+    for role in ["admin", "supervisor", "agent", "viewer"] {
+        let email = format!("{role}@{label}.example");
+        let a = api
+            .send(
+                Method::POST,
+                "users",
+                &owner,
+                json!({"email": email, "name": role, "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        ids.insert(role, a.body["id"].as_str().unwrap().to_owned());
+        callers.insert(role, api.token(&email).await);
+        emails.insert(role, email);
+    }
+    let a = api
+        .send(
+            Method::POST,
+            "roles",
+            &owner,
+            json!({"name": "Reporter", "permissions": ["reports.view"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("role", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "teams",
+            &owner,
+            json!({"name": "Sales", "members": [ids["agent"]], "numbers": [number]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("team", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "api-keys",
+            &owner,
+            json!({"name": "CRM", "permissions": ["audit.view"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("api_key", a.body["key"]["id"].as_str().unwrap().to_owned());
+    callers.insert(
+        "api_key",
+        Auth::Bearer(a.body["secret"].as_str().unwrap().to_owned()),
+    );
+
+    // A customer writes in, so there is a conversation.
+    let customer = if label == "acme" {
+        "79161234567"
+    } else {
+        "4915112345678"
+    };
+    let body = webhook(number, customer, &format!("wamid.{label}.1"), "hello");
+    let response = api
+        .client
+        .post(format!("{}/webhooks/whatsapp", api.base))
+        .header(
+            "x-hub-signature-256",
+            signature::sign(SECRET.as_bytes(), body.as_bytes()),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tenant = TenantId::from(label);
+    ids.insert(
+        "conversation",
+        conversation_id(&tenant, &PhoneNumberId::from(number), &WaId::from(customer)).into_string(),
+    );
+    ids.insert("customer", customer.to_owned());
+    Tenant {
+        callers,
+        emails,
+        ids,
+    }
+}
+
+async fn world() -> World {
+    let (running, api, dir) = start("").await;
+    assert_eq!(
+        running.setup_links.len(),
+        2,
+        "one link per tenant without users"
+    );
+    let links = running.setup_links.clone();
+    // The links are bound to tenants in the order tenants list (acme, globex).
+    let acme = populate(&api, &links[0], "acme", ACME_NUMBER).await;
+    let globex = populate(&api, &links[1], "globex", GLOBEX_NUMBER).await;
+    World {
+        running,
+        api,
+        acme,
+        globex,
+        _dir: dir,
+    }
+}
+
+/// The path of a route with its `{id}` filled from a tenant's fixtures.
+fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
+    let kind = path.split('/').next().unwrap();
+    let id = match kind {
+        "users" => &ids["agent"],
+        "roles" => &ids["role"],
+        "teams" => &ids["team"],
+        "api-keys" => &ids["api_key"],
+        "conversations" => &ids["conversation"],
+        other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
+    };
+    path.split('/')
+        .map(|s| if s.starts_with('{') { id.as_str() } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A body for a write: well-formed where a harmless one exists, empty otherwise (a 400 still
+/// proves the caller got past the permission check).
+fn body_for(method: &Method, path: &str) -> Option<Value> {
+    if *method == Method::GET || *method == Method::DELETE {
+        return None;
+    }
+    let _ = path;
+    Some(json!({}))
+}
+
+/// Self-service endpoints any signed-in caller may use. A new `SignedIn` route must be added
+/// here on purpose, or the matrix fails: everything else must declare one permission.
+const SELF_SERVICE: &[&str] = &[
+    "auth/me",
+    "auth/logout",
+    "auth/logout-everywhere",
+    "auth/password",
+    "tenant",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix_generated_from_the_route_table() {
+    let w = world().await;
+    let presets = [
+        PresetRole::Owner,
+        PresetRole::Admin,
+        PresetRole::Supervisor,
+        PresetRole::Agent,
+        PresetRole::Viewer,
+    ];
+    let mut checked = 0;
+    let mut callers = w.acme.callers.clone();
+    for route in routes() {
+        if route.access == Access::SignedIn {
+            assert!(
+                SELF_SERVICE.contains(&route.path),
+                "{} {} admits any signed-in caller but is not self-service: declare its permission",
+                route.method,
+                route.path
+            );
+        }
+        let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+        let path = if route.path.contains('{') {
+            concrete(route.path, &w.acme.ids)
+        } else {
+            route.path.to_owned()
+        };
+        // Anonymous.
+        let a = w
+            .api
+            .call(
+                method.clone(),
+                &path,
+                &Auth::None,
+                body_for(&method, route.path),
+            )
+            .await;
+        if route.access == Access::Public {
+            assert!(
+                a.status != StatusCode::UNAUTHORIZED && a.status != StatusCode::FORBIDDEN,
+                "anonymous {method} {path}: {} {:?}",
+                a.status,
+                a.body
+            );
+        } else {
+            assert_eq!(
+                a.status,
+                StatusCode::UNAUTHORIZED,
+                "anonymous {method} {path}"
+            );
+            assert_eq!(a.code(), "unauthenticated");
+        }
+        for preset in presets {
+            let role = preset.as_str();
+            // Ending a session is checked with a session of its own, so the others survive.
+            let auth = if route.path.starts_with("auth/logout") {
+                w.api.token(&w.acme.emails[role]).await
+            } else {
+                callers[role].clone()
+            };
+            let a = w
+                .api
+                .call(method.clone(), &path, &auth, body_for(&method, route.path))
+                .await;
+            let allowed = match route.access {
+                Access::Public | Access::SignedIn => true,
+                Access::Needs(p) => effective(preset.permissions()).contains(&p),
+            };
+            if allowed {
+                assert!(
+                    a.status != StatusCode::UNAUTHORIZED
+                        && !(a.status == StatusCode::FORBIDDEN && a.code() == "forbidden"),
+                    "{role} {method} {path} should pass the permission check: {} {:?}",
+                    a.status,
+                    a.body
+                );
+            } else {
+                assert_eq!(
+                    (a.status, a.code()),
+                    (StatusCode::FORBIDDEN, "forbidden"),
+                    "{role} {method} {path} must be refused: {:?}",
+                    a.body
+                );
+            }
+            if route.path == "auth/logout-everywhere" {
+                // That ended every session of the user: sign in again.
+                callers.insert(role, w.api.token(&w.acme.emails[role]).await);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= routes().len() * 5);
+    w.running.shutdown().await;
+}
+
+/// What tenant A looks like to its owner: every list and every object.
+async fn snapshot(api: &Api, t: &Tenant) -> Value {
+    let owner = &t.callers["owner"];
+    let mut out = serde_json::Map::new();
+    for path in [
+        "users".to_owned(),
+        "roles".to_owned(),
+        "teams".to_owned(),
+        "api-keys".to_owned(),
+        "tenant".to_owned(),
+        format!("users/{}", t.ids["agent"]),
+        format!("conversations/{}", t.ids["conversation"]),
+        format!("conversations/{}/messages", t.ids["conversation"]),
+    ] {
+        let a = api.get(&path, owner).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {:?}", a.body);
+        let mut body = a.body;
+        // last_used_at moves with every use of the key; everything else must not.
+        if path == "api-keys" {
+            for key in body.as_array_mut().unwrap() {
+                key["last_used_at"] = Value::Null;
+            }
+        }
+        out.insert(path, body);
+    }
+    Value::Object(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_attempts_answer_404_and_change_nothing() {
+    let w = world().await;
+    let before = snapshot(&w.api, &w.acme).await;
+    let intruders = [
+        ("owner", w.globex.callers["owner"].clone()),
+        ("admin", w.globex.callers["admin"].clone()),
+    ];
+    let mut checked = 0;
+    for route in routes().iter().filter(|r| r.path.contains('{')) {
+        let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+        let path = concrete(route.path, &w.acme.ids);
+        for (who, auth) in &intruders {
+            let body = match route.path {
+                "users/{id}" => Some(json!({"role": "viewer", "disabled": true})),
+                "roles/{id}" => Some(json!({"name": "Hijacked", "permissions": ["reports.view"]})),
+                "teams/{id}" => Some(json!({"name": "Hijacked"})),
+                _ => body_for(&method, route.path),
+            };
+            let a = w.api.call(method.clone(), &path, auth, body).await;
+            assert_eq!(
+                (a.status, a.code()),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "globex {who}: {method} {path}: {:?}",
+                a.body
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "every route with an id was tried");
+    // Lists never show the other tenant's objects.
+    let globex_owner = &w.globex.callers["owner"];
+    for path in ["users", "roles", "teams", "api-keys", "audit"] {
+        let text = w.api.get(path, globex_owner).await.body.to_string();
+        for id in w.acme.ids.values() {
+            assert!(!text.contains(id.as_str()), "{path} leaks {id}");
+        }
+        assert!(!text.contains("acme.example"), "{path} leaks acme's users");
+    }
+    // Acme's API key sees only acme.
+    let key = &w.acme.callers["api_key"];
+    let audit = w.api.get("audit", key).await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(!audit.body.to_string().contains("globex"));
+    assert_eq!(snapshot(&w.api, &w.acme).await, before, "acme is unchanged");
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_is_locked_out_with_a_clear_message() {
+    let (running, api, _dir) = start("[auth]\nmax_failures_per_account = 3\n").await;
+    let token = setup_token(&running.setup_links[0]);
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": token, "name": "Ada", "email": "ada@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let attempt = |password: &'static str| {
+        api.send(
+            Method::POST,
+            "auth/token",
+            &Auth::None,
+            json!({"email": "ADA@acme.example", "password": password}),
+        )
+    };
+    for _ in 0..2 {
+        let a = attempt("wrong password 1").await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+        );
+    }
+    let a = attempt("wrong password 3").await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "login_locked")
+    );
+    assert!(a.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("try again in 15 minutes"));
+    assert!(a.headers.contains_key("retry-after"));
+    // Even the right password is refused while locked, before it is checked.
+    let a = attempt(PASSWORD).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "login_locked")
+    );
+    // Unknown accounts answer exactly like wrong passwords.
+    let a = api
+        .send(
+            Method::POST,
+            "auth/token",
+            &Auth::None,
+            json!({"email": "nobody@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_for_good_and_cookie_writes_need_csrf() {
+    let w = world().await;
+    let email = &w.acme.emails["admin"];
+    let (cookie_auth, set_cookie) = w.api.cookie_login(email).await;
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert_eq!(
+        w.api.get("auth/me", &cookie_auth).await.status,
+        StatusCode::OK
+    );
+
+    // A cookie write without the CSRF token, or from another origin, is refused.
+    let Auth::Cookie { cookie, csrf } = cookie_auth.clone() else {
+        unreachable!()
+    };
+    let no_csrf = Auth::Cookie {
+        cookie: cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let role = json!({"name": "Night shift", "permissions": ["board.view"]});
+    let a = w
+        .api
+        .send(Method::POST, "roles", &no_csrf, role.clone())
+        .await;
+    assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "csrf"));
+    let cross = w
+        .api
+        .client
+        .post(format!("{}/api/v1/roles", w.api.base))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", "https://evil.example")
+        .json(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let a = w.api.send(Method::POST, "roles", &cookie_auth, role).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+
+    // Logout, then replay the stolen cookie: refused.
+    let a = w
+        .api
+        .call(Method::POST, "auth/logout", &cookie_auth, None)
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert!(a.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let replay = w.api.get("auth/me", &cookie_auth).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+
+    // Logout everywhere ends the other sessions (a phone and an API client) too.
+    let (phone, _) = w.api.cookie_login(email).await;
+    let script = w.api.token(email).await;
+    let a = w
+        .api
+        .call(Method::POST, "auth/logout-everywhere", &script, None)
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.api.get("auth/me", &phone).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.api.get("auth/me", &script).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A change of role ends the user's sessions: they sign in again with the new rights.
+    let agent = w.api.token(&w.acme.emails["agent"]).await;
+    let a = w
+        .api
+        .send(
+            Method::PATCH,
+            &format!("users/{}", w.acme.ids["agent"]),
+            &w.acme.callers["owner"],
+            json!({"role": "supervisor"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(
+        w.api.get("auth/me", &agent).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = w.api.token(&w.acme.emails["agent"]).await;
+    let me = w.api.get("auth/me", &again).await;
+    assert!(me.body["permissions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("board.view")));
+
+    // A password change rotates the session that made it and ends the others.
+    let (mine, _) = w.api.cookie_login(&w.acme.emails["viewer"]).await;
+    let other = w.api.token(&w.acme.emails["viewer"]).await;
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "auth/password",
+            &mine,
+            json!({"current_password": PASSWORD, "new_password": "an even better passphrase"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let rotated = a.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        w.api.get("auth/me", &mine).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.api.get("auth/me", &other).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let rotated = Auth::Cookie {
+        cookie: rotated,
+        csrf: a.body["me"]["csrf_token"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(w.api.get("auth/me", &rotated).await.status, StatusCode::OK);
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_scope_conversations_and_numbers_are_masked() {
+    let w = world().await;
+    let conversation = format!("conversations/{}", w.acme.ids["conversation"]);
+    let customer = &w.acme.ids["customer"];
+    // The agent is in the team that owns the number: visible, masked.
+    let a = w.api.get(&conversation, &w.acme.callers["agent"]).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["customer"], json!("•••••••4567"));
+    let history = w
+        .api
+        .get(
+            &format!("{conversation}/messages"),
+            &w.acme.callers["agent"],
+        )
+        .await;
+    assert_eq!(history.body["items"][0]["text"], json!("hello"));
+    assert!(!history.body.to_string().contains(customer.as_str()));
+    // The supervisor reads every transcript, unmasked, and the read is audited.
+    let a = w
+        .api
+        .get(
+            &format!("{conversation}/messages"),
+            &w.acme.callers["supervisor"],
+        )
+        .await;
+    assert_eq!(a.body["items"][0]["customer"], json!(customer));
+    let audit = w
+        .api
+        .get(
+            "audit?action=conversation.history",
+            &w.acme.callers["owner"],
+        )
+        .await;
+    let readers: BTreeSet<String> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["actor_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(readers.contains("supervisor@acme.example"), "{readers:?}");
+    // Take the agent out of the team: the conversation is gone for them (404, not 403).
+    let a = w
+        .api
+        .send(
+            Method::PUT,
+            &format!("teams/{}", w.acme.ids["team"]),
+            &w.acme.callers["owner"],
+            json!({"name": "Sales", "members": [], "numbers": [ACME_NUMBER]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = w.api.get(&conversation, &w.acme.callers["agent"]).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // A team cannot take another tenant's number or user.
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "teams",
+            &w.acme.callers["owner"],
+            json!({"name": "Raid", "numbers": [GLOBEX_NUMBER]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "teams",
+            &w.acme.callers["owner"],
+            json!({"name": "Raid", "members": [w.globex.ids["agent"]]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_api_keys_and_no_escalation() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    // Twelve custom roles in one tenant.
+    for i in 0..12 {
+        let a = w
+            .api
+            .send(
+                Method::POST,
+                "roles",
+                owner,
+                json!({"name": format!("Custom {i}"), "permissions": ["reports.view", "contacts.read"]}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    }
+    let roles = w.api.get("roles", owner).await;
+    assert_eq!(roles.body.as_array().unwrap().len(), 5 + 1 + 12);
+    // A key manager: may create keys, only within what they hold.
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "roles",
+            owner,
+            json!({"name": "Integrator", "permissions": ["api_keys.manage", "audit.view"]}),
+        )
+        .await;
+    let integrator_role = a.body["id"].as_str().unwrap().to_owned();
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "users",
+            owner,
+            json!({"email": "int@acme.example", "name": "Int", "role": integrator_role, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let integrator = w.api.token("int@acme.example").await;
+    let me = w.api.get("auth/me", &integrator).await;
+    assert_eq!(
+        me.body["permissions"],
+        json!(["api_keys.manage", "audit.view"])
+    );
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "api-keys",
+            &integrator,
+            json!({"name": "too much", "permissions": ["users.manage"]}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::FORBIDDEN, "privilege_escalation")
+    );
+    // An admin cannot make anyone owner, nor edit the owner.
+    let admin = &w.acme.callers["admin"];
+    let a = w
+        .api
+        .send(
+            Method::PATCH,
+            &format!("users/{}", w.acme.ids["viewer"]),
+            admin,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::FORBIDDEN, "privilege_escalation")
+    );
+    // A role in use cannot be deleted; the last owner cannot step down.
+    let a = w
+        .api
+        .call(
+            Method::DELETE,
+            &format!("roles/{integrator_role}"),
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "role_in_use"));
+    let owner_id = w.api.get("auth/me", owner).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = w
+        .api
+        .send(
+            Method::PATCH,
+            &format!("users/{owner_id}"),
+            owner,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "last_owner"));
+
+    // Keys: the secret is shown once, stored hashed, scoped, last use recorded, revocable.
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            "api-keys",
+            &integrator,
+            json!({"name": "Reporting", "permissions": ["audit.view"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let secret = a.body["secret"].as_str().unwrap().to_owned();
+    let id = a.body["key"]["id"].as_str().unwrap().to_owned();
+    let key = Auth::Bearer(secret.clone());
+    assert_eq!(w.api.get("audit", &key).await.status, StatusCode::OK);
+    let a = w.api.get("users", &key).await;
+    assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let listed = w.api.get("api-keys", owner).await;
+    assert!(
+        !listed.body.to_string().contains(&secret[12..]),
+        "never shown again"
+    );
+    let entry = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == json!(id))
+        .unwrap()
+        .clone();
+    assert!(entry["last_used_at"].is_i64());
+    let a = w
+        .api
+        .call(Method::DELETE, &format!("api-keys/{id}"), owner, None)
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.api.get("audit", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_action_leaves_an_audit_line_with_before_and_after() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let agent_path = format!("users/{}", w.acme.ids["agent"]);
+    let role_path = format!("roles/{}", w.acme.ids["role"]);
+    let team_path = format!("teams/{}", w.acme.ids["team"]);
+    let steps: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::PATCH,
+            "tenant".into(),
+            Some(json!({"name": "Acme Corp"})),
+        ),
+        (
+            Method::PATCH,
+            agent_path.clone(),
+            Some(json!({"name": "Agent Smith", "disabled": true})),
+        ),
+        (
+            Method::PUT,
+            role_path.clone(),
+            Some(json!({"name": "Reporter+", "permissions": ["reports.view", "board.view"]})),
+        ),
+        (
+            Method::PUT,
+            team_path.clone(),
+            Some(json!({"name": "Sales EU", "numbers": [ACME_NUMBER]})),
+        ),
+        (Method::DELETE, team_path.clone(), None),
+        (Method::DELETE, role_path.clone(), None),
+        (
+            Method::DELETE,
+            format!("api-keys/{}", w.acme.ids["api_key"]),
+            None,
+        ),
+    ];
+    for (method, path, body) in steps {
+        let a = w.api.call(method.clone(), &path, owner, body).await;
+        assert!(a.status.is_success(), "{method} {path}: {:?}", a.body);
+    }
+    // A denied attempt is recorded too.
+    let a = w.api.get("users", &w.acme.callers["agent"]).await;
+    assert_eq!(
+        a.status,
+        StatusCode::UNAUTHORIZED,
+        "the disabled agent's session ended"
+    );
+    let a = w.api.get("users", &w.acme.callers["viewer"]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    let mut lines = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let a = w.api.get(&format!("audit?limit=7{cursor}"), owner).await;
+        assert_eq!(a.status, StatusCode::OK);
+        lines.extend(a.body["items"].as_array().unwrap().clone());
+        match a.body["next"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let find = |action: &str| {
+        lines
+            .iter()
+            .find(|l| l["action"] == json!(action) && l["outcome"] == json!("ok"))
+            .unwrap_or_else(|| panic!("no {action} line in {lines:#?}"))
+            .clone()
+    };
+    let tenant = find("tenant.update");
+    assert_eq!(tenant["before"]["name"], json!("acme"));
+    assert_eq!(tenant["after"]["name"], json!("Acme Corp"));
+    let user = find("user.update");
+    assert_eq!(user["before"]["disabled"], json!(false));
+    assert_eq!(user["after"]["disabled"], json!(true));
+    assert_eq!(user["after"]["name"], json!("Agent Smith"));
+    assert_eq!(user["actor_name"], json!("owner@acme.example"));
+    assert_eq!(user["ip"], json!("127.0.0.1"));
+    assert!(
+        !user.to_string().contains("argon2"),
+        "never a password hash"
+    );
+    let role = find("role.update");
+    assert_eq!(
+        role["after"]["permissions"],
+        json!(["board.view", "reports.view"])
+    );
+    assert_eq!(find("team.update")["before"]["name"], json!("Sales"));
+    assert!(find("team.delete")["after"].is_null());
+    assert_eq!(find("role.delete")["before"]["name"], json!("Reporter+"));
+    assert!(find("api_key.revoke")["after"]["revoked_at"].is_i64());
+    assert!(find("user.create")["after"]["email"].is_string());
+    assert!(lines
+        .iter()
+        .any(|l| l["action"] == json!("user.list") && l["outcome"] == json!("denied")));
+    assert!(lines.iter().any(|l| l["action"] == json!("auth.login")));
+
+    // Filters and the export.
+    let a = w.api.get("audit?action=role&outcome=ok", owner).await;
+    let actions: BTreeSet<&str> = a.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(["role.create", "role.update", "role.delete"])
+    );
+    for (format, needle) in [("csv", "tenant.update"), ("jsonl", "\"role.delete\"")] {
+        let response = w
+            .api
+            .client
+            .get(format!(
+                "{}/api/v1/audit/export?format={format}",
+                w.api.base
+            ))
+            .bearer_auth(match owner {
+                Auth::Bearer(t) => t.clone(),
+                _ => unreachable!(),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap();
+        assert!(text.contains(needle), "{format}: {text}");
+    }
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_link_works_once_and_bad_input_keeps_it() {
+    let (running, api, _dir) = start("").await;
+    let token = setup_token(&running.setup_links[0]);
+    let page = api
+        .client
+        .get(&running.setup_links[0])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&token) && page.contains("<form"));
+    let body = |password: &str| json!({"token": token, "name": "Ada", "email": "ada@acme.example", "password": password});
+    let a = api
+        .send(Method::POST, "setup", &Auth::None, body("short"))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = api
+        .send(Method::POST, "setup", &Auth::None, body(PASSWORD))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    assert_eq!(a.body["role"], json!("owner"));
+    let a = api
+        .send(Method::POST, "setup", &Auth::None, body(PASSWORD))
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::NOT_FOUND, "invalid_setup_token")
+    );
+    // Bodies are limited, typed and strict.
+    let a = api
+        .send(
+            Method::POST,
+            "auth/token",
+            &Auth::None,
+            json!({"email": "ada@acme.example", "password": PASSWORD, "x": 1}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let big = "x".repeat(70_000);
+    let a = api
+        .send(
+            Method::POST,
+            "auth/token",
+            &Auth::None,
+            json!({"email": big, "password": ""}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let a = api.call(Method::PUT, "auth/me", &Auth::None, None).await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.headers["allow"], "GET");
+    running.shutdown().await;
+}
