@@ -26,7 +26,7 @@ pub enum AdminError {
     NoSuchTenant(String),
     #[error("`{0}` is not a valid email address")]
     BadEmail(String),
-    #[error("unknown role `{0}`; one of: owner, admin, supervisor, agent, viewer")]
+    #[error("unknown role `{0}`; one of: owner, admin, supervisor, agent, viewer, or a custom role id of the tenant")]
     BadRole(String),
     #[error(transparent)]
     Password(#[from] password::PasswordError),
@@ -179,8 +179,10 @@ pub async fn create_user(
         return Err(AdminError::NoSuchTenant(tenant.to_owned()));
     }
     let email = valid_email(email)?;
-    let Some(role) = PresetRole::parse(role) else {
-        return Err(AdminError::BadRole(role.to_owned()));
+    let role = match PresetRole::parse(role) {
+        Some(preset) => preset.as_str().to_owned(),
+        None if store.get_role(&tenant_id, role).await?.is_some() => role.to_owned(),
+        None => return Err(AdminError::BadRole(role.to_owned())),
     };
     let user = UserRecord {
         tenant: tenant_id,
@@ -189,7 +191,7 @@ pub async fn create_user(
             .unwrap_or_else(|| email.split('@').next().unwrap_or(""))
             .to_owned(),
         email: email.clone(),
-        role: role.as_str().to_owned(),
+        role,
         password_hash: hash(password).await?,
         disabled: false,
         created_at: now(),

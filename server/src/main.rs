@@ -54,6 +54,39 @@ enum Command {
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
+    /// Create, list and revoke API keys for third-party clients.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; its secret is printed once, on standard output.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// A permission the key grants (repeat for more), e.g. --permission audit.view.
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+    },
+    /// List a tenant's keys (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// The key's id (k_…).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,7 +113,7 @@ enum UserCommand {
         email: String,
         #[arg(long)]
         name: Option<String>,
-        /// owner, admin, supervisor, agent or viewer.
+        /// owner, admin, supervisor, agent, viewer, or a custom role id (r_…).
         #[arg(long, default_value = "agent")]
         role: String,
     },
@@ -234,6 +267,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         let u = admin::reset_password(store, &email, password.unwrap_or_default())
                             .await?;
                         println!("password reset for {}; their sessions are ended", u.email);
+                    }
+                }
+                anyhow::Ok(())
+            })
+        }
+        Command::ApiKey { command, config } => {
+            let config = load(config.as_deref())?;
+            runtime.block_on(async {
+                let store = app::open_store(&config, false).await?;
+                let store = store.as_ref();
+                match command {
+                    ApiKeyCommand::Create {
+                        tenant,
+                        name,
+                        permissions,
+                    } => {
+                        let (key, secret) =
+                            admin::create_api_key(store, &tenant, &name, &permissions).await?;
+                        eprintln!(
+                            "created API key {} ({}) in {}; the secret below is shown only now:",
+                            key.id, key.name, key.tenant
+                        );
+                        println!("{secret}");
+                    }
+                    ApiKeyCommand::List { tenant } => {
+                        for k in admin::list_api_keys(store, &tenant).await? {
+                            let state = if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "live"
+                            };
+                            let used = k
+                                .last_used_at
+                                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                                .map(|t| t.to_string())
+                                .unwrap_or_else(|| "never used".into());
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}",
+                                k.id,
+                                k.name,
+                                state,
+                                k.permissions.join(","),
+                                used
+                            );
+                        }
+                    }
+                    ApiKeyCommand::Revoke { tenant, id } => {
+                        admin::revoke_api_key(store, &tenant, &id).await?;
+                        println!("revoked {id}");
                     }
                 }
                 anyhow::Ok(())

@@ -232,3 +232,96 @@ fn tenants_and_users_are_managed_from_the_command_line() {
         "no user with email",
     );
 }
+
+#[test]
+fn api_keys_are_created_once_listed_and_revoked_with_audit_lines() {
+    let cli = Cli::new();
+    cli.ok(&["tenant", "create", "acme"], "");
+    let secret = cli.ok(
+        &[
+            "api-key",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "CRM sync",
+            "--permission",
+            "audit.view",
+            "--permission",
+            "contacts.read",
+        ],
+        "",
+    );
+    let secret = secret.trim();
+    assert!(secret.starts_with("sbk_"), "{secret}");
+    cli.fails(
+        &[
+            "api-key",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "x",
+            "--permission",
+            "root",
+        ],
+        "",
+        "unknown permission `root`",
+    );
+    let listed = cli.ok(&["api-key", "list", "--tenant", "acme"], "");
+    assert!(listed.contains("CRM sync\tlive\taudit.view,contacts.read\tnever used"));
+    assert!(
+        !listed.contains(&secret[10..]),
+        "the secret is never listed"
+    );
+    let id = listed.split('\t').next().unwrap().to_owned();
+    assert!(cli
+        .ok(&["api-key", "revoke", "--tenant", "acme", &id], "")
+        .contains("revoked"));
+    cli.fails(
+        &["api-key", "revoke", "--tenant", "acme", &id],
+        "",
+        "no live API key",
+    );
+    cli.fails(
+        &["api-key", "revoke", "--tenant", "other", &id],
+        "",
+        "no live API key",
+    );
+    assert!(cli
+        .ok(&["api-key", "list", "--tenant", "acme"], "")
+        .contains("\trevoked\t"));
+
+    // The CLI is no back door: its actions are in the tenant's audit log.
+    let store = SqliteStore::open(
+        &cli.dir.path().join("data/switchboard.db"),
+        SqliteOptions {
+            read_only: true,
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let page = runtime
+        .block_on(store.audit_log(
+            &switchboard_shared::TenantId::from("acme"),
+            &switchboard_server::store::AuditQuery::default(),
+            None,
+            10,
+        ))
+        .unwrap();
+    let actions: Vec<(&str, bool)> = page
+        .items
+        .iter()
+        .map(|l| (l.action.as_str(), l.actor.starts_with("cli:")))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![("api_key.revoke", true), ("api_key.create", true)]
+    );
+    assert!(page.items[0]
+        .after
+        .as_deref()
+        .unwrap()
+        .contains("revoked_at"));
+}
