@@ -34,7 +34,7 @@ pub enum AdminError {
     EmailTaken(String),
     #[error("no user with email {0}")]
     NoSuchUser(String),
-    #[error("unknown permission `{0}`; see docs/permissions.md")]
+    #[error("unknown permission `{0}`; see docs/security.md")]
     BadPermission(String),
     #[error("an API key needs a name of 1 to 100 characters and at least one permission")]
     BadApiKey,

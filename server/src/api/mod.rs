@@ -834,6 +834,39 @@ mod tests {
         }
     }
 
+    /// docs/security.md lists every route with its access, and every permission with the
+    /// presets that hold it, exactly as the code has them.
+    #[test]
+    fn the_security_document_matches_the_code() {
+        let doc = include_str!("../../../docs/security.md");
+        for r in routes() {
+            let access = match r.access {
+                Access::Public => "public".to_owned(),
+                Access::SignedIn => "any signed-in caller".to_owned(),
+                Access::Needs(p) => format!("`{p}`"),
+            };
+            let row = format!(
+                "| `{} /api/v1/{}` | {access} | `{}` |",
+                r.method, r.path, r.action
+            );
+            assert!(doc.contains(&row), "docs/security.md lacks: {row}");
+        }
+        for p in Permission::ALL {
+            let cells: Vec<&str> = switchboard_shared::PresetRole::ALL
+                .iter()
+                .map(|preset| {
+                    if crate::auth::roles::effective(preset.permissions()).contains(p) {
+                        "✓"
+                    } else {
+                        ""
+                    }
+                })
+                .collect();
+            let row = format!("| `{p}` | {} |", cells.join(" | "));
+            assert!(doc.contains(&row), "docs/security.md lacks: {row}");
+        }
+    }
+
     #[test]
     fn forwarded_addresses_count_only_behind_trusted_proxies() {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];

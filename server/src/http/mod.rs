@@ -240,8 +240,10 @@ async fn index(state: &HttpState) -> Response {
     };
     let body = format!(
         "Switchboard {version} is running.\n{stats}\n\n\
-         Endpoints: POST /webhooks/whatsapp (Meta's webhooks), GET /healthz, GET /readyz, \
-         GET /metrics (Prometheus).\n\
+         Endpoints: POST /webhooks/whatsapp (Meta's webhooks), the REST API under /api/v1 \
+         (sign in with POST /api/v1/auth/login or /api/v1/auth/token), GET /healthz, \
+         GET /readyz, GET /metrics (Prometheus).\n\
+         First start: open the one-time /setup link the server printed to create the owner.\n\
          Export the stored messages with `switchboard export --out messages.jsonl`.\n\
          The agent and supervisor app will be served here.\n",
         version = env!("CARGO_PKG_VERSION"),
