@@ -17,9 +17,23 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
         .env("SWITCHBOARD__LISTEN", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD__SIMULATOR__CHAT_INTERVAL_MS", "150")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start switchboard");
+    // The one-time setup link is printed on standard output; keep draining it after.
+    let stdout = child.stdout.take().unwrap();
+    let (link_tx, link_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(at) = line.find("http://") {
+                let _ = link_tx.send(line[at..].trim().to_owned());
+            }
+        }
+    });
     let export = || {
         let out = dir.path().join("export.jsonl");
         let ok = Command::new(binary("switchboard"))
@@ -78,6 +92,35 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
         metrics.contains("switchboard_cloud_api_sends_total"),
         "{metrics}"
     );
+
+    // No default credentials: the printed link creates the owner, who can then sign in.
+    let link: String = link_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a setup link on stdout");
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{port}/setup?token=setup_")),
+        "{link}"
+    );
+    let client = reqwest::blocking::Client::new();
+    let token = link.split("token=").nth(1).unwrap();
+    let setup = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/setup"))
+        .json(
+            &serde_json::json!({"token": token, "name": "Ada", "email": "ada@demo.example",
+                                 "password": "a long passphrase"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(setup.status(), 201);
+    let login: serde_json::Value = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/token"))
+        .json(&serde_json::json!({"email": "ada@demo.example", "password": "a long passphrase"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(login["me"]["tenant"], "demo");
+    assert_eq!(login["me"]["user"]["role"], "owner");
 
     // SIGTERM: a graceful exit.
     Command::new("kill")
