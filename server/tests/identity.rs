@@ -1109,3 +1109,71 @@ async fn the_setup_link_works_once_and_bad_input_keeps_it() {
     assert_eq!(a.headers["allow"], "GET");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weak_password_hash_is_upgraded_at_sign_in() {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
+    use switchboard_server::store::{AuditRecord, IdentityStore};
+
+    let (running, api, dir) = start("").await;
+    let token = setup_token(&running.setup_links[0]);
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": token, "name": "Ada", "email": "ada@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    // An operator's older install hashed with weaker parameters.
+    let store = SqliteStore::open(
+        &dir.path().join("data/switchboard.db"),
+        SqliteOptions::default(),
+    )
+    .unwrap();
+    let mut user = store
+        .user_by_email("ada@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    user.password_hash = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    let line = AuditRecord {
+        tenant: user.tenant.clone(),
+        id: "a_test".into(),
+        at_ms: 1,
+        actor: "test".into(),
+        actor_name: "test".into(),
+        action: "test.weaken".into(),
+        target: None,
+        outcome: "ok".into(),
+        ip: None,
+        user_agent: None,
+        before: None,
+        after: None,
+    };
+    assert!(store.update_user(&user, &line).await.unwrap());
+    api.token("ada@acme.example").await;
+    let upgraded = store
+        .user_by_email("ada@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        upgraded
+            .password_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        upgraded.password_hash
+    );
+    api.token("ada@acme.example").await;
+    running.shutdown().await;
+}

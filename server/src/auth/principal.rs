@@ -279,12 +279,20 @@ impl Authenticator {
             .map_err(LoginError::Locked)?;
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => password::verify(&password_text, &hash),
+        // Verified off the async threads; a hash made with weaker parameters than today's is
+        // replaced while the password is at hand.
+        let (ok, rehashed) = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => {
+                let ok = password::verify(&password_text, &hash);
+                let rehashed = (ok && password::needs_rehash(&hash))
+                    .then(|| password::hash(&password_text).ok())
+                    .flatten();
+                (ok, rehashed)
+            }
             None => {
                 // The same work as a real check, so timing does not tell which emails exist.
                 password::verify_dummy(&password_text);
-                false
+                (false, None)
             }
         })
         .await
@@ -314,6 +322,24 @@ impl Authenticator {
             return Err(LoginError::Disabled);
         }
         self.throttle.succeeded(&email);
+        let user = match rehashed {
+            Some(new_hash) => {
+                let mut upgraded = user.clone();
+                upgraded.password_hash = new_hash;
+                let line = audit_line(
+                    &user.tenant,
+                    format!("user:{}", user.id),
+                    email.clone(),
+                    "auth.password_rehash",
+                    Some(format!("user:{}", user.id)),
+                    "ok",
+                    &meta,
+                );
+                self.store.update_user(&upgraded, &line).await?;
+                upgraded
+            }
+            None => user,
+        };
         let token = token::new_session_token();
         let credential = if cookie {
             Credential::Cookie {

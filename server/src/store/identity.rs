@@ -171,6 +171,34 @@ pub(crate) fn decode_list(text: &str) -> Result<Vec<String>, super::StoreError> 
     serde_json::from_str(text).map_err(|e| super::StoreError::Corrupt(format!("list column: {e}")))
 }
 
+/// An API key row as both backends read it: id, tenant, name, secret hash, permissions (JSON),
+/// created_by, created_at, last_used_at, revoked_at.
+pub(crate) type KeyRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    UnixMillis,
+    Option<UnixMillis>,
+    Option<UnixMillis>,
+);
+
+pub(crate) fn key_from_row(r: KeyRow) -> Result<ApiKeyRecord, super::StoreError> {
+    Ok(ApiKeyRecord {
+        id: r.0,
+        tenant: TenantId::new(r.1),
+        name: r.2,
+        secret_hash: r.3,
+        permissions: decode_list(&r.4)?,
+        created_by: r.5,
+        created_at: r.6,
+        last_used_at: r.7,
+        revoked_at: r.8,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1831,32 +1831,6 @@ fn team_from_row(tenant: &TenantId, r: TeamRow) -> StoreResult<TeamRecord> {
     })
 }
 
-type KeyRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn key_from_row(r: KeyRow) -> StoreResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: r.0,
-        tenant: TenantId::new(r.1),
-        name: r.2,
-        secret_hash: r.3,
-        permissions: decode_list(&r.4)?,
-        created_by: r.5,
-        created_at: r.6,
-        last_used_at: r.7,
-        revoked_at: r.8,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::cql_statements;

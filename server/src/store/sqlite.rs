@@ -1580,18 +1580,6 @@ impl WriteOutcome {
 const KEY_COLUMNS: &str = "key_id, tenant, name, secret_hash, permissions, created_by, created_at,
     last_used_at, revoked_at";
 
-type KeyRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     Ok((
         r.get(0)?,
@@ -1604,20 +1592,6 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         r.get(7)?,
         r.get(8)?,
     ))
-}
-
-fn key_from_row(r: KeyRow) -> StoreResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: r.0,
-        tenant: TenantId::new(r.1),
-        name: r.2,
-        secret_hash: r.3,
-        permissions: decode_list(&r.4)?,
-        created_by: r.5,
-        created_at: r.6,
-        last_used_at: r.7,
-        revoked_at: r.8,
-    })
 }
 
 fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
