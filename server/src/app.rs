@@ -18,6 +18,7 @@ use crate::auth::Authenticator;
 use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
 use crate::http::{self, HttpState};
+use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
 use crate::service::{
     demo, inbound::Inbound, outbound::Outbound, Events, NumberDirectory, NumberEntry,
@@ -293,6 +294,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                     .is_some_and(|u| u.scheme() == "https")
         }
     };
+    let hub = Arc::new(Hub::new(config.hub.resume_window));
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,
@@ -312,9 +314,27 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         ready: Arc::clone(&ready),
         max_webhook_body: config.webhook.max_body_bytes,
         tls: tls.is_some(),
-        api: api_state,
+        api: api_state.clone(),
     });
-    let server = tokio::spawn(http::serve::serve(listener, routes, tls, shutdown.clone()));
+    hub::spawn_fanout(
+        Arc::clone(&hub),
+        &events,
+        Arc::clone(&store),
+        shutdown.clone(),
+    );
+    let gate = Arc::new(WsGate {
+        hub,
+        api: api_state,
+        heartbeat: Duration::from_secs(config.hub.heartbeat_secs),
+        tls: tls.is_some(),
+    });
+    let server = tokio::spawn(http::serve::serve(
+        listener,
+        routes,
+        tls,
+        Some(gate),
+        shutdown.clone(),
+    ));
     ready.store(true, Ordering::Release);
     tracing::info!(url = %format!("{scheme}://{addr}"), backend = ?config.store.backend, "Switchboard listening");
 

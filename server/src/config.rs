@@ -38,6 +38,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub hub: HubConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -68,6 +69,16 @@ pub enum SecureCookies {
     Auto,
     Always,
     Never,
+}
+
+/// The WebSocket hub.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// The server pings every socket this often; one silent for three times as long is closed.
+    pub heartbeat_secs: u64,
+    /// How many past events each stream keeps for clients resuming after a reconnect.
+    pub resume_window: usize,
 }
 
 /// The HTTP front: proxies and body limits.
@@ -287,6 +298,12 @@ impl Config {
                 "http.max_api_body_bytes",
                 "must be between 1024 and 16777216",
             ));
+        }
+        if !(1..=300).contains(&self.hub.heartbeat_secs) {
+            return Err(err("hub.heartbeat_secs", "must be between 1 and 300"));
+        }
+        if !(16..=1_000_000).contains(&self.hub.resume_window) {
+            return Err(err("hub.resume_window", "must be between 16 and 1000000"));
         }
         for (key, value) in [
             ("auth.session_hours", self.auth.session_hours),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connector;
 pub mod export;
 pub mod http;
+pub mod hub;
 pub mod secret;
 pub mod service;
 pub mod simulator;

@@ -8,6 +8,7 @@ pub mod api;
 pub mod ids;
 pub mod message;
 pub mod permissions;
+pub mod protocol;
 
 pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};

@@ -591,7 +591,7 @@ pub fn client_ip(
     )
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all("cookie")
         .iter()
@@ -614,7 +614,7 @@ fn is_write(method: &Method) -> bool {
 }
 
 /// Whether the browser says the request comes from another origin.
-fn cross_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
         return false;
     };

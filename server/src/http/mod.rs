@@ -59,7 +59,7 @@ const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
     frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
 /// Adds the security headers every response carries.
-fn secure(mut response: Response, tls: bool) -> Response {
+pub(crate) fn secure(mut response: Response, tls: bool) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         "x-content-type-options",

@@ -18,7 +18,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use warp::reply::Response;
 
+use std::convert::Infallible;
+
 use crate::api::PeerAddr;
+use crate::hub::socket::WsGate;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,6 +70,7 @@ pub async fn serve(
     listener: TcpListener,
     routes: warp::filters::BoxedFilter<(Response,)>,
     tls: Option<TlsAcceptor>,
+    ws: Option<Arc<WsGate>>,
     shutdown: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
@@ -84,12 +88,23 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        // The peer address travels with each request for throttling and the audit log.
-        let service = TowerToHyperService::new(tower::util::MapRequest::new(
-            warp::service(routes.clone()),
+        // The peer address travels with each request for throttling and the audit log; `/ws`
+        // upgrades are taken before warp, so the hub owns the raw connection.
+        let filtered = warp::service(routes.clone());
+        let gate = ws.clone();
+        let service = TowerToHyperService::new(tower::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(PeerAddr(peer));
-                request
+                let gate = gate.clone();
+                let filtered = filtered.clone();
+                async move {
+                    match gate {
+                        Some(gate) if request.uri().path() == "/ws" => Ok::<_, Infallible>(
+                            crate::hub::socket::upgrade(gate, request, peer).await,
+                        ),
+                        _ => tower::ServiceExt::oneshot(filtered, request).await,
+                    }
+                }
             },
         ));
         let watcher = graceful.watcher();

@@ -1,0 +1,475 @@
+//! The real-time hub: streams of past-tense events, fanned out to WebSocket connections.
+//!
+//! Owns: the streams (one per tenant and topic), their sequence numbers and resume windows, the
+//! fan-out of domain events into them, and the sockets (`socket`). Must not: block on a slow
+//! client (each connection has a bounded queue; a full queue closes that connection, which then
+//! resumes), hold a lock across `.await`, or decide permissions (it asks `auth`).
+//!
+//! A stream keeps its last `window` events, serialized once in two forms (customers' numbers
+//! visible, and masked) so fan-out copies a pointer, not a string. Subscribing replays from the
+//! window and registers the subscriber under the stream's lock, so between replay and live
+//! events there is no gap and no duplicate.
+
+pub mod socket;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use switchboard_shared::api::mask_phone;
+use switchboard_shared::protocol::{HubEvent, ServerFrame};
+use switchboard_shared::{Direction, TenantId};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::service::{DomainEvent, Events};
+use crate::store::{conversation_id, Store, TeamRecord};
+
+/// A frame ready to write, shared by every connection it goes to (cheap to clone).
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// One connection's end of a subscription.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub id: u64,
+    pub tx: mpsc::Sender<Frame>,
+    /// Whether this subscriber may see customers' phone numbers.
+    pub unmasked: bool,
+    /// Set when the connection's queue overflowed: the socket closes with `TOO_SLOW`.
+    pub too_slow: Arc<AtomicBool>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl Subscriber {
+    /// Queues a frame; on a full queue marks the connection too slow. Returns false then.
+    fn offer(&self, frame: Frame) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.too_slow.store(true, Ordering::Release);
+                self.wake.notify_one();
+                metrics::counter!("switchboard_hub_slow_consumers_total").increment(1);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+struct Entry {
+    seq: u64,
+    full: Frame,
+    masked: Frame,
+}
+
+struct Stream {
+    seq: u64,
+    window: VecDeque<Entry>,
+    subscribers: Vec<Subscriber>,
+}
+
+/// What `subscribe` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Subscribed {
+    /// Missed events (this many) were replayed; live events follow.
+    Resumed { replayed: usize, seq: u64 },
+    /// `after` was older than the window: the client must reload, then continue from `seq`.
+    Resync { seq: u64 },
+    /// The client's queue overflowed during the replay.
+    TooSlow,
+}
+
+/// A stream is named by its tenant and topic.
+type StreamKey = (TenantId, String);
+
+pub struct Hub {
+    streams: DashMap<StreamKey, Arc<Mutex<Stream>>>,
+    window: usize,
+    next_id: AtomicU64,
+}
+
+pub(crate) fn frame(value: &ServerFrame) -> Frame {
+    Frame::from(serde_json::to_string(value).expect("frames serialize"))
+}
+
+impl Hub {
+    pub fn new(window: usize) -> Self {
+        Self {
+            streams: DashMap::new(),
+            window: window.max(1),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    pub fn next_subscriber_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn stream(&self, tenant: &TenantId, topic: &str) -> Arc<Mutex<Stream>> {
+        // The map guard is dropped at the end of this statement, before the stream is locked.
+        Arc::clone(
+            self.streams
+                .entry((tenant.clone(), topic.to_owned()))
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Stream {
+                        seq: 0,
+                        window: VecDeque::new(),
+                        subscribers: Vec::new(),
+                    }))
+                })
+                .value(),
+        )
+    }
+
+    /// Appends an event to a stream and offers it to every subscriber. `event` carries the
+    /// customer's number in clear; masked copies are made here.
+    pub fn publish(&self, tenant: &TenantId, topic: &str, event: &HubEvent) {
+        let stream = self.stream(tenant, topic);
+        let Ok(mut s) = stream.lock() else { return };
+        s.seq += 1;
+        let seq = s.seq;
+        let full = frame(&ServerFrame::Event {
+            topic: topic.to_owned(),
+            seq,
+            event: event.clone(),
+        });
+        let masked = match event {
+            HubEvent::MessageStored { customer, .. } => {
+                let mut m = event.clone();
+                if let HubEvent::MessageStored { customer: c, .. } = &mut m {
+                    *c = mask_phone(customer);
+                }
+                frame(&ServerFrame::Event {
+                    topic: topic.to_owned(),
+                    seq,
+                    event: m,
+                })
+            }
+            HubEvent::StatusChanged { .. } => full.clone(),
+        };
+        s.subscribers.retain(|sub| {
+            let f = if sub.unmasked { &full } else { &masked };
+            sub.offer(f.clone())
+        });
+        s.window.push_back(Entry { seq, full, masked });
+        while s.window.len() > self.window {
+            s.window.pop_front();
+        }
+        metrics::counter!("switchboard_hub_events_total").increment(1);
+    }
+
+    /// Registers `sub` on a stream, first replaying what it missed after `after` (or a resync
+    /// when that is out of the window), then the `subscribed` frame, all under the stream's lock.
+    pub fn subscribe(
+        &self,
+        tenant: &TenantId,
+        topic: &str,
+        after: Option<u64>,
+        sub: Subscriber,
+    ) -> Subscribed {
+        let stream = self.stream(tenant, topic);
+        let Ok(mut s) = stream.lock() else {
+            return Subscribed::TooSlow;
+        };
+        s.subscribers.retain(|other| other.id != sub.id);
+        let seq = s.seq;
+        let mut outcome = Subscribed::Resumed { replayed: 0, seq };
+        if let Some(after) = after.filter(|a| *a < seq) {
+            let oldest = s.window.front().map(|e| e.seq).unwrap_or(seq + 1);
+            if after + 1 < oldest {
+                if !sub.offer(frame(&ServerFrame::Resync {
+                    topic: topic.to_owned(),
+                    seq,
+                })) {
+                    return Subscribed::TooSlow;
+                }
+                outcome = Subscribed::Resync { seq };
+            } else {
+                let mut replayed = 0;
+                for e in s.window.iter().filter(|e| e.seq > after) {
+                    let f = if sub.unmasked { &e.full } else { &e.masked };
+                    if !sub.offer(f.clone()) {
+                        return Subscribed::TooSlow;
+                    }
+                    replayed += 1;
+                }
+                outcome = Subscribed::Resumed { replayed, seq };
+            }
+        }
+        if !sub.offer(frame(&ServerFrame::Subscribed {
+            topic: topic.to_owned(),
+            seq,
+        })) {
+            return Subscribed::TooSlow;
+        }
+        s.subscribers.push(sub);
+        outcome
+    }
+
+    pub fn unsubscribe(&self, tenant: &TenantId, topic: &str, id: u64) {
+        if let Some(stream) = self
+            .streams
+            .get(&(tenant.clone(), topic.to_owned()))
+            .map(|s| Arc::clone(s.value()))
+        {
+            if let Ok(mut s) = stream.lock() {
+                s.subscribers.retain(|sub| sub.id != id);
+            }
+        }
+    }
+
+    /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
+    /// marker, its window is emptied, and its subscribers are told to resync.
+    fn lost_events(&self) {
+        let streams: Vec<(StreamKey, Arc<Mutex<Stream>>)> = self
+            .streams
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        for ((_, topic), stream) in streams {
+            if let Ok(mut s) = stream.lock() {
+                s.seq += 1;
+                s.window.clear();
+                let f = frame(&ServerFrame::Resync { topic, seq: s.seq });
+                s.subscribers.retain(|sub| sub.offer(f.clone()));
+            }
+        }
+    }
+}
+
+/// How long a tenant's team list is reused for routing events to team streams.
+const TEAMS_TTL: Duration = Duration::from_secs(2);
+
+/// Turns domain events into stream events, in order, on one task: so every stream sees its
+/// events in the order they were stored.
+pub fn spawn_fanout(
+    hub: Arc<Hub>,
+    events: &Events,
+    store: Arc<dyn Store>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut rx = events.subscribe();
+    tokio::spawn(async move {
+        let mut teams: std::collections::HashMap<TenantId, (Instant, Vec<TeamRecord>)> =
+            std::collections::HashMap::new();
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                e = rx.recv() => e,
+            };
+            let event = match event {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "the hub lagged behind the event bus; streams resync"
+                    );
+                    hub.lost_events();
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let (tenant, hub_event) = to_hub_event(event);
+            let (conversation, number) = match &hub_event {
+                HubEvent::MessageStored {
+                    conversation,
+                    number,
+                    ..
+                }
+                | HubEvent::StatusChanged {
+                    conversation,
+                    number,
+                    ..
+                } => (conversation.clone(), number.clone()),
+            };
+            let fresh = teams
+                .get(&tenant)
+                .is_some_and(|(at, _)| at.elapsed() < TEAMS_TTL);
+            if !fresh {
+                match store.list_teams(&tenant).await {
+                    Ok(list) => {
+                        teams.insert(tenant.clone(), (Instant::now(), list));
+                    }
+                    Err(error) => tracing::warn!(%error, "team list unavailable for fan-out"),
+                }
+            }
+            hub.publish(&tenant, "tenant", &hub_event);
+            hub.publish(&tenant, &format!("conversation:{conversation}"), &hub_event);
+            if let Some((_, list)) = teams.get(&tenant) {
+                for team in list.iter().filter(|t| t.numbers.contains(&number)) {
+                    hub.publish(&tenant, &format!("team:{}", team.id), &hub_event);
+                }
+            }
+        }
+    });
+}
+
+fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
+    match event {
+        DomainEvent::MessageReceived { tenant, message } => {
+            let conversation = conversation_id(&tenant, &message.number, &message.customer);
+            (
+                tenant,
+                HubEvent::MessageStored {
+                    conversation,
+                    number: message.number,
+                    customer: message.customer.into_string(),
+                    key: message.key.into_string(),
+                    wamid: message.wamid.into_string(),
+                    direction: Direction::Inbound,
+                    message_type: message.kind,
+                    text: message.text,
+                    at: message.at_ms,
+                },
+            )
+        }
+        DomainEvent::StatusUpdated { tenant, status } => {
+            let conversation = conversation_id(&tenant, &status.number, &status.recipient);
+            (
+                tenant,
+                HubEvent::StatusChanged {
+                    conversation,
+                    number: status.number,
+                    wamid: status.wamid.into_string(),
+                    status: status.status,
+                    at: status.at_ms,
+                    error_codes: status.error_codes,
+                },
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_shared::{ConversationId, PhoneNumberId};
+
+    fn event(i: i64) -> HubEvent {
+        HubEvent::MessageStored {
+            conversation: ConversationId::from("c_1"),
+            number: PhoneNumberId::from("1"),
+            customer: "79161234567".into(),
+            key: format!("k{i}"),
+            wamid: format!("w{i}"),
+            direction: Direction::Inbound,
+            message_type: "text".into(),
+            text: Some(format!("m{i}")),
+            at: i,
+        }
+    }
+
+    fn subscriber(hub: &Hub, depth: usize, unmasked: bool) -> (Subscriber, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(depth);
+        (
+            Subscriber {
+                id: hub.next_subscriber_id(),
+                tx,
+                unmasked,
+                too_slow: Arc::new(AtomicBool::new(false)),
+                wake: Arc::new(tokio::sync::Notify::new()),
+            },
+            rx,
+        )
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            out.push(serde_json::from_str(f.as_str()).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_was_missed_then_goes_live() {
+        let hub = Hub::new(8);
+        let t = TenantId::from("t");
+        for i in 1..=5 {
+            hub.publish(&t, "tenant", &event(i));
+        }
+        let (sub, mut rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, "tenant", Some(3), sub),
+            Subscribed::Resumed {
+                replayed: 2,
+                seq: 5
+            }
+        );
+        hub.publish(&t, "tenant", &event(6));
+        let seqs: Vec<(String, u64)> = drain(&mut rx)
+            .iter()
+            .map(|f| {
+                (
+                    f["type"].as_str().unwrap().to_owned(),
+                    f["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![
+                ("event".into(), 4),
+                ("event".into(), 5),
+                ("subscribed".into(), 5),
+                ("event".into(), 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn beyond_the_window_the_answer_is_resync() {
+        let hub = Hub::new(4);
+        let t = TenantId::from("t");
+        for i in 1..=10 {
+            hub.publish(&t, "tenant", &event(i));
+        }
+        let (sub, mut rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, "tenant", Some(2), sub),
+            Subscribed::Resync { seq: 10 }
+        );
+        let frames = drain(&mut rx);
+        assert_eq!(frames[0]["type"], "resync");
+        // Exactly at the edge of the window still resumes.
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, "tenant", Some(6), sub),
+            Subscribed::Resumed {
+                replayed: 4,
+                seq: 10
+            }
+        );
+    }
+
+    #[test]
+    fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
+        let hub = Hub::new(16);
+        let t = TenantId::from("t");
+        let (masked, mut masked_rx) = subscriber(&hub, 64, false);
+        let (clear, mut clear_rx) = subscriber(&hub, 64, true);
+        let (slow, _slow_rx) = subscriber(&hub, 2, true);
+        let slow_flag = Arc::clone(&slow.too_slow);
+        hub.subscribe(&t, "tenant", None, masked);
+        hub.subscribe(&t, "tenant", None, clear);
+        hub.subscribe(&t, "tenant", None, slow);
+        for i in 1..=3 {
+            hub.publish(&t, "tenant", &event(i));
+        }
+        let m = drain(&mut masked_rx);
+        assert_eq!(m[1]["event"]["customer"], "•••••••4567");
+        assert!(!m.iter().any(|f| f.to_string().contains("79161234567")));
+        let c = drain(&mut clear_rx);
+        assert_eq!(c[1]["event"]["customer"], "79161234567");
+        assert_eq!(c.len(), 4, "subscribed + 3 events");
+        assert!(
+            slow_flag.load(Ordering::Acquire),
+            "the slow one is flagged and dropped"
+        );
+    }
+}

@@ -1,0 +1,528 @@
+//! `/ws`: the upgrade, taken over from hyper so tokio-tungstenite runs with small buffers (warp's
+//! `ws()` filter cannot shrink tungstenite's read buffer), and one task pair per connection: a
+//! reader that handles client frames, and a writer that drains the bounded queue, batching every
+//! frame ready into one flush.
+//!
+//! Authentication: the session cookie (same origin only, checked against `Origin`), an
+//! `Authorization: Bearer` token or API key at the upgrade, or, for browsers that cannot set
+//! headers, an `auth` frame first. The credential is re-checked at every heartbeat, so a socket
+//! outlives neither a logout nor a disabled account.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use switchboard_shared::{ConversationId, Permission};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::{frame, Frame, Hub, Subscribed, Subscriber};
+use crate::api::{client_ip, cookie_value, cross_origin, ApiState};
+use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
+
+/// Frames queued for one connection before it counts as too slow.
+pub const QUEUE_DEPTH: usize = 256;
+/// The most frames written before one flush.
+const BATCH: usize = 64;
+/// How long an unauthenticated socket may take to send `auth`.
+const AUTH_WINDOW: Duration = Duration::from_secs(10);
+/// Topics one connection may hold.
+const MAX_TOPICS: usize = 64;
+/// The largest frame a client may send.
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
+
+/// Small buffers: an idle socket holds little more than its read buffer.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(Some(MAX_CLIENT_FRAME))
+        .max_frame_size(Some(MAX_CLIENT_FRAME))
+}
+
+/// What the upgrade needs.
+pub struct WsGate {
+    pub hub: Arc<Hub>,
+    pub api: ApiState,
+    pub heartbeat: Duration,
+    pub tls: bool,
+}
+
+fn plain(status: StatusCode, code: &str, message: &str) -> Response {
+    crate::http::error_response(status, code, message)
+}
+
+fn header<'a>(req: &'a hyper::Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Answers an upgrade request on `/ws`: 101 and a connection task, or a precise 4xx.
+pub async fn upgrade(
+    gate: Arc<WsGate>,
+    mut req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> Response {
+    let tls = gate.tls;
+    let response = match accept(gate, &mut req, peer).await {
+        Ok(response) | Err(response) => response,
+    };
+    crate::http::secure(response, tls)
+}
+
+async fn accept(
+    gate: Arc<WsGate>,
+    req: &mut hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response, Response> {
+    let has = |name: &str, token: &str| {
+        header(req, name)
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if req.method() != hyper::Method::GET
+        || !has("connection", "upgrade")
+        || !has("upgrade", "websocket")
+    {
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "not_a_websocket",
+            "connect with a WebSocket client (GET with Upgrade: websocket)",
+        ));
+    }
+    if header(req, "sec-websocket-version") != Some("13") {
+        let mut r = plain(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_version",
+            "WebSocket version 13 is required",
+        );
+        r.headers_mut()
+            .insert("sec-websocket-version", HeaderValue::from_static("13"));
+        return Err(r);
+    }
+    let Some(key) = header(req, "sec-websocket-key").map(str::to_owned) else {
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "not_a_websocket",
+            "Sec-WebSocket-Key is missing",
+        ));
+    };
+    let headers = req.headers().clone();
+    let meta = RequestMeta {
+        ip: client_ip(Some(peer.ip()), &headers, &gate.api.trusted_proxies),
+        user_agent: header(req, "user-agent").map(|v| v.chars().take(300).collect()),
+    };
+    let bearer = header(req, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_owned());
+    let cookie = cookie_value(&headers, gate.api.cookies.name()).map(str::to_owned);
+    if cookie.is_some() && bearer.is_none() && cross_origin(&headers) {
+        // A page on another site must not ride the user's cookie (cross-site WebSocket hijacking).
+        return Err(plain(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "WebSocket connections with a session cookie must come from this origin",
+        ));
+    }
+    let presented = bearer.or(cookie.map(|c| format!("cookie:{c}")));
+    let principal = match &presented {
+        Some(credential) => match authenticate(&gate.api, credential, meta.clone()).await {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                return Err(plain(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "the credential is not valid (expired, revoked or logged out)",
+                ))
+            }
+            Err(_) => {
+                return Err(plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "try again",
+                ))
+            }
+        },
+        None => None,
+    };
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
+                run(gate, ws, principal.zip(presented), meta).await;
+            }
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Vec::new().into());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    h.insert("connection", HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        h.insert("sec-websocket-accept", accept);
+    }
+    Ok(response)
+}
+
+/// A credential as presented: `sbk_…` (API key), `cookie:sbs_…` or `sbs_…` (bearer).
+async fn authenticate(
+    api: &ApiState,
+    credential: &str,
+    meta: RequestMeta,
+) -> Result<Option<Principal>, crate::store::StoreError> {
+    if credential.starts_with("sbk_") {
+        api.auth.from_api_key(credential, meta).await
+    } else if let Some(token) = credential.strip_prefix("cookie:") {
+        api.auth
+            .from_session(
+                Credential::Cookie {
+                    token: token.to_owned(),
+                },
+                meta,
+            )
+            .await
+    } else {
+        api.auth
+            .from_session(
+                Credential::Bearer {
+                    token: credential.to_owned(),
+                },
+                meta,
+            )
+            .await
+    }
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Why the connection ends. The reader decides (it alone waits on `wake`, which the hub
+/// notifies when the queue overflows); the writer drains what is queued and sends the close.
+struct Closing {
+    code: std::sync::atomic::AtomicU16,
+    wake: Arc<Notify>,
+    too_slow: Arc<AtomicBool>,
+}
+
+impl Closing {
+    /// Records why the reader ends the connection; the writer says it in the close frame.
+    fn with(&self, code: u16) {
+        self.code.store(code, Ordering::Release);
+    }
+}
+
+fn close_message(code: u16) -> Message {
+    let reason = match code {
+        close::TOO_SLOW => "too slow: reconnect and resume with `after`",
+        close::HEARTBEAT_TIMEOUT => "no frame within the heartbeat timeout",
+        close::SESSION_ENDED => "the session ended; sign in again",
+        close::UNAUTHENTICATED => "authenticate first",
+        close::PROTOCOL_ERROR => "protocol error",
+        _ => "closing",
+    };
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }))
+}
+
+async fn run(
+    gate: Arc<WsGate>,
+    ws: Socket,
+    authenticated: Option<(Principal, String)>,
+    meta: RequestMeta,
+) {
+    let (mut sink, mut stream) = ws.split();
+    // Authentication by first frame, for clients that could not send a header or cookie.
+    let (principal, credential) = match authenticated {
+        Some(pair) => pair,
+        None => {
+            let first = tokio::time::timeout(AUTH_WINDOW, stream.next()).await;
+            let token = match first {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    match serde_json::from_str::<ClientFrame>(text.as_str()) {
+                        Ok(ClientFrame::Auth { token }) => Some(token),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let principal = match &token {
+                Some(t) if !t.starts_with("cookie:") => authenticate(&gate.api, t, meta.clone())
+                    .await
+                    .ok()
+                    .flatten(),
+                _ => None,
+            };
+            match (principal, token) {
+                (Some(p), Some(t)) => (p, t),
+                _ => {
+                    let _ = sink.send(close_message(close::UNAUTHENTICATED)).await;
+                    return;
+                }
+            }
+        }
+    };
+    metrics::gauge!("switchboard_hub_connections").increment(1.0);
+    let scope = principal.scope(&gate.api.store);
+    let (tx, mut rx) = mpsc::channel::<Frame>(QUEUE_DEPTH);
+    let closing = Arc::new(Closing {
+        code: std::sync::atomic::AtomicU16::new(0),
+        wake: Arc::new(Notify::new()),
+        too_slow: Arc::new(AtomicBool::new(false)),
+    });
+    let subscriber = Subscriber {
+        id: gate.hub.next_subscriber_id(),
+        tx: tx.clone(),
+        unmasked: principal.can(Permission::ContactsPhoneView),
+        too_slow: Arc::clone(&closing.too_slow),
+        wake: Arc::clone(&closing.wake),
+    };
+    let _ = tx.try_send(frame(&ServerFrame::Ready {
+        protocol: PROTOCOL_VERSION,
+        tenant: principal.tenant.clone(),
+        user: principal.user().map(|u| u.id.clone()),
+        heartbeat_secs: gate.heartbeat.as_secs(),
+        resume_window: gate.hub.window() as u64,
+    }));
+
+    // The writer: drains the queue in batches, pings, and closes when told.
+    let heartbeat = gate.heartbeat;
+    let writer_closing = Arc::clone(&closing);
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(heartbeat);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                next = rx.recv() => {
+                    let Some(first) = next else { break };
+                    if sink.feed(Message::Text(first)).await.is_err() {
+                        return;
+                    }
+                    let mut batch = 1;
+                    while batch < BATCH {
+                        match rx.try_recv() {
+                            Ok(f) => {
+                                if sink.feed(Message::Text(f)).await.is_err() {
+                                    return;
+                                }
+                                batch += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                }
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        // The reader ended the connection: say why, when there is a reason.
+        let code = if writer_closing.too_slow.load(Ordering::Acquire) {
+            close::TOO_SLOW
+        } else {
+            writer_closing.code.load(Ordering::Acquire)
+        };
+        if code != 0 {
+            let _ = sink.send(close_message(code)).await;
+        } else {
+            let _ = sink.close().await;
+        }
+    });
+
+    let mut topics: HashSet<String> = HashSet::new();
+    let mut recheck = tokio::time::interval(heartbeat);
+    recheck.tick().await;
+    let silence = heartbeat * 3;
+    let mut last_heard = tokio::time::Instant::now();
+    loop {
+        if closing.too_slow.load(Ordering::Acquire) {
+            break;
+        }
+        tokio::select! {
+            message = stream.next() => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = handle(&gate, &principal, &scope, &subscriber, &mut topics, text.as_str()).await;
+                        if let Some(reply) = reply {
+                            if !subscriber.offer(reply) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        closing.with(close::PROTOCOL_ERROR);
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {} // pings are answered by tungstenite; pongs prove life
+                }
+            }
+            // The hub found this connection's queue full.
+            _ = closing.wake.notified() => {
+                if closing.too_slow.load(Ordering::Acquire) {
+                    break;
+                }
+            }
+            _ = recheck.tick() => {
+                if last_heard.elapsed() > silence {
+                    closing.with(close::HEARTBEAT_TIMEOUT);
+                    break;
+                }
+                match authenticate(&gate.api, &credential, meta.clone()).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        closing.with(close::SESSION_ENDED);
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%error, "could not re-check a socket's credential"),
+                }
+            }
+        }
+    }
+    for topic in &topics {
+        gate.hub
+            .unsubscribe(&principal.tenant, topic, subscriber.id);
+    }
+    drop(subscriber);
+    drop(tx);
+    let _ = writer.await;
+    metrics::gauge!("switchboard_hub_connections").decrement(1.0);
+}
+
+fn error(code: &str, message: impl Into<String>) -> Frame {
+    frame(&ServerFrame::Error {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// One client frame; the reply to queue, if any (subscriptions queue their own frames).
+async fn handle(
+    gate: &WsGate,
+    principal: &Principal,
+    scope: &TenantScope,
+    subscriber: &Subscriber,
+    topics: &mut HashSet<String>,
+    text: &str,
+) -> Option<Frame> {
+    let parsed = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(f) => f,
+        Err(e) => {
+            return Some(error(
+                "bad_frame",
+                format!("not a frame of protocol 1: {e}"),
+            ))
+        }
+    };
+    match parsed {
+        ClientFrame::Auth { .. } => {
+            Some(error("already_authenticated", "this socket is signed in"))
+        }
+        ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
+        ClientFrame::Unsubscribe { topic } => {
+            gate.hub
+                .unsubscribe(&principal.tenant, &topic, subscriber.id);
+            topics.remove(&topic);
+            Some(frame(&ServerFrame::Unsubscribed { topic }))
+        }
+        ClientFrame::Subscribe { topic, after } => {
+            if !topics.contains(&topic) && topics.len() >= MAX_TOPICS {
+                return Some(error(
+                    "too_many_subscriptions",
+                    format!("at most {MAX_TOPICS} topics per connection"),
+                ));
+            }
+            if let Err((code, message)) = may_subscribe(principal, scope, &topic).await {
+                return Some(error(code, message));
+            }
+            match gate
+                .hub
+                .subscribe(&principal.tenant, &topic, after, subscriber.clone())
+            {
+                Subscribed::TooSlow => None,
+                _ => {
+                    topics.insert(topic);
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Whether the caller may follow `topic`. Conversations and teams of other tenants do not exist.
+async fn may_subscribe(
+    principal: &Principal,
+    scope: &TenantScope,
+    topic: &str,
+) -> Result<(), (&'static str, String)> {
+    let unavailable = |_| ("store_unavailable", "try again".to_owned());
+    if topic == "tenant" {
+        return if principal.can(Permission::ConversationsReadAll) {
+            Ok(())
+        } else {
+            Err((
+                "forbidden",
+                "the tenant stream needs `conversations.read.all`".to_owned(),
+            ))
+        };
+    }
+    if let Some(id) = topic.strip_prefix("conversation:") {
+        let visible = scope
+            .conversation(&ConversationId::from(id))
+            .await
+            .map_err(unavailable)?
+            .is_some_and(|c| principal.sees(&c));
+        return if visible {
+            Ok(())
+        } else {
+            Err(("not_found", format!("no conversation `{id}`")))
+        };
+    }
+    if let Some(id) = topic.strip_prefix("team:") {
+        let Some(team) = scope.team(id).await.map_err(unavailable)? else {
+            return Err(("not_found", format!("no team `{id}`")));
+        };
+        let member = principal
+            .user()
+            .is_some_and(|u| team.members.contains(&u.id));
+        return if principal.can(Permission::ConversationsReadAll)
+            || (member && principal.can(Permission::ConversationsReadTeam))
+        {
+            Ok(())
+        } else {
+            Err((
+                "forbidden",
+                "only the team's members (with `conversations.read.team`) follow it".to_owned(),
+            ))
+        };
+    }
+    Err((
+        "unknown_topic",
+        format!("`{topic}` is not a topic: tenant, team:<id> or conversation:<id>"),
+    ))
+}

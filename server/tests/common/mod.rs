@@ -1,0 +1,312 @@
+//! What the in-process integration tests share: a two-tenant configuration, a tiny API client,
+//! signed webhooks, and tenants populated through the setup link and the API.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchboard_server::app::{self, Running};
+use switchboard_server::config::Config;
+use switchboard_server::connector::signature;
+use switchboard_server::store::conversation_id;
+use switchboard_shared::{PhoneNumberId, TenantId, WaId};
+
+pub const SECRET: &str = "identity-test-app-secret";
+pub const ACME_NUMBER: &str = "111111111111111";
+pub const GLOBEX_NUMBER: &str = "222222222222222";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn config(dir: &Path, extra: &str) -> Config {
+    let mut text = format!(
+        "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n{extra}\n",
+        dir.join("data").display()
+    );
+    for (tenant, number, waba) in [
+        ("acme", ACME_NUMBER, "9001"),
+        ("globex", GLOBEX_NUMBER, "9002"),
+    ] {
+        text.push_str(&format!(
+            "[[whatsapp.numbers]]\ntenant = \"{tenant}\"\nphone_number_id = \"{number}\"\n\
+             display_phone_number = \"1555{number}\"\nwaba_id = \"{waba}\"\n\
+             access_token = \"token\"\napp_secret = \"{SECRET}\"\nverify_token = \"verify\"\n\
+             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n"
+        ));
+    }
+    let path = dir.join("switchboard.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path), []).unwrap()
+}
+
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Cookie { cookie: String, csrf: String },
+}
+
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1/{path}", self.base));
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(token) => request = request.bearer_auth(token),
+            Auth::Cookie { cookie, csrf } => {
+                request = request
+                    .header("cookie", cookie)
+                    .header("x-csrf-token", csrf)
+            }
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Answer {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, auth: &Auth, body: Value) -> Answer {
+        self.call(method, path, auth, Some(body)).await
+    }
+
+    pub async fn token(&self, email: &str) -> Auth {
+        let a = self
+            .send(
+                Method::POST,
+                "auth/token",
+                &Auth::None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{email}: {:?}", a.body);
+        Auth::Bearer(a.body["token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn cookie_login(&self, email: &str) -> (Auth, String) {
+        let a = self
+            .send(
+                Method::POST,
+                "auth/login",
+                &Auth::None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let set_cookie = a.headers["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let csrf = a.body["me"]["csrf_token"].as_str().unwrap().to_owned();
+        (Auth::Cookie { cookie, csrf }, set_cookie)
+    }
+}
+
+/// One tenant's fixtures: its owner, one user per preset role, and one of everything.
+pub struct Tenant {
+    pub callers: BTreeMap<&'static str, Auth>,
+    pub emails: BTreeMap<&'static str, String>,
+    pub ids: BTreeMap<&'static str, String>,
+}
+
+pub fn webhook(number: &str, customer: &str, wamid: &str, text: &str) -> String {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "9001", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": format!("1555{number}"), "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
+            "messages": [{"from": customer, "id": wamid, "timestamp": "1749416383",
+                          "type": "text", "text": {"body": text}}]
+        }}]}]
+    })
+    .to_string()
+}
+
+/// Posts a webhook signed like Meta's and expects it stored.
+pub async fn deliver(api: &Api, body: String) {
+    let response = api
+        .client
+        .post(format!("{}/webhooks/whatsapp", api.base))
+        .header(
+            "x-hub-signature-256",
+            signature::sign(SECRET.as_bytes(), body.as_bytes()),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+pub struct World {
+    pub running: Running,
+    pub api: Api,
+    pub acme: Tenant,
+    pub globex: Tenant,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn start(extra: &str) -> (Running, Api, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = app::start_on(config(dir.path(), extra), listener)
+        .await
+        .unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    };
+    (running, api, dir)
+}
+
+pub fn setup_token(link: &str) -> String {
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
+/// Sets a tenant up through its setup link and the API, as an operator would.
+pub async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenant {
+    let owner_email = format!("owner@{label}.example");
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(link), "name": "Owner", "email": owner_email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let owner = api.token(&owner_email).await;
+    let mut callers = BTreeMap::from([("owner", owner.clone())]);
+    let mut emails = BTreeMap::from([("owner", owner_email)]);
+    let mut ids = BTreeMap::new();
+    for role in ["admin", "supervisor", "agent", "viewer"] {
+        let email = format!("{role}@{label}.example");
+        let a = api
+            .send(
+                Method::POST,
+                "users",
+                &owner,
+                json!({"email": email, "name": role, "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        ids.insert(role, a.body["id"].as_str().unwrap().to_owned());
+        callers.insert(role, api.token(&email).await);
+        emails.insert(role, email);
+    }
+    let a = api
+        .send(
+            Method::POST,
+            "roles",
+            &owner,
+            json!({"name": "Reporter", "permissions": ["reports.view"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("role", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "teams",
+            &owner,
+            json!({"name": "Sales", "members": [ids["agent"]], "numbers": [number]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("team", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "api-keys",
+            &owner,
+            json!({"name": "CRM", "permissions": ["audit.view"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("api_key", a.body["key"]["id"].as_str().unwrap().to_owned());
+    callers.insert(
+        "api_key",
+        Auth::Bearer(a.body["secret"].as_str().unwrap().to_owned()),
+    );
+
+    // A customer writes in, so there is a conversation.
+    let customer = if label == "acme" {
+        "79161234567"
+    } else {
+        "4915112345678"
+    };
+    let body = webhook(number, customer, &format!("wamid.{label}.1"), "hello");
+    deliver(api, body).await;
+    let tenant = TenantId::from(label);
+    ids.insert(
+        "conversation",
+        conversation_id(&tenant, &PhoneNumberId::from(number), &WaId::from(customer)).into_string(),
+    );
+    ids.insert("customer", customer.to_owned());
+    Tenant {
+        callers,
+        emails,
+        ids,
+    }
+}
+
+pub async fn world() -> World {
+    let (running, api, dir) = start("").await;
+    assert_eq!(
+        running.setup_links.len(),
+        2,
+        "one link per tenant without users"
+    );
+    let links = running.setup_links.clone();
+    // The links are bound to tenants in the order tenants list (acme, globex).
+    let acme = populate(&api, &links[0], "acme", ACME_NUMBER).await;
+    let globex = populate(&api, &links[1], "globex", GLOBEX_NUMBER).await;
+    World {
+        running,
+        api,
+        acme,
+        globex,
+        _dir: dir,
+    }
+}

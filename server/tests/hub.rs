@@ -1,0 +1,253 @@
+//! The WebSocket hub against a real server: authentication three ways, topic permissions,
+//! masking, live events from real webhooks, resume with no gap and no duplicate, and sockets that
+//! do not outlive their session.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt as _, StreamExt as _};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn ws_url(api: &Api) -> String {
+    format!("{}/ws", api.base.replace("http://", "ws://"))
+}
+
+async fn connect(api: &Api, auth: Option<&Auth>) -> Socket {
+    let mut request = ws_url(api).into_client_request().unwrap();
+    if let Some(Auth::Bearer(token)) = auth {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next text frame, skipping pings; panics after 10 s.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, frame: Value) {
+    socket
+        .send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn closed_with(socket: &mut Socket) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("closed within 10 s")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+fn token(auth: &Auth) -> String {
+    match auth {
+        Auth::Bearer(t) => t.clone(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_reach_permitted_subscribers_masked_as_their_role_requires() {
+    let w = world().await;
+    let mut owner = connect(&w.api, Some(&w.acme.callers["owner"])).await;
+    let ready = next(&mut owner).await;
+    assert_eq!(ready["type"], "ready");
+    assert_eq!(ready["protocol"], 1);
+    assert_eq!(ready["tenant"], "acme");
+    send(&mut owner, json!({"type": "subscribe", "topic": "tenant"})).await;
+    let subscribed = next(&mut owner).await;
+    assert_eq!(subscribed["type"], "subscribed");
+    let start = subscribed["seq"].as_u64().unwrap();
+
+    // The agent signs in by first frame (as a browser without cookies would).
+    let mut agent = connect(&w.api, None).await;
+    send(
+        &mut agent,
+        json!({"type": "auth", "token": token(&w.acme.callers["agent"])}),
+    )
+    .await;
+    assert_eq!(next(&mut agent).await["type"], "ready");
+    send(&mut agent, json!({"type": "subscribe", "topic": "tenant"})).await;
+    let refused = next(&mut agent).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("forbidden"))
+    );
+    let team = format!("team:{}", w.acme.ids["team"]);
+    send(&mut agent, json!({"type": "subscribe", "topic": team})).await;
+    assert_eq!(next(&mut agent).await["type"], "subscribed");
+    // Another tenant's conversation does not exist for them.
+    let foreign = format!("conversation:{}", w.globex.ids["conversation"]);
+    send(&mut agent, json!({"type": "subscribe", "topic": foreign})).await;
+    assert_eq!(next(&mut agent).await["code"], "not_found");
+
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79161234567", "wamid.live.1", "Где мой заказ?"),
+    )
+    .await;
+    let seen = next(&mut owner).await;
+    assert_eq!(seen["type"], "event");
+    assert_eq!(seen["seq"].as_u64().unwrap(), start + 1);
+    assert_eq!(seen["event"]["kind"], "message_stored");
+    assert_eq!(seen["event"]["text"], "Где мой заказ?");
+    assert_eq!(seen["event"]["customer"], "79161234567");
+    let seen = next(&mut agent).await;
+    assert_eq!(seen["topic"], team);
+    assert_eq!(
+        seen["event"]["customer"], "•••••••4567",
+        "masked for agents"
+    );
+
+    // Globex's webhooks never reach acme's sockets.
+    deliver(
+        &w.api,
+        webhook(GLOBEX_NUMBER, "4915112345678", "wamid.globex.live", "hallo"),
+    )
+    .await;
+    send(&mut owner, json!({"type": "ping", "id": "p1"})).await;
+    assert_eq!(next(&mut owner).await, json!({"type": "pong", "id": "p1"}));
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_client_resumes_with_no_gap_and_no_duplicate() {
+    let w = world().await;
+    let conversation = format!("conversation:{}", w.acme.ids["conversation"]);
+    let mut socket = connect(&w.api, Some(&w.acme.callers["supervisor"])).await;
+    next(&mut socket).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": conversation}),
+    )
+    .await;
+    let mut last = next(&mut socket).await["seq"].as_u64().unwrap();
+    for i in 0..3 {
+        deliver(
+            &w.api,
+            webhook(
+                ACME_NUMBER,
+                "79161234567",
+                &format!("wamid.r.{i}"),
+                &format!("before {i}"),
+            ),
+        )
+        .await;
+        let e = next(&mut socket).await;
+        assert_eq!(e["seq"].as_u64().unwrap(), last + 1);
+        last += 1;
+    }
+    drop(socket); // the phone went through a tunnel
+    for i in 0..4 {
+        deliver(
+            &w.api,
+            webhook(
+                ACME_NUMBER,
+                "79161234567",
+                &format!("wamid.m.{i}"),
+                &format!("missed {i}"),
+            ),
+        )
+        .await;
+    }
+    let mut socket = connect(&w.api, Some(&w.acme.callers["supervisor"])).await;
+    next(&mut socket).await;
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topic": conversation, "after": last}),
+    )
+    .await;
+    let mut texts = Vec::new();
+    loop {
+        let f = next(&mut socket).await;
+        if f["type"] == "subscribed" {
+            assert_eq!(f["seq"].as_u64().unwrap(), last + 4);
+            break;
+        }
+        assert_eq!(f["seq"].as_u64().unwrap(), last + 1 + texts.len() as u64);
+        texts.push(f["event"]["text"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(texts, vec!["missed 0", "missed 1", "missed 2", "missed 3"]);
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79161234567", "wamid.after", "live again"),
+    )
+    .await;
+    let f = next(&mut socket).await;
+    assert_eq!(
+        (f["seq"].as_u64().unwrap(), f["event"]["text"].as_str()),
+        (last + 5, Some("live again"))
+    );
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_need_credentials_and_end_with_their_session() {
+    let (running, api, _dir) = start("[hub]\nheartbeat_secs = 1\n").await;
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(&running.setup_links[0]), "name": "Ada",
+                   "email": "ada@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert!(a.status.is_success());
+    // A bad credential at the upgrade is a 401, before any socket exists.
+    let mut request = ws_url(&api).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer sbs_nope".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    // A bad first frame closes with 4001.
+    let mut socket = connect(&api, None).await;
+    send(&mut socket, json!({"type": "auth", "token": "sbs_forged"})).await;
+    assert_eq!(closed_with(&mut socket).await, 4001);
+    // A cookie from another origin is refused at the upgrade.
+    let (cookie, _) = api.cookie_login("ada@acme.example").await;
+    let Auth::Cookie { cookie, .. } = cookie else {
+        unreachable!()
+    };
+    let mut request = ws_url(&api).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    // Logging out ends a live socket at the next heartbeat.
+    let bearer = api.token("ada@acme.example").await;
+    let mut socket = connect(&api, Some(&bearer)).await;
+    assert_eq!(next(&mut socket).await["type"], "ready");
+    let a = api.call(Method::POST, "auth/logout", &bearer, None).await;
+    assert!(a.status.is_success());
+    assert_eq!(closed_with(&mut socket).await, 4010);
+    running.shutdown().await;
+}

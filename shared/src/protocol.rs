@@ -1,0 +1,157 @@
+//! The WebSocket protocol at `/ws`, version 1 (documented for third parties in
+//! `docs/protocol.md`). Every frame is one JSON text message with a `type`.
+//!
+//! Streams: each topic a client may subscribe to is a stream with its own sequence number. Every
+//! event carries `(topic, seq)`; `seq` grows by one per event of that stream, so a client that
+//! remembers the last `seq` it saw can `subscribe` again with `after` and receive exactly what it
+//! missed, or a `resync` when that is older than the server keeps.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConversationId, PhoneNumberId, TenantId, UserId};
+use crate::message::{Direction, MessageStatus};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Close codes the server uses (RFC 6455 leaves 4000-4999 to applications).
+pub mod close {
+    /// No valid credential within the authentication window.
+    pub const UNAUTHENTICATED: u16 = 4001;
+    /// The client read too slowly and its queue filled: reconnect and resume.
+    pub const TOO_SLOW: u16 = 4008;
+    /// No frame (not even a pong) within the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+    /// The session ended (logout, disabled account): sign in again.
+    pub const SESSION_ENDED: u16 = 4010;
+    /// A frame that is not valid JSON of this protocol, or too large.
+    pub const PROTOCOL_ERROR: u16 = 4002;
+}
+
+/// What a client sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Authenticates a connection opened without a cookie or `Authorization` header: a session
+    /// token (`sbs_…`) or an API key (`sbk_…`). Must be the first frame then.
+    Auth {
+        token: String,
+    },
+    /// Starts (or resumes, with `after`) a stream.
+    Subscribe {
+        topic: String,
+        /// The last `seq` the client saw on this topic; events after it are replayed.
+        #[serde(default)]
+        after: Option<u64>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
+    /// Answered by `pong` with the same id.
+    Ping {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+/// What the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Sent once authenticated.
+    Ready {
+        protocol: u32,
+        tenant: TenantId,
+        user: Option<UserId>,
+        /// The server pings this often; a client silent for three times as long is closed.
+        heartbeat_secs: u64,
+        /// How many past events of each stream the server keeps for `after`.
+        resume_window: u64,
+    },
+    /// The subscription is live; `seq` is the stream's latest sequence number (replayed events,
+    /// if any, were sent just before).
+    Subscribed {
+        topic: String,
+        seq: u64,
+    },
+    Unsubscribed {
+        topic: String,
+    },
+    Event {
+        topic: String,
+        seq: u64,
+        event: HubEvent,
+    },
+    /// `after` is older than the window: reload from the REST API, then continue from `seq`.
+    Resync {
+        topic: String,
+        seq: u64,
+    },
+    /// A refused frame (the connection stays open).
+    Error {
+        code: String,
+        message: String,
+    },
+    Pong {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+/// Facts, in the past tense.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HubEvent {
+    /// A message was stored (inbound from a customer, or sent by the business).
+    MessageStored {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        /// Masked (`•••••••4567`) unless the subscriber may see phone numbers.
+        customer: String,
+        key: String,
+        wamid: String,
+        direction: Direction,
+        /// WhatsApp's message type (`text`, `image`, …).
+        message_type: String,
+        text: Option<String>,
+        at: i64,
+    },
+    /// An outbound message's delivery status changed.
+    StatusChanged {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        wamid: String,
+        status: MessageStatus,
+        at: i64,
+        /// Meta's error codes, for `failed`.
+        error_codes: Vec<i64>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_json() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"subscribe","topic":"tenant","after":41}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Subscribe {
+                topic: "tenant".into(),
+                after: Some(41)
+            }
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"subscribe"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());
+        let s = serde_json::to_value(ServerFrame::Subscribed {
+            topic: "tenant".into(),
+            seq: 3,
+        })
+        .unwrap();
+        assert_eq!(
+            s,
+            serde_json::json!({"type":"subscribed","topic":"tenant","seq":3})
+        );
+    }
+}
