@@ -217,7 +217,7 @@ async fn fixed_rate(
 }
 
 /// Runs `cmd` pinned to `core` when `taskset` exists.
-fn pinned(program: &std::path::Path, core: usize) -> Command {
+pub(crate) fn pinned(program: &std::path::Path, core: usize) -> Command {
     if std::path::Path::new("/usr/bin/taskset").exists() {
         let mut c = Command::new("/usr/bin/taskset");
         c.arg("-c").arg(core.to_string()).arg(program);
@@ -227,7 +227,7 @@ fn pinned(program: &std::path::Path, core: usize) -> Command {
     }
 }
 
-fn pin_self(core: usize) {
+pub(crate) fn pin_self(core: usize) {
     if std::path::Path::new("/usr/bin/taskset").exists() {
         let _ = Command::new("/usr/bin/taskset")
             .args([
@@ -242,13 +242,13 @@ fn pin_self(core: usize) {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-async fn wait_ready(url: &str) -> Result<()> {
+pub(crate) async fn wait_ready(url: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = reqwest::get(url).await {
@@ -263,7 +263,7 @@ async fn wait_ready(url: &str) -> Result<()> {
     }
 }
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();

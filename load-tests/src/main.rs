@@ -12,6 +12,7 @@
 //! server CPU per operation comes from /proc; the load average is recorded.
 //! Traffic goes to loopback only, in loops bounded by time and count.
 
+mod idle;
 mod ingest;
 mod procinfo;
 
@@ -86,7 +87,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(kind) = &cli.baseline_server {
         let listen = cli.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
-        return match ingest::run_baseline_server(kind, &listen) {
+        let result = if kind == "tungstenite-hold" {
+            idle::run_baseline_hub(&listen)
+        } else {
+            ingest::run_baseline_server(kind, &listen)
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("baseline server: {e:#}");
@@ -101,14 +107,15 @@ fn main() -> ExitCode {
         .expect("runtime");
     let scenarios: Vec<&str> = match &cli.scenario {
         Some(s) => vec![s.as_str()],
-        None => vec!["ingest"],
+        None => vec!["ingest", "idle_memory"],
     };
     let mut failed = false;
     for scenario in scenarios {
         let result = match scenario {
             "ingest" => runtime.block_on(ingest::run(&cli)),
+            "idle_memory" => runtime.block_on(idle::run(&cli)),
             other => Err(anyhow::anyhow!(
-                "unknown scenario {other} (this build has: ingest)"
+                "unknown scenario {other} (this build has: ingest, idle_memory)"
             )),
         };
         match result {

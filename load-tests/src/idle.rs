@@ -1,0 +1,306 @@
+//! `idle_memory`: server memory per idle, authenticated, subscribed WebSocket, at 1k, 5k and 10k
+//! sockets (200 in a smoke run), against the real `switchboard` binary. The baseline, in the same
+//! run, is a bare tokio-tungstenite server with the same buffer sizes that only holds its sockets:
+//! what a socket costs with no hub at all.
+//!
+//! Memory is the server's resident set (`VmRSS`) after every socket has been answered, minus the
+//! resident set before the first connected, divided by the count. A socket that never got its
+//! `ready` (or, for the baseline, its upgrade) counts as lost.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::ingest::{free_port, pin_self, pinned, wait_ready, Killed};
+use crate::{procinfo, sibling_binary, Cli};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Server memory per socket, from /proc.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Opens `n` sockets (64 at a time), each authenticated by `token` and subscribed to `topic` when
+/// given; returns the open ones.
+async fn open(url: &str, token: Option<&str>, topic: Option<&str>, n: usize) -> Vec<Socket> {
+    let mut sockets = Vec::with_capacity(n);
+    let mut pending = futures_util::stream::iter(0..n)
+        .map(|_| async move {
+            let mut request = url.into_client_request().ok()?;
+            if let Some(token) = token {
+                request
+                    .headers_mut()
+                    .insert("authorization", format!("Bearer {token}").parse().ok()?);
+            }
+            let (mut socket, _) = tokio::time::timeout(
+                Duration::from_secs(30),
+                tokio_tungstenite::connect_async(request),
+            )
+            .await
+            .ok()?
+            .ok()?;
+            if token.is_some() {
+                expect(&mut socket, "ready").await?;
+            }
+            if let Some(topic) = topic {
+                let frame = json!({"type": "subscribe", "topic": topic}).to_string();
+                socket.send(Message::Text(frame.into())).await.ok()?;
+                expect(&mut socket, "subscribed").await?;
+            }
+            Some(socket)
+        })
+        .buffer_unordered(64);
+    while let Some(result) = pending.next().await {
+        if let Some(socket) = result {
+            sockets.push(socket);
+        }
+    }
+    sockets
+}
+
+async fn expect(socket: &mut Socket, kind: &str) -> Option<()> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let Message::Text(text) = message {
+            let v: Value = serde_json::from_str(text.as_str()).ok()?;
+            return (v["type"] == kind).then_some(());
+        }
+    }
+}
+
+/// Waits for memory to settle after connecting (allocators return nothing, but in-flight
+/// handshakes finish).
+async fn settled_rss(pid: u32) -> u64 {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rss_bytes(pid).unwrap_or(0)
+}
+
+struct Point {
+    sockets: usize,
+    opened: usize,
+    bytes_per_socket: f64,
+}
+
+/// Measures a running server at every count, opening more sockets as it goes.
+async fn measure(
+    pid: u32,
+    url: &str,
+    token: Option<&str>,
+    topic: Option<&str>,
+    counts: &[usize],
+) -> Vec<Point> {
+    let before = settled_rss(pid).await;
+    let mut held: Vec<Socket> = Vec::new();
+    let mut points = Vec::new();
+    for &count in counts {
+        let missing = count.saturating_sub(held.len());
+        let mut more = open(url, token, topic, missing).await;
+        held.append(&mut more);
+        let after = settled_rss(pid).await;
+        points.push(Point {
+            sockets: count,
+            opened: held.len(),
+            bytes_per_socket: after.saturating_sub(before) as f64 / held.len().max(1) as f64,
+        });
+    }
+    drop(held);
+    points
+}
+
+/// The baseline server: accepts WebSockets with the same small buffers and holds them.
+pub fn run_baseline_hub(listen: &str) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                if let Ok(mut ws) =
+                    tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+                {
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            });
+        }
+    })
+}
+
+async fn setup_owner(base: &str, link: &str) -> Result<String> {
+    let token = link
+        .split("token=")
+        .nth(1)
+        .context("no token in the setup link")?;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/api/v1/setup"))
+        .json(
+            &json!({"token": token, "name": "Load", "email": "load@example.com",
+                      "password": "a long load-test passphrase"}),
+        )
+        .send()
+        .await?;
+    if !created.status().is_success() {
+        bail!("setup failed: {}", created.text().await?);
+    }
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"email": "load@example.com", "password": "a long load-test passphrase"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(login["token"]
+        .as_str()
+        .context("no token in the sign-in answer")?
+        .to_owned())
+}
+
+pub async fn run(cli: &Cli) -> Result<Value> {
+    let switchboard = sibling_binary("switchboard")?;
+    let me = std::env::current_exe()?;
+    pin_self(1);
+    let load_before = procinfo::load_average();
+    let counts: Vec<usize> = if cli.smoke {
+        vec![200]
+    } else {
+        vec![1_000, 5_000, 10_000]
+    };
+
+    // Baseline first, pinned like the server.
+    let port = free_port()?;
+    let baseline = Killed(
+        pinned(&me, 0)
+            .args([
+                "--baseline-server",
+                "tungstenite-hold",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the baseline")?,
+    );
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the baseline did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let baseline_points = measure(
+        baseline.0.id(),
+        &format!("ws://127.0.0.1:{port}/"),
+        None,
+        None,
+        &counts,
+    )
+    .await;
+    drop(baseline);
+
+    // Switchboard: an owner's bearer token, each socket subscribed to the tenant stream.
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n[simulator]\nmode = \"off\"\n\
+             [log]\nfilter = \"warn\"\n[[whatsapp.numbers]]\ntenant = \"load\"\n\
+             phone_number_id = \"106540352242922\"\ndisplay_phone_number = \"15550783881\"\n\
+             access_token = \"unused\"\napp_secret = \"unused-secret\"\nverify_token = \"unused\"\n\
+             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n",
+            dir.path().join("data").display()
+        ),
+    )?;
+    let mut child = pinned(&switchboard, 0)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting switchboard")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let server = Killed(child);
+    let pid = server.0.id();
+    let (link_tx, link_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(at) = line.find("http://") {
+                let _ = link_tx.send(line[at..].trim().to_owned());
+            }
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/readyz")).await?;
+    let link = link_rx
+        .recv_timeout(Duration::from_secs(30))
+        .context("no setup link printed")?;
+    let token = setup_owner(&base, &link).await?;
+    let points = measure(
+        pid,
+        &format!("ws://127.0.0.1:{port}/ws"),
+        Some(&token),
+        Some("tenant"),
+        &counts,
+    )
+    .await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    drop(server);
+
+    let lost: usize = points
+        .iter()
+        .chain(&baseline_points)
+        .map(|p| p.sockets - p.opened)
+        .sum();
+    let table: Vec<Value> = points
+        .iter()
+        .zip(&baseline_points)
+        .map(|(s, b)| {
+            json!({
+                "sockets": s.sockets,
+                "switchboard_bytes_per_socket": s.bytes_per_socket.round(),
+                "baseline_bytes_per_socket": b.bytes_per_socket.round(),
+                "ratio_to_baseline": ((s.bytes_per_socket / b.bytes_per_socket.max(1.0)) * 100.0).round() / 100.0,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "scenario": "idle_memory",
+        "smoke": cli.smoke,
+        "what": "server RSS growth per idle authenticated socket subscribed to one stream",
+        "points": table,
+        "baseline": {"name": "bare tokio-tungstenite server, same buffer sizes, holding sockets"},
+        "target_bytes_per_socket": 16 * 1024,
+        "lost": lost,
+        "duplicated": 0,
+        "violations": 0,
+        "load_average": {"before": load_before, "after": procinfo::load_average()},
+    }))
+}
