@@ -266,7 +266,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             max_retries: config.whatsapp.max_retries,
         },
     );
-    let outbound = Arc::new(Outbound::new(api, Arc::clone(&store), numbers));
+    let outbound = Arc::new(Outbound::new(
+        api,
+        Arc::clone(&store),
+        numbers,
+        events.clone(),
+    ));
 
     let auth = Arc::new(Authenticator::new(Arc::clone(&store), &config.auth));
     let scheme = if tls.is_some() { "https" } else { "http" };

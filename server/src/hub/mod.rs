@@ -24,7 +24,7 @@ use switchboard_shared::{Direction, TenantId};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::service::{DomainEvent, Events};
-use crate::store::{conversation_id, Store, TeamRecord};
+use crate::store::{conversation_id, outbound_message_key, Store, TeamRecord};
 
 /// A frame ready to write, shared by every connection it goes to (cheap to clone).
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -322,6 +322,25 @@ fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                     key: message.key.into_string(),
                     wamid: message.wamid.into_string(),
                     direction: Direction::Inbound,
+                    message_type: message.kind,
+                    text: message.text,
+                    at: message.at_ms,
+                },
+            )
+        }
+        DomainEvent::MessageSent { message } => {
+            let tenant = message.tenant.clone();
+            let conversation = conversation_id(&tenant, &message.number, &message.customer);
+            let key = outbound_message_key(&message.wamid).into_string();
+            (
+                tenant,
+                HubEvent::MessageStored {
+                    conversation,
+                    number: message.number,
+                    customer: message.customer.into_string(),
+                    key,
+                    wamid: message.wamid.into_string(),
+                    direction: Direction::Outbound,
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,

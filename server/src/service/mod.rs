@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use crate::config::NumberConfig;
 use crate::connector::NumberEndpoint;
 use crate::secret::Secret;
-use crate::store::{InboundMessage, StatusUpdate};
+use crate::store::{InboundMessage, OutboundRecord, StatusUpdate};
 
 /// Everything Switchboard knows about one business number.
 #[derive(Clone, Debug)]
@@ -100,6 +100,8 @@ pub enum DomainEvent {
         tenant: TenantId,
         status: StatusUpdate,
     },
+    /// The Cloud API accepted a message the business sent, and it is stored.
+    MessageSent { message: OutboundRecord },
 }
 
 /// The in-process event stream. Bounded: a subscriber that falls more than `capacity` events

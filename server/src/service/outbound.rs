@@ -7,6 +7,7 @@ use std::sync::Arc;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
 use super::NumberDirectory;
+use super::{DomainEvent, Events};
 use crate::connector::wire::{Content, MarkRead, SendRequest};
 use crate::connector::{CloudApi, CloudApiError};
 use crate::store::{OutboundRecord, Store, StoreError};
@@ -26,14 +27,21 @@ pub struct Outbound {
     api: CloudApi,
     store: Arc<dyn Store>,
     numbers: NumberDirectory,
+    events: Events,
 }
 
 impl Outbound {
-    pub fn new(api: CloudApi, store: Arc<dyn Store>, numbers: NumberDirectory) -> Self {
+    pub fn new(
+        api: CloudApi,
+        store: Arc<dyn Store>,
+        numbers: NumberDirectory,
+        events: Events,
+    ) -> Self {
         Self {
             api,
             store,
             numbers,
+            events,
         }
     }
 
@@ -67,18 +75,19 @@ impl Outbound {
             .map(|m| Wamid::new(m.id.clone()))
             .ok_or_else(|| CloudApiError::Decode("no message id in the answer".into()))?;
         let raw = serde_json::to_string(&request).unwrap_or_default();
-        self.store
-            .record_outbound(OutboundRecord {
-                tenant: tenant.clone(),
-                wamid: wamid.clone(),
-                number: number.clone(),
-                customer: customer.clone(),
-                kind: request.content.kind().to_owned(),
-                text: request.content.summary(),
-                at_ms: jiff::Timestamp::now().as_millisecond(),
-                raw,
-            })
-            .await?;
+        let record = OutboundRecord {
+            tenant: tenant.clone(),
+            wamid: wamid.clone(),
+            number: number.clone(),
+            customer: customer.clone(),
+            kind: request.content.kind().to_owned(),
+            text: request.content.summary(),
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+            raw,
+        };
+        self.store.record_outbound(record.clone()).await?;
+        self.events
+            .publish(DomainEvent::MessageSent { message: record });
         tracing::info!(tenant = %tenant, number = %number, customer = %customer, %wamid, "message sent");
         Ok(wamid)
     }
