@@ -299,7 +299,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                     .is_some_and(|u| u.scheme() == "https")
         }
     };
-    let hub = Arc::new(Hub::new(config.hub.resume_window));
+    let hub = Arc::new(Hub::new(
+        config.hub.resume_window,
+        Duration::from_secs(config.hub.away_after_secs),
+    ));
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,
@@ -307,6 +310,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             secure: secure_cookies,
         },
         trusted_proxies: Arc::new(config.http.trusted_proxies.clone()),
+        hub: Arc::clone(&hub),
         max_body: config.http.max_api_body_bytes,
     };
 
@@ -321,6 +325,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         tls: tls.is_some(),
         api: api_state.clone(),
     });
+    hub::spawn_presence_sweeper(Arc::clone(&hub), shutdown.clone());
     hub::spawn_fanout(
         Arc::clone(&hub),
         &events,

@@ -79,6 +79,8 @@ pub struct HubConfig {
     pub heartbeat_secs: u64,
     /// How many past events each stream keeps for clients resuming after a reconnect.
     pub resume_window: usize,
+    /// A connected agent with no activity for this long shows as away.
+    pub away_after_secs: u64,
 }
 
 /// The HTTP front: proxies and body limits.
@@ -301,6 +303,9 @@ impl Config {
         }
         if !(1..=300).contains(&self.hub.heartbeat_secs) {
             return Err(err("hub.heartbeat_secs", "must be between 1 and 300"));
+        }
+        if !(10..=86_400).contains(&self.hub.away_after_secs) {
+            return Err(err("hub.away_after_secs", "must be between 10 and 86400"));
         }
         if !(16..=1_000_000).contains(&self.hub.resume_window) {
             return Err(err("hub.resume_window", "must be between 16 and 1000000"));

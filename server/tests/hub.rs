@@ -304,3 +304,59 @@ async fn the_demo_replies_reach_the_socket_as_outbound_messages_with_their_ticks
     }
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_follows_presence_and_status_and_a_second_device_counts_once() {
+    let w = world().await;
+    let supervisor = &w.acme.callers["supervisor"];
+    let mut board = connect(&w.api, Some(supervisor)).await;
+    next(&mut board).await;
+    send(&mut board, json!({"type": "subscribe", "topic": "board"})).await;
+    // The supervisor's own connection was an event before the subscription; start after it.
+    assert_eq!(next(&mut board).await["type"], "subscribed");
+    let agent_id = w.acme.ids["agent"].clone();
+    let agent_event = |f: &Value| f["event"]["agent"]["user"] == json!(agent_id);
+
+    let mut phone = connect(&w.api, Some(&w.acme.callers["agent"])).await;
+    next(&mut phone).await;
+    let f = next(&mut board).await;
+    assert!(agent_event(&f));
+    assert_eq!(f["event"]["agent"]["presence"], "online");
+    let mut desktop = connect(&w.api, Some(&w.acme.callers["agent"])).await;
+    next(&mut desktop).await;
+    send(&mut phone, json!({"type": "set_status", "status": "break"})).await;
+    let f = next(&mut board).await;
+    assert_eq!(
+        (
+            f["event"]["agent"]["status"].as_str(),
+            f["event"]["agent"]["connections"].as_u64()
+        ),
+        (Some("break"), Some(2)),
+        "the second device was no event of its own: {f}"
+    );
+    drop(phone);
+    drop(desktop);
+    let f = next(&mut board).await;
+    assert_eq!(f["event"]["agent"]["presence"], "offline");
+    assert_eq!(f["event"]["agent"]["status"], "break");
+
+    let agents = w.api.get("agents", supervisor).await;
+    let me = agents
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["user"] == json!(agent_id))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (me["presence"].as_str(), me["status"].as_str()),
+        (Some("offline"), Some("break"))
+    );
+    // Agents do not watch the board.
+    let mut agent = connect(&w.api, Some(&w.acme.callers["agent"])).await;
+    next(&mut agent).await;
+    send(&mut agent, json!({"type": "subscribe", "topic": "board"})).await;
+    assert_eq!(next(&mut agent).await["code"], "forbidden");
+    w.running.shutdown().await;
+}

@@ -46,6 +46,10 @@ pub enum ClientFrame {
     Unsubscribe {
         topic: String,
     },
+    /// Sets the caller's own working status (users only).
+    SetStatus {
+        status: AgentStatus,
+    },
     /// Answered by `pong` with the same id.
     Ping {
         #[serde(default)]
@@ -97,6 +101,40 @@ pub enum ServerFrame {
     },
 }
 
+/// What an agent says about themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Available,
+    Busy,
+    Break,
+}
+
+/// Whether an agent is there, from their connections and activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// At least one socket, active within the away timeout.
+    Online,
+    /// Connected, but no activity for a while.
+    Away,
+    /// No socket.
+    Offline,
+}
+
+/// One agent as the supervisor board shows them (also `GET /api/v1/agents`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub user: UserId,
+    pub name: String,
+    pub presence: Presence,
+    pub status: AgentStatus,
+    /// Open sockets (a phone and a desktop are two sockets but one agent everywhere else).
+    pub connections: u32,
+    /// Unix milliseconds of the last frame or connection, if ever.
+    pub last_activity: Option<i64>,
+}
+
 /// Facts, in the past tense.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -125,6 +163,8 @@ pub enum HubEvent {
         /// Meta's error codes, for `failed`.
         error_codes: Vec<i64>,
     },
+    /// An agent's presence or status changed (the `board` topic).
+    AgentChanged { agent: AgentState },
 }
 
 #[cfg(test)]

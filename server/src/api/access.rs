@@ -207,6 +207,19 @@ pub async fn list_numbers(ctx: Ctx) -> ApiResult {
     json(StatusCode::OK, &numbers)
 }
 
+// --- agents ---
+
+/// `GET agents`: every enabled user with their presence and status, for the board.
+pub async fn list_agents(ctx: Ctx) -> ApiResult {
+    let agents: Vec<switchboard_shared::protocol::AgentState> = all_users(&ctx)
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .map(|u| ctx.hub.presence.of(ctx.scope.tenant(), &u.id, &u.name))
+        .collect();
+    json(StatusCode::OK, &agents)
+}
+
 // --- users ---
 
 pub async fn list_users(ctx: Ctx) -> ApiResult {

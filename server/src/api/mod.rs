@@ -308,6 +308,13 @@ pub fn routes() -> &'static [Route] {
             .audited(),
             Route::needs(
                 M::GET,
+                "agents",
+                P::BoardView,
+                "agent.list",
+                h!(access::list_agents),
+            ),
+            Route::needs(
+                M::GET,
                 "conversations/{id}",
                 P::ConversationsReadAssigned,
                 "conversation.read",
@@ -532,6 +539,7 @@ pub struct Ctx {
     pub auth: Arc<Authenticator>,
     pub cookies: CookiePolicy,
     pub action: &'static str,
+    pub hub: Arc<crate::hub::Hub>,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -561,6 +569,8 @@ pub struct ApiState {
     pub cookies: CookiePolicy,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub max_body: usize,
+    /// The hub, for presence.
+    pub hub: Arc<crate::hub::Hub>,
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
@@ -795,6 +805,7 @@ async fn dispatch_inner(
         auth: Arc::clone(&state.auth),
         cookies: state.cookies,
         action: route.action,
+        hub: Arc::clone(&state.hub),
     };
     let response = handler(ctx).await.map_err(fail)?;
     if audit_success && response.status().is_success() {

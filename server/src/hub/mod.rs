@@ -10,6 +10,7 @@
 //! window and registers the subscriber under the stream's lock, so between replay and live
 //! events there is no gap and no duplicate.
 
+pub mod presence;
 pub mod socket;
 
 use std::collections::VecDeque;
@@ -19,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
-use switchboard_shared::protocol::{HubEvent, ServerFrame};
+use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame};
 use switchboard_shared::{Direction, TenantId};
 use tokio::sync::{broadcast, mpsc};
 
+use self::presence::Presences;
 use crate::service::{DomainEvent, Events};
 use crate::store::{conversation_id, outbound_message_key, Store, TeamRecord};
 
@@ -87,6 +89,8 @@ pub struct Hub {
     streams: DashMap<StreamKey, Arc<Mutex<Stream>>>,
     window: usize,
     next_id: AtomicU64,
+    /// Who is there; changes go to each tenant's `board` stream.
+    pub presence: Presences,
 }
 
 pub(crate) fn frame(value: &ServerFrame) -> Frame {
@@ -94,11 +98,19 @@ pub(crate) fn frame(value: &ServerFrame) -> Frame {
 }
 
 impl Hub {
-    pub fn new(window: usize) -> Self {
+    pub fn new(window: usize, away_after: Duration) -> Self {
         Self {
             streams: DashMap::new(),
             window: window.max(1),
             next_id: AtomicU64::new(1),
+            presence: Presences::new(away_after.as_millis() as i64),
+        }
+    }
+
+    /// Tells the tenant's board that an agent changed, when they did.
+    pub fn agent_changed(&self, tenant: &TenantId, state: Option<AgentState>) {
+        if let Some(agent) = state {
+            self.publish(tenant, "board", &HubEvent::AgentChanged { agent });
         }
     }
 
@@ -150,7 +162,7 @@ impl Hub {
                     event: m,
                 })
             }
-            HubEvent::StatusChanged { .. } => full.clone(),
+            HubEvent::StatusChanged { .. } | HubEvent::AgentChanged { .. } => full.clone(),
         };
         s.subscribers.retain(|sub| {
             let f = if sub.unmasked { &full } else { &masked };
@@ -242,6 +254,23 @@ impl Hub {
     }
 }
 
+/// Turns idle agents away, every few seconds.
+pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = jiff::Timestamp::now().as_millisecond();
+            for (tenant, state) in hub.presence.sweep(now) {
+                hub.agent_changed(&tenant, Some(state));
+            }
+        }
+    });
+}
+
 /// How long a tenant's team list is reused for routing events to team streams.
 const TEAMS_TTL: Duration = Duration::from_secs(2);
 
@@ -286,6 +315,8 @@ pub fn spawn_fanout(
                     number,
                     ..
                 } => (conversation.clone(), number.clone()),
+                // Not made from domain events.
+                HubEvent::AgentChanged { .. } => continue,
             };
             let fresh = teams
                 .get(&tenant)
@@ -407,7 +438,7 @@ mod tests {
 
     #[test]
     fn resume_replays_exactly_what_was_missed_then_goes_live() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(8, Duration::from_secs(300));
         let t = TenantId::from("t");
         for i in 1..=5 {
             hub.publish(&t, "tenant", &event(i));
@@ -443,7 +474,7 @@ mod tests {
 
     #[test]
     fn beyond_the_window_the_answer_is_resync() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, Duration::from_secs(300));
         let t = TenantId::from("t");
         for i in 1..=10 {
             hub.publish(&t, "tenant", &event(i));
@@ -468,7 +499,7 @@ mod tests {
 
     #[test]
     fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Duration::from_secs(300));
         let t = TenantId::from("t");
         let (masked, mut masked_rx) = subscriber(&hub, 64, false);
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);

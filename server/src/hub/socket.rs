@@ -281,6 +281,15 @@ async fn run(
         }
     };
     metrics::gauge!("switchboard_hub_connections").increment(1.0);
+    let now = || jiff::Timestamp::now().as_millisecond();
+    let user = principal.user().map(|u| (u.id.clone(), u.name.clone()));
+    if let Some((id, name)) = &user {
+        let state = gate
+            .hub
+            .presence
+            .connected(&principal.tenant, id, name, now());
+        gate.hub.agent_changed(&principal.tenant, state);
+    }
     let scope = principal.scope(&gate.api.store);
     let (tx, mut rx) = mpsc::channel::<Frame>(QUEUE_DEPTH);
     let closing = Arc::new(Closing {
@@ -367,6 +376,10 @@ async fn run(
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Some(Ok(Message::Text(text))) => {
+                        if let Some((id, _)) = &user {
+                            let state = gate.hub.presence.active(&principal.tenant, id, now());
+                            gate.hub.agent_changed(&principal.tenant, state);
+                        }
                         let reply = handle(&gate, &principal, &scope, &subscriber, &mut topics, text.as_str()).await;
                         if let Some(reply) = reply {
                             if !subscriber.offer(reply) {
@@ -408,6 +421,10 @@ async fn run(
         gate.hub
             .unsubscribe(&principal.tenant, topic, subscriber.id);
     }
+    if let Some((id, _)) = &user {
+        let state = gate.hub.presence.disconnected(&principal.tenant, id);
+        gate.hub.agent_changed(&principal.tenant, state);
+    }
     drop(subscriber);
     drop(tx);
     let _ = writer.await;
@@ -444,6 +461,18 @@ async fn handle(
             Some(error("already_authenticated", "this socket is signed in"))
         }
         ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
+        ClientFrame::SetStatus { status } => match principal.user() {
+            Some(user) => {
+                let now = jiff::Timestamp::now().as_millisecond();
+                let state = gate
+                    .hub
+                    .presence
+                    .set_status(&principal.tenant, &user.id, status, now);
+                gate.hub.agent_changed(&principal.tenant, state);
+                None
+            }
+            None => Some(error("not_a_user", "API keys have no working status")),
+        },
         ClientFrame::Unsubscribe { topic } => {
             gate.hub
                 .unsubscribe(&principal.tenant, &topic, subscriber.id);
@@ -481,6 +510,16 @@ async fn may_subscribe(
     topic: &str,
 ) -> Result<(), (&'static str, String)> {
     let unavailable = |_| ("store_unavailable", "try again".to_owned());
+    if topic == "board" {
+        return if principal.can(Permission::BoardView) {
+            Ok(())
+        } else {
+            Err((
+                "forbidden",
+                "the supervisor board needs `board.view`".to_owned(),
+            ))
+        };
+    }
     if topic == "tenant" {
         return if principal.can(Permission::ConversationsReadAll) {
             Ok(())
@@ -523,6 +562,6 @@ async fn may_subscribe(
     }
     Err((
         "unknown_topic",
-        format!("`{topic}` is not a topic: tenant, team:<id> or conversation:<id>"),
+        format!("`{topic}` is not a topic: tenant, board, team:<id> or conversation:<id>"),
     ))
 }

@@ -1,0 +1,213 @@
+//! Presence: whether each agent is there (online, away, offline, from their sockets and
+//! activity) and what they say about themselves (available, busy, break). Pure bookkeeping in a
+//! dashmap with the clock passed in; every method returns the agent's new state when something
+//! a supervisor sees changed, and nothing otherwise. No method awaits, so no map guard is ever held
+//! across `.await`.
+//!
+//! An agent on a phone and a desktop has two connections and is one agent: online while either
+//! is open and active.
+
+use dashmap::DashMap;
+use switchboard_shared::protocol::{AgentState, AgentStatus, Presence};
+use switchboard_shared::{TenantId, UserId};
+
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    connections: u32,
+    status: AgentStatus,
+    presence: Presence,
+    last_activity: Option<i64>,
+}
+
+impl Entry {
+    fn state(&self, user: &UserId) -> AgentState {
+        AgentState {
+            user: user.clone(),
+            name: self.name.clone(),
+            presence: self.presence,
+            status: self.status,
+            connections: self.connections,
+            last_activity: self.last_activity,
+        }
+    }
+}
+
+pub struct Presences {
+    map: DashMap<(TenantId, UserId), Entry>,
+    away_after_ms: i64,
+}
+
+impl Presences {
+    pub fn new(away_after_ms: i64) -> Self {
+        Self {
+            map: DashMap::new(),
+            away_after_ms,
+        }
+    }
+
+    /// Applies `f` to the agent's entry (made on first sight) and returns their state if what a
+    /// supervisor sees (presence or status) changed.
+    fn update(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        name: Option<&str>,
+        f: impl FnOnce(&mut Entry),
+    ) -> Option<AgentState> {
+        let mut entry = self
+            .map
+            .entry((tenant.clone(), user.clone()))
+            .or_insert_with(|| Entry {
+                name: name.unwrap_or_default().to_owned(),
+                connections: 0,
+                status: AgentStatus::Available,
+                presence: Presence::Offline,
+                last_activity: None,
+            });
+        if let Some(name) = name {
+            entry.name = name.to_owned();
+        }
+        let before = (entry.presence, entry.status);
+        f(&mut entry);
+        ((entry.presence, entry.status) != before).then(|| entry.state(user))
+    }
+
+    pub fn connected(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        name: &str,
+        now: i64,
+    ) -> Option<AgentState> {
+        self.update(tenant, user, Some(name), |e| {
+            e.connections += 1;
+            e.presence = Presence::Online;
+            e.last_activity = Some(now);
+        })
+    }
+
+    pub fn disconnected(&self, tenant: &TenantId, user: &UserId) -> Option<AgentState> {
+        self.update(tenant, user, None, |e| {
+            e.connections = e.connections.saturating_sub(1);
+            if e.connections == 0 {
+                e.presence = Presence::Offline;
+            }
+        })
+    }
+
+    /// A frame from the agent: they are here.
+    pub fn active(&self, tenant: &TenantId, user: &UserId, now: i64) -> Option<AgentState> {
+        self.update(tenant, user, None, |e| {
+            e.last_activity = Some(now);
+            if e.connections > 0 {
+                e.presence = Presence::Online;
+            }
+        })
+    }
+
+    pub fn set_status(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        status: AgentStatus,
+        now: i64,
+    ) -> Option<AgentState> {
+        self.update(tenant, user, None, |e| {
+            e.status = status;
+            e.last_activity = Some(now);
+            if e.connections > 0 {
+                e.presence = Presence::Online;
+            }
+        })
+    }
+
+    /// Marks connected agents idle for longer than the away timeout as away.
+    pub fn sweep(&self, now: i64) -> Vec<(TenantId, AgentState)> {
+        let mut changed = Vec::new();
+        for mut item in self.map.iter_mut() {
+            let idle = item
+                .last_activity
+                .is_none_or(|at| now - at > self.away_after_ms);
+            if item.presence == Presence::Online && idle {
+                item.presence = Presence::Away;
+                let (tenant, user) = item.key().clone();
+                changed.push((tenant, item.state(&user)));
+            }
+        }
+        changed
+    }
+
+    /// What is known of a user (offline and available when never seen).
+    pub fn of(&self, tenant: &TenantId, user: &UserId, name: &str) -> AgentState {
+        self.map
+            .get(&(tenant.clone(), user.clone()))
+            .map(|e| e.state(user))
+            .unwrap_or_else(|| AgentState {
+                user: user.clone(),
+                name: name.to_owned(),
+                presence: Presence::Offline,
+                status: AgentStatus::Available,
+                connections: 0,
+                last_activity: None,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_devices_are_one_agent_who_leaves_with_the_last_socket() {
+        let p = Presences::new(300_000);
+        let (t, u) = (TenantId::from("t"), UserId::from("u"));
+        let first = p.connected(&t, &u, "Ada", 0).unwrap();
+        assert_eq!(first.presence, Presence::Online);
+        assert_eq!(
+            p.connected(&t, &u, "Ada", 1),
+            None,
+            "a second device changes nothing seen"
+        );
+        assert_eq!(p.disconnected(&t, &u), None, "still on the other device");
+        let gone = p.disconnected(&t, &u).unwrap();
+        assert_eq!((gone.presence, gone.connections), (Presence::Offline, 0));
+    }
+
+    #[test]
+    fn idle_agents_turn_away_and_come_back_with_activity() {
+        let p = Presences::new(300_000);
+        let (t, u) = (TenantId::from("t"), UserId::from("u"));
+        p.connected(&t, &u, "Ada", 0);
+        assert!(p.sweep(299_000).is_empty());
+        let away = p.sweep(300_001);
+        assert_eq!(away[0].1.presence, Presence::Away);
+        assert!(p.sweep(400_000).is_empty(), "said once");
+        assert_eq!(
+            p.active(&t, &u, 400_001).unwrap().presence,
+            Presence::Online
+        );
+        assert_eq!(p.active(&t, &u, 400_002), None);
+    }
+
+    #[test]
+    fn manual_status_is_kept_across_reconnects() {
+        let p = Presences::new(300_000);
+        let (t, u) = (TenantId::from("t"), UserId::from("u"));
+        p.connected(&t, &u, "Ada", 0);
+        assert_eq!(
+            p.set_status(&t, &u, AgentStatus::Break, 1).unwrap().status,
+            AgentStatus::Break
+        );
+        p.disconnected(&t, &u);
+        let back = p.connected(&t, &u, "Ada", 2).unwrap();
+        assert_eq!(
+            (back.presence, back.status),
+            (Presence::Online, AgentStatus::Break)
+        );
+        assert_eq!(
+            p.of(&t, &UserId::from("x"), "X").presence,
+            Presence::Offline
+        );
+    }
+}
