@@ -1213,12 +1213,8 @@ impl IdentityStore for ScyllaStore {
     }
 
     async fn delete_session(&self, token_hash: &str, audit: &AuditRecord) -> StoreResult<bool> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.delete_session, (token_hash,))
+        self.applied_with_audit(&self.ax.delete_session, (token_hash,), audit)
             .await
-            .map_err(unavailable)?;
-        self.audit_if(lwt_applied(result)?, audit).await
     }
 
     async fn put_role(&self, r: &RoleRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -1233,23 +1229,15 @@ impl IdentityStore for ScyllaStore {
     }
 
     async fn get_role(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<RoleRecord>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.get_role, (tenant.as_str(), id))
-            .await
-            .map_err(unavailable)?;
-        first_row::<RoleRow>(result)?
+        self.one::<RoleRow>(&self.ax.get_role, (tenant.as_str(), id))
+            .await?
             .map(|r| role_from_row(tenant, r))
             .transpose()
     }
 
     async fn list_roles(&self, tenant: &TenantId) -> StoreResult<Vec<RoleRecord>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.list_roles, (tenant.as_str(), MAX_ROLES as i32))
-            .await
-            .map_err(unavailable)?;
-        rows_of::<RoleRow>(result)?
+        self.rows::<RoleRow>(&self.ax.list_roles, (tenant.as_str(), MAX_ROLES as i32))
+            .await?
             .into_iter()
             .map(|r| role_from_row(tenant, r))
             .collect()
@@ -1261,12 +1249,8 @@ impl IdentityStore for ScyllaStore {
         id: &str,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.delete_role, (tenant.as_str(), id))
+        self.applied_with_audit(&self.ax.delete_role, (tenant.as_str(), id), audit)
             .await
-            .map_err(unavailable)?;
-        self.audit_if(lwt_applied(result)?, audit).await
     }
 
     async fn put_team(&self, t: &TeamRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -1284,23 +1268,15 @@ impl IdentityStore for ScyllaStore {
     }
 
     async fn get_team(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<TeamRecord>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.get_team, (tenant.as_str(), id))
-            .await
-            .map_err(unavailable)?;
-        first_row::<TeamRow>(result)?
+        self.one::<TeamRow>(&self.ax.get_team, (tenant.as_str(), id))
+            .await?
             .map(|r| team_from_row(tenant, r))
             .transpose()
     }
 
     async fn list_teams(&self, tenant: &TenantId) -> StoreResult<Vec<TeamRecord>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.list_teams, (tenant.as_str(), MAX_TEAMS as i32))
-            .await
-            .map_err(unavailable)?;
-        rows_of::<TeamRow>(result)?
+        self.rows::<TeamRow>(&self.ax.list_teams, (tenant.as_str(), MAX_TEAMS as i32))
+            .await?
             .into_iter()
             .map(|r| team_from_row(tenant, r))
             .collect()
@@ -1312,12 +1288,8 @@ impl IdentityStore for ScyllaStore {
         id: &str,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.delete_team, (tenant.as_str(), id))
+        self.applied_with_audit(&self.ax.delete_team, (tenant.as_str(), id), audit)
             .await
-            .map_err(unavailable)?;
-        self.audit_if(lwt_applied(result)?, audit).await
     }
 
     async fn create_api_key(&self, k: &ApiKeyRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -1351,12 +1323,10 @@ impl IdentityStore for ScyllaStore {
     }
 
     async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.get_api_key, (id,))
-            .await
-            .map_err(unavailable)?;
-        first_row::<KeyRow>(result)?.map(key_from_row).transpose()
+        self.one::<KeyRow>(&self.ax.get_api_key, (id,))
+            .await?
+            .map(key_from_row)
+            .transpose()
     }
 
     async fn list_api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -1385,12 +1355,8 @@ impl IdentityStore for ScyllaStore {
         at: UnixMillis,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
-        let result = self
-            .session
-            .execute_unpaged(&self.ax.revoke_api_key, (at, id, tenant.as_str()))
+        self.applied_with_audit(&self.ax.revoke_api_key, (at, id, tenant.as_str()), audit)
             .await
-            .map_err(unavailable)?;
-        self.audit_if(lwt_applied(result)?, audit).await
     }
 
     async fn touch_api_key(&self, id: &str, at: UnixMillis) -> StoreResult<()> {
@@ -1475,6 +1441,55 @@ impl IdentityStore for ScyllaStore {
 }
 
 impl ScyllaStore {
+    /// The rows of one bounded read.
+    async fn rows<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> StoreResult<Vec<R>>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+    {
+        rows_of(
+            self.session
+                .execute_unpaged(statement, values)
+                .await
+                .map_err(unavailable)?,
+        )
+    }
+
+    /// The row of a point read, if any.
+    async fn one<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> StoreResult<Option<R>>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+    {
+        first_row(
+            self.session
+                .execute_unpaged(statement, values)
+                .await
+                .map_err(unavailable)?,
+        )
+    }
+
+    /// A conditional change (a lightweight transaction) and, when it applied, its audit line.
+    async fn applied_with_audit(
+        &self,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool> {
+        let result = self
+            .session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(unavailable)?;
+        self.audit_if(lwt_applied(result)?, audit).await
+    }
+
     async fn write_audit(&self, audit: &AuditRecord) -> StoreResult<()> {
         let mut batch = Batch::new(BatchType::Logged);
         batch.append_statement(self.ax.insert_audit.clone());
