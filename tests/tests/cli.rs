@@ -69,15 +69,20 @@ impl Cli {
         );
     }
 
-    fn user_hash(&self, email: &str) -> (String, bool, i64) {
-        let store = SqliteStore::open(
+    /// The server's store, opened read-only as `switchboard export` does.
+    fn store(&self) -> SqliteStore {
+        SqliteStore::open(
             &self.dir.path().join("data/switchboard.db"),
             SqliteOptions {
                 read_only: true,
                 ..SqliteOptions::default()
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn user_hash(&self, email: &str) -> (String, bool, i64) {
+        let store = self.store();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let user = runtime
             .block_on(store.user_by_email(email))
@@ -293,14 +298,7 @@ fn api_keys_are_created_once_listed_and_revoked_with_audit_lines() {
         .contains("\trevoked\t"));
 
     // The CLI is no back door: its actions are in the tenant's audit log.
-    let store = SqliteStore::open(
-        &cli.dir.path().join("data/switchboard.db"),
-        SqliteOptions {
-            read_only: true,
-            ..SqliteOptions::default()
-        },
-    )
-    .unwrap();
+    let store = cli.store();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let page = runtime
         .block_on(store.audit_log(
