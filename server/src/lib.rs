@@ -10,6 +10,7 @@ pub mod connector;
 pub mod export;
 pub mod http;
 pub mod hub;
+pub mod routing;
 pub mod secret;
 pub mod service;
 pub mod simulator;

@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 
-use switchboard_shared::{Direction, MessageStatus, PhoneNumberId, TenantId, UserId, WaId, Wamid};
+use switchboard_shared::{
+    ConversationId, Direction, MessageStatus, PhoneNumberId, TenantId, UserId, WaId, Wamid,
+};
 
 use super::identity::*;
 use super::model::*;
@@ -28,6 +30,7 @@ pub async fn run_all(store: &dyn Store) {
     roles_and_teams_are_tenant_scoped(store).await;
     api_keys_are_unique_revocable_and_scoped(store).await;
     audit_log_pages_newest_first_with_filters(store).await;
+    threads_keep_their_state_and_only_open_ones_are_listed(store).await;
 }
 
 fn fresh_tenant(label: &str) -> TenantId {
@@ -911,4 +914,81 @@ async fn audit_log_pages_newest_first_with_filters(store: &dyn Store) {
         ..AuditQuery::default()
     };
     assert!(all_audit(store, &tenant, &none).await.is_empty());
+}
+
+fn thread(tenant: &TenantId, i: usize, state: ThreadState) -> ThreadRecord {
+    let customer = WaId::new(format!("1650555{i:04}"));
+    let number = PhoneNumberId::from(NUMBER);
+    ThreadRecord {
+        tenant: tenant.clone(),
+        conversation: conversation_id(tenant, &number, &customer),
+        number,
+        customer,
+        state,
+        assignee: (state == ThreadState::Assigned).then(|| UserId::from("u_ada")),
+        last_agent: Some(UserId::from("u_ada")),
+        tags: vec!["lang:ru".into(), "vip \"gold\"".into()],
+        waiting_since: Some(T0 + i as i64),
+        last_inbound_at: Some(T0 + i as i64),
+        last_inbound_wamid: Some(Wamid::new(format!("wamid.{i}"))),
+        opened_at: T0,
+        updated_at: T0 + i as i64,
+    }
+}
+
+async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("threads"), fresh_tenant("threads-other"));
+    let mut open = Vec::new();
+    for i in 0..7 {
+        let state = if i % 2 == 0 {
+            ThreadState::Assigned
+        } else {
+            ThreadState::Queued
+        };
+        let t = thread(&tenant, i, state);
+        store.put_thread(&t, None).await.unwrap();
+        open.push(t);
+    }
+    store
+        .put_thread(&thread(&other, 0, ThreadState::Queued), None)
+        .await
+        .unwrap();
+    // Resolving removes it from the open list but keeps the row; the audit line goes with it.
+    let mut done = open.remove(3);
+    done.state = ThreadState::Resolved;
+    done.assignee = None;
+    done.waiting_since = None;
+    let line = audit(&tenant, "conversation.resolve");
+    store.put_thread(&done, Some(&line)).await.unwrap();
+    assert_eq!(
+        store.get_thread(&tenant, &done.conversation).await.unwrap(),
+        Some(done.clone())
+    );
+    assert_eq!(
+        all_audit(store, &tenant, &AuditQuery::default()).await,
+        vec![line]
+    );
+    assert_eq!(
+        store.get_thread(&other, &done.conversation).await.unwrap(),
+        None,
+        "another tenant's conversation does not exist"
+    );
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .open_threads(&tenant, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    open.sort_by(|a, b| a.conversation.as_str().cmp(b.conversation.as_str()));
+    assert_eq!(listed, open, "open threads, by id, each once, whole");
+    let ids: HashSet<ConversationId> = listed.into_iter().map(|t| t.conversation).collect();
+    assert_eq!(ids.len(), 6);
 }

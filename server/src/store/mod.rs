@@ -213,9 +213,37 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<Page<AuditRecord>>;
 }
 
+/// Conversations' inbox state (assignment, queue, tags, the reply window).
+///
+/// Scylla shape: one row per conversation found by its id, plus an index of the tenant's *open*
+/// conversations in one partition (bounded by the live workload, not by history: resolving a
+/// conversation removes it from the index).
+#[async_trait]
+pub trait InboxStore: Send + Sync {
+    /// Writes a conversation's state whole (and its audit line, for a person's action, in the
+    /// same transaction or logged batch).
+    async fn put_thread(
+        &self,
+        thread: &ThreadRecord,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()>;
+    async fn get_thread(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ThreadRecord>>;
+    /// A page of the tenant's open (queued or assigned) conversations, ordered by id.
+    async fn open_threads(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>>;
+}
+
 /// Everything a running server needs from persistence.
-pub trait Store: DirectoryStore + MessageStore + IdentityStore {}
-impl<T: DirectoryStore + MessageStore + IdentityStore> Store for T {}
+pub trait Store: DirectoryStore + MessageStore + IdentityStore + InboxStore {}
+impl<T: DirectoryStore + MessageStore + IdentityStore + InboxStore> Store for T {}
 
 /// The largest page any read returns.
 pub const MAX_PAGE: usize = 500;

@@ -354,6 +354,106 @@ pub struct AccountEventRecord {
     pub raw: String,
 }
 
+/// Where a conversation stands in the inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Waiting for an agent.
+    Queued,
+    /// With an agent.
+    Assigned,
+    /// Done; the customer writing again reopens it.
+    Resolved,
+}
+
+impl ThreadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Assigned => "assigned",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "assigned" => Some(Self::Assigned),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// A conversation's inbox state: who has it, whether the customer waits for a reply, its tags.
+/// Written whole by the one task that routes a tenant's conversations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadRecord {
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    pub state: ThreadState,
+    pub assignee: Option<UserId>,
+    /// The agent who had it last (sticky routing when the customer comes back).
+    pub last_agent: Option<UserId>,
+    pub tags: Vec<String>,
+    /// When the customer's oldest unanswered message arrived; `None` once answered.
+    pub waiting_since: Option<UnixMillis>,
+    /// The customer's last message: opens the 24-hour window, and is what `mark_read` marks.
+    pub last_inbound_at: Option<UnixMillis>,
+    pub last_inbound_wamid: Option<Wamid>,
+    /// When the current episode began (first message, or the reopening one).
+    pub opened_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl ThreadRecord {
+    pub fn is_open(&self) -> bool {
+        self.state != ThreadState::Resolved
+    }
+}
+
+/// A thread as both backends read it: the columns of [`THREAD_COLUMNS`] in order.
+pub(crate) type ThreadRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+/// The thread columns every read selects, in [`ThreadRow`] order.
+pub(crate) const THREAD_COLUMNS: &str = "tenant, conversation_id, number, customer, state, \
+    assignee, last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid, opened_at, \
+    updated_at";
+
+pub(crate) fn thread_from_row(r: ThreadRow) -> Result<ThreadRecord, StoreError> {
+    Ok(ThreadRecord {
+        tenant: TenantId::new(r.0),
+        conversation: ConversationId::new(r.1),
+        number: PhoneNumberId::new(r.2),
+        customer: WaId::new(r.3),
+        state: ThreadState::parse(&r.4)
+            .ok_or_else(|| StoreError::Corrupt(format!("thread state `{}`", r.4)))?,
+        assignee: r.5.map(UserId::new),
+        last_agent: r.6.map(UserId::new),
+        tags: super::identity::decode_list(&r.7)?,
+        waiting_since: r.8,
+        last_inbound_at: r.9,
+        last_inbound_wamid: r.10.map(Wamid::new),
+        opened_at: r.11,
+        updated_at: r.12,
+    })
+}
+
 /// A person who signs in to one tenant.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {

@@ -24,7 +24,8 @@ use switchboard_shared::{
 use super::identity::*;
 use super::model::*;
 use super::{
-    check_limit, DirectoryStore, IdentityStore, MessageStore, StoreError, StoreResult, MAX_PAGE,
+    check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, StoreError, StoreResult,
+    MAX_PAGE,
 };
 
 /// The migrations, in order; every statement is idempotent (`IF NOT EXISTS`).
@@ -32,6 +33,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../../../migrations/0001_initial.cql"),
     include_str!("../../../migrations/0002_identity.cql"),
     include_str!("../../../migrations/0003_access.cql"),
+    include_str!("../../../migrations/0004_inbox.cql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -1440,6 +1442,95 @@ impl IdentityStore for ScyllaStore {
     }
 }
 
+#[async_trait]
+impl InboxStore for ScyllaStore {
+    async fn put_thread(&self, t: &ThreadRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
+        let tags: Vec<&str> = t.tags.iter().map(String::as_str).collect();
+        let row = (
+            t.tenant.as_str(),
+            t.conversation.as_str(),
+            t.number.as_str(),
+            t.customer.as_str(),
+            t.state.as_str(),
+            t.assignee.as_ref().map(UserId::as_str),
+            t.last_agent.as_ref().map(UserId::as_str),
+            encode_list(&tags),
+            t.waiting_since,
+            t.last_inbound_at,
+            t.last_inbound_wamid.as_ref().map(Wamid::as_str),
+            t.opened_at,
+            t.updated_at,
+        );
+        let key = (t.tenant.as_str(), t.conversation.as_str());
+        let mut batch = Batch::new(BatchType::Logged);
+        batch.append_statement(self.ax.put_thread.clone());
+        batch.append_statement(if t.is_open() {
+            self.ax.index_open_thread.clone()
+        } else {
+            self.ax.unindex_open_thread.clone()
+        });
+        let result = match audit {
+            Some(a) => {
+                batch.append_statement(self.ax.insert_audit.clone());
+                batch.append_statement(self.ax.insert_audit_bucket.clone());
+                let bucket = (a.tenant.as_str(), day_bucket(a.at_ms));
+                self.session
+                    .batch(&batch, (row, key, audit_values(a), bucket))
+                    .await
+            }
+            None => self.session.batch(&batch, (row, key)).await,
+        };
+        result.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_thread(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ThreadRecord>> {
+        self.one::<ThreadRow>(
+            &self.ax.get_thread,
+            (tenant.as_str(), conversation.as_str()),
+        )
+        .await?
+        .map(thread_from_row)
+        .transpose()
+    }
+
+    async fn open_threads(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let ids: Vec<(String,)> = self
+            .rows(
+                &self.ax.open_thread_ids,
+                (tenant.as_str(), after, limit as i32),
+            )
+            .await?;
+        // Point reads of one page, concurrently: each is one partition.
+        let reads = ids.iter().map(|(id,)| {
+            self.one::<ThreadRow>(&self.ax.get_thread, (tenant.as_str(), id.as_str()))
+        });
+        let mut items = Vec::with_capacity(ids.len());
+        for row in futures_util::future::join_all(reads).await {
+            // An index entry whose row is gone is skipped (a torn write cannot happen in a
+            // logged batch, but an operator may have deleted rows by hand).
+            if let Some(row) = row? {
+                items.push(thread_from_row(row)?);
+            }
+        }
+        let next = (ids.len() == limit)
+            .then(|| ids.last().map(|(id,)| Cursor::after_text(id)))
+            .flatten();
+        Ok(Page { items, next })
+    }
+}
+
 impl ScyllaStore {
     /// The rows of one bounded read.
     async fn rows<R>(
@@ -1541,7 +1632,7 @@ impl ScyllaStore {
     }
 }
 
-/// Statements of sessions, roles, teams, API keys and the audit log.
+/// Statements of sessions, roles, teams, API keys, the audit log and conversations' inbox state.
 struct AccessStatements {
     insert_audit: PreparedStatement,
     insert_audit_bucket: PreparedStatement,
@@ -1566,6 +1657,11 @@ struct AccessStatements {
     list_api_key_ids: PreparedStatement,
     revoke_api_key: PreparedStatement,
     touch_api_key: PreparedStatement,
+    put_thread: PreparedStatement,
+    index_open_thread: PreparedStatement,
+    unindex_open_thread: PreparedStatement,
+    get_thread: PreparedStatement,
+    open_thread_ids: PreparedStatement,
 }
 
 const AUDIT_COLUMNS: &str = "tenant, bucket, at_ms, audit_id, actor, actor_name, action, target, \
@@ -1744,6 +1840,44 @@ impl AccessStatements {
             touch_api_key: prepare(
                 format!("UPDATE {ks}.api_keys_by_id SET last_used_at = ? WHERE key_id = ? IF EXISTS"),
                 false,
+            )
+            .await?,
+            put_thread: prepare(
+                format!(
+                    "INSERT INTO {ks}.threads_by_id ({THREAD_COLUMNS})
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            index_open_thread: prepare(
+                format!(
+                    "INSERT INTO {ks}.open_threads_by_tenant (tenant, conversation_id) VALUES (?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            unindex_open_thread: prepare(
+                format!(
+                    "DELETE FROM {ks}.open_threads_by_tenant WHERE tenant = ? AND conversation_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            get_thread: prepare(
+                format!(
+                    "SELECT {THREAD_COLUMNS} FROM {ks}.threads_by_id
+                     WHERE tenant = ? AND conversation_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            open_thread_ids: prepare(
+                format!(
+                    "SELECT conversation_id FROM {ks}.open_threads_by_tenant
+                     WHERE tenant = ? AND conversation_id > ? LIMIT ?"
+                ),
+                true,
             )
             .await?,
         })

@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::identity::*;
 use super::model::*;
-use super::{check_limit, DirectoryStore, IdentityStore, MessageStore, StoreError, StoreResult};
+use super::{
+    check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, StoreError, StoreResult,
+};
 
 /// The migrations, in order; `PRAGMA user_version` records the last one applied.
 const SCHEMA: &[(i64, &str)] = &[
@@ -37,6 +39,7 @@ const SCHEMA: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_access.sql"),
     ),
+    (4, include_str!("../../../migrations/sqlite/0004_inbox.sql")),
 ];
 
 /// How hard commits hit the disk.
@@ -81,6 +84,7 @@ enum WriteOp {
     CreateUser(UserRecord, AuditRecord),
     UpdateUser(UserRecord, AuditRecord),
     Access(AccessOp),
+    PutThread(ThreadRecord, Option<AuditRecord>),
 }
 
 /// Writes of sessions, roles, teams, API keys and audit lines.
@@ -415,6 +419,45 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             audited(conn, changed > 0, audit)
         }
         WriteOp::Access(op) => apply_access(conn, op),
+        WriteOp::PutThread(t, audit) => {
+            conn.prepare_cached(
+                "INSERT INTO threads_by_id (tenant, conversation_id, number, customer, state,
+                   assignee, last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid,
+                   opened_at, updated_at, open)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (tenant, conversation_id) DO UPDATE SET number = excluded.number,
+                   customer = excluded.customer, state = excluded.state,
+                   assignee = excluded.assignee, last_agent = excluded.last_agent,
+                   tags = excluded.tags, waiting_since = excluded.waiting_since,
+                   last_inbound_at = excluded.last_inbound_at,
+                   last_inbound_wamid = excluded.last_inbound_wamid,
+                   opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+                   open = excluded.open",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    t.tenant.as_str(),
+                    t.conversation.as_str(),
+                    t.number.as_str(),
+                    t.customer.as_str(),
+                    t.state.as_str(),
+                    t.assignee.as_ref().map(UserId::as_str),
+                    t.last_agent.as_ref().map(UserId::as_str),
+                    encode_list(&t.tags.iter().map(String::as_str).collect::<Vec<_>>()),
+                    t.waiting_since,
+                    t.last_inbound_at,
+                    t.last_inbound_wamid.as_ref().map(Wamid::as_str),
+                    t.opened_at,
+                    t.updated_at,
+                    t.is_open()
+                ])
+            })
+            .map_err(unavailable)?;
+            if let Some(audit) = audit {
+                insert_audit(conn, audit)?;
+            }
+            Ok(WriteOutcome::Done)
+        }
     }
 }
 
@@ -1609,6 +1652,96 @@ fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
         before: r.get(10)?,
         after: r.get(11)?,
     })
+}
+
+fn thread_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+#[async_trait]
+impl InboxStore for SqliteStore {
+    async fn put_thread(
+        &self,
+        thread: &ThreadRecord,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
+        self.write(WriteOp::PutThread(thread.clone(), audit.cloned()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_thread(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ThreadRecord>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        let row = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {THREAD_COLUMNS} FROM threads_by_id
+                     WHERE tenant = ?1 AND conversation_id = ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![tenant.as_str(), conversation.as_str()], thread_row)
+                        .optional()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        row.map(thread_from_row).transpose()
+    }
+
+    async fn open_threads(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let tenant = tenant.clone();
+        let rows = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {THREAD_COLUMNS} FROM threads_by_id
+                     WHERE tenant = ?1 AND open = 1 AND conversation_id > ?2
+                     ORDER BY conversation_id LIMIT ?3"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![tenant.as_str(), after, limit as i64], thread_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(thread_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| {
+                items
+                    .last()
+                    .map(|t| Cursor::after_text(t.conversation.as_str()))
+            })
+            .flatten();
+        Ok(Page { items, next })
+    }
 }
 
 impl SqliteStore {
