@@ -20,6 +20,7 @@ use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
+use crate::service::inbox::Inbox;
 use crate::service::{
     demo, inbound::Inbound, outbound::Outbound, Events, NumberDirectory, NumberEntry,
 };
@@ -303,6 +304,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         config.hub.resume_window,
         Duration::from_secs(config.hub.away_after_secs),
     ));
+    let shutdown = CancellationToken::new();
+    let inbox = Inbox::spawn(
+        Arc::clone(&hub),
+        &events,
+        Arc::clone(&store),
+        config.routing.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,
@@ -312,10 +322,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         trusted_proxies: Arc::new(config.http.trusted_proxies.clone()),
         hub: Arc::clone(&hub),
         max_body: config.http.max_api_body_bytes,
+        inbox,
+        outbound: Arc::clone(&outbound),
     };
 
     let ready = Arc::new(AtomicBool::new(false));
-    let shutdown = CancellationToken::new();
     let routes = http::routes(HttpState {
         inbound,
         store: Arc::clone(&store),
@@ -326,12 +337,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         api: api_state.clone(),
     });
     hub::spawn_presence_sweeper(Arc::clone(&hub), shutdown.clone());
-    hub::spawn_fanout(
-        Arc::clone(&hub),
-        &events,
-        Arc::clone(&store),
-        shutdown.clone(),
-    );
     let gate = Arc::new(WsGate {
         hub,
         api: api_state,

@@ -39,6 +39,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub hub: HubConfig,
+    pub routing: RoutingConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -81,6 +82,24 @@ pub struct HubConfig {
     pub resume_window: usize,
     /// A connected agent with no activity for this long shows as away.
     pub away_after_secs: u64,
+}
+
+/// Who gets a conversation (see `routing`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// `least_load` or `round_robin`.
+    pub strategy: crate::routing::Strategy,
+    /// Conversations an agent holds at once before new ones go to others or wait.
+    pub capacity: u32,
+    /// An assigned agent who has not answered the customer within this long loses the
+    /// conversation to another agent (0: never).
+    pub reply_deadline_secs: u64,
+    /// An agent whose last socket closed keeps their conversations this long (a phone changing
+    /// networks), then they are re-routed.
+    pub offline_grace_secs: u64,
+    /// Customers waiting longer than this for a first reply are "at risk" on the board.
+    pub sla_secs: u64,
 }
 
 /// The HTTP front: proxies and body limits.

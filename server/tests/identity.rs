@@ -190,6 +190,8 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "users/{id}" => Some(json!({"role": "viewer", "disabled": true})),
                 "roles/{id}" => Some(json!({"name": "Hijacked", "permissions": ["reports.view"]})),
                 "teams/{id}" => Some(json!({"name": "Hijacked"})),
+                "conversations/{id}/messages" => Some(json!({"text": "Hijacked"})),
+                "conversations/{id}/assign" => Some(json!({"agent": w.globex.ids["agent"]})),
                 _ => body_for(&method, route.path),
             };
             let a = w.api.call(method.clone(), &path, auth, body).await;

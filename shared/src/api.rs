@@ -211,6 +211,34 @@ pub struct Conversation {
     pub customer: String,
     pub customer_name: Option<String>,
     pub last_message_at: i64,
+    /// `None` for a conversation stored before routing saw it.
+    pub state: Option<crate::protocol::ConversationState>,
+    pub assignee: Option<UserId>,
+    /// When the customer's oldest unanswered message arrived; `None` when answered.
+    pub waiting_since: Option<i64>,
+    /// The customer's last message (the 24-hour window runs from it).
+    pub last_inbound_at: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+/// `POST /api/v1/conversations/{id}/messages`: a text reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendText {
+    pub text: String,
+}
+
+/// The answer to [`SendText`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub wamid: String,
+}
+
+/// `POST /api/v1/conversations/{id}/assign`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignTo {
+    pub agent: UserId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,6 +55,67 @@ pub enum ClientFrame {
         #[serde(default)]
         id: Option<String>,
     },
+    /// Sends a text reply to the customer (needs `conversations.reply`). Answered by `ack` with
+    /// the message's `wamid`, or by `error` (`outside_window`, `rejected`, `send_failed`, ...);
+    /// the message itself then arrives on the conversation's streams as `message_stored`, and
+    /// its ticks as `status_changed`.
+    SendMessage {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+        text: String,
+    },
+    /// Gives the conversation to an agent who is connected (needs `conversations.assign`); a
+    /// transfer when someone else had it.
+    Assign {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+        agent: UserId,
+    },
+    /// Closes the conversation (needs `conversations.resolve`); its agent has room again.
+    Resolve {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+    },
+    /// Opens a resolved conversation again and routes it (needs `conversations.resolve`).
+    Reopen {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+    },
+    /// Shows the customer a typing indicator (and marks their last message read).
+    Typing {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+    },
+    /// Marks the customer's last message read (blue ticks on their phone).
+    MarkRead {
+        #[serde(default)]
+        id: Option<String>,
+        conversation: ConversationId,
+    },
+}
+
+impl ClientFrame {
+    /// The id a command carries, echoed in its `ack` or `error`.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Ping { id }
+            | Self::SendMessage { id, .. }
+            | Self::Assign { id, .. }
+            | Self::Resolve { id, .. }
+            | Self::Reopen { id, .. }
+            | Self::Typing { id, .. }
+            | Self::MarkRead { id, .. } => id.as_deref(),
+            Self::Auth { .. }
+            | Self::Subscribe { .. }
+            | Self::Unsubscribe { .. }
+            | Self::SetStatus { .. } => None,
+        }
+    }
 }
 
 /// What the server sends.
@@ -90,10 +151,19 @@ pub enum ServerFrame {
         topic: String,
         seq: u64,
     },
-    /// A refused frame (the connection stays open).
+    /// A refused frame (the connection stays open). `id` is the refused command's.
     Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         code: String,
         message: String,
+    },
+    /// A command succeeded. `wamid` is the sent message's, for `send_message`.
+    Ack {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wamid: Option<String>,
     },
     Pong {
         #[serde(default)]
@@ -165,6 +235,34 @@ pub enum HubEvent {
     },
     /// An agent's presence or status changed (the `board` topic).
     AgentChanged { agent: AgentState },
+    /// A conversation was assigned, transferred, queued, resolved or reopened.
+    ConversationChanged {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        /// Masked like in `message_stored`.
+        customer: String,
+        state: ConversationState,
+        assignee: Option<UserId>,
+        /// Who had it before, when that changed (their inbox drops it).
+        previous: Option<UserId>,
+        /// Why: `sticky`, `skills`, `pool`, `queue`, `manual`, `resolved`, `reopened`.
+        reason: String,
+        /// 1-based place in the queue, when queued.
+        queue_position: Option<u32>,
+        /// When the customer's oldest unanswered message arrived; `null` when answered.
+        waiting_since: Option<i64>,
+        at: i64,
+    },
+}
+
+/// Where a conversation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// Waiting for an agent.
+    Queued,
+    Assigned,
+    Resolved,
 }
 
 #[cfg(test)]

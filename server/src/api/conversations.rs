@@ -1,13 +1,16 @@
-//! Reading conversations: only those the caller's visibility admits (all, their teams' numbers,
-//! or assigned to them), answering 404 for the rest so existence does not leak. Customers'
-//! numbers are masked unless the caller holds `contacts.phone.view`.
+//! Conversations over REST: the open inbox (filtered, cursor-paged), one conversation, its
+//! history, and the actions of [`super::inbox`]. Only conversations the caller's visibility
+//! admits (all, their teams' numbers, or assigned to them) exist for them; the rest answer 404.
+//! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
-use switchboard_shared::api::{mask_phone, Conversation, Message, Page};
-use switchboard_shared::{ConversationId, Permission};
+use switchboard_shared::api::{mask_phone, AssignTo, Conversation, Message, Page, SendText, Sent};
+use switchboard_shared::protocol::ConversationState;
+use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
+use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
-use crate::store::{ConversationRecord, Cursor};
+use crate::store::{ConversationRecord, Cursor, ThreadRecord, ThreadState};
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
     if ctx.principal.can(Permission::ContactsPhoneView) {
@@ -17,33 +20,126 @@ fn customer(ctx: &Ctx, wa_id: &str) -> String {
     }
 }
 
-async fn visible(ctx: &Ctx) -> Result<ConversationRecord, Failure> {
-    let id = ConversationId::from(ctx.req.param(0));
-    ctx.scope
-        .conversation(&id)
-        .await?
-        .filter(|c| ctx.principal.sees(c))
-        .ok_or_else(|| Failure::not_found("conversation"))
+fn dto(ctx: &Ctx, c: ConversationRecord, t: Option<ThreadRecord>) -> Conversation {
+    Conversation {
+        customer: customer(ctx, c.customer.as_str()),
+        id: c.id,
+        number: c.number,
+        customer_name: c.customer_name,
+        last_message_at: c.last_message_at,
+        state: t.as_ref().map(|t| match t.state {
+            ThreadState::Queued => ConversationState::Queued,
+            ThreadState::Assigned => ConversationState::Assigned,
+            ThreadState::Resolved => ConversationState::Resolved,
+        }),
+        assignee: t.as_ref().and_then(|t| t.assignee.clone()),
+        waiting_since: t.as_ref().and_then(|t| t.waiting_since),
+        last_inbound_at: t.as_ref().and_then(|t| t.last_inbound_at),
+        tags: t.map(|t| t.tags).unwrap_or_default(),
+    }
+}
+
+fn acting(ctx: &Ctx) -> Acting<'_> {
+    Acting {
+        principal: &ctx.principal,
+        scope: &ctx.scope,
+        inbox: &ctx.inbox,
+        outbound: &ctx.outbound,
+    }
+}
+
+fn id(ctx: &Ctx) -> ConversationId {
+    ConversationId::from(ctx.req.param(0))
 }
 
 /// `GET conversations/{id}`.
 pub async fn get(ctx: Ctx) -> ApiResult {
-    let c = visible(&ctx).await?;
+    let (c, t) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    json(StatusCode::OK, &dto(&ctx, c, t))
+}
+
+/// The most open conversations one list request reads while filtering, so a narrow filter over
+/// a huge inbox answers a short page (with a cursor to go on) instead of scanning everything.
+const SCAN_BUDGET: usize = 2_000;
+
+/// `GET conversations?state=queued|assigned&assignee=<user>|me|none&number=&cursor=&limit=`:
+/// the open inbox the caller can see, ordered by id.
+pub async fn list(ctx: Ctx) -> ApiResult {
+    let limit = ctx.req.limit(50, 200)?;
+    let state = match ctx.req.query("state") {
+        None => None,
+        Some("queued") => Some(ThreadState::Queued),
+        Some("assigned") => Some(ThreadState::Assigned),
+        Some(other) => {
+            return Err(Failure::bad_request(format!(
+            "`state` is `queued` or `assigned` (the inbox lists open conversations), not `{other}`"
+        )))
+        }
+    };
+    let me = ctx.principal.user().map(|u| u.id.clone());
+    let assignee: Option<Option<UserId>> = match ctx.req.query("assignee") {
+        None => None,
+        Some("none") => Some(None),
+        Some("me") => Some(Some(me.clone().ok_or_else(|| {
+            Failure::bad_request("`assignee=me` needs a user, not an API key")
+        })?)),
+        Some(user) => Some(Some(UserId::from(user))),
+    };
+    let number = ctx.req.query("number").map(str::to_owned);
+    let mut cursor = ctx.req.query("cursor").map(Cursor::from_token);
+    let mut picked: Vec<ThreadRecord> = Vec::new();
+    let mut scanned = 0;
+    let next = loop {
+        let page = ctx.scope.open_threads(cursor.as_ref(), 200).await?;
+        let mut resume = None;
+        for t in page.items {
+            scanned += 1;
+            let wanted = state.is_none_or(|s| t.state == s)
+                && assignee.as_ref().is_none_or(|a| t.assignee == *a)
+                && number.as_deref().is_none_or(|n| t.number.as_str() == n)
+                && ctx.principal.sees(&t.number, t.assignee.as_ref());
+            if wanted {
+                picked.push(t.clone());
+            }
+            if picked.len() == limit || scanned >= SCAN_BUDGET {
+                resume = Some(Cursor::after_text(t.conversation.as_str()));
+                break;
+            }
+        }
+        match (resume, page.next) {
+            (Some(at), _) => break Some(at),
+            (None, Some(more)) => cursor = Some(more),
+            (None, None) => break None,
+        }
+    };
+    let mut items = Vec::with_capacity(picked.len());
+    for t in picked {
+        let c = ctx
+            .scope
+            .conversation(&t.conversation)
+            .await?
+            .unwrap_or_else(|| ConversationRecord {
+                tenant: t.tenant.clone(),
+                id: t.conversation.clone(),
+                number: t.number.clone(),
+                customer: t.customer.clone(),
+                customer_name: None,
+                last_message_at: t.last_inbound_at.unwrap_or(t.updated_at),
+            });
+        items.push(dto(&ctx, c, Some(t)));
+    }
     json(
         StatusCode::OK,
-        &Conversation {
-            customer: customer(&ctx, c.customer.as_str()),
-            id: c.id,
-            number: c.number,
-            customer_name: c.customer_name,
-            last_message_at: c.last_message_at,
+        &Page {
+            items,
+            next: next.map(|c| c.as_str().to_owned()),
         },
     )
 }
 
 /// `GET conversations/{id}/messages?cursor=&limit=`: newest first.
 pub async fn history(ctx: Ctx) -> ApiResult {
-    let c = visible(&ctx).await?;
+    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let limit = ctx.req.limit(50, crate::store::MAX_PAGE)?;
     let cursor = ctx.req.query("cursor").map(Cursor::from_token);
     let page = ctx.scope.history(&c.id, cursor.as_ref(), limit).await?;
@@ -68,4 +164,35 @@ pub async fn history(ctx: Ctx) -> ApiResult {
             next: page.next.map(|c| c.as_str().to_owned()),
         },
     )
+}
+
+/// `POST conversations/{id}/messages` `{"text": …}`: 201 with the wamid once WhatsApp accepted it.
+pub async fn reply(ctx: Ctx) -> ApiResult {
+    let body: SendText = ctx.req.json()?;
+    let wamid = inbox::reply(&acting(&ctx), &id(&ctx), &body.text).await?;
+    json(
+        StatusCode::CREATED,
+        &Sent {
+            wamid: wamid.into_string(),
+        },
+    )
+}
+
+/// `POST conversations/{id}/assign` `{"agent": "u_…"}`.
+pub async fn assign(ctx: Ctx) -> ApiResult {
+    let body: AssignTo = ctx.req.json()?;
+    inbox::assign(&acting(&ctx), &id(&ctx), &body.agent).await?;
+    get(ctx).await
+}
+
+/// `POST conversations/{id}/resolve`.
+pub async fn resolve(ctx: Ctx) -> ApiResult {
+    inbox::resolve(&acting(&ctx), &id(&ctx)).await?;
+    get(ctx).await
+}
+
+/// `POST conversations/{id}/reopen`.
+pub async fn reopen(ctx: Ctx) -> ApiResult {
+    inbox::reopen(&acting(&ctx), &id(&ctx)).await?;
+    get(ctx).await
 }

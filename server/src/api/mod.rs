@@ -28,6 +28,7 @@ use crate::store::{Store, StoreError};
 mod access;
 mod audit;
 mod conversations;
+pub mod inbox;
 mod session;
 
 /// The peer address of a connection, put on each request by the accept loop.
@@ -315,6 +316,41 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "conversations",
+                P::ConversationsReadAssigned,
+                "conversation.list",
+                h!(conversations::list),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/messages",
+                P::ConversationsReply,
+                "conversation.reply",
+                h!(conversations::reply),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/assign",
+                P::ConversationsAssign,
+                "conversation.assign",
+                h!(conversations::assign),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/resolve",
+                P::ConversationsResolve,
+                "conversation.resolve",
+                h!(conversations::resolve),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/reopen",
+                P::ConversationsResolve,
+                "conversation.reopen",
+                h!(conversations::reopen),
+            ),
+            Route::needs(
+                M::GET,
                 "conversations/{id}",
                 P::ConversationsReadAssigned,
                 "conversation.read",
@@ -540,6 +576,8 @@ pub struct Ctx {
     pub cookies: CookiePolicy,
     pub action: &'static str,
     pub hub: Arc<crate::hub::Hub>,
+    pub inbox: crate::service::inbox::Inbox,
+    pub outbound: Arc<crate::service::outbound::Outbound>,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -571,6 +609,10 @@ pub struct ApiState {
     pub max_body: usize,
     /// The hub, for presence.
     pub hub: Arc<crate::hub::Hub>,
+    /// Assignment, resolution and reopening.
+    pub inbox: crate::service::inbox::Inbox,
+    /// Replies to customers.
+    pub outbound: Arc<crate::service::outbound::Outbound>,
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
@@ -806,6 +848,8 @@ async fn dispatch_inner(
         cookies: state.cookies,
         action: route.action,
         hub: Arc::clone(&state.hub),
+        inbox: state.inbox.clone(),
+        outbound: Arc::clone(&state.outbound),
     };
     let response = handler(ctx).await.map_err(fail)?;
     if audit_success && response.status().is_success() {

@@ -9,15 +9,15 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use switchboard_shared::{Permission, TenantId, UserId};
+use switchboard_shared::{Permission, PhoneNumberId, TenantId, UserId};
 
 use super::roles::{self, Visibility};
 use super::throttle::{Locked, LoginThrottle, Policy};
 use super::{password, token, TenantScope};
 use crate::config::AuthConfig;
 use crate::store::{
-    new_id, normalize_email, ApiKeyRecord, AuditRecord, ConversationRecord, SessionRecord, Store,
-    StoreError, TeamRecord, TenantRecord, UnixMillis, UserRecord,
+    new_id, normalize_email, ApiKeyRecord, AuditRecord, SessionRecord, Store, StoreError,
+    TeamRecord, TenantRecord, UnixMillis, UserRecord,
 };
 
 /// Activity is written back to a session at most this often.
@@ -120,17 +120,18 @@ impl Principal {
         )
     }
 
-    /// Whether the caller may read this conversation of their tenant.
-    pub fn sees(&self, conversation: &ConversationRecord) -> bool {
+    /// Whether the caller may read a conversation of their tenant on `number`, held by
+    /// `assignee`: every one (`read.all`), those of their teams' numbers and their own
+    /// (`read.team`), or only their own (`read.assigned`).
+    pub fn sees(&self, number: &PhoneNumberId, assignee: Option<&UserId>) -> bool {
+        let mine = self
+            .user()
+            .is_some_and(|u| assignee.is_some_and(|a| *a == u.id));
         match Visibility::of(&self.permissions) {
             Visibility::All => true,
-            // Assignment arrives with routing; until then a conversation is visible to the
-            // teams that own its number.
-            Visibility::Team => self
-                .teams
-                .iter()
-                .any(|t| t.numbers.contains(&conversation.number)),
-            Visibility::Assigned | Visibility::None => false,
+            Visibility::Team => mine || self.teams.iter().any(|t| t.numbers.contains(number)),
+            Visibility::Assigned => mine,
+            Visibility::None => false,
         }
     }
 }

@@ -11,7 +11,8 @@ use switchboard_shared::{ConversationId, TenantId, UserId};
 
 use crate::store::{
     ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, Cursor, MessageRecord, NumberRecord,
-    Page, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord, UnixMillis, UserRecord,
+    Page, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord, ThreadRecord, UnixMillis,
+    UserRecord,
 };
 
 #[derive(Clone)]
@@ -196,6 +197,26 @@ impl TenantScope {
                 &c.tenant
             }),
         )
+    }
+
+    /// A conversation's inbox state (who has it, the reply window).
+    pub async fn thread(&self, id: &ConversationId) -> StoreResult<Option<ThreadRecord>> {
+        Ok(
+            self.mine(self.store.get_thread(&self.tenant, id).await?, |t| {
+                &t.tenant
+            }),
+        )
+    }
+
+    /// A page of the tenant's open conversations.
+    pub async fn open_threads(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let mut page = self.store.open_threads(&self.tenant, cursor, limit).await?;
+        page.items.retain(|t| t.tenant == self.tenant);
+        Ok(page)
     }
 
     pub async fn history(

@@ -16,17 +16,17 @@ pub mod socket;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
 use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame};
-use switchboard_shared::{Direction, TenantId};
-use tokio::sync::{broadcast, mpsc};
+use switchboard_shared::{Direction, TenantId, UserId};
+use tokio::sync::mpsc;
 
 use self::presence::Presences;
-use crate::service::{DomainEvent, Events};
-use crate::store::{conversation_id, outbound_message_key, Store, TeamRecord};
+use crate::service::DomainEvent;
+use crate::store::{conversation_id, outbound_message_key, TeamRecord};
 
 /// A frame ready to write, shared by every connection it goes to (cheap to clone).
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -91,6 +91,8 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Who is there; changes go to each tenant's `board` stream.
     pub presence: Presences,
+    /// Told of every change of an agent's presence or status (routing listens).
+    agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<(TenantId, AgentState)>>,
 }
 
 pub(crate) fn frame(value: &ServerFrame) -> Frame {
@@ -104,13 +106,71 @@ impl Hub {
             window: window.max(1),
             next_id: AtomicU64::new(1),
             presence: Presences::new(away_after.as_millis() as i64),
+            agent_watch: std::sync::OnceLock::new(),
         }
     }
 
-    /// Tells the tenant's board that an agent changed, when they did.
+    /// Tells the tenant's board (and routing) that an agent changed, when they did.
     pub fn agent_changed(&self, tenant: &TenantId, state: Option<AgentState>) {
         if let Some(agent) = state {
+            if let Some(watch) = self.agent_watch.get() {
+                let _ = watch.send((tenant.clone(), agent.clone()));
+            }
             self.publish(tenant, "board", &HubEvent::AgentChanged { agent });
+        }
+    }
+
+    /// Where agents' changes go besides the board (set once, by routing).
+    pub fn watch_agents(&self) -> Option<mpsc::UnboundedReceiver<(TenantId, AgentState)>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.agent_watch.set(tx).ok().map(|()| rx)
+    }
+
+    /// Publishes an event about a conversation to every stream that follows it: the tenant, the
+    /// conversation, the teams owning its number, the inboxes of the agents named, and (for
+    /// assignment changes) the board.
+    pub fn fan_out(
+        &self,
+        tenant: &TenantId,
+        event: &HubEvent,
+        teams: &[TeamRecord],
+        inboxes: &[&UserId],
+    ) {
+        let (conversation, number) = match event {
+            HubEvent::MessageStored {
+                conversation,
+                number,
+                ..
+            }
+            | HubEvent::StatusChanged {
+                conversation,
+                number,
+                ..
+            }
+            | HubEvent::ConversationChanged {
+                conversation,
+                number,
+                ..
+            } => (conversation, number),
+            HubEvent::AgentChanged { .. } => {
+                self.publish(tenant, "board", event);
+                return;
+            }
+        };
+        self.publish(tenant, "tenant", event);
+        self.publish(tenant, &format!("conversation:{conversation}"), event);
+        for team in teams.iter().filter(|t| t.numbers.contains(number)) {
+            self.publish(tenant, &format!("team:{}", team.id), event);
+        }
+        let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
+        for user in inboxes {
+            if !seen.contains(user) {
+                seen.push(user);
+                self.publish(tenant, &format!("inbox:{user}"), event);
+            }
+        }
+        if matches!(event, HubEvent::ConversationChanged { .. }) {
+            self.publish(tenant, "board", event);
         }
     }
 
@@ -151,10 +211,12 @@ impl Hub {
             event: event.clone(),
         });
         let masked = match event {
-            HubEvent::MessageStored { customer, .. } => {
+            HubEvent::MessageStored { .. } | HubEvent::ConversationChanged { .. } => {
                 let mut m = event.clone();
-                if let HubEvent::MessageStored { customer: c, .. } = &mut m {
-                    *c = mask_phone(customer);
+                if let HubEvent::MessageStored { customer, .. }
+                | HubEvent::ConversationChanged { customer, .. } = &mut m
+                {
+                    *customer = mask_phone(customer);
                 }
                 frame(&ServerFrame::Event {
                     topic: topic.to_owned(),
@@ -237,7 +299,7 @@ impl Hub {
 
     /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
     /// marker, its window is emptied, and its subscribers are told to resync.
-    fn lost_events(&self) {
+    pub fn lost_events(&self) {
         let streams: Vec<(StreamKey, Arc<Mutex<Stream>>)> = self
             .streams
             .iter()
@@ -271,76 +333,8 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
     });
 }
 
-/// How long a tenant's team list is reused for routing events to team streams.
-const TEAMS_TTL: Duration = Duration::from_secs(2);
-
-/// Turns domain events into stream events, in order, on one task: so every stream sees its
-/// events in the order they were stored.
-pub fn spawn_fanout(
-    hub: Arc<Hub>,
-    events: &Events,
-    store: Arc<dyn Store>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let mut rx = events.subscribe();
-    tokio::spawn(async move {
-        let mut teams: std::collections::HashMap<TenantId, (Instant, Vec<TeamRecord>)> =
-            std::collections::HashMap::new();
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                e = rx.recv() => e,
-            };
-            let event = match event {
-                Ok(e) => e,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        missed = n,
-                        "the hub lagged behind the event bus; streams resync"
-                    );
-                    hub.lost_events();
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            let (tenant, hub_event) = to_hub_event(event);
-            let (conversation, number) = match &hub_event {
-                HubEvent::MessageStored {
-                    conversation,
-                    number,
-                    ..
-                }
-                | HubEvent::StatusChanged {
-                    conversation,
-                    number,
-                    ..
-                } => (conversation.clone(), number.clone()),
-                // Not made from domain events.
-                HubEvent::AgentChanged { .. } => continue,
-            };
-            let fresh = teams
-                .get(&tenant)
-                .is_some_and(|(at, _)| at.elapsed() < TEAMS_TTL);
-            if !fresh {
-                match store.list_teams(&tenant).await {
-                    Ok(list) => {
-                        teams.insert(tenant.clone(), (Instant::now(), list));
-                    }
-                    Err(error) => tracing::warn!(%error, "team list unavailable for fan-out"),
-                }
-            }
-            hub.publish(&tenant, "tenant", &hub_event);
-            hub.publish(&tenant, &format!("conversation:{conversation}"), &hub_event);
-            if let Some((_, list)) = teams.get(&tenant) {
-                for team in list.iter().filter(|t| t.numbers.contains(&number)) {
-                    hub.publish(&tenant, &format!("team:{}", team.id), &hub_event);
-                }
-            }
-        }
-    });
-}
-
-fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
+/// The stream event a domain event becomes, and its tenant.
+pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
     match event {
         DomainEvent::MessageReceived { tenant, message } => {
             let conversation = conversation_id(&tenant, &message.number, &message.customer);

@@ -29,6 +29,7 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::{frame, Frame, Hub, Subscribed, Subscriber};
+use crate::api::inbox::{self, Acting};
 use crate::api::{client_ip, cookie_value, cross_origin, ApiState};
 use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
 
@@ -432,10 +433,64 @@ async fn run(
 }
 
 fn error(code: &str, message: impl Into<String>) -> Frame {
+    refusal(None, code, message)
+}
+
+fn refusal(id: Option<String>, code: &str, message: impl Into<String>) -> Frame {
     frame(&ServerFrame::Error {
+        id,
         code: code.to_owned(),
         message: message.into(),
     })
+}
+
+/// Runs a conversation command on its own task (a reply waits for the Cloud API; the socket
+/// keeps reading meanwhile) and queues its `ack` or `error`.
+fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed: ClientFrame) {
+    let id = parsed.id().map(str::to_owned);
+    let api = gate.api.clone();
+    let principal = principal.clone();
+    let subscriber = subscriber.clone();
+    tokio::spawn(async move {
+        let scope = principal.scope(&api.store);
+        let a = Acting {
+            principal: &principal,
+            scope: &scope,
+            inbox: &api.inbox,
+            outbound: &api.outbound,
+        };
+        let outcome = match &parsed {
+            ClientFrame::SendMessage {
+                conversation, text, ..
+            } => inbox::reply(&a, conversation, text).await.map(Some),
+            ClientFrame::Assign {
+                conversation,
+                agent,
+                ..
+            } => inbox::assign(&a, conversation, agent).await.map(|()| None),
+            ClientFrame::Resolve { conversation, .. } => {
+                inbox::resolve(&a, conversation).await.map(|()| None)
+            }
+            ClientFrame::Reopen { conversation, .. } => {
+                inbox::reopen(&a, conversation).await.map(|()| None)
+            }
+            ClientFrame::Typing { conversation, .. } => inbox::mark_read(&a, conversation, true)
+                .await
+                .map(|()| None),
+            ClientFrame::MarkRead { conversation, .. } => inbox::mark_read(&a, conversation, false)
+                .await
+                .map(|()| None),
+            _ => return,
+        };
+        let reply = match outcome {
+            Ok(wamid) => frame(&ServerFrame::Ack {
+                id,
+                wamid: wamid.map(|w| w.into_string()),
+            }),
+            Err(failure) => refusal(id, failure.code, failure.message),
+        };
+        subscriber.offer(reply);
+    });
 }
 
 /// One client frame; the reply to queue, if any (subscriptions queue their own frames).
@@ -456,7 +511,24 @@ async fn handle(
             ))
         }
     };
+    if let Some(permission) = inbox::command_permission(&parsed) {
+        if !principal.can(permission) {
+            return Some(refusal(
+                parsed.id().map(str::to_owned),
+                "forbidden",
+                format!("this needs `{}`", permission.as_str()),
+            ));
+        }
+        command(gate, principal, subscriber, parsed);
+        return None;
+    }
     match parsed {
+        ClientFrame::SendMessage { .. }
+        | ClientFrame::Assign { .. }
+        | ClientFrame::Resolve { .. }
+        | ClientFrame::Reopen { .. }
+        | ClientFrame::Typing { .. }
+        | ClientFrame::MarkRead { .. } => None, // handled above
         ClientFrame::Auth { .. } => {
             Some(error("already_authenticated", "this socket is signed in"))
         }
@@ -531,15 +603,25 @@ async fn may_subscribe(
         };
     }
     if let Some(id) = topic.strip_prefix("conversation:") {
-        let visible = scope
-            .conversation(&ConversationId::from(id))
-            .await
-            .map_err(unavailable)?
-            .is_some_and(|c| principal.sees(&c));
-        return if visible {
+        return match inbox::visible(principal, scope, &ConversationId::from(id)).await {
+            Ok(_) => Ok(()),
+            Err(f) if f.status == StatusCode::NOT_FOUND => {
+                Err(("not_found", format!("no conversation `{id}`")))
+            }
+            Err(_) => Err(("store_unavailable", "try again".to_owned())),
+        };
+    }
+    if let Some(user) = topic.strip_prefix("inbox:") {
+        let own = principal.user().is_some_and(|u| u.id.as_str() == user);
+        return if (own && principal.can(Permission::ConversationsReadAssigned))
+            || principal.can(Permission::ConversationsReadAll)
+        {
             Ok(())
         } else {
-            Err(("not_found", format!("no conversation `{id}`")))
+            Err((
+                "forbidden",
+                "an inbox is followed by its agent (or with `conversations.read.all`)".to_owned(),
+            ))
         };
     }
     if let Some(id) = topic.strip_prefix("team:") {
@@ -562,6 +644,8 @@ async fn may_subscribe(
     }
     Err((
         "unknown_topic",
-        format!("`{topic}` is not a topic: tenant, board, team:<id> or conversation:<id>"),
+        format!(
+            "`{topic}` is not a topic: tenant, board, inbox:<user>, team:<id> or conversation:<id>"
+        ),
     ))
 }

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod inbound;
+pub mod inbox;
 pub mod outbound;
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! The outbound send use case: a message from the business to a customer, through the Cloud API,
-//! recorded once accepted. (The per-number send governor and the compliance hook arrive with the
-//! hub; this is the path they will wrap.)
+//! recorded once accepted. An agent's reply first passes the compliance checks (the place the
+//! sensitive-word filter and other outgoing rules plug in) and the 24-hour window.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use super::NumberDirectory;
 use super::{DomainEvent, Events};
 use crate::connector::wire::{Content, MarkRead, SendRequest};
 use crate::connector::{CloudApi, CloudApiError};
-use crate::store::{OutboundRecord, Store, StoreError};
+use crate::store::{OutboundRecord, Store, StoreError, ThreadRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
@@ -21,6 +21,51 @@ pub enum OutboundError {
     Api(#[from] CloudApiError),
     #[error("sent, but could not record it: {0}")]
     Store(#[from] StoreError),
+    /// A compliance check refused the message; nothing was sent.
+    #[error("{0}")]
+    Rejected(String),
+    /// Free-form messages reach a customer only within 24 hours of their last message.
+    #[error(
+        "the customer last wrote more than 24 hours ago, so WhatsApp accepts only a template \
+         message now: send an approved template (`template` content) to reopen the conversation"
+    )]
+    OutsideWindow { last_inbound_at: Option<i64> },
+}
+
+/// How long after a customer's message the business may answer free-form (Meta's customer
+/// service window).
+pub const SERVICE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+/// WhatsApp's limit on a text message body.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// An outgoing check: returns why a message may not go out.
+pub trait Compliance: Send + Sync {
+    fn check(&self, tenant: &TenantId, text: &str) -> Result<(), String>;
+}
+
+/// What every reply must satisfy whatever the tenant configured: some text, within WhatsApp's
+/// length limit, and no control characters a phone would show as boxes.
+pub struct BasicChecks;
+
+impl Compliance for BasicChecks {
+    fn check(&self, _tenant: &TenantId, text: &str) -> Result<(), String> {
+        if text.trim().is_empty() {
+            return Err("the message is empty".into());
+        }
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(format!(
+                "the message has {chars} characters; WhatsApp allows {MAX_TEXT_CHARS}"
+            ));
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
+            return Err("the message contains control characters".into());
+        }
+        Ok(())
+    }
 }
 
 pub struct Outbound {
@@ -28,6 +73,7 @@ pub struct Outbound {
     store: Arc<dyn Store>,
     numbers: NumberDirectory,
     events: Events,
+    checks: Vec<Box<dyn Compliance>>,
 }
 
 impl Outbound {
@@ -42,7 +88,41 @@ impl Outbound {
             store,
             numbers,
             events,
+            checks: vec![Box::new(BasicChecks)],
         }
+    }
+
+    /// An agent's text reply in a conversation: compliance checks, the 24-hour window, then the
+    /// send. `now` is passed in so the window is testable.
+    pub async fn reply(
+        &self,
+        thread: &ThreadRecord,
+        text: &str,
+        idempotency_key: &str,
+        now: i64,
+    ) -> Result<Wamid, OutboundError> {
+        for check in &self.checks {
+            check
+                .check(&thread.tenant, text)
+                .map_err(OutboundError::Rejected)?;
+        }
+        let open = thread
+            .last_inbound_at
+            .is_some_and(|at| now - at < SERVICE_WINDOW_MS);
+        if !open {
+            return Err(OutboundError::OutsideWindow {
+                last_inbound_at: thread.last_inbound_at,
+            });
+        }
+        self.send(
+            &thread.tenant,
+            &thread.number,
+            &thread.customer,
+            Content::text(text),
+            None,
+            idempotency_key,
+        )
+        .await
     }
 
     /// Sends `content` to `customer`, optionally as a reply. `idempotency_key` identifies the

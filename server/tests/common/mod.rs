@@ -2,6 +2,8 @@
 //! signed webhooks, and tenants populated through the setup link and the API.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -292,7 +294,12 @@ pub async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenan
 }
 
 pub async fn world() -> World {
-    let (running, api, dir) = start("").await;
+    world_with("").await
+}
+
+/// [`world`] with more configuration (TOML appended to the test configuration).
+pub async fn world_with(extra: &str) -> World {
+    let (running, api, dir) = start(extra).await;
     assert_eq!(
         running.setup_links.len(),
         2,

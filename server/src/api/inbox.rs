@@ -1,0 +1,196 @@
+//! What an agent or supervisor does to a conversation, the same over REST and over the socket:
+//! reply, assign or transfer, resolve, reopen, mark read, show typing. Each action checks that
+//! the caller sees the conversation (another tenant's, or one outside the caller's visibility,
+//! is "not found"); the permission itself was checked by the caller's entry point (the route
+//! table, or the socket's command table).
+
+use switchboard_shared::{ConversationId, Permission, UserId, Wamid};
+use warp::http::StatusCode;
+
+use super::Failure;
+use crate::auth::{Principal, TenantScope};
+use crate::service::inbox::{Inbox, InboxError};
+use crate::service::outbound::{Outbound, OutboundError};
+use crate::store::{ConversationRecord, ThreadRecord};
+
+/// What an action needs besides the caller.
+pub struct Acting<'a> {
+    pub principal: &'a Principal,
+    pub scope: &'a TenantScope,
+    pub inbox: &'a Inbox,
+    pub outbound: &'a Outbound,
+}
+
+impl From<InboxError> for Failure {
+    fn from(e: InboxError) -> Self {
+        match e {
+            InboxError::NotFound => Failure::not_found("conversation"),
+            InboxError::AgentNotThere => {
+                Failure::conflict("agent_not_connected", InboxError::AgentNotThere.to_string())
+            }
+            InboxError::AlreadyResolved => {
+                Failure::conflict("already_resolved", "the conversation is already resolved")
+            }
+            InboxError::AlreadyOpen => Failure::conflict(
+                "already_open",
+                "the conversation is open; only a resolved one can be reopened",
+            ),
+            InboxError::Store(e) => e.into(),
+            InboxError::Stopped => Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down; try again",
+            ),
+        }
+    }
+}
+
+impl From<OutboundError> for Failure {
+    fn from(e: OutboundError) -> Self {
+        match &e {
+            OutboundError::UnknownNumber => Failure::not_found("number"),
+            OutboundError::Rejected(reason) => Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected",
+                format!("not sent: {reason}"),
+            ),
+            OutboundError::OutsideWindow { .. } => Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "outside_window",
+                e.to_string(),
+            ),
+            OutboundError::Api(api) => Failure::new(
+                StatusCode::BAD_GATEWAY,
+                "send_failed",
+                format!("WhatsApp did not accept the message: {api}"),
+            ),
+            OutboundError::Store(_) => {
+                tracing::error!(error = %e, "a sent message could not be recorded");
+                Failure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the message was sent but could not be recorded; it will not be sent again",
+                )
+            }
+        }
+    }
+}
+
+/// A conversation the caller may read, with its inbox state when routing has seen it.
+pub async fn visible(
+    principal: &Principal,
+    scope: &TenantScope,
+    id: &ConversationId,
+) -> Result<(ConversationRecord, Option<ThreadRecord>), Failure> {
+    let Some(conversation) = scope.conversation(id).await? else {
+        return Err(Failure::not_found("conversation"));
+    };
+    let thread = scope.thread(id).await?;
+    let assignee = thread.as_ref().and_then(|t| t.assignee.as_ref());
+    if principal.sees(&conversation.number, assignee) {
+        Ok((conversation, thread))
+    } else {
+        Err(Failure::not_found("conversation"))
+    }
+}
+
+/// The inbox state of a conversation the caller may read (actions need it).
+async fn visible_thread(a: &Acting<'_>, id: &ConversationId) -> Result<ThreadRecord, Failure> {
+    visible(a.principal, a.scope, id)
+        .await?
+        .1
+        .ok_or_else(|| Failure::not_found("conversation"))
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Sends a text reply (compliance, window, then the Cloud API).
+pub async fn reply(a: &Acting<'_>, id: &ConversationId, text: &str) -> Result<Wamid, Failure> {
+    let thread = visible_thread(a, id).await?;
+    let key = crate::store::new_id("send");
+    Ok(a.outbound.reply(&thread, text, &key, now_ms()).await?)
+}
+
+/// Gives the conversation to `agent`, an enabled user of the tenant (routing refuses one who is
+/// not connected).
+pub async fn assign(a: &Acting<'_>, id: &ConversationId, agent: &UserId) -> Result<(), Failure> {
+    let thread = visible_thread(a, id).await?;
+    let target = a
+        .scope
+        .user(agent)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| Failure::not_found("agent"))?;
+    let before = serde_json::json!({ "assignee": thread.assignee });
+    let mut audit = a.principal.audit(
+        "conversation.assign",
+        Some(format!("conversation:{id}")),
+        "ok",
+    );
+    audit.before = Some(before.to_string());
+    audit.after = Some(serde_json::json!({ "assignee": target.id }).to_string());
+    Ok(a.inbox
+        .assign(a.scope.tenant(), id, &target.id, audit)
+        .await?)
+}
+
+pub async fn resolve(a: &Acting<'_>, id: &ConversationId) -> Result<(), Failure> {
+    let thread = visible_thread(a, id).await?;
+    let mut audit = a.principal.audit(
+        "conversation.resolve",
+        Some(format!("conversation:{id}")),
+        "ok",
+    );
+    audit.before = Some(
+        serde_json::json!({ "state": thread.state.as_str(), "assignee": thread.assignee })
+            .to_string(),
+    );
+    audit.after = Some(serde_json::json!({ "state": "resolved" }).to_string());
+    Ok(a.inbox.resolve(a.scope.tenant(), id, audit).await?)
+}
+
+pub async fn reopen(a: &Acting<'_>, id: &ConversationId) -> Result<(), Failure> {
+    let thread = visible_thread(a, id).await?;
+    let mut audit = a.principal.audit(
+        "conversation.reopen",
+        Some(format!("conversation:{id}")),
+        "ok",
+    );
+    audit.before = Some(serde_json::json!({ "state": thread.state.as_str() }).to_string());
+    audit.after = Some(serde_json::json!({ "state": "queued" }).to_string());
+    Ok(a.inbox.reopen(a.scope.tenant(), id, audit).await?)
+}
+
+/// Marks the customer's last message read, showing a typing indicator when `typing`.
+pub async fn mark_read(a: &Acting<'_>, id: &ConversationId, typing: bool) -> Result<(), Failure> {
+    let thread = visible_thread(a, id).await?;
+    let Some(wamid) = &thread.last_inbound_wamid else {
+        return Err(Failure::conflict(
+            "nothing_to_read",
+            "the customer has not written in this conversation",
+        ));
+    };
+    a.outbound
+        .mark_read(&thread.tenant, &thread.number, wamid, typing)
+        .await?;
+    Ok(())
+}
+
+/// The permission each socket command needs (the socket's counterpart of the route table).
+pub fn command_permission(frame: &switchboard_shared::protocol::ClientFrame) -> Option<Permission> {
+    use switchboard_shared::protocol::ClientFrame as F;
+    match frame {
+        F::SendMessage { .. } | F::Typing { .. } | F::MarkRead { .. } => {
+            Some(Permission::ConversationsReply)
+        }
+        F::Assign { .. } => Some(Permission::ConversationsAssign),
+        F::Resolve { .. } | F::Reopen { .. } => Some(Permission::ConversationsResolve),
+        F::Auth { .. }
+        | F::Subscribe { .. }
+        | F::Unsubscribe { .. }
+        | F::SetStatus { .. }
+        | F::Ping { .. } => None,
+    }
+}

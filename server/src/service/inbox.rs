@@ -1,0 +1,644 @@
+//! The inbox: every domain event passes through here, in order, on one task. For each tenant it
+//! keeps the open conversations and a routing [`Engine`]; it routes a customer's message before
+//! the message is published, so the assigned agent's `inbox:<user>` stream receives the
+//! assignment and then the message, never the other way round.
+//!
+//! Owns: conversations' inbox state (persisted as [`ThreadRecord`]s, written before they are
+//! announced), routing decisions, re-routing on the deadline and when an agent is gone, manual
+//! assign/transfer/resolve/reopen, and the fan-out of domain events to streams. Must not: check
+//! permissions (callers did), or talk to the Cloud API.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_shared::protocol::{
+    AgentState, AgentStatus, ConversationState, HubEvent, Presence,
+};
+use switchboard_shared::{ConversationId, TenantId, UserId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{DomainEvent, Events};
+use crate::config::RoutingConfig;
+use crate::hub::{to_hub_event, Hub};
+use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
+use crate::store::{
+    conversation_id, AuditRecord, InboundMessage, OutboundRecord, Store, StoreError, TeamRecord,
+    ThreadRecord, ThreadState, UnixMillis,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("no such conversation")]
+    NotFound,
+    #[error("that agent is not connected; conversations only go to agents who are there")]
+    AgentNotThere,
+    #[error("the conversation is already resolved")]
+    AlreadyResolved,
+    #[error("the conversation is open")]
+    AlreadyOpen,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+type Reply = oneshot::Sender<Result<(), InboxError>>;
+
+enum Command {
+    Assign {
+        tenant: TenantId,
+        conversation: ConversationId,
+        agent: UserId,
+        audit: AuditRecord,
+        reply: Reply,
+    },
+    Resolve {
+        tenant: TenantId,
+        conversation: ConversationId,
+        audit: AuditRecord,
+        reply: Reply,
+    },
+    Reopen {
+        tenant: TenantId,
+        conversation: ConversationId,
+        audit: AuditRecord,
+        reply: Reply,
+    },
+}
+
+/// The handle the API and sockets use. Commands queue behind events already received, so they
+/// act on the state those events made.
+#[derive(Clone)]
+pub struct Inbox {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Inbox {
+    async fn call(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), InboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| InboxError::Stopped)?;
+        rx.await.map_err(|_| InboxError::Stopped)?
+    }
+
+    /// Gives a conversation to `agent` (a transfer when someone else had it).
+    pub async fn assign(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &UserId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.call(|reply| Command::Assign {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            agent: agent.clone(),
+            audit,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn resolve(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.call(|reply| Command::Resolve {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            audit,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn reopen(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.call(|reply| Command::Reopen {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            audit,
+            reply,
+        })
+        .await
+    }
+
+    /// Starts the inbox task: restores open conversations from the store, then handles events,
+    /// commands, agents' changes and the clock until `shutdown`.
+    pub async fn spawn(
+        hub: Arc<Hub>,
+        events: &Events,
+        store: Arc<dyn Store>,
+        config: RoutingConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StoreError> {
+        let mut worker = Worker {
+            hub: Arc::clone(&hub),
+            store,
+            config,
+            tenants: HashMap::new(),
+        };
+        worker.restore().await?;
+        let mut rx = events.subscribe();
+        let mut agents = hub
+            .watch_agents()
+            .ok_or_else(|| StoreError::Invalid("the hub already has a router".into()))?;
+        let (tx, mut commands) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    event = rx.recv() => match event {
+                        Ok(event) => worker.on_event(event).await,
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "the inbox lagged behind the event bus; streams resync");
+                            worker.hub.lost_events();
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    Some((tenant, agent)) = agents.recv() => worker.on_agent(&tenant, &agent).await,
+                    Some(command) = commands.recv() => worker.on_command(command).await,
+                    _ = tick.tick() => worker.on_tick().await,
+                }
+            }
+        });
+        Ok(Self { tx })
+    }
+}
+
+/// How long a tenant's team list is reused.
+const TEAMS_TTL: Duration = Duration::from_secs(2);
+
+struct TenantInbox {
+    engine: Engine,
+    /// Open (queued or assigned) conversations.
+    open: HashMap<ConversationId, ThreadRecord>,
+    teams: Option<(Instant, Vec<TeamRecord>)>,
+}
+
+struct Worker {
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    config: RoutingConfig,
+    tenants: HashMap<TenantId, TenantInbox>,
+}
+
+fn now_ms() -> UnixMillis {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// The skills a conversation asks for: its `lang:` and `skill:` tags.
+fn skills_of(thread: &ThreadRecord) -> BTreeSet<String> {
+    thread
+        .tags
+        .iter()
+        .filter(|t| t.starts_with("lang:") || t.starts_with("skill:"))
+        .cloned()
+        .collect()
+}
+
+fn state_of(thread: &ThreadRecord) -> ConversationState {
+    match thread.state {
+        ThreadState::Queued => ConversationState::Queued,
+        ThreadState::Assigned => ConversationState::Assigned,
+        ThreadState::Resolved => ConversationState::Resolved,
+    }
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Sticky => "sticky",
+        Reason::Skills => "skills",
+        Reason::Pool => "pool",
+        Reason::Queue => "queue",
+        Reason::Manual => "manual",
+    }
+}
+
+impl Worker {
+    fn tenant(&mut self, tenant: &TenantId) -> &mut TenantInbox {
+        let strategy = self.config.strategy;
+        self.tenants
+            .entry(tenant.clone())
+            .or_insert_with(|| TenantInbox {
+                engine: Engine::new(strategy),
+                open: HashMap::new(),
+                teams: None,
+            })
+    }
+
+    /// Reads every tenant's open conversations back into routing.
+    async fn restore(&mut self) -> Result<(), StoreError> {
+        let now = now_ms();
+        for tenant in self.store.list_tenants().await? {
+            let mut cursor = None;
+            let mut threads = Vec::new();
+            loop {
+                let page = self
+                    .store
+                    .open_threads(&tenant.id, cursor.as_ref(), crate::store::MAX_PAGE)
+                    .await?;
+                threads.extend(page.items);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            // The queue is first come, first served.
+            threads.sort_by_key(|t| (t.waiting_since.unwrap_or(t.opened_at), t.opened_at));
+            for thread in threads {
+                let ticket = self.ticket(&thread).await;
+                let replied = thread.waiting_since.is_none();
+                let inbox = self.tenant(&tenant.id);
+                inbox
+                    .engine
+                    .restore(ticket, thread.assignee.as_ref(), replied, now);
+                inbox.open.insert(thread.conversation.clone(), thread);
+            }
+        }
+        Ok(())
+    }
+
+    async fn teams(&mut self, tenant: &TenantId) -> Vec<TeamRecord> {
+        let fresh = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.teams.as_ref())
+            .filter(|(at, _)| at.elapsed() < TEAMS_TTL)
+            .map(|(_, list)| list.clone());
+        if let Some(list) = fresh {
+            return list;
+        }
+        match self.store.list_teams(tenant).await {
+            Ok(list) => {
+                self.tenant(tenant).teams = Some((Instant::now(), list.clone()));
+                list
+            }
+            Err(error) => {
+                tracing::warn!(%error, "team list unavailable; using the last one known");
+                self.tenants
+                    .get(tenant)
+                    .and_then(|t| t.teams.as_ref())
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    async fn ticket(&mut self, thread: &ThreadRecord) -> Ticket {
+        let teams = self.teams(&thread.tenant).await;
+        let owners: Vec<&TeamRecord> = teams
+            .iter()
+            .filter(|t| t.numbers.contains(&thread.number))
+            .collect();
+        let pool = (!owners.is_empty()).then(|| {
+            owners
+                .iter()
+                .flat_map(|t| t.members.iter().cloned())
+                .collect()
+        });
+        Ticket {
+            conversation: thread.conversation.clone(),
+            pool,
+            skills: skills_of(thread),
+            sticky: thread.last_agent.clone(),
+            since_ms: thread.waiting_since.unwrap_or(thread.opened_at),
+        }
+    }
+
+    fn view(&self, agent: &AgentState) -> AgentView {
+        AgentView {
+            connected: agent.presence != Presence::Offline,
+            available: agent.status == AgentStatus::Available,
+            capacity: self.config.capacity,
+            skills: BTreeSet::new(),
+        }
+    }
+
+    async fn on_agent(&mut self, tenant: &TenantId, agent: &AgentState) {
+        let view = self.view(agent);
+        let changes = self
+            .tenant(tenant)
+            .engine
+            .agent(&agent.user, view, now_ms());
+        self.apply(tenant, changes, None).await;
+    }
+
+    async fn on_tick(&mut self) {
+        let now = now_ms();
+        let grace = self.config.offline_grace_secs as i64 * 1000;
+        let deadline = self.config.reply_deadline_secs as i64 * 1000;
+        let tenants: Vec<TenantId> = self.tenants.keys().cloned().collect();
+        for tenant in tenants {
+            let changes = self.tenant(&tenant).engine.tick(now, grace, deadline);
+            self.apply(&tenant, changes, None).await;
+        }
+    }
+
+    /// Stores a thread, then announces it; a store failure is logged and the state kept in
+    /// memory (the next change writes it again).
+    async fn save(&mut self, thread: &ThreadRecord, audit: Option<&AuditRecord>) -> bool {
+        match self.store.put_thread(thread, audit).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, conversation = %thread.conversation, "could not store a conversation's state");
+                false
+            }
+        }
+    }
+
+    async fn announce(&mut self, thread: &ThreadRecord, previous: Option<UserId>, reason: &str) {
+        let position = (thread.state == ThreadState::Queued)
+            .then(|| {
+                self.tenants
+                    .get(&thread.tenant)
+                    .and_then(|t| t.engine.position(&thread.conversation))
+            })
+            .flatten();
+        let event = HubEvent::ConversationChanged {
+            conversation: thread.conversation.clone(),
+            number: thread.number.clone(),
+            customer: thread.customer.to_string(),
+            state: state_of(thread),
+            assignee: thread.assignee.clone(),
+            previous: previous.clone(),
+            reason: reason.to_owned(),
+            queue_position: position.map(|p| p as u32),
+            waiting_since: thread.waiting_since,
+            at: thread.updated_at,
+        };
+        let teams = self.teams(&thread.tenant).await;
+        let inboxes: Vec<&UserId> = thread.assignee.iter().chain(previous.iter()).collect();
+        self.hub.fan_out(&thread.tenant, &event, &teams, &inboxes);
+    }
+
+    /// Applies routing's changes: each conversation's new state is stored, then announced. The
+    /// first change carries `audit` (a person's action).
+    async fn apply(&mut self, tenant: &TenantId, changes: Vec<Change>, audit: Option<AuditRecord>) {
+        let mut audit = audit;
+        for change in changes {
+            let now = now_ms();
+            let (conversation, previous, reason) = match &change {
+                Change::Assigned {
+                    conversation,
+                    previous,
+                    reason,
+                    ..
+                } => (conversation.clone(), previous.clone(), reason_name(*reason)),
+                Change::Queued {
+                    conversation,
+                    previous,
+                    ..
+                } => (conversation.clone(), previous.clone(), "queue"),
+            };
+            let Some(thread) = self.tenant(tenant).open.get_mut(&conversation) else {
+                continue;
+            };
+            match &change {
+                Change::Assigned { agent, .. } => {
+                    thread.state = ThreadState::Assigned;
+                    thread.assignee = Some(agent.clone());
+                    thread.last_agent = Some(agent.clone());
+                }
+                Change::Queued { .. } => {
+                    thread.state = ThreadState::Queued;
+                    thread.assignee = None;
+                }
+            }
+            thread.updated_at = now;
+            let thread = thread.clone();
+            self.save(&thread, audit.take().as_ref()).await;
+            self.announce(&thread, previous, reason).await;
+        }
+    }
+
+    async fn on_event(&mut self, event: DomainEvent) {
+        let assignee = match &event {
+            DomainEvent::MessageReceived { tenant, message } => {
+                self.customer_wrote(tenant, message).await
+            }
+            DomainEvent::MessageSent { message } => self.business_wrote(message).await,
+            DomainEvent::StatusUpdated { tenant, status } => {
+                let id = conversation_id(tenant, &status.number, &status.recipient);
+                self.tenants
+                    .get(tenant)
+                    .and_then(|t| t.open.get(&id))
+                    .and_then(|t| t.assignee.clone())
+            }
+        };
+        let (tenant, hub_event) = to_hub_event(event);
+        let teams = self.teams(&tenant).await;
+        let inboxes: Vec<&UserId> = assignee.iter().collect();
+        self.hub.fan_out(&tenant, &hub_event, &teams, &inboxes);
+    }
+
+    /// A customer's message: opens (or reopens) the conversation, routes it when nobody has it,
+    /// and restarts the agent's reply deadline. Returns who has it now.
+    async fn customer_wrote(
+        &mut self,
+        tenant: &TenantId,
+        message: &InboundMessage,
+    ) -> Option<UserId> {
+        let id = conversation_id(tenant, &message.number, &message.customer);
+        let now = now_ms();
+        let known = self.tenant(tenant).open.get(&id).cloned();
+        let (mut thread, reopened) = match known {
+            Some(t) => (t, false),
+            None => match self.store.get_thread(tenant, &id).await {
+                Ok(Some(t)) => (t, true),
+                Ok(None) => (
+                    ThreadRecord {
+                        tenant: tenant.clone(),
+                        conversation: id.clone(),
+                        number: message.number.clone(),
+                        customer: message.customer.clone(),
+                        state: ThreadState::Queued,
+                        assignee: None,
+                        last_agent: None,
+                        tags: Vec::new(),
+                        waiting_since: None,
+                        last_inbound_at: None,
+                        last_inbound_wamid: None,
+                        opened_at: now,
+                        updated_at: now,
+                    },
+                    true,
+                ),
+                Err(error) => {
+                    tracing::error!(%error, conversation = %id, "could not read a conversation's state; routing it as new");
+                    return None;
+                }
+            },
+        };
+        if reopened {
+            thread.state = ThreadState::Queued;
+            thread.assignee = None;
+            thread.opened_at = now;
+        }
+        if thread.last_inbound_at.is_none_or(|at| at <= message.at_ms) {
+            thread.last_inbound_at = Some(message.at_ms);
+            thread.last_inbound_wamid = Some(message.wamid.clone());
+        }
+        if thread.waiting_since.is_none() {
+            thread.waiting_since = Some(message.at_ms.min(now));
+        }
+        thread.updated_at = now;
+        let ticket = self.ticket(&thread).await;
+        let inbox = self.tenant(tenant);
+        inbox.engine.customer_wrote(&id, now);
+        inbox.open.insert(id.clone(), thread.clone());
+        match inbox.engine.route(ticket, now) {
+            Some(change) => self.apply(tenant, vec![change], None).await,
+            None => {
+                // Already with someone (or waiting): only the thread's fields changed.
+                self.save(&thread, None).await;
+            }
+        }
+        self.tenants
+            .get(tenant)
+            .and_then(|t| t.open.get(&id))
+            .and_then(|t| t.assignee.clone())
+    }
+
+    /// The business answered: the customer no longer waits, and the agent met the deadline.
+    async fn business_wrote(&mut self, message: &OutboundRecord) -> Option<UserId> {
+        let tenant = &message.tenant;
+        let id = conversation_id(tenant, &message.number, &message.customer);
+        let inbox = self.tenant(tenant);
+        inbox.engine.replied(&id);
+        let thread = inbox.open.get_mut(&id)?;
+        let assignee = thread.assignee.clone();
+        if thread.waiting_since.is_some() {
+            thread.waiting_since = None;
+            thread.updated_at = now_ms();
+            let thread = thread.clone();
+            if self.save(&thread, None).await {
+                self.announce(&thread, None, "replied").await;
+            }
+        }
+        assignee
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Assign {
+                tenant,
+                conversation,
+                agent,
+                audit,
+                reply,
+            } => {
+                let result = self.assign(&tenant, &conversation, &agent, audit).await;
+                let _ = reply.send(result);
+            }
+            Command::Resolve {
+                tenant,
+                conversation,
+                audit,
+                reply,
+            } => {
+                let result = self.resolve(&tenant, &conversation, audit).await;
+                let _ = reply.send(result);
+            }
+            Command::Reopen {
+                tenant,
+                conversation,
+                audit,
+                reply,
+            } => {
+                let result = self.reopen(&tenant, &conversation, audit).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn assign(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &UserId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        let thread = self
+            .tenant(tenant)
+            .open
+            .get(conversation)
+            .cloned()
+            .ok_or(InboxError::NotFound)?;
+        let ticket = self.ticket(&thread).await;
+        let changes = self
+            .tenant(tenant)
+            .engine
+            .assign(conversation, agent, ticket, now_ms())
+            .ok_or(InboxError::AgentNotThere)?;
+        self.apply(tenant, changes, Some(audit)).await;
+        Ok(())
+    }
+
+    async fn resolve(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        let Some(mut thread) = self.tenant(tenant).open.get(conversation).cloned() else {
+            return match self.store.get_thread(tenant, conversation).await? {
+                Some(_) => Err(InboxError::AlreadyResolved),
+                None => Err(InboxError::NotFound),
+            };
+        };
+        let previous = thread.assignee.take();
+        thread.state = ThreadState::Resolved;
+        thread.waiting_since = None;
+        thread.updated_at = now_ms();
+        // Stored first: a failed write leaves the conversation open, as the caller is told.
+        self.store.put_thread(&thread, Some(&audit)).await?;
+        let inbox = self.tenant(tenant);
+        inbox.open.remove(conversation);
+        let freed = inbox.engine.resolve(conversation, thread.updated_at);
+        self.announce(&thread, previous, "resolved").await;
+        self.apply(tenant, freed, None).await;
+        Ok(())
+    }
+
+    async fn reopen(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        if self.tenant(tenant).open.contains_key(conversation) {
+            return Err(InboxError::AlreadyOpen);
+        }
+        let mut thread = self
+            .store
+            .get_thread(tenant, conversation)
+            .await?
+            .ok_or(InboxError::NotFound)?;
+        let now = now_ms();
+        thread.state = ThreadState::Queued;
+        thread.opened_at = now;
+        thread.updated_at = now;
+        self.store.put_thread(&thread, Some(&audit)).await?;
+        let ticket = self.ticket(&thread).await;
+        let inbox = self.tenant(tenant);
+        inbox.open.insert(conversation.clone(), thread.clone());
+        match inbox.engine.route(ticket, now) {
+            Some(change) => self.apply(tenant, vec![change], None).await,
+            None => self.announce(&thread, None, "reopened").await,
+        }
+        Ok(())
+    }
+}

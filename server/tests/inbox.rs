@@ -1,0 +1,392 @@
+//! The inbox end to end, on the real server: routing a customer's message to an agent's socket,
+//! the reply over the socket through the simulator and back as ticks, manual transfer,
+//! re-routing when an agent is gone, resolve and reopen, the 24-hour window, and who may do what.
+
+mod common;
+
+use common::ws::*;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Starts the server with its simulator (no chatty demo customers, no automatic replies) and an
+/// owner and an agent signed in.
+async fn with_simulator() -> (
+    switchboard_server::app::Running,
+    Api,
+    Auth,
+    Auth,
+    String,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[simulator]\nmode = \"on\"\ncustomers = 0\ndemo_replies = false\n\
+             [log]\nfilter = \"warn\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let config = switchboard_server::config::Config::load(Some(&path), []).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = switchboard_server::app::start_on(config, listener)
+        .await
+        .unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::new(),
+    };
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(&running.setup_links[0]), "name": "Owner",
+                   "email": "owner@demo.example", "password": PASSWORD}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+    let owner = api.token("owner@demo.example").await;
+    let a = api
+        .send(
+            Method::POST,
+            "users",
+            &owner,
+            json!({"email": "agent@demo.example", "name": "Agent", "role": "agent",
+                   "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let agent_id = a.body["id"].as_str().unwrap().to_owned();
+    let agent = api.token("agent@demo.example").await;
+    (running, api, owner, agent, agent_id, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_back() {
+    let (running, api, _owner, agent, agent_id, _dir) = with_simulator().await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+
+    let mut socket = connect(&api, Some(&agent)).await;
+    assert_eq!(next(&mut socket).await["type"], "ready");
+    let inbox = format!("inbox:{agent_id}");
+    send(&mut socket, json!({"type": "subscribe", "topic": inbox})).await;
+    assert_eq!(next(&mut socket).await["type"], "subscribed");
+
+    // A customer writes to the business on WhatsApp (the simulator plays Meta).
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/inbound"))
+        .json(
+            &json!({"from": "79161234567", "name": "Ivan", "text": "Здравствуйте! Где мой заказ?"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The agent's inbox hears of the assignment first, then the message.
+    let assigned = until(&mut socket, |f| is(f, "conversation_changed")).await;
+    assert_eq!(assigned["topic"], inbox.as_str());
+    assert_eq!(assigned["event"]["state"], "assigned");
+    assert_eq!(assigned["event"]["assignee"], agent_id.as_str());
+    assert_eq!(
+        assigned["event"]["customer"], "•••••••4567",
+        "agents see masked numbers"
+    );
+    let conversation = assigned["event"]["conversation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = next(&mut socket).await;
+    assert!(is(&message, "message_stored"), "{message}");
+    assert_eq!(message["event"]["text"], "Здравствуйте! Где мой заказ?");
+
+    // The agent replies over the socket.
+    send(
+        &mut socket,
+        json!({"type": "send_message", "id": "r1", "conversation": conversation,
+               "text": "Добрый день! Заказ уже в пути."}),
+    )
+    .await;
+    // The ack, the reply stored and its ticks all reach the agent (the ack races the events).
+    let (mut wamid, mut stored, mut ticks) = (None::<String>, None::<Value>, Vec::<Value>::new());
+    while wamid.is_none() || stored.is_none() || !ticks.iter().any(|t| t["status"] == "read") {
+        let f = next(&mut socket).await;
+        match f["type"].as_str() {
+            Some("ack") => {
+                assert_eq!(f["id"], "r1");
+                wamid = Some(f["wamid"].as_str().unwrap().to_owned());
+            }
+            Some("error") => panic!("the reply was refused: {f}"),
+            _ if is(&f, "message_stored") && f["event"]["direction"] == "outbound" => {
+                stored = Some(f["event"].clone())
+            }
+            _ if is(&f, "status_changed") => ticks.push(f["event"].clone()),
+            _ => {}
+        }
+    }
+    let wamid = wamid.unwrap();
+    assert_eq!(stored.unwrap()["wamid"], wamid.as_str());
+    assert!(ticks.iter().all(|t| t["wamid"] == wamid.as_str()));
+    assert_eq!(ticks[0]["status"], "sent", "{ticks:?}");
+
+    // The simulator received exactly that send.
+    let sent: Vec<Value> = api
+        .client
+        .get(format!("{sim}/_sim/sent"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours: Vec<&Value> = sent
+        .iter()
+        .filter(|s| s.to_string().contains(&wamid))
+        .collect();
+    assert_eq!(ours.len(), 1, "{sent:?}");
+    assert!(ours[0].to_string().contains("Заказ уже в пути"));
+
+    // The customer no longer waits.
+    let c = api
+        .get(&format!("conversations/{conversation}"), &agent)
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+    assert_eq!(c.body["state"], "assigned");
+    assert_eq!(c.body["waiting_since"], Value::Null);
+
+    // Refusals are precise and keep the socket open.
+    send(
+        &mut socket,
+        json!({"type": "send_message", "id": "r2", "conversation": conversation, "text": "  "}),
+    )
+    .await;
+    let refused = until(&mut socket, |f| f["type"] == "error").await;
+    assert_eq!(
+        (refused["id"].as_str(), refused["code"].as_str()),
+        (Some("r2"), Some("rejected"))
+    );
+    send(
+        &mut socket,
+        json!({"type": "send_message", "id": "r3", "conversation": "c_nope", "text": "hi"}),
+    )
+    .await;
+    let refused = until(&mut socket, |f| f["type"] == "error").await;
+    assert_eq!(refused["code"], "not_found");
+    send(
+        &mut socket,
+        json!({"type": "assign", "id": "r4", "conversation": conversation, "agent": agent_id}),
+    )
+    .await;
+    let refused = until(&mut socket, |f| f["type"] == "error").await;
+    assert_eq!(
+        (refused["id"].as_str(), refused["code"].as_str()),
+        (Some("r4"), Some("forbidden")),
+        "agents do not assign"
+    );
+    running.shutdown().await;
+}
+
+/// Waits for the next `conversation_changed` on a socket.
+async fn changed(socket: &mut Socket) -> Value {
+    until(socket, |f| is(f, "conversation_changed")).await["event"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_reroute_resolve_reopen_and_the_window() {
+    let w = world_with("[routing]\noffline_grace_secs = 1\n").await;
+    let (api, acme) = (&w.api, &w.acme);
+    let conversation = acme.ids["conversation"].clone();
+    let agent_id = acme.ids["agent"].clone();
+    let supervisor_id = acme.ids["supervisor"].clone();
+
+    // Nobody was there when the customer wrote: the conversation waits.
+    let c = api
+        .get(
+            &format!("conversations/{conversation}"),
+            &acme.callers["owner"],
+        )
+        .await;
+    assert_eq!(c.body["state"], "queued", "{:?}", c.body);
+    // The agent comes online and gets it (from the window: `after: 0` replays it).
+    let mut agent = connect(api, Some(&acme.callers["agent"])).await;
+    next(&mut agent).await;
+    send(
+        &mut agent,
+        json!({"type": "subscribe", "topic": format!("inbox:{agent_id}"), "after": 0}),
+    )
+    .await;
+    let e = changed(&mut agent).await;
+    assert_eq!(
+        (e["state"].as_str(), e["reason"].as_str()),
+        (Some("assigned"), Some("queue"))
+    );
+    let mine = api
+        .get("conversations?assignee=me", &acme.callers["agent"])
+        .await;
+    assert_eq!(
+        mine.body["items"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        mine.body
+    );
+
+    // Another agent's inbox is not theirs to follow.
+    send(
+        &mut agent,
+        json!({"type": "subscribe", "topic": format!("inbox:{supervisor_id}")}),
+    )
+    .await;
+    assert_eq!(
+        until(&mut agent, |f| f["type"] == "error").await["code"],
+        "forbidden"
+    );
+
+    // A supervisor transfers it to themselves; only someone connected can receive it.
+    let to_supervisor = json!({"agent": supervisor_id});
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/assign"),
+            &acme.callers["owner"],
+            to_supervisor.clone(),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "agent_not_connected")
+    );
+    let mut supervisor = connect(api, Some(&acme.callers["supervisor"])).await;
+    next(&mut supervisor).await;
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/assign"),
+            &acme.callers["supervisor"],
+            to_supervisor,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["assignee"], supervisor_id.as_str());
+    let e = changed(&mut agent).await;
+    assert_eq!(
+        (
+            e["previous"].as_str(),
+            e["assignee"].as_str(),
+            e["reason"].as_str()
+        ),
+        (
+            Some(agent_id.as_str()),
+            Some(supervisor_id.as_str()),
+            Some("manual")
+        ),
+        "the agent's inbox drops it"
+    );
+    let audit = api
+        .get("audit?action=conversation.assign", &acme.callers["owner"])
+        .await;
+    let line = &audit.body["items"][0];
+    assert_eq!(line["outcome"], "ok", "{:?}", audit.body);
+    assert_eq!(line["after"]["assignee"], supervisor_id.as_str());
+    assert_eq!(line["before"]["assignee"], agent_id.as_str());
+
+    // The supervisor leaves; after the grace period it goes back to someone who is there.
+    drop(supervisor);
+    let e = changed(&mut agent).await;
+    assert_eq!(
+        (e["assignee"].as_str(), e["previous"].as_str()),
+        (Some(agent_id.as_str()), Some(supervisor_id.as_str()))
+    );
+
+    // The customer last wrote long ago (the fixture's timestamp): free text is refused, and the
+    // answer says what to do instead.
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/messages"),
+            &acme.callers["agent"],
+            json!({"text": "Hello"}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "outside_window")
+    );
+    assert!(a.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("template"));
+
+    // Resolve over the socket: it leaves the open inbox.
+    send(
+        &mut agent,
+        json!({"type": "resolve", "id": "x", "conversation": conversation}),
+    )
+    .await;
+    // The event and the ack may come in either order.
+    let (mut acked, mut event) = (false, None);
+    while !acked || event.is_none() {
+        let f = next(&mut agent).await;
+        if f["type"] == "ack" {
+            assert_eq!(f["id"], "x");
+            acked = true;
+        } else if is(&f, "conversation_changed") {
+            event = Some(f["event"].clone());
+        }
+    }
+    let e = event.unwrap();
+    assert_eq!(
+        (e["state"].as_str(), e["assignee"].as_str()),
+        (Some("resolved"), None)
+    );
+    let open = api.get("conversations", &acme.callers["owner"]).await;
+    assert_eq!(open.body["items"], json!([]), "{:?}", open.body);
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/resolve"),
+            &acme.callers["owner"],
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "already_resolved")
+    );
+
+    // Another tenant cannot touch it; it does not exist for them.
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/reopen"),
+            &w.globex.callers["owner"],
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    // Reopened, it goes back to its last agent, who is there.
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/reopen"),
+            &acme.callers["owner"],
+            json!({}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let e = changed(&mut agent).await;
+    assert_eq!(
+        (
+            e["state"].as_str(),
+            e["assignee"].as_str(),
+            e["reason"].as_str()
+        ),
+        (Some("assigned"), Some(agent_id.as_str()), Some("sticky"))
+    );
+    w.running.shutdown().await;
+}
