@@ -203,6 +203,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                     phone_number_id: "106540352242922".into(),
                     access_token: random_secret(),
                 },
+                mps: 80,
             });
         }
         for entry in &mut entries {
@@ -220,7 +221,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                     .waba_id
                     .clone()
                     .unwrap_or_else(|| "102290129340398".into()),
-                mps: 80,
+                mps: e.mps,
             })
             .collect();
         sim_config.verify_token = entries.first().map(|e| e.verify_token.clone());

@@ -189,6 +189,14 @@ pub struct NumberConfig {
     /// account updates carry no phone number).
     #[serde(default)]
     pub waba_id: Option<String>,
+    /// The number's throughput tier in messages per second (Meta's default is 80; up to 1,000).
+    /// The send governor stays within it.
+    #[serde(default = "default_mps")]
+    pub mps: u32,
+}
+
+fn default_mps() -> u32 {
+    80
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -384,6 +392,12 @@ impl Config {
                 if secret.is_empty() {
                     return Err(err(key(field), "must not be empty"));
                 }
+            }
+            if !(1..=1000).contains(&n.mps) {
+                return Err(err(
+                    key("mps"),
+                    "messages per second of the number's tier: 1 to 1000 (Meta's default is 80)",
+                ));
             }
             if !matches!(n.graph_api_url.scheme(), "http" | "https")
                 || n.graph_api_url.host().is_none()

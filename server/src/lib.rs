@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod export;
+pub mod governor;
 pub mod http;
 pub mod hub;
 pub mod routing;

@@ -30,6 +30,8 @@ pub struct NumberEntry {
     pub app_secret: Secret,
     pub verify_token: Secret,
     pub endpoint: NumberEndpoint,
+    /// Throughput tier, messages per second.
+    pub mps: u32,
 }
 
 impl NumberEntry {
@@ -46,6 +48,7 @@ impl NumberEntry {
                 phone_number_id: n.phone_number_id.clone(),
                 access_token: n.access_token.clone(),
             },
+            mps: n.mps,
         }
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
-use super::NumberDirectory;
 use super::{DomainEvent, Events};
+use super::{NumberDirectory, NumberEntry};
 use crate::connector::wire::{Content, MarkRead, SendRequest};
 use crate::connector::{CloudApi, CloudApiError};
+use crate::governor::Governor;
 use crate::store::{OutboundRecord, Store, StoreError, ThreadRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,8 @@ pub struct Outbound {
     numbers: NumberDirectory,
     events: Events,
     checks: Vec<Box<dyn Compliance>>,
+    /// One schedule per number (a std mutex: held for arithmetic only, never across `.await`).
+    governors: std::sync::Mutex<std::collections::HashMap<PhoneNumberId, Governor>>,
 }
 
 impl Outbound {
@@ -89,6 +92,36 @@ impl Outbound {
             numbers,
             events,
             checks: vec![Box::new(BasicChecks)],
+            governors: Default::default(),
+        }
+    }
+
+    /// Runs `f` on the number's schedule (made at its tier on first use).
+    fn governed<T>(&self, entry: &NumberEntry, f: impl FnOnce(&mut Governor, i64) -> T) -> T {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut map = self.governors.lock().unwrap_or_else(|p| p.into_inner());
+        let g = map
+            .entry(entry.phone_number_id.clone())
+            .or_insert_with(|| Governor::new(entry.mps));
+        f(g, now)
+    }
+
+    /// Waits until the governor lets a message to `customer` leave `entry`'s number: first the
+    /// customer's pacing, then (once that time has come) the number's throughput.
+    async fn wait_turn(&self, entry: &NumberEntry, customer: &WaId) {
+        for step in 0..2 {
+            let (at, now) = self.governed(entry, |g, now| {
+                let at = if step == 0 {
+                    g.recipient_slot(customer, now)
+                } else {
+                    g.number_slot(now)
+                };
+                (at, now)
+            });
+            if at > now {
+                metrics::counter!("switchboard_governor_delayed_total").increment(1);
+                tokio::time::sleep(std::time::Duration::from_millis((at - now) as u64)).await;
+            }
         }
     }
 
@@ -145,10 +178,24 @@ impl Outbound {
         if let Some(wamid) = reply_to {
             request = request.replying_to(wamid.as_str());
         }
-        let response = self
+        self.wait_turn(entry, customer).await;
+        let result = self
             .api
             .send(&entry.endpoint, &request, idempotency_key)
-            .await?;
+            .await;
+        self.governed(entry, |g, now| {
+            match result.as_ref().err().and_then(CloudApiError::code) {
+                Some(130429) => {
+                    g.throttled(None, now);
+                }
+                Some(131056) => {
+                    g.throttled(Some(customer), now);
+                }
+                _ if result.is_ok() => g.accepted(),
+                _ => {}
+            }
+        });
+        let response = result?;
         let wamid = response
             .messages
             .first()
