@@ -481,6 +481,14 @@ impl Engine {
             .collect()
     }
 
+    /// Every agent routing knows, with their active conversations and capacity.
+    pub fn loads(&self) -> Vec<(UserId, usize, u32)> {
+        self.agents
+            .iter()
+            .map(|(u, s)| (u.clone(), s.active.len(), s.view.capacity))
+            .collect()
+    }
+
     pub fn position(&self, conversation: &ConversationId) -> Option<usize> {
         self.queue
             .iter()

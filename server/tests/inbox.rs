@@ -67,8 +67,11 @@ async fn with_simulator() -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_back() {
-    let (running, api, _owner, agent, agent_id, _dir) = with_simulator().await;
+    let (running, api, owner, agent, agent_id, _dir) = with_simulator().await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let mut watch = connect(&api, Some(&owner)).await;
+    next(&mut watch).await;
+    send(&mut watch, json!({"type": "subscribe", "topic": "board"})).await;
 
     let mut socket = connect(&api, Some(&agent)).await;
     assert_eq!(next(&mut socket).await["type"], "ready");
@@ -150,6 +153,28 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
         .collect();
     assert_eq!(ours.len(), 1, "{sent:?}");
     assert!(ours[0].to_string().contains("Заказ уже в пути"));
+
+    // The supervisor board counts the first response and the agent's load, pushed and on demand.
+    let board = api.get("board", &owner).await;
+    assert_eq!(board.status, StatusCode::OK, "{:?}", board.body);
+    assert_eq!(board.body["first_responses_today"], 1, "{:?}", board.body);
+    assert!(board.body["first_response_median_ms"].as_i64().unwrap() >= 0);
+    let load = board.body["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["user"] == agent_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (load["active"].as_u64(), load["capacity"].as_u64()),
+        (Some(1), Some(5))
+    );
+    let pushed = until(&mut watch, |f| {
+        is(f, "board_changed") && f["event"]["board"]["first_responses_today"] == 1
+    })
+    .await;
+    assert_eq!(pushed["event"]["board"]["queue_depth"], 0);
 
     // The customer no longer waits.
     let c = api

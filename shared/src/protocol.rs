@@ -235,6 +235,8 @@ pub enum HubEvent {
     },
     /// An agent's presence or status changed (the `board` topic).
     AgentChanged { agent: AgentState },
+    /// The board's figures changed (the `board` topic).
+    BoardChanged { board: BoardStats },
     /// A conversation was assigned, transferred, queued, resolved or reopened.
     ConversationChanged {
         conversation: ConversationId,
@@ -253,6 +255,45 @@ pub enum HubEvent {
         waiting_since: Option<i64>,
         at: i64,
     },
+}
+
+/// The supervisor board's live figures for one tenant (`board_changed` on the `board` topic, and
+/// `GET /api/v1/board`). Times are Unix milliseconds, so the figures change only when something
+/// happens, not as time passes; clients show ages from them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardStats {
+    /// Conversations waiting for an agent.
+    pub queue_depth: u32,
+    /// When the longest-waiting of them started waiting.
+    pub oldest_queued_since: Option<i64>,
+    /// First responses today (UTC): from the customer's first unanswered message to the
+    /// business's first reply, in milliseconds.
+    pub first_responses_today: u32,
+    pub first_response_median_ms: Option<i64>,
+    pub first_response_p90_ms: Option<i64>,
+    pub resolved_last_hour: u32,
+    /// The tenant's response deadline (`[routing] sla_secs`), in milliseconds.
+    pub sla_ms: i64,
+    /// Customers waiting for a reply for at least half the deadline, longest first (at most 50).
+    pub at_risk: Vec<AtRisk>,
+    /// Every agent routing knows: what they hold against what they may hold.
+    pub agents: Vec<AgentLoad>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtRisk {
+    pub conversation: ConversationId,
+    pub assignee: Option<UserId>,
+    pub waiting_since: i64,
+    /// Waited longer than the deadline already.
+    pub breached: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLoad {
+    pub user: UserId,
+    pub active: u32,
+    pub capacity: u32,
 }
 
 /// Where a conversation stands.

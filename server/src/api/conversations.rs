@@ -196,3 +196,9 @@ pub async fn reopen(ctx: Ctx) -> ApiResult {
     inbox::reopen(&acting(&ctx), &id(&ctx)).await?;
     get(ctx).await
 }
+
+/// `GET board`: the supervisor board's figures now (then follow the `board` topic).
+pub async fn board(ctx: Ctx) -> ApiResult {
+    let board = ctx.inbox.board(ctx.scope.tenant()).await?;
+    json(StatusCode::OK, &board)
+}

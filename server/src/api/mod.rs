@@ -316,6 +316,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "board",
+                P::BoardView,
+                "board.read",
+                h!(conversations::board),
+            ),
+            Route::needs(
+                M::GET,
                 "conversations",
                 P::ConversationsReadAssigned,
                 "conversation.list",

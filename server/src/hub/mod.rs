@@ -82,6 +82,10 @@ pub enum Subscribed {
     TooSlow,
 }
 
+/// An agent's change as routing hears it: the tenant, the state, and whether routing offers
+/// them conversations.
+pub type AgentChange = (TenantId, AgentState, bool);
+
 /// A stream is named by its tenant and topic.
 type StreamKey = (TenantId, String);
 
@@ -92,7 +96,7 @@ pub struct Hub {
     /// Who is there; changes go to each tenant's `board` stream.
     pub presence: Presences,
     /// Told of every change of an agent's presence or status (routing listens).
-    agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<(TenantId, AgentState)>>,
+    agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<AgentChange>>,
 }
 
 pub(crate) fn frame(value: &ServerFrame) -> Frame {
@@ -114,14 +118,15 @@ impl Hub {
     pub fn agent_changed(&self, tenant: &TenantId, state: Option<AgentState>) {
         if let Some(agent) = state {
             if let Some(watch) = self.agent_watch.get() {
-                let _ = watch.send((tenant.clone(), agent.clone()));
+                let routable = self.presence.routable(tenant, &agent.user);
+                let _ = watch.send((tenant.clone(), agent.clone(), routable));
             }
             self.publish(tenant, "board", &HubEvent::AgentChanged { agent });
         }
     }
 
     /// Where agents' changes go besides the board (set once, by routing).
-    pub fn watch_agents(&self) -> Option<mpsc::UnboundedReceiver<(TenantId, AgentState)>> {
+    pub fn watch_agents(&self) -> Option<mpsc::UnboundedReceiver<AgentChange>> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.agent_watch.set(tx).ok().map(|()| rx)
     }
@@ -152,7 +157,7 @@ impl Hub {
                 number,
                 ..
             } => (conversation, number),
-            HubEvent::AgentChanged { .. } => {
+            HubEvent::AgentChanged { .. } | HubEvent::BoardChanged { .. } => {
                 self.publish(tenant, "board", event);
                 return;
             }
@@ -224,7 +229,9 @@ impl Hub {
                     event: m,
                 })
             }
-            HubEvent::StatusChanged { .. } | HubEvent::AgentChanged { .. } => full.clone(),
+            HubEvent::StatusChanged { .. }
+            | HubEvent::AgentChanged { .. }
+            | HubEvent::BoardChanged { .. } => full.clone(),
         };
         s.subscribers.retain(|sub| {
             let f = if sub.unmasked { &full } else { &masked };

@@ -18,6 +18,8 @@ struct Entry {
     status: AgentStatus,
     presence: Presence,
     last_activity: Option<i64>,
+    /// Whether routing offers this user conversations (see `Presences::connected`).
+    routable: bool,
 }
 
 impl Entry {
@@ -64,6 +66,7 @@ impl Presences {
                 status: AgentStatus::Available,
                 presence: Presence::Offline,
                 last_activity: None,
+                routable: false,
             });
         if let Some(name) = name {
             entry.name = name.to_owned();
@@ -73,14 +76,18 @@ impl Presences {
         ((entry.presence, entry.status) != before).then(|| entry.state(user))
     }
 
+    /// A socket of the user opened. `routable`: whether routing should offer them
+    /// conversations (people who work an inbox, not those who oversee every conversation).
     pub fn connected(
         &self,
         tenant: &TenantId,
         user: &UserId,
         name: &str,
+        routable: bool,
         now: i64,
     ) -> Option<AgentState> {
         self.update(tenant, user, Some(name), |e| {
+            e.routable = routable;
             e.connections += 1;
             e.presence = Presence::Online;
             e.last_activity = Some(now);
@@ -138,6 +145,13 @@ impl Presences {
         changed
     }
 
+    /// Whether routing offers the user conversations.
+    pub fn routable(&self, tenant: &TenantId, user: &UserId) -> bool {
+        self.map
+            .get(&(tenant.clone(), user.clone()))
+            .is_some_and(|e| e.routable)
+    }
+
     /// What is known of a user (offline and available when never seen).
     pub fn of(&self, tenant: &TenantId, user: &UserId, name: &str) -> AgentState {
         self.map
@@ -162,10 +176,10 @@ mod tests {
     fn two_devices_are_one_agent_who_leaves_with_the_last_socket() {
         let p = Presences::new(300_000);
         let (t, u) = (TenantId::from("t"), UserId::from("u"));
-        let first = p.connected(&t, &u, "Ada", 0).unwrap();
+        let first = p.connected(&t, &u, "Ada", true, 0).unwrap();
         assert_eq!(first.presence, Presence::Online);
         assert_eq!(
-            p.connected(&t, &u, "Ada", 1),
+            p.connected(&t, &u, "Ada", true, 1),
             None,
             "a second device changes nothing seen"
         );
@@ -178,7 +192,7 @@ mod tests {
     fn idle_agents_turn_away_and_come_back_with_activity() {
         let p = Presences::new(300_000);
         let (t, u) = (TenantId::from("t"), UserId::from("u"));
-        p.connected(&t, &u, "Ada", 0);
+        p.connected(&t, &u, "Ada", true, 0);
         assert!(p.sweep(299_000).is_empty());
         let away = p.sweep(300_001);
         assert_eq!(away[0].1.presence, Presence::Away);
@@ -194,13 +208,13 @@ mod tests {
     fn manual_status_is_kept_across_reconnects() {
         let p = Presences::new(300_000);
         let (t, u) = (TenantId::from("t"), UserId::from("u"));
-        p.connected(&t, &u, "Ada", 0);
+        p.connected(&t, &u, "Ada", true, 0);
         assert_eq!(
             p.set_status(&t, &u, AgentStatus::Break, 1).unwrap().status,
             AgentStatus::Break
         );
         p.disconnected(&t, &u);
-        let back = p.connected(&t, &u, "Ada", 2).unwrap();
+        let back = p.connected(&t, &u, "Ada", true, 2).unwrap();
         assert_eq!(
             (back.presence, back.status),
             (Presence::Online, AgentStatus::Break)

@@ -284,11 +284,15 @@ async fn run(
     metrics::gauge!("switchboard_hub_connections").increment(1.0);
     let now = || jiff::Timestamp::now().as_millisecond();
     let user = principal.user().map(|u| (u.id.clone(), u.name.clone()));
+    // Routing offers conversations to people who work an inbox: those who can reply and do not
+    // oversee every conversation. Supervisors and admins take conversations by assignment.
+    let routable = principal.can(Permission::ConversationsReply)
+        && !principal.can(Permission::ConversationsReadAll);
     if let Some((id, name)) = &user {
         let state = gate
             .hub
             .presence
-            .connected(&principal.tenant, id, name, now());
+            .connected(&principal.tenant, id, name, routable, now());
         gate.hub.agent_changed(&principal.tenant, state);
     }
     let scope = principal.scope(&gate.api.store);

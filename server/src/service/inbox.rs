@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_shared::protocol::{
-    AgentState, AgentStatus, ConversationState, HubEvent, Presence,
+    AgentState, AgentStatus, BoardStats, ConversationState, HubEvent, Presence,
 };
 use switchboard_shared::{ConversationId, TenantId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::board::Figures;
 use super::{DomainEvent, Events};
 use crate::config::RoutingConfig;
 use crate::hub::{to_hub_event, Hub};
@@ -65,6 +66,10 @@ enum Command {
         conversation: ConversationId,
         audit: AuditRecord,
         reply: Reply,
+    },
+    Board {
+        tenant: TenantId,
+        reply: oneshot::Sender<BoardStats>,
     },
 }
 
@@ -133,6 +138,19 @@ impl Inbox {
         .await
     }
 
+    /// The tenant's board figures now.
+    pub async fn board(&self, tenant: &TenantId) -> Result<BoardStats, InboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Board {
+                tenant: tenant.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| InboxError::Stopped)?;
+        rx.await.map_err(|_| InboxError::Stopped)
+    }
+
     /// Starts the inbox task: restores open conversations from the store, then handles events,
     /// commands, agents' changes and the clock until `shutdown`.
     pub async fn spawn(
@@ -168,7 +186,9 @@ impl Inbox {
                         }
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
-                    Some((tenant, agent)) = agents.recv() => worker.on_agent(&tenant, &agent).await,
+                    Some((tenant, agent, routable)) = agents.recv() => {
+                        worker.on_agent(&tenant, &agent, routable).await
+                    }
                     Some(command) = commands.recv() => worker.on_command(command).await,
                     _ = tick.tick() => worker.on_tick().await,
                 }
@@ -186,6 +206,9 @@ struct TenantInbox {
     /// Open (queued or assigned) conversations.
     open: HashMap<ConversationId, ThreadRecord>,
     teams: Option<(Instant, Vec<TeamRecord>)>,
+    figures: Figures,
+    /// The board as last published.
+    board: Option<BoardStats>,
 }
 
 struct Worker {
@@ -236,6 +259,8 @@ impl Worker {
                 engine: Engine::new(strategy),
                 open: HashMap::new(),
                 teams: None,
+                figures: Figures::default(),
+                board: None,
             })
     }
 
@@ -318,17 +343,19 @@ impl Worker {
         }
     }
 
-    fn view(&self, agent: &AgentState) -> AgentView {
+    /// How routing sees an agent. Someone routing does not offer conversations to (a
+    /// supervisor) still counts as connected, so they can be assigned one by hand.
+    fn view(&self, agent: &AgentState, routable: bool) -> AgentView {
         AgentView {
             connected: agent.presence != Presence::Offline,
-            available: agent.status == AgentStatus::Available,
+            available: routable && agent.status == AgentStatus::Available,
             capacity: self.config.capacity,
             skills: BTreeSet::new(),
         }
     }
 
-    async fn on_agent(&mut self, tenant: &TenantId, agent: &AgentState) {
-        let view = self.view(agent);
+    async fn on_agent(&mut self, tenant: &TenantId, agent: &AgentState, routable: bool) {
+        let view = self.view(agent, routable);
         let changes = self
             .tenant(tenant)
             .engine
@@ -344,7 +371,20 @@ impl Worker {
         for tenant in tenants {
             let changes = self.tenant(&tenant).engine.tick(now, grace, deadline);
             self.apply(&tenant, changes, None).await;
+            let board = self.board(&tenant, now);
+            let inbox = self.tenant(&tenant);
+            if inbox.board.as_ref() != Some(&board) {
+                inbox.board = Some(board.clone());
+                self.hub
+                    .fan_out(&tenant, &HubEvent::BoardChanged { board }, &[], &[]);
+            }
         }
+    }
+
+    fn board(&mut self, tenant: &TenantId, now: i64) -> BoardStats {
+        let sla_ms = self.config.sla_secs as i64 * 1000;
+        let t = self.tenant(tenant);
+        t.figures.stats(now, sla_ms, &t.engine, t.open.values())
     }
 
     /// Stores a thread, then announces it; a store failure is logged and the state kept in
@@ -483,6 +523,7 @@ impl Worker {
             },
         };
         if reopened {
+            self.tenant(tenant).figures.opened(&id);
             thread.state = ThreadState::Queued;
             thread.assignee = None;
             thread.opened_at = now;
@@ -516,9 +557,11 @@ impl Worker {
     async fn business_wrote(&mut self, message: &OutboundRecord) -> Option<UserId> {
         let tenant = &message.tenant;
         let id = conversation_id(tenant, &message.number, &message.customer);
+        let now = now_ms();
         let inbox = self.tenant(tenant);
         inbox.engine.replied(&id);
         let thread = inbox.open.get_mut(&id)?;
+        inbox.figures.replied(&id, thread.waiting_since, now);
         let assignee = thread.assignee.clone();
         if thread.waiting_since.is_some() {
             thread.waiting_since = None;
@@ -560,6 +603,9 @@ impl Worker {
             } => {
                 let result = self.reopen(&tenant, &conversation, audit).await;
                 let _ = reply.send(result);
+            }
+            Command::Board { tenant, reply } => {
+                let _ = reply.send(self.board(&tenant, now_ms()));
             }
         }
     }
@@ -607,6 +653,7 @@ impl Worker {
         self.store.put_thread(&thread, Some(&audit)).await?;
         let inbox = self.tenant(tenant);
         inbox.open.remove(conversation);
+        inbox.figures.resolved(conversation, thread.updated_at);
         let freed = inbox.engine.resolve(conversation, thread.updated_at);
         self.announce(&thread, previous, "resolved").await;
         self.apply(tenant, freed, None).await;
@@ -628,6 +675,7 @@ impl Worker {
             .await?
             .ok_or(InboxError::NotFound)?;
         let now = now_ms();
+        self.tenant(tenant).figures.opened(conversation);
         thread.state = ThreadState::Queued;
         thread.opened_at = now;
         thread.updated_at = now;
