@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::ingest::{free_port, pin_self, pinned, wait_ready, Killed};
 use crate::{procinfo, sibling_binary, Cli};
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Server memory per socket, from /proc.
@@ -32,7 +32,7 @@ fn rss_bytes(pid: u32) -> Option<u64> {
 
 /// Opens `n` sockets (64 at a time), each authenticated by `token` and subscribed to `topic` when
 /// given; returns the open ones.
-async fn open(url: &str, token: Option<&str>, topic: Option<&str>, n: usize) -> Vec<Socket> {
+pub async fn open(url: &str, token: Option<&str>, topic: Option<&str>, n: usize) -> Vec<Socket> {
     let mut sockets = Vec::with_capacity(n);
     let mut pending = futures_util::stream::iter(0..n)
         .map(|_| async move {
@@ -174,6 +174,83 @@ async fn setup_owner(base: &str, link: &str) -> Result<String> {
         .to_owned())
 }
 
+/// A `switchboard serve` started for a scenario, with one number (tenant `load`, signed with
+/// `app_secret`) and an owner signed in. Stops (SIGTERM, then kill) when dropped.
+pub struct Served {
+    pub pid: u32,
+    pub port: u16,
+    pub base: String,
+    pub token: String,
+    server: Option<Killed>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        self.server.take();
+    }
+}
+
+/// Starts the real server pinned to core 0, with `extra` TOML appended to its configuration.
+pub async fn serve_with_owner(
+    switchboard: &std::path::Path,
+    app_secret: &str,
+    extra: &str,
+) -> Result<Served> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{extra}\n[simulator]\nmode = \"off\"\n\
+             [log]\nfilter = \"warn\"\n[[whatsapp.numbers]]\ntenant = \"load\"\n\
+             phone_number_id = \"106540352242922\"\ndisplay_phone_number = \"15550783881\"\n\
+             access_token = \"unused\"\napp_secret = \"{app_secret}\"\nverify_token = \"unused\"\n\
+             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n",
+            dir.path().join("data").display()
+        ),
+    )?;
+    let mut child = pinned(switchboard, 0)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting switchboard")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let server = Killed(child);
+    let pid = server.0.id();
+    let (link_tx, link_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(at) = line.find("http://") {
+                let _ = link_tx.send(line[at..].trim().to_owned());
+            }
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/readyz")).await?;
+    let link = link_rx
+        .recv_timeout(Duration::from_secs(30))
+        .context("no setup link printed")?;
+    let token = setup_owner(&base, &link).await?;
+    Ok(Served {
+        pid,
+        port,
+        base,
+        token,
+        server: Some(server),
+        _dir: dir,
+    })
+}
+
 pub async fn run(cli: &Cli) -> Result<Value> {
     let switchboard = sibling_binary("switchboard")?;
     let me = std::env::current_exe()?;
@@ -220,47 +297,8 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     drop(baseline);
 
     // Switchboard: an owner's bearer token, each socket subscribed to the tenant stream.
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n[simulator]\nmode = \"off\"\n\
-             [log]\nfilter = \"warn\"\n[[whatsapp.numbers]]\ntenant = \"load\"\n\
-             phone_number_id = \"106540352242922\"\ndisplay_phone_number = \"15550783881\"\n\
-             access_token = \"unused\"\napp_secret = \"unused-secret\"\nverify_token = \"unused\"\n\
-             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n",
-            dir.path().join("data").display()
-        ),
-    )?;
-    let mut child = pinned(&switchboard, 0)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting switchboard")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let server = Killed(child);
-    let pid = server.0.id();
-    let (link_tx, link_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(at) = line.find("http://") {
-                let _ = link_tx.send(line[at..].trim().to_owned());
-            }
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/readyz")).await?;
-    let link = link_rx
-        .recv_timeout(Duration::from_secs(30))
-        .context("no setup link printed")?;
-    let token = setup_owner(&base, &link).await?;
+    let served = serve_with_owner(&switchboard, "unused-secret", "").await?;
+    let (pid, port, token) = (served.pid, served.port, served.token.clone());
     let points = measure(
         pid,
         &format!("ws://127.0.0.1:{port}/ws"),
@@ -269,10 +307,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         &counts,
     )
     .await;
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    drop(server);
+    drop(served);
 
     let lost: usize = points
         .iter()

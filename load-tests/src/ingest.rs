@@ -19,7 +19,7 @@ use sha2::Sha256;
 
 use crate::{procinfo, sibling_binary, Cli};
 
-const SECRET: &str = "load_test_app_secret";
+pub(crate) const SECRET: &str = "load_test_app_secret";
 const NUMBER: &str = "106540352242922";
 
 /// Runs a baseline server in this process until killed.
@@ -37,7 +37,7 @@ pub fn run_baseline_server(kind: &str, listen: &str) -> Result<()> {
     Ok(())
 }
 
-fn sign(body: &[u8]) -> String {
+pub(crate) fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))

@@ -15,6 +15,7 @@
 mod idle;
 mod ingest;
 mod procinfo;
+mod routing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,15 +108,16 @@ fn main() -> ExitCode {
         .expect("runtime");
     let scenarios: Vec<&str> = match &cli.scenario {
         Some(s) => vec![s.as_str()],
-        None => vec!["ingest", "idle_memory"],
+        None => vec!["ingest", "idle_memory", "routing"],
     };
     let mut failed = false;
     for scenario in scenarios {
         let result = match scenario {
             "ingest" => runtime.block_on(ingest::run(&cli)),
             "idle_memory" => runtime.block_on(idle::run(&cli)),
+            "routing" => runtime.block_on(routing::run(&cli)),
             other => Err(anyhow::anyhow!(
-                "unknown scenario {other} (this build has: ingest, idle_memory)"
+                "unknown scenario {other} (this build has: ingest, idle_memory, routing)"
             )),
         };
         match result {
