@@ -65,7 +65,6 @@ const NUMBER_BURST_SHARE: f64 = 0.25;
 /// One business number's schedule.
 #[derive(Clone, Debug)]
 pub struct Governor {
-    mps: u32,
     number: Gcra,
     recipients: HashMap<WaId, Gcra>,
     /// Consecutive throttling answers, for exponential backoff.
@@ -78,15 +77,10 @@ impl Governor {
         let mps = mps.max(1);
         let burst = ((f64::from(mps) * NUMBER_BURST_SHARE) as u32).max(1);
         Self {
-            mps,
             number: Gcra::new(f64::from(mps), burst),
             recipients: HashMap::new(),
             strikes: 0,
         }
-    }
-
-    pub fn mps(&self) -> u32 {
-        self.mps
     }
 
     /// When a message to `recipient` may go as far as the customer's pacing is concerned. The

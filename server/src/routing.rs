@@ -140,10 +140,6 @@ impl Engine {
         }
     }
 
-    pub fn set_strategy(&mut self, strategy: Strategy) {
-        self.strategy = strategy;
-    }
-
     fn eligible(&self, user: &UserId, ticket: &Ticket) -> bool {
         self.agents.get(user).is_some_and(|s| {
             s.view.connected
@@ -447,10 +443,6 @@ impl Engine {
     /// An agent's active conversations.
     pub fn load(&self, user: &UserId) -> usize {
         self.agents.get(user).map_or(0, |s| s.active.len())
-    }
-
-    pub fn capacity(&self, user: &UserId) -> u32 {
-        self.agents.get(user).map_or(0, |s| s.view.capacity)
     }
 
     /// The queue, oldest first, with estimated waits.
