@@ -192,37 +192,7 @@ async fn sockets_need_credentials_and_end_with_their_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_replies_reach_the_socket_as_outbound_messages_with_their_ticks() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir = \"{}\"\n[simulator]\nmode = \"on\"\ncustomers = 1\nchat_interval_ms = 100\n\
-             [log]\nfilter = \"warn\"\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let config = switchboard_server::config::Config::load(Some(&path), []).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = switchboard_server::app::start_on(config, listener)
-        .await
-        .unwrap();
-    let api = Api {
-        base: format!("http://{}", running.addr),
-        client: reqwest::Client::new(),
-    };
-    let a = api
-        .send(
-            Method::POST,
-            "setup",
-            &Auth::None,
-            json!({"token": setup_token(&running.setup_links[0]), "name": "Ada",
-                   "email": "ada@demo.example", "password": PASSWORD}),
-        )
-        .await;
-    assert!(a.status.is_success(), "{:?}", a.body);
-    let owner = api.token("ada@demo.example").await;
+    let (running, api, owner, _dir) = demo("customers = 1\nchat_interval_ms = 100").await;
     let mut socket = connect(&api, Some(&owner)).await;
     next(&mut socket).await;
     send(&mut socket, json!({"type": "subscribe", "topic": "tenant"})).await;

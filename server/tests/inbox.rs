@@ -19,37 +19,7 @@ async fn with_simulator() -> (
     String,
     tempfile::TempDir,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir = \"{}\"\n[simulator]\nmode = \"on\"\ncustomers = 0\ndemo_replies = false\n\
-             [log]\nfilter = \"warn\"\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let config = switchboard_server::config::Config::load(Some(&path), []).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = switchboard_server::app::start_on(config, listener)
-        .await
-        .unwrap();
-    let api = Api {
-        base: format!("http://{}", running.addr),
-        client: reqwest::Client::new(),
-    };
-    let a = api
-        .send(
-            Method::POST,
-            "setup",
-            &Auth::None,
-            json!({"token": setup_token(&running.setup_links[0]), "name": "Owner",
-                   "email": "owner@demo.example", "password": PASSWORD}),
-        )
-        .await;
-    assert!(a.status.is_success(), "{:?}", a.body);
-    let owner = api.token("owner@demo.example").await;
+    let (running, api, owner, dir) = demo("customers = 0\ndemo_replies = false").await;
     let a = api
         .send(
             Method::POST,

@@ -317,3 +317,37 @@ pub async fn world_with(extra: &str) -> World {
         _dir: dir,
     }
 }
+
+/// The demo setup: no configured numbers, the built-in simulator with `simulator` settings (TOML
+/// lines of its section), and the owner created through the setup link and signed in.
+pub async fn demo(simulator: &str) -> (Running, Api, Auth, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[simulator]\nmode = \"on\"\n{simulator}\n[log]\nfilter = \"warn\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let config = Config::load(Some(&path), []).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = app::start_on(config, listener).await.unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::new(),
+    };
+    let a = api
+        .send(
+            Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(&running.setup_links[0]), "name": "Owner",
+                   "email": "owner@demo.example", "password": PASSWORD}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+    let owner = api.token("owner@demo.example").await;
+    (running, api, owner, dir)
+}
