@@ -98,11 +98,14 @@ pub async fn list(ctx: Ctx) -> ApiResult {
                 && assignee.as_ref().is_none_or(|a| t.assignee == *a)
                 && number.as_deref().is_none_or(|n| t.number.as_str() == n)
                 && ctx.principal.sees(&t.number, t.assignee.as_ref());
-            if wanted {
-                picked.push(t.clone());
-            }
-            if picked.len() == limit || scanned >= SCAN_BUDGET {
+            let stop = picked.len() + usize::from(wanted) == limit || scanned >= SCAN_BUDGET;
+            if stop {
                 resume = Some(Cursor::after_text(t.conversation.as_str()));
+            }
+            if wanted {
+                picked.push(t);
+            }
+            if stop {
                 break;
             }
         }

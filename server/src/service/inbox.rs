@@ -205,7 +205,8 @@ struct TenantInbox {
     engine: Engine,
     /// Open (queued or assigned) conversations.
     open: HashMap<ConversationId, ThreadRecord>,
-    teams: Option<(Instant, Vec<TeamRecord>)>,
+    /// Shared, so each event borrows the list instead of copying it.
+    teams: Option<(Instant, Arc<[TeamRecord]>)>,
     figures: Figures,
     /// The board as last published.
     board: Option<BoardStats>,
@@ -296,19 +297,20 @@ impl Worker {
         Ok(())
     }
 
-    async fn teams(&mut self, tenant: &TenantId) -> Vec<TeamRecord> {
+    async fn teams(&mut self, tenant: &TenantId) -> Arc<[TeamRecord]> {
         let fresh = self
             .tenants
             .get(tenant)
             .and_then(|t| t.teams.as_ref())
             .filter(|(at, _)| at.elapsed() < TEAMS_TTL)
-            .map(|(_, list)| list.clone());
+            .map(|(_, list)| Arc::clone(list));
         if let Some(list) = fresh {
             return list;
         }
         match self.store.list_teams(tenant).await {
             Ok(list) => {
-                self.tenant(tenant).teams = Some((Instant::now(), list.clone()));
+                let list: Arc<[TeamRecord]> = list.into();
+                self.tenant(tenant).teams = Some((Instant::now(), Arc::clone(&list)));
                 list
             }
             Err(error) => {
@@ -316,8 +318,8 @@ impl Worker {
                 self.tenants
                     .get(tenant)
                     .and_then(|t| t.teams.as_ref())
-                    .map(|(_, l)| l.clone())
-                    .unwrap_or_default()
+                    .map(|(_, l)| Arc::clone(l))
+                    .unwrap_or_else(|| Arc::from(Vec::new()))
             }
         }
     }
@@ -565,7 +567,7 @@ impl Worker {
         let assignee = thread.assignee.clone();
         if thread.waiting_since.is_some() {
             thread.waiting_since = None;
-            thread.updated_at = now_ms();
+            thread.updated_at = now;
             let thread = thread.clone();
             if self.save(&thread, None).await {
                 self.announce(&thread, None, "replied").await;
