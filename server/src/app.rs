@@ -22,7 +22,8 @@ use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
 use crate::service::inbox::Inbox;
 use crate::service::{
-    demo, inbound::Inbound, outbound::Outbound, Events, NumberDirectory, NumberEntry,
+    demo, inbound::Inbound, outbound::Outbound, outbox::Outbox, Events, NumberDirectory,
+    NumberEntry,
 };
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
@@ -268,12 +269,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             max_retries: config.whatsapp.max_retries,
         },
     );
-    let outbound = Arc::new(Outbound::new(
-        api,
-        Arc::clone(&store),
-        numbers,
-        events.clone(),
-    ));
+    let outbound = Arc::new(Outbound::new(api, numbers.clone()));
 
     let auth = Arc::new(Authenticator::new(Arc::clone(&store), &config.auth));
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -314,6 +310,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     )
     .await?;
+    let outbox = Outbox::start(
+        Arc::clone(&outbound),
+        Arc::clone(&store),
+        &events,
+        &numbers,
+        config.outbox.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,
@@ -325,6 +330,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         max_body: config.http.max_api_body_bytes,
         inbox,
         outbound: Arc::clone(&outbound),
+        outbox: outbox.clone(),
     };
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -357,7 +363,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let simulator = match sim_setup {
         Some((sim_config, sim_listener)) => {
             if config.simulator.demo_replies {
-                demo::spawn(Arc::clone(&outbound), &events, shutdown.clone());
+                demo::spawn(
+                    Arc::clone(&outbound),
+                    outbox.clone(),
+                    &events,
+                    shutdown.clone(),
+                );
             }
             let sim = simulator::start(sim_config, sim_listener)
                 .await

@@ -40,6 +40,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub hub: HubConfig,
     pub routing: RoutingConfig,
+    pub outbox: OutboxConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -100,6 +101,24 @@ pub struct RoutingConfig {
     pub offline_grace_secs: u64,
     /// Customers waiting longer than this for a first reply are "at risk" on the board.
     pub sla_secs: u64,
+}
+
+/// How sends waiting in the outbox are retried (see `service::outbox`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// How long a send whose answer was lost waits for a status webhook naming it before it is
+    /// sent again (with the same idempotency key).
+    pub in_doubt_grace_secs: u64,
+    /// Attempts before a send failing with transient errors is given up (throttling answers do
+    /// not count).
+    pub max_attempts: u32,
+}
+
+impl OutboxConfig {
+    pub fn in_doubt_grace(&self) -> Duration {
+        Duration::from_secs(self.in_doubt_grace_secs)
+    }
 }
 
 /// The HTTP front: proxies and body limits.
@@ -321,6 +340,9 @@ impl Config {
                 "store.scylla.keyspace",
                 "letters, digits and underscores only",
             ));
+        }
+        if !(1..=100).contains(&self.outbox.max_attempts) {
+            return Err(err("outbox.max_attempts", "must be between 1 and 100"));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.http.max_api_body_bytes) {
             return Err(err(

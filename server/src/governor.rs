@@ -69,6 +69,8 @@ pub struct Governor {
     recipients: HashMap<WaId, Gcra>,
     /// Consecutive throttling answers, for exponential backoff.
     strikes: u32,
+    /// The number is held back until then (after a 130429).
+    held_until: f64,
 }
 
 impl Governor {
@@ -80,6 +82,7 @@ impl Governor {
             number: Gcra::new(f64::from(mps), burst),
             recipients: HashMap::new(),
             strikes: 0,
+            held_until: f64::MIN,
         }
     }
 
@@ -104,18 +107,27 @@ impl Governor {
     }
 
     /// WhatsApp answered 130429 (throughput) or 131056 (pair rate, with `recipient`): hold the
-    /// schedule back, twice as long each time in a row (from 1 s, at most 64 s).
+    /// schedule back, twice as long each time in a row (from 1 s, at most 64 s). Answers to
+    /// requests that were already on their way when the number was held back (a burst of them
+    /// arrives at once) do not lengthen the hold again.
     pub fn throttled(&mut self, recipient: Option<&WaId>, now_ms: i64) -> i64 {
+        let now = now_ms as f64;
+        if recipient.is_none() && now < self.held_until {
+            return self.held_until as i64;
+        }
         let backoff = 1000.0 * f64::from(1u32 << self.strikes.min(6));
         self.strikes += 1;
-        let until = now_ms as f64 + backoff;
+        let until = now + backoff;
         match recipient {
             Some(r) => self
                 .recipients
                 .entry(r.clone())
                 .or_insert_with(|| Gcra::new(1000.0 / PAIR_INTERVAL_MS, PAIR_BURST))
                 .hold_until(until),
-            None => self.number.hold_until(until),
+            None => {
+                self.held_until = until;
+                self.number.hold_until(until)
+            }
         }
         until as i64
     }
@@ -201,6 +213,9 @@ mod tests {
         let mut g = Governor::new(80);
         assert_eq!(g.throttled(None, 0), 1_000);
         assert!(g.number_slot(0) >= 1_000);
+        // More answers from requests already under way: the same hold, not a longer one.
+        assert_eq!(g.throttled(None, 5), 1_000);
+        assert_eq!(g.throttled(None, 999), 1_000);
         assert_eq!(g.throttled(None, 1_000), 3_000);
         g.accepted();
         assert_eq!(g.throttled(None, 10_000), 11_000);

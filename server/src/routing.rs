@@ -319,6 +319,37 @@ impl Engine {
         self.drain(now)
     }
 
+    /// How routing sees an agent now, if it knows them.
+    pub fn view(&self, user: &UserId) -> Option<&AgentView> {
+        self.agents.get(user).map(|slot| &slot.view)
+    }
+
+    /// A conversation's skills changed (its tags were edited). A waiting one may now suit an
+    /// agent with room; an assigned one keeps its agent, and the new skills count when it is
+    /// routed again.
+    pub fn retag(
+        &mut self,
+        conversation: &ConversationId,
+        skills: BTreeSet<String>,
+        now: i64,
+    ) -> Vec<Change> {
+        if let Some(a) = self.assigned.get_mut(conversation) {
+            a.ticket.skills = skills;
+            return Vec::new();
+        }
+        match self
+            .queue
+            .iter_mut()
+            .find(|t| &t.conversation == conversation)
+        {
+            Some(ticket) => {
+                ticket.skills = skills;
+                self.drain(now)
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Gives waiting conversations to agents with room, oldest first.
     fn drain(&mut self, now: i64) -> Vec<Change> {
         let mut changes = Vec::new();

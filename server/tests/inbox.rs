@@ -78,21 +78,19 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
     assert!(is(&message, "message_stored"), "{message}");
     assert_eq!(message["event"]["text"], "Здравствуйте! Где мой заказ?");
 
-    // The agent replies over the socket.
-    send(
-        &mut socket,
-        json!({"type": "send_message", "id": "r1", "conversation": conversation,
-               "text": "Добрый день! Заказ уже в пути."}),
-    )
-    .await;
-    // The ack, the reply stored and its ticks all reach the agent (the ack races the events).
-    let (mut wamid, mut stored, mut ticks) = (None::<String>, None::<Value>, Vec::<Value>::new());
-    while wamid.is_none() || stored.is_none() || !ticks.iter().any(|t| t["status"] == "read") {
+    // The agent replies over the socket, with its own key for the message.
+    let reply = json!({"type": "send_message", "id": "r1", "conversation": conversation,
+                       "text": "Добрый день! Заказ уже в пути.", "key": "draft-1"});
+    send(&mut socket, reply.clone()).await;
+    // The ack (queued), the reply stored and its ticks all reach the agent (the ack races the
+    // events).
+    let (mut outbox, mut stored, mut ticks) = (None::<String>, None::<Value>, Vec::<Value>::new());
+    while outbox.is_none() || stored.is_none() || !ticks.iter().any(|t| t["status"] == "read") {
         let f = next(&mut socket).await;
         match f["type"].as_str() {
             Some("ack") => {
-                assert_eq!(f["id"], "r1");
-                wamid = Some(f["wamid"].as_str().unwrap().to_owned());
+                assert_eq!((&f["id"], &f["state"]), (&json!("r1"), &json!("queued")));
+                outbox = Some(f["outbox"].as_str().unwrap().to_owned());
             }
             Some("error") => panic!("the reply was refused: {f}"),
             _ if is(&f, "message_stored") && f["event"]["direction"] == "outbound" => {
@@ -102,8 +100,25 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
             _ => {}
         }
     }
-    let wamid = wamid.unwrap();
-    assert_eq!(stored.unwrap()["wamid"], wamid.as_str());
+    let (outbox, stored) = (outbox.unwrap(), stored.unwrap());
+    assert_eq!(stored["outbox"], outbox.as_str(), "{stored}");
+    let wamid = stored["wamid"].as_str().unwrap().to_owned();
+
+    // The same key again (a client that lost the ack) gets the same send, now sent: no second
+    // message goes out.
+    send(&mut socket, reply).await;
+    let again = until(&mut socket, |f| f["type"] == "ack").await;
+    assert_eq!(
+        (&again["outbox"], &again["state"], &again["wamid"]),
+        (&json!(outbox), &json!("sent"), &json!(wamid))
+    );
+    let s = api.get(&format!("sends/{outbox}"), &agent).await;
+    assert_eq!(
+        (s.status, &s.body["state"], s.body["attempts"].as_u64()),
+        (StatusCode::OK, &json!("sent"), Some(1)),
+        "{:?}",
+        s.body
+    );
     assert!(ticks.iter().all(|t| t["wamid"] == wamid.as_str()));
     assert_eq!(ticks[0]["status"], "sent", "{ticks:?}");
 

@@ -226,12 +226,30 @@ pub struct Conversation {
 #[serde(deny_unknown_fields)]
 pub struct SendText {
     pub text: String,
+    /// Your own unique key for this message (up to 100 characters). Sending again with the same
+    /// key (after a lost answer, or from an offline queue) returns the first send instead of
+    /// making a second one. Without it, every request is a new message.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
-/// The answer to [`SendText`].
+/// Where a send stands: the answer to [`SendText`] (`202 Accepted`), and `GET
+/// /api/v1/sends/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sent {
-    pub wamid: String,
+pub struct Send {
+    /// The send's id (`o_…`); `message_stored` and `send_failed` events name it as `outbox`.
+    pub id: String,
+    pub conversation: ConversationId,
+    /// `queued` (waiting for its turn under WhatsApp's rate limits), `sending`, `sent` or
+    /// `failed`.
+    pub state: String,
+    /// WhatsApp's id for the message, once sent.
+    pub wamid: Option<String>,
+    /// Why it failed, once failed.
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// `POST /api/v1/conversations/{id}/assign`.
@@ -252,6 +270,50 @@ pub struct Message {
     pub status: MessageStatus,
     /// Masked like [`Conversation::customer`].
     pub customer: String,
+}
+
+/// An internal note on a conversation: seen by colleagues, never by the customer. Mentions are
+/// written `@{u_…}` in the text; each one names a user who is notified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub author: Option<UserId>,
+    pub author_name: String,
+    pub text: String,
+    pub mentions: Vec<UserId>,
+    pub at: i64,
+}
+
+/// `POST /api/v1/conversations/{id}/notes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    pub text: String,
+}
+
+/// `PUT /api/v1/conversations/{id}/tags`: the whole new set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsInput {
+    pub tags: Vec<String>,
+}
+
+/// `PUT /api/v1/agents/{id}/profile`: what routing knows of an agent beyond presence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentProfile {
+    /// Routing skills: `lang:ru`, `skill:billing`, … (matched against conversation tags).
+    pub skills: Vec<String>,
+    /// Conversations this agent holds at once; `None` for the tenant's default.
+    #[serde(default)]
+    pub capacity: Option<u32>,
+}
+
+/// `PUT /api/v1/agents/me/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusInput {
+    pub status: crate::protocol::AgentStatus,
 }
 
 /// A page of a list: pass `next` back as `?cursor=` for the following one.

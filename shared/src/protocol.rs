@@ -64,6 +64,9 @@ pub enum ClientFrame {
         id: Option<String>,
         conversation: ConversationId,
         text: String,
+        /// The client's unique key for this message: resending with it returns the first send.
+        #[serde(default)]
+        key: Option<String>,
     },
     /// Gives the conversation to an agent who is connected (needs `conversations.assign`); a
     /// transfer when someone else had it.
@@ -158,10 +161,15 @@ pub enum ServerFrame {
         code: String,
         message: String,
     },
-    /// A command succeeded. `wamid` is the sent message's, for `send_message`.
+    /// A command succeeded. For `send_message`: the send's `outbox` id and `state` (`queued`
+    /// until it is sent; `sent` with the `wamid` when a resent key names a finished send).
     Ack {
         #[serde(default)]
         id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outbox: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wamid: Option<String>,
     },
@@ -222,6 +230,31 @@ pub enum HubEvent {
         message_type: String,
         text: Option<String>,
         at: i64,
+        /// For a message sent through the outbox, the send's id (the `outbox` of its `ack`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outbox: Option<String>,
+    },
+    /// A send was refused for good (nothing reached the customer).
+    SendFailed {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        outbox: String,
+        error: String,
+        at: i64,
+    },
+    /// An internal note was added (never sent to the customer).
+    NoteAdded {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        note: crate::api::Note,
+    },
+    /// The conversation's tags were replaced.
+    TagsChanged {
+        conversation: ConversationId,
+        number: PhoneNumberId,
+        tags: Vec<String>,
+        by: Option<UserId>,
+        at: i64,
     },
     /// An outbound message's delivery status changed.
     StatusChanged {
@@ -255,6 +288,45 @@ pub enum HubEvent {
         waiting_since: Option<i64>,
         at: i64,
     },
+}
+
+impl HubEvent {
+    /// The conversation and number an event is about; `None` for board-wide events.
+    pub fn conversation(&self) -> Option<(&ConversationId, &PhoneNumberId)> {
+        match self {
+            Self::MessageStored {
+                conversation,
+                number,
+                ..
+            }
+            | Self::SendFailed {
+                conversation,
+                number,
+                ..
+            }
+            | Self::NoteAdded {
+                conversation,
+                number,
+                ..
+            }
+            | Self::TagsChanged {
+                conversation,
+                number,
+                ..
+            }
+            | Self::StatusChanged {
+                conversation,
+                number,
+                ..
+            }
+            | Self::ConversationChanged {
+                conversation,
+                number,
+                ..
+            } => Some((conversation, number)),
+            Self::AgentChanged { .. } | Self::BoardChanged { .. } => None,
+        }
+    }
 }
 
 /// The supervisor board's live figures for one tenant (`board_changed` on the `board` topic, and

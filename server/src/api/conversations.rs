@@ -3,14 +3,14 @@
 //! admits (all, their teams' numbers, or assigned to them) exist for them; the rest answer 404.
 //! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
-use switchboard_shared::api::{mask_phone, AssignTo, Conversation, Message, Page, SendText, Sent};
+use switchboard_shared::api::{mask_phone, AssignTo, Conversation, Message, Page, Send, SendText};
 use switchboard_shared::protocol::ConversationState;
 use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
 use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
-use crate::store::{ConversationRecord, Cursor, ThreadRecord, ThreadState};
+use crate::store::{ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState};
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
     if ctx.principal.can(Permission::ContactsPhoneView) {
@@ -45,6 +45,7 @@ fn acting(ctx: &Ctx) -> Acting<'_> {
         scope: &ctx.scope,
         inbox: &ctx.inbox,
         outbound: &ctx.outbound,
+        outbox: &ctx.outbox,
     }
 }
 
@@ -169,16 +170,37 @@ pub async fn history(ctx: Ctx) -> ApiResult {
     )
 }
 
-/// `POST conversations/{id}/messages` `{"text": …}`: 201 with the wamid once WhatsApp accepted it.
+/// A send as the API shows it.
+pub fn send_dto(s: OutboxRecord) -> Send {
+    Send {
+        id: s.id,
+        conversation: s.conversation,
+        state: s.state.as_str().to_owned(),
+        wamid: s.wamid.map(|w| w.into_string()),
+        error: s.error,
+        attempts: s.attempts,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// `POST conversations/{id}/messages` `{"text": …, "key": …}`: `202 Accepted` once the reply is
+/// stored and queued; `message_stored` (or `send_failed`) follows on the streams.
 pub async fn reply(ctx: Ctx) -> ApiResult {
     let body: SendText = ctx.req.json()?;
-    let wamid = inbox::reply(&acting(&ctx), &id(&ctx), &body.text).await?;
-    json(
-        StatusCode::CREATED,
-        &Sent {
-            wamid: wamid.into_string(),
-        },
-    )
+    let send = inbox::reply(&acting(&ctx), &id(&ctx), &body.text, body.key.as_deref()).await?;
+    json(StatusCode::ACCEPTED, &send_dto(send))
+}
+
+/// `GET sends/{id}`: where a send stands (for a caller who may read its conversation).
+pub async fn get_send(ctx: Ctx) -> ApiResult {
+    let send = ctx
+        .outbox
+        .get(ctx.scope.tenant(), ctx.req.param(0))
+        .await?
+        .ok_or_else(|| Failure::not_found("send"))?;
+    inbox::visible(&ctx.principal, &ctx.scope, &send.conversation).await?;
+    json(StatusCode::OK, &send_dto(send))
 }
 
 /// `POST conversations/{id}/assign` `{"agent": "u_…"}`.

@@ -4,14 +4,15 @@
 //! is "not found"); the permission itself was checked by the caller's entry point (the route
 //! table, or the socket's command table).
 
-use switchboard_shared::{ConversationId, Permission, UserId, Wamid};
+use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
 use super::Failure;
 use crate::auth::{Principal, TenantScope};
 use crate::service::inbox::{Inbox, InboxError};
 use crate::service::outbound::{Outbound, OutboundError};
-use crate::store::{ConversationRecord, ThreadRecord};
+use crate::service::outbox::Outbox;
+use crate::store::{ConversationRecord, OutboxRecord, ThreadRecord};
 
 /// What an action needs besides the caller.
 pub struct Acting<'a> {
@@ -19,6 +20,7 @@ pub struct Acting<'a> {
     pub scope: &'a TenantScope,
     pub inbox: &'a Inbox,
     pub outbound: &'a Outbound,
+    pub outbox: &'a Outbox,
 }
 
 impl From<InboxError> for Failure {
@@ -65,11 +67,11 @@ impl From<OutboundError> for Failure {
                 format!("WhatsApp did not accept the message: {api}"),
             ),
             OutboundError::Store(_) => {
-                tracing::error!(error = %e, "a sent message could not be recorded");
+                tracing::error!(error = %e, "a send could not be stored");
                 Failure::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
-                    "the message was sent but could not be recorded; it will not be sent again",
+                    "the message could not be stored, so it was not sent; try again",
                 )
             }
         }
@@ -106,11 +108,19 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Sends a text reply (compliance, window, then the Cloud API).
-pub async fn reply(a: &Acting<'_>, id: &ConversationId, text: &str) -> Result<Wamid, Failure> {
+/// Queues a text reply (compliance and the window first); the outbox sends it. `key` is the
+/// client's idempotency key.
+pub async fn reply(
+    a: &Acting<'_>,
+    id: &ConversationId,
+    text: &str,
+    key: Option<&str>,
+) -> Result<OutboxRecord, Failure> {
     let thread = visible_thread(a, id).await?;
-    let key = crate::store::new_id("send");
-    Ok(a.outbound.reply(&thread, text, &key, now_ms()).await?)
+    let author = a.principal.actor_id();
+    Ok(a.outbox
+        .reply(&thread, text, &author, key, now_ms())
+        .await?)
 }
 
 /// Gives the conversation to `agent`, an enabled user of the tenant (routing refuses one who is

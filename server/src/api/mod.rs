@@ -371,6 +371,13 @@ pub fn routes() -> &'static [Route] {
                 h!(conversations::history),
             )
             .audited(),
+            Route::needs(
+                M::GET,
+                "sends/{id}",
+                P::ConversationsReadAssigned,
+                "send.read",
+                h!(conversations::get_send),
+            ),
         ]
     });
     &ROUTES
@@ -585,6 +592,7 @@ pub struct Ctx {
     pub hub: Arc<crate::hub::Hub>,
     pub inbox: crate::service::inbox::Inbox,
     pub outbound: Arc<crate::service::outbound::Outbound>,
+    pub outbox: crate::service::outbox::Outbox,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -618,8 +626,10 @@ pub struct ApiState {
     pub hub: Arc<crate::hub::Hub>,
     /// Assignment, resolution and reopening.
     pub inbox: crate::service::inbox::Inbox,
-    /// Replies to customers.
+    /// Read receipts and typing indicators.
     pub outbound: Arc<crate::service::outbound::Outbound>,
+    /// Replies to customers.
+    pub outbox: crate::service::outbox::Outbox,
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
@@ -857,6 +867,7 @@ async fn dispatch_inner(
         hub: Arc::clone(&state.hub),
         inbox: state.inbox.clone(),
         outbound: Arc::clone(&state.outbound),
+        outbox: state.outbox.clone(),
     };
     let response = handler(ctx).await.map_err(fail)?;
     if audit_success && response.status().is_success() {

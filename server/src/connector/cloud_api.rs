@@ -168,6 +168,8 @@ type Stack = tower::retry::Retry<RetrySafe, tower::timeout::Timeout<Http>>;
 #[derive(Clone)]
 pub struct CloudApi {
     stack: Stack,
+    /// The same without retries, for callers that retry on their own schedule (the outbox).
+    once: tower::timeout::Timeout<Http>,
 }
 
 impl CloudApi {
@@ -178,27 +180,41 @@ impl CloudApi {
                 max_retries: options.max_retries,
             })
             .timeout(options.timeout)
+            .service(Http {
+                client: client.clone(),
+            });
+        let once = ServiceBuilder::new()
+            .timeout(options.timeout)
             .service(Http { client });
-        Self { stack }
+        Self { stack, once }
     }
 
-    /// Runs one call through the stack: timeout per attempt, safe retries.
-    async fn exchange(&self, call: GraphCall) -> Result<GraphReply, CloudApiError> {
-        self.stack
-            .clone()
-            .oneshot(call)
-            .await
-            .map_err(|e| match e.downcast::<CloudApiError>() {
-                Ok(e) => *e,
-                Err(e) if e.is::<tower::timeout::error::Elapsed>() => {
-                    CloudApiError::Ambiguous("timed out waiting for the Cloud API".into())
-                }
-                Err(e) => CloudApiError::Ambiguous(e.to_string()),
-            })
+    /// Runs one call through the stack: timeout per attempt, safe retries (or one attempt).
+    async fn exchange(&self, call: GraphCall, retry: bool) -> Result<GraphReply, CloudApiError> {
+        let result = if retry {
+            self.stack.clone().oneshot(call).await
+        } else {
+            self.once.clone().oneshot(call).await
+        };
+        result.map_err(|e| match e.downcast::<CloudApiError>() {
+            Ok(e) => *e,
+            Err(e) if e.is::<tower::timeout::error::Elapsed>() => {
+                CloudApiError::Ambiguous("timed out waiting for the Cloud API".into())
+            }
+            Err(e) => CloudApiError::Ambiguous(e.to_string()),
+        })
     }
 
     async fn call<T: DeserializeOwned>(&self, call: GraphCall) -> Result<T, CloudApiError> {
-        let reply = self.exchange(call).await?;
+        self.call_with(call, true).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        call: GraphCall,
+        retry: bool,
+    ) -> Result<T, CloudApiError> {
+        let reply = self.exchange(call, retry).await?;
         serde_json::from_slice(&reply.body).map_err(|e| CloudApiError::Decode(e.to_string()))
     }
 
@@ -226,15 +242,35 @@ impl CloudApi {
         request: &SendRequest,
         idempotency_key: &str,
     ) -> Result<SendResponse, CloudApiError> {
+        self.send_with(endpoint, request, idempotency_key, true)
+            .await
+    }
+
+    /// Sends a message with a single attempt: for a caller that retries on its own schedule.
+    pub async fn send_once(
+        &self,
+        endpoint: &NumberEndpoint,
+        request: &SendRequest,
+        idempotency_key: &str,
+    ) -> Result<SendResponse, CloudApiError> {
+        self.send_with(endpoint, request, idempotency_key, false)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        endpoint: &NumberEndpoint,
+        request: &SendRequest,
+        idempotency_key: &str,
+        retry: bool,
+    ) -> Result<SendResponse, CloudApiError> {
         let path = format!("{}/messages", endpoint.phone_number_id);
         let started = std::time::Instant::now();
         let result = self
-            .call(Self::json_call(
-                endpoint,
-                &path,
-                request,
-                Some(idempotency_key),
-            )?)
+            .call_with(
+                Self::json_call(endpoint, &path, request, Some(idempotency_key))?,
+                retry,
+            )
             .await;
         metrics::histogram!("switchboard_cloud_api_send_seconds").record(started.elapsed());
         let outcome = match &result {
@@ -313,13 +349,16 @@ impl CloudApi {
     ) -> Result<Bytes, CloudApiError> {
         let url = Url::parse(url).map_err(|e| CloudApiError::Request(e.to_string()))?;
         let reply = self
-            .exchange(GraphCall {
-                method: Method::GET,
-                url,
-                token: endpoint.access_token.clone(),
-                body: None,
-                idempotency_key: None,
-            })
+            .exchange(
+                GraphCall {
+                    method: Method::GET,
+                    url,
+                    token: endpoint.access_token.clone(),
+                    body: None,
+                    idempotency_key: None,
+                },
+                true,
+            )
             .await?;
         Ok(reply.body)
     }

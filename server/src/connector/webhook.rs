@@ -263,6 +263,7 @@ fn parse_status(status: &Value, number: Option<&PhoneNumberId>) -> Option<Status
             .flatten()
             .filter_map(|e| e.get("code").and_then(Value::as_i64))
             .collect(),
+        callback: str_at(status, &["biz_opaque_callback_data"]).map(str::to_owned),
         raw: status.to_string(),
     })
 }

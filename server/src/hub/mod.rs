@@ -141,26 +141,9 @@ impl Hub {
         teams: &[TeamRecord],
         inboxes: &[&UserId],
     ) {
-        let (conversation, number) = match event {
-            HubEvent::MessageStored {
-                conversation,
-                number,
-                ..
-            }
-            | HubEvent::StatusChanged {
-                conversation,
-                number,
-                ..
-            }
-            | HubEvent::ConversationChanged {
-                conversation,
-                number,
-                ..
-            } => (conversation, number),
-            HubEvent::AgentChanged { .. } | HubEvent::BoardChanged { .. } => {
-                self.publish(tenant, "board", event);
-                return;
-            }
+        let Some((conversation, number)) = event.conversation() else {
+            self.publish(tenant, "board", event);
+            return;
         };
         self.publish(tenant, "tenant", event);
         self.publish(tenant, &format!("conversation:{conversation}"), event);
@@ -230,6 +213,9 @@ impl Hub {
                 })
             }
             HubEvent::StatusChanged { .. }
+            | HubEvent::SendFailed { .. }
+            | HubEvent::NoteAdded { .. }
+            | HubEvent::TagsChanged { .. }
             | HubEvent::AgentChanged { .. }
             | HubEvent::BoardChanged { .. } => full.clone(),
         };
@@ -357,10 +343,11 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,
+                    outbox: None,
                 },
             )
         }
-        DomainEvent::MessageSent { message } => {
+        DomainEvent::MessageSent { message, outbox } => {
             let tenant = message.tenant.clone();
             let conversation = conversation_id(&tenant, &message.number, &message.customer);
             let key = outbound_message_key(&message.wamid).into_string();
@@ -376,9 +363,20 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,
+                    outbox,
                 },
             )
         }
+        DomainEvent::SendFailed { send } => (
+            send.tenant,
+            HubEvent::SendFailed {
+                conversation: send.conversation,
+                number: send.number,
+                outbox: send.id,
+                error: send.error.unwrap_or_default(),
+                at: send.updated_at,
+            },
+        ),
         DomainEvent::StatusUpdated { tenant, status } => {
             let conversation = conversation_id(&tenant, &status.number, &status.recipient);
             (
@@ -412,6 +410,7 @@ mod tests {
             message_type: "text".into(),
             text: Some(format!("m{i}")),
             at: i,
+            outbox: None,
         }
     }
 

@@ -448,8 +448,8 @@ fn refusal(id: Option<String>, code: &str, message: impl Into<String>) -> Frame 
     })
 }
 
-/// Runs a conversation command on its own task (a reply waits for the Cloud API; the socket
-/// keeps reading meanwhile) and queues its `ack` or `error`.
+/// Runs a conversation command on its own task (a command waits for the store or the Cloud API;
+/// the socket keeps reading meanwhile) and queues its `ack` or `error`.
 fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed: ClientFrame) {
     let id = parsed.id().map(str::to_owned);
     let api = gate.api.clone();
@@ -462,11 +462,17 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
             scope: &scope,
             inbox: &api.inbox,
             outbound: &api.outbound,
+            outbox: &api.outbox,
         };
         let outcome = match &parsed {
             ClientFrame::SendMessage {
-                conversation, text, ..
-            } => inbox::reply(&a, conversation, text).await.map(Some),
+                conversation,
+                text,
+                key,
+                ..
+            } => inbox::reply(&a, conversation, text, key.as_deref())
+                .await
+                .map(Some),
             ClientFrame::Assign {
                 conversation,
                 agent,
@@ -487,9 +493,14 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
             _ => return,
         };
         let reply = match outcome {
-            Ok(wamid) => frame(&ServerFrame::Ack {
+            Ok(send) => frame(&ServerFrame::Ack {
                 id,
-                wamid: wamid.map(|w| w.into_string()),
+                state: send.as_ref().map(|s| s.state.as_str().to_owned()),
+                wamid: send
+                    .as_ref()
+                    .and_then(|s| s.wamid.as_ref())
+                    .map(|w| w.as_str().to_owned()),
+                outbox: send.map(|s| s.id),
             }),
             Err(failure) => refusal(id, failure.code, failure.message),
         };

@@ -9,10 +9,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::outbound::Outbound;
+use super::outbox::{NewSend, Outbox};
 use super::{DomainEvent, Events};
 use crate::connector::wire::{Content, Interactive};
 
-pub fn spawn(outbound: Arc<Outbound>, events: &Events, shutdown: CancellationToken) {
+pub fn spawn(
+    outbound: Arc<Outbound>,
+    outbox: Outbox,
+    events: &Events,
+    shutdown: CancellationToken,
+) {
     let mut rx = events.subscribe();
     tokio::spawn(async move {
         let mut answered = 0u64;
@@ -35,6 +41,7 @@ pub fn spawn(outbound: Arc<Outbound>, events: &Events, shutdown: CancellationTok
             }
             answered += 1;
             let outbound = Arc::clone(&outbound);
+            let outbox = outbox.clone();
             let reply = reply_for(message.text.as_deref().unwrap_or(""), answered);
             tokio::spawn(async move {
                 let _ = outbound
@@ -42,15 +49,16 @@ pub fn spawn(outbound: Arc<Outbound>, events: &Events, shutdown: CancellationTok
                     .await;
                 tokio::time::sleep(Duration::from_millis(700)).await;
                 let key = format!("demo-{}", message.key);
-                if let Err(error) = outbound
-                    .send(
-                        &tenant,
-                        &message.number,
-                        &message.customer,
-                        reply,
-                        Some(&message.wamid),
-                        &key,
-                    )
+                if let Err(error) = outbox
+                    .enqueue(NewSend {
+                        tenant: &tenant,
+                        number: &message.number,
+                        customer: &message.customer,
+                        content: reply,
+                        reply_to: Some(&message.wamid),
+                        author: "demo",
+                        client_key: Some(&key),
+                    })
                     .await
                 {
                     tracing::warn!(%error, "demo reply failed");

@@ -471,19 +471,24 @@ impl Worker {
             DomainEvent::MessageReceived { tenant, message } => {
                 self.customer_wrote(tenant, message).await
             }
-            DomainEvent::MessageSent { message } => self.business_wrote(message).await,
+            DomainEvent::MessageSent { message, .. } => self.business_wrote(message).await,
+            DomainEvent::SendFailed { send } => self.assignee_of(&send.tenant, &send.conversation),
             DomainEvent::StatusUpdated { tenant, status } => {
                 let id = conversation_id(tenant, &status.number, &status.recipient);
-                self.tenants
-                    .get(tenant)
-                    .and_then(|t| t.open.get(&id))
-                    .and_then(|t| t.assignee.clone())
+                self.assignee_of(tenant, &id)
             }
         };
         let (tenant, hub_event) = to_hub_event(event);
         let teams = self.teams(&tenant).await;
         let inboxes: Vec<&UserId> = assignee.iter().collect();
         self.hub.fan_out(&tenant, &hub_event, &teams, &inboxes);
+    }
+
+    fn assignee_of(&self, tenant: &TenantId, conversation: &ConversationId) -> Option<UserId> {
+        self.tenants
+            .get(tenant)
+            .and_then(|t| t.open.get(conversation))
+            .and_then(|t| t.assignee.clone())
     }
 
     /// A customer's message: opens (or reopens) the conversation, routes it when nobody has it,

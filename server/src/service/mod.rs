@@ -9,6 +9,7 @@ pub mod demo;
 pub mod inbound;
 pub mod inbox;
 pub mod outbound;
+pub mod outbox;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tokio::sync::broadcast;
 use crate::config::NumberConfig;
 use crate::connector::NumberEndpoint;
 use crate::secret::Secret;
-use crate::store::{InboundMessage, OutboundRecord, StatusUpdate};
+use crate::store::{InboundMessage, OutboundRecord, OutboxRecord, StatusUpdate};
 
 /// Everything Switchboard knows about one business number.
 #[derive(Clone, Debug)]
@@ -105,8 +106,14 @@ pub enum DomainEvent {
         tenant: TenantId,
         status: StatusUpdate,
     },
-    /// The Cloud API accepted a message the business sent, and it is stored.
-    MessageSent { message: OutboundRecord },
+    /// The Cloud API accepted a message the business sent, and it is stored. `outbox` is the
+    /// send's id.
+    MessageSent {
+        message: OutboundRecord,
+        outbox: Option<String>,
+    },
+    /// A send was refused for good.
+    SendFailed { send: OutboxRecord },
 }
 
 /// The in-process event stream. Bounded: a subscriber that falls more than `capacity` events

@@ -1,17 +1,17 @@
-//! The outbound send use case: a message from the business to a customer, through the Cloud API,
-//! recorded once accepted. An agent's reply first passes the compliance checks (the place the
-//! sensitive-word filter and other outgoing rules plug in) and the 24-hour window.
+//! The governed way out: a message from the business to a customer, one attempt at a time,
+//! paced by the per-number [`Governor`]. An agent's reply first passes the compliance checks
+//! (the place the sensitive-word filter and other outgoing rules plug in) and the 24-hour window.
+//! What to send, and whether to try again, is the outbox's business (`service::outbox`).
 
 use std::sync::Arc;
 
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
-use super::{DomainEvent, Events};
 use super::{NumberDirectory, NumberEntry};
-use crate::connector::wire::{Content, MarkRead, SendRequest};
+use crate::connector::wire::{MarkRead, SendRequest};
 use crate::connector::{CloudApi, CloudApiError};
 use crate::governor::Governor;
-use crate::store::{OutboundRecord, Store, StoreError, ThreadRecord};
+use crate::store::{StoreError, ThreadRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
@@ -20,7 +20,7 @@ pub enum OutboundError {
     UnknownNumber,
     #[error(transparent)]
     Api(#[from] CloudApiError),
-    #[error("sent, but could not record it: {0}")]
+    #[error("could not store the send: {0}")]
     Store(#[from] StoreError),
     /// A compliance check refused the message; nothing was sent.
     #[error("{0}")]
@@ -69,31 +69,37 @@ impl Compliance for BasicChecks {
     }
 }
 
+/// The governed way out to the Cloud API: compliance checks, the service window, and one
+/// schedule per number. It sends single attempts; the [`Outbox`](super::outbox::Outbox) decides
+/// what to retry and when.
 pub struct Outbound {
     api: CloudApi,
-    store: Arc<dyn Store>,
     numbers: NumberDirectory,
-    events: Events,
     checks: Vec<Box<dyn Compliance>>,
     /// One schedule per number (a std mutex: held for arithmetic only, never across `.await`).
     governors: std::sync::Mutex<std::collections::HashMap<PhoneNumberId, Governor>>,
 }
 
 impl Outbound {
-    pub fn new(
-        api: CloudApi,
-        store: Arc<dyn Store>,
-        numbers: NumberDirectory,
-        events: Events,
-    ) -> Self {
+    pub fn new(api: CloudApi, numbers: NumberDirectory) -> Self {
         Self {
             api,
-            store,
             numbers,
-            events,
             checks: vec![Box::new(BasicChecks)],
             governors: Default::default(),
         }
+    }
+
+    /// The tenant's number (another tenant's is unknown: existence never leaks).
+    pub fn entry(
+        &self,
+        tenant: &TenantId,
+        number: &PhoneNumberId,
+    ) -> Result<&Arc<NumberEntry>, OutboundError> {
+        self.numbers
+            .get(number)
+            .filter(|e| &e.tenant == tenant)
+            .ok_or(OutboundError::UnknownNumber)
     }
 
     /// Runs `f` on the number's schedule (made at its tier on first use).
@@ -108,7 +114,7 @@ impl Outbound {
 
     /// Waits until the governor lets a message to `customer` leave `entry`'s number: first the
     /// customer's pacing, then (once that time has come) the number's throughput.
-    async fn wait_turn(&self, entry: &NumberEntry, customer: &WaId) {
+    pub async fn wait_turn(&self, entry: &NumberEntry, customer: &WaId) {
         for step in 0..2 {
             let (at, now) = self.governed(entry, |g, now| {
                 let at = if step == 0 {
@@ -125,15 +131,14 @@ impl Outbound {
         }
     }
 
-    /// An agent's text reply in a conversation: compliance checks, the 24-hour window, then the
-    /// send. `now` is passed in so the window is testable.
-    pub async fn reply(
+    /// Whether an agent's text reply may go: compliance checks, then the 24-hour window. `now`
+    /// is passed in so the window is testable.
+    pub fn check_reply(
         &self,
         thread: &ThreadRecord,
         text: &str,
-        idempotency_key: &str,
         now: i64,
-    ) -> Result<Wamid, OutboundError> {
+    ) -> Result<(), OutboundError> {
         for check in &self.checks {
             check
                 .check(&thread.tenant, text)
@@ -147,76 +152,40 @@ impl Outbound {
                 last_inbound_at: thread.last_inbound_at,
             });
         }
-        self.send(
-            &thread.tenant,
-            &thread.number,
-            &thread.customer,
-            Content::text(text),
-            None,
-            idempotency_key,
-        )
-        .await
+        Ok(())
     }
 
-    /// Sends `content` to `customer`, optionally as a reply. `idempotency_key` identifies the
-    /// logical message across the caller's retries.
-    pub async fn send(
+    /// One attempt to send, at the governor's pace (call [`Outbound::wait_turn`] first).
+    /// Throttling answers push the number's or the customer's schedule back.
+    pub async fn attempt(
         &self,
-        tenant: &TenantId,
-        number: &PhoneNumberId,
-        customer: &WaId,
-        content: Content,
-        reply_to: Option<&Wamid>,
+        entry: &NumberEntry,
+        request: &SendRequest,
         idempotency_key: &str,
-    ) -> Result<Wamid, OutboundError> {
-        let entry = self
-            .numbers
-            .get(number)
-            .filter(|e| &e.tenant == tenant)
-            .ok_or(OutboundError::UnknownNumber)?;
-        let mut request = SendRequest::new(customer.as_str(), content);
-        if let Some(wamid) = reply_to {
-            request = request.replying_to(wamid.as_str());
-        }
-        self.wait_turn(entry, customer).await;
+    ) -> Result<Wamid, CloudApiError> {
         let result = self
             .api
-            .send(&entry.endpoint, &request, idempotency_key)
+            .send_once(&entry.endpoint, request, idempotency_key)
             .await;
+        let customer = request.recipient_id().map(WaId::from);
         self.governed(entry, |g, now| {
             match result.as_ref().err().and_then(CloudApiError::code) {
                 Some(130429) => {
                     g.throttled(None, now);
                 }
                 Some(131056) => {
-                    g.throttled(Some(customer), now);
+                    g.throttled(customer.as_ref(), now);
                 }
                 _ if result.is_ok() => g.accepted(),
                 _ => {}
             }
         });
         let response = result?;
-        let wamid = response
+        response
             .messages
             .first()
             .map(|m| Wamid::new(m.id.clone()))
-            .ok_or_else(|| CloudApiError::Decode("no message id in the answer".into()))?;
-        let raw = serde_json::to_string(&request).unwrap_or_default();
-        let record = OutboundRecord {
-            tenant: tenant.clone(),
-            wamid: wamid.clone(),
-            number: number.clone(),
-            customer: customer.clone(),
-            kind: request.content.kind().to_owned(),
-            text: request.content.summary(),
-            at_ms: jiff::Timestamp::now().as_millisecond(),
-            raw,
-        };
-        self.store.record_outbound(record.clone()).await?;
-        self.events
-            .publish(DomainEvent::MessageSent { message: record });
-        tracing::info!(tenant = %tenant, number = %number, customer = %customer, %wamid, "message sent");
-        Ok(wamid)
+            .ok_or_else(|| CloudApiError::Decode("no message id in the answer".into()))
     }
 
     /// Marks a customer's message read, showing a typing indicator.
@@ -227,11 +196,7 @@ impl Outbound {
         wamid: &Wamid,
         typing: bool,
     ) -> Result<(), OutboundError> {
-        let entry = self
-            .numbers
-            .get(number)
-            .filter(|e| &e.tenant == tenant)
-            .ok_or(OutboundError::UnknownNumber)?;
+        let entry = self.entry(tenant, number)?;
         self.api
             .mark_read(&entry.endpoint, &MarkRead::new(wamid.as_str(), typing))
             .await?;

@@ -31,6 +31,7 @@ pub async fn run_all(store: &dyn Store) {
     api_keys_are_unique_revocable_and_scoped(store).await;
     audit_log_pages_newest_first_with_filters(store).await;
     threads_keep_their_state_and_only_open_ones_are_listed(store).await;
+    outbox_sends_are_claimed_once_and_finished_into_history(store).await;
 }
 
 fn fresh_tenant(label: &str) -> TenantId {
@@ -75,6 +76,7 @@ fn status(wamid: &str, status: MessageStatus, at_ms: i64) -> InboundEvent {
         } else {
             vec![]
         },
+        callback: None,
         raw: format!(r#"{{"status":"{}"}}"#, status.as_str()),
     })
 }
@@ -991,4 +993,139 @@ async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Stor
     assert_eq!(listed, open, "open threads, by id, each once, whole");
     let ids: HashSet<ConversationId> = listed.into_iter().map(|t| t.conversation).collect();
     assert_eq!(ids.len(), 6);
+}
+
+fn send(tenant: &TenantId, number: &PhoneNumberId, key: &str, created_at: i64) -> OutboxRecord {
+    let customer = WaId::from("16505551234");
+    OutboxRecord {
+        tenant: tenant.clone(),
+        id: send_id(tenant, "user:u_1", key),
+        conversation: conversation_id(tenant, number, &customer),
+        number: number.clone(),
+        customer,
+        author: "user:u_1".into(),
+        request: format!(r#"{{"to":"16505551234","type":"text","text":{{"body":"{key}"}}}}"#),
+        kind: "text".into(),
+        text: Some(key.to_owned()),
+        state: SendState::Queued,
+        attempts: 0,
+        wamid: None,
+        error: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+async fn all_pending(store: &dyn Store, number: &PhoneNumberId) -> Vec<OutboxRecord> {
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .pending_sends(number, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
+
+async fn outbox_sends_are_claimed_once_and_finished_into_history(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("outbox"), fresh_tenant("outbox-other"));
+    // Numbers are global; a fresh one keeps this check apart from others on a shared cluster.
+    let number = PhoneNumberId::new(format!("9{:014}", rand::random::<u64>() % 10u64.pow(14)));
+    let sends: Vec<OutboxRecord> = (0..5)
+        .map(|i| send(&tenant, &number, &format!("m{i}"), T0 + 1000 - i * 100))
+        .collect();
+    for s in &sends {
+        assert_eq!(
+            &store.enqueue_send(s).await.unwrap(),
+            s,
+            "a new send is stored"
+        );
+    }
+    // A client's retry, later: the first send comes back and nothing else is written.
+    let mut retry = sends[0].clone();
+    retry.created_at += 5_000;
+    retry.updated_at += 5_000;
+    retry.text = Some("changed".into());
+    assert_eq!(store.enqueue_send(&retry).await.unwrap(), sends[0]);
+    let mut oldest_first = sends.clone();
+    oldest_first.sort_by_key(|s| s.created_at);
+    assert_eq!(
+        all_pending(store, &number).await,
+        oldest_first,
+        "pending sends, oldest first, each once"
+    );
+    assert_eq!(store.get_send(&other, &sends[0].id).await.unwrap(), None);
+
+    // An attempt in progress stays pending; a sent one enters the history; a failed one leaves.
+    let mut sending = sends[1].clone();
+    sending.state = SendState::Sending;
+    sending.attempts = 1;
+    store.update_send(&sending).await.unwrap();
+    let mut sent = sends[2].clone();
+    sent.state = SendState::Sent;
+    sent.attempts = 2;
+    sent.wamid = Some(Wamid::from("wamid.outbox-sent"));
+    sent.updated_at = T0 + 2_000;
+    store.update_send(&sent).await.unwrap();
+    store.update_send(&sent).await.unwrap();
+    let mut failed = sends[3].clone();
+    failed.state = SendState::Failed;
+    failed.attempts = 1;
+    failed.error = Some("131026: Message undeliverable".into());
+    store.update_send(&failed).await.unwrap();
+    assert_eq!(
+        store.get_send(&tenant, &sent.id).await.unwrap(),
+        Some(sent.clone())
+    );
+    assert_eq!(
+        store.get_send(&tenant, &failed.id).await.unwrap(),
+        Some(failed.clone())
+    );
+    let pending: Vec<String> = all_pending(store, &number)
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let expected: Vec<String> = oldest_first
+        .iter()
+        .filter(|s| s.id != sent.id && s.id != failed.id)
+        .map(|s| s.id.clone())
+        .collect();
+    assert_eq!(pending, expected);
+    let history = store
+        .conversation_history(&tenant, &sent.conversation, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.items.len(),
+        1,
+        "the sent message, once: {history:?}"
+    );
+    let m = &history.items[0];
+    assert_eq!(
+        (m.direction, m.wamid.as_str(), m.text.as_deref(), m.at_ms),
+        (
+            Direction::Outbound,
+            "wamid.outbox-sent",
+            Some("m2"),
+            T0 + 2_000
+        )
+    );
+    // Enqueueing a finished send again returns it finished and does not make it pending.
+    assert_eq!(store.enqueue_send(&retry_of(&sent)).await.unwrap(), sent);
+    assert_eq!(all_pending(store, &number).await.len(), 3);
+}
+
+fn retry_of(s: &OutboxRecord) -> OutboxRecord {
+    let mut r = s.clone();
+    r.state = SendState::Queued;
+    r.wamid = None;
+    r.created_at += 60_000;
+    r
 }

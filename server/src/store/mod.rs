@@ -20,7 +20,7 @@ pub mod scylla;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use switchboard_shared::{ConversationId, MessageKey, TenantId, UserId, Wamid};
+use switchboard_shared::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, Wamid};
 
 pub use identity::*;
 pub use model::*;
@@ -241,9 +241,34 @@ pub trait InboxStore: Send + Sync {
     ) -> StoreResult<Page<ThreadRecord>>;
 }
 
+/// Sends waiting for WhatsApp: stored before the caller hears "queued", finished once WhatsApp
+/// accepted (the message then enters the conversation's history) or refused for good.
+///
+/// Scylla shape: one row per send found by its id, plus an index of each number's unfinished
+/// sends in one partition, oldest first (bounded by the backlog: finishing removes the entry).
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Stores a new send, durably. When the tenant already has a send with this id (a client's
+    /// retry), nothing is written and the stored one is returned; otherwise `send` itself.
+    async fn enqueue_send(&self, send: &OutboxRecord) -> StoreResult<OutboxRecord>;
+    /// Writes a send's progress whole. A send written as `Sent` enters the conversation's
+    /// history ([`OutboxRecord::sent_message`]) before it leaves the pending index, and a
+    /// finished one leaves the index: a crash in between leaves it pending, and finishing it
+    /// again is harmless.
+    async fn update_send(&self, send: &OutboxRecord) -> StoreResult<()>;
+    async fn get_send(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<OutboxRecord>>;
+    /// A page of a number's unfinished sends, oldest first.
+    async fn pending_sends(
+        &self,
+        number: &PhoneNumberId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<OutboxRecord>>;
+}
+
 /// Everything a running server needs from persistence.
-pub trait Store: DirectoryStore + MessageStore + IdentityStore + InboxStore {}
-impl<T: DirectoryStore + MessageStore + IdentityStore + InboxStore> Store for T {}
+pub trait Store: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore {}
+impl<T: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore> Store for T {}
 
 /// The largest page any read returns.
 pub const MAX_PAGE: usize = 500;

@@ -248,6 +248,9 @@ pub struct StatusUpdate {
     pub at_ms: UnixMillis,
     /// Meta's error codes, for `failed`.
     pub error_codes: Vec<i64>,
+    /// `biz_opaque_callback_data` echoed from the send (ours is the outbox id); not stored
+    /// apart from `raw`.
+    pub callback: Option<String>,
     pub raw: String,
 }
 
@@ -307,6 +310,160 @@ pub struct OutboundRecord {
     pub at_ms: UnixMillis,
     /// The request body sent to the Cloud API (JSON).
     pub raw: String,
+}
+
+/// The id of a send in the outbox: derived from who asked and their own key for the message, so
+/// a client that retries (after a lost answer, or from an offline queue) gets the same send back
+/// instead of a second one.
+pub fn send_id(tenant: &TenantId, author: &str, client_key: &str) -> String {
+    format!("o_{}", short_hash(&[tenant.as_str(), author, client_key]))
+}
+
+/// Where a send in the outbox stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendState {
+    /// Stored, not tried yet.
+    Queued,
+    /// A request left (or was about to leave) and no answer was recorded: after a crash the
+    /// outcome is in doubt until a status webhook or a resend with the same key settles it.
+    Sending,
+    /// The Cloud API accepted it (`wamid` set); it is in the conversation's history.
+    Sent,
+    /// Refused for good (`error` says why); nothing was sent.
+    Failed,
+}
+
+impl SendState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "sending" => Some(Self::Sending),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Sent | Self::Failed)
+    }
+}
+
+/// A message the business asked to send, kept until WhatsApp accepted or refused it for good.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxRecord {
+    pub tenant: TenantId,
+    pub id: String,
+    pub conversation: ConversationId,
+    pub number: PhoneNumberId,
+    pub customer: WaId,
+    /// Who asked (`user:u_…`, `api_key:k_…`).
+    pub author: String,
+    /// The Cloud API request body (JSON), sent as is on every attempt.
+    pub request: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub state: SendState,
+    pub attempts: u32,
+    pub wamid: Option<Wamid>,
+    /// Why it failed, for `Failed` (Meta's code and message).
+    pub error: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl OutboxRecord {
+    /// The history record of a sent message (`None` before it is sent).
+    pub fn sent_message(&self) -> Option<OutboundRecord> {
+        Some(OutboundRecord {
+            tenant: self.tenant.clone(),
+            wamid: self
+                .wamid
+                .clone()
+                .filter(|_| self.state == SendState::Sent)?,
+            number: self.number.clone(),
+            customer: self.customer.clone(),
+            kind: self.kind.clone(),
+            text: self.text.clone(),
+            at_ms: self.updated_at,
+            raw: self.request.clone(),
+        })
+    }
+}
+
+/// An outbox row as both backends read it: the columns of [`OUTBOX_COLUMNS`] in order.
+pub(crate) type OutboxRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i32,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+/// The outbox columns every read selects, in [`OutboxRow`] order.
+pub(crate) const OUTBOX_COLUMNS: &str = "tenant, send_id, conversation_id, number, customer, \
+    author, request, kind, text, state, attempts, wamid, error, created_at, updated_at";
+
+pub(crate) fn outbox_from_row(r: OutboxRow) -> Result<OutboxRecord, StoreError> {
+    Ok(OutboxRecord {
+        tenant: TenantId::new(r.0),
+        id: r.1,
+        conversation: ConversationId::new(r.2),
+        number: PhoneNumberId::new(r.3),
+        customer: WaId::new(r.4),
+        author: r.5,
+        request: r.6,
+        kind: r.7,
+        text: r.8,
+        state: SendState::parse(&r.9)
+            .ok_or_else(|| StoreError::Corrupt(format!("send state `{}`", r.9)))?,
+        attempts: u32::try_from(r.10).unwrap_or_default(),
+        wamid: r.11.map(Wamid::new),
+        error: r.12,
+        created_at: r.13,
+        updated_at: r.14,
+    })
+}
+
+impl Cursor {
+    /// The position after `(at, key)` in an oldest-first listing.
+    pub(crate) fn after_time(at_ms: UnixMillis, key: &str) -> Self {
+        Self::encode(&[&at_ms.to_string(), key])
+    }
+
+    /// The position of [`Cursor::after_time`]; before everything for none.
+    pub(crate) fn decode_time(cursor: Option<&Cursor>) -> Result<(UnixMillis, String), StoreError> {
+        match cursor {
+            Some(c) => {
+                let mut f = c.decode(2)?;
+                let key = f.pop().unwrap_or_default();
+                let at = f[0]
+                    .parse()
+                    .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+                Ok((at, key))
+            }
+            None => Ok((i64::MIN, String::new())),
+        }
+    }
 }
 
 /// A stored message as read back.

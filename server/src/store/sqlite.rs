@@ -22,7 +22,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::identity::*;
 use super::model::*;
 use super::{
-    check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, StoreError, StoreResult,
+    check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, OutboxStore, StoreError,
+    StoreResult,
 };
 
 /// The migrations, in order; `PRAGMA user_version` records the last one applied.
@@ -40,6 +41,10 @@ const SCHEMA: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0003_access.sql"),
     ),
     (4, include_str!("../../../migrations/sqlite/0004_inbox.sql")),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_outbox.sql"),
+    ),
 ];
 
 /// How hard commits hit the disk.
@@ -85,6 +90,9 @@ enum WriteOp {
     UpdateUser(UserRecord, AuditRecord),
     Access(AccessOp),
     PutThread(ThreadRecord, Option<AuditRecord>),
+    /// Inserts a send unless its id exists (`Updated(inserted)`).
+    EnqueueSend(OutboxRecord),
+    UpdateSend(OutboxRecord),
 }
 
 /// Writes of sessions, roles, teams, API keys and audit lines.
@@ -343,21 +351,7 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             Ok(WriteOutcome::Done)
         }
         WriteOp::Outbound(o) => {
-            let conversation = conversation_id(&o.tenant, &o.number, &o.customer);
-            insert_message(
-                conn,
-                &o.tenant,
-                &conversation,
-                &outbound_message_key(&o.wamid),
-                &o.wamid,
-                &o.number,
-                &o.customer,
-                Direction::Outbound,
-                &o.kind,
-                o.text.as_deref(),
-                o.at_ms,
-                &o.raw,
-            )?;
+            insert_outbound(conn, o)?;
             Ok(WriteOutcome::Done)
         }
         WriteOp::Ingest(batch) => ingest(conn, batch).map(WriteOutcome::Ingested),
@@ -419,6 +413,17 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             audited(conn, changed > 0, audit)
         }
         WriteOp::Access(op) => apply_access(conn, op),
+        WriteOp::EnqueueSend(o) => {
+            let inserted = write_send(conn, o, false)?;
+            Ok(WriteOutcome::Updated(inserted))
+        }
+        WriteOp::UpdateSend(o) => {
+            if let Some(m) = o.sent_message() {
+                insert_outbound(conn, &m)?;
+            }
+            write_send(conn, o, true)?;
+            Ok(WriteOutcome::Done)
+        }
         WriteOp::PutThread(t, audit) => {
             conn.prepare_cached(
                 "INSERT INTO threads_by_id (tenant, conversation_id, number, customer, state,
@@ -459,6 +464,84 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             Ok(WriteOutcome::Done)
         }
     }
+}
+
+fn insert_outbound(conn: &Connection, o: &OutboundRecord) -> StoreResult<()> {
+    let conversation = conversation_id(&o.tenant, &o.number, &o.customer);
+    insert_message(
+        conn,
+        &o.tenant,
+        &conversation,
+        &outbound_message_key(&o.wamid),
+        &o.wamid,
+        &o.number,
+        &o.customer,
+        Direction::Outbound,
+        &o.kind,
+        o.text.as_deref(),
+        o.at_ms,
+        &o.raw,
+    )?;
+    Ok(())
+}
+
+/// Inserts a send (`replace`: or overwrites it). Returns whether a row was written.
+fn write_send(conn: &Connection, o: &OutboxRecord, replace: bool) -> StoreResult<bool> {
+    let conflict = if replace {
+        "ON CONFLICT (tenant, send_id) DO UPDATE SET state = excluded.state,
+           attempts = excluded.attempts, wamid = excluded.wamid, error = excluded.error,
+           updated_at = excluded.updated_at, pending = excluded.pending"
+    } else {
+        "ON CONFLICT (tenant, send_id) DO NOTHING"
+    };
+    let written = conn
+        .prepare_cached(&format!(
+            "INSERT INTO outbox_by_id ({OUTBOX_COLUMNS}, pending)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             {conflict}"
+        ))
+        .and_then(|mut st| {
+            st.execute(params![
+                o.tenant.as_str(),
+                o.id,
+                o.conversation.as_str(),
+                o.number.as_str(),
+                o.customer.as_str(),
+                o.author,
+                o.request,
+                o.kind,
+                o.text,
+                o.state.as_str(),
+                o.attempts,
+                o.wamid.as_ref().map(Wamid::as_str),
+                o.error,
+                o.created_at,
+                o.updated_at,
+                !o.state.is_finished()
+            ])
+        })
+        .map_err(unavailable)?;
+    Ok(written > 0)
+}
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+        r.get(14)?,
+    ))
 }
 
 /// Writes the audit line of a change that happened; a change that did not happen leaves none.
@@ -1738,6 +1821,85 @@ impl InboxStore for SqliteStore {
                 items
                     .last()
                     .map(|t| Cursor::after_text(t.conversation.as_str()))
+            })
+            .flatten();
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn enqueue_send(&self, send: &OutboxRecord) -> StoreResult<OutboxRecord> {
+        if self
+            .write(WriteOp::EnqueueSend(send.clone()))
+            .await?
+            .changed()
+        {
+            return Ok(send.clone());
+        }
+        self.get_send(&send.tenant, &send.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("send {} vanished", send.id)))
+    }
+
+    async fn update_send(&self, send: &OutboxRecord) -> StoreResult<()> {
+        self.write(WriteOp::UpdateSend(send.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_send(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<OutboxRecord>> {
+        let (tenant, id) = (tenant.clone(), id.to_owned());
+        let row = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox_by_id WHERE tenant = ?1 AND send_id = ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![tenant.as_str(), id], outbox_row)
+                        .optional()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        row.map(outbox_from_row).transpose()
+    }
+
+    async fn pending_sends(
+        &self,
+        number: &PhoneNumberId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<OutboxRecord>> {
+        let limit = check_limit(limit)?;
+        let (after_at, after_id) = Cursor::decode_time(cursor)?;
+        let number = number.clone();
+        let rows = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox_by_id
+                     WHERE number = ?1 AND pending = 1 AND (created_at, send_id) > (?2, ?3)
+                     ORDER BY created_at, send_id LIMIT ?4"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![number.as_str(), after_at, after_id, limit as i64],
+                        outbox_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(outbox_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| {
+                items
+                    .last()
+                    .map(|o| Cursor::after_time(o.created_at, &o.id))
             })
             .flatten();
         Ok(Page { items, next })

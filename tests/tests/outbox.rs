@@ -1,0 +1,202 @@
+//! The outbox survives a crash: replies waiting behind a slow number's governor when the server
+//! is killed (SIGKILL, no clean-up) are all sent after it starts again, and none twice.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_e2e::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+const REPLIES: usize = 12;
+
+fn cli(server: &ServerProcess, args: &[&str], stdin: &str) {
+    let mut child = Command::new(binary("switchboard"))
+        .args(args)
+        .arg("--config")
+        .arg(&server.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run switchboard");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn api(
+    server: &ServerProcess,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = server
+        .client
+        .request(method, server.url(&format!("/api/v1/{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().expect("API call");
+    let status = response.status();
+    let body: Value = response.json().unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// How many times each of our replies reached the simulator.
+fn delivered(sim: &SimProcess) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for s in sim.sent() {
+        if let Some(text) = s["body"]["text"]["body"].as_str() {
+            *counts.entry(text.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn queued_replies_survive_a_kill_and_are_sent_once() {
+    let sim_port = free_port();
+    let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
+    // Two messages per second: the replies wait in the outbox long enough to kill the server
+    // midway. A send in doubt waits a second for its status webhook before it is sent again.
+    let mut server = ServerProcess::start(&format!(
+        "{}mps = 2\n[outbox]\nin_doubt_grace_secs = 1\n",
+        numbers_toml(&graph)
+    ));
+    let sim = SimProcess::start_on(
+        sim_port,
+        &server.url("/webhooks/whatsapp"),
+        &[
+            "--sent-after-ms",
+            "50",
+            "--delivered-after-ms",
+            "100",
+            "--read-after-ms",
+            "150",
+        ],
+    );
+    cli(
+        &server,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--email",
+            "owner@demo.example",
+            "--role",
+            "owner",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let token: Value = server
+        .client
+        .post(server.url("/api/v1/auth/token"))
+        .json(&json!({"email": "owner@demo.example", "password": PASSWORD}))
+        .send()
+        .and_then(|r| r.json())
+        .expect("token");
+    let token = token["token"].as_str().expect("a token").to_owned();
+
+    for i in 0..REPLIES {
+        sim.customer_says(&format!("4915100{i:04}"), "Hallo");
+    }
+    let conversations: Vec<String> = wait_for("the conversations", Duration::from_secs(30), || {
+        let list = api(
+            &server,
+            &token,
+            reqwest::Method::GET,
+            "conversations?limit=100",
+            None,
+        );
+        let ids: Vec<String> = list["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(str::to_owned))
+            .collect();
+        (ids.len() == REPLIES).then_some(ids)
+    });
+
+    let mut sends = Vec::new();
+    for (i, c) in conversations.iter().enumerate() {
+        let text = format!("Antwort {i}");
+        let send = api(
+            &server,
+            &token,
+            reqwest::Method::POST,
+            &format!("conversations/{c}/messages"),
+            Some(json!({"text": text, "key": format!("k{i}")})),
+        );
+        assert_eq!(send["state"], "queued");
+        sends.push((text, send["id"].as_str().unwrap().to_owned()));
+    }
+
+    // Some have gone out; kill the server with the rest still queued.
+    wait_for("the first sends", Duration::from_secs(30), || {
+        (delivered(&sim).len() >= 3).then_some(())
+    });
+    server.kill9();
+    let before = delivered(&sim).len();
+    assert!(
+        before < REPLIES,
+        "the kill came after everything was sent ({before}); the test proves nothing"
+    );
+
+    // Started again, it sends the rest.
+    server.spawn();
+    let counts = wait_for("every reply", Duration::from_secs(60), || {
+        let counts = delivered(&sim);
+        (counts.len() == REPLIES).then_some(counts)
+    });
+    // Give a duplicate, if there were one, the time to show.
+    std::thread::sleep(Duration::from_millis(1500));
+    let counts_after = delivered(&sim);
+    assert_eq!(counts, counts_after);
+    for (text, id) in &sends {
+        assert_eq!(counts.get(text), Some(&1), "`{text}` reached WhatsApp once");
+        let send = api(
+            &server,
+            &token,
+            reqwest::Method::GET,
+            &format!("sends/{id}"),
+            None,
+        );
+        assert_eq!(send["state"], "sent", "{send}");
+    }
+    // And each is in its conversation's history once.
+    for c in &conversations {
+        let history = api(
+            &server,
+            &token,
+            reqwest::Method::GET,
+            &format!("conversations/{c}/messages"),
+            None,
+        );
+        let outbound = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["direction"] == "outbound")
+            .count();
+        assert_eq!(outbound, 1, "{history}");
+    }
+    eprintln!(
+        "outbox kill test: {before} of {REPLIES} sent before the kill, the rest after; simulator stats {}",
+        sim.stats()
+    );
+}
