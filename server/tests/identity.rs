@@ -17,11 +17,12 @@ use switchboard_server::auth::PresetRole;
 fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let kind = path.split('/').next().unwrap();
     let id = match kind {
-        "users" => &ids["agent"],
+        "users" | "agents" => &ids["agent"],
         "roles" => &ids["role"],
         "teams" => &ids["team"],
         "api-keys" => &ids["api_key"],
         "conversations" => &ids["conversation"],
+        "sends" => &ids["send"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -48,6 +49,7 @@ const SELF_SERVICE: &[&str] = &[
     "auth/logout-everywhere",
     "auth/password",
     "tenant",
+    "agents/me/status",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,6 +160,8 @@ async fn snapshot(api: &Api, t: &Tenant) -> Value {
         format!("users/{}", t.ids["agent"]),
         format!("conversations/{}", t.ids["conversation"]),
         format!("conversations/{}/messages", t.ids["conversation"]),
+        format!("conversations/{}/notes", t.ids["conversation"]),
+        format!("agents/{}/profile", t.ids["agent"]),
     ] {
         let a = api.get(&path, owner).await;
         assert_eq!(a.status, StatusCode::OK, "{path}: {:?}", a.body);
@@ -192,6 +196,9 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "teams/{id}" => Some(json!({"name": "Hijacked"})),
                 "conversations/{id}/messages" => Some(json!({"text": "Hijacked"})),
                 "conversations/{id}/assign" => Some(json!({"agent": w.globex.ids["agent"]})),
+                "conversations/{id}/notes" => Some(json!({"text": "Hijacked"})),
+                "conversations/{id}/tags" => Some(json!({"tags": ["hijacked"]})),
+                "agents/{id}/profile" => Some(json!({"skills": ["lang:xx"], "capacity": 1})),
                 _ => body_for(&method, route.path),
             };
             let a = w.api.call(method.clone(), &path, auth, body).await;

@@ -400,3 +400,220 @@ async fn transfer_reroute_resolve_reopen_and_the_window() {
     );
     w.running.shutdown().await;
 }
+
+/// A customer writes through the simulator; returns once the webhook was taken.
+async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/inbound"))
+        .json(&json!({"from": from, "name": "C", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_status_tags_and_notes_with_mentions() {
+    let (running, api, owner, agent, agent_id, _dir) = with_simulator().await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let owner_id = api.get("auth/me", &owner).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = api
+        .send(
+            Method::POST,
+            "users",
+            &owner,
+            json!({"email": "second@demo.example", "name": "Second", "role": "agent",
+                   "password": PASSWORD}),
+        )
+        .await;
+    let second_id = b.body["id"].as_str().unwrap().to_owned();
+    let second = api.token("second@demo.example").await;
+
+    // The first agent holds one conversation at a time; the second is on a break.
+    let p = api
+        .send(
+            Method::PUT,
+            &format!("agents/{agent_id}/profile"),
+            &owner,
+            json!({"skills": ["lang:ru"], "capacity": 1}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    let bad = api
+        .send(
+            Method::PUT,
+            &format!("agents/{agent_id}/profile"),
+            &owner,
+            json!({"skills": ["vip"], "capacity": 1}),
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::BAD_REQUEST,
+        "skills are lang: or skill:"
+    );
+    let denied = api
+        .send(
+            Method::PUT,
+            &format!("agents/{agent_id}/profile"),
+            &agent,
+            json!({"skills": [], "capacity": 9}),
+        )
+        .await;
+    assert_eq!(
+        denied.status,
+        StatusCode::FORBIDDEN,
+        "agents do not set profiles"
+    );
+
+    let mut a = connect(&api, Some(&agent)).await;
+    next(&mut a).await;
+    send(
+        &mut a,
+        json!({"type": "subscribe", "topic": format!("inbox:{agent_id}")}),
+    )
+    .await;
+    assert_eq!(next(&mut a).await["type"], "subscribed");
+    let mut s = connect(&api, Some(&second)).await;
+    next(&mut s).await;
+    let st = api
+        .send(
+            Method::PUT,
+            "agents/me/status",
+            &second,
+            json!({"status": "break"}),
+        )
+        .await;
+    assert_eq!(
+        (st.status, &st.body["status"], &st.body["user"]),
+        (StatusCode::OK, &json!("break"), &json!(second_id)),
+        "{:?}",
+        st.body
+    );
+
+    customer_writes(&api, &sim, "79160000001", "Привет").await;
+    let first = changed(&mut a).await;
+    assert_eq!(first["state"], "assigned");
+    let c1 = first["conversation"].as_str().unwrap().to_owned();
+    // At capacity 1 (not the default 5), the next customer waits.
+    customer_writes(&api, &sim, "79160000002", "Здравствуйте").await;
+    let mut queued = None;
+    for _ in 0..50 {
+        let q = api.get("conversations?state=queued", &owner).await;
+        if let Some(c) = q.body["items"].as_array().and_then(|i| i.first()) {
+            queued = Some(c["id"].as_str().unwrap().to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let c2 = queued.expect("the second customer waits");
+
+    // Tags: validated, stored, announced, and visible on the conversation.
+    let t = api
+        .send(
+            Method::PUT,
+            &format!("conversations/{c1}/tags"),
+            &agent,
+            json!({"tags": ["vip", "lang:ru", "vip"]}),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    assert_eq!(t.body["tags"], json!(["vip", "lang:ru"]));
+    let e = until(&mut a, |f| is(f, "tags_changed")).await;
+    assert_eq!(
+        (&e["event"]["tags"], &e["event"]["by"]),
+        (&json!(["vip", "lang:ru"]), &json!(agent_id))
+    );
+    let t = api
+        .send(
+            Method::PUT,
+            &format!("conversations/{c1}/tags"),
+            &agent,
+            json!({"tags": ["Not Valid"]}),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::BAD_REQUEST);
+
+    // Raising the capacity gives the waiting customer to the agent at once.
+    let p = api
+        .send(
+            Method::PUT,
+            &format!("agents/{agent_id}/profile"),
+            &owner,
+            json!({"skills": ["lang:ru"], "capacity": 2}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let e = changed(&mut a).await;
+    assert_eq!(
+        (e["conversation"].as_str(), e["reason"].as_str()),
+        (Some(c2.as_str()), Some("queue"))
+    );
+    let got = api.get(&format!("agents/{agent_id}/profile"), &owner).await;
+    assert_eq!(got.body, json!({"skills": ["lang:ru"], "capacity": 2}));
+
+    // Notes: a mention of someone who may read the conversation reaches their inbox; a
+    // colleague who may not read it, or nobody, is refused.
+    let mut o = connect(&api, Some(&owner)).await;
+    next(&mut o).await;
+    send(
+        &mut o,
+        json!({"type": "subscribe", "topic": format!("inbox:{owner_id}")}),
+    )
+    .await;
+    assert_eq!(next(&mut o).await["type"], "subscribed");
+    let text = format!("@{{{owner_id}}} this customer asks for a refund");
+    let n = api
+        .send(
+            Method::POST,
+            &format!("conversations/{c1}/notes"),
+            &agent,
+            json!({"text": text}),
+        )
+        .await;
+    assert_eq!(n.status, StatusCode::CREATED, "{:?}", n.body);
+    assert_eq!(n.body["mentions"], json!([owner_id]));
+    let heard = until(&mut o, |f| is(f, "note_added")).await;
+    assert_eq!(heard["event"]["note"]["text"], text.as_str());
+    until(&mut a, |f| is(f, "note_added")).await;
+    for (mention, code) in [
+        (second_id.as_str(), "mention_cannot_read"),
+        ("u_nobody", "unknown_mention"),
+    ] {
+        let n = api
+            .send(
+                Method::POST,
+                &format!("conversations/{c1}/notes"),
+                &agent,
+                json!({"text": format!("@{{{mention}}} look")}),
+            )
+            .await;
+        assert_eq!(
+            (n.status, n.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code)
+        );
+    }
+    let list = api.get(&format!("conversations/{c1}/notes"), &owner).await;
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "refused notes are not stored: {items:?}");
+    assert_eq!(items[0]["author"], agent_id.as_str());
+    let n = api
+        .send(
+            Method::POST,
+            &format!("conversations/{c1}/notes"),
+            &second,
+            json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!(
+        n.status,
+        StatusCode::NOT_FOUND,
+        "the second agent cannot see it"
+    );
+    drop(s);
+    running.shutdown().await;
+}

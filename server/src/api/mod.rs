@@ -27,6 +27,7 @@ use crate::store::{Store, StoreError};
 
 mod access;
 mod audit;
+mod collab;
 mod conversations;
 pub mod inbox;
 mod session;
@@ -371,6 +372,47 @@ pub fn routes() -> &'static [Route] {
                 h!(conversations::history),
             )
             .audited(),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/notes",
+                P::ConversationsReadAssigned,
+                "conversation.notes",
+                h!(collab::list_notes),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/notes",
+                P::ConversationsNote,
+                "conversation.note",
+                h!(collab::add_note),
+            ),
+            Route::needs(
+                M::PUT,
+                "conversations/{id}/tags",
+                P::ConversationsReply,
+                "conversation.tag",
+                h!(collab::put_tags),
+            ),
+            Route::needs(
+                M::GET,
+                "agents/{id}/profile",
+                P::BoardView,
+                "agent.profile_read",
+                h!(collab::get_profile),
+            ),
+            Route::needs(
+                M::PUT,
+                "agents/{id}/profile",
+                P::UsersManage,
+                "agent.profile",
+                h!(collab::put_profile),
+            ),
+            Route::signed_in(
+                M::PUT,
+                "agents/me/status",
+                "agent.status",
+                h!(collab::put_my_status),
+            ),
             Route::needs(
                 M::GET,
                 "sends/{id}",

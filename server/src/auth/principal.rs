@@ -46,13 +46,15 @@ pub enum Credential {
         token: String,
     },
     ApiKey,
+    /// Not a caller: a colleague looked up to check what they may read (a mention).
+    Lookup,
 }
 
 impl Credential {
     pub fn session_token(&self) -> Option<&str> {
         match self {
             Credential::Cookie { token } | Credential::Bearer { token } => Some(token),
-            Credential::ApiKey => None,
+            Credential::ApiKey | Credential::Lookup => None,
         }
     }
 }
@@ -237,6 +239,13 @@ impl Authenticator {
             .find(|t| &t.id == tenant)
             .map(|t| t.name)
             .unwrap_or_else(|| tenant.to_string()))
+    }
+
+    /// What another user of the tenant may do (to check that a mention may read what it is
+    /// about). Never a caller's identity.
+    pub async fn colleague(&self, user: UserRecord) -> Result<Principal, StoreError> {
+        self.principal_of(user, Credential::Lookup, RequestMeta::default())
+            .await
     }
 
     /// Builds the principal of a user, or `None` when the user may not act (disabled).

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use switchboard_shared::{ConversationId, TenantId, UserId};
 
 use crate::store::{
-    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, Cursor, MessageRecord, NumberRecord,
-    Page, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord, ThreadRecord, UnixMillis,
-    UserRecord,
+    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, Cursor, MessageRecord, NoteRecord,
+    NumberRecord, Page, ProfileRecord, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord,
+    ThreadRecord, UnixMillis, UserRecord,
 };
 
 #[derive(Clone)]
@@ -231,5 +231,40 @@ impl TenantScope {
             .await?;
         page.items.retain(|m| m.tenant == self.tenant);
         Ok(page)
+    }
+
+    /// Adds an internal note (its tenant is this scope's).
+    pub async fn add_note(&self, mut note: NoteRecord) -> StoreResult<NoteRecord> {
+        note.tenant = self.tenant.clone();
+        self.store.add_note(&note).await?;
+        Ok(note)
+    }
+
+    pub async fn notes(
+        &self,
+        id: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<NoteRecord>> {
+        let mut page = self.store.notes(&self.tenant, id, cursor, limit).await?;
+        page.items.retain(|n| n.tenant == self.tenant);
+        Ok(page)
+    }
+
+    /// Every agent profile of the tenant.
+    pub async fn profiles(&self) -> StoreResult<Vec<ProfileRecord>> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .profiles(&self.tenant, cursor.as_ref(), crate::store::MAX_PAGE)
+                .await?;
+            all.extend(page.items.into_iter().filter(|p| p.tenant == self.tenant));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 }

@@ -367,6 +367,21 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                 },
             )
         }
+        DomainEvent::NoteAdded { note, number } => (
+            note.tenant,
+            HubEvent::NoteAdded {
+                conversation: note.conversation,
+                number,
+                note: switchboard_shared::api::Note {
+                    id: note.id,
+                    author: note.author,
+                    author_name: note.author_name,
+                    text: note.text,
+                    mentions: note.mentions,
+                    at: note.at_ms,
+                },
+            },
+        ),
         DomainEvent::SendFailed { send } => (
             send.tenant,
             HubEvent::SendFailed {

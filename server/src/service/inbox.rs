@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use switchboard_shared::protocol::{
     AgentState, AgentStatus, BoardStats, ConversationState, HubEvent, Presence,
 };
-use switchboard_shared::{ConversationId, TenantId, UserId};
+use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -25,8 +25,8 @@ use crate::config::RoutingConfig;
 use crate::hub::{to_hub_event, Hub};
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::store::{
-    conversation_id, AuditRecord, InboundMessage, OutboundRecord, Store, StoreError, TeamRecord,
-    ThreadRecord, ThreadState, UnixMillis,
+    conversation_id, AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, Store,
+    StoreError, TeamRecord, ThreadRecord, ThreadState, UnixMillis,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,23 @@ enum Command {
     Board {
         tenant: TenantId,
         reply: oneshot::Sender<BoardStats>,
+    },
+    Tag {
+        tenant: TenantId,
+        conversation: ConversationId,
+        tags: Vec<String>,
+        by: Option<UserId>,
+        audit: AuditRecord,
+        reply: Reply,
+    },
+    Profile {
+        profile: ProfileRecord,
+        audit: AuditRecord,
+        reply: Reply,
+    },
+    Note {
+        note: NoteRecord,
+        number: PhoneNumberId,
     },
 }
 
@@ -138,6 +155,53 @@ impl Inbox {
         .await
     }
 
+    /// Replaces a conversation's tags (open or resolved). Routing sees the new skills at once.
+    pub async fn tag(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        tags: Vec<String>,
+        by: Option<UserId>,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.call(|reply| Command::Tag {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            tags,
+            by,
+            audit,
+            reply,
+        })
+        .await
+    }
+
+    /// Announces a stored note to the conversation's streams and to the inboxes of its assignee
+    /// and of everyone it mentions.
+    pub async fn note_added(
+        &self,
+        note: NoteRecord,
+        number: PhoneNumberId,
+    ) -> Result<(), InboxError> {
+        self.tx
+            .send(Command::Note { note, number })
+            .await
+            .map_err(|_| InboxError::Stopped)
+    }
+
+    /// Stores an agent's routing profile; routing uses it at once.
+    pub async fn profile(
+        &self,
+        profile: ProfileRecord,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.call(|reply| Command::Profile {
+            profile,
+            audit,
+            reply,
+        })
+        .await
+    }
+
     /// The tenant's board figures now.
     pub async fn board(&self, tenant: &TenantId) -> Result<BoardStats, InboxError> {
         let (reply, rx) = oneshot::channel();
@@ -165,6 +229,7 @@ impl Inbox {
             store,
             config,
             tenants: HashMap::new(),
+            profiles: HashMap::new(),
         };
         worker.restore().await?;
         let mut rx = events.subscribe();
@@ -217,6 +282,8 @@ struct Worker {
     store: Arc<dyn Store>,
     config: RoutingConfig,
     tenants: HashMap<TenantId, TenantInbox>,
+    /// Agents' routing profiles (skills, own capacity), read at start and kept current.
+    profiles: HashMap<(TenantId, UserId), ProfileRecord>,
 }
 
 fn now_ms() -> UnixMillis {
@@ -269,6 +336,20 @@ impl Worker {
     async fn restore(&mut self) -> Result<(), StoreError> {
         let now = now_ms();
         for tenant in self.store.list_tenants().await? {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .profiles(&tenant.id, cursor.as_ref(), crate::store::MAX_PAGE)
+                    .await?;
+                for p in page.items {
+                    self.profiles.insert((p.tenant.clone(), p.user.clone()), p);
+                }
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
             let mut cursor = None;
             let mut threads = Vec::new();
             loop {
@@ -347,17 +428,38 @@ impl Worker {
 
     /// How routing sees an agent. Someone routing does not offer conversations to (a
     /// supervisor) still counts as connected, so they can be assigned one by hand.
-    fn view(&self, agent: &AgentState, routable: bool) -> AgentView {
+    fn view(&self, tenant: &TenantId, agent: &AgentState, routable: bool) -> AgentView {
+        self.with_profile(
+            tenant,
+            &agent.user,
+            agent.presence != Presence::Offline,
+            routable && agent.status == AgentStatus::Available,
+        )
+    }
+
+    /// An agent's view with their profile's capacity and skills (or the tenant's default).
+    fn with_profile(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        connected: bool,
+        available: bool,
+    ) -> AgentView {
+        let profile = self.profiles.get(&(tenant.clone(), user.clone()));
         AgentView {
-            connected: agent.presence != Presence::Offline,
-            available: routable && agent.status == AgentStatus::Available,
-            capacity: self.config.capacity,
-            skills: BTreeSet::new(),
+            connected,
+            available,
+            capacity: profile
+                .and_then(|p| p.capacity)
+                .unwrap_or(self.config.capacity),
+            skills: profile
+                .map(|p| p.skills.iter().cloned().collect())
+                .unwrap_or_default(),
         }
     }
 
     async fn on_agent(&mut self, tenant: &TenantId, agent: &AgentState, routable: bool) {
-        let view = self.view(agent, routable);
+        let view = self.view(tenant, agent, routable);
         let changes = self
             .tenant(tenant)
             .engine
@@ -473,6 +575,14 @@ impl Worker {
             }
             DomainEvent::MessageSent { message, .. } => self.business_wrote(message).await,
             DomainEvent::SendFailed { send } => self.assignee_of(&send.tenant, &send.conversation),
+            DomainEvent::NoteAdded { note, .. } => {
+                let assignee = self.assignee_of(&note.tenant, &note.conversation);
+                let (tenant, hub_event) = to_hub_event(event.clone());
+                let teams = self.teams(&tenant).await;
+                let inboxes: Vec<&UserId> = assignee.iter().chain(note.mentions.iter()).collect();
+                self.hub.fan_out(&tenant, &hub_event, &teams, &inboxes);
+                return;
+            }
             DomainEvent::StatusUpdated { tenant, status } => {
                 let id = conversation_id(tenant, &status.number, &status.recipient);
                 self.assignee_of(tenant, &id)
@@ -614,7 +724,92 @@ impl Worker {
             Command::Board { tenant, reply } => {
                 let _ = reply.send(self.board(&tenant, now_ms()));
             }
+            Command::Tag {
+                tenant,
+                conversation,
+                tags,
+                by,
+                audit,
+                reply,
+            } => {
+                let result = self.tag(&tenant, &conversation, tags, by, audit).await;
+                let _ = reply.send(result);
+            }
+            Command::Profile {
+                profile,
+                audit,
+                reply,
+            } => {
+                let result = self.set_profile(profile, audit).await;
+                let _ = reply.send(result);
+            }
+            Command::Note { note, number } => {
+                self.on_event(DomainEvent::NoteAdded { note, number }).await
+            }
         }
+    }
+
+    async fn tag(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        tags: Vec<String>,
+        by: Option<UserId>,
+        mut audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        let now = now_ms();
+        let open = self.tenant(tenant).open.get(conversation).cloned();
+        let mut thread = match open.clone() {
+            Some(t) => t,
+            None => self
+                .store
+                .get_thread(tenant, conversation)
+                .await?
+                .ok_or(InboxError::NotFound)?,
+        };
+        audit.before = serde_json::to_string(&thread.tags).ok();
+        audit.after = serde_json::to_string(&tags).ok();
+        thread.tags = tags;
+        thread.updated_at = now;
+        self.store.put_thread(&thread, Some(&audit)).await?;
+        let assignee = thread.assignee.clone();
+        let event = HubEvent::TagsChanged {
+            conversation: thread.conversation.clone(),
+            number: thread.number.clone(),
+            tags: thread.tags.clone(),
+            by,
+            at: now,
+        };
+        if open.is_some() {
+            let skills = skills_of(&thread);
+            let inbox = self.tenant(tenant);
+            inbox.open.insert(conversation.clone(), thread);
+            let changes = inbox.engine.retag(conversation, skills, now);
+            self.apply(tenant, changes, None).await;
+        }
+        let teams = self.teams(tenant).await;
+        let inboxes: Vec<&UserId> = assignee.iter().collect();
+        self.hub.fan_out(tenant, &event, &teams, &inboxes);
+        Ok(())
+    }
+
+    async fn set_profile(
+        &mut self,
+        profile: ProfileRecord,
+        audit: AuditRecord,
+    ) -> Result<(), InboxError> {
+        self.store.put_profile(&profile, &audit).await?;
+        let tenant = profile.tenant.clone();
+        let user = profile.user.clone();
+        self.profiles
+            .insert((tenant.clone(), user.clone()), profile);
+        let current = self.tenant(&tenant).engine.view(&user).cloned();
+        if let Some(view) = current {
+            let view = self.with_profile(&tenant, &user, view.connected, view.available);
+            let changes = self.tenant(&tenant).engine.agent(&user, view, now_ms());
+            self.apply(&tenant, changes, None).await;
+        }
+        Ok(())
     }
 
     async fn assign(

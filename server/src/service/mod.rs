@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 use crate::config::NumberConfig;
 use crate::connector::NumberEndpoint;
 use crate::secret::Secret;
-use crate::store::{InboundMessage, OutboundRecord, OutboxRecord, StatusUpdate};
+use crate::store::{InboundMessage, NoteRecord, OutboundRecord, OutboxRecord, StatusUpdate};
 
 /// Everything Switchboard knows about one business number.
 #[derive(Clone, Debug)]
@@ -114,6 +114,11 @@ pub enum DomainEvent {
     },
     /// A send was refused for good.
     SendFailed { send: OutboxRecord },
+    /// An internal note was stored.
+    NoteAdded {
+        note: NoteRecord,
+        number: PhoneNumberId,
+    },
 }
 
 /// The in-process event stream. Bounded: a subscriber that falls more than `capacity` events

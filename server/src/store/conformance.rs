@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn Store) {
     audit_log_pages_newest_first_with_filters(store).await;
     threads_keep_their_state_and_only_open_ones_are_listed(store).await;
     outbox_sends_are_claimed_once_and_finished_into_history(store).await;
+    notes_page_newest_first_and_profiles_carry_their_audit(store).await;
 }
 
 fn fresh_tenant(label: &str) -> TenantId {
@@ -1128,4 +1129,87 @@ fn retry_of(s: &OutboxRecord) -> OutboxRecord {
     r.wamid = None;
     r.created_at += 60_000;
     r
+}
+
+async fn notes_page_newest_first_and_profiles_carry_their_audit(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("notes"), fresh_tenant("notes-other"));
+    let conversation = ConversationId::new(format!("c_{:016x}", rand::random::<u64>()));
+    let notes: Vec<NoteRecord> = (0..5)
+        .map(|i| NoteRecord {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            id: format!("n_{i}"),
+            author: (i % 2 == 0).then(|| UserId::from("u_1")),
+            author_name: "Ada".into(),
+            text: format!("note {i} for @{{u_2}}"),
+            mentions: vec![UserId::from("u_2")],
+            // Two notes share a millisecond: the id orders them.
+            at_ms: T0 + (i / 2) * 1000,
+        })
+        .collect();
+    for n in &notes {
+        store.add_note(n).await.unwrap();
+    }
+    store.add_note(&notes[0]).await.unwrap();
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .notes(&tenant, &conversation, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut newest_first = notes.clone();
+    newest_first.sort_by(|a, b| (b.at_ms, &b.id).cmp(&(a.at_ms, &a.id)));
+    assert_eq!(listed, newest_first, "each note once, newest first");
+    let page = store.notes(&other, &conversation, None, 10).await.unwrap();
+    assert!(page.items.is_empty(), "another tenant's notes do not exist");
+
+    let profile = ProfileRecord {
+        tenant: tenant.clone(),
+        user: UserId::from("u_1"),
+        skills: vec!["lang:ru".into(), "skill:billing".into()],
+        capacity: Some(8),
+        updated_at: T0,
+    };
+    let line = audit(&tenant, "agent.profile");
+    store.put_profile(&profile, &line).await.unwrap();
+    let mut changed = profile.clone();
+    changed.capacity = None;
+    changed.skills = vec![];
+    let line2 = audit(&tenant, "agent.profile");
+    store.put_profile(&changed, &line2).await.unwrap();
+    let second = ProfileRecord {
+        user: UserId::from("u_2"),
+        ..profile.clone()
+    };
+    store
+        .put_profile(&second, &audit(&tenant, "agent.profile"))
+        .await
+        .unwrap();
+    let first = store.profiles(&tenant, None, 1).await.unwrap();
+    assert_eq!(first.items, vec![changed]);
+    let rest = store
+        .profiles(&tenant, first.next.as_ref(), 1)
+        .await
+        .unwrap();
+    assert_eq!(rest.items, vec![second]);
+    assert!(store
+        .profiles(&other, None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(
+        all_audit(store, &tenant, &AuditQuery::default())
+            .await
+            .len(),
+        3,
+        "each profile change has its audit line"
+    );
 }

@@ -239,6 +239,26 @@ pub trait InboxStore: Send + Sync {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> StoreResult<Page<ThreadRecord>>;
+
+    /// Adds an internal note. Idempotent on its id.
+    async fn add_note(&self, note: &NoteRecord) -> StoreResult<()>;
+    /// A page of a conversation's notes, newest first.
+    async fn notes(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<NoteRecord>>;
+    /// Writes an agent's routing profile whole, with its audit line.
+    async fn put_profile(&self, profile: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()>;
+    /// A page of the tenant's agent profiles, ordered by user id.
+    async fn profiles(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ProfileRecord>>;
 }
 
 /// Sends waiting for WhatsApp: stored before the caller hears "queued", finished once WhatsApp

@@ -466,6 +466,64 @@ impl Cursor {
     }
 }
 
+/// An internal note on a conversation (colleagues only, never the customer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteRecord {
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub id: String,
+    /// `None` for an API key.
+    pub author: Option<UserId>,
+    pub author_name: String,
+    pub text: String,
+    pub mentions: Vec<UserId>,
+    pub at_ms: UnixMillis,
+}
+
+/// What routing knows of an agent beyond presence: skills and their own capacity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileRecord {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub skills: Vec<String>,
+    /// `None`: the tenant's default.
+    pub capacity: Option<u32>,
+    pub updated_at: UnixMillis,
+}
+
+pub(crate) fn note_from_row(
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    r: (i64, String, Option<String>, String, String, String),
+) -> Result<NoteRecord, StoreError> {
+    Ok(NoteRecord {
+        tenant: tenant.clone(),
+        conversation: conversation.clone(),
+        at_ms: r.0,
+        id: r.1,
+        author: r.2.map(UserId::new),
+        author_name: r.3,
+        text: r.4,
+        mentions: super::identity::decode_list(&r.5)?
+            .into_iter()
+            .map(UserId::new)
+            .collect(),
+    })
+}
+
+pub(crate) fn profile_from_row(
+    tenant: &TenantId,
+    r: (String, String, Option<u32>, i64),
+) -> Result<ProfileRecord, StoreError> {
+    Ok(ProfileRecord {
+        tenant: tenant.clone(),
+        user: UserId::new(r.0),
+        skills: super::identity::decode_list(&r.1)?,
+        capacity: r.2,
+        updated_at: r.3,
+    })
+}
+
 /// A stored message as read back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageRecord {

@@ -35,6 +35,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../../../migrations/0003_access.cql"),
     include_str!("../../../migrations/0004_inbox.cql"),
     include_str!("../../../migrations/0005_outbox.cql"),
+    include_str!("../../../migrations/0006_notes_profiles.cql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -1530,6 +1531,100 @@ impl InboxStore for ScyllaStore {
             .flatten();
         Ok(Page { items, next })
     }
+    async fn add_note(&self, n: &NoteRecord) -> StoreResult<()> {
+        let mentions: Vec<&str> = n.mentions.iter().map(UserId::as_str).collect();
+        self.session
+            .execute_unpaged(
+                &self.ax.add_note,
+                (
+                    n.tenant.as_str(),
+                    n.conversation.as_str(),
+                    n.at_ms,
+                    n.id.as_str(),
+                    n.author.as_ref().map(UserId::as_str),
+                    n.author_name.as_str(),
+                    n.text.as_str(),
+                    encode_list(&mentions),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn notes(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<NoteRecord>> {
+        let limit = check_limit(limit)?;
+        let key = (tenant.as_str(), conversation.as_str());
+        let rows: Vec<(i64, String, Option<String>, String, String, String)> = match cursor {
+            Some(c) => {
+                let (_, at, id) = c.decode_history()?;
+                self.rows(&self.ax.notes_before, (key.0, key.1, at, id, limit as i32))
+                    .await?
+            }
+            None => {
+                self.rows(&self.ax.notes_first, (key.0, key.1, limit as i32))
+                    .await?
+            }
+        };
+        let items = rows
+            .into_iter()
+            .map(|r| note_from_row(tenant, conversation, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| items.last().map(|n| Cursor::history(0, n.at_ms, &n.id)))
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn put_profile(&self, p: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()> {
+        let mut batch = Batch::new(BatchType::Logged);
+        batch.append_statement(self.ax.put_profile.clone());
+        batch.append_statement(self.ax.insert_audit.clone());
+        batch.append_statement(self.ax.insert_audit_bucket.clone());
+        let row = (
+            p.tenant.as_str(),
+            p.user.as_str(),
+            encode_list(&p.skills),
+            p.capacity.map(|c| i32::try_from(c).unwrap_or(i32::MAX)),
+            p.updated_at,
+        );
+        let bucket = (audit.tenant.as_str(), day_bucket(audit.at_ms));
+        self.session
+            .batch(&batch, (row, audit_values(audit), bucket))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn profiles(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ProfileRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let rows: Vec<(String, String, Option<i32>, i64)> = self
+            .rows(
+                &self.ax.profiles_after,
+                (tenant.as_str(), after, limit as i32),
+            )
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|(u, s, c, at)| profile_from_row(tenant, (u, s, c.map(|c| c.max(0) as u32), at)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| items.last().map(|p| Cursor::after_text(p.user.as_str())))
+            .flatten();
+        Ok(Page { items, next })
+    }
 }
 
 fn send_values(o: &OutboxRecord) -> impl scylla::serialize::row::SerializeRow + '_ {
@@ -1793,6 +1888,11 @@ struct AccessStatements {
     index_send: PreparedStatement,
     unindex_send: PreparedStatement,
     pending_sends: PreparedStatement,
+    add_note: PreparedStatement,
+    notes_first: PreparedStatement,
+    notes_before: PreparedStatement,
+    put_profile: PreparedStatement,
+    profiles_after: PreparedStatement,
 }
 
 const AUDIT_COLUMNS: &str = "tenant, bucket, at_ms, audit_id, actor, actor_name, action, target, \
@@ -2054,6 +2154,47 @@ impl AccessStatements {
                 format!(
                     "SELECT created_at, send_id, tenant FROM {ks}.outbox_pending_by_number
                      WHERE number = ? AND (created_at, send_id) > (?, ?) LIMIT ?"
+                ),
+                true,
+            )
+            .await?,
+            add_note: prepare(
+                format!(
+                    "INSERT INTO {ks}.notes_by_conversation (tenant, conversation_id, at_ms, note_id,
+                       author, author_name, text, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            notes_first: prepare(
+                format!(
+                    "SELECT at_ms, note_id, author, author_name, text, mentions
+                     FROM {ks}.notes_by_conversation WHERE tenant = ? AND conversation_id = ? LIMIT ?"
+                ),
+                true,
+            )
+            .await?,
+            notes_before: prepare(
+                format!(
+                    "SELECT at_ms, note_id, author, author_name, text, mentions
+                     FROM {ks}.notes_by_conversation WHERE tenant = ? AND conversation_id = ?
+                       AND (at_ms, note_id) < (?, ?) LIMIT ?"
+                ),
+                true,
+            )
+            .await?,
+            put_profile: prepare(
+                format!(
+                    "INSERT INTO {ks}.agent_profiles_by_tenant (tenant, user_id, skills, capacity,
+                       updated_at) VALUES (?, ?, ?, ?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            profiles_after: prepare(
+                format!(
+                    "SELECT user_id, skills, capacity, updated_at FROM {ks}.agent_profiles_by_tenant
+                     WHERE tenant = ? AND user_id > ? LIMIT ?"
                 ),
                 true,
             )

@@ -45,6 +45,10 @@ const SCHEMA: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_outbox.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_notes_profiles.sql"),
+    ),
 ];
 
 /// How hard commits hit the disk.
@@ -93,6 +97,8 @@ enum WriteOp {
     /// Inserts a send unless its id exists (`Updated(inserted)`).
     EnqueueSend(OutboxRecord),
     UpdateSend(OutboxRecord),
+    AddNote(NoteRecord),
+    PutProfile(ProfileRecord, AuditRecord),
 }
 
 /// Writes of sessions, roles, teams, API keys and audit lines.
@@ -413,6 +419,47 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             audited(conn, changed > 0, audit)
         }
         WriteOp::Access(op) => apply_access(conn, op),
+        WriteOp::AddNote(n) => {
+            conn.prepare_cached(
+                "INSERT INTO notes_by_conversation (tenant, conversation_id, at_ms, note_id, author,
+                   author_name, text, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    n.tenant.as_str(),
+                    n.conversation.as_str(),
+                    n.at_ms,
+                    n.id,
+                    n.author.as_ref().map(UserId::as_str),
+                    n.author_name,
+                    n.text,
+                    encode_list(&n.mentions.iter().map(UserId::as_str).collect::<Vec<_>>())
+                ])
+            })
+            .map_err(unavailable)?;
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::PutProfile(p, audit) => {
+            conn.prepare_cached(
+                "INSERT INTO agent_profiles_by_tenant (tenant, user_id, skills, capacity, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, user_id) DO UPDATE SET skills = excluded.skills,
+                   capacity = excluded.capacity, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    p.tenant.as_str(),
+                    p.user.as_str(),
+                    encode_list(&p.skills),
+                    p.capacity,
+                    p.updated_at
+                ])
+            })
+            .map_err(unavailable)?;
+            insert_audit(conn, audit)?;
+            Ok(WriteOutcome::Done)
+        }
         WriteOp::EnqueueSend(o) => {
             let inserted = write_send(conn, o, false)?;
             Ok(WriteOutcome::Updated(inserted))
@@ -1825,7 +1872,106 @@ impl InboxStore for SqliteStore {
             .flatten();
         Ok(Page { items, next })
     }
+    async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {
+        self.write(WriteOp::AddNote(note.clone())).await.map(|_| ())
+    }
+
+    async fn notes(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<NoteRecord>> {
+        let limit = check_limit(limit)?;
+        let (before_at, before_id) = match cursor {
+            Some(c) => {
+                let (_, at, id) = c.decode_history()?;
+                (at, id)
+            }
+            None => (i64::MAX, String::new()),
+        };
+        let (t, c) = (tenant.clone(), conversation.clone());
+        let rows: Vec<NoteRow> = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT at_ms, note_id, author, author_name, text, mentions
+                     FROM notes_by_conversation WHERE tenant = ?1 AND conversation_id = ?2
+                       AND (at_ms < ?3 OR (at_ms = ?3 AND note_id < ?4))
+                     ORDER BY at_ms DESC, note_id DESC LIMIT ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![t.as_str(), c.as_str(), before_at, before_id, limit as i64],
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| note_from_row(tenant, conversation, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| items.last().map(|n| Cursor::history(0, n.at_ms, &n.id)))
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn put_profile(&self, profile: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()> {
+        self.write(WriteOp::PutProfile(profile.clone(), audit.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn profiles(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ProfileRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let t = tenant.clone();
+        let rows: Vec<ProfileRow> = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT user_id, skills, capacity, updated_at FROM agent_profiles_by_tenant
+                     WHERE tenant = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![t.as_str(), after, limit as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| profile_from_row(tenant, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() == limit)
+            .then(|| items.last().map(|p| Cursor::after_text(p.user.as_str())))
+            .flatten();
+        Ok(Page { items, next })
+    }
 }
+
+type NoteRow = (i64, String, Option<String>, String, String, String);
+type ProfileRow = (String, String, Option<u32>, i64);
 
 #[async_trait]
 impl OutboxStore for SqliteStore {

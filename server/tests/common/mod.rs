@@ -286,6 +286,8 @@ pub async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenan
         conversation_id(&tenant, &PhoneNumberId::from(number), &WaId::from(customer)).into_string(),
     );
     ids.insert("customer", customer.to_owned());
+    // No send exists under this id: a caller past the permission check gets 404.
+    ids.insert("send", format!("o_{label}_none"));
     Tenant {
         callers,
         emails,
