@@ -10,6 +10,7 @@ use crate::permissions::Permission;
 /// `POST /api/v1/auth/login` (sets the session cookie) and `POST /api/v1/auth/token` (returns a
 /// bearer token instead).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -19,6 +20,7 @@ pub struct LoginRequest {
 /// The answer to a cookie login: who signed in (with the CSRF token to send as `X-CSRF-Token`
 /// with every cookie-authenticated write) and when the session ends at the latest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoginResponse {
     pub me: Me,
     pub expires_at: i64,
@@ -26,6 +28,7 @@ pub struct LoginResponse {
 
 /// The answer to a token login: a bearer token for `Authorization: Bearer …`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TokenResponse {
     pub me: Me,
     pub token: String,
@@ -34,6 +37,7 @@ pub struct TokenResponse {
 
 /// `GET /api/v1/auth/me`: the caller and what they may do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Me {
     pub tenant: TenantId,
     pub tenant_name: String,
@@ -49,6 +53,7 @@ pub struct Me {
 
 /// `POST /api/v1/auth/password`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
@@ -57,6 +62,7 @@ pub struct ChangePassword {
 
 /// `POST /api/v1/setup`: the first administrator, with the one-time token printed at start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     pub token: String,
@@ -69,6 +75,7 @@ pub struct SetupRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -81,6 +88,7 @@ pub struct User {
 
 /// `POST /api/v1/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub email: String,
@@ -91,6 +99,7 @@ pub struct CreateUser {
 
 /// `PATCH /api/v1/users/{id}`: only the fields present change.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default)]
@@ -105,6 +114,7 @@ pub struct UpdateUser {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Role {
     /// A preset name (`owner`, …) or `r_…` for a custom role.
     pub id: String,
@@ -115,6 +125,7 @@ pub struct Role {
 
 /// `POST /api/v1/roles` and `PUT /api/v1/roles/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
     pub name: String,
@@ -122,6 +133,7 @@ pub struct RoleInput {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Team {
     pub id: String,
     pub name: String,
@@ -131,6 +143,7 @@ pub struct Team {
 
 /// `POST /api/v1/teams` and `PUT /api/v1/teams/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
     pub name: String,
@@ -141,6 +154,7 @@ pub struct TeamInput {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
@@ -153,6 +167,7 @@ pub struct ApiKey {
 
 /// `POST /api/v1/api-keys`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     pub name: String,
@@ -161,12 +176,14 @@ pub struct CreateApiKey {
 
 /// The one answer that contains a key's secret: it is never shown again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ApiKeyCreated {
     pub key: ApiKey,
     pub secret: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditEntry {
     pub id: String,
     pub at: i64,
@@ -182,6 +199,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
@@ -190,12 +208,14 @@ pub struct Tenant {
 
 /// `PATCH /api/v1/tenant`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Number {
     pub phone_number_id: PhoneNumberId,
     pub display_phone_number: String,
@@ -205,6 +225,7 @@ pub struct Number {
 /// A conversation as a caller may see it: the customer's number is masked (`•••••••1234`)
 /// unless the caller holds `contacts.phone.view`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Conversation {
     pub id: ConversationId,
     pub number: PhoneNumberId,
@@ -223,6 +244,7 @@ pub struct Conversation {
 
 /// `POST /api/v1/conversations/{id}/messages`: a text reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SendText {
     pub text: String,
@@ -236,6 +258,7 @@ pub struct SendText {
 /// Where a send stands: the answer to [`SendText`] (`202 Accepted`), and `GET
 /// /api/v1/sends/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Send {
     /// The send's id (`o_…`); `message_stored` and `send_failed` events name it as `outbox`.
     pub id: String,
@@ -254,12 +277,14 @@ pub struct Send {
 
 /// `POST /api/v1/conversations/{id}/assign`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignTo {
     pub agent: UserId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Message {
     pub key: String,
     pub wamid: String,
@@ -275,6 +300,7 @@ pub struct Message {
 /// An internal note on a conversation: seen by colleagues, never by the customer. Mentions are
 /// written `@{u_…}` in the text; each one names a user who is notified.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Note {
     pub id: String,
     pub author: Option<UserId>,
@@ -286,6 +312,7 @@ pub struct Note {
 
 /// `POST /api/v1/conversations/{id}/notes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
     pub text: String,
@@ -293,6 +320,7 @@ pub struct NoteInput {
 
 /// `PUT /api/v1/conversations/{id}/tags`: the whole new set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TagsInput {
     pub tags: Vec<String>,
@@ -300,6 +328,7 @@ pub struct TagsInput {
 
 /// `PUT /api/v1/agents/{id}/profile`: what routing knows of an agent beyond presence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentProfile {
     /// Routing skills: `lang:ru`, `skill:billing`, … (matched against conversation tags).
@@ -311,6 +340,7 @@ pub struct AgentProfile {
 
 /// `PUT /api/v1/agents/me/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
     pub status: crate::protocol::AgentStatus,
@@ -318,6 +348,7 @@ pub struct StatusInput {
 
 /// A page of a list: pass `next` back as `?cursor=` for the following one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,

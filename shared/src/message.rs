@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Inbound,
@@ -35,6 +36,7 @@ impl Direction {
 /// highest seen. `failed` ranks above `sent` but below `delivered`, because Meta documents that a
 /// multi-device recipient can report `failed` and later `delivered`: the later, stronger fact wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     Received,
@@ -92,6 +94,7 @@ impl MessageStatus {
 
 /// One line of `switchboard export`: a stored message with its latest status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExportRecord {
     pub tenant: TenantId,
     /// The business number's `phone_number_id`.

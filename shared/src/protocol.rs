@@ -29,6 +29,7 @@ pub mod close {
 
 /// What a client sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// Authenticates a connection opened without a cookie or `Authorization` header: a session
@@ -123,6 +124,7 @@ impl ClientFrame {
 
 /// What the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Sent once authenticated.
@@ -181,6 +183,7 @@ pub enum ServerFrame {
 
 /// What an agent says about themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     Available,
@@ -190,6 +193,7 @@ pub enum AgentStatus {
 
 /// Whether an agent is there, from their connections and activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// At least one socket, active within the away timeout.
@@ -202,6 +206,7 @@ pub enum Presence {
 
 /// One agent as the supervisor board shows them (also `GET /api/v1/agents`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentState {
     pub user: UserId,
     pub name: String,
@@ -215,6 +220,7 @@ pub struct AgentState {
 
 /// Facts, in the past tense.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HubEvent {
     /// A message was stored (inbound from a customer, or sent by the business).
@@ -333,6 +339,7 @@ impl HubEvent {
 /// `GET /api/v1/board`). Times are Unix milliseconds, so the figures change only when something
 /// happens, not as time passes; clients show ages from them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BoardStats {
     /// Conversations waiting for an agent.
     pub queue_depth: u32,
@@ -353,6 +360,7 @@ pub struct BoardStats {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AtRisk {
     pub conversation: ConversationId,
     pub assignee: Option<UserId>,
@@ -362,6 +370,7 @@ pub struct AtRisk {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentLoad {
     pub user: UserId,
     pub active: u32,
@@ -370,6 +379,7 @@ pub struct AgentLoad {
 
 /// Where a conversation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationState {
     /// Waiting for an agent.

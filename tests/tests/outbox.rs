@@ -57,6 +57,22 @@ fn api(
     body
 }
 
+/// Checks an answer against the server's own OpenAPI document: the schema of `path`'s
+/// `method` response with `status`.
+fn conforms(doc: &Value, method: &str, path: &str, status: &str, body: &Value) {
+    let schema = &doc["paths"][format!("/api/v1/{path}")][method]["responses"][status]["content"]
+        ["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} {status} is documented");
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": doc["components"],
+        "allOf": [schema],
+    });
+    let validator = jsonschema::validator_for(&root).expect("the document's schemas compile");
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{method} {path}: {errors:?} in {body}");
+}
+
 /// How many times each of our replies reached the simulator.
 fn delivered(sim: &SimProcess) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -132,6 +148,35 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
         (ids.len() == REPLIES).then_some(ids)
     });
 
+    // The answers are what the published OpenAPI document says they are.
+    let doc: Value = server
+        .client
+        .get(server.url("/api/openapi.json"))
+        .send()
+        .and_then(|r| r.json())
+        .expect("GET /api/openapi.json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let list = api(&server, &token, reqwest::Method::GET, "conversations", None);
+    conforms(&doc, "get", "conversations", "200", &list);
+    let path = format!("conversations/{}", conversations[0]);
+    let one = api(&server, &token, reqwest::Method::GET, &path, None);
+    conforms(&doc, "get", "conversations/{id}", "200", &one);
+    let me = api(&server, &token, reqwest::Method::GET, "auth/me", None);
+    conforms(&doc, "get", "auth/me", "200", &me);
+    let refused = std::panic::catch_unwind(|| {
+        conforms(
+            &doc,
+            "get",
+            "conversations",
+            "200",
+            &json!({"items": [{"id": 1}]}),
+        )
+    });
+    assert!(
+        refused.is_err(),
+        "the check refuses what the document forbids"
+    );
+
     let mut sends = Vec::new();
     for (i, c) in conversations.iter().enumerate() {
         let text = format!("Antwort {i}");
@@ -143,6 +188,7 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
             Some(json!({"text": text, "key": format!("k{i}")})),
         );
         assert_eq!(send["state"], "queued");
+        conforms(&doc, "post", "conversations/{id}/messages", "202", &send);
         sends.push((text, send["id"].as_str().unwrap().to_owned()));
     }
 
@@ -177,6 +223,7 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
             None,
         );
         assert_eq!(send["state"], "sent", "{send}");
+        conforms(&doc, "get", "sends/{id}", "200", &send);
     }
     // And each is in its conversation's history once.
     for c in &conversations {
@@ -187,6 +234,7 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
             &format!("conversations/{c}/messages"),
             None,
         );
+        conforms(&doc, "get", "conversations/{id}/messages", "200", &history);
         let outbound = history["items"]
             .as_array()
             .unwrap()

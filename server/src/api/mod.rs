@@ -30,6 +30,7 @@ mod audit;
 mod collab;
 mod conversations;
 pub mod inbox;
+pub mod openapi;
 mod session;
 
 /// The peer address of a connection, put on each request by the accept loop.

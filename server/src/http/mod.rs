@@ -174,6 +174,13 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
+    // The REST API's OpenAPI document: public (it describes, it grants nothing), made once.
+    static OPENAPI: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(api::openapi::document);
+    let openapi = warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(|| json_response(StatusCode::OK, &OPENAPI));
+
     let setup_page = warp::path!("setup")
         .and(warp::get())
         .and(warp::query::<std::collections::HashMap<String, String>>())
@@ -207,6 +214,8 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         });
 
     index
+        .or(openapi)
+        .unify()
         .or(api)
         .unify()
         .or(setup_page)

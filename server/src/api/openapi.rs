@@ -1,0 +1,429 @@
+//! The REST API's OpenAPI 3.1 document, served at `/api/openapi.json`. It is generated: the paths,
+//! methods and permissions come from the route table ([`super::routes`]), the schemas from the
+//! wire types in `switchboard-shared` (the same types the handlers serialise), so it cannot drift
+//! from the code. A unit test fails when a route has no entry in [`operation`].
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+use switchboard_shared::api::*;
+use switchboard_shared::protocol::{AgentState, BoardStats};
+
+use super::{routes, Access};
+
+type Make = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// What a route takes and answers, beyond what the route table says.
+struct Operation {
+    summary: &'static str,
+    request: Option<Make>,
+    status: u16,
+    /// `None`: no body (204), or a non-JSON body (described in `summary`).
+    response: Option<Make>,
+    query: &'static [(&'static str, &'static str)],
+}
+
+const fn op(
+    summary: &'static str,
+    request: Option<Make>,
+    status: u16,
+    response: Option<Make>,
+) -> Operation {
+    Operation {
+        summary,
+        request,
+        status,
+        response,
+        query: &[],
+    }
+}
+
+const PAGED: &[(&str, &str)] = &[
+    ("cursor", "the `next` of the previous page"),
+    ("limit", "items per page"),
+];
+
+/// Every route's operation. Adding a route without adding it here fails the unit test.
+fn operation(method: &str, path: &str) -> Option<Operation> {
+    Some(match (method, path) {
+        ("POST", "auth/login") => op(
+            "Sign in; sets the session cookie (`sb_session`) for the PWA",
+            Some(schema::<LoginRequest>),
+            200,
+            Some(schema::<LoginResponse>),
+        ),
+        ("POST", "auth/token") => op(
+            "Sign in for a bearer session token (`sbs_…`)",
+            Some(schema::<LoginRequest>),
+            200,
+            Some(schema::<TokenResponse>),
+        ),
+        ("POST", "setup") => op(
+            "Create the first owner with the one-time setup token",
+            Some(schema::<SetupRequest>),
+            201,
+            Some(schema::<User>),
+        ),
+        ("GET", "auth/me") => op(
+            "Who the caller is and what they may do",
+            None,
+            200,
+            Some(schema::<Me>),
+        ),
+        ("POST", "auth/logout") => op("End this session", None, 204, None),
+        ("POST", "auth/logout-everywhere") => {
+            op("End every session of the caller", None, 204, None)
+        }
+        ("POST", "auth/password") => op(
+            "Change one's password; this session is renewed, the others end",
+            Some(schema::<ChangePassword>),
+            200,
+            Some(schema::<TokenResponse>),
+        ),
+        ("GET", "tenant") => op("The caller's workspace", None, 200, Some(schema::<Tenant>)),
+        ("PATCH", "tenant") => op(
+            "Rename the workspace",
+            Some(schema::<UpdateTenant>),
+            200,
+            Some(schema::<Tenant>),
+        ),
+        ("GET", "numbers") => op(
+            "The workspace's WhatsApp numbers",
+            None,
+            200,
+            Some(schema::<Vec<Number>>),
+        ),
+        ("GET", "users") => Operation {
+            query: PAGED,
+            ..op("Users, by email", None, 200, Some(schema::<Page<User>>))
+        },
+        ("POST", "users") => op(
+            "Create a user",
+            Some(schema::<CreateUser>),
+            201,
+            Some(schema::<User>),
+        ),
+        ("GET", "users/{id}") => op("One user", None, 200, Some(schema::<User>)),
+        ("PATCH", "users/{id}") => op(
+            "Change a user's name, role or password, or disable them",
+            Some(schema::<UpdateUser>),
+            200,
+            Some(schema::<User>),
+        ),
+        ("GET", "roles") => op(
+            "Preset and custom roles",
+            None,
+            200,
+            Some(schema::<Vec<Role>>),
+        ),
+        ("POST", "roles") => op(
+            "Create a custom role",
+            Some(schema::<RoleInput>),
+            201,
+            Some(schema::<Role>),
+        ),
+        ("PUT", "roles/{id}") => op(
+            "Replace a custom role",
+            Some(schema::<RoleInput>),
+            200,
+            Some(schema::<Role>),
+        ),
+        ("DELETE", "roles/{id}") => op("Delete an unused custom role", None, 204, None),
+        ("GET", "teams") => op("Teams", None, 200, Some(schema::<Vec<Team>>)),
+        ("POST", "teams") => op(
+            "Create a team",
+            Some(schema::<TeamInput>),
+            201,
+            Some(schema::<Team>),
+        ),
+        ("PUT", "teams/{id}") => op(
+            "Replace a team",
+            Some(schema::<TeamInput>),
+            200,
+            Some(schema::<Team>),
+        ),
+        ("DELETE", "teams/{id}") => op("Delete a team", None, 204, None),
+        ("GET", "api-keys") => op(
+            "API keys, revoked ones included",
+            None,
+            200,
+            Some(schema::<Vec<ApiKey>>),
+        ),
+        ("POST", "api-keys") => op(
+            "Create an API key; its secret is in this answer only",
+            Some(schema::<CreateApiKey>),
+            201,
+            Some(schema::<ApiKeyCreated>),
+        ),
+        ("DELETE", "api-keys/{id}") => op("Revoke an API key", None, 204, None),
+        ("GET", "audit") => Operation {
+            query: &[
+                ("actor", "`user:u_…`, `api_key:k_…`"),
+                ("action", "an action, or a prefix such as `user`"),
+                ("target", "`user:u_…`, `conversation:c_…`, …"),
+                ("outcome", "`ok`, `denied` or `failed`"),
+                ("since", "Unix milliseconds"),
+                ("until", "Unix milliseconds"),
+                ("cursor", "the `next` of the previous page"),
+                ("limit", "items per page"),
+            ],
+            ..op(
+                "The audit log, newest first",
+                None,
+                200,
+                Some(schema::<Page<AuditEntry>>),
+            )
+        },
+        ("GET", "audit/export") => Operation {
+            query: &[("format", "`jsonl` or `csv`")],
+            ..op(
+                "The whole audit log as JSON lines or CSV (a file download)",
+                None,
+                200,
+                None,
+            )
+        },
+        ("GET", "agents") => op(
+            "Every agent's presence and status (then follow the `board` topic)",
+            None,
+            200,
+            Some(schema::<Vec<AgentState>>),
+        ),
+        ("GET", "board") => op(
+            "The supervisor board's figures now (then follow the `board` topic)",
+            None,
+            200,
+            Some(schema::<BoardStats>),
+        ),
+        ("GET", "conversations") => Operation {
+            query: &[
+                ("state", "`queued` or `assigned`"),
+                ("assignee", "`me`, `none` or a user id"),
+                ("number", "a phone_number_id"),
+                ("cursor", "the `next` of the previous page"),
+                ("limit", "items per page (at most 200)"),
+            ],
+            ..op(
+                "The open inbox the caller may see, by id",
+                None,
+                200,
+                Some(schema::<Page<Conversation>>),
+            )
+        },
+        ("POST", "conversations/{id}/messages") => op(
+            "Reply to the customer: stored, then sent at the number's pace (202); \
+             `message_stored` or `send_failed` follows on the streams",
+            Some(schema::<SendText>),
+            202,
+            Some(schema::<Send>),
+        ),
+        ("POST", "conversations/{id}/assign") => op(
+            "Give the conversation to a connected agent (a transfer if someone had it)",
+            Some(schema::<AssignTo>),
+            200,
+            Some(schema::<Conversation>),
+        ),
+        ("POST", "conversations/{id}/resolve") => op(
+            "Resolve the conversation",
+            None,
+            200,
+            Some(schema::<Conversation>),
+        ),
+        ("POST", "conversations/{id}/reopen") => op(
+            "Reopen a resolved conversation and route it",
+            None,
+            200,
+            Some(schema::<Conversation>),
+        ),
+        ("GET", "conversations/{id}") => {
+            op("One conversation", None, 200, Some(schema::<Conversation>))
+        }
+        ("GET", "conversations/{id}/messages") => Operation {
+            query: PAGED,
+            ..op(
+                "The conversation's messages, newest first",
+                None,
+                200,
+                Some(schema::<Page<Message>>),
+            )
+        },
+        ("GET", "sends/{id}") => op("Where a reply stands", None, 200, Some(schema::<Send>)),
+        ("GET", "conversations/{id}/notes") => Operation {
+            query: PAGED,
+            ..op(
+                "Internal notes, newest first",
+                None,
+                200,
+                Some(schema::<Page<Note>>),
+            )
+        },
+        ("POST", "conversations/{id}/notes") => op(
+            "Add an internal note; `@{u_…}` mentions notify colleagues who may read it",
+            Some(schema::<NoteInput>),
+            201,
+            Some(schema::<Note>),
+        ),
+        ("PUT", "conversations/{id}/tags") => op(
+            "Replace the conversation's tags (`lang:`/`skill:` tags steer routing)",
+            Some(schema::<TagsInput>),
+            200,
+            Some(schema::<Conversation>),
+        ),
+        ("GET", "agents/{id}/profile") => op(
+            "An agent's routing skills and capacity",
+            None,
+            200,
+            Some(schema::<AgentProfile>),
+        ),
+        ("PUT", "agents/{id}/profile") => op(
+            "Set an agent's routing skills and capacity (applies at once)",
+            Some(schema::<AgentProfile>),
+            200,
+            Some(schema::<AgentProfile>),
+        ),
+        ("PUT", "agents/me/status") => op(
+            "Set one's own working status",
+            Some(schema::<StatusInput>),
+            200,
+            Some(schema::<AgentState>),
+        ),
+        _ => return None,
+    })
+}
+
+/// The error body every refusal has.
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, e.g. `not_found`, `forbidden`, `outside_window`"},
+                "message": {"type": "string", "description": "for people"}
+            }
+        }}
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut generator = SchemaGenerator::new(
+        schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+        }),
+    );
+    let mut paths = Map::new();
+    for route in routes() {
+        let method = route.method.as_str();
+        let Some(op) = operation(method, route.path) else {
+            continue;
+        };
+        let mut parameters: Vec<Value> = Vec::new();
+        if route.path.contains("{id}") {
+            parameters.push(
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+        for (name, description) in op.query {
+            parameters.push(json!({"name": name, "in": "query", "required": false,
+                                   "description": description, "schema": {"type": "string"}}));
+        }
+        let mut responses = Map::new();
+        let success = match op.response {
+            Some(make) => json!({"description": "success",
+                "content": {"application/json": {"schema": make(&mut generator)}}}),
+            None => json!({"description": "success"}),
+        };
+        responses.insert(op.status.to_string(), success);
+        let error = json!({"description": "refused; see `error.code`",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        responses.insert("default".into(), error);
+        let (permission, security) = match route.access {
+            Access::Public => ("public".to_owned(), json!([])),
+            Access::SignedIn => (
+                "any signed-in caller".to_owned(),
+                json!([{"bearer": []}, {"cookie": []}]),
+            ),
+            Access::Needs(p) => (
+                format!("`{}`", p.as_str()),
+                json!([{"bearer": []}, {"cookie": []}]),
+            ),
+        };
+        let mut operation = json!({
+            "summary": op.summary,
+            "description": format!("Access: {permission}. Audit action: `{}`.", route.action),
+            "operationId": route.action,
+            "parameters": parameters,
+            "responses": responses,
+            "security": security,
+        });
+        if let Some(make) = op.request {
+            operation["requestBody"] = json!({"required": true,
+                "content": {"application/json": {"schema": make(&mut generator)}}});
+        }
+        let entry = paths
+            .entry(format!("/api/v1/{}", route.path))
+            .or_insert_with(|| json!({}));
+        entry[method.to_ascii_lowercase()] = operation;
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert("Error".into(), error_schema());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Switchboard REST API",
+            "version": "1",
+            "description": "Conversations, inbox actions, administration and the audit log. Live \
+                events come over the WebSocket API at /ws (docs/protocol.md). Every write \
+                authenticated by cookie needs the X-CSRF-Token header; bearer credentials do not.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "a session token (`sbs_…`) or an API key (`sbk_…`)"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "sb_session"},
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_and_every_reference_resolves() {
+        for route in routes() {
+            assert!(
+                operation(route.method.as_str(), route.path).is_some(),
+                "{} {} has no OpenAPI operation: add it to `operation`",
+                route.method,
+                route.path
+            );
+        }
+        let doc = document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("#/components/schemas/") {
+            rest = &rest[at + "#/components/schemas/".len()..];
+            let name: String = rest.chars().take_while(|c| *c != '"').collect();
+            assert!(schemas.contains_key(&name), "dangling reference to {name}");
+        }
+        let paths = doc["paths"].as_object().unwrap();
+        let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(operations, routes().len());
+        assert_eq!(
+            doc["paths"]["/api/v1/conversations/{id}/messages"]["post"]["responses"]["202"]
+                ["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Send"
+        );
+    }
+}
