@@ -211,6 +211,43 @@ impl ServerProcess {
             .collect()
     }
 
+    /// Runs `switchboard <args> --config <this server's config>` with `stdin`; panics with its
+    /// stderr unless it succeeds.
+    pub fn cli(&self, args: &[&str], stdin: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(binary("switchboard"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run switchboard");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait for switchboard");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Creates a user of the `demo` tenant with the CLI.
+    pub fn create_user(&self, email: &str, role: &str, password: &str) {
+        self.cli(
+            &[
+                "user", "create", "--tenant", "demo", "--email", email, "--role", role,
+            ],
+            &format!("{password}\n"),
+        );
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

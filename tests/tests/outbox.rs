@@ -2,8 +2,6 @@
 //! is killed (SIGKILL, no clean-up) are all sent after it starts again, and none twice.
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,30 +9,6 @@ use switchboard_e2e::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 const REPLIES: usize = 12;
-
-fn cli(server: &ServerProcess, args: &[&str], stdin: &str) {
-    let mut child = Command::new(binary("switchboard"))
-        .args(args)
-        .arg("--config")
-        .arg(&server.config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run switchboard");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn api(
     server: &ServerProcess,
@@ -57,9 +31,9 @@ fn api(
     body
 }
 
-/// Checks an answer against the server's own OpenAPI document: the schema of `path`'s
-/// `method` response with `status`.
-fn conforms(doc: &Value, method: &str, path: &str, status: &str, body: &Value) {
+/// What is wrong with an answer according to the server's own OpenAPI document: the schema of
+/// `path`'s `method` response with `status`.
+fn violations(doc: &Value, method: &str, path: &str, status: &str, body: &Value) -> Vec<String> {
     let schema = &doc["paths"][format!("/api/v1/{path}")][method]["responses"][status]["content"]
         ["application/json"]["schema"];
     assert!(schema.is_object(), "{method} {path} {status} is documented");
@@ -69,7 +43,11 @@ fn conforms(doc: &Value, method: &str, path: &str, status: &str, body: &Value) {
         "allOf": [schema],
     });
     let validator = jsonschema::validator_for(&root).expect("the document's schemas compile");
-    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    validator.iter_errors(body).map(|e| e.to_string()).collect()
+}
+
+fn conforms(doc: &Value, method: &str, path: &str, status: &str, body: &Value) {
+    let errors = violations(doc, method, path, status, body);
     assert!(errors.is_empty(), "{method} {path}: {errors:?} in {body}");
 }
 
@@ -106,20 +84,7 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
             "150",
         ],
     );
-    cli(
-        &server,
-        &[
-            "user",
-            "create",
-            "--tenant",
-            "demo",
-            "--email",
-            "owner@demo.example",
-            "--role",
-            "owner",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    server.create_user("owner@demo.example", "owner", PASSWORD);
     let token: Value = server
         .client
         .post(server.url("/api/v1/auth/token"))
@@ -163,17 +128,9 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
     conforms(&doc, "get", "conversations/{id}", "200", &one);
     let me = api(&server, &token, reqwest::Method::GET, "auth/me", None);
     conforms(&doc, "get", "auth/me", "200", &me);
-    let refused = std::panic::catch_unwind(|| {
-        conforms(
-            &doc,
-            "get",
-            "conversations",
-            "200",
-            &json!({"items": [{"id": 1}]}),
-        )
-    });
+    let bad = json!({"items": [{"id": 1}]});
     assert!(
-        refused.is_err(),
+        !violations(&doc, "get", "conversations", "200", &bad).is_empty(),
         "the check refuses what the document forbids"
     );
 

@@ -62,30 +62,35 @@ fn ensure_wasm_target() -> Result<()> {
     )
 }
 
-/// pywa, pinned, in a virtualenv under `.tools/` (created once, reused after).
-const PYWA: &str = "pywa==4.5.0";
+/// The interop checks' Python packages, pinned, in a virtualenv under `.tools/` (created once,
+/// reused after): pywa (another project's Cloud API client) and websockets (for the third-party
+/// client of our WebSocket API, `tests/interop/protocol_client.py`).
+const INTEROP_PACKAGES: &[&str] = &["pywa==4.5.0", "websockets==15.0.1"];
 
-fn ensure_pywa() -> Result<PathBuf> {
+fn ensure_interop_python() -> Result<PathBuf> {
     let venv = root().join(".tools/pywa-venv");
     let python = venv.join("bin/python");
-    let marker = venv.join(format!(".installed-{PYWA}"));
+    let marker = venv.join(format!(".installed-{}", INTEROP_PACKAGES.join("-")));
     if marker.exists() {
         return Ok(python);
     }
+    if !python.exists() {
+        run(
+            "create the interop virtualenv",
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        )?;
+    }
     run(
-        "create the interop virtualenv",
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-    )?;
-    run(
-        &format!("install {PYWA} for the interop check"),
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PYWA,
-        ]),
+        &format!("install {} for the interop checks", INTEROP_PACKAGES.join(", ")),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(INTEROP_PACKAGES),
     )?;
     std::fs::write(&marker, "")?;
     Ok(python)
@@ -98,8 +103,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// pywa (another project's Cloud API client) against the simulator binary.
-fn interop_pywa() -> Result<()> {
-    let python = ensure_pywa()?;
+fn interop_pywa(python: &Path) -> Result<()> {
     let (sim_port, hook_port) = (free_port()?, free_port()?);
     let sim = root().join("target/debug/switchboard-wa-sim");
     let mut child = Command::new(&sim)
@@ -128,7 +132,7 @@ fn interop_pywa() -> Result<()> {
         .with_context(|| format!("starting {}", sim.display()))?;
     let result = run(
         "interop: pywa against switchboard-wa-sim",
-        Command::new(&python)
+        Command::new(python)
             .arg(root().join("tests/interop/pywa_check.py"))
             .args([
                 &sim_port.to_string(),
@@ -166,8 +170,9 @@ fn test() -> Result<()> {
             "NOTE: SCYLLA_URI is not set: the ScyllaDB conformance run is SKIPPED (SQLite runs it)."
         );
     }
-    let (passed, failed) = run_tests()?;
-    interop_pywa()?;
+    let python = ensure_interop_python()?;
+    let (passed, failed) = run_tests(&python)?;
+    interop_pywa(&python)?;
     run(
         "client builds for WASM",
         cargo().args(["build", "-p", "switchboard-client", "--target", WASM_TARGET]),
@@ -188,13 +193,15 @@ fn test() -> Result<()> {
 }
 
 /// Runs `cargo test --workspace`, echoing its output, and adds up its `test result:` lines.
-fn run_tests() -> Result<(u64, u64)> {
+fn run_tests(python: &Path) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     let started = Instant::now();
     eprintln!("==> tests");
     let mut child = cargo()
         .args(["test", "--workspace", "--", "--nocapture"])
         .env("RUST_LOG", "warn")
+        // The third-party protocol client (tests/tests/protocol_client.rs) runs with it.
+        .env("SWITCHBOARD_INTEROP_PYTHON", python)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("tests: could not start cargo test")?;
