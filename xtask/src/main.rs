@@ -81,7 +81,10 @@ fn ensure_interop_python() -> Result<PathBuf> {
         )?;
     }
     run(
-        &format!("install {} for the interop checks", INTEROP_PACKAGES.join(", ")),
+        &format!(
+            "install {} for the interop checks",
+            INTEROP_PACKAGES.join(", ")
+        ),
         Command::new(&python)
             .args([
                 "-m",
