@@ -302,23 +302,24 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         Duration::from_secs(config.hub.away_after_secs),
     ));
     let shutdown = CancellationToken::new();
+    let outbox = Outbox::start(
+        Arc::clone(&outbound),
+        Arc::clone(&store),
+        &events,
+        config.outbox.clone(),
+        shutdown.clone(),
+    );
     let inbox = Inbox::spawn(
         Arc::clone(&hub),
         &events,
         Arc::clone(&store),
         config.routing.clone(),
+        outbox.clone(),
         shutdown.clone(),
     )
     .await?;
-    let outbox = Outbox::start(
-        Arc::clone(&outbound),
-        Arc::clone(&store),
-        &events,
-        &numbers,
-        config.outbox.clone(),
-        shutdown.clone(),
-    )
-    .await?;
+    // After the inbox listens, so that it hears what resumed sends become.
+    outbox.resume(&numbers).await?;
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,

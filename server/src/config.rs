@@ -101,6 +101,9 @@ pub struct RoutingConfig {
     pub offline_grace_secs: u64,
     /// Customers waiting longer than this for a first reply are "at risk" on the board.
     pub sla_secs: u64,
+    /// Sent to a customer who has to wait for an agent, with `{position}` and `{minutes}`
+    /// filled in; empty sends nothing.
+    pub queue_notice: String,
 }
 
 /// How sends waiting in the outbox are retried (see `service::outbox`).

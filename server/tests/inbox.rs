@@ -19,7 +19,22 @@ async fn with_simulator() -> (
     String,
     tempfile::TempDir,
 ) {
-    let (running, api, owner, dir) = demo("customers = 0\ndemo_replies = false").await;
+    with_simulator_and("").await
+}
+
+/// [`with_simulator`] with more configuration sections (TOML).
+async fn with_simulator_and(
+    extra: &str,
+) -> (
+    switchboard_server::app::Running,
+    Api,
+    Auth,
+    Auth,
+    String,
+    tempfile::TempDir,
+) {
+    let (running, api, owner, dir) =
+        demo(&format!("customers = 0\ndemo_replies = false\n{extra}")).await;
     let a = api
         .send(
             Method::POST,
@@ -415,7 +430,10 @@ async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_status_tags_and_notes_with_mentions() {
-    let (running, api, owner, agent, agent_id, _dir) = with_simulator().await;
+    let (running, api, owner, agent, agent_id, _dir) = with_simulator_and(
+        "[routing]\nqueue_notice = \"You are number {position} in the queue (about {minutes} min).\"",
+    )
+    .await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
     let owner_id = api.get("auth/me", &owner).await.body["user"]["id"]
         .as_str()
@@ -511,6 +529,41 @@ async fn profiles_status_tags_and_notes_with_mentions() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let c2 = queued.expect("the second customer waits");
+    // The waiting customer is told their place; that notice is not an answer.
+    let mut told = false;
+    for _ in 0..50 {
+        let sent: Vec<Value> = api
+            .client
+            .get(format!("{sim}/_sim/sent"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        told = sent.iter().any(|s| {
+            s["to"] == "79160000002"
+                && s["body"]["text"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with("You are number 1 in the queue (about "))
+        });
+        if told {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(told, "the queue notice reached the customer");
+    let c = api.get(&format!("conversations/{c2}"), &owner).await;
+    assert!(
+        c.body["waiting_since"].is_i64(),
+        "still waiting: {:?}",
+        c.body
+    );
+    assert_eq!(
+        api.get("board", &owner).await.body["first_responses_today"],
+        0,
+        "an automatic notice is no first response"
+    );
 
     // Tags: validated, stored, announced, and visible on the conversation.
     let t = api

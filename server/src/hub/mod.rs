@@ -347,7 +347,9 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                 },
             )
         }
-        DomainEvent::MessageSent { message, outbox } => {
+        DomainEvent::MessageSent {
+            message, outbox, ..
+        } => {
             let tenant = message.tenant.clone();
             let conversation = conversation_id(&tenant, &message.number, &message.customer);
             let key = outbound_message_key(&message.wamid).into_string();

@@ -20,8 +20,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::board::Figures;
+use super::outbox::{NewSend, Outbox};
 use super::{DomainEvent, Events};
 use crate::config::RoutingConfig;
+use crate::connector::wire::Content;
 use crate::hub::{to_hub_event, Hub};
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::store::{
@@ -222,9 +224,11 @@ impl Inbox {
         events: &Events,
         store: Arc<dyn Store>,
         config: RoutingConfig,
+        outbox: Outbox,
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
         let mut worker = Worker {
+            outbox,
             hub: Arc::clone(&hub),
             store,
             config,
@@ -278,6 +282,8 @@ struct TenantInbox {
 }
 
 struct Worker {
+    /// For the queue notice to customers who have to wait.
+    outbox: Outbox,
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
     config: RoutingConfig,
@@ -573,7 +579,23 @@ impl Worker {
             DomainEvent::MessageReceived { tenant, message } => {
                 self.customer_wrote(tenant, message).await
             }
-            DomainEvent::MessageSent { message, .. } => self.business_wrote(message).await,
+            DomainEvent::MessageSent {
+                message, author, ..
+            } => {
+                // Automatic messages (the queue notice, the demo) are not an answer: the
+                // customer still waits for a person.
+                let person = author
+                    .as_deref()
+                    .is_none_or(|a| a.starts_with("user:") || a.starts_with("api_key:"));
+                if person {
+                    self.business_wrote(message).await
+                } else {
+                    self.assignee_of(
+                        &message.tenant,
+                        &conversation_id(&message.tenant, &message.number, &message.customer),
+                    )
+                }
+            }
             DomainEvent::SendFailed { send } => self.assignee_of(&send.tenant, &send.conversation),
             DomainEvent::NoteAdded { note, .. } => {
                 let assignee = self.assignee_of(&note.tenant, &note.conversation);
@@ -658,7 +680,13 @@ impl Worker {
         inbox.engine.customer_wrote(&id, now);
         inbox.open.insert(id.clone(), thread.clone());
         match inbox.engine.route(ticket, now) {
-            Some(change) => self.apply(tenant, vec![change], None).await,
+            Some(change) => {
+                let queued = matches!(change, Change::Queued { .. });
+                self.apply(tenant, vec![change], None).await;
+                if queued {
+                    self.tell_queue_position(&thread, message, now);
+                }
+            }
             None => {
                 // Already with someone (or waiting): only the thread's fields changed.
                 self.save(&thread, None).await;
@@ -668,6 +696,52 @@ impl Worker {
             .get(tenant)
             .and_then(|t| t.open.get(&id))
             .and_then(|t| t.assignee.clone())
+    }
+
+    /// Tells a customer who just joined the queue their place and the estimated wait, when the
+    /// tenant configured a notice (`[routing] queue_notice`). Sent through the outbox, keyed by
+    /// the customer's message, so it goes once.
+    fn tell_queue_position(&mut self, thread: &ThreadRecord, message: &InboundMessage, now: i64) {
+        if self.config.queue_notice.trim().is_empty() {
+            return;
+        }
+        let Some(waiting) = self
+            .tenant(&thread.tenant)
+            .engine
+            .waiting(now)
+            .into_iter()
+            .find(|w| w.conversation == thread.conversation)
+        else {
+            return;
+        };
+        let minutes = (waiting.eta_ms + 59_999) / 60_000;
+        let text = self
+            .config
+            .queue_notice
+            .replace("{position}", &waiting.position.to_string())
+            .replace("{minutes}", &minutes.max(1).to_string());
+        let outbox = self.outbox.clone();
+        let (tenant, number, customer) = (
+            thread.tenant.clone(),
+            thread.number.clone(),
+            thread.customer.clone(),
+        );
+        let key = format!("queue-notice-{}", message.key);
+        // Storing the notice waits for the disk: not on the routing task.
+        tokio::spawn(async move {
+            let send = NewSend {
+                tenant: &tenant,
+                number: &number,
+                customer: &customer,
+                content: Content::text(&text),
+                reply_to: None,
+                author: "routing",
+                client_key: Some(&key),
+            };
+            if let Err(error) = outbox.enqueue(send).await {
+                tracing::warn!(%error, "could not queue the queue notice");
+            }
+        });
     }
 
     /// The business answered: the customer no longer waits, and the agent met the deadline.

@@ -111,6 +111,8 @@ pub enum DomainEvent {
     MessageSent {
         message: OutboundRecord,
         outbox: Option<String>,
+        /// Who sent it (`user:u_…`, `api_key:k_…`; `routing` or `demo` for automatic messages).
+        author: Option<String>,
     },
     /// A send was refused for good.
     SendFailed { send: OutboxRecord },

@@ -87,16 +87,15 @@ fn now_ms() -> i64 {
 }
 
 impl Outbox {
-    /// Starts the outbox: takes back every unfinished send of the configured numbers (oldest
-    /// first) and follows status webhooks that settle sends in doubt.
-    pub async fn start(
+    /// Starts the outbox, following the status webhooks that settle sends in doubt. Call
+    /// [`Outbox::resume`] once everything that listens to its events is started.
+    pub fn start(
         outbound: Arc<Outbound>,
         store: Arc<dyn Store>,
         events: &Events,
-        numbers: &NumberDirectory,
         config: OutboxConfig,
         shutdown: CancellationToken,
-    ) -> Result<Self, StoreError> {
+    ) -> Self {
         let outbox = Self {
             shared: Arc::new(Shared {
                 outbound,
@@ -110,6 +109,12 @@ impl Outbox {
             }),
         };
         outbox.follow_statuses(events);
+        outbox
+    }
+
+    /// Takes back every unfinished send of the configured numbers, oldest first.
+    pub async fn resume(&self, numbers: &NumberDirectory) -> Result<(), StoreError> {
+        let outbox = self;
         let mut recovered = 0usize;
         for entry in numbers.iter() {
             let mut cursor = None;
@@ -136,7 +141,7 @@ impl Outbox {
         if recovered > 0 {
             tracing::info!(sends = recovered, "outbox: resuming unfinished sends");
         }
-        Ok(outbox)
+        Ok(())
     }
 
     /// An agent's text reply: compliance and the 24-hour window, then queued.
@@ -435,6 +440,7 @@ impl Shared {
             self.events.publish(DomainEvent::MessageSent {
                 message,
                 outbox: Some(send.id),
+                author: Some(send.author),
             });
         }
         true
