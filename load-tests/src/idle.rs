@@ -194,10 +194,37 @@ impl Drop for Served {
     }
 }
 
-/// Starts the real server pinned to core 0, with `extra` TOML appended to its configuration.
+/// A business number of the `load` tenant (TOML), its Cloud API calls going to `graph_api_url`.
+pub fn number_toml(
+    phone_number_id: &str,
+    app_secret: &str,
+    graph_api_url: &str,
+    mps: u32,
+) -> String {
+    format!(
+        "[[whatsapp.numbers]]\ntenant = \"load\"\nphone_number_id = \"{phone_number_id}\"\n\
+         display_phone_number = \"1555{}\"\naccess_token = \"load-token\"\n\
+         app_secret = \"{app_secret}\"\nverify_token = \"unused\"\n\
+         graph_api_url = \"{graph_api_url}\"\nmps = {mps}\n",
+        &phone_number_id[phone_number_id.len() - 7..]
+    )
+}
+
+/// The number every scenario without a simulator uses (its Cloud API calls go nowhere).
+pub fn default_number(app_secret: &str) -> String {
+    number_toml(
+        "106540352242922",
+        app_secret,
+        "http://127.0.0.1:9/v23.0",
+        80,
+    )
+}
+
+/// Starts the real server pinned to core 0 with `numbers` (see [`number_toml`]) and `extra`
+/// TOML sections, and signs an owner in.
 pub async fn serve_with_owner(
     switchboard: &std::path::Path,
-    app_secret: &str,
+    numbers: &str,
     extra: &str,
 ) -> Result<Served> {
     let dir = tempfile::tempdir()?;
@@ -206,11 +233,8 @@ pub async fn serve_with_owner(
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{extra}\n[simulator]\nmode = \"off\"\n\
-             [log]\nfilter = \"warn\"\n[[whatsapp.numbers]]\ntenant = \"load\"\n\
-             phone_number_id = \"106540352242922\"\ndisplay_phone_number = \"15550783881\"\n\
-             access_token = \"unused\"\napp_secret = \"{app_secret}\"\nverify_token = \"unused\"\n\
-             graph_api_url = \"http://127.0.0.1:9/v23.0\"\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{numbers}\n{extra}\n\
+             [simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n",
             dir.path().join("data").display()
         ),
     )?;
@@ -297,7 +321,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     drop(baseline);
 
     // Switchboard: an owner's bearer token, each socket subscribed to the tenant stream.
-    let served = serve_with_owner(&switchboard, "unused-secret", "").await?;
+    let served = serve_with_owner(&switchboard, &default_number("unused-secret"), "").await?;
     let (pid, port, token) = (served.pid, served.port, served.token.clone());
     let points = measure(
         pid,

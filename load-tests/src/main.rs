@@ -16,6 +16,7 @@ mod idle;
 mod ingest;
 mod procinfo;
 mod routing;
+mod send_governor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
         .expect("runtime");
     let scenarios: Vec<&str> = match &cli.scenario {
         Some(s) => vec![s.as_str()],
-        None => vec!["ingest", "idle_memory", "routing"],
+        None => vec!["ingest", "idle_memory", "routing", "send_governor"],
     };
     let mut failed = false;
     for scenario in scenarios {
@@ -116,8 +117,9 @@ fn main() -> ExitCode {
             "ingest" => runtime.block_on(ingest::run(&cli)),
             "idle_memory" => runtime.block_on(idle::run(&cli)),
             "routing" => runtime.block_on(routing::run(&cli)),
+            "send_governor" => runtime.block_on(send_governor::run(&cli)),
             other => Err(anyhow::anyhow!(
-                "unknown scenario {other} (this build has: ingest, idle_memory, routing)"
+                "unknown scenario {other} (this build has: ingest, idle_memory, routing, send_governor)"
             )),
         };
         match result {

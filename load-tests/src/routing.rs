@@ -16,7 +16,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::idle::{open, serve_with_owner, Socket};
+use crate::idle::{default_number, open, serve_with_owner, Socket};
 use crate::ingest::{pin_self, sign, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
@@ -85,7 +85,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     };
     let served = serve_with_owner(
         &switchboard,
-        SECRET,
+        &default_number(SECRET),
         &format!("[routing]\ncapacity = {CAPACITY}\n"),
     )
     .await?;

@@ -49,6 +49,11 @@ impl Gcra {
         self.tat = self.tat.max(until + self.tolerance_ms);
     }
 
+    /// Gives back the last cell taken (it was not used).
+    fn refund(&mut self) {
+        self.tat -= self.interval_ms;
+    }
+
     /// Whether the schedule is back to a full burst by `now` (so it can be forgotten).
     fn idle(&self, now: f64) -> bool {
         self.tat <= now
@@ -130,6 +135,14 @@ impl Governor {
             }
         }
         until as i64
+    }
+
+    /// A message to `recipient` was refused before it reached them (a throughput refusal, a
+    /// transient error): it does not count against the customer's pacing.
+    pub fn not_delivered(&mut self, recipient: &WaId) {
+        if let Some(g) = self.recipients.get_mut(recipient) {
+            g.refund();
+        }
     }
 
     /// A send went through: the backoff starts from 1 s again.
@@ -222,6 +235,19 @@ mod tests {
         let hot = WaId::from("hot");
         let until = g.throttled(Some(&hot), 20_000);
         assert!(g.recipient_slot(&hot, 20_000) >= until);
+    }
+
+    #[test]
+    fn a_refused_attempt_does_not_use_the_customers_pacing() {
+        let mut g = Governor::new(80);
+        let hot = WaId::from("hot");
+        for _ in 0..PAIR_BURST {
+            assert_eq!(g.recipient_slot(&hot, 0), 0);
+            // Each first attempt is refused with 130429 and tried again.
+            g.not_delivered(&hot);
+            assert_eq!(g.recipient_slot(&hot, 0), 0);
+        }
+        assert!(g.recipient_slot(&hot, 0) >= 6_000, "then the pacing holds");
     }
 
     proptest! {

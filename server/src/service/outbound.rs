@@ -169,7 +169,8 @@ impl Outbound {
             .await;
         let customer = request.recipient_id().map(WaId::from);
         self.governed(entry, |g, now| {
-            match result.as_ref().err().and_then(CloudApiError::code) {
+            let code = result.as_ref().err().and_then(CloudApiError::code);
+            match code {
                 Some(130429) => {
                     g.throttled(None, now);
                 }
@@ -178,6 +179,14 @@ impl Outbound {
                 }
                 _ if result.is_ok() => g.accepted(),
                 _ => {}
+            }
+            // A message refused for throughput or a passing fault never reached the customer.
+            let undelivered = result
+                .as_ref()
+                .err()
+                .is_some_and(|e| code != Some(131056) && e.is_retryable());
+            if let (true, Some(c)) = (undelivered, customer.as_ref()) {
+                g.not_delivered(c);
             }
         });
         let response = result?;
