@@ -138,15 +138,7 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
     assert_eq!(ticks[0]["status"], "sent", "{ticks:?}");
 
     // The simulator received exactly that send.
-    let sent: Vec<Value> = api
-        .client
-        .get(format!("{sim}/_sim/sent"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent: Vec<Value> = sim_get(&api.client, &sim, "sent").await;
     let ours: Vec<&Value> = sent
         .iter()
         .filter(|s| s.to_string().contains(&wamid))
@@ -532,15 +524,7 @@ async fn profiles_status_tags_and_notes_with_mentions() {
     // The waiting customer is told their place; that notice is not an answer.
     let mut told = false;
     for _ in 0..50 {
-        let sent: Vec<Value> = api
-            .client
-            .get(format!("{sim}/_sim/sent"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let sent: Vec<Value> = sim_get(&api.client, &sim, "sent").await;
         told = sent.iter().any(|s| {
             s["to"] == "79160000002"
                 && s["body"]["text"]["body"]

@@ -80,14 +80,7 @@ async fn twice_the_limit_through_a_130429_storm_sends_everything_once_within_lim
     // Everything arrives, each once.
     let mut sent: Vec<Value> = Vec::new();
     for _ in 0..300 {
-        sent = client
-            .get(format!("{sim}/_sim/sent"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        sent = sim_get(&client, &sim, "sent").await;
         if sent.len() >= total {
             break;
         }
@@ -115,14 +108,7 @@ async fn twice_the_limit_through_a_130429_storm_sends_everything_once_within_lim
 
     // WhatsApp refused nothing but the injected answers: no real throughput or pair-rate
     // violation.
-    let stats: Value = client
-        .get(format!("{sim}/_sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = sim_get(&client, &sim, "stats").await;
     assert_eq!(
         stats["rejected"],
         json!({"130429": STORM}),

@@ -198,6 +198,19 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// A page read with `limit`: a full one may have a next page, after its last item (`at`
+    /// gives that item's position); a short one is the end.
+    pub(crate) fn of(items: Vec<T>, limit: usize, at: impl FnOnce(&T) -> Cursor) -> Self {
+        let next = if items.len() == limit {
+            items.last().map(at)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantRecord {
     pub id: TenantId,

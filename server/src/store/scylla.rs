@@ -1576,10 +1576,9 @@ impl InboxStore for ScyllaStore {
             .into_iter()
             .map(|r| note_from_row(tenant, conversation, r))
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| items.last().map(|n| Cursor::history(0, n.at_ms, &n.id)))
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |n| {
+            Cursor::history(0, n.at_ms, &n.id)
+        }))
     }
 
     async fn put_profile(&self, p: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -1620,10 +1619,9 @@ impl InboxStore for ScyllaStore {
             .into_iter()
             .map(|(u, s, c, at)| profile_from_row(tenant, (u, s, c.map(|c| c.max(0) as u32), at)))
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| items.last().map(|p| Cursor::after_text(p.user.as_str())))
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |p| {
+            Cursor::after_text(p.user.as_str())
+        }))
     }
 }
 

@@ -572,23 +572,7 @@ fn write_send(conn: &Connection, o: &OutboxRecord, replace: bool) -> StoreResult
 }
 
 fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-        r.get(13)?,
-        r.get(14)?,
-    ))
+    OutboxRow::try_from(r)
 }
 
 /// Writes the audit line of a change that happened; a change that did not happen leaves none.
@@ -1754,17 +1738,7 @@ const KEY_COLUMNS: &str = "key_id, tenant, name, secret_hash, permissions, creat
     last_used_at, revoked_at";
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+    KeyRow::try_from(r)
 }
 
 fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
@@ -1785,21 +1759,7 @@ fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
 }
 
 fn thread_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-    ))
+    ThreadRow::try_from(r)
 }
 
 #[async_trait]
@@ -1863,14 +1823,9 @@ impl InboxStore for SqliteStore {
             .into_iter()
             .map(thread_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| {
-                items
-                    .last()
-                    .map(|t| Cursor::after_text(t.conversation.as_str()))
-            })
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |t| {
+            Cursor::after_text(t.conversation.as_str())
+        }))
     }
     async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {
         self.write(WriteOp::AddNote(note.clone())).await.map(|_| ())
@@ -1923,10 +1878,9 @@ impl InboxStore for SqliteStore {
             .into_iter()
             .map(|r| note_from_row(tenant, conversation, r))
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| items.last().map(|n| Cursor::history(0, n.at_ms, &n.id)))
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |n| {
+            Cursor::history(0, n.at_ms, &n.id)
+        }))
     }
 
     async fn put_profile(&self, profile: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -1963,10 +1917,9 @@ impl InboxStore for SqliteStore {
             .into_iter()
             .map(|r| profile_from_row(tenant, r))
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| items.last().map(|p| Cursor::after_text(p.user.as_str())))
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |p| {
+            Cursor::after_text(p.user.as_str())
+        }))
     }
 }
 
@@ -2041,14 +1994,9 @@ impl OutboxStore for SqliteStore {
             .into_iter()
             .map(outbox_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() == limit)
-            .then(|| {
-                items
-                    .last()
-                    .map(|o| Cursor::after_time(o.created_at, &o.id))
-            })
-            .flatten();
-        Ok(Page { items, next })
+        Ok(Page::of(items, limit, |o| {
+            Cursor::after_time(o.created_at, &o.id)
+        }))
     }
 }
 

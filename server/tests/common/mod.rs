@@ -353,3 +353,19 @@ pub async fn demo(simulator: &str) -> (Running, Api, Auth, tempfile::TempDir) {
     let owner = api.token("owner@demo.example").await;
     (running, api, owner, dir)
 }
+
+/// A GET of the simulator's control API (`/_sim/sent`, `/_sim/stats`), as JSON.
+pub async fn sim_get<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    sim: &str,
+    what: &str,
+) -> T {
+    client
+        .get(format!("{sim}/_sim/{what}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
