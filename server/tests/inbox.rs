@@ -35,19 +35,23 @@ async fn with_simulator_and(
 ) {
     let (running, api, owner, dir) =
         demo(&format!("customers = 0\ndemo_replies = false\n{extra}")).await;
+    let (agent_id, agent) = new_agent(&api, &owner, "agent@demo.example").await;
+    (running, api, owner, agent, agent_id, dir)
+}
+
+/// Creates an agent and signs them in: their id and credential.
+async fn new_agent(api: &Api, owner: &Auth, email: &str) -> (String, Auth) {
     let a = api
         .send(
             Method::POST,
             "users",
-            &owner,
-            json!({"email": "agent@demo.example", "name": "Agent", "role": "agent",
-                   "password": PASSWORD}),
+            owner,
+            json!({"email": email, "name": "Agent", "role": "agent", "password": PASSWORD}),
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-    let agent_id = a.body["id"].as_str().unwrap().to_owned();
-    let agent = api.token("agent@demo.example").await;
-    (running, api, owner, agent, agent_id, dir)
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    (id, api.token(email).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,17 +435,7 @@ async fn profiles_status_tags_and_notes_with_mentions() {
         .as_str()
         .unwrap()
         .to_owned();
-    let b = api
-        .send(
-            Method::POST,
-            "users",
-            &owner,
-            json!({"email": "second@demo.example", "name": "Second", "role": "agent",
-                   "password": PASSWORD}),
-        )
-        .await;
-    let second_id = b.body["id"].as_str().unwrap().to_owned();
-    let second = api.token("second@demo.example").await;
+    let (second_id, second) = new_agent(&api, &owner, "second@demo.example").await;
 
     // The first agent holds one conversation at a time; the second is on a break.
     let p = api
