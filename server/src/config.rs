@@ -104,6 +104,9 @@ pub struct RoutingConfig {
     /// Sent to a customer who has to wait for an agent, with `{position}` and `{minutes}`
     /// filled in; empty sends nothing.
     pub queue_notice: String,
+    /// A number's own strategy, by phone_number_id (others use `strategy`).
+    #[serde(default)]
+    pub numbers: std::collections::BTreeMap<String, crate::routing::Strategy>,
 }
 
 /// How sends waiting in the outbox are retried (see `service::outbox`).

@@ -57,6 +57,9 @@ pub struct Ticket {
     pub sticky: Option<UserId>,
     /// When the customer started waiting.
     pub since_ms: i64,
+    /// How to pick among candidates for this conversation (its number's strategy), instead of
+    /// the tenant's.
+    pub strategy: Option<Strategy>,
 }
 
 /// Why an agent was chosen.
@@ -181,12 +184,12 @@ impl Engine {
         self.agents
             .iter()
             .filter(|(u, _)| users.contains(*u) && self.eligible(u, ticket))
-            .min_by(|(_, a), (_, b)| self.order(a, b))
+            .min_by(|(_, a), (_, b)| self.order(ticket.strategy.unwrap_or(self.strategy), a, b))
             .map(|(u, _)| u.clone())
     }
 
-    fn order(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
-        match self.strategy {
+    fn order(&self, strategy: Strategy, a: &Slot, b: &Slot) -> std::cmp::Ordering {
+        match strategy {
             Strategy::RoundRobin => a.last_turn.cmp(&b.last_turn),
             Strategy::LeastLoad => {
                 // a.load / a.cap < b.load / b.cap, compared without division.
@@ -550,6 +553,7 @@ mod tests {
             skills: BTreeSet::new(),
             sticky: None,
             since_ms: 0,
+            strategy: None,
         }
     }
 
@@ -707,6 +711,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_number_can_choose_its_own_strategy() {
+        // The tenant balances by load; this number's conversations go round the agents.
+        let mut e = Engine::new(Strategy::LeastLoad);
+        e.agent(&user(1), view(true, 100, &[]), 0);
+        e.agent(&user(2), view(true, 100, &[]), 0);
+        // Agent 1 is busier, so least-load would pick agent 2 every time.
+        for c in 0..4 {
+            let mut t = ticket(100 + c);
+            t.pool = Some([user(1)].into());
+            e.route(t, 0);
+        }
+        let mut picked = Vec::new();
+        for c in 0..4 {
+            let mut t = ticket(c);
+            t.strategy = Some(Strategy::RoundRobin);
+            picked.push(assigned_to(&e.route(t, 0).unwrap()).cloned().unwrap());
+        }
+        assert!(
+            picked.contains(&user(1)) && picked.contains(&user(2)),
+            "{picked:?}"
+        );
+        let t = ticket(50);
+        assert_eq!(
+            assigned_to(&e.route(t, 0).unwrap()),
+            Some(&user(2)),
+            "the tenant's rule"
+        );
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Agent {
@@ -772,6 +806,7 @@ mod tests {
                             skills: BTreeSet::new(),
                             sticky: sticky.map(user),
                             since_ms: now,
+                            strategy: None,
                         };
                         e.route(t, now).into_iter().collect()
                     }

@@ -429,6 +429,7 @@ impl Worker {
             skills: skills_of(thread),
             sticky: thread.last_agent.clone(),
             since_ms: thread.waiting_since.unwrap_or(thread.opened_at),
+            strategy: self.config.numbers.get(thread.number.as_str()).copied(),
         }
     }
 
