@@ -185,7 +185,8 @@ impl Outbox {
                 &random
             }
         };
-        let id = send_id(send.tenant, send.author, key);
+        let conversation = conversation_id(send.tenant, send.number, send.customer);
+        let id = send_id(send.tenant, &conversation, send.author, key);
         let mut request = SendRequest::new(send.customer.as_str(), send.content);
         if let Some(wamid) = send.reply_to {
             request = request.replying_to(wamid.as_str());
@@ -195,7 +196,7 @@ impl Outbox {
         let record = OutboxRecord {
             tenant: send.tenant.clone(),
             id,
-            conversation: conversation_id(send.tenant, send.number, send.customer),
+            conversation,
             number: send.number.clone(),
             customer: send.customer.clone(),
             author: send.author.to_owned(),

@@ -998,10 +998,11 @@ async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Stor
 
 fn send(tenant: &TenantId, number: &PhoneNumberId, key: &str, created_at: i64) -> OutboxRecord {
     let customer = WaId::from("16505551234");
+    let conversation = conversation_id(tenant, number, &customer);
     OutboxRecord {
         tenant: tenant.clone(),
-        id: send_id(tenant, "user:u_1", key),
-        conversation: conversation_id(tenant, number, &customer),
+        id: send_id(tenant, &conversation, "user:u_1", key),
+        conversation,
         number: number.clone(),
         customer,
         author: "user:u_1".into(),

@@ -325,11 +325,19 @@ pub struct OutboundRecord {
     pub raw: String,
 }
 
-/// The id of a send in the outbox: derived from who asked and their own key for the message, so
-/// a client that retries (after a lost answer, or from an offline queue) gets the same send back
-/// instead of a second one.
-pub fn send_id(tenant: &TenantId, author: &str, client_key: &str) -> String {
-    format!("o_{}", short_hash(&[tenant.as_str(), author, client_key]))
+/// The id of a send in the outbox: derived from the conversation, who asked and their own key
+/// for the message, so a client that retries (after a lost answer, or from an offline queue)
+/// gets the same send back instead of a second one.
+pub fn send_id(
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    author: &str,
+    client_key: &str,
+) -> String {
+    format!(
+        "o_{}",
+        short_hash(&[tenant.as_str(), conversation.as_str(), author, client_key])
+    )
 }
 
 /// Where a send in the outbox stands.
