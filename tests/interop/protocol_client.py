@@ -143,7 +143,6 @@ def main():
     missed_texts = [f"while you were away {i}" for i in range(3)]
     for text in missed_texts:
         customer_writes("4930123456", text)
-    time.sleep(1.0)
 
     # Reconnect and resume from the last seq processed.
     stream = Stream(token)

@@ -191,12 +191,7 @@ pub async fn get_profile(ctx: Ctx) -> ApiResult {
     if ctx.scope.user(&id).await?.is_none() {
         return Err(Failure::not_found("user"));
     }
-    let profile = ctx
-        .scope
-        .profiles()
-        .await?
-        .into_iter()
-        .find(|p| p.user == id);
+    let profile = ctx.scope.profile(&id).await?;
     json(StatusCode::OK, &profile_dto(profile))
 }
 
@@ -221,12 +216,7 @@ pub async fn put_profile(ctx: Ctx) -> ApiResult {
             "capacity is 1 to {MAX_CAPACITY} conversations, or null for the default"
         )));
     }
-    let before = ctx
-        .scope
-        .profiles()
-        .await?
-        .into_iter()
-        .find(|p| p.user == id);
+    let before = ctx.scope.profile(&id).await?;
     let profile = ProfileRecord {
         tenant: ctx.scope.tenant().clone(),
         user: id.clone(),

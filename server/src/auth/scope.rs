@@ -251,6 +251,11 @@ impl TenantScope {
         Ok(page)
     }
 
+    /// One agent's profile, if set.
+    pub async fn profile(&self, user: &UserId) -> StoreResult<Option<ProfileRecord>> {
+        Ok(self.profiles().await?.into_iter().find(|p| &p.user == user))
+    }
+
     /// Every agent profile of the tenant.
     pub async fn profiles(&self) -> StoreResult<Vec<ProfileRecord>> {
         let mut all = Vec::new();
