@@ -20,6 +20,8 @@ use crate::connector::signature;
 use crate::service::inbound::{Inbound, InboundError};
 use crate::store::Store;
 
+pub mod pwa;
+mod pwa_files;
 pub mod serve;
 mod setup;
 
@@ -121,10 +123,34 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
+    // The PWA when this binary carries it (or SWITCHBOARD_PWA_DIR names a build), else a plain
+    // page saying what runs and how to build the app.
+    let app = pwa::Source::from_env();
+    let has_app = app.has_app();
     let index = warp::path::end()
         .and(warp::get())
+        .and(warp::header::headers_cloned())
         .and(with(state.clone()))
-        .then(|state: HttpState| async move { index(&state).await });
+        .and(with(app.clone()))
+        .then(
+            move |headers: warp::http::HeaderMap, state: HttpState, app: pwa::Source| async move {
+                match has_app.then(|| pwa::respond(&app, "/", &headers)).flatten() {
+                    Some(response) => response,
+                    None => index(&state).await,
+                }
+            },
+        );
+    let assets = warp::get()
+        .or(warp::head())
+        .unify()
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(with(app))
+        .and_then(
+            |path: warp::path::FullPath, headers: warp::http::HeaderMap, app: pwa::Source| async move {
+                pwa::respond(&app, path.as_str(), &headers).ok_or_else(warp::reject::not_found)
+            },
+        );
 
     let healthz = warp::path!("healthz")
         .and(warp::get())
@@ -232,13 +258,15 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .or(metrics)
         .unify()
+        .or(assets)
+        .unify()
         .recover(recover)
         .unify()
         .map(move |response: Response| secure(response, tls))
         .boxed()
 }
 
-/// `/` until the PWA is served there: what is running and what is stored, from the store itself.
+/// `/` when the binary carries no PWA: what is running and what is stored, from the store itself.
 async fn index(state: &HttpState) -> Response {
     let stats = match state.store.stats().await {
         Ok(s) => format!(
@@ -254,7 +282,8 @@ async fn index(state: &HttpState) -> Response {
          GET /readyz, GET /metrics (Prometheus).\n\
          First start: open the one-time /setup link the server printed to create the owner.\n\
          Export the stored messages with `switchboard export --out messages.jsonl`.\n\
-         The agent and supervisor app will be served here.\n",
+         The agent and supervisor app is not built into this binary: build it with \
+         `cargo xtask dist` (or start the demo with `cargo xtask run`).\n",
         version = env!("CARGO_PKG_VERSION"),
     );
     let mut response = Response::new(body.into());
