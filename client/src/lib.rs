@@ -1,10 +1,24 @@
 //! Switchboard's agent and supervisor PWA (Leptos CSR, compiled to WASM).
 //!
-//! The UI itself arrives with the PWA issue; what is here now is the part of the client that
-//! does not depend on a framework: how wire types are presented to an agent. It compiles for
-//! `wasm32-unknown-unknown` in CI, which also proves the `shared` crate stays WASM-safe.
+//! - [`model`]: the state and how hub events change it (plain Rust, tested on the host);
+//! - [`i18n`]: English and Russian;
+//! - `net`, `app`, `ui`: the browser side: fetch and the WebSocket, the reactive app, the views.
+//!
+//! `cargo xtask dist` builds it to WASM and embeds it in the `switchboard` binary.
 
 use switchboard_shared::{ApiErrorBody, Direction, MessageStatus};
+
+pub mod app;
+pub mod i18n;
+pub mod model;
+pub mod net;
+pub mod ui;
+
+/// The WASM entry point: mounts the app on the page's body.
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    leptos::mount::mount_to_body(ui::Root);
+}
 
 /// The delivery ticks an agent sees beside an outbound message, as in WhatsApp itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,19 +2,25 @@
 //!
 //! - `cargo xtask run [ARGS…]`: installs what is missing, builds in release mode and starts
 //!   `switchboard serve` (the demo with the built-in simulator unless ARGS say otherwise).
-//! - `cargo xtask test`: the whole suite: format, lints, every test (unit, conformance,
-//!   end-to-end against the real binaries), an interop check with pywa (another project's Cloud
-//!   API client) against the simulator, the WASM build of the client, and the load-test smoke run
-//!   that asserts nothing is lost, duplicated or in violation.
+//! - `cargo xtask test`: the whole suite: format, lints, the PWA's release build (within its
+//!   size budget), every test (unit, conformance, end-to-end against the real binaries, the
+//!   browser tests in headless Chromium), an interop check with pywa (another project's Cloud
+//!   API client) against the simulator, and the load-test smoke run that asserts nothing is
+//!   lost, duplicated or in violation.
+//! - `cargo xtask dist`: the PWA and one release `switchboard` binary that embeds it.
+//! - `cargo xtask dev`: the demo serving a dev build of the PWA, rebuilt when client code changes.
 //!
-//! Installs are idempotent and use only rustup's target, crates.io and PyPI (pywa for the
-//! interop check, pinned, in `.tools/`); nothing is downloaded twice.
+//! Installs are idempotent and use only rustup's target, crates.io, PyPI (pywa, pinned, in
+//! `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
+//! and Debian's chromium package; nothing is downloaded twice.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+
+mod pwa;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -45,7 +51,7 @@ fn run(step: &str, cmd: &mut Command) -> Result<()> {
 }
 
 /// Adds the WASM target through rustup when it is missing (rustup's own download works here).
-fn ensure_wasm_target() -> Result<()> {
+pub(crate) fn ensure_wasm_target() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -97,6 +103,52 @@ fn ensure_interop_python() -> Result<PathBuf> {
     )?;
     std::fs::write(&marker, "")?;
     Ok(python)
+}
+
+/// Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser).
+/// Installed with apt once; a half-finished install is repaired and retried.
+fn ensure_chromium() -> Result<PathBuf> {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    if chromium.exists() {
+        return Ok(chromium);
+    }
+    let sudo = |args: &[&str]| {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let mut cmd = if root {
+            Command::new(args[0])
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg(args[0]);
+            c
+        };
+        cmd.args(&args[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run("apt-get update", &mut sudo(&["apt-get", "update", "-q"]))?;
+    let install = [
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "chromium",
+    ];
+    if run("install Debian's chromium", &mut sudo(&install)).is_err() {
+        run(
+            "repair the interrupted install",
+            &mut sudo(&["apt-get", "--fix-broken", "install", "-y", "-q"]),
+        )?;
+        run("install Debian's chromium (again)", &mut sudo(&install))?;
+    }
+    if !chromium.exists() {
+        bail!("apt installed chromium, but /usr/bin/chromium is missing");
+    }
+    Ok(chromium)
 }
 
 fn free_port() -> Result<u16> {
@@ -153,6 +205,10 @@ fn test() -> Result<()> {
     let started = Instant::now();
     ensure_wasm_target()?;
     run("format check", cargo().args(["fmt", "--all", "--check"]))?;
+    // The PWA first: the binaries built below embed it, and the browser tests use them.
+    let report = pwa::build(&root().join("client/dist"), true)?;
+    let node_modules = pwa::ensure_node_tools()?;
+    let chromium = ensure_chromium()?;
     run(
         "clippy (warnings are errors)",
         cargo().args([
@@ -174,12 +230,8 @@ fn test() -> Result<()> {
         );
     }
     let python = ensure_interop_python()?;
-    let (passed, failed) = run_tests(&python)?;
+    let (passed, failed) = run_tests(&python, &node_modules, &chromium)?;
     interop_pywa(&python)?;
-    run(
-        "client builds for WASM",
-        cargo().args(["build", "-p", "switchboard-client", "--target", WASM_TARGET]),
-    )?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
         // Debug build: smoke runs check correctness, never timings, and reuse the binaries the
@@ -187,8 +239,11 @@ fn test() -> Result<()> {
         cargo().args(["run", "-p", "switchboard-load", "--", "--smoke"]),
     )?;
     eprintln!(
-        "all checks passed in {:.0}s",
-        started.elapsed().as_secs_f64()
+        "all checks passed in {:.0}s; the PWA is {} KB gzipped (budget {} KB); browser \
+         screenshots are in artifacts/",
+        started.elapsed().as_secs_f64(),
+        report.total_gz() / 1024,
+        pwa::BUDGET_GZ / 1024,
     );
     // The plain closing line: every test of every crate, counted from cargo's own summaries.
     println!("tests: {passed} passed, {failed} failed");
@@ -196,7 +251,7 @@ fn test() -> Result<()> {
 }
 
 /// Runs `cargo test --workspace`, echoing its output, and adds up its `test result:` lines.
-fn run_tests(python: &Path) -> Result<(u64, u64)> {
+fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     let started = Instant::now();
     eprintln!("==> tests");
@@ -205,6 +260,10 @@ fn run_tests(python: &Path) -> Result<(u64, u64)> {
         .env("RUST_LOG", "warn")
         // The third-party protocol client (tests/tests/protocol_client.rs) runs with it.
         .env("SWITCHBOARD_INTEROP_PYTHON", python)
+        // The browser tests (tests/tests/pwa.rs) drive this Chromium with playwright-core.
+        .env("SWITCHBOARD_NODE_MODULES", node_modules)
+        .env("SWITCHBOARD_CHROMIUM", chromium)
+        .env("SWITCHBOARD_ARTIFACTS", root().join("artifacts"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("tests: could not start cargo test")?;
@@ -233,7 +292,24 @@ fn run_tests(python: &Path) -> Result<(u64, u64)> {
     Ok((passed, failed))
 }
 
+/// `cargo xtask dist`: the PWA, then one release binary that embeds and serves it
+/// (`--pwa-only`: only `client/dist/`, which the next build of any profile embeds).
+fn dist(args: &[String]) -> Result<()> {
+    pwa::build(&root().join("client/dist"), true)?;
+    if args.iter().any(|a| a == "--pwa-only") {
+        return Ok(());
+    }
+    run(
+        "build switchboard (release, with the PWA embedded)",
+        cargo().args(["build", "--release", "-p", "switchboard-server", "--bins"]),
+    )?;
+    let binary = root().join("target/release/switchboard");
+    eprintln!("the binary: {}", binary.display());
+    Ok(())
+}
+
 fn run_demo(args: &[String]) -> Result<()> {
+    pwa::build(&root().join("client/dist"), true)?;
     run(
         "build switchboard (release)",
         cargo().args(["build", "--release", "-p", "switchboard-server", "--bins"]),
@@ -259,8 +335,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("run") => run_demo(&args[1..]),
+        Some("dist") => dist(&args[1..]),
+        Some("dev") => pwa::dev(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run [switchboard args…] | test>");
+            eprintln!(
+                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…]>"
+            );
             return ExitCode::from(2);
         }
     };

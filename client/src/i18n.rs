@@ -1,0 +1,265 @@
+//! English and Russian. Every string the app shows is a [`T`] variant, so a missing translation
+//! is a compile error, never a key shown to a user. Dates and numbers go through the browser's
+//! `Intl` with the chosen language's locale.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ru];
+
+    /// The language for a BCP 47 tag such as the browser's `navigator.language`: Russian for
+    /// `ru`, `ru-RU`…, English otherwise.
+    pub fn from_tag(tag: &str) -> Lang {
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if primary == "ru" {
+            Lang::Ru
+        } else {
+            Lang::En
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+
+    /// The locale handed to `Intl` for dates and numbers.
+    pub fn locale(self) -> &'static str {
+        match self {
+            Lang::En => "en-GB",
+            Lang::Ru => "ru-RU",
+        }
+    }
+
+    /// The language's own name, as shown in the switcher.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Ru => "Русский",
+        }
+    }
+
+    pub fn t(self, key: T) -> &'static str {
+        let (en, ru) = key.texts();
+        match self {
+            Lang::En => en,
+            Lang::Ru => ru,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($variant:ident => $en:literal, $ru:literal;)+) => {
+        /// A text of the interface.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum T {
+            $($variant,)+
+        }
+
+        impl T {
+            pub const ALL: &'static [T] = &[$(T::$variant,)+];
+
+            fn texts(self) -> (&'static str, &'static str) {
+                match self {
+                    $(T::$variant => ($en, $ru),)+
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    AppName => "Switchboard", "Switchboard";
+    SignInTitle => "Sign in", "Вход";
+    Email => "Email", "Электронная почта";
+    Password => "Password", "Пароль";
+    SignIn => "Sign in", "Войти";
+    SigningIn => "Signing in…", "Входим…";
+    SignOut => "Sign out", "Выйти";
+    Language => "Language", "Язык";
+    Inbox => "Inbox", "Входящие";
+    Board => "Board", "Мониторинг";
+    Admin => "Admin", "Администрирование";
+    TabMine => "Mine", "Мои";
+    TabUnassigned => "Unassigned", "Без агента";
+    TabTeam => "Team", "Команда";
+    TabAll => "All", "Все";
+    Search => "Search by name, number or tag", "Поиск по имени, номеру или метке";
+    NoConversations => "No conversations here.", "Здесь нет диалогов.";
+    Loading => "Loading…", "Загрузка…";
+    LoadOlder => "Loading older messages…", "Загружаем более ранние сообщения…";
+    StartOfConversation => "Start of the conversation", "Начало диалога";
+    Back => "Back", "Назад";
+    TypeMessage => "Type a message", "Введите сообщение";
+    Send => "Send", "Отправить";
+    Resolve => "Resolve", "Закрыть";
+    Reopen => "Reopen", "Открыть снова";
+    Assign => "Assign to…", "Назначить…";
+    Tags => "Tags", "Метки";
+    AddTag => "Add a tag", "Добавить метку";
+    Notes => "Internal notes", "Внутренние заметки";
+    AddNote => "Write a note (colleagues only)", "Заметка (видна только коллегам)";
+    SaveNote => "Add note", "Добавить заметку";
+    Customer => "Customer", "Клиент";
+    Number => "Business number", "Номер компании";
+    State => "State", "Состояние";
+    StateQueued => "Waiting in queue", "В очереди";
+    StateAssigned => "Assigned", "Назначен";
+    StateResolved => "Resolved", "Закрыт";
+    Assignee => "Agent", "Агент";
+    Nobody => "Nobody", "Никто";
+    Waiting => "Waiting since", "Ждёт с";
+    StatusAvailable => "Available", "На связи";
+    StatusBusy => "Busy", "Занят";
+    StatusBreak => "On a break", "Перерыв";
+    Offline => "You are offline. Replies are kept and sent when the connection returns.", "Нет сети. Ответы сохранены и уйдут, когда связь вернётся.";
+    Reconnecting => "Reconnecting…", "Переподключение…";
+    Queued => "Waiting to send", "Ожидает отправки";
+    FailedToSend => "Not delivered", "Не доставлено";
+    OutsideWindow => "The customer last wrote more than 24 hours ago: WhatsApp accepts only an approved template now.", "Клиент писал более 24 часов назад: WhatsApp примет теперь только одобренный шаблон.";
+    Emoji => "Emoji", "Эмодзи";
+    CannedHint => "Type / for saved replies", "Наберите / для готовых ответов";
+    CannedReplies => "Saved replies", "Готовые ответы";
+    CannedShortcut => "Shortcut", "Сокращение";
+    CannedText => "Reply text", "Текст ответа";
+    CannedAdd => "Save reply", "Сохранить ответ";
+    NewAssignment => "New conversation assigned to you", "Вам назначен новый диалог";
+    Queue => "Queue", "Очередь";
+    OldestWait => "Longest wait", "Дольше всех ждёт";
+    FirstResponseMedian => "First response, median", "Первый ответ, медиана";
+    FirstResponseP90 => "First response, 90th percentile", "Первый ответ, 90-й перцентиль";
+    FirstResponsesToday => "First responses today", "Первых ответов сегодня";
+    ResolvedLastHour => "Resolved in the last hour", "Закрыто за час";
+    AtRisk => "At risk of missing the deadline", "Под угрозой срыва срока";
+    Breached => "Deadline missed", "Срок нарушен";
+    Agents => "Agents", "Агенты";
+    Load => "Load", "Нагрузка";
+    Presence => "Presence", "Присутствие";
+    Online => "Online", "В сети";
+    Away => "Away", "Отошёл";
+    OfflinePresence => "Offline", "Не в сети";
+    Users => "Users", "Пользователи";
+    Teams => "Teams", "Команды";
+    Numbers => "Numbers", "Номера";
+    ApiKeys => "API keys", "API-ключи";
+    Audit => "Audit log", "Журнал аудита";
+    Name => "Name", "Имя";
+    Role => "Role", "Роль";
+    Disabled => "Disabled", "Отключён";
+    Active => "Active", "Активен";
+    Created => "Created", "Создан";
+    When => "When", "Когда";
+    Who => "Who", "Кто";
+    Action => "Action", "Действие";
+    Target => "Target", "Объект";
+    Outcome => "Outcome", "Результат";
+    Members => "Members", "Участники";
+    Prefix => "Prefix", "Префикс";
+    Permissions => "Permissions", "Права";
+    CreateUser => "Add user", "Добавить пользователя";
+    Save => "Save", "Сохранить";
+    Cancel => "Cancel", "Отмена";
+    None => "None", "Нет";
+    Minutes => "min", "мин";
+    Seconds => "s", "с";
+    Hours => "h", "ч";
+    NotFound => "This conversation is not available to you.", "Этот диалог вам недоступен.";
+    ReplyTo => "Reply", "Ответить";
+    Sidebar => "Details", "Подробности";
+    Select => "Pick a conversation", "Выберите диалог";
+    Me => "me", "я";
+    Settings => "Settings", "Настройки";
+    Notifications => "Notify me of new assignments", "Уведомлять о новых назначениях";
+}
+
+/// Russian plural forms: 1 сообщение, 2 сообщения, 5 сообщений (and 21, 22, 25…).
+pub fn plural_ru<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    let (d10, d100) = (n % 10, n % 100);
+    if d10 == 1 && d100 != 11 {
+        one
+    } else if (2..=4).contains(&d10) && !(12..=14).contains(&d100) {
+        few
+    } else {
+        many
+    }
+}
+
+/// "3 unread" in the chosen language.
+pub fn unread(lang: Lang, n: u64) -> String {
+    match lang {
+        Lang::En => format!("{n} unread"),
+        Lang::Ru => format!(
+            "{n} {}",
+            plural_ru(n, "непрочитанное", "непрочитанных", "непрочитанных")
+        ),
+    }
+}
+
+/// A duration as people read it on a dashboard: `45 s`, `12 min`, `3 h 5 min`.
+pub fn duration(lang: Lang, ms: i64) -> String {
+    let secs = (ms.max(0) + 500) / 1000;
+    if secs < 60 {
+        format!("{secs} {}", lang.t(T::Seconds))
+    } else if secs < 3600 {
+        format!("{} {}", secs / 60, lang.t(T::Minutes))
+    } else {
+        let (h, m) = (secs / 3600, secs % 3600 / 60);
+        format!("{h} {} {m} {}", lang.t(T::Hours), lang.t(T::Minutes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_tags_pick_the_language() {
+        assert_eq!(Lang::from_tag("ru-RU"), Lang::Ru);
+        assert_eq!(Lang::from_tag("RU"), Lang::Ru);
+        assert_eq!(Lang::from_tag("en-US"), Lang::En);
+        assert_eq!(Lang::from_tag("de"), Lang::En);
+        assert_eq!(Lang::from_tag(""), Lang::En);
+    }
+
+    #[test]
+    fn every_text_is_translated() {
+        for &key in T::ALL {
+            let (en, ru) = key.texts();
+            assert!(!en.is_empty() && !ru.is_empty(), "{key:?} is empty");
+            // Only names and units may be the same in both languages.
+            let same_allowed = matches!(key, T::AppName);
+            assert!(same_allowed || en != ru, "{key:?} is not translated");
+        }
+    }
+
+    #[test]
+    fn russian_plurals() {
+        let f = |n| plural_ru(n, "one", "few", "many");
+        assert_eq!(
+            [f(1), f(2), f(5), f(11), f(12), f(21), f(22), f(25), f(111)],
+            ["one", "few", "many", "many", "many", "one", "few", "many", "many"]
+        );
+        assert_eq!(unread(Lang::Ru, 3), "3 непрочитанных");
+        assert_eq!(unread(Lang::Ru, 21), "21 непрочитанное");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(Lang::En, 4_400), "4 s");
+        assert_eq!(duration(Lang::En, 125_000), "2 min");
+        assert_eq!(duration(Lang::Ru, 3_900_000), "1 ч 5 мин");
+        assert_eq!(duration(Lang::En, -5), "0 s");
+    }
+}
