@@ -1,0 +1,205 @@
+// The PWA in Debian's headless Chromium, driven by playwright-core, against a real switchboard
+// and switchboard-wa-sim started by tests/tests/pwa.rs. Usage:
+//
+//   node pwa.test.mjs <base url> <email> <password> <simulator url> <en|ru> <artifacts dir> \
+//     <supervisor email> <supervisor password>
+//
+// It checks, as an agent on a phone-sized screen: the page boots to a login form in the
+// browser's language; the manifest and service worker make it installable; after signing in, a
+// message a simulated customer writes appears live; the reply goes out and its ticks turn to
+// read; offline, a reply waits in the queue and goes when the network is back. Screenshots of
+// the inbox and the conversation are saved. Then a supervisor, on a desktop-sized screen, sees
+// the agent online on the live board and reads the transcript live. Exit code 0 only when every
+// check passed.
+
+import { chromium } from "playwright-core";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base, email, password, sim, lang, artifacts, supEmail, supPassword] = process.argv.slice(2);
+const chromiumPath = process.env.SWITCHBOARD_CHROMIUM || "/usr/bin/chromium";
+const ru = lang === "ru";
+const T = ru
+  ? { signIn: "Вход", mine: "Мои", all: "Все", board: "Мониторинг", online: "В сети", offline: "Нет сети" }
+  : { signIn: "Sign in", mine: "Mine", all: "All", board: "Board", online: "Online", offline: "You are offline" };
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok: ${message}`);
+}
+
+const customerName = ru ? "Ольга Петрова" : "Olga Petrova";
+
+async function customerSays(from, text) {
+  const r = await fetch(`${sim}/_sim/inbound`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ from, name: customerName, text }),
+  });
+  check(r.ok, `the simulated customer wrote (${r.status})`);
+}
+
+async function simSent() {
+  return (await fetch(`${sim}/_sim/sent`)).json();
+}
+
+mkdirSync(artifacts, { recursive: true });
+// A persistent context on a fresh profile: an incognito context is never installable.
+const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath,
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: ru ? "ru-RU" : "en-US",
+});
+let failed = false;
+try {
+  const page = await context.newPage();
+  const consoleErrors = [];
+  // Failed requests (the wrong password's 401, the socket while offline) are expected; a panic
+  // or an uncaught exception is not.
+  page.on("console", (m) => m.type() === "error" && /panicked|RuntimeError/.test(m.text()) && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  // 1. Boot to the login form, in the browser's language.
+  const started = Date.now();
+  await page.goto(base);
+  await page.waitForSelector("form input[name=email]");
+  const bootMs = Date.now() - started;
+  console.log(`first render (login form) after ${bootMs} ms`);
+  check((await page.textContent("h1")) === T.signIn, `the login form is in ${lang}`);
+  check((await page.getAttribute("html", "lang")) === lang, `<html lang> is ${lang}`);
+
+  // 2. Installable: a valid manifest, a service worker that controls the page.
+  const manifest = await (await fetch(`${base}/manifest.webmanifest`)).json();
+  check(manifest.display === "standalone" && manifest.start_url === "/", "manifest: standalone, start_url /");
+  const sizes = manifest.icons.map((i) => i.sizes);
+  check(sizes.includes("192x192") && sizes.includes("512x512"), "manifest: 192 and 512 icons");
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const cdp = await context.newCDPSession(page);
+  const { errors: manifestErrors } = await cdp.send("Page.getAppManifest");
+  check(manifestErrors.length === 0, `Chromium parsed the manifest (${JSON.stringify(manifestErrors)})`);
+  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+  check(
+    installabilityErrors.length === 0,
+    `Chromium reports the app installable (${JSON.stringify(installabilityErrors)})`,
+  );
+
+  // 3. A wrong password is refused with the server's words, and nothing else happens.
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", "not the password");
+  await page.click("button[type=submit]");
+  await page.waitForSelector(".login .error");
+  check(true, "a wrong password shows an error");
+
+  // 4. Sign in.
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("header.top");
+  await page.waitForSelector(`.tab:has-text("${T.mine}")`);
+  check(true, "signed in: the inbox with its tabs");
+
+  // 5. A customer writes; the conversation appears live (routed to this agent, who is online).
+  const question = ru ? `Где мой заказ №${Date.now() % 100000}?` : `Where is my order #${Date.now() % 100000}?`;
+  await customerSays("79161234567", question);
+  const row = page.locator(".row", { hasText: question });
+  await row.waitFor({ timeout: 15000 });
+  check(true, "the new conversation appeared live in the list");
+  check((await row.locator(".badge").count()) === 1, "it shows an unread count");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-inbox.png`) });
+
+  // 6. Open it, reply, and watch the ticks turn to read.
+  await row.click();
+  await page.waitForSelector(`.bubble.in:has-text("${question}")`);
+  const reply = ru ? "Заказ уже в пути, будет завтра." : "Your order is on its way and arrives tomorrow.";
+  await page.fill(".composer textarea", reply);
+  await page.keyboard.press("Enter");
+  const out = page.locator(".bubble.out", { hasText: reply });
+  await out.waitFor();
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${reply}")`, { timeout: 20000 });
+  check(true, "the reply was sent and its ticks turned to read");
+  check((await simSent()).some((m) => JSON.stringify(m).includes(reply)), "WhatsApp (the simulator) received the reply");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-conversation.png`) });
+
+  // 7. Offline: the banner shows, a reply waits, and goes when the network returns.
+  await context.setOffline(true);
+  await page.waitForSelector(".banner.offline");
+  check((await page.textContent(".banner.offline")).startsWith(T.offline), "the offline banner shows");
+  const later = ru ? "Напишу, как только курьер выедет." : "I will write as soon as the courier leaves.";
+  await page.fill(".composer textarea", later);
+  await page.click("button.send");
+  await page.waitForSelector(`.bubble.out[data-status="local"]:has-text("${later}")`);
+  check(true, "offline, the reply is kept in the queue");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-offline.png`) });
+  await context.setOffline(false);
+  await page.waitForSelector(".banner.offline", { state: "detached", timeout: 20000 });
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${later}")`, { timeout: 30000 });
+  const sentLater = (await simSent()).filter((m) => JSON.stringify(m).includes(later));
+  check(sentLater.length === 1, `back online, the queued reply was sent exactly once (${sentLater.length})`);
+
+  // 8. Reload: the session, the conversation history and the ticks come back from the server.
+  await page.reload();
+  await page.locator(".row", { hasText: customerName }).click({ timeout: 15000 });
+  await page.waitForSelector(`.bubble.in:has-text("${question}")`);
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${reply}")`);
+  check(true, "after a reload the transcript and its ticks are back");
+
+  // 9. A supervisor on a wall screen: the board shows the agent online with their load, and
+  //    any transcript can be read live.
+  const supProfile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
+  const desk = await chromium.launchPersistentContext(supProfile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    viewport: { width: 1440, height: 900 },
+    locale: ru ? "ru-RU" : "en-US",
+  });
+  try {
+    const sup = await desk.newPage();
+    sup.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await sup.goto(base);
+    await sup.fill("input[name=email]", supEmail);
+    await sup.fill("input[name=password]", supPassword);
+    await sup.click("button[type=submit]");
+    await sup.click(`.nav:has-text("${T.board}")`);
+    await sup.waitForSelector(`table.agents td:has-text("${T.online}")`);
+    check(true, "the board shows the agent online");
+    const load = await sup.textContent("table.agents tbody");
+    check(/1\/\d+/.test(load), `the board shows the agent's load (${load.trim()})`);
+    await sup.screenshot({ path: join(artifacts, `pwa-${lang}-board.png`) });
+    await sup.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
+    await sup.click(`.tab:has-text("${T.all}")`);
+    await sup.locator(".row", { hasText: customerName }).click();
+    await sup.waitForSelector(`.bubble.out:has-text("${later}")`);
+    const followUp = ru ? "А можно курьеру позвонить?" : "Can I call the courier?";
+    await customerSays("79161234567", followUp);
+    await sup.waitForSelector(`.bubble.in:has-text("${followUp}")`, { timeout: 15000 });
+    check(true, "the supervisor reads the transcript live");
+    await sup.screenshot({ path: join(artifacts, `pwa-${lang}-supervisor.png`) });
+  } finally {
+    await desk.close();
+    rmSync(supProfile, { recursive: true, force: true });
+  }
+
+  check(consoleErrors.length === 0, `no errors in the console (${consoleErrors.join(" | ")})`);
+  console.log(`pwa ${lang}: OK (first render ${bootMs} ms)`);
+} catch (e) {
+  failed = true;
+  console.error(String(e && e.stack ? e.stack : e));
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
