@@ -3,6 +3,7 @@
 //! sequence numbers for resume, and the visible window of a virtualised list.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_shared::api::{Conversation, Message};
@@ -93,7 +94,8 @@ const SEEN_KEYS: usize = 4096;
 /// The open conversations the user can see, kept current by hub events.
 #[derive(Clone, Debug, Default)]
 pub struct Inbox {
-    rows: BTreeMap<String, Row>,
+    /// Shared, so a list of 10,000 rows is 10,000 pointer copies, not deep clones.
+    rows: BTreeMap<String, Arc<Row>>,
     seen: HashSet<String>,
     seen_order: VecDeque<String>,
 }
@@ -117,7 +119,7 @@ impl Inbox {
                 row.preview = prev.preview.clone();
             }
             self.rows
-                .insert(row.conversation.id.as_str().to_owned(), row);
+                .insert(row.conversation.id.as_str().to_owned(), Arc::new(row));
         }
     }
 
@@ -125,9 +127,9 @@ impl Inbox {
     pub fn upsert(&mut self, conversation: Conversation) {
         let id = conversation.id.as_str().to_owned();
         match self.rows.get_mut(&id) {
-            Some(row) => row.conversation = conversation,
+            Some(row) => Arc::make_mut(row).conversation = conversation,
             None => {
-                self.rows.insert(id, Row::new(conversation));
+                self.rows.insert(id, Arc::new(Row::new(conversation)));
             }
         }
     }
@@ -141,19 +143,19 @@ impl Inbox {
     }
 
     pub fn get(&self, id: &str) -> Option<&Row> {
-        self.rows.get(id)
+        self.rows.get(id).map(|r| &**r)
     }
 
     pub fn mark_read(&mut self, id: &str) {
         if let Some(row) = self.rows.get_mut(id) {
-            row.unread = 0;
+            Arc::make_mut(row).unread = 0;
         }
     }
 
     /// The rows of a tab matching a search, customers waiting longest first, then the most
     /// recent.
-    pub fn list(&self, tab: Tab, me: Option<&UserId>, query: &str) -> Vec<Row> {
-        let mut rows: Vec<Row> = self
+    pub fn list(&self, tab: Tab, me: Option<&UserId>, query: &str) -> Vec<Arc<Row>> {
+        let mut rows: Vec<Arc<Row>> = self
             .rows
             .values()
             .filter(|r| tab.shows(r, me) && r.matches(query))
@@ -216,7 +218,7 @@ impl Inbox {
                     .rows
                     .entry(conversation.as_str().to_owned())
                     .or_insert_with(|| {
-                        Row::new(Conversation {
+                        Arc::new(Row::new(Conversation {
                             id: conversation.clone(),
                             number: number.clone(),
                             customer: customer.clone(),
@@ -227,8 +229,9 @@ impl Inbox {
                             waiting_since: None,
                             last_inbound_at: None,
                             tags: Vec::new(),
-                        })
+                        }))
                     });
+                let row = Arc::make_mut(row);
                 let c = &mut row.conversation;
                 c.last_message_at = c.last_message_at.max(*at);
                 if *direction == Direction::Inbound {
@@ -259,7 +262,7 @@ impl Inbox {
                     .rows
                     .entry(conversation.as_str().to_owned())
                     .or_insert_with(|| {
-                        Row::new(Conversation {
+                        Arc::new(Row::new(Conversation {
                             id: conversation.clone(),
                             number: number.clone(),
                             customer: customer.clone(),
@@ -270,8 +273,9 @@ impl Inbox {
                             waiting_since: None,
                             last_inbound_at: None,
                             tags: Vec::new(),
-                        })
+                        }))
                     });
+                let row = Arc::make_mut(row);
                 let newly_mine = me.is_some()
                     && assignee.as_ref() == me
                     && row.conversation.assignee.as_ref() != me;
@@ -289,7 +293,7 @@ impl Inbox {
                 conversation, tags, ..
             } => match self.rows.get_mut(conversation.as_str()) {
                 Some(row) => {
-                    row.conversation.tags = tags.clone();
+                    Arc::make_mut(row).conversation.tags = tags.clone();
                     Change::Updated
                 }
                 None => Change::Nothing,
@@ -923,6 +927,23 @@ mod tests {
             9979..10_000
         );
         assert_eq!(visible_range(0.0, 640.0, 64.0, 0, 5), 0..0);
+    }
+
+    #[test]
+    fn ten_thousand_conversations_share_rows_and_build_one_screenful() {
+        let mut inbox = Inbox::default();
+        inbox.replace_all(
+            (0..10_000)
+                .map(|i| conversation(&format!("c_{i:05}"), None))
+                .collect(),
+        );
+        let list = inbox.list(Tab::All, None, "");
+        assert_eq!(list.len(), 10_000);
+        // The list holds the inbox's own rows, not copies of them.
+        let first = list[0].conversation.id.as_str().to_owned();
+        assert!(Arc::ptr_eq(&list[0], inbox.rows.get(&first).unwrap()));
+        let shown = visible_range(320_000.0, 780.0, 68.0, list.len(), 8);
+        assert!(shown.len() <= 30, "{shown:?}");
     }
 
     #[test]

@@ -271,7 +271,7 @@ fn ConversationList() -> impl IntoView {
                     }
                     let range = model::visible_range(scroll_top.get(), viewport.get(), ROW_HEIGHT, total, 8);
                     let start = range.start;
-                    let shown: Vec<(usize, model::Row)> = rows.with(|r| {
+                    let shown: Vec<(usize, std::sync::Arc<model::Row>)> = rows.with(|r| {
                         r[range].iter().cloned().enumerate().map(|(i, row)| (start + i, row)).collect()
                     });
                     view! {
@@ -286,7 +286,7 @@ fn ConversationList() -> impl IntoView {
 }
 
 #[component]
-fn ListRow(row: model::Row, top: f64) -> impl IntoView {
+fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoView {
     let app = expect_context::<App>();
     let c = row.conversation.clone();
     let id = c.id.clone();
@@ -724,6 +724,9 @@ fn BoardView() -> impl IntoView {
             </section>
             <section>
                 <h2>{move || app.t(T::AtRisk)}</h2>
+                <Show when=move || board().at_risk.is_empty()>
+                    <p class="sub">{move || app.t(T::None)}</p>
+                </Show>
                 <ul class="risk">
                     {move || board().at_risk.into_iter().map(|r| {
                         let id = r.conversation.clone();
@@ -755,7 +758,7 @@ fn BoardView() -> impl IntoView {
                                     <td>{a.name.clone()}</td>
                                     <td><span class=format!("dot {:?}", a.presence).to_lowercase()></span>{move || app.t(presence)}</td>
                                     <td>{move || app.t(status)}</td>
-                                    <td><div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div><span class="sub">{format!("{active}/{capacity}")}</span></td>
+                                    <td><div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div><span class="sub">{if capacity == 0 { "—".to_owned() } else { format!("{active}/{capacity}") }}</span></td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -771,7 +774,11 @@ fn BoardView() -> impl IntoView {
 fn QueueChart() -> impl IntoView {
     let app = expect_context::<App>();
     let path = move || {
-        let history = app.queue_history.get();
+        let mut history = app.queue_history.get();
+        // The depth holds until the next change: extend the last reading to now.
+        if let Some(&(_, last)) = history.last() {
+            history.push((app.now.get(), last));
+        }
         if history.len() < 2 {
             return String::new();
         }
