@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_shared::api::{Conversation, Message};
-use switchboard_shared::ids::{ConversationId, UserId};
+use switchboard_shared::ids::{ConversationId, PhoneNumberId, UserId};
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{ConversationState, HubEvent};
 use switchboard_shared::{Direction, MessageStatus};
@@ -196,6 +196,32 @@ impl Inbox {
         true
     }
 
+    /// The row of a conversation an event names, made from the event when it is new here (the
+    /// app then fetches the rest of it).
+    fn row_for(
+        &mut self,
+        id: &ConversationId,
+        number: &PhoneNumberId,
+        customer: &str,
+        at: i64,
+    ) -> &mut Row {
+        let row = self.rows.entry(id.as_str().to_owned()).or_insert_with(|| {
+            Arc::new(Row::new(Conversation {
+                id: id.clone(),
+                number: number.clone(),
+                customer: customer.to_owned(),
+                customer_name: None,
+                last_message_at: at,
+                state: None,
+                assignee: None,
+                waiting_since: None,
+                last_inbound_at: None,
+                tags: Vec::new(),
+            }))
+        });
+        Arc::make_mut(row)
+    }
+
     /// Applies a hub event. `open` is the conversation on screen (its messages are read as they
     /// arrive).
     pub fn apply(&mut self, event: &HubEvent, me: Option<&UserId>, open: Option<&str>) -> Change {
@@ -214,24 +240,7 @@ impl Inbox {
                 if !self.first_sighting(key) {
                     return Change::Nothing;
                 }
-                let row = self
-                    .rows
-                    .entry(conversation.as_str().to_owned())
-                    .or_insert_with(|| {
-                        Arc::new(Row::new(Conversation {
-                            id: conversation.clone(),
-                            number: number.clone(),
-                            customer: customer.clone(),
-                            customer_name: None,
-                            last_message_at: *at,
-                            state: None,
-                            assignee: None,
-                            waiting_since: None,
-                            last_inbound_at: None,
-                            tags: Vec::new(),
-                        }))
-                    });
-                let row = Arc::make_mut(row);
+                let row = self.row_for(conversation, number, customer, *at);
                 let c = &mut row.conversation;
                 c.last_message_at = c.last_message_at.max(*at);
                 if *direction == Direction::Inbound {
@@ -258,24 +267,7 @@ impl Inbox {
                     self.rows.remove(conversation.as_str());
                     return Change::Updated;
                 }
-                let row = self
-                    .rows
-                    .entry(conversation.as_str().to_owned())
-                    .or_insert_with(|| {
-                        Arc::new(Row::new(Conversation {
-                            id: conversation.clone(),
-                            number: number.clone(),
-                            customer: customer.clone(),
-                            customer_name: None,
-                            last_message_at: *at,
-                            state: None,
-                            assignee: None,
-                            waiting_since: None,
-                            last_inbound_at: None,
-                            tags: Vec::new(),
-                        }))
-                    });
-                let row = Arc::make_mut(row);
+                let row = self.row_for(conversation, number, customer, *at);
                 let newly_mine = me.is_some()
                     && assignee.as_ref() == me
                     && row.conversation.assignee.as_ref() != me;
@@ -640,7 +632,6 @@ pub fn canned_matches<'a>(text: &str, canned: &'a [(String, String)]) -> Vec<&'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_shared::ids::PhoneNumberId;
 
     fn conversation(id: &str, assignee: Option<&str>) -> Conversation {
         Conversation {
