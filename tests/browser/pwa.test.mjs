@@ -10,7 +10,7 @@
 // read; offline, a reply waits in the queue and goes when the network is back. Screenshots of
 // the inbox and the conversation are saved. Then a supervisor, on a desktop-sized screen, sees
 // the agent online on the live board and reads the transcript live. Exit code 0 only when every
-// check passed.
+// check passed. Last, history loads as the agent scrolls up.
 
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -192,6 +192,27 @@ try {
     await desk.close();
     rmSync(supProfile, { recursive: true, force: true });
   }
+
+  // 10. History loads as you scroll up: after 60 more messages, the conversation opens on the
+  //     newest page; scrolling to the top brings the first question back.
+  for (let i = 1; i <= 60; i++) {
+    const r = await fetch(`${sim}/_sim/inbound`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from: "79161234567", name: customerName, text: `history ${i}` }),
+    });
+    if (!r.ok) throw new Error(`the simulator refused message ${i}: ${r.status}`);
+  }
+  await page.reload();
+  await page.locator(".row", { hasText: customerName }).click({ timeout: 15000 });
+  await page.waitForSelector('.bubble .text:text-is("history 60")', { timeout: 20000 });
+  const firstQuestion = page.locator(".bubble .text", { hasText: question });
+  check((await firstQuestion.count()) === 0, "the conversation opens on its newest page only");
+  for (let k = 0; k < 20 && (await firstQuestion.count()) === 0; k++) {
+    await page.evaluate(() => { document.querySelector(".messages").scrollTop = 0; });
+    await page.waitForTimeout(250);
+  }
+  check((await firstQuestion.count()) === 1, "scrolling up loaded the older messages");
 
   check(consoleErrors.length === 0, `no errors in the console (${consoleErrors.join(" | ")})`);
   console.log(`pwa ${lang}: OK (first render ${bootMs} ms)`);
