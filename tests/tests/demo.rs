@@ -70,14 +70,36 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
         },
     );
     assert!(records.iter().all(|r| r["tenant"] == "demo"));
-    let index = reqwest::blocking::get(format!("http://127.0.0.1:{port}/"))
-        .unwrap()
-        .text()
+    // `/` is the PWA (embedded by `cargo xtask test` and `dist`): the page is revalidated on
+    // every load, its hashed assets are immutable and precompressed.
+    let client = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
         .unwrap();
-    assert!(
-        index.starts_with("Switchboard") && index.contains(" messages, "),
-        "{index}"
+    let page = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .unwrap();
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let index = page.text().unwrap();
+    assert!(index.contains(r#"<link rel="manifest""#), "{index}");
+    let script = index
+        .split(r#"<script type="module" src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads its module");
+    let asset = client
+        .get(format!("http://127.0.0.1:{port}{script}"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
     );
+    assert_eq!(asset.headers()["content-encoding"], "br");
     let health = reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).unwrap();
     assert_eq!(health.status(), 200);
     let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
