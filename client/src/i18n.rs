@@ -181,6 +181,9 @@ texts! {
     Select => "Pick a conversation", "Выберите диалог";
     Me => "me", "я";
     Settings => "Settings", "Настройки";
+    Roles => "Roles", "Роли";
+    Enable => "Enable", "Включить";
+    Disable => "Disable", "Отключить";
     Notifications => "Notify me of new assignments", "Уведомлять о новых назначениях";
 }
 

@@ -6,8 +6,8 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, Conversation, CreateUser, LoginRequest, LoginResponse, Number, Page, Team,
-    User,
+    ApiKey, AuditEntry, Conversation, CreateUser, LoginRequest, LoginResponse, Number, Page, Role,
+    Team, UpdateUser, User,
 };
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
@@ -807,6 +807,7 @@ fn QueueChart() -> impl IntoView {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AdminTab {
     Users,
+    Roles,
     Teams,
     Numbers,
     Keys,
@@ -820,6 +821,9 @@ fn AdminView() -> impl IntoView {
         let mut t = Vec::new();
         if app.can(Permission::UsersManage) {
             t.push((AdminTab::Users, T::Users));
+        }
+        if app.can(Permission::RolesManage) {
+            t.push((AdminTab::Roles, T::Roles));
         }
         if app.can(Permission::TeamsManage) {
             t.push((AdminTab::Teams, T::Teams));
@@ -845,6 +849,7 @@ fn AdminView() -> impl IntoView {
             </div>
             {move || match current.get() {
                 AdminTab::Users => view! { <UsersAdmin/> }.into_any(),
+                AdminTab::Roles => view! { <RolesAdmin/> }.into_any(),
                 AdminTab::Teams => view! { <TeamsAdmin/> }.into_any(),
                 AdminTab::Numbers => view! { <NumbersAdmin/> }.into_any(),
                 AdminTab::Keys => view! { <KeysAdmin/> }.into_any(),
@@ -873,6 +878,38 @@ fn UsersAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let users = RwSignal::new(None::<Page<User>>);
     fetch_into("/api/v1/users?limit=500", users);
+    // Custom roles too, for those who may see them; else the presets.
+    let roles = RwSignal::new(None::<Vec<Role>>);
+    if app.can(Permission::RolesManage) {
+        fetch_into("/api/v1/roles", roles);
+    }
+    let role_names = move || -> Vec<(String, String)> {
+        match roles.get() {
+            Some(list) => list.into_iter().map(|r| (r.id, r.name)).collect(),
+            None => ["agent", "supervisor", "admin"]
+                .into_iter()
+                .map(|r| (r.to_owned(), r.to_owned()))
+                .collect(),
+        }
+    };
+    // Changes one user and shows the server's answer in place.
+    let update = move |id: String, change: UpdateUser| {
+        spawn_local(async move {
+            match app
+                .write::<User, _>("PATCH", &format!("/api/v1/users/{id}"), &change)
+                .await
+            {
+                Ok(user) => users.update(|u| {
+                    if let Some(page) = u {
+                        if let Some(slot) = page.items.iter_mut().find(|x| x.id == user.id) {
+                            *slot = user;
+                        }
+                    }
+                }),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
     let (name, email, role, password) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
@@ -912,7 +949,10 @@ fn UsersAdmin() -> impl IntoView {
             {field(email, T::Email, "email")}
             <label>{move || app.t(T::Role)}
                 <select on:change=move |e| role.set(event_target_value(&e))>
-                    {["agent", "supervisor", "admin"].into_iter().map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> }).collect_view()}
+                    {move || role_names().into_iter().map(|(id, name)| {
+                        let selected = id.clone();
+                        view! { <option value=id selected=move || role.get() == selected>{name}</option> }
+                    }).collect_view()}
                 </select>
             </label>
             {field(password, T::Password, "password")}
@@ -921,8 +961,40 @@ fn UsersAdmin() -> impl IntoView {
         <table>
             <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Email)}</th><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::State)}</th></tr></thead>
             <tbody>
-                {move || users.get().map(|p| p.items).unwrap_or_default().into_iter().map(|u| view! {
-                    <tr><td>{u.name}</td><td>{u.email}</td><td>{u.role}</td><td>{move || app.t(if u.disabled { T::Disabled } else { T::Active })}</td></tr>
+                {move || users.get().map(|p| p.items).unwrap_or_default().into_iter().map(|u| {
+                    let (id_role, id_toggle) = (u.id.to_string(), u.id.to_string());
+                    let current = u.role.clone();
+                    let disabled = u.disabled;
+                    view! {
+                        <tr><td>{u.name}</td><td>{u.email}</td>
+                        <td><select on:change=move |e| update(id_role.clone(), UpdateUser { role: Some(event_target_value(&e)), ..Default::default() })>
+                            {role_names().into_iter().map(|(id, name)| {
+                                let selected = id == current;
+                                view! { <option value=id selected=selected>{name}</option> }
+                            }).collect_view()}
+                        </select></td>
+                        <td><button class="secondary" on:click=move |_| update(id_toggle.clone(), UpdateUser { disabled: Some(!disabled), ..Default::default() })>
+                            {move || app.t(if disabled { T::Enable } else { T::Disable })}
+                        </button></td></tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn RolesAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let roles = RwSignal::new(None::<Vec<Role>>);
+    fetch_into("/api/v1/roles", roles);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::Permissions)}</th></tr></thead>
+            <tbody>
+                {move || roles.get().unwrap_or_default().into_iter().map(|r| view! {
+                    <tr><td>{r.name}{r.preset.then_some(" ★")}</td>
+                    <td class="sub">{r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

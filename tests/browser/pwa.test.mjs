@@ -2,7 +2,7 @@
 // and switchboard-wa-sim started by tests/tests/pwa.rs. Usage:
 //
 //   node pwa.test.mjs <base url> <email> <password> <simulator url> <en|ru> <artifacts dir> \
-//     <supervisor email> <supervisor password>
+//     <supervisor email> <supervisor password> <admin email> <admin password>
 //
 // It checks, as an agent on a phone-sized screen: the page boots to a login form in the
 // browser's language; the manifest and service worker make it installable; after signing in, a
@@ -10,14 +10,16 @@
 // read; offline, a reply waits in the queue and goes when the network is back. Screenshots of
 // the inbox and the conversation are saved. Then a supervisor, on a desktop-sized screen, sees
 // the agent online on the live board and reads the transcript live. Exit code 0 only when every
-// check passed. Last, history loads as the agent scrolls up.
+// check passed. Then history loads as the agent scrolls up, and an admin sees users, roles and
+// the audit log.
 
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [base, email, password, sim, lang, artifacts, supEmail, supPassword] = process.argv.slice(2);
+const [base, email, password, sim, lang, artifacts, supEmail, supPassword, adminEmail, adminPassword] =
+  process.argv.slice(2);
 const chromiumPath = process.env.SWITCHBOARD_CHROMIUM || "/usr/bin/chromium";
 const ru = lang === "ru";
 const T = ru
@@ -213,6 +215,37 @@ try {
     await page.waitForTimeout(250);
   }
   check((await firstQuestion.count()) === 1, "scrolling up loaded the older messages");
+
+  // 11. An admin: the users (with the agent), the roles, the audit log.
+  const adminProfile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
+  const office = await chromium.launchPersistentContext(adminProfile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    viewport: { width: 1280, height: 800 },
+    locale: ru ? "ru-RU" : "en-US",
+  });
+  try {
+    const admin = await office.newPage();
+    admin.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await admin.goto(base);
+    await admin.fill("input[name=email]", adminEmail);
+    await admin.fill("input[name=password]", adminPassword);
+    await admin.click("button[type=submit]");
+    await admin.click(`.nav:has-text("${ru ? "Администрирование" : "Admin"}")`);
+    await admin.waitForSelector(`.admin td:has-text("${email}")`);
+    check(true, "the admin sees the users, the agent among them");
+    await admin.click(`.admin .tab:has-text("${ru ? "Роли" : "Roles"}")`);
+    await admin.waitForSelector('.admin td:has-text("supervisor")');
+    check(true, "the admin sees the roles");
+    await admin.click(`.admin .tab:has-text("${ru ? "Журнал аудита" : "Audit log"}")`);
+    await admin.waitForSelector('.admin td:has-text("auth.login")');
+    check(true, "the admin sees the audit log with the sign-ins");
+    await admin.screenshot({ path: join(artifacts, `pwa-${lang}-admin.png`) });
+  } finally {
+    await office.close();
+    rmSync(adminProfile, { recursive: true, force: true });
+  }
 
   check(consoleErrors.length === 0, `no errors in the console (${consoleErrors.join(" | ")})`);
   console.log(`pwa ${lang}: OK (first render ${bootMs} ms)`);

@@ -25,13 +25,18 @@ pub fn openapi_spec() -> PathBuf {
     fixtures().join("../../reference/whatsapp_cloud_api_openapi_v23.yaml")
 }
 
-/// A binary of this workspace, from the same target directory as the running test.
+/// A binary of this workspace, from the same target directory as the running test, or from
+/// `SWITCHBOARD_BIN_DIR` (to run these tests against `cargo xtask dist`'s release binaries).
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
+    let dir = match std::env::var_os("SWITCHBOARD_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()
+            .expect("test executable path")
+            .parent()
+            .and_then(Path::parent)
+            .expect("tests run from target/<profile>/deps")
+            .to_owned(),
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),

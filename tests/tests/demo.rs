@@ -7,21 +7,33 @@ use std::time::Duration;
 
 use switchboard_e2e::{binary, free_port, wait_for};
 
+/// The server, killed if the test fails before its graceful stop (no orphan left serving).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_demo_runs_the_whole_loop_with_no_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(binary("switchboard"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("SWITCHBOARD__LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD__SIMULATOR__CHAT_INTERVAL_MS", "150")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start switchboard");
+    let mut child = Running(
+        Command::new(binary("switchboard"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("SWITCHBOARD__LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD__SIMULATOR__CHAT_INTERVAL_MS", "150")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start switchboard"),
+    );
     // The one-time setup link is printed on standard output; keep draining it after.
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     let (link_tx, link_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -147,11 +159,11 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
     // SIGTERM: a graceful exit.
     Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status()
         .unwrap();
     let status = wait_for("a graceful exit", Duration::from_secs(30), || {
-        child.try_wait().unwrap()
+        child.0.try_wait().unwrap()
     });
     assert!(status.success(), "{status}");
 }

@@ -2,7 +2,8 @@
 //! Chromium (driven by playwright-core, `tests/browser/pwa.test.mjs`), against the real server
 //! and simulator: boot to login, installable, a customer writes and the conversation appears
 //! live, the reply's ticks turn to read, offline replies wait and go; a supervisor sees the
-//! agent on the board and reads the transcript live; in English and in Russian.
+//! agent on the board and reads the transcript live; an admin sees users, roles and the audit
+//! log; in English and in Russian.
 //! Screenshots land in `artifacts/`.
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,8 @@ fn run_in_browser(lang: &str) {
     server.create_user(&email, "agent", "agent password 12");
     let supervisor = format!("supervisor-{lang}@demo.example");
     server.create_user(&supervisor, "supervisor", "supervisor password 12");
+    let admin = format!("admin-{lang}@demo.example");
+    server.create_user(&admin, "admin", "admin password 1234");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/pwa.test.mjs");
     let out = Command::new("node")
         .arg(&script)
@@ -71,6 +74,8 @@ fn run_in_browser(lang: &str) {
             &artifacts.display().to_string(),
             &supervisor,
             "supervisor password 12",
+            &admin,
+            "admin password 1234",
         ])
         .env("NODE_PATH", &modules)
         .env("SWITCHBOARD_CHROMIUM", &chromium)
