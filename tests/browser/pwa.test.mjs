@@ -46,26 +46,41 @@ async function simSent() {
   return (await fetch(`${sim}/_sim/sent`)).json();
 }
 
+// Chromium on a fresh profile, in the test's language; `close()` also removes the profile. A
+// persistent context, because an incognito one is never installable.
+async function openBrowser(screen) {
+  const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+    locale: ru ? "ru-RU" : "en-US",
+    ...screen,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
 mkdirSync(artifacts, { recursive: true });
-// A persistent context on a fresh profile: an incognito context is never installable.
-const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: chromiumPath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
+const phone = await openBrowser({
   viewport: { width: 390, height: 844 },
   deviceScaleFactor: 2,
   isMobile: true,
   hasTouch: true,
-  locale: ru ? "ru-RU" : "en-US",
 });
+const context = phone.context;
 let failed = false;
 try {
   const page = await context.newPage();
@@ -160,16 +175,9 @@ try {
 
   // 9. A supervisor on a wall screen: the board shows the agent online with their load, and
   //    any transcript can be read live.
-  const supProfile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
-  const desk = await chromium.launchPersistentContext(supProfile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    viewport: { width: 1440, height: 900 },
-    locale: ru ? "ru-RU" : "en-US",
-  });
+  const desk = await openBrowser({ viewport: { width: 1440, height: 900 } });
   try {
-    const sup = await desk.newPage();
+    const sup = await desk.context.newPage();
     sup.on("pageerror", (e) => consoleErrors.push(String(e)));
     await sup.goto(base);
     await sup.fill("input[name=email]", supEmail);
@@ -192,7 +200,6 @@ try {
     await sup.screenshot({ path: join(artifacts, `pwa-${lang}-supervisor.png`) });
   } finally {
     await desk.close();
-    rmSync(supProfile, { recursive: true, force: true });
   }
 
   // 10. History loads as you scroll up: after 60 more messages, the conversation opens on the
@@ -217,16 +224,9 @@ try {
   check((await firstQuestion.count()) === 1, "scrolling up loaded the older messages");
 
   // 11. An admin: the users (with the agent), the roles, the audit log.
-  const adminProfile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
-  const office = await chromium.launchPersistentContext(adminProfile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    viewport: { width: 1280, height: 800 },
-    locale: ru ? "ru-RU" : "en-US",
-  });
+  const office = await openBrowser({ viewport: { width: 1280, height: 800 } });
   try {
-    const admin = await office.newPage();
+    const admin = await office.context.newPage();
     admin.on("pageerror", (e) => consoleErrors.push(String(e)));
     await admin.goto(base);
     await admin.fill("input[name=email]", adminEmail);
@@ -244,7 +244,6 @@ try {
     await admin.screenshot({ path: join(artifacts, `pwa-${lang}-admin.png`) });
   } finally {
     await office.close();
-    rmSync(adminProfile, { recursive: true, force: true });
   }
 
   check(consoleErrors.length === 0, `no errors in the console (${consoleErrors.join(" | ")})`);
@@ -253,7 +252,6 @@ try {
   failed = true;
   console.error(String(e && e.stack ? e.stack : e));
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await phone.close();
 }
 process.exit(failed ? 1 : 0);
