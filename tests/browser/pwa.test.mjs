@@ -217,9 +217,11 @@ try {
   await page.waitForSelector('.bubble .text:text-is("history 60")', { timeout: 20000 });
   const firstQuestion = page.locator(".bubble .text", { hasText: question });
   check((await firstQuestion.count()) === 0, "the conversation opens on its newest page only");
-  for (let k = 0; k < 20 && (await firstQuestion.count()) === 0; k++) {
+  // Each scroll to the top loads one older page: wait for its messages, not for a time.
+  for (let k = 0; k < 5 && (await firstQuestion.count()) === 0; k++) {
+    const shown = await page.locator(".bubble").count();
     await page.evaluate(() => { document.querySelector(".messages").scrollTop = 0; });
-    await page.waitForTimeout(250);
+    await page.waitForFunction((n) => document.querySelectorAll(".bubble").length > n, shown, { timeout: 10000 });
   }
   check((await firstQuestion.count()) === 1, "scrolling up loaded the older messages");
 
