@@ -166,8 +166,23 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
         let counts = delivered(&sim);
         (counts.len() == REPLIES).then_some(counts)
     });
-    // Give a duplicate, if there were one, the time to show.
-    std::thread::sleep(Duration::from_millis(1500));
+    // A duplicate could only come from a send the outbox has not settled: wait until every one
+    // says `sent` (nothing left to retry), then count again.
+    wait_for("every send settled", Duration::from_secs(60), || {
+        sends
+            .iter()
+            .all(|(_, id)| {
+                let send = api(
+                    &server,
+                    &token,
+                    reqwest::Method::GET,
+                    &format!("sends/{id}"),
+                    None,
+                );
+                send["state"] == "sent"
+            })
+            .then_some(())
+    });
     let counts_after = delivered(&sim);
     assert_eq!(counts, counts_after);
     for (text, id) in &sends {
