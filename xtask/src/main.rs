@@ -105,11 +105,14 @@ fn ensure_interop_python() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser).
-/// Installed with apt once; a half-finished install is repaired and retried.
+/// Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser),
+/// with the colour emoji font phones have, so that reactions and the emoji picker render in the
+/// screenshots as they do for agents. Installed with apt once; a half-finished install is
+/// repaired and retried.
 fn ensure_chromium() -> Result<PathBuf> {
     let chromium = PathBuf::from("/usr/bin/chromium");
-    if chromium.exists() {
+    let emoji = Path::new("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf");
+    if chromium.exists() && emoji.exists() {
         return Ok(chromium);
     }
     let sudo = |args: &[&str]| {
@@ -137,6 +140,7 @@ fn ensure_chromium() -> Result<PathBuf> {
         "-q",
         "--no-install-recommends",
         "chromium",
+        "fonts-noto-color-emoji",
     ];
     if run("install Debian's chromium", &mut sudo(&install)).is_err() {
         run(
