@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use switchboard_shared::api::{Conversation, Me, Message, Note, Page};
+use switchboard_shared::api::{
+    Conversation, Me, Message, MessageParts, Note, OutgoingMessage, Page, ReactionInput, Send,
+};
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{
@@ -23,11 +25,23 @@ use crate::net;
 
 const LANG_KEY: &str = "sb.lang";
 const OUTGOING_KEY: &str = "sb.outgoing";
+/// Who signed in last, so that a reload without network keeps the app (and its queued replies)
+/// instead of showing the sign-in form; cleared on sign-out and whenever the server says the
+/// session is gone.
+const ME_KEY: &str = "sb.me";
 fn canned_key(me: &Me) -> String {
     format!(
         "sb.canned.{}",
         me.user.as_ref().map(|u| u.id.as_str()).unwrap_or("key")
     )
+}
+
+/// A message being answered, as the composer shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub key: String,
+    pub wamid: String,
+    pub snippet: String,
 }
 
 /// The screens of the signed-in app.
@@ -67,6 +81,8 @@ struct Wire {
     last_heard: i64,
     heartbeat_ms: i64,
     signed_out: bool,
+    /// A reload of the inbox is on its way.
+    loading_inbox: bool,
 }
 
 /// Everything the views read and the actions they call. `Copy`: signals are handles.
@@ -92,6 +108,8 @@ pub struct App {
     pub agents: RwSignal<Vec<AgentState>>,
     pub status: RwSignal<AgentStatus>,
     pub canned: RwSignal<Vec<(String, String)>>,
+    /// The message the composer's reply answers: its key, wamid and a snippet.
+    pub replying: RwSignal<Option<Quote>>,
     pub toast: RwSignal<Option<String>>,
     /// Now, to the second, for ages that grow on screen.
     pub now: RwSignal<i64>,
@@ -121,6 +139,7 @@ impl App {
             agents: RwSignal::new(Vec::new()),
             status: RwSignal::new(AgentStatus::Available),
             canned: RwSignal::new(Vec::new()),
+            replying: RwSignal::new(None),
             toast: RwSignal::new(None),
             now: RwSignal::new(net::now_ms()),
             wire: StoredValue::new_local(Rc::new(RefCell::new(Wire::default()))),
@@ -180,7 +199,16 @@ impl App {
         spawn_local(async move {
             match net::get::<Me>("/api/v1/auth/me").await {
                 Ok(me) => app.signed_in(me),
-                Err(_) => app.me.set(Some(None)),
+                // No network: the last signed-in user's app, offline, until the socket is back
+                // (the socket's own authentication settles whether the session still holds).
+                Err(e) if e.status == 0 => match net::load::<Me>(ME_KEY) {
+                    Some(me) => app.signed_in(me),
+                    None => app.me.set(Some(None)),
+                },
+                Err(_) => {
+                    net::forget(ME_KEY);
+                    app.me.set(Some(None));
+                }
             }
         });
     }
@@ -208,6 +236,7 @@ impl App {
         } else {
             View::Admin
         });
+        net::save(ME_KEY, &me);
         self.me.set(Some(Some(me)));
         self.wire.with_value(|w| w.borrow_mut().signed_out = false);
         self.reload_inbox();
@@ -227,6 +256,7 @@ impl App {
             }
             w.seqs = Sequences::default();
         });
+        net::forget(ME_KEY);
         spawn_local(async move {
             let _ = net::call::<()>("POST", "/api/v1/auth/logout", None, csrf.as_deref()).await;
             self.me.set(Some(None));
@@ -326,6 +356,7 @@ impl App {
             Link::Offline
         });
         if code == close::SESSION_ENDED || code == close::UNAUTHENTICATED {
+            net::forget(ME_KEY);
             self.wire.with_value(|w| w.borrow_mut().signed_out = true);
             self.me.set(Some(None));
             return;
@@ -396,6 +427,18 @@ impl App {
                     w.heartbeat_ms = heartbeat_secs as i64 * 1000;
                 });
                 self.link.set(Link::Live);
+                // Started offline: the inbox (and the open conversation) could not load then.
+                let loading = self.wire.with_value(|w| w.borrow().loading_inbox);
+                if !self.inbox_loaded.get_untracked() && !loading {
+                    self.reload_inbox();
+                    if self.me.with_untracked(|m| {
+                        m.as_ref()
+                            .and_then(|m| m.as_ref())
+                            .is_some_and(|m| m.permissions.contains(&Permission::BoardView))
+                    }) {
+                        self.reload_board();
+                    }
+                }
                 let topics = self.topics();
                 for topic in topics {
                     let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
@@ -566,18 +609,23 @@ impl App {
                 id: Some(s.key.clone()),
                 conversation: s.conversation,
                 text: s.text,
+                reply_to: s.reply_to,
                 key: Some(s.key),
             });
         }
     }
 
-    pub fn reply(self, conversation: ConversationId, text: String) {
+    /// Sends a text reply (answering `quote` when given). It waits in local storage until the
+    /// server settles it, so it survives going offline and reloads.
+    pub fn reply(self, conversation: ConversationId, text: String, quote: Option<Quote>) {
         let pending = PendingSend {
             key: net::random_key(),
             conversation: conversation.clone(),
             text: text.clone(),
             created_at: net::now_ms(),
             outbox: None,
+            reply_to: quote.as_ref().map(|q| q.key.clone()),
+            reply_wamid: quote.map(|q| q.wamid),
         };
         self.outgoing.update(|o| o.push(pending.clone()));
         self.save_outgoing();
@@ -587,7 +635,49 @@ impl App {
             id: Some(pending.key.clone()),
             conversation,
             text,
+            reply_to: pending.reply_to,
             key: Some(pending.key),
+        });
+    }
+
+    /// Sends a file (uploaded already) or a template over REST: these need the network anyway.
+    /// Shown at once; the stored message replaces it when it is sent.
+    pub fn send_rich(
+        self,
+        conversation: ConversationId,
+        mut body: OutgoingMessage,
+        kind: &'static str,
+        shown: Option<String>,
+        parts: MessageParts,
+    ) {
+        let key = net::random_key();
+        body.key = Some(key.clone());
+        self.transcript.update(|t| {
+            if t.conversation.as_ref() == Some(&conversation) {
+                t.add_sending(&key, kind, shown, net::now_ms(), None, parts)
+            }
+        });
+        spawn_local(async move {
+            let path = format!("/api/v1/conversations/{conversation}/messages");
+            match self.write::<Send, _>("POST", &path, &body).await {
+                Ok(send) => self.transcript.update(|t| t.acknowledged(&key, &send.id)),
+                Err(e) => self.transcript.update(|t| t.refused(&key, &e.message)),
+            }
+        });
+    }
+
+    /// Reacts to a message of the conversation; an empty emoji takes the reaction back.
+    pub fn react(self, conversation: ConversationId, message: String, emoji: String) {
+        spawn_local(async move {
+            let body = ReactionInput {
+                message,
+                emoji,
+                key: Some(net::random_key()),
+            };
+            let path = format!("/api/v1/conversations/{conversation}/reactions");
+            if let Err(e) = self.write::<Send, _>("POST", &path, &body).await {
+                self.fail(e.message);
+            }
         });
     }
 
@@ -608,34 +698,46 @@ impl App {
     }
 
     pub fn reload_inbox(self) {
+        self.wire
+            .with_value(|w| w.borrow_mut().loading_inbox = true);
         spawn_local(async move {
-            let mut all: Vec<Conversation> = Vec::new();
-            let mut cursor: Option<String> = None;
-            // The whole open inbox, 200 at a time, up to 20,000 conversations.
-            for _ in 0..100 {
-                let path = match &cursor {
-                    Some(c) => format!("/api/v1/conversations?limit=200&cursor={}", encode(c)),
-                    None => "/api/v1/conversations?limit=200".to_owned(),
-                };
-                match net::get::<Page<Conversation>>(&path).await {
-                    Ok(page) => {
-                        all.extend(page.items);
-                        match page.next {
-                            Some(next) => cursor = Some(next),
-                            None => break,
-                        }
-                    }
-                    Err(e) => {
-                        if e.status != 403 {
-                            self.fail(e.message);
-                        }
-                        break;
+            self.load_inbox().await;
+            self.wire
+                .with_value(|w| w.borrow_mut().loading_inbox = false);
+        });
+    }
+
+    async fn load_inbox(self) {
+        let mut all: Vec<Conversation> = Vec::new();
+        let mut cursor: Option<String> = None;
+        // The whole open inbox, 200 at a time, up to 20,000 conversations.
+        for _ in 0..100 {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/conversations?limit=200&cursor={}", encode(c)),
+                None => "/api/v1/conversations?limit=200".to_owned(),
+            };
+            match net::get::<Page<Conversation>>(&path).await {
+                Ok(page) => {
+                    all.extend(page.items);
+                    match page.next {
+                        Some(next) => cursor = Some(next),
+                        None => break,
                     }
                 }
+                Err(e) => {
+                    // Offline, the socket's return loads it (`ready` sees it unloaded).
+                    if e.status == 0 {
+                        return;
+                    }
+                    if e.status != 403 {
+                        self.fail(e.message);
+                    }
+                    break;
+                }
             }
-            self.inbox.update(|i| i.replace_all(all));
-            self.inbox_loaded.set(true);
-        });
+        }
+        self.inbox.update(|i| i.replace_all(all));
+        self.inbox_loaded.set(true);
     }
 
     pub fn reload_board(self) {
@@ -813,6 +915,11 @@ impl App {
             }
         });
         self.canned.set(canned);
+    }
+
+    /// This session's CSRF token, for uploads.
+    pub fn csrf_token(&self) -> Option<String> {
+        self.csrf()
     }
 
     /// Calls the REST API with this session's CSRF token.

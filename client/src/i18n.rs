@@ -171,6 +171,15 @@ texts! {
     CreateUser => "Add user", "Добавить пользователя";
     Save => "Save", "Сохранить";
     Cancel => "Cancel", "Отмена";
+    Reply => "Reply", "Ответить";
+    Attach => "Attach a file", "Прикрепить файл";
+    Uploading => "Uploading", "Загрузка";
+    Remove => "Remove", "Убрать";
+    EarlierMessage => "An earlier message", "Более раннее сообщение";
+    SendTemplate => "Send a template", "Отправить шаблон";
+    NoTemplates => "This number has no approved templates.", "У этого номера нет одобренных шаблонов.";
+    TemplateValue => "Value", "Значение";
+    Caption => "Add a caption…", "Добавьте подпись…";
     None => "None", "Нет";
     Minutes => "min", "мин";
     Seconds => "s", "с";

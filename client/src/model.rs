@@ -2,11 +2,11 @@
 //! the open inbox, the open conversation's messages, replies waiting to be sent, per-topic
 //! sequence numbers for resume, and the visible window of a virtualised list.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use switchboard_shared::api::{Conversation, Message};
+use switchboard_shared::api::{Conversation, Message, MessageParts};
 use switchboard_shared::ids::{ConversationId, PhoneNumberId, UserId};
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{ConversationState, HubEvent};
@@ -318,6 +318,8 @@ pub struct Line {
     pub at: i64,
     pub delivery: Delivery,
     pub outbox: Option<String>,
+    /// The quote, the reaction's target, the media.
+    pub parts: MessageParts,
 }
 
 impl Line {
@@ -331,9 +333,35 @@ impl Line {
             at: m.at,
             delivery: Delivery::Status(m.status),
             outbox: None,
+            parts: m.parts,
         }
     }
+
+    /// A reaction is shown on the message it is for, not as a line of its own.
+    pub fn is_reaction(&self) -> bool {
+        self.kind == "reaction"
+    }
+
+    /// A short text for a quote of this message.
+    pub fn snippet(&self) -> String {
+        let text = match (&self.text, &self.parts.media) {
+            (Some(t), _) if !t.trim().is_empty() => t.clone(),
+            (_, Some(m)) => m
+                .filename
+                .clone()
+                .unwrap_or_else(|| format!("[{}]", self.kind)),
+            _ => format!("[{}]", self.kind),
+        };
+        let mut short: String = text.chars().take(80).collect();
+        if text.chars().count() > 80 {
+            short.push('…');
+        }
+        short
+    }
 }
+
+/// The reactions on a transcript's messages: per message (by wamid), each side's latest emoji.
+pub type Reactions = HashMap<String, Vec<(Direction, String)>>;
 
 /// The open conversation's messages, oldest first.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -374,23 +402,98 @@ impl Transcript {
 
     /// A reply typed here, shown at once while it is being sent.
     pub fn add_local(&mut self, pending: &PendingSend) {
-        if self.lines.iter().any(|l| l.id == pending.key) {
+        self.add_sending(
+            &pending.key,
+            "text",
+            Some(pending.text.clone()),
+            pending.created_at,
+            pending.outbox.clone(),
+            MessageParts {
+                reply_to: pending.reply_wamid.clone(),
+                ..MessageParts::default()
+            },
+        );
+    }
+
+    /// Any message of the user's on its way (`outbox` once the server stored it).
+    pub fn add_sending(
+        &mut self,
+        key: &str,
+        kind: &str,
+        text: Option<String>,
+        at: i64,
+        outbox: Option<String>,
+        parts: MessageParts,
+    ) {
+        if self.lines.iter().any(|l| l.id == key) {
             return;
         }
         self.lines.push(Line {
-            id: pending.key.clone(),
+            id: key.to_owned(),
             wamid: None,
             direction: Direction::Outbound,
-            kind: "text".into(),
-            text: Some(pending.text.clone()),
-            at: pending.created_at,
-            delivery: if pending.outbox.is_some() {
+            kind: kind.to_owned(),
+            text,
+            at,
+            delivery: if outbox.is_some() {
                 Delivery::Queued
             } else {
                 Delivery::Local
             },
-            outbox: pending.outbox.clone(),
+            outbox,
+            parts,
         });
+    }
+
+    /// The lines shown as bubbles (reactions go on their messages instead).
+    pub fn shown(&self) -> Vec<Line> {
+        self.lines
+            .iter()
+            .filter(|l| !l.is_reaction())
+            .cloned()
+            .collect()
+    }
+
+    /// Each message's reactions: a side's later reaction replaces its earlier one, and an empty
+    /// one takes it back, as on a phone.
+    pub fn reactions(&self) -> Reactions {
+        let mut latest: BTreeMap<(String, bool), (usize, String)> = BTreeMap::new();
+        for (i, line) in self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.is_reaction())
+        {
+            let Some(target) = &line.parts.reaction_to else {
+                continue;
+            };
+            let side = (target.clone(), line.direction == Direction::Outbound);
+            match line.text.as_deref().filter(|e| !e.is_empty()) {
+                Some(emoji) => {
+                    latest.insert(side, (i, emoji.to_owned()));
+                }
+                None => {
+                    latest.remove(&side);
+                }
+            }
+        }
+        let mut out: Reactions = HashMap::new();
+        for ((target, outbound), (_, emoji)) in latest {
+            let direction = if outbound {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            out.entry(target).or_default().push((direction, emoji));
+        }
+        out
+    }
+
+    /// The line with this wamid, for a quote.
+    pub fn by_wamid(&self, wamid: &str) -> Option<&Line> {
+        self.lines
+            .iter()
+            .find(|l| l.wamid.as_deref() == Some(wamid))
     }
 
     /// The server stored a reply under `outbox` (its ack).
@@ -421,6 +524,7 @@ impl Transcript {
                 text,
                 at,
                 outbox,
+                parts,
                 ..
             } if self.is(conversation) => {
                 if self.lines.iter().any(|l| &l.id == key) {
@@ -438,6 +542,7 @@ impl Transcript {
                         Direction::Outbound => MessageStatus::Accepted,
                     }),
                     outbox: outbox.clone(),
+                    parts: parts.clone(),
                 };
                 // The stored message takes the place of the reply shown while it was sent.
                 let pending = outbox
@@ -515,6 +620,11 @@ pub struct PendingSend {
     pub created_at: i64,
     /// The outbox id, once the server acknowledged it.
     pub outbox: Option<String>,
+    /// The key of the message it answers, and that message's wamid (for the quote shown).
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub reply_wamid: Option<String>,
 }
 
 /// The replies waiting for the server, oldest first.
@@ -663,6 +773,7 @@ mod tests {
             message_type: "text".into(),
             text: Some("Где мой заказ?".into()),
             at,
+            parts: MessageParts::default(),
             outbox: None,
         }
     }
@@ -775,6 +886,8 @@ mod tests {
             text: "Уже едет".into(),
             created_at: 20,
             outbox: None,
+            reply_to: None,
+            reply_wamid: None,
         }
     }
 
@@ -791,6 +904,7 @@ mod tests {
                 at: 10,
                 status: MessageStatus::Received,
                 customer: "•••4567".into(),
+                parts: MessageParts::default(),
             }],
             None,
         );
@@ -809,6 +923,7 @@ mod tests {
             message_type: "text".into(),
             text: Some("Уже едет".into()),
             at: 21,
+            parts: MessageParts::default(),
             outbox: Some("o_1".into()),
         };
         assert!(t.apply(&stored));
@@ -868,6 +983,7 @@ mod tests {
             at,
             status: MessageStatus::Received,
             customer: "x".into(),
+            parts: MessageParts::default(),
         };
         let mut t = Transcript::open(ConversationId::from("c_1"));
         t.prepend_page(vec![msg("m4", 4), msg("m3", 3)], Some("cur".into()));
@@ -953,5 +1069,78 @@ mod tests {
         assert_eq!(canned_matches("/b", &canned).len(), 1);
         assert!(canned_matches("he", &canned).is_empty());
         assert!(canned_matches("/he llo", &canned).is_empty());
+    }
+
+    fn reaction(key: &str, to: &str, emoji: &str, direction: Direction) -> HubEvent {
+        HubEvent::MessageStored {
+            conversation: ConversationId::from("c_1"),
+            number: PhoneNumberId::from("106540352242922"),
+            customer: "•••4567".into(),
+            key: key.into(),
+            wamid: format!("wamid.{key}"),
+            direction,
+            message_type: "reaction".into(),
+            text: Some(emoji.to_owned()).filter(|e| !e.is_empty()),
+            at: 40,
+            parts: MessageParts {
+                reaction_to: Some(to.into()),
+                ..MessageParts::default()
+            },
+            outbox: None,
+        }
+    }
+
+    #[test]
+    fn reactions_sit_on_their_message_and_the_latest_of_each_side_counts() {
+        let mut t = Transcript::open(ConversationId::from("c_1"));
+        let e = inbound("c_1", "k1", 10);
+        t.apply(&e);
+        let to = "wamid.k1";
+        t.apply(&reaction("r1", to, "👍", Direction::Outbound));
+        t.apply(&reaction("r2", to, "❤️", Direction::Inbound));
+        assert_eq!(t.shown().len(), 1, "reactions are not bubbles");
+        let mut on = t.reactions().remove(to).unwrap();
+        on.sort_by_key(|(d, _)| *d == Direction::Outbound);
+        assert_eq!(
+            on,
+            [
+                (Direction::Inbound, "❤️".to_owned()),
+                (Direction::Outbound, "👍".to_owned())
+            ]
+        );
+        // The business changes its reaction, then the customer takes theirs back.
+        t.apply(&reaction("r3", to, "🙏", Direction::Outbound));
+        t.apply(&reaction("r4", to, "", Direction::Inbound));
+        assert_eq!(
+            t.reactions().remove(to).unwrap(),
+            [(Direction::Outbound, "🙏".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_reply_quotes_its_message_while_local_and_once_stored() {
+        let mut t = Transcript::open(ConversationId::from("c_1"));
+        t.apply(&inbound("c_1", "k1", 10));
+        let mut p = pending("k-9");
+        p.reply_to = Some("k1".into());
+        p.reply_wamid = Some("wamid.k1".into());
+        t.add_local(&p);
+        let local = t.lines.last().unwrap();
+        assert_eq!(local.parts.reply_to.as_deref(), Some("wamid.k1"));
+        let quoted = t.by_wamid("wamid.k1").unwrap();
+        assert_eq!(quoted.snippet(), "Где мой заказ?");
+        // A long message is cut for the quote.
+        let mut long = quoted.clone();
+        long.text = Some("a".repeat(100));
+        assert_eq!(long.snippet().chars().count(), 81);
+        // A file without a caption is quoted by its name.
+        long.text = None;
+        long.kind = "document".into();
+        long.parts.media = Some(Box::new(switchboard_shared::api::MediaRef {
+            id: "1".into(),
+            mime_type: None,
+            filename: Some("invoice.pdf".into()),
+        }));
+        assert_eq!(long.snippet(), "invoice.pdf");
     }
 }

@@ -114,6 +114,83 @@ pub fn save<T: Serialize>(key: &str, value: &T) {
     }
 }
 
+pub fn forget(key: &str) {
+    if let Some(s) = storage() {
+        let _ = s.remove_item(key);
+    }
+}
+
+/// Uploads a file as the request body (its type as `Content-Type`) with `XMLHttpRequest`,
+/// whose upload events report progress (`fetch` has none): `progress` gets 0.0 to 1.0.
+pub async fn upload<T: DeserializeOwned>(
+    path: &str,
+    file: &web_sys::File,
+    csrf: Option<&str>,
+    progress: impl Fn(f64) + 'static,
+) -> Result<T, Failure> {
+    use wasm_bindgen::closure::Closure;
+    let xhr = web_sys::XmlHttpRequest::new().map_err(js_failure)?;
+    xhr.open("POST", path).map_err(js_failure)?;
+    let mime = file.type_();
+    xhr.set_request_header(
+        "content-type",
+        if mime.is_empty() {
+            "application/octet-stream"
+        } else {
+            &mime
+        },
+    )
+    .map_err(js_failure)?;
+    xhr.set_request_header("accept", "application/json")
+        .map_err(js_failure)?;
+    if let Some(csrf) = csrf {
+        xhr.set_request_header("x-csrf-token", csrf)
+            .map_err(js_failure)?;
+    }
+    let on_progress =
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+            if e.length_computable() && e.total() > 0.0 {
+                progress(e.loaded() / e.total());
+            }
+        });
+    xhr.upload()
+        .map_err(js_failure)?
+        .set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    // Resolves on load (any HTTP status) and on a network error; the status tells which.
+    let done = js_sys::Promise::new(&mut |resolve, _reject| {
+        let again = resolve.clone();
+        let on_end = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let on_error = Closure::once_into_js(move || {
+            let _ = again.call0(&JsValue::NULL);
+        });
+        xhr.set_onload(Some(on_end.unchecked_ref()));
+        xhr.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    xhr.send_with_opt_blob(Some(file)).map_err(js_failure)?;
+    JsFuture::from(done).await.map_err(js_failure)?;
+    drop(on_progress);
+    let status = xhr.status().unwrap_or(0);
+    let text = xhr.response_text().ok().flatten().unwrap_or_default();
+    if status == 0 {
+        return Err(Failure {
+            status,
+            message: "the upload did not reach the server".into(),
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(Failure {
+            status,
+            message: crate::error_message(status, &text),
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| Failure {
+        status,
+        message: format!("unexpected answer from the server: {e}"),
+    })
+}
+
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }

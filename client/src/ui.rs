@@ -6,18 +6,20 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, Conversation, CreateUser, LoginRequest, LoginResponse, Number, Page, Role,
-    Team, UpdateUser, User,
+    ApiKey, AuditEntry, Conversation, CreateUser, LoginRequest, LoginResponse, MediaInput,
+    MessageParts, MessageTemplate, Number, OutgoingMessage, Page, Role, Team, TemplateInput,
+    UpdateUser, Uploaded, User,
 };
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{AgentStatus, ClientFrame, ConversationState, Presence};
 use switchboard_shared::{Direction, MessageStatus};
 
-use crate::app::{display_name, App, Link, View};
+use crate::app::{display_name, encode, App, Link, Quote, View};
 use crate::i18n::{self, Lang, T};
 use crate::model::{self, Delivery, Tab};
 use crate::net;
+use wasm_bindgen::JsCast as _;
 
 /// The height of one inbox row, in CSS pixels (the virtualised list relies on it).
 const ROW_HEIGHT: f64 = 68.0;
@@ -366,6 +368,10 @@ fn ConversationPane(id: ConversationId) -> impl IntoView {
         })
     };
     let details = RwSignal::new(false);
+    // The message whose actions (reply, react) are open.
+    let selected = RwSignal::new(None::<String>);
+    let reactions = Memo::new(move |_| app.transcript.with(|t| t.reactions()));
+    let id_bubbles = id.clone();
     let messages = NodeRef::<html::Div>::new();
     let stick_to_bottom = RwSignal::new(true);
     // Keep the newest message in view as they arrive, unless the user scrolled up to read.
@@ -451,9 +457,9 @@ fn ConversationPane(id: ConversationId) -> impl IntoView {
                 <Show when=move || app.loading_older.get()>
                     <p class="hint">{move || app.t(T::LoadOlder)}</p>
                 </Show>
-                <For each=move || app.transcript.with(|t| t.lines.clone())
+                <For each=move || app.transcript.with(|t| t.shown())
                     key=|l| (l.id.clone(), format!("{:?}", l.delivery), l.wamid.clone())
-                    children=move |line| view! { <Bubble line=line/> }/>
+                    children=move |line| view! { <Bubble line=line conversation=id_bubbles.clone() reactions=reactions selected=selected/> }/>
             </div>
             <Composer id=id.clone() conversation=conversation/>
             <Show when=move || details.get()>
@@ -463,15 +469,60 @@ fn ConversationPane(id: ConversationId) -> impl IntoView {
     }
 }
 
+/// The reactions offered on a message, as on a phone.
+const QUICK_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
+
 #[component]
-fn Bubble(line: model::Line) -> impl IntoView {
+fn Bubble(
+    line: model::Line,
+    conversation: ConversationId,
+    reactions: Memo<model::Reactions>,
+    selected: RwSignal<Option<String>>,
+) -> impl IntoView {
     let app = expect_context::<App>();
     let outbound = line.direction == Direction::Outbound;
     let at = line.at;
-    let text = line
-        .text
-        .clone()
-        .unwrap_or_else(|| format!("[{}]", line.kind));
+    let stored = line.wamid.is_some();
+    let media_url = format!(
+        "/api/v1/conversations/{conversation}/messages/{}/media",
+        encode(&line.id)
+    );
+    let filename = line
+        .parts
+        .media
+        .as_ref()
+        .and_then(|m| m.filename.clone())
+        .unwrap_or_else(|| line.kind.clone());
+    let has_media = line.parts.media.is_some()
+        || matches!(
+            line.kind.as_str(),
+            "image" | "video" | "audio" | "document" | "sticker"
+        );
+    let media = has_media.then(|| match (stored, line.kind.as_str()) {
+        (false, _) => view! { <p class="file">"📎 "{filename.clone()}</p> }.into_any(),
+        (true, "image" | "sticker") => view! { <img class="media" src=media_url.clone() alt=filename.clone() loading="lazy"/> }.into_any(),
+        (true, "video") => view! { <video class="media" src=media_url.clone() controls=true preload="metadata"></video> }.into_any(),
+        (true, "audio") => view! { <audio class="media" src=media_url.clone() controls=true preload="none"></audio> }.into_any(),
+        (true, _) => view! { <a class="file" href=media_url.clone() download=filename.clone()>"📄 "{filename.clone()}</a> }.into_any(),
+    });
+    let text = match (&line.text, has_media) {
+        (Some(t), _) => Some(t.clone()),
+        (None, true) => None,
+        (None, false) => Some(format!("[{}]", line.kind)),
+    };
+    let quote = line.parts.reply_to.clone().map(|wamid| {
+        view! {
+            <blockquote class="quote">
+                {move || app.transcript.with(|t| t.by_wamid(&wamid).map(|l| l.snippet()))
+                    .unwrap_or_else(|| app.t(T::EarlierMessage).to_owned())}
+            </blockquote>
+        }
+    });
+    let wamid = line.wamid.clone().unwrap_or_default();
+    let on_this = {
+        let wamid = wamid.clone();
+        move || reactions.with(|r| r.get(&wamid).cloned().unwrap_or_default())
+    };
     let (ticks, label, failed): (&str, Option<T>, Option<String>) = match &line.delivery {
         Delivery::Local => ("🕓", Some(T::Queued), None),
         Delivery::Queued => ("🕓", Some(T::Queued), None),
@@ -494,17 +545,105 @@ fn Bubble(line: model::Line) -> impl IntoView {
         Delivery::Status(MessageStatus::Sent) => "sent",
         Delivery::Status(_) => "pending",
     };
+    let id = line.id.clone();
+    let is_selected = {
+        let id = id.clone();
+        move || selected.with(|s| s.as_deref() == Some(id.as_str()))
+    };
+    let can_act = stored && app.can(Permission::ConversationsReply);
+    let toggle = {
+        let id = id.clone();
+        move |e: ev::MouseEvent| {
+            // Clicks on the actions themselves, a link or a player are theirs, not the bubble's
+            // (events are delegated, so stopping them in the actions bar is too late).
+            let inner = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest(".actions, a, audio, video").ok().flatten())
+                .is_some();
+            if can_act && !inner {
+                selected.update(|s| {
+                    *s = if s.as_deref() == Some(id.as_str()) {
+                        None
+                    } else {
+                        Some(id.clone())
+                    }
+                });
+            }
+        }
+    };
+    let snippet = line.snippet();
+    let on_this_actions = on_this.clone();
+    let actions = move || {
+        let (id, wamid, snippet, conversation) = (
+            id.clone(),
+            wamid.clone(),
+            snippet.clone(),
+            conversation.clone(),
+        );
+        let mine = on_this_actions()
+            .into_iter()
+            .find(|(d, _)| *d == Direction::Outbound)
+            .map(|(_, e)| e);
+        view! {
+            <div class="actions">
+                {QUICK_REACTIONS.iter().map(|emoji| {
+                    let (id, conversation) = (id.clone(), conversation.clone());
+                    let chosen = mine.as_deref() == Some(*emoji);
+                    view! {
+                        <button class="ghost react" class:chosen=chosen on:click=move |_| {
+                            // The same emoji again takes the reaction back.
+                            let emoji = if chosen { String::new() } else { (*emoji).to_owned() };
+                            app.react(conversation.clone(), id.clone(), emoji);
+                            selected.set(None);
+                        }>{*emoji}</button>
+                    }
+                }).collect_view()}
+                <button class="secondary reply-to" on:click=move |_| {
+                    app.replying.set(Some(Quote { key: id.clone(), wamid: wamid.clone(), snippet: snippet.clone() }));
+                    selected.set(None);
+                }>{move || app.t(T::Reply)}</button>
+            </div>
+        }
+    };
     view! {
-        <div class="bubble" class:out=outbound class:in=!outbound data-status=status_name>
-            <p class="text">{text}</p>
+        <div class="bubble" class:out=outbound class:in=!outbound data-status=status_name data-key=line.id.clone() on:click=toggle>
+            {quote}
+            {media}
+            {text.map(|text| view! { <p class="text">{text}</p> })}
             <span class="meta">
                 <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
                 {outbound.then(|| view! { <span class="ticks" class:read=status_name == "read" title=move || label.map(|l| app.t(l)).unwrap_or_default()>{ticks}</span> })}
             </span>
             {failed.map(|reason| view! { <p class="failure">{move || app.t(T::FailedToSend)}": "{reason.clone()}</p> })}
+            {move || {
+                let list = on_this();
+                (!list.is_empty()).then(|| view! {
+                    <span class="reactions">{list.into_iter().map(|(_, e)| e).collect::<Vec<_>>().join(" ")}</span>
+                })
+            }}
+            <Show when=is_selected.clone()>{actions.clone()}</Show>
         </div>
     }
 }
+
+/// A file being attached: uploading, then ready to send.
+#[derive(Clone, Debug, PartialEq)]
+struct Attachment {
+    /// Which pick this is (a cancelled upload's answer is ignored).
+    pick: u32,
+    name: String,
+    progress: f64,
+    uploaded: Option<Uploaded>,
+}
+
+/// The file types WhatsApp takes (the server checks them too).
+const ACCEPT: &str = "image/jpeg,image/png,image/webp,video/mp4,video/3gpp,audio/aac,audio/amr,\
+    audio/mpeg,audio/mp4,audio/ogg,application/pdf,text/plain,application/msword,\
+    application/vnd.ms-excel,application/vnd.ms-powerpoint,\
+    application/vnd.openxmlformats-officedocument.wordprocessingml.document,\
+    application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,\
+    application/vnd.openxmlformats-officedocument.presentationml.presentation";
 
 #[component]
 fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> impl IntoView {
@@ -512,7 +651,10 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
     let id = StoredValue::new(id);
     let text = RwSignal::new(String::new());
     let emoji = RwSignal::new(false);
+    let attachment = RwSignal::new(None::<Attachment>);
+    let picks = StoredValue::new(0u32);
     let area = NodeRef::<html::Textarea>::new();
+    let file_input = NodeRef::<html::Input>::new();
     let last_typing = StoredValue::new(0i64);
     let window_open = move || {
         conversation
@@ -527,14 +669,104 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
                 .collect::<Vec<_>>()
         })
     };
+    let uploading = move || attachment.with(|a| a.as_ref().is_some_and(|a| a.uploaded.is_none()));
     let send = move || {
         let body = text.get_untracked().trim().to_owned();
-        if body.is_empty() {
+        let ready = attachment.with_untracked(|a| a.as_ref().and_then(|a| a.uploaded.clone()));
+        if uploading() {
             return;
         }
-        app.reply(id.get_value(), body);
+        let quote = app.replying.get_untracked();
+        match ready {
+            Some(file) => {
+                let caption = Some(body).filter(|b| !b.is_empty());
+                let outgoing = OutgoingMessage {
+                    text: caption.clone(),
+                    media: Some(MediaInput {
+                        id: file.id.clone(),
+                        kind: file.kind.clone(),
+                        filename: file.filename.clone(),
+                    }),
+                    reply_to: quote.as_ref().map(|q| q.key.clone()),
+                    ..OutgoingMessage::default()
+                };
+                let parts = MessageParts {
+                    reply_to: quote.map(|q| q.wamid),
+                    media: Some(Box::new(switchboard_shared::api::MediaRef {
+                        id: file.id,
+                        mime_type: Some(file.mime_type),
+                        filename: file.filename.or(Some(file.kind.clone())),
+                    })),
+                    ..MessageParts::default()
+                };
+                let kind: &'static str = match file.kind.as_str() {
+                    "image" => "image",
+                    "video" => "video",
+                    "audio" => "audio",
+                    "sticker" => "sticker",
+                    _ => "document",
+                };
+                app.send_rich(id.get_value(), outgoing, kind, caption, parts);
+                attachment.set(None);
+            }
+            None if body.is_empty() => return,
+            None => app.reply(id.get_value(), body, quote),
+        }
+        app.replying.set(None);
         text.set(String::new());
         emoji.set(false);
+    };
+    let picked = move |_| {
+        let Some(file) = file_input
+            .get()
+            .and_then(|i| i.files())
+            .and_then(|files| files.get(0))
+        else {
+            return;
+        };
+        let pick = picks.get_value() + 1;
+        picks.set_value(pick);
+        attachment.set(Some(Attachment {
+            pick,
+            name: file.name(),
+            progress: 0.0,
+            uploaded: None,
+        }));
+        if let Some(input) = file_input.get() {
+            input.set_value("");
+        }
+        let conversation = id.get_value();
+        let csrf = app.csrf_token();
+        spawn_local(async move {
+            let path = format!(
+                "/api/v1/conversations/{conversation}/media?filename={}",
+                encode(&file.name())
+            );
+            let progress = move |p: f64| {
+                attachment.update(|a| {
+                    if let Some(a) = a.as_mut().filter(|a| a.pick == pick) {
+                        a.progress = p;
+                    }
+                })
+            };
+            let result = net::upload::<Uploaded>(&path, &file, csrf.as_deref(), progress).await;
+            let current = attachment.with_untracked(|a| a.as_ref().is_some_and(|a| a.pick == pick));
+            if !current {
+                return;
+            }
+            match result {
+                Ok(uploaded) => attachment.update(|a| {
+                    if let Some(a) = a.as_mut() {
+                        a.progress = 1.0;
+                        a.uploaded = Some(uploaded);
+                    }
+                }),
+                Err(e) => {
+                    attachment.set(None);
+                    app.fail(e.message);
+                }
+            }
+        });
     };
     let typed = move |e: ev::Event| {
         text.set(event_target_value(&e));
@@ -550,7 +782,7 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
     };
     view! {
         <Show when=move || app.can(Permission::ConversationsReply)>
-            <Show when=window_open fallback=move || view! { <p class="window-closed">{move || app.t(T::OutsideWindow)}</p> }>
+            <Show when=window_open fallback=move || view! { <TemplatePicker id=id.get_value()/> }>
                 <div class="composer">
                     <Show when=move || !suggestions().is_empty()>
                         <ul class="canned" role="listbox">
@@ -560,6 +792,22 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
                             }).collect_view()}
                         </ul>
                     </Show>
+                    {move || app.replying.get().map(|q| view! {
+                        <div class="replying">
+                            <span>"↩ "{q.snippet}</span>
+                            <button class="ghost" aria-label=move || app.t(T::Cancel) on:click=move |_| app.replying.set(None)>"✕"</button>
+                        </div>
+                    })}
+                    {move || attachment.get().map(|a| view! {
+                        <div class="attachment" data-ready=a.uploaded.is_some().to_string()>
+                            <span class="name">"📎 "{a.name.clone()}</span>
+                            {a.uploaded.is_none().then(|| view! {
+                                <progress max="1" value=a.progress aria-label=move || app.t(T::Uploading)></progress>
+                                <span class="percent">{format!("{:.0}%", a.progress * 100.0)}</span>
+                            })}
+                            <button class="ghost" aria-label=move || app.t(T::Remove) on:click=move |_| attachment.set(None)>"✕"</button>
+                        </div>
+                    })}
                     <Show when=move || emoji.get()>
                         <div class="emoji-grid">
                             {EMOJI.iter().map(|e| view! {
@@ -572,7 +820,12 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
                     </Show>
                     <div class="compose-row">
                         <button class="ghost" aria-label=move || app.t(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
-                        <textarea node_ref=area rows="1" placeholder=move || app.t(T::TypeMessage) title=move || app.t(T::CannedHint)
+                        <button class="ghost attach" aria-label=move || app.t(T::Attach) title=move || app.t(T::Attach)
+                            on:click=move |_| { if let Some(i) = file_input.get() { i.click(); } }>"📎"</button>
+                        <input type="file" class="hidden-file" accept=ACCEPT node_ref=file_input on:change=picked/>
+                        <textarea node_ref=area rows="1"
+                            placeholder=move || if attachment.with(|a| a.is_some()) { app.t(T::Caption) } else { app.t(T::TypeMessage) }
+                            title=move || app.t(T::CannedHint)
                             prop:value=move || text.get()
                             on:input=typed
                             on:keydown=move |e: ev::KeyboardEvent| {
@@ -581,11 +834,124 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
                                     send();
                                 }
                             }></textarea>
-                        <button class="primary send" aria-label=move || app.t(T::Send) on:click=move |_| send()>{move || app.t(T::Send)}</button>
+                        <button class="primary send" aria-label=move || app.t(T::Send) disabled=uploading on:click=move |_| send()>{move || app.t(T::Send)}</button>
                     </div>
                 </div>
             </Show>
         </Show>
+    }
+}
+
+/// Outside the 24-hour window: the number's approved templates, their values, and a preview.
+#[component]
+fn TemplatePicker(id: ConversationId) -> impl IntoView {
+    let app = expect_context::<App>();
+    let templates = RwSignal::new(None::<Result<Vec<MessageTemplate>, String>>);
+    let chosen = RwSignal::new(None::<MessageTemplate>);
+    let values = RwSignal::new(Vec::<String>::new());
+    let open = RwSignal::new(false);
+    let conversation = StoredValue::new(id);
+    let load = move || {
+        open.set(true);
+        if templates.with_untracked(|t| t.is_some()) {
+            return;
+        }
+        spawn_local(async move {
+            let path = format!(
+                "/api/v1/conversations/{}/templates",
+                conversation.get_value()
+            );
+            let result = net::get::<Page<MessageTemplate>>(&path)
+                .await
+                .map(|p| p.items)
+                .map_err(|e| e.message);
+            templates.set(Some(result));
+        });
+    };
+    let preview = move || {
+        chosen.get().map(|t| {
+            let mut body = t.body.clone();
+            for (i, v) in values.get().iter().enumerate() {
+                if !v.is_empty() {
+                    body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
+                }
+            }
+            body
+        })
+    };
+    let send = move |_| {
+        let Some(t) = chosen.get_untracked() else {
+            return;
+        };
+        let params = values.get_untracked();
+        let shown = preview();
+        let body = OutgoingMessage {
+            template: Some(TemplateInput {
+                name: t.name,
+                language: t.language,
+                params,
+            }),
+            ..OutgoingMessage::default()
+        };
+        app.send_rich(
+            conversation.get_value(),
+            body,
+            "template",
+            shown,
+            MessageParts::default(),
+        );
+        chosen.set(None);
+        open.set(false);
+    };
+    view! {
+        <div class="window-closed">
+            <p>{move || app.t(T::OutsideWindow)}</p>
+            <Show when=move || !open.get()>
+                <button class="primary send-template" on:click=move |_| load()>{move || app.t(T::SendTemplate)}</button>
+            </Show>
+            <Show when=move || open.get()>
+                {move || match templates.get() {
+                    None => view! { <p class="hint">"…"</p> }.into_any(),
+                    Some(Err(message)) => view! { <p class="failure">{message}</p> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="hint">{move || app.t(T::NoTemplates)}</p> }.into_any(),
+                    Some(Ok(list)) => view! {
+                        <ul class="templates">
+                            {list.into_iter().map(|t| {
+                                let pick = t.clone();
+                                let this = (t.name.clone(), t.language.clone());
+                                let is_chosen = move || chosen.with(|c| c.as_ref().is_some_and(|c| (c.name.clone(), c.language.clone()) == this));
+                                view! {
+                                    <li class="template" class:chosen=is_chosen on:click=move |_| {
+                                        values.set(vec![String::new(); pick.params as usize]);
+                                        chosen.set(Some(pick.clone()));
+                                    }>
+                                        <b>{t.name.clone()}</b>" · "{t.language.clone()}
+                                        <p class="body">{t.body.clone()}</p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                }}
+                {move || chosen.get().map(|t| view! {
+                    <div class="template-form">
+                        {(0..t.params as usize).map(|i| view! {
+                            <input class="template-value" placeholder=move || format!("{} {}", app.t(T::TemplateValue), i + 1)
+                                prop:value=move || values.with(|v| v.get(i).cloned().unwrap_or_default())
+                                on:input=move |e| {
+                                    let v = event_target_value(&e);
+                                    values.update(|vals| if let Some(x) = vals.get_mut(i) { *x = v; });
+                                }/>
+                        }).collect_view()}
+                        <p class="preview">{preview}</p>
+                        <div class="row">
+                            <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{move || app.t(T::Cancel)}</button>
+                            <button class="primary" disabled=move || values.with(|v| v.iter().any(|x| x.trim().is_empty())) on:click=send>{move || app.t(T::Send)}</button>
+                        </div>
+                    </div>
+                })}
+            </Show>
+        </div>
     }
 }
 

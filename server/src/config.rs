@@ -136,6 +136,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The largest JSON body any REST endpoint accepts (webhooks have their own limit).
     pub max_api_body_bytes: usize,
+    /// The largest file an agent may upload to send (WhatsApp's own limits per kind apply
+    /// within it: images 5 MB, audio and video 16 MB, documents 100 MB).
+    pub max_upload_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -349,6 +352,12 @@ impl Config {
         }
         if !(1..=100).contains(&self.outbox.max_attempts) {
             return Err(err("outbox.max_attempts", "must be between 1 and 100"));
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.http.max_upload_bytes) {
+            return Err(err(
+                "http.max_upload_bytes",
+                "must be between 1024 and 104857600 (WhatsApp's largest file)",
+            ));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.http.max_api_body_bytes) {
             return Err(err(

@@ -195,6 +195,9 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "roles/{id}" => Some(json!({"name": "Hijacked", "permissions": ["reports.view"]})),
                 "teams/{id}" => Some(json!({"name": "Hijacked"})),
                 "conversations/{id}/messages" => Some(json!({"text": "Hijacked"})),
+                "conversations/{id}/reactions" => {
+                    Some(json!({"message": "in_anything", "emoji": "👎"}))
+                }
                 "conversations/{id}/assign" => Some(json!({"agent": w.globex.ids["agent"]})),
                 "conversations/{id}/notes" => Some(json!({"text": "Hijacked"})),
                 "conversations/{id}/tags" => Some(json!({"tags": ["hijacked"]})),

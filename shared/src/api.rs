@@ -242,12 +242,26 @@ pub struct Conversation {
     pub tags: Vec<String>,
 }
 
-/// `POST /api/v1/conversations/{id}/messages`: a text reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/v1/conversations/{id}/messages`: a reply. Exactly one of `text` (alone),
+/// `media` (with `text` as its caption) or `template` says what it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub struct SendText {
-    pub text: String,
+pub struct OutgoingMessage {
+    /// The text; with `media`, its caption (images, videos and documents only).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A file uploaded with `POST /api/v1/conversations/{id}/media`.
+    #[serde(default)]
+    pub media: Option<MediaInput>,
+    /// An approved template: the only kind of message WhatsApp delivers once the customer's
+    /// last message is more than 24 hours old.
+    #[serde(default)]
+    pub template: Option<TemplateInput>,
+    /// The `key` of a message in this conversation that this one answers (the customer sees it
+    /// quoted).
+    #[serde(default)]
+    pub reply_to: Option<String>,
     /// Your own unique key for this message (up to 100 characters). Sending again with the same
     /// key (after a lost answer, or from an offline queue) returns the first send instead of
     /// making a second one. Without it, every request is a new message.
@@ -255,7 +269,100 @@ pub struct SendText {
     pub key: Option<String>,
 }
 
-/// Where a send stands: the answer to [`SendText`] (`202 Accepted`), and `GET
+/// A file to send, as `POST …/media` described it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MediaInput {
+    /// WhatsApp's media id from the upload.
+    pub id: String,
+    /// `image`, `video`, `audio`, `document` or `sticker`.
+    pub kind: String,
+    /// Shown to the customer for documents.
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+/// The answer to `POST /api/v1/conversations/{id}/media` (`201 Created`): pass `id`, `kind` and
+/// `filename` as the `media` of a message within 30 days.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Uploaded {
+    pub id: String,
+    pub kind: String,
+    pub mime_type: String,
+    pub filename: Option<String>,
+    pub bytes: u64,
+}
+
+/// A template to send, with its body's `{{1}}`, `{{2}}`, … values in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    pub name: String,
+    /// The template's language code (`en_US`, `ru`, …).
+    pub language: String,
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+/// An approved message template of the conversation's number (`GET
+/// /api/v1/conversations/{id}/templates`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MessageTemplate {
+    pub name: String,
+    pub language: String,
+    /// `utility`, `marketing` or `authentication` (it sets the price).
+    pub category: String,
+    /// The body with its `{{1}}`, `{{2}}`, … placeholders.
+    pub body: String,
+    /// How many values the body takes.
+    pub params: u32,
+}
+
+/// `POST /api/v1/conversations/{id}/reactions`: reacts to a message with an emoji; an empty
+/// emoji takes the reaction back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReactionInput {
+    /// The `key` of the message reacted to.
+    pub message: String,
+    pub emoji: String,
+    /// As [`OutgoingMessage::key`].
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// A file a message carries. Fetch it with `GET
+/// /api/v1/conversations/{id}/messages/{key}/media`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MediaRef {
+    pub id: String,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+}
+
+/// What a message carries besides its text, read from WhatsApp's own message object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MessageParts {
+    /// The wamid of the message this one quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// For a reaction: the wamid of the message reacted to (`text` is the emoji, none when
+    /// taken back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction_to: Option<String>,
+    /// Boxed: most messages have none, and events stay small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Box<MediaRef>>,
+}
+
+/// Where a send stands: the answer to [`OutgoingMessage`] (`202 Accepted`), and `GET
 /// /api/v1/sends/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -295,6 +402,8 @@ pub struct Message {
     pub status: MessageStatus,
     /// Masked like [`Conversation::customer`].
     pub customer: String,
+    #[serde(flatten)]
+    pub parts: MessageParts,
 }
 
 /// An internal note on a conversation: seen by colleagues, never by the customer. Mentions are

@@ -65,6 +65,9 @@ pub enum ClientFrame {
         id: Option<String>,
         conversation: ConversationId,
         text: String,
+        /// The `key` of a message in this conversation that this one answers.
+        #[serde(default)]
+        reply_to: Option<String>,
         /// The client's unique key for this message: resending with it returns the first send.
         #[serde(default)]
         key: Option<String>,
@@ -236,6 +239,9 @@ pub enum HubEvent {
         message_type: String,
         text: Option<String>,
         at: i64,
+        /// Quote, reaction and media.
+        #[serde(flatten)]
+        parts: crate::api::MessageParts,
         /// For a message sent through the outbox, the send's id (the `outbox` of its `ack`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outbox: Option<String>,

@@ -11,7 +11,9 @@
 // the inbox and the conversation are saved. Then a supervisor, on a desktop-sized screen, sees
 // the agent online on the live board and reads the transcript live. Exit code 0 only when every
 // check passed. Then history loads as the agent scrolls up, and an admin sees users, roles and
-// the audit log.
+// the audit log. In between: an offline reload keeps the signed-in app; a reaction, a quoted
+// reply, a photo with progress and caption, and a template for a customer outside the 24-hour
+// window all reach the simulator and show in the conversation.
 
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -82,8 +84,9 @@ const phone = await openBrowser({
 });
 const context = phone.context;
 let failed = false;
+let page;
 try {
-  const page = await context.newPage();
+  page = await context.newPage();
   const consoleErrors = [];
   // Failed requests (the wrong password's 401, the socket while offline) are expected; a panic
   // or an uncaught exception is not.
@@ -173,6 +176,88 @@ try {
   await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${reply}")`);
   check(true, "after a reload the transcript and its ticks are back");
 
+  // 8b. Offline, a reload keeps the signed-in app (not the sign-in form); back online, the inbox
+  //     loads again.
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector("header.top", { timeout: 15000 });
+  // "Offline" or "Reconnecting…": after a reload Chromium's emulation may report navigator.onLine.
+  await page.waitForSelector(".banner");
+  check((await page.locator("form input[name=password]").count()) === 0, "offline, a reload keeps the signed-in app");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-offline-reload.png`) });
+  await context.setOffline(false);
+  await page.waitForSelector(".banner", { state: "detached", timeout: 30000 });
+  await page.locator(".row", { hasText: customerName }).click({ timeout: 15000 });
+  await page.waitForSelector(`.bubble.in:has-text("${question}")`);
+  check(true, "back online, the inbox and the conversation load");
+
+  // 8c. React to the customer's message, then answer it with a quote.
+  const theirs = page.locator(".bubble.in", { hasText: question });
+  await theirs.click();
+  await page.locator(".bubble .actions .react", { hasText: "👍" }).click();
+  await page.waitForSelector(`.bubble.in:has-text("${question}") .reactions:has-text("👍")`, { timeout: 15000 });
+  check(
+    (await simSent()).some((m) => m.type === "reaction" && m.body.reaction.emoji === "👍"),
+    "a reaction shows on the message and reached WhatsApp",
+  );
+  await theirs.click();
+  await page.click(".bubble .actions .reply-to");
+  await page.waitForSelector(".composer .replying");
+  await page.waitForSelector(".bubble .actions", { state: "detached" });
+  const answer = ru ? "Отвечаю на ваш вопрос о заказе." : "Answering your question about the order.";
+  await page.fill(".composer textarea", answer);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${answer}") .quote:has-text("${question}")`, { timeout: 20000 });
+  const quoting = (await simSent()).find((m) => JSON.stringify(m).includes(answer));
+  check(quoting && quoting.body.context && quoting.body.context.message_id, "the reply quotes the question on WhatsApp too");
+
+  // 8d. Attach a photo: it uploads with progress, goes with its caption, and shows from the server.
+  const photo = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  await page.setInputFiles(".composer .hidden-file", { name: "route.png", mimeType: "image/png", buffer: photo });
+  await page.waitForSelector('.attachment[data-ready="true"]', { timeout: 15000 });
+  const caption = ru ? "Маршрут курьера" : "The courier's route";
+  await page.fill(".composer textarea", caption);
+  await page.click("button.send");
+  await page.waitForFunction(
+    () => [...document.querySelectorAll(".bubble.out img.media")].some((i) => i.complete && i.naturalWidth === 1),
+    null,
+    { timeout: 20000 },
+  );
+  check((await simSent()).some((m) => m.type === "image" && m.body.image.caption === caption), "the photo and its caption reached WhatsApp");
+  check(true, "the photo shows in the conversation, fetched back through the server");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-rich.png`) });
+
+  // 8e. A customer who last wrote two days ago: only a template can reach them, and the app
+  //     offers the number's templates with their values.
+  const lateName = ru ? "Пётр Иванов" : "Peter Ivanov";
+  const lateQuestion = ru ? "Вы ещё работаете?" : "Are you still open?";
+  const late = await fetch(`${sim}/_sim/inbound`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ from: "79990001122", name: lateName, text: lateQuestion, age_secs: 2 * 86400 }),
+  });
+  check(late.ok, "a customer's two-day-old message arrives");
+  await page.click(".back");
+  await page.locator(".row", { hasText: lateName }).click({ timeout: 15000 });
+  await page.click("button.send-template");
+  const templateName = "order_update";
+  await page.locator(".template", { hasText: templateName }).filter({ hasText: ru ? "ru" : "en_US" }).click();
+  const values = page.locator(".template-value");
+  check((await values.count()) === 2, "the template asks for its two values");
+  await values.nth(0).fill(ru ? "Пётр" : "Peter");
+  await values.nth(1).fill("A-1042");
+  await page.locator(".template-form button.primary").click();
+  const rendered = ru ? "Здравствуйте, Пётр! Ваш заказ A-1042 уже в пути." : "Hi Peter, your order A-1042 is on its way.";
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${rendered}")`, { timeout: 20000 });
+  check(
+    (await simSent()).some((m) => m.type === "template" && m.body.template.name === templateName),
+    "outside the window a template went out, and the transcript shows its text",
+  );
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-template.png`) });
+
   // 9. A supervisor on a wall screen: the board shows the agent online with their load, and
   //    any transcript can be read live.
   const desk = await openBrowser({ viewport: { width: 1440, height: 900 } });
@@ -187,7 +272,7 @@ try {
     await sup.waitForSelector(`table.agents td:has-text("${T.online}")`);
     check(true, "the board shows the agent online");
     const load = await sup.textContent("table.agents tbody");
-    check(/1\/\d+/.test(load), `the board shows the agent's load (${load.trim()})`);
+    check(/[1-9]\/\d+/.test(load), `the board shows the agent's load (${load.trim()})`);
     await sup.screenshot({ path: join(artifacts, `pwa-${lang}-board.png`) });
     await sup.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
     await sup.click(`.tab:has-text("${T.all}")`);
@@ -253,6 +338,8 @@ try {
 } catch (e) {
   failed = true;
   console.error(String(e && e.stack ? e.stack : e));
+  // What the agent's screen showed when it failed.
+  if (page) await page.screenshot({ path: join(artifacts, `pwa-${lang}-failure.png`) }).catch(() => {});
 } finally {
   await phone.close();
 }

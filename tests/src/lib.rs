@@ -96,6 +96,7 @@ pub fn numbers_toml(graph_api_url: &str) -> String {
 tenant = "demo"
 phone_number_id = "106540352242922"
 display_phone_number = "15550783881"
+waba_id = "102290129340398"
 access_token = "{ACCESS_TOKEN}"
 app_secret = "{APP_SECRET}"
 verify_token = "{VERIFY_TOKEN}"

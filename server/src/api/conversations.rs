@@ -3,13 +3,18 @@
 //! admits (all, their teams' numbers, or assigned to them) exist for them; the rest answer 404.
 //! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
-use switchboard_shared::api::{mask_phone, AssignTo, Conversation, Message, Page, Send, SendText};
+use switchboard_shared::api::{
+    mask_phone, AssignTo, Conversation, Message, MessageTemplate, OutgoingMessage, Page,
+    ReactionInput, Send, Uploaded,
+};
 use switchboard_shared::protocol::ConversationState;
 use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
 use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
+use crate::service::outbound::{Draft, OutboundError};
+use crate::service::{media_kind, message_parts};
 use crate::store::{ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState};
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
@@ -159,6 +164,7 @@ pub async fn history(ctx: Ctx) -> ApiResult {
             text: m.text,
             at: m.at_ms,
             status: m.status,
+            parts: message_parts(&m.raw),
         })
         .collect();
     json(
@@ -184,12 +190,253 @@ pub fn send_dto(s: OutboxRecord) -> Send {
     }
 }
 
-/// `POST conversations/{id}/messages` `{"text": …, "key": …}`: `202 Accepted` once the reply is
-/// stored and queued; `message_stored` (or `send_failed`) follows on the streams.
+/// `POST conversations/{id}/messages` `{"text"|"media"|"template", "reply_to", "key"}`: `202
+/// Accepted` once the message is stored and queued; `message_stored` (or `send_failed`)
+/// follows on the streams.
 pub async fn reply(ctx: Ctx) -> ApiResult {
-    let body: SendText = ctx.req.json()?;
-    let send = inbox::reply(&acting(&ctx), &id(&ctx), &body.text, body.key.as_deref()).await?;
+    let body: OutgoingMessage = ctx.req.json()?;
+    let draft = match (body.text, body.media, body.template) {
+        (text, Some(media), None) => Draft::Media {
+            kind: media.kind,
+            id: media.id,
+            caption: text,
+            filename: media.filename,
+        },
+        (None, None, Some(t)) => Draft::Template {
+            name: t.name,
+            language: t.language,
+            params: t.params,
+        },
+        (Some(text), None, None) => Draft::Text(text),
+        (None, None, None) => {
+            return Err(Failure::bad_request(
+                "say what to send: `text`, `media` (with `text` as its caption) or `template`",
+            ))
+        }
+        _ => {
+            return Err(Failure::bad_request(
+                "send one of `media` or `template`; a template carries its own text",
+            ))
+        }
+    };
+    let send = inbox::send(
+        &acting(&ctx),
+        &id(&ctx),
+        draft,
+        body.reply_to.as_deref(),
+        body.key.as_deref(),
+    )
+    .await?;
     json(StatusCode::ACCEPTED, &send_dto(send))
+}
+
+/// `POST conversations/{id}/reactions` `{"message", "emoji", "key"}`: reacts to one of the
+/// conversation's messages (an empty emoji takes the reaction back). `202` like a reply.
+pub async fn react(ctx: Ctx) -> ApiResult {
+    let body: ReactionInput = ctx.req.json()?;
+    let a = acting(&ctx);
+    let conversation = id(&ctx);
+    inbox::visible(a.principal, a.scope, &conversation).await?;
+    let target = inbox::message_of(&a, &conversation, &body.message, "message").await?;
+    if target.kind == "reaction" {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            "not sent: a reaction cannot be reacted to",
+        ));
+    }
+    let draft = Draft::Reaction {
+        to: target.wamid,
+        emoji: body.emoji,
+    };
+    let send = inbox::send(&a, &conversation, draft, None, body.key.as_deref()).await?;
+    json(StatusCode::ACCEPTED, &send_dto(send))
+}
+
+/// `GET conversations/{id}/templates`: the approved templates of the conversation's number
+/// (the messages that may open a closed 24-hour window).
+pub async fn templates(ctx: Ctx) -> ApiResult {
+    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
+    let list = ctx.outbound.templates(entry).await?;
+    let mut items: Vec<MessageTemplate> = list
+        .iter()
+        .filter(|t| t.status == "APPROVED")
+        .map(|t| MessageTemplate {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            category: t.category.to_ascii_lowercase(),
+            body: t.body().to_owned(),
+            params: t.body_params(),
+        })
+        .collect();
+    items.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
+    json(StatusCode::OK, &Page { items, next: None })
+}
+
+/// Whether the first bytes of a file are what its declared type says (for the types whose
+/// signature is fixed). A mismatch would only fail later, at WhatsApp, with the agent gone.
+fn looks_like(mime_type: &str, bytes: &[u8]) -> bool {
+    match mime_type {
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/webp" => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "video/mp4" | "video/3gpp" | "audio/mp4" => bytes.len() >= 8 && &bytes[4..8] == b"ftyp",
+        "audio/ogg" => bytes.starts_with(b"OggS"),
+        _ => true,
+    }
+}
+
+/// `POST conversations/{id}/media?filename=` with the file as the body and its type as
+/// `Content-Type`: uploads it to WhatsApp for this conversation's number. `201` with the media
+/// to send (`media` of a message).
+pub async fn upload(ctx: Ctx) -> ApiResult {
+    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let mime_type = ctx
+        .req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let Some((kind, limit)) = media_kind(&mime_type) else {
+        return Err(Failure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "WhatsApp does not take `{mime_type}` files: send JPEG or PNG images, MP4 or \
+                 3GPP video, AAC, AMR, MP3, M4A or OGG audio, WebP stickers, or PDF, text and \
+                 Office documents"
+            ),
+        ));
+    };
+    let body = &ctx.req.body;
+    if body.is_empty() {
+        return Err(Failure::bad_request("the file is empty"));
+    }
+    if body.len() as u64 > limit {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the file has {} bytes; WhatsApp takes a {kind} of at most {limit} bytes",
+                body.len()
+            ),
+        ));
+    }
+    if !looks_like(&mime_type, body) {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_that_type",
+            format!("the file's contents are not {mime_type}"),
+        ));
+    }
+    let filename: Option<String> = ctx
+        .req
+        .query("filename")
+        .map(|f| {
+            f.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(240)
+                .collect::<String>()
+        })
+        .filter(|f| !f.trim().is_empty());
+    let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
+    let media_id = ctx
+        .outbound
+        .upload(
+            entry,
+            body,
+            &mime_type,
+            filename.as_deref().unwrap_or("file"),
+        )
+        .await?;
+    json(
+        StatusCode::CREATED,
+        &Uploaded {
+            id: media_id,
+            kind: kind.to_owned(),
+            mime_type,
+            filename,
+            bytes: body.len() as u64,
+        },
+    )
+}
+
+/// `GET conversations/{id}/messages/{key}/media`: the file a message carries, fetched from
+/// WhatsApp for a caller who may read the conversation.
+pub async fn media(ctx: Ctx) -> ApiResult {
+    let a = acting(&ctx);
+    let conversation = id(&ctx);
+    let (c, _) = inbox::visible(a.principal, a.scope, &conversation).await?;
+    let message = inbox::message_of(&a, &conversation, ctx.req.param(1), "key")
+        .await
+        .map_err(|_| Failure::not_found("message"))?;
+    let Some(media) = message_parts(&message.raw).media else {
+        return Err(Failure::not_found("media"));
+    };
+    let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
+    let (mime_type, bytes) =
+        ctx.outbound
+            .download(entry, &media.id)
+            .await
+            .map_err(|e| match e {
+                OutboundError::Api(api) => Failure::new(
+                    StatusCode::BAD_GATEWAY,
+                    "media_unavailable",
+                    format!(
+                    "WhatsApp could not give the file ({api}); it keeps customers' files for 7 \
+                     days and uploaded ones for 30"
+                ),
+                ),
+                other => other.into(),
+            })?;
+    let mut response = warp::reply::Response::new(bytes.into());
+    let headers = response.headers_mut();
+    let header = |v: &str| warp::http::HeaderValue::from_str(v).ok();
+    if let Some(v) = header(&mime_type) {
+        headers.insert("content-type", v);
+    }
+    // The file never changes under its message; only this browser may keep it.
+    headers.insert(
+        "cache-control",
+        warp::http::HeaderValue::from_static("private, max-age=86400"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        warp::http::HeaderValue::from_static("nosniff"),
+    );
+    let inline = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|p| mime_type.starts_with(p));
+    let disposition = match (&media.filename, inline) {
+        (_, true) => "inline".to_owned(),
+        (Some(name), false) => format!(
+            "attachment; filename=\"{}\"",
+            name.chars()
+                .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '_'
+                })
+                .collect::<String>()
+        ),
+        (None, false) => "attachment".to_owned(),
+    };
+    if let Some(v) = header(&disposition) {
+        headers.insert("content-disposition", v);
+    }
+    Ok(response)
 }
 
 /// `GET sends/{id}`: where a send stands (for a caller who may read its conversation).

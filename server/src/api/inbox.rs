@@ -10,9 +10,9 @@ use warp::http::StatusCode;
 use super::Failure;
 use crate::auth::{Principal, TenantScope};
 use crate::service::inbox::{Inbox, InboxError};
-use crate::service::outbound::{Outbound, OutboundError};
+use crate::service::outbound::{Draft, Outbound, OutboundError};
 use crate::service::outbox::Outbox;
-use crate::store::{ConversationRecord, OutboxRecord, ThreadRecord};
+use crate::store::{ConversationRecord, MessageRecord, OutboxRecord, ThreadRecord};
 
 /// What an action needs besides the caller.
 pub struct Acting<'a> {
@@ -61,6 +61,9 @@ impl From<OutboundError> for Failure {
                 "outside_window",
                 e.to_string(),
             ),
+            OutboundError::NoWaba => {
+                Failure::conflict("no_waba", OutboundError::NoWaba.to_string())
+            }
             OutboundError::Api(api) => Failure::new(
                 StatusCode::BAD_GATEWAY,
                 "send_failed",
@@ -108,19 +111,41 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Queues a text reply (compliance and the window first); the outbox sends it. `key` is the
-/// client's idempotency key.
-pub async fn reply(
+/// Queues a message (WhatsApp's rules, compliance and the window first); the outbox sends it.
+/// `reply_to` is the key of a message of the conversation to quote; `key` is the client's
+/// idempotency key.
+pub async fn send(
     a: &Acting<'_>,
     id: &ConversationId,
-    text: &str,
+    draft: Draft,
+    reply_to: Option<&str>,
     key: Option<&str>,
 ) -> Result<OutboxRecord, Failure> {
     let thread = visible_thread(a, id).await?;
+    let quoted = match reply_to {
+        Some(k) => Some(message_of(a, id, k, "reply_to").await?.wamid),
+        None => None,
+    };
     let author = a.principal.actor_id();
     Ok(a.outbox
-        .reply(&thread, text, &author, key, now_ms())
+        .compose(&thread, draft, quoted.as_ref(), &author, key, now_ms())
         .await?)
+}
+
+/// A message of the conversation by key, or a 422 naming the field that pointed at nothing.
+pub async fn message_of(
+    a: &Acting<'_>,
+    id: &ConversationId,
+    key: &str,
+    field: &str,
+) -> Result<MessageRecord, Failure> {
+    a.scope.message(id, key).await?.ok_or_else(|| {
+        Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_message",
+            format!("`{field}` names no message of this conversation"),
+        )
+    })
 }
 
 /// Gives the conversation to `agent`, an enabled user of the tenant (routing refuses one who is

@@ -69,6 +69,8 @@ pub struct Route {
     pub action: &'static str,
     /// Whether a successful call is itself audited (reading transcripts, the audit log).
     pub audit_success: bool,
+    /// Whether the body is a file (up to `http.max_upload_bytes`) instead of JSON.
+    pub upload: bool,
     handler: Handler,
 }
 
@@ -80,6 +82,7 @@ impl Route {
             access: Access::Public,
             action,
             audit_success: false,
+            upload: false,
             handler: Handler::Public(h),
         }
     }
@@ -96,6 +99,7 @@ impl Route {
             access: Access::SignedIn,
             action,
             audit_success: false,
+            upload: false,
             handler: Handler::Private(h),
         }
     }
@@ -113,12 +117,18 @@ impl Route {
             access: Access::Needs(permission),
             action,
             audit_success: false,
+            upload: false,
             handler: Handler::Private(h),
         }
     }
 
     fn audited(mut self) -> Self {
         self.audit_success = true;
+        self
+    }
+
+    fn upload(mut self) -> Self {
+        self.upload = true;
         self
     }
 
@@ -336,6 +346,35 @@ pub fn routes() -> &'static [Route] {
                 P::ConversationsReply,
                 "conversation.reply",
                 h!(conversations::reply),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/reactions",
+                P::ConversationsReply,
+                "conversation.react",
+                h!(conversations::react),
+            ),
+            Route::needs(
+                M::POST,
+                "conversations/{id}/media",
+                P::ConversationsReply,
+                "conversation.upload",
+                h!(conversations::upload),
+            )
+            .upload(),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/templates",
+                P::ConversationsReply,
+                "conversation.templates",
+                h!(conversations::templates),
+            ),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/messages/{key}/media",
+                P::ConversationsReadAssigned,
+                "conversation.media",
+                h!(conversations::media),
             ),
             Route::needs(
                 M::POST,
@@ -665,6 +704,8 @@ pub struct ApiState {
     pub cookies: CookiePolicy,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub max_body: usize,
+    /// The body limit of upload routes.
+    pub max_upload: usize,
     /// The hub, for presence.
     pub hub: Arc<crate::hub::Hub>,
     /// Assignment, resolution and reopening.
@@ -673,6 +714,21 @@ pub struct ApiState {
     pub outbound: Arc<crate::service::outbound::Outbound>,
     /// Replies to customers.
     pub outbox: crate::service::outbox::Outbox,
+}
+
+impl ApiState {
+    /// The largest body a request to `tail` (below `/api/v1/`) may carry.
+    pub fn body_limit(&self, method: &Method, tail: &str) -> usize {
+        let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
+        let upload = routes()
+            .iter()
+            .any(|r| r.upload && r.method == method && r.matches(&segments).is_some());
+        if upload {
+            self.max_upload
+        } else {
+            self.max_body
+        }
+    }
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
@@ -798,7 +854,14 @@ async fn dispatch_inner(
             return Err(fail(Failure::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("request bodies are limited to {} bytes", state.max_body),
+                format!(
+                    "request bodies here are limited to {} bytes",
+                    if route.upload {
+                        state.max_upload
+                    } else {
+                        state.max_body
+                    }
+                ),
             )))
         }
         Err(e) => {

@@ -216,9 +216,42 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ("POST", "conversations/{id}/messages") => op(
             "Reply to the customer: stored, then sent at the number's pace (202); \
              `message_stored` or `send_failed` follows on the streams",
-            Some(schema::<SendText>),
+            Some(schema::<OutgoingMessage>),
             202,
             Some(schema::<Send>),
+        ),
+        ("POST", "conversations/{id}/reactions") => op(
+            "React to one of the conversation's messages (an empty emoji takes it back); sent \
+             like a reply (202)",
+            Some(schema::<ReactionInput>),
+            202,
+            Some(schema::<Send>),
+        ),
+        ("POST", "conversations/{id}/media") => Operation {
+            query: &[(
+                "filename",
+                "the file's name, shown to the customer for documents",
+            )],
+            ..op(
+                "Upload a file to send: the body is the file, `Content-Type` its type; \
+                 WhatsApp's size limit for the kind applies (413), and unsupported types are 415",
+                None,
+                201,
+                Some(schema::<Uploaded>),
+            )
+        },
+        ("GET", "conversations/{id}/templates") => op(
+            "The approved templates of the conversation's number (the only messages WhatsApp \
+             delivers outside the 24-hour window)",
+            None,
+            200,
+            Some(schema::<Page<MessageTemplate>>),
+        ),
+        ("GET", "conversations/{id}/messages/{key}/media") => op(
+            "The file a message carries, with its own `Content-Type` (not JSON)",
+            None,
+            200,
+            None,
         ),
         ("POST", "conversations/{id}/assign") => op(
             "Give the conversation to a connected agent (a transfer if someone had it)",
@@ -365,6 +398,11 @@ pub fn document() -> Value {
         if let Some(make) = op.request {
             operation["requestBody"] = json!({"required": true,
                 "content": {"application/json": {"schema": make(&mut generator)}}});
+        }
+        if route.upload {
+            operation["requestBody"] = json!({"required": true,
+                "content": {"*/*": {"schema": {"type": "string",
+                                               "contentMediaType": "application/octet-stream"}}}});
         }
         let entry = paths
             .entry(format!("/api/v1/{}", route.path))

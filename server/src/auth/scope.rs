@@ -233,6 +233,21 @@ impl TenantScope {
         Ok(page)
     }
 
+    /// One message of a conversation by its key; `None` if the conversation has no such message.
+    pub async fn message(
+        &self,
+        conversation: &ConversationId,
+        key: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        let found = self
+            .store
+            .get_message(&self.tenant, &switchboard_shared::MessageKey::new(key))
+            .await?;
+        Ok(self
+            .mine(found, |m| &m.tenant)
+            .filter(|m| &m.conversation == conversation))
+    }
+
     /// Adds an internal note (its tenant is this scope's).
     pub async fn add_note(&self, mut note: NoteRecord) -> StoreResult<NoteRecord> {
         note.tenant = self.tenant.clone();

@@ -22,6 +22,7 @@ use url::Url;
 use super::errors::CloudApiError;
 use super::wire::{
     GraphErrorBody, MarkRead, MediaInfo, MediaUploaded, SendRequest, SendResponse, SuccessResponse,
+    TemplateInfo, TemplateList,
 };
 use crate::secret::Secret;
 
@@ -361,6 +362,40 @@ impl CloudApi {
             )
             .await?;
         Ok(reply.body)
+    }
+
+    /// Every message template of a WhatsApp Business Account, following the pages (at most
+    /// `MAX_TEMPLATE_PAGES` of 100).
+    pub async fn templates(
+        &self,
+        endpoint: &NumberEndpoint,
+        waba_id: &str,
+    ) -> Result<Vec<TemplateInfo>, CloudApiError> {
+        const MAX_TEMPLATE_PAGES: usize = 20;
+        let mut url = endpoint.url(&format!("{waba_id}/message_templates"))?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,name,language,status,category,components")
+            .append_pair("limit", "100");
+        let mut all = Vec::new();
+        for _ in 0..MAX_TEMPLATE_PAGES {
+            let page: TemplateList = self
+                .call(GraphCall {
+                    method: Method::GET,
+                    url,
+                    token: endpoint.access_token.clone(),
+                    body: None,
+                    idempotency_key: None,
+                })
+                .await?;
+            all.extend(page.data);
+            match page.paging.and_then(|p| p.next) {
+                Some(next) => {
+                    url = Url::parse(&next).map_err(|e| CloudApiError::Decode(e.to_string()))?
+                }
+                None => break,
+            }
+        }
+        Ok(all)
     }
 
     /// Deletes uploaded media.

@@ -6,6 +6,7 @@
 pub mod ascii_json;
 pub mod cloud_api;
 pub mod errors;
+pub mod parts;
 pub mod signature;
 pub mod webhook;
 pub mod wire;

@@ -504,6 +504,74 @@ pub struct MediaInfo {
     pub id: String,
 }
 
+/// A page of `GET /{waba-id}/message_templates`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateList {
+    pub data: Vec<TemplateInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<TemplatePaging>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplatePaging {
+    /// The next page's full URL; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// One template as the management API lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateInfo {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED`, …
+    pub status: String,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
+    pub category: String,
+    #[serde(default)]
+    pub components: Vec<TemplateComponentInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateComponentInfo {
+    /// `HEADER`, `BODY`, `FOOTER`, `BUTTONS`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl TemplateInfo {
+    /// The body text with its `{{n}}` placeholders.
+    pub fn body(&self) -> &str {
+        self.components
+            .iter()
+            .find(|c| c.kind.eq_ignore_ascii_case("body"))
+            .and_then(|c| c.text.as_deref())
+            .unwrap_or("")
+    }
+
+    /// How many values the body takes: its highest `{{n}}`.
+    pub fn body_params(&self) -> u32 {
+        let body = self.body();
+        let mut highest = 0;
+        let mut rest = body;
+        while let Some(start) = rest.find("{{") {
+            rest = &rest[start + 2..];
+            if let Some(end) = rest.find("}}") {
+                if let Ok(n) = rest[..end].trim().parse::<u32>() {
+                    highest = highest.max(n);
+                }
+                rest = &rest[end + 2..];
+            }
+        }
+        highest
+    }
+}
+
 /// Meta's error envelope: `{"error": {...}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GraphErrorBody {

@@ -177,26 +177,34 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
-    let api_max = state.api.max_body;
     let api = warp::path!("api" / "v1" / ..)
         .and(warp::path::tail())
         .and(warp::method())
-        .and(
-            warp::query::raw()
-                .or(warp::any().map(String::new))
-                .unify(),
-        )
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<PeerAddr>())
         .and(warp::body::stream())
         .and(with(state.api.clone()))
         .then(
-            move |tail: warp::path::Tail, method, query, headers, peer, body, api_state| async move {
-                let body = read_limited(body, api_max)
-                    .await
-                    .map_err(|e| e.to_string());
-                api::dispatch(api_state, method, tail.as_str().to_owned(), query, headers, peer, body)
-                    .await
+            move |tail: warp::path::Tail,
+                  method,
+                  query,
+                  headers,
+                  peer,
+                  body,
+                  api_state: ApiState| async move {
+                let limit = api_state.body_limit(&method, tail.as_str());
+                let body = read_limited(body, limit).await.map_err(|e| e.to_string());
+                api::dispatch(
+                    api_state,
+                    method,
+                    tail.as_str().to_owned(),
+                    query,
+                    headers,
+                    peer,
+                    body,
+                )
+                .await
             },
         );
 

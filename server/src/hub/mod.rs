@@ -343,6 +343,7 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,
+                    parts: crate::service::message_parts(&message.raw),
                     outbox: None,
                 },
             )
@@ -365,6 +366,7 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,
+                    parts: crate::service::message_parts(&message.raw),
                     outbox,
                 },
             )
@@ -427,6 +429,7 @@ mod tests {
             message_type: "text".into(),
             text: Some(format!("m{i}")),
             at: i,
+            parts: Default::default(),
             outbox: None,
         }
     }

@@ -32,6 +32,7 @@ use super::{frame, Frame, Hub, Subscribed, Subscriber};
 use crate::api::inbox::{self, Acting};
 use crate::api::{client_ip, cookie_value, cross_origin, ApiState};
 use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
+use crate::service::outbound::Draft;
 
 /// Frames queued for one connection before it counts as too slow.
 pub const QUEUE_DEPTH: usize = 256;
@@ -468,11 +469,18 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
             ClientFrame::SendMessage {
                 conversation,
                 text,
+                reply_to,
                 key,
                 ..
-            } => inbox::reply(&a, conversation, text, key.as_deref())
-                .await
-                .map(Some),
+            } => inbox::send(
+                &a,
+                conversation,
+                Draft::Text(text.clone()),
+                reply_to.as_deref(),
+                key.as_deref(),
+            )
+            .await
+            .map(Some),
             ClientFrame::Assign {
                 conversation,
                 agent,

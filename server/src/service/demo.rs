@@ -55,6 +55,7 @@ pub fn spawn(
                         number: &message.number,
                         customer: &message.customer,
                         content: reply,
+                        text: None,
                         reply_to: Some(&message.wamid),
                         author: "demo",
                         client_key: Some(&key),

@@ -735,6 +735,7 @@ impl Worker {
                 number: &number,
                 customer: &customer,
                 content: Content::text(&text),
+                text: None,
                 reply_to: None,
                 author: "routing",
                 client_key: Some(&key),

@@ -18,6 +18,8 @@ use switchboard_shared::{PhoneNumberId, TenantId};
 use tokio::sync::broadcast;
 
 use crate::config::NumberConfig;
+/// Reading a stored message's quote, reaction and media, and which files WhatsApp takes.
+pub use crate::connector::parts::{media_kind, message_parts};
 use crate::connector::NumberEndpoint;
 use crate::secret::Secret;
 use crate::store::{InboundMessage, NoteRecord, OutboundRecord, OutboxRecord, StatusUpdate};

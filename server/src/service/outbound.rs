@@ -8,7 +8,10 @@ use std::sync::Arc;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
 use super::{NumberDirectory, NumberEntry};
-use crate::connector::wire::{MarkRead, SendRequest};
+use crate::connector::wire::{
+    Content, MarkRead, Media, Reaction, SendRequest, Template, TemplateComponent, TemplateInfo,
+    TemplateLanguage, TemplateParameter,
+};
 use crate::connector::{CloudApi, CloudApiError};
 use crate::governor::Governor;
 use crate::store::{StoreError, ThreadRecord};
@@ -31,6 +34,12 @@ pub enum OutboundError {
          message now: send an approved template (`template` content) to reopen the conversation"
     )]
     OutsideWindow { last_inbound_at: Option<i64> },
+    /// Templates live in a WhatsApp Business Account, and the number was configured without one.
+    #[error(
+        "the number has no `waba_id` configured, so its templates cannot be listed or sent; \
+         add it to the number's configuration"
+    )]
+    NoWaba,
 }
 
 /// How long after a customer's message the business may answer free-form (Meta's customer
@@ -38,6 +47,204 @@ pub enum OutboundError {
 pub const SERVICE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// WhatsApp's limit on a text message body.
 pub const MAX_TEXT_CHARS: usize = 4096;
+/// WhatsApp's limit on a media caption.
+pub const MAX_CAPTION_CHARS: usize = 1024;
+/// How long a number's template list is reused before it is asked for again.
+const TEMPLATES_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A WABA's templates and when they were fetched.
+type FetchedTemplates = (std::time::Instant, Arc<Vec<TemplateInfo>>);
+
+/// What a person asks to send to a customer, before it becomes a Cloud API message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Draft {
+    Text(String),
+    /// An uploaded file by its WhatsApp media id.
+    Media {
+        /// `image`, `video`, `audio`, `document` or `sticker`.
+        kind: String,
+        id: String,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
+    /// An approved template with its body's values in order.
+    Template {
+        name: String,
+        language: String,
+        params: Vec<String>,
+    },
+    /// An emoji on one of the conversation's messages; empty takes it back.
+    Reaction {
+        to: Wamid,
+        emoji: String,
+    },
+}
+
+/// A draft checked and turned into a Cloud API message, with the text history shows for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    pub content: Content,
+    pub text: Option<String>,
+}
+
+impl Draft {
+    /// Whether WhatsApp delivers it outside the 24-hour window (templates only).
+    pub fn opens_window(&self) -> bool {
+        matches!(self, Draft::Template { .. })
+    }
+
+    /// Checks the draft against WhatsApp's rules (and, for a template, the number's approved
+    /// templates) and builds the message. `Err` says why not, for a person to read.
+    pub fn check(
+        self,
+        checks: &[Box<dyn Compliance>],
+        tenant: &TenantId,
+        templates: &[TemplateInfo],
+    ) -> Result<Checked, String> {
+        let text_checks = |text: &str| checks.iter().try_for_each(|c| c.check(tenant, text));
+        match self {
+            Draft::Text(text) => {
+                text_checks(&text)?;
+                Ok(Checked {
+                    text: Some(text.clone()),
+                    content: Content::text(text),
+                })
+            }
+            Draft::Media {
+                kind,
+                id,
+                caption,
+                filename,
+            } => {
+                if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric())
+                {
+                    return Err("the media id is not one an upload returned".into());
+                }
+                let caption = caption.filter(|c| !c.trim().is_empty());
+                if let Some(c) = &caption {
+                    if !matches!(kind.as_str(), "image" | "video" | "document") {
+                        return Err(format!("a {kind} cannot have a caption"));
+                    }
+                    let chars = c.chars().count();
+                    if chars > MAX_CAPTION_CHARS {
+                        return Err(format!(
+                            "the caption has {chars} characters; WhatsApp allows {MAX_CAPTION_CHARS}"
+                        ));
+                    }
+                    text_checks(c)?;
+                }
+                let filename = filename
+                    .filter(|_| kind == "document")
+                    .map(|f| f.chars().filter(|c| !c.is_control()).take(240).collect());
+                let media = Media {
+                    id: Some(id),
+                    link: None,
+                    caption: caption.clone(),
+                    filename,
+                };
+                let content = match kind.as_str() {
+                    "image" => Content::Image { image: media },
+                    "video" => Content::Video { video: media },
+                    "audio" => Content::Audio { audio: media },
+                    "document" => Content::Document { document: media },
+                    "sticker" => Content::Sticker { sticker: media },
+                    other => {
+                        return Err(format!(
+                            "`{other}` is not a media kind (image, video, audio, document, sticker)"
+                        ))
+                    }
+                };
+                Ok(Checked {
+                    content,
+                    text: caption,
+                })
+            }
+            Draft::Template {
+                name,
+                language,
+                params,
+            } => {
+                let known = templates
+                    .iter()
+                    .filter(|t| t.name == name && t.language == language)
+                    .find(|t| t.status == "APPROVED")
+                    .ok_or_else(|| {
+                        format!("the number has no approved template `{name}` in `{language}`")
+                    })?;
+                let wanted = known.body_params() as usize;
+                if params.len() != wanted {
+                    return Err(format!(
+                        "the template `{name}` takes {wanted} values, not {}",
+                        params.len()
+                    ));
+                }
+                if let Some(n) = params.iter().position(|p| {
+                    p.trim().is_empty()
+                        || p.contains(['\n', '\t'])
+                        || p.contains("    ")
+                        || p.chars().count() > MAX_CAPTION_CHARS
+                }) {
+                    return Err(format!(
+                        "value {} must be 1 to {MAX_CAPTION_CHARS} characters, with no new lines, \
+                         tabs or runs of 4 spaces (WhatsApp's rule for template values)",
+                        n + 1
+                    ));
+                }
+                let mut rendered = known.body().to_owned();
+                for (i, p) in params.iter().enumerate() {
+                    rendered = rendered.replace(&format!("{{{{{}}}}}", i + 1), p);
+                }
+                let components = if params.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![TemplateComponent {
+                        kind: "body".into(),
+                        sub_type: None,
+                        index: None,
+                        parameters: params
+                            .into_iter()
+                            .map(|text| TemplateParameter::Text {
+                                text,
+                                parameter_name: None,
+                            })
+                            .collect(),
+                    }]
+                };
+                Ok(Checked {
+                    content: Content::Template {
+                        template: Template {
+                            name,
+                            language: TemplateLanguage {
+                                code: language,
+                                policy: None,
+                            },
+                            components,
+                        },
+                    },
+                    text: Some(rendered),
+                })
+            }
+            Draft::Reaction { to, emoji } => {
+                let plausible = emoji.chars().count() <= 16
+                    && !emoji
+                        .chars()
+                        .any(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || c.is_control());
+                if !plausible {
+                    return Err("a reaction is one emoji (or empty, to take it back)".into());
+                }
+                Ok(Checked {
+                    text: Some(emoji.clone()).filter(|e| !e.is_empty()),
+                    content: Content::Reaction {
+                        reaction: Reaction {
+                            message_id: to.into_string(),
+                            emoji,
+                        },
+                    },
+                })
+            }
+        }
+    }
+}
 
 /// An outgoing check: returns why a message may not go out.
 pub trait Compliance: Send + Sync {
@@ -78,6 +285,8 @@ pub struct Outbound {
     checks: Vec<Box<dyn Compliance>>,
     /// One schedule per number (a std mutex: held for arithmetic only, never across `.await`).
     governors: std::sync::Mutex<std::collections::HashMap<PhoneNumberId, Governor>>,
+    /// Each WABA's templates and when they were fetched.
+    templates: std::sync::Mutex<std::collections::HashMap<String, FetchedTemplates>>,
 }
 
 impl Outbound {
@@ -87,6 +296,7 @@ impl Outbound {
             numbers,
             checks: vec![Box::new(BasicChecks)],
             governors: Default::default(),
+            templates: Default::default(),
         }
     }
 
@@ -131,28 +341,86 @@ impl Outbound {
         }
     }
 
-    /// Whether an agent's text reply may go: compliance checks, then the 24-hour window. `now`
-    /// is passed in so the window is testable.
-    pub fn check_reply(
+    /// Whether an agent's message may go, and what it becomes: WhatsApp's rules and the
+    /// compliance checks, then the 24-hour window (templates alone go outside it). `now` is
+    /// passed in so the window is testable.
+    pub async fn check_draft(
         &self,
         thread: &ThreadRecord,
-        text: &str,
+        draft: Draft,
         now: i64,
-    ) -> Result<(), OutboundError> {
-        for check in &self.checks {
-            check
-                .check(&thread.tenant, text)
-                .map_err(OutboundError::Rejected)?;
-        }
+    ) -> Result<Checked, OutboundError> {
+        let opens_window = draft.opens_window();
+        let templates = if opens_window {
+            let entry = self.entry(&thread.tenant, &thread.number)?;
+            self.templates(entry).await?
+        } else {
+            Arc::default()
+        };
+        let checked = draft
+            .check(&self.checks, &thread.tenant, &templates)
+            .map_err(OutboundError::Rejected)?;
         let open = thread
             .last_inbound_at
             .is_some_and(|at| now - at < SERVICE_WINDOW_MS);
-        if !open {
+        if !open && !opens_window {
             return Err(OutboundError::OutsideWindow {
                 last_inbound_at: thread.last_inbound_at,
             });
         }
-        Ok(())
+        Ok(checked)
+    }
+
+    /// The number's message templates, from its WhatsApp Business Account (reused for five
+    /// minutes).
+    pub async fn templates(
+        &self,
+        entry: &NumberEntry,
+    ) -> Result<Arc<Vec<TemplateInfo>>, OutboundError> {
+        let waba = entry.waba_id.as_deref().ok_or(OutboundError::NoWaba)?;
+        let cached = {
+            let map = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(waba)
+                .filter(|(at, _)| at.elapsed() < TEMPLATES_TTL)
+                .map(|(_, list)| Arc::clone(list))
+        };
+        if let Some(list) = cached {
+            return Ok(list);
+        }
+        let list = Arc::new(self.api.templates(&entry.endpoint, waba).await?);
+        self.templates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                waba.to_owned(),
+                (std::time::Instant::now(), Arc::clone(&list)),
+            );
+        Ok(list)
+    }
+
+    /// Uploads a file for the number; WhatsApp keeps it 30 days. Returns its media id.
+    pub async fn upload(
+        &self,
+        entry: &NumberEntry,
+        bytes: &[u8],
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, OutboundError> {
+        Ok(self
+            .api
+            .upload_media(&entry.endpoint, bytes, mime_type, filename)
+            .await?)
+    }
+
+    /// Downloads a message's file: its MIME type and bytes.
+    pub async fn download(
+        &self,
+        entry: &NumberEntry,
+        media_id: &str,
+    ) -> Result<(String, bytes::Bytes), OutboundError> {
+        let info = self.api.media_info(&entry.endpoint, media_id).await?;
+        let bytes = self.api.download_media(&entry.endpoint, &info.url).await?;
+        Ok((info.mime_type, bytes))
     }
 
     /// One attempt to send, at the governor's pace (call [`Outbound::wait_turn`] first).
@@ -210,5 +478,120 @@ impl Outbound {
             .mark_read(&entry.endpoint, &MarkRead::new(wamid.as_str(), typing))
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::wire::TemplateComponentInfo;
+
+    fn template(name: &str, status: &str, body: &str) -> TemplateInfo {
+        TemplateInfo {
+            id: "1".into(),
+            name: name.into(),
+            language: "en_US".into(),
+            status: status.into(),
+            category: "UTILITY".into(),
+            components: vec![TemplateComponentInfo {
+                kind: "BODY".into(),
+                format: None,
+                text: Some(body.into()),
+            }],
+        }
+    }
+
+    fn check(draft: Draft, templates: &[TemplateInfo]) -> Result<Checked, String> {
+        let checks: Vec<Box<dyn Compliance>> = vec![Box::new(BasicChecks)];
+        draft.check(&checks, &TenantId::from("t"), templates)
+    }
+
+    #[test]
+    fn a_template_is_rendered_for_history_and_sent_with_its_values() {
+        let known = [
+            template(
+                "order_update",
+                "APPROVED",
+                "Hi {{1}}, order {{2}} ships. {{1}}!",
+            ),
+            template("follow_up", "REJECTED", "Hello {{1}}"),
+        ];
+        assert_eq!(known[0].body_params(), 2);
+        let draft = |name: &str, params: &[&str]| Draft::Template {
+            name: name.into(),
+            language: "en_US".into(),
+            params: params.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let ok = check(draft("order_update", &["Ann", "A-1"]), &known).unwrap();
+        assert_eq!(ok.text.as_deref(), Some("Hi Ann, order A-1 ships. Ann!"));
+        let Content::Template { template } = ok.content else {
+            panic!("a template")
+        };
+        assert_eq!(template.components[0].parameters.len(), 2);
+        assert!(check(draft("order_update", &["Ann"]), &known)
+            .unwrap_err()
+            .contains("takes 2 values"));
+        assert!(check(draft("follow_up", &["Ann"]), &known)
+            .unwrap_err()
+            .contains("no approved template"));
+        for bad in ["", "a\nb", "a\tb", "a    b"] {
+            assert!(
+                check(draft("order_update", &["Ann", bad]), &known).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(draft("x", &[]).opens_window());
+        assert!(!Draft::Text("x".into()).opens_window());
+    }
+
+    #[test]
+    fn media_follow_whatsapp_s_rules_for_captions_and_names() {
+        let media = |kind: &str, caption: Option<&str>| Draft::Media {
+            kind: kind.into(),
+            id: "1037543291543636".into(),
+            caption: caption.map(str::to_owned),
+            filename: Some("a\u{7}b.pdf".into()),
+        };
+        let doc = check(media("document", Some("Invoice")), &[]).unwrap();
+        let Content::Document { document } = &doc.content else {
+            panic!("a document")
+        };
+        assert_eq!(document.filename.as_deref(), Some("ab.pdf"));
+        assert_eq!(doc.text.as_deref(), Some("Invoice"));
+        // Only documents carry a name; audio and stickers carry no caption.
+        let Content::Image { image } = check(media("image", None), &[]).unwrap().content else {
+            panic!("an image")
+        };
+        assert_eq!(image.filename, None);
+        assert!(check(media("audio", Some("listen")), &[]).is_err());
+        assert!(
+            check(media("audio", Some("  ")), &[]).is_ok(),
+            "a blank caption is none"
+        );
+        assert!(check(media("hologram", None), &[]).is_err());
+        let long = "x".repeat(MAX_CAPTION_CHARS + 1);
+        assert!(check(media("image", Some(&long)), &[]).is_err());
+        let bad_id = Draft::Media {
+            kind: "image".into(),
+            id: "../../etc".into(),
+            caption: None,
+            filename: None,
+        };
+        assert!(check(bad_id, &[]).is_err());
+    }
+
+    #[test]
+    fn a_reaction_is_one_emoji_or_nothing() {
+        let react = |emoji: &str| Draft::Reaction {
+            to: Wamid::from("wamid.A"),
+            emoji: emoji.into(),
+        };
+        for ok in ["👍", "❤️", "👨‍👩‍👧‍👦", ""] {
+            let c = check(react(ok), &[]).unwrap();
+            assert_eq!(c.text.is_none(), ok.is_empty(), "{ok}");
+        }
+        for bad in ["ok", "👍 👍", "a👍", "\u{7}"] {
+            assert!(check(react(bad), &[]).is_err(), "{bad:?}");
+        }
     }
 }

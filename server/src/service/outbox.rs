@@ -26,7 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::outbound::{Outbound, OutboundError};
+use super::outbound::{Draft, Outbound, OutboundError};
 use super::{DomainEvent, Events, NumberDirectory};
 use crate::config::OutboxConfig;
 use crate::connector::wire::{Content, SendRequest};
@@ -75,6 +75,8 @@ pub struct NewSend<'a> {
     pub number: &'a PhoneNumberId,
     pub customer: &'a WaId,
     pub content: Content,
+    /// What history shows for it; `None` for the content's own summary.
+    pub text: Option<String>,
     pub reply_to: Option<&'a Wamid>,
     /// `user:u_…`, `api_key:k_…`, `demo`.
     pub author: &'a str,
@@ -144,22 +146,25 @@ impl Outbox {
         Ok(())
     }
 
-    /// An agent's text reply: compliance and the 24-hour window, then queued.
-    pub async fn reply(
+    /// An agent's message: WhatsApp's rules, compliance and the 24-hour window, then queued.
+    /// `reply_to` quotes one of the conversation's messages.
+    pub async fn compose(
         &self,
         thread: &ThreadRecord,
-        text: &str,
+        draft: Draft,
+        reply_to: Option<&Wamid>,
         author: &str,
         client_key: Option<&str>,
         now: i64,
     ) -> Result<OutboxRecord, OutboundError> {
-        self.shared.outbound.check_reply(thread, text, now)?;
+        let checked = self.shared.outbound.check_draft(thread, draft, now).await?;
         self.enqueue(NewSend {
             tenant: &thread.tenant,
             number: &thread.number,
             customer: &thread.customer,
-            content: Content::text(text),
-            reply_to: None,
+            content: checked.content,
+            text: checked.text,
+            reply_to,
             author,
             client_key,
         })
@@ -204,7 +209,7 @@ impl Outbox {
                 OutboundError::Rejected(format!("the message cannot be encoded: {e}"))
             })?,
             kind: request.content.kind().to_owned(),
-            text: request.content.summary(),
+            text: send.text.or_else(|| request.content.summary()),
             state: SendState::Queued,
             attempts: 0,
             wamid: None,

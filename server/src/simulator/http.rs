@@ -11,7 +11,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::state::{graph_error, Disposition, Faults, SimState, MAX_MEDIA_BYTES};
+use super::state::{graph_error, unknown_object, Disposition, Faults, SimState, MAX_MEDIA_BYTES};
 use crate::connector::cloud_api::IDEMPOTENCY_HEADER;
 
 /// Request bodies for `/messages` are small JSON; anything larger is refused.
@@ -78,6 +78,30 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
              auth: Option<String>,
              form: warp::multipart::FormData| async move {
                 upload(state, pnid, auth, form).await
+            },
+        );
+
+    let templates = warp::path!(String / String / "message_templates")
+        .and(warp::get())
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::query::<TemplatesQuery>())
+        .then(
+            |version: String,
+             waba_id: String,
+             state: Arc<SimState>,
+             auth: Option<String>,
+             q: TemplatesQuery| async move {
+                match state.message_templates(
+                    &version,
+                    &waba_id,
+                    auth.as_deref(),
+                    q.limit.unwrap_or(25),
+                    q.after.as_deref(),
+                ) {
+                    Ok(page) => respond(200, &page),
+                    Err((status, body)) => respond(status, &body),
+                }
             },
         );
 
@@ -148,6 +172,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .or(control)
         .unify()
+        .or(templates)
+        .unify()
         .or(media_info)
         .unify()
         .or(media_delete)
@@ -155,6 +181,12 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
         .recover(recover)
         .unify()
         .boxed()
+}
+
+#[derive(Deserialize)]
+struct TemplatesQuery {
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,12 +198,6 @@ struct MediaQuery {
 struct TokenQuery {
     #[serde(default)]
     token: String,
-}
-
-fn unknown_object(id: &str) -> Value {
-    json!({"error": {
-        "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
-        "type": "GraphMethodException", "code": 100, "error_subcode": 33}})
 }
 
 fn authorize_media(
@@ -293,6 +319,9 @@ struct InboundRequest {
     /// …any `messages[]` object (without from, id and timestamp), e.g. `{"type":"image",...}`.
     #[serde(default)]
     message: Option<Value>,
+    /// How long ago the customer wrote it (a late delivery): 0 by default.
+    #[serde(default)]
+    age_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -356,7 +385,8 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
                 _ => return respond(400, &json!({"error": "give `text` or a `message` object"})),
             };
             let name = r.name.unwrap_or_else(|| "Simulated Customer".into());
-            match state.inbound(&number, &r.from, &name, message) {
+            let age = std::time::Duration::from_secs(r.age_secs.unwrap_or(0));
+            match state.inbound_aged(&number, &r.from, &name, message, age) {
                 Some(wamid) => respond(200, &json!({"wamid": wamid})),
                 None => respond(
                     404,

@@ -115,6 +115,13 @@ pub fn unix_ms() -> i64 {
 }
 
 /// Meta's error envelope.
+/// Meta's answer for an id that does not exist (or is not the caller's).
+pub fn unknown_object(id: &str) -> Value {
+    json!({"error": {
+        "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+        "type": "GraphMethodException", "code": 100, "error_subcode": 33}})
+}
+
 pub fn graph_error(code: i64, title: &str, details: &str) -> Value {
     json!({"error": {
         "message": format!("(#{code}) {title}"),
@@ -145,12 +152,70 @@ pub fn new_wamid(recipient: &str) -> String {
     )
 }
 
-/// Known templates: (name, language, body parameter count, category).
-const TEMPLATES: &[(&str, &str, usize, &str)] = &[
-    ("hello_world", "en_US", 0, "utility"),
-    ("order_update", "en_US", 2, "utility"),
-    ("order_update", "ru", 2, "utility"),
-    ("seasonal_promo", "en_US", 1, "marketing"),
+/// A template the simulated WABA has, approved unless said otherwise.
+pub(super) struct SimTemplate {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub language: &'static str,
+    pub category: &'static str,
+    pub status: &'static str,
+    /// The body with `{{n}}` placeholders.
+    pub body: &'static str,
+}
+
+impl SimTemplate {
+    fn params(&self) -> usize {
+        (1..=9)
+            .take_while(|n| self.body.contains(&format!("{{{{{n}}}}}")))
+            .count()
+    }
+}
+
+/// The templates every simulated WABA has.
+pub(super) const TEMPLATES: &[SimTemplate] = &[
+    SimTemplate {
+        id: "1039512467405000",
+        name: "hello_world",
+        language: "en_US",
+        category: "UTILITY",
+        status: "APPROVED",
+        body: "Welcome and congratulations!! This message demonstrates your ability to send a \
+               WhatsApp message notification from the Cloud API, hosted by Meta.",
+    },
+    SimTemplate {
+        id: "1039512467405001",
+        name: "order_update",
+        language: "en_US",
+        category: "UTILITY",
+        status: "APPROVED",
+        body: "Hi {{1}}, your order {{2}} is on its way. Reply here if you have any questions.",
+    },
+    SimTemplate {
+        id: "1039512467405002",
+        name: "order_update",
+        language: "ru",
+        category: "UTILITY",
+        status: "APPROVED",
+        body:
+            "Здравствуйте, {{1}}! Ваш заказ {{2}} уже в пути. Если есть вопросы, ответьте на это \
+               сообщение.",
+    },
+    SimTemplate {
+        id: "1039512467405003",
+        name: "seasonal_promo",
+        language: "en_US",
+        category: "MARKETING",
+        status: "APPROVED",
+        body: "Our sale is on! Use code {{1}} for 25% off every order.",
+    },
+    SimTemplate {
+        id: "1039512467405004",
+        name: "follow_up",
+        language: "en_US",
+        category: "UTILITY",
+        status: "REJECTED",
+        body: "We have not heard from you in a while, {{1}}.",
+    },
 ];
 
 impl SimState {
@@ -225,6 +290,47 @@ impl SimState {
                 "The access token is invalid or expired",
             ))
         }
+    }
+
+    /// `GET /{version}/{waba_id}/message_templates?limit=&after=`: the templates, paged like
+    /// Meta's cursor paging (`after` is an opaque position).
+    pub fn message_templates(
+        &self,
+        version: &str,
+        waba_id: &str,
+        authorization: Option<&str>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Value, (u16, Value)> {
+        let Some(number) = self.config.numbers.iter().find(|n| n.waba_id == waba_id) else {
+            return Err((400, unknown_object(waba_id)));
+        };
+        self.authorize(number, authorization)
+            .map_err(|body| (401, body))?;
+        let start = after.and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
+        let limit = limit.clamp(1, 100);
+        let page: Vec<Value> = TEMPLATES
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|t| {
+                json!({
+                    "id": t.id, "name": t.name, "language": t.language, "status": t.status,
+                    "category": t.category,
+                    "components": [{"type": "BODY", "text": t.body}],
+                })
+            })
+            .collect();
+        let end = start + page.len();
+        let mut paging =
+            json!({"cursors": {"before": start.to_string(), "after": end.to_string()}});
+        if end < TEMPLATES.len() {
+            let base = self.base_url.as_str().trim_end_matches('/');
+            paging["next"] = json!(format!(
+                "{base}/{version}/{waba_id}/message_templates?limit={limit}&after={end}"
+            ));
+        }
+        Ok(json!({"data": page, "paging": paging}))
     }
 
     /// `POST /{version}/{phone_number_id}/messages`.
@@ -515,16 +621,35 @@ impl SimState {
         phone_number_id: &str,
         from: &str,
         name: &str,
+        message: Value,
+    ) -> Option<String> {
+        self.inbound_aged(phone_number_id, from, name, message, Duration::ZERO)
+    }
+
+    /// [`SimState::inbound`] for a message the customer wrote `age` ago (its webhook arrives
+    /// now, late, as Meta's retries can deliver it): the 24-hour window runs from then.
+    pub fn inbound_aged(
+        &self,
+        phone_number_id: &str,
+        from: &str,
+        name: &str,
         mut message: Value,
+        age: Duration,
     ) -> Option<String> {
         let number = self.number(phone_number_id)?.clone();
         let wamid = new_wamid(from);
         {
             let mut inner = self.lock();
-            inner.last_inbound.insert(
-                (number.phone_number_id.clone(), from.to_owned()),
-                Instant::now(),
-            );
+            let key = (number.phone_number_id.clone(), from.to_owned());
+            // Older than this machine's monotonic clock: simply no recent message.
+            match Instant::now().checked_sub(age) {
+                Some(at) => {
+                    inner.last_inbound.insert(key, at);
+                }
+                None => {
+                    inner.last_inbound.remove(&key);
+                }
+            }
             inner.inbound_wamids.insert(
                 wamid.clone(),
                 (number.phone_number_id.clone(), from.to_owned()),
@@ -534,7 +659,8 @@ impl SimState {
         let object = message.as_object_mut()?;
         object.insert("from".into(), json!(from));
         object.insert("id".into(), json!(wamid));
-        object.insert("timestamp".into(), json!((unix_ms() / 1000).to_string()));
+        let sent_at = (unix_ms() - age.as_millis() as i64) / 1000;
+        object.insert("timestamp".into(), json!(sent_at.to_string()));
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": number.waba_id, "changes": [{"field": "messages", "value": {
@@ -686,10 +812,15 @@ fn version_at_least(version: &str, major: u32) -> bool {
 
 fn template_category(content: &Content) -> Option<&'static str> {
     match content {
-        Content::Template { template } => TEMPLATES
-            .iter()
-            .find(|(name, ..)| *name == template.name)
-            .map(|(.., category)| *category),
+        Content::Template { template } => {
+            TEMPLATES.iter().find(|t| t.name == template.name).map(|t| {
+                if t.category == "MARKETING" {
+                    "marketing"
+                } else {
+                    "utility"
+                }
+            })
+        }
         _ => None,
     }
 }
@@ -764,14 +895,11 @@ fn validate_content(content: &Content, inner: &Inner) -> Result<(), (i64, &'stat
             }
         }
         Content::Template { template } => {
-            let known: Vec<_> = TEMPLATES
-                .iter()
-                .filter(|(n, ..)| *n == template.name)
-                .collect();
-            let Some((_, _, params, _)) = known
-                .iter()
-                .find(|(_, lang, ..)| *lang == template.language.code)
-            else {
+            let Some(known) = TEMPLATES.iter().find(|t| {
+                t.name == template.name
+                    && t.language == template.language.code
+                    && t.status == "APPROVED"
+            }) else {
                 return Err((
                     132001,
                     "Template name does not exist in the translation",
@@ -799,7 +927,8 @@ fn validate_content(content: &Content, inner: &Inner) -> Result<(), (i64, &'stat
                         .count()
                 })
                 .sum();
-            if given != *params {
+            let params = known.params();
+            if given != params {
                 return Err((
                     132000,
                     "Number of parameters does not match the expected number of params",
