@@ -180,6 +180,8 @@ texts! {
     NoTemplates => "This number has no approved templates.", "У этого номера нет одобренных шаблонов.";
     TemplateValue => "Value", "Значение";
     Caption => "Add a caption…", "Добавьте подпись…";
+    CustomerConversations => "Conversations with this customer", "Диалоги с этим клиентом";
+    ThisConversation => "this one", "этот";
     None => "None", "Нет";
     Minutes => "min", "мин";
     Seconds => "s", "с";

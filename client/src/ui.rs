@@ -6,9 +6,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, Conversation, CreateUser, LoginRequest, LoginResponse, MediaInput,
-    MessageParts, MessageTemplate, Number, OutgoingMessage, Page, Role, Team, TemplateInput,
-    UpdateUser, Uploaded, User,
+    ApiKey, AuditEntry, Conversation, CreateUser, CustomerProfile, LoginRequest, LoginResponse,
+    MediaInput, MessageParts, MessageTemplate, Number, OutgoingMessage, Page, Role, Team,
+    TemplateInput, UpdateUser, Uploaded, User,
 };
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
@@ -978,6 +978,18 @@ fn Details(id: ConversationId, conversation: Memo<Option<Conversation>>) -> impl
     let id_tags = id.clone();
     let id_remove = id.clone();
     let id_note = id.clone();
+    // The customer's conversations with every number the user may read (loaded once per open).
+    let profile = RwSignal::new(None::<CustomerProfile>);
+    {
+        let id = id.clone();
+        spawn_local(async move {
+            let path = format!("/api/v1/conversations/{id}/customer");
+            if let Ok(p) = net::get::<CustomerProfile>(&path).await {
+                profile.set(Some(p));
+            }
+        });
+    }
+    let id_current = id.clone();
     let can_edit_tags =
         move || app.can(Permission::ContactsEdit) || app.can(Permission::ConversationsReply);
     view! {
@@ -990,6 +1002,27 @@ fn Details(id: ConversationId, conversation: Memo<Option<Conversation>>) -> impl
                 <dt>{move || app.t(T::Assignee)}</dt><dd>{move || agent_name(conversation.with(|c| c.as_ref().and_then(|c| c.assignee.clone())))}</dd>
                 <dt>{move || app.t(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
             </dl>
+            <Show when=move || profile.with(|p| p.as_ref().is_some_and(|p| p.conversations.len() > 1))>
+                <h2>{move || app.t(T::CustomerConversations)}</h2>
+                <ul class="customer-conversations">
+                    {
+                        let current = id_current.clone();
+                        move || profile.get().map(|p| p.conversations).unwrap_or_default().into_iter().map(|c| {
+                            let this = c.conversation.id == current;
+                            let target = c.conversation.id.clone();
+                            let at = c.conversation.last_message_at;
+                            view! {
+                                <li class:current=this on:click=move |_| if !this { app.open_conversation(target.clone()) }>
+                                    <b>"+"{c.display_phone_number.clone()}</b>
+                                    {state_badge(c.conversation.state)}
+                                    {this.then(|| view! { <span class="hint">" · "{move || app.t(T::ThisConversation)}</span> })}
+                                    <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
+                                </li>
+                            }
+                        }).collect_view()
+                    }
+                </ul>
+            </Show>
             <h2>{move || app.t(T::Tags)}</h2>
             <div class="chips">
                 {move || tags().into_iter().map(|tag| {

@@ -899,3 +899,44 @@ async fn a_weak_password_hash_is_upgraded_at_sign_in() {
     api.token("ada@acme.example").await;
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_s_other_conversations_show_only_where_the_caller_may_read() {
+    // Acme has a second number, outside the agent's team.
+    const SECOND: &str = "333333333333333";
+    let w = world_with(&format!(
+        "[[whatsapp.numbers]]\ntenant = \"acme\"\nphone_number_id = \"{SECOND}\"\n\
+         display_phone_number = \"15553333\"\nwaba_id = \"9001\"\naccess_token = \"token\"\n\
+         app_secret = \"{SECRET}\"\nverify_token = \"verify\"\n\
+         graph_api_url = \"http://127.0.0.1:9/v23.0\"\n"
+    ))
+    .await;
+    let customer = &w.acme.ids["customer"];
+    deliver(&w.api, webhook(SECOND, customer, "wamid.acme.2", "again")).await;
+    let path = format!("conversations/{}/customer", w.acme.ids["conversation"]);
+
+    let owner = w.api.get(&path, &w.acme.callers["owner"]).await;
+    assert_eq!(owner.status, StatusCode::OK, "{:?}", owner.body);
+    assert_eq!(owner.body["customer"], customer.as_str());
+    let numbers: Vec<&str> = owner.body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversation"]["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{:?}", owner.body);
+    assert!(numbers.contains(&SECOND) && numbers.contains(&ACME_NUMBER));
+
+    // The agent reads only their team's number, and sees the customer's number masked.
+    let agent = w.api.get(&path, &w.acme.callers["agent"]).await;
+    assert_eq!(agent.status, StatusCode::OK, "{:?}", agent.body);
+    let list = agent.body["conversations"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{:?}", agent.body);
+    assert_eq!(list[0]["conversation"]["number"], ACME_NUMBER);
+    assert_eq!(
+        list[0]["display_phone_number"],
+        format!("1555{ACME_NUMBER}")
+    );
+    assert!(agent.body["customer"].as_str().unwrap().starts_with('•'));
+    w.running.shutdown().await;
+}

@@ -242,6 +242,25 @@ pub struct Conversation {
     pub tags: Vec<String>,
 }
 
+/// `GET /api/v1/conversations/{id}/customer`: who the customer is, and every conversation the
+/// caller may see that they have with the workspace's numbers (this one included), newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CustomerProfile {
+    /// Masked like [`Conversation::customer`].
+    pub customer: String,
+    pub name: Option<String>,
+    pub conversations: Vec<CustomerConversation>,
+}
+
+/// One of a customer's conversations, with the business number it is with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CustomerConversation {
+    pub conversation: Conversation,
+    pub display_phone_number: String,
+}
+
 /// `POST /api/v1/conversations/{id}/messages`: a reply. Exactly one of `text` (alone),
 /// `media` (with `text` as its caption) or `template` says what it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 //! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
 use switchboard_shared::api::{
-    mask_phone, AssignTo, Conversation, Message, MessageTemplate, OutgoingMessage, Page,
-    ReactionInput, Send, Uploaded,
+    mask_phone, AssignTo, Conversation, CustomerConversation, CustomerProfile, Message,
+    MessageTemplate, OutgoingMessage, Page, ReactionInput, Send, Uploaded,
 };
 use switchboard_shared::protocol::ConversationState;
 use switchboard_shared::{ConversationId, Permission, UserId};
@@ -15,7 +15,9 @@ use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
 use crate::service::outbound::{Draft, OutboundError};
 use crate::service::{media_kind, message_parts};
-use crate::store::{ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState};
+use crate::store::{
+    conversation_id, ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState,
+};
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
     if ctx.principal.can(Permission::ContactsPhoneView) {
@@ -62,6 +64,42 @@ fn id(ctx: &Ctx) -> ConversationId {
 pub async fn get(ctx: Ctx) -> ApiResult {
     let (c, t) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     json(StatusCode::OK, &dto(&ctx, c, t))
+}
+
+/// `GET conversations/{id}/customer`: the customer, and their conversations with each of the
+/// workspace's numbers that the caller may see (this one included), most recent first. A
+/// conversation's id follows from the number and the customer, so this reads one conversation
+/// per number and needs no index.
+pub async fn customer_profile(ctx: Ctx) -> ApiResult {
+    let (this, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let mut conversations = Vec::new();
+    for number in ctx.scope.numbers().await? {
+        let other = conversation_id(ctx.scope.tenant(), &number.phone_number_id, &this.customer);
+        let record = if other == this.id {
+            Some(this.clone())
+        } else {
+            ctx.scope.conversation(&other).await?
+        };
+        let Some(record) = record else { continue };
+        let thread = ctx.scope.thread(&other).await?;
+        let assignee = thread.as_ref().and_then(|t| t.assignee.as_ref());
+        if !ctx.principal.sees(&record.number, assignee) {
+            continue;
+        }
+        conversations.push(CustomerConversation {
+            conversation: dto(&ctx, record, thread),
+            display_phone_number: number.display_phone_number,
+        });
+    }
+    conversations.sort_by_key(|c| std::cmp::Reverse(c.conversation.last_message_at));
+    json(
+        StatusCode::OK,
+        &CustomerProfile {
+            customer: customer(&ctx, this.customer.as_str()),
+            name: this.customer_name.clone(),
+            conversations,
+        },
+    )
 }
 
 /// The most open conversations one list request reads while filtering, so a narrow filter over

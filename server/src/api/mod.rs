@@ -406,6 +406,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "conversations/{id}/customer",
+                P::ConversationsReadAssigned,
+                "conversation.customer",
+                h!(conversations::customer_profile),
+            ),
+            Route::needs(
+                M::GET,
                 "conversations/{id}/messages",
                 P::ConversationsReadAssigned,
                 "conversation.history",

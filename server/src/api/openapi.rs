@@ -220,6 +220,13 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             202,
             Some(schema::<Send>),
         ),
+        ("GET", "conversations/{id}/customer") => op(
+            "The customer, and their conversations with each of the workspace's numbers that \
+             the caller may see",
+            None,
+            200,
+            Some(schema::<CustomerProfile>),
+        ),
         ("POST", "conversations/{id}/reactions") => op(
             "React to one of the conversation's messages (an empty emoji takes it back); sent \
              like a reply (202)",
