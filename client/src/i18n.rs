@@ -155,6 +155,17 @@ texts! {
     Numbers => "Numbers", "Номера";
     ApiKeys => "API keys", "API-ключи";
     Audit => "Audit log", "Журнал аудита";
+    Routing => "Routing", "Маршрутизация";
+    RoutingSource => "Set in the server's configuration file, section [routing]; changes take effect on restart.", "Задаётся в файле конфигурации сервера, раздел [routing]; изменения вступают в силу после перезапуска.";
+    Strategy => "Strategy", "Стратегия";
+    LeastLoad => "Least loaded agent", "Наименее загруженный агент";
+    RoundRobin => "In turn (round robin)", "По очереди";
+    Capacity => "Conversations per agent", "Диалогов на агента";
+    ReplyDeadline => "Reassign when unanswered after", "Переназначать без ответа через";
+    OfflineGrace => "Keep conversations of a dropped agent for", "Сохранять диалоги отключившегося агента";
+    SlaTarget => "At risk after waiting", "Под угрозой после ожидания";
+    QueueNotice => "Message to waiting customers", "Сообщение ожидающим клиентам";
+    Never => "never", "никогда";
     Name => "Name", "Имя";
     Role => "Role", "Роль";
     Disabled => "Disabled", "Отключён";

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
     ApiKey, AuditEntry, Conversation, CreateUser, CustomerProfile, LoginRequest, LoginResponse,
-    MediaInput, MessageParts, MessageTemplate, Number, OutgoingMessage, Page, Role, Team,
-    TemplateInput, UpdateUser, Uploaded, User,
+    MediaInput, MessageParts, MessageTemplate, Number, OutgoingMessage, Page, Role,
+    RoutingSettings, Team, TemplateInput, UpdateUser, Uploaded, User,
 };
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
@@ -1209,6 +1209,7 @@ enum AdminTab {
     Roles,
     Teams,
     Numbers,
+    Routing,
     Keys,
     Audit,
 }
@@ -1229,6 +1230,9 @@ fn AdminView() -> impl IntoView {
         }
         if app.can(Permission::SettingsNumbers) {
             t.push((AdminTab::Numbers, T::Numbers));
+        }
+        if app.can(Permission::SettingsRouting) {
+            t.push((AdminTab::Routing, T::Routing));
         }
         if app.can(Permission::ApiKeysManage) {
             t.push((AdminTab::Keys, T::ApiKeys));
@@ -1251,6 +1255,7 @@ fn AdminView() -> impl IntoView {
                 AdminTab::Roles => view! { <RolesAdmin/> }.into_any(),
                 AdminTab::Teams => view! { <TeamsAdmin/> }.into_any(),
                 AdminTab::Numbers => view! { <NumbersAdmin/> }.into_any(),
+                AdminTab::Routing => view! { <RoutingAdmin/> }.into_any(),
                 AdminTab::Keys => view! { <KeysAdmin/> }.into_any(),
                 AdminTab::Audit => view! { <AuditAdmin/> }.into_any(),
             }}
@@ -1431,6 +1436,51 @@ fn NumbersAdmin() -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The routing in force: it is set in the configuration file, so this screen shows it.
+#[component]
+fn RoutingAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let routing = RwSignal::new(None::<RoutingSettings>);
+    fetch_into("/api/v1/routing", routing);
+    let strategy = move |s: &str| {
+        app.t(if s == "round_robin" {
+            T::RoundRobin
+        } else {
+            T::LeastLoad
+        })
+    };
+    let duration = move |secs: u64| {
+        if secs == 0 {
+            app.t(T::Never).to_owned()
+        } else {
+            i18n::duration(app.lang.get(), secs as i64 * 1000)
+        }
+    };
+    view! {
+        {move || routing.get().map(|r| view! {
+            <section class="routing">
+                <p class="hint">{move || app.t(T::RoutingSource)}</p>
+                <dl>
+                    <dt>{move || app.t(T::Strategy)}</dt><dd>{strategy(&r.strategy)}</dd>
+                    <dt>{move || app.t(T::Capacity)}</dt><dd>{r.capacity}</dd>
+                    <dt>{move || app.t(T::ReplyDeadline)}</dt><dd>{duration(r.reply_deadline_secs)}</dd>
+                    <dt>{move || app.t(T::OfflineGrace)}</dt><dd>{duration(r.offline_grace_secs)}</dd>
+                    <dt>{move || app.t(T::SlaTarget)}</dt><dd>{duration(r.sla_secs)}</dd>
+                    <dt>{move || app.t(T::QueueNotice)}</dt><dd>{if r.queue_notice.is_empty() { "—".to_owned() } else { r.queue_notice.clone() }}</dd>
+                </dl>
+                <table>
+                    <thead><tr><th>{move || app.t(T::Number)}</th><th>{move || app.t(T::Strategy)}</th></tr></thead>
+                    <tbody>
+                        {r.numbers.iter().map(|n| view! {
+                            <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{strategy(&n.strategy)}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })}
     }
 }
 

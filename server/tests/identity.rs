@@ -940,3 +940,21 @@ async fn a_customer_s_other_conversations_show_only_where_the_caller_may_read() 
     assert!(agent.body["customer"].as_str().unwrap().starts_with('•'));
     w.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_read_the_routing_in_force_for_their_own_numbers() {
+    let w = world_with("[routing]\nstrategy = \"round_robin\"\nsla_secs = 120\n").await;
+    let a = w.api.get("routing", &w.acme.callers["admin"]).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(
+        (a.body["strategy"].as_str(), a.body["sla_secs"].as_u64()),
+        (Some("round_robin"), Some(120))
+    );
+    let numbers = a.body["numbers"].as_array().unwrap();
+    assert_eq!(numbers.len(), 1, "only acme's own number: {numbers:?}");
+    assert_eq!(numbers[0]["phone_number_id"], ACME_NUMBER);
+    assert_eq!(numbers[0]["strategy"], "round_robin");
+    let a = w.api.get("routing", &w.acme.callers["agent"]).await;
+    assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    w.running.shutdown().await;
+}

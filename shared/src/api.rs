@@ -261,6 +261,36 @@ pub struct CustomerConversation {
     pub display_phone_number: String,
 }
 
+/// `GET /api/v1/routing`: how conversations reach agents. Set in the server's configuration
+/// file (`[routing]`); this shows what is in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RoutingSettings {
+    /// `least_load` or `round_robin`: the default for numbers without their own.
+    pub strategy: String,
+    /// Conversations an agent holds at once (an agent's profile may set their own).
+    pub capacity: u32,
+    /// An assigned agent who has not answered within this long loses the conversation to
+    /// another (0: never).
+    pub reply_deadline_secs: u64,
+    /// How long an agent whose connection dropped keeps their conversations.
+    pub offline_grace_secs: u64,
+    /// Customers waiting longer than this for a first reply are at risk on the board.
+    pub sla_secs: u64,
+    /// What a customer who has to wait is told (empty: nothing).
+    pub queue_notice: String,
+    /// Each of the workspace's numbers and the strategy in force for it.
+    pub numbers: Vec<NumberRouting>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NumberRouting {
+    pub phone_number_id: PhoneNumberId,
+    pub display_phone_number: String,
+    pub strategy: String,
+}
+
 /// `POST /api/v1/conversations/{id}/messages`: a reply. Exactly one of `text` (alone),
 /// `media` (with `text` as its caption) or `template` says what it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -325,6 +325,9 @@ try {
     await admin.click(`.admin .tab:has-text("${ru ? "Роли" : "Roles"}")`);
     await admin.waitForSelector('.admin td:has-text("supervisor")');
     check(true, "the admin sees the roles");
+    await admin.click(`.admin .tab:has-text("${ru ? "Маршрутизация" : "Routing"}")`);
+    await admin.waitForSelector(`.routing dd:has-text("${ru ? "Наименее загруженный агент" : "Least loaded agent"}")`);
+    check((await admin.locator(".routing tbody tr").count()) === 1, "the admin sees the routing in force, per number");
     await admin.click(`.admin .tab:has-text("${ru ? "Журнал аудита" : "Audit log"}")`);
     await admin.waitForSelector('.admin td:has-text("auth.login")');
     check(true, "the admin sees the audit log with the sign-ins");

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use switchboard_shared::api::{
-    ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, Page, Role, RoleInput, Team,
-    TeamInput, Tenant, UpdateTenant, UpdateUser, User,
+    ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, NumberRouting, Page, Role, RoleInput,
+    RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
 };
 use switchboard_shared::{Permission, PresetRole, UserId};
 use warp::http::StatusCode;
@@ -205,6 +205,46 @@ pub async fn list_numbers(ctx: Ctx) -> ApiResult {
         })
         .collect();
     json(StatusCode::OK, &numbers)
+}
+
+/// `GET routing`: the routing settings in force, with the strategy of each of the tenant's
+/// numbers.
+pub async fn get_routing(ctx: Ctx) -> ApiResult {
+    let config = ctx.inbox.routing();
+    let name = |s: crate::routing::Strategy| match s {
+        crate::routing::Strategy::LeastLoad => "least_load",
+        crate::routing::Strategy::RoundRobin => "round_robin",
+    };
+    let numbers = ctx
+        .scope
+        .numbers()
+        .await?
+        .into_iter()
+        .map(|n| NumberRouting {
+            strategy: name(
+                config
+                    .numbers
+                    .get(n.phone_number_id.as_str())
+                    .copied()
+                    .unwrap_or(config.strategy),
+            )
+            .to_owned(),
+            phone_number_id: n.phone_number_id,
+            display_phone_number: n.display_phone_number,
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &RoutingSettings {
+            strategy: name(config.strategy).to_owned(),
+            capacity: config.capacity,
+            reply_deadline_secs: config.reply_deadline_secs,
+            offline_grace_secs: config.offline_grace_secs,
+            sla_secs: config.sla_secs,
+            queue_notice: config.queue_notice.clone(),
+            numbers,
+        },
+    )
 }
 
 // --- agents ---

@@ -200,6 +200,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "routing",
+                P::SettingsRouting,
+                "routing.read",
+                h!(access::get_routing),
+            ),
+            Route::needs(
+                M::GET,
                 "users",
                 P::UsersManage,
                 "user.list",

@@ -96,6 +96,12 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             200,
             Some(schema::<Vec<Number>>),
         ),
+        ("GET", "routing") => op(
+            "The routing settings in force (set in the configuration file), per number",
+            None,
+            200,
+            Some(schema::<RoutingSettings>),
+        ),
         ("GET", "users") => Operation {
             query: PAGED,
             ..op("Users, by email", None, 200, Some(schema::<Page<User>>))

@@ -97,6 +97,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Inbox {
     tx: mpsc::Sender<Command>,
+    /// The routing settings in force (read-only; they come from the configuration).
+    config: Arc<RoutingConfig>,
 }
 
 impl Inbox {
@@ -107,6 +109,11 @@ impl Inbox {
             .await
             .map_err(|_| InboxError::Stopped)?;
         rx.await.map_err(|_| InboxError::Stopped)?
+    }
+
+    /// The routing settings in force.
+    pub fn routing(&self) -> &RoutingConfig {
+        &self.config
     }
 
     /// Gives a conversation to `agent` (a transfer when someone else had it).
@@ -227,6 +234,7 @@ impl Inbox {
         outbox: Outbox,
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
+        let shared_config = Arc::new(config.clone());
         let mut worker = Worker {
             outbox,
             hub: Arc::clone(&hub),
@@ -263,7 +271,10 @@ impl Inbox {
                 }
             }
         });
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            config: shared_config,
+        })
     }
 }
 
