@@ -646,7 +646,7 @@ impl App {
         self,
         conversation: ConversationId,
         mut body: OutgoingMessage,
-        kind: &'static str,
+        kind: &str,
         shown: Option<String>,
         parts: MessageParts,
     ) {

@@ -699,14 +699,7 @@ fn Composer(id: ConversationId, conversation: Memo<Option<Conversation>>) -> imp
                     })),
                     ..MessageParts::default()
                 };
-                let kind: &'static str = match file.kind.as_str() {
-                    "image" => "image",
-                    "video" => "video",
-                    "audio" => "audio",
-                    "sticker" => "sticker",
-                    _ => "document",
-                };
-                app.send_rich(id.get_value(), outgoing, kind, caption, parts);
+                app.send_rich(id.get_value(), outgoing, &file.kind, caption, parts);
                 attachment.set(None);
             }
             None if body.is_empty() => return,

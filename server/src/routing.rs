@@ -33,6 +33,16 @@ pub enum Strategy {
     LeastLoad,
 }
 
+impl Strategy {
+    /// Its name in the configuration and the API (as serde spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::RoundRobin => "round_robin",
+            Strategy::LeastLoad => "least_load",
+        }
+    }
+}
+
 /// How an agent looks to routing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentView {
@@ -531,6 +541,13 @@ mod tests {
 
     fn user(i: usize) -> UserId {
         UserId::new(format!("u{i}"))
+    }
+
+    #[test]
+    fn strategy_names_are_serde_s() {
+        for s in [Strategy::RoundRobin, Strategy::LeastLoad] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     fn conv(i: usize) -> ConversationId {

@@ -211,24 +211,19 @@ pub async fn list_numbers(ctx: Ctx) -> ApiResult {
 /// numbers.
 pub async fn get_routing(ctx: Ctx) -> ApiResult {
     let config = ctx.inbox.routing();
-    let name = |s: crate::routing::Strategy| match s {
-        crate::routing::Strategy::LeastLoad => "least_load",
-        crate::routing::Strategy::RoundRobin => "round_robin",
-    };
     let numbers = ctx
         .scope
         .numbers()
         .await?
         .into_iter()
         .map(|n| NumberRouting {
-            strategy: name(
-                config
-                    .numbers
-                    .get(n.phone_number_id.as_str())
-                    .copied()
-                    .unwrap_or(config.strategy),
-            )
-            .to_owned(),
+            strategy: config
+                .numbers
+                .get(n.phone_number_id.as_str())
+                .copied()
+                .unwrap_or(config.strategy)
+                .as_str()
+                .to_owned(),
             phone_number_id: n.phone_number_id,
             display_phone_number: n.display_phone_number,
         })
@@ -236,7 +231,7 @@ pub async fn get_routing(ctx: Ctx) -> ApiResult {
     json(
         StatusCode::OK,
         &RoutingSettings {
-            strategy: name(config.strategy).to_owned(),
+            strategy: config.strategy.as_str().to_owned(),
             capacity: config.capacity,
             reply_deadline_secs: config.reply_deadline_secs,
             offline_grace_secs: config.offline_grace_secs,

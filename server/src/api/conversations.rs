@@ -272,22 +272,14 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
 /// conversation's messages (an empty emoji takes the reaction back). `202` like a reply.
 pub async fn react(ctx: Ctx) -> ApiResult {
     let body: ReactionInput = ctx.req.json()?;
-    let a = acting(&ctx);
-    let conversation = id(&ctx);
-    inbox::visible(a.principal, a.scope, &conversation).await?;
-    let target = inbox::message_of(&a, &conversation, &body.message, "message").await?;
-    if target.kind == "reaction" {
-        return Err(Failure::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "rejected",
-            "not sent: a reaction cannot be reacted to",
-        ));
-    }
-    let draft = Draft::Reaction {
-        to: target.wamid,
-        emoji: body.emoji,
-    };
-    let send = inbox::send(&a, &conversation, draft, None, body.key.as_deref()).await?;
+    let send = inbox::react(
+        &acting(&ctx),
+        &id(&ctx),
+        &body.message,
+        body.emoji,
+        body.key.as_deref(),
+    )
+    .await?;
     json(StatusCode::ACCEPTED, &send_dto(send))
 }
 

@@ -132,6 +132,34 @@ pub async fn send(
         .await?)
 }
 
+/// Reacts to the conversation's message `message` (a key) with `emoji` (empty takes it back);
+/// sent like a reply.
+pub async fn react(
+    a: &Acting<'_>,
+    id: &ConversationId,
+    message: &str,
+    emoji: String,
+    key: Option<&str>,
+) -> Result<OutboxRecord, Failure> {
+    let thread = visible_thread(a, id).await?;
+    let target = message_of(a, id, message, "message").await?;
+    if target.kind == "reaction" {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            "not sent: a reaction cannot be reacted to",
+        ));
+    }
+    let draft = Draft::Reaction {
+        to: target.wamid,
+        emoji,
+    };
+    let author = a.principal.actor_id();
+    Ok(a.outbox
+        .compose(&thread, draft, None, &author, key, now_ms())
+        .await?)
+}
+
 /// A message of the conversation by key, or a 422 naming the field that pointed at nothing.
 pub async fn message_of(
     a: &Acting<'_>,
