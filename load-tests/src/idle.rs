@@ -8,7 +8,7 @@
 //! `ready` (or, for the baseline, its upgrade) counts as lost.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -118,30 +118,6 @@ async fn measure(
     }
     drop(held);
     points
-}
-
-/// The baseline server: accepts WebSockets with the same small buffers and holds them.
-pub fn run_baseline_hub(listen: &str) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(0);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                if let Ok(mut ws) =
-                    tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
-                {
-                    while let Some(Ok(_)) = ws.next().await {}
-                }
-            });
-        }
-    })
 }
 
 async fn setup_owner(base: &str, link: &str) -> Result<String> {
@@ -277,7 +253,6 @@ pub async fn serve_with_owner(
 
 pub async fn run(cli: &Cli) -> Result<Value> {
     let switchboard = sibling_binary("switchboard")?;
-    let me = std::env::current_exe()?;
     pin_self(1);
     let load_before = procinfo::load_average();
     let counts: Vec<usize> = if cli.smoke {
@@ -286,39 +261,24 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         vec![1_000, 5_000, 10_000]
     };
 
-    // Baseline first, pinned like the server.
-    let port = free_port()?;
-    let baseline = Killed(
-        pinned(&me, 0)
-            .args([
-                "--baseline-server",
-                "tungstenite-hold",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the baseline")?,
-    );
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the baseline did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Baselines first, pinned like the server, their sockets subscribed like Switchboard's.
+    let mut baselines = Vec::new();
+    for node in [false, true] {
+        let hub = if node {
+            crate::baselines::node_hub().await?
+        } else {
+            crate::baselines::start_rust("tungstenite-hub").await?
+        };
+        let points = measure(
+            hub.pid(),
+            &format!("ws://127.0.0.1:{}/", hub.port),
+            None,
+            Some("tenant"),
+            &counts,
+        )
+        .await;
+        baselines.push((hub.name, points));
     }
-    let baseline_points = measure(
-        baseline.0.id(),
-        &format!("ws://127.0.0.1:{port}/"),
-        None,
-        None,
-        &counts,
-    )
-    .await;
-    drop(baseline);
 
     // Switchboard: an owner's bearer token, each socket subscribed to the tenant stream.
     let served = serve_with_owner(&switchboard, &default_number("unused-secret"), "").await?;
@@ -335,19 +295,25 @@ pub async fn run(cli: &Cli) -> Result<Value> {
 
     let lost: usize = points
         .iter()
-        .chain(&baseline_points)
+        .chain(baselines.iter().flat_map(|(_, p)| p))
         .map(|p| p.sockets - p.opened)
         .sum();
     let table: Vec<Value> = points
         .iter()
-        .zip(&baseline_points)
-        .map(|(s, b)| {
-            json!({
+        .enumerate()
+        .map(|(i, s)| {
+            let mut row = json!({
                 "sockets": s.sockets,
                 "switchboard_bytes_per_socket": s.bytes_per_socket.round(),
-                "baseline_bytes_per_socket": b.bytes_per_socket.round(),
-                "ratio_to_baseline": ((s.bytes_per_socket / b.bytes_per_socket.max(1.0)) * 100.0).round() / 100.0,
-            })
+            });
+            for (name, b) in &baselines {
+                let b = &b[i];
+                row[format!("{name}_bytes_per_socket")] = json!(b.bytes_per_socket.round());
+                row[format!("ratio_to_{name}")] = json!(
+                    ((s.bytes_per_socket / b.bytes_per_socket.max(1.0)) * 100.0).round() / 100.0
+                );
+            }
+            row
         })
         .collect();
     Ok(json!({
@@ -355,7 +321,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         "smoke": cli.smoke,
         "what": "server RSS growth per idle authenticated socket subscribed to one stream",
         "points": table,
-        "baseline": {"name": "bare tokio-tungstenite server, same buffer sizes, holding sockets"},
+        "baselines": "tungstenite-hub: a bare tokio-tungstenite broadcast hub with the same buffer sizes; node-ws: the same hub on Node.js ws; both sockets subscribed",
         "target_bytes_per_socket": 16 * 1024,
         "lost": lost,
         "duplicated": 0,

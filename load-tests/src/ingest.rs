@@ -1,7 +1,7 @@
 //! `ingest`: signed, real-shaped webhooks (messages and statuses 1:3) at the maximum rate a
 //! closed loop of connections can push, and at a fixed 500/s for acknowledgement latency, into
 //! `switchboard serve` with the durable store (fsync on every group commit). Baseline in the same
-//! run: a warp hello-world handler that reads the body and answers 200.
+//! run: a hyper hello-world handler that reads the body and answers 200.
 //!
 //! Correctness: every message webhook that got a 200 must be in `switchboard export` exactly once
 //! after a graceful restart (`lost`, `duplicated`); any answer other than 200 is a `violation`.
@@ -21,21 +21,6 @@ use crate::{procinfo, sibling_binary, Cli};
 
 pub(crate) const SECRET: &str = "load_test_app_secret";
 const NUMBER: &str = "106540352242922";
-
-/// Runs a baseline server in this process until killed.
-pub fn run_baseline_server(kind: &str, listen: &str) -> Result<()> {
-    anyhow::ensure!(kind == "warp-hello", "unknown baseline {kind}");
-    let addr: std::net::SocketAddr = listen.parse().context("--listen")?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        use warp::Filter;
-        let hello = warp::post()
-            .and(warp::body::bytes())
-            .map(|_body: Bytes| "ok");
-        warp::serve(hello).run(addr).await;
-    });
-    Ok(())
-}
 
 pub(crate) fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
@@ -278,7 +263,6 @@ fn best(mut runs: Vec<RunResult>) -> RunResult {
 
 pub async fn run(cli: &Cli) -> Result<Value> {
     let switchboard = sibling_binary("switchboard")?;
-    let me = std::env::current_exe()?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -286,22 +270,9 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let load_before = procinfo::load_average();
     let duration = cli.duration();
 
-    // Baseline: warp hello-world, pinned like the server.
-    let port = free_port()?;
-    let baseline = Killed(
-        pinned(&me, 0)
-            .args([
-                "--baseline-server",
-                "warp-hello",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the baseline")?,
-    );
-    let baseline_url = format!("http://127.0.0.1:{port}/webhooks/whatsapp");
-    wait_ready(&format!("http://127.0.0.1:{port}/")).await?;
+    // Baseline: hyper hello-world, pinned like the server.
+    let baseline = crate::baselines::start_rust("hyper-hello").await?;
+    let baseline_url = format!("http://127.0.0.1:{}/webhooks/whatsapp", baseline.port);
     let mut baseline_runs = Vec::new();
     for i in 0..cli.repeats() {
         baseline_runs
@@ -412,8 +383,9 @@ graph_api_url = "http://127.0.0.1:9/v23.0"
         "concurrency": cli.concurrency,
         "switchboard": sb_best.summary(),
         "switchboard_cpu_us_per_webhook": round(cpu_used * 1e6 / served.max(1) as f64),
+        "switchboard_webhooks_per_cpu_s": (served as f64 / cpu_used.max(1e-9)).round(),
         "at_500_per_s": at_500_median.summary(),
-        "baseline": {"name": "warp hello-world", "result": baseline_best.summary()},
+        "baseline": {"name": "hyper hello-world", "result": baseline_best.summary()},
         "ratio_to_baseline": round(ratio),
         "acked_messages": acked.len(),
         "lost": lost,

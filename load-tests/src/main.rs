@@ -12,9 +12,15 @@
 //! server CPU per operation comes from /proc; the load average is recorded.
 //! Traffic goes to loopback only, in loops bounded by time and count.
 
+mod baselines;
+mod crowd;
+mod e2e;
+mod fanout;
+mod history;
 mod idle;
 mod ingest;
 mod procinfo;
+mod reconnect;
 mod routing;
 mod send_governor;
 
@@ -85,16 +91,24 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Every scenario, in the order a full run takes them.
+const SCENARIOS: [&str; 9] = [
+    "ingest",
+    "e2e",
+    "fanout",
+    "idle_memory",
+    "reconnect",
+    "send_governor",
+    "slow_consumer",
+    "history",
+    "routing",
+];
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(kind) = &cli.baseline_server {
         let listen = cli.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
-        let result = if kind == "tungstenite-hold" {
-            idle::run_baseline_hub(&listen)
-        } else {
-            ingest::run_baseline_server(kind, &listen)
-        };
-        return match result {
+        return match baselines::run_server(kind, &listen) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("baseline server: {e:#}");
@@ -109,7 +123,7 @@ fn main() -> ExitCode {
         .expect("runtime");
     let scenarios: Vec<&str> = match &cli.scenario {
         Some(s) => vec![s.as_str()],
-        None => vec!["ingest", "idle_memory", "routing", "send_governor"],
+        None => SCENARIOS.to_vec(),
     };
     let mut failed = false;
     for scenario in scenarios {
@@ -118,8 +132,14 @@ fn main() -> ExitCode {
             "idle_memory" => runtime.block_on(idle::run(&cli)),
             "routing" => runtime.block_on(routing::run(&cli)),
             "send_governor" => runtime.block_on(send_governor::run(&cli)),
+            "e2e" => runtime.block_on(e2e::run(&cli)),
+            "slow_consumer" => runtime.block_on(e2e::slow_consumer(&cli)),
+            "fanout" => runtime.block_on(fanout::run(&cli)),
+            "reconnect" => runtime.block_on(reconnect::run(&cli)),
+            "history" => runtime.block_on(history::run(&cli)),
             other => Err(anyhow::anyhow!(
-                "unknown scenario {other} (this build has: ingest, idle_memory, routing, send_governor)"
+                "unknown scenario {other} (this build has: {})",
+                SCENARIOS.join(", ")
             )),
         };
         match result {

@@ -1,0 +1,177 @@
+//! What the hub scenarios (`e2e`, `slow_consumer`, `reconnect`) share: signing in many people on
+//! a running server, the frames they read, and the webhooks customers send.
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The business number every crowd scenario's customers write to.
+pub const NUMBER: &str = "106540352242922";
+const PASSWORD: &str = "a long load-test passphrase";
+
+/// Moves every thread of a running process to `cpus` (a taskset list such as `0` or `0-1`).
+/// Setup that is CPU-bound on the server (Argon2id hashing while people are created and sign
+/// in) runs on both cores; measurements run with the server back on core 0.
+pub fn repin(pid: u32, cpus: &str) {
+    if std::path::Path::new("/usr/bin/taskset").exists() {
+        let _ = Command::new("/usr/bin/taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Someone created and signed in: their user id and bearer token.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+    pub token: String,
+}
+
+/// Creates `n` users with `role` (`agent`, `supervisor`) through the REST API as `owner`, and
+/// signs each in. Two at a time: each costs the server two Argon2id hashes.
+pub async fn people(base: &str, owner: &str, role: &str, n: usize) -> Result<Vec<Person>> {
+    let client = reqwest::Client::new();
+    let mut created: Vec<(usize, Person)> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                let email = format!("{role}{i}@load.example");
+                let answer: Value = client
+                    .post(format!("{base}/api/v1/users"))
+                    .bearer_auth(owner)
+                    .json(&json!({"email": email, "name": format!("{role} {i}"),
+                                  "role": role, "password": PASSWORD}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let id = answer["id"]
+                    .as_str()
+                    .with_context(|| format!("creating {email}: {answer}"))?
+                    .to_owned();
+                let login: Value = client
+                    .post(format!("{base}/api/v1/auth/token"))
+                    .json(&json!({"email": email, "password": PASSWORD}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let token = login["token"]
+                    .as_str()
+                    .with_context(|| format!("signing {email} in: {login}"))?
+                    .to_owned();
+                anyhow::Ok((i, Person { id, token }))
+            }
+        })
+        .buffer_unordered(2)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    created.sort_by_key(|(i, _)| *i);
+    Ok(created.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The part of a server frame the scenarios read; serde skips the rest.
+#[derive(Deserialize, Debug)]
+pub struct Frame {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub event: Option<EventHead>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct EventHead {
+    pub kind: String,
+    #[serde(default)]
+    pub wamid: Option<String>,
+}
+
+impl Frame {
+    /// The wamid of a `message_stored` event, if this frame is one.
+    pub fn stored_wamid(&self) -> Option<&str> {
+        let event = self.event.as_ref()?;
+        (self.kind == "event" && event.kind == "message_stored")
+            .then_some(event.wamid.as_deref())
+            .flatten()
+    }
+}
+
+/// A customer's text message as Meta delivers it, to [`NUMBER`].
+pub fn text_webhook(customer: &str, wamid: &str, text: &str) -> Bytes {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+        "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+            "contacts": [{"profile": {"name": "Load Test"}, "wa_id": customer}],
+            "messages": [{"from": customer, "id": wamid, "timestamp": "1750000000",
+                "type": "text", "text": {"body": text}}]}}]}]});
+    Bytes::from(serde_json::to_vec(&body).expect("serialisable"))
+}
+
+/// Posts a signed webhook; true when the server acknowledged it (it is durable).
+pub async fn post_webhook(client: &reqwest::Client, url: &str, body: Bytes) -> bool {
+    let signature = crate::ingest::sign(&body);
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Server memory (`VmRSS`) in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The value at percentile `p` (0–100) of sorted microseconds, in milliseconds.
+pub fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted_us.len() as f64 * p / 100.0).ceil() as usize).clamp(1, sorted_us.len());
+    (f64::from(sorted_us[rank - 1]) / 10.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let us: Vec<u32> = (1..=1000).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&us, 50.0), 500.0);
+        assert_eq!(percentile_ms(&us, 99.0), 990.0);
+        assert_eq!(percentile_ms(&us, 99.9), 999.0);
+        assert_eq!(percentile_ms(&us, 100.0), 1000.0);
+        assert_eq!(percentile_ms(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn only_message_events_name_a_wamid() {
+        let stored: Frame = serde_json::from_str(
+            r#"{"type":"event","topic":"inbox:u_1","seq":3,"event":{"kind":"message_stored","wamid":"wamid.x","text":"hi"}}"#,
+        )
+        .unwrap();
+        assert_eq!(stored.stored_wamid(), Some("wamid.x"));
+        assert_eq!(stored.seq, 3);
+        let status: Frame = serde_json::from_str(
+            r#"{"type":"event","seq":4,"event":{"kind":"status_changed","wamid":"wamid.x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(status.stored_wamid(), None);
+    }
+}
