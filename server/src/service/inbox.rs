@@ -583,6 +583,17 @@ impl Worker {
                     .and_then(|t| t.engine.position(&thread.conversation))
             })
             .flatten();
+        self.announce_at(thread, previous, reason, position).await;
+    }
+
+    /// [`Self::announce`] with the queue position already known (finding it scans the queue).
+    async fn announce_at(
+        &mut self,
+        thread: &ThreadRecord,
+        previous: Option<UserId>,
+        reason: &str,
+        position: Option<usize>,
+    ) {
         let event = HubEvent::ConversationChanged {
             conversation: thread.conversation.clone(),
             number: thread.number.clone(),
@@ -606,18 +617,28 @@ impl Worker {
         let mut audit = audit;
         for change in changes {
             let now = now_ms();
-            let (conversation, previous, reason) = match &change {
+            let (conversation, previous, reason, position) = match &change {
                 Change::Assigned {
                     conversation,
                     previous,
                     reason,
                     ..
-                } => (conversation.clone(), previous.clone(), reason_name(*reason)),
+                } => (
+                    conversation.clone(),
+                    previous.clone(),
+                    reason_name(*reason),
+                    None,
+                ),
                 Change::Queued {
                     conversation,
                     previous,
-                    ..
-                } => (conversation.clone(), previous.clone(), "queue"),
+                    position,
+                } => (
+                    conversation.clone(),
+                    previous.clone(),
+                    "queue",
+                    Some(*position),
+                ),
             };
             let Some(thread) = self.tenant(tenant).open.get_mut(&conversation) else {
                 continue;
@@ -636,7 +657,7 @@ impl Worker {
             thread.updated_at = now;
             let thread = thread.clone();
             self.save(&thread, audit.take().as_ref()).await;
-            self.announce(&thread, previous, reason).await;
+            self.announce_at(&thread, previous, reason, position).await;
         }
     }
 
