@@ -169,14 +169,19 @@ async fn measure(
     let n = subscribers as u64;
     let published = Arc::new(AtomicU64::new(0));
     let running = Arc::new(AtomicBool::new(true));
-    // Waits until every subscriber is within WINDOW events of event `i`.
+    let cpu_before = procinfo::cpu_seconds(pid).unwrap_or(0.0);
+    let started = Instant::now();
+    let deadline = started + duration;
+    // Waits until every subscriber is within WINDOW events of event `i` (or the run is over: a
+    // subscriber the server cut off never catches up, and shows as lost).
     let gate = {
         let counters = Arc::clone(&counters);
         move |i: u64| {
             let counters = Arc::clone(&counters);
             async move {
                 let need = i.saturating_sub(WINDOW) * n;
-                while counters.delivered.load(Ordering::Relaxed) < need {
+                while counters.delivered.load(Ordering::Relaxed) < need && Instant::now() < deadline
+                {
                     let notified = counters.progress.notified();
                     if counters.delivered.load(Ordering::Relaxed) >= need {
                         break;
@@ -187,9 +192,6 @@ async fn measure(
         }
     };
 
-    let cpu_before = procinfo::cpu_seconds(pid).unwrap_or(0.0);
-    let started = Instant::now();
-    let deadline = started + duration;
     match publisher {
         Publisher::Webhooks { client, url } => {
             let mut tasks = Vec::new();
