@@ -9,6 +9,8 @@
 //! is refused or told to `resync` (`violations`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -34,7 +36,11 @@ struct Held {
 }
 
 /// Reads an agent's socket until told to drop it, then drops it without a close handshake.
-async fn hold(mut socket: Socket, mut drop_now: tokio::sync::watch::Receiver<bool>) -> Held {
+async fn hold(
+    mut socket: Socket,
+    mut drop_now: tokio::sync::watch::Receiver<bool>,
+    holding: Arc<AtomicUsize>,
+) -> Held {
     let mut held = Held {
         last_seq: 0,
         customers: HashSet::new(),
@@ -49,7 +55,9 @@ async fn hold(mut socket: Socket, mut drop_now: tokio::sync::watch::Receiver<boo
                     held.last_seq = held.last_seq.max(frame.seq);
                 }
                 if let Some(i) = frame.stored_wamid().and_then(|w| w.strip_prefix("wamid.rc.first.")) {
-                    held.customers.extend(i.parse::<usize>().ok());
+                    if held.customers.insert(i.parse::<usize>().unwrap_or(usize::MAX)) {
+                        holding.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -155,6 +163,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
 
     // Everyone online and following their inbox.
     let (drop_tx, drop_rx) = tokio::sync::watch::channel(false);
+    let holding = Arc::new(AtomicUsize::new(0));
     let sockets: Vec<Option<Socket>> = futures_util::stream::iter(&people)
         .map(|p| {
             let ws = ws.clone();
@@ -170,7 +179,11 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let mut holders = Vec::new();
     for socket in sockets {
         let socket = socket.context("an agent's socket did not open")?;
-        holders.push(tokio::spawn(hold(socket, drop_rx.clone())));
+        holders.push(tokio::spawn(hold(
+            socket,
+            drop_rx.clone(),
+            Arc::clone(&holding),
+        )));
     }
     let started = Instant::now();
     loop {
@@ -193,30 +206,21 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     // One customer per agent writes; routing spreads them by load.
     let first = post_all(&client, &url, agents, "first").await;
     anyhow::ensure!(first == 0, "{first} first messages were refused");
-    // Wait until the assignments and messages have reached the inboxes: the queue is empty and
-    // every conversation is held.
-    let started = Instant::now();
+    // Wait until the first messages have reached the agents' inboxes: all of them, or nothing
+    // new for 3 s (a customer routing queued has no agent to miss anything).
+    let mut quiet = (Instant::now(), 0usize);
     loop {
-        let board: Value = client
-            .get(format!("{}/api/v1/board", served.base))
-            .bearer_auth(&served.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let held: u64 = board["agents"].as_array().map_or(0, |a| {
-            a.iter().map(|x| x["active"].as_u64().unwrap_or(0)).sum()
-        });
-        if held >= agents as u64 {
+        let now = holding.load(Ordering::Relaxed);
+        if now >= agents {
             break;
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("only {held} of {agents} conversations were assigned");
+        if now > quiet.1 {
+            quiet = (Instant::now(), now);
+        } else if quiet.0.elapsed() > Duration::from_secs(3) {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Board figures lead the sockets by a hair: give the frames a moment to land.
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     // The drop: every connection at once.
     drop_tx.send(true)?;
@@ -272,6 +276,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         "what": "all agents' connections dropped at once, every customer writes, all reconnect at once: time until each is resubscribed with every missed event",
         "agents": agents,
         "conversations_held": holding,
+        "conversations_queued": agents - holding,
         "missed_messages": expected,
         "replayed_messages": replayed,
         "back_ms": {
