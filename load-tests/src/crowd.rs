@@ -77,6 +77,36 @@ pub async fn people(base: &str, owner: &str, role: &str, n: usize) -> Result<Vec
     Ok(created.into_iter().map(|(_, p)| p).collect())
 }
 
+/// Waits until routing knows `agents` agents (presence reaches it through the inbox task), by
+/// asking the supervisor board every 50 ms for at most `within`.
+pub async fn until_routing_knows(
+    client: &reqwest::Client,
+    base: &str,
+    owner: &str,
+    agents: usize,
+    within: std::time::Duration,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let board: Value = client
+            .get(format!("{base}/api/v1/board"))
+            .bearer_auth(owner)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let known = board["agents"].as_array().map_or(0, Vec::len);
+        if known >= agents {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < within,
+            "routing knows {known} of {agents} agents after {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The part of a server frame the scenarios read; serde skips the rest.
 #[derive(Deserialize, Debug)]
 pub struct Frame {

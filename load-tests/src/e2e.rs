@@ -296,23 +296,14 @@ impl Crowd {
             .pool_max_idle_per_host(256)
             .timeout(Duration::from_secs(30))
             .build()?;
-        let started = Instant::now();
-        loop {
-            let board: Value = client
-                .get(format!("{}/api/v1/board", served.base))
-                .bearer_auth(&served.token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            if board["agents"].as_array().map_or(0, Vec::len) >= agents {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("the agents never reached routing");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crowd::until_routing_knows(
+            &client,
+            &served.base,
+            &served.token,
+            agents,
+            Duration::from_secs(60),
+        )
+        .await?;
         let mut crowd = Crowd {
             served,
             shared,

@@ -185,23 +185,14 @@ pub async fn run(cli: &Cli) -> Result<Value> {
             Arc::clone(&holding),
         )));
     }
-    let started = Instant::now();
-    loop {
-        let board: Value = client
-            .get(format!("{}/api/v1/board", served.base))
-            .bearer_auth(&served.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if board["agents"].as_array().map_or(0, Vec::len) >= agents {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the agents never reached routing");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crowd::until_routing_knows(
+        &client,
+        &served.base,
+        &served.token,
+        agents,
+        Duration::from_secs(120),
+    )
+    .await?;
 
     // One customer per agent writes; routing spreads them by load.
     let first = post_all(&client, &url, agents, "first").await;

@@ -10,12 +10,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::crowd;
 use crate::idle::{default_number, open, serve_with_owner, Socket};
 use crate::ingest::{pin_self, sign, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
@@ -30,40 +31,6 @@ fn message(customer: &str, seq: usize) -> Bytes {
             "messages": [{"from": customer, "id": format!("wamid.routing-{seq}"),
                 "timestamp": "1750000000", "type": "text", "text": {"body": "Hello, I need help"}}]}}]}]});
     Bytes::from(serde_json::to_vec(&body).expect("serialisable"))
-}
-
-async fn agent_tokens(base: &str, owner: &str, n: usize) -> Result<Vec<(String, String)>> {
-    let client = reqwest::Client::new();
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let email = format!("agent{i}@load.example");
-        let password = "a long load-test passphrase";
-        let created: Value = client
-            .post(format!("{base}/api/v1/users"))
-            .bearer_auth(owner)
-            .json(
-                &json!({"email": email, "name": format!("Agent {i}"), "role": "agent",
-                          "password": password}),
-            )
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = created["id"]
-            .as_str()
-            .with_context(|| format!("creating an agent: {created}"))?
-            .to_owned();
-        let login: Value = client
-            .post(format!("{base}/api/v1/auth/token"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = login["token"].as_str().context("agent sign-in")?.to_owned();
-        out.push((id, token));
-    }
-    Ok(out)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -90,8 +57,8 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     )
     .await?;
     let ws = format!("ws://127.0.0.1:{}/ws", served.port);
-    let agent_list = agent_tokens(&served.base, &served.token, agents).await?;
-    let agent_ids: HashSet<String> = agent_list.iter().map(|(id, _)| id.clone()).collect();
+    let agent_list = crowd::people(&served.base, &served.token, "agent", agents).await?;
+    let agent_ids: HashSet<String> = agent_list.iter().map(|p| p.id.clone()).collect();
 
     // The supervisor's view: every decision of the tenant.
     let mut watch: Socket = open(&ws, Some(&served.token), Some("tenant"), 1)
@@ -100,29 +67,20 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         .context("the supervisor socket did not open")?;
     // Every agent online, each on their own socket.
     let mut agent_sockets = Vec::with_capacity(agents);
-    for (_, token) in &agent_list {
-        let mut held = open(&ws, Some(token), None, 1).await;
+    for agent in &agent_list {
+        let mut held = open(&ws, Some(&agent.token), None, 1).await;
         agent_sockets.push(held.pop().context("an agent socket did not open")?);
     }
     // Presence reaches routing through the inbox task; make sure it has by asking the board.
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let board: Value = client
-            .get(format!("{}/api/v1/board", served.base))
-            .bearer_auth(&served.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if board["agents"].as_array().map_or(0, Vec::len) >= agents {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the agents never reached routing: {board}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crowd::until_routing_knows(
+        &client,
+        &served.base,
+        &served.token,
+        agents,
+        Duration::from_secs(30),
+    )
+    .await?;
 
     // The reader: decisions as they arrive, keyed by customer.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant, Value)>();
