@@ -226,12 +226,21 @@ pub async fn serve_with_owner(
     let (link_tx, link_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
+        // The server's own warnings explain a failed run: the first few are passed on.
+        let mut warnings = 0usize;
         for line in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
         {
             if let Some(at) = line.find("http://") {
                 let _ = link_tx.send(line[at..].trim().to_owned());
+            } else if line.contains("WARN") || line.contains("ERROR") {
+                warnings += 1;
+                if warnings <= 10 {
+                    eprintln!("switchboard: {line}");
+                } else if warnings.is_power_of_two() {
+                    eprintln!("switchboard: {warnings} warnings so far");
+                }
             }
         }
     });

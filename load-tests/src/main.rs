@@ -48,6 +48,9 @@ pub struct Cli {
     /// Measured runs per scenario (best of for throughput, median of for latency).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Agents for `reconnect` (default 5,000; 100 with --smoke).
+    #[arg(long)]
+    pub agents: Option<usize>,
     /// Concurrent connections for maximum-rate runs.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,

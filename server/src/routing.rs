@@ -129,6 +129,45 @@ struct Assignment {
     replied: bool,
 }
 
+/// What ranks an agent with room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Standing {
+    active: u32,
+    capacity: u32,
+    last_turn: u64,
+}
+
+/// An agent in least-load order: lowest load relative to capacity, then assigned least
+/// recently, then by id (the order [`Engine::order`] and a scan in id order give).
+#[derive(Clone, Debug)]
+struct ByLoad(Standing, UserId);
+
+impl Ord for ByLoad {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (&self.0, &other.0);
+        // a.active / a.capacity against b's, without division.
+        let la = u64::from(a.active) * u64::from(b.capacity.max(1));
+        let lb = u64::from(b.active) * u64::from(a.capacity.max(1));
+        la.cmp(&lb)
+            .then(a.last_turn.cmp(&b.last_turn))
+            .then_with(|| self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for ByLoad {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ByLoad {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for ByLoad {}
+
 /// Handling times remembered for the estimate.
 const HANDLE_SAMPLES: usize = 50;
 /// Assumed handling time before any conversation was resolved.
@@ -144,6 +183,13 @@ pub struct Engine {
     /// The conversations in `queue`, so that "is it waiting?" on every customer message does not
     /// scan a queue that can hold tens of thousands (issue 5's ingest: 480 µs a webhook).
     queued: HashSet<ConversationId>,
+    /// The agents with room (connected, available, under capacity) and where they stand.
+    /// Choosing looks only at these, so offline and full agents cost nothing per conversation.
+    open: BTreeMap<UserId, Standing>,
+    /// `open` in least-load order, then round-robin order: choosing for a conversation any free
+    /// agent may take is the first entry, not a scan of the tenant's agents.
+    by_load: BTreeSet<ByLoad>,
+    by_turn: BTreeSet<(u64, UserId)>,
     turn: u64,
     handle_ms: VecDeque<i64>,
 }
@@ -156,49 +202,128 @@ impl Engine {
         }
     }
 
-    fn eligible(&self, user: &UserId, ticket: &Ticket) -> bool {
-        self.agents.get(user).is_some_and(|s| {
-            s.view.connected
-                && s.view.available
-                && (s.active.len() as u32) < s.view.capacity
-                && ticket.pool.as_ref().is_none_or(|p| p.contains(user))
-        })
+    fn has_room(slot: &Slot) -> bool {
+        slot.view.connected
+            && slot.view.available
+            && (slot.active.len() as u32) < slot.view.capacity
     }
 
+    fn eligible(&self, user: &UserId, ticket: &Ticket) -> bool {
+        self.agents.get(user).is_some_and(Self::has_room)
+            && ticket.pool.as_ref().is_none_or(|p| p.contains(user))
+    }
+
+    /// Keeps `open` and its orders true to the agent's slot after anything that may change
+    /// their room or rank.
+    fn touch(&mut self, user: &UserId) {
+        let now = self
+            .agents
+            .get(user)
+            .filter(|s| Self::has_room(s))
+            .map(|s| Standing {
+                active: s.active.len() as u32,
+                capacity: s.view.capacity,
+                last_turn: s.last_turn,
+            });
+        let before = self.open.get(user).copied();
+        if before == now {
+            return;
+        }
+        if let Some(before) = before {
+            self.open.remove(user);
+            self.by_load.remove(&ByLoad(before, user.clone()));
+            self.by_turn.remove(&(before.last_turn, user.clone()));
+        }
+        if let Some(now) = now {
+            self.open.insert(user.clone(), now);
+            self.by_load.insert(ByLoad(now, user.clone()));
+            self.by_turn.insert((now.last_turn, user.clone()));
+        }
+    }
+
+    /// The agent for `ticket` among every agent with room (skipping `exclude`).
     fn choose(&self, ticket: &Ticket, exclude: Option<&UserId>) -> Option<(UserId, Reason)> {
+        if let Some(pool) = ticket.pool.as_ref().filter(|p| p.len() < self.open.len()) {
+            // A team's few members instead of the whole tenant's free agents.
+            return self.choose_among(
+                ticket,
+                exclude,
+                pool.iter().filter(|u| self.open.contains_key(*u)),
+            );
+        }
         if let Some(sticky) = ticket.sticky.as_ref().filter(|s| Some(*s) != exclude) {
             if self.eligible(sticky, ticket) {
                 return Some((sticky.clone(), Reason::Sticky));
             }
         }
-        let skip = |u: &UserId| Some(u) == exclude;
-        let with_skills = self
-            .agents
-            .iter()
-            .filter(|(u, s)| !skip(u) && ticket.skills.is_subset(&s.view.skills))
-            .map(|(u, _)| u.clone())
-            .collect::<BTreeSet<_>>();
-        if !ticket.skills.is_empty() {
-            if let Some(u) = self.best_among(ticket, &with_skills) {
-                return Some((u, Reason::Skills));
+        // Free agents best first: the first one who may take it is the pool's pick; with
+        // skills asked for, the first who also has them.
+        let ranked: Box<dyn Iterator<Item = &UserId>> =
+            match ticket.strategy.unwrap_or(self.strategy) {
+                Strategy::LeastLoad => Box::new(self.by_load.iter().map(|k| &k.1)),
+                Strategy::RoundRobin => Box::new(self.by_turn.iter().map(|(_, u)| u)),
+            };
+        let mut any = None;
+        for user in ranked {
+            if Some(user) == exclude || !ticket.pool.as_ref().is_none_or(|p| p.contains(user)) {
+                continue;
             }
+            if ticket.skills.is_empty() {
+                return Some((user.clone(), Reason::Pool));
+            }
+            if self
+                .agents
+                .get(user)
+                .is_some_and(|s| ticket.skills.is_subset(&s.view.skills))
+            {
+                return Some((user.clone(), Reason::Skills));
+            }
+            any.get_or_insert(user);
         }
-        let everyone = self
-            .agents
-            .keys()
-            .filter(|u| !skip(u))
-            .cloned()
-            .collect::<BTreeSet<_>>();
-        self.best_among(ticket, &everyone)
-            .map(|u| (u, Reason::Pool))
+        any.map(|u| (u.clone(), Reason::Pool))
     }
 
-    fn best_among(&self, ticket: &Ticket, users: &BTreeSet<UserId>) -> Option<UserId> {
-        self.agents
-            .iter()
-            .filter(|(u, _)| users.contains(*u) && self.eligible(u, ticket))
-            .min_by(|(_, a), (_, b)| self.order(ticket.strategy.unwrap_or(self.strategy), a, b))
-            .map(|(u, _)| u.clone())
+    /// Sticky first, then the best agent holding every skill asked for, then the best of the
+    /// pool; `candidates` in `UserId` order, so ties go the same way every time. One pass, no
+    /// allocation: this runs for every new conversation and every waiting one an agent frees
+    /// up for.
+    fn choose_among<'a>(
+        &'a self,
+        ticket: &Ticket,
+        exclude: Option<&UserId>,
+        candidates: impl Iterator<Item = &'a UserId>,
+    ) -> Option<(UserId, Reason)> {
+        if let Some(sticky) = ticket.sticky.as_ref().filter(|s| Some(*s) != exclude) {
+            if self.eligible(sticky, ticket) {
+                return Some((sticky.clone(), Reason::Sticky));
+            }
+        }
+        let strategy = ticket.strategy.unwrap_or(self.strategy);
+        let better = |slot: &Slot, best: Option<(&UserId, &Slot)>| {
+            best.is_none_or(|(_, b)| self.order(strategy, slot, b).is_lt())
+        };
+        let mut skilled: Option<(&UserId, &Slot)> = None;
+        let mut any: Option<(&UserId, &Slot)> = None;
+        for user in candidates {
+            if Some(user) == exclude || !self.eligible(user, ticket) {
+                continue;
+            }
+            let Some(slot) = self.agents.get(user) else {
+                continue;
+            };
+            if !ticket.skills.is_empty()
+                && ticket.skills.is_subset(&slot.view.skills)
+                && better(slot, skilled)
+            {
+                skilled = Some((user, slot));
+            }
+            if better(slot, any) {
+                any = Some((user, slot));
+            }
+        }
+        skilled
+            .map(|(u, _)| (u.clone(), Reason::Skills))
+            .or_else(|| any.map(|(u, _)| (u.clone(), Reason::Pool)))
     }
 
     fn order(&self, strategy: Strategy, a: &Slot, b: &Slot) -> std::cmp::Ordering {
@@ -219,6 +344,7 @@ impl Engine {
             slot.active.insert(ticket.conversation.clone());
             slot.last_turn = self.turn;
         }
+        self.touch(agent);
         self.assigned.insert(
             ticket.conversation.clone(),
             Assignment {
@@ -236,6 +362,7 @@ impl Engine {
         if let Some(slot) = self.agents.get_mut(&a.agent) {
             slot.active.remove(conversation);
         }
+        self.touch(&a.agent);
         Some(a)
     }
 
@@ -334,7 +461,8 @@ impl Engine {
             slot.offline_since = Some(now);
         }
         slot.view = view;
-        self.drain(now)
+        self.touch(user);
+        self.drain(now, std::slice::from_ref(user))
     }
 
     /// How routing sees an agent now, if it knows them.
@@ -342,53 +470,57 @@ impl Engine {
         self.agents.get(user).map(|slot| &slot.view)
     }
 
-    /// A conversation's skills changed (its tags were edited). A waiting one may now suit an
-    /// agent with room; an assigned one keeps its agent, and the new skills count when it is
-    /// routed again.
-    pub fn retag(
-        &mut self,
-        conversation: &ConversationId,
-        skills: BTreeSet<String>,
-        now: i64,
-    ) -> Vec<Change> {
+    /// A conversation's skills changed (its tags were edited). They count the next time it is
+    /// routed: skills only rank agents who may take it, so a waiting one stays waiting (nobody
+    /// had room for it) and an assigned one keeps its agent.
+    pub fn retag(&mut self, conversation: &ConversationId, skills: BTreeSet<String>) {
         if let Some(a) = self.assigned.get_mut(conversation) {
             a.ticket.skills = skills;
-            return Vec::new();
-        }
-        match self
-            .queue
-            .iter_mut()
-            .find(|t| &t.conversation == conversation)
-        {
-            Some(ticket) => {
+        } else if self.queued.contains(conversation) {
+            if let Some(ticket) = self
+                .queue
+                .iter_mut()
+                .find(|t| &t.conversation == conversation)
+            {
                 ticket.skills = skills;
-                self.drain(now)
             }
-            None => Vec::new(),
         }
     }
 
-    /// Gives waiting conversations to agents with room, oldest first.
-    fn drain(&mut self, now: i64) -> Vec<Change> {
+    /// Gives waiting conversations, oldest first, to the agents in `gained`: those whose room
+    /// just grew. Nobody else can take one: a conversation waits only when no agent may take it
+    /// (the property test checks this after every operation), and only `gained` changed since.
+    /// So the work is one pass over the queue that stops once they are full, not the queue
+    /// times the tenant's agents on every presence change (issue 5's reconnect of 5,000 agents).
+    fn drain(&mut self, now: i64, gained: &[UserId]) -> Vec<Change> {
+        let mut gained: Vec<UserId> = gained
+            .iter()
+            .filter(|u| self.open.contains_key(*u))
+            .cloned()
+            .collect();
+        gained.sort();
+        gained.dedup();
         let mut changes = Vec::new();
-        let mut still = VecDeque::new();
-        while let Some(ticket) = self.queue.pop_front() {
-            match self.choose(&ticket, None) {
-                Some((agent, _)) => {
-                    let conversation = ticket.conversation.clone();
-                    self.give(ticket, &agent, now);
-                    changes.push(Change::Assigned {
-                        conversation,
-                        agent,
-                        previous: None,
-                        reason: Reason::Queue,
-                    });
-                }
-                None => still.push_back(ticket),
-            }
+        let mut i = 0;
+        while i < self.queue.len() && !gained.is_empty() {
+            let Some((agent, _)) = self.choose_among(&self.queue[i], None, gained.iter()) else {
+                i += 1;
+                continue;
+            };
+            let Some(ticket) = self.queue.remove(i) else {
+                break;
+            };
+            self.queued.remove(&ticket.conversation);
+            let conversation = ticket.conversation.clone();
+            self.give(ticket, &agent, now);
+            changes.push(Change::Assigned {
+                conversation,
+                agent,
+                previous: None,
+                reason: Reason::Queue,
+            });
+            gained.retain(|u| self.open.contains_key(u));
         }
-        self.queued = still.iter().map(|t| t.conversation.clone()).collect();
-        self.queue = still;
         changes
     }
 
@@ -411,14 +543,15 @@ impl Engine {
 
     /// The conversation is resolved: its agent has room again, which may let a waiting one in.
     pub fn resolve(&mut self, conversation: &ConversationId, now: i64) -> Vec<Change> {
-        if let Some(a) = self.take(conversation) {
-            self.handle_ms.push_back((now - a.ticket.since_ms).max(0));
-            while self.handle_ms.len() > HANDLE_SAMPLES {
-                self.handle_ms.pop_front();
-            }
-        }
         self.unqueue(conversation);
-        self.drain(now)
+        let Some(a) = self.take(conversation) else {
+            return Vec::new();
+        };
+        self.handle_ms.push_back((now - a.ticket.since_ms).max(0));
+        while self.handle_ms.len() > HANDLE_SAMPLES {
+            self.handle_ms.pop_front();
+        }
+        self.drain(now, &[a.agent])
     }
 
     /// A supervisor gives the conversation to `agent` (assign, or transfer from someone else).
@@ -447,8 +580,8 @@ impl Engine {
             previous: previous.clone(),
             reason: Reason::Manual,
         }];
-        if previous.is_some() {
-            changes.extend(self.drain(now));
+        if let Some(previous) = &previous {
+            changes.extend(self.drain(now, std::slice::from_ref(previous)));
         }
         Some(changes)
     }
@@ -474,6 +607,7 @@ impl Engine {
             .collect();
         due.sort();
         let mut changes = Vec::new();
+        let mut freed = Vec::new();
         for (_, conversation) in due {
             let Some(a) = self.take(&conversation) else {
                 continue;
@@ -481,8 +615,9 @@ impl Engine {
             // Skipping the agent who let it lapse; waiting customers then go to whoever is
             // first free, which may be that agent again once they are back.
             changes.push(self.place(a.ticket, Some(a.agent.clone()), Some(&a.agent), now));
+            freed.push(a.agent);
         }
-        changes.extend(self.drain(now));
+        changes.extend(self.drain(now, &freed));
         changes
     }
 
@@ -545,7 +680,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest};
+    use proptest::prelude::{any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest, Just};
     use proptest::strategy::Strategy as _;
 
     fn user(i: usize) -> UserId {
@@ -724,6 +859,18 @@ mod tests {
     }
 
     #[test]
+    fn least_load_breaks_ties_by_who_waited_longest() {
+        let mut e = Engine::new(Strategy::LeastLoad);
+        e.agent(&user(1), view(true, 10, &[]), 0);
+        e.agent(&user(2), view(true, 10, &[]), 0);
+        assert_eq!(assigned_to(&e.route(ticket(1), 0).unwrap()), Some(&user(1)));
+        e.resolve(&conv(1), 0);
+        // Both free again: the one who has not had a conversation yet goes first.
+        assert_eq!(assigned_to(&e.route(ticket(2), 0).unwrap()), Some(&user(2)));
+        assert_eq!(assigned_to(&e.route(ticket(3), 0).unwrap()), Some(&user(1)));
+    }
+
+    #[test]
     fn round_robin_is_fair() {
         let mut e = Engine::new(Strategy::RoundRobin);
         for i in 0..4 {
@@ -774,35 +921,53 @@ mod tests {
             connected: bool,
             available: bool,
             capacity: u32,
+            skills: Vec<&'static str>,
         },
         Route {
             conv: usize,
             pool: Option<Vec<usize>>,
             sticky: Option<usize>,
+            skills: Vec<&'static str>,
+            strategy: Option<Strategy>,
         },
         Resolve(usize),
         Replied(usize),
+        Assign(usize, usize),
         Tick(i64),
+    }
+
+    fn skills() -> impl proptest::strategy::Strategy<Value = Vec<&'static str>> {
+        prop::sample::subsequence(vec!["lang:ru", "skill:billing"], 0..=2)
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         prop_oneof![
-            1 => (0..5usize, any::<bool>(), prop::bool::weighted(0.8), 0..4u32).prop_map(
-                |(user, connected, available, capacity)| Op::Agent {
+            1 => (0..5usize, any::<bool>(), prop::bool::weighted(0.8), 0..4u32, skills()).prop_map(
+                |(user, connected, available, capacity, skills)| Op::Agent {
                     user,
                     connected,
                     available,
-                    capacity
+                    capacity,
+                    skills,
                 }
             ),
             3 => (
                 0..30usize,
                 prop::option::of(prop::collection::vec(0..5usize, 1..3)),
-                prop::option::of(0..5usize)
+                prop::option::of(0..5usize),
+                skills(),
+                prop::option::of(prop_oneof![Just(Strategy::RoundRobin), Just(Strategy::LeastLoad)]),
             )
-                .prop_map(|(conv, pool, sticky)| Op::Route { conv, pool, sticky }),
+                .prop_map(|(conv, pool, sticky, skills, strategy)| Op::Route {
+                    conv,
+                    pool,
+                    sticky,
+                    skills,
+                    strategy,
+                }),
             1 => (0..30usize).prop_map(Op::Resolve),
             1 => (0..30usize).prop_map(Op::Replied),
+            1 => (0..30usize, 0..5usize).prop_map(|(c, u)| Op::Assign(c, u)),
             1 => (0..120_000i64).prop_map(Op::Tick),
         ]
     }
@@ -819,21 +984,27 @@ mod tests {
             let mut now = 0;
             for op in ops {
                 let changes = match op {
-                    Op::Agent { user: u, connected, available, capacity } => {
-                        let v = AgentView { connected, available, capacity, skills: BTreeSet::new() };
+                    Op::Agent { user: u, connected, available, capacity, skills } => {
+                        let skills = skills.into_iter().map(String::from).collect();
+                        let v = AgentView { connected, available, capacity, skills };
                         views.insert(u, v.clone());
                         e.agent(&user(u), v, now)
                     }
-                    Op::Route { conv: c, pool, sticky } => {
+                    Op::Route { conv: c, pool, sticky, skills, strategy } => {
                         open.insert(c);
                         let t = Ticket {
                             conversation: conv(c),
                             pool: pool.map(|p| p.into_iter().map(user).collect()),
-                            skills: BTreeSet::new(),
+                            skills: skills.into_iter().map(String::from).collect(),
                             sticky: sticky.map(user),
                             since_ms: now,
-                            strategy: None,
+                            strategy,
                         };
+                        // The ranked choice is the one a scan of every free agent makes.
+                        prop_assert_eq!(
+                            e.choose(&t, None),
+                            e.choose_among(&t, None, e.open.keys())
+                        );
                         e.route(t, now).into_iter().collect()
                     }
                     Op::Resolve(c) => {
@@ -844,27 +1015,50 @@ mod tests {
                         e.replied(&conv(c));
                         Vec::new()
                     }
+                    Op::Assign(c, u) if open.contains(&c) => {
+                        let mut t = ticket(c);
+                        t.since_ms = now;
+                        e.assign(&conv(c), &user(u), t, now).unwrap_or_default()
+                    }
+                    Op::Assign(..) => Vec::new(),
                     Op::Tick(d) => {
                         now += d;
                         e.tick(now, 60_000, 90_000)
                     }
                 };
+                // Nobody disconnected is given anything; routing picks only the available.
                 for change in &changes {
-                    if let Some(agent) = assigned_to(change) {
+                    if let Change::Assigned { agent, reason, .. } = change {
                         let u: usize = agent.as_str()[1..].parse().unwrap();
                         let v = &views[&u];
-                        prop_assert!(v.connected && v.available, "{change:?} to {v:?}");
+                        prop_assert!(
+                            v.connected && (v.available || *reason == Reason::Manual),
+                            "{change:?} to {v:?}"
+                        );
                     }
                 }
-                for agent in changes.iter().filter_map(assigned_to) {
-                    let u: usize = agent.as_str()[1..].parse().unwrap();
-                    prop_assert!(e.load(agent) as u32 <= views[&u].capacity, "{agent} over capacity");
+                // A supervisor may give someone more than their capacity; routing never does.
+                for change in &changes {
+                    if let Change::Assigned { agent, reason, .. } = change {
+                        let u: usize = agent.as_str()[1..].parse().unwrap();
+                        prop_assert!(
+                            *reason == Reason::Manual || e.load(agent) as u32 <= views[&u].capacity,
+                            "{agent} over capacity"
+                        );
+                    }
+                }
+                // `open` is exactly the agents with room.
+                for (u, v) in &views {
+                    let room = v.connected && v.available && (e.load(&user(*u)) as u32) < v.capacity;
+                    prop_assert_eq!(e.open.contains_key(&user(*u)), room, "u{}", u);
                 }
                 for c in &open {
                     let with = e.assignee(&conv(*c)).is_some();
                     let waiting = e.position(&conv(*c)).is_some();
                     prop_assert!(with != waiting, "c{c}: assigned {with}, waiting {waiting}");
                 }
+                prop_assert_eq!(e.by_load.len(), e.open.len());
+                prop_assert_eq!(e.by_turn.len(), e.open.len());
                 // The index of waiting conversations is exactly the queue.
                 prop_assert_eq!(e.queued.len(), e.queue.len());
                 prop_assert!(e.queue.iter().all(|t| e.queued.contains(&t.conversation)));

@@ -4,7 +4,7 @@
 //! assignment and then the message, never the other way round.
 //!
 //! Owns: conversations' inbox state (persisted as [`ThreadRecord`]s, written before they are
-//! announced), routing decisions, re-routing on the deadline and when an agent is gone, manual
+//! announced: see [`Worker::flush`]), routing decisions, re-routing on the deadline and when an agent is gone, manual
 //! assign/transfer/resolve/reopen, and the fan-out of domain events to streams. Must not: check
 //! permissions (callers did), or talk to the Cloud API.
 
@@ -243,6 +243,10 @@ impl Inbox {
             tenants: HashMap::new(),
             profiles: HashMap::new(),
             dirty: HashMap::new(),
+            staged: Vec::new(),
+            staged_at: HashMap::new(),
+            audits: Vec::new(),
+            held: Vec::new(),
         };
         worker.restore().await?;
         let mut rx = events.subscribe();
@@ -260,14 +264,10 @@ impl Inbox {
                         return;
                     }
                     event = rx.recv() => match event {
-                        Ok(event) => {
-                            worker.on_event(event).await;
-                            if rx.is_empty() || worker.dirty.len() >= DIRTY_LIMIT {
-                                worker.flush().await;
-                            }
-                        }
+                        Ok(event) => worker.on_event(event).await,
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "the inbox lagged behind the event bus; streams resync");
+                            worker.flush().await;
                             worker.hub.lost_events();
                         }
                         Err(broadcast::error::RecvError::Closed) => return,
@@ -280,6 +280,11 @@ impl Inbox {
                         worker.flush().await;
                         worker.on_tick().await
                     }
+                }
+                // One group commit for whatever piled up while the last one was written: under
+                // load the batches grow by themselves; idle, each change is written at once.
+                if rx.is_empty() || worker.unwritten() >= BATCH_LIMIT {
+                    worker.flush().await;
                 }
             }
         });
@@ -321,10 +326,29 @@ struct Worker {
     /// behind). The message itself is already durable; any state change (routing, tags,
     /// resolve) is still stored before it is announced, and supersedes what waits here.
     dirty: HashMap<ConversationId, ThreadRecord>,
+    /// Conversations' new states (routed, queued, replied) to store before the hub events in
+    /// `held` go out, in the order they were made; `staged_at` indexes them by conversation so
+    /// a later state replaces an earlier one in place.
+    staged: Vec<(ThreadRecord, Option<AuditRecord>)>,
+    staged_at: HashMap<ConversationId, usize>,
+    /// Audit entries displaced from `staged` (see [`Worker::stage`]).
+    audits: Vec<AuditRecord>,
+    /// Hub events made while `staged` is not empty, in order. Publishing waits for the write,
+    /// so nobody is told of a state the store does not have, and events stay in the order they
+    /// happened (the assignment, then the message).
+    held: Vec<Held>,
 }
 
-/// Dirty conversations that force a write even while events keep coming.
-const DIRTY_LIMIT: usize = 512;
+/// A hub event waiting for the conversation states before it to be stored.
+struct Held {
+    tenant: TenantId,
+    event: HubEvent,
+    teams: Arc<[TeamRecord]>,
+    inboxes: Vec<UserId>,
+}
+
+/// Unwritten changes that force a write even while events keep coming.
+const BATCH_LIMIT: usize = 512;
 
 fn now_ms() -> UnixMillis {
     jiff::Timestamp::now().as_millisecond()
@@ -534,17 +558,9 @@ impl Worker {
 
     /// Stores a thread, then announces it; a store failure is logged and the state kept in
     /// memory (the next change writes it again).
-    async fn save(&mut self, thread: &ThreadRecord, audit: Option<&AuditRecord>) -> bool {
-        match self.put(thread, audit).await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, conversation = %thread.conversation, "could not store a conversation's state");
-                false
-            }
-        }
-    }
-
-    /// Stores a conversation's state now; what waited in `dirty` for it is superseded.
+    /// Stores a conversation's state now; what waited in `dirty` for it is superseded. Only
+    /// for people's commands, which answer with the result; `staged` is empty then (commands
+    /// flush first).
     async fn put(
         &mut self,
         thread: &ThreadRecord,
@@ -555,23 +571,88 @@ impl Worker {
         Ok(())
     }
 
-    /// Writes every dirty conversation at once: the store commits them together. A failed one
-    /// stays dirty for the next attempt.
+    /// A conversation's new state, written with the next flush and before anything announced
+    /// after it.
+    fn stage(&mut self, thread: ThreadRecord, audit: Option<AuditRecord>) {
+        self.dirty.remove(&thread.conversation);
+        match self.staged_at.get(&thread.conversation) {
+            Some(&i) => {
+                let (earlier, earlier_audit) = &mut self.staged[i];
+                *earlier = thread;
+                if let Some(earlier_audit) = audit.and_then(|a| earlier_audit.replace(a)) {
+                    // Two people's actions on one conversation in one batch (commands flush
+                    // before and after, so this should not happen): neither entry is lost.
+                    self.audits.push(earlier_audit);
+                }
+            }
+            None => {
+                self.staged_at
+                    .insert(thread.conversation.clone(), self.staged.len());
+                self.staged.push((thread, audit));
+            }
+        }
+    }
+
+    fn unwritten(&self) -> usize {
+        self.staged.len() + self.dirty.len()
+    }
+
+    /// Publishes a hub event now, or after the staged states before it are stored.
+    async fn emit(&mut self, tenant: &TenantId, event: HubEvent, inboxes: Vec<UserId>) {
+        let teams = self.teams(tenant).await;
+        if self.staged.is_empty() {
+            let inboxes: Vec<&UserId> = inboxes.iter().collect();
+            self.hub.fan_out(tenant, &event, &teams, &inboxes);
+        } else {
+            self.held.push(Held {
+                tenant: tenant.clone(),
+                event,
+                teams,
+                inboxes,
+            });
+        }
+    }
+
+    /// Writes the staged states and the dirty bookkeeping together (the store commits them as
+    /// one group), then publishes the hub events that waited for them, in order. A state that
+    /// fails to write is logged and stays dirty for the next attempt: memory is the truth the
+    /// agents were told, and the store catches up.
     async fn flush(&mut self) {
-        if self.dirty.is_empty() {
+        if self.staged.is_empty() && self.dirty.is_empty() {
             return;
         }
-        let threads: Vec<ThreadRecord> = self.dirty.drain().map(|(_, t)| t).collect();
-        let results =
-            futures_util::future::join_all(threads.iter().map(|t| self.store.put_thread(t, None)))
-                .await;
-        for (thread, result) in threads.into_iter().zip(results) {
+        self.staged_at.clear();
+        let mut writes: Vec<(ThreadRecord, Option<AuditRecord>)> = std::mem::take(&mut self.staged);
+        for (thread, _) in &mut writes {
+            // Bookkeeping made after the staged state is the newer copy of the whole record.
+            if let Some(newer) = self.dirty.remove(&thread.conversation) {
+                *thread = newer;
+            }
+        }
+        writes.extend(self.dirty.drain().map(|(_, t)| (t, None)));
+        for audit in std::mem::take(&mut self.audits) {
+            if let Err(error) = self.store.append_audit(&audit).await {
+                tracing::error!(%error, action = %audit.action, "could not store an audit entry");
+            }
+        }
+        let results = futures_util::future::join_all(
+            writes
+                .iter()
+                .map(|(t, audit)| self.store.put_thread(t, audit.as_ref())),
+        )
+        .await;
+        for ((thread, audit), result) in writes.into_iter().zip(results) {
             if let Err(error) = result {
-                tracing::error!(%error, conversation = %thread.conversation, "could not store a conversation's state; retrying");
+                tracing::error!(%error, conversation = %thread.conversation, audit = ?audit.map(|a| a.action), "could not store a conversation's state; retrying");
                 self.dirty
                     .entry(thread.conversation.clone())
                     .or_insert(thread);
             }
+        }
+        for held in std::mem::take(&mut self.held) {
+            let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
+            self.hub
+                .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
         }
     }
 
@@ -606,13 +687,17 @@ impl Worker {
             waiting_since: thread.waiting_since,
             at: thread.updated_at,
         };
-        let teams = self.teams(&thread.tenant).await;
-        let inboxes: Vec<&UserId> = thread.assignee.iter().chain(previous.iter()).collect();
-        self.hub.fan_out(&thread.tenant, &event, &teams, &inboxes);
+        let inboxes = thread
+            .assignee
+            .iter()
+            .chain(previous.iter())
+            .cloned()
+            .collect();
+        self.emit(&thread.tenant, event, inboxes).await;
     }
 
-    /// Applies routing's changes: each conversation's new state is stored, then announced. The
-    /// first change carries `audit` (a person's action).
+    /// Applies routing's changes: each conversation's new state is staged, and announced once
+    /// it is stored. The first change carries `audit` (a person's action).
     async fn apply(&mut self, tenant: &TenantId, changes: Vec<Change>, audit: Option<AuditRecord>) {
         let mut audit = audit;
         for change in changes {
@@ -656,7 +741,7 @@ impl Worker {
             }
             thread.updated_at = now;
             let thread = thread.clone();
-            self.save(&thread, audit.take().as_ref()).await;
+            self.stage(thread.clone(), audit.take());
             self.announce_at(&thread, previous, reason, position).await;
         }
     }
@@ -686,10 +771,12 @@ impl Worker {
             DomainEvent::SendFailed { send } => self.assignee_of(&send.tenant, &send.conversation),
             DomainEvent::NoteAdded { note, .. } => {
                 let assignee = self.assignee_of(&note.tenant, &note.conversation);
+                let inboxes = assignee
+                    .into_iter()
+                    .chain(note.mentions.iter().cloned())
+                    .collect();
                 let (tenant, hub_event) = to_hub_event(event.clone());
-                let teams = self.teams(&tenant).await;
-                let inboxes: Vec<&UserId> = assignee.iter().chain(note.mentions.iter()).collect();
-                self.hub.fan_out(&tenant, &hub_event, &teams, &inboxes);
+                self.emit(&tenant, hub_event, inboxes).await;
                 return;
             }
             DomainEvent::StatusUpdated { tenant, status } => {
@@ -698,9 +785,8 @@ impl Worker {
             }
         };
         let (tenant, hub_event) = to_hub_event(event);
-        let teams = self.teams(&tenant).await;
-        let inboxes: Vec<&UserId> = assignee.iter().collect();
-        self.hub.fan_out(&tenant, &hub_event, &teams, &inboxes);
+        self.emit(&tenant, hub_event, assignee.into_iter().collect())
+            .await;
     }
 
     fn assignee_of(&self, tenant: &TenantId, conversation: &ConversationId) -> Option<UserId> {
@@ -847,14 +933,16 @@ impl Worker {
             thread.waiting_since = None;
             thread.updated_at = now;
             let thread = thread.clone();
-            if self.save(&thread, None).await {
-                self.announce(&thread, None, "replied").await;
-            }
+            self.stage(thread.clone(), None);
+            self.announce(&thread, None, "replied").await;
         }
         assignee
     }
 
+    /// A person's command acts on everything stored so far, and its own changes are stored
+    /// before it answers.
     async fn on_command(&mut self, command: Command) {
+        self.flush().await;
         match command {
             Command::Assign {
                 tenant,
@@ -864,6 +952,7 @@ impl Worker {
                 reply,
             } => {
                 let result = self.assign(&tenant, &conversation, &agent, audit).await;
+                self.flush().await;
                 let _ = reply.send(result);
             }
             Command::Resolve {
@@ -873,6 +962,7 @@ impl Worker {
                 reply,
             } => {
                 let result = self.resolve(&tenant, &conversation, audit).await;
+                self.flush().await;
                 let _ = reply.send(result);
             }
             Command::Reopen {
@@ -882,6 +972,7 @@ impl Worker {
                 reply,
             } => {
                 let result = self.reopen(&tenant, &conversation, audit).await;
+                self.flush().await;
                 let _ = reply.send(result);
             }
             Command::Board { tenant, reply } => {
@@ -896,6 +987,7 @@ impl Worker {
                 reply,
             } => {
                 let result = self.tag(&tenant, &conversation, tags, by, audit).await;
+                self.flush().await;
                 let _ = reply.send(result);
             }
             Command::Profile {
@@ -904,6 +996,7 @@ impl Worker {
                 reply,
             } => {
                 let result = self.set_profile(profile, audit).await;
+                self.flush().await;
                 let _ = reply.send(result);
             }
             Command::Note { note, number } => {
@@ -947,12 +1040,10 @@ impl Worker {
             let skills = skills_of(&thread);
             let inbox = self.tenant(tenant);
             inbox.open.insert(conversation.clone(), thread);
-            let changes = inbox.engine.retag(conversation, skills, now);
-            self.apply(tenant, changes, None).await;
+            inbox.engine.retag(conversation, skills);
         }
-        let teams = self.teams(tenant).await;
-        let inboxes: Vec<&UserId> = assignee.iter().collect();
-        self.hub.fan_out(tenant, &event, &teams, &inboxes);
+        self.emit(tenant, event, assignee.into_iter().collect())
+            .await;
         Ok(())
     }
 
