@@ -5,8 +5,10 @@
 //! client (each connection has a bounded queue; a full queue closes that connection, which then
 //! resumes), hold a lock across `.await`, or decide permissions (it asks `auth`).
 //!
-//! A stream keeps its last `window` events, serialized once in two forms (customers' numbers
-//! visible, and masked) so fan-out copies a pointer, not a string. Subscribing replays from the
+//! An event is serialized once, in two forms (customers' numbers visible, and masked), for all the
+//! streams it goes to; a stream's last `window` events share that text, and a stream wraps it in
+//! a frame of its own (topic and sequence number) only for live subscribers and replays, so a
+//! stream nobody follows costs a pointer per event. Subscribing replays from the
 //! window and registers the subscriber under the stream's lock, so between replay and live
 //! events there is no gap and no duplicate.
 
@@ -61,14 +63,77 @@ impl Subscriber {
 
 struct Entry {
     seq: u64,
-    full: Frame,
-    masked: Frame,
+    event: Arc<Prepared>,
 }
 
 struct Stream {
     seq: u64,
     window: VecDeque<Entry>,
     subscribers: Vec<Subscriber>,
+}
+
+/// An event serialized once, in both forms, for every stream it goes to: each stream wraps it
+/// in its own frame (topic and sequence number) without serializing the event again.
+pub struct Prepared {
+    full: String,
+    /// `None` when the masked form is the same text.
+    masked: Option<String>,
+}
+
+impl Prepared {
+    pub fn new(event: &HubEvent) -> Arc<Self> {
+        let full = serde_json::to_string(event).expect("events serialize");
+        let masked = match event {
+            HubEvent::MessageStored { .. } | HubEvent::ConversationChanged { .. } => {
+                let mut m = event.clone();
+                if let HubEvent::MessageStored { customer, .. }
+                | HubEvent::ConversationChanged { customer, .. } = &mut m
+                {
+                    *customer = mask_phone(customer);
+                }
+                Some(serde_json::to_string(&m).expect("events serialize"))
+            }
+            HubEvent::StatusChanged { .. }
+            | HubEvent::SendFailed { .. }
+            | HubEvent::NoteAdded { .. }
+            | HubEvent::TagsChanged { .. }
+            | HubEvent::AgentChanged { .. }
+            | HubEvent::BoardChanged { .. } => None,
+        };
+        Arc::new(Self { full, masked })
+    }
+
+    /// This event's frame on `topic` at `seq`: `(full, masked)`, one shared text when alike.
+    fn frames(&self, topic: &str, seq: u64) -> (Frame, Frame) {
+        let full = event_frame(topic, seq, &self.full);
+        let masked = match &self.masked {
+            Some(masked) => event_frame(topic, seq, masked),
+            None => full.clone(),
+        };
+        (full, masked)
+    }
+
+    /// One of this event's frames, for a replay to one subscriber.
+    fn frame_for(&self, topic: &str, seq: u64, unmasked: bool) -> Frame {
+        match (&self.masked, unmasked) {
+            (Some(masked), false) => event_frame(topic, seq, masked),
+            _ => event_frame(topic, seq, &self.full),
+        }
+    }
+}
+
+/// `ServerFrame::Event { topic, seq, event }` as serde writes it, around an event already
+/// serialized (a test holds the two to the same text).
+fn event_frame(topic: &str, seq: u64, event_json: &str) -> Frame {
+    let mut out = Vec::with_capacity(event_json.len() + topic.len() + 56);
+    out.extend_from_slice(br#"{"type":"event","topic":"#);
+    serde_json::to_writer(&mut out, topic).expect("writing to a Vec");
+    out.extend_from_slice(br#","seq":"#);
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(br#","event":"#);
+    out.extend_from_slice(event_json.as_bytes());
+    out.push(b'}');
+    Frame::from(String::from_utf8(out).expect("serde_json writes UTF-8 and the rest is ASCII"))
 }
 
 /// What `subscribe` did.
@@ -141,24 +206,25 @@ impl Hub {
         teams: &[TeamRecord],
         inboxes: &[&UserId],
     ) {
+        let prepared = Prepared::new(event);
         let Some((conversation, number)) = event.conversation() else {
-            self.publish(tenant, "board", event);
+            self.publish_prepared(tenant, "board", &prepared);
             return;
         };
-        self.publish(tenant, "tenant", event);
-        self.publish(tenant, &format!("conversation:{conversation}"), event);
+        self.publish_prepared(tenant, "tenant", &prepared);
+        self.publish_prepared(tenant, &format!("conversation:{conversation}"), &prepared);
         for team in teams.iter().filter(|t| t.numbers.contains(number)) {
-            self.publish(tenant, &format!("team:{}", team.id), event);
+            self.publish_prepared(tenant, &format!("team:{}", team.id), &prepared);
         }
         let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
         for user in inboxes {
             if !seen.contains(user) {
                 seen.push(user);
-                self.publish(tenant, &format!("inbox:{user}"), event);
+                self.publish_prepared(tenant, &format!("inbox:{user}"), &prepared);
             }
         }
         if matches!(event, HubEvent::ConversationChanged { .. }) {
-            self.publish(tenant, "board", event);
+            self.publish_prepared(tenant, "board", &prepared);
         }
     }
 
@@ -187,47 +253,31 @@ impl Hub {
     }
 
     /// Appends an event to a stream and offers it to every subscriber. `event` carries the
-    /// customer's number in clear; masked copies are made here.
+    /// customer's number in clear; the masked copy is made here.
     pub fn publish(&self, tenant: &TenantId, topic: &str, event: &HubEvent) {
+        self.publish_prepared(tenant, topic, &Prepared::new(event));
+    }
+
+    fn publish_prepared(&self, tenant: &TenantId, topic: &str, event: &Arc<Prepared>) {
         let stream = self.stream(tenant, topic);
         let Ok(mut s) = stream.lock() else { return };
         s.seq += 1;
         let seq = s.seq;
-        let full = frame(&ServerFrame::Event {
-            topic: topic.to_owned(),
+        if !s.subscribers.is_empty() {
+            let (full, masked) = event.frames(topic, seq);
+            s.subscribers.retain(|sub| {
+                let f = if sub.unmasked { &full } else { &masked };
+                sub.offer(f.clone())
+            });
+        }
+        metrics::counter!("switchboard_hub_events_total").increment(1);
+        s.window.push_back(Entry {
             seq,
-            event: event.clone(),
+            event: Arc::clone(event),
         });
-        let masked = match event {
-            HubEvent::MessageStored { .. } | HubEvent::ConversationChanged { .. } => {
-                let mut m = event.clone();
-                if let HubEvent::MessageStored { customer, .. }
-                | HubEvent::ConversationChanged { customer, .. } = &mut m
-                {
-                    *customer = mask_phone(customer);
-                }
-                frame(&ServerFrame::Event {
-                    topic: topic.to_owned(),
-                    seq,
-                    event: m,
-                })
-            }
-            HubEvent::StatusChanged { .. }
-            | HubEvent::SendFailed { .. }
-            | HubEvent::NoteAdded { .. }
-            | HubEvent::TagsChanged { .. }
-            | HubEvent::AgentChanged { .. }
-            | HubEvent::BoardChanged { .. } => full.clone(),
-        };
-        s.subscribers.retain(|sub| {
-            let f = if sub.unmasked { &full } else { &masked };
-            sub.offer(f.clone())
-        });
-        s.window.push_back(Entry { seq, full, masked });
         while s.window.len() > self.window {
             s.window.pop_front();
         }
-        metrics::counter!("switchboard_hub_events_total").increment(1);
     }
 
     /// Registers `sub` on a stream, first replaying what it missed after `after` (or a resync
@@ -259,8 +309,7 @@ impl Hub {
             } else {
                 let mut replayed = 0;
                 for e in s.window.iter().filter(|e| e.seq > after) {
-                    let f = if sub.unmasked { &e.full } else { &e.masked };
-                    if !sub.offer(f.clone()) {
+                    if !sub.offer(e.event.frame_for(topic, e.seq, sub.unmasked)) {
                         return Subscribed::TooSlow;
                     }
                     replayed += 1;
@@ -541,5 +590,93 @@ mod tests {
             slow_flag.load(Ordering::Acquire),
             "the slow one is flagged and dropped"
         );
+    }
+
+    #[test]
+    fn a_frame_spliced_around_a_prepared_event_is_what_serde_writes() {
+        let events = [
+            event(7),
+            HubEvent::MessageStored {
+                conversation: ConversationId::from("c_\"quoted\""),
+                number: PhoneNumberId::from("1"),
+                customer: "79161234567".into(),
+                key: "k".into(),
+                wamid: "w".into(),
+                direction: Direction::Outbound,
+                message_type: "text".into(),
+                text: Some("Где мой заказ? \u{1F600} \"\\ \n".into()),
+                at: 1,
+                parts: Default::default(),
+                outbox: Some("o_1".into()),
+            },
+        ];
+        for event in events {
+            for topic in ["tenant", "conversation:c_1", "inbox:u_\"odd\"\\"] {
+                let prepared = Prepared::new(&event);
+                let spliced = event_frame(topic, 42, &prepared.full);
+                let serde = frame(&ServerFrame::Event {
+                    topic: topic.to_owned(),
+                    seq: 42,
+                    event: event.clone(),
+                });
+                assert_eq!(spliced.as_str(), serde.as_str());
+                let masked = prepared
+                    .masked
+                    .as_deref()
+                    .expect("messages have a masked form");
+                assert!(masked.contains("•••••••4567") && !masked.contains("79161234567"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_nobody_follows_yet_replays_its_window_masked_or_not() {
+        // An agent's inbox often gets its first event (the assignment made because they came
+        // online) just before they subscribe: `after: 0` must replay it.
+        let hub = Hub::new(8, Duration::from_secs(300));
+        let t = TenantId::from("t");
+        let message = |at| HubEvent::MessageStored {
+            conversation: ConversationId::from("c_1"),
+            number: PhoneNumberId::from("1"),
+            customer: "79161234567".into(),
+            key: format!("k{at}"),
+            wamid: "w".into(),
+            direction: Direction::Inbound,
+            message_type: "text".into(),
+            text: Some("hi".into()),
+            at,
+            parts: Default::default(),
+            outbox: None,
+        };
+        for at in 1..=3 {
+            hub.publish(&t, "inbox:u_1", &message(at));
+        }
+        for unmasked in [true, false] {
+            let (sub, mut rx) = subscriber(&hub, 64, unmasked);
+            assert_eq!(
+                hub.subscribe(&t, "inbox:u_1", Some(1), sub),
+                Subscribed::Resumed {
+                    replayed: 2,
+                    seq: 3
+                }
+            );
+            let frames = drain(&mut rx);
+            let seen: Vec<(u64, &str)> = frames[..2]
+                .iter()
+                .map(|f| {
+                    (
+                        f["seq"].as_u64().unwrap(),
+                        f["event"]["customer"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            let customer = if unmasked {
+                "79161234567"
+            } else {
+                "•••••••4567"
+            };
+            assert_eq!(seen, vec![(2, customer), (3, customer)]);
+            assert_eq!(frames[2]["type"], "subscribed");
+        }
     }
 }
