@@ -598,7 +598,9 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     pin_self(1);
     let load_before = procinfo::load_average();
     let s = sizes(cli);
-    let rates: Vec<u64> = if cli.smoke {
+    let rates: Vec<u64> = if !cli.rates.is_empty() {
+        cli.rates.clone()
+    } else if cli.smoke {
         vec![200]
     } else {
         vec![500, 2_500, 5_000]

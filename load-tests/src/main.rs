@@ -51,6 +51,9 @@ pub struct Cli {
     /// Agents for `reconnect` (default 5,000; 100 with --smoke).
     #[arg(long)]
     pub agents: Option<usize>,
+    /// Offered rates for `e2e`, messages per second (default 500,2500,5000; 200 with --smoke).
+    #[arg(long, value_delimiter = ',')]
+    pub rates: Vec<u64>,
     /// Concurrent connections for maximum-rate runs.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
