@@ -6,7 +6,7 @@
 //! retries, and the idempotent store turns the retry into a no-op for what was already there).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_shared::TenantId;
 
@@ -116,40 +116,26 @@ impl Inbound {
             raw_body: body.to_vec(),
             events,
         };
-        let report = self.store.ingest(batch).await?;
-        metrics::histogram!("switchboard_webhook_ingest_seconds").record(started.elapsed());
-        metrics::counter!("switchboard_webhook_messages_total", "outcome" => "new")
-            .increment(report.messages_new as u64);
-        metrics::counter!("switchboard_webhook_messages_total", "outcome" => "duplicate")
-            .increment(report.messages_duplicate as u64);
-        metrics::counter!("switchboard_webhook_statuses_total")
-            .increment(report.statuses_new as u64);
-
-        // Publish only what is new: a redelivered webhook must not notify anyone twice.
-        for (tenant, event) in to_publish {
-            match event {
-                InboundEvent::Message(message) if report.new_messages.contains(&message.key) => {
-                    let text = match (&message.text, self.log_text) {
-                        (Some(text), true) => text.as_str(),
-                        (Some(_), false) => "(withheld)",
-                        (None, _) => "",
-                    };
-                    tracing::info!(
-                        tenant = %tenant, number = %message.number, customer = %message.customer,
-                        kind = %message.kind, text, "message received"
-                    );
-                    self.events
-                        .publish(DomainEvent::MessageReceived { tenant, message });
-                }
-                InboundEvent::Status(status) => {
-                    tracing::debug!(tenant = %tenant, wamid = %status.wamid, status = status.status.as_str(), "status");
-                    self.events
-                        .publish(DomainEvent::StatusUpdated { tenant, status });
-                }
-                _ => {}
-            }
-        }
-        Ok(report)
+        // The commit and the publishing after it run on their own task. If the sender gives up
+        // on the request meanwhile (the connection drops and this future with it), what the store
+        // committed is still announced: its redelivery would be a duplicate, never announced.
+        let (store, events, log_text) =
+            (Arc::clone(&self.store), self.events.clone(), self.log_text);
+        let committed = tokio::spawn(async move {
+            let report = store.ingest(batch).await?;
+            metrics::histogram!("switchboard_webhook_ingest_seconds").record(started.elapsed());
+            metrics::counter!("switchboard_webhook_messages_total", "outcome" => "new")
+                .increment(report.messages_new as u64);
+            metrics::counter!("switchboard_webhook_messages_total", "outcome" => "duplicate")
+                .increment(report.messages_duplicate as u64);
+            metrics::counter!("switchboard_webhook_statuses_total")
+                .increment(report.statuses_new as u64);
+            publish(&events, &report, to_publish, log_text).await;
+            Ok::<_, StoreError>(report)
+        });
+        Ok(committed
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the ingest task failed: {e}")))??)
     }
 
     /// Attributes a change to a tenant: by its number when configured; else by the WABA id; else
@@ -200,5 +186,53 @@ impl Inbound {
             let expected = e.verify_token.expose().as_bytes();
             found | (expected.len() == token.len() && bool::from(expected.ct_eq(token.as_bytes())))
         })
+    }
+}
+
+/// How long an acknowledgement may wait for the subscribers to make room (see
+/// [`Events::room_for`]) before the events are published anyway.
+const ROOM_WAIT: Duration = Duration::from_secs(10);
+
+/// Publishes what the commit stored for the first time: a redelivered webhook must not notify
+/// anyone twice. Waits first for room on the bus, which is what slows Meta down when the inbox
+/// cannot keep up.
+async fn publish(
+    events: &Events,
+    report: &IngestReport,
+    stored: Vec<(TenantId, InboundEvent)>,
+    log_text: bool,
+) {
+    let fresh: Vec<DomainEvent> = stored
+        .into_iter()
+        .filter_map(|(tenant, event)| match event {
+            InboundEvent::Message(message) if report.new_messages.contains(&message.key) => {
+                let text = match (&message.text, log_text) {
+                    (Some(text), true) => text.as_str(),
+                    (Some(_), false) => "(withheld)",
+                    (None, _) => "",
+                };
+                tracing::info!(
+                    tenant = %tenant, number = %message.number, customer = %message.customer,
+                    kind = %message.kind, text, "message received"
+                );
+                Some(DomainEvent::MessageReceived { tenant, message })
+            }
+            InboundEvent::Status(status) => {
+                tracing::debug!(tenant = %tenant, wamid = %status.wamid, status = status.status.as_str(), "status");
+                Some(DomainEvent::StatusUpdated { tenant, status })
+            }
+            _ => None,
+        })
+        .collect();
+    if fresh.is_empty() {
+        return;
+    }
+    let waited = Instant::now();
+    if !events.room_for(fresh.len(), ROOM_WAIT).await {
+        tracing::warn!("the event bus stayed full for {ROOM_WAIT:?}; publishing anyway");
+    }
+    metrics::histogram!("switchboard_webhook_backpressure_seconds").record(waited.elapsed());
+    for event in fresh {
+        events.publish(event);
     }
 }

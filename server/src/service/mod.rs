@@ -14,8 +14,10 @@ pub mod outbox;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::time::Duration;
 use switchboard_shared::{PhoneNumberId, TenantId};
-use tokio::sync::broadcast;
+
+use tokio::sync::{broadcast, Notify};
 
 use crate::config::NumberConfig;
 /// Reading a stored message's quote, reaction and media, and which files WhatsApp takes.
@@ -127,15 +129,26 @@ pub enum DomainEvent {
 
 /// The in-process event stream. Bounded: a subscriber that falls more than `capacity` events
 /// behind is told how many it missed (`RecvError::Lagged`) and must resynchronise from the store.
+///
+/// Webhooks, the one source that can outrun the subscribers, pace themselves
+/// ([`Events::room_for`]): while more than a quarter of the capacity is unread by the slowest
+/// subscriber, their acknowledgement waits, so Meta's senders slow down instead of the inbox
+/// lagging, which would tell every socket to resync (issue 5's `e2e` at 5,000 msg/s). Other
+/// publishers (replies, notes) are few and never wait.
 #[derive(Clone)]
 pub struct Events {
     sender: broadcast::Sender<DomainEvent>,
+    /// Woken whenever a subscriber takes an event while there is room.
+    room: Arc<Notify>,
+    high_water: usize,
 }
 
 impl Events {
     pub fn new(capacity: usize) -> Self {
         Self {
             sender: broadcast::channel(capacity).0,
+            room: Arc::new(Notify::new()),
+            high_water: (capacity / 4).max(1),
         }
     }
 
@@ -144,7 +157,109 @@ impl Events {
         let _ = self.sender.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<DomainEvent> {
-        self.sender.subscribe()
+    /// Waits until `n` more events fit under the high-water mark (or the bus is empty), at most
+    /// `limit`. Returns false when the limit passed first; the caller publishes anyway.
+    pub async fn room_for(&self, n: usize, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between the check and the wait counts.
+            notified.as_mut().enable();
+            let queued = self.sender.len();
+            if queued == 0 || queued + n <= self.high_water {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    pub fn subscribe(&self) -> EventReceiver {
+        EventReceiver {
+            rx: self.sender.subscribe(),
+            room: Arc::clone(&self.room),
+            high_water: self.high_water,
+        }
+    }
+}
+
+/// A subscriber's end of [`Events`]; taking an event wakes paced publishers when there is room.
+pub struct EventReceiver {
+    rx: broadcast::Receiver<DomainEvent>,
+    room: Arc<Notify>,
+    high_water: usize,
+}
+
+impl EventReceiver {
+    pub async fn recv(&mut self) -> Result<DomainEvent, broadcast::error::RecvError> {
+        let event = self.rx.recv().await;
+        if self.rx.len() < self.high_water {
+            self.room.notify_waiters();
+        }
+        event
+    }
+
+    /// Whether every event published so far has been taken.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StatusUpdate;
+    use switchboard_shared::{MessageStatus, WaId, Wamid};
+
+    fn status(i: usize) -> DomainEvent {
+        DomainEvent::StatusUpdated {
+            tenant: TenantId::from("t"),
+            status: StatusUpdate {
+                number: PhoneNumberId::from("1"),
+                wamid: Wamid::from(format!("w{i}").as_str()),
+                recipient: WaId::from("79161234567"),
+                status: MessageStatus::Delivered,
+                at_ms: 0,
+                error_codes: Vec::new(),
+                raw: String::new(),
+                callback: None,
+            },
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_publisher_waits_for_the_slowest_subscriber_instead_of_overrunning_it() {
+        let events = Events::new(16); // high water 4
+        let mut slow = events.subscribe();
+        for i in 0..4 {
+            assert!(events.room_for(1, Duration::from_secs(1)).await);
+            events.publish(status(i));
+        }
+        // Full: the fifth waits until the subscriber takes one, however long that takes.
+        let publisher = {
+            let events = events.clone();
+            tokio::spawn(async move {
+                let room = events.room_for(1, Duration::from_secs(60)).await;
+                events.publish(status(4));
+                room
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!publisher.is_finished(), "no room yet");
+        slow.recv().await.expect("an event");
+        assert!(publisher.await.expect("the publisher finishes"));
+        let mut taken = 1;
+        while !slow.is_empty() {
+            slow.recv().await.expect("nothing lagged");
+            taken += 1;
+        }
+        assert_eq!(taken, 5);
+        // With nobody reading at all, the wait gives up at its limit.
+        for i in 0..4 {
+            events.publish(status(i));
+        }
+        assert!(!events.room_for(1, Duration::from_secs(2)).await);
     }
 }
