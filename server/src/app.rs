@@ -54,6 +54,7 @@ pub async fn open_store(config: &Config, read_only: bool) -> Result<Arc<dyn Stor
                 synchronous: config.store.sqlite.synchronous,
                 max_batch: config.store.sqlite.max_batch,
                 readers: config.store.sqlite.readers,
+                cache_mib: config.store.sqlite.cache_mib,
                 read_only,
                 ..SqliteOptions::default()
             },

@@ -171,6 +171,7 @@ pub struct SqliteConfig {
     pub synchronous: Synchronous,
     pub max_batch: usize,
     pub readers: usize,
+    pub cache_mib: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -325,6 +326,9 @@ impl Config {
                 "webhook.max_body_bytes",
                 "must be between 1024 and 67108864",
             ));
+        }
+        if !(1..=65_536).contains(&self.store.sqlite.cache_mib) {
+            return Err(err("store.sqlite.cache_mib", "must be between 1 and 65536"));
         }
         if self.store.sqlite.max_batch == 0 || self.store.sqlite.readers == 0 {
             return Err(err(
