@@ -543,7 +543,7 @@ impl RunOutcome {
                 "p99": percentile_ms(&self.supervisor_us, 99.0),
             },
             "server_cpu_us_per_message": round2(self.server_cpu_us_per_message),
-            "server_peak_rss_mb": round2(self.peak_rss as f64 / 1048576.0),
+            "server_peak_anon_rss_mb": round2(self.peak_rss as f64 / 1048576.0),
             "generator_cpu_share": round2(self.generator_cpu_share),
             "sockets_resumed": self.resumed,
         })
@@ -736,7 +736,7 @@ pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
         "with_stall": stalled.summary(),
         "others_p99_ratio": round2(stalled.p99_ms() / normal.p99_ms().max(0.01)),
         "stalled_socket_closed_with": codes,
-        "server_peak_rss_mb": {
+        "server_peak_anon_rss_mb": {
             "without_stall": round2(normal_peak as f64 / 1048576.0),
             "with_stall": round2(stalled_peak as f64 / 1048576.0),
         },

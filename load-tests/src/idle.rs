@@ -3,8 +3,8 @@
 //! run, is a bare tokio-tungstenite server with the same buffer sizes that only holds its sockets:
 //! what a socket costs with no hub at all.
 //!
-//! Memory is the server's resident set (`VmRSS`) after every socket has been answered, minus the
-//! resident set before the first connected, divided by the count. A socket that never got its
+//! Memory is the server's own resident memory (`RssAnon`, see `crowd::rss_bytes`) after every
+//! socket has been answered, minus the same before the first connected, divided by the count. A socket that never got its
 //! `ready` (or, for the baseline, its upgrade) counts as lost.
 
 use std::process::{Command, Stdio};
@@ -21,14 +21,6 @@ use crate::{procinfo, sibling_binary, Cli};
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Server memory per socket, from /proc.
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
 
 /// Opens `n` sockets (64 at a time), each authenticated by `token` and subscribed to `topic` when
 /// given; returns the open ones.
@@ -85,7 +77,7 @@ async fn expect(socket: &mut Socket, kind: &str) -> Option<()> {
 /// handshakes finish).
 async fn settled_rss(pid: u32) -> u64 {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    rss_bytes(pid).unwrap_or(0)
+    crate::crowd::rss_bytes(pid).unwrap_or(0)
 }
 
 struct Point {
