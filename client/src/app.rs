@@ -440,10 +440,8 @@ impl App {
                     }
                 }
                 let topics = self.topics();
-                let open_topic = self
-                    .open
-                    .get_untracked()
-                    .map(|c| format!("conversation:{c}"));
+                let open = self.open.get_untracked();
+                let open_topic = open.as_ref().map(|c| format!("conversation:{c}"));
                 let mut transcript_unfollowed = false;
                 for topic in topics {
                     let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
@@ -453,10 +451,8 @@ impl App {
                 // A conversation opened while the socket was not live loaded its transcript
                 // without a subscription: what arrived in between has no `seq` to resume from,
                 // so the transcript loads again now that its stream is followed.
-                if transcript_unfollowed {
-                    if let Some(open) = self.open.get_untracked() {
-                        self.load_transcript(open);
-                    }
+                if let Some(open) = open.filter(|_| transcript_unfollowed) {
+                    self.load_transcript(open);
                 }
                 if self.me_id().is_some() {
                     self.send_frame(&ClientFrame::SetStatus {

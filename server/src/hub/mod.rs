@@ -74,14 +74,14 @@ struct Stream {
 
 /// An event serialized once, in both forms, for every stream it goes to: each stream wraps it
 /// in its own frame (topic and sequence number) without serializing the event again.
-pub struct Prepared {
+struct Prepared {
     full: String,
     /// `None` when the masked form is the same text.
     masked: Option<String>,
 }
 
 impl Prepared {
-    pub fn new(event: &HubEvent) -> Arc<Self> {
+    fn new(event: &HubEvent) -> Arc<Self> {
         let full = serde_json::to_string(event).expect("events serialize");
         let masked = match event {
             HubEvent::MessageStored { .. } | HubEvent::ConversationChanged { .. } => {
@@ -103,21 +103,11 @@ impl Prepared {
         Arc::new(Self { full, masked })
     }
 
-    /// This event's frame on `topic` at `seq`: `(full, masked)`, one shared text when alike.
-    fn frames(&self, topic: &str, seq: u64) -> (Frame, Frame) {
-        let full = event_frame(topic, seq, &self.full);
-        let masked = match &self.masked {
-            Some(masked) => event_frame(topic, seq, masked),
-            None => full.clone(),
-        };
-        (full, masked)
-    }
-
-    /// One of this event's frames, for a replay to one subscriber.
-    fn frame_for(&self, topic: &str, seq: u64, unmasked: bool) -> Frame {
+    /// The text a subscriber gets: masked unless it may see numbers (and the forms differ).
+    fn text_for(&self, unmasked: bool) -> &str {
         match (&self.masked, unmasked) {
-            (Some(masked), false) => event_frame(topic, seq, masked),
-            _ => event_frame(topic, seq, &self.full),
+            (Some(masked), false) => masked,
+            _ => &self.full,
         }
     }
 }
@@ -263,13 +253,18 @@ impl Hub {
         let Ok(mut s) = stream.lock() else { return };
         s.seq += 1;
         let seq = s.seq;
-        if !s.subscribers.is_empty() {
-            let (full, masked) = event.frames(topic, seq);
-            s.subscribers.retain(|sub| {
-                let f = if sub.unmasked { &full } else { &masked };
-                sub.offer(f.clone())
-            });
-        }
+        // Each form's frame is built once, and only if some subscriber gets it.
+        let (mut full, mut masked): (Option<Frame>, Option<Frame>) = (None, None);
+        s.subscribers.retain(|sub| {
+            let slot = if sub.unmasked || event.masked.is_none() {
+                &mut full
+            } else {
+                &mut masked
+            };
+            let frame =
+                slot.get_or_insert_with(|| event_frame(topic, seq, event.text_for(sub.unmasked)));
+            sub.offer(frame.clone())
+        });
         metrics::counter!("switchboard_hub_events_total").increment(1);
         s.window.push_back(Entry {
             seq,
@@ -309,7 +304,7 @@ impl Hub {
             } else {
                 let mut replayed = 0;
                 for e in s.window.iter().filter(|e| e.seq > after) {
-                    if !sub.offer(e.event.frame_for(topic, e.seq, sub.unmasked)) {
+                    if !sub.offer(event_frame(topic, e.seq, e.event.text_for(sub.unmasked))) {
                         return Subscribed::TooSlow;
                     }
                     replayed += 1;

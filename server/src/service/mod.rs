@@ -13,10 +13,9 @@ pub mod outbox;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
 use std::time::Duration;
-use switchboard_shared::{PhoneNumberId, TenantId};
 
+use switchboard_shared::{PhoneNumberId, TenantId};
 use tokio::sync::{broadcast, Notify};
 
 use crate::config::NumberConfig;
