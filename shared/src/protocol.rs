@@ -142,12 +142,15 @@ pub enum ServerFrame {
     },
     /// The subscription is live; `seq` is the stream's latest sequence number (replayed events,
     /// if any, were sent just before).
-    Subscribed {
-        topic: String,
-        seq: u64,
-    },
+    Subscribed { topic: String, seq: u64 },
+    /// The subscription ended: the client asked (`unsubscribe`), or, with a `reason`, the server
+    /// ended it because the caller may no longer see the stream (`access_revoked`: the
+    /// conversation was transferred away, a team or role changed). Nothing more of the stream
+    /// is sent.
     Unsubscribed {
         topic: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Event {
         topic: String,
@@ -155,10 +158,7 @@ pub enum ServerFrame {
         event: HubEvent,
     },
     /// `after` is older than the window: reload from the REST API, then continue from `seq`.
-    Resync {
-        topic: String,
-        seq: u64,
-    },
+    Resync { topic: String, seq: u64 },
     /// A refused frame (the connection stays open). `id` is the refused command's.
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]

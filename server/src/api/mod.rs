@@ -71,6 +71,10 @@ pub struct Route {
     pub audit_success: bool,
     /// Whether the body is a file (up to `http.max_upload_bytes`) instead of JSON.
     pub upload: bool,
+    /// Whether a successful call may change what someone can see (roles, teams, accounts,
+    /// sessions): the hub then checks every live subscription of the tenant again before the
+    /// answer goes out.
+    pub changes_access: bool,
     handler: Handler,
 }
 
@@ -83,6 +87,7 @@ impl Route {
             action,
             audit_success: false,
             upload: false,
+            changes_access: false,
             handler: Handler::Public(h),
         }
     }
@@ -100,6 +105,7 @@ impl Route {
             action,
             audit_success: false,
             upload: false,
+            changes_access: false,
             handler: Handler::Private(h),
         }
     }
@@ -118,6 +124,7 @@ impl Route {
             action,
             audit_success: false,
             upload: false,
+            changes_access: false,
             handler: Handler::Private(h),
         }
     }
@@ -129,6 +136,11 @@ impl Route {
 
     fn upload(mut self) -> Self {
         self.upload = true;
+        self
+    }
+
+    fn changes_access(mut self) -> Self {
+        self.changes_access = true;
         self
     }
 
@@ -170,19 +182,22 @@ pub fn routes() -> &'static [Route] {
             Route::public(M::POST, "auth/token", "auth.token", h!(session::token)),
             Route::public(M::POST, "setup", "setup.complete", h!(session::setup)),
             Route::signed_in(M::GET, "auth/me", "auth.me", h!(session::me)),
-            Route::signed_in(M::POST, "auth/logout", "auth.logout", h!(session::logout)),
+            Route::signed_in(M::POST, "auth/logout", "auth.logout", h!(session::logout))
+                .changes_access(),
             Route::signed_in(
                 M::POST,
                 "auth/logout-everywhere",
                 "auth.logout_everywhere",
                 h!(session::logout_everywhere),
-            ),
+            )
+            .changes_access(),
             Route::signed_in(
                 M::POST,
                 "auth/password",
                 "auth.password_change",
                 h!(session::change_password),
-            ),
+            )
+            .changes_access(),
             Route::signed_in(M::GET, "tenant", "tenant.read", h!(access::get_tenant)),
             Route::needs(
                 M::PATCH,
@@ -232,7 +247,8 @@ pub fn routes() -> &'static [Route] {
                 P::UsersManage,
                 "user.update",
                 h!(access::update_user),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::GET,
                 "roles",
@@ -253,14 +269,16 @@ pub fn routes() -> &'static [Route] {
                 P::RolesManage,
                 "role.update",
                 h!(access::update_role),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::DELETE,
                 "roles/{id}",
                 P::RolesManage,
                 "role.delete",
                 h!(access::delete_role),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::GET,
                 "teams",
@@ -274,21 +292,24 @@ pub fn routes() -> &'static [Route] {
                 P::TeamsManage,
                 "team.create",
                 h!(access::create_team),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::PUT,
                 "teams/{id}",
                 P::TeamsManage,
                 "team.update",
                 h!(access::update_team),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::DELETE,
                 "teams/{id}",
                 P::TeamsManage,
                 "team.delete",
                 h!(access::delete_team),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::GET,
                 "api-keys",
@@ -309,7 +330,8 @@ pub fn routes() -> &'static [Route] {
                 P::ApiKeysManage,
                 "api_key.revoke",
                 h!(access::revoke_api_key),
-            ),
+            )
+            .changes_access(),
             Route::needs(
                 M::GET,
                 "audit",
@@ -977,6 +999,7 @@ async fn dispatch_inner(
 
     let target = req.params.first().cloned();
     let audit_success = route.audit_success;
+    let changes_access = route.changes_access;
     let ctx = Ctx {
         req,
         principal: principal.clone(),
@@ -990,6 +1013,9 @@ async fn dispatch_inner(
         outbox: state.outbox.clone(),
     };
     let response = handler(ctx).await.map_err(fail)?;
+    if changes_access && response.status().is_success() {
+        state.hub.access_changed(&principal.tenant);
+    }
     if audit_success && response.status().is_success() {
         let line = principal.audit(route.action, target, "ok");
         scope.append_audit(line).await.map_err(|e| fail(e.into()))?;

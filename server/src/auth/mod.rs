@@ -14,7 +14,9 @@ pub mod roles;
 pub mod scope;
 pub mod throttle;
 pub mod token;
+pub mod viewer;
 
 pub use principal::{Actor, Authenticator, Credential, Principal, RequestMeta};
 pub use scope::TenantScope;
 pub use switchboard_shared::{Permission, PresetRole};
+pub use viewer::{StreamKind, Viewer};

@@ -129,12 +129,14 @@ impl Principal {
         let mine = self
             .user()
             .is_some_and(|u| assignee.is_some_and(|a| *a == u.id));
-        match Visibility::of(&self.permissions) {
-            Visibility::All => true,
-            Visibility::Team => mine || self.teams.iter().any(|t| t.numbers.contains(number)),
-            Visibility::Assigned => mine,
-            Visibility::None => false,
-        }
+        Visibility::of(&self.permissions).admits(mine, || {
+            self.teams.iter().any(|t| t.numbers.contains(number))
+        })
+    }
+
+    /// This caller's visibility as the hub checks it on every event.
+    pub fn viewer(&self) -> super::Viewer {
+        super::Viewer::of(self)
     }
 }
 

@@ -66,6 +66,17 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// Whether a conversation is visible: `mine` when it is assigned to the caller,
+    /// `on_team_number` when it is on a number of one of the caller's teams.
+    pub fn admits(self, mine: bool, on_team_number: impl FnOnce() -> bool) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Team => mine || on_team_number(),
+            Visibility::Assigned => mine,
+            Visibility::None => false,
+        }
+    }
+
     pub fn of(permissions: &BTreeSet<Permission>) -> Self {
         if permissions.contains(&Permission::ConversationsReadAll) {
             Visibility::All

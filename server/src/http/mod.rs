@@ -419,7 +419,9 @@ where
             let (status, code) = match &error {
                 InboundError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
                 InboundError::BadSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
-                InboundError::WrongApp(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                InboundError::WrongApp(_) | InboundError::WrongAppAccount(_) => {
+                    (StatusCode::UNAUTHORIZED, "invalid_signature")
+                }
                 InboundError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_webhook"),
                 InboundError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             };

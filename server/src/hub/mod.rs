@@ -17,16 +17,17 @@ pub mod socket;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
 use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame};
-use switchboard_shared::{Direction, TenantId, UserId};
+use switchboard_shared::{Direction, PhoneNumberId, TenantId, UserId};
 use tokio::sync::mpsc;
 
 use self::presence::Presences;
+use crate::auth::{StreamKind, Viewer};
 use crate::service::DomainEvent;
 use crate::store::{conversation_id, outbound_message_key, TeamRecord};
 
@@ -38,16 +39,86 @@ pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 pub struct Subscriber {
     pub id: u64,
     pub tx: mpsc::Sender<Frame>,
-    /// Whether this subscriber may see customers' phone numbers.
-    pub unmasked: bool,
+    /// What the connection's caller may see, checked on every event delivered; replaced when
+    /// the caller is checked again (every heartbeat, and at once after an access change).
+    pub viewer: Arc<RwLock<Arc<Viewer>>>,
     /// Set when the connection's queue overflowed: the socket closes with `TOO_SLOW`.
     pub too_slow: Arc<AtomicBool>,
     pub wake: Arc<tokio::sync::Notify>,
+    /// What the hub did to this connection's subscriptions on its own; the socket reads it.
+    pub notices: Arc<Mutex<Notices>>,
 }
 
+/// Subscriptions the hub ended or set aside, for the connection to act on.
+#[derive(Debug, Default)]
+pub struct Notices {
+    /// Topics whose access ended: the client was sent `unsubscribed` with the reason.
+    pub ended: Vec<String>,
+    /// Topics set aside after an access change, with the last `seq` the connection was offered:
+    /// the socket checks the caller again and puts each back (replaying what came meanwhile)
+    /// or ends it.
+    pub parked: Vec<(String, u64)>,
+}
+
+/// Why the hub ended a subscription (`unsubscribed`'s `reason`).
+pub const ACCESS_REVOKED: &str = "access_revoked";
+
 impl Subscriber {
+    pub fn new(id: u64, tx: mpsc::Sender<Frame>, viewer: Viewer) -> Self {
+        Self {
+            id,
+            tx,
+            viewer: Arc::new(RwLock::new(Arc::new(viewer))),
+            too_slow: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            notices: Arc::new(Mutex::new(Notices::default())),
+        }
+    }
+
+    /// The caller's visibility as it stands.
+    pub fn viewer(&self) -> Arc<Viewer> {
+        match self.viewer.read() {
+            Ok(v) => Arc::clone(&v),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn set_viewer(&self, viewer: Viewer) {
+        let mut slot = match self.viewer.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(viewer);
+    }
+
+    fn notices(&self) -> std::sync::MutexGuard<'_, Notices> {
+        match self.notices.lock() {
+            Ok(n) => n,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Ends this subscription to `topic` for lack of access, telling the client.
+    fn revoke(&self, topic: &str) {
+        self.notices().ended.push(topic.to_owned());
+        self.offer(frame(&ServerFrame::Unsubscribed {
+            topic: topic.to_owned(),
+            reason: Some(ACCESS_REVOKED.to_owned()),
+        }));
+    }
+
+    /// Takes the topics the hub ended and set aside since the last call.
+    pub fn take_notices(&self) -> Notices {
+        std::mem::take(&mut *self.notices())
+    }
+
+    /// Takes only the topics the hub ended (set-aside ones wait for the socket's re-check).
+    pub fn take_ended(&self) -> Vec<String> {
+        std::mem::take(&mut self.notices().ended)
+    }
+
     /// Queues a frame; on a full queue marks the connection too slow. Returns false then.
-    fn offer(&self, frame: Frame) -> bool {
+    pub fn offer(&self, frame: Frame) -> bool {
         match self.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -70,6 +141,24 @@ struct Stream {
     seq: u64,
     window: VecDeque<Entry>,
     subscribers: Vec<Subscriber>,
+    /// For a conversation's stream: its number and assignee as last known (from its latest
+    /// `conversation_changed`, or from the store when the first subscriber came), which decide
+    /// who may go on following it.
+    conversation: Option<(PhoneNumberId, Option<UserId>)>,
+}
+
+impl Stream {
+    /// Whether `viewer` may receive this stream's events now.
+    fn admits(&self, kind: Option<StreamKind<'_>>, viewer: &Viewer) -> bool {
+        let Some(kind) = kind else { return false };
+        viewer.may_follow(kind)
+            && match (&kind, &self.conversation) {
+                (StreamKind::Conversation, Some((number, assignee))) => {
+                    viewer.sees(number, assignee.as_ref())
+                }
+                _ => true,
+            }
+    }
 }
 
 /// An event serialized once, in both forms, for every stream it goes to: each stream wraps it
@@ -135,6 +224,8 @@ pub enum Subscribed {
     Resync { seq: u64 },
     /// The client's queue overflowed during the replay.
     TooSlow,
+    /// The caller may not follow this stream (as the hub knows it now).
+    Refused,
 }
 
 /// An agent's change as routing hears it: the tenant, the state, and whether routing offers
@@ -202,7 +293,14 @@ impl Hub {
             return;
         };
         self.publish_prepared(tenant, "tenant", &prepared);
-        self.publish_prepared(tenant, &format!("conversation:{conversation}"), &prepared);
+        let access = match event {
+            HubEvent::ConversationChanged { assignee, .. } => {
+                Some((number.clone(), assignee.clone()))
+            }
+            _ => None,
+        };
+        let topic = format!("conversation:{conversation}");
+        self.publish_to(tenant, &topic, &prepared, access);
         for team in teams.iter().filter(|t| t.numbers.contains(number)) {
             self.publish_prepared(tenant, &format!("team:{}", team.id), &prepared);
         }
@@ -236,6 +334,7 @@ impl Hub {
                         seq: 0,
                         window: VecDeque::new(),
                         subscribers: Vec::new(),
+                        conversation: None,
                     }))
                 })
                 .value(),
@@ -249,22 +348,48 @@ impl Hub {
     }
 
     fn publish_prepared(&self, tenant: &TenantId, topic: &str, event: &Arc<Prepared>) {
+        self.publish_to(tenant, topic, event, None);
+    }
+
+    /// Appends to a stream and offers the event to each subscriber who may see it now; one who
+    /// may not (a transfer, a changed role or team) is sent `unsubscribed` with the reason
+    /// instead and leaves the stream. `conversation` updates a conversation stream's number and
+    /// assignee first, so the event that ends someone's access is not delivered to them.
+    fn publish_to(
+        &self,
+        tenant: &TenantId,
+        topic: &str,
+        event: &Arc<Prepared>,
+        conversation: Option<(PhoneNumberId, Option<UserId>)>,
+    ) {
         let stream = self.stream(tenant, topic);
         let Ok(mut s) = stream.lock() else { return };
+        if conversation.is_some() {
+            s.conversation = conversation;
+        }
         s.seq += 1;
         let seq = s.seq;
+        let kind = StreamKind::of(topic);
         // Each form's frame is built once, and only if some subscriber gets it.
         let (mut full, mut masked): (Option<Frame>, Option<Frame>) = (None, None);
-        s.subscribers.retain(|sub| {
-            let slot = if sub.unmasked || event.masked.is_none() {
+        let mut subscribers = std::mem::take(&mut s.subscribers);
+        subscribers.retain(|sub| {
+            let viewer = sub.viewer();
+            if !s.admits(kind, &viewer) {
+                sub.revoke(topic);
+                return false;
+            }
+            let unmasked = viewer.sees_numbers();
+            let slot = if unmasked || event.masked.is_none() {
                 &mut full
             } else {
                 &mut masked
             };
             let frame =
-                slot.get_or_insert_with(|| event_frame(topic, seq, event.text_for(sub.unmasked)));
+                slot.get_or_insert_with(|| event_frame(topic, seq, event.text_for(unmasked)));
             sub.offer(frame.clone())
         });
+        s.subscribers = subscribers;
         metrics::counter!("switchboard_hub_events_total").increment(1);
         s.window.push_back(Entry {
             seq,
@@ -277,18 +402,49 @@ impl Hub {
 
     /// Registers `sub` on a stream, first replaying what it missed after `after` (or a resync
     /// when that is out of the window), then the `subscribed` frame, all under the stream's lock.
+    /// `conversation` is a conversation's number and assignee as the store had them when the
+    /// caller's access was checked; the stream keeps its own when it knows a newer one, and the
+    /// caller must see the conversation by it.
     pub fn subscribe(
         &self,
         tenant: &TenantId,
         topic: &str,
         after: Option<u64>,
         sub: Subscriber,
+        conversation: Option<(PhoneNumberId, Option<UserId>)>,
+    ) -> Subscribed {
+        self.join(tenant, topic, after, sub, conversation, true)
+    }
+
+    /// Puts back a subscription set aside by [`Hub::access_changed`], after the caller was
+    /// checked again: replays what came after `seq` (the last event it was offered) without a
+    /// new `subscribed` frame, so the client sees no seam.
+    pub fn rejoin(&self, tenant: &TenantId, topic: &str, seq: u64, sub: Subscriber) -> Subscribed {
+        self.join(tenant, topic, Some(seq), sub, None, false)
+    }
+
+    fn join(
+        &self,
+        tenant: &TenantId,
+        topic: &str,
+        after: Option<u64>,
+        sub: Subscriber,
+        conversation: Option<(PhoneNumberId, Option<UserId>)>,
+        announce: bool,
     ) -> Subscribed {
         let stream = self.stream(tenant, topic);
         let Ok(mut s) = stream.lock() else {
             return Subscribed::TooSlow;
         };
         s.subscribers.retain(|other| other.id != sub.id);
+        if s.conversation.is_none() {
+            s.conversation = conversation;
+        }
+        let viewer = sub.viewer();
+        if !s.admits(StreamKind::of(topic), &viewer) {
+            return Subscribed::Refused;
+        }
+        let unmasked = viewer.sees_numbers();
         let seq = s.seq;
         let mut outcome = Subscribed::Resumed { replayed: 0, seq };
         if let Some(after) = after.filter(|a| *a < seq) {
@@ -304,7 +460,7 @@ impl Hub {
             } else {
                 let mut replayed = 0;
                 for e in s.window.iter().filter(|e| e.seq > after) {
-                    if !sub.offer(event_frame(topic, e.seq, e.event.text_for(sub.unmasked))) {
+                    if !sub.offer(event_frame(topic, e.seq, e.event.text_for(unmasked))) {
                         return Subscribed::TooSlow;
                     }
                     replayed += 1;
@@ -312,14 +468,44 @@ impl Hub {
                 outcome = Subscribed::Resumed { replayed, seq };
             }
         }
-        if !sub.offer(frame(&ServerFrame::Subscribed {
-            topic: topic.to_owned(),
-            seq,
-        })) {
+        if announce
+            && !sub.offer(frame(&ServerFrame::Subscribed {
+                topic: topic.to_owned(),
+                seq,
+            }))
+        {
             return Subscribed::TooSlow;
         }
         s.subscribers.push(sub);
         outcome
+    }
+
+    /// Someone's access in `tenant` may have changed (a role, a team, a user's account): every
+    /// subscription of the tenant is set aside at once, so nothing more reaches anyone until
+    /// their socket has checked them again ([`Notices::parked`]) and put back what they may
+    /// still follow, replaying what came meanwhile. Called after the change is stored and
+    /// before it is answered.
+    pub fn access_changed(&self, tenant: &TenantId) {
+        let streams: Vec<(String, Arc<Mutex<Stream>>)> = self
+            .streams
+            .iter()
+            .filter(|e| &e.key().0 == tenant)
+            .map(|e| (e.key().1.clone(), Arc::clone(e.value())))
+            .collect();
+        let mut woken: Vec<Subscriber> = Vec::new();
+        for (topic, stream) in streams {
+            let Ok(mut s) = stream.lock() else { continue };
+            let seq = s.seq;
+            for sub in std::mem::take(&mut s.subscribers) {
+                sub.notices().parked.push((topic.clone(), seq));
+                if !woken.iter().any(|w| w.id == sub.id) {
+                    woken.push(sub);
+                }
+            }
+        }
+        for sub in woken {
+            sub.wake.notify_one();
+        }
     }
 
     pub fn unsubscribe(&self, tenant: &TenantId, topic: &str, id: u64) {
@@ -481,13 +667,7 @@ mod tests {
     fn subscriber(hub: &Hub, depth: usize, unmasked: bool) -> (Subscriber, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(depth);
         (
-            Subscriber {
-                id: hub.next_subscriber_id(),
-                tx,
-                unmasked,
-                too_slow: Arc::new(AtomicBool::new(false)),
-                wake: Arc::new(tokio::sync::Notify::new()),
-            },
+            Subscriber::new(hub.next_subscriber_id(), tx, Viewer::all(unmasked)),
             rx,
         )
     }
@@ -509,7 +689,7 @@ mod tests {
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(3), sub),
+            hub.subscribe(&t, "tenant", Some(3), sub, None),
             Subscribed::Resumed {
                 replayed: 2,
                 seq: 5
@@ -545,7 +725,7 @@ mod tests {
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(2), sub),
+            hub.subscribe(&t, "tenant", Some(2), sub, None),
             Subscribed::Resync { seq: 10 }
         );
         let frames = drain(&mut rx);
@@ -553,7 +733,7 @@ mod tests {
         // Exactly at the edge of the window still resumes.
         let (sub, _rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(6), sub),
+            hub.subscribe(&t, "tenant", Some(6), sub, None),
             Subscribed::Resumed {
                 replayed: 4,
                 seq: 10
@@ -569,9 +749,9 @@ mod tests {
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
         let (slow, _slow_rx) = subscriber(&hub, 2, true);
         let slow_flag = Arc::clone(&slow.too_slow);
-        hub.subscribe(&t, "tenant", None, masked);
-        hub.subscribe(&t, "tenant", None, clear);
-        hub.subscribe(&t, "tenant", None, slow);
+        hub.subscribe(&t, "tenant", None, masked, None);
+        hub.subscribe(&t, "tenant", None, clear, None);
+        hub.subscribe(&t, "tenant", None, slow, None);
         for i in 1..=3 {
             hub.publish(&t, "tenant", &event(i));
         }
@@ -649,7 +829,7 @@ mod tests {
         for unmasked in [true, false] {
             let (sub, mut rx) = subscriber(&hub, 64, unmasked);
             assert_eq!(
-                hub.subscribe(&t, "inbox:u_1", Some(1), sub),
+                hub.subscribe(&t, "inbox:u_1", Some(1), sub, None),
                 Subscribed::Resumed {
                     replayed: 2,
                     seq: 3

@@ -18,7 +18,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use switchboard_shared::{ConversationId, Permission};
+use switchboard_shared::{ConversationId, Permission, PhoneNumberId, UserId};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -299,20 +299,19 @@ async fn run(
             .connected(&principal.tenant, id, name, routable, now());
         gate.hub.agent_changed(&principal.tenant, state);
     }
+    let mut principal = principal;
     let scope = principal.scope(&gate.api.store);
     let (tx, mut rx) = mpsc::channel::<Frame>(QUEUE_DEPTH);
+    let subscriber = Subscriber::new(
+        gate.hub.next_subscriber_id(),
+        tx.clone(),
+        principal.viewer(),
+    );
     let closing = Arc::new(Closing {
         code: std::sync::atomic::AtomicU16::new(0),
-        wake: Arc::new(Notify::new()),
-        too_slow: Arc::new(AtomicBool::new(false)),
+        wake: Arc::clone(&subscriber.wake),
+        too_slow: Arc::clone(&subscriber.too_slow),
     });
-    let subscriber = Subscriber {
-        id: gate.hub.next_subscriber_id(),
-        tx: tx.clone(),
-        unmasked: principal.can(Permission::ContactsPhoneView),
-        too_slow: Arc::clone(&closing.too_slow),
-        wake: Arc::clone(&closing.wake),
-    };
     let _ = tx.try_send(frame(&ServerFrame::Ready {
         protocol: PROTOCOL_VERSION,
         tenant: principal.tenant.clone(),
@@ -385,6 +384,9 @@ async fn run(
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Some(Ok(Message::Text(text))) => {
+                        for topic in subscriber.take_ended() {
+                            topics.remove(&topic);
+                        }
                         if let Some((id, _)) = &user {
                             let state = gate.hub.presence.active(&principal.tenant, id, now());
                             gate.hub.agent_changed(&principal.tenant, state);
@@ -404,10 +406,29 @@ async fn run(
                     Some(Ok(_)) => {} // pings are answered by tungstenite; pongs prove life
                 }
             }
-            // The hub found this connection's queue full.
+            // The hub found this connection's queue full, or set its subscriptions aside
+            // after an access change in the tenant.
             _ = closing.wake.notified() => {
                 if closing.too_slow.load(Ordering::Acquire) {
                     break;
+                }
+                let notices = subscriber.take_notices();
+                for topic in &notices.ended {
+                    topics.remove(topic);
+                }
+                if !notices.parked.is_empty() {
+                    match authenticate(&gate.api, &credential, meta.clone()).await {
+                        Ok(Some(fresh)) => principal = fresh,
+                        Ok(None) => {
+                            closing.with(close::SESSION_ENDED);
+                            break;
+                        }
+                        // The store is away: nothing is put back until the caller could be
+                        // checked, so the client is told to subscribe again.
+                        Err(error) => tracing::warn!(%error, "could not re-check a socket's credential"),
+                    }
+                    subscriber.set_viewer(principal.viewer());
+                    put_back(&gate, &principal, &scope, &subscriber, &mut topics, notices.parked).await;
                 }
             }
             _ = recheck.tick() => {
@@ -416,7 +437,11 @@ async fn run(
                     break;
                 }
                 match authenticate(&gate.api, &credential, meta.clone()).await {
-                    Ok(Some(_)) => {}
+                    Ok(Some(fresh)) => {
+                        // The hub checks every event against what the caller may see now.
+                        subscriber.set_viewer(fresh.viewer());
+                        principal = fresh;
+                    }
                     Ok(None) => {
                         closing.with(close::SESSION_ENDED);
                         break;
@@ -438,6 +463,38 @@ async fn run(
     drop(tx);
     let _ = writer.await;
     metrics::gauge!("switchboard_hub_connections").decrement(1.0);
+}
+
+/// Puts back the subscriptions the hub set aside after an access change, for the caller as
+/// checked again: each topic they may still follow resumes where it was (what came meanwhile is
+/// replayed); the others end with `unsubscribed` and the reason.
+async fn put_back(
+    gate: &WsGate,
+    principal: &Principal,
+    scope: &TenantScope,
+    subscriber: &Subscriber,
+    topics: &mut HashSet<String>,
+    parked: Vec<(String, u64)>,
+) {
+    for (topic, seq) in parked {
+        if !topics.contains(&topic) {
+            continue; // unsubscribed meanwhile
+        }
+        let allowed = may_subscribe(principal, scope, &topic).await.is_ok();
+        let outcome = if allowed {
+            gate.hub
+                .rejoin(&principal.tenant, &topic, seq, subscriber.clone())
+        } else {
+            Subscribed::Refused
+        };
+        if outcome == Subscribed::Refused {
+            topics.remove(&topic);
+            subscriber.offer(frame(&ServerFrame::Unsubscribed {
+                topic,
+                reason: Some(super::ACCESS_REVOKED.to_owned()),
+            }));
+        }
+    }
 }
 
 fn error(code: &str, message: impl Into<String>) -> Frame {
@@ -575,7 +632,10 @@ async fn handle(
             gate.hub
                 .unsubscribe(&principal.tenant, &topic, subscriber.id);
             topics.remove(&topic);
-            Some(frame(&ServerFrame::Unsubscribed { topic }))
+            Some(frame(&ServerFrame::Unsubscribed {
+                topic,
+                reason: None,
+            }))
         }
         ClientFrame::Subscribe { topic, after } => {
             if !topics.contains(&topic) && topics.len() >= MAX_TOPICS {
@@ -584,14 +644,20 @@ async fn handle(
                     format!("at most {MAX_TOPICS} topics per connection"),
                 ));
             }
-            if let Err((code, message)) = may_subscribe(principal, scope, &topic).await {
-                return Some(error(code, message));
-            }
-            match gate
-                .hub
-                .subscribe(&principal.tenant, &topic, after, subscriber.clone())
-            {
+            let conversation = match may_subscribe(principal, scope, &topic).await {
+                Ok(conversation) => conversation,
+                Err((code, message)) => return Some(error(code, message)),
+            };
+            match gate.hub.subscribe(
+                &principal.tenant,
+                &topic,
+                after,
+                subscriber.clone(),
+                conversation,
+            ) {
                 Subscribed::TooSlow => None,
+                // The stream knows of a change the store read did not show yet (a transfer).
+                Subscribed::Refused => Some(error("not_found", format!("no stream `{topic}`"))),
                 _ => {
                     topics.insert(topic);
                     None
@@ -601,16 +667,20 @@ async fn handle(
     }
 }
 
-/// Whether the caller may follow `topic`. Conversations and teams of other tenants do not exist.
+/// A conversation's number and assignee, as the store has them.
+type ConversationAccess = (PhoneNumberId, Option<UserId>);
+
+/// Whether the caller may follow `topic` (for a conversation: with its number and assignee).
+/// Conversations and teams of other tenants do not exist.
 async fn may_subscribe(
     principal: &Principal,
     scope: &TenantScope,
     topic: &str,
-) -> Result<(), (&'static str, String)> {
+) -> Result<Option<ConversationAccess>, (&'static str, String)> {
     let unavailable = |_| ("store_unavailable", "try again".to_owned());
     if topic == "board" {
         return if principal.can(Permission::BoardView) {
-            Ok(())
+            Ok(None)
         } else {
             Err((
                 "forbidden",
@@ -620,7 +690,7 @@ async fn may_subscribe(
     }
     if topic == "tenant" {
         return if principal.can(Permission::ConversationsReadAll) {
-            Ok(())
+            Ok(None)
         } else {
             Err((
                 "forbidden",
@@ -630,7 +700,9 @@ async fn may_subscribe(
     }
     if let Some(id) = topic.strip_prefix("conversation:") {
         return match inbox::visible(principal, scope, &ConversationId::from(id)).await {
-            Ok(_) => Ok(()),
+            Ok((conversation, thread)) => {
+                Ok(Some((conversation.number, thread.and_then(|t| t.assignee))))
+            }
             Err(f) if f.status == StatusCode::NOT_FOUND => {
                 Err(("not_found", format!("no conversation `{id}`")))
             }
@@ -642,7 +714,7 @@ async fn may_subscribe(
         return if (own && principal.can(Permission::ConversationsReadAssigned))
             || principal.can(Permission::ConversationsReadAll)
         {
-            Ok(())
+            Ok(None)
         } else {
             Err((
                 "forbidden",
@@ -660,7 +732,7 @@ async fn may_subscribe(
         return if principal.can(Permission::ConversationsReadAll)
             || (member && principal.can(Permission::ConversationsReadTeam))
         {
-            Ok(())
+            Ok(None)
         } else {
             Err((
                 "forbidden",

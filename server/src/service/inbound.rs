@@ -23,6 +23,10 @@ pub enum InboundError {
     BadSignature,
     #[error("the payload names number {0}, which belongs to a different app than the signature")]
     WrongApp(String),
+    #[error(
+        "the payload names WhatsApp Business Account {0}, which belongs to a different app than the signature"
+    )]
+    WrongAppAccount(String),
     #[error(transparent)]
     Malformed(#[from] webhook::WebhookError),
     #[error("could not store the webhook: {0}")]
@@ -75,11 +79,24 @@ impl Inbound {
             .ok_or(InboundError::BadSignature)?;
         let parsed = webhook::parse(body, received_at)?;
 
-        // Every number the payload names must belong to the app that signed it.
+        // A payload may only ever reach tenants whose app signed it: every number and every
+        // WhatsApp Business Account it names that is configured here must belong to that app.
         for number in parsed.numbers() {
             if let Some(entry) = self.numbers.get(number) {
                 if &entry.app_secret != secret {
                     return Err(InboundError::WrongApp(number.to_string()));
+                }
+            }
+        }
+        for change in &parsed.changes {
+            if let Some(waba) = change.waba_id.as_deref() {
+                let mut owners = self
+                    .numbers
+                    .iter()
+                    .filter(|e| e.waba_id.as_deref() == Some(waba))
+                    .peekable();
+                if owners.peek().is_some() && !owners.any(|e| &e.app_secret == secret) {
+                    return Err(InboundError::WrongAppAccount(waba.to_owned()));
                 }
             }
         }
@@ -138,10 +155,13 @@ impl Inbound {
             .map_err(|e| StoreError::Unavailable(format!("the ingest task failed: {e}")))??)
     }
 
-    /// Attributes a change to a tenant: by its number when configured; else by the WABA id; else
-    /// by the app that signed it, when exactly one tenant uses that app. The signature proves the
-    /// payload came from that tenant's Meta app, which only sends webhooks for numbers subscribed
-    /// to it, so a number added in Meta's dashboard but not yet here still lands with its owner.
+    /// Attributes a change to a tenant, only ever among the tenants whose app signed it: by its
+    /// number when configured; else by the WABA id; else by the signing app, when exactly one
+    /// tenant uses that app. The signature proves the payload came from that tenant's Meta app,
+    /// which only sends webhooks for numbers subscribed to it, so a number added in Meta's
+    /// dashboard but not yet here still lands with its owner. What names another app's tenant
+    /// was refused before (`WrongApp`, `WrongAppAccount`); the filters here keep that true even
+    /// if the checks above change.
     fn tenant_for(
         &self,
         number: Option<&switchboard_shared::PhoneNumberId>,
@@ -149,13 +169,13 @@ impl Inbound {
         secret: &Secret,
     ) -> Option<TenantId> {
         if let Some(entry) = number.and_then(|n| self.numbers.get(n)) {
-            return Some(entry.tenant.clone());
+            return (&entry.app_secret == secret).then(|| entry.tenant.clone());
         }
         if let Some(waba) = waba_id {
             if let Some(e) = self
                 .numbers
                 .iter()
-                .find(|e| e.waba_id.as_deref() == Some(waba))
+                .find(|e| e.waba_id.as_deref() == Some(waba) && &e.app_secret == secret)
             {
                 return Some(e.tenant.clone());
             }

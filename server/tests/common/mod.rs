@@ -17,7 +17,9 @@ use switchboard_server::connector::signature;
 use switchboard_server::store::conversation_id;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId};
 
+/// Acme's Meta app secret; Globex has an app of its own ([`GLOBEX_SECRET`]).
 pub const SECRET: &str = "identity-test-app-secret";
+pub const GLOBEX_SECRET: &str = "globex-test-app-secret";
 pub const ACME_NUMBER: &str = "111111111111111";
 pub const GLOBEX_NUMBER: &str = "222222222222222";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -27,14 +29,14 @@ pub fn config(dir: &Path, extra: &str) -> Config {
         "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n{extra}\n",
         dir.join("data").display()
     );
-    for (tenant, number, waba) in [
-        ("acme", ACME_NUMBER, "9001"),
-        ("globex", GLOBEX_NUMBER, "9002"),
+    for (tenant, number, waba, secret) in [
+        ("acme", ACME_NUMBER, "9001", SECRET),
+        ("globex", GLOBEX_NUMBER, "9002", GLOBEX_SECRET),
     ] {
         text.push_str(&format!(
             "[[whatsapp.numbers]]\ntenant = \"{tenant}\"\nphone_number_id = \"{number}\"\n\
              display_phone_number = \"1555{number}\"\nwaba_id = \"{waba}\"\n\
-             access_token = \"token\"\napp_secret = \"{SECRET}\"\nverify_token = \"verify\"\n\
+             access_token = \"token\"\napp_secret = \"{secret}\"\nverify_token = \"verify\"\n\
              graph_api_url = \"http://127.0.0.1:9/v23.0\"\n"
         ));
     }
@@ -147,10 +149,28 @@ pub struct Tenant {
     pub ids: BTreeMap<&'static str, String>,
 }
 
+/// The WABA a test number belongs to.
+pub fn waba_of(number: &str) -> &'static str {
+    if number == GLOBEX_NUMBER {
+        "9002"
+    } else {
+        "9001"
+    }
+}
+
+/// The app secret that signs a test number's webhooks.
+pub fn secret_of(number: &str) -> &'static str {
+    if number == GLOBEX_NUMBER {
+        GLOBEX_SECRET
+    } else {
+        SECRET
+    }
+}
+
 pub fn webhook(number: &str, customer: &str, wamid: &str, text: &str) -> String {
     json!({
         "object": "whatsapp_business_account",
-        "entry": [{"id": "9001", "changes": [{"field": "messages", "value": {
+        "entry": [{"id": waba_of(number), "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": format!("1555{number}"), "phone_number_id": number},
             "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
@@ -161,14 +181,18 @@ pub fn webhook(number: &str, customer: &str, wamid: &str, text: &str) -> String 
     .to_string()
 }
 
-/// Posts a webhook signed like Meta's and expects it stored.
+/// Posts a webhook signed like Meta's, by the app of the number it names, and expects it stored.
 pub async fn deliver(api: &Api, body: String) {
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    let number = parsed["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
+        .as_str()
+        .unwrap_or(ACME_NUMBER);
     let response = api
         .client
         .post(format!("{}/webhooks/whatsapp", api.base))
         .header(
             "x-hub-signature-256",
-            signature::sign(SECRET.as_bytes(), body.as_bytes()),
+            signature::sign(secret_of(number).as_bytes(), body.as_bytes()),
         )
         .header("content-type", "application/json")
         .body(body)
@@ -176,6 +200,26 @@ pub async fn deliver(api: &Api, body: String) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Polls `check` until it gives a value, for at most `timeout`: tests wait on the state they
+/// need, never on time alone.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 pub struct World {

@@ -1,0 +1,288 @@
+//! Regression tests for the security probe's findings (issue 16). Each was written to fail
+//! before its fix; docs/security.md states the rule each one holds the server to.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_server::connector::signature;
+
+/// Posts `body` signed with `secret`; the status and the JSON answer.
+async fn post_signed(api: &Api, secret: &str, body: &Value) -> (StatusCode, Value) {
+    let body = body.to_string();
+    let response = api
+        .client
+        .post(format!("{}/webhooks/whatsapp", api.base))
+        .header(
+            "x-hub-signature-256",
+            signature::sign(secret.as_bytes(), body.as_bytes()),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn envelope(waba: &str, value: Value) -> Value {
+    json!({"object": "whatsapp_business_account",
+           "entry": [{"id": waba, "changes": [{"field": "messages", "value": value}]}]})
+}
+
+async fn conversation_count(w: &World, tenant: &Tenant) -> usize {
+    let a = w.api.get("conversations", &tenant.callers["owner"]).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    a.body["items"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_reaches_only_tenants_whose_app_signed_it() {
+    let w = world().await;
+    // Globex's one conversation (from its set-up) is routed before anything is compared.
+    let before = eventually(
+        "globex's first conversation",
+        Duration::from_secs(10),
+        || async {
+            let n = conversation_count(&w, &w.globex).await;
+            (n == 1).then_some(n)
+        },
+    )
+    .await;
+    const UNCONFIGURED: &str = "999999999999999";
+
+    // Signed by Acme's app, naming Globex's WABA and a number nobody configured.
+    let forged_message = envelope(
+        "9002",
+        json!({"messaging_product": "whatsapp",
+               "metadata": {"display_phone_number": "1555999", "phone_number_id": UNCONFIGURED},
+               "contacts": [{"profile": {"name": "Forged"}, "wa_id": "15550001111"}],
+               "messages": [{"from": "15550001111", "id": "wamid.forged.1", "timestamp": "1749416383",
+                             "type": "text", "text": {"body": "Forged"}}]}),
+    );
+    let (status, body) = post_signed(&w.api, SECRET, &forged_message).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_signature");
+
+    // A status for Globex's number through Globex's WABA, signed by Acme: refused like before.
+    let forged_status = envelope(
+        "9002",
+        json!({"messaging_product": "whatsapp",
+               "metadata": {"display_phone_number": "1555999", "phone_number_id": UNCONFIGURED},
+               "statuses": [{"id": "wamid.globex.out", "status": "played", "timestamp": "1749416390",
+                             "recipient_id": "4915112345678"}]}),
+    );
+    let (status, _) = post_signed(&w.api, SECRET, &forged_status).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // No metadata at all: an account event naming Globex's WABA.
+    let forged_account = json!({"object": "whatsapp_business_account",
+        "entry": [{"id": "9002", "changes": [{"field": "account_update",
+            "value": {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "DISABLE"}}}]}]});
+    let (status, _) = post_signed(&w.api, SECRET, &forged_account).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(conversation_count(&w, &w.globex).await, before);
+
+    // The signer's own WABA with a number not yet configured still lands with the signer.
+    let own = envelope(
+        "9001",
+        json!({"messaging_product": "whatsapp",
+               "metadata": {"display_phone_number": "1555999", "phone_number_id": UNCONFIGURED},
+               "contacts": [{"profile": {"name": "New number"}, "wa_id": "15550002222"}],
+               "messages": [{"from": "15550002222", "id": "wamid.own.1", "timestamp": "1749416383",
+                             "type": "text", "text": {"body": "hi"}}]}),
+    );
+    let (status, body) = post_signed(&w.api, SECRET, &own).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Globex's own app signing for Globex's WABA is of course fine too.
+    let (status, body) = post_signed(&w.api, GLOBEX_SECRET, &forged_message).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually(
+        "globex gains the conversation its own app sent",
+        Duration::from_secs(10),
+        || async { (conversation_count(&w, &w.globex).await == before + 1).then_some(()) },
+    )
+    .await;
+    w.running.shutdown().await;
+}
+
+/// Sends a ping with an id and returns every frame before its pong: what the socket had queued.
+async fn frames_before_pong(socket: &mut ws::Socket, id: &str) -> Vec<Value> {
+    ws::send(socket, json!({"type": "ping", "id": id})).await;
+    let mut seen = Vec::new();
+    loop {
+        let frame = ws::next(socket).await;
+        if frame["type"] == "pong" && frame["id"] == id {
+            return seen;
+        }
+        seen.push(frame);
+    }
+}
+
+async fn signed_in_socket(w: &World, auth: &Auth) -> ws::Socket {
+    let mut socket = ws::connect(&w.api, Some(auth)).await;
+    assert_eq!(ws::next(&mut socket).await["type"], "ready");
+    socket
+}
+
+async fn subscribe(socket: &mut ws::Socket, topic: &str) {
+    ws::send(socket, json!({"type": "subscribe", "topic": topic})).await;
+    let answer = ws::until(socket, |f| f["type"] != "event").await;
+    assert_eq!(answer["type"], "subscribed", "{topic}: {answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_when_the_right_to_see_does() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let conversation = w.acme.ids["conversation"].clone();
+    // A second agent outside every team: they see only what is assigned to them.
+    let a = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            "users",
+            owner,
+            json!({"email": "solo@acme.example", "name": "Solo", "role": "agent", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let solo_id = a.body["id"].as_str().unwrap().to_owned();
+    let solo = w.api.token("solo@acme.example").await;
+    let mut solo_socket = signed_in_socket(&w, &solo).await;
+    let mut agent_socket = signed_in_socket(&w, &w.acme.callers["agent"]).await;
+
+    let assign = |to: String| {
+        let path = format!("conversations/{conversation}/assign");
+        let api = &w.api;
+        async move {
+            let a = api
+                .send(reqwest::Method::POST, &path, owner, json!({"agent": to}))
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        }
+    };
+    assign(solo_id.clone()).await;
+    let topic = format!("conversation:{conversation}");
+    subscribe(&mut solo_socket, &topic).await;
+
+    // Transferred to the team's agent: Solo's subscription ends, with the reason, and the
+    // transfer itself (and everything after it) is not delivered to them.
+    assign(w.acme.ids["agent"].clone()).await;
+    let ended = ws::until(&mut solo_socket, |f| f["type"] != "event").await;
+    assert_eq!(
+        ended,
+        json!({"type": "unsubscribed", "topic": topic, "reason": "access_revoked"})
+    );
+    deliver(
+        &w.api,
+        webhook(
+            ACME_NUMBER,
+            &w.acme.ids["customer"],
+            "wamid.secret.1",
+            "my card is 4111 1111 1111 1111",
+        ),
+    )
+    .await;
+    // The team's agent hears of it on the same topic (so it was published)...
+    subscribe(&mut agent_socket, &topic).await;
+    let team_topic = format!("team:{}", w.acme.ids["team"]);
+    subscribe(&mut agent_socket, &team_topic).await;
+    // ...and Solo's socket has nothing of this conversation queued.
+    let leaked = frames_before_pong(&mut solo_socket, "p1").await;
+    assert!(
+        leaked.iter().all(|f| f["topic"] != topic.as_str()),
+        "{leaked:?}"
+    );
+    // Subscribing again is refused like REST: the conversation is not theirs.
+    ws::send(
+        &mut solo_socket,
+        json!({"type": "subscribe", "topic": topic}),
+    )
+    .await;
+    assert_eq!(ws::next(&mut solo_socket).await["code"], "not_found");
+
+    // Removed from the team: the team stream ends at once, before the next event.
+    let a = w
+        .api
+        .send(
+            reqwest::Method::PUT,
+            &format!("teams/{}", w.acme.ids["team"]),
+            owner,
+            json!({"name": "Sales", "members": [], "numbers": [ACME_NUMBER]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    deliver(
+        &w.api,
+        webhook(
+            ACME_NUMBER,
+            "79160000001",
+            "wamid.after.team",
+            "hello again",
+        ),
+    )
+    .await;
+    let ended = ws::until(&mut agent_socket, |f| {
+        f["type"] == "unsubscribed" && f["topic"] == team_topic.as_str()
+    })
+    .await;
+    assert_eq!(ended["reason"], "access_revoked");
+    let later = frames_before_pong(&mut agent_socket, "p2").await;
+    assert!(
+        later
+            .iter()
+            .all(|f| f["topic"] != team_topic.as_str() || f["type"] != "event"),
+        "{later:?}"
+    );
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_change_ends_the_socket_before_the_next_event() {
+    let w = world().await;
+    let mut supervisor = signed_in_socket(&w, &w.acme.callers["supervisor"]).await;
+    subscribe(&mut supervisor, "tenant").await;
+    let a = w
+        .api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("users/{}", w.acme.ids["supervisor"]),
+            &w.acme.callers["owner"],
+            json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79160000002", "wamid.after.role", "anyone?"),
+    )
+    .await;
+    // Closed with "session ended" (a role change ends sessions), and nothing came before it.
+    loop {
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            futures_util::StreamExt::next(&mut supervisor),
+        )
+        .await
+        .expect("closed within 10 s")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
+                assert_eq!(u16::from(f.code), 4010);
+                break;
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                let f: Value = serde_json::from_str(t.as_str()).unwrap();
+                assert_ne!(f["type"], "event", "delivered after the role change: {f}");
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+    w.running.shutdown().await;
+}
