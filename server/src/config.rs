@@ -63,6 +63,11 @@ pub struct AuthConfig {
     pub lockout_minutes: u64,
     /// "auto": Secure cookies when this server speaks TLS or `public_url` is https.
     pub secure_cookies: SecureCookies,
+    /// Memory Argon2 may use at once across all sign-ins (19 MiB per password being checked);
+    /// with the cores, it bounds how many are checked concurrently.
+    pub hashing_memory_mib: u64,
+    /// How long a sign-in waits for its turn before it is answered 503 `busy`.
+    pub hashing_wait_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]

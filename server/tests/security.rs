@@ -286,3 +286,74 @@ async fn a_role_change_ends_the_socket_before_the_next_event() {
     }
     w.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_and_a_wrong_password_get_the_same_answer() {
+    let w = world().await;
+    let a = w
+        .api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("users/{}", w.acme.ids["viewer"]),
+            &w.acme.callers["owner"],
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let attempt = |password: &'static str| {
+        let api = &w.api;
+        let email = w.acme.emails["viewer"].clone();
+        async move {
+            api.send(
+                reqwest::Method::POST,
+                "auth/token",
+                &Auth::None,
+                json!({"email": email, "password": password}),
+            )
+            .await
+        }
+    };
+    let right = attempt(PASSWORD).await;
+    let wrong = attempt("not the password at all").await;
+    assert_eq!(right.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((right.status, &right.body), (wrong.status, &wrong.body));
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_current_password_is_throttled_and_audited() {
+    let w = world().await;
+    let agent = &w.acme.callers["agent"];
+    let mut last = None;
+    for _ in 0..6 {
+        let a = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                "auth/password",
+                agent,
+                json!({"current_password": "a guess at the password", "new_password": "a brand new passphrase"}),
+            )
+            .await;
+        last = Some((a.status, a.code().to_owned()));
+    }
+    // Five wrong guesses lock the account, like sign-in: the sixth is refused unheard.
+    assert_eq!(
+        last,
+        Some((StatusCode::TOO_MANY_REQUESTS, "login_locked".to_owned()))
+    );
+    let audit = w
+        .api
+        .get("audit?action=auth", &w.acme.callers["owner"])
+        .await;
+    let failed = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["outcome"] == "failed" && l["target"] == format!("user:{}", w.acme.ids["agent"])
+        })
+        .count();
+    assert!(failed >= 5, "{:?}", audit.body);
+    w.running.shutdown().await;
+}

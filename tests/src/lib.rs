@@ -82,6 +82,17 @@ pub fn wait_for<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<
         .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
 }
 
+/// A process's anonymous resident memory in KiB (`RssAnon` of `/proc/<pid>/status`): what it
+/// allocated and still holds, without the files it maps.
+pub fn rss_anon_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("RssAnon in /proc/<pid>/status")
+}
+
 /// The test secrets, used by [`ServerProcess::with_numbers`].
 pub const APP_SECRET: &str = "test_app_secret_0123456789abcdef";
 pub const VERIFY_TOKEN: &str = "verify-token-for-tests";
@@ -252,6 +263,11 @@ impl ServerProcess {
             ],
             &format!("{password}\n"),
         );
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
     }
 
     /// SIGKILL: no chance to clean up.

@@ -17,7 +17,7 @@ use warp::http::StatusCode;
 use super::{json, no_content, ApiResult, Ctx, Failure};
 use crate::admin::{api_key_snapshot, user_snapshot, valid_email};
 use crate::auth::principal::now_ms;
-use crate::auth::{password, roles, token};
+use crate::auth::{roles, token};
 use crate::store::{
     new_id, ApiKeyRecord, AuditRecord, Cursor, RoleRecord, StoreError, TeamRecord, UserRecord,
     MAX_API_KEYS, MAX_ROLES, MAX_TEAMS,
@@ -125,10 +125,11 @@ fn cursor(ctx: &Ctx) -> Option<Cursor> {
     ctx.req.query("cursor").map(Cursor::from_token)
 }
 
-async fn hash_password(password_text: String) -> Result<String, Failure> {
-    tokio::task::spawn_blocking(move || password::hash(&password_text))
-        .await
-        .map_err(|e| Failure::from(StoreError::Unavailable(e.to_string())))?
+async fn hash_password(ctx: &Ctx, password_text: String) -> Result<String, Failure> {
+    ctx.auth
+        .hashing
+        .hash(password_text)
+        .await?
         .map_err(|e| Failure::bad_request(e.to_string()))
 }
 
@@ -289,7 +290,7 @@ pub async fn create_user(ctx: Ctx) -> ApiResult {
         email: email.clone(),
         name,
         role: body.role,
-        password_hash: hash_password(body.password).await?,
+        password_hash: hash_password(&ctx, body.password).await?,
         disabled: false,
         created_at: now_ms(),
         session_epoch: 0,
@@ -335,7 +336,7 @@ pub async fn update_user(ctx: Ctx) -> ApiResult {
         after.disabled = disabled;
     }
     if let Some(password_text) = body.password {
-        after.password_hash = hash_password(password_text).await?;
+        after.password_hash = hash_password(&ctx, password_text).await?;
     }
     let owner = PresetRole::Owner.as_str();
     let stops_owning =

@@ -576,14 +576,21 @@ impl From<LoginError> for Failure {
                 "invalid_credentials",
                 e.to_string(),
             ),
-            LoginError::Disabled => {
-                Failure::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
-            }
+            LoginError::Busy(busy) => busy.into(),
             LoginError::Locked(lock) => Failure {
                 retry_after: Some(lock.retry_after.as_secs().max(1)),
                 ..Failure::new(StatusCode::TOO_MANY_REQUESTS, "login_locked", e.to_string())
             },
             LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::auth::password::Busy> for Failure {
+    fn from(e: crate::auth::password::Busy) -> Self {
+        Failure {
+            retry_after: Some(1),
+            ..Failure::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
         }
     }
 }

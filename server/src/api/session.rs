@@ -6,7 +6,7 @@ use switchboard_shared::api::{
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{access, json, me_of, no_content, ApiResult, Ctx, Failure, PublicCtx};
-use crate::auth::principal::{ChangePasswordError, SetupError};
+use crate::auth::principal::{ChangePasswordError, LoginError, SetupError};
 use crate::auth::Credential;
 
 fn with_cookie(mut response: warp::reply::Response, cookie: &str) -> ApiResult {
@@ -77,6 +77,7 @@ pub fn setup_failure(e: SetupError) -> Failure {
             Failure::new(StatusCode::NOT_FOUND, "invalid_setup_token", e.to_string())
         }
         SetupError::Input(m) => Failure::bad_request(m),
+        SetupError::Busy(busy) => busy.into(),
         SetupError::Store(e) => e.into(),
     }
 }
@@ -130,6 +131,8 @@ pub async fn change_password(ctx: Ctx) -> ApiResult {
                 Failure::new(StatusCode::FORBIDDEN, "wrong_password", e.to_string())
             }
             ChangePasswordError::Policy(p) => Failure::bad_request(p.to_string()),
+            ChangePasswordError::Locked(lock) => LoginError::Locked(lock).into(),
+            ChangePasswordError::Busy(busy) => busy.into(),
             ChangePasswordError::Store(e) => e.into(),
         })?;
     let name = ctx.auth.tenant_name(&fresh.principal.tenant).await?;

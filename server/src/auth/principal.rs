@@ -20,6 +20,11 @@ use crate::store::{
     TeamRecord, TenantRecord, UnixMillis, UserRecord,
 };
 
+/// No failed sign-in is answered sooner than this after it arrived: the Argon2 work is the same
+/// for every attempt, and this hides what else differs (reading the account, writing the audit
+/// line), so timing tells nothing about which emails exist.
+pub const FAILURE_FLOOR: Duration = Duration::from_millis(120);
+
 /// Activity is written back to a session at most this often.
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
@@ -168,10 +173,11 @@ pub fn audit_line(
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
+    /// A wrong password, an unknown email, or a disabled account: one answer for all three.
     #[error("wrong email or password")]
     Invalid,
-    #[error("this account is disabled; ask an administrator")]
-    Disabled,
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     #[error("{}", locked_message(.0))]
     Locked(Locked),
     #[error(transparent)]
@@ -204,6 +210,8 @@ pub struct Authenticator {
     idle_ms: i64,
     throttle: LoginThrottle,
     pub setup: SetupGrants,
+    /// Where every password is hashed and checked, a bounded few at a time.
+    pub hashing: Arc<password::Hashing>,
 }
 
 fn hours_ms(h: u64) -> i64 {
@@ -228,6 +236,10 @@ impl Authenticator {
                 },
             ),
             setup: SetupGrants::default(),
+            hashing: password::Hashing::within(
+                config.hashing_memory_mib,
+                Duration::from_secs(config.hashing_wait_secs),
+            ),
         }
     }
 
@@ -277,7 +289,11 @@ impl Authenticator {
         })
     }
 
-    /// Signs in with email and password, creating a session. Throttled per account and address.
+    /// Signs in with email and password, creating a session. Throttled per account and address
+    /// before any password work; an unknown email, a wrong password and a disabled account get
+    /// the same answer after the same Argon2 work, and no failure is answered sooner than
+    /// [`FAILURE_FLOOR`] after it arrived, so neither the answer nor its timing tells which
+    /// emails exist or which accounts are disabled.
     pub async fn login(
         &self,
         email: &str,
@@ -285,54 +301,51 @@ impl Authenticator {
         cookie: bool,
         meta: RequestMeta,
     ) -> Result<NewSession, LoginError> {
+        let started = tokio::time::Instant::now();
         let email = normalize_email(email);
         self.throttle
             .check(&email, meta.ip, Instant::now())
             .map_err(LoginError::Locked)?;
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        // Verified off the async threads; a hash made with weaker parameters than today's is
-        // replaced while the password is at hand.
-        let (ok, rehashed) = tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => {
-                let ok = password::verify(&password_text, &hash);
-                let rehashed = (ok && password::needs_rehash(&hash))
-                    .then(|| password::hash(&password_text).ok())
-                    .flatten();
-                (ok, rehashed)
-            }
-            None => {
-                // The same work as a real check, so timing does not tell which emails exist.
-                password::verify_dummy(&password_text);
-                (false, None)
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let Some(user) = user.filter(|_| ok) else {
-            let lock = self.throttle.failed(&email, meta.ip, Instant::now());
-            if let Some(user) = self.store.user_by_email(&email).await? {
-                let action = if lock.is_some() {
-                    "auth.lockout"
-                } else {
-                    "auth.login"
-                };
-                let line = audit_line(
-                    &user.tenant,
-                    "anonymous".into(),
-                    email.clone(),
-                    action,
-                    Some(format!("user:{}", user.id)),
-                    "failed",
-                    &meta,
-                );
-                self.store.append_audit(&line).await?;
-            }
-            return Err(lock.map_or(LoginError::Invalid, LoginError::Locked));
+        // A hash made with weaker parameters than today's is replaced while the password is at
+        // hand.
+        // The throttle is asked again when the check's turn comes: attempts queued behind a
+        // burst that locked the account or address cost no Argon2 work.
+        let gate = || self.throttle.check(&email, meta.ip, Instant::now()).is_ok();
+        let Some((ok, rehashed)) = self.hashing.check(password_text, hash, gate).await? else {
+            return Err(self
+                .throttle
+                .check(&email, meta.ip, Instant::now())
+                .map_or_else(LoginError::Locked, |()| LoginError::Invalid));
         };
-        if user.disabled {
-            return Err(LoginError::Disabled);
-        }
+        let user = match user {
+            Some(user) if ok && !user.disabled => user,
+            user => {
+                let lock = self.throttle.failed(&email, meta.ip, Instant::now());
+                if let Some(user) = user {
+                    let (action, outcome) = match (&lock, ok) {
+                        (Some(_), _) => ("auth.lockout", "failed"),
+                        // The right password for a disabled account: recorded as such, answered
+                        // like any failure.
+                        (None, true) => ("auth.login", "denied"),
+                        (None, false) => ("auth.login", "failed"),
+                    };
+                    let line = audit_line(
+                        &user.tenant,
+                        "anonymous".into(),
+                        email.clone(),
+                        action,
+                        Some(format!("user:{}", user.id)),
+                        outcome,
+                        &meta,
+                    );
+                    self.store.append_audit(&line).await?;
+                }
+                tokio::time::sleep_until(started + FAILURE_FLOOR).await;
+                return Err(lock.map_or(LoginError::Invalid, LoginError::Locked));
+            }
+        };
         self.throttle.succeeded(&email);
         let user = match rehashed {
             Some(new_hash) => {
@@ -514,15 +527,37 @@ impl Authenticator {
             .user()
             .ok_or(ChangePasswordError::NotAUser)?
             .clone();
-        let stored = user.password_hash.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            if !password::verify(&current, &stored) {
-                return Err(ChangePasswordError::WrongPassword);
-            }
-            password::hash(&new).map_err(ChangePasswordError::Policy)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        // A stolen session must not become a way to guess the password: the same throttle as
+        // sign-in (per account and address), and every wrong guess is audited.
+        let meta = &principal.meta;
+        self.throttle
+            .check(&user.email, meta.ip, Instant::now())
+            .map_err(ChangePasswordError::Locked)?;
+        password::check_policy(&new).map_err(ChangePasswordError::Policy)?;
+        if !self
+            .hashing
+            .verify(current, user.password_hash.clone())
+            .await?
+        {
+            let lock = self.throttle.failed(&user.email, meta.ip, Instant::now());
+            let action = if lock.is_some() {
+                "auth.lockout"
+            } else {
+                "auth.password_change"
+            };
+            let line = principal.audit(action, Some(format!("user:{}", user.id)), "failed");
+            self.store.append_audit(&line).await?;
+            return Err(lock.map_or(
+                ChangePasswordError::WrongPassword,
+                ChangePasswordError::Locked,
+            ));
+        }
+        self.throttle.succeeded(&user.email);
+        let checked = self
+            .hashing
+            .hash(new)
+            .await?
+            .map_err(ChangePasswordError::Policy)?;
         let mut updated = user.clone();
         updated.password_hash = checked;
         updated.session_epoch += 1;
@@ -574,9 +609,10 @@ impl Authenticator {
         }
         let email =
             crate::admin::valid_email(email).map_err(|e| SetupError::Input(e.to_string()))?;
-        let hash = tokio::task::spawn_blocking(move || password::hash(&password_text))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        let hash = self
+            .hashing
+            .hash(password_text)
+            .await?
             .map_err(|e| SetupError::Input(e.to_string()))?;
         // Only now is the token spent: a typo above leaves it usable.
         let grant = self
@@ -644,6 +680,10 @@ pub enum ChangePasswordError {
     NotAUser,
     #[error("the current password is wrong")]
     WrongPassword,
+    #[error("{}", locked_message(.0))]
+    Locked(Locked),
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     #[error(transparent)]
     Policy(password::PasswordError),
     #[error(transparent)]
@@ -656,6 +696,8 @@ pub enum SetupError {
     InvalidToken,
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
