@@ -357,3 +357,45 @@ async fn guessing_the_current_password_is_throttled_and_audited() {
     assert!(failed >= 5, "{:?}", audit.body);
     w.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_link_dies_once_the_workspace_has_an_owner() {
+    let (running, api, dir) = start("").await;
+    let link = running.setup_links[0].clone();
+    // The operator makes an owner with the CLI (its own connection to the same data).
+    let config = common::config(dir.path(), "");
+    let cli_store = switchboard_server::app::open_store(&config, false)
+        .await
+        .unwrap();
+    switchboard_server::admin::create_user(
+        cli_store.as_ref(),
+        "acme",
+        "ops@acme.example",
+        Some("Ops"),
+        "owner",
+        PASSWORD.into(),
+    )
+    .await
+    .unwrap();
+    let a = api
+        .send(
+            reqwest::Method::POST,
+            "setup",
+            &Auth::None,
+            json!({"token": setup_token(&link), "name": "Intruder",
+                   "email": "second@acme.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::NOT_FOUND, "invalid_setup_token"),
+        "{:?}",
+        a.body
+    );
+    // Withdrawn for good, not merely refused this once.
+    let users = switchboard_server::admin::list_users(cli_store.as_ref(), "acme")
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    running.shutdown().await;
+}

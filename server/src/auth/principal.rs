@@ -589,6 +589,34 @@ impl Authenticator {
         })
     }
 
+    /// A setup link exists only while there is nobody to own the workspace: once its tenant (or,
+    /// for a new-workspace link, any tenant) has a user, however they were made, the link is
+    /// withdrawn and refused. The store is asked, not memory, so a user created by the operator
+    /// CLI in another process counts.
+    async fn withdraw_if_owned(
+        &self,
+        grant_token: &str,
+        grant: Option<&TenantId>,
+    ) -> Result<(), SetupError> {
+        let tenants = match grant {
+            Some(tenant) => vec![tenant.clone()],
+            None => self
+                .store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| t.id)
+                .collect(),
+        };
+        for tenant in tenants {
+            if !self.store.list_users(&tenant, None, 1).await?.items.is_empty() {
+                self.setup.take(grant_token);
+                return Err(SetupError::InvalidToken);
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the first administrator through a one-time setup token.
     pub async fn complete_setup(
         &self,
@@ -603,6 +631,7 @@ impl Authenticator {
             .setup
             .peek(grant_token)
             .ok_or(SetupError::InvalidToken)?;
+        self.withdraw_if_owned(grant_token, grant.as_ref()).await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(SetupError::Input("name must be 1 to 200 characters".into()));
@@ -620,6 +649,8 @@ impl Authenticator {
             .take(grant_token)
             .filter(|g| g == &grant)
             .ok_or(SetupError::InvalidToken)?;
+        // An owner may have been made meanwhile (by the operator CLI, another process).
+        self.withdraw_if_owned(grant_token, grant.as_ref()).await?;
         let tenant = match grant {
             Some(tenant) => tenant,
             None => {
