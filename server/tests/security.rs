@@ -399,3 +399,56 @@ async fn a_setup_link_dies_once_the_workspace_has_an_owner() {
     assert_eq!(users.len(), 1);
     running.shutdown().await;
 }
+
+/// Every open conversation the owner can list, paged.
+async fn all_open(w: &World, tenant: &Tenant) -> usize {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("conversations?limit=200&cursor={c}"),
+            None => "conversations?limit=200".to_owned(),
+        };
+        let a = w.api.get(&path, &tenant.callers["owner"]).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        count += a.body["items"].as_array().unwrap().len();
+        match a.body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return count,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_large_webhook_reaches_the_inbox_whole() {
+    let w = world().await;
+    let before = eventually(
+        "the set-up conversation",
+        Duration::from_secs(10),
+        || async {
+            let n = all_open(&w, &w.acme).await;
+            (n == 1).then_some(n)
+        },
+    )
+    .await;
+    const N: usize = 5_000;
+    let customers: Vec<String> = (0..N).map(|i| format!("7916{i:07}")).collect();
+    let value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": format!("1555{ACME_NUMBER}"), "phone_number_id": ACME_NUMBER},
+        "contacts": customers.iter().map(|c| json!({"profile": {"name": "Burst"}, "wa_id": c})).collect::<Vec<_>>(),
+        "messages": customers.iter().enumerate().map(|(i, c)| json!({
+            "from": c, "id": format!("wamid.burst.{i}"), "timestamp": "1749416383",
+            "type": "text", "text": {"body": "hi"}})).collect::<Vec<_>>(),
+    });
+    let (status, body) = post_signed(&w.api, SECRET, &envelope("9001", value)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Every customer reaches the inbox: none is skipped because the bus overran routing.
+    eventually(
+        "all 5,000 conversations in the inbox",
+        Duration::from_secs(120),
+        || async { (all_open(&w, &w.acme).await == before + N).then_some(()) },
+    )
+    .await;
+    w.running.shutdown().await;
+}

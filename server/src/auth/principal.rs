@@ -609,7 +609,13 @@ impl Authenticator {
                 .collect(),
         };
         for tenant in tenants {
-            if !self.store.list_users(&tenant, None, 1).await?.items.is_empty() {
+            if !self
+                .store
+                .list_users(&tenant, None, 1)
+                .await?
+                .items
+                .is_empty()
+            {
                 self.setup.take(grant_token);
                 return Err(SetupError::InvalidToken);
             }

@@ -209,8 +209,8 @@ impl Inbound {
     }
 }
 
-/// How long an acknowledgement may wait for the subscribers to make room (see
-/// [`Events::room_for`]) before the events are published anyway.
+/// How long an acknowledgement may wait for the subscribers to make room for each chunk of its
+/// events (see [`Events::publish_paced`]) before they are published anyway.
 const ROOM_WAIT: Duration = Duration::from_secs(10);
 
 /// Publishes what the commit stored for the first time: a redelivered webhook must not notify
@@ -248,11 +248,8 @@ async fn publish(
         return;
     }
     let waited = Instant::now();
-    if !events.room_for(fresh.len(), ROOM_WAIT).await {
-        tracing::warn!("the event bus stayed full for {ROOM_WAIT:?}; publishing anyway");
+    if !events.publish_paced(fresh, ROOM_WAIT).await {
+        tracing::warn!("the event bus stayed full for {ROOM_WAIT:?}; published anyway");
     }
     metrics::histogram!("switchboard_webhook_backpressure_seconds").record(waited.elapsed());
-    for event in fresh {
-        events.publish(event);
-    }
 }

@@ -140,6 +140,9 @@ pub struct Events {
     /// Woken whenever a subscriber takes an event while there is room.
     room: Arc<Notify>,
     high_water: usize,
+    /// Held by a paced publisher from its check for room to its publish, so concurrent
+    /// webhooks cannot all see the same room and overrun the bus together.
+    pacing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Events {
@@ -148,7 +151,29 @@ impl Events {
             sender: broadcast::channel(capacity).0,
             room: Arc::new(Notify::new()),
             high_water: (capacity / 4).max(1),
+            pacing: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Publishes `events` in order, never more at once than fits under the high-water mark:
+    /// chunk by chunk, each after waiting (at most `limit`) for its room, one paced publisher at
+    /// a time. However large one webhook is, and however many arrive together, the bus stays
+    /// within its capacity while subscribers keep reading, so routing and the outbox miss
+    /// nothing (a 5,000-message webhook once made the inbox skip 903 conversations). Returns
+    /// false when some chunk's wait gave up, so a subscriber that stopped reading cannot hold
+    /// webhooks forever; the events were published anyway.
+    pub async fn publish_paced(&self, events: Vec<DomainEvent>, limit: Duration) -> bool {
+        let _turn = self.pacing.lock().await;
+        let mut all_in_time = true;
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let chunk: Vec<DomainEvent> = events.by_ref().take(self.high_water).collect();
+            all_in_time &= self.room_for(chunk.len(), limit).await;
+            for event in chunk {
+                self.publish(event);
+            }
+        }
+        all_in_time
     }
 
     pub fn publish(&self, event: DomainEvent) {
