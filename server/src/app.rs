@@ -343,6 +343,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         metrics: crate::telemetry::prometheus(),
         ready: Arc::clone(&ready),
         max_webhook_body: config.webhook.max_body_bytes,
+        body_idle: Duration::from_secs(config.http.header_timeout_secs),
         tls: tls.is_some(),
         api: api_state.clone(),
     });
@@ -358,6 +359,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         routes,
         tls,
         Some(gate),
+        http::serve::Limits {
+            max_connections: config.http.max_connections,
+            header_timeout: Duration::from_secs(config.http.header_timeout_secs),
+        },
         shutdown.clone(),
     ));
     ready.store(true, Ordering::Release);

@@ -144,6 +144,11 @@ pub struct HttpConfig {
     /// The largest file an agent may upload to send (WhatsApp's own limits per kind apply
     /// within it: images 5 MB, audio and video 16 MB, documents 100 MB).
     pub max_upload_bytes: usize,
+    /// Open connections at most (WebSockets included); more are accepted and closed at once.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, which is also how long an idle
+    /// keep-alive connection is kept.
+    pub header_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -361,6 +366,12 @@ impl Config {
         }
         if !(1..=100).contains(&self.outbox.max_attempts) {
             return Err(err("outbox.max_attempts", "must be between 1 and 100"));
+        }
+        if self.http.max_connections == 0 {
+            return Err(err("http.max_connections", "must be at least 1"));
+        }
+        if !(1..=3600).contains(&self.http.header_timeout_secs) {
+            return Err(err("http.header_timeout_secs", "must be 1 to 3600 seconds"));
         }
         if !(1024..=100 * 1024 * 1024).contains(&self.http.max_upload_bytes) {
             return Err(err(

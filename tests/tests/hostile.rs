@@ -143,3 +143,113 @@ async fn sign_in_storm(server: &ServerProcess) {
         "/healthz took {slowest:?}"
     );
 }
+
+/// Reads until the server closes `stream`; how long that took, or `None` if it was still open
+/// after `limit`. Whatever the server wrote first is returned too.
+fn until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> (Option<Duration>, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return (
+                    Some(started.elapsed()),
+                    String::from_utf8_lossy(&seen).into(),
+                )
+            }
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (
+                    Some(started.elapsed()),
+                    String::from_utf8_lossy(&seen).into(),
+                )
+            }
+            Err(_) => {} // nothing yet
+        }
+    }
+    (None, String::from_utf8_lossy(&seen).into())
+}
+
+#[test]
+fn stalled_clients_are_let_go_and_uploads_need_a_caller_first() {
+    use std::io::Write;
+    let server = ServerProcess::start(&format!(
+        "[simulator]\nmode = \"off\"\n[http]\nheader_timeout_secs = 2\nmax_connections = 40\n{}",
+        numbers_toml("http://127.0.0.1:9/v23.0")
+    ));
+    let connect = || std::net::TcpStream::connect(server.addr).unwrap();
+    let limit = Duration::from_secs(8);
+
+    // Headers that never finish, an idle keep-alive connection, a body that stalls, and a
+    // half-sent WebSocket upgrade: each is closed (or answered) within the header timeout.
+    let mut slow_headers = connect();
+    slow_headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut idle = connect();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut stalled_body = connect();
+    stalled_body
+        .write_all(
+            b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\":",
+        )
+        .unwrap();
+    let mut half_upgrade = connect();
+    half_upgrade
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        .unwrap();
+    let (closed, _) = until_closed(&mut slow_headers, limit);
+    assert!(
+        closed.is_some(),
+        "unfinished headers were still open after {limit:?}"
+    );
+    let (closed, answer) = until_closed(&mut idle, limit);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        closed.is_some(),
+        "an idle keep-alive connection was still open after {limit:?}"
+    );
+    let (closed, answer) = until_closed(&mut stalled_body, limit);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(closed.is_some());
+    let (closed, _) = until_closed(&mut half_upgrade, limit);
+    assert!(
+        closed.is_some(),
+        "a half-sent upgrade was still open after {limit:?}"
+    );
+
+    // An anonymous upload is refused before its body is read: the answer comes while the
+    // client has sent only the first bytes of a 16 MiB file.
+    let mut upload = connect();
+    upload
+        .write_all(
+            b"POST /api/v1/conversations/c_x/media HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: image/jpeg\r\nContent-Length: 16777215\r\n\r\n\xff\xd8\xff",
+        )
+        .unwrap();
+    let (_, answer) = until_closed(&mut upload, limit);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // At most 40 connections: the rest are closed as soon as they are accepted, and the server
+    // serves again once they go.
+    let held: Vec<_> = (0..40).map(|_| connect()).collect();
+    let mut extra = connect();
+    let (closed, _) = until_closed(&mut extra, limit);
+    assert!(closed.is_some(), "a connection past the limit stayed open");
+    drop(held);
+    wait_for("the server to serve again", Duration::from_secs(10), || {
+        server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
+}

@@ -759,21 +759,6 @@ pub struct ApiState {
     pub outbox: crate::service::outbox::Outbox,
 }
 
-impl ApiState {
-    /// The largest body a request to `tail` (below `/api/v1/`) may carry.
-    pub fn body_limit(&self, method: &Method, tail: &str) -> usize {
-        let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
-        let upload = routes()
-            .iter()
-            .any(|r| r.upload && r.method == method && r.matches(&segments).is_some());
-        if upload {
-            self.max_upload
-        } else {
-            self.max_body
-        }
-    }
-}
-
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(
@@ -843,6 +828,46 @@ pub(crate) fn cross_origin(headers: &HeaderMap) -> bool {
 }
 
 /// The whole request path: route, body limit, authentication, CSRF, access, handler.
+/// Reads a request's body once the dispatcher allows it: given the limit, the body, `None` when
+/// it is larger (413), or why it could not be read.
+pub type BodyReader =
+    Box<dyn FnOnce(usize) -> BoxFuture<'static, Result<Option<Bytes>, BodyReadError>> + Send>;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyReadError {
+    /// It stopped coming (408).
+    Stalled(String),
+    /// Anything else (400).
+    Unreadable(String),
+}
+
+/// Reads the body within this route's limit, or answers why not.
+async fn read_body(state: &ApiState, route: &Route, body: BodyReader) -> Result<Bytes, Failure> {
+    let limit = if route.upload {
+        state.max_upload
+    } else {
+        state.max_body
+    };
+    match body(limit).await {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies here are limited to {limit} bytes"),
+        )),
+        Err(BodyReadError::Stalled(e)) => {
+            Err(Failure::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", e))
+        }
+        Err(BodyReadError::Unreadable(e)) => Err(Failure::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
+    }
+}
+
+/// The API's entry point. The body is read only after the caller is authenticated and holds the
+/// route's permission (public routes: at once, within the small JSON limit), so an anonymous or
+/// unauthorised request never makes the server buffer an upload.
 pub async fn dispatch(
     state: ApiState,
     method: Method,
@@ -850,7 +875,7 @@ pub async fn dispatch(
     query: String,
     headers: HeaderMap,
     peer: Option<PeerAddr>,
-    body: Result<Option<Bytes>, String>,
+    body: BodyReader,
 ) -> Response {
     match dispatch_inner(state, method, tail, query, headers, peer, body).await {
         Ok(response) | Err(response) => response,
@@ -864,7 +889,7 @@ async fn dispatch_inner(
     query: String,
     headers: HeaderMap,
     peer: Option<PeerAddr>,
-    body: Result<Option<Bytes>, String>,
+    body: BodyReader,
 ) -> Result<Response, Response> {
     let fail = |f: Failure| f.into_response();
     let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
@@ -891,28 +916,6 @@ async fn dispatch_inner(
         }
         return Err(response);
     };
-    let body = match body {
-        Ok(Some(body)) => body,
-        Ok(None) => {
-            return Err(fail(Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "request bodies here are limited to {} bytes",
-                    if route.upload {
-                        state.max_upload
-                    } else {
-                        state.max_body
-                    }
-                ),
-            )))
-        }
-        Err(e) => {
-            return Err(fail(Failure::bad_request(format!(
-                "could not read the body: {e}"
-            ))))
-        }
-    };
     let meta = RequestMeta {
         ip: client_ip(peer.map(|p| p.0.ip()), &headers, &state.trusted_proxies),
         user_agent: headers
@@ -920,16 +923,17 @@ async fn dispatch_inner(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(300).collect()),
     };
-    let req = ApiRequest {
+    let mut req = ApiRequest {
         method: method.clone(),
         params,
         query: parse_query(&query),
         headers,
-        body,
+        body: Bytes::new(),
         meta: meta.clone(),
     };
     let handler = match route.handler {
         Handler::Public(h) => {
+            req.body = read_body(&state, route, body).await.map_err(fail)?;
             return h(PublicCtx {
                 req,
                 auth: Arc::clone(&state.auth),
@@ -1004,6 +1008,8 @@ async fn dispatch_inner(
         }
     }
 
+    // Only now, for a caller who may do this, is the body read.
+    req.body = read_body(&state, route, body).await.map_err(fail)?;
     let target = req.params.first().cloned();
     let audit_success = route.audit_success;
     let changes_access = route.changes_access;

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, TryStreamExt as _};
@@ -48,6 +49,8 @@ pub struct HttpState {
     /// False while starting and while draining for shutdown.
     pub ready: Arc<AtomicBool>,
     pub max_webhook_body: usize,
+    /// The longest a request body may pause between two chunks (`http.header_timeout_secs`).
+    pub body_idle: Duration,
     /// Whether this server terminates TLS itself (then HSTS is sent).
     pub tls: bool,
     /// The REST API and sign-in.
@@ -177,6 +180,7 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
+    let body_idle = state.body_idle;
     let api = warp::path!("api" / "v1" / ..)
         .and(warp::path::tail())
         .and(warp::method())
@@ -193,8 +197,16 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
                   peer,
                   body,
                   api_state: ApiState| async move {
-                let limit = api_state.body_limit(&method, tail.as_str());
-                let body = read_limited(body, limit).await.map_err(|e| e.to_string());
+                let body: api::BodyReader = Box::new(move |limit| {
+                    Box::pin(async move {
+                        read_limited(body, limit, body_idle)
+                            .await
+                            .map_err(|e| match e {
+                                BodyError::TimedOut => api::BodyReadError::Stalled(e.to_string()),
+                                BodyError::Read(_) => api::BodyReadError::Unreadable(e.to_string()),
+                            })
+                    })
+                });
                 api::dispatch(
                     api_state,
                     method,
@@ -342,9 +354,25 @@ fn verify(q: VerifyQuery, inbound: &Inbound) -> Response {
 /// reads the 413 instead of a reset connection. Beyond this the connection is simply closed.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The longest a whole request body may take (16 MiB at ~300 KB/s).
+const BODY_TOTAL: Duration = Duration::from_secs(60);
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body stalled (no data for http.header_timeout_secs, or more than 60 s in all)")]
+    TimedOut,
+    #[error(transparent)]
+    Read(#[from] warp::Error),
+}
+
 /// Reads a body of at most `limit` bytes. `Ok(None)` when it is larger (the excess is drained,
 /// not kept, up to [`DRAIN_LIMIT`]).
-async fn read_limited<S, B>(body: S, limit: usize) -> Result<Option<Bytes>, warp::Error>
+async fn read_limited<S, B>(
+    body: S,
+    limit: usize,
+    idle: Duration,
+) -> Result<Option<Bytes>, BodyError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -352,7 +380,14 @@ where
     let mut body = std::pin::pin!(body);
     let mut out = BytesMut::new();
     let mut seen = 0usize;
-    while let Some(mut chunk) = body.try_next().await? {
+    let deadline = tokio::time::Instant::now() + BODY_TOTAL;
+    loop {
+        // A body must keep coming: a stalled sender holds nothing open for long.
+        let wait = tokio::time::Instant::now() + idle;
+        let next = tokio::time::timeout_at(wait.min(deadline), body.try_next())
+            .await
+            .map_err(|_| BodyError::TimedOut)??;
+        let Some(mut chunk) = next else { break };
         seen += chunk.remaining();
         if seen > limit {
             out.clear();
@@ -397,9 +432,16 @@ where
     if length.is_some_and(|l| l > DRAIN_LIMIT as u64) {
         return too_large();
     }
-    let body = match read_limited(body, state.max_webhook_body).await {
+    let body = match read_limited(body, state.max_webhook_body, state.body_idle).await {
         Ok(Some(body)) => body,
         Ok(None) => return too_large(),
+        Err(BodyError::TimedOut) => {
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                BodyError::TimedOut.to_string(),
+            )
+        }
         Err(e) => {
             return error_response(
                 StatusCode::BAD_REQUEST,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -65,15 +65,27 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// What every connection is held to.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Open connections at most; past it, a new one is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept (hyper's timer starts whenever it waits for a request).
+    pub header_timeout: Duration,
+}
+
 /// Serves `routes` on `listener` until `shutdown`, then waits for in-flight connections.
 pub async fn serve(
     listener: TcpListener,
     routes: warp::filters::BoxedFilter<(Response,)>,
     tls: Option<TlsAcceptor>,
     ws: Option<Arc<WsGate>>,
+    limits: Limits,
     shutdown: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -86,6 +98,12 @@ pub async fn serve(
                     continue;
                 }
             },
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            metrics::counter!("switchboard_http_connections_refused_total").increment(1);
+            tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; closing a new connection");
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         // The peer address travels with each request for throttling and the audit log; `/ws`
@@ -110,7 +128,17 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
+            let _permit = permit;
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(limits.header_timeout)
+                .keep_alive_timeout(limits.header_timeout);
             let result =
                 match tls {
                     None => {
