@@ -122,15 +122,17 @@ pub struct Frame {
 pub struct EventHead {
     pub kind: String,
     #[serde(default)]
-    pub wamid: Option<String>,
+    pub text: Option<String>,
 }
 
 impl Frame {
-    /// The wamid of a `message_stored` event, if this frame is one.
-    pub fn stored_wamid(&self) -> Option<&str> {
+    /// The text of a `message_stored` event, if this frame is one. (Agents without
+    /// `contacts.phone.view` get references, not wamids, so scenarios mark messages in their
+    /// text.)
+    pub fn stored_text(&self) -> Option<&str> {
         let event = self.event.as_ref()?;
         (self.kind == "event" && event.kind == "message_stored")
-            .then_some(event.wamid.as_deref())
+            .then_some(event.text.as_deref())
             .flatten()
     }
 }
@@ -194,17 +196,17 @@ mod tests {
     }
 
     #[test]
-    fn only_message_events_name_a_wamid() {
+    fn only_message_events_carry_a_stored_text() {
         let stored: Frame = serde_json::from_str(
-            r#"{"type":"event","topic":"inbox:u_1","seq":3,"event":{"kind":"message_stored","wamid":"wamid.x","text":"hi"}}"#,
+            r#"{"type":"event","topic":"inbox:u_1","seq":3,"event":{"kind":"message_stored","wamid":"m_1","text":"hi"}}"#,
         )
         .unwrap();
-        assert_eq!(stored.stored_wamid(), Some("wamid.x"));
+        assert_eq!(stored.stored_text(), Some("hi"));
         assert_eq!(stored.seq, 3);
         let status: Frame = serde_json::from_str(
-            r#"{"type":"event","seq":4,"event":{"kind":"status_changed","wamid":"wamid.x"}}"#,
+            r#"{"type":"event","seq":4,"event":{"kind":"status_changed","wamid":"m_1","text":"x"}}"#,
         )
         .unwrap();
-        assert_eq!(status.stored_wamid(), None);
+        assert_eq!(status.stored_text(), None);
     }
 }

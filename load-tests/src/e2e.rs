@@ -177,8 +177,10 @@ fn spawn_reader(
                 }
                 _ => {}
             }
-            let Some((run, conversation, seq, due_us)) = frame.stored_wamid().and_then(parse_wamid)
-            else {
+            let marker = frame
+                .stored_text()
+                .and_then(|text| text.split_whitespace().next());
+            let Some((run, conversation, seq, due_us)) = marker.and_then(parse_wamid) else {
                 continue;
             };
             let due = shared.origin + Duration::from_micros(due_us);
@@ -376,10 +378,12 @@ impl Crowd {
                 let (mut acked, mut refused) = (Vec::new(), 0u64);
                 let customer = customer(conversation);
                 while let Some((seq, due_us)) = rx.recv().await {
+                    // The marker rides in the text too: agents see references, not wamids.
+                    let marker = wamid(&run, conversation, seq, due_us);
                     let body = crowd::text_webhook(
                         &customer,
-                        &wamid(&run, conversation, seq, due_us),
-                        &format!("Message {seq}: where is my order? Где мой заказ?"),
+                        &marker,
+                        &format!("{marker} Message {seq}: where is my order? Где мой заказ?"),
                     );
                     if crowd::post_webhook(&client, &url, body).await {
                         acked.push((conversation, seq));

@@ -54,8 +54,8 @@ async fn hold(
                 if frame.kind == "subscribed" || frame.kind == "event" {
                     held.last_seq = held.last_seq.max(frame.seq);
                 }
-                if let Some(i) = frame.stored_wamid().and_then(|w| w.strip_prefix("wamid.rc.first.")) {
-                    if held.customers.insert(i.parse::<usize>().unwrap_or(usize::MAX)) {
+                if let Some(i) = marker(&frame, "first") {
+                    if held.customers.insert(i) {
                         holding.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -104,11 +104,7 @@ async fn come_back(url: String, agent: Person, held: Held, started: Instant) -> 
                         back.gaps += 1;
                     }
                     next_seq = frame.seq + 1;
-                    if let Some(i) = frame
-                        .stored_wamid()
-                        .and_then(|w| w.strip_prefix("wamid.rc.missed."))
-                        .and_then(|i| i.parse::<usize>().ok())
-                    {
+                    if let Some(i) = marker(&frame, "missed") {
                         if !missing.remove(&i) {
                             back.duplicated += 1;
                         }
@@ -288,6 +284,20 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     }))
 }
 
+/// The customer index a stored message tagged `tag` carries at the head of its text (agents see
+/// references, not wamids, so the tag rides in the text).
+fn marker(frame: &Frame, tag: &str) -> Option<usize> {
+    frame
+        .stored_text()?
+        .split_whitespace()
+        .next()?
+        .strip_prefix("rc.")?
+        .strip_prefix(tag)?
+        .strip_prefix('.')?
+        .parse()
+        .ok()
+}
+
 /// Every customer `0..n` sends one message tagged `tag`; returns how many were refused.
 async fn post_all(client: &reqwest::Client, url: &str, n: usize, tag: &str) -> usize {
     futures_util::stream::iter(0..n)
@@ -295,7 +305,7 @@ async fn post_all(client: &reqwest::Client, url: &str, n: usize, tag: &str) -> u
             let body = crowd::text_webhook(
                 &customer(i),
                 &format!("wamid.rc.{tag}.{i}"),
-                "Are you there? Вы здесь?",
+                &format!("rc.{tag}.{i} Are you there? Вы здесь?"),
             );
             async move { crowd::post_webhook(client, url, body).await }
         })

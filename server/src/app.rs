@@ -79,6 +79,8 @@ pub struct Running {
     pub events: Events,
     /// One-time setup links printed at start (empty when every tenant has a user).
     pub setup_links: Vec<String>,
+    /// The store's identifier keys (how conversation ids are derived), for tools and tests.
+    pub id_keys: crate::store::IdKeys,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     ready: Arc<AtomicBool>,
@@ -301,6 +303,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let hub = Arc::new(Hub::new(
         config.hub.resume_window,
         Duration::from_secs(config.hub.away_after_secs),
+        store.id_keys().clone(),
     ));
     let shutdown = CancellationToken::new();
     let outbox = Outbox::start(
@@ -398,6 +401,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         simulator,
         events,
         setup_links,
+        id_keys: store.id_keys().clone(),
         shutdown,
         server,
         ready,

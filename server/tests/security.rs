@@ -452,3 +452,150 @@ async fn one_large_webhook_reaches_the_inbox_whole() {
     .await;
     w.running.shutdown().await;
 }
+
+/// The id a conversation had before ids were keyed: an unsalted digest anyone could recompute.
+fn legacy_id(tenant: &str, number: &str, customer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [tenant, number, customer] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    format!("c_{}", hex::encode(&hasher.finalize()[..16]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
+    let w = world().await;
+    let customer = w.acme.ids["customer"].clone();
+    let keyed = w.acme.ids["conversation"].clone();
+    let legacy = legacy_id("acme", ACME_NUMBER, &customer);
+    assert_ne!(
+        keyed, legacy,
+        "the id must not be computable without the server's key"
+    );
+    assert_eq!(keyed.len(), 42);
+    let owner = w.acme.callers["owner"].clone();
+    let stranger = w.globex.callers["owner"].clone();
+    let World {
+        running, api, _dir, ..
+    } = w;
+    running.shutdown().await;
+
+    // Turn the data back into what a server before keyed ids left: legacy ids everywhere.
+    let db = _dir.path().join("data/switchboard.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for table in [
+            "conversations_by_id",
+            "buckets_by_conversation",
+            "messages_by_conversation",
+            "messages_by_key",
+            "threads_by_id",
+            "outbox_by_id",
+            "notes_by_conversation",
+        ] {
+            conn.execute(
+                &format!("UPDATE {table} SET conversation_id = ?1 WHERE conversation_id = ?2"),
+                [&legacy, &keyed],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "DROP TABLE server_keys; DROP TABLE conversation_aliases; PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+
+    // The next start re-keys every stored conversation.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = switchboard_server::app::start_on(common::config(_dir.path(), ""), listener)
+        .await
+        .unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: api.client,
+    };
+    let rekeyed = running
+        .id_keys
+        .conversation_id(
+            &"acme".into(),
+            &ACME_NUMBER.into(),
+            &customer.as_str().into(),
+        )
+        .into_string();
+    assert_ne!(rekeyed, legacy);
+    let history = api
+        .get(&format!("conversations/{rekeyed}/messages"), &owner)
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{:?}", history.body);
+    assert_eq!(history.body["items"][0]["text"], "hello");
+    // A client holding the old id is told the new one, not "not found"...
+    let old = api.get(&format!("conversations/{legacy}"), &owner).await;
+    assert_eq!(
+        (old.status, old.code()),
+        (StatusCode::GONE, "conversation_moved"),
+        "{:?}",
+        old.body
+    );
+    assert!(old.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&rekeyed));
+    // ...and only in its own tenant: elsewhere the old id is simply unknown.
+    let foreign = api.get(&format!("conversations/{legacy}"), &stranger).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{:?}", foreign.body);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masked_callers_never_receive_a_wamid() {
+    let w = world().await;
+    // A real wamid is base64 that carries the customer's number (here 79161234567).
+    const WAMID: &str = "wamid.HBgLNzkxNjEyMzQ1NjcVAgASGBQzQTdCRjM4QzE5QjM3QUYwOTJGMAA=";
+    let customer = w.acme.ids["customer"].clone();
+    let mut agent = signed_in_socket(&w, &w.acme.callers["agent"]).await;
+    let mut owner = signed_in_socket(&w, &w.acme.callers["owner"]).await;
+    subscribe(&mut agent, &format!("team:{}", w.acme.ids["team"])).await;
+    subscribe(&mut owner, "tenant").await;
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, &customer, WAMID, "a quote of me follows"),
+    )
+    .await;
+    let quote = json!({"object": "whatsapp_business_account", "entry": [{"id": "9001", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": format!("1555{ACME_NUMBER}"), "phone_number_id": ACME_NUMBER},
+        "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
+        "messages": [{"from": customer, "id": "wamid.HBgLNzkxNjEyMzQ1NjcVAgASGBQ0", "timestamp": "1749416390",
+                      "type": "text", "text": {"body": "quoting"}, "context": {"id": WAMID}}]}}]}]});
+    deliver(&w.api, quote.to_string()).await;
+
+    let is_quote = |f: &Value| ws::is(f, "message_stored") && f["event"]["text"] == "quoting";
+    let masked = ws::until(&mut agent, is_quote).await;
+    let clear = ws::until(&mut owner, is_quote).await;
+    assert_eq!(clear["event"]["reply_to"], WAMID);
+    let reference = masked["event"]["reply_to"].as_str().unwrap();
+    assert!(reference.starts_with("m_"), "{masked}");
+    assert!(!masked.to_string().contains("HBgL"), "{masked}");
+
+    // REST history: the same reference for the quoted message's own id, no wamid anywhere.
+    let path = format!("conversations/{}/messages", w.acme.ids["conversation"]);
+    let history = w.api.get(&path, &w.acme.callers["agent"]).await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(
+        !history.body.to_string().contains("HBgL"),
+        "{:?}",
+        history.body
+    );
+    let quoted = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == "a quote of me follows")
+        .expect("the quoted message");
+    assert_eq!(quoted["wamid"], reference, "quotes match their message");
+    let owners = w.api.get(&path, &w.acme.callers["owner"]).await;
+    assert!(owners.body.to_string().contains(WAMID));
+    w.running.shutdown().await;
+}

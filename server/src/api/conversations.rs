@@ -15,9 +15,7 @@ use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
 use crate::service::outbound::{Draft, OutboundError};
 use crate::service::{media_kind, message_parts};
-use crate::store::{
-    conversation_id, ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState,
-};
+use crate::store::{ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState};
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
     if ctx.principal.can(Permission::ContactsPhoneView) {
@@ -25,6 +23,24 @@ fn customer(ctx: &Ctx, wa_id: &str) -> String {
     } else {
         mask_phone(wa_id)
     }
+}
+
+/// A wamid as this caller may see it: itself, or (without `contacts.phone.view`) the tenant's
+/// opaque reference for it, since a wamid is base64 that contains the customer's number.
+fn wamid(ctx: &Ctx, wamid: &str) -> String {
+    ctx.scope.shown_wamid(&ctx.principal, wamid)
+}
+
+/// A message's quote, reaction and media, with wamids shown as the caller may see them.
+fn parts(ctx: &Ctx, raw: &str) -> switchboard_shared::api::MessageParts {
+    let mut parts = message_parts(raw);
+    for w in [&mut parts.reply_to, &mut parts.reaction_to]
+        .into_iter()
+        .flatten()
+    {
+        *w = wamid(ctx, w);
+    }
+    parts
 }
 
 fn dto(ctx: &Ctx, c: ConversationRecord, t: Option<ThreadRecord>) -> Conversation {
@@ -74,7 +90,9 @@ pub async fn customer_profile(ctx: Ctx) -> ApiResult {
     let (this, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let mut conversations = Vec::new();
     for number in ctx.scope.numbers().await? {
-        let other = conversation_id(ctx.scope.tenant(), &number.phone_number_id, &this.customer);
+        let other = ctx
+            .scope
+            .conversation_id(&number.phone_number_id, &this.customer);
         let record = if other == this.id {
             Some(this.clone())
         } else {
@@ -196,13 +214,13 @@ pub async fn history(ctx: Ctx) -> ApiResult {
         .map(|m| Message {
             customer: customer(&ctx, m.customer.as_str()),
             key: m.key.into_string(),
-            wamid: m.wamid.into_string(),
+            wamid: wamid(&ctx, m.wamid.as_str()),
             direction: m.direction,
             kind: m.kind,
             text: m.text,
             at: m.at_ms,
             status: m.status,
-            parts: message_parts(&m.raw),
+            parts: parts(&ctx, &m.raw),
         })
         .collect();
     json(
@@ -215,12 +233,12 @@ pub async fn history(ctx: Ctx) -> ApiResult {
 }
 
 /// A send as the API shows it.
-pub fn send_dto(s: OutboxRecord) -> Send {
+pub fn send_dto(ctx: &Ctx, s: OutboxRecord) -> Send {
     Send {
         id: s.id,
         conversation: s.conversation,
         state: s.state.as_str().to_owned(),
-        wamid: s.wamid.map(|w| w.into_string()),
+        wamid: s.wamid.map(|w| wamid(ctx, w.as_str())),
         error: s.error,
         attempts: s.attempts,
         created_at: s.created_at,
@@ -265,7 +283,7 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
         body.key.as_deref(),
     )
     .await?;
-    json(StatusCode::ACCEPTED, &send_dto(send))
+    json(StatusCode::ACCEPTED, &send_dto(&ctx, send))
 }
 
 /// `POST conversations/{id}/reactions` `{"message", "emoji", "key"}`: reacts to one of the
@@ -280,7 +298,7 @@ pub async fn react(ctx: Ctx) -> ApiResult {
         body.key.as_deref(),
     )
     .await?;
-    json(StatusCode::ACCEPTED, &send_dto(send))
+    json(StatusCode::ACCEPTED, &send_dto(&ctx, send))
 }
 
 /// `GET conversations/{id}/templates`: the approved templates of the conversation's number
@@ -477,7 +495,7 @@ pub async fn get_send(ctx: Ctx) -> ApiResult {
         .await?
         .ok_or_else(|| Failure::not_found("send"))?;
     inbox::visible(&ctx.principal, &ctx.scope, &send.conversation).await?;
-    json(StatusCode::OK, &send_dto(send))
+    json(StatusCode::OK, &send_dto(&ctx, send))
 }
 
 /// `POST conversations/{id}/assign` `{"agent": "u_…"}`.

@@ -88,7 +88,7 @@ pub async fn visible(
     id: &ConversationId,
 ) -> Result<(ConversationRecord, Option<ThreadRecord>), Failure> {
     let Some(conversation) = scope.conversation(id).await? else {
-        return Err(Failure::not_found("conversation"));
+        return Err(moved(principal, scope, id).await?);
     };
     let thread = scope.thread(id).await?;
     let assignee = thread.as_ref().and_then(|t| t.assignee.as_ref());
@@ -97,6 +97,33 @@ pub async fn visible(
     } else {
         Err(Failure::not_found("conversation"))
     }
+}
+
+/// Why an id names no conversation: `410 conversation_moved` with the new id when it is an id
+/// from before ids were keyed (and the caller may read the conversation it became), else 404.
+async fn moved(
+    principal: &Principal,
+    scope: &TenantScope,
+    id: &ConversationId,
+) -> Result<Failure, Failure> {
+    if !crate::store::IdKeys::is_legacy_conversation_id(id.as_str()) {
+        return Ok(Failure::not_found("conversation"));
+    }
+    let Some(new) = scope.conversation_alias(id.as_str()).await? else {
+        return Ok(Failure::not_found("conversation"));
+    };
+    let Some(conversation) = scope.conversation(&new).await? else {
+        return Ok(Failure::not_found("conversation"));
+    };
+    let assignee = scope.thread(&new).await?.and_then(|t| t.assignee);
+    if !principal.sees(&conversation.number, assignee.as_ref()) {
+        return Ok(Failure::not_found("conversation"));
+    }
+    Ok(Failure::new(
+        StatusCode::GONE,
+        "conversation_moved",
+        format!("conversation ids changed; this conversation is now `{new}`"),
+    ))
 }
 
 /// The inbox state of a conversation the caller may read (actions need it).

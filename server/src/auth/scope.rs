@@ -32,6 +32,18 @@ impl TenantScope {
         &self.tenant
     }
 
+    /// The id of this tenant's conversation between `number` and `customer` (keyed: see
+    /// `store::keys`).
+    pub fn conversation_id(
+        &self,
+        number: &switchboard_shared::PhoneNumberId,
+        customer: &switchboard_shared::WaId,
+    ) -> switchboard_shared::ConversationId {
+        self.store
+            .id_keys()
+            .conversation_id(&self.tenant, number, customer)
+    }
+
     fn mine<T>(&self, record: Option<T>, tenant_of: impl Fn(&T) -> &TenantId) -> Option<T> {
         record.filter(|r| tenant_of(r) == &self.tenant)
     }
@@ -186,6 +198,21 @@ impl TenantScope {
         self.store
             .audit_log(&self.tenant, query, cursor, limit)
             .await
+    }
+
+    /// A wamid as `viewer` may see it: itself with `contacts.phone.view`, else this tenant's
+    /// opaque reference for it (a wamid is base64 that contains the customer's number).
+    pub fn shown_wamid(&self, viewer: &super::Principal, wamid: &str) -> String {
+        if viewer.can(switchboard_shared::Permission::ContactsPhoneView) {
+            wamid.to_owned()
+        } else {
+            self.store.id_keys().message_ref(&self.tenant, wamid)
+        }
+    }
+
+    /// The keyed id that replaced `old_id`, in this tenant.
+    pub async fn conversation_alias(&self, old_id: &str) -> StoreResult<Option<ConversationId>> {
+        self.store.conversation_alias(&self.tenant, old_id).await
     }
 
     pub async fn conversation(

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use self::presence::Presences;
 use crate::auth::{StreamKind, Viewer};
 use crate::service::DomainEvent;
-use crate::store::{conversation_id, outbound_message_key, TeamRecord};
+use crate::store::{outbound_message_key, IdKeys, TeamRecord};
 
 /// A frame ready to write, shared by every connection it goes to (cheap to clone).
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -170,20 +170,39 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(event: &HubEvent) -> Arc<Self> {
+    /// Both forms of `event`. The masked one hides the customer's number (`•••••••4567`) and
+    /// every wamid (a wamid is base64 that contains the number): each becomes the tenant's
+    /// opaque reference for it ([`IdKeys::message_ref`]), the same wherever the wamid appears,
+    /// so a client matches a message, its quotes, reactions and statuses as it would by wamid.
+    fn new(tenant: &TenantId, event: &HubEvent, keys: &IdKeys) -> Arc<Self> {
         let full = serde_json::to_string(event).expect("events serialize");
+        let reference = |wamid: &mut String| *wamid = keys.message_ref(tenant, wamid);
         let masked = match event {
-            HubEvent::MessageStored { .. } | HubEvent::ConversationChanged { .. } => {
+            HubEvent::MessageStored { .. }
+            | HubEvent::ConversationChanged { .. }
+            | HubEvent::StatusChanged { .. } => {
                 let mut m = event.clone();
-                if let HubEvent::MessageStored { customer, .. }
-                | HubEvent::ConversationChanged { customer, .. } = &mut m
-                {
-                    *customer = mask_phone(customer);
+                match &mut m {
+                    HubEvent::MessageStored {
+                        customer,
+                        wamid,
+                        parts,
+                        ..
+                    } => {
+                        *customer = mask_phone(customer);
+                        reference(wamid);
+                        parts.reply_to.as_mut().map(reference);
+                        parts.reaction_to.as_mut().map(reference);
+                    }
+                    HubEvent::ConversationChanged { customer, .. } => {
+                        *customer = mask_phone(customer);
+                    }
+                    HubEvent::StatusChanged { wamid, .. } => reference(wamid),
+                    _ => {}
                 }
                 Some(serde_json::to_string(&m).expect("events serialize"))
             }
-            HubEvent::StatusChanged { .. }
-            | HubEvent::SendFailed { .. }
+            HubEvent::SendFailed { .. }
             | HubEvent::NoteAdded { .. }
             | HubEvent::TagsChanged { .. }
             | HubEvent::AgentChanged { .. }
@@ -241,6 +260,8 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Who is there; changes go to each tenant's `board` stream.
     pub presence: Presences,
+    /// The store's identifier keys: masked events carry references instead of wamids.
+    keys: IdKeys,
     /// Told of every change of an agent's presence or status (routing listens).
     agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<AgentChange>>,
 }
@@ -250,8 +271,9 @@ pub(crate) fn frame(value: &ServerFrame) -> Frame {
 }
 
 impl Hub {
-    pub fn new(window: usize, away_after: Duration) -> Self {
+    pub fn new(window: usize, away_after: Duration, keys: IdKeys) -> Self {
         Self {
+            keys,
             streams: DashMap::new(),
             window: window.max(1),
             next_id: AtomicU64::new(1),
@@ -287,7 +309,7 @@ impl Hub {
         teams: &[TeamRecord],
         inboxes: &[&UserId],
     ) {
-        let prepared = Prepared::new(event);
+        let prepared = Prepared::new(tenant, event, &self.keys);
         let Some((conversation, number)) = event.conversation() else {
             self.publish_prepared(tenant, "board", &prepared);
             return;
@@ -344,7 +366,7 @@ impl Hub {
     /// Appends an event to a stream and offers it to every subscriber. `event` carries the
     /// customer's number in clear; the masked copy is made here.
     pub fn publish(&self, tenant: &TenantId, topic: &str, event: &HubEvent) {
-        self.publish_prepared(tenant, topic, &Prepared::new(event));
+        self.publish_prepared(tenant, topic, &Prepared::new(tenant, event, &self.keys));
     }
 
     fn publish_prepared(&self, tenant: &TenantId, topic: &str, event: &Arc<Prepared>) {
@@ -557,10 +579,10 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
 }
 
 /// The stream event a domain event becomes, and its tenant.
-pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
+pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
     match event {
         DomainEvent::MessageReceived { tenant, message } => {
-            let conversation = conversation_id(&tenant, &message.number, &message.customer);
+            let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
             (
                 tenant,
                 HubEvent::MessageStored {
@@ -582,7 +604,7 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
             message, outbox, ..
         } => {
             let tenant = message.tenant.clone();
-            let conversation = conversation_id(&tenant, &message.number, &message.customer);
+            let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
             let key = outbound_message_key(&message.wamid).into_string();
             (
                 tenant,
@@ -627,7 +649,7 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
             },
         ),
         DomainEvent::StatusUpdated { tenant, status } => {
-            let conversation = conversation_id(&tenant, &status.number, &status.recipient);
+            let conversation = keys.conversation_id(&tenant, &status.number, &status.recipient);
             (
                 tenant,
                 HubEvent::StatusChanged {
@@ -647,6 +669,10 @@ pub fn to_hub_event(event: DomainEvent) -> (TenantId, HubEvent) {
 mod tests {
     use super::*;
     use switchboard_shared::{ConversationId, PhoneNumberId};
+
+    fn test_keys() -> IdKeys {
+        IdKeys::new([1; 32])
+    }
 
     fn event(i: i64) -> HubEvent {
         HubEvent::MessageStored {
@@ -682,7 +708,7 @@ mod tests {
 
     #[test]
     fn resume_replays_exactly_what_was_missed_then_goes_live() {
-        let hub = Hub::new(8, Duration::from_secs(300));
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys());
         let t = TenantId::from("t");
         for i in 1..=5 {
             hub.publish(&t, "tenant", &event(i));
@@ -718,7 +744,7 @@ mod tests {
 
     #[test]
     fn beyond_the_window_the_answer_is_resync() {
-        let hub = Hub::new(4, Duration::from_secs(300));
+        let hub = Hub::new(4, Duration::from_secs(300), test_keys());
         let t = TenantId::from("t");
         for i in 1..=10 {
             hub.publish(&t, "tenant", &event(i));
@@ -743,7 +769,7 @@ mod tests {
 
     #[test]
     fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
-        let hub = Hub::new(16, Duration::from_secs(300));
+        let hub = Hub::new(16, Duration::from_secs(300), test_keys());
         let t = TenantId::from("t");
         let (masked, mut masked_rx) = subscriber(&hub, 64, false);
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
@@ -787,7 +813,7 @@ mod tests {
         ];
         for event in events {
             for topic in ["tenant", "conversation:c_1", "inbox:u_\"odd\"\\"] {
-                let prepared = Prepared::new(&event);
+                let prepared = Prepared::new(&TenantId::from("t"), &event, &test_keys());
                 let spliced = event_frame(topic, 42, &prepared.full);
                 let serde = frame(&ServerFrame::Event {
                     topic: topic.to_owned(),
@@ -808,7 +834,7 @@ mod tests {
     fn a_stream_nobody_follows_yet_replays_its_window_masked_or_not() {
         // An agent's inbox often gets its first event (the assignment made because they came
         // online) just before they subscribe: `after: 0` must replay it.
-        let hub = Hub::new(8, Duration::from_secs(300));
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys());
         let t = TenantId::from("t");
         let message = |at| HubEvent::MessageStored {
             conversation: ConversationId::from("c_1"),

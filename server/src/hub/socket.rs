@@ -567,7 +567,7 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 wamid: send
                     .as_ref()
                     .and_then(|s| s.wamid.as_ref())
-                    .map(|w| w.as_str().to_owned()),
+                    .map(|w| scope.shown_wamid(&principal, w.as_str())),
                 outbox: send.map(|s| s.id),
             }),
             Err(failure) => refusal(id, failure.code, failure.message),
@@ -706,6 +706,7 @@ async fn may_subscribe(
             Err(f) if f.status == StatusCode::NOT_FOUND => {
                 Err(("not_found", format!("no conversation `{id}`")))
             }
+            Err(f) if f.status == StatusCode::GONE => Err(("conversation_moved", f.message)),
             Err(_) => Err(("store_unavailable", "try again".to_owned())),
         };
     }

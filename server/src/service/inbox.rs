@@ -27,8 +27,8 @@ use crate::connector::wire::Content;
 use crate::hub::{to_hub_event, Hub};
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::store::{
-    conversation_id, AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, Store,
-    StoreError, TeamRecord, ThreadRecord, ThreadState, UnixMillis,
+    AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, Store, StoreError,
+    TeamRecord, ThreadRecord, ThreadState, UnixMillis,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -764,7 +764,11 @@ impl Worker {
                 } else {
                     self.assignee_of(
                         &message.tenant,
-                        &conversation_id(&message.tenant, &message.number, &message.customer),
+                        &self.store.id_keys().conversation_id(
+                            &message.tenant,
+                            &message.number,
+                            &message.customer,
+                        ),
                     )
                 }
             }
@@ -775,16 +779,19 @@ impl Worker {
                     .into_iter()
                     .chain(note.mentions.iter().cloned())
                     .collect();
-                let (tenant, hub_event) = to_hub_event(event.clone());
+                let (tenant, hub_event) = to_hub_event(event.clone(), self.store.id_keys());
                 self.emit(&tenant, hub_event, inboxes).await;
                 return;
             }
             DomainEvent::StatusUpdated { tenant, status } => {
-                let id = conversation_id(tenant, &status.number, &status.recipient);
+                let id =
+                    self.store
+                        .id_keys()
+                        .conversation_id(tenant, &status.number, &status.recipient);
                 self.assignee_of(tenant, &id)
             }
         };
-        let (tenant, hub_event) = to_hub_event(event);
+        let (tenant, hub_event) = to_hub_event(event, self.store.id_keys());
         self.emit(&tenant, hub_event, assignee.into_iter().collect())
             .await;
     }
@@ -803,7 +810,10 @@ impl Worker {
         tenant: &TenantId,
         message: &InboundMessage,
     ) -> Option<UserId> {
-        let id = conversation_id(tenant, &message.number, &message.customer);
+        let id = self
+            .store
+            .id_keys()
+            .conversation_id(tenant, &message.number, &message.customer);
         let now = now_ms();
         let known = self.tenant(tenant).open.get(&id).cloned();
         let (mut thread, reopened) = match known {
@@ -922,7 +932,10 @@ impl Worker {
     /// The business answered: the customer no longer waits, and the agent met the deadline.
     async fn business_wrote(&mut self, message: &OutboundRecord) -> Option<UserId> {
         let tenant = &message.tenant;
-        let id = conversation_id(tenant, &message.number, &message.customer);
+        let id = self
+            .store
+            .id_keys()
+            .conversation_id(tenant, &message.number, &message.customer);
         let now = now_ms();
         let inbox = self.tenant(tenant);
         inbox.engine.replied(&id);

@@ -31,9 +31,7 @@ use super::{DomainEvent, Events, NumberDirectory};
 use crate::config::OutboxConfig;
 use crate::connector::wire::{Content, SendRequest};
 use crate::connector::CloudApiError;
-use crate::store::{
-    conversation_id, send_id, OutboxRecord, SendState, Store, StoreError, ThreadRecord,
-};
+use crate::store::{send_id, OutboxRecord, SendState, Store, StoreError, ThreadRecord};
 
 /// Throttling answers in a row after which a send is given up (about an hour at the governor's
 /// 64 s ceiling).
@@ -190,7 +188,11 @@ impl Outbox {
                 &random
             }
         };
-        let conversation = conversation_id(send.tenant, send.number, send.customer);
+        let conversation =
+            self.shared
+                .store
+                .id_keys()
+                .conversation_id(send.tenant, send.number, send.customer);
         let id = send_id(send.tenant, &conversation, send.author, key);
         let mut request = SendRequest::new(send.customer.as_str(), send.content);
         if let Some(wamid) = send.reply_to {

@@ -166,7 +166,7 @@ async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store)
         assert_eq!(got.status, MessageStatus::Received);
         assert_eq!(got.raw, m.raw);
     }
-    let conversation = conversation_id(
+    let conversation = store.id_keys().conversation_id(
         &tenant,
         &PhoneNumberId::from(NUMBER),
         &WaId::from("16505551234"),
@@ -283,7 +283,7 @@ async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
         .unwrap();
     let got = store.get_message(&tenant, &key).await.unwrap().unwrap();
     assert_eq!(got.status, MessageStatus::Delivered);
-    let conversation = conversation_id(
+    let conversation = store.id_keys().conversation_id(
         &tenant,
         &PhoneNumberId::from(NUMBER),
         &WaId::from("16505551234"),
@@ -339,7 +339,7 @@ async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
         ))
         .await
         .unwrap();
-    let conversation = conversation_id(
+    let conversation = store.id_keys().conversation_id(
         &tenant,
         &PhoneNumberId::from(NUMBER),
         &WaId::from("4915112345678"),
@@ -388,8 +388,11 @@ async fn tenants_are_isolated(store: &dyn Store) {
         ))
         .await
         .unwrap();
-    let conversation =
-        conversation_id(&a, &PhoneNumberId::from(NUMBER), &WaId::from("16505551234"));
+    let conversation = store.id_keys().conversation_id(
+        &a,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from("16505551234"),
+    );
     assert!(store.get_message(&b, &m.key).await.unwrap().is_none());
     assert!(store
         .get_conversation(&b, &conversation)
@@ -408,7 +411,11 @@ async fn tenants_are_isolated(store: &dyn Store) {
     assert!(page.items.is_empty() && page.next.is_none());
     assert_ne!(
         conversation,
-        conversation_id(&b, &PhoneNumberId::from(NUMBER), &WaId::from("16505551234")),
+        store.id_keys().conversation_id(
+            &b,
+            &PhoneNumberId::from(NUMBER),
+            &WaId::from("16505551234")
+        ),
         "the same customer on the same number is a different conversation in another tenant"
     );
 }
@@ -490,7 +497,10 @@ async fn account_events_are_deduplicated_and_paged(store: &dyn Store) {
 
 async fn bad_pages_are_refused(store: &dyn Store) {
     let tenant = fresh_tenant("bad");
-    let conversation = conversation_id(&tenant, &PhoneNumberId::from(NUMBER), &WaId::from("1"));
+    let conversation =
+        store
+            .id_keys()
+            .conversation_id(&tenant, &PhoneNumberId::from(NUMBER), &WaId::from("1"));
     for limit in [0, super::MAX_PAGE + 1] {
         assert!(matches!(
             store
@@ -919,12 +929,12 @@ async fn audit_log_pages_newest_first_with_filters(store: &dyn Store) {
     assert!(all_audit(store, &tenant, &none).await.is_empty());
 }
 
-fn thread(tenant: &TenantId, i: usize, state: ThreadState) -> ThreadRecord {
+fn thread(store: &dyn Store, tenant: &TenantId, i: usize, state: ThreadState) -> ThreadRecord {
     let customer = WaId::new(format!("1650555{i:04}"));
     let number = PhoneNumberId::from(NUMBER);
     ThreadRecord {
         tenant: tenant.clone(),
-        conversation: conversation_id(tenant, &number, &customer),
+        conversation: store.id_keys().conversation_id(tenant, &number, &customer),
         number,
         customer,
         state,
@@ -948,12 +958,12 @@ async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Stor
         } else {
             ThreadState::Queued
         };
-        let t = thread(&tenant, i, state);
+        let t = thread(store, &tenant, i, state);
         store.put_thread(&t, None).await.unwrap();
         open.push(t);
     }
     store
-        .put_thread(&thread(&other, 0, ThreadState::Queued), None)
+        .put_thread(&thread(store, &other, 0, ThreadState::Queued), None)
         .await
         .unwrap();
     // Resolving removes it from the open list but keeps the row; the audit line goes with it.
@@ -996,9 +1006,15 @@ async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Stor
     assert_eq!(ids.len(), 6);
 }
 
-fn send(tenant: &TenantId, number: &PhoneNumberId, key: &str, created_at: i64) -> OutboxRecord {
+fn send(
+    store: &dyn Store,
+    tenant: &TenantId,
+    number: &PhoneNumberId,
+    key: &str,
+    created_at: i64,
+) -> OutboxRecord {
     let customer = WaId::from("16505551234");
-    let conversation = conversation_id(tenant, number, &customer);
+    let conversation = store.id_keys().conversation_id(tenant, number, &customer);
     OutboxRecord {
         tenant: tenant.clone(),
         id: send_id(tenant, &conversation, "user:u_1", key),
@@ -1040,7 +1056,15 @@ async fn outbox_sends_are_claimed_once_and_finished_into_history(store: &dyn Sto
     // Numbers are global; a fresh one keeps this check apart from others on a shared cluster.
     let number = PhoneNumberId::new(format!("9{:014}", rand::random::<u64>() % 10u64.pow(14)));
     let sends: Vec<OutboxRecord> = (0..5)
-        .map(|i| send(&tenant, &number, &format!("m{i}"), T0 + 1000 - i * 100))
+        .map(|i| {
+            send(
+                store,
+                &tenant,
+                &number,
+                &format!("m{i}"),
+                T0 + 1000 - i * 100,
+            )
+        })
         .collect();
     for s in &sends {
         assert_eq!(

@@ -15,6 +15,7 @@
 
 pub mod conformance;
 pub mod identity;
+pub mod keys;
 pub mod model;
 pub mod scylla;
 pub mod sqlite;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use switchboard_shared::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, Wamid};
 
 pub use identity::*;
+pub use keys::IdKeys;
 pub use model::*;
 
 /// Errors every backend maps its own failures into.
@@ -50,6 +52,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Tenants and the business numbers they own.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
+    /// The deployment's identifier keys (conversation ids, masked message references), made
+    /// once and kept by the store so that every server on it derives the same ids.
+    fn id_keys(&self) -> &IdKeys;
     /// Creates or updates a tenant. Idempotent.
     async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()>;
     /// All tenants, ordered by id.
@@ -94,6 +99,14 @@ pub trait MessageStore: Send + Sync {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> StoreResult<Page<MessageRecord>>;
+
+    /// The keyed id of a conversation that had `old_id` before ids were keyed (migration 7), if
+    /// any: so that a client holding an old id is told the new one instead of "not found".
+    async fn conversation_alias(
+        &self,
+        tenant: &TenantId,
+        old_id: &str,
+    ) -> StoreResult<Option<ConversationId>>;
 
     /// The conversation between a number and a customer, if any message was stored for it.
     async fn get_conversation(

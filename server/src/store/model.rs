@@ -29,19 +29,6 @@ fn short_hash(parts: &[&str]) -> String {
     hex::encode(&hasher.finalize()[..16])
 }
 
-/// The conversation thread between one business number and one customer. Deterministic, so
-/// every webhook for the pair lands in the same partition with no read-before-write.
-pub fn conversation_id(
-    tenant: &TenantId,
-    number: &PhoneNumberId,
-    customer: &WaId,
-) -> ConversationId {
-    ConversationId::new(format!(
-        "c_{}",
-        short_hash(&[tenant.as_str(), number.as_str(), customer.as_str()])
-    ))
-}
-
 /// The idempotency key of an inbound message. A real wamid is unique, but Meta's published
 /// examples reuse one wamid for several different messages, so the key also covers the sender,
 /// the type and the sender's timestamp: a redelivery maps to the same key, a different message

@@ -22,6 +22,7 @@ use switchboard_shared::{
 };
 
 use super::identity::*;
+use super::keys::IdKeys;
 use super::model::*;
 use super::{
     check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, OutboxStore, StoreError,
@@ -36,6 +37,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../../../migrations/0004_inbox.cql"),
     include_str!("../../../migrations/0005_outbox.cql"),
     include_str!("../../../migrations/0006_notes_profiles.cql"),
+    include_str!("../../../migrations/0007_keys.cql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -67,6 +69,7 @@ const MESSAGE_COLUMNS: &str =
                                customer, direction, kind, body, raw";
 
 struct Statements {
+    conversation_alias: PreparedStatement,
     upsert_tenant: PreparedStatement,
     list_tenants: PreparedStatement,
     upsert_number: PreparedStatement,
@@ -136,6 +139,7 @@ fn user_from_row(r: UserRow) -> UserRecord {
 
 pub struct ScyllaStore {
     session: Session,
+    keys: IdKeys,
     st: Statements,
     ax: AccessStatements,
 }
@@ -243,6 +247,10 @@ impl ScyllaStore {
                  VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
             ))
             .await?),
+            conversation_alias: prepare(format!(
+                "SELECT new_id FROM {ks}.conversation_aliases WHERE tenant = ? AND old_id = ?"
+            ))
+            .await?,
             latest_status: prepare(format!(
                 "SELECT status, at_ms, error_codes FROM {ks}.statuses_by_message
                  WHERE tenant = ? AND wamid = ? LIMIT 1"
@@ -339,7 +347,13 @@ impl ScyllaStore {
             .await?),
         };
         let ax = AccessStatements::prepare(&session, ks).await?;
-        Ok(Self { session, st, ax })
+        let keys = load_or_create_keys(&session, ks).await?;
+        Ok(Self {
+            session,
+            keys,
+            st,
+            ax,
+        })
     }
 
     async fn bump(&self, name: &str, by: u64) -> StoreResult<()> {
@@ -380,7 +394,7 @@ impl ScyllaStore {
             .map_err(unavailable)?
             .rows_num()
             > 0;
-        let conversation = conversation_id(tenant, number, customer);
+        let conversation = self.keys.conversation_id(tenant, number, customer);
         let bucket = day_bucket(at_ms);
         // Upsert even when the key existed: a previous attempt may have died between these
         // statements, and every one of them is idempotent.
@@ -535,6 +549,53 @@ fn lwt_applied(result: scylla::response::query_result::QueryResult) -> StoreResu
     }
 }
 
+/// The deployment's identifier secret: read, or written once (`IF NOT EXISTS`, so two servers
+/// starting together agree on one) and read back. A keyspace that already holds conversations
+/// under the ids of before this secret existed is refused: re-keying a Scylla keyspace in place
+/// is not built (the SQLite store re-keys itself; see docs/operations.md).
+async fn load_or_create_keys(session: &Session, ks: &str) -> StoreResult<IdKeys> {
+    let read = || async {
+        let mut select = scylla::statement::Statement::new(format!(
+            "SELECT secret FROM {ks}.server_keys WHERE name = 'ids'"
+        ));
+        select.set_consistency(Consistency::LocalQuorum);
+        let result = session
+            .query_unpaged(select, &[])
+            .await
+            .map_err(unavailable)?;
+        first_row::<(Vec<u8>,)>(result)
+    };
+    if read().await?.is_none() {
+        let mut any = scylla::statement::Statement::new(format!(
+            "SELECT conversation_id FROM {ks}.conversations_by_id LIMIT 1"
+        ));
+        any.set_consistency(Consistency::LocalQuorum);
+        let existing = session.query_unpaged(any, &[]).await.map_err(unavailable)?;
+        if first_row::<(String,)>(existing)?.is_some() {
+            return Err(StoreError::Unavailable(format!(
+                "keyspace `{ks}` holds conversations stored before conversation ids were keyed; \
+                 re-keying a Scylla keyspace in place is not supported: keep the previous \
+                 release for it, or export and import into a new keyspace"
+            )));
+        }
+        let mut insert = scylla::statement::Statement::new(format!(
+            "INSERT INTO {ks}.server_keys (name, secret) VALUES ('ids', ?) IF NOT EXISTS"
+        ));
+        insert.set_consistency(Consistency::LocalQuorum);
+        session
+            .query_unpaged(insert, (IdKeys::generate().to_vec(),))
+            .await
+            .map_err(unavailable)?;
+    }
+    let (secret,) = read()
+        .await?
+        .ok_or_else(|| StoreError::Unavailable("the identifier key was not stored".into()))?;
+    let master: [u8; 32] = secret
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the identifier key is not 32 bytes".into()))?;
+    Ok(IdKeys::new(master))
+}
+
 /// The first row of a result, if any.
 fn first_row<R>(result: scylla::response::query_result::QueryResult) -> StoreResult<Option<R>>
 where
@@ -560,6 +621,10 @@ where
 
 #[async_trait]
 impl DirectoryStore for ScyllaStore {
+    fn id_keys(&self) -> &IdKeys {
+        &self.keys
+    }
+
     async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
         self.session
             .execute_unpaged(
@@ -874,6 +939,19 @@ impl MessageStore for ScyllaStore {
             }
         }
         Ok(page.finish())
+    }
+
+    async fn conversation_alias(
+        &self,
+        tenant: &TenantId,
+        old_id: &str,
+    ) -> StoreResult<Option<ConversationId>> {
+        let row = self
+            .session
+            .execute_unpaged(&self.st.conversation_alias, (tenant.as_str(), old_id))
+            .await
+            .map_err(unavailable)?;
+        Ok(first_row::<(String,)>(row)?.map(|(id,)| ConversationId::new(id)))
     }
 
     async fn get_conversation(

@@ -20,6 +20,7 @@ use switchboard_shared::{
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::identity::*;
+use super::keys::IdKeys;
 use super::model::*;
 use super::{
     check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, OutboxStore, StoreError,
@@ -49,6 +50,7 @@ const SCHEMA: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_notes_profiles.sql"),
     ),
+    (7, include_str!("../../../migrations/sqlite/0007_keys.sql")),
 ];
 
 /// How hard commits hit the disk.
@@ -136,6 +138,7 @@ struct ReaderPool {
 }
 
 pub struct SqliteStore {
+    keys: IdKeys,
     writer: Option<mpsc::Sender<WriteJob>>,
     readers: Arc<ReaderPool>,
     path: PathBuf,
@@ -168,6 +171,7 @@ impl SqliteStore {
             configure(&conn, options.synchronous)?;
             tune(&conn, options.cache_mib)?;
             migrate(&mut conn)?;
+            let writer_keys = load_keys(&conn)?;
             // Checkpoints move to their own thread and connection (see `checkpointer`); the
             // writer's own automatic checkpoint stays only as a backstop far above their pace.
             conn.execute_batch(&format!(
@@ -185,7 +189,7 @@ impl SqliteStore {
             let max_batch = options.max_batch.max(1);
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || writer_loop(conn, rx, max_batch, alive))
+                .spawn(move || writer_loop(conn, rx, writer_keys, max_batch, alive))
                 .map_err(unavailable)?;
             Some(tx)
         };
@@ -204,7 +208,12 @@ impl SqliteStore {
             idle.push(conn);
         }
         let permits = Semaphore::new(idle.len());
+        let keys = match idle.first() {
+            Some(conn) => load_keys(conn)?,
+            None => return Err(StoreError::Unavailable("no reader connection".into())),
+        };
         Ok(Self {
+            keys,
             writer,
             readers: Arc::new(ReaderPool {
                 idle: Mutex::new(idle),
@@ -335,6 +344,15 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         if *version > current {
             let tx = conn.transaction().map_err(unavailable)?;
             tx.execute_batch(sql).map_err(unavailable)?;
+            if *version == 7 {
+                let keys = IdKeys::new(IdKeys::generate());
+                tx.execute(
+                    "INSERT INTO server_keys (name, secret) VALUES ('ids', ?1)",
+                    params![keys_secret(&keys)],
+                )
+                .map_err(unavailable)?;
+                rekey_conversations(&tx, &keys)?;
+            }
             tx.execute_batch(&format!("PRAGMA user_version={version}"))
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
@@ -344,10 +362,122 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The deployment's identifier secret as stored.
+fn keys_secret(keys: &IdKeys) -> Vec<u8> {
+    keys.secret().to_vec()
+}
+
+/// Reads the identifier secret (made by migration 7).
+fn load_keys(conn: &Connection) -> StoreResult<IdKeys> {
+    let secret: Vec<u8> = conn
+        .query_row(
+            "SELECT secret FROM server_keys WHERE name = 'ids'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the database has no identifier key ({e}); start `switchboard serve` once to upgrade it"
+            ))
+        })?;
+    let master: [u8; 32] = secret
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the identifier key is not 32 bytes".into()))?;
+    Ok(IdKeys::new(master))
+}
+
+/// Tables whose rows name a conversation by id, re-keyed together.
+const CONVERSATION_TABLES: [&str; 7] = [
+    "conversations_by_id",
+    "buckets_by_conversation",
+    "messages_by_conversation",
+    "messages_by_key",
+    "threads_by_id",
+    "outbox_by_id",
+    "notes_by_conversation",
+];
+
+/// Gives every stored conversation its keyed id, in every table that names it, and records old
+/// → new in `conversation_aliases` (the audit log keeps the old ids it was written with: it is
+/// append-only). Runs once, inside migration 7's transaction, so a crash leaves the old ids and
+/// the old schema version, and the next start does it all again.
+fn rekey_conversations(tx: &rusqlite::Transaction<'_>, keys: &IdKeys) -> StoreResult<()> {
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    {
+        let mut seen = tx
+            .prepare(
+                "SELECT DISTINCT tenant, conversation_id, number, customer FROM conversations_by_id \
+                 UNION SELECT DISTINCT tenant, conversation_id, number, customer FROM threads_by_id \
+                 UNION SELECT DISTINCT tenant, conversation_id, number, customer FROM outbox_by_id",
+            )
+            .map_err(unavailable)?;
+        let rows = seen
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(unavailable)?;
+        for row in rows {
+            let (tenant, old, number, customer) = row.map_err(unavailable)?;
+            let new = keys.conversation_id(
+                &TenantId::from(tenant.as_str()),
+                &PhoneNumberId::from(number.as_str()),
+                &WaId::from(customer.as_str()),
+            );
+            if new.as_str() != old {
+                pairs.push((tenant, old, new.into_string()));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE rekey (tenant TEXT NOT NULL, old_id TEXT NOT NULL, new_id TEXT NOT NULL, \
+         PRIMARY KEY (tenant, old_id)) WITHOUT ROWID;",
+    )
+    .map_err(unavailable)?;
+    {
+        let mut insert = tx
+            .prepare("INSERT OR IGNORE INTO rekey (tenant, old_id, new_id) VALUES (?1, ?2, ?3)")
+            .map_err(unavailable)?;
+        for (tenant, old, new) in &pairs {
+            insert
+                .execute(params![tenant, old, new])
+                .map_err(unavailable)?;
+        }
+    }
+    for table in CONVERSATION_TABLES {
+        tx.execute_batch(&format!(
+            "UPDATE {table} SET conversation_id = (SELECT new_id FROM rekey \
+               WHERE rekey.tenant = {table}.tenant AND rekey.old_id = {table}.conversation_id) \
+             WHERE EXISTS (SELECT 1 FROM rekey \
+               WHERE rekey.tenant = {table}.tenant AND rekey.old_id = {table}.conversation_id);"
+        ))
+        .map_err(unavailable)?;
+    }
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO conversation_aliases (tenant, old_id, new_id) \
+           SELECT tenant, old_id, new_id FROM rekey; \
+         DROP TABLE temp.rekey;",
+    )
+    .map_err(unavailable)?;
+    tracing::info!(
+        conversations = pairs.len(),
+        "gave stored conversations their keyed ids (old ids answer with the new one)"
+    );
+    Ok(())
+}
+
 /// `_checkpointer` is held for the checkpointer thread: it stops when this loop ends.
 fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::Receiver<WriteJob>,
+    keys: IdKeys,
     max_batch: usize,
     _checkpointer: std::sync::mpsc::Sender<()>,
 ) {
@@ -361,7 +491,7 @@ fn writer_loop(
             }
         }
         let started = Instant::now();
-        let outcomes = commit_group(&mut conn, &mut jobs);
+        let outcomes = commit_group(&mut conn, &mut jobs, &keys);
         metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed());
         metrics::histogram!("switchboard_store_commit_jobs").record(outcomes.len() as f64);
         for (job, outcome) in jobs.drain(..).zip(outcomes) {
@@ -374,7 +504,11 @@ fn writer_loop(
 
 /// Runs every job in its own savepoint of one transaction. A failing job rolls back only its own
 /// savepoint; a failing commit fails them all.
-fn commit_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Vec<StoreResult<WriteOutcome>> {
+fn commit_group(
+    conn: &mut Connection,
+    jobs: &mut [WriteJob],
+    keys: &IdKeys,
+) -> Vec<StoreResult<WriteOutcome>> {
     let mut tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => return jobs.iter().map(|_| Err(unavailable(&e))).collect(),
@@ -383,7 +517,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Vec<StoreResult
     for job in jobs.iter() {
         let outcome = (|| {
             let sp = tx.savepoint_with_name("job").map_err(unavailable)?;
-            let outcome = apply(&sp, &job.op)?;
+            let outcome = apply(&sp, &job.op, keys)?;
             sp.commit().map_err(unavailable)?;
             Ok(outcome)
         })();
@@ -395,7 +529,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Vec<StoreResult
     }
 }
 
-fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
+fn apply(conn: &Connection, op: &WriteOp, keys: &IdKeys) -> StoreResult<WriteOutcome> {
     match op {
         WriteOp::Tenant(t) => {
             conn.prepare_cached(
@@ -425,10 +559,10 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             Ok(WriteOutcome::Done)
         }
         WriteOp::Outbound(o) => {
-            insert_outbound(conn, o)?;
+            insert_outbound(conn, o, keys)?;
             Ok(WriteOutcome::Done)
         }
-        WriteOp::Ingest(batch) => ingest(conn, batch).map(WriteOutcome::Ingested),
+        WriteOp::Ingest(batch) => ingest(conn, batch, keys).map(WriteOutcome::Ingested),
         WriteOp::CreateUser(u, audit) => {
             let result = conn
                 .prepare_cached(
@@ -534,7 +668,7 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
         }
         WriteOp::UpdateSend(o) => {
             if let Some(m) = o.sent_message() {
-                insert_outbound(conn, &m)?;
+                insert_outbound(conn, &m, keys)?;
             }
             write_send(conn, o, true)?;
             Ok(WriteOutcome::Done)
@@ -581,8 +715,8 @@ fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     }
 }
 
-fn insert_outbound(conn: &Connection, o: &OutboundRecord) -> StoreResult<()> {
-    let conversation = conversation_id(&o.tenant, &o.number, &o.customer);
+fn insert_outbound(conn: &Connection, o: &OutboundRecord, keys: &IdKeys) -> StoreResult<()> {
+    let conversation = keys.conversation_id(&o.tenant, &o.number, &o.customer);
     insert_message(
         conn,
         &o.tenant,
@@ -853,7 +987,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-fn ingest(conn: &Connection, batch: &IngestBatch) -> StoreResult<IngestReport> {
+fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<IngestReport> {
     let mut report = IngestReport::default();
     conn.prepare_cached(
         "INSERT INTO webhook_journal (bucket, received_at, body) VALUES (?1, ?2, ?3)",
@@ -890,7 +1024,7 @@ fn ingest(conn: &Connection, batch: &IngestBatch) -> StoreResult<IngestReport> {
                 .map_err(unavailable)?;
             }
             InboundEvent::Message(m) => {
-                let conversation = conversation_id(tenant, &m.number, &m.customer);
+                let conversation = keys.conversation_id(tenant, &m.number, &m.customer);
                 let inserted = insert_message(
                     conn,
                     tenant,
@@ -1100,6 +1234,10 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(MessageRecord,
 
 #[async_trait]
 impl DirectoryStore for SqliteStore {
+    fn id_keys(&self) -> &IdKeys {
+        &self.keys
+    }
+
     async fn upsert_tenant(&self, tenant: &TenantRecord) -> StoreResult<()> {
         self.write(WriteOp::Tenant(tenant.clone()))
             .await
@@ -1307,6 +1445,27 @@ impl MessageStore for SqliteStore {
                 }
             }
             Ok(page.finish())
+        })
+        .await
+    }
+
+    async fn conversation_alias(
+        &self,
+        tenant: &TenantId,
+        old_id: &str,
+    ) -> StoreResult<Option<ConversationId>> {
+        let (tenant, old_id) = (tenant.clone(), old_id.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT new_id FROM conversation_aliases WHERE tenant = ?1 AND old_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row([tenant.as_str(), old_id.as_str()], |r| {
+                    r.get::<_, String>(0).map(ConversationId::new)
+                })
+                .optional()
+            })
+            .map_err(unavailable)
         })
         .await
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use switchboard_server::app::{self, Running};
 use switchboard_server::config::Config;
 use switchboard_server::connector::signature;
-use switchboard_server::store::conversation_id;
+use switchboard_server::store::IdKeys;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId};
 
 /// Acme's Meta app secret; Globex has an app of its own ([`GLOBEX_SECRET`]).
@@ -251,7 +251,7 @@ pub fn setup_token(link: &str) -> String {
 }
 
 /// Sets a tenant up through its setup link and the API, as an operator would.
-pub async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenant {
+pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number: &str) -> Tenant {
     let owner_email = format!("owner@{label}.example");
     let a = api
         .send(
@@ -327,7 +327,8 @@ pub async fn populate(api: &Api, link: &str, label: &str, number: &str) -> Tenan
     let tenant = TenantId::from(label);
     ids.insert(
         "conversation",
-        conversation_id(&tenant, &PhoneNumberId::from(number), &WaId::from(customer)).into_string(),
+        keys.conversation_id(&tenant, &PhoneNumberId::from(number), &WaId::from(customer))
+            .into_string(),
     );
     ids.insert("customer", customer.to_owned());
     // No send exists under this id: a caller past the permission check gets 404.
@@ -353,8 +354,9 @@ pub async fn world_with(extra: &str) -> World {
     );
     let links = running.setup_links.clone();
     // The links are bound to tenants in the order tenants list (acme, globex).
-    let acme = populate(&api, &links[0], "acme", ACME_NUMBER).await;
-    let globex = populate(&api, &links[1], "globex", GLOBEX_NUMBER).await;
+    let keys = running.id_keys.clone();
+    let acme = populate(&api, &keys, &links[0], "acme", ACME_NUMBER).await;
+    let globex = populate(&api, &keys, &links[1], "globex", GLOBEX_NUMBER).await;
     World {
         running,
         api,
