@@ -71,6 +71,18 @@ fn rfc3339(at_ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A cell as every CSV the product writes has it: text a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so it is
+/// shown, never evaluated (OWASP's CSV injection rule). Audit lines carry attacker-controlled
+/// text (a failed sign-in's User-Agent `=HYPERLINK(…)`), and so do messages.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// JSON lines or CSV, over any sink.
 enum Encoder {
     Jsonl(std::io::BufWriter<Box<dyn Write>>),
@@ -95,7 +107,9 @@ impl Encoder {
                 serde_json::to_writer(&mut *sink, json).map_err(encode_error)?;
                 sink.write_all(b"\n").map_err(encode_error)
             }
-            Encoder::Csv(w) => w.write_record(fields).map_err(encode_error),
+            Encoder::Csv(w) => w
+                .write_record(fields.iter().map(|f| csv_cell(f).into_owned()))
+                .map_err(encode_error),
         }
     }
 
@@ -240,4 +254,17 @@ async fn write_events(store: &dyn Store, encoder: &mut Encoder) -> Result<u64, E
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_shown_not_run() {
+        assert_eq!(super::csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for f in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(super::csv_cell(f).starts_with('\''), "{f}");
+        }
+        assert_eq!(super::csv_cell("plain, text"), "plain, text");
+        assert_eq!(super::csv_cell("79161234567"), "79161234567");
+    }
 }

@@ -218,7 +218,13 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
     // Lists never show the other tenant's objects.
     let globex_owner = &w.globex.callers["owner"];
     for path in ["users", "roles", "teams", "api-keys", "audit"] {
-        let text = w.api.get(path, globex_owner).await.body.to_string();
+        let mut body = w.api.get(path, globex_owner).await.body;
+        // Globex's own refused probes are recorded with the ids globex itself sent (outcome
+        // `not_found`, docs/security.md rule 10): echoing a caller's input is no leak.
+        if let Some(items) = body.get_mut("items").and_then(|i| i.as_array_mut()) {
+            items.retain(|line| line["outcome"] != "not_found");
+        }
+        let text = body.to_string();
         for id in w.acme.ids.values() {
             assert!(!text.contains(id.as_str()), "{path} leaks {id}");
         }

@@ -599,3 +599,109 @@ async fn masked_callers_never_receive_a_wamid() {
     assert!(owners.body.to_string().contains(WAMID));
     w.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_low_findings_stay_fixed() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+
+    // A failed sign-in whose User-Agent is a spreadsheet formula is exported as text.
+    let r = w
+        .api
+        .client
+        .post(format!("{}/api/v1/auth/token", w.api.base))
+        .header("user-agent", "=HYPERLINK(\"http://evil.example\",\"x\")")
+        .json(&json!({"email": w.acme.emails["agent"], "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let csv = w
+        .api
+        .client
+        .get(format!("{}/api/v1/audit/export?format=csv", w.api.base))
+        .bearer_auth(common::ws::token(owner))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+
+    // Probing another tenant's conversation is answered 404 and leaves a trace.
+    let probe = format!("conversations/{}", w.globex.ids["conversation"]);
+    let a = w.api.get(&probe, &w.acme.callers["agent"]).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let audit = w.api.get("audit?outcome=not_found", owner).await;
+    assert_eq!(audit.status, StatusCode::OK, "{:?}", audit.body);
+    assert!(
+        audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["action"] == "conversation.read"
+                && l["actor"] == format!("user:{}", w.acme.ids["agent"])),
+        "{:?}",
+        audit.body
+    );
+
+    // Names that disguise themselves, and replies with nothing visible, are refused.
+    let a = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            "users",
+            owner,
+            json!({"email": "spoof@acme.example", "name": "admin\u{202E}gnp.exe", "role": "agent", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+        "{:?}",
+        a.body
+    );
+    let a = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            "teams",
+            owner,
+            json!({"name": "\u{200B}", "members": [], "numbers": []}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+    let a = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("conversations/{}/messages", w.acme.ids["conversation"]),
+            owner,
+            json!({"text": "\u{200B}\u{200D} \u{2060}"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+
+    // The setup form past its limit is 413, not 405; the CSP lets sockets reach only this origin.
+    let r = w
+        .api
+        .client
+        .post(format!("{}/setup", w.api.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", "x".repeat(20 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("connect-src 'self';") && !csp.contains("ws:"),
+        "{csp}"
+    );
+    w.running.shutdown().await;
+}

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod message;
 pub mod permissions;
 pub mod protocol;
+pub mod text;
 
 pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};

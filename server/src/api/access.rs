@@ -77,12 +77,22 @@ fn change(
     line
 }
 
+/// A name as stored: trimmed, 1 to `max` characters, something visible and no direction
+/// controls (docs/security.md: names are shown side by side, where a disguised one passes for
+/// another).
 fn text(field: &str, value: &str, max: usize) -> Result<String, Failure> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
         return Err(Failure::bad_request(format!(
             "{field} must be 1 to {max} characters"
         )));
+    }
+    if let Err(spoof) = switchboard_shared::text::check_name(value) {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+            format!("{field} {}", spoof.describe()),
+        ));
     }
     Ok(value.to_owned())
 }

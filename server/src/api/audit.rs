@@ -109,7 +109,7 @@ pub async fn export(ctx: Ctx) -> ApiResult {
         .map_err(|e| failure(e.to_string()))?;
         for r in lines {
             let at = r.at_ms.to_string();
-            w.write_record([
+            let cells = [
                 r.id.as_str(),
                 at.as_str(),
                 r.actor.as_str(),
@@ -121,8 +121,9 @@ pub async fn export(ctx: Ctx) -> ApiResult {
                 r.user_agent.as_deref().unwrap_or(""),
                 r.before.as_deref().unwrap_or(""),
                 r.after.as_deref().unwrap_or(""),
-            ])
-            .map_err(|e| failure(e.to_string()))?;
+            ];
+            w.write_record(cells.map(|c| crate::export::csv_cell(c).into_owned()))
+                .map_err(|e| failure(e.to_string()))?;
         }
         (
             w.into_inner().map_err(|e| failure(e.to_string()))?,

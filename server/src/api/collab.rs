@@ -111,7 +111,7 @@ pub async fn add_note(ctx: Ctx) -> ApiResult {
     let body: NoteInput = ctx.req.json()?;
     let (c, thread) = inbox::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
     let text = body.text.trim();
-    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+    if switchboard_shared::text::is_blank(text) || text.chars().count() > MAX_NOTE_CHARS {
         return Err(Failure::bad_request(format!(
             "a note has 1 to {MAX_NOTE_CHARS} characters"
         )));

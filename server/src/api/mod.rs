@@ -1025,7 +1025,22 @@ async fn dispatch_inner(
         outbound: Arc::clone(&state.outbound),
         outbox: state.outbox.clone(),
     };
-    let response = handler(ctx).await.map_err(fail)?;
+    let response = match handler(ctx).await {
+        Ok(response) => response,
+        Err(refused) => {
+            // An id the caller may not see (another tenant's, outside their team) is answered
+            // 404 like one that does not exist, and recorded, once a minute per caller and
+            // route, so probing leaves a trace without flooding the log.
+            if refused.status == StatusCode::NOT_FOUND && target.is_some() {
+                let key = format!("{}:{}", principal.actor_id(), route.action);
+                if state.auth.refusals.admit(&key, std::time::Instant::now()) {
+                    let line = principal.audit(route.action, target.clone(), "not_found");
+                    let _ = scope.append_audit(line).await;
+                }
+            }
+            return Err(fail(refused));
+        }
+    };
     if changes_access && response.status().is_success() {
         state.hub.access_changed(&principal.tenant);
     }

@@ -212,6 +212,8 @@ pub struct Authenticator {
     pub setup: SetupGrants,
     /// Where every password is hashed and checked, a bounded few at a time.
     pub hashing: Arc<password::Hashing>,
+    /// Refusals recorded at most once a minute per caller and kind (ids probed, locked accounts).
+    pub refusals: super::throttle::AuditLimiter,
 }
 
 fn hours_ms(h: u64) -> i64 {
@@ -236,6 +238,7 @@ impl Authenticator {
                 },
             ),
             setup: SetupGrants::default(),
+            refusals: super::throttle::AuditLimiter::new(Duration::from_secs(60)),
             hashing: password::Hashing::within(
                 config.hashing_memory_mib,
                 Duration::from_secs(config.hashing_wait_secs),
@@ -303,9 +306,28 @@ impl Authenticator {
     ) -> Result<NewSession, LoginError> {
         let started = tokio::time::Instant::now();
         let email = normalize_email(email);
-        self.throttle
-            .check(&email, meta.ip, Instant::now())
-            .map_err(LoginError::Locked)?;
+        if let Err(lock) = self.throttle.check(&email, meta.ip, Instant::now()) {
+            // Attempts while locked are recorded (once a minute per account) in the account's
+            // tenant; an unknown email has no tenant to record them in.
+            if self
+                .refusals
+                .admit(&format!("locked:{email}"), Instant::now())
+            {
+                if let Some(user) = self.store.user_by_email(&email).await? {
+                    let line = audit_line(
+                        &user.tenant,
+                        "anonymous".into(),
+                        email.clone(),
+                        "auth.login",
+                        Some(format!("user:{}", user.id)),
+                        "locked",
+                        &meta,
+                    );
+                    self.store.append_audit(&line).await?;
+                }
+            }
+            return Err(LoginError::Locked(lock));
+        }
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         // A hash made with weaker parameters than today's is replaced while the password is at
@@ -641,6 +663,12 @@ impl Authenticator {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(SetupError::Input("name must be 1 to 200 characters".into()));
+        }
+        let workspace = tenant_name.map(str::trim).filter(|n| !n.is_empty());
+        for (field, value) in [("name", Some(name)), ("workspace name", workspace)] {
+            if let Some(Err(spoof)) = value.map(switchboard_shared::text::check_name) {
+                return Err(SetupError::Input(format!("{field} {}", spoof.describe())));
+            }
         }
         let email =
             crate::admin::valid_email(email).map_err(|e| SetupError::Input(e.to_string()))?;

@@ -201,3 +201,54 @@ mod tests {
         assert_eq!(t.failed("a@x", None, now), None);
     }
 }
+
+/// Lets one audit line per key through per period: refusals an attacker can repeat at will
+/// (probing ids, hammering a locked account) are recorded without letting them flood the log.
+#[derive(Debug)]
+pub struct AuditLimiter {
+    period: Duration,
+    last: DashMap<String, Instant>,
+}
+
+impl AuditLimiter {
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            last: DashMap::new(),
+        }
+    }
+
+    /// Whether a line for `key` may be written now (and, if so, notes that it was).
+    pub fn admit(&self, key: &str, now: Instant) -> bool {
+        if self.last.len() > SWEEP_AT {
+            let period = self.period;
+            self.last.retain(|_, at| now.duration_since(*at) < period);
+        }
+        match self.last.get_mut(key) {
+            Some(at) if now.duration_since(*at) < self.period => false,
+            Some(mut at) => {
+                *at = now;
+                true
+            }
+            None => {
+                self.last.insert(key.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_key_per_period() {
+        let limiter = AuditLimiter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(limiter.admit("a", t0));
+        assert!(!limiter.admit("a", t0 + Duration::from_secs(59)));
+        assert!(limiter.admit("b", t0 + Duration::from_secs(1)));
+        assert!(limiter.admit("a", t0 + Duration::from_secs(61)));
+    }
+}

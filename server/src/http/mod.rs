@@ -60,7 +60,7 @@ pub struct HttpState {
 /// The Content-Security-Policy for everything served, the PWA included: only our own origin,
 /// WebAssembly allowed to compile, never framed.
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
     frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
 /// Adds the security headers every response carries.
@@ -233,16 +233,29 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         .map(|q: std::collections::HashMap<String, String>| {
             html_response(setup::page(q.get("token").map(String::as_str), None))
         });
+    // The form is read here, not with warp's body filters, so that a body over the limit is
+    // answered 413 (warp's rejection would fall through to the GET route and answer 405).
     let setup_submit = warp::path!("setup")
         .and(warp::post())
         .and(warp::ext::optional::<PeerAddr>())
         .and(warp::header::headers_cloned())
-        .and(warp::body::content_length_limit(16 * 1024))
-        .and(warp::body::form())
+        .and(warp::body::stream())
         .and(with(state.api.clone()))
         .then(
-            |peer: Option<PeerAddr>, headers, form, api_state: ApiState| async move {
-                html_response(setup::submit(api_state, peer, headers, form).await)
+            move |peer: Option<PeerAddr>, headers, body, api_state: ApiState| async move {
+                const SETUP_FORM_LIMIT: usize = 16 * 1024;
+                match read_limited(body, SETUP_FORM_LIMIT, body_idle).await {
+                    Ok(Some(body)) => {
+                        let form = url::form_urlencoded::parse(&body).into_owned().collect();
+                        html_response(setup::submit(api_state, peer, headers, form).await)
+                    }
+                    Ok(None) => error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the setup form is limited to {SETUP_FORM_LIMIT} bytes"),
+                    ),
+                    Err(e) => error_response(StatusCode::BAD_REQUEST, "bad_body", e.to_string()),
+                }
             },
         );
 

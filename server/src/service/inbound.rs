@@ -232,7 +232,8 @@ async fn publish(
                     (None, _) => "",
                 };
                 tracing::info!(
-                    tenant = %tenant, number = %message.number, customer = %message.customer,
+                    tenant = %tenant, number = %message.number,
+                    customer = %switchboard_shared::api::mask_phone(message.customer.as_str()),
                     kind = %message.kind, text, "message received"
                 );
                 Some(DomainEvent::MessageReceived { tenant, message })

@@ -257,8 +257,8 @@ pub struct BasicChecks;
 
 impl Compliance for BasicChecks {
     fn check(&self, _tenant: &TenantId, text: &str) -> Result<(), String> {
-        if text.trim().is_empty() {
-            return Err("the message is empty".into());
+        if switchboard_shared::text::is_blank(text) {
+            return Err("the message is empty (nothing in it is visible)".into());
         }
         let chars = text.chars().count();
         if chars > MAX_TEXT_CHARS {

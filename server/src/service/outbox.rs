@@ -444,7 +444,8 @@ impl Shared {
         }
         metrics::counter!("switchboard_outbox_sent_total").increment(1);
         if let Some(message) = send.sent_message() {
-            tracing::info!(tenant = %send.tenant, number = %send.number, customer = %send.customer, wamid = %message.wamid, "message sent");
+            // Logs are not personal data stores: the customer masked, the message by its send id.
+            tracing::info!(tenant = %send.tenant, number = %send.number, customer = %switchboard_shared::api::mask_phone(send.customer.as_str()), send = %send.id, "message sent");
             self.events.publish(DomainEvent::MessageSent {
                 message,
                 outbox: Some(send.id),
