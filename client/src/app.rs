@@ -446,7 +446,11 @@ impl App {
                 for topic in topics {
                     let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
                     transcript_unfollowed |= after.is_none() && Some(&topic) == open_topic.as_ref();
-                    self.send_frame(&ClientFrame::Subscribe { topic, after });
+                    self.send_frame(&ClientFrame::Subscribe {
+                        id: None,
+                        topic,
+                        after,
+                    });
                 }
                 // A conversation opened while the socket was not live loaded its transcript
                 // without a subscription: what arrived in between has no `seq` to resume from,
@@ -456,16 +460,17 @@ impl App {
                 }
                 if self.me_id().is_some() {
                     self.send_frame(&ClientFrame::SetStatus {
+                        id: None,
                         status: self.status.get_untracked(),
                     });
                 }
                 self.flush_outgoing();
             }
-            ServerFrame::Subscribed { topic, seq } => {
+            ServerFrame::Subscribed { topic, seq, .. } => {
                 self.wire
                     .with_value(|w| w.borrow_mut().seqs.set(&topic, seq));
             }
-            ServerFrame::Resync { topic, seq } => {
+            ServerFrame::Resync { topic, seq, .. } => {
                 self.wire
                     .with_value(|w| w.borrow_mut().seqs.set(&topic, seq));
                 self.reload_inbox();
@@ -704,7 +709,7 @@ impl App {
 
     pub fn set_status(self, status: AgentStatus) {
         self.status.set(status);
-        self.send_frame(&ClientFrame::SetStatus { status });
+        self.send_frame(&ClientFrame::SetStatus { id: None, status });
     }
 
     pub fn reload_inbox(self) {
@@ -766,21 +771,31 @@ impl App {
     /// Opens a conversation: its newest messages, its notes, its stream, and the customer's
     /// last message marked read.
     pub fn open_conversation(self, id: ConversationId) {
-        if let Some(previous) = self.open.get_untracked() {
-            if previous != id {
+        let previous = self.open.get_untracked();
+        if let Some(previous) = &previous {
+            if *previous != id {
                 let topic = format!("conversation:{previous}");
                 self.send_frame(&ClientFrame::Unsubscribe {
+                    id: None,
                     topic: topic.clone(),
                 });
                 self.wire.with_value(|w| w.borrow_mut().seqs.forget(&topic));
             }
         }
+        let already_followed = previous.as_ref() == Some(&id);
         self.open.set(Some(id.clone()));
         self.view.set(View::Inbox);
         self.inbox.update(|i| i.mark_read(id.as_str()));
         let topic = format!("conversation:{id}");
         let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
-        self.send_frame(&ClientFrame::Subscribe { topic, after });
+        // The socket refuses a second subscription to a topic it follows (it would replay).
+        if !already_followed {
+            self.send_frame(&ClientFrame::Subscribe {
+                id: None,
+                topic,
+                after,
+            });
+        }
         self.load_transcript(id.clone());
         if self.can(Permission::ConversationsReply) {
             self.send_frame(&ClientFrame::MarkRead {
@@ -794,6 +809,7 @@ impl App {
         if let Some(previous) = self.open.get_untracked() {
             let topic = format!("conversation:{previous}");
             self.send_frame(&ClientFrame::Unsubscribe {
+                id: None,
                 topic: topic.clone(),
             });
             self.wire.with_value(|w| w.borrow_mut().seqs.forget(&topic));

@@ -170,7 +170,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     // when simulator.mode = "on"), with fresh secrets on every start: no default credentials.
     let mut sim_setup = None;
     if config.runs_simulator() {
-        let sim_listener = TcpListener::bind("127.0.0.1:0")
+        let sim_listener = TcpListener::bind(("127.0.0.1", config.simulator.port))
             .await
             .map_err(StartError::Simulator)?;
         let sim_addr = sim_listener.local_addr().map_err(StartError::Simulator)?;
@@ -304,6 +304,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         config.hub.resume_window,
         Duration::from_secs(config.hub.away_after_secs),
         store.id_keys().clone(),
+        // Sequences start at the start time in microseconds: never backwards across restarts.
+        jiff::Timestamp::now().as_microsecond().max(0) as u64,
     ));
     let shutdown = CancellationToken::new();
     let outbox = Outbox::start(
@@ -392,6 +394,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         }
         None => None,
     };
+    if let Some(sim) = &simulator {
+        println!(
+            "The built-in WhatsApp simulator's control API: http://{}/_sim/ (see docs/protocol.md)",
+            sim.addr
+        );
+    }
     for link in &setup_links {
         // Printed plainly (not only logged) so that whoever started the server sees it.
         println!("Create the first administrator (this link works once): {link}");

@@ -258,6 +258,9 @@ pub struct SimulatorConfig {
     /// Whether the demo answers customers automatically, so outbound traffic and status ticks
     /// flow too (until agents exist to answer them).
     pub demo_replies: bool,
+    /// Where the in-process simulator (its Graph API and its `/_sim/…` control API) listens on
+    /// loopback; 0 picks a free port. The address is printed at start.
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -26,8 +26,10 @@ pub fn prometheus() -> PrometheusHandle {
 pub fn init_logging(config: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.filter));
+    // Colour only for a terminal: logs written to a file or a pipe carry no escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_target(false);
     let _ = match config.format {
         LogFormat::Json => builder.json().try_init(),

@@ -23,8 +23,10 @@ pub mod close {
     pub const HEARTBEAT_TIMEOUT: u16 = 4009;
     /// The session ended (logout, disabled account): sign in again.
     pub const SESSION_ENDED: u16 = 4010;
-    /// A frame that is not valid JSON of this protocol, or too large.
+    /// A binary frame (the protocol is JSON text).
     pub const PROTOCOL_ERROR: u16 = 4002;
+    /// A client frame over the size limit (16 KiB): RFC 6455's "message too big".
+    pub const TOO_BIG: u16 = 1009;
 }
 
 /// What a client sends.
@@ -34,21 +36,27 @@ pub mod close {
 pub enum ClientFrame {
     /// Authenticates a connection opened without a cookie or `Authorization` header: a session
     /// token (`sbs_…`) or an API key (`sbk_…`). Must be the first frame then.
-    Auth {
-        token: String,
-    },
-    /// Starts (or resumes, with `after`) a stream.
+    Auth { token: String },
+    /// Starts (or resumes, with `after`) a stream. Answered by `subscribed` (or `resync`, or an
+    /// `error`), each echoing `id`.
     Subscribe {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         topic: String,
         /// The last `seq` the client saw on this topic; events after it are replayed.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
     },
+    /// Answered by `unsubscribed` echoing `id`.
     Unsubscribe {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         topic: String,
     },
-    /// Sets the caller's own working status (users only).
+    /// Sets the caller's own working status (users only). Answered by `ack` or `error`.
     SetStatus {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         status: AgentStatus,
     },
     /// Answered by `pong` with the same id.
@@ -111,16 +119,16 @@ impl ClientFrame {
     pub fn id(&self) -> Option<&str> {
         match self {
             Self::Ping { id }
+            | Self::Subscribe { id, .. }
+            | Self::Unsubscribe { id, .. }
+            | Self::SetStatus { id, .. }
             | Self::SendMessage { id, .. }
             | Self::Assign { id, .. }
             | Self::Resolve { id, .. }
             | Self::Reopen { id, .. }
             | Self::Typing { id, .. }
             | Self::MarkRead { id, .. } => id.as_deref(),
-            Self::Auth { .. }
-            | Self::Subscribe { .. }
-            | Self::Unsubscribe { .. }
-            | Self::SetStatus { .. } => None,
+            Self::Auth { .. } => None,
         }
     }
 }
@@ -142,12 +150,21 @@ pub enum ServerFrame {
     },
     /// The subscription is live; `seq` is the stream's latest sequence number (replayed events,
     /// if any, were sent just before).
-    Subscribed { topic: String, seq: u64 },
+    Subscribed {
+        /// The `subscribe` command's `id`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        topic: String,
+        seq: u64,
+    },
     /// The subscription ended: the client asked (`unsubscribe`), or, with a `reason`, the server
     /// ended it because the caller may no longer see the stream (`access_revoked`: the
     /// conversation was transferred away, a team or role changed). Nothing more of the stream
     /// is sent.
     Unsubscribed {
+        /// The `unsubscribe` command's `id`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         topic: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -157,8 +174,16 @@ pub enum ServerFrame {
         seq: u64,
         event: HubEvent,
     },
-    /// `after` is older than the window: reload from the REST API, then continue from `seq`.
-    Resync { topic: String, seq: u64 },
+    /// The server cannot replay from `after` (older than the window, from before a restart, or
+    /// beyond the stream's latest): reload from the REST API, then continue from `seq`. The
+    /// subscription is live: events with higher `seq` follow without subscribing again.
+    Resync {
+        /// The `subscribe` command's `id`, when this answers one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        topic: String,
+        seq: u64,
+    },
     /// A refused frame (the connection stays open). `id` is the refused command's.
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,6 +430,7 @@ mod tests {
         assert_eq!(
             f,
             ClientFrame::Subscribe {
+                id: None,
                 topic: "tenant".into(),
                 after: Some(41)
             }
@@ -412,6 +438,7 @@ mod tests {
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"subscribe"}"#).is_err());
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());
         let s = serde_json::to_value(ServerFrame::Subscribed {
+            id: None,
             topic: "tenant".into(),
             seq: 3,
         })

@@ -61,6 +61,9 @@ impl From<OutboundError> for Failure {
                 "outside_window",
                 e.to_string(),
             ),
+            OutboundError::KeyReused => {
+                Failure::conflict("key_reused", OutboundError::KeyReused.to_string())
+            }
             OutboundError::NoWaba => {
                 Failure::conflict("no_waba", OutboundError::NoWaba.to_string())
             }

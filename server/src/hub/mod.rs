@@ -47,7 +47,19 @@ pub struct Subscriber {
     pub wake: Arc<tokio::sync::Notify>,
     /// What the hub did to this connection's subscriptions on its own; the socket reads it.
     pub notices: Arc<Mutex<Notices>>,
+    /// While this subscription catches up (its replay is being written with backpressure),
+    /// its live events wait here, behind the replay; `None` inside once caught up.
+    hold: Option<Hold>,
 }
+
+/// Live events held back behind a replay in progress (see [`Subscribed::CatchUp`]).
+pub type Hold = Arc<Mutex<Option<Vec<Frame>>>>;
+
+/// Live events one catching-up subscription may hold back before it counts as too slow.
+const HOLD_LIMIT: usize = 4096;
+
+/// Replays longer than this are written by the socket with backpressure instead of all at once.
+const DIRECT_REPLAY: usize = 32;
 
 /// Subscriptions the hub ended or set aside, for the connection to act on.
 #[derive(Debug, Default)]
@@ -72,6 +84,7 @@ impl Subscriber {
             too_slow: Arc::new(AtomicBool::new(false)),
             wake: Arc::new(tokio::sync::Notify::new()),
             notices: Arc::new(Mutex::new(Notices::default())),
+            hold: None,
         }
     }
 
@@ -102,6 +115,7 @@ impl Subscriber {
     fn revoke(&self, topic: &str) {
         self.notices().ended.push(topic.to_owned());
         self.offer(frame(&ServerFrame::Unsubscribed {
+            id: None,
             topic: topic.to_owned(),
             reason: Some(ACCESS_REVOKED.to_owned()),
         }));
@@ -119,6 +133,21 @@ impl Subscriber {
 
     /// Queues a frame; on a full queue marks the connection too slow. Returns false then.
     pub fn offer(&self, frame: Frame) -> bool {
+        if let Some(hold) = &self.hold {
+            let mut held = match hold.lock() {
+                Ok(h) => h,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some(buffer) = held.as_mut() {
+                if buffer.len() >= HOLD_LIMIT {
+                    self.too_slow.store(true, Ordering::Release);
+                    self.wake.notify_one();
+                    return false;
+                }
+                buffer.push(frame);
+                return true;
+            }
+        }
         match self.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -235,16 +264,47 @@ fn event_frame(topic: &str, seq: u64, event_json: &str) -> Frame {
 }
 
 /// What `subscribe` did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Subscribed {
     /// Missed events (this many) were replayed; live events follow.
     Resumed { replayed: usize, seq: u64 },
     /// `after` was older than the window: the client must reload, then continue from `seq`.
     Resync { seq: u64 },
+    /// More was missed than is sent at once: the socket writes `replay` (the missed events,
+    /// then the `subscribed` frame) with backpressure, then what `hold` gathered meanwhile.
+    CatchUp {
+        replay: Vec<Frame>,
+        hold: Hold,
+        seq: u64,
+    },
     /// The client's queue overflowed during the replay.
     TooSlow,
     /// The caller may not follow this stream (as the hub knows it now).
     Refused,
+}
+
+impl PartialEq for Subscribed {
+    /// Outcomes compare by what happened; a catch-up by its replay's length and `seq`.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Self::Resumed { replayed, seq },
+                Self::Resumed {
+                    replayed: r,
+                    seq: s,
+                },
+            ) => (replayed, seq) == (r, s),
+            (Self::Resync { seq }, Self::Resync { seq: s }) => seq == s,
+            (
+                Self::CatchUp { replay, seq, .. },
+                Self::CatchUp {
+                    replay: r, seq: s, ..
+                },
+            ) => (replay.len(), seq) == (r.len(), s),
+            (Self::TooSlow, Self::TooSlow) | (Self::Refused, Self::Refused) => true,
+            _ => false,
+        }
+    }
 }
 
 /// An agent's change as routing hears it: the tenant, the state, and whether routing offers
@@ -262,6 +322,8 @@ pub struct Hub {
     pub presence: Presences,
     /// The store's identifier keys: masked events carry references instead of wamids.
     keys: IdKeys,
+    /// Where streams start numbering (see [`Hub::new`]).
+    first_seq: u64,
     /// Told of every change of an agent's presence or status (routing listens).
     agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<AgentChange>>,
 }
@@ -271,8 +333,12 @@ pub(crate) fn frame(value: &ServerFrame) -> Frame {
 }
 
 impl Hub {
-    pub fn new(window: usize, away_after: Duration, keys: IdKeys) -> Self {
+    /// `first_seq` is where every stream's numbering starts: the server's start time in
+    /// microseconds, so that sequences never go backwards across restarts (a client's `after`
+    /// from before one is older than every stream and answered `resync`).
+    pub fn new(window: usize, away_after: Duration, keys: IdKeys, first_seq: u64) -> Self {
         Self {
+            first_seq,
             keys,
             streams: DashMap::new(),
             window: window.max(1),
@@ -353,7 +419,7 @@ impl Hub {
                 .entry((tenant.clone(), topic.to_owned()))
                 .or_insert_with(|| {
                     Arc::new(Mutex::new(Stream {
-                        seq: 0,
+                        seq: self.first_seq,
                         window: VecDeque::new(),
                         subscribers: Vec::new(),
                         conversation: None,
@@ -435,14 +501,27 @@ impl Hub {
         sub: Subscriber,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
     ) -> Subscribed {
-        self.join(tenant, topic, after, sub, conversation, true)
+        self.join(tenant, topic, after, sub, conversation, Some(None))
+    }
+
+    /// [`Hub::subscribe`] for a command with an `id`, echoed in the `subscribed` or `resync`.
+    pub fn subscribe_as(
+        &self,
+        tenant: &TenantId,
+        topic: &str,
+        after: Option<u64>,
+        sub: Subscriber,
+        conversation: Option<(PhoneNumberId, Option<UserId>)>,
+        id: Option<String>,
+    ) -> Subscribed {
+        self.join(tenant, topic, after, sub, conversation, Some(id))
     }
 
     /// Puts back a subscription set aside by [`Hub::access_changed`], after the caller was
     /// checked again: replays what came after `seq` (the last event it was offered) without a
     /// new `subscribed` frame, so the client sees no seam.
     pub fn rejoin(&self, tenant: &TenantId, topic: &str, seq: u64, sub: Subscriber) -> Subscribed {
-        self.join(tenant, topic, Some(seq), sub, None, false)
+        self.join(tenant, topic, Some(seq), sub, None, None)
     }
 
     fn join(
@@ -452,7 +531,7 @@ impl Hub {
         after: Option<u64>,
         sub: Subscriber,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
-        announce: bool,
+        announce: Option<Option<String>>,
     ) -> Subscribed {
         let stream = self.stream(tenant, topic);
         let Ok(mut s) = stream.lock() else {
@@ -468,38 +547,64 @@ impl Hub {
         }
         let unmasked = viewer.sees_numbers();
         let seq = s.seq;
-        let mut outcome = Subscribed::Resumed { replayed: 0, seq };
-        if let Some(after) = after.filter(|a| *a < seq) {
-            let oldest = s.window.front().map(|e| e.seq).unwrap_or(seq + 1);
-            if after + 1 < oldest {
-                if !sub.offer(frame(&ServerFrame::Resync {
-                    topic: topic.to_owned(),
-                    seq,
-                })) {
-                    return Subscribed::TooSlow;
-                }
-                outcome = Subscribed::Resync { seq };
-            } else {
-                let mut replayed = 0;
-                for e in s.window.iter().filter(|e| e.seq > after) {
-                    if !sub.offer(event_frame(topic, e.seq, e.event.text_for(unmasked))) {
-                        return Subscribed::TooSlow;
-                    }
-                    replayed += 1;
-                }
-                outcome = Subscribed::Resumed { replayed, seq };
-            }
-        }
-        if announce
-            && !sub.offer(frame(&ServerFrame::Subscribed {
+        let subscribed = |id: Option<String>| {
+            frame(&ServerFrame::Subscribed {
+                id,
                 topic: topic.to_owned(),
                 seq,
-            }))
-        {
-            return Subscribed::TooSlow;
+            })
+        };
+        let Some(after) = after.filter(|a| *a != seq) else {
+            // Live from now (or nothing was missed).
+            if let Some(id) = announce {
+                if !sub.offer(subscribed(id)) {
+                    return Subscribed::TooSlow;
+                }
+            }
+            s.subscribers.push(sub);
+            return Subscribed::Resumed { replayed: 0, seq };
+        };
+        let oldest = s.window.front().map(|e| e.seq).unwrap_or(seq + 1);
+        if after > seq || after + 1 < oldest {
+            // From before a restart (sequences start at the server's start time), older than
+            // the window, or beyond the latest: nothing can be replayed.
+            if !sub.offer(frame(&ServerFrame::Resync {
+                id: announce.flatten(),
+                topic: topic.to_owned(),
+                seq,
+            })) {
+                return Subscribed::TooSlow;
+            }
+            s.subscribers.push(sub);
+            return Subscribed::Resync { seq };
         }
-        s.subscribers.push(sub);
-        outcome
+        let mut replay: Vec<Frame> = s
+            .window
+            .iter()
+            .filter(|e| e.seq > after)
+            .map(|e| event_frame(topic, e.seq, e.event.text_for(unmasked)))
+            .collect();
+        let replayed = replay.len();
+        if let Some(id) = announce {
+            replay.push(subscribed(id));
+        }
+        if replay.len() <= DIRECT_REPLAY {
+            for f in replay {
+                if !sub.offer(f) {
+                    return Subscribed::TooSlow;
+                }
+            }
+            s.subscribers.push(sub);
+            return Subscribed::Resumed { replayed, seq };
+        }
+        // A long absence: the socket writes the replay at the pace the client reads, and live
+        // events of this stream wait behind it, so nothing is judged by the live
+        // slow-consumer rule and nothing overtakes.
+        let hold: Hold = Arc::new(Mutex::new(Some(Vec::new())));
+        let mut held = sub;
+        held.hold = Some(Arc::clone(&hold));
+        s.subscribers.push(held);
+        Subscribed::CatchUp { replay, hold, seq }
     }
 
     /// Someone's access in `tenant` may have changed (a role, a team, a user's account): every
@@ -554,7 +659,11 @@ impl Hub {
             if let Ok(mut s) = stream.lock() {
                 s.seq += 1;
                 s.window.clear();
-                let f = frame(&ServerFrame::Resync { topic, seq: s.seq });
+                let f = frame(&ServerFrame::Resync {
+                    id: None,
+                    topic,
+                    seq: s.seq,
+                });
                 s.subscribers.retain(|sub| sub.offer(f.clone()));
             }
         }
@@ -708,7 +817,7 @@ mod tests {
 
     #[test]
     fn resume_replays_exactly_what_was_missed_then_goes_live() {
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys());
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         for i in 1..=5 {
             hub.publish(&t, "tenant", &event(i));
@@ -744,7 +853,7 @@ mod tests {
 
     #[test]
     fn beyond_the_window_the_answer_is_resync() {
-        let hub = Hub::new(4, Duration::from_secs(300), test_keys());
+        let hub = Hub::new(4, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         for i in 1..=10 {
             hub.publish(&t, "tenant", &event(i));
@@ -769,7 +878,7 @@ mod tests {
 
     #[test]
     fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
-        let hub = Hub::new(16, Duration::from_secs(300), test_keys());
+        let hub = Hub::new(16, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         let (masked, mut masked_rx) = subscriber(&hub, 64, false);
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
@@ -834,7 +943,7 @@ mod tests {
     fn a_stream_nobody_follows_yet_replays_its_window_masked_or_not() {
         // An agent's inbox often gets its first event (the assignment made because they came
         // online) just before they subscribe: `after: 0` must replay it.
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys());
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         let message = |at| HubEvent::MessageStored {
             conversation: ConversationId::from("c_1"),

@@ -28,7 +28,7 @@ use tokio_tungstenite::WebSocketStream;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use super::{frame, Frame, Hub, Subscribed, Subscriber};
+use super::{frame, Frame, Hold, Hub, Subscribed, Subscriber};
 use crate::api::inbox::{self, Acting};
 use crate::api::{client_ip, cookie_value, cross_origin, ApiState};
 use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
@@ -132,7 +132,10 @@ async fn accept(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_owned());
     let cookie = cookie_value(&headers, gate.api.cookies.name()).map(str::to_owned);
-    if cookie.is_some() && bearer.is_none() && cross_origin(&headers) {
+    // Browsers always send `Origin` on a WebSocket upgrade: a cookie upgrade without one is not
+    // a browser's, and a cookie is a browser's credential (bearer tokens and API keys are not).
+    let no_origin = !headers.contains_key("origin");
+    if cookie.is_some() && bearer.is_none() && (no_origin || cross_origin(&headers)) {
         // A page on another site must not ride the user's cookie (cross-site WebSocket hijacking).
         return Err(plain(
             StatusCode::FORBIDDEN,
@@ -240,6 +243,7 @@ fn close_message(code: u16) -> Message {
         close::SESSION_ENDED => "the session ended; sign in again",
         close::UNAUTHENTICATED => "authenticate first",
         close::PROTOCOL_ERROR => "protocol error",
+        close::TOO_BIG => "frame too large (16 KiB at most)",
         _ => "closing",
     };
     Message::Close(Some(CloseFrame {
@@ -320,7 +324,10 @@ async fn run(
         resume_window: gate.hub.window() as u64,
     }));
 
-    // The writer: drains the queue in batches, pings, and closes when told.
+    // The writer: drains the queue in batches, pings, and closes when told. It says when it
+    // flushed, for replays written at the client's pace (`catch_up`).
+    let drained = Arc::new(Notify::new());
+    let writer_drained = Arc::clone(&drained);
     let heartbeat = gate.heartbeat;
     let writer_closing = Arc::clone(&closing);
     let writer = tokio::spawn(async move {
@@ -349,6 +356,7 @@ async fn run(
                     if sink.flush().await.is_err() {
                         return;
                     }
+                    writer_drained.notify_waiters();
                 }
                 _ = ping.tick() => {
                     if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
@@ -391,7 +399,7 @@ async fn run(
                             let state = gate.hub.presence.active(&principal.tenant, id, now());
                             gate.hub.agent_changed(&principal.tenant, state);
                         }
-                        let reply = handle(&gate, &principal, &scope, &subscriber, &mut topics, text.as_str()).await;
+                        let reply = handle(&gate, &principal, &scope, &subscriber, &drained, &mut topics, text.as_str()).await;
                         if let Some(reply) = reply {
                             if !subscriber.offer(reply) {
                                 break;
@@ -400,6 +408,11 @@ async fn run(
                     }
                     Some(Ok(Message::Binary(_))) => {
                         closing.with(close::PROTOCOL_ERROR);
+                        break;
+                    }
+                    // A frame over the size limit: 1009 ("message too big"), as RFC 6455 says.
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                        closing.with(close::TOO_BIG);
                         break;
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -428,14 +441,15 @@ async fn run(
                         Err(error) => tracing::warn!(%error, "could not re-check a socket's credential"),
                     }
                     subscriber.set_viewer(principal.viewer());
-                    put_back(&gate, &principal, &scope, &subscriber, &mut topics, notices.parked).await;
+                    put_back(&gate, &principal, &scope, &subscriber, &drained, &mut topics, notices.parked).await;
                 }
             }
+            // Exactly three heartbeats after the last frame heard (pongs count).
+            _ = tokio::time::sleep_until(last_heard + silence) => {
+                closing.with(close::HEARTBEAT_TIMEOUT);
+                break;
+            }
             _ = recheck.tick() => {
-                if last_heard.elapsed() > silence {
-                    closing.with(close::HEARTBEAT_TIMEOUT);
-                    break;
-                }
                 match authenticate(&gate.api, &credential, meta.clone()).await {
                     Ok(Some(fresh)) => {
                         // The hub checks every event against what the caller may see now.
@@ -473,6 +487,7 @@ async fn put_back(
     principal: &Principal,
     scope: &TenantScope,
     subscriber: &Subscriber,
+    drained: &Notify,
     topics: &mut HashSet<String>,
     parked: Vec<(String, u64)>,
 ) {
@@ -487,18 +502,21 @@ async fn put_back(
         } else {
             Subscribed::Refused
         };
-        if outcome == Subscribed::Refused {
-            topics.remove(&topic);
-            subscriber.offer(frame(&ServerFrame::Unsubscribed {
-                topic,
-                reason: Some(super::ACCESS_REVOKED.to_owned()),
-            }));
+        match outcome {
+            Subscribed::Refused => {
+                topics.remove(&topic);
+                subscriber.offer(frame(&ServerFrame::Unsubscribed {
+                    id: None,
+                    topic,
+                    reason: Some(super::ACCESS_REVOKED.to_owned()),
+                }));
+            }
+            Subscribed::CatchUp { replay, hold, .. } => {
+                catch_up(subscriber, drained, replay, hold).await
+            }
+            Subscribed::Resumed { .. } | Subscribed::Resync { .. } | Subscribed::TooSlow => {}
         }
     }
-}
-
-fn error(code: &str, message: impl Into<String>) -> Frame {
-    refusal(None, code, message)
 }
 
 fn refusal(id: Option<String>, code: &str, message: impl Into<String>) -> Frame {
@@ -582,22 +600,29 @@ async fn handle(
     principal: &Principal,
     scope: &TenantScope,
     subscriber: &Subscriber,
+    drained: &Notify,
     topics: &mut HashSet<String>,
     text: &str,
 ) -> Option<Frame> {
     let parsed = match serde_json::from_str::<ClientFrame>(text) {
         Ok(f) => f,
         Err(e) => {
-            return Some(error(
+            // A frame that is an object with a string `id` gets its refusal matched to it.
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
+            return Some(refusal(
+                id,
                 "bad_frame",
                 format!("not a frame of protocol 1: {e}"),
-            ))
+            ));
         }
     };
+    let id = parsed.id().map(str::to_owned);
     if let Some(permission) = inbox::command_permission(&parsed) {
         if !principal.can(permission) {
             return Some(refusal(
-                parsed.id().map(str::to_owned),
+                id,
                 "forbidden",
                 format!("this needs `{}`", permission.as_str()),
             ));
@@ -612,11 +637,13 @@ async fn handle(
         | ClientFrame::Reopen { .. }
         | ClientFrame::Typing { .. }
         | ClientFrame::MarkRead { .. } => None, // handled above
-        ClientFrame::Auth { .. } => {
-            Some(error("already_authenticated", "this socket is signed in"))
-        }
+        ClientFrame::Auth { .. } => Some(refusal(
+            None,
+            "already_authenticated",
+            "this socket is signed in",
+        )),
         ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
-        ClientFrame::SetStatus { status } => match principal.user() {
+        ClientFrame::SetStatus { id, status } => match principal.user() {
             Some(user) => {
                 let now = jiff::Timestamp::now().as_millisecond();
                 let state = gate
@@ -624,45 +651,127 @@ async fn handle(
                     .presence
                     .set_status(&principal.tenant, &user.id, status, now);
                 gate.hub.agent_changed(&principal.tenant, state);
-                None
+                Some(frame(&ServerFrame::Ack {
+                    id,
+                    outbox: None,
+                    state: None,
+                    wamid: None,
+                }))
             }
-            None => Some(error("not_a_user", "API keys have no working status")),
+            None => Some(refusal(id, "not_a_user", "API keys have no working status")),
         },
-        ClientFrame::Unsubscribe { topic } => {
+        ClientFrame::Unsubscribe { id, topic } => {
+            // Unsubscribing a topic never followed is answered the same: it is not followed.
             gate.hub
                 .unsubscribe(&principal.tenant, &topic, subscriber.id);
             topics.remove(&topic);
             Some(frame(&ServerFrame::Unsubscribed {
+                id,
                 topic,
                 reason: None,
             }))
         }
-        ClientFrame::Subscribe { topic, after } => {
-            if !topics.contains(&topic) && topics.len() >= MAX_TOPICS {
-                return Some(error(
+        ClientFrame::Subscribe { id, topic, after } => {
+            if topics.contains(&topic) {
+                // A second subscribe would replay what was already delivered: refused, so a
+                // client never sees a duplicate. (Unsubscribe first to start again.)
+                return Some(refusal(
+                    id,
+                    "already_subscribed",
+                    format!("this socket already follows `{topic}`"),
+                ));
+            }
+            if topics.len() >= MAX_TOPICS {
+                return Some(refusal(
+                    id,
                     "too_many_subscriptions",
                     format!("at most {MAX_TOPICS} topics per connection"),
                 ));
             }
             let conversation = match may_subscribe(principal, scope, &topic).await {
                 Ok(conversation) => conversation,
-                Err((code, message)) => return Some(error(code, message)),
+                Err((code, message)) => return Some(refusal(id, code, message)),
             };
-            match gate.hub.subscribe(
+            let outcome = gate.hub.subscribe_as(
                 &principal.tenant,
                 &topic,
                 after,
                 subscriber.clone(),
                 conversation,
-            ) {
+                id.clone(),
+            );
+            match outcome {
                 Subscribed::TooSlow => None,
                 // The stream knows of a change the store read did not show yet (a transfer).
-                Subscribed::Refused => Some(error("not_found", format!("no stream `{topic}`"))),
-                _ => {
+                Subscribed::Refused => {
+                    Some(refusal(id, "not_found", format!("no stream `{topic}`")))
+                }
+                Subscribed::CatchUp { replay, hold, .. } => {
+                    topics.insert(topic);
+                    catch_up(subscriber, drained, replay, hold).await;
+                    None
+                }
+                Subscribed::Resumed { .. } | Subscribed::Resync { .. } => {
                     topics.insert(topic);
                     None
                 }
             }
+        }
+    }
+}
+
+/// How long a catching-up replay may wait for the client to read before it counts as too slow.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Writes a long replay at the pace the client reads, leaving a quarter of the queue to live
+/// events of other streams (so they never trip the slow-consumer rule because of it), then the
+/// live events of this stream that waited behind it, then lets them flow directly. A client
+/// that reads nothing for [`CATCH_UP_PATIENCE`] is cut like any slow consumer.
+async fn catch_up(subscriber: &Subscriber, drained: &Notify, replay: Vec<Frame>, hold: Hold) {
+    let give_up = || {
+        subscriber.too_slow.store(true, Ordering::Release);
+        subscriber.wake.notify_one();
+    };
+    for f in replay {
+        if !paced(subscriber, drained, f).await {
+            return give_up();
+        }
+    }
+    loop {
+        let waiting = {
+            let mut held = match hold.lock() {
+                Ok(h) => h,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match held.as_mut() {
+                Some(buffer) if !buffer.is_empty() => std::mem::take(buffer),
+                _ => {
+                    // Caught up: from here on the hub writes to the queue directly.
+                    *held = None;
+                    return;
+                }
+            }
+        };
+        for f in waiting {
+            if !paced(subscriber, drained, f).await {
+                return give_up();
+            }
+        }
+    }
+}
+
+/// Queues one frame once the queue has more than a quarter free.
+async fn paced(subscriber: &Subscriber, drained: &Notify, f: Frame) -> bool {
+    let deadline = tokio::time::Instant::now() + CATCH_UP_PATIENCE;
+    loop {
+        let notified = drained.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if subscriber.tx.capacity() > QUEUE_DEPTH / 4 {
+            return subscriber.tx.try_send(f).is_ok();
+        }
+        if subscriber.tx.is_closed() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return false;
         }
     }
 }
@@ -712,6 +821,16 @@ async fn may_subscribe(
     }
     if let Some(user) = topic.strip_prefix("inbox:") {
         let own = principal.user().is_some_and(|u| u.id.as_str() == user);
+        if !own
+            && principal.can(Permission::ConversationsReadAll)
+            && scope
+                .user(&switchboard_shared::UserId::from(user))
+                .await
+                .map_err(unavailable)?
+                .is_none()
+        {
+            return Err(("not_found", format!("no user `{user}`")));
+        }
         return if (own && principal.can(Permission::ConversationsReadAssigned))
             || principal.can(Permission::ConversationsReadAll)
         {

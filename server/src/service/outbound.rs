@@ -40,6 +40,13 @@ pub enum OutboundError {
          add it to the number's configuration"
     )]
     NoWaba,
+    /// The client's key names an earlier send of different content: resending with a key must
+    /// repeat the message, never change it (the first one stands, and nothing new is queued).
+    #[error(
+        "this key was already used for a different message in this conversation; use a new key \
+         for a new message"
+    )]
+    KeyReused,
 }
 
 /// How long after a customer's message the business may answer free-form (Meta's customer

@@ -220,6 +220,9 @@ impl Outbox {
             updated_at: now,
         };
         let stored = self.shared.store.enqueue_send(&record).await?;
+        if stored.request != record.request {
+            return Err(OutboundError::KeyReused);
+        }
         if stored == record {
             metrics::counter!("switchboard_outbox_queued_total").increment(1);
             self.submit(stored.clone());
