@@ -224,7 +224,10 @@ pub async fn serve_with_owner(
             .lines()
             .map_while(Result::ok)
         {
-            if let Some(at) = line.find("http://") {
+            if let Some(at) = line
+                .find("http://")
+                .filter(|_| line.contains("/setup?token="))
+            {
                 let _ = link_tx.send(line[at..].trim().to_owned());
             } else if line.contains("WARN") || line.contains("ERROR") {
                 warnings += 1;

@@ -41,7 +41,10 @@ fn the_demo_runs_the_whole_loop_with_no_configuration() {
             .lines()
             .map_while(Result::ok)
         {
-            if let Some(at) = line.find("http://") {
+            if let Some(at) = line
+                .find("http://")
+                .filter(|_| line.contains("/setup?token="))
+            {
                 let _ = link_tx.send(line[at..].trim().to_owned());
             }
         }

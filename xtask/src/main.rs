@@ -260,7 +260,8 @@ fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64
     let started = Instant::now();
     eprintln!("==> tests");
     let mut child = cargo()
-        .args(["test", "--workspace", "--", "--nocapture"])
+        // Every test binary runs even after one fails, so a run reports everything it found.
+        .args(["test", "--workspace", "--no-fail-fast", "--", "--nocapture"])
         .env("RUST_LOG", "warn")
         // The third-party protocol client (tests/tests/protocol_client.rs) runs with it.
         .env("SWITCHBOARD_INTEROP_PYTHON", python)
@@ -290,6 +291,8 @@ fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64
     }
     let status = child.wait()?;
     if !status.success() {
+        // The plain closing line even when something failed, then the failure.
+        println!("tests: {passed} passed, {failed} failed");
         bail!("tests failed ({status}): {passed} passed, {failed} failed");
     }
     eprintln!("<== tests ({:.1}s)", started.elapsed().as_secs_f64());

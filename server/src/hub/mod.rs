@@ -554,6 +554,9 @@ impl Hub {
                 seq,
             })
         };
+        // `after: 0` is a client that has seen nothing of the stream yet (its state came over
+        // REST just before): everything since this server started, when the window has it all.
+        let after = after.map(|a| if a == 0 { self.first_seq } else { a });
         let Some(after) = after.filter(|a| *a != seq) else {
             // Live from now (or nothing was missed).
             if let Some(id) = announce {

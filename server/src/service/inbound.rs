@@ -225,7 +225,9 @@ async fn publish(
     let fresh: Vec<DomainEvent> = stored
         .into_iter()
         .filter_map(|(tenant, event)| match event {
-            InboundEvent::Message(message) if report.new_messages.contains(&message.key) => {
+            InboundEvent::Message(mut message) if report.new_messages.contains_key(&message.key) => {
+                // Announced where the store placed it in the conversation's order.
+                message.at_ms = report.new_messages[&message.key];
                 let text = match (&message.text, log_text) {
                     (Some(text), true) => text.as_str(),
                     (Some(_), false) => "(withheld)",

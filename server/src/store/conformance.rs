@@ -20,6 +20,7 @@ pub async fn run_all(store: &dyn Store) {
     statuses_never_regress(store).await;
     outbound_messages_carry_their_latest_status(store).await;
     history_pages_newest_first_across_buckets(store).await;
+    messages_of_one_second_keep_their_arrival_order(store).await;
     tenants_are_isolated(store).await;
     scan_returns_every_message_once(store).await;
     account_events_are_deduplicated_and_paged(store).await;
@@ -115,6 +116,72 @@ async fn directory_upserts_are_idempotent(store: &dyn Store) {
         listed[0].phone_number_id < listed[1].phone_number_id,
         "numbers are ordered by id"
     );
+}
+
+/// A burst of 100 messages with the same WhatsApp timestamp (whole seconds), delivered one
+/// webhook after another: history returns them in exactly the reverse of arrival (newest first),
+/// whole and paged, and a redelivery changes nothing.
+async fn messages_of_one_second_keep_their_arrival_order(store: &dyn Store) {
+    let tenant = fresh_tenant("order");
+    let burst: Vec<InboundMessage> = (0..100)
+        .map(|i| {
+            let mut m = inbound(
+                NUMBER,
+                "16505550100",
+                &format!("wamid.burst.{i}"),
+                "text",
+                T0,
+            );
+            m.text = Some(format!("burst {i}"));
+            m
+        })
+        .collect();
+    for m in &burst {
+        let report = store
+            .ingest(batch(&tenant, vec![InboundEvent::Message(m.clone())]))
+            .await
+            .unwrap();
+        let placed = report.new_messages[&m.key];
+        assert!(
+            (T0..T0 + 1000).contains(&placed),
+            "within its second: {placed}"
+        );
+    }
+    // Redelivering the first one changes neither its place nor the order.
+    let again = store
+        .ingest(batch(
+            &tenant,
+            vec![InboundEvent::Message(burst[0].clone())],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again.messages_duplicate, 1);
+    let conversation = store.id_keys().conversation_id(
+        &tenant,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from("16505550100"),
+    );
+    let expected: Vec<String> = (0..100).rev().map(|i| format!("burst {i}")).collect();
+    let whole = store
+        .conversation_history(&tenant, &conversation, None, 100)
+        .await
+        .unwrap();
+    let texts: Vec<String> = whole.items.iter().filter_map(|m| m.text.clone()).collect();
+    assert_eq!(texts, expected, "newest first, in arrival order");
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .conversation_history(&tenant, &conversation, cursor.as_ref(), 7)
+            .await
+            .unwrap();
+        paged.extend(page.items.into_iter().filter_map(|m| m.text));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected, "the same order page by page");
 }
 
 async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store) {
@@ -301,7 +368,7 @@ async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
 
 async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
     let tenant = fresh_tenant("history");
-    // 11 messages over 4 days, two at the same millisecond.
+    // 11 messages over 4 days, two at the same millisecond (the later arrival goes after).
     let times = [
         0,
         1,
@@ -328,7 +395,7 @@ async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
             )
         })
         .collect();
-    store
+    let report = store
         .ingest(batch(
             &tenant,
             messages
@@ -339,6 +406,14 @@ async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
         ))
         .await
         .unwrap();
+    // The two of one millisecond keep their arrival order (`arrival_at`).
+    assert_eq!(
+        (
+            report.new_messages[&messages[4].key],
+            report.new_messages[&messages[5].key]
+        ),
+        (T0 + DAY + 5, T0 + DAY + 6)
+    );
     let conversation = store.id_keys().conversation_id(
         &tenant,
         &PhoneNumberId::from(NUMBER),
@@ -366,12 +441,12 @@ async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
         messages.len(),
         "no gap and no duplicate across pages"
     );
-    let mut expected: Vec<_> = messages.iter().map(|m| (m.at_ms, m.key.clone())).collect();
+    let mut expected: Vec<_> = messages
+        .iter()
+        .map(|m| (report.new_messages[&m.key], m.key.clone()))
+        .collect();
     expected.sort_by(|a, b| b.cmp(a));
-    assert_eq!(
-        seen, expected,
-        "history is newest first, ties broken by key"
-    );
+    assert_eq!(seen, expected, "history is newest first, in arrival order");
     assert_eq!(pages, 4, "11 messages in pages of 3");
 }
 

@@ -29,6 +29,22 @@ fn short_hash(parts: &[&str]) -> String {
     hex::encode(&hasher.finalize()[..16])
 }
 
+/// Where an inbound message goes in its conversation's order. WhatsApp's timestamps have whole
+/// seconds, and customers send bursts within one ("hi" / "my order" / "is late"); ordered by
+/// (timestamp, key) a burst came out shuffled, since the key is a digest. So the messages of one
+/// second are spread over its milliseconds in the order they arrived (webhook arrival, then
+/// position in the batch): each just after the latest already stored in that second. A hybrid
+/// logical clock per conversation: always within the second WhatsApp gave (999 messages of one
+/// second keep their arrival order, later ones share the last millisecond), and a redelivery
+/// keeps the place its first delivery got (the store looks the key up first).
+pub fn arrival_at(at_ms: UnixMillis, latest_in_second: Option<UnixMillis>) -> UnixMillis {
+    let second = at_ms.div_euclid(1000) * 1000;
+    match latest_in_second {
+        Some(latest) if latest >= at_ms => (latest + 1).min(second + 999),
+        _ => at_ms,
+    }
+}
+
 /// The idempotency key of an inbound message. A real wamid is unique, but Meta's published
 /// examples reuse one wamid for several different messages, so the key also covers the sender,
 /// the type and the sender's timestamp: a redelivery maps to the same key, a different message
@@ -288,8 +304,9 @@ pub struct IngestBatch {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestReport {
     pub journal_seq: Option<i64>,
-    /// The keys of messages stored for the first time (redeliveries are not in it).
-    pub new_messages: Vec<MessageKey>,
+    /// The messages stored for the first time (redeliveries are not in it), with where each was
+    /// placed in its conversation's order ([`arrival_at`]): what is announced must say the same.
+    pub new_messages: std::collections::HashMap<MessageKey, UnixMillis>,
     pub messages_new: usize,
     pub messages_duplicate: usize,
     pub statuses_new: usize,

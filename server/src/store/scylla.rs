@@ -69,6 +69,7 @@ const MESSAGE_COLUMNS: &str =
                                customer, direction, kind, body, raw";
 
 struct Statements {
+    latest_in_second: PreparedStatement,
     conversation_alias: PreparedStatement,
     upsert_tenant: PreparedStatement,
     list_tenants: PreparedStatement,
@@ -247,6 +248,12 @@ impl ScyllaStore {
                  VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
             ))
             .await?),
+            latest_in_second: prepare(format!(
+                "SELECT at_ms FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? AND at_ms >= ? AND at_ms < ?
+                 ORDER BY at_ms DESC LIMIT 1"
+            ))
+            .await?,
             conversation_alias: prepare(format!(
                 "SELECT new_id FROM {ks}.conversation_aliases WHERE tenant = ? AND old_id = ?"
             ))
@@ -384,17 +391,40 @@ impl ScyllaStore {
         text: Option<&str>,
         at_ms: UnixMillis,
         raw: &str,
-    ) -> StoreResult<bool> {
-        let existed = self
+    ) -> StoreResult<Option<UnixMillis>> {
+        let stored = self
             .session
             .execute_unpaged(&self.st.lookup_key, (tenant.as_str(), key.as_str()))
             .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(unavailable)?
-            .rows_num()
-            > 0;
+            .map_err(unavailable)?;
+        let existing = first_row::<(String, i64, i64)>(stored)?;
+        let existed = existing.is_some();
         let conversation = self.keys.conversation_id(tenant, number, customer);
+        // A redelivery keeps the place its first delivery got; a new inbound message goes just
+        // after the latest of its second (`arrival_at`). Two deliveries of one conversation at
+        // once may read the same latest and tie; the key breaks the tie then.
+        let at_ms = match existing {
+            Some((_, _, placed)) => placed,
+            None if direction == Direction::Inbound => {
+                let second = at_ms.div_euclid(1000) * 1000;
+                let latest = self
+                    .session
+                    .execute_unpaged(
+                        &self.st.latest_in_second,
+                        (
+                            tenant.as_str(),
+                            conversation.as_str(),
+                            day_bucket(at_ms),
+                            second,
+                            second + 1000,
+                        ),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                arrival_at(at_ms, first_row::<(i64,)>(latest)?.map(|(at,)| at))
+            }
+            None => at_ms,
+        };
         let bucket = day_bucket(at_ms);
         // Upsert even when the key existed: a previous attempt may have died between these
         // statements, and every one of them is idempotent.
@@ -453,7 +483,7 @@ impl ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
-        Ok(!existed)
+        Ok((!existed).then_some(at_ms))
     }
 
     async fn status_of(&self, tenant: &str, wamid: &str) -> StoreResult<Option<StatusRecord>> {
@@ -758,9 +788,9 @@ impl MessageStore for ScyllaStore {
                             &m.raw,
                         )
                         .await?;
-                    if new {
+                    if let Some(at_ms) = new {
                         report.messages_new += 1;
-                        report.new_messages.push(m.key.clone());
+                        report.new_messages.insert(m.key.clone(), at_ms);
                     } else {
                         report.messages_duplicate += 1;
                     }
@@ -838,7 +868,7 @@ impl MessageStore for ScyllaStore {
                 &o.raw,
             )
             .await?;
-        self.bump("messages", u64::from(new)).await
+        self.bump("messages", u64::from(new.is_some())).await
     }
 
     async fn get_message(

@@ -1025,6 +1025,10 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
             }
             InboundEvent::Message(m) => {
                 let conversation = keys.conversation_id(tenant, &m.number, &m.customer);
+                let at_ms = arrival_at(
+                    m.at_ms,
+                    latest_in_second(conn, tenant, &conversation, m.at_ms)?,
+                );
                 let inserted = insert_message(
                     conn,
                     tenant,
@@ -1036,12 +1040,12 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
                     Direction::Inbound,
                     &m.kind,
                     m.text.as_deref(),
-                    m.at_ms,
+                    at_ms,
                     &m.raw,
                 )?;
                 if inserted {
                     report.messages_new += 1;
-                    report.new_messages.push(m.key.clone());
+                    report.new_messages.insert(m.key.clone(), at_ms);
                 } else {
                     report.messages_duplicate += 1;
                 }
@@ -1099,6 +1103,33 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
         }
     }
     Ok(report)
+}
+
+/// The latest message stored in the conversation within the second of `at_ms`, if any.
+fn latest_in_second(
+    conn: &Connection,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    at_ms: UnixMillis,
+) -> StoreResult<Option<UnixMillis>> {
+    let second = at_ms.div_euclid(1000) * 1000;
+    conn.prepare_cached(
+        "SELECT MAX(at_ms) FROM messages_by_conversation
+         WHERE tenant = ?1 AND conversation_id = ?2 AND bucket = ?3 AND at_ms >= ?4 AND at_ms < ?5",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                tenant.as_str(),
+                conversation.as_str(),
+                day_bucket(at_ms),
+                second,
+                second + 1000
+            ],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+    })
+    .map_err(unavailable)
 }
 
 /// Inserts a message unless its key is already stored. Returns whether it was new.
