@@ -471,7 +471,9 @@ impl Authenticator {
             return Ok(None);
         }
         if now - session.last_seen_at > TOUCH_EVERY_MS {
-            self.store.touch_session(&hash, now).await?;
+            self.store
+                .touch_session(&hash, now, session.expires_at)
+                .await?;
         }
         self.principal_of(user, credential, meta).await.map(Some)
     }

@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn Store) {
     outbound_messages_carry_their_latest_status(store).await;
     history_pages_newest_first_across_buckets(store).await;
     messages_of_one_second_keep_their_arrival_order(store).await;
+    a_webhook_without_a_name_keeps_the_contacts_name(store).await;
     tenants_are_isolated(store).await;
     scan_returns_every_message_once(store).await;
     account_events_are_deduplicated_and_paged(store).await;
@@ -116,6 +117,47 @@ async fn directory_upserts_are_idempotent(store: &dyn Store) {
         listed[0].phone_number_id < listed[1].phone_number_id,
         "numbers are ordered by id"
     );
+}
+
+/// Optional fields a webhook leaves out leave the stored value as it was (Scylla once bound
+/// them as NULL and erased the name).
+async fn a_webhook_without_a_name_keeps_the_contacts_name(store: &dyn Store) {
+    let tenant = fresh_tenant("contact");
+    let customer = "16505550200";
+    let contact = |name: Option<&str>| {
+        InboundEvent::Contact(ContactUpdate {
+            wa_id: WaId::from(customer),
+            name: name.map(str::to_owned),
+            user_id: None,
+        })
+    };
+    let first = inbound(NUMBER, customer, "wamid.named.1", "text", T0);
+    let second = inbound(NUMBER, customer, "wamid.named.2", "text", T0 + 60_000);
+    store
+        .ingest(batch(
+            &tenant,
+            vec![contact(Some("Olga")), InboundEvent::Message(first)],
+        ))
+        .await
+        .unwrap();
+    store
+        .ingest(batch(
+            &tenant,
+            vec![contact(None), InboundEvent::Message(second)],
+        ))
+        .await
+        .unwrap();
+    let conversation = store.id_keys().conversation_id(
+        &tenant,
+        &PhoneNumberId::from(NUMBER),
+        &WaId::from(customer),
+    );
+    let stored = store
+        .get_conversation(&tenant, &conversation)
+        .await
+        .unwrap()
+        .expect("the conversation");
+    assert_eq!(stored.customer_name.as_deref(), Some("Olga"));
 }
 
 /// A burst of 100 messages with the same WhatsApp timestamp (whole seconds), delivered one
@@ -801,7 +843,10 @@ async fn sessions_live_until_deleted(store: &dyn Store) {
         store.get_session(&hash).await.unwrap(),
         Some(session.clone())
     );
-    store.touch_session(&hash, now + 1000).await.unwrap();
+    store
+        .touch_session(&hash, now + 1000, session.expires_at)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .get_session(&hash)
@@ -821,7 +866,10 @@ async fn sessions_live_until_deleted(store: &dyn Store) {
         .await
         .unwrap());
     // Touching a deleted session does not bring it back.
-    store.touch_session(&hash, now + 2000).await.unwrap();
+    store
+        .touch_session(&hash, now + 2000, session.expires_at)
+        .await
+        .unwrap();
     assert!(store.get_session(&hash).await.unwrap().is_none());
     let actions: Vec<String> = all_audit(store, &tenant, &AuditQuery::default())
         .await

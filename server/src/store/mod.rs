@@ -133,8 +133,11 @@ pub trait MessageStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Page<AccountEventRecord>>;
 
-    /// Counts for health checks, metrics and tests.
+    /// Counts for the plain index page, where the backend keeps them (they may scan).
     async fn stats(&self) -> StoreResult<StoreStats>;
+
+    /// Whether the store answers, cheaply (readiness probes call it often).
+    async fn ping(&self) -> StoreResult<()>;
 }
 
 /// Users, sessions, API keys, custom roles, teams and the audit log.
@@ -167,8 +170,14 @@ pub trait IdentityStore: Send + Sync {
         -> StoreResult<()>;
     /// The session whose token hashes to `token_hash`, expired or not.
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
-    /// Records activity on a session.
-    async fn touch_session(&self, token_hash: &str, at: UnixMillis) -> StoreResult<()>;
+    /// Records activity on a session that ends at `expires_at` (a backend that expires rows by
+    /// itself writes the activity to expire with the row, never to outlive it).
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        at: UnixMillis,
+        expires_at: UnixMillis,
+    ) -> StoreResult<()>;
     /// Ends one session (a logout). Returns whether it existed.
     async fn delete_session(&self, token_hash: &str, audit: &AuditRecord) -> StoreResult<bool>;
 

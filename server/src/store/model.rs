@@ -733,11 +733,13 @@ pub fn normalize_email(email: &str) -> String {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
-    pub journal_entries: u64,
-    pub messages: u64,
-    pub statuses: u64,
-    pub account_events: u64,
-    pub contacts: u64,
+    /// `None` where the backend keeps no counts (ScyllaDB: counting would scan every node, and
+    /// counter tables are neither idempotent nor allowed on tablets; /metrics has the rates).
+    pub journal_entries: Option<u64>,
+    pub messages: Option<u64>,
+    pub statuses: Option<u64>,
+    pub account_events: Option<u64>,
+    pub contacts: Option<u64>,
 }
 
 #[cfg(test)]

@@ -1656,12 +1656,20 @@ impl MessageStore for SqliteStore {
                 .map_err(unavailable)
             };
             Ok(StoreStats {
-                journal_entries: count("webhook_journal")?,
-                messages: count("messages_by_key")?,
-                statuses: count("statuses_by_message")?,
-                account_events: count("account_events_by_tenant")?,
-                contacts: count("contacts_by_tenant")?,
+                journal_entries: Some(count("webhook_journal")?),
+                messages: Some(count("messages_by_key")?),
+                statuses: Some(count("statuses_by_message")?),
+                account_events: Some(count("account_events_by_tenant")?),
+                contacts: Some(count("contacts_by_tenant")?),
             })
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
         })
         .await
     }
@@ -1774,7 +1782,12 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn touch_session(&self, token_hash: &str, at: UnixMillis) -> StoreResult<()> {
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        at: UnixMillis,
+        _expires_at: UnixMillis,
+    ) -> StoreResult<()> {
         self.access(AccessOp::TouchSession(token_hash.to_owned(), at))
             .await
             .map(|_| ())
