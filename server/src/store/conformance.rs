@@ -117,6 +117,26 @@ async fn directory_upserts_are_idempotent(store: &dyn Store) {
         listed[0].phone_number_id < listed[1].phone_number_id,
         "numbers are ordered by id"
     );
+    // A number moved to another tenant is listed there only.
+    let other = fresh_tenant("dir-moved");
+    let moved = NumberRecord {
+        tenant: other.clone(),
+        ..numbers[0].clone()
+    };
+    store.upsert_number(&moved).await.unwrap();
+    let left: Vec<_> = store
+        .list_numbers(&tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.phone_number_id)
+        .collect();
+    assert_eq!(left, vec![numbers[1].phone_number_id.clone()]);
+    assert_eq!(
+        store.list_numbers(&other).await.unwrap(),
+        vec![moved],
+        "listed with its new tenant"
+    );
 }
 
 /// Optional fields a webhook leaves out leave the stored value as it was (Scylla once bound

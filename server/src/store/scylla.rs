@@ -69,6 +69,8 @@ const MESSAGE_COLUMNS: &str =
                                customer, direction, kind, body, raw";
 
 struct Statements {
+    number_owner: PreparedStatement,
+    delete_number_by_tenant: PreparedStatement,
     latest_in_second: PreparedStatement,
     conversation_alias: PreparedStatement,
     upsert_tenant: PreparedStatement,
@@ -201,6 +203,14 @@ impl ScyllaStore {
             upsert_number_by_tenant: idempotent(prepare(format!(
                 "INSERT INTO {ks}.numbers_by_tenant (tenant, phone_number_id, display_phone_number, waba_id)
                  VALUES (?, ?, ?, ?)"
+            ))
+            .await?),
+            number_owner: prepare(format!(
+                "SELECT tenant FROM {ks}.numbers_by_id WHERE phone_number_id = ?"
+            ))
+            .await?,
+            delete_number_by_tenant: idempotent(prepare(format!(
+                "DELETE FROM {ks}.numbers_by_tenant WHERE tenant = ? AND phone_number_id = ?"
             ))
             .await?),
             list_numbers: prepare(format!(
@@ -681,6 +691,24 @@ impl DirectoryStore for ScyllaStore {
     }
 
     async fn upsert_number(&self, n: &NumberRecord) -> StoreResult<()> {
+        // A number that moved to another tenant leaves the old tenant's list (it once stayed
+        // listed there, and could still be put on that tenant's teams).
+        let previous = self
+            .session
+            .execute_unpaged(&self.st.number_owner, (n.phone_number_id.as_str(),))
+            .await
+            .map_err(unavailable)?;
+        if let Some((Some(old),)) = first_row::<(Option<String>,)>(previous)? {
+            if old != n.tenant.as_str() {
+                self.session
+                    .execute_unpaged(
+                        &self.st.delete_number_by_tenant,
+                        (old.as_str(), n.phone_number_id.as_str()),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
         let values = (
             n.phone_number_id.as_str(),
             n.tenant.as_str(),
