@@ -158,6 +158,7 @@ impl ScyllaStore {
             .build()
             .await
             .map_err(unavailable)?;
+        check_replication(&session, &options.replication).await?;
         let schema = SCHEMA
             .concat()
             .replace("{keyspace}", &options.keyspace)
@@ -613,6 +614,44 @@ async fn load_or_create_keys(session: &Session, ks: &str) -> StoreResult<IdKeys>
         .try_into()
         .map_err(|_| StoreError::Corrupt("the identifier key is not 32 bytes".into()))?;
     Ok(IdKeys::new(master))
+}
+
+/// The largest replication factor a CQL replication map asks for (`'replication_factor': 3`, or
+/// one per datacenter).
+fn largest_factor(replication: &str) -> Option<u32> {
+    replication
+        .split(',')
+        .filter(|pair| !pair.contains("class"))
+        .filter_map(|pair| {
+            pair.rsplit(':')
+                .next()?
+                .trim()
+                .trim_matches(|c: char| c == '}' || c == '\'' || c.is_whitespace())
+                .parse()
+                .ok()
+        })
+        .max()
+}
+
+/// Refuses a replication factor the cluster cannot hold: with 3 replicas asked of one node,
+/// every LOCAL_QUORUM write would fail, each with a message about consistency, not about this.
+async fn check_replication(session: &Session, replication: &str) -> StoreResult<()> {
+    let Some(factor) = largest_factor(replication) else {
+        return Ok(());
+    };
+    let peers = session
+        .query_unpaged("SELECT peer FROM system.peers", &[])
+        .await
+        .map_err(unavailable)?;
+    let nodes = 1 + rows_of::<(std::net::IpAddr,)>(peers)?.len() as u32;
+    if factor > nodes {
+        return Err(StoreError::Unavailable(format!(
+            "store.scylla.replication asks for {factor} replicas but the cluster has {nodes} \
+             node(s): every write at LOCAL_QUORUM would fail; lower the replication factor \
+             (for one node: {{'class': 'NetworkTopologyStrategy', 'replication_factor': 1}})"
+        )));
+    }
+    Ok(())
 }
 
 /// A value to bind, or unset (the column keeps what it had) when there is none.
@@ -2428,6 +2467,24 @@ fn team_from_row(tenant: &TenantId, r: TeamRow) -> StoreResult<TeamRecord> {
 #[cfg(test)]
 mod tests {
     use super::cql_statements;
+
+    #[test]
+    fn replication_factors_are_read_from_the_map() {
+        let f = super::largest_factor;
+        assert_eq!(
+            f("{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"),
+            Some(3)
+        );
+        assert_eq!(
+            f("{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"),
+            Some(3)
+        );
+        assert_eq!(
+            f("{'class': 'SimpleStrategy', 'replication_factor': 1}"),
+            Some(1)
+        );
+        assert_eq!(f("{'class': 'NetworkTopologyStrategy'}"), None);
+    }
 
     #[test]
     fn schema_splits_into_statements_without_comments() {
