@@ -197,6 +197,8 @@ pub struct ScyllaConfig {
 pub struct WebhookConfig {
     /// Larger bodies get 413. Meta's payloads are at most 3 MB.
     pub max_body_bytes: usize,
+    /// MiB of webhook bodies held at once before their signatures are checked.
+    pub max_unverified_mib: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -334,6 +336,15 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.webhook.max_unverified_mib == 0
+            || u64::from(self.webhook.max_unverified_mib) * 1024 * 1024
+                < self.webhook.max_body_bytes as u64
+        {
+            return Err(err(
+                "webhook.max_unverified_mib",
+                "must hold at least one webhook of webhook.max_body_bytes",
+            ));
+        }
         if !(1024..=64 * 1024 * 1024).contains(&self.webhook.max_body_bytes) {
             return Err(err(
                 "webhook.max_body_bytes",

@@ -50,6 +50,9 @@ pub struct HttpState {
     /// False while starting and while draining for shutdown.
     pub ready: Arc<AtomicBool>,
     pub max_webhook_body: usize,
+    /// KiB of webhook bodies that may be held before their signatures are checked, across all
+    /// senders: each body takes its size from here while it is read and verified.
+    pub unverified: Arc<tokio::sync::Semaphore>,
     /// The longest a request body may pause between two chunks (`http.header_timeout_secs`).
     pub body_idle: Duration,
     /// Whether this server terminates TLS itself (then HSTS is sent).
@@ -453,6 +456,29 @@ where
     if length.is_some_and(|l| l > DRAIN_LIMIT as u64) {
         return too_large();
     }
+    // Room for the body among all unverified ones (the declared length, else the limit): a
+    // flood of large unsigned bodies waits or is told to come back, never held all at once.
+    let reserve_kib = (length.unwrap_or(state.max_webhook_body as u64))
+        .min(state.max_webhook_body as u64)
+        .div_ceil(1024)
+        .max(1) as u32;
+    let room = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        Arc::clone(&state.unverified).acquire_many_owned(reserve_kib),
+    )
+    .await;
+    let Ok(Ok(_room)) = room else {
+        metrics::counter!("switchboard_webhook_rejected_total", "reason" => "busy").increment(1);
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many webhook bodies are being received at once; retry",
+        );
+        response
+            .headers_mut()
+            .insert("retry-after", warp::http::HeaderValue::from_static("1"));
+        return response;
+    };
     let body = match read_limited(body, state.max_webhook_body, state.body_idle).await {
         Ok(Some(body)) => body,
         Ok(None) => return too_large(),
