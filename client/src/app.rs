@@ -13,7 +13,7 @@ use switchboard_shared::api::{
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{
-    close, AgentState, AgentStatus, BoardStats, ClientFrame, HubEvent, ServerFrame,
+    close, AgentState, AgentStatus, BoardStats, ClientFrame, HubEvent, ServerFrame, Topic,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -273,23 +273,27 @@ impl App {
             let Some(Some(me)) = m else { return };
             let has = |p| me.permissions.contains(&p);
             if has(Permission::ConversationsReadAll) {
-                topics.push("tenant".to_owned());
+                topics.push(Topic::Tenant.to_string());
             } else if has(Permission::ConversationsReadTeam) {
-                topics.extend(me.teams.iter().map(|t| format!("team:{t}")));
+                topics.extend(
+                    me.teams
+                        .iter()
+                        .map(|t| Topic::Team(t.to_string()).to_string()),
+                );
             }
             if let Some(user) = &me.user {
                 if has(Permission::ConversationsReadAssigned)
                     || has(Permission::ConversationsReadAll)
                 {
-                    topics.push(format!("inbox:{}", user.id));
+                    topics.push(Topic::Inbox(user.id.clone()).to_string());
                 }
             }
             if has(Permission::BoardView) {
-                topics.push("board".to_owned());
+                topics.push(Topic::Board.to_string());
             }
         });
         if let Some(open) = self.open.get_untracked() {
-            topics.push(format!("conversation:{open}"));
+            topics.push(Topic::Conversation(open).to_string());
         }
         topics
     }
@@ -441,7 +445,9 @@ impl App {
                 }
                 let topics = self.topics();
                 let open = self.open.get_untracked();
-                let open_topic = open.as_ref().map(|c| format!("conversation:{c}"));
+                let open_topic = open
+                    .as_ref()
+                    .map(|c| Topic::Conversation(c.clone()).to_string());
                 let mut transcript_unfollowed = false;
                 for topic in topics {
                     let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
@@ -477,7 +483,7 @@ impl App {
                 if let Some(open) = self.open.get_untracked() {
                     self.load_transcript(open);
                 }
-                if topic == "board" {
+                if topic == Topic::Board.to_string() {
                     self.reload_board();
                 }
             }
@@ -774,7 +780,7 @@ impl App {
         let previous = self.open.get_untracked();
         if let Some(previous) = &previous {
             if *previous != id {
-                let topic = format!("conversation:{previous}");
+                let topic = Topic::Conversation(previous.clone()).to_string();
                 self.send_frame(&ClientFrame::Unsubscribe {
                     id: None,
                     topic: topic.clone(),
@@ -786,7 +792,7 @@ impl App {
         self.open.set(Some(id.clone()));
         self.view.set(View::Inbox);
         self.inbox.update(|i| i.mark_read(id.as_str()));
-        let topic = format!("conversation:{id}");
+        let topic = Topic::Conversation(id.clone()).to_string();
         let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
         // The socket refuses a second subscription to a topic it follows (it would replay).
         if !already_followed {
@@ -807,7 +813,7 @@ impl App {
 
     pub fn close_conversation(self) {
         if let Some(previous) = self.open.get_untracked() {
-            let topic = format!("conversation:{previous}");
+            let topic = Topic::Conversation(previous).to_string();
             self.send_frame(&ClientFrame::Unsubscribe {
                 id: None,
                 topic: topic.clone(),

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use switchboard_shared::protocol::Topic;
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -254,9 +255,14 @@ impl Crowd {
             .map(|p| {
                 let ws = ws.clone();
                 async move {
-                    open(&ws, Some(&p.token), Some(&format!("inbox:{}", p.id)), 1)
-                        .await
-                        .pop()
+                    open(
+                        &ws,
+                        Some(&p.token),
+                        Some(&Topic::Inbox(p.id.as_str().into()).to_string()),
+                        1,
+                    )
+                    .await
+                    .pop()
                 }
             })
             .buffered(32)
@@ -267,7 +273,7 @@ impl Crowd {
             let resume = Resume {
                 url: ws.clone(),
                 token: p.token.clone(),
-                topic: format!("inbox:{}", p.id),
+                topic: Topic::Inbox(p.id.as_str().into()).to_string(),
             };
             readers.push(spawn_reader(
                 socket,
@@ -277,14 +283,14 @@ impl Crowd {
             ));
         }
         for (i, p) in supervisor_people.iter().enumerate() {
-            let socket = open(&ws, Some(&p.token), Some("tenant"), 1)
+            let socket = open(&ws, Some(&p.token), Some(&Topic::Tenant.to_string()), 1)
                 .await
                 .pop()
                 .context("a supervisor's socket did not open")?;
             let resume = Resume {
                 url: ws.clone(),
                 token: p.token.clone(),
-                topic: "tenant".into(),
+                topic: Topic::Tenant.to_string(),
             };
             readers.push(spawn_reader(
                 socket,
@@ -661,7 +667,7 @@ async fn stalled_socket(
     let (mut socket, _) = tokio_tungstenite::client_async(request, stream).await?;
     socket
         .send(Message::Text(
-            json!({"type": "subscribe", "topic": "tenant"})
+            json!({"type": "subscribe", "topic": Topic::Tenant})
                 .to_string()
                 .into(),
         ))

@@ -14,6 +14,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchboard_shared::protocol::Topic;
 
 use anyhow::{Context as _, Result};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -151,7 +152,7 @@ async fn measure(
     subscribers: usize,
     duration: Duration,
 ) -> Result<Point> {
-    let sockets = open(url, token, Some("tenant"), subscribers).await;
+    let sockets = open(url, token, Some(&Topic::Tenant.to_string()), subscribers).await;
     anyhow::ensure!(
         sockets.len() == subscribers,
         "only {} of {subscribers} subscribers connected",

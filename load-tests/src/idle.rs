@@ -9,6 +9,7 @@
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use switchboard_shared::protocol::Topic;
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -277,7 +278,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
             hub.pid(),
             &format!("ws://127.0.0.1:{}/", hub.port),
             None,
-            Some("tenant"),
+            Some(&Topic::Tenant.to_string()),
             &counts,
         )
         .await;
@@ -291,7 +292,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         pid,
         &format!("ws://127.0.0.1:{port}/ws"),
         Some(&token),
-        Some("tenant"),
+        Some(&Topic::Tenant.to_string()),
         &counts,
     )
     .await;

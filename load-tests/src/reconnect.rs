@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchboard_shared::protocol::Topic;
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -78,7 +79,7 @@ async fn come_back(url: String, agent: Person, held: Held, started: Instant) -> 
             .headers_mut()
             .insert("authorization", format!("Bearer {}", agent.token).parse()?);
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-        let subscribe = json!({"type": "subscribe", "topic": format!("inbox:{}", agent.id),
+        let subscribe = json!({"type": "subscribe", "topic": Topic::Inbox(agent.id.as_str().into()),
                                "after": held.last_seq});
         socket
             .send(Message::Text(subscribe.to_string().into()))
@@ -166,9 +167,14 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         .map(|p| {
             let ws = ws.clone();
             async move {
-                open(&ws, Some(&p.token), Some(&format!("inbox:{}", p.id)), 1)
-                    .await
-                    .pop()
+                open(
+                    &ws,
+                    Some(&p.token),
+                    Some(&Topic::Inbox(p.id.as_str().into()).to_string()),
+                    1,
+                )
+                .await
+                .pop()
             }
         })
         .buffered(64)

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
+use switchboard_shared::protocol::Topic;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
@@ -61,10 +62,15 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let agent_ids: HashSet<String> = agent_list.iter().map(|p| p.id.clone()).collect();
 
     // The supervisor's view: every decision of the tenant.
-    let mut watch: Socket = open(&ws, Some(&served.token), Some("tenant"), 1)
-        .await
-        .pop()
-        .context("the supervisor socket did not open")?;
+    let mut watch: Socket = open(
+        &ws,
+        Some(&served.token),
+        Some(&Topic::Tenant.to_string()),
+        1,
+    )
+    .await
+    .pop()
+    .context("the supervisor socket did not open")?;
     // Every agent online, each on their own socket.
     let mut agent_sockets = Vec::with_capacity(agents);
     for agent in &agent_list {

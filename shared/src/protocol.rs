@@ -29,6 +29,95 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
 }
 
+/// A stream a client can follow. On the wire it is the string it has always been (`tenant`,
+/// `board`, `inbox:<user id>`, `team:<team id>`, `conversation:<conversation id>`); in code it is
+/// this, so no topic is spelled by hand anywhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// Every event of the tenant.
+    Tenant,
+    /// Agents' presence, assignments and the board's figures.
+    Board,
+    /// One user's personal inbox.
+    Inbox(UserId),
+    /// The conversations on one team's numbers.
+    Team(String),
+    /// One conversation.
+    Conversation(ConversationId),
+}
+
+impl Topic {
+    /// The least a caller must hold to follow this topic at all (teams, inboxes and
+    /// conversations also depend on who the caller is).
+    pub fn permission(&self) -> crate::Permission {
+        use crate::Permission as P;
+        match self {
+            Topic::Tenant => P::ConversationsReadAll,
+            Topic::Board => P::BoardView,
+            Topic::Team(_) => P::ConversationsReadTeam,
+            Topic::Inbox(_) | Topic::Conversation(_) => P::ConversationsReadAssigned,
+        }
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Topic::Tenant => f.write_str("tenant"),
+            Topic::Board => f.write_str("board"),
+            Topic::Inbox(user) => write!(f, "inbox:{user}"),
+            Topic::Team(team) => write!(f, "team:{team}"),
+            Topic::Conversation(id) => write!(f, "conversation:{id}"),
+        }
+    }
+}
+
+/// A string that names no topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownTopic(pub String);
+
+impl std::fmt::Display for UnknownTopic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not a topic: tenant, board, inbox:<user>, team:<id> or conversation:<id>",
+            self.0
+        )
+    }
+}
+
+impl std::str::FromStr for Topic {
+    type Err = UnknownTopic;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let id = |rest: &str| (!rest.is_empty()).then(|| rest.to_owned());
+        let parsed = match s.split_once(':') {
+            None if s == "tenant" => Some(Topic::Tenant),
+            None if s == "board" => Some(Topic::Board),
+            Some(("inbox", rest)) => id(rest).map(|u| Topic::Inbox(UserId::new(u))),
+            Some(("team", rest)) => id(rest).map(Topic::Team),
+            Some(("conversation", rest)) => {
+                id(rest).map(|c| Topic::Conversation(ConversationId::new(c)))
+            }
+            _ => None,
+        };
+        parsed.ok_or_else(|| UnknownTopic(s.to_owned()))
+    }
+}
+
+impl Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a client sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -422,6 +511,36 @@ pub enum ConversationState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics_read_and_write_as_their_strings() {
+        for text in [
+            "tenant",
+            "board",
+            "inbox:u_1",
+            "team:t_9",
+            "conversation:c_abc",
+        ] {
+            let topic: Topic = text.parse().unwrap();
+            assert_eq!(topic.to_string(), text);
+            assert_eq!(serde_json::to_value(&topic).unwrap(), text);
+        }
+        for bad in [
+            "",
+            "tenants",
+            "inbox:",
+            "team",
+            "conversation",
+            "nope:x",
+            "Board",
+        ] {
+            assert!(bad.parse::<Topic>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "conversation:c_1".parse::<Topic>().unwrap(),
+            Topic::Conversation(ConversationId::from("c_1"))
+        );
+    }
 
     #[test]
     fn frames_are_tagged_json() {

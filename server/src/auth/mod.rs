@@ -19,4 +19,4 @@ pub mod viewer;
 pub use principal::{Actor, Authenticator, Credential, Principal, RequestMeta};
 pub use scope::TenantScope;
 pub use switchboard_shared::{Permission, PresetRole};
-pub use viewer::{StreamKind, Viewer};
+pub use viewer::Viewer;

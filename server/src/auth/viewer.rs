@@ -6,6 +6,7 @@
 //! can end while it stands (a transfer, a team change, a role change). Must not: reach the store
 //! (the hub calls it under a stream's lock); a fresh snapshot is made by re-authenticating.
 
+use switchboard_shared::protocol::Topic;
 use switchboard_shared::{Permission, PhoneNumberId, UserId};
 
 use super::roles::Visibility;
@@ -20,36 +21,6 @@ pub struct Viewer {
     phone: bool,
     /// The teams the caller belongs to: their ids and numbers.
     teams: Vec<(String, Vec<PhoneNumberId>)>,
-}
-
-/// What a stream is, for deciding who may follow it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamKind<'a> {
-    Tenant,
-    Board,
-    Inbox(&'a str),
-    Team(&'a str),
-    Conversation,
-}
-
-impl StreamKind<'_> {
-    pub fn of(topic: &str) -> Option<StreamKind<'_>> {
-        match topic {
-            "tenant" => Some(StreamKind::Tenant),
-            "board" => Some(StreamKind::Board),
-            _ => {
-                if let Some(user) = topic.strip_prefix("inbox:") {
-                    Some(StreamKind::Inbox(user))
-                } else if let Some(team) = topic.strip_prefix("team:") {
-                    Some(StreamKind::Team(team))
-                } else if topic.starts_with("conversation:") {
-                    Some(StreamKind::Conversation)
-                } else {
-                    None
-                }
-            }
-        }
-    }
 }
 
 impl Viewer {
@@ -95,23 +66,22 @@ impl Viewer {
             .admits(mine, || self.teams.iter().any(|(_, n)| n.contains(number)))
     }
 
-    /// Whether this caller may follow a stream of this kind (a conversation's stream also
-    /// needs [`Viewer::sees`] for that conversation).
-    pub fn may_follow(&self, kind: StreamKind<'_>) -> bool {
-        match kind {
-            StreamKind::Tenant => self.visibility == Visibility::All,
-            StreamKind::Board => self.board,
-            StreamKind::Inbox(user) => {
+    /// Whether this caller may follow `topic` (a conversation's stream also needs
+    /// [`Viewer::sees`] for that conversation).
+    pub fn may_follow(&self, topic: &Topic) -> bool {
+        match topic {
+            Topic::Tenant => self.visibility == Visibility::All,
+            Topic::Board => self.board,
+            Topic::Inbox(user) => {
                 self.visibility == Visibility::All
-                    || (self.visibility != Visibility::None
-                        && self.user.as_ref().is_some_and(|u| u.as_str() == user))
+                    || (self.visibility != Visibility::None && self.user.as_ref() == Some(user))
             }
-            StreamKind::Team(team) => {
+            Topic::Team(team) => {
                 self.visibility == Visibility::All
                     || (matches!(self.visibility, Visibility::Team)
                         && self.teams.iter().any(|(id, _)| id == team))
             }
-            StreamKind::Conversation => self.visibility != Visibility::None,
+            Topic::Conversation(_) => self.visibility != Visibility::None,
         }
     }
 }

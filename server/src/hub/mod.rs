@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
-use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame};
+use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame, Topic};
 use switchboard_shared::{Direction, PhoneNumberId, TenantId, UserId};
 use tokio::sync::mpsc;
 
 use self::presence::Presences;
-use crate::auth::{StreamKind, Viewer};
+use crate::auth::Viewer;
 use crate::service::DomainEvent;
 use crate::store::{outbound_message_key, IdKeys, TeamRecord};
 
@@ -65,11 +65,11 @@ const DIRECT_REPLAY: usize = 32;
 #[derive(Debug, Default)]
 pub struct Notices {
     /// Topics whose access ended: the client was sent `unsubscribed` with the reason.
-    pub ended: Vec<String>,
+    pub ended: Vec<Topic>,
     /// Topics set aside after an access change, with the last `seq` the connection was offered:
     /// the socket checks the caller again and puts each back (replaying what came meanwhile)
     /// or ends it.
-    pub parked: Vec<(String, u64)>,
+    pub parked: Vec<(Topic, u64)>,
 }
 
 /// Why the hub ended a subscription (`unsubscribed`'s `reason`).
@@ -112,11 +112,11 @@ impl Subscriber {
     }
 
     /// Ends this subscription to `topic` for lack of access, telling the client.
-    fn revoke(&self, topic: &str) {
-        self.notices().ended.push(topic.to_owned());
+    fn revoke(&self, topic: &Topic) {
+        self.notices().ended.push(topic.clone());
         self.offer(frame(&ServerFrame::Unsubscribed {
             id: None,
-            topic: topic.to_owned(),
+            topic: topic.to_string(),
             reason: Some(ACCESS_REVOKED.to_owned()),
         }));
     }
@@ -127,7 +127,7 @@ impl Subscriber {
     }
 
     /// Takes only the topics the hub ended (set-aside ones wait for the socket's re-check).
-    pub fn take_ended(&self) -> Vec<String> {
+    pub fn take_ended(&self) -> Vec<Topic> {
         std::mem::take(&mut self.notices().ended)
     }
 
@@ -178,11 +178,10 @@ struct Stream {
 
 impl Stream {
     /// Whether `viewer` may receive this stream's events now.
-    fn admits(&self, kind: Option<StreamKind<'_>>, viewer: &Viewer) -> bool {
-        let Some(kind) = kind else { return false };
-        viewer.may_follow(kind)
-            && match (&kind, &self.conversation) {
-                (StreamKind::Conversation, Some((number, assignee))) => {
+    fn admits(&self, topic: &Topic, viewer: &Viewer) -> bool {
+        viewer.may_follow(topic)
+            && match (topic, &self.conversation) {
+                (Topic::Conversation(_), Some((number, assignee))) => {
                     viewer.sees(number, assignee.as_ref())
                 }
                 _ => true,
@@ -312,7 +311,7 @@ impl PartialEq for Subscribed {
 pub type AgentChange = (TenantId, AgentState, bool);
 
 /// A stream is named by its tenant and topic.
-type StreamKey = (TenantId, String);
+type StreamKey = (TenantId, Topic);
 
 pub struct Hub {
     streams: DashMap<StreamKey, Arc<Mutex<Stream>>>,
@@ -355,7 +354,7 @@ impl Hub {
                 let routable = self.presence.routable(tenant, &agent.user);
                 let _ = watch.send((tenant.clone(), agent.clone(), routable));
             }
-            self.publish(tenant, "board", &HubEvent::AgentChanged { agent });
+            self.publish(tenant, &Topic::Board, &HubEvent::AgentChanged { agent });
         }
     }
 
@@ -377,30 +376,30 @@ impl Hub {
     ) {
         let prepared = Prepared::new(tenant, event, &self.keys);
         let Some((conversation, number)) = event.conversation() else {
-            self.publish_prepared(tenant, "board", &prepared);
+            self.publish_prepared(tenant, &Topic::Board, &prepared);
             return;
         };
-        self.publish_prepared(tenant, "tenant", &prepared);
+        self.publish_prepared(tenant, &Topic::Tenant, &prepared);
         let access = match event {
             HubEvent::ConversationChanged { assignee, .. } => {
                 Some((number.clone(), assignee.clone()))
             }
             _ => None,
         };
-        let topic = format!("conversation:{conversation}");
+        let topic = Topic::Conversation(conversation.clone());
         self.publish_to(tenant, &topic, &prepared, access);
         for team in teams.iter().filter(|t| t.numbers.contains(number)) {
-            self.publish_prepared(tenant, &format!("team:{}", team.id), &prepared);
+            self.publish_prepared(tenant, &Topic::Team(team.id.clone()), &prepared);
         }
         let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
         for user in inboxes {
             if !seen.contains(user) {
                 seen.push(user);
-                self.publish_prepared(tenant, &format!("inbox:{user}"), &prepared);
+                self.publish_prepared(tenant, &Topic::Inbox((*user).clone()), &prepared);
             }
         }
         if matches!(event, HubEvent::ConversationChanged { .. }) {
-            self.publish_prepared(tenant, "board", &prepared);
+            self.publish_prepared(tenant, &Topic::Board, &prepared);
         }
     }
 
@@ -412,11 +411,11 @@ impl Hub {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn stream(&self, tenant: &TenantId, topic: &str) -> Arc<Mutex<Stream>> {
+    fn stream(&self, tenant: &TenantId, topic: &Topic) -> Arc<Mutex<Stream>> {
         // The map guard is dropped at the end of this statement, before the stream is locked.
         Arc::clone(
             self.streams
-                .entry((tenant.clone(), topic.to_owned()))
+                .entry((tenant.clone(), topic.clone()))
                 .or_insert_with(|| {
                     Arc::new(Mutex::new(Stream {
                         seq: self.first_seq,
@@ -431,11 +430,11 @@ impl Hub {
 
     /// Appends an event to a stream and offers it to every subscriber. `event` carries the
     /// customer's number in clear; the masked copy is made here.
-    pub fn publish(&self, tenant: &TenantId, topic: &str, event: &HubEvent) {
+    pub fn publish(&self, tenant: &TenantId, topic: &Topic, event: &HubEvent) {
         self.publish_prepared(tenant, topic, &Prepared::new(tenant, event, &self.keys));
     }
 
-    fn publish_prepared(&self, tenant: &TenantId, topic: &str, event: &Arc<Prepared>) {
+    fn publish_prepared(&self, tenant: &TenantId, topic: &Topic, event: &Arc<Prepared>) {
         self.publish_to(tenant, topic, event, None);
     }
 
@@ -446,7 +445,7 @@ impl Hub {
     fn publish_to(
         &self,
         tenant: &TenantId,
-        topic: &str,
+        topic: &Topic,
         event: &Arc<Prepared>,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
     ) {
@@ -457,13 +456,13 @@ impl Hub {
         }
         s.seq += 1;
         let seq = s.seq;
-        let kind = StreamKind::of(topic);
+        let text = topic.to_string();
         // Each form's frame is built once, and only if some subscriber gets it.
         let (mut full, mut masked): (Option<Frame>, Option<Frame>) = (None, None);
         let mut subscribers = std::mem::take(&mut s.subscribers);
         subscribers.retain(|sub| {
             let viewer = sub.viewer();
-            if !s.admits(kind, &viewer) {
+            if !s.admits(topic, &viewer) {
                 sub.revoke(topic);
                 return false;
             }
@@ -474,7 +473,7 @@ impl Hub {
                 &mut masked
             };
             let frame =
-                slot.get_or_insert_with(|| event_frame(topic, seq, event.text_for(unmasked)));
+                slot.get_or_insert_with(|| event_frame(&text, seq, event.text_for(unmasked)));
             sub.offer(frame.clone())
         });
         s.subscribers = subscribers;
@@ -496,7 +495,7 @@ impl Hub {
     pub fn subscribe(
         &self,
         tenant: &TenantId,
-        topic: &str,
+        topic: &Topic,
         after: Option<u64>,
         sub: Subscriber,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
@@ -508,7 +507,7 @@ impl Hub {
     pub fn subscribe_as(
         &self,
         tenant: &TenantId,
-        topic: &str,
+        topic: &Topic,
         after: Option<u64>,
         sub: Subscriber,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
@@ -520,14 +519,20 @@ impl Hub {
     /// Puts back a subscription set aside by [`Hub::access_changed`], after the caller was
     /// checked again: replays what came after `seq` (the last event it was offered) without a
     /// new `subscribed` frame, so the client sees no seam.
-    pub fn rejoin(&self, tenant: &TenantId, topic: &str, seq: u64, sub: Subscriber) -> Subscribed {
+    pub fn rejoin(
+        &self,
+        tenant: &TenantId,
+        topic: &Topic,
+        seq: u64,
+        sub: Subscriber,
+    ) -> Subscribed {
         self.join(tenant, topic, Some(seq), sub, None, None)
     }
 
     fn join(
         &self,
         tenant: &TenantId,
-        topic: &str,
+        topic: &Topic,
         after: Option<u64>,
         sub: Subscriber,
         conversation: Option<(PhoneNumberId, Option<UserId>)>,
@@ -542,15 +547,16 @@ impl Hub {
             s.conversation = conversation;
         }
         let viewer = sub.viewer();
-        if !s.admits(StreamKind::of(topic), &viewer) {
+        if !s.admits(topic, &viewer) {
             return Subscribed::Refused;
         }
+        let text = topic.to_string();
         let unmasked = viewer.sees_numbers();
         let seq = s.seq;
         let subscribed = |id: Option<String>| {
             frame(&ServerFrame::Subscribed {
                 id,
-                topic: topic.to_owned(),
+                topic: text.clone(),
                 seq,
             })
         };
@@ -573,7 +579,7 @@ impl Hub {
             // the window, or beyond the latest: nothing can be replayed.
             if !sub.offer(frame(&ServerFrame::Resync {
                 id: announce.flatten(),
-                topic: topic.to_owned(),
+                topic: text.clone(),
                 seq,
             })) {
                 return Subscribed::TooSlow;
@@ -585,7 +591,7 @@ impl Hub {
             .window
             .iter()
             .filter(|e| e.seq > after)
-            .map(|e| event_frame(topic, e.seq, e.event.text_for(unmasked)))
+            .map(|e| event_frame(&text, e.seq, e.event.text_for(unmasked)))
             .collect();
         let replayed = replay.len();
         if let Some(id) = announce {
@@ -616,7 +622,7 @@ impl Hub {
     /// still follow, replaying what came meanwhile. Called after the change is stored and
     /// before it is answered.
     pub fn access_changed(&self, tenant: &TenantId) {
-        let streams: Vec<(String, Arc<Mutex<Stream>>)> = self
+        let streams: Vec<(Topic, Arc<Mutex<Stream>>)> = self
             .streams
             .iter()
             .filter(|e| &e.key().0 == tenant)
@@ -638,10 +644,10 @@ impl Hub {
         }
     }
 
-    pub fn unsubscribe(&self, tenant: &TenantId, topic: &str, id: u64) {
+    pub fn unsubscribe(&self, tenant: &TenantId, topic: &Topic, id: u64) {
         if let Some(stream) = self
             .streams
-            .get(&(tenant.clone(), topic.to_owned()))
+            .get(&(tenant.clone(), topic.clone()))
             .map(|s| Arc::clone(s.value()))
         {
             if let Ok(mut s) = stream.lock() {
@@ -664,7 +670,7 @@ impl Hub {
                 s.window.clear();
                 let f = frame(&ServerFrame::Resync {
                     id: None,
-                    topic,
+                    topic: topic.to_string(),
                     seq: s.seq,
                 });
                 s.subscribers.retain(|sub| sub.offer(f.clone()));
@@ -823,17 +829,17 @@ mod tests {
         let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         for i in 1..=5 {
-            hub.publish(&t, "tenant", &event(i));
+            hub.publish(&t, &Topic::Tenant, &event(i));
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(3), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(3), sub, None),
             Subscribed::Resumed {
                 replayed: 2,
                 seq: 5
             }
         );
-        hub.publish(&t, "tenant", &event(6));
+        hub.publish(&t, &Topic::Tenant, &event(6));
         let seqs: Vec<(String, u64)> = drain(&mut rx)
             .iter()
             .map(|f| {
@@ -859,11 +865,11 @@ mod tests {
         let hub = Hub::new(4, Duration::from_secs(300), test_keys(), 0);
         let t = TenantId::from("t");
         for i in 1..=10 {
-            hub.publish(&t, "tenant", &event(i));
+            hub.publish(&t, &Topic::Tenant, &event(i));
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(2), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(2), sub, None),
             Subscribed::Resync { seq: 10 }
         );
         let frames = drain(&mut rx);
@@ -871,7 +877,7 @@ mod tests {
         // Exactly at the edge of the window still resumes.
         let (sub, _rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, "tenant", Some(6), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(6), sub, None),
             Subscribed::Resumed {
                 replayed: 4,
                 seq: 10
@@ -887,11 +893,11 @@ mod tests {
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
         let (slow, _slow_rx) = subscriber(&hub, 2, true);
         let slow_flag = Arc::clone(&slow.too_slow);
-        hub.subscribe(&t, "tenant", None, masked, None);
-        hub.subscribe(&t, "tenant", None, clear, None);
-        hub.subscribe(&t, "tenant", None, slow, None);
+        hub.subscribe(&t, &Topic::Tenant, None, masked, None);
+        hub.subscribe(&t, &Topic::Tenant, None, clear, None);
+        hub.subscribe(&t, &Topic::Tenant, None, slow, None);
         for i in 1..=3 {
-            hub.publish(&t, "tenant", &event(i));
+            hub.publish(&t, &Topic::Tenant, &event(i));
         }
         let m = drain(&mut masked_rx);
         assert_eq!(m[1]["event"]["customer"], "•••••••4567");
@@ -962,12 +968,12 @@ mod tests {
             outbox: None,
         };
         for at in 1..=3 {
-            hub.publish(&t, "inbox:u_1", &message(at));
+            hub.publish(&t, &Topic::Inbox(UserId::from("u_1")), &message(at));
         }
         for unmasked in [true, false] {
             let (sub, mut rx) = subscriber(&hub, 64, unmasked);
             assert_eq!(
-                hub.subscribe(&t, "inbox:u_1", Some(1), sub, None),
+                hub.subscribe(&t, &Topic::Inbox(UserId::from("u_1")), Some(1), sub, None),
                 Subscribed::Resumed {
                     replayed: 2,
                     seq: 3

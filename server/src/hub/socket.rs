@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use switchboard_shared::{ConversationId, Permission, PhoneNumberId, UserId};
+use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, Topic, PROTOCOL_VERSION};
+use switchboard_shared::{Permission, PhoneNumberId, UserId};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -378,7 +378,7 @@ async fn run(
         }
     });
 
-    let mut topics: HashSet<String> = HashSet::new();
+    let mut topics: HashSet<Topic> = HashSet::new();
     let mut recheck = tokio::time::interval(heartbeat);
     recheck.tick().await;
     let silence = heartbeat * 3;
@@ -488,8 +488,8 @@ async fn put_back(
     scope: &TenantScope,
     subscriber: &Subscriber,
     drained: &Notify,
-    topics: &mut HashSet<String>,
-    parked: Vec<(String, u64)>,
+    topics: &mut HashSet<Topic>,
+    parked: Vec<(Topic, u64)>,
 ) {
     for (topic, seq) in parked {
         if !topics.contains(&topic) {
@@ -507,7 +507,7 @@ async fn put_back(
                 topics.remove(&topic);
                 subscriber.offer(frame(&ServerFrame::Unsubscribed {
                     id: None,
-                    topic,
+                    topic: topic.to_string(),
                     reason: Some(super::ACCESS_REVOKED.to_owned()),
                 }));
             }
@@ -601,7 +601,7 @@ async fn handle(
     scope: &TenantScope,
     subscriber: &Subscriber,
     drained: &Notify,
-    topics: &mut HashSet<String>,
+    topics: &mut HashSet<Topic>,
     text: &str,
 ) -> Option<Frame> {
     let parsed = match serde_json::from_str::<ClientFrame>(text) {
@@ -662,9 +662,11 @@ async fn handle(
         },
         ClientFrame::Unsubscribe { id, topic } => {
             // Unsubscribing a topic never followed is answered the same: it is not followed.
-            gate.hub
-                .unsubscribe(&principal.tenant, &topic, subscriber.id);
-            topics.remove(&topic);
+            if let Ok(followed) = topic.parse::<Topic>() {
+                gate.hub
+                    .unsubscribe(&principal.tenant, &followed, subscriber.id);
+                topics.remove(&followed);
+            }
             Some(frame(&ServerFrame::Unsubscribed {
                 id,
                 topic,
@@ -672,6 +674,10 @@ async fn handle(
             }))
         }
         ClientFrame::Subscribe { id, topic, after } => {
+            let topic = match topic.parse::<Topic>() {
+                Ok(topic) => topic,
+                Err(unknown) => return Some(refusal(id, "unknown_topic", unknown.to_string())),
+            };
             if topics.contains(&topic) {
                 // A second subscribe would replay what was already delivered: refused, so a
                 // client never sees a duplicate. (Unsubscribe first to start again.)
@@ -780,35 +786,35 @@ async fn paced(subscriber: &Subscriber, drained: &Notify, f: Frame) -> bool {
 type ConversationAccess = (PhoneNumberId, Option<UserId>);
 
 /// Whether the caller may follow `topic` (for a conversation: with its number and assignee).
-/// Conversations and teams of other tenants do not exist.
+/// Conversations, teams and users of other tenants do not exist.
 async fn may_subscribe(
     principal: &Principal,
     scope: &TenantScope,
-    topic: &str,
+    topic: &Topic,
 ) -> Result<Option<ConversationAccess>, (&'static str, String)> {
     let unavailable = |_| ("store_unavailable", "try again".to_owned());
-    if topic == "board" {
-        return if principal.can(Permission::BoardView) {
-            Ok(None)
-        } else {
-            Err((
-                "forbidden",
-                "the supervisor board needs `board.view`".to_owned(),
-            ))
-        };
-    }
-    if topic == "tenant" {
-        return if principal.can(Permission::ConversationsReadAll) {
-            Ok(None)
-        } else {
-            Err((
-                "forbidden",
-                "the tenant stream needs `conversations.read.all`".to_owned(),
-            ))
-        };
-    }
-    if let Some(id) = topic.strip_prefix("conversation:") {
-        return match inbox::visible(principal, scope, &ConversationId::from(id)).await {
+    match topic {
+        Topic::Board => {
+            if principal.can(Permission::BoardView) {
+                Ok(None)
+            } else {
+                Err((
+                    "forbidden",
+                    "the supervisor board needs `board.view`".to_owned(),
+                ))
+            }
+        }
+        Topic::Tenant => {
+            if principal.can(Permission::ConversationsReadAll) {
+                Ok(None)
+            } else {
+                Err((
+                    "forbidden",
+                    "the tenant stream needs `conversations.read.all`".to_owned(),
+                ))
+            }
+        }
+        Topic::Conversation(id) => match inbox::visible(principal, scope, id).await {
             Ok((conversation, thread)) => {
                 Ok(Some((conversation.number, thread.and_then(|t| t.assignee))))
             }
@@ -817,53 +823,44 @@ async fn may_subscribe(
             }
             Err(f) if f.status == StatusCode::GONE => Err(("conversation_moved", f.message)),
             Err(_) => Err(("store_unavailable", "try again".to_owned())),
-        };
-    }
-    if let Some(user) = topic.strip_prefix("inbox:") {
-        let own = principal.user().is_some_and(|u| u.id.as_str() == user);
-        if !own
-            && principal.can(Permission::ConversationsReadAll)
-            && scope
-                .user(&switchboard_shared::UserId::from(user))
-                .await
-                .map_err(unavailable)?
-                .is_none()
-        {
-            return Err(("not_found", format!("no user `{user}`")));
+        },
+        Topic::Inbox(user) => {
+            let own = principal.user().is_some_and(|u| &u.id == user);
+            if !own
+                && principal.can(Permission::ConversationsReadAll)
+                && scope.user(user).await.map_err(unavailable)?.is_none()
+            {
+                return Err(("not_found", format!("no user `{user}`")));
+            }
+            if (own && principal.can(Permission::ConversationsReadAssigned))
+                || principal.can(Permission::ConversationsReadAll)
+            {
+                Ok(None)
+            } else {
+                Err((
+                    "forbidden",
+                    "an inbox is followed by its agent (or with `conversations.read.all`)"
+                        .to_owned(),
+                ))
+            }
         }
-        return if (own && principal.can(Permission::ConversationsReadAssigned))
-            || principal.can(Permission::ConversationsReadAll)
-        {
-            Ok(None)
-        } else {
-            Err((
-                "forbidden",
-                "an inbox is followed by its agent (or with `conversations.read.all`)".to_owned(),
-            ))
-        };
+        Topic::Team(id) => {
+            let Some(team) = scope.team(id).await.map_err(unavailable)? else {
+                return Err(("not_found", format!("no team `{id}`")));
+            };
+            let member = principal
+                .user()
+                .is_some_and(|u| team.members.contains(&u.id));
+            if principal.can(Permission::ConversationsReadAll)
+                || (member && principal.can(Permission::ConversationsReadTeam))
+            {
+                Ok(None)
+            } else {
+                Err((
+                    "forbidden",
+                    "only the team's members (with `conversations.read.team`) follow it".to_owned(),
+                ))
+            }
+        }
     }
-    if let Some(id) = topic.strip_prefix("team:") {
-        let Some(team) = scope.team(id).await.map_err(unavailable)? else {
-            return Err(("not_found", format!("no team `{id}`")));
-        };
-        let member = principal
-            .user()
-            .is_some_and(|u| team.members.contains(&u.id));
-        return if principal.can(Permission::ConversationsReadAll)
-            || (member && principal.can(Permission::ConversationsReadTeam))
-        {
-            Ok(None)
-        } else {
-            Err((
-                "forbidden",
-                "only the team's members (with `conversations.read.team`) follow it".to_owned(),
-            ))
-        };
-    }
-    Err((
-        "unknown_topic",
-        format!(
-            "`{topic}` is not a topic: tenant, board, inbox:<user>, team:<id> or conversation:<id>"
-        ),
-    ))
 }
