@@ -44,15 +44,7 @@ async fn conversation_count(w: &World, tenant: &Tenant) -> usize {
 async fn a_payload_reaches_only_tenants_whose_app_signed_it() {
     let w = world().await;
     // Globex's one conversation (from its set-up) is routed before anything is compared.
-    let before = eventually(
-        "globex's first conversation",
-        Duration::from_secs(10),
-        || async {
-            let n = conversation_count(&w, &w.globex).await;
-            (n == 1).then_some(n)
-        },
-    )
-    .await;
+    let before = set_up_conversation_routed(&w, &w.globex).await;
     const UNCONFIGURED: &str = "999999999999999";
 
     // Signed by Acme's app, naming Globex's WABA and a number nobody configured.
@@ -400,6 +392,16 @@ async fn a_setup_link_dies_once_the_workspace_has_an_owner() {
     running.shutdown().await;
 }
 
+/// Waits until the tenant's one conversation from its set-up is routed; that count (1).
+async fn set_up_conversation_routed(w: &World, tenant: &Tenant) -> usize {
+    eventually(
+        "the set-up conversation to be routed",
+        Duration::from_secs(10),
+        || async { (all_open(w, tenant).await == 1).then_some(1) },
+    )
+    .await
+}
+
 /// Every open conversation the owner can list, paged.
 async fn all_open(w: &World, tenant: &Tenant) -> usize {
     let mut count = 0;
@@ -422,15 +424,7 @@ async fn all_open(w: &World, tenant: &Tenant) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_large_webhook_reaches_the_inbox_whole() {
     let w = world().await;
-    let before = eventually(
-        "the set-up conversation",
-        Duration::from_secs(10),
-        || async {
-            let n = all_open(&w, &w.acme).await;
-            (n == 1).then_some(n)
-        },
-    )
-    .await;
+    let before = set_up_conversation_routed(&w, &w.acme).await;
     const N: usize = 5_000;
     let customers: Vec<String> = (0..N).map(|i| format!("7916{i:07}")).collect();
     let value = json!({
@@ -486,15 +480,7 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
     let db = _dir.path().join("data/switchboard.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        for table in [
-            "conversations_by_id",
-            "buckets_by_conversation",
-            "messages_by_conversation",
-            "messages_by_key",
-            "threads_by_id",
-            "outbox_by_id",
-            "notes_by_conversation",
-        ] {
+        for table in switchboard_server::store::sqlite::CONVERSATION_TABLES {
             conn.execute(
                 &format!("UPDATE {table} SET conversation_id = ?1 WHERE conversation_id = ?2"),
                 [&legacy, &keyed],

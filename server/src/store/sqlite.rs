@@ -387,7 +387,7 @@ fn load_keys(conn: &Connection) -> StoreResult<IdKeys> {
 }
 
 /// Tables whose rows name a conversation by id, re-keyed together.
-const CONVERSATION_TABLES: [&str; 7] = [
+pub const CONVERSATION_TABLES: [&str; 7] = [
     "conversations_by_id",
     "buckets_by_conversation",
     "messages_by_conversation",
