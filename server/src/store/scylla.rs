@@ -29,6 +29,9 @@ use super::{
     StoreResult, MAX_PAGE,
 };
 
+/// Partitions the raw webhook journal spreads each day over (`webhook_journal_by_shard`).
+const JOURNAL_SHARDS: i32 = 16;
+
 /// The migrations, in order; every statement is idempotent (`IF NOT EXISTS`).
 const SCHEMA: &[&str] = &[
     include_str!("../../../migrations/0001_initial.cql"),
@@ -38,6 +41,7 @@ const SCHEMA: &[&str] = &[
     include_str!("../../../migrations/0005_outbox.cql"),
     include_str!("../../../migrations/0006_notes_profiles.cql"),
     include_str!("../../../migrations/0007_keys.cql"),
+    include_str!("../../../migrations/0008_journal.cql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -220,7 +224,8 @@ impl ScyllaStore {
             ))
             .await?,
             insert_journal: idempotent(prepare(format!(
-                "INSERT INTO {ks}.webhook_journal (bucket, received_at, journal_id, body) VALUES (?, ?, ?, ?)"
+                "INSERT INTO {ks}.webhook_journal_by_shard (day, shard, journal_id, received_at, body)
+                 VALUES (?, ?, ?, ?, ?)"
             ))
             .await?),
             upsert_contact: idempotent(prepare(format!(
@@ -796,15 +801,19 @@ impl MessageStore for ScyllaStore {
     async fn ingest(&self, batch: IngestBatch) -> StoreResult<IngestReport> {
         let mut report = IngestReport::default();
         // Journal first: the raw body is durable before anything is interpreted. Its id is a
-        // digest of the body, so a redelivery overwrites the same row.
-        let journal_id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&batch.raw_body));
+        // digest of the body (the row's clustering key), so a redelivery the same day
+        // overwrites the same row; the digest also spreads a day over JOURNAL_SHARDS partitions.
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&batch.raw_body);
+        let journal_id = hex::encode(digest);
+        let shard = i32::from(digest[0]) % JOURNAL_SHARDS;
         self.session
             .execute_unpaged(
                 &self.st.insert_journal,
                 (
                     day_bucket(batch.received_at),
-                    batch.received_at,
+                    shard,
                     journal_id.as_str(),
+                    batch.received_at,
                     batch.raw_body.as_slice(),
                 ),
             )
