@@ -34,10 +34,16 @@ fn envelope(waba: &str, value: Value) -> Value {
            "entry": [{"id": waba, "changes": [{"field": "messages", "value": value}]}]})
 }
 
-async fn conversation_count(w: &World, tenant: &Tenant) -> usize {
-    let a = w.api.get("conversations", &tenant.callers["owner"]).await;
-    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-    a.body["items"].as_array().unwrap().len()
+/// A customer's text to `number`, in an envelope naming `waba`.
+fn text_to(waba: &str, number: &str, customer: &str, wamid: &str, text: &str) -> Value {
+    envelope(
+        waba,
+        json!({"messaging_product": "whatsapp",
+               "metadata": {"display_phone_number": "1555999", "phone_number_id": number},
+               "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
+               "messages": [{"from": customer, "id": wamid, "timestamp": "1749416383",
+                             "type": "text", "text": {"body": text}}]}),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,13 +54,12 @@ async fn a_payload_reaches_only_tenants_whose_app_signed_it() {
     const UNCONFIGURED: &str = "999999999999999";
 
     // Signed by Acme's app, naming Globex's WABA and a number nobody configured.
-    let forged_message = envelope(
+    let forged_message = text_to(
         "9002",
-        json!({"messaging_product": "whatsapp",
-               "metadata": {"display_phone_number": "1555999", "phone_number_id": UNCONFIGURED},
-               "contacts": [{"profile": {"name": "Forged"}, "wa_id": "15550001111"}],
-               "messages": [{"from": "15550001111", "id": "wamid.forged.1", "timestamp": "1749416383",
-                             "type": "text", "text": {"body": "Forged"}}]}),
+        UNCONFIGURED,
+        "15550001111",
+        "wamid.forged.1",
+        "Forged",
     );
     let (status, body) = post_signed(&w.api, SECRET, &forged_message).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -78,17 +83,10 @@ async fn a_payload_reaches_only_tenants_whose_app_signed_it() {
     let (status, _) = post_signed(&w.api, SECRET, &forged_account).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    assert_eq!(conversation_count(&w, &w.globex).await, before);
+    assert_eq!(all_open(&w, &w.globex).await, before);
 
     // The signer's own WABA with a number not yet configured still lands with the signer.
-    let own = envelope(
-        "9001",
-        json!({"messaging_product": "whatsapp",
-               "metadata": {"display_phone_number": "1555999", "phone_number_id": UNCONFIGURED},
-               "contacts": [{"profile": {"name": "New number"}, "wa_id": "15550002222"}],
-               "messages": [{"from": "15550002222", "id": "wamid.own.1", "timestamp": "1749416383",
-                             "type": "text", "text": {"body": "hi"}}]}),
-    );
+    let own = text_to("9001", UNCONFIGURED, "15550002222", "wamid.own.1", "hi");
     let (status, body) = post_signed(&w.api, SECRET, &own).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Globex's own app signing for Globex's WABA is of course fine too.
@@ -97,7 +95,7 @@ async fn a_payload_reaches_only_tenants_whose_app_signed_it() {
     eventually(
         "globex gains the conversation its own app sent",
         Duration::from_secs(10),
-        || async { (conversation_count(&w, &w.globex).await == before + 1).then_some(()) },
+        || async { (all_open(&w, &w.globex).await == before + 1).then_some(()) },
     )
     .await;
     w.running.shutdown().await;

@@ -72,6 +72,14 @@ pub struct Notices {
     pub parked: Vec<(Topic, u64)>,
 }
 
+/// A mutex's contents, also after a panic elsewhere poisoned it (the data, a queue of frames or
+/// a list of topics, is never left half-changed by a panic).
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Why the hub ended a subscription (`unsubscribed`'s `reason`).
 pub const ACCESS_REVOKED: &str = "access_revoked";
 
@@ -90,25 +98,15 @@ impl Subscriber {
 
     /// The caller's visibility as it stands.
     pub fn viewer(&self) -> Arc<Viewer> {
-        match self.viewer.read() {
-            Ok(v) => Arc::clone(&v),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&self.viewer.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn set_viewer(&self, viewer: Viewer) {
-        let mut slot = match self.viewer.write() {
-            Ok(slot) => slot,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *slot = Arc::new(viewer);
+        *self.viewer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(viewer);
     }
 
     fn notices(&self) -> std::sync::MutexGuard<'_, Notices> {
-        match self.notices.lock() {
-            Ok(n) => n,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        locked(&self.notices)
     }
 
     /// Ends this subscription to `topic` for lack of access, telling the client.
@@ -134,10 +132,7 @@ impl Subscriber {
     /// Queues a frame; on a full queue marks the connection too slow. Returns false then.
     pub fn offer(&self, frame: Frame) -> bool {
         if let Some(hold) = &self.hold {
-            let mut held = match hold.lock() {
-                Ok(h) => h,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut held = locked(hold);
             if let Some(buffer) = held.as_mut() {
                 if buffer.len() >= HOLD_LIMIT {
                     self.too_slow.store(true, Ordering::Release);
@@ -456,7 +451,6 @@ impl Hub {
         }
         s.seq += 1;
         let seq = s.seq;
-        let text = topic.to_string();
         // Each form's frame is built once, and only if some subscriber gets it.
         let (mut full, mut masked): (Option<Frame>, Option<Frame>) = (None, None);
         let mut subscribers = std::mem::take(&mut s.subscribers);
@@ -472,8 +466,9 @@ impl Hub {
             } else {
                 &mut masked
             };
-            let frame =
-                slot.get_or_insert_with(|| event_frame(&text, seq, event.text_for(unmasked)));
+            let frame = slot.get_or_insert_with(|| {
+                event_frame(&topic.to_string(), seq, event.text_for(unmasked))
+            });
             sub.offer(frame.clone())
         });
         s.subscribers = subscribers;
@@ -491,20 +486,8 @@ impl Hub {
     /// when that is out of the window), then the `subscribed` frame, all under the stream's lock.
     /// `conversation` is a conversation's number and assignee as the store had them when the
     /// caller's access was checked; the stream keeps its own when it knows a newer one, and the
-    /// caller must see the conversation by it.
+    /// caller must see the conversation by it. `id` is the command's, echoed in the answer.
     pub fn subscribe(
-        &self,
-        tenant: &TenantId,
-        topic: &Topic,
-        after: Option<u64>,
-        sub: Subscriber,
-        conversation: Option<(PhoneNumberId, Option<UserId>)>,
-    ) -> Subscribed {
-        self.join(tenant, topic, after, sub, conversation, Some(None))
-    }
-
-    /// [`Hub::subscribe`] for a command with an `id`, echoed in the `subscribed` or `resync`.
-    pub fn subscribe_as(
         &self,
         tenant: &TenantId,
         topic: &Topic,
@@ -833,7 +816,7 @@ mod tests {
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, &Topic::Tenant, Some(3), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(3), sub, None, None),
             Subscribed::Resumed {
                 replayed: 2,
                 seq: 5
@@ -869,7 +852,7 @@ mod tests {
         }
         let (sub, mut rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, &Topic::Tenant, Some(2), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(2), sub, None, None),
             Subscribed::Resync { seq: 10 }
         );
         let frames = drain(&mut rx);
@@ -877,7 +860,7 @@ mod tests {
         // Exactly at the edge of the window still resumes.
         let (sub, _rx) = subscriber(&hub, 64, true);
         assert_eq!(
-            hub.subscribe(&t, &Topic::Tenant, Some(6), sub, None),
+            hub.subscribe(&t, &Topic::Tenant, Some(6), sub, None, None),
             Subscribed::Resumed {
                 replayed: 4,
                 seq: 10
@@ -893,9 +876,9 @@ mod tests {
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
         let (slow, _slow_rx) = subscriber(&hub, 2, true);
         let slow_flag = Arc::clone(&slow.too_slow);
-        hub.subscribe(&t, &Topic::Tenant, None, masked, None);
-        hub.subscribe(&t, &Topic::Tenant, None, clear, None);
-        hub.subscribe(&t, &Topic::Tenant, None, slow, None);
+        hub.subscribe(&t, &Topic::Tenant, None, masked, None, None);
+        hub.subscribe(&t, &Topic::Tenant, None, clear, None, None);
+        hub.subscribe(&t, &Topic::Tenant, None, slow, None, None);
         for i in 1..=3 {
             hub.publish(&t, &Topic::Tenant, &event(i));
         }
@@ -973,7 +956,14 @@ mod tests {
         for unmasked in [true, false] {
             let (sub, mut rx) = subscriber(&hub, 64, unmasked);
             assert_eq!(
-                hub.subscribe(&t, &Topic::Inbox(UserId::from("u_1")), Some(1), sub, None),
+                hub.subscribe(
+                    &t,
+                    &Topic::Inbox(UserId::from("u_1")),
+                    Some(1),
+                    sub,
+                    None,
+                    None
+                ),
                 Subscribed::Resumed {
                     replayed: 2,
                     seq: 3

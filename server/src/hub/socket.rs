@@ -698,7 +698,7 @@ async fn handle(
                 Ok(conversation) => conversation,
                 Err((code, message)) => return Some(refusal(id, code, message)),
             };
-            let outcome = gate.hub.subscribe_as(
+            let outcome = gate.hub.subscribe(
                 &principal.tenant,
                 &topic,
                 after,
@@ -745,10 +745,7 @@ async fn catch_up(subscriber: &Subscriber, drained: &Notify, replay: Vec<Frame>,
     }
     loop {
         let waiting = {
-            let mut held = match hold.lock() {
-                Ok(h) => h,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut held = super::locked(&hold);
             match held.as_mut() {
                 Some(buffer) if !buffer.is_empty() => std::mem::take(buffer),
                 _ => {
@@ -794,24 +791,12 @@ async fn may_subscribe(
 ) -> Result<Option<ConversationAccess>, (&'static str, String)> {
     let unavailable = |_| ("store_unavailable", "try again".to_owned());
     match topic {
-        Topic::Board => {
-            if principal.can(Permission::BoardView) {
+        Topic::Board | Topic::Tenant => {
+            let needs = topic.permission();
+            if principal.can(needs) {
                 Ok(None)
             } else {
-                Err((
-                    "forbidden",
-                    "the supervisor board needs `board.view`".to_owned(),
-                ))
-            }
-        }
-        Topic::Tenant => {
-            if principal.can(Permission::ConversationsReadAll) {
-                Ok(None)
-            } else {
-                Err((
-                    "forbidden",
-                    "the tenant stream needs `conversations.read.all`".to_owned(),
-                ))
+                Err(("forbidden", format!("`{topic}` needs `{needs}`")))
             }
         }
         Topic::Conversation(id) => match inbox::visible(principal, scope, id).await {
