@@ -8,13 +8,12 @@ use std::str::FromStr;
 
 use switchboard_shared::{TenantId, UserId};
 
-use crate::auth::principal::{audit_line, now_ms};
+use crate::auth::principal::audit_line;
 use crate::auth::{password, token, Permission, PresetRole, RequestMeta};
 use crate::config::valid_tenant;
-use crate::store::{
-    new_id, normalize_email, ApiKeyRecord, AuditRecord, Cursor, Store, StoreError, TenantRecord,
-    UserRecord, MAX_PAGE,
-};
+use crate::domain::now_ms;
+use crate::domain::{new_id, normalize_email, ApiKeyRecord, AuditRecord, TenantRecord, UserRecord};
+use crate::store::{Cursor, Store, StoreError, MAX_PAGE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

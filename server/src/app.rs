@@ -17,6 +17,7 @@ use crate::api::{ApiState, CookiePolicy};
 use crate::auth::Authenticator;
 use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
+use crate::domain::{NumberRecord, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
@@ -28,7 +29,7 @@ use crate::service::{
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
-use crate::store::{NumberRecord, Store, StoreError, TenantRecord};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use switchboard_shared::ExportRecord;
 
-use crate::store::{MessageRecord, Store, StoreError, MAX_PAGE};
+use crate::store::{Store, StoreError, MAX_PAGE};
+
+use crate::domain::MessageRecord;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod domain;
 pub mod export;
 pub mod governor;
 pub mod http;

@@ -841,8 +841,9 @@ async fn the_setup_link_works_once_and_bad_input_keeps_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weak_password_hash_is_upgraded_at_sign_in() {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    use switchboard_server::domain::AuditRecord;
     use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
-    use switchboard_server::store::{AuditRecord, IdentityStore};
+    use switchboard_server::store::IdentityStore;
 
     let (running, api, dir) = start("").await;
     let token = setup_token(&running.setup_links[0]);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use switchboard_server::app;
 use switchboard_server::config::Config;
-use switchboard_server::service::DomainEvent;
+use switchboard_server::domain::DomainEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -303,7 +303,7 @@ fn api_keys_are_created_once_listed_and_revoked_with_audit_lines() {
     let page = runtime
         .block_on(store.audit_log(
             &switchboard_shared::TenantId::from("acme"),
-            &switchboard_server::store::AuditQuery::default(),
+            &switchboard_server::domain::AuditQuery::default(),
             None,
             10,
         ))

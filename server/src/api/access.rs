@@ -16,12 +16,13 @@ use warp::http::StatusCode;
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
 use crate::admin::{api_key_snapshot, user_snapshot, valid_email};
-use crate::auth::principal::now_ms;
 use crate::auth::{roles, token};
-use crate::store::{
-    new_id, ApiKeyRecord, AuditRecord, Cursor, RoleRecord, StoreError, TeamRecord, UserRecord,
-    MAX_API_KEYS, MAX_ROLES, MAX_TEAMS,
+use crate::domain::now_ms;
+use crate::domain::{
+    new_id, ApiKeyRecord, AuditRecord, RoleRecord, TeamRecord, UserRecord, MAX_API_KEYS, MAX_ROLES,
+    MAX_TEAMS,
 };
+use crate::store::{Cursor, StoreError};
 
 pub fn user_dto(u: &UserRecord) -> User {
     User {

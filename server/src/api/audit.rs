@@ -4,7 +4,8 @@ use switchboard_shared::api::{AuditEntry, Page};
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{json, ApiResult, Ctx, Failure};
-use crate::store::{AuditQuery, AuditRecord, Cursor, MAX_PAGE};
+use crate::domain::{AuditQuery, AuditRecord};
+use crate::store::{Cursor, MAX_PAGE};
 
 /// The most lines one export holds; narrow the time range for more.
 const EXPORT_MAX: usize = 100_000;

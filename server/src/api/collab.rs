@@ -13,7 +13,9 @@ use warp::http::StatusCode;
 
 use super::inbox;
 use super::{json, ApiResult, Ctx, Failure};
-use crate::store::{new_id, Cursor, NoteRecord, ProfileRecord};
+use crate::domain::now_ms;
+use crate::domain::{new_id, NoteRecord, ProfileRecord};
+use crate::store::Cursor;
 
 /// The longest note.
 pub const MAX_NOTE_CHARS: usize = 4_000;
@@ -25,10 +27,6 @@ pub const MAX_CAPACITY: u32 = 100;
 
 fn conversation(ctx: &Ctx) -> ConversationId {
     ConversationId::from(ctx.req.param(0))
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Tags and skills: lowercase letters, digits and `:` `_` `-` `.`, at most 40 characters, each

@@ -13,9 +13,10 @@ use warp::http::StatusCode;
 
 use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
+use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
 use crate::service::outbound::{Draft, OutboundError};
 use crate::service::{media_kind, message_parts};
-use crate::store::{ConversationRecord, Cursor, OutboxRecord, ThreadRecord, ThreadState};
+use crate::store::Cursor;
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
     if ctx.principal.can(Permission::ContactsPhoneView) {

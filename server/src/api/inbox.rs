@@ -9,10 +9,11 @@ use warp::http::StatusCode;
 
 use super::Failure;
 use crate::auth::{Principal, TenantScope};
+use crate::domain::now_ms;
+use crate::domain::{ConversationRecord, MessageRecord, OutboxRecord, ThreadRecord};
 use crate::service::inbox::{Inbox, InboxError};
 use crate::service::outbound::{Draft, Outbound, OutboundError};
 use crate::service::outbox::Outbox;
-use crate::store::{ConversationRecord, MessageRecord, OutboxRecord, ThreadRecord};
 
 /// What an action needs besides the caller.
 pub struct Acting<'a> {
@@ -135,10 +136,6 @@ async fn visible_thread(a: &Acting<'_>, id: &ConversationId) -> Result<ThreadRec
         .await?
         .1
         .ok_or_else(|| Failure::not_found("conversation"))
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Queues a message (WhatsApp's rules, compliance and the window first); the outbox sends it.

@@ -24,7 +24,7 @@ pub async fn login(ctx: PublicCtx) -> ApiResult {
         .login(&body.email, body.password, true, ctx.req.meta.clone())
         .await?;
     let name = ctx.auth.tenant_name(&session.principal.tenant).await?;
-    let max_age = (session.expires_at - crate::auth::principal::now_ms()) / 1000;
+    let max_age = (session.expires_at - crate::domain::now_ms()) / 1000;
     let response = json(
         StatusCode::OK,
         &LoginResponse {
@@ -138,7 +138,7 @@ pub async fn change_password(ctx: Ctx) -> ApiResult {
     let name = ctx.auth.tenant_name(&fresh.principal.tenant).await?;
     match &fresh.principal.credential {
         Credential::Cookie { .. } => {
-            let max_age = (fresh.expires_at - crate::auth::principal::now_ms()) / 1000;
+            let max_age = (fresh.expires_at - crate::domain::now_ms()) / 1000;
             let response = json(
                 StatusCode::OK,
                 &LoginResponse {

@@ -15,10 +15,12 @@ use super::roles::{self, Visibility};
 use super::throttle::{Locked, LoginThrottle, Policy};
 use super::{password, token, TenantScope};
 use crate::config::AuthConfig;
-use crate::store::{
-    new_id, normalize_email, ApiKeyRecord, AuditRecord, SessionRecord, Store, StoreError,
-    TeamRecord, TenantRecord, UnixMillis, UserRecord,
+use crate::domain::now_ms;
+use crate::domain::{
+    new_id, normalize_email, ApiKeyRecord, AuditRecord, SessionRecord, TeamRecord, TenantRecord,
+    UnixMillis, UserRecord,
 };
+use crate::store::{Store, StoreError};
 
 /// No failed sign-in is answered sooner than this after it arrived: the Argon2 work is the same
 /// for every attempt, and this hides what else differs (reading the account, writing the audit
@@ -27,10 +29,6 @@ pub const FAILURE_FLOOR: Duration = Duration::from_millis(120);
 
 /// Activity is written back to a session at most this often.
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
-
-pub fn now_ms() -> UnixMillis {
-    jiff::Timestamp::now().as_millisecond()
-}
 
 /// Where a request came from, for throttling and the audit log.
 #[derive(Clone, Debug, Default)]

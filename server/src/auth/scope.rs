@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use switchboard_shared::{ConversationId, TenantId, UserId};
 
-use crate::store::{
-    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, Cursor, MessageRecord, NoteRecord,
-    NumberRecord, Page, ProfileRecord, RoleRecord, Store, StoreResult, TeamRecord, TenantRecord,
-    ThreadRecord, UnixMillis, UserRecord,
+use crate::store::{Cursor, Page, Store, StoreResult};
+
+use crate::domain::{
+    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, MessageRecord, NoteRecord,
+    NumberRecord, ProfileRecord, RoleRecord, TeamRecord, TenantRecord, ThreadRecord, UnixMillis,
+    UserRecord,
 };
 
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use switchboard_shared::{MessageStatus, PhoneNumberId, WaId, Wamid};
 
-use crate::store::{
+use crate::domain::{
     inbound_message_key, AccountEvent, ContactUpdate, InboundEvent, InboundMessage, StatusUpdate,
     UnixMillis,
 };

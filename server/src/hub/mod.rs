@@ -28,8 +28,9 @@ use tokio::sync::mpsc;
 
 use self::presence::Presences;
 use crate::auth::Viewer;
-use crate::service::DomainEvent;
-use crate::store::{outbound_message_key, IdKeys, TeamRecord};
+use crate::domain::DomainEvent;
+use crate::domain::{outbound_message_key, TeamRecord};
+use crate::store::IdKeys;
 
 /// A frame ready to write, shared by every connection it goes to (cheap to clone).
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;

@@ -10,8 +10,8 @@ use std::collections::{HashSet, VecDeque};
 use switchboard_shared::protocol::{AgentLoad, AtRisk, BoardStats};
 use switchboard_shared::ConversationId;
 
+use crate::domain::{day_bucket, ThreadRecord};
 use crate::routing::Engine;
-use crate::store::{day_bucket, ThreadRecord};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Response times kept per day (a busy tenant's day fits; beyond it, the oldest go).
@@ -124,8 +124,8 @@ impl Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ThreadState;
     use crate::routing::Strategy;
-    use crate::store::ThreadState;
     use switchboard_shared::{PhoneNumberId, TenantId, UserId, WaId};
 
     fn c(i: u32) -> ConversationId {

@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::outbound::Outbound;
 use super::outbox::{NewSend, Outbox};
-use super::{DomainEvent, Events};
+use super::Events;
 use crate::connector::wire::{Content, Interactive};
+use crate::domain::DomainEvent;
 
 pub fn spawn(
     outbound: Arc<Outbound>,

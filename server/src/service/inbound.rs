@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use switchboard_shared::TenantId;
 
-use super::{DomainEvent, Events, NumberDirectory};
+use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
+use crate::domain::DomainEvent;
+use crate::domain::{InboundEvent, IngestBatch, IngestReport, UnixMillis};
 use crate::secret::Secret;
-use crate::store::{InboundEvent, IngestBatch, IngestReport, Store, StoreError, UnixMillis};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {

@@ -21,15 +21,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::board::Figures;
 use super::outbox::{NewSend, Outbox};
-use super::{DomainEvent, Events};
+use super::Events;
 use crate::config::RoutingConfig;
 use crate::connector::wire::Content;
+use crate::domain::now_ms;
+use crate::domain::DomainEvent;
+use crate::domain::{
+    AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, TeamRecord,
+    ThreadRecord, ThreadState,
+};
 use crate::hub::{to_hub_event, Hub};
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
-use crate::store::{
-    AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, Store, StoreError,
-    TeamRecord, ThreadRecord, ThreadState, UnixMillis,
-};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -349,10 +352,6 @@ struct Held {
 
 /// Unwritten changes that force a write even while events keep coming.
 const BATCH_LIMIT: usize = 512;
-
-fn now_ms() -> UnixMillis {
-    jiff::Timestamp::now().as_millisecond()
-}
 
 /// The skills a conversation asks for: its `lang:` and `skill:` tags.
 fn skills_of(thread: &ThreadRecord) -> BTreeSet<String> {

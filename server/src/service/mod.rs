@@ -22,8 +22,8 @@ use crate::config::NumberConfig;
 /// Reading a stored message's quote, reaction and media, and which files WhatsApp takes.
 pub use crate::connector::parts::{media_kind, message_parts};
 use crate::connector::NumberEndpoint;
+use crate::domain::DomainEvent;
 use crate::secret::Secret;
-use crate::store::{InboundMessage, NoteRecord, OutboundRecord, OutboxRecord, StatusUpdate};
 
 /// Everything Switchboard knows about one business number.
 #[derive(Clone, Debug)]
@@ -96,34 +96,6 @@ impl NumberDirectory {
         }
         secrets
     }
-}
-
-/// Facts the hub fans out to agents and supervisors.
-#[derive(Clone, Debug)]
-pub enum DomainEvent {
-    MessageReceived {
-        tenant: TenantId,
-        message: InboundMessage,
-    },
-    StatusUpdated {
-        tenant: TenantId,
-        status: StatusUpdate,
-    },
-    /// The Cloud API accepted a message the business sent, and it is stored. `outbox` is the
-    /// send's id.
-    MessageSent {
-        message: OutboundRecord,
-        outbox: Option<String>,
-        /// Who sent it (`user:u_…`, `api_key:k_…`; `routing` or `demo` for automatic messages).
-        author: Option<String>,
-    },
-    /// A send was refused for good.
-    SendFailed { send: OutboxRecord },
-    /// An internal note was stored.
-    NoteAdded {
-        note: NoteRecord,
-        number: PhoneNumberId,
-    },
 }
 
 /// The in-process event stream. Bounded: a subscriber that falls more than `capacity` events
@@ -234,7 +206,7 @@ impl EventReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StatusUpdate;
+    use crate::domain::StatusUpdate;
     use switchboard_shared::{MessageStatus, WaId, Wamid};
 
     fn status(i: usize) -> DomainEvent {

@@ -13,8 +13,9 @@ use crate::connector::wire::{
     TemplateLanguage, TemplateParameter,
 };
 use crate::connector::{CloudApi, CloudApiError};
+use crate::domain::ThreadRecord;
 use crate::governor::Governor;
-use crate::store::{StoreError, ThreadRecord};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {

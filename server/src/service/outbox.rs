@@ -27,11 +27,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::outbound::{Draft, Outbound, OutboundError};
-use super::{DomainEvent, Events, NumberDirectory};
+use super::{Events, NumberDirectory};
 use crate::config::OutboxConfig;
 use crate::connector::wire::{Content, SendRequest};
 use crate::connector::CloudApiError;
-use crate::store::{send_id, OutboxRecord, SendState, Store, StoreError, ThreadRecord};
+use crate::domain::now_ms;
+use crate::domain::DomainEvent;
+use crate::domain::{send_id, OutboxRecord, SendState, ThreadRecord};
+use crate::store::{Store, StoreError};
 
 /// Throttling answers in a row after which a send is given up (about an hour at the governor's
 /// 64 s ceiling).
@@ -80,10 +83,6 @@ pub struct NewSend<'a> {
     pub author: &'a str,
     /// The client's key for this message; `None` makes a new send every time.
     pub client_key: Option<&'a str>,
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 impl Outbox {
@@ -184,7 +183,7 @@ impl Outbox {
         let key = match send.client_key {
             Some(k) => k,
             None => {
-                random = crate::store::new_id("k");
+                random = crate::domain::new_id("k");
                 &random
             }
         };

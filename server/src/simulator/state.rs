@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rand::Rng as _;
@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use url::Url;
+
+use crate::domain::now_ms;
 
 use super::limits::TokenBucket;
 use super::webhooks::Deliverer;
@@ -105,13 +107,6 @@ pub struct SimState {
     origin: Instant,
     inner: Mutex<Inner>,
     pub(super) deliverer: Deliverer,
-}
-
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// Meta's error envelope.
@@ -528,7 +523,7 @@ impl SimState {
             kind: kind.clone(),
             body: value,
             idempotency_key,
-            at_ms: unix_ms(),
+            at_ms: now_ms(),
         });
         if inner.sent.len() > REMEMBERED {
             inner.sent.pop_front();
@@ -659,7 +654,7 @@ impl SimState {
         let object = message.as_object_mut()?;
         object.insert("from".into(), json!(from));
         object.insert("id".into(), json!(wamid));
-        let sent_at = (unix_ms() - age.as_millis() as i64) / 1000;
+        let sent_at = (now_ms() - age.as_millis() as i64) / 1000;
         object.insert("timestamp".into(), json!(sent_at.to_string()));
         let body = json!({
             "object": "whatsapp_business_account",
@@ -971,7 +966,7 @@ struct StatusPlan {
 
 impl StatusPlan {
     fn webhook(&self, status: &str, priced: bool) -> Value {
-        let now = unix_ms() / 1000;
+        let now = now_ms() / 1000;
         let mut entry = json!({
             "id": self.wamid,
             "status": status,

@@ -9,8 +9,9 @@ use switchboard_shared::{
     ConversationId, Direction, MessageStatus, PhoneNumberId, TenantId, UserId, WaId, Wamid,
 };
 
-use super::identity::*;
-use super::model::*;
+use super::page::*;
+use crate::domain::*;
+
 use super::{Store, StoreError};
 
 /// Runs every check; panics with a message naming the failed one.

@@ -14,18 +14,19 @@
 //! - every read is paged with an opaque [`Cursor`] both backends encode identically.
 
 pub mod conformance;
-pub mod identity;
 pub mod keys;
-pub mod model;
+pub mod page;
+pub(crate) mod rows;
 pub mod scylla;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use switchboard_shared::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, Wamid};
 
-pub use identity::*;
 pub use keys::IdKeys;
-pub use model::*;
+pub use page::*;
+
+use crate::domain::*;
 
 /// Errors every backend maps its own failures into.
 #[derive(Debug, thiserror::Error)]

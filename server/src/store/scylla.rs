@@ -21,9 +21,11 @@ use switchboard_shared::{
     Wamid,
 };
 
-use super::identity::*;
 use super::keys::IdKeys;
-use super::model::*;
+use super::page::*;
+use super::rows::*;
+use crate::domain::*;
+
 use super::{
     check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, OutboxStore, StoreError,
     StoreResult, MAX_PAGE,

@@ -19,9 +19,11 @@ use switchboard_shared::{
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::identity::*;
 use super::keys::IdKeys;
-use super::model::*;
+use super::page::*;
+use super::rows::*;
+use crate::domain::*;
+
 use super::{
     check_limit, DirectoryStore, IdentityStore, InboxStore, MessageStore, OutboxStore, StoreError,
     StoreResult,

@@ -1,12 +1,48 @@
-//! Records of the identity side of the store: sessions, API keys, custom roles, teams and the
-//! audit log. Like messages, they are shaped for Scylla first: sessions and API keys are found by
-//! one key (the hash of the secret, the key id), roles and teams are small bounded sets in one
-//! partition per tenant, and the audit log is partitioned by (tenant, day) and clustered newest
-//! first, read through the same [`Cursor`](super::Cursor) as histories.
+//! Who signs in and what they may do: users, sessions, API keys, custom roles, teams and the audit
+//! log. Shaped for Scylla first: sessions and API keys are found by one key (the hash of the
+//! secret, the key id), roles and teams are small bounded sets in one partition per tenant, and
+//! the audit log is partitioned by (tenant, day) and clustered newest first.
 
 use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 
 use super::UnixMillis;
+
+/// A person who signs in to one tenant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub tenant: TenantId,
+    pub id: UserId,
+    /// Unique across all tenants, stored as given by [`normalize_email`].
+    pub email: String,
+    pub name: String,
+    /// A preset role name (`owner`, `admin`, `supervisor`, `agent`, `viewer`) or a custom role id.
+    pub role: String,
+    /// Argon2id in PHC form.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: UnixMillis,
+    /// Bumped to end every session of the user at once (log out everywhere, password reset,
+    /// disabling, a change of role).
+    pub session_epoch: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("tenant", &self.tenant)
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("session_epoch", &self.session_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Emails compare case-insensitively and without surrounding space.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
 
 /// A signed-in browser or API client. The token itself is never stored: only its SHA-256.
 #[derive(Clone, PartialEq, Eq)]
@@ -159,80 +195,4 @@ pub const AUDIT_DEFAULT_DAYS: i64 = 400;
 /// Random ids with a kind prefix (`u_`, `r_`, `t_`, `k_`, `a_`).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(rand::random::<[u8; 12]>()))
-}
-
-/// Encodes a list of names for a text column (both backends store lists as JSON text).
-pub(crate) fn encode_list<S: AsRef<str>>(items: &[S]) -> String {
-    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
-        .expect("strings serialize")
-}
-
-pub(crate) fn decode_list(text: &str) -> Result<Vec<String>, super::StoreError> {
-    serde_json::from_str(text).map_err(|e| super::StoreError::Corrupt(format!("list column: {e}")))
-}
-
-/// An API key row as both backends read it: id, tenant, name, secret hash, permissions (JSON),
-/// created_by, created_at, last_used_at, revoked_at.
-pub(crate) type KeyRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    UnixMillis,
-    Option<UnixMillis>,
-    Option<UnixMillis>,
-);
-
-pub(crate) fn key_from_row(r: KeyRow) -> Result<ApiKeyRecord, super::StoreError> {
-    Ok(ApiKeyRecord {
-        id: r.0,
-        tenant: TenantId::new(r.1),
-        name: r.2,
-        secret_hash: r.3,
-        permissions: decode_list(&r.4)?,
-        created_by: r.5,
-        created_at: r.6,
-        last_used_at: r.7,
-        revoked_at: r.8,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(action: &str) -> AuditRecord {
-        AuditRecord {
-            tenant: TenantId::from("t"),
-            id: "a_1".into(),
-            at_ms: 10,
-            actor: "user:u_1".into(),
-            actor_name: "a@b.c".into(),
-            action: action.into(),
-            target: Some("user:u_2".into()),
-            outcome: "ok".into(),
-            ip: None,
-            user_agent: None,
-            before: None,
-            after: None,
-        }
-    }
-
-    #[test]
-    fn action_filter_matches_whole_segments() {
-        let q = AuditQuery {
-            action: Some("user".into()),
-            ..AuditQuery::default()
-        };
-        assert!(q.matches(&record("user")));
-        assert!(q.matches(&record("user.create")));
-        assert!(!q.matches(&record("users.create")));
-        let q = AuditQuery {
-            since_ms: Some(11),
-            ..AuditQuery::default()
-        };
-        assert!(!q.matches(&record("user")));
-    }
 }

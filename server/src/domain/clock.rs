@@ -1,0 +1,10 @@
+//! The one wall clock. Decision cores (`routing`, `governor`, `hub::presence`) never read it: they
+//! are handed the time, so tests drive them with any clock they like.
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type UnixMillis = i64;
+
+/// Now, in [`UnixMillis`].
+pub fn now_ms() -> UnixMillis {
+    jiff::Timestamp::now().as_millisecond()
+}

@@ -1,0 +1,21 @@
+//! The domain: the records Switchboard keeps, the events it announces, the errors its commands
+//! end in, and the rules that derive keys and order from them.
+//!
+//! Owns: plain data and pure functions every other layer speaks. Must not: know HTTP, SQL/CQL,
+//! sockets or the Cloud API's wire format; depend on any other module of this crate.
+
+pub mod clock;
+pub mod directory;
+pub mod event;
+pub mod identity;
+pub mod inbox;
+pub mod message;
+pub mod outbox;
+
+pub use clock::{now_ms, UnixMillis};
+pub use directory::*;
+pub use event::DomainEvent;
+pub use identity::*;
+pub use inbox::*;
+pub use message::*;
+pub use outbox::*;
