@@ -4,15 +4,15 @@
 //! a running server: SQLite serialises the two writers), check everything the HTTP API checks,
 //! and leave the same audit lines (actor `cli:<os user>`), so the CLI is no back door.
 
-use std::str::FromStr;
-
 use switchboard_shared::{TenantId, UserId};
 
 use crate::auth::principal::audit_line;
 use crate::auth::{password, token, Permission, PresetRole, RequestMeta};
 use crate::config::valid_tenant;
 use crate::domain::now_ms;
-use crate::domain::{new_id, normalize_email, ApiKeyRecord, AuditRecord, TenantRecord, UserRecord};
+use crate::domain::{
+    new_id, normalize_email, valid_email, ApiKeyRecord, AuditRecord, TenantRecord, UserRecord,
+};
 use crate::store::{Cursor, Store, StoreError, MAX_PAGE};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,7 @@ pub enum AdminError {
     NoSuchTenant(String),
     #[error("`{0}` is not a valid email address")]
     BadEmail(String),
+
     #[error("unknown role `{0}`; one of: owner, admin, supervisor, agent, viewer, or a custom role id of the tenant")]
     BadRole(String),
     #[error(transparent)]
@@ -78,64 +79,6 @@ fn cli_audit(tenant: &TenantId, action: &str, target: String) -> AuditRecord {
     )
 }
 
-/// What the audit log records of a user: never the password hash.
-pub fn user_snapshot(u: &UserRecord) -> serde_json::Value {
-    serde_json::json!({
-        "email": u.email,
-        "name": u.name,
-        "role": u.role,
-        "disabled": u.disabled,
-        "session_epoch": u.session_epoch,
-    })
-}
-
-/// Checks and normalizes an email address.
-pub fn valid_email(email: &str) -> Result<String, AdminError> {
-    let email = normalize_email(email);
-    if email.len() > 254 || email_address::EmailAddress::from_str(&email).is_err() {
-        return Err(AdminError::BadEmail(email));
-    }
-    Ok(email)
-}
-
-/// A tenant id made from a display name: lowercase ASCII letters and digits joined by '-'.
-pub fn slug_for(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-        if slug.len() >= 40 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() {
-        "workspace".into()
-    } else {
-        slug
-    }
-}
-
-/// `slug`, or `slug-2`, `slug-3`… whichever no tenant has yet.
-pub async fn free_tenant_id(store: &dyn Store, slug: &str) -> Result<TenantId, StoreError> {
-    let taken: Vec<TenantId> = store
-        .list_tenants()
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
-    let mut candidate = TenantId::from(slug);
-    let mut n = 2;
-    while taken.contains(&candidate) {
-        candidate = TenantId::new(format!("{slug}-{n}"));
-        n += 1;
-    }
-    Ok(candidate)
-}
-
 pub async fn create_tenant(
     store: &dyn Store,
     id: &str,
@@ -177,7 +120,7 @@ pub async fn create_user(
     if !tenant_exists(store, &tenant_id).await? {
         return Err(AdminError::NoSuchTenant(tenant.to_owned()));
     }
-    let email = valid_email(email)?;
+    let email = valid_email(email).map_err(|e| AdminError::BadEmail(e.0))?;
     let role = match PresetRole::parse(role) {
         Some(preset) => preset.as_str().to_owned(),
         None if store.get_role(&tenant_id, role).await?.is_some() => role.to_owned(),
@@ -197,7 +140,7 @@ pub async fn create_user(
         session_epoch: 0,
     };
     let mut audit = cli_audit(&user.tenant, "user.create", format!("user:{}", user.id));
-    audit.after = Some(user_snapshot(&user).to_string());
+    audit.after = Some(UserRecord::audit_snapshot(&user).to_string());
     match store.create_user(&user, &audit).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(_)) => Err(AdminError::EmailTaken(email)),
@@ -252,19 +195,10 @@ async fn save(
     action: &str,
 ) -> Result<(), AdminError> {
     let mut audit = cli_audit(&after.tenant, action, format!("user:{}", after.id));
-    audit.before = Some(user_snapshot(before).to_string());
-    audit.after = Some(user_snapshot(after).to_string());
+    audit.before = Some(UserRecord::audit_snapshot(before).to_string());
+    audit.after = Some(UserRecord::audit_snapshot(after).to_string());
     store.update_user(after, &audit).await?;
     Ok(())
-}
-
-/// What the audit log records of an API key: never its secret hash.
-pub fn api_key_snapshot(k: &ApiKeyRecord) -> serde_json::Value {
-    serde_json::json!({
-        "name": k.name,
-        "permissions": k.permissions,
-        "revoked_at": k.revoked_at,
-    })
 }
 
 /// Creates an API key; returns it and the secret to show once.
@@ -303,7 +237,7 @@ pub async fn create_api_key(
         revoked_at: None,
     };
     let mut audit = cli_audit(&key.tenant, "api_key.create", format!("api_key:{}", key.id));
-    audit.after = Some(api_key_snapshot(&key).to_string());
+    audit.after = Some(ApiKeyRecord::audit_snapshot(&key).to_string());
     store.create_api_key(&key, &audit).await?;
     Ok((key, secret))
 }
@@ -333,8 +267,8 @@ pub async fn revoke_api_key(store: &dyn Store, tenant: &str, id: &str) -> Result
     let mut after = key.clone();
     after.revoked_at = Some(at);
     let mut audit = cli_audit(&tenant_id, "api_key.revoke", format!("api_key:{id}"));
-    audit.before = Some(api_key_snapshot(&key).to_string());
-    audit.after = Some(api_key_snapshot(&after).to_string());
+    audit.before = Some(ApiKeyRecord::audit_snapshot(&key).to_string());
+    audit.after = Some(ApiKeyRecord::audit_snapshot(&after).to_string());
     if store.revoke_api_key(&tenant_id, id, at, &audit).await? {
         Ok(())
     } else {

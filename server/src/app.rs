@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::api::{ApiState, CookiePolicy};
+use crate::api::ApiState;
 use crate::auth::Authenticator;
 use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
@@ -30,6 +30,7 @@ use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Store, StoreError};
+use crate::web::CookiePolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -18,3 +18,4 @@ pub mod service;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
+pub mod web;

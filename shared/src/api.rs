@@ -233,7 +233,7 @@ pub struct Conversation {
     pub customer_name: Option<String>,
     pub last_message_at: i64,
     /// `None` for a conversation stored before routing saw it.
-    pub state: Option<crate::protocol::ConversationState>,
+    pub state: Option<ConversationState>,
     pub assignee: Option<UserId>,
     /// When the customer's oldest unanswered message arrived; `None` when answered.
     pub waiting_since: Option<i64>,
@@ -501,7 +501,7 @@ pub struct AgentProfile {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
-    pub status: crate::protocol::AgentStatus,
+    pub status: AgentStatus,
 }
 
 /// A page of a list: pass `next` back as `?cursor=` for the following one.
@@ -538,4 +538,25 @@ mod tests {
         let bad = r#"{"email":"a@b.c","password":"x","admin":true}"#;
         assert!(serde_json::from_str::<LoginRequest>(bad).is_err());
     }
+}
+
+/// What an agent says about themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Available,
+    Busy,
+    Break,
+}
+
+/// Where a conversation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// Waiting for an agent.
+    Queued,
+    Assigned,
+    Resolved,
 }

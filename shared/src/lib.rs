@@ -5,25 +5,14 @@
 //! serde only, no I/O, no clocks.
 
 pub mod api;
+pub mod error;
 pub mod ids;
 pub mod message;
 pub mod permissions;
 pub mod protocol;
 pub mod text;
 
+pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};
-
-/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. `code` is a
-/// stable machine-readable string; `message` is for people and never holds internals.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ApiError {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ApiErrorBody {
-    pub error: ApiError,
-}

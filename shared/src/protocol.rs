@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::{AgentStatus, ConversationState};
 use crate::ids::{ConversationId, PhoneNumberId, TenantId, UserId};
 use crate::message::{Direction, MessageStatus};
 
@@ -277,7 +278,7 @@ pub enum ServerFrame {
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
-        code: String,
+        code: crate::ErrorCode,
         message: String,
     },
     /// A command succeeded. For `send_message`: the send's `outbox` id and `state` (`queued`
@@ -296,16 +297,6 @@ pub enum ServerFrame {
         #[serde(default)]
         id: Option<String>,
     },
-}
-
-/// What an agent says about themselves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStatus {
-    Available,
-    Busy,
-    Break,
 }
 
 /// Whether an agent is there, from their connections and activity.
@@ -495,17 +486,6 @@ pub struct AgentLoad {
     pub user: UserId,
     pub active: u32,
     pub capacity: u32,
-}
-
-/// Where a conversation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationState {
-    /// Waiting for an agent.
-    Queued,
-    Assigned,
-    Resolved,
 }
 
 #[cfg(test)]

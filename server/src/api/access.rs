@@ -6,6 +6,7 @@
 //! or disabled. Every change is written with its audit line, before and after.
 
 use std::collections::BTreeSet;
+use switchboard_shared::ErrorCode;
 
 use switchboard_shared::api::{
     ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, NumberRouting, Page, Role, RoleInput,
@@ -15,7 +16,6 @@ use switchboard_shared::{Permission, PresetRole, UserId};
 use warp::http::StatusCode;
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
-use crate::admin::{api_key_snapshot, user_snapshot, valid_email};
 use crate::auth::{roles, token};
 use crate::domain::now_ms;
 use crate::domain::{
@@ -91,7 +91,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, Failure> {
     if let Err(spoof) = switchboard_shared::text::check_name(value) {
         return Err(Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
+            ErrorCode::InvalidName,
             format!("{field} {}", spoof.describe()),
         ));
     }
@@ -110,7 +110,7 @@ fn within_caller(ctx: &Ctx, wanted: &BTreeSet<Permission>) -> Result<(), Failure
     } else {
         Err(Failure::new(
             StatusCode::FORBIDDEN,
-            "privilege_escalation",
+            ErrorCode::PrivilegeEscalation,
             format!(
                 "you cannot grant what you do not hold: {}",
                 missing.join(", ")
@@ -292,7 +292,8 @@ pub async fn get_user(ctx: Ctx) -> ApiResult {
 
 pub async fn create_user(ctx: Ctx) -> ApiResult {
     let body: CreateUser = ctx.req.json()?;
-    let email = valid_email(&body.email).map_err(|e| Failure::bad_request(e.to_string()))?;
+    let email =
+        crate::domain::valid_email(&body.email).map_err(|e| Failure::bad_request(e.to_string()))?;
     let name = text("name", &body.name, 200)?;
     within_caller(&ctx, &role_permissions(&ctx, &body.role).await?)?;
     let user = UserRecord {
@@ -310,12 +311,12 @@ pub async fn create_user(ctx: Ctx) -> ApiResult {
         &ctx,
         format!("user:{}", user.id),
         None,
-        Some(user_snapshot(&user)),
+        Some(UserRecord::audit_snapshot(&user)),
     );
     match ctx.scope.create_user(user, line).await {
         Ok(user) => json(StatusCode::CREATED, &user_dto(&user)),
         Err(StoreError::Conflict(_)) => Err(Failure::conflict(
-            "email_taken",
+            ErrorCode::EmailTaken,
             format!("a user with email {email} already exists"),
         )),
         Err(e) => Err(e.into()),
@@ -360,7 +361,7 @@ pub async fn update_user(ctx: Ctx) -> ApiResult {
             .count();
         if others == 0 {
             return Err(Failure::conflict(
-                "last_owner",
+                ErrorCode::LastOwner,
                 "this is the last enabled owner; make someone else owner first",
             ));
         }
@@ -379,8 +380,8 @@ pub async fn update_user(ctx: Ctx) -> ApiResult {
     let line = change(
         &ctx,
         format!("user:{}", after.id),
-        Some(user_snapshot(&before)),
-        Some(user_snapshot(&after)),
+        Some(UserRecord::audit_snapshot(&before)),
+        Some(UserRecord::audit_snapshot(&after)),
     );
     if !ctx.scope.update_user(after.clone(), line).await? {
         return Err(Failure::not_found("user"));
@@ -421,7 +422,7 @@ async fn role_input(ctx: &Ctx, exclude: Option<&str>) -> Result<(String, Vec<Str
             .any(|r| Some(r.id.as_str()) != exclude && r.name.eq_ignore_ascii_case(&name));
     if clash {
         return Err(Failure::conflict(
-            "role_name_taken",
+            ErrorCode::RoleNameTaken,
             format!("a role named `{name}` exists"),
         ));
     }
@@ -436,7 +437,7 @@ pub async fn create_role(ctx: Ctx) -> ApiResult {
     let (name, permissions) = role_input(&ctx, None).await?;
     if ctx.scope.roles().await?.len() >= MAX_ROLES {
         return Err(Failure::conflict(
-            "too_many_roles",
+            ErrorCode::TooManyRoles,
             format!("a workspace has at most {MAX_ROLES} custom roles"),
         ));
     }
@@ -496,7 +497,7 @@ pub async fn delete_role(ctx: Ctx) -> ApiResult {
         .count();
     if holders > 0 {
         return Err(Failure::conflict(
-            "role_in_use",
+            ErrorCode::RoleInUse,
             format!("{holders} user(s) have this role; give them another role first"),
         ));
     }
@@ -556,7 +557,7 @@ pub async fn create_team(ctx: Ctx) -> ApiResult {
     let body = team_input(&ctx).await?;
     if ctx.scope.teams().await?.len() >= MAX_TEAMS {
         return Err(Failure::conflict(
-            "too_many_teams",
+            ErrorCode::TooManyTeams,
             format!("a workspace has at most {MAX_TEAMS} teams"),
         ));
     }
@@ -640,7 +641,7 @@ pub async fn create_api_key(ctx: Ctx) -> ApiResult {
     within_caller(&ctx, &wanted)?;
     if ctx.scope.api_keys().await?.len() >= MAX_API_KEYS {
         return Err(Failure::conflict(
-            "too_many_api_keys",
+            ErrorCode::TooManyApiKeys,
             format!("a workspace keeps at most {MAX_API_KEYS} API keys"),
         ));
     }
@@ -660,7 +661,7 @@ pub async fn create_api_key(ctx: Ctx) -> ApiResult {
         &ctx,
         format!("api_key:{}", key.id),
         None,
-        Some(api_key_snapshot(&key)),
+        Some(ApiKeyRecord::audit_snapshot(&key)),
     );
     let key = ctx.scope.create_api_key(key, line).await?;
     json(
@@ -687,8 +688,8 @@ pub async fn revoke_api_key(ctx: Ctx) -> ApiResult {
     let line = change(
         &ctx,
         format!("api_key:{id}"),
-        Some(api_key_snapshot(&before)),
-        Some(api_key_snapshot(&after)),
+        Some(ApiKeyRecord::audit_snapshot(&before)),
+        Some(ApiKeyRecord::audit_snapshot(&after)),
     );
     if !ctx.scope.revoke_api_key(&id, at, line).await? {
         return Err(Failure::not_found("API key"));

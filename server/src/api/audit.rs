@@ -1,6 +1,7 @@
 //! The audit log: filtered, paged reads and a whole export (JSON lines or CSV).
 
 use switchboard_shared::api::{AuditEntry, Page};
+use switchboard_shared::ErrorCode;
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{json, ApiResult, Ctx, Failure};
@@ -91,7 +92,8 @@ pub async fn export(ctx: Ctx) -> ApiResult {
             None => break,
         }
     }
-    let failure = |e: String| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e);
+    let failure =
+        |e: String| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e);
     let (body, content_type) = if format == "csv" {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([

@@ -6,6 +6,7 @@
 //! on their `inbox:<user>` stream.
 
 use std::collections::BTreeSet;
+use switchboard_shared::ErrorCode;
 
 use switchboard_shared::api::{AgentProfile, Note, NoteInput, Page, StatusInput, TagsInput};
 use switchboard_shared::{ConversationId, UserId};
@@ -125,7 +126,7 @@ pub async fn add_note(ctx: Ctx) -> ApiResult {
             .ok_or_else(|| {
                 Failure::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_mention",
+                    ErrorCode::UnknownMention,
                     format!("@{{{id}}} is not an active user of this workspace"),
                 )
             })?;
@@ -133,7 +134,7 @@ pub async fn add_note(ctx: Ctx) -> ApiResult {
         if !colleague.sees(&c.number, assignee) {
             return Err(Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "mention_cannot_read",
+                ErrorCode::MentionCannotRead,
                 format!("@{{{id}}} may not read this conversation, so cannot be mentioned in it"),
             ));
         }
@@ -239,7 +240,7 @@ pub async fn put_my_status(ctx: Ctx) -> ApiResult {
     let Some(user) = ctx.principal.user() else {
         return Err(Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "not_a_user",
+            ErrorCode::NotAUser,
             "API keys have no working status",
         ));
     };

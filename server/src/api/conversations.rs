@@ -8,6 +8,7 @@ use switchboard_shared::api::{
     MessageTemplate, OutgoingMessage, Page, ReactionInput, Send, Uploaded,
 };
 use switchboard_shared::protocol::ConversationState;
+use switchboard_shared::ErrorCode;
 use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
@@ -358,7 +359,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
     let Some((kind, limit)) = media_kind(&mime_type) else {
         return Err(Failure::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "WhatsApp does not take `{mime_type}` files: send JPEG or PNG images, MP4 or \
                  3GPP video, AAC, AMR, MP3, M4A or OGG audio, WebP stickers, or PDF, text and \
@@ -373,7 +374,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
     if body.len() as u64 > limit {
         return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!(
                 "the file has {} bytes; WhatsApp takes a {kind} of at most {limit} bytes",
                 body.len()
@@ -383,7 +384,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
     if !looks_like(&mime_type, body) {
         return Err(Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "not_that_type",
+            ErrorCode::NotThatType,
             format!("the file's contents are not {mime_type}"),
         ));
     }
@@ -442,7 +443,7 @@ pub async fn media(ctx: Ctx) -> ApiResult {
             .map_err(|e| match e {
                 OutboundError::Api(api) => Failure::new(
                     StatusCode::BAD_GATEWAY,
-                    "media_unavailable",
+                    ErrorCode::MediaUnavailable,
                     format!(
                     "WhatsApp could not give the file ({api}); it keeps customers' files for 7 \
                      days and uploaded ones for 30"

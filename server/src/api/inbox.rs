@@ -4,6 +4,7 @@
 //! is "not found"); the permission itself was checked by the caller's entry point (the route
 //! table, or the socket's command table).
 
+use switchboard_shared::ErrorCode;
 use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
@@ -28,20 +29,22 @@ impl From<InboxError> for Failure {
     fn from(e: InboxError) -> Self {
         match e {
             InboxError::NotFound => Failure::not_found("conversation"),
-            InboxError::AgentNotThere => {
-                Failure::conflict("agent_not_connected", InboxError::AgentNotThere.to_string())
-            }
-            InboxError::AlreadyResolved => {
-                Failure::conflict("already_resolved", "the conversation is already resolved")
-            }
+            InboxError::AgentNotThere => Failure::conflict(
+                ErrorCode::AgentNotConnected,
+                InboxError::AgentNotThere.to_string(),
+            ),
+            InboxError::AlreadyResolved => Failure::conflict(
+                ErrorCode::AlreadyResolved,
+                "the conversation is already resolved",
+            ),
             InboxError::AlreadyOpen => Failure::conflict(
-                "already_open",
+                ErrorCode::AlreadyOpen,
                 "the conversation is open; only a resolved one can be reopened",
             ),
             InboxError::Store(e) => e.into(),
             InboxError::Stopped => Failure::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
+                ErrorCode::ShuttingDown,
                 "the server is shutting down; try again",
             ),
         }
@@ -54,30 +57,30 @@ impl From<OutboundError> for Failure {
             OutboundError::UnknownNumber => Failure::not_found("number"),
             OutboundError::Rejected(reason) => Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "rejected",
+                ErrorCode::Rejected,
                 format!("not sent: {reason}"),
             ),
             OutboundError::OutsideWindow { .. } => Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "outside_window",
+                ErrorCode::OutsideWindow,
                 e.to_string(),
             ),
             OutboundError::KeyReused => {
-                Failure::conflict("key_reused", OutboundError::KeyReused.to_string())
+                Failure::conflict(ErrorCode::KeyReused, OutboundError::KeyReused.to_string())
             }
             OutboundError::NoWaba => {
-                Failure::conflict("no_waba", OutboundError::NoWaba.to_string())
+                Failure::conflict(ErrorCode::NoWaba, OutboundError::NoWaba.to_string())
             }
             OutboundError::Api(api) => Failure::new(
                 StatusCode::BAD_GATEWAY,
-                "send_failed",
+                ErrorCode::SendFailed,
                 format!("WhatsApp did not accept the message: {api}"),
             ),
             OutboundError::Store(_) => {
                 tracing::error!(error = %e, "a send could not be stored");
                 Failure::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "the message could not be stored, so it was not sent; try again",
                 )
             }
@@ -125,7 +128,7 @@ async fn moved(
     }
     Ok(Failure::new(
         StatusCode::GONE,
-        "conversation_moved",
+        ErrorCode::ConversationMoved,
         format!("conversation ids changed; this conversation is now `{new}`"),
     ))
 }
@@ -173,7 +176,7 @@ pub async fn react(
     if target.kind == "reaction" {
         return Err(Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "rejected",
+            ErrorCode::Rejected,
             "not sent: a reaction cannot be reacted to",
         ));
     }
@@ -197,7 +200,7 @@ pub async fn message_of(
     a.scope.message(id, key).await?.ok_or_else(|| {
         Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_message",
+            ErrorCode::UnknownMessage,
             format!("`{field}` names no message of this conversation"),
         )
     })
@@ -258,7 +261,7 @@ pub async fn mark_read(a: &Acting<'_>, id: &ConversationId, typing: bool) -> Res
     let thread = visible_thread(a, id).await?;
     let Some(wamid) = &thread.last_inbound_wamid else {
         return Err(Failure::conflict(
-            "nothing_to_read",
+            ErrorCode::NothingToRead,
             "the customer has not written in this conversation",
         ));
     };

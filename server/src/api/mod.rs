@@ -9,7 +9,6 @@
 //! the table, and the permission-matrix test walks the same table.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
@@ -17,7 +16,9 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use switchboard_shared::api::Me;
-use switchboard_shared::Permission;
+use switchboard_shared::{ErrorCode, Permission};
+
+use crate::web::{client_ip, cookie_value, cross_origin, CookiePolicy, PeerAddr};
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
@@ -32,10 +33,6 @@ mod conversations;
 pub mod inbox;
 pub mod openapi;
 mod session;
-
-/// The peer address of a connection, put on each request by the accept loop.
-#[derive(Clone, Copy, Debug)]
-pub struct PeerAddr(pub SocketAddr);
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -505,13 +502,13 @@ pub fn routes() -> &'static [Route] {
 #[derive(Debug)]
 pub struct Failure {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<u64>,
 }
 
 impl Failure {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -521,27 +518,27 @@ impl Failure {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no such {what}"),
         )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
     fn into_response(self) -> Response {
-        let mut response = crate::http::error_response(self.status, self.code, self.message);
+        let mut response = crate::web::error_response(self.status, self.code, self.message);
         if let Some(seconds) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert("retry-after", v);
@@ -555,12 +552,12 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(m) => Failure::bad_request(m),
-            StoreError::Conflict(m) => Failure::conflict("conflict", m),
+            StoreError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
             e => {
                 tracing::error!(error = %e, "store failure in the API");
                 Failure::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "the store is unavailable; try again",
                 )
             }
@@ -573,13 +570,17 @@ impl From<LoginError> for Failure {
         match e {
             LoginError::Invalid => Failure::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 e.to_string(),
             ),
             LoginError::Busy(busy) => busy.into(),
             LoginError::Locked(lock) => Failure {
                 retry_after: Some(lock.retry_after.as_secs().max(1)),
-                ..Failure::new(StatusCode::TOO_MANY_REQUESTS, "login_locked", e.to_string())
+                ..Failure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::LoginLocked,
+                    e.to_string(),
+                )
             },
             LoginError::Store(e) => e.into(),
         }
@@ -590,7 +591,11 @@ impl From<crate::auth::password::Busy> for Failure {
     fn from(e: crate::auth::password::Busy) -> Self {
         Failure {
             retry_after: Some(1),
-            ..Failure::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            ..Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Busy,
+                e.to_string(),
+            )
         }
     }
 }
@@ -600,7 +605,11 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> ApiResult {
     let mut response = warp::reply::Response::new(
         serde_json::to_vec(value)
             .map_err(|e| {
-                Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+                Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    e.to_string(),
+                )
             })?
             .into(),
     );
@@ -641,7 +650,7 @@ impl ApiRequest {
         if !is_json {
             return Err(Failure::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
             ));
         }
@@ -667,35 +676,6 @@ impl ApiRequest {
                 .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| Failure::bad_request(format!("limit must be 1..={max}"))),
         }
-    }
-}
-
-/// How session cookies are set.
-#[derive(Clone, Copy, Debug)]
-pub struct CookiePolicy {
-    pub secure: bool,
-}
-
-impl CookiePolicy {
-    /// `__Host-` cookies are bound to this exact origin, but need Secure.
-    pub fn name(self) -> &'static str {
-        if self.secure {
-            "__Host-sb_session"
-        } else {
-            "sb_session"
-        }
-    }
-
-    pub fn set(self, token: &str, max_age_secs: i64) -> String {
-        format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
-            self.name(),
-            if self.secure { "; Secure" } else { "" }
-        )
-    }
-
-    pub fn clear(self) -> String {
-        self.set("", 0)
     }
 }
 
@@ -759,45 +739,6 @@ pub struct ApiState {
     pub outbox: crate::service::outbox::Outbox,
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_ip(
-    peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    trusted: &[ipnet::IpNet],
-) -> Option<IpAddr> {
-    let peer = peer?;
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .unwrap_or(peer),
-    )
-}
-
-pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn parse_query(raw: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
@@ -807,24 +748,6 @@ fn parse_query(raw: &str) -> HashMap<String, String> {
 /// Unsafe methods are writes; they need the CSRF token when a cookie authenticates them.
 fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// Whether the browser says the request comes from another origin.
-pub(crate) fn cross_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let host = headers.get("host").and_then(|v| v.to_str().ok());
-    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
-        u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_owned(),
-        })
-    });
-    match (origin_host, host) {
-        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
-        _ => true,
-    }
 }
 
 /// The whole request path: route, body limit, authentication, CSRF, access, handler.
@@ -853,12 +776,14 @@ async fn read_body(state: &ApiState, route: &Route, body: BodyReader) -> Result<
         Ok(Some(body)) => Ok(body),
         Ok(None) => Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("request bodies here are limited to {limit} bytes"),
         )),
-        Err(BodyReadError::Stalled(e)) => {
-            Err(Failure::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", e))
-        }
+        Err(BodyReadError::Stalled(e)) => Err(Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::BodyTimeout,
+            e,
+        )),
         Err(BodyReadError::Unreadable(e)) => Err(Failure::bad_request(format!(
             "could not read the body: {e}"
         ))),
@@ -900,7 +825,7 @@ async fn dispatch_inner(
     if matching.is_empty() {
         return Err(fail(Failure::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "no such endpoint",
         )));
     }
@@ -908,7 +833,7 @@ async fn dispatch_inner(
         let allowed: Vec<&str> = matching.iter().map(|(r, _)| r.method.as_str()).collect();
         let mut response = fail(Failure::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("use {}", allowed.join(", ")),
         ));
         if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -972,7 +897,7 @@ async fn dispatch_inner(
     let Some(principal) = principal else {
         return Err(fail(Failure::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "sign in first: a session cookie, a bearer token or an API key is required",
         )));
     };
@@ -990,7 +915,7 @@ async fn dispatch_inner(
                 let _ = scope.append_audit(line).await;
                 return Err(fail(Failure::new(
                     StatusCode::FORBIDDEN,
-                    "csrf",
+                    ErrorCode::Csrf,
                     "missing or wrong X-CSRF-Token (from the sign-in answer or GET /api/v1/auth/me)",
                 )));
             }
@@ -1112,44 +1037,5 @@ mod tests {
             let row = format!("| `{p}` | {} |", cells.join(" | "));
             assert!(doc.contains(&row), "docs/security.md lacks: {row}");
         }
-    }
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.9, 198.51.100.4, 10.0.0.7"),
-        );
-        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(
-            client_ip(Some(proxy), &headers, &trusted),
-            Some("198.51.100.4".parse().unwrap()),
-            "the nearest untrusted hop, not the spoofable first one"
-        );
-        let stranger: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(
-            client_ip(Some(stranger), &headers, &trusted),
-            Some(stranger)
-        );
-        assert_eq!(client_ip(Some(proxy), &headers, &[]), Some(proxy));
-    }
-
-    #[test]
-    fn cross_origin_writes_are_recognised() {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static("inbox.example:8443"));
-        assert!(
-            !cross_origin(&headers),
-            "no Origin: not a browser cross-site request"
-        );
-        headers.insert(
-            "origin",
-            HeaderValue::from_static("https://inbox.example:8443"),
-        );
-        assert!(!cross_origin(&headers));
-        headers.insert("origin", HeaderValue::from_static("https://evil.example"));
-        assert!(cross_origin(&headers));
     }
 }

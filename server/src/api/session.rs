@@ -3,6 +3,7 @@
 use switchboard_shared::api::{
     ChangePassword, LoginRequest, LoginResponse, SetupRequest, TokenResponse,
 };
+use switchboard_shared::ErrorCode;
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{access, json, me_of, no_content, ApiResult, Ctx, Failure, PublicCtx};
@@ -10,8 +11,13 @@ use crate::auth::principal::{ChangePasswordError, LoginError, SetupError};
 use crate::auth::Credential;
 
 fn with_cookie(mut response: warp::reply::Response, cookie: &str) -> ApiResult {
-    let value = HeaderValue::from_str(cookie)
-        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let value = HeaderValue::from_str(cookie).map_err(|e| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            e.to_string(),
+        )
+    })?;
     response.headers_mut().append("set-cookie", value);
     Ok(response)
 }
@@ -73,9 +79,11 @@ pub async fn setup(ctx: PublicCtx) -> ApiResult {
 
 pub fn setup_failure(e: SetupError) -> Failure {
     match e {
-        SetupError::InvalidToken => {
-            Failure::new(StatusCode::NOT_FOUND, "invalid_setup_token", e.to_string())
-        }
+        SetupError::InvalidToken => Failure::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::InvalidSetupToken,
+            e.to_string(),
+        ),
         SetupError::Input(m) => Failure::bad_request(m),
         SetupError::Busy(busy) => busy.into(),
         SetupError::Store(e) => e.into(),
@@ -127,9 +135,11 @@ pub async fn change_password(ctx: Ctx) -> ApiResult {
         .await
         .map_err(|e| match e {
             ChangePasswordError::NotAUser => Failure::bad_request(e.to_string()),
-            ChangePasswordError::WrongPassword => {
-                Failure::new(StatusCode::FORBIDDEN, "wrong_password", e.to_string())
-            }
+            ChangePasswordError::WrongPassword => Failure::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::WrongPassword,
+                e.to_string(),
+            ),
             ChangePasswordError::Policy(p) => Failure::bad_request(p.to_string()),
             ChangePasswordError::Locked(lock) => LoginError::Locked(lock).into(),
             ChangePasswordError::Busy(busy) => busy.into(),

@@ -671,7 +671,7 @@ impl Authenticator {
             }
         }
         let email =
-            crate::admin::valid_email(email).map_err(|e| SetupError::Input(e.to_string()))?;
+            crate::domain::valid_email(email).map_err(|e| SetupError::Input(e.to_string()))?;
         let hash = self
             .hashing
             .hash(password_text)
@@ -690,8 +690,8 @@ impl Authenticator {
             None => {
                 let display = tenant_name.map(str::trim).filter(|n| !n.is_empty());
                 let display = display.unwrap_or("My workspace");
-                let slug = crate::admin::slug_for(display);
-                let id = crate::admin::free_tenant_id(self.store.as_ref(), &slug).await?;
+                let slug = crate::domain::slug_for(display);
+                let id = free_tenant_id(self.store.as_ref(), &slug).await?;
                 self.store
                     .upsert_tenant(&TenantRecord {
                         id: id.clone(),
@@ -722,7 +722,7 @@ impl Authenticator {
             "ok",
             &meta,
         );
-        line.after = Some(crate::admin::user_snapshot(&user).to_string());
+        line.after = Some(user.audit_snapshot().to_string());
         match self.store.create_user(&user, &line).await {
             Ok(()) => Ok(user),
             Err(e) => {
@@ -810,4 +810,21 @@ impl SetupGrants {
     pub fn is_empty(&self) -> bool {
         self.grants.lock().map(|g| g.is_empty()).unwrap_or(true)
     }
+}
+
+/// `slug`, or `slug-2`, `slug-3`… whichever no tenant has yet.
+pub async fn free_tenant_id(store: &dyn Store, slug: &str) -> Result<TenantId, StoreError> {
+    let taken: Vec<TenantId> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let mut candidate = TenantId::from(slug);
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = TenantId::new(format!("{slug}-{n}"));
+        n += 1;
+    }
+    Ok(candidate)
 }

@@ -3,6 +3,8 @@
 //! secret, the key id), roles and teams are small bounded sets in one partition per tenant, and
 //! the audit log is partitioned by (tenant, day) and clustered newest first.
 
+use std::str::FromStr as _;
+
 use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 
 use super::UnixMillis;
@@ -195,4 +197,42 @@ pub const AUDIT_DEFAULT_DAYS: i64 = 400;
 /// Random ids with a kind prefix (`u_`, `r_`, `t_`, `k_`, `a_`).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(rand::random::<[u8; 12]>()))
+}
+
+/// An email address that is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a valid email address")]
+pub struct InvalidEmail(pub String);
+
+/// Checks and normalizes an email address.
+pub fn valid_email(email: &str) -> Result<String, InvalidEmail> {
+    let email = normalize_email(email);
+    if email.len() > 254 || email_address::EmailAddress::from_str(&email).is_err() {
+        return Err(InvalidEmail(email));
+    }
+    Ok(email)
+}
+
+impl UserRecord {
+    /// What the audit log records of a user: never the password hash.
+    pub fn audit_snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "session_epoch": self.session_epoch,
+        })
+    }
+}
+
+impl ApiKeyRecord {
+    /// What the audit log records of an API key: never its secret hash.
+    pub fn audit_snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "permissions": self.permissions,
+            "revoked_at": self.revoked_at,
+        })
+    }
 }

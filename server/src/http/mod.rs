@@ -11,16 +11,17 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, TryStreamExt as _};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
-use switchboard_shared::{ApiError, ApiErrorBody};
+use switchboard_shared::ErrorCode;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::api::{self, ApiState, PeerAddr};
+use crate::api::{self, ApiState};
 use crate::connector::signature;
 use crate::service::inbound::{Inbound, InboundError};
 use crate::store::Store;
 use crate::store::StoreStats;
+use crate::web::{error_response, secure, PeerAddr};
 
 pub mod pwa;
 mod pwa_files;
@@ -59,44 +60,6 @@ pub struct HttpState {
     pub tls: bool,
     /// The REST API and sign-in.
     pub api: ApiState,
-}
-
-/// The Content-Security-Policy for everything served, the PWA included: only our own origin,
-/// WebAssembly allowed to compile, never framed.
-const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-    frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-
-/// Adds the security headers every response carries.
-pub(crate) fn secure(mut response: Response, tls: bool) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
-    if tls {
-        headers.insert(
-            "strict-transport-security",
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
-    }
-    response
-}
-
-/// An error answer.
-pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = ApiErrorBody {
-        error: ApiError {
-            code: code.to_owned(),
-            message: message.into(),
-        },
-    };
-    let mut response = warp::reply::json(&body).into_response();
-    *response.status_mut() = status;
-    response
 }
 
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
@@ -170,7 +133,7 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
             if !state.ready.load(Ordering::Acquire) {
                 return error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "not_ready",
+                    ErrorCode::NotReady,
                     "starting or shutting down",
                 );
             }
@@ -178,7 +141,7 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
                 Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
                 Err(e) => error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     e.to_string(),
                 ),
             }
@@ -255,10 +218,12 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
                     }
                     Ok(None) => error_response(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
+                        ErrorCode::PayloadTooLarge,
                         format!("the setup form is limited to {SETUP_FORM_LIMIT} bytes"),
                     ),
-                    Err(e) => error_response(StatusCode::BAD_REQUEST, "bad_body", e.to_string()),
+                    Err(e) => {
+                        error_response(StatusCode::BAD_REQUEST, ErrorCode::BadBody, e.to_string())
+                    }
                 }
             },
         );
@@ -363,12 +328,12 @@ fn verify(q: VerifyQuery, inbound: &Inbound) -> Response {
         }
         (Some("subscribe"), Some(_), Some(_)) => error_response(
             StatusCode::FORBIDDEN,
-            "bad_verify_token",
+            ErrorCode::BadVerifyToken,
             "hub.verify_token does not match",
         ),
         _ => error_response(
             StatusCode::BAD_REQUEST,
-            "bad_handshake",
+            ErrorCode::BadHandshake,
             "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
         ),
     }
@@ -446,7 +411,7 @@ where
             .increment(1);
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!(
                 "webhook bodies are limited to {} bytes",
                 state.max_webhook_body
@@ -471,7 +436,7 @@ where
         metrics::counter!("switchboard_webhook_rejected_total", "reason" => "busy").increment(1);
         let mut response = error_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
+            ErrorCode::Busy,
             "too many webhook bodies are being received at once; retry",
         );
         response
@@ -485,14 +450,14 @@ where
         Err(BodyError::TimedOut) => {
             return error_response(
                 StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
+                ErrorCode::BodyTimeout,
                 BodyError::TimedOut.to_string(),
             )
         }
         Err(e) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                "bad_body",
+                ErrorCode::BadBody,
                 format!("could not read the body: {e}"),
             )
         }
@@ -506,15 +471,24 @@ where
         Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "stored"})),
         Err(error) => {
             let (status, code) = match &error {
-                InboundError::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
-                InboundError::BadSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
-                InboundError::WrongApp(_) | InboundError::WrongAppAccount(_) => {
-                    (StatusCode::UNAUTHORIZED, "invalid_signature")
+                InboundError::MissingSignature => {
+                    (StatusCode::UNAUTHORIZED, ErrorCode::MissingSignature)
                 }
-                InboundError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_webhook"),
-                InboundError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+                InboundError::BadSignature => {
+                    (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSignature)
+                }
+                InboundError::WrongApp(_) | InboundError::WrongAppAccount(_) => {
+                    (StatusCode::UNAUTHORIZED, ErrorCode::InvalidSignature)
+                }
+                InboundError::Malformed(_) => {
+                    (StatusCode::BAD_REQUEST, ErrorCode::MalformedWebhook)
+                }
+                InboundError::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::StoreUnavailable)
+                }
             };
-            metrics::counter!("switchboard_webhook_rejected_total", "reason" => code).increment(1);
+            metrics::counter!("switchboard_webhook_rejected_total", "reason" => code.as_str())
+                .increment(1);
             if status.is_server_error() {
                 tracing::error!(%error, "webhook not stored; Meta will retry");
             } else {
@@ -527,32 +501,40 @@ where
 
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(if rejection.is_not_found() {
-        error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such endpoint",
+        )
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         error_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "method not allowed here",
         )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        error_response(StatusCode::BAD_REQUEST, "bad_query", "invalid query string")
+        error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadQuery,
+            "invalid query string",
+        )
     } else if rejection.find::<warp::reject::InvalidHeader>().is_some() {
         error_response(
             StatusCode::BAD_REQUEST,
-            "bad_header",
+            ErrorCode::BadHeader,
             "invalid header value",
         )
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "request body too large",
         )
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
         error_response(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             "the request could not be handled",
         )
     })

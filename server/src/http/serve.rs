@@ -20,8 +20,8 @@ use warp::reply::Response;
 
 use std::convert::Infallible;
 
-use crate::api::PeerAddr;
 use crate::hub::socket::WsGate;
+use crate::web::PeerAddr;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

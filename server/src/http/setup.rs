@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use warp::http::HeaderMap;
 
-use crate::api::{client_ip, ApiState, PeerAddr};
+use crate::api::ApiState;
 use crate::auth::principal::SetupError;
 use crate::auth::RequestMeta;
+use crate::web::{client_ip, PeerAddr};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

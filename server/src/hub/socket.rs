@@ -18,6 +18,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, Topic, PROTOCOL_VERSION};
+use switchboard_shared::ErrorCode;
 use switchboard_shared::{Permission, PhoneNumberId, UserId};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -30,9 +31,10 @@ use warp::reply::Response;
 
 use super::{frame, Frame, Hold, Hub, Subscribed, Subscriber};
 use crate::api::inbox::{self, Acting};
-use crate::api::{client_ip, cookie_value, cross_origin, ApiState};
+use crate::api::ApiState;
 use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
 use crate::service::outbound::Draft;
+use crate::web::{client_ip, cookie_value, cross_origin};
 
 /// Frames queued for one connection before it counts as too slow.
 pub const QUEUE_DEPTH: usize = 256;
@@ -66,8 +68,8 @@ pub struct WsGate {
     pub tls: bool,
 }
 
-fn plain(status: StatusCode, code: &str, message: &str) -> Response {
-    crate::http::error_response(status, code, message)
+fn plain(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    crate::web::error_response(status, code, message)
 }
 
 fn header<'a>(req: &'a hyper::Request<Incoming>, name: &str) -> Option<&'a str> {
@@ -84,7 +86,7 @@ pub async fn upgrade(
     let response = match accept(gate, &mut req, peer).await {
         Ok(response) | Err(response) => response,
     };
-    crate::http::secure(response, tls)
+    crate::web::secure(response, tls)
 }
 
 async fn accept(
@@ -102,14 +104,14 @@ async fn accept(
     {
         return Err(plain(
             StatusCode::BAD_REQUEST,
-            "not_a_websocket",
+            ErrorCode::NotAWebsocket,
             "connect with a WebSocket client (GET with Upgrade: websocket)",
         ));
     }
     if header(req, "sec-websocket-version") != Some("13") {
         let mut r = plain(
             StatusCode::UPGRADE_REQUIRED,
-            "websocket_version",
+            ErrorCode::WebsocketVersion,
             "WebSocket version 13 is required",
         );
         r.headers_mut()
@@ -119,7 +121,7 @@ async fn accept(
     let Some(key) = header(req, "sec-websocket-key").map(str::to_owned) else {
         return Err(plain(
             StatusCode::BAD_REQUEST,
-            "not_a_websocket",
+            ErrorCode::NotAWebsocket,
             "Sec-WebSocket-Key is missing",
         ));
     };
@@ -139,7 +141,7 @@ async fn accept(
         // A page on another site must not ride the user's cookie (cross-site WebSocket hijacking).
         return Err(plain(
             StatusCode::FORBIDDEN,
-            "cross_origin",
+            ErrorCode::CrossOrigin,
             "WebSocket connections with a session cookie must come from this origin",
         ));
     }
@@ -150,14 +152,14 @@ async fn accept(
             Ok(None) => {
                 return Err(plain(
                     StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
+                    ErrorCode::Unauthenticated,
                     "the credential is not valid (expired, revoked or logged out)",
                 ))
             }
             Err(_) => {
                 return Err(plain(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "try again",
                 ))
             }
@@ -519,10 +521,10 @@ async fn put_back(
     }
 }
 
-fn refusal(id: Option<String>, code: &str, message: impl Into<String>) -> Frame {
+fn refusal(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
     frame(&ServerFrame::Error {
         id,
-        code: code.to_owned(),
+        code,
         message: message.into(),
     })
 }
@@ -613,7 +615,7 @@ async fn handle(
                 .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
             return Some(refusal(
                 id,
-                "bad_frame",
+                ErrorCode::BadFrame,
                 format!("not a frame of protocol 1: {e}"),
             ));
         }
@@ -623,7 +625,7 @@ async fn handle(
         if !principal.can(permission) {
             return Some(refusal(
                 id,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("this needs `{}`", permission.as_str()),
             ));
         }
@@ -639,7 +641,7 @@ async fn handle(
         | ClientFrame::MarkRead { .. } => None, // handled above
         ClientFrame::Auth { .. } => Some(refusal(
             None,
-            "already_authenticated",
+            ErrorCode::AlreadyAuthenticated,
             "this socket is signed in",
         )),
         ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
@@ -658,7 +660,11 @@ async fn handle(
                     wamid: None,
                 }))
             }
-            None => Some(refusal(id, "not_a_user", "API keys have no working status")),
+            None => Some(refusal(
+                id,
+                ErrorCode::NotAUser,
+                "API keys have no working status",
+            )),
         },
         ClientFrame::Unsubscribe { id, topic } => {
             // Unsubscribing a topic never followed is answered the same: it is not followed.
@@ -676,21 +682,23 @@ async fn handle(
         ClientFrame::Subscribe { id, topic, after } => {
             let topic = match topic.parse::<Topic>() {
                 Ok(topic) => topic,
-                Err(unknown) => return Some(refusal(id, "unknown_topic", unknown.to_string())),
+                Err(unknown) => {
+                    return Some(refusal(id, ErrorCode::UnknownTopic, unknown.to_string()))
+                }
             };
             if topics.contains(&topic) {
                 // A second subscribe would replay what was already delivered: refused, so a
                 // client never sees a duplicate. (Unsubscribe first to start again.)
                 return Some(refusal(
                     id,
-                    "already_subscribed",
+                    ErrorCode::AlreadySubscribed,
                     format!("this socket already follows `{topic}`"),
                 ));
             }
             if topics.len() >= MAX_TOPICS {
                 return Some(refusal(
                     id,
-                    "too_many_subscriptions",
+                    ErrorCode::TooManySubscriptions,
                     format!("at most {MAX_TOPICS} topics per connection"),
                 ));
             }
@@ -709,9 +717,11 @@ async fn handle(
             match outcome {
                 Subscribed::TooSlow => None,
                 // The stream knows of a change the store read did not show yet (a transfer).
-                Subscribed::Refused => {
-                    Some(refusal(id, "not_found", format!("no stream `{topic}`")))
-                }
+                Subscribed::Refused => Some(refusal(
+                    id,
+                    ErrorCode::NotFound,
+                    format!("no stream `{topic}`"),
+                )),
                 Subscribed::CatchUp { replay, hold, .. } => {
                     topics.insert(topic);
                     catch_up(subscriber, drained, replay, hold).await;
@@ -788,15 +798,15 @@ async fn may_subscribe(
     principal: &Principal,
     scope: &TenantScope,
     topic: &Topic,
-) -> Result<Option<ConversationAccess>, (&'static str, String)> {
-    let unavailable = |_| ("store_unavailable", "try again".to_owned());
+) -> Result<Option<ConversationAccess>, (ErrorCode, String)> {
+    let unavailable = |_| (ErrorCode::StoreUnavailable, "try again".to_owned());
     match topic {
         Topic::Board | Topic::Tenant => {
             let needs = topic.permission();
             if principal.can(needs) {
                 Ok(None)
             } else {
-                Err(("forbidden", format!("`{topic}` needs `{needs}`")))
+                Err((ErrorCode::Forbidden, format!("`{topic}` needs `{needs}`")))
             }
         }
         Topic::Conversation(id) => match inbox::visible(principal, scope, id).await {
@@ -804,10 +814,12 @@ async fn may_subscribe(
                 Ok(Some((conversation.number, thread.and_then(|t| t.assignee))))
             }
             Err(f) if f.status == StatusCode::NOT_FOUND => {
-                Err(("not_found", format!("no conversation `{id}`")))
+                Err((ErrorCode::NotFound, format!("no conversation `{id}`")))
             }
-            Err(f) if f.status == StatusCode::GONE => Err(("conversation_moved", f.message)),
-            Err(_) => Err(("store_unavailable", "try again".to_owned())),
+            Err(f) if f.status == StatusCode::GONE => {
+                Err((ErrorCode::ConversationMoved, f.message))
+            }
+            Err(_) => Err((ErrorCode::StoreUnavailable, "try again".to_owned())),
         },
         Topic::Inbox(user) => {
             let own = principal.user().is_some_and(|u| &u.id == user);
@@ -815,7 +827,7 @@ async fn may_subscribe(
                 && principal.can(Permission::ConversationsReadAll)
                 && scope.user(user).await.map_err(unavailable)?.is_none()
             {
-                return Err(("not_found", format!("no user `{user}`")));
+                return Err((ErrorCode::NotFound, format!("no user `{user}`")));
             }
             if (own && principal.can(Permission::ConversationsReadAssigned))
                 || principal.can(Permission::ConversationsReadAll)
@@ -823,7 +835,7 @@ async fn may_subscribe(
                 Ok(None)
             } else {
                 Err((
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "an inbox is followed by its agent (or with `conversations.read.all`)"
                         .to_owned(),
                 ))
@@ -831,7 +843,7 @@ async fn may_subscribe(
         }
         Topic::Team(id) => {
             let Some(team) = scope.team(id).await.map_err(unavailable)? else {
-                return Err(("not_found", format!("no team `{id}`")));
+                return Err((ErrorCode::NotFound, format!("no team `{id}`")));
             };
             let member = principal
                 .user()
@@ -842,7 +854,7 @@ async fn may_subscribe(
                 Ok(None)
             } else {
                 Err((
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "only the team's members (with `conversations.read.team`) follow it".to_owned(),
                 ))
             }
