@@ -60,10 +60,7 @@ fn now() -> i64 {
 
 /// The operator running the CLI, for the audit log.
 fn cli_actor() -> String {
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "operator".into());
-    format!("cli:{who}")
+    format!("cli:{}", crate::config::os_user())
 }
 
 fn cli_audit(tenant: &TenantId, action: &str, target: String) -> AuditRecord {

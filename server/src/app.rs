@@ -21,6 +21,8 @@ use crate::domain::{NumberRecord, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
+use crate::service::broker::Broker;
+use crate::service::commands::Services;
 use crate::service::inbox::Inbox;
 use crate::service::{
     demo, inbound::Inbound, outbound::Outbound, outbox::Outbox, Events, NumberDirectory,
@@ -243,7 +245,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             .upsert_tenant(&TenantRecord {
                 id: entry.tenant.clone(),
                 name: entry.tenant.to_string(),
-                created_at: jiff::Timestamp::now().as_millisecond(),
+                created_at: crate::domain::now_ms(),
             })
             .await?;
         store
@@ -302,12 +304,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                     .is_some_and(|u| u.scheme() == "https")
         }
     };
+    // Agents' presence and status go from the hub to routing (the inbox task).
+    let (agent_changes, agents) = tokio::sync::mpsc::unbounded_channel();
     let hub = Arc::new(Hub::new(
         config.hub.resume_window,
         Duration::from_secs(config.hub.away_after_secs),
         store.id_keys().clone(),
         // Sequences start at the start time in microseconds: never backwards across restarts.
-        jiff::Timestamp::now().as_microsecond().max(0) as u64,
+        crate::domain::now_ms().max(0) as u64 * 1000,
+        Some(agent_changes),
     ));
     let shutdown = CancellationToken::new();
     let outbox = Outbox::start(
@@ -318,7 +323,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     );
     let inbox = Inbox::spawn(
-        Arc::clone(&hub),
+        Arc::clone(&hub) as Arc<dyn Broker>,
+        agents,
         &events,
         Arc::clone(&store),
         config.routing.clone(),
@@ -360,7 +366,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     hub::spawn_presence_sweeper(Arc::clone(&hub), shutdown.clone());
     let gate = Arc::new(WsGate {
         hub,
-        api: api_state,
+        services: Services {
+            store: Arc::clone(&api_state.store),
+            inbox: api_state.inbox.clone(),
+            outbound: Arc::clone(&api_state.outbound),
+            outbox: api_state.outbox.clone(),
+        },
+        auth: Arc::clone(&api_state.auth),
+        cookies: api_state.cookies,
+        trusted_proxies: Arc::clone(&api_state.trusted_proxies),
         heartbeat: Duration::from_secs(config.hub.heartbeat_secs),
         tls: tls.is_some(),
     });

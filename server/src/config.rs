@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::secret::Secret;
-use crate::store::sqlite::Synchronous;
 
 /// The defaults, also the documented reference of every key.
 pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
@@ -546,6 +545,32 @@ fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
             }
         }
     }
+}
+
+/// The operator running a CLI command, for the audit log (`sudo`'s caller first).
+#[allow(clippy::disallowed_methods)] // config is where the environment is read
+pub fn os_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "operator".into())
+}
+
+/// A directory to serve the PWA from instead of the embedded build (`cargo xtask dev`).
+#[allow(clippy::disallowed_methods)] // config is where the environment is read
+pub fn pwa_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("SWITCHBOARD_PWA_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// How hard commits hit the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync on every commit: survives power loss. The default.
+    Full,
+    /// WAL without fsync per commit: survives a killed process, not a power cut.
+    Normal,
 }
 
 #[cfg(test)]

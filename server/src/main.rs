@@ -141,6 +141,7 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(password)
 }
 
+#[allow(clippy::disallowed_methods)] // main hands the environment to `config`
 fn load(config: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(Config::load(config, std::env::vars())?)
 }

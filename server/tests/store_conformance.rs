@@ -1,42 +1,81 @@
-//! Runs the one store conformance suite against every backend: SQLite always, ScyllaDB when
-//! `SCYLLA_URI` (comma-separated `host:port` contact points) is set.
+//! Runs the one store conformance suite against every backend, one test per check and backend
+//! (`sqlite::statuses_never_regress`, …): SQLite always, fresh and reopened (migrations are
+//! idempotent and the data reads back the same); ScyllaDB when `SCYLLA_URI` (comma-separated
+//! `host:port` contact points) is set.
 
-use switchboard_server::store::conformance;
-use switchboard_server::store::scylla::{ScyllaOptions, ScyllaStore};
-use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
+use switchboard_server::store::Store;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_backend_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("switchboard.db"), SqliteOptions::default())
-        .expect("open SQLite store");
-    conformance::run_all(&store).await;
+/// A store with whatever must outlive it (the SQLite file's directory).
+struct Opened<S> {
+    store: S,
+    _dir: Option<tempfile::TempDir>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_backend_conforms_after_reopen() {
-    // The same data read back by a fresh process-like open (migrations are idempotent).
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("switchboard.db");
-    drop(SqliteStore::open(&path, SqliteOptions::default()).unwrap());
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    conformance::run_all(&store).await;
+impl<S: Store + 'static> AsRef<dyn Store> for Opened<S> {
+    fn as_ref(&self) -> &(dyn Store + 'static) {
+        &self.store
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scylla_backend_conforms() {
-    let Ok(uri) = std::env::var("SCYLLA_URI") else {
-        println!("SKIPPED: scylla_backend_conforms: SCYLLA_URI is not set, so the ScyllaDB backend was not exercised (set SCYLLA_URI=host:9042 to run it)");
-        return;
-    };
-    let options = ScyllaOptions {
-        nodes: uri.split(',').map(|s| s.trim().to_owned()).collect(),
-        keyspace: std::env::var("SCYLLA_KEYSPACE")
-            .unwrap_or_else(|_| "switchboard_conformance".into()),
-        replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
-    };
-    let store = ScyllaStore::connect(&options)
-        .await
-        .expect("connect to ScyllaDB");
-    conformance::run_all(&store).await;
+mod sqlite {
+    use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
+
+    use super::Opened;
+
+    async fn open() -> Option<Opened<SqliteStore>> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("switchboard.db"), SqliteOptions::default())
+            .expect("open SQLite store");
+        Some(Opened {
+            store,
+            _dir: Some(dir),
+        })
+    }
+
+    switchboard_server::store_conformance_tests!(open);
+}
+
+mod sqlite_reopened {
+    use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
+
+    use super::Opened;
+
+    async fn open() -> Option<Opened<SqliteStore>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.db");
+        drop(SqliteStore::open(&path, SqliteOptions::default()).unwrap());
+        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        Some(Opened {
+            store,
+            _dir: Some(dir),
+        })
+    }
+
+    switchboard_server::store_conformance_tests!(open);
+}
+
+mod scylla {
+    use switchboard_server::store::scylla::{ScyllaOptions, ScyllaStore};
+
+    use super::Opened;
+
+    #[allow(clippy::disallowed_methods)] // a test's own setting, not the server's configuration
+    async fn open() -> Option<Opened<ScyllaStore>> {
+        let Ok(uri) = std::env::var("SCYLLA_URI") else {
+            println!("SKIPPED: SCYLLA_URI is not set, so the ScyllaDB backend was not exercised (set SCYLLA_URI=host:9042 to run it)");
+            return None;
+        };
+        let options = ScyllaOptions {
+            nodes: uri.split(',').map(|s| s.trim().to_owned()).collect(),
+            keyspace: std::env::var("SCYLLA_KEYSPACE")
+                .unwrap_or_else(|_| "switchboard_conformance".into()),
+            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
+        };
+        let store = ScyllaStore::connect(&options)
+            .await
+            .expect("connect to ScyllaDB");
+        Some(Opened { store, _dir: None })
+    }
+
+    switchboard_server::store_conformance_tests!(open);
 }

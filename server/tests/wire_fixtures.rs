@@ -10,6 +10,7 @@ use switchboard_server::connector::wire::{
 };
 use switchboard_server::connector::{signature, webhook, CloudApiError, ErrorKind};
 
+#[allow(clippy::disallowed_methods)] // a test setting, not the server's configuration
 fn fixtures() -> PathBuf {
     std::env::var_os("SWITCHBOARD_FIXTURES")
         .map(PathBuf::from)

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod layers;
 mod pwa;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -209,6 +210,8 @@ fn test() -> Result<()> {
     let started = Instant::now();
     ensure_wasm_target()?;
     run("format check", cargo().args(["fmt", "--all", "--check"]))?;
+    eprintln!("==> module layering (no import cycles; see docs/architecture.md)");
+    layers::check(&root())?;
     // The PWA first: the binaries built below embed it, and the browser tests use them.
     let report = pwa::build(&root().join("client/dist"), true)?;
     let node_modules = pwa::ensure_node_tools()?;
@@ -344,9 +347,10 @@ fn main() -> ExitCode {
         Some("run") => run_demo(&args[1..]),
         Some("dist") => dist(&args[1..]),
         Some("dev") => pwa::dev(&args[1..]),
+        Some("layers") => layers::check(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…]>"
+                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers>"
             );
             return ExitCode::from(2);
         }

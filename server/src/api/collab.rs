@@ -12,10 +12,10 @@ use switchboard_shared::api::{AgentProfile, Note, NoteInput, Page, StatusInput, 
 use switchboard_shared::{ConversationId, UserId};
 use warp::http::StatusCode;
 
-use super::inbox;
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::now_ms;
 use crate::domain::{new_id, NoteRecord, ProfileRecord};
+use crate::service::commands;
 use crate::store::Cursor;
 
 /// The longest note.
@@ -92,7 +92,7 @@ fn note_dto(n: NoteRecord) -> Note {
 
 /// `GET conversations/{id}/notes?cursor=&limit=`: newest first.
 pub async fn list_notes(ctx: Ctx) -> ApiResult {
-    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
+    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
     let limit = ctx.req.limit(50, crate::store::MAX_PAGE)?;
     let cursor = ctx.req.query("cursor").map(Cursor::from_token);
     let page = ctx.scope.notes(&c.id, cursor.as_ref(), limit).await?;
@@ -108,7 +108,7 @@ pub async fn list_notes(ctx: Ctx) -> ApiResult {
 /// `POST conversations/{id}/notes` `{"text": "…@{u_…}…"}`: 201 with the note.
 pub async fn add_note(ctx: Ctx) -> ApiResult {
     let body: NoteInput = ctx.req.json()?;
-    let (c, thread) = inbox::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
+    let (c, thread) = commands::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
     let text = body.text.trim();
     if switchboard_shared::text::is_blank(text) || text.chars().count() > MAX_NOTE_CHARS {
         return Err(Failure::bad_request(format!(
@@ -163,7 +163,7 @@ pub async fn add_note(ctx: Ctx) -> ApiResult {
 pub async fn put_tags(ctx: Ctx) -> ApiResult {
     let body: TagsInput = ctx.req.json()?;
     let tags = labels("tags", body.tags)?;
-    let (c, thread) = inbox::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
+    let (c, thread) = commands::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
     if thread.is_none() {
         return Err(Failure::not_found("conversation"));
     }

@@ -12,9 +12,9 @@ use switchboard_shared::ErrorCode;
 use switchboard_shared::{ConversationId, Permission, UserId};
 use warp::http::StatusCode;
 
-use super::inbox::{self, Acting};
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
+use crate::service::commands::{self, Acting};
 use crate::service::outbound::{Draft, OutboundError};
 use crate::service::{media_kind, message_parts};
 use crate::store::Cursor;
@@ -80,7 +80,7 @@ fn id(ctx: &Ctx) -> ConversationId {
 
 /// `GET conversations/{id}`.
 pub async fn get(ctx: Ctx) -> ApiResult {
-    let (c, t) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (c, t) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     json(StatusCode::OK, &dto(&ctx, c, t))
 }
 
@@ -89,7 +89,7 @@ pub async fn get(ctx: Ctx) -> ApiResult {
 /// conversation's id follows from the number and the customer, so this reads one conversation
 /// per number and needs no index.
 pub async fn customer_profile(ctx: Ctx) -> ApiResult {
-    let (this, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (this, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let mut conversations = Vec::new();
     for number in ctx.scope.numbers().await? {
         let other = ctx
@@ -206,7 +206,7 @@ pub async fn list(ctx: Ctx) -> ApiResult {
 
 /// `GET conversations/{id}/messages?cursor=&limit=`: newest first.
 pub async fn history(ctx: Ctx) -> ApiResult {
-    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let limit = ctx.req.limit(50, crate::store::MAX_PAGE)?;
     let cursor = ctx.req.query("cursor").map(Cursor::from_token);
     let page = ctx.scope.history(&c.id, cursor.as_ref(), limit).await?;
@@ -277,7 +277,7 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
             ))
         }
     };
-    let send = inbox::send(
+    let send = commands::send(
         &acting(&ctx),
         &id(&ctx),
         draft,
@@ -292,7 +292,7 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
 /// conversation's messages (an empty emoji takes the reaction back). `202` like a reply.
 pub async fn react(ctx: Ctx) -> ApiResult {
     let body: ReactionInput = ctx.req.json()?;
-    let send = inbox::react(
+    let send = commands::react(
         &acting(&ctx),
         &id(&ctx),
         &body.message,
@@ -306,7 +306,7 @@ pub async fn react(ctx: Ctx) -> ApiResult {
 /// `GET conversations/{id}/templates`: the approved templates of the conversation's number
 /// (the messages that may open a closed 24-hour window).
 pub async fn templates(ctx: Ctx) -> ApiResult {
-    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
     let list = ctx.outbound.templates(entry).await?;
     let mut items: Vec<MessageTemplate> = list
@@ -342,7 +342,7 @@ fn looks_like(mime_type: &str, bytes: &[u8]) -> bool {
 /// `Content-Type`: uploads it to WhatsApp for this conversation's number. `201` with the media
 /// to send (`media` of a message).
 pub async fn upload(ctx: Ctx) -> ApiResult {
-    let (c, _) = inbox::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let mime_type = ctx
         .req
         .headers
@@ -428,8 +428,8 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
 pub async fn media(ctx: Ctx) -> ApiResult {
     let a = acting(&ctx);
     let conversation = id(&ctx);
-    let (c, _) = inbox::visible(a.principal, a.scope, &conversation).await?;
-    let message = inbox::message_of(&a, &conversation, ctx.req.param(1), "key")
+    let (c, _) = commands::visible(a.principal, a.scope, &conversation).await?;
+    let message = commands::message_of(&a, &conversation, ctx.req.param(1), "key")
         .await
         .map_err(|_| Failure::not_found("message"))?;
     let Some(media) = message_parts(&message.raw).media else {
@@ -496,26 +496,26 @@ pub async fn get_send(ctx: Ctx) -> ApiResult {
         .get(ctx.scope.tenant(), ctx.req.param(0))
         .await?
         .ok_or_else(|| Failure::not_found("send"))?;
-    inbox::visible(&ctx.principal, &ctx.scope, &send.conversation).await?;
+    commands::visible(&ctx.principal, &ctx.scope, &send.conversation).await?;
     json(StatusCode::OK, &send_dto(&ctx, send))
 }
 
 /// `POST conversations/{id}/assign` `{"agent": "u_…"}`.
 pub async fn assign(ctx: Ctx) -> ApiResult {
     let body: AssignTo = ctx.req.json()?;
-    inbox::assign(&acting(&ctx), &id(&ctx), &body.agent).await?;
+    commands::assign(&acting(&ctx), &id(&ctx), &body.agent).await?;
     get(ctx).await
 }
 
 /// `POST conversations/{id}/resolve`.
 pub async fn resolve(ctx: Ctx) -> ApiResult {
-    inbox::resolve(&acting(&ctx), &id(&ctx)).await?;
+    commands::resolve(&acting(&ctx), &id(&ctx)).await?;
     get(ctx).await
 }
 
 /// `POST conversations/{id}/reopen`.
 pub async fn reopen(ctx: Ctx) -> ApiResult {
-    inbox::reopen(&acting(&ctx), &id(&ctx)).await?;
+    commands::reopen(&acting(&ctx), &id(&ctx)).await?;
     get(ctx).await
 }
 

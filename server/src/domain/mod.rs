@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod directory;
+pub mod error;
 pub mod event;
 pub mod identity;
 pub mod inbox;
@@ -14,6 +15,7 @@ pub mod outbox;
 
 pub use clock::{now_ms, UnixMillis};
 pub use directory::*;
+pub use error::CommandError;
 pub use event::DomainEvent;
 pub use identity::*;
 pub use inbox::*;

@@ -462,7 +462,7 @@ where
             )
         }
     };
-    let received_at = jiff::Timestamp::now().as_millisecond();
+    let received_at = crate::domain::now_ms();
     match state
         .inbound
         .handle(&body, sig.as_deref(), received_at)

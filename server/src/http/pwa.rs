@@ -36,9 +36,9 @@ pub enum Source {
 impl Source {
     /// The directory named by `SWITCHBOARD_PWA_DIR`, else what is embedded.
     pub fn from_env() -> Self {
-        match std::env::var_os("SWITCHBOARD_PWA_DIR") {
-            Some(dir) if !dir.is_empty() => Source::Dir(PathBuf::from(dir)),
-            _ => Source::Embedded,
+        match crate::config::pwa_dir() {
+            Some(dir) => Source::Dir(dir),
+            None => Source::Embedded,
         }
     }
 

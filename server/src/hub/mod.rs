@@ -23,13 +23,13 @@ use std::time::Duration;
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
 use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame, Topic};
-use switchboard_shared::{Direction, PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 use tokio::sync::mpsc;
 
 use self::presence::Presences;
 use crate::auth::Viewer;
-use crate::domain::DomainEvent;
-use crate::domain::{outbound_message_key, TeamRecord};
+use crate::domain::TeamRecord;
+use crate::service::broker::{AgentChange, Broker};
 use crate::store::IdKeys;
 
 /// A frame ready to write, shared by every connection it goes to (cheap to clone).
@@ -302,10 +302,6 @@ impl PartialEq for Subscribed {
     }
 }
 
-/// An agent's change as routing hears it: the tenant, the state, and whether routing offers
-/// them conversations.
-pub type AgentChange = (TenantId, AgentState, bool);
-
 /// A stream is named by its tenant and topic.
 type StreamKey = (TenantId, Topic);
 
@@ -320,7 +316,7 @@ pub struct Hub {
     /// Where streams start numbering (see [`Hub::new`]).
     first_seq: u64,
     /// Told of every change of an agent's presence or status (routing listens).
-    agent_watch: std::sync::OnceLock<mpsc::UnboundedSender<AgentChange>>,
+    agent_watch: Option<mpsc::UnboundedSender<AgentChange>>,
 }
 
 pub(crate) fn frame(value: &ServerFrame) -> Frame {
@@ -331,7 +327,13 @@ impl Hub {
     /// `first_seq` is where every stream's numbering starts: the server's start time in
     /// microseconds, so that sequences never go backwards across restarts (a client's `after`
     /// from before one is older than every stream and answered `resync`).
-    pub fn new(window: usize, away_after: Duration, keys: IdKeys, first_seq: u64) -> Self {
+    pub fn new(
+        window: usize,
+        away_after: Duration,
+        keys: IdKeys,
+        first_seq: u64,
+        agent_watch: Option<mpsc::UnboundedSender<AgentChange>>,
+    ) -> Self {
         Self {
             first_seq,
             keys,
@@ -339,63 +341,18 @@ impl Hub {
             window: window.max(1),
             next_id: AtomicU64::new(1),
             presence: Presences::new(away_after.as_millis() as i64),
-            agent_watch: std::sync::OnceLock::new(),
+            agent_watch,
         }
     }
 
     /// Tells the tenant's board (and routing) that an agent changed, when they did.
     pub fn agent_changed(&self, tenant: &TenantId, state: Option<AgentState>) {
         if let Some(agent) = state {
-            if let Some(watch) = self.agent_watch.get() {
+            if let Some(watch) = &self.agent_watch {
                 let routable = self.presence.routable(tenant, &agent.user);
                 let _ = watch.send((tenant.clone(), agent.clone(), routable));
             }
             self.publish(tenant, &Topic::Board, &HubEvent::AgentChanged { agent });
-        }
-    }
-
-    /// Where agents' changes go besides the board (set once, by routing).
-    pub fn watch_agents(&self) -> Option<mpsc::UnboundedReceiver<AgentChange>> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.agent_watch.set(tx).ok().map(|()| rx)
-    }
-
-    /// Publishes an event about a conversation to every stream that follows it: the tenant, the
-    /// conversation, the teams owning its number, the inboxes of the agents named, and (for
-    /// assignment changes) the board.
-    pub fn fan_out(
-        &self,
-        tenant: &TenantId,
-        event: &HubEvent,
-        teams: &[TeamRecord],
-        inboxes: &[&UserId],
-    ) {
-        let prepared = Prepared::new(tenant, event, &self.keys);
-        let Some((conversation, number)) = event.conversation() else {
-            self.publish_prepared(tenant, &Topic::Board, &prepared);
-            return;
-        };
-        self.publish_prepared(tenant, &Topic::Tenant, &prepared);
-        let access = match event {
-            HubEvent::ConversationChanged { assignee, .. } => {
-                Some((number.clone(), assignee.clone()))
-            }
-            _ => None,
-        };
-        let topic = Topic::Conversation(conversation.clone());
-        self.publish_to(tenant, &topic, &prepared, access);
-        for team in teams.iter().filter(|t| t.numbers.contains(number)) {
-            self.publish_prepared(tenant, &Topic::Team(team.id.clone()), &prepared);
-        }
-        let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
-        for user in inboxes {
-            if !seen.contains(user) {
-                seen.push(user);
-                self.publish_prepared(tenant, &Topic::Inbox((*user).clone()), &prepared);
-            }
-        }
-        if matches!(event, HubEvent::ConversationChanged { .. }) {
-            self.publish_prepared(tenant, &Topic::Board, &prepared);
         }
     }
 
@@ -639,10 +596,53 @@ impl Hub {
             }
         }
     }
+}
+
+/// The in-process broker: events go straight into this server's streams. A cross-node broker
+/// (NATS) would publish to the other nodes here and feed what they publish into the same streams.
+impl Broker for Hub {
+    /// Publishes an event about a conversation to every stream that follows it: the tenant, the
+    /// conversation, the teams owning its number, the inboxes of the agents named, and (for
+    /// assignment changes) the board.
+    fn fan_out(
+        &self,
+        tenant: &TenantId,
+        event: &HubEvent,
+        teams: &[TeamRecord],
+        inboxes: &[&UserId],
+    ) {
+        let prepared = Prepared::new(tenant, event, &self.keys);
+        let Some((conversation, number)) = event.conversation() else {
+            self.publish_prepared(tenant, &Topic::Board, &prepared);
+            return;
+        };
+        self.publish_prepared(tenant, &Topic::Tenant, &prepared);
+        let access = match event {
+            HubEvent::ConversationChanged { assignee, .. } => {
+                Some((number.clone(), assignee.clone()))
+            }
+            _ => None,
+        };
+        let topic = Topic::Conversation(conversation.clone());
+        self.publish_to(tenant, &topic, &prepared, access);
+        for team in teams.iter().filter(|t| t.numbers.contains(number)) {
+            self.publish_prepared(tenant, &Topic::Team(team.id.clone()), &prepared);
+        }
+        let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
+        for user in inboxes {
+            if !seen.contains(user) {
+                seen.push(user);
+                self.publish_prepared(tenant, &Topic::Inbox((*user).clone()), &prepared);
+            }
+        }
+        if matches!(event, HubEvent::ConversationChanged { .. }) {
+            self.publish_prepared(tenant, &Topic::Board, &prepared);
+        }
+    }
 
     /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
     /// marker, its window is emptied, and its subscribers are told to resync.
-    pub fn lost_events(&self) {
+    fn lost_events(&self) {
         let streams: Vec<(StreamKey, Arc<Mutex<Stream>>)> = self
             .streams
             .iter()
@@ -672,7 +672,7 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let now = jiff::Timestamp::now().as_millisecond();
+            let now = crate::domain::now_ms();
             for (tenant, state) in hub.presence.sweep(now) {
                 hub.agent_changed(&tenant, Some(state));
             }
@@ -680,97 +680,10 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
     });
 }
 
-/// The stream event a domain event becomes, and its tenant.
-pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
-    match event {
-        DomainEvent::MessageReceived { tenant, message } => {
-            let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
-            (
-                tenant,
-                HubEvent::MessageStored {
-                    conversation,
-                    number: message.number,
-                    customer: message.customer.into_string(),
-                    key: message.key.into_string(),
-                    wamid: message.wamid.into_string(),
-                    direction: Direction::Inbound,
-                    message_type: message.kind,
-                    text: message.text,
-                    at: message.at_ms,
-                    parts: crate::service::message_parts(&message.raw),
-                    outbox: None,
-                },
-            )
-        }
-        DomainEvent::MessageSent {
-            message, outbox, ..
-        } => {
-            let tenant = message.tenant.clone();
-            let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
-            let key = outbound_message_key(&message.wamid).into_string();
-            (
-                tenant,
-                HubEvent::MessageStored {
-                    conversation,
-                    number: message.number,
-                    customer: message.customer.into_string(),
-                    key,
-                    wamid: message.wamid.into_string(),
-                    direction: Direction::Outbound,
-                    message_type: message.kind,
-                    text: message.text,
-                    at: message.at_ms,
-                    parts: crate::service::message_parts(&message.raw),
-                    outbox,
-                },
-            )
-        }
-        DomainEvent::NoteAdded { note, number } => (
-            note.tenant,
-            HubEvent::NoteAdded {
-                conversation: note.conversation,
-                number,
-                note: switchboard_shared::api::Note {
-                    id: note.id,
-                    author: note.author,
-                    author_name: note.author_name,
-                    text: note.text,
-                    mentions: note.mentions,
-                    at: note.at_ms,
-                },
-            },
-        ),
-        DomainEvent::SendFailed { send } => (
-            send.tenant,
-            HubEvent::SendFailed {
-                conversation: send.conversation,
-                number: send.number,
-                outbox: send.id,
-                error: send.error.unwrap_or_default(),
-                at: send.updated_at,
-            },
-        ),
-        DomainEvent::StatusUpdated { tenant, status } => {
-            let conversation = keys.conversation_id(&tenant, &status.number, &status.recipient);
-            (
-                tenant,
-                HubEvent::StatusChanged {
-                    conversation,
-                    number: status.number,
-                    wamid: status.wamid.into_string(),
-                    status: status.status,
-                    at: status.at_ms,
-                    error_codes: status.error_codes,
-                },
-            )
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_shared::{ConversationId, PhoneNumberId};
+    use switchboard_shared::{ConversationId, Direction, PhoneNumberId};
 
     fn test_keys() -> IdKeys {
         IdKeys::new([1; 32])
@@ -810,7 +723,7 @@ mod tests {
 
     #[test]
     fn resume_replays_exactly_what_was_missed_then_goes_live() {
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0);
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
         let t = TenantId::from("t");
         for i in 1..=5 {
             hub.publish(&t, &Topic::Tenant, &event(i));
@@ -846,7 +759,7 @@ mod tests {
 
     #[test]
     fn beyond_the_window_the_answer_is_resync() {
-        let hub = Hub::new(4, Duration::from_secs(300), test_keys(), 0);
+        let hub = Hub::new(4, Duration::from_secs(300), test_keys(), 0, None);
         let t = TenantId::from("t");
         for i in 1..=10 {
             hub.publish(&t, &Topic::Tenant, &event(i));
@@ -871,7 +784,7 @@ mod tests {
 
     #[test]
     fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
-        let hub = Hub::new(16, Duration::from_secs(300), test_keys(), 0);
+        let hub = Hub::new(16, Duration::from_secs(300), test_keys(), 0, None);
         let t = TenantId::from("t");
         let (masked, mut masked_rx) = subscriber(&hub, 64, false);
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
@@ -936,7 +849,7 @@ mod tests {
     fn a_stream_nobody_follows_yet_replays_its_window_masked_or_not() {
         // An agent's inbox often gets its first event (the assignment made because they came
         // online) just before they subscribe: `after: 0` must replay it.
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0);
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
         let t = TenantId::from("t");
         let message = |at| HubEvent::MessageStored {
             conversation: ConversationId::from("c_1"),

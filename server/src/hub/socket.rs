@@ -30,11 +30,11 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::{frame, Frame, Hold, Hub, Subscribed, Subscriber};
-use crate::api::inbox::{self, Acting};
-use crate::api::ApiState;
-use crate::auth::{Credential, Principal, RequestMeta, TenantScope};
+use crate::auth::{Authenticator, Credential, Principal, RequestMeta, TenantScope};
+use crate::domain::CommandError;
+use crate::service::commands::{self, Services};
 use crate::service::outbound::Draft;
-use crate::web::{client_ip, cookie_value, cross_origin};
+use crate::web::{client_ip, cookie_value, cross_origin, CookiePolicy};
 
 /// Frames queued for one connection before it counts as too slow.
 pub const QUEUE_DEPTH: usize = 256;
@@ -63,7 +63,11 @@ fn socket_config() -> WebSocketConfig {
 /// What the upgrade needs.
 pub struct WsGate {
     pub hub: Arc<Hub>,
-    pub api: ApiState,
+    pub services: Services,
+    pub auth: Arc<Authenticator>,
+    pub cookies: CookiePolicy,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub heartbeat: Duration,
     pub tls: bool,
 }
@@ -127,13 +131,13 @@ async fn accept(
     };
     let headers = req.headers().clone();
     let meta = RequestMeta {
-        ip: client_ip(Some(peer.ip()), &headers, &gate.api.trusted_proxies),
+        ip: client_ip(Some(peer.ip()), &headers, &gate.trusted_proxies),
         user_agent: header(req, "user-agent").map(|v| v.chars().take(300).collect()),
     };
     let bearer = header(req, "authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_owned());
-    let cookie = cookie_value(&headers, gate.api.cookies.name()).map(str::to_owned);
+    let cookie = cookie_value(&headers, gate.cookies.name()).map(str::to_owned);
     // Browsers always send `Origin` on a WebSocket upgrade: a cookie upgrade without one is not
     // a browser's, and a cookie is a browser's credential (bearer tokens and API keys are not).
     let no_origin = !headers.contains_key("origin");
@@ -147,7 +151,7 @@ async fn accept(
     }
     let presented = bearer.or(cookie.map(|c| format!("cookie:{c}")));
     let principal = match &presented {
-        Some(credential) => match authenticate(&gate.api, credential, meta.clone()).await {
+        Some(credential) => match authenticate(&gate.auth, credential, meta.clone()).await {
             Ok(Some(p)) => Some(p),
             Ok(None) => {
                 return Err(plain(
@@ -194,30 +198,28 @@ async fn accept(
 
 /// A credential as presented: `sbk_…` (API key), `cookie:sbs_…` or `sbs_…` (bearer).
 async fn authenticate(
-    api: &ApiState,
+    auth: &Authenticator,
     credential: &str,
     meta: RequestMeta,
 ) -> Result<Option<Principal>, crate::store::StoreError> {
     if credential.starts_with("sbk_") {
-        api.auth.from_api_key(credential, meta).await
+        auth.from_api_key(credential, meta).await
     } else if let Some(token) = credential.strip_prefix("cookie:") {
-        api.auth
-            .from_session(
-                Credential::Cookie {
-                    token: token.to_owned(),
-                },
-                meta,
-            )
-            .await
+        auth.from_session(
+            Credential::Cookie {
+                token: token.to_owned(),
+            },
+            meta,
+        )
+        .await
     } else {
-        api.auth
-            .from_session(
-                Credential::Bearer {
-                    token: credential.to_owned(),
-                },
-                meta,
-            )
-            .await
+        auth.from_session(
+            Credential::Bearer {
+                token: credential.to_owned(),
+            },
+            meta,
+        )
+        .await
     }
 }
 
@@ -276,7 +278,7 @@ async fn run(
                 _ => None,
             };
             let principal = match &token {
-                Some(t) if !t.starts_with("cookie:") => authenticate(&gate.api, t, meta.clone())
+                Some(t) if !t.starts_with("cookie:") => authenticate(&gate.auth, t, meta.clone())
                     .await
                     .ok()
                     .flatten(),
@@ -292,7 +294,7 @@ async fn run(
         }
     };
     metrics::gauge!("switchboard_hub_connections").increment(1.0);
-    let now = || jiff::Timestamp::now().as_millisecond();
+    let now = || crate::domain::now_ms();
     let user = principal.user().map(|u| (u.id.clone(), u.name.clone()));
     // Routing offers conversations to people who work an inbox: those who can reply and do not
     // oversee every conversation. Supervisors and admins take conversations by assignment.
@@ -306,7 +308,7 @@ async fn run(
         gate.hub.agent_changed(&principal.tenant, state);
     }
     let mut principal = principal;
-    let scope = principal.scope(&gate.api.store);
+    let scope = principal.scope(&gate.services.store);
     let (tx, mut rx) = mpsc::channel::<Frame>(QUEUE_DEPTH);
     let subscriber = Subscriber::new(
         gate.hub.next_subscriber_id(),
@@ -432,7 +434,7 @@ async fn run(
                     topics.remove(topic);
                 }
                 if !notices.parked.is_empty() {
-                    match authenticate(&gate.api, &credential, meta.clone()).await {
+                    match authenticate(&gate.auth, &credential, meta.clone()).await {
                         Ok(Some(fresh)) => principal = fresh,
                         Ok(None) => {
                             closing.with(close::SESSION_ENDED);
@@ -452,7 +454,7 @@ async fn run(
                 break;
             }
             _ = recheck.tick() => {
-                match authenticate(&gate.api, &credential, meta.clone()).await {
+                match authenticate(&gate.auth, &credential, meta.clone()).await {
                     Ok(Some(fresh)) => {
                         // The hub checks every event against what the caller may see now.
                         subscriber.set_viewer(fresh.viewer());
@@ -533,18 +535,12 @@ fn refusal(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> F
 /// the socket keeps reading meanwhile) and queues its `ack` or `error`.
 fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed: ClientFrame) {
     let id = parsed.id().map(str::to_owned);
-    let api = gate.api.clone();
+    let services = gate.services.clone();
     let principal = principal.clone();
     let subscriber = subscriber.clone();
     tokio::spawn(async move {
-        let scope = principal.scope(&api.store);
-        let a = Acting {
-            principal: &principal,
-            scope: &scope,
-            inbox: &api.inbox,
-            outbound: &api.outbound,
-            outbox: &api.outbox,
-        };
+        let scope = principal.scope(&services.store);
+        let a = services.acting(&principal, &scope);
         let outcome = match &parsed {
             ClientFrame::SendMessage {
                 conversation,
@@ -552,7 +548,7 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 reply_to,
                 key,
                 ..
-            } => inbox::send(
+            } => commands::send(
                 &a,
                 conversation,
                 Draft::Text(text.clone()),
@@ -565,19 +561,23 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 conversation,
                 agent,
                 ..
-            } => inbox::assign(&a, conversation, agent).await.map(|()| None),
+            } => commands::assign(&a, conversation, agent)
+                .await
+                .map(|()| None),
             ClientFrame::Resolve { conversation, .. } => {
-                inbox::resolve(&a, conversation).await.map(|()| None)
+                commands::resolve(&a, conversation).await.map(|()| None)
             }
             ClientFrame::Reopen { conversation, .. } => {
-                inbox::reopen(&a, conversation).await.map(|()| None)
+                commands::reopen(&a, conversation).await.map(|()| None)
             }
-            ClientFrame::Typing { conversation, .. } => inbox::mark_read(&a, conversation, true)
+            ClientFrame::Typing { conversation, .. } => commands::mark_read(&a, conversation, true)
                 .await
                 .map(|()| None),
-            ClientFrame::MarkRead { conversation, .. } => inbox::mark_read(&a, conversation, false)
-                .await
-                .map(|()| None),
+            ClientFrame::MarkRead { conversation, .. } => {
+                commands::mark_read(&a, conversation, false)
+                    .await
+                    .map(|()| None)
+            }
             _ => return,
         };
         let reply = match outcome {
@@ -590,7 +590,7 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                     .map(|w| scope.shown_wamid(&principal, w.as_str())),
                 outbox: send.map(|s| s.id),
             }),
-            Err(failure) => refusal(id, failure.code, failure.message),
+            Err(failure) => refusal(id, failure.code(), failure.to_string()),
         };
         subscriber.offer(reply);
     });
@@ -621,7 +621,7 @@ async fn handle(
         }
     };
     let id = parsed.id().map(str::to_owned);
-    if let Some(permission) = inbox::command_permission(&parsed) {
+    if let Some(permission) = commands::command_permission(&parsed) {
         if !principal.can(permission) {
             return Some(refusal(
                 id,
@@ -647,7 +647,7 @@ async fn handle(
         ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
         ClientFrame::SetStatus { id, status } => match principal.user() {
             Some(user) => {
-                let now = jiff::Timestamp::now().as_millisecond();
+                let now = crate::domain::now_ms();
                 let state = gate
                     .hub
                     .presence
@@ -809,15 +809,15 @@ async fn may_subscribe(
                 Err((ErrorCode::Forbidden, format!("`{topic}` needs `{needs}`")))
             }
         }
-        Topic::Conversation(id) => match inbox::visible(principal, scope, id).await {
+        Topic::Conversation(id) => match commands::visible(principal, scope, id).await {
             Ok((conversation, thread)) => {
                 Ok(Some((conversation.number, thread.and_then(|t| t.assignee))))
             }
-            Err(f) if f.status == StatusCode::NOT_FOUND => {
+            Err(CommandError::NotFound(_)) => {
                 Err((ErrorCode::NotFound, format!("no conversation `{id}`")))
             }
-            Err(f) if f.status == StatusCode::GONE => {
-                Err((ErrorCode::ConversationMoved, f.message))
+            Err(moved @ CommandError::Moved(_)) => {
+                Err((ErrorCode::ConversationMoved, moved.to_string()))
             }
             Err(_) => Err((ErrorCode::StoreUnavailable, "try again".to_owned())),
         },

@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::board::Figures;
+use super::broker::{to_hub_event, AgentChange, Broker};
 use super::outbox::{NewSend, Outbox};
 use super::Events;
 use crate::config::RoutingConfig;
@@ -30,7 +31,6 @@ use crate::domain::{
     AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, TeamRecord,
     ThreadRecord, ThreadState,
 };
-use crate::hub::{to_hub_event, Hub};
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::store::{Store, StoreError};
 
@@ -230,7 +230,8 @@ impl Inbox {
     /// Starts the inbox task: restores open conversations from the store, then handles events,
     /// commands, agents' changes and the clock until `shutdown`.
     pub async fn spawn(
-        hub: Arc<Hub>,
+        broker: Arc<dyn Broker>,
+        agents: mpsc::UnboundedReceiver<AgentChange>,
         events: &Events,
         store: Arc<dyn Store>,
         config: RoutingConfig,
@@ -240,7 +241,7 @@ impl Inbox {
         let shared_config = Arc::new(config.clone());
         let mut worker = Worker {
             outbox,
-            hub: Arc::clone(&hub),
+            broker,
             store,
             config,
             tenants: HashMap::new(),
@@ -253,9 +254,7 @@ impl Inbox {
         };
         worker.restore().await?;
         let mut rx = events.subscribe();
-        let mut agents = hub
-            .watch_agents()
-            .ok_or_else(|| StoreError::Invalid("the hub already has a router".into()))?;
+        let mut agents = agents;
         let (tx, mut commands) = mpsc::channel(1024);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -271,7 +270,7 @@ impl Inbox {
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "the inbox lagged behind the event bus; streams resync");
                             worker.flush().await;
-                            worker.hub.lost_events();
+                            worker.broker.lost_events();
                         }
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
@@ -315,7 +314,7 @@ struct TenantInbox {
 struct Worker {
     /// For the queue notice to customers who have to wait.
     outbox: Outbox,
-    hub: Arc<Hub>,
+    broker: Arc<dyn Broker>,
     store: Arc<dyn Store>,
     config: RoutingConfig,
     tenants: HashMap<TenantId, TenantInbox>,
@@ -543,7 +542,7 @@ impl Worker {
             let inbox = self.tenant(&tenant);
             if inbox.board.as_ref() != Some(&board) {
                 inbox.board = Some(board.clone());
-                self.hub
+                self.broker
                     .fan_out(&tenant, &HubEvent::BoardChanged { board }, &[], &[]);
             }
         }
@@ -601,7 +600,7 @@ impl Worker {
         let teams = self.teams(tenant).await;
         if self.staged.is_empty() {
             let inboxes: Vec<&UserId> = inboxes.iter().collect();
-            self.hub.fan_out(tenant, &event, &teams, &inboxes);
+            self.broker.fan_out(tenant, &event, &teams, &inboxes);
         } else {
             self.held.push(Held {
                 tenant: tenant.clone(),
@@ -650,7 +649,7 @@ impl Worker {
         }
         for held in std::mem::take(&mut self.held) {
             let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
-            self.hub
+            self.broker
                 .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
         }
     }

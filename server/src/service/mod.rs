@@ -5,6 +5,8 @@
 //! real-time hub will fan out. Must not: know warp or SQL/CQL.
 
 pub mod board;
+pub mod broker;
+pub mod commands;
 pub mod demo;
 pub mod inbound;
 pub mod inbox;

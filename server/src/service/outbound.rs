@@ -322,7 +322,7 @@ impl Outbound {
 
     /// Runs `f` on the number's schedule (made at its tier on first use).
     fn governed<T>(&self, entry: &NumberEntry, f: impl FnOnce(&mut Governor, i64) -> T) -> T {
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = crate::domain::now_ms();
         let mut map = self.governors.lock().unwrap_or_else(|p| p.into_inner());
         let g = map
             .entry(entry.phone_number_id.clone())

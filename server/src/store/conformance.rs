@@ -14,28 +14,45 @@ use crate::domain::*;
 
 use super::{Store, StoreError};
 
-/// Runs every check; panics with a message naming the failed one.
-pub async fn run_all(store: &dyn Store) {
-    directory_upserts_are_idempotent(store).await;
-    ingest_is_idempotent_and_keeps_recycled_wamids_apart(store).await;
-    statuses_never_regress(store).await;
-    outbound_messages_carry_their_latest_status(store).await;
-    history_pages_newest_first_across_buckets(store).await;
-    messages_of_one_second_keep_their_arrival_order(store).await;
-    a_webhook_without_a_name_keeps_the_contacts_name(store).await;
-    tenants_are_isolated(store).await;
-    scan_returns_every_message_once(store).await;
-    account_events_are_deduplicated_and_paged(store).await;
-    bad_pages_are_refused(store).await;
-    users_are_unique_by_email_paged_and_tenant_scoped(store).await;
-    changes_carry_their_audit_lines_and_failures_none(store).await;
-    sessions_live_until_deleted(store).await;
-    roles_and_teams_are_tenant_scoped(store).await;
-    api_keys_are_unique_revocable_and_scoped(store).await;
-    audit_log_pages_newest_first_with_filters(store).await;
-    threads_keep_their_state_and_only_open_ones_are_listed(store).await;
-    outbox_sends_are_claimed_once_and_finished_into_history(store).await;
-    notes_page_newest_first_and_profiles_carry_their_audit(store).await;
+/// One `#[tokio::test]` per check, for a backend: `$open` is an async function returning
+/// `Option<S>` where `S: AsRef<dyn Store>` (`None` skips, for a backend that is not configured
+/// here). Each check is its own test, so a failure names its check and the others still run.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($open:path) => {
+        $crate::store_conformance_tests!(@each $open;
+            directory_upserts_are_idempotent,
+            ingest_is_idempotent_and_keeps_recycled_wamids_apart,
+            statuses_never_regress,
+            outbound_messages_carry_their_latest_status,
+            history_pages_newest_first_across_buckets,
+            messages_of_one_second_keep_their_arrival_order,
+            a_webhook_without_a_name_keeps_the_contacts_name,
+            tenants_are_isolated,
+            scan_returns_every_message_once,
+            account_events_are_deduplicated_and_paged,
+            bad_pages_are_refused,
+            users_are_unique_by_email_paged_and_tenant_scoped,
+            changes_carry_their_audit_lines_and_failures_none,
+            sessions_live_until_deleted,
+            roles_and_teams_are_tenant_scoped,
+            api_keys_are_unique_revocable_and_scoped,
+            audit_log_pages_newest_first_with_filters,
+            threads_keep_their_state_and_only_open_ones_are_listed,
+            outbox_sends_are_claimed_once_and_finished_into_history,
+            notes_page_newest_first_and_profiles_carry_their_audit,
+        );
+    };
+    (@each $open:path; $($check:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                if let Some(store) = $open().await {
+                    $crate::store::conformance::$check(store.as_ref()).await;
+                }
+            }
+        )*
+    };
 }
 
 fn fresh_tenant(label: &str) -> TenantId {
@@ -85,7 +102,7 @@ fn status(wamid: &str, status: MessageStatus, at_ms: i64) -> InboundEvent {
     })
 }
 
-async fn directory_upserts_are_idempotent(store: &dyn Store) {
+pub async fn directory_upserts_are_idempotent(store: &dyn Store) {
     let tenant = fresh_tenant("dir");
     let record = TenantRecord {
         id: tenant.clone(),
@@ -142,7 +159,7 @@ async fn directory_upserts_are_idempotent(store: &dyn Store) {
 
 /// Optional fields a webhook leaves out leave the stored value as it was (Scylla once bound
 /// them as NULL and erased the name).
-async fn a_webhook_without_a_name_keeps_the_contacts_name(store: &dyn Store) {
+pub async fn a_webhook_without_a_name_keeps_the_contacts_name(store: &dyn Store) {
     let tenant = fresh_tenant("contact");
     let customer = "16505550200";
     let contact = |name: Option<&str>| {
@@ -184,7 +201,7 @@ async fn a_webhook_without_a_name_keeps_the_contacts_name(store: &dyn Store) {
 /// A burst of 100 messages with the same WhatsApp timestamp (whole seconds), delivered one
 /// webhook after another: history returns them in exactly the reverse of arrival (newest first),
 /// whole and paged, and a redelivery changes nothing.
-async fn messages_of_one_second_keep_their_arrival_order(store: &dyn Store) {
+pub async fn messages_of_one_second_keep_their_arrival_order(store: &dyn Store) {
     let tenant = fresh_tenant("order");
     let burst: Vec<InboundMessage> = (0..100)
         .map(|i| {
@@ -247,7 +264,7 @@ async fn messages_of_one_second_keep_their_arrival_order(store: &dyn Store) {
     assert_eq!(paged, expected, "the same order page by page");
 }
 
-async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store) {
+pub async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store) {
     let tenant = fresh_tenant("ingest");
     // Meta's own examples reuse one wamid for a text, an image and a sticker.
     let recycled = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
@@ -318,7 +335,7 @@ async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn Store)
     assert_eq!(record.customer_name.as_deref(), Some("Sheena Nelson"));
 }
 
-async fn statuses_never_regress(store: &dyn Store) {
+pub async fn statuses_never_regress(store: &dyn Store) {
     let tenant = fresh_tenant("status");
     let w = "wamid.status-order";
     // Out of order: read arrives before sent and delivered, then delivered is redelivered.
@@ -379,7 +396,7 @@ async fn statuses_never_regress(store: &dyn Store) {
         .is_none());
 }
 
-async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
+pub async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
     let tenant = fresh_tenant("outbound");
     let wamid = Wamid::from("wamid.outbound-1");
     let record = OutboundRecord {
@@ -429,7 +446,7 @@ async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
     );
 }
 
-async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
+pub async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
     let tenant = fresh_tenant("history");
     // 11 messages over 4 days, two at the same millisecond (the later arrival goes after).
     let times = [
@@ -513,7 +530,7 @@ async fn history_pages_newest_first_across_buckets(store: &dyn Store) {
     assert_eq!(pages, 4, "11 messages in pages of 3");
 }
 
-async fn tenants_are_isolated(store: &dyn Store) {
+pub async fn tenants_are_isolated(store: &dyn Store) {
     let (a, b) = (fresh_tenant("iso-a"), fresh_tenant("iso-b"));
     let m = inbound(NUMBER, "16505551234", "wamid.private", "text", T0);
     store
@@ -558,7 +575,7 @@ async fn tenants_are_isolated(store: &dyn Store) {
     );
 }
 
-async fn scan_returns_every_message_once(store: &dyn Store) {
+pub async fn scan_returns_every_message_once(store: &dyn Store) {
     let tenant = fresh_tenant("scan");
     let messages: Vec<_> = (0..23)
         .map(|i| {
@@ -597,7 +614,7 @@ async fn scan_returns_every_message_once(store: &dyn Store) {
     assert_eq!(seen.len(), messages.len(), "scan returned every message");
 }
 
-async fn account_events_are_deduplicated_and_paged(store: &dyn Store) {
+pub async fn account_events_are_deduplicated_and_paged(store: &dyn Store) {
     let tenant = fresh_tenant("events");
     let events: Vec<_> = (0..5)
         .map(|i| {
@@ -633,7 +650,7 @@ async fn account_events_are_deduplicated_and_paged(store: &dyn Store) {
     assert_eq!(all[0].raw, r#"{"event":"APPROVED","n":4}"#);
 }
 
-async fn bad_pages_are_refused(store: &dyn Store) {
+pub async fn bad_pages_are_refused(store: &dyn Store) {
     let tenant = fresh_tenant("bad");
     let conversation =
         store
@@ -670,7 +687,7 @@ fn user(tenant: &TenantId, email: &str) -> UserRecord {
     }
 }
 
-async fn users_are_unique_by_email_paged_and_tenant_scoped(store: &dyn Store) {
+pub async fn users_are_unique_by_email_paged_and_tenant_scoped(store: &dyn Store) {
     let (a, b) = (fresh_tenant("users-a"), fresh_tenant("users-b"));
     let domain = format!("{}.example", a.as_str());
     let ada = user(&a, &format!("Ada@{domain}"));
@@ -803,7 +820,7 @@ async fn all_audit(store: &dyn Store, tenant: &TenantId, query: &AuditQuery) -> 
     }
 }
 
-async fn changes_carry_their_audit_lines_and_failures_none(store: &dyn Store) {
+pub async fn changes_carry_their_audit_lines_and_failures_none(store: &dyn Store) {
     let (a, b) = (fresh_tenant("audit-a"), fresh_tenant("audit-b"));
     let domain = format!("{}.example", a.as_str());
     let ada = user(&a, &format!("ada@{domain}"));
@@ -834,7 +851,7 @@ async fn changes_carry_their_audit_lines_and_failures_none(store: &dyn Store) {
     assert_eq!(lines, vec![created], "the line is stored whole");
 }
 
-async fn sessions_live_until_deleted(store: &dyn Store) {
+pub async fn sessions_live_until_deleted(store: &dyn Store) {
     let tenant = fresh_tenant("sessions");
     let hash = format!("{:064x}", rand::random::<u128>());
     let session = SessionRecord {
@@ -849,7 +866,7 @@ async fn sessions_live_until_deleted(store: &dyn Store) {
         user_agent: None,
     };
     // Sessions are written at real time (Scylla expires rows with a TTL from now).
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = crate::domain::now_ms();
     let session = SessionRecord {
         created_at: now,
         expires_at: now + 7 * DAY,
@@ -900,7 +917,7 @@ async fn sessions_live_until_deleted(store: &dyn Store) {
     assert_eq!(actions.len(), 2, "one login, one logout: {actions:?}");
 }
 
-async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
+pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
     let (a, b) = (fresh_tenant("roles-a"), fresh_tenant("roles-b"));
     let mut ids = Vec::new();
     for i in 0..12 {
@@ -974,7 +991,7 @@ async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
     assert!(store.list_teams(&a).await.unwrap().is_empty());
 }
 
-async fn api_keys_are_unique_revocable_and_scoped(store: &dyn Store) {
+pub async fn api_keys_are_unique_revocable_and_scoped(store: &dyn Store) {
     let (a, b) = (fresh_tenant("keys-a"), fresh_tenant("keys-b"));
     let key = ApiKeyRecord {
         id: new_id("k"),
@@ -1028,7 +1045,7 @@ async fn api_keys_are_unique_revocable_and_scoped(store: &dyn Store) {
     assert_eq!(all_audit(store, &a, &AuditQuery::default()).await.len(), 2);
 }
 
-async fn audit_log_pages_newest_first_with_filters(store: &dyn Store) {
+pub async fn audit_log_pages_newest_first_with_filters(store: &dyn Store) {
     let tenant = fresh_tenant("audit-log");
     let actions = [
         "user.create",
@@ -1093,7 +1110,7 @@ fn thread(store: &dyn Store, tenant: &TenantId, i: usize, state: ThreadState) ->
     }
 }
 
-async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Store) {
+pub async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn Store) {
     let (tenant, other) = (fresh_tenant("threads"), fresh_tenant("threads-other"));
     let mut open = Vec::new();
     for i in 0..7 {
@@ -1195,7 +1212,7 @@ async fn all_pending(store: &dyn Store, number: &PhoneNumberId) -> Vec<OutboxRec
     }
 }
 
-async fn outbox_sends_are_claimed_once_and_finished_into_history(store: &dyn Store) {
+pub async fn outbox_sends_are_claimed_once_and_finished_into_history(store: &dyn Store) {
     let (tenant, other) = (fresh_tenant("outbox"), fresh_tenant("outbox-other"));
     // Numbers are global; a fresh one keeps this check apart from others on a shared cluster.
     let number = PhoneNumberId::new(format!("9{:014}", rand::random::<u64>() % 10u64.pow(14)));
@@ -1300,7 +1317,7 @@ fn retry_of(s: &OutboxRecord) -> OutboxRecord {
     r
 }
 
-async fn notes_page_newest_first_and_profiles_carry_their_audit(store: &dyn Store) {
+pub async fn notes_page_newest_first_and_profiles_carry_their_audit(store: &dyn Store) {
     let (tenant, other) = (fresh_tenant("notes"), fresh_tenant("notes-other"));
     let conversation = ConversationId::new(format!("c_{:016x}", rand::random::<u64>()));
     let notes: Vec<NoteRecord> = (0..5)

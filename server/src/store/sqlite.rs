@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::keys::IdKeys;
 use super::page::*;
 use super::rows::*;
+pub use crate::config::Synchronous;
 use crate::domain::*;
 
 use super::{
@@ -54,16 +55,6 @@ const SCHEMA: &[(i64, &str)] = &[
     ),
     (7, include_str!("../../../migrations/sqlite/0007_keys.sql")),
 ];
-
-/// How hard commits hit the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    /// fsync on every commit: survives power loss. The default.
-    Full,
-    /// WAL without fsync per commit: survives a killed process, not a power cut.
-    Normal,
-}
 
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
