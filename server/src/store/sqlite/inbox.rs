@@ -1,0 +1,273 @@
+//! Conversations' inbox state (threads), internal notes and agents' routing profiles.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use switchboard_shared::{ConversationId, TenantId, UserId, Wamid};
+
+use super::identity::insert_audit;
+use super::{unavailable, SqliteStore};
+use crate::domain::*;
+use crate::store::page::*;
+use crate::store::rows::*;
+use crate::store::{check_limit, InboxStore, StoreResult};
+
+pub(super) fn put_thread(
+    conn: &Connection,
+    t: &ThreadRecord,
+    audit: Option<&AuditRecord>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO threads_by_id (tenant, conversation_id, number, customer, state,
+           assignee, last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid,
+           opened_at, updated_at, open)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (tenant, conversation_id) DO UPDATE SET number = excluded.number,
+           customer = excluded.customer, state = excluded.state,
+           assignee = excluded.assignee, last_agent = excluded.last_agent,
+           tags = excluded.tags, waiting_since = excluded.waiting_since,
+           last_inbound_at = excluded.last_inbound_at,
+           last_inbound_wamid = excluded.last_inbound_wamid,
+           opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+           open = excluded.open",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            t.tenant.as_str(),
+            t.conversation.as_str(),
+            t.number.as_str(),
+            t.customer.as_str(),
+            t.state.as_str(),
+            t.assignee.as_ref().map(UserId::as_str),
+            t.last_agent.as_ref().map(UserId::as_str),
+            encode_list(&t.tags.iter().map(String::as_str).collect::<Vec<_>>()),
+            t.waiting_since,
+            t.last_inbound_at,
+            t.last_inbound_wamid.as_ref().map(Wamid::as_str),
+            t.opened_at,
+            t.updated_at,
+            t.is_open()
+        ])
+    })
+    .map_err(unavailable)?;
+    if let Some(audit) = audit {
+        insert_audit(conn, audit)?;
+    }
+    Ok(())
+}
+
+pub(super) fn add_note(conn: &Connection, n: &NoteRecord) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO notes_by_conversation (tenant, conversation_id, at_ms, note_id, author,
+           author_name, text, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT DO NOTHING",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            n.tenant.as_str(),
+            n.conversation.as_str(),
+            n.at_ms,
+            n.id,
+            n.author.as_ref().map(UserId::as_str),
+            n.author_name,
+            n.text,
+            encode_list(&n.mentions.iter().map(UserId::as_str).collect::<Vec<_>>())
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(super) fn put_profile(
+    conn: &Connection,
+    p: &ProfileRecord,
+    audit: &AuditRecord,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO agent_profiles_by_tenant (tenant, user_id, skills, capacity, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, user_id) DO UPDATE SET skills = excluded.skills,
+           capacity = excluded.capacity, updated_at = excluded.updated_at",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            p.tenant.as_str(),
+            p.user.as_str(),
+            encode_list(&p.skills),
+            p.capacity,
+            p.updated_at
+        ])
+    })
+    .map_err(unavailable)?;
+    insert_audit(conn, audit)?;
+    Ok(())
+}
+
+fn thread_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRow> {
+    ThreadRow::try_from(r)
+}
+
+#[async_trait]
+impl InboxStore for SqliteStore {
+    async fn put_thread(
+        &self,
+        thread: &ThreadRecord,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
+        let (t, audit) = (thread.clone(), audit.cloned());
+        self.write(move |conn, _| put_thread(conn, &t, audit.as_ref()))
+            .await
+    }
+
+    async fn get_thread(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<ThreadRecord>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        let row = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {THREAD_COLUMNS} FROM threads_by_id
+                     WHERE tenant = ?1 AND conversation_id = ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![tenant.as_str(), conversation.as_str()], thread_row)
+                        .optional()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        row.map(thread_from_row).transpose()
+    }
+
+    async fn open_threads(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let tenant = tenant.clone();
+        let rows = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {THREAD_COLUMNS} FROM threads_by_id
+                     WHERE tenant = ?1 AND open = 1 AND conversation_id > ?2
+                     ORDER BY conversation_id LIMIT ?3"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![tenant.as_str(), after, limit as i64], thread_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(thread_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::of(items, limit, |t| {
+            Cursor::after_text(t.conversation.as_str())
+        }))
+    }
+    async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {
+        let n = note.clone();
+        self.write(move |conn, _| add_note(conn, &n)).await
+    }
+
+    async fn notes(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<NoteRecord>> {
+        let limit = check_limit(limit)?;
+        let (before_at, before_id) = match cursor {
+            Some(c) => {
+                let (_, at, id) = c.decode_history()?;
+                (at, id)
+            }
+            None => (i64::MAX, String::new()),
+        };
+        let (t, c) = (tenant.clone(), conversation.clone());
+        let rows: Vec<NoteRow> = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT at_ms, note_id, author, author_name, text, mentions
+                     FROM notes_by_conversation WHERE tenant = ?1 AND conversation_id = ?2
+                       AND (at_ms < ?3 OR (at_ms = ?3 AND note_id < ?4))
+                     ORDER BY at_ms DESC, note_id DESC LIMIT ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![t.as_str(), c.as_str(), before_at, before_id, limit as i64],
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| note_from_row(tenant, conversation, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::of(items, limit, |n| {
+            Cursor::history(0, n.at_ms, &n.id)
+        }))
+    }
+
+    async fn put_profile(&self, profile: &ProfileRecord, audit: &AuditRecord) -> StoreResult<()> {
+        let (p, audit) = (profile.clone(), audit.clone());
+        self.write(move |conn, _| put_profile(conn, &p, &audit))
+            .await
+    }
+
+    async fn profiles(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ProfileRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let t = tenant.clone();
+        let rows: Vec<ProfileRow> = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT user_id, skills, capacity, updated_at FROM agent_profiles_by_tenant
+                     WHERE tenant = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![t.as_str(), after, limit as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| profile_from_row(tenant, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::of(items, limit, |p| {
+            Cursor::after_text(p.user.as_str())
+        }))
+    }
+}
+
+type NoteRow = (i64, String, Option<String>, String, String, String);
+
+type ProfileRow = (String, String, Option<u32>, i64);

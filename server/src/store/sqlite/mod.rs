@@ -1,0 +1,240 @@
+//! The embedded default backend: SQLite in WAL mode inside `data_dir`.
+//!
+//! One file per aggregate (`directory`, `messages`, `identity`, `inbox`, `outbox`), each owning
+//! its SQL, its reads and its writes; `migrate` owns the schema; `writer` runs writes.
+//!
+//! Concurrency model: exactly one writer thread owns the read-write connection. A write is a
+//! closure sent to it ([`SqliteStore::write`]); it runs a group of them in one transaction, one
+//! savepoint each, and answers each caller only after the commit, so a caller that got `Ok` holds
+//! durable data: this is what lets the webhook handler acknowledge only after commit. Reads use a
+//! small pool of read-only connections on the blocking thread pool and never wait for the writer
+//! (WAL).
+
+mod directory;
+mod identity;
+mod inbox;
+mod messages;
+mod migrate;
+mod outbox;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+pub use self::migrate::CONVERSATION_TABLES;
+use self::migrate::{load_keys, migrate};
+use self::writer::{checkpointer, writer_loop, Job, Typed, BACKSTOP_CHECKPOINT_PAGES};
+use super::keys::IdKeys;
+use super::{StoreError, StoreResult};
+pub use crate::config::Synchronous;
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// The most jobs one group commit takes.
+    pub max_batch: usize,
+    /// Jobs that may wait for the writer before callers wait for room.
+    pub queue_depth: usize,
+    pub readers: usize,
+    /// The writer's page cache, in MiB; each reader gets a quarter of it.
+    pub cache_mib: u32,
+    /// Open read-only: no writer, no migrations (for `switchboard export` beside a running server).
+    pub read_only: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            max_batch: 512,
+            queue_depth: 4096,
+            readers: 4,
+            cache_mib: 64,
+            read_only: false,
+        }
+    }
+}
+
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+pub struct SqliteStore {
+    keys: IdKeys,
+    writer: Option<mpsc::Sender<Box<dyn Job>>>,
+    readers: Arc<ReaderPool>,
+    path: PathBuf,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating when writable) the database at `path`.
+    pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
+        if options.read_only && !path.exists() {
+            return Err(StoreError::Unavailable(format!(
+                "no Switchboard data at {}",
+                path.display()
+            )));
+        }
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let writer = if options.read_only {
+            None
+        } else {
+            let mut conn = Connection::open(path).map_err(unavailable)?;
+            configure(&conn, options.synchronous)?;
+            tune(&conn, options.cache_mib)?;
+            migrate(&mut conn)?;
+            let writer_keys = load_keys(&conn)?;
+            // Checkpoints move to their own thread and connection (see `checkpointer`); the
+            // writer's own automatic checkpoint stays only as a backstop far above their pace.
+            conn.execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES};"
+            ))
+            .map_err(unavailable)?;
+            let checkpoints = Connection::open(path).map_err(unavailable)?;
+            configure(&checkpoints, options.synchronous)?;
+            let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || checkpointer(checkpoints, writer_gone))
+                .map_err(unavailable)?;
+            let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+            let max_batch = options.max_batch.max(1);
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || writer_loop(conn, rx, writer_keys, max_batch, alive))
+                .map_err(unavailable)?;
+            Some(tx)
+        };
+        let mut idle = Vec::with_capacity(options.readers);
+        for _ in 0..options.readers.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(unavailable)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(unavailable)?;
+            tune(&conn, (options.cache_mib / 4).max(1))?;
+            idle.push(conn);
+        }
+        let permits = Semaphore::new(idle.len());
+        let keys = match idle.first() {
+            Some(conn) => load_keys(conn)?,
+            None => return Err(StoreError::Unavailable("no reader connection".into())),
+        };
+        Ok(Self {
+            keys,
+            writer,
+            readers: Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                permits,
+            }),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the writer thread, in its own savepoint of the next group commit, and
+    /// answers with its result once that commit is durable (a failed commit fails every job of
+    /// the group; a failed job rolls back only its own savepoint).
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &IdKeys) -> StoreResult<T> + Send + 'static,
+    {
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| StoreError::Invalid("the store was opened read-only".into()))?;
+        let (reply, answer) = oneshot::channel();
+        writer
+            .send(Box::new(Typed::new(work, reply)))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let pool2 = Arc::clone(&pool);
+        tokio::task::spawn_blocking(move || {
+            // A permit guarantees an idle connection exists.
+            let conn = pool2
+                .idle
+                .lock()
+                .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("reader pool empty".into()))?;
+            let result = f(&conn);
+            if let Ok(mut idle) = pool2.idle.lock() {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "SQLite refused WAL mode (got {mode})"
+        )));
+    }
+    let sync = match sync {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+    ))
+    .map_err(unavailable)
+}
+
+/// How much of the database file connections read through a memory map instead of `pread`.
+const MMAP_BYTES: u64 = 1 << 30;
+
+/// Page cache and memory-mapped reads. SQLite's default cache is 2 MiB: under load the writer
+/// re-read the pages of the indexes it was inserting into with one `pread` each (issue 5's
+/// profiles: 7% of the server's CPU), and every reader did the same for every page.
+fn tune(conn: &Connection, cache_mib: u32) -> StoreResult<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size=-{}; PRAGMA mmap_size={MMAP_BYTES};",
+        u64::from(cache_mib) * 1024
+    ))
+    .map_err(unavailable)
+}

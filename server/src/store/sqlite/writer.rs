@@ -1,0 +1,156 @@
+//! The one writer thread and its group commits, knowing no aggregate: a job is any closure over
+//! the connection, and its result reaches the caller only once the transaction that holds it is
+//! committed. So an aggregate owns its SQL and its writes, and a caller that got `Ok` holds
+//! durable data (what lets the webhook handler acknowledge only after commit).
+//!
+//! The writer drains whatever is queued (up to `max_batch`), runs each job in its own savepoint
+//! inside one transaction (a failing job rolls back only its own savepoint), commits once (one
+//! fsync for the group) and then answers every caller. WAL checkpoints run on a thread and
+//! connection of their own, never inside a group commit.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::unavailable;
+use crate::store::{IdKeys, StoreError, StoreResult};
+
+/// One write waiting for the writer.
+pub(super) trait Job: Send {
+    /// Runs the work inside its savepoint; whether it succeeded (else the savepoint is rolled
+    /// back).
+    fn run(&mut self, conn: &Connection, keys: &IdKeys) -> bool;
+    /// The work succeeded but its savepoint could not be released.
+    fn fail(&mut self, error: StoreError);
+    /// Answers the caller once the group's fate is known: its own result when the transaction
+    /// committed, the commit's error when it did not.
+    fn finish(self: Box<Self>, committed: &Result<(), String>);
+}
+
+/// A job with a typed result.
+pub(super) struct Typed<T, F> {
+    work: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Typed<T, F> {
+    pub(super) fn new(work: F, reply: oneshot::Sender<StoreResult<T>>) -> Self {
+        Self {
+            work: Some(work),
+            result: None,
+            reply,
+        }
+    }
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection, &IdKeys) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection, keys: &IdKeys) -> bool {
+        let result = match self.work.take() {
+            Some(work) => work(conn, keys),
+            None => Err(StoreError::Unavailable("a write job ran twice".into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn fail(&mut self, error: StoreError) {
+        self.result = Some(Err(error));
+    }
+
+    fn finish(self: Box<Self>, committed: &Result<(), String>) {
+        let outcome = match committed {
+            Ok(()) => self.result.unwrap_or(Err(StoreError::Closed)),
+            Err(e) => Err(StoreError::Unavailable(e.clone())),
+        };
+        // The caller may have gone away (client disconnected); the data is committed anyway.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// `_checkpointer` is held for the checkpointer thread: it stops when this loop ends.
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    keys: IdKeys,
+    max_batch: usize,
+    _checkpointer: std::sync::mpsc::Sender<()>,
+) {
+    let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let committed = commit_group(&mut conn, &mut jobs, &keys);
+        metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed());
+        metrics::histogram!("switchboard_store_commit_jobs").record(jobs.len() as f64);
+        for job in jobs.drain(..) {
+            job.finish(&committed);
+        }
+    }
+    tracing::debug!("SQLite writer stopped: every store handle was dropped");
+}
+
+/// Runs every job in its own savepoint of one transaction and commits it.
+fn commit_group(
+    conn: &mut Connection,
+    jobs: &mut [Box<dyn Job>],
+    keys: &IdKeys,
+) -> Result<(), String> {
+    let mut tx = conn.transaction().map_err(|e| e.to_string())?;
+    for job in jobs.iter_mut() {
+        match tx.savepoint_with_name("job") {
+            Ok(sp) => {
+                if job.run(&sp, keys) {
+                    if let Err(e) = sp.commit() {
+                        job.fail(unavailable(e));
+                    }
+                }
+                // A failed job's savepoint rolls back as it is dropped.
+            }
+            Err(e) => job.fail(unavailable(e)),
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+/// How often the checkpointer copies committed pages from the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// The writer checkpoints itself only if the WAL grows past this (256 MiB of 4 KiB pages).
+pub(super) const BACKSTOP_CHECKPOINT_PAGES: u32 = 65_536;
+
+/// Checkpoints the WAL into the database every [`CHECKPOINT_EVERY`] on a connection of its own,
+/// until the writer is gone. PASSIVE never blocks the writer or the readers: it copies what
+/// every reader has moved past, and the writer starts the WAL over once all of it is copied. On
+/// the writer itself, checkpoints ran every 1,000 pages inside a commit, which held every caller
+/// of that group commit for the copy and its fsyncs, and copied hot pages again at every one.
+pub(super) fn checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    // A message or a disconnect both mean the writer is gone.
+    while let Err(RecvTimeoutError::Timeout) = writer_gone.recv_timeout(CHECKPOINT_EVERY) {
+        let started = Instant::now();
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        }) {
+            Ok((wal_pages, copied)) => {
+                metrics::histogram!("switchboard_store_checkpoint_seconds")
+                    .record(started.elapsed());
+                metrics::gauge!("switchboard_store_wal_pages").set(wal_pages as f64);
+                tracing::trace!(wal_pages, copied, "checkpoint");
+            }
+            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed; retrying"),
+        }
+    }
+    tracing::debug!("SQLite checkpointer stopped with the writer");
+}
