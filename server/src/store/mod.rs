@@ -15,6 +15,7 @@
 
 pub mod conformance;
 pub mod keys;
+pub mod ledger;
 pub mod page;
 pub(crate) mod rows;
 pub mod scylla;

@@ -5,64 +5,125 @@ use rusqlite::{params, Connection};
 use switchboard_shared::{PhoneNumberId, TenantId, WaId};
 
 use super::unavailable;
+use crate::domain::now_ms;
+use crate::store::ledger::{self, Applied, Migration};
 use crate::store::{IdKeys, StoreError, StoreResult};
 
-/// The migrations, in order; `PRAGMA user_version` records the last one applied.
-const SCHEMA: &[(i64, &str)] = &[
-    (
-        1,
-        include_str!("../../../../migrations/sqlite/0001_initial.sql"),
-    ),
-    (
-        2,
-        include_str!("../../../../migrations/sqlite/0002_identity.sql"),
-    ),
-    (
-        3,
-        include_str!("../../../../migrations/sqlite/0003_access.sql"),
-    ),
-    (
-        4,
-        include_str!("../../../../migrations/sqlite/0004_inbox.sql"),
-    ),
-    (
-        5,
-        include_str!("../../../../migrations/sqlite/0005_outbox.sql"),
-    ),
-    (
-        6,
-        include_str!("../../../../migrations/sqlite/0006_notes_profiles.sql"),
-    ),
-    (
-        7,
-        include_str!("../../../../migrations/sqlite/0007_keys.sql"),
-    ),
+/// One migration file of `migrations/sqlite/`, embedded.
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration::new(
+            $version,
+            $name,
+            include_str!(concat!("../../../../migrations/sqlite/", $name)),
+        )
+    };
+}
+
+/// The migrations, in order. The ledger (`schema_ledger`) records each one applied.
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_initial.sql"),
+    migration!(2, "0002_identity.sql"),
+    migration!(3, "0003_access.sql"),
+    migration!(4, "0004_inbox.sql"),
+    migration!(5, "0005_outbox.sql"),
+    migration!(6, "0006_notes_profiles.sql"),
+    migration!(7, "0007_keys.sql"),
 ];
 
+/// The version whose transaction also makes the identifier keys and re-keys conversations.
+const KEYS_VERSION: i64 = 7;
+
+/// Brings the schema up to date: checks the ledger against the files (a changed file or a newer
+/// database stops here, see [`ledger`](crate::store::ledger)), then applies each missing
+/// migration in its own transaction with its ledger row.
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(unavailable)?;
-    for (version, sql) in SCHEMA {
-        if *version > current {
-            let tx = conn.transaction().map_err(unavailable)?;
-            tx.execute_batch(sql).map_err(unavailable)?;
-            if *version == 7 {
-                let keys = IdKeys::new(IdKeys::generate());
-                tx.execute(
-                    "INSERT INTO server_keys (name, secret) VALUES ('ids', ?1)",
-                    params![keys_secret(&keys)],
-                )
-                .map_err(unavailable)?;
-                rekey_conversations(&tx, &keys)?;
-            }
-            tx.execute_batch(&format!("PRAGMA user_version={version}"))
-                .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
-            tracing::info!(version, "applied SQLite schema migration");
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_ledger (
+           version INTEGER PRIMARY KEY,
+           name TEXT NOT NULL,
+           checksum TEXT NOT NULL,
+           applied_at INTEGER NOT NULL
+         );",
+    )
+    .map_err(unavailable)?;
+    adopt_user_version(conn)?;
+    let applied = ledger_rows(conn)?;
+    for m in ledger::pending("SQLite", &applied, MIGRATIONS)? {
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute_batch(m.text).map_err(unavailable)?;
+        if m.version == KEYS_VERSION {
+            let keys = IdKeys::new(IdKeys::generate());
+            tx.execute(
+                "INSERT INTO server_keys (name, secret) VALUES ('ids', ?1)",
+                params![keys_secret(&keys)],
+            )
+            .map_err(unavailable)?;
+            rekey_conversations(&tx, &keys)?;
         }
+        record(&tx, m)?;
+        // Kept in step for tools that read it (and older builds' refusal to downgrade).
+        tx.execute_batch(&format!("PRAGMA user_version={}", m.version))
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied SQLite migration"
+        );
     }
     Ok(())
+}
+
+fn record(conn: &Connection, m: &Migration) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO schema_ledger (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+        params![m.version, m.name, m.checksum(), now_ms()],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// A database from before the ledger recorded its migrations only as `PRAGMA user_version`:
+/// the ones it ran are entered with this build's checksums (the texts it ran are not known).
+fn adopt_user_version(conn: &mut Connection) -> StoreResult<()> {
+    let entered: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_ledger", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    if entered > 0 || version == 0 {
+        return Ok(());
+    }
+    let tx = conn.transaction().map_err(unavailable)?;
+    for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+        record(&tx, m)?;
+    }
+    tx.commit().map_err(unavailable)?;
+    tracing::info!(
+        version,
+        "entered the migrations of an existing database in the ledger"
+    );
+    Ok(())
+}
+
+/// The ledger as stored.
+pub fn ledger_rows(conn: &Connection) -> StoreResult<Vec<Applied>> {
+    let mut stmt = conn
+        .prepare("SELECT version, name, checksum, applied_at FROM schema_ledger ORDER BY version")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Applied {
+                version: r.get(0)?,
+                name: r.get(1)?,
+                checksum: r.get(2)?,
+                applied_at: r.get(3)?,
+            })
+        })
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
 /// The deployment's identifier secret as stored.

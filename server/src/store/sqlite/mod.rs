@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-pub use self::migrate::CONVERSATION_TABLES;
 use self::migrate::{load_keys, migrate};
+pub use self::migrate::{CONVERSATION_TABLES, MIGRATIONS};
 use self::writer::{checkpointer, writer_loop, Job, Typed, BACKSTOP_CHECKPOINT_PAGES};
 use super::keys::IdKeys;
 use super::{StoreError, StoreResult};
