@@ -236,3 +236,41 @@ impl ApiKeyRecord {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(action: &str) -> AuditRecord {
+        AuditRecord {
+            tenant: TenantId::from("t"),
+            id: "a_1".into(),
+            at_ms: 10,
+            actor: "user:u_1".into(),
+            actor_name: "a@b.c".into(),
+            action: action.into(),
+            target: Some("user:u_2".into()),
+            outcome: "ok".into(),
+            ip: None,
+            user_agent: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn action_filter_matches_whole_segments() {
+        let q = AuditQuery {
+            action: Some("user".into()),
+            ..AuditQuery::default()
+        };
+        assert!(q.matches(&record("user")));
+        assert!(q.matches(&record("user.create")));
+        assert!(!q.matches(&record("users.create")));
+        let q = AuditQuery {
+            since_ms: Some(11),
+            ..AuditQuery::default()
+        };
+        assert!(!q.matches(&record("user")));
+    }
+}

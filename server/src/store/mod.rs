@@ -17,7 +17,6 @@ pub mod conformance;
 pub mod keys;
 pub mod ledger;
 pub mod page;
-pub(crate) mod rows;
 pub mod scylla;
 pub mod sqlite;
 
@@ -324,4 +323,14 @@ pub(crate) fn check_limit(limit: usize) -> StoreResult<usize> {
         )));
     }
     Ok(limit)
+}
+
+/// Encodes a list of names for a text column (both backends store lists as JSON text).
+pub(crate) fn encode_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+        .expect("strings serialize")
+}
+
+pub(crate) fn decode_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
 }

@@ -9,45 +9,192 @@ use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 use super::{first_row, lwt_applied, rows_of, unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::rows::*;
+use crate::store::{decode_list, encode_list};
+
 use crate::store::{check_limit, IdentityStore, StoreError, StoreResult, MAX_PAGE};
 
-const USER_COLUMNS: &str =
-    "tenant, user_id, email, name, role, password_hash, disabled, created_at, session_epoch";
-
-type UserRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    bool,
-    i64,
-    i64,
-);
-
-fn user_from_row(r: UserRow) -> UserRecord {
-    let (tenant, id, email, name, role, password_hash, disabled, created_at, session_epoch) = r;
-    UserRecord {
-        tenant: TenantId::new(tenant),
-        id: UserId::new(id),
-        email,
-        name,
-        role,
-        password_hash,
-        disabled,
-        created_at,
-        session_epoch,
+row! {
+    /// A user (`users_by_email`, `users_by_tenant`).
+    struct UserRow {
+        tenant: String,
+        user_id: String,
+        email: String,
+        name: String,
+        role: String,
+        password_hash: String,
+        disabled: bool,
+        created_at: i64,
+        session_epoch: i64,
     }
 }
 
-const AUDIT_COLUMNS: &str = "tenant, bucket, at_ms, audit_id, actor, actor_name, action, target, \
-    outcome, ip, user_agent, before, after";
+impl UserRow {
+    fn of(u: &UserRecord) -> Self {
+        Self {
+            tenant: u.tenant.as_str().to_owned(),
+            user_id: u.id.as_str().to_owned(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            password_hash: u.password_hash.clone(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            session_epoch: u.session_epoch,
+        }
+    }
 
-const KEY_COLUMNS: &str =
-    "key_id, tenant, name, secret_hash, permissions, created_by, created_at, \
-    last_used_at, revoked_at";
+    fn into_record(self) -> UserRecord {
+        UserRecord {
+            tenant: TenantId::new(self.tenant),
+            id: UserId::new(self.user_id),
+            email: self.email,
+            name: self.name,
+            role: self.role,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            created_at: self.created_at,
+            session_epoch: self.session_epoch,
+        }
+    }
+}
+
+row! {
+    /// One line of the audit log (`audit_by_tenant`).
+    struct AuditRow {
+        tenant: String,
+        bucket: i64,
+        at_ms: i64,
+        audit_id: String,
+        actor: String,
+        actor_name: String,
+        action: String,
+        target: Option<String>,
+        outcome: String,
+        ip: Option<String>,
+        user_agent: Option<String>,
+        before: Option<String>,
+        after: Option<String>,
+    }
+}
+
+impl AuditRow {
+    pub(super) fn of(a: &AuditRecord) -> Self {
+        Self {
+            tenant: a.tenant.as_str().to_owned(),
+            bucket: day_bucket(a.at_ms),
+            at_ms: a.at_ms,
+            audit_id: a.id.clone(),
+            actor: a.actor.clone(),
+            actor_name: a.actor_name.clone(),
+            action: a.action.clone(),
+            target: a.target.clone(),
+            outcome: a.outcome.clone(),
+            ip: a.ip.clone(),
+            user_agent: a.user_agent.clone(),
+            before: a.before.clone(),
+            after: a.after.clone(),
+        }
+    }
+
+    fn into_record(self) -> AuditRecord {
+        AuditRecord {
+            tenant: TenantId::new(self.tenant),
+            id: self.audit_id,
+            at_ms: self.at_ms,
+            actor: self.actor,
+            actor_name: self.actor_name,
+            action: self.action,
+            target: self.target,
+            outcome: self.outcome,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            before: self.before,
+            after: self.after,
+        }
+    }
+}
+
+row! {
+    /// An API key (`api_keys_by_id`); permissions as a JSON list.
+    struct KeyRow {
+        key_id: String,
+        tenant: String,
+        name: String,
+        secret_hash: String,
+        permissions: String,
+        created_by: String,
+        created_at: i64,
+        last_used_at: Option<i64>,
+        revoked_at: Option<i64>,
+    }
+}
+
+impl KeyRow {
+    fn of(k: &ApiKeyRecord) -> Self {
+        Self {
+            key_id: k.id.clone(),
+            tenant: k.tenant.as_str().to_owned(),
+            name: k.name.clone(),
+            secret_hash: k.secret_hash.clone(),
+            permissions: encode_list(&k.permissions),
+            created_by: k.created_by.clone(),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+
+    fn into_record(self) -> StoreResult<ApiKeyRecord> {
+        Ok(ApiKeyRecord {
+            id: self.key_id,
+            tenant: TenantId::new(self.tenant),
+            name: self.name,
+            secret_hash: self.secret_hash,
+            permissions: decode_list(&self.permissions)?,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+row! {
+    /// A session (`sessions_by_hash`). Every column an option: a row some of whose cells expired
+    /// is a session that ended, not corrupt data (an expired cookie is a 401, never a 500).
+    struct SessionRow {
+        token_hash: String,
+        tenant: Option<String>,
+        user_id: Option<String>,
+        epoch: Option<i64>,
+        created_at: Option<i64>,
+        expires_at: Option<i64>,
+        last_seen_at: Option<i64>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    }
+}
+
+row! {
+    /// A custom role (`roles_by_tenant`).
+    struct RoleRow {
+        role_id: String,
+        name: String,
+        permissions: String,
+        created_at: i64,
+    }
+}
+
+row! {
+    /// A team (`teams_by_tenant`); members and numbers as JSON lists.
+    struct TeamRow {
+        team_id: String,
+        name: String,
+        members: String,
+        numbers: String,
+        created_at: i64,
+    }
+}
 
 /// Statements of users, sessions, roles, teams, API keys and the audit log.
 pub(super) struct Statements {
@@ -88,31 +235,37 @@ impl Statements {
         let ks = p.keyspace;
         Ok(Self {
             claim_email: p.prepare(format!(
-                "INSERT INTO {ks}.users_by_email ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 IF NOT EXISTS"
+                "INSERT INTO {ks}.users_by_email ({}) VALUES ({}) IF NOT EXISTS",
+                UserRow::COLUMNS,
+                super::markers(UserRow::COLUMNS)
             ), false).await?,
             upsert_user_by_tenant: p.prepare(format!(
-                "INSERT INTO {ks}.users_by_tenant ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {ks}.users_by_tenant ({}) VALUES ({})",
+                UserRow::COLUMNS,
+                super::markers(UserRow::COLUMNS)
             ), true).await?,
             upsert_user_by_id: p.prepare(format!(
                 "INSERT INTO {ks}.users_by_id (tenant, user_id, email) VALUES (?, ?, ?)"
             ), true).await?,
             user_by_email: p.prepare(format!(
-                "SELECT {USER_COLUMNS} FROM {ks}.users_by_email WHERE email = ?"
+                "SELECT {} FROM {ks}.users_by_email WHERE email = ?",
+                UserRow::COLUMNS
             ), false).await?,
             user_email_by_id: p.prepare(format!(
                 "SELECT email FROM {ks}.users_by_id WHERE tenant = ? AND user_id = ?"
             ), false).await?,
             list_users: p.prepare(format!(
-                "SELECT {USER_COLUMNS} FROM {ks}.users_by_tenant WHERE tenant = ? AND email > ? LIMIT ?"
+                "SELECT {} FROM {ks}.users_by_tenant WHERE tenant = ? AND email > ? LIMIT ?",
+                UserRow::COLUMNS
             ), false).await?,
             update_user_by_email: p.prepare(format!(
                 "UPDATE {ks}.users_by_email SET name = ?, role = ?, password_hash = ?, disabled = ?,
                    session_epoch = ? WHERE email = ?"
             ), true).await?,
             insert_audit: p.prepare(format!(
-                    "INSERT INTO {ks}.audit_by_tenant ({AUDIT_COLUMNS})
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO {ks}.audit_by_tenant ({}) VALUES ({})",
+                    AuditRow::COLUMNS,
+                    super::markers(AuditRow::COLUMNS)
                 ),
                 true).await?,
             insert_audit_bucket: p.prepare(format!("INSERT INTO {ks}.audit_buckets_by_tenant (tenant, bucket) VALUES (?, ?)"),
@@ -123,13 +276,14 @@ impl Statements {
                 ),
                 true).await?,
             audit_first: p.prepare(format!(
-                    "SELECT {AUDIT_COLUMNS} FROM {ks}.audit_by_tenant
-                     WHERE tenant = ? AND bucket = ? LIMIT ?"
+                    "SELECT {} FROM {ks}.audit_by_tenant WHERE tenant = ? AND bucket = ? LIMIT ?",
+                    AuditRow::COLUMNS
                 ),
                 true).await?,
             audit_after: p.prepare(format!(
-                    "SELECT {AUDIT_COLUMNS} FROM {ks}.audit_by_tenant
-                     WHERE tenant = ? AND bucket = ? AND (at_ms, audit_id) < (?, ?) LIMIT ?"
+                    "SELECT {} FROM {ks}.audit_by_tenant
+                     WHERE tenant = ? AND bucket = ? AND (at_ms, audit_id) < (?, ?) LIMIT ?",
+                    AuditRow::COLUMNS
                 ),
                 true).await?,
             insert_session: p.prepare(format!(
@@ -139,8 +293,8 @@ impl Statements {
                 ),
                 true).await?,
             get_session: p.prepare(format!(
-                    "SELECT token_hash, tenant, user_id, epoch, created_at, expires_at,
-                       last_seen_at, ip, user_agent FROM {ks}.sessions_by_hash WHERE token_hash = ?"
+                    "SELECT {} FROM {ks}.sessions_by_hash WHERE token_hash = ?",
+                    SessionRow::COLUMNS
                 ),
                 true).await?,
             touch_session: p.prepare(format!(
@@ -155,13 +309,13 @@ impl Statements {
                 ),
                 true).await?,
             get_role: p.prepare(format!(
-                    "SELECT role_id, name, permissions, created_at FROM {ks}.roles_by_tenant
-                     WHERE tenant = ? AND role_id = ?"
+                    "SELECT {} FROM {ks}.roles_by_tenant WHERE tenant = ? AND role_id = ?",
+                    RoleRow::COLUMNS
                 ),
                 true).await?,
             list_roles: p.prepare(format!(
-                    "SELECT role_id, name, permissions, created_at FROM {ks}.roles_by_tenant
-                     WHERE tenant = ? LIMIT ?"
+                    "SELECT {} FROM {ks}.roles_by_tenant WHERE tenant = ? LIMIT ?",
+                    RoleRow::COLUMNS
                 ),
                 true).await?,
             delete_role: p.prepare(format!("DELETE FROM {ks}.roles_by_tenant WHERE tenant = ? AND role_id = ? IF EXISTS"),
@@ -172,25 +326,26 @@ impl Statements {
                 ),
                 true).await?,
             get_team: p.prepare(format!(
-                    "SELECT team_id, name, members, numbers, created_at FROM {ks}.teams_by_tenant
-                     WHERE tenant = ? AND team_id = ?"
+                    "SELECT {} FROM {ks}.teams_by_tenant WHERE tenant = ? AND team_id = ?",
+                    TeamRow::COLUMNS
                 ),
                 true).await?,
             list_teams: p.prepare(format!(
-                    "SELECT team_id, name, members, numbers, created_at FROM {ks}.teams_by_tenant
-                     WHERE tenant = ? LIMIT ?"
+                    "SELECT {} FROM {ks}.teams_by_tenant WHERE tenant = ? LIMIT ?",
+                    TeamRow::COLUMNS
                 ),
                 true).await?,
             delete_team: p.prepare(format!("DELETE FROM {ks}.teams_by_tenant WHERE tenant = ? AND team_id = ? IF EXISTS"),
                 false).await?,
             claim_api_key: p.prepare(format!(
-                    "INSERT INTO {ks}.api_keys_by_id ({KEY_COLUMNS})
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                    "INSERT INTO {ks}.api_keys_by_id ({}) VALUES ({}) IF NOT EXISTS",
+                    KeyRow::COLUMNS,
+                    super::markers(KeyRow::COLUMNS)
                 ),
                 false).await?,
             index_api_key: p.prepare(format!("INSERT INTO {ks}.api_keys_by_tenant (tenant, key_id) VALUES (?, ?)"),
                 true).await?,
-            get_api_key: p.prepare(format!("SELECT {KEY_COLUMNS} FROM {ks}.api_keys_by_id WHERE key_id = ?"),
+            get_api_key: p.prepare(format!("SELECT {} FROM {ks}.api_keys_by_id WHERE key_id = ?", KeyRow::COLUMNS),
                 true).await?,
             list_api_key_ids: p.prepare(format!("SELECT key_id FROM {ks}.api_keys_by_tenant WHERE tenant = ? LIMIT ?"),
                 true).await?,
@@ -205,27 +360,13 @@ impl Statements {
     }
 }
 
-fn user_values(u: &UserRecord) -> (&str, &str, &str, &str, &str, &str, bool, i64, i64) {
-    (
-        u.tenant.as_str(),
-        u.id.as_str(),
-        u.email.as_str(),
-        u.name.as_str(),
-        u.role.as_str(),
-        u.password_hash.as_str(),
-        u.disabled,
-        u.created_at,
-        u.session_epoch,
-    )
-}
-
 #[async_trait]
 impl IdentityStore for ScyllaStore {
     async fn create_user(&self, user: &UserRecord, audit: &AuditRecord) -> StoreResult<()> {
         // The email row is claimed with a lightweight transaction: the one uniqueness guard.
         let result = self
             .session
-            .execute_unpaged(&self.identity.claim_email, user_values(user))
+            .execute_unpaged(&self.identity.claim_email, UserRow::of(user))
             .await
             .map_err(unavailable)?;
         if !lwt_applied(result)? {
@@ -243,9 +384,9 @@ impl IdentityStore for ScyllaStore {
             .batch(
                 &batch,
                 (
-                    user_values(user),
+                    UserRow::of(user),
                     (user.tenant.as_str(), user.id.as_str(), user.email.as_str()),
-                    audit_values(audit),
+                    AuditRow::of(audit),
                     (audit.tenant.as_str(), day_bucket(audit.at_ms)),
                 ),
             )
@@ -260,7 +401,7 @@ impl IdentityStore for ScyllaStore {
             .execute_unpaged(&self.identity.user_by_email, (normalize_email(email),))
             .await
             .map_err(unavailable)?;
-        Ok(first_row::<UserRow>(result)?.map(user_from_row))
+        Ok(first_row::<UserRow>(result)?.map(UserRow::into_record))
     }
 
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<UserRecord>> {
@@ -299,7 +440,7 @@ impl IdentityStore for ScyllaStore {
             .map_err(unavailable)?;
         let users: Vec<UserRecord> = rows_of::<UserRow>(result)?
             .into_iter()
-            .map(user_from_row)
+            .map(UserRow::into_record)
             .collect();
         let next = (users.len() == limit)
             .then(|| users.last().map(|u| Cursor::after_text(&u.email)))
@@ -329,7 +470,7 @@ impl IdentityStore for ScyllaStore {
         updated.email = current.email;
         updated.created_at = current.created_at;
         self.session
-            .execute_unpaged(&self.identity.upsert_user_by_tenant, user_values(&updated))
+            .execute_unpaged(&self.identity.upsert_user_by_tenant, UserRow::of(&updated))
             .await
             .map_err(unavailable)?;
         self.write_audit(audit).await?;
@@ -359,7 +500,7 @@ impl IdentityStore for ScyllaStore {
                         s.user_agent.as_deref(),
                         ttl,
                     ),
-                    audit_values(audit),
+                    AuditRow::of(audit),
                     (audit.tenant.as_str(), day_bucket(audit.at_ms)),
                 ),
             )
@@ -374,30 +515,17 @@ impl IdentityStore for ScyllaStore {
             .execute_unpaged(&self.identity.get_session, (token_hash,))
             .await
             .map_err(unavailable)?;
-        // Every column an option: a row some of whose cells expired is a session that ended,
-        // not corrupt data (an expired cookie is a 401, never a 500).
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        );
-        Ok(first_row::<Row>(result)?.and_then(|r| {
+        Ok(first_row::<SessionRow>(result)?.and_then(|r| {
             Some(SessionRecord {
-                token_hash: r.0,
-                tenant: TenantId::new(r.1?),
-                user: UserId::new(r.2?),
-                epoch: r.3?,
-                created_at: r.4?,
-                expires_at: r.5?,
-                last_seen_at: r.6.or(r.4)?,
-                ip: r.7,
-                user_agent: r.8,
+                token_hash: r.token_hash,
+                tenant: TenantId::new(r.tenant?),
+                user: UserId::new(r.user_id?),
+                epoch: r.epoch?,
+                created_at: r.created_at?,
+                expires_at: r.expires_at?,
+                last_seen_at: r.last_seen_at.or(r.created_at)?,
+                ip: r.ip,
+                user_agent: r.user_agent,
             })
         }))
     }
@@ -510,20 +638,7 @@ impl IdentityStore for ScyllaStore {
     async fn create_api_key(&self, k: &ApiKeyRecord, audit: &AuditRecord) -> StoreResult<()> {
         let result = self
             .session
-            .execute_unpaged(
-                &self.identity.claim_api_key,
-                (
-                    k.id.as_str(),
-                    k.tenant.as_str(),
-                    k.name.as_str(),
-                    k.secret_hash.as_str(),
-                    encode_list(&k.permissions),
-                    k.created_by.as_str(),
-                    k.created_at,
-                    k.last_used_at,
-                    k.revoked_at,
-                ),
-            )
+            .execute_unpaged(&self.identity.claim_api_key, &KeyRow::of(k))
             .await
             .map_err(unavailable)?;
         if !lwt_applied(result)? {
@@ -540,7 +655,7 @@ impl IdentityStore for ScyllaStore {
     async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
         self.one::<KeyRow>(&self.identity.get_api_key, (id,))
             .await?
-            .map(key_from_row)
+            .map(KeyRow::into_record)
             .transpose()
     }
 
@@ -641,7 +756,7 @@ impl IdentityStore for ScyllaStore {
                 let rows = rows_of::<AuditRow>(result)?;
                 let full = rows.len() == MAX_PAGE;
                 for row in rows {
-                    let record = audit_from_row(tenant, row);
+                    let record = row.into_record();
                     position = Some((record.at_ms, record.id.clone()));
                     if query.matches(&record) {
                         let (at, id) = (record.at_ms, record.id.clone());
@@ -717,7 +832,7 @@ impl ScyllaStore {
             .batch(
                 &batch,
                 (
-                    audit_values(audit),
+                    AuditRow::of(audit),
                     (audit.tenant.as_str(), day_bucket(audit.at_ms)),
                 ),
             )
@@ -750,7 +865,7 @@ impl ScyllaStore {
                 &batch,
                 (
                     values,
-                    audit_values(audit),
+                    AuditRow::of(audit),
                     (audit.tenant.as_str(), day_bucket(audit.at_ms)),
                 ),
             )
@@ -760,98 +875,29 @@ impl ScyllaStore {
     }
 }
 
-type AuditRow = (
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-#[allow(clippy::type_complexity)]
-pub(super) fn audit_values(
-    a: &AuditRecord,
-) -> (
-    &str,
-    i64,
-    i64,
-    &str,
-    &str,
-    &str,
-    &str,
-    Option<&str>,
-    &str,
-    Option<&str>,
-    Option<&str>,
-    Option<&str>,
-    Option<&str>,
-) {
-    (
-        a.tenant.as_str(),
-        day_bucket(a.at_ms),
-        a.at_ms,
-        a.id.as_str(),
-        a.actor.as_str(),
-        a.actor_name.as_str(),
-        a.action.as_str(),
-        a.target.as_deref(),
-        a.outcome.as_str(),
-        a.ip.as_deref(),
-        a.user_agent.as_deref(),
-        a.before.as_deref(),
-        a.after.as_deref(),
-    )
-}
-
-fn audit_from_row(tenant: &TenantId, r: AuditRow) -> AuditRecord {
-    AuditRecord {
-        tenant: tenant.clone(),
-        id: r.3,
-        at_ms: r.2,
-        actor: r.4,
-        actor_name: r.5,
-        action: r.6,
-        target: r.7,
-        outcome: r.8,
-        ip: r.9,
-        user_agent: r.10,
-        before: r.11,
-        after: r.12,
-    }
-}
-
-type RoleRow = (String, String, String, i64);
-
 fn role_from_row(tenant: &TenantId, r: RoleRow) -> StoreResult<RoleRecord> {
     Ok(RoleRecord {
         tenant: tenant.clone(),
-        id: r.0,
-        name: r.1,
-        permissions: decode_list(&r.2)?,
-        created_at: r.3,
+        id: r.role_id,
+        name: r.name,
+        permissions: decode_list(&r.permissions)?,
+        created_at: r.created_at,
     })
 }
-
-type TeamRow = (String, String, String, String, i64);
 
 fn team_from_row(tenant: &TenantId, r: TeamRow) -> StoreResult<TeamRecord> {
     Ok(TeamRecord {
         tenant: tenant.clone(),
-        id: r.0,
-        name: r.1,
-        members: decode_list(&r.2)?.into_iter().map(UserId::new).collect(),
-        numbers: decode_list(&r.3)?
+        id: r.team_id,
+        name: r.name,
+        members: decode_list(&r.members)?
+            .into_iter()
+            .map(UserId::new)
+            .collect(),
+        numbers: decode_list(&r.numbers)?
             .into_iter()
             .map(PhoneNumberId::new)
             .collect(),
-        created_at: r.4,
+        created_at: r.created_at,
     })
 }

@@ -4,14 +4,95 @@
 use async_trait::async_trait;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
-use switchboard_shared::{ConversationId, TenantId, UserId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 
-use super::identity::audit_values;
+use super::identity::AuditRow;
 use super::{unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::rows::*;
-use crate::store::{check_limit, InboxStore, StoreResult};
+use crate::store::{decode_list, encode_list};
+
+use crate::store::{check_limit, InboxStore, StoreError, StoreResult};
+
+row! {
+    /// A conversation's inbox state (`threads_by_id`); tags as a JSON list.
+    struct ThreadRow {
+        tenant: String,
+        conversation_id: String,
+        number: String,
+        customer: String,
+        state: String,
+        assignee: Option<String>,
+        last_agent: Option<String>,
+        tags: String,
+        waiting_since: Option<i64>,
+        last_inbound_at: Option<i64>,
+        last_inbound_wamid: Option<String>,
+        opened_at: i64,
+        updated_at: i64,
+    }
+}
+
+impl ThreadRow {
+    fn of(t: &ThreadRecord) -> Self {
+        Self {
+            tenant: t.tenant.as_str().to_owned(),
+            conversation_id: t.conversation.as_str().to_owned(),
+            number: t.number.as_str().to_owned(),
+            customer: t.customer.as_str().to_owned(),
+            state: t.state.as_str().to_owned(),
+            assignee: t.assignee.as_ref().map(|u| u.as_str().to_owned()),
+            last_agent: t.last_agent.as_ref().map(|u| u.as_str().to_owned()),
+            tags: encode_list(&t.tags),
+            waiting_since: t.waiting_since,
+            last_inbound_at: t.last_inbound_at,
+            last_inbound_wamid: t.last_inbound_wamid.as_ref().map(|w| w.as_str().to_owned()),
+            opened_at: t.opened_at,
+            updated_at: t.updated_at,
+        }
+    }
+
+    fn into_record(self) -> StoreResult<ThreadRecord> {
+        Ok(ThreadRecord {
+            tenant: TenantId::new(self.tenant),
+            conversation: ConversationId::new(self.conversation_id),
+            number: PhoneNumberId::new(self.number),
+            customer: WaId::new(self.customer),
+            state: ThreadState::parse(&self.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("thread state `{}`", self.state)))?,
+            assignee: self.assignee.map(UserId::new),
+            last_agent: self.last_agent.map(UserId::new),
+            tags: decode_list(&self.tags)?,
+            waiting_since: self.waiting_since,
+            last_inbound_at: self.last_inbound_at,
+            last_inbound_wamid: self.last_inbound_wamid.map(Wamid::new),
+            opened_at: self.opened_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+row! {
+    /// An internal note (`notes_by_conversation`); mentions as a JSON list.
+    struct NoteRow {
+        at_ms: i64,
+        note_id: String,
+        author: Option<String>,
+        author_name: String,
+        text: String,
+        mentions: String,
+    }
+}
+
+row! {
+    /// An agent's routing profile (`agent_profiles_by_tenant`); skills as a JSON list.
+    struct ProfileRow {
+        user_id: String,
+        skills: String,
+        capacity: Option<i32>,
+        updated_at: i64,
+    }
+}
 
 /// Statements of threads, notes and profiles.
 pub(super) struct Statements {
@@ -32,8 +113,9 @@ impl Statements {
         let ks = p.keyspace;
         Ok(Self {
             put_thread: p.prepare(format!(
-                    "INSERT INTO {ks}.threads_by_id ({THREAD_COLUMNS})
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO {ks}.threads_by_id ({}) VALUES ({})",
+                    ThreadRow::COLUMNS,
+                    super::markers(ThreadRow::COLUMNS)
                 ),
                 true).await?,
             index_open_thread: p.prepare(format!(
@@ -45,8 +127,8 @@ impl Statements {
                 ),
                 true).await?,
             get_thread: p.prepare(format!(
-                    "SELECT {THREAD_COLUMNS} FROM {ks}.threads_by_id
-                     WHERE tenant = ? AND conversation_id = ?"
+                    "SELECT {} FROM {ks}.threads_by_id WHERE tenant = ? AND conversation_id = ?",
+                    ThreadRow::COLUMNS
                 ),
                 true).await?,
             open_thread_ids: p.prepare(format!(
@@ -60,14 +142,15 @@ impl Statements {
                 ),
                 true).await?,
             notes_first: p.prepare(format!(
-                    "SELECT at_ms, note_id, author, author_name, text, mentions
-                     FROM {ks}.notes_by_conversation WHERE tenant = ? AND conversation_id = ? LIMIT ?"
+                    "SELECT {} FROM {ks}.notes_by_conversation
+                     WHERE tenant = ? AND conversation_id = ? LIMIT ?",
+                    NoteRow::COLUMNS
                 ),
                 true).await?,
             notes_before: p.prepare(format!(
-                    "SELECT at_ms, note_id, author, author_name, text, mentions
-                     FROM {ks}.notes_by_conversation WHERE tenant = ? AND conversation_id = ?
-                       AND (at_ms, note_id) < (?, ?) LIMIT ?"
+                    "SELECT {} FROM {ks}.notes_by_conversation WHERE tenant = ? AND conversation_id = ?
+                       AND (at_ms, note_id) < (?, ?) LIMIT ?",
+                    NoteRow::COLUMNS
                 ),
                 true).await?,
             put_profile: p.prepare(format!(
@@ -76,8 +159,8 @@ impl Statements {
                 ),
                 true).await?,
             profiles_after: p.prepare(format!(
-                    "SELECT user_id, skills, capacity, updated_at FROM {ks}.agent_profiles_by_tenant
-                     WHERE tenant = ? AND user_id > ? LIMIT ?"
+                    "SELECT {} FROM {ks}.agent_profiles_by_tenant WHERE tenant = ? AND user_id > ? LIMIT ?",
+                    ProfileRow::COLUMNS
                 ),
                 true).await?,
         })
@@ -87,22 +170,7 @@ impl Statements {
 #[async_trait]
 impl InboxStore for ScyllaStore {
     async fn put_thread(&self, t: &ThreadRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
-        let tags: Vec<&str> = t.tags.iter().map(String::as_str).collect();
-        let row = (
-            t.tenant.as_str(),
-            t.conversation.as_str(),
-            t.number.as_str(),
-            t.customer.as_str(),
-            t.state.as_str(),
-            t.assignee.as_ref().map(UserId::as_str),
-            t.last_agent.as_ref().map(UserId::as_str),
-            encode_list(&tags),
-            t.waiting_since,
-            t.last_inbound_at,
-            t.last_inbound_wamid.as_ref().map(Wamid::as_str),
-            t.opened_at,
-            t.updated_at,
-        );
+        let row = ThreadRow::of(t);
         let key = (t.tenant.as_str(), t.conversation.as_str());
         let mut batch = Batch::new(BatchType::Logged);
         batch.append_statement(self.inbox.put_thread.clone());
@@ -117,7 +185,7 @@ impl InboxStore for ScyllaStore {
                 batch.append_statement(self.identity.insert_audit_bucket.clone());
                 let bucket = (a.tenant.as_str(), day_bucket(a.at_ms));
                 self.session
-                    .batch(&batch, (row, key, audit_values(a), bucket))
+                    .batch(&batch, (row, key, AuditRow::of(a), bucket))
                     .await
             }
             None => self.session.batch(&batch, (row, key)).await,
@@ -136,7 +204,7 @@ impl InboxStore for ScyllaStore {
             (tenant.as_str(), conversation.as_str()),
         )
         .await?
-        .map(thread_from_row)
+        .map(ThreadRow::into_record)
         .transpose()
     }
 
@@ -163,7 +231,7 @@ impl InboxStore for ScyllaStore {
             // An index entry whose row is gone is skipped (a torn write cannot happen in a
             // logged batch, but an operator may have deleted rows by hand).
             if let Some(row) = row? {
-                items.push(thread_from_row(row)?);
+                items.push(row.into_record()?);
             }
         }
         let next = (ids.len() == limit)
@@ -201,7 +269,7 @@ impl InboxStore for ScyllaStore {
     ) -> StoreResult<Page<NoteRecord>> {
         let limit = check_limit(limit)?;
         let key = (tenant.as_str(), conversation.as_str());
-        let rows: Vec<(i64, String, Option<String>, String, String, String)> = match cursor {
+        let rows: Vec<NoteRow> = match cursor {
             Some(c) => {
                 let (_, at, id) = c.decode_history()?;
                 self.rows(
@@ -217,7 +285,21 @@ impl InboxStore for ScyllaStore {
         };
         let items = rows
             .into_iter()
-            .map(|r| note_from_row(tenant, conversation, r))
+            .map(|r| {
+                Ok(NoteRecord {
+                    tenant: tenant.clone(),
+                    conversation: conversation.clone(),
+                    id: r.note_id,
+                    author: r.author.map(UserId::new),
+                    author_name: r.author_name,
+                    text: r.text,
+                    mentions: decode_list(&r.mentions)?
+                        .into_iter()
+                        .map(UserId::new)
+                        .collect(),
+                    at_ms: r.at_ms,
+                })
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::of(items, limit, |n| {
             Cursor::history(0, n.at_ms, &n.id)
@@ -238,7 +320,7 @@ impl InboxStore for ScyllaStore {
         );
         let bucket = (audit.tenant.as_str(), day_bucket(audit.at_ms));
         self.session
-            .batch(&batch, (row, audit_values(audit), bucket))
+            .batch(&batch, (row, AuditRow::of(audit), bucket))
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -252,7 +334,7 @@ impl InboxStore for ScyllaStore {
     ) -> StoreResult<Page<ProfileRecord>> {
         let limit = check_limit(limit)?;
         let after = Cursor::decode_text(cursor)?;
-        let rows: Vec<(String, String, Option<i32>, i64)> = self
+        let rows: Vec<ProfileRow> = self
             .rows(
                 &self.inbox.profiles_after,
                 (tenant.as_str(), after, limit as i32),
@@ -260,7 +342,15 @@ impl InboxStore for ScyllaStore {
             .await?;
         let items = rows
             .into_iter()
-            .map(|(u, s, c, at)| profile_from_row(tenant, (u, s, c.map(|c| c.max(0) as u32), at)))
+            .map(|r| {
+                Ok(ProfileRecord {
+                    tenant: tenant.clone(),
+                    user: UserId::new(r.user_id),
+                    skills: decode_list(&r.skills)?,
+                    capacity: r.capacity.map(|c| c.max(0) as u32),
+                    updated_at: r.updated_at,
+                })
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::of(items, limit, |p| {
             Cursor::after_text(p.user.as_str())

@@ -16,24 +16,61 @@ use crate::store::{check_limit, MessageStore, StoreError, StoreResult};
 /// Partitions the raw webhook journal spreads each day over (`webhook_journal_by_shard`).
 const JOURNAL_SHARDS: i32 = 16;
 
-type MessageRow = (
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-);
+row! {
+    /// A message in its conversation's history (`messages_by_conversation`).
+    struct MessageRow {
+        tenant: String,
+        conversation_id: String,
+        bucket: i64,
+        at_ms: i64,
+        message_key: String,
+        wamid: String,
+        number: String,
+        customer: String,
+        direction: String,
+        kind: String,
+        body: Option<String>,
+        raw: String,
+    }
+}
 
-const MESSAGE_COLUMNS: &str =
-    "tenant, conversation_id, bucket, at_ms, message_key, wamid, number, \
-                               customer, direction, kind, body, raw";
+row! {
+    /// Where a message key's message is (`messages_by_key`).
+    struct KeyLocation {
+        conversation_id: String,
+        bucket: i64,
+        at_ms: i64,
+    }
+}
+
+row! {
+    /// A message's latest status (`statuses_by_message`).
+    struct StatusRow {
+        status: String,
+        at_ms: i64,
+        error_codes: Option<Vec<i64>>,
+    }
+}
+
+row! {
+    /// A conversation's last activity (`conversations_by_id`).
+    struct ConversationRow {
+        number: String,
+        customer: String,
+        last_message_at: i64,
+    }
+}
+
+row! {
+    /// An account-level event (`account_events_by_tenant`).
+    struct EventRow {
+        number: Option<String>,
+        field: String,
+        at_ms: i64,
+        raw: String,
+        event_key: String,
+    }
+}
 
 /// Statements of messages, statuses, account events, contacts and the journal.
 pub(super) struct Statements {
@@ -75,16 +112,17 @@ impl Statements {
                  WHERE tenant = ? AND wa_id = ?"
             ), true).await?,
             lookup_key: p.prepare(format!(
-                "SELECT conversation_id, bucket, at_ms FROM {ks}.messages_by_key
-                 WHERE tenant = ? AND message_key = ?"
+                "SELECT {} FROM {ks}.messages_by_key WHERE tenant = ? AND message_key = ?",
+                KeyLocation::COLUMNS
             ), false).await?,
             insert_key: p.prepare(format!(
                 "INSERT INTO {ks}.messages_by_key (tenant, message_key, conversation_id, bucket, at_ms)
                  VALUES (?, ?, ?, ?, ?)"
             ), true).await?,
             insert_message: p.prepare(format!(
-                "INSERT INTO {ks}.messages_by_conversation ({MESSAGE_COLUMNS})
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {ks}.messages_by_conversation ({}) VALUES ({})",
+                MessageRow::COLUMNS,
+                super::markers(MessageRow::COLUMNS)
             ), true).await?,
             insert_bucket: p.prepare(format!(
                 "INSERT INTO {ks}.buckets_by_conversation (tenant, conversation_id, bucket) VALUES (?, ?, ?)"
@@ -106,8 +144,8 @@ impl Statements {
                 "SELECT new_id FROM {ks}.conversation_aliases WHERE tenant = ? AND old_id = ?"
             ), false).await?,
             latest_status: p.prepare(format!(
-                "SELECT status, at_ms, error_codes FROM {ks}.statuses_by_message
-                 WHERE tenant = ? AND wamid = ? LIMIT 1"
+                "SELECT {} FROM {ks}.statuses_by_message WHERE tenant = ? AND wamid = ? LIMIT 1",
+                StatusRow::COLUMNS
             ), false).await?,
             insert_event: p.prepare(format!(
                 "INSERT INTO {ks}.account_events_by_tenant (tenant, bucket, at_ms, event_key, number, field, raw)
@@ -121,36 +159,40 @@ impl Statements {
                  WHERE tenant = ? AND conversation_id = ? AND bucket <= ?"
             ), false).await?,
             history_first: p.prepare(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
-                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? LIMIT ?"
+                "SELECT {} FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? LIMIT ?",
+                MessageRow::COLUMNS
             ), false).await?,
             history_after: p.prepare(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
+                "SELECT {} FROM {ks}.messages_by_conversation
                  WHERE tenant = ? AND conversation_id = ? AND bucket = ?
-                   AND (at_ms, message_key) < (?, ?) LIMIT ?"
+                   AND (at_ms, message_key) < (?, ?) LIMIT ?",
+                MessageRow::COLUMNS
             ), false).await?,
             get_message: p.prepare(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation
-                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? AND at_ms = ? AND message_key = ?"
+                "SELECT {} FROM {ks}.messages_by_conversation
+                 WHERE tenant = ? AND conversation_id = ? AND bucket = ? AND at_ms = ? AND message_key = ?",
+                MessageRow::COLUMNS
             ), false).await?,
             get_conversation: p.prepare(format!(
-                "SELECT number, customer, last_message_at FROM {ks}.conversations_by_id
-                 WHERE tenant = ? AND conversation_id = ?"
+                "SELECT {} FROM {ks}.conversations_by_id WHERE tenant = ? AND conversation_id = ?",
+                ConversationRow::COLUMNS
             ), false).await?,
             get_contact_name: p.prepare(format!(
                 "SELECT name FROM {ks}.contacts_by_tenant WHERE tenant = ? AND wa_id = ?"
             ), false).await?,
-            scan: p.prepare(format!("SELECT {MESSAGE_COLUMNS} FROM {ks}.messages_by_conversation"), false).await?,
+            scan: p.prepare(format!("SELECT {} FROM {ks}.messages_by_conversation", MessageRow::COLUMNS), false).await?,
             list_event_buckets: p.prepare(format!(
                 "SELECT bucket FROM {ks}.event_buckets_by_tenant WHERE tenant = ? AND bucket <= ?"
             ), false).await?,
             events_first: p.prepare(format!(
-                "SELECT number, field, at_ms, raw, event_key FROM {ks}.account_events_by_tenant
-                 WHERE tenant = ? AND bucket = ? LIMIT ?"
+                "SELECT {} FROM {ks}.account_events_by_tenant WHERE tenant = ? AND bucket = ? LIMIT ?",
+                EventRow::COLUMNS
             ), false).await?,
             events_after: p.prepare(format!(
-                "SELECT number, field, at_ms, raw, event_key FROM {ks}.account_events_by_tenant
-                 WHERE tenant = ? AND bucket = ? AND (at_ms, event_key) < (?, ?) LIMIT ?"
+                "SELECT {} FROM {ks}.account_events_by_tenant
+                 WHERE tenant = ? AND bucket = ? AND (at_ms, event_key) < (?, ?) LIMIT ?",
+                EventRow::COLUMNS
             ), false).await?,
         })
     }
@@ -177,14 +219,14 @@ impl ScyllaStore {
             .execute_unpaged(&self.messages.lookup_key, (tenant.as_str(), key.as_str()))
             .await
             .map_err(unavailable)?;
-        let existing = first_row::<(String, i64, i64)>(stored)?;
+        let existing = first_row::<KeyLocation>(stored)?;
         let existed = existing.is_some();
         let conversation = self.keys.conversation_id(tenant, number, customer);
         // A redelivery keeps the place its first delivery got; a new inbound message goes just
         // after the latest of its second (`arrival_at`). Two deliveries of one conversation at
         // once may read the same latest and tie; the key breaks the tie then.
         let at_ms = match existing {
-            Some((_, _, placed)) => placed,
+            Some(placed) => placed.at_ms,
             None if direction == Direction::Inbound => {
                 let second = at_ms.div_euclid(1000) * 1000;
                 let latest = self
@@ -211,20 +253,20 @@ impl ScyllaStore {
         self.session
             .execute_unpaged(
                 &self.messages.insert_message,
-                (
-                    tenant.as_str(),
-                    conversation.as_str(),
+                &MessageRow {
+                    tenant: tenant.as_str().to_owned(),
+                    conversation_id: conversation.as_str().to_owned(),
                     bucket,
                     at_ms,
-                    key.as_str(),
-                    wamid.as_str(),
-                    number.as_str(),
-                    customer.as_str(),
-                    direction.as_str(),
-                    kind,
-                    text,
-                    raw,
-                ),
+                    message_key: key.as_str().to_owned(),
+                    wamid: wamid.as_str().to_owned(),
+                    number: number.as_str().to_owned(),
+                    customer: customer.as_str().to_owned(),
+                    direction: direction.as_str().to_owned(),
+                    kind: kind.to_owned(),
+                    body: text.map(str::to_owned),
+                    raw: raw.to_owned(),
+                },
             )
             .await
             .map_err(unavailable)?;
@@ -276,60 +318,46 @@ impl ScyllaStore {
             .execute_unpaged(&self.messages.latest_status, (tenant, wamid))
             .await
             .map_err(unavailable)?;
-        let row = first_row::<(String, i64, Option<Vec<i64>>)>(result)?;
-        row.map(|(status, at_ms, codes)| {
+        let row = first_row::<StatusRow>(result)?;
+        row.map(|r| {
             Ok(StatusRecord {
                 wamid: Wamid::new(wamid),
-                status: MessageStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
-                at_ms,
-                error_codes: codes.unwrap_or_default(),
+                status: MessageStatus::parse(&r.status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
+                at_ms: r.at_ms,
+                error_codes: r.error_codes.unwrap_or_default(),
             })
         })
         .transpose()
     }
 
     pub(super) async fn to_record(&self, row: MessageRow) -> StoreResult<(MessageRecord, i64)> {
-        let (
-            tenant,
-            conversation,
-            bucket,
-            at_ms,
-            key,
-            wamid,
-            number,
-            customer,
-            direction,
-            kind,
-            body,
-            raw,
-        ) = row;
-        let direction = Direction::parse(&direction)
-            .ok_or_else(|| StoreError::Corrupt(format!("direction {direction}")))?;
+        let direction = Direction::parse(&row.direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("direction {}", row.direction)))?;
         let status = match direction {
             Direction::Inbound => MessageStatus::Received,
             Direction::Outbound => self
-                .status_of(&tenant, &wamid)
+                .status_of(&row.tenant, &row.wamid)
                 .await?
                 .map(|s| s.status)
                 .unwrap_or(MessageStatus::Accepted),
         };
         Ok((
             MessageRecord {
-                tenant: TenantId::new(tenant),
-                key: MessageKey::new(key),
-                conversation: ConversationId::new(conversation),
-                wamid: Wamid::new(wamid),
-                number: PhoneNumberId::new(number),
-                customer: WaId::new(customer),
+                tenant: TenantId::new(row.tenant),
+                key: MessageKey::new(row.message_key),
+                conversation: ConversationId::new(row.conversation_id),
+                wamid: Wamid::new(row.wamid),
+                number: PhoneNumberId::new(row.number),
+                customer: WaId::new(row.customer),
                 direction,
-                kind,
-                text: body,
-                at_ms,
+                kind: row.kind,
+                text: row.body,
+                at_ms: row.at_ms,
                 status,
-                raw,
+                raw: row.raw,
             },
-            bucket,
+            row.bucket,
         ))
     }
 }
@@ -485,7 +513,12 @@ impl MessageStore for ScyllaStore {
             .execute_unpaged(&self.messages.lookup_key, (tenant.as_str(), key.as_str()))
             .await
             .map_err(unavailable)?;
-        let Some((conversation, bucket, at_ms)) = first_row::<(String, i64, i64)>(located)? else {
+        let Some(KeyLocation {
+            conversation_id: conversation,
+            bucket,
+            at_ms,
+        }) = first_row::<KeyLocation>(located)?
+        else {
             return Ok(None);
         };
         let result = self
@@ -601,7 +634,11 @@ impl MessageStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
-        let Some((number, customer, last_message_at)) = first_row::<(String, String, i64)>(row)?
+        let Some(ConversationRow {
+            number,
+            customer,
+            last_message_at,
+        }) = first_row::<ConversationRow>(row)?
         else {
             return Ok(None);
         };
@@ -698,8 +735,13 @@ impl MessageStore for ScyllaStore {
                 }
             }
             .map_err(unavailable)?;
-            for (number, field, at_ms, raw, key) in
-                rows_of::<(Option<String>, String, i64, String, String)>(result)?
+            for EventRow {
+                number,
+                field,
+                at_ms,
+                raw,
+                event_key: key,
+            } in rows_of::<EventRow>(result)?
             {
                 let event = AccountEventRecord {
                     tenant: tenant.clone(),

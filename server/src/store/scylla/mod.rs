@@ -8,6 +8,37 @@
 //! cursor. There are no multi-partition transactions here: a failure midway through a batch leaves
 //! rows that the redelivery (the webhook was not acknowledged) completes.
 
+/// A table row as a struct whose field names are its columns. Reads and writes match columns
+/// by name (the driver's derives), and `COLUMNS` lists the fields for the statements that select
+/// or insert it, so a statement and its row cannot disagree about which column is which.
+macro_rules! row {
+    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, scylla::DeserializeRow, scylla::SerializeRow)]
+        pub(super) struct $name {
+            $(pub(super) $field: $ty,)+
+        }
+
+        impl $name {
+            /// The columns, in field order.
+            #[allow(dead_code)]
+            pub(super) const COLUMNS: &'static str = columns!($($field),+);
+        }
+    };
+}
+
+/// `a, b, c` from the field names `a`, `b`, `c`.
+macro_rules! columns {
+    ($first:ident $(, $rest:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($rest))*)
+    };
+}
+
+/// `?, ?, ?`: a bind marker for each column of a row's `COLUMNS`.
+fn markers(columns: &str) -> String {
+    vec!["?"; columns.split(',').count()].join(", ")
+}
+
 mod directory;
 mod identity;
 mod inbox;
@@ -145,4 +176,81 @@ where
         .map_err(|e| StoreError::Corrupt(e.to_string()))?
         .collect::<Result<Vec<R>, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::migrate::{cql_statements, MIGRATIONS};
+
+    /// Table → its columns, from the `CREATE TABLE` statements of the migrations.
+    fn tables() -> BTreeMap<String, BTreeSet<String>> {
+        let all: String = MIGRATIONS.iter().map(|m| m.text).collect();
+        let mut tables = BTreeMap::new();
+        for statement in cql_statements(&all) {
+            let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS {keyspace}.")
+            else {
+                continue;
+            };
+            let (name, body) = rest.split_once('(').expect("a column list");
+            let columns = body
+                .split(',')
+                .filter_map(|part| part.split_whitespace().next())
+                .filter(|word| !word.eq_ignore_ascii_case("PRIMARY") && !word.starts_with('('))
+                .map(|word| word.trim_matches(|c| c == '(' || c == ')').to_owned())
+                .collect();
+            tables.insert(name.trim().to_owned(), columns);
+        }
+        tables
+    }
+
+    /// No cluster runs here, so the one thing a typo would break only on a real one, a row
+    /// naming a column its table does not have, is checked against the migrations themselves.
+    #[test]
+    fn every_row_names_only_columns_of_its_table() {
+        let tables = tables();
+        let rows = [
+            (
+                "messages_by_conversation",
+                super::messages::MessageRow::COLUMNS,
+            ),
+            ("messages_by_key", super::messages::KeyLocation::COLUMNS),
+            ("statuses_by_message", super::messages::StatusRow::COLUMNS),
+            (
+                "conversations_by_id",
+                super::messages::ConversationRow::COLUMNS,
+            ),
+            (
+                "account_events_by_tenant",
+                super::messages::EventRow::COLUMNS,
+            ),
+            ("users_by_email", super::identity::UserRow::COLUMNS),
+            ("users_by_tenant", super::identity::UserRow::COLUMNS),
+            ("audit_by_tenant", super::identity::AuditRow::COLUMNS),
+            ("api_keys_by_id", super::identity::KeyRow::COLUMNS),
+            ("sessions_by_hash", super::identity::SessionRow::COLUMNS),
+            ("roles_by_tenant", super::identity::RoleRow::COLUMNS),
+            ("teams_by_tenant", super::identity::TeamRow::COLUMNS),
+            ("threads_by_id", super::inbox::ThreadRow::COLUMNS),
+            ("notes_by_conversation", super::inbox::NoteRow::COLUMNS),
+            (
+                "agent_profiles_by_tenant",
+                super::inbox::ProfileRow::COLUMNS,
+            ),
+            ("outbox_by_id", super::outbox::SendRow::COLUMNS),
+            (
+                "outbox_pending_by_number",
+                super::outbox::PendingRow::COLUMNS,
+            ),
+        ];
+        for (table, columns) in rows {
+            let known = tables
+                .get(table)
+                .unwrap_or_else(|| panic!("no table {table} in the migrations"));
+            for column in columns.split(", ") {
+                assert!(known.contains(column), "{table} has no column `{column}`");
+            }
+        }
+    }
 }

@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 
-use super::{unavailable, SqliteStore};
+use super::{unavailable, List, SqliteStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::rows::*;
+use crate::store::{decode_list, encode_list};
+
 use crate::store::{check_limit, IdentityStore, StoreError, StoreResult};
 
 pub(super) fn create_user(
@@ -513,9 +514,9 @@ impl IdentityStore for SqliteStore {
             let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys_by_id WHERE key_id = ?1");
             let row = conn
                 .prepare_cached(&sql)
-                .and_then(|mut s| s.query_row([id.as_str()], key_row).optional())
+                .and_then(|mut s| s.query_row([id.as_str()], key_from).optional())
                 .map_err(unavailable)?;
-            row.map(key_from_row).transpose()
+            Ok(row)
         })
         .await
     }
@@ -526,14 +527,13 @@ impl IdentityStore for SqliteStore {
             let sql = format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys_by_id WHERE tenant = ?1 ORDER BY key_id LIMIT ?2"
             );
-            let rows: Vec<KeyRow> = conn
+            conn
                 .prepare_cached(&sql)
                 .and_then(|mut s| {
-                    s.query_map(params![tenant.as_str(), MAX_API_KEYS as i64], key_row)?
+                    s.query_map(params![tenant.as_str(), MAX_API_KEYS as i64], key_from)?
                         .collect()
                 })
-                .map_err(unavailable)?;
-            rows.into_iter().map(key_from_row).collect()
+                .map_err(unavailable)
         })
         .await
     }
@@ -629,8 +629,19 @@ impl IdentityStore for SqliteStore {
 const KEY_COLUMNS: &str = "key_id, tenant, name, secret_hash, permissions, created_by, created_at,
     last_used_at, revoked_at";
 
-fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
-    KeyRow::try_from(r)
+/// An API key from its row, by column name.
+fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: r.get("key_id")?,
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        name: r.get("name")?,
+        secret_hash: r.get("secret_hash")?,
+        permissions: r.get::<_, List>("permissions")?.0,
+        created_by: r.get("created_by")?,
+        created_at: r.get("created_at")?,
+        last_used_at: r.get("last_used_at")?,
+        revoked_at: r.get("revoked_at")?,
+    })
 }
 
 fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {

@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_shared::{ConversationId, TenantId, UserId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId, WaId, Wamid};
 
 use super::identity::insert_audit;
-use super::{unavailable, SqliteStore};
+use super::{unavailable, List, SqliteStore};
 use crate::domain::*;
+use crate::store::encode_list;
 use crate::store::page::*;
-use crate::store::rows::*;
+
 use crate::store::{check_limit, InboxStore, StoreResult};
 
 pub(super) fn put_thread(
@@ -102,8 +103,29 @@ pub(super) fn put_profile(
     Ok(())
 }
 
-fn thread_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRow> {
-    ThreadRow::try_from(r)
+/// The columns a thread is read from.
+const THREAD_COLUMNS: &str = "tenant, conversation_id, number, customer, state, assignee, \
+    last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid, opened_at, updated_at";
+
+/// A thread from its row, by column name.
+fn thread_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRecord> {
+    Ok(ThreadRecord {
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        conversation: ConversationId::new(r.get::<_, String>("conversation_id")?),
+        number: PhoneNumberId::new(r.get::<_, String>("number")?),
+        customer: WaId::new(r.get::<_, String>("customer")?),
+        state: r.get("state")?,
+        assignee: r.get::<_, Option<String>>("assignee")?.map(UserId::new),
+        last_agent: r.get::<_, Option<String>>("last_agent")?.map(UserId::new),
+        tags: r.get::<_, List>("tags")?.0,
+        waiting_since: r.get("waiting_since")?,
+        last_inbound_at: r.get("last_inbound_at")?,
+        last_inbound_wamid: r
+            .get::<_, Option<String>>("last_inbound_wamid")?
+            .map(Wamid::new),
+        opened_at: r.get("opened_at")?,
+        updated_at: r.get("updated_at")?,
+    })
 }
 
 #[async_trait]
@@ -131,13 +153,13 @@ impl InboxStore for SqliteStore {
                      WHERE tenant = ?1 AND conversation_id = ?2"
                 ))
                 .and_then(|mut s| {
-                    s.query_row(params![tenant.as_str(), conversation.as_str()], thread_row)
+                    s.query_row(params![tenant.as_str(), conversation.as_str()], thread_from)
                         .optional()
                 })
                 .map_err(unavailable)
             })
             .await?;
-        row.map(thread_from_row).transpose()
+        Ok(row)
     }
 
     async fn open_threads(
@@ -157,17 +179,13 @@ impl InboxStore for SqliteStore {
                      ORDER BY conversation_id LIMIT ?3"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![tenant.as_str(), after, limit as i64], thread_row)?
+                    s.query_map(params![tenant.as_str(), after, limit as i64], thread_from)?
                         .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(unavailable)
             })
             .await?;
-        let items = rows
-            .into_iter()
-            .map(thread_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::of(items, limit, |t| {
+        Ok(Page::of(rows, limit, |t| {
             Cursor::after_text(t.conversation.as_str())
         }))
     }
@@ -192,7 +210,7 @@ impl InboxStore for SqliteStore {
             None => (i64::MAX, String::new()),
         };
         let (t, c) = (tenant.clone(), conversation.clone());
-        let rows: Vec<NoteRow> = self
+        let items: Vec<NoteRecord> = self
             .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT at_ms, note_id, author, author_name, text, mentions
@@ -204,14 +222,16 @@ impl InboxStore for SqliteStore {
                     s.query_map(
                         params![t.as_str(), c.as_str(), before_at, before_id, limit as i64],
                         |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                            ))
+                            Ok(NoteRecord {
+                                tenant: t.clone(),
+                                conversation: c.clone(),
+                                id: r.get("note_id")?,
+                                author: r.get::<_, Option<String>>("author")?.map(UserId::new),
+                                author_name: r.get("author_name")?,
+                                text: r.get("text")?,
+                                mentions: r.get::<_, List>("mentions")?.of(),
+                                at_ms: r.get("at_ms")?,
+                            })
                         },
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()
@@ -219,10 +239,6 @@ impl InboxStore for SqliteStore {
                 .map_err(unavailable)
             })
             .await?;
-        let items = rows
-            .into_iter()
-            .map(|r| note_from_row(tenant, conversation, r))
-            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::of(items, limit, |n| {
             Cursor::history(0, n.at_ms, &n.id)
         }))
@@ -243,7 +259,7 @@ impl InboxStore for SqliteStore {
         let limit = check_limit(limit)?;
         let after = Cursor::decode_text(cursor)?;
         let t = tenant.clone();
-        let rows: Vec<ProfileRow> = self
+        let items: Vec<ProfileRecord> = self
             .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT user_id, skills, capacity, updated_at FROM agent_profiles_by_tenant
@@ -251,23 +267,21 @@ impl InboxStore for SqliteStore {
                 )
                 .and_then(|mut s| {
                     s.query_map(params![t.as_str(), after, limit as i64], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                        Ok(ProfileRecord {
+                            tenant: t.clone(),
+                            user: UserId::new(r.get::<_, String>("user_id")?),
+                            skills: r.get::<_, List>("skills")?.0,
+                            capacity: r.get("capacity")?,
+                            updated_at: r.get("updated_at")?,
+                        })
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(unavailable)
             })
             .await?;
-        let items = rows
-            .into_iter()
-            .map(|r| profile_from_row(tenant, r))
-            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::of(items, limit, |p| {
             Cursor::after_text(p.user.as_str())
         }))
     }
 }
-
-type NoteRow = (i64, String, Option<String>, String, String, String);
-
-type ProfileRow = (String, String, Option<u32>, i64);

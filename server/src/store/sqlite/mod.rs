@@ -28,8 +28,10 @@ use self::migrate::{load_keys, migrate};
 pub use self::migrate::{CONVERSATION_TABLES, MIGRATIONS};
 use self::writer::{checkpointer, writer_loop, Job, Typed, BACKSTOP_CHECKPOINT_PAGES};
 use super::keys::IdKeys;
-use super::{StoreError, StoreResult};
+use super::{decode_list, StoreError, StoreResult};
 pub use crate::config::Synchronous;
+use crate::domain::{SendState, ThreadState};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
@@ -237,4 +239,39 @@ fn tune(conn: &Connection, cache_mib: u32) -> StoreResult<()> {
         u64::from(cache_mib) * 1024
     ))
     .map_err(unavailable)
+}
+
+/// Domain values read back from their text columns (a value that does not decode is a column
+/// error, like a wrong type).
+impl FromSql for ThreadState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        ThreadState::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("thread state `{text}`").into()))
+    }
+}
+
+impl FromSql for SendState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        SendState::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("send state `{text}`").into()))
+    }
+}
+
+/// A list of names stored as JSON text (tags, skills, permissions, members).
+struct List(Vec<String>);
+
+impl FromSql for List {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        decode_list(value.as_str()?)
+            .map(List)
+            .map_err(|e| FromSqlError::Other(e.to_string().into()))
+    }
+}
+
+impl List {
+    fn of<T: From<String>>(self) -> Vec<T> {
+        self.0.into_iter().map(T::from).collect()
+    }
 }

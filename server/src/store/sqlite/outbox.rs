@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_shared::{PhoneNumberId, TenantId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
 
 use super::messages::insert_outbound;
 use super::{unavailable, SqliteStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::rows::*;
+
 use crate::store::{check_limit, IdKeys, OutboxStore, StoreError, StoreResult};
 
 pub(super) fn enqueue_send(conn: &Connection, o: &OutboxRecord) -> StoreResult<bool> {
@@ -63,8 +63,29 @@ fn write_send(conn: &Connection, o: &OutboxRecord, replace: bool) -> StoreResult
     Ok(written > 0)
 }
 
-fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
-    OutboxRow::try_from(r)
+/// The columns of `outbox_by_id` a send is written with, in the order of the insert's values.
+const OUTBOX_COLUMNS: &str = "tenant, send_id, conversation_id, number, customer, author, \
+    request, kind, text, state, attempts, wamid, error, created_at, updated_at";
+
+/// A send from its row, by column name.
+fn send_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRecord> {
+    Ok(OutboxRecord {
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        id: r.get("send_id")?,
+        conversation: ConversationId::new(r.get::<_, String>("conversation_id")?),
+        number: PhoneNumberId::new(r.get::<_, String>("number")?),
+        customer: WaId::new(r.get::<_, String>("customer")?),
+        author: r.get("author")?,
+        request: r.get("request")?,
+        kind: r.get("kind")?,
+        text: r.get("text")?,
+        state: r.get("state")?,
+        attempts: r.get("attempts")?,
+        wamid: r.get::<_, Option<String>>("wamid")?.map(Wamid::new),
+        error: r.get("error")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
 }
 
 #[async_trait]
@@ -93,13 +114,13 @@ impl OutboxStore for SqliteStore {
                     "SELECT {OUTBOX_COLUMNS} FROM outbox_by_id WHERE tenant = ?1 AND send_id = ?2"
                 ))
                 .and_then(|mut s| {
-                    s.query_row(params![tenant.as_str(), id], outbox_row)
+                    s.query_row(params![tenant.as_str(), id], send_from)
                         .optional()
                 })
                 .map_err(unavailable)
             })
             .await?;
-        row.map(outbox_from_row).transpose()
+        Ok(row)
     }
 
     async fn pending_sends(
@@ -121,18 +142,14 @@ impl OutboxStore for SqliteStore {
                 .and_then(|mut s| {
                     s.query_map(
                         params![number.as_str(), after_at, after_id, limit as i64],
-                        outbox_row,
+                        send_from,
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(unavailable)
             })
             .await?;
-        let items = rows
-            .into_iter()
-            .map(outbox_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::of(items, limit, |o| {
+        Ok(Page::of(rows, limit, |o| {
             Cursor::after_time(o.created_at, &o.id)
         }))
     }
