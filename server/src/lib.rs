@@ -16,6 +16,7 @@ pub mod routing;
 pub mod secret;
 pub mod service;
 pub mod simulator;
+pub mod staging;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -58,6 +58,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "governor",
         &["api", "app", "http", "hub", "service", "store", "web"],
     ),
+    (
+        "staging",
+        &["api", "app", "auth", "http", "hub", "service", "store", "web"],
+    ),
     ("auth", &["api", "app", "http", "hub", "service", "web"]),
     ("service", &["admin", "api", "app", "http", "hub", "web"]),
     ("hub", &["api", "app", "http"]),

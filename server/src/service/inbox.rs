@@ -32,6 +32,7 @@ use crate::domain::{
     ThreadRecord, ThreadState,
 };
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
+use crate::staging::{Keyed, Staging};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -246,11 +247,7 @@ impl Inbox {
             config,
             tenants: HashMap::new(),
             profiles: HashMap::new(),
-            dirty: HashMap::new(),
-            staged: Vec::new(),
-            staged_at: HashMap::new(),
-            audits: Vec::new(),
-            held: Vec::new(),
+            staging: Staging::default(),
         };
         worker.restore().await?;
         let mut rx = events.subscribe();
@@ -320,25 +317,15 @@ struct Worker {
     tenants: HashMap<TenantId, TenantInbox>,
     /// Agents' routing profiles (skills, own capacity), read at start and kept current.
     profiles: HashMap<(TenantId, UserId), ProfileRecord>,
-    /// Open conversations whose bookkeeping fields (`last_inbound_at`, `waiting_since`,
-    /// `updated_at`) changed with a customer's message and are not stored yet. They are written
-    /// together (one group commit) as soon as the event queue is empty, every second, at 512,
-    /// and at shutdown, instead of one durable write per message on the routing task: that
-    /// write capped the inbox near 1/fsync messages per second (issue 5's e2e at 2,500/s fell
-    /// behind). The message itself is already durable; any state change (routing, tags,
-    /// resolve) is still stored before it is announced, and supersedes what waits here.
-    dirty: HashMap<ConversationId, ThreadRecord>,
-    /// Conversations' new states (routed, queued, replied) to store before the hub events in
-    /// `held` go out, in the order they were made; `staged_at` indexes them by conversation so
-    /// a later state replaces an earlier one in place.
-    staged: Vec<(ThreadRecord, Option<AuditRecord>)>,
-    staged_at: HashMap<ConversationId, usize>,
-    /// Audit entries displaced from `staged` (see [`Worker::stage`]).
-    audits: Vec<AuditRecord>,
-    /// Hub events made while `staged` is not empty, in order. Publishing waits for the write,
-    /// so nobody is told of a state the store does not have, and events stay in the order they
-    /// happened (the assignment, then the message).
-    held: Vec<Held>,
+    /// Conversations' states waiting to be stored, and the hub events waiting for them
+    /// ([`Staging`]: stored before announced, in order). A new state (routed, queued, replied,
+    /// tagged) is staged and written with the next flush, before any event made after it goes
+    /// out. Bookkeeping-only changes (`last_inbound_at`, `waiting_since`, `updated_at` with a
+    /// customer's message) wait for the same flush but hold nothing back: one durable write per
+    /// message on the routing task had capped the inbox near 1/fsync messages per second
+    /// (issue 5's e2e at 2,500/s fell behind). Flushes happen as soon as the event queue is
+    /// empty, every second, at 512, and at shutdown.
+    staging: Staging<ThreadRecord, AuditRecord, Held>,
 }
 
 /// A hub event waiting for the conversation states before it to be stored.
@@ -347,6 +334,13 @@ struct Held {
     event: HubEvent,
     teams: Arc<[TeamRecord]>,
     inboxes: Vec<UserId>,
+}
+
+impl Keyed for ThreadRecord {
+    type Key = ConversationId;
+    fn key(&self) -> ConversationId {
+        self.conversation.clone()
+    }
 }
 
 /// Unwritten changes that force a write even while events keep coming.
@@ -565,49 +559,31 @@ impl Worker {
         audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         self.store.put_thread(thread, audit).await?;
-        self.dirty.remove(&thread.conversation);
+        self.staging.written(&thread.conversation);
         Ok(())
     }
 
     /// A conversation's new state, written with the next flush and before anything announced
     /// after it.
     fn stage(&mut self, thread: ThreadRecord, audit: Option<AuditRecord>) {
-        self.dirty.remove(&thread.conversation);
-        match self.staged_at.get(&thread.conversation) {
-            Some(&i) => {
-                let (earlier, earlier_audit) = &mut self.staged[i];
-                *earlier = thread;
-                if let Some(earlier_audit) = audit.and_then(|a| earlier_audit.replace(a)) {
-                    // Two people's actions on one conversation in one batch (commands flush
-                    // before and after, so this should not happen): neither entry is lost.
-                    self.audits.push(earlier_audit);
-                }
-            }
-            None => {
-                self.staged_at
-                    .insert(thread.conversation.clone(), self.staged.len());
-                self.staged.push((thread, audit));
-            }
-        }
+        self.staging.stage(thread, audit);
     }
 
     fn unwritten(&self) -> usize {
-        self.staged.len() + self.dirty.len()
+        self.staging.unwritten()
     }
 
     /// Publishes a hub event now, or after the staged states before it are stored.
     async fn emit(&mut self, tenant: &TenantId, event: HubEvent, inboxes: Vec<UserId>) {
         let teams = self.teams(tenant).await;
-        if self.staged.is_empty() {
-            let inboxes: Vec<&UserId> = inboxes.iter().collect();
-            self.broker.fan_out(tenant, &event, &teams, &inboxes);
-        } else {
-            self.held.push(Held {
-                tenant: tenant.clone(),
-                event,
-                teams,
-                inboxes,
-            });
+        let held = Held {
+            tenant: tenant.clone(),
+            event,
+            teams,
+            inboxes,
+        };
+        if let Some(now) = self.staging.announce(held) {
+            self.publish(&now);
         }
     }
 
@@ -616,42 +592,36 @@ impl Worker {
     /// fails to write is logged and stays dirty for the next attempt: memory is the truth the
     /// agents were told, and the store catches up.
     async fn flush(&mut self) {
-        if self.staged.is_empty() && self.dirty.is_empty() {
+        let Some(batch) = self.staging.take() else {
             return;
-        }
-        self.staged_at.clear();
-        let mut writes: Vec<(ThreadRecord, Option<AuditRecord>)> = std::mem::take(&mut self.staged);
-        for (thread, _) in &mut writes {
-            // Bookkeeping made after the staged state is the newer copy of the whole record.
-            if let Some(newer) = self.dirty.remove(&thread.conversation) {
-                *thread = newer;
-            }
-        }
-        writes.extend(self.dirty.drain().map(|(_, t)| (t, None)));
-        for audit in std::mem::take(&mut self.audits) {
+        };
+        for audit in batch.audits {
             if let Err(error) = self.store.append_audit(&audit).await {
                 tracing::error!(%error, action = %audit.action, "could not store an audit entry");
             }
         }
         let results = futures_util::future::join_all(
-            writes
+            batch
+                .writes
                 .iter()
                 .map(|(t, audit)| self.store.put_thread(t, audit.as_ref())),
         )
         .await;
-        for ((thread, audit), result) in writes.into_iter().zip(results) {
+        for ((thread, audit), result) in batch.writes.into_iter().zip(results) {
             if let Err(error) = result {
                 tracing::error!(%error, conversation = %thread.conversation, audit = ?audit.map(|a| a.action), "could not store a conversation's state; retrying");
-                self.dirty
-                    .entry(thread.conversation.clone())
-                    .or_insert(thread);
+                self.staging.failed(thread);
             }
         }
-        for held in std::mem::take(&mut self.held) {
-            let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
-            self.broker
-                .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
+        for held in &batch.release {
+            self.publish(held);
         }
+    }
+
+    fn publish(&self, held: &Held) {
+        let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
+        self.broker
+            .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
     }
 
     async fn announce(&mut self, thread: &ThreadRecord, previous: Option<UserId>, reason: &str) {
@@ -871,7 +841,7 @@ impl Worker {
             None => {
                 // Already with someone (or waiting): only the bookkeeping fields changed; they
                 // are written with the next batch (see `dirty`).
-                self.dirty.insert(id.clone(), thread);
+                self.staging.touch(thread);
             }
         }
         self.tenants
