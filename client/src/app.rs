@@ -564,7 +564,7 @@ impl App {
                 ..
             }
             | HubEvent::SendFailed { outbox, .. } => {
-                self.outgoing.update(|o| o.settled(outbox));
+                self.outgoing.update(|o| o.settled(outbox.as_str()));
                 self.save_outgoing();
             }
             _ => {}

@@ -237,7 +237,7 @@ impl Inbox {
                 at,
                 ..
             } => {
-                if !self.first_sighting(key) {
+                if !self.first_sighting(key.as_str()) {
                     return Change::Nothing;
                 }
                 let row = self.row_for(conversation, number, customer, *at);
@@ -527,12 +527,12 @@ impl Transcript {
                 parts,
                 ..
             } if self.is(conversation) => {
-                if self.lines.iter().any(|l| &l.id == key) {
+                if self.lines.iter().any(|l| l.id == key.as_str()) {
                     return false;
                 }
                 let line = Line {
-                    id: key.clone(),
-                    wamid: Some(wamid.clone()),
+                    id: key.to_string(),
+                    wamid: Some(wamid.to_string()),
                     direction: *direction,
                     kind: message_type.clone(),
                     text: text.clone(),
@@ -541,13 +541,15 @@ impl Transcript {
                         Direction::Inbound => MessageStatus::Received,
                         Direction::Outbound => MessageStatus::Accepted,
                     }),
-                    outbox: outbox.clone(),
+                    outbox: outbox.as_ref().map(ToString::to_string),
                     parts: parts.clone(),
                 };
                 // The stored message takes the place of the reply shown while it was sent.
-                let pending = outbox
-                    .as_ref()
-                    .and_then(|o| self.lines.iter().position(|l| l.outbox.as_ref() == Some(o)));
+                let pending = outbox.as_ref().and_then(|o| {
+                    self.lines
+                        .iter()
+                        .position(|l| l.outbox.as_deref() == Some(o.as_str()))
+                });
                 match pending {
                     Some(i) => self.lines[i] = line,
                     None => self.lines.push(line),
@@ -564,7 +566,7 @@ impl Transcript {
                 let Some(line) = self
                     .lines
                     .iter_mut()
-                    .find(|l| l.wamid.as_deref() == Some(wamid))
+                    .find(|l| l.wamid.as_deref() == Some(wamid.as_str()))
                 else {
                     return false;
                 };
@@ -595,7 +597,7 @@ impl Transcript {
                 match self
                     .lines
                     .iter_mut()
-                    .find(|l| l.outbox.as_ref() == Some(outbox))
+                    .find(|l| l.outbox.as_deref() == Some(outbox.as_str()))
                 {
                     Some(line) => {
                         line.delivery = Delivery::Failed(error.clone());
@@ -742,6 +744,7 @@ pub fn canned_matches<'a>(text: &str, canned: &'a [(String, String)]) -> Vec<&'a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_shared::protocol::ChangeReason;
 
     fn conversation(id: &str, assignee: Option<&str>) -> Conversation {
         Conversation {
@@ -768,7 +771,7 @@ mod tests {
             number: PhoneNumberId::from("106540352242922"),
             customer: "•••••••4567".into(),
             key: key.into(),
-            wamid: format!("wamid.{key}"),
+            wamid: format!("wamid.{key}").into(),
             direction: Direction::Inbound,
             message_type: "text".into(),
             text: Some("Где мой заказ?".into()),
@@ -786,7 +789,7 @@ mod tests {
             state,
             assignee: assignee.map(UserId::from),
             previous: None,
-            reason: "pool".into(),
+            reason: ChangeReason::Pool,
             queue_position: None,
             waiting_since: Some(5),
             at: 5,
@@ -1077,7 +1080,7 @@ mod tests {
             number: PhoneNumberId::from("106540352242922"),
             customer: "•••4567".into(),
             key: key.into(),
-            wamid: format!("wamid.{key}"),
+            wamid: format!("wamid.{key}").into(),
             direction,
             message_type: "reaction".into(),
             text: Some(emoji.to_owned()).filter(|e| !e.is_empty()),

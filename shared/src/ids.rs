@@ -76,3 +76,19 @@ string_id!(
     /// A person who signs in: an agent, supervisor or administrator of one tenant.
     UserId
 );
+string_id!(
+    /// A team (`t_…`): users who share the conversations of some numbers.
+    TeamId
+);
+string_id!(
+    /// A tenant's own role (`r_…`); preset roles are named (`owner`, `agent`, …) instead.
+    RoleId
+);
+string_id!(
+    /// The public part of an API key (`k_…`), unique across tenants.
+    ApiKeyId
+);
+string_id!(
+    /// A send in the outbox (`o_…`), derived from the conversation, the author and their key.
+    SendId
+);

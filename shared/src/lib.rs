@@ -13,6 +13,9 @@ pub mod protocol;
 pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
-pub use ids::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, WaId, Wamid};
+pub use ids::{
+    ApiKeyId, ConversationId, MessageKey, PhoneNumberId, RoleId, SendId, TeamId, TenantId, UserId,
+    WaId, Wamid,
+};
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

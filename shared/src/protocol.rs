@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::api::{AgentStatus, ConversationState};
-use crate::ids::{ConversationId, PhoneNumberId, TenantId, UserId};
+use crate::ids::{ConversationId, MessageKey, PhoneNumberId, SendId, TenantId, UserId, Wamid};
 use crate::message::{Direction, MessageStatus};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -326,6 +326,27 @@ pub struct AgentState {
     pub last_activity: Option<i64>,
 }
 
+/// Why a conversation changed hands or state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeReason {
+    /// Back to the agent who had the customer last.
+    Sticky,
+    /// To an agent with the skills the conversation's tags ask for.
+    Skills,
+    /// To the next agent of the number's pool.
+    Pool,
+    /// Nobody free: waiting in the queue.
+    Queue,
+    /// Assigned or transferred by a person.
+    Manual,
+    /// An agent replied (the customer no longer waits).
+    Replied,
+    Resolved,
+    Reopened,
+}
+
 /// Facts, in the past tense.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -337,8 +358,9 @@ pub enum HubEvent {
         number: PhoneNumberId,
         /// Masked (`•••••••4567`) unless the subscriber may see phone numbers.
         customer: String,
-        key: String,
-        wamid: String,
+        key: MessageKey,
+        /// Masked subscribers get the message's `m_…` reference in its place.
+        wamid: Wamid,
         direction: Direction,
         /// WhatsApp's message type (`text`, `image`, …).
         message_type: String,
@@ -349,13 +371,13 @@ pub enum HubEvent {
         parts: crate::api::MessageParts,
         /// For a message sent through the outbox, the send's id (the `outbox` of its `ack`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        outbox: Option<String>,
+        outbox: Option<SendId>,
     },
     /// A send was refused for good (nothing reached the customer).
     SendFailed {
         conversation: ConversationId,
         number: PhoneNumberId,
-        outbox: String,
+        outbox: SendId,
         error: String,
         at: i64,
     },
@@ -377,7 +399,8 @@ pub enum HubEvent {
     StatusChanged {
         conversation: ConversationId,
         number: PhoneNumberId,
-        wamid: String,
+        /// Masked subscribers get the message's `m_…` reference in its place.
+        wamid: Wamid,
         status: MessageStatus,
         at: i64,
         /// Meta's error codes, for `failed`.
@@ -397,8 +420,7 @@ pub enum HubEvent {
         assignee: Option<UserId>,
         /// Who had it before, when that changed (their inbox drops it).
         previous: Option<UserId>,
-        /// Why: `sticky`, `skills`, `pool`, `queue`, `manual`, `resolved`, `reopened`.
-        reason: String,
+        reason: ChangeReason,
         /// 1-based place in the queue, when queued.
         queue_position: Option<u32>,
         /// When the customer's oldest unanswered message arrived; `null` when answered.

@@ -60,7 +60,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "staging",
-        &["api", "app", "auth", "http", "hub", "service", "store", "web"],
+        &[
+            "api", "app", "auth", "http", "hub", "service", "store", "web",
+        ],
     ),
     ("auth", &["api", "app", "http", "hub", "service", "web"]),
     ("service", &["admin", "api", "app", "http", "hub", "web"]),

@@ -23,7 +23,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use switchboard_shared::api::mask_phone;
 use switchboard_shared::protocol::{AgentState, HubEvent, ServerFrame, Topic};
-use switchboard_shared::{PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{PhoneNumberId, TenantId, UserId, Wamid};
 use tokio::sync::mpsc;
 
 use self::presence::Presences;
@@ -201,6 +201,8 @@ impl Prepared {
     fn new(tenant: &TenantId, event: &HubEvent, keys: &IdKeys) -> Arc<Self> {
         let full = serde_json::to_string(event).expect("events serialize");
         let reference = |wamid: &mut String| *wamid = keys.message_ref(tenant, wamid);
+        let reference_id =
+            |wamid: &mut Wamid| *wamid = Wamid::new(keys.message_ref(tenant, wamid.as_str()));
         let masked = match event {
             HubEvent::MessageStored { .. }
             | HubEvent::ConversationChanged { .. }
@@ -214,14 +216,14 @@ impl Prepared {
                         ..
                     } => {
                         *customer = mask_phone(customer);
-                        reference(wamid);
+                        reference_id(wamid);
                         parts.reply_to.as_mut().map(reference);
                         parts.reaction_to.as_mut().map(reference);
                     }
                     HubEvent::ConversationChanged { customer, .. } => {
                         *customer = mask_phone(customer);
                     }
-                    HubEvent::StatusChanged { wamid, .. } => reference(wamid),
+                    HubEvent::StatusChanged { wamid, .. } => reference_id(wamid),
                     _ => {}
                 }
                 Some(serde_json::to_string(&m).expect("events serialize"))
@@ -683,7 +685,7 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_shared::{ConversationId, Direction, PhoneNumberId};
+    use switchboard_shared::{ConversationId, Direction, MessageKey, PhoneNumberId};
 
     fn test_keys() -> IdKeys {
         IdKeys::new([1; 32])
@@ -694,8 +696,8 @@ mod tests {
             conversation: ConversationId::from("c_1"),
             number: PhoneNumberId::from("1"),
             customer: "79161234567".into(),
-            key: format!("k{i}"),
-            wamid: format!("w{i}"),
+            key: MessageKey::new(format!("k{i}")),
+            wamid: Wamid::new(format!("w{i}")),
             direction: Direction::Inbound,
             message_type: "text".into(),
             text: Some(format!("m{i}")),
@@ -855,7 +857,7 @@ mod tests {
             conversation: ConversationId::from("c_1"),
             number: PhoneNumberId::from("1"),
             customer: "79161234567".into(),
-            key: format!("k{at}"),
+            key: format!("k{at}").into(),
             wamid: "w".into(),
             direction: Direction::Inbound,
             message_type: "text".into(),

@@ -4,7 +4,7 @@
 //! windows and the slow-consumer policy live behind this trait and do not change with it.
 
 use switchboard_shared::protocol::{AgentState, HubEvent};
-use switchboard_shared::{Direction, TenantId, UserId};
+use switchboard_shared::{Direction, SendId, TenantId, UserId};
 
 use crate::domain::{outbound_message_key, DomainEvent, TeamRecord};
 use crate::store::IdKeys;
@@ -42,8 +42,8 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
                     conversation,
                     number: message.number,
                     customer: message.customer.into_string(),
-                    key: message.key.into_string(),
-                    wamid: message.wamid.into_string(),
+                    key: message.key,
+                    wamid: message.wamid,
                     direction: Direction::Inbound,
                     message_type: message.kind,
                     text: message.text,
@@ -58,7 +58,7 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
         } => {
             let tenant = message.tenant.clone();
             let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
-            let key = outbound_message_key(&message.wamid).into_string();
+            let key = outbound_message_key(&message.wamid);
             (
                 tenant,
                 HubEvent::MessageStored {
@@ -66,13 +66,13 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
                     number: message.number,
                     customer: message.customer.into_string(),
                     key,
-                    wamid: message.wamid.into_string(),
+                    wamid: message.wamid,
                     direction: Direction::Outbound,
                     message_type: message.kind,
                     text: message.text,
                     at: message.at_ms,
                     parts: super::message_parts(&message.raw),
-                    outbox,
+                    outbox: outbox.map(SendId::new),
                 },
             )
         }
@@ -96,7 +96,7 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
             HubEvent::SendFailed {
                 conversation: send.conversation,
                 number: send.number,
-                outbox: send.id,
+                outbox: SendId::new(send.id),
                 error: send.error.unwrap_or_default(),
                 at: send.updated_at,
             },
@@ -108,7 +108,7 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
                 HubEvent::StatusChanged {
                     conversation,
                     number: status.number,
-                    wamid: status.wamid.into_string(),
+                    wamid: status.wamid,
                     status: status.status,
                     at: status.at_ms,
                     error_codes: status.error_codes,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_shared::protocol::{
-    AgentState, AgentStatus, BoardStats, ConversationState, HubEvent, Presence,
+    AgentState, AgentStatus, BoardStats, ChangeReason, ConversationState, HubEvent, Presence,
 };
 use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -364,13 +364,13 @@ fn state_of(thread: &ThreadRecord) -> ConversationState {
     }
 }
 
-fn reason_name(reason: Reason) -> &'static str {
+fn reason_of(reason: Reason) -> ChangeReason {
     match reason {
-        Reason::Sticky => "sticky",
-        Reason::Skills => "skills",
-        Reason::Pool => "pool",
-        Reason::Queue => "queue",
-        Reason::Manual => "manual",
+        Reason::Sticky => ChangeReason::Sticky,
+        Reason::Skills => ChangeReason::Skills,
+        Reason::Pool => ChangeReason::Pool,
+        Reason::Queue => ChangeReason::Queue,
+        Reason::Manual => ChangeReason::Manual,
     }
 }
 
@@ -624,7 +624,12 @@ impl Worker {
             .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
     }
 
-    async fn announce(&mut self, thread: &ThreadRecord, previous: Option<UserId>, reason: &str) {
+    async fn announce(
+        &mut self,
+        thread: &ThreadRecord,
+        previous: Option<UserId>,
+        reason: ChangeReason,
+    ) {
         let position = (thread.state == ThreadState::Queued)
             .then(|| {
                 self.tenants
@@ -640,7 +645,7 @@ impl Worker {
         &mut self,
         thread: &ThreadRecord,
         previous: Option<UserId>,
-        reason: &str,
+        reason: ChangeReason,
         position: Option<usize>,
     ) {
         let event = HubEvent::ConversationChanged {
@@ -650,7 +655,7 @@ impl Worker {
             state: state_of(thread),
             assignee: thread.assignee.clone(),
             previous: previous.clone(),
-            reason: reason.to_owned(),
+            reason,
             queue_position: position.map(|p| p as u32),
             waiting_since: thread.waiting_since,
             at: thread.updated_at,
@@ -679,7 +684,7 @@ impl Worker {
                 } => (
                     conversation.clone(),
                     previous.clone(),
-                    reason_name(*reason),
+                    reason_of(*reason),
                     None,
                 ),
                 Change::Queued {
@@ -689,7 +694,7 @@ impl Worker {
                 } => (
                     conversation.clone(),
                     previous.clone(),
-                    "queue",
+                    ChangeReason::Queue,
                     Some(*position),
                 ),
             };
@@ -915,7 +920,7 @@ impl Worker {
             thread.updated_at = now;
             let thread = thread.clone();
             self.stage(thread.clone(), None);
-            self.announce(&thread, None, "replied").await;
+            self.announce(&thread, None, ChangeReason::Replied).await;
         }
         assignee
     }
@@ -1092,7 +1097,8 @@ impl Worker {
         inbox.open.remove(conversation);
         inbox.figures.resolved(conversation, thread.updated_at);
         let freed = inbox.engine.resolve(conversation, thread.updated_at);
-        self.announce(&thread, previous, "resolved").await;
+        self.announce(&thread, previous, ChangeReason::Resolved)
+            .await;
         self.apply(tenant, freed, None).await;
         Ok(())
     }
@@ -1122,7 +1128,7 @@ impl Worker {
         inbox.open.insert(conversation.clone(), thread.clone());
         match inbox.engine.route(ticket, now) {
             Some(change) => self.apply(tenant, vec![change], None).await,
-            None => self.announce(&thread, None, "reopened").await,
+            None => self.announce(&thread, None, ChangeReason::Reopened).await,
         }
         Ok(())
     }
