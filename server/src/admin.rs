@@ -4,7 +4,7 @@
 //! a running server: SQLite serialises the two writers), check everything the HTTP API checks,
 //! and leave the same audit lines (actor `cli:<os user>`), so the CLI is no back door.
 
-use switchboard_shared::{TenantId, UserId};
+use switchboard_shared::{ApiKeyId, RoleId, TenantId, UserId};
 
 use crate::auth::principal::audit_line;
 use crate::auth::{password, token, Permission, PresetRole, RequestMeta};
@@ -120,7 +120,13 @@ pub async fn create_user(
     let email = valid_email(email).map_err(|e| AdminError::BadEmail(e.0))?;
     let role = match PresetRole::parse(role) {
         Some(preset) => preset.as_str().to_owned(),
-        None if store.get_role(&tenant_id, role).await?.is_some() => role.to_owned(),
+        None if store
+            .get_role(&tenant_id, &RoleId::from(role))
+            .await?
+            .is_some() =>
+        {
+            role.to_owned()
+        }
         None => return Err(AdminError::BadRole(role.to_owned())),
     };
     let user = UserRecord {
@@ -223,7 +229,7 @@ pub async fn create_api_key(
     }
     let (id, secret) = token::new_api_key();
     let key = ApiKeyRecord {
-        id,
+        id: id.into(),
         tenant: tenant_id,
         name: name.to_owned(),
         secret_hash: token::hash(&secret),
@@ -256,7 +262,7 @@ pub async fn revoke_api_key(store: &dyn Store, tenant: &str, id: &str) -> Result
     let tenant_id = TenantId::from(tenant);
     let missing = || AdminError::NoSuchApiKey(id.to_owned(), tenant.to_owned());
     let key = store
-        .get_api_key(id)
+        .get_api_key(&ApiKeyId::from(id))
         .await?
         .filter(|k| k.tenant == tenant_id && k.revoked_at.is_none())
         .ok_or_else(missing)?;
@@ -266,7 +272,10 @@ pub async fn revoke_api_key(store: &dyn Store, tenant: &str, id: &str) -> Result
     let mut audit = cli_audit(&tenant_id, "api_key.revoke", format!("api_key:{id}"));
     audit.before = Some(ApiKeyRecord::audit_snapshot(&key).to_string());
     audit.after = Some(ApiKeyRecord::audit_snapshot(&after).to_string());
-    if store.revoke_api_key(&tenant_id, id, at, &audit).await? {
+    if store
+        .revoke_api_key(&tenant_id, &key.id, at, &audit)
+        .await?
+    {
         Ok(())
     } else {
         Err(missing())

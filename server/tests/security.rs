@@ -474,7 +474,8 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
     } = w;
     running.shutdown().await;
 
-    // Turn the data back into what a server before keyed ids left: legacy ids everywhere.
+    // Turn the data back into what a server before keyed ids left: legacy ids everywhere, and
+    // no migration ledger (it came later).
     let db = _dir.path().join("data/switchboard.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -486,7 +487,8 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             .unwrap();
         }
         conn.execute_batch(
-            "DROP TABLE server_keys; DROP TABLE conversation_aliases; PRAGMA user_version = 6;",
+            "DROP TABLE server_keys; DROP TABLE conversation_aliases; DROP TABLE schema_ledger; \
+             PRAGMA user_version = 6;",
         )
         .unwrap();
     }

@@ -12,7 +12,7 @@ use switchboard_shared::api::{
     ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, NumberRouting, Page, Role, RoleInput,
     RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
 };
-use switchboard_shared::{Permission, PresetRole, UserId};
+use switchboard_shared::{ApiKeyId, Permission, PresetRole, RoleId, TeamId, UserId};
 use warp::http::StatusCode;
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
@@ -37,7 +37,7 @@ pub fn user_dto(u: &UserRecord) -> User {
 
 fn role_dto(r: &RoleRecord) -> Role {
     Role {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         name: r.name.clone(),
         preset: false,
         permissions: roles::parse_names(&r.permissions).into_iter().collect(),
@@ -46,7 +46,7 @@ fn role_dto(r: &RoleRecord) -> Role {
 
 fn team_dto(t: &TeamRecord) -> Team {
     Team {
-        id: t.id.clone(),
+        id: t.id.to_string(),
         name: t.name.clone(),
         members: t.members.clone(),
         numbers: t.numbers.clone(),
@@ -55,7 +55,7 @@ fn team_dto(t: &TeamRecord) -> Team {
 
 fn key_dto(k: &ApiKeyRecord) -> ApiKey {
     ApiKey {
-        id: k.id.clone(),
+        id: k.id.to_string(),
         name: k.name.clone(),
         permissions: roles::parse_names(&k.permissions).into_iter().collect(),
         created_by: k.created_by.clone(),
@@ -124,7 +124,7 @@ async fn role_permissions(ctx: &Ctx, role: &str) -> Result<BTreeSet<Permission>,
     if let Some(preset) = PresetRole::parse(role) {
         return Ok(roles::effective(preset.permissions()));
     }
-    match ctx.scope.role(role).await? {
+    match ctx.scope.role(&RoleId::from(role)).await? {
         Some(r) => Ok(roles::effective(roles::parse_names(&r.permissions))),
         None => Err(Failure::bad_request(format!(
             "unknown role `{role}`: a preset (owner, admin, supervisor, agent, viewer) or a custom role id"
@@ -443,7 +443,7 @@ pub async fn create_role(ctx: Ctx) -> ApiResult {
     }
     let role = RoleRecord {
         tenant: ctx.scope.tenant().clone(),
-        id: new_id("r"),
+        id: new_id("r").into(),
         name,
         permissions,
         created_at: now_ms(),
@@ -459,14 +459,14 @@ pub async fn create_role(ctx: Ctx) -> ApiResult {
 }
 
 pub async fn update_role(ctx: Ctx) -> ApiResult {
-    let id = ctx.req.param(0).to_owned();
+    let id = RoleId::from(ctx.req.param(0));
     let before = ctx
         .scope
         .role(&id)
         .await?
         .ok_or_else(|| Failure::not_found("role"))?;
     within_caller(&ctx, &roles::parse_names(&before.permissions))?;
-    let (name, permissions) = role_input(&ctx, Some(&id)).await?;
+    let (name, permissions) = role_input(&ctx, Some(id.as_str())).await?;
     let after = RoleRecord {
         name,
         permissions,
@@ -483,7 +483,7 @@ pub async fn update_role(ctx: Ctx) -> ApiResult {
 }
 
 pub async fn delete_role(ctx: Ctx) -> ApiResult {
-    let id = ctx.req.param(0).to_owned();
+    let id = RoleId::from(ctx.req.param(0));
     let before = ctx
         .scope
         .role(&id)
@@ -493,7 +493,7 @@ pub async fn delete_role(ctx: Ctx) -> ApiResult {
     let holders = all_users(&ctx)
         .await?
         .into_iter()
-        .filter(|u| u.role == id)
+        .filter(|u| u.role == id.as_str())
         .count();
     if holders > 0 {
         return Err(Failure::conflict(
@@ -563,7 +563,7 @@ pub async fn create_team(ctx: Ctx) -> ApiResult {
     }
     let team = TeamRecord {
         tenant: ctx.scope.tenant().clone(),
-        id: new_id("t"),
+        id: new_id("t").into(),
         name: body.name,
         members: body.members,
         numbers: body.numbers,
@@ -580,7 +580,7 @@ pub async fn create_team(ctx: Ctx) -> ApiResult {
 }
 
 pub async fn update_team(ctx: Ctx) -> ApiResult {
-    let id = ctx.req.param(0).to_owned();
+    let id = TeamId::from(ctx.req.param(0));
     let before = ctx
         .scope
         .team(&id)
@@ -604,7 +604,7 @@ pub async fn update_team(ctx: Ctx) -> ApiResult {
 }
 
 pub async fn delete_team(ctx: Ctx) -> ApiResult {
-    let id = ctx.req.param(0).to_owned();
+    let id = TeamId::from(ctx.req.param(0));
     let before = ctx
         .scope
         .team(&id)
@@ -647,7 +647,7 @@ pub async fn create_api_key(ctx: Ctx) -> ApiResult {
     }
     let (id, secret) = token::new_api_key();
     let key = ApiKeyRecord {
-        id,
+        id: id.into(),
         tenant: ctx.scope.tenant().clone(),
         name,
         secret_hash: token::hash(&secret),
@@ -674,7 +674,7 @@ pub async fn create_api_key(ctx: Ctx) -> ApiResult {
 }
 
 pub async fn revoke_api_key(ctx: Ctx) -> ApiResult {
-    let id = ctx.req.param(0).to_owned();
+    let id = ApiKeyId::from(ctx.req.param(0));
     let before = ctx
         .scope
         .api_keys()

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use switchboard_shared::{Permission, PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{ApiKeyId, Permission, PhoneNumberId, TenantId, UserId};
 
 use super::roles::{self, Visibility};
 use super::throttle::{Locked, LoginThrottle, Policy};
@@ -485,6 +485,7 @@ impl Authenticator {
         let Some((id, hash)) = token::parse_api_key(key) else {
             return Ok(None);
         };
+        let id = ApiKeyId::new(id);
         let Some(record) = self.store.get_api_key(&id).await? else {
             return Ok(None);
         };

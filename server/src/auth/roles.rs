@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use switchboard_shared::{Permission, PresetRole, TenantId};
+use switchboard_shared::{Permission, PresetRole, RoleId, TenantId};
 
 use crate::store::{IdentityStore, StoreResult};
 
@@ -49,7 +49,7 @@ pub async fn permissions_of(
         return Ok(Some(effective(preset.permissions())));
     }
     Ok(store
-        .get_role(tenant, role)
+        .get_role(tenant, &RoleId::from(role))
         .await?
         .map(|r| effective(parse_names(&r.permissions))))
 }

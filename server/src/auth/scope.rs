@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use switchboard_shared::{ConversationId, TenantId, UserId};
+use switchboard_shared::{ApiKeyId, ConversationId, RoleId, TeamId, TenantId, UserId};
 
 use crate::store::{Cursor, Page, Store, StoreResult};
 
@@ -111,7 +111,7 @@ impl TenantScope {
         self.store.list_roles(&self.tenant).await
     }
 
-    pub async fn role(&self, id: &str) -> StoreResult<Option<RoleRecord>> {
+    pub async fn role(&self, id: &RoleId) -> StoreResult<Option<RoleRecord>> {
         Ok(self.mine(self.store.get_role(&self.tenant, id).await?, |r| &r.tenant))
     }
 
@@ -125,7 +125,7 @@ impl TenantScope {
         Ok(role)
     }
 
-    pub async fn delete_role(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+    pub async fn delete_role(&self, id: &RoleId, audit: AuditRecord) -> StoreResult<bool> {
         self.store
             .delete_role(&self.tenant, id, &self.bind(audit))
             .await
@@ -135,7 +135,7 @@ impl TenantScope {
         self.store.list_teams(&self.tenant).await
     }
 
-    pub async fn team(&self, id: &str) -> StoreResult<Option<TeamRecord>> {
+    pub async fn team(&self, id: &TeamId) -> StoreResult<Option<TeamRecord>> {
         Ok(self.mine(self.store.get_team(&self.tenant, id).await?, |t| &t.tenant))
     }
 
@@ -149,7 +149,7 @@ impl TenantScope {
         Ok(team)
     }
 
-    pub async fn delete_team(&self, id: &str, audit: AuditRecord) -> StoreResult<bool> {
+    pub async fn delete_team(&self, id: &TeamId, audit: AuditRecord) -> StoreResult<bool> {
         self.store
             .delete_team(&self.tenant, id, &self.bind(audit))
             .await
@@ -178,7 +178,7 @@ impl TenantScope {
     /// False for another tenant's key, an unknown one, or one already revoked.
     pub async fn revoke_api_key(
         &self,
-        id: &str,
+        id: &ApiKeyId,
         at: UnixMillis,
         audit: AuditRecord,
     ) -> StoreResult<bool> {

@@ -7,7 +7,7 @@
 //! (the hub calls it under a stream's lock); a fresh snapshot is made by re-authenticating.
 
 use switchboard_shared::protocol::Topic;
-use switchboard_shared::{Permission, PhoneNumberId, UserId};
+use switchboard_shared::{Permission, PhoneNumberId, TeamId, UserId};
 
 use super::roles::Visibility;
 use super::Principal;
@@ -20,7 +20,7 @@ pub struct Viewer {
     board: bool,
     phone: bool,
     /// The teams the caller belongs to: their ids and numbers.
-    teams: Vec<(String, Vec<PhoneNumberId>)>,
+    teams: Vec<(TeamId, Vec<PhoneNumberId>)>,
 }
 
 impl Viewer {
@@ -79,7 +79,7 @@ impl Viewer {
             Topic::Team(team) => {
                 self.visibility == Visibility::All
                     || (matches!(self.visibility, Visibility::Team)
-                        && self.teams.iter().any(|(id, _)| id == team))
+                        && self.teams.iter().any(|(id, _)| id.as_str() == team))
             }
             Topic::Conversation(_) => self.visibility != Visibility::None,
         }

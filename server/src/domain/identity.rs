@@ -5,7 +5,7 @@
 
 use std::str::FromStr as _;
 
-use switchboard_shared::{PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{ApiKeyId, PhoneNumberId, RoleId, TeamId, TenantId, UserId};
 
 use super::UnixMillis;
 
@@ -77,7 +77,7 @@ impl std::fmt::Debug for SessionRecord {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// Public part of the key (`k_…`), unique across tenants.
-    pub id: String,
+    pub id: ApiKeyId,
     pub tenant: TenantId,
     pub name: String,
     /// Hex SHA-256 of the secret part.
@@ -108,7 +108,7 @@ impl std::fmt::Debug for ApiKeyRecord {
 pub struct RoleRecord {
     pub tenant: TenantId,
     /// `r_…`; never a preset name.
-    pub id: String,
+    pub id: RoleId,
     pub name: String,
     /// Dotted permission names.
     pub permissions: Vec<String>,
@@ -120,7 +120,7 @@ pub struct RoleRecord {
 pub struct TeamRecord {
     pub tenant: TenantId,
     /// `t_…`.
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
     pub members: Vec<UserId>,
     /// The numbers whose conversations the team sees.

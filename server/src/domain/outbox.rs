@@ -1,6 +1,6 @@
 //! The outbox: messages the business asked to send, until WhatsApp accepted or refused them.
 
-use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, SendId, TenantId, WaId, Wamid};
 
 use super::message::short_hash;
 use super::{OutboundRecord, UnixMillis};
@@ -13,11 +13,11 @@ pub fn send_id(
     conversation: &ConversationId,
     author: &str,
     client_key: &str,
-) -> String {
-    format!(
+) -> SendId {
+    SendId::new(format!(
         "o_{}",
         short_hash(&[tenant.as_str(), conversation.as_str(), author, client_key])
-    )
+    ))
 }
 
 /// Where a send in the outbox stands.
@@ -63,7 +63,7 @@ impl SendState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRecord {
     pub tenant: TenantId,
-    pub id: String,
+    pub id: SendId,
     pub conversation: ConversationId,
     pub number: PhoneNumberId,
     pub customer: WaId,

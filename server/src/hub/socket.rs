@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, Topic, PROTOCOL_VERSION};
 use switchboard_shared::ErrorCode;
-use switchboard_shared::{Permission, PhoneNumberId, UserId};
+use switchboard_shared::{Permission, PhoneNumberId, TeamId, UserId};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -588,7 +588,7 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                     .as_ref()
                     .and_then(|s| s.wamid.as_ref())
                     .map(|w| scope.shown_wamid(&principal, w.as_str())),
-                outbox: send.map(|s| s.id),
+                outbox: send.map(|s| s.id.into_string()),
             }),
             Err(failure) => refusal(id, failure.code(), failure.to_string()),
         };
@@ -842,7 +842,11 @@ async fn may_subscribe(
             }
         }
         Topic::Team(id) => {
-            let Some(team) = scope.team(id).await.map_err(unavailable)? else {
+            let Some(team) = scope
+                .team(&TeamId::from(id.as_str()))
+                .await
+                .map_err(unavailable)?
+            else {
                 return Err((ErrorCode::NotFound, format!("no team `{id}`")));
             };
             let member = principal

@@ -96,7 +96,7 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
             HubEvent::SendFailed {
                 conversation: send.conversation,
                 number: send.number,
-                outbox: SendId::new(send.id),
+                outbox: send.id,
                 error: send.error.unwrap_or_default(),
                 at: send.updated_at,
             },

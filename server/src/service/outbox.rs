@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{PhoneNumberId, SendId, TenantId, WaId, Wamid};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ struct Lanes {
     waiting: HashMap<LaneKey, VecDeque<OutboxRecord>>,
     running: HashSet<LaneKey>,
     /// Every send in a lane or being sent, so that recovery and a retry do not add it twice.
-    known: HashSet<String>,
+    known: HashSet<SendId>,
 }
 
 struct Shared {
@@ -197,7 +197,7 @@ impl Outbox {
         if let Some(wamid) = send.reply_to {
             request = request.replying_to(wamid.as_str());
         }
-        request.biz_opaque_callback_data = Some(id.clone());
+        request.biz_opaque_callback_data = Some(id.to_string());
         let now = now_ms();
         let record = OutboxRecord {
             tenant: send.tenant.clone(),
@@ -235,7 +235,7 @@ impl Outbox {
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<OutboxRecord>, StoreError> {
-        self.shared.store.get_send(tenant, id).await
+        self.shared.store.get_send(tenant, &SendId::from(id)).await
     }
 
     /// Puts an unfinished send in its customer's lane, and starts the lane if it was idle.
@@ -361,7 +361,7 @@ impl Shared {
             SendState::Failed => return true,
             SendState::Sending => {
                 // A previous run sent it and stopped before the answer was stored.
-                if let Some(wamid) = self.await_settlement(&send.id).await {
+                if let Some(wamid) = self.await_settlement(send.id.as_str()).await {
                     send.wamid = Some(wamid);
                     return self.sent(send).await;
                 }
@@ -381,7 +381,10 @@ impl Shared {
             if !self.persist(&send).await {
                 return false;
             }
-            let result = self.outbound.attempt(&entry, &request, &send.id).await;
+            let result = self
+                .outbound
+                .attempt(&entry, &request, send.id.as_str())
+                .await;
             let error = match result {
                 Ok(wamid) => {
                     send.wamid = Some(wamid);
@@ -403,7 +406,7 @@ impl Shared {
                 }
                 Next::InDoubt if counted + 1 < self.config.max_attempts => {
                     counted += 1;
-                    if let Some(wamid) = self.await_settlement(&send.id).await {
+                    if let Some(wamid) = self.await_settlement(send.id.as_str()).await {
                         send.wamid = Some(wamid);
                         return self.sent(send).await;
                     }
@@ -450,7 +453,7 @@ impl Shared {
             tracing::info!(tenant = %send.tenant, number = %send.number, customer = %switchboard_shared::api::mask_phone(send.customer.as_str()), send = %send.id, "message sent");
             self.events.publish(DomainEvent::MessageSent {
                 message,
-                outbox: Some(send.id),
+                outbox: Some(send.id.into_string()),
                 author: Some(send.author),
             });
         }

@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use switchboard_shared::{
-    ConversationId, Direction, MessageStatus, PhoneNumberId, TenantId, UserId, WaId, Wamid,
+    ConversationId, Direction, MessageStatus, PhoneNumberId, RoleId, SendId, TenantId, UserId,
+    WaId, Wamid,
 };
 
 use super::page::*;
@@ -841,7 +842,7 @@ pub async fn changes_carry_their_audit_lines_and_failures_none(store: &dyn Store
         .await
         .unwrap());
     assert!(!store
-        .delete_role(&b, "r_missing", &audit(&b, "role.delete"))
+        .delete_role(&b, &"r_missing".into(), &audit(&b, "role.delete"))
         .await
         .unwrap());
     assert!(all_audit(store, &b, &AuditQuery::default())
@@ -923,7 +924,7 @@ pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
     for i in 0..12 {
         let role = RoleRecord {
             tenant: a.clone(),
-            id: format!("r_{i:02}"),
+            id: format!("r_{i:02}").into(),
             name: format!("Role {i}"),
             permissions: vec!["contacts.read".into(), "reports.view".into()],
             created_at: T0,
@@ -934,7 +935,7 @@ pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
             .unwrap();
         ids.push(role.id);
     }
-    let listed: Vec<String> = store
+    let listed: Vec<RoleId> = store
         .list_roles(&a)
         .await
         .unwrap()
@@ -942,25 +943,28 @@ pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
         .map(|r| r.id)
         .collect();
     assert_eq!(listed, ids, "at least ten custom roles, ordered by id");
-    let mut renamed = store.get_role(&a, "r_03").await.unwrap().unwrap();
+    let mut renamed = store.get_role(&a, &"r_03".into()).await.unwrap().unwrap();
     renamed.name = "Night shift".into();
     renamed.permissions = vec!["board.view".into()];
     store
         .put_role(&renamed, &audit(&a, "role.update"))
         .await
         .unwrap();
-    assert_eq!(store.get_role(&a, "r_03").await.unwrap(), Some(renamed));
-    assert!(store.get_role(&b, "r_03").await.unwrap().is_none());
+    assert_eq!(
+        store.get_role(&a, &"r_03".into()).await.unwrap(),
+        Some(renamed)
+    );
+    assert!(store.get_role(&b, &"r_03".into()).await.unwrap().is_none());
     assert!(store.list_roles(&b).await.unwrap().is_empty());
     assert!(!store
-        .delete_role(&b, "r_03", &audit(&b, "role.delete"))
+        .delete_role(&b, &"r_03".into(), &audit(&b, "role.delete"))
         .await
         .unwrap());
     assert!(store
-        .delete_role(&a, "r_03", &audit(&a, "role.delete"))
+        .delete_role(&a, &"r_03".into(), &audit(&a, "role.delete"))
         .await
         .unwrap());
-    assert!(store.get_role(&a, "r_03").await.unwrap().is_none());
+    assert!(store.get_role(&a, &"r_03".into()).await.unwrap().is_none());
 
     let team = TeamRecord {
         tenant: a.clone(),
@@ -975,17 +979,21 @@ pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.get_team(&a, "t_sales").await.unwrap(),
+        store.get_team(&a, &"t_sales".into()).await.unwrap(),
         Some(team.clone())
     );
     assert_eq!(store.list_teams(&a).await.unwrap(), vec![team]);
-    assert!(store.get_team(&b, "t_sales").await.unwrap().is_none());
+    assert!(store
+        .get_team(&b, &"t_sales".into())
+        .await
+        .unwrap()
+        .is_none());
     assert!(!store
-        .delete_team(&b, "t_sales", &audit(&b, "team.delete"))
+        .delete_team(&b, &"t_sales".into(), &audit(&b, "team.delete"))
         .await
         .unwrap());
     assert!(store
-        .delete_team(&a, "t_sales", &audit(&a, "team.delete"))
+        .delete_team(&a, &"t_sales".into(), &audit(&a, "team.delete"))
         .await
         .unwrap());
     assert!(store.list_teams(&a).await.unwrap().is_empty());
@@ -994,7 +1002,7 @@ pub async fn roles_and_teams_are_tenant_scoped(store: &dyn Store) {
 pub async fn api_keys_are_unique_revocable_and_scoped(store: &dyn Store) {
     let (a, b) = (fresh_tenant("keys-a"), fresh_tenant("keys-b"));
     let key = ApiKeyRecord {
-        id: new_id("k"),
+        id: new_id("k").into(),
         tenant: a.clone(),
         name: "CRM sync".into(),
         secret_hash: format!("{:064x}", rand::random::<u128>()),
@@ -1274,12 +1282,12 @@ pub async fn outbox_sends_are_claimed_once_and_finished_into_history(store: &dyn
         store.get_send(&tenant, &failed.id).await.unwrap(),
         Some(failed.clone())
     );
-    let pending: Vec<String> = all_pending(store, &number)
+    let pending: Vec<SendId> = all_pending(store, &number)
         .await
         .into_iter()
         .map(|s| s.id)
         .collect();
-    let expected: Vec<String> = oldest_first
+    let expected: Vec<SendId> = oldest_first
         .iter()
         .filter(|s| s.id != sent.id && s.id != failed.id)
         .map(|s| s.id.clone())

@@ -21,7 +21,10 @@ pub mod scylla;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use switchboard_shared::{ConversationId, MessageKey, PhoneNumberId, TenantId, UserId, Wamid};
+use switchboard_shared::{
+    ApiKeyId, ConversationId, MessageKey, PhoneNumberId, RoleId, SendId, TeamId, TenantId, UserId,
+    Wamid,
+};
 
 pub use keys::IdKeys;
 pub use page::*;
@@ -184,32 +187,32 @@ pub trait IdentityStore: Send + Sync {
 
     /// Creates or replaces a custom role.
     async fn put_role(&self, role: &RoleRecord, audit: &AuditRecord) -> StoreResult<()>;
-    async fn get_role(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<RoleRecord>>;
+    async fn get_role(&self, tenant: &TenantId, id: &RoleId) -> StoreResult<Option<RoleRecord>>;
     /// A tenant's custom roles (at most [`MAX_ROLES`]), ordered by id.
     async fn list_roles(&self, tenant: &TenantId) -> StoreResult<Vec<RoleRecord>>;
     async fn delete_role(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &RoleId,
         audit: &AuditRecord,
     ) -> StoreResult<bool>;
 
     /// Creates or replaces a team.
     async fn put_team(&self, team: &TeamRecord, audit: &AuditRecord) -> StoreResult<()>;
-    async fn get_team(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<TeamRecord>>;
+    async fn get_team(&self, tenant: &TenantId, id: &TeamId) -> StoreResult<Option<TeamRecord>>;
     /// A tenant's teams (at most [`MAX_TEAMS`]), ordered by id.
     async fn list_teams(&self, tenant: &TenantId) -> StoreResult<Vec<TeamRecord>>;
     async fn delete_team(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &TeamId,
         audit: &AuditRecord,
     ) -> StoreResult<bool>;
 
     /// Stores a new API key. `Conflict` if the id exists.
     async fn create_api_key(&self, key: &ApiKeyRecord, audit: &AuditRecord) -> StoreResult<()>;
     /// A key by its public id, in whichever tenant.
-    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn get_api_key(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
     /// A tenant's keys, revoked ones included, ordered by id (bounded like roles).
     async fn list_api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Marks a key revoked at `at`. Returns false, writing nothing, for another tenant's key or
@@ -217,12 +220,12 @@ pub trait IdentityStore: Send + Sync {
     async fn revoke_api_key(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ApiKeyId,
         at: UnixMillis,
         audit: &AuditRecord,
     ) -> StoreResult<bool>;
     /// Records a use of a key.
-    async fn touch_api_key(&self, id: &str, at: UnixMillis) -> StoreResult<()>;
+    async fn touch_api_key(&self, id: &ApiKeyId, at: UnixMillis) -> StoreResult<()>;
 
     /// Appends an audit line that goes with no change (a login, a denied request, a read).
     async fn append_audit(&self, audit: &AuditRecord) -> StoreResult<()>;
@@ -299,7 +302,7 @@ pub trait OutboxStore: Send + Sync {
     /// finished one leaves the index: a crash in between leaves it pending, and finishing it
     /// again is harmless.
     async fn update_send(&self, send: &OutboxRecord) -> StoreResult<()>;
-    async fn get_send(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<OutboxRecord>>;
+    async fn get_send(&self, tenant: &TenantId, id: &SendId) -> StoreResult<Option<OutboxRecord>>;
     /// A page of a number's unfinished sends, oldest first.
     async fn pending_sends(
         &self,

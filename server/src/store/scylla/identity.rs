@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
-use switchboard_shared::{PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{ApiKeyId, PhoneNumberId, RoleId, TeamId, TenantId, UserId};
 
 use super::{first_row, lwt_applied, rows_of, unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
@@ -132,7 +132,7 @@ row! {
 impl KeyRow {
     fn of(k: &ApiKeyRecord) -> Self {
         Self {
-            key_id: k.id.clone(),
+            key_id: k.id.to_string(),
             tenant: k.tenant.as_str().to_owned(),
             name: k.name.clone(),
             secret_hash: k.secret_hash.clone(),
@@ -146,7 +146,7 @@ impl KeyRow {
 
     fn into_record(self) -> StoreResult<ApiKeyRecord> {
         Ok(ApiKeyRecord {
-            id: self.key_id,
+            id: self.key_id.into(),
             tenant: TenantId::new(self.tenant),
             name: self.name,
             secret_hash: self.secret_hash,
@@ -564,8 +564,8 @@ impl IdentityStore for ScyllaStore {
             .await
     }
 
-    async fn get_role(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<RoleRecord>> {
-        self.one::<RoleRow>(&self.identity.get_role, (tenant.as_str(), id))
+    async fn get_role(&self, tenant: &TenantId, id: &RoleId) -> StoreResult<Option<RoleRecord>> {
+        self.one::<RoleRow>(&self.identity.get_role, (tenant.as_str(), id.as_str()))
             .await?
             .map(|r| role_from_row(tenant, r))
             .transpose()
@@ -585,11 +585,15 @@ impl IdentityStore for ScyllaStore {
     async fn delete_role(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &RoleId,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
-        self.applied_with_audit(&self.identity.delete_role, (tenant.as_str(), id), audit)
-            .await
+        self.applied_with_audit(
+            &self.identity.delete_role,
+            (tenant.as_str(), id.as_str()),
+            audit,
+        )
+        .await
     }
 
     async fn put_team(&self, t: &TeamRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -607,8 +611,8 @@ impl IdentityStore for ScyllaStore {
             .await
     }
 
-    async fn get_team(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<TeamRecord>> {
-        self.one::<TeamRow>(&self.identity.get_team, (tenant.as_str(), id))
+    async fn get_team(&self, tenant: &TenantId, id: &TeamId) -> StoreResult<Option<TeamRecord>> {
+        self.one::<TeamRow>(&self.identity.get_team, (tenant.as_str(), id.as_str()))
             .await?
             .map(|r| team_from_row(tenant, r))
             .transpose()
@@ -628,11 +632,15 @@ impl IdentityStore for ScyllaStore {
     async fn delete_team(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &TeamId,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
-        self.applied_with_audit(&self.identity.delete_team, (tenant.as_str(), id), audit)
-            .await
+        self.applied_with_audit(
+            &self.identity.delete_team,
+            (tenant.as_str(), id.as_str()),
+            audit,
+        )
+        .await
     }
 
     async fn create_api_key(&self, k: &ApiKeyRecord, audit: &AuditRecord) -> StoreResult<()> {
@@ -652,8 +660,8 @@ impl IdentityStore for ScyllaStore {
         .await
     }
 
-    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        self.one::<KeyRow>(&self.identity.get_api_key, (id,))
+    async fn get_api_key(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+        self.one::<KeyRow>(&self.identity.get_api_key, (id.as_str(),))
             .await?
             .map(KeyRow::into_record)
             .transpose()
@@ -668,9 +676,12 @@ impl IdentityStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
-        let ids: Vec<(String,)> = rows_of(result)?;
-        let keys = futures_util::future::try_join_all(ids.iter().map(|(id,)| self.get_api_key(id)))
-            .await?;
+        let ids: Vec<ApiKeyId> = rows_of::<(String,)>(result)?
+            .into_iter()
+            .map(|(id,)| ApiKeyId::new(id))
+            .collect();
+        let keys =
+            futures_util::future::try_join_all(ids.iter().map(|id| self.get_api_key(id))).await?;
         Ok(keys
             .into_iter()
             .flatten()
@@ -681,21 +692,21 @@ impl IdentityStore for ScyllaStore {
     async fn revoke_api_key(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ApiKeyId,
         at: UnixMillis,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
         self.applied_with_audit(
             &self.identity.revoke_api_key,
-            (at, id, tenant.as_str()),
+            (at, id.as_str(), tenant.as_str()),
             audit,
         )
         .await
     }
 
-    async fn touch_api_key(&self, id: &str, at: UnixMillis) -> StoreResult<()> {
+    async fn touch_api_key(&self, id: &ApiKeyId, at: UnixMillis) -> StoreResult<()> {
         self.session
-            .execute_unpaged(&self.identity.touch_api_key, (at, id))
+            .execute_unpaged(&self.identity.touch_api_key, (at, id.as_str()))
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -878,7 +889,7 @@ impl ScyllaStore {
 fn role_from_row(tenant: &TenantId, r: RoleRow) -> StoreResult<RoleRecord> {
     Ok(RoleRecord {
         tenant: tenant.clone(),
-        id: r.role_id,
+        id: r.role_id.into(),
         name: r.name,
         permissions: decode_list(&r.permissions)?,
         created_at: r.created_at,
@@ -888,7 +899,7 @@ fn role_from_row(tenant: &TenantId, r: RoleRow) -> StoreResult<RoleRecord> {
 fn team_from_row(tenant: &TenantId, r: TeamRow) -> StoreResult<TeamRecord> {
     Ok(TeamRecord {
         tenant: tenant.clone(),
-        id: r.team_id,
+        id: r.team_id.into(),
         name: r.name,
         members: decode_list(&r.members)?
             .into_iter()

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use scylla::statement::prepared::PreparedStatement;
-use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, SendId, TenantId, WaId, Wamid};
 
 use super::{lwt_applied, unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
@@ -35,7 +35,7 @@ impl SendRow {
     fn of(o: &OutboxRecord) -> Self {
         Self {
             tenant: o.tenant.as_str().to_owned(),
-            send_id: o.id.clone(),
+            send_id: o.id.to_string(),
             conversation_id: o.conversation.as_str().to_owned(),
             number: o.number.as_str().to_owned(),
             customer: o.customer.as_str().to_owned(),
@@ -55,7 +55,7 @@ impl SendRow {
     fn into_record(self) -> StoreResult<OutboxRecord> {
         Ok(OutboxRecord {
             tenant: TenantId::new(self.tenant),
-            id: self.send_id,
+            id: self.send_id.into(),
             conversation: ConversationId::new(self.conversation_id),
             number: PhoneNumberId::new(self.number),
             customer: WaId::new(self.customer),
@@ -218,8 +218,8 @@ impl OutboxStore for ScyllaStore {
         Ok(())
     }
 
-    async fn get_send(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<OutboxRecord>> {
-        self.one::<SendRow>(&self.outbox.get_send, (tenant.as_str(), id))
+    async fn get_send(&self, tenant: &TenantId, id: &SendId) -> StoreResult<Option<OutboxRecord>> {
+        self.one::<SendRow>(&self.outbox.get_send, (tenant.as_str(), id.as_str()))
             .await?
             .map(SendRow::into_record)
             .transpose()

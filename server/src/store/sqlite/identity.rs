@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_shared::{PhoneNumberId, TenantId, UserId};
+use switchboard_shared::{ApiKeyId, PhoneNumberId, RoleId, TeamId, TenantId, UserId};
 
 use super::{unavailable, List, SqliteStore};
 use crate::domain::*;
@@ -133,7 +133,7 @@ fn put_role(conn: &Connection, r: &RoleRecord, audit: &AuditRecord) -> StoreResu
            permissions = excluded.permissions",
         params![
             r.tenant.as_str(),
-            r.id,
+            r.id.as_str(),
             r.name,
             encode_list(&r.permissions),
             r.created_at
@@ -166,7 +166,7 @@ fn put_team(conn: &Connection, t: &TeamRecord, audit: &AuditRecord) -> StoreResu
            members = excluded.members, numbers = excluded.numbers",
         params![
             t.tenant.as_str(),
-            t.id,
+            t.id.as_str(),
             t.name,
             encode_list(&t.members.iter().map(UserId::as_str).collect::<Vec<_>>()),
             encode_list(
@@ -203,7 +203,7 @@ fn create_api_key(conn: &Connection, k: &ApiKeyRecord, audit: &AuditRecord) -> S
            created_by, created_at, last_used_at, revoked_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
-            k.id,
+            k.id.as_str(),
             k.tenant.as_str(),
             k.name,
             k.secret_hash,
@@ -219,7 +219,7 @@ fn create_api_key(conn: &Connection, k: &ApiKeyRecord, audit: &AuditRecord) -> S
             insert_audit(conn, audit)?;
             Ok(())
         }
-        Err(_) if key_exists(conn, &k.id)? => {
+        Err(_) if key_exists(conn, k.id.as_str())? => {
             Err(StoreError::Conflict(format!("API key {} exists", k.id)))
         }
         Err(e) => Err(e),
@@ -451,9 +451,9 @@ impl IdentityStore for SqliteStore {
         self.write(move |conn, _| put_role(conn, &r, &audit)).await
     }
 
-    async fn get_role(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<RoleRecord>> {
+    async fn get_role(&self, tenant: &TenantId, id: &RoleId) -> StoreResult<Option<RoleRecord>> {
         Ok(self
-            .roles(tenant, Some(id.to_owned()))
+            .roles(tenant, Some(id.to_string()))
             .await?
             .into_iter()
             .next())
@@ -466,11 +466,11 @@ impl IdentityStore for SqliteStore {
     async fn delete_role(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &RoleId,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
         let (tenant, id, audit) = (tenant.clone(), id.to_owned(), audit.clone());
-        self.write(move |conn, _| delete_role(conn, &tenant, &id, &audit))
+        self.write(move |conn, _| delete_role(conn, &tenant, id.as_str(), &audit))
             .await
     }
 
@@ -479,9 +479,9 @@ impl IdentityStore for SqliteStore {
         self.write(move |conn, _| put_team(conn, &t, &audit)).await
     }
 
-    async fn get_team(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<TeamRecord>> {
+    async fn get_team(&self, tenant: &TenantId, id: &TeamId) -> StoreResult<Option<TeamRecord>> {
         Ok(self
-            .teams(tenant, Some(id.to_owned()))
+            .teams(tenant, Some(id.to_string()))
             .await?
             .into_iter()
             .next())
@@ -494,11 +494,11 @@ impl IdentityStore for SqliteStore {
     async fn delete_team(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &TeamId,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
         let (tenant, id, audit) = (tenant.clone(), id.to_owned(), audit.clone());
-        self.write(move |conn, _| delete_team(conn, &tenant, &id, &audit))
+        self.write(move |conn, _| delete_team(conn, &tenant, id.as_str(), &audit))
             .await
     }
 
@@ -508,7 +508,7 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn get_api_key(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
         let id = id.to_owned();
         self.read(move |conn| {
             let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys_by_id WHERE key_id = ?1");
@@ -541,18 +541,18 @@ impl IdentityStore for SqliteStore {
     async fn revoke_api_key(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ApiKeyId,
         at: UnixMillis,
         audit: &AuditRecord,
     ) -> StoreResult<bool> {
         let (tenant, id, audit) = (tenant.clone(), id.to_owned(), audit.clone());
-        self.write(move |conn, _| revoke_api_key(conn, &tenant, &id, at, &audit))
+        self.write(move |conn, _| revoke_api_key(conn, &tenant, id.as_str(), at, &audit))
             .await
     }
 
-    async fn touch_api_key(&self, id: &str, at: UnixMillis) -> StoreResult<()> {
+    async fn touch_api_key(&self, id: &ApiKeyId, at: UnixMillis) -> StoreResult<()> {
         let id = id.to_owned();
-        self.write(move |conn, _| touch_api_key(conn, &id, at))
+        self.write(move |conn, _| touch_api_key(conn, id.as_str(), at))
             .await
     }
 
@@ -632,7 +632,7 @@ const KEY_COLUMNS: &str = "key_id, tenant, name, secret_hash, permissions, creat
 /// An API key from its row, by column name.
 fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
-        id: r.get("key_id")?,
+        id: ApiKeyId::new(r.get::<_, String>("key_id")?),
         tenant: TenantId::new(r.get::<_, String>("tenant")?),
         name: r.get("name")?,
         secret_hash: r.get("secret_hash")?,
@@ -682,7 +682,7 @@ impl SqliteStore {
                 .map(|(id, name, permissions, created_at)| {
                     Ok(RoleRecord {
                         tenant: tenant.clone(),
-                        id,
+                        id: id.into(),
                         name,
                         permissions: decode_list(&permissions)?,
                         created_at,
@@ -713,7 +713,7 @@ impl SqliteStore {
                 .map(|(id, name, members, numbers, created_at)| {
                     Ok(TeamRecord {
                         tenant: tenant.clone(),
-                        id,
+                        id: id.into(),
                         name,
                         members: decode_list(&members)?
                             .into_iter()

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, SendId, TenantId, WaId, Wamid};
 
 use super::messages::insert_outbound;
 use super::{unavailable, SqliteStore};
@@ -42,7 +42,7 @@ fn write_send(conn: &Connection, o: &OutboxRecord, replace: bool) -> StoreResult
         .and_then(|mut st| {
             st.execute(params![
                 o.tenant.as_str(),
-                o.id,
+                o.id.as_str(),
                 o.conversation.as_str(),
                 o.number.as_str(),
                 o.customer.as_str(),
@@ -71,7 +71,7 @@ const OUTBOX_COLUMNS: &str = "tenant, send_id, conversation_id, number, customer
 fn send_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRecord> {
     Ok(OutboxRecord {
         tenant: TenantId::new(r.get::<_, String>("tenant")?),
-        id: r.get("send_id")?,
+        id: SendId::new(r.get::<_, String>("send_id")?),
         conversation: ConversationId::new(r.get::<_, String>("conversation_id")?),
         number: PhoneNumberId::new(r.get::<_, String>("number")?),
         customer: WaId::new(r.get::<_, String>("customer")?),
@@ -106,7 +106,7 @@ impl OutboxStore for SqliteStore {
             .await
     }
 
-    async fn get_send(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<OutboxRecord>> {
+    async fn get_send(&self, tenant: &TenantId, id: &SendId) -> StoreResult<Option<OutboxRecord>> {
         let (tenant, id) = (tenant.clone(), id.to_owned());
         let row = self
             .read(move |conn| {
@@ -114,7 +114,7 @@ impl OutboxStore for SqliteStore {
                     "SELECT {OUTBOX_COLUMNS} FROM outbox_by_id WHERE tenant = ?1 AND send_id = ?2"
                 ))
                 .and_then(|mut s| {
-                    s.query_row(params![tenant.as_str(), id], send_from)
+                    s.query_row(params![tenant.as_str(), id.as_str()], send_from)
                         .optional()
                 })
                 .map_err(unavailable)
@@ -150,7 +150,7 @@ impl OutboxStore for SqliteStore {
             })
             .await?;
         Ok(Page::of(rows, limit, |o| {
-            Cursor::after_time(o.created_at, &o.id)
+            Cursor::after_time(o.created_at, o.id.as_str())
         }))
     }
 }
