@@ -37,6 +37,10 @@ pub enum StoreError {
     /// The backend could not be reached or failed to execute; the operation may be retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The backend's driver failed (SQLite, the Scylla driver); its error is kept as the source,
+    /// so logs and callers can see the whole chain. The operation may be retried.
+    #[error("store unavailable: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data or a cursor could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),

@@ -75,8 +75,8 @@ pub struct ScyllaStore {
     outbox: outbox::Statements,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
 /// Prepares an aggregate's statements in the store's keyspace, at LOCAL_QUORUM.

@@ -72,8 +72,8 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
 }
 
 impl SqliteStore {
