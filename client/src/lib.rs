@@ -9,15 +9,17 @@
 use switchboard_shared::{ApiErrorBody, Direction, MessageStatus};
 
 pub mod app;
+mod components;
 pub mod i18n;
 pub mod model;
 pub mod net;
-pub mod ui;
+mod pages;
+mod shell;
 
 /// The WASM entry point: mounts the app on the page's body.
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
-    leptos::mount::mount_to_body(ui::Root);
+    leptos::mount::mount_to_body(shell::Root);
 }
 
 /// The delivery ticks an agent sees beside an outbound message, as in WhatsApp itself.

@@ -1,0 +1,159 @@
+//! Who is signed in: sign-in and sign-out, the language, permissions, the CSRF token, toasts.
+
+use crate::i18n::{Lang, T};
+use crate::model::{Inbox, Sequences, Tab, Transcript};
+use crate::net;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::time::Duration;
+use switchboard_shared::api::Me;
+use switchboard_shared::permissions::Permission;
+
+use super::{canned_key, set_document_lang, App, Link, View, LANG_KEY, ME_KEY};
+
+impl App {
+    pub fn t(&self, key: T) -> &'static str {
+        self.lang.get().t(key)
+    }
+
+    pub fn set_lang(&self, lang: Lang) {
+        self.lang.set(lang);
+        net::save(LANG_KEY, &lang);
+        set_document_lang(lang);
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.me.with(|m| {
+            m.as_ref()
+                .and_then(|m| m.as_ref())
+                .is_some_and(|m| m.permissions.contains(&p))
+        })
+    }
+
+    pub fn me_id(&self) -> Option<switchboard_shared::ids::UserId> {
+        self.me.with(|m| {
+            m.as_ref()
+                .and_then(|m| m.as_ref())
+                .and_then(|m| m.user.as_ref().map(|u| u.id.clone()))
+        })
+    }
+
+    pub(super) fn csrf(&self) -> Option<String> {
+        self.me.with_untracked(|m| {
+            m.as_ref()
+                .and_then(|m| m.as_ref())
+                .and_then(|m| m.csrf_token.clone())
+        })
+    }
+
+    pub fn fail(&self, message: impl Into<String>) {
+        let message = message.into();
+        self.toast.set(Some(message));
+        let toast = self.toast;
+        set_timeout(move || toast.set(None), Duration::from_secs(6));
+    }
+
+    /// Boots: who is signed in (the cookie may still hold a session), then the socket.
+    pub fn start(self) {
+        set_document_lang(self.lang.get_untracked());
+        let now = self.now;
+        set_interval(move || now.set(net::now_ms()), Duration::from_secs(1));
+        let app = self;
+        window_event_listener(leptos::ev::online, move |_| app.reconnect_now());
+        window_event_listener(leptos::ev::offline, move |_| app.link.set(Link::Offline));
+        set_interval(move || app.check_liveness(), Duration::from_secs(5));
+        spawn_local(async move {
+            match net::get::<Me>("/api/v1/auth/me").await {
+                Ok(me) => app.signed_in(me),
+                // No network: the last signed-in user's app, offline, until the socket is back
+                // (the socket's own authentication settles whether the session still holds).
+                Err(e) if e.status == 0 => match net::load::<Me>(ME_KEY) {
+                    Some(me) => app.signed_in(me),
+                    None => app.me.set(Some(None)),
+                },
+                Err(_) => {
+                    net::forget(ME_KEY);
+                    app.me.set(Some(None));
+                }
+            }
+        });
+    }
+
+    pub fn signed_in(self, me: Me) {
+        let tabs = Tab::for_permissions(&me.permissions, me.user.is_some());
+        if let Some(first) = tabs.first() {
+            self.tab.set(*first);
+        }
+        self.canned
+            .set(net::load(&canned_key(&me)).unwrap_or_default());
+        let board = me.permissions.contains(&Permission::BoardView);
+        let inbox = me.permissions.iter().any(|p| {
+            matches!(
+                p,
+                Permission::ConversationsReadAll
+                    | Permission::ConversationsReadTeam
+                    | Permission::ConversationsReadAssigned
+            )
+        });
+        self.view.set(if inbox {
+            View::Inbox
+        } else if board {
+            View::Board
+        } else {
+            View::Admin
+        });
+        net::save(ME_KEY, &me);
+        self.me.set(Some(Some(me)));
+        self.wire.with_value(|w| w.borrow_mut().signed_out = false);
+        self.reload_inbox();
+        if board {
+            self.reload_board();
+        }
+        self.connect();
+    }
+
+    pub fn sign_out(self) {
+        let csrf = self.csrf();
+        self.wire.with_value(|w| {
+            let mut w = w.borrow_mut();
+            w.signed_out = true;
+            if let Some(s) = w.socket.take() {
+                let _ = s.ws.close();
+            }
+            w.seqs = Sequences::default();
+        });
+        net::forget(ME_KEY);
+        spawn_local(async move {
+            let _ = net::call::<()>("POST", "/api/v1/auth/logout", None, csrf.as_deref()).await;
+            self.me.set(Some(None));
+            self.open.set(None);
+            self.inbox.set(Inbox::default());
+            self.transcript.set(Transcript::default());
+        });
+    }
+
+    /// This session's CSRF token, for uploads.
+    pub fn csrf_token(&self) -> Option<String> {
+        self.csrf()
+    }
+
+    /// Calls the REST API with this session's CSRF token.
+    pub async fn write<T: serde::de::DeserializeOwned, B: serde::Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<T, net::Failure> {
+        let csrf = self.csrf();
+        net::write(method, path, body, csrf.as_deref()).await
+    }
+
+    pub fn save_canned(self, canned: Vec<(String, String)>) {
+        self.me.with_untracked(|m| {
+            if let Some(Some(me)) = m {
+                net::save(&canned_key(me), &canned);
+            }
+        });
+        self.canned.set(canned);
+    }
+}

@@ -1,0 +1,348 @@
+//! The reply composer (text, attachments, quotes, the offline queue) and the template picker.
+
+use leptos::ev;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_shared::api::{
+    Conversation, MediaInput, MessageParts, MessageTemplate, OutgoingMessage, Page, TemplateInput,
+    Uploaded,
+};
+use switchboard_shared::ids::ConversationId;
+use switchboard_shared::permissions::Permission;
+use switchboard_shared::protocol::ClientFrame;
+
+use crate::app::{encode, App};
+use crate::i18n::T;
+use crate::model::{self};
+use crate::net;
+
+pub(crate) const EMOJI: &[&str] = &[
+    "😀", "😂", "😊", "😍", "🙏", "👍", "👋", "🙌", "🎉", "❤️", "🔥", "✅", "❌", "⏳", "📦", "🚚",
+    "💳", "📞", "📍", "😔", "😅", "🤝", "👌", "⭐",
+];
+
+/// A file being attached: uploading, then ready to send.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Attachment {
+    /// Which pick this is (a cancelled upload's answer is ignored).
+    pick: u32,
+    name: String,
+    progress: f64,
+    uploaded: Option<Uploaded>,
+}
+
+/// The file types WhatsApp takes (the server checks them too).
+pub(crate) const ACCEPT: &str =
+    "image/jpeg,image/png,image/webp,video/mp4,video/3gpp,audio/aac,audio/amr,\
+    audio/mpeg,audio/mp4,audio/ogg,application/pdf,text/plain,application/msword,\
+    application/vnd.ms-excel,application/vnd.ms-powerpoint,\
+    application/vnd.openxmlformats-officedocument.wordprocessingml.document,\
+    application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,\
+    application/vnd.openxmlformats-officedocument.presentationml.presentation";
+
+#[component]
+pub(crate) fn Composer(
+    id: ConversationId,
+    conversation: Memo<Option<Conversation>>,
+) -> impl IntoView {
+    let app = expect_context::<App>();
+    let id = StoredValue::new(id);
+    let text = RwSignal::new(String::new());
+    let emoji = RwSignal::new(false);
+    let attachment = RwSignal::new(None::<Attachment>);
+    let picks = StoredValue::new(0u32);
+    let area = NodeRef::<html::Textarea>::new();
+    let file_input = NodeRef::<html::Input>::new();
+    let last_typing = StoredValue::new(0i64);
+    let window_open = move || {
+        conversation
+            .with(|c| model::window_open(c.as_ref().and_then(|c| c.last_inbound_at), app.now.get()))
+    };
+    let suggestions = move || {
+        let typed = text.get();
+        app.canned.with(|c| {
+            model::canned_matches(&typed, c)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let uploading = move || attachment.with(|a| a.as_ref().is_some_and(|a| a.uploaded.is_none()));
+    let send = move || {
+        let body = text.get_untracked().trim().to_owned();
+        let ready = attachment.with_untracked(|a| a.as_ref().and_then(|a| a.uploaded.clone()));
+        if uploading() {
+            return;
+        }
+        let quote = app.replying.get_untracked();
+        match ready {
+            Some(file) => {
+                let caption = Some(body).filter(|b| !b.is_empty());
+                let outgoing = OutgoingMessage {
+                    text: caption.clone(),
+                    media: Some(MediaInput {
+                        id: file.id.clone(),
+                        kind: file.kind.clone(),
+                        filename: file.filename.clone(),
+                    }),
+                    reply_to: quote.as_ref().map(|q| q.key.clone()),
+                    ..OutgoingMessage::default()
+                };
+                let parts = MessageParts {
+                    reply_to: quote.map(|q| q.wamid),
+                    media: Some(Box::new(switchboard_shared::api::MediaRef {
+                        id: file.id,
+                        mime_type: Some(file.mime_type),
+                        filename: file.filename.or(Some(file.kind.clone())),
+                    })),
+                    ..MessageParts::default()
+                };
+                app.send_rich(id.get_value(), outgoing, &file.kind, caption, parts);
+                attachment.set(None);
+            }
+            None if body.is_empty() => return,
+            None => app.reply(id.get_value(), body, quote),
+        }
+        app.replying.set(None);
+        text.set(String::new());
+        emoji.set(false);
+    };
+    let picked = move |_| {
+        let Some(file) = file_input
+            .get()
+            .and_then(|i| i.files())
+            .and_then(|files| files.get(0))
+        else {
+            return;
+        };
+        let pick = picks.get_value() + 1;
+        picks.set_value(pick);
+        attachment.set(Some(Attachment {
+            pick,
+            name: file.name(),
+            progress: 0.0,
+            uploaded: None,
+        }));
+        if let Some(input) = file_input.get() {
+            input.set_value("");
+        }
+        let conversation = id.get_value();
+        let csrf = app.csrf_token();
+        spawn_local(async move {
+            let path = format!(
+                "/api/v1/conversations/{conversation}/media?filename={}",
+                encode(&file.name())
+            );
+            let progress = move |p: f64| {
+                attachment.update(|a| {
+                    if let Some(a) = a.as_mut().filter(|a| a.pick == pick) {
+                        a.progress = p;
+                    }
+                })
+            };
+            let result = net::upload::<Uploaded>(&path, &file, csrf.as_deref(), progress).await;
+            let current = attachment.with_untracked(|a| a.as_ref().is_some_and(|a| a.pick == pick));
+            if !current {
+                return;
+            }
+            match result {
+                Ok(uploaded) => attachment.update(|a| {
+                    if let Some(a) = a.as_mut() {
+                        a.progress = 1.0;
+                        a.uploaded = Some(uploaded);
+                    }
+                }),
+                Err(e) => {
+                    attachment.set(None);
+                    app.fail(e.message);
+                }
+            }
+        });
+    };
+    let typed = move |e: ev::Event| {
+        text.set(event_target_value(&e));
+        // "typing…" for the customer, at most every 20 s.
+        let now = net::now_ms();
+        if now - last_typing.get_value() > 20_000 {
+            last_typing.set_value(now);
+            app.command_quiet(ClientFrame::Typing {
+                id: None,
+                conversation: id.get_value(),
+            });
+        }
+    };
+    view! {
+        <Show when=move || app.can(Permission::ConversationsReply)>
+            <Show when=window_open fallback=move || view! { <TemplatePicker id=id.get_value()/> }>
+                <div class="composer">
+                    <Show when=move || !suggestions().is_empty()>
+                        <ul class="canned" role="listbox">
+                            {move || suggestions().into_iter().map(|(shortcut, reply)| {
+                                let r = reply.clone();
+                                view! { <li role="option" on:click=move |_| text.set(r.clone())><b>"/"{shortcut}</b>" "{reply}</li> }
+                            }).collect_view()}
+                        </ul>
+                    </Show>
+                    {move || app.replying.get().map(|q| view! {
+                        <div class="replying">
+                            <span>"↩ "{q.snippet}</span>
+                            <button class="ghost" aria-label=move || app.t(T::Cancel) on:click=move |_| app.replying.set(None)>"✕"</button>
+                        </div>
+                    })}
+                    {move || attachment.get().map(|a| view! {
+                        <div class="attachment" data-ready=a.uploaded.is_some().to_string()>
+                            <span class="name">"📎 "{a.name.clone()}</span>
+                            {a.uploaded.is_none().then(|| view! {
+                                <progress max="1" value=a.progress aria-label=move || app.t(T::Uploading)></progress>
+                                <span class="percent">{format!("{:.0}%", a.progress * 100.0)}</span>
+                            })}
+                            <button class="ghost" aria-label=move || app.t(T::Remove) on:click=move |_| attachment.set(None)>"✕"</button>
+                        </div>
+                    })}
+                    <Show when=move || emoji.get()>
+                        <div class="emoji-grid">
+                            {EMOJI.iter().map(|e| view! {
+                                <button class="ghost" on:click=move |_| {
+                                    text.update(|t| t.push_str(e));
+                                    if let Some(a) = area.get() { let _ = a.focus(); }
+                                }>{*e}</button>
+                            }).collect_view()}
+                        </div>
+                    </Show>
+                    <div class="compose-row">
+                        <button class="ghost" aria-label=move || app.t(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
+                        <button class="ghost attach" aria-label=move || app.t(T::Attach) title=move || app.t(T::Attach)
+                            on:click=move |_| { if let Some(i) = file_input.get() { i.click(); } }>"📎"</button>
+                        <input type="file" class="hidden-file" accept=ACCEPT node_ref=file_input on:change=picked/>
+                        <textarea node_ref=area rows="1"
+                            placeholder=move || if attachment.with(|a| a.is_some()) { app.t(T::Caption) } else { app.t(T::TypeMessage) }
+                            title=move || app.t(T::CannedHint)
+                            prop:value=move || text.get()
+                            on:input=typed
+                            on:keydown=move |e: ev::KeyboardEvent| {
+                                if e.key() == "Enter" && !e.shift_key() {
+                                    e.prevent_default();
+                                    send();
+                                }
+                            }></textarea>
+                        <button class="primary send" aria-label=move || app.t(T::Send) disabled=uploading on:click=move |_| send()>{move || app.t(T::Send)}</button>
+                    </div>
+                </div>
+            </Show>
+        </Show>
+    }
+}
+
+/// Outside the 24-hour window: the number's approved templates, their values, and a preview.
+#[component]
+pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
+    let app = expect_context::<App>();
+    let templates = RwSignal::new(None::<Result<Vec<MessageTemplate>, String>>);
+    let chosen = RwSignal::new(None::<MessageTemplate>);
+    let values = RwSignal::new(Vec::<String>::new());
+    let open = RwSignal::new(false);
+    let conversation = StoredValue::new(id);
+    let load = move || {
+        open.set(true);
+        if templates.with_untracked(|t| t.is_some()) {
+            return;
+        }
+        spawn_local(async move {
+            let path = format!(
+                "/api/v1/conversations/{}/templates",
+                conversation.get_value()
+            );
+            let result = net::get::<Page<MessageTemplate>>(&path)
+                .await
+                .map(|p| p.items)
+                .map_err(|e| e.message);
+            templates.set(Some(result));
+        });
+    };
+    let preview = move || {
+        chosen.get().map(|t| {
+            let mut body = t.body.clone();
+            for (i, v) in values.get().iter().enumerate() {
+                if !v.is_empty() {
+                    body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
+                }
+            }
+            body
+        })
+    };
+    let send = move |_| {
+        let Some(t) = chosen.get_untracked() else {
+            return;
+        };
+        let params = values.get_untracked();
+        let shown = preview();
+        let body = OutgoingMessage {
+            template: Some(TemplateInput {
+                name: t.name,
+                language: t.language,
+                params,
+            }),
+            ..OutgoingMessage::default()
+        };
+        app.send_rich(
+            conversation.get_value(),
+            body,
+            "template",
+            shown,
+            MessageParts::default(),
+        );
+        chosen.set(None);
+        open.set(false);
+    };
+    view! {
+        <div class="window-closed">
+            <p>{move || app.t(T::OutsideWindow)}</p>
+            <Show when=move || !open.get()>
+                <button class="primary send-template" on:click=move |_| load()>{move || app.t(T::SendTemplate)}</button>
+            </Show>
+            <Show when=move || open.get()>
+                {move || match templates.get() {
+                    None => view! { <p class="hint">"…"</p> }.into_any(),
+                    Some(Err(message)) => view! { <p class="failure">{message}</p> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="hint">{move || app.t(T::NoTemplates)}</p> }.into_any(),
+                    Some(Ok(list)) => view! {
+                        <ul class="templates">
+                            {list.into_iter().map(|t| {
+                                let pick = t.clone();
+                                let this = (t.name.clone(), t.language.clone());
+                                let is_chosen = move || chosen.with(|c| c.as_ref().is_some_and(|c| (c.name.clone(), c.language.clone()) == this));
+                                view! {
+                                    <li class="template" class:chosen=is_chosen on:click=move |_| {
+                                        values.set(vec![String::new(); pick.params as usize]);
+                                        chosen.set(Some(pick.clone()));
+                                    }>
+                                        <b>{t.name.clone()}</b>" · "{t.language.clone()}
+                                        <p class="body">{t.body.clone()}</p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                }}
+                {move || chosen.get().map(|t| view! {
+                    <div class="template-form">
+                        {(0..t.params as usize).map(|i| view! {
+                            <input class="template-value" placeholder=move || format!("{} {}", app.t(T::TemplateValue), i + 1)
+                                prop:value=move || values.with(|v| v.get(i).cloned().unwrap_or_default())
+                                on:input=move |e| {
+                                    let v = event_target_value(&e);
+                                    values.update(|vals| if let Some(x) = vals.get_mut(i) { *x = v; });
+                                }/>
+                        }).collect_view()}
+                        <p class="preview">{preview}</p>
+                        <div class="row">
+                            <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{move || app.t(T::Cancel)}</button>
+                            <button class="primary" disabled=move || values.with(|v| v.iter().any(|x| x.trim().is_empty())) on:click=send>{move || app.t(T::Send)}</button>
+                        </div>
+                    </div>
+                })}
+            </Show>
+        </div>
+    }
+}

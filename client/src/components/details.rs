@@ -1,0 +1,150 @@
+//! The customer's details beside a conversation: profile, tags, notes, assignment.
+
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_shared::api::{Conversation, CustomerProfile};
+use switchboard_shared::ids::ConversationId;
+use switchboard_shared::permissions::Permission;
+
+use crate::app::{display_name, App};
+use crate::components::*;
+use crate::i18n::T;
+use crate::net;
+
+#[component]
+pub(crate) fn Details(
+    id: ConversationId,
+    conversation: Memo<Option<Conversation>>,
+) -> impl IntoView {
+    let app = expect_context::<App>();
+    let new_tag = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let tags =
+        move || conversation.with(|c| c.as_ref().map(|c| c.tags.clone()).unwrap_or_default());
+    let agent_name = move |user: Option<switchboard_shared::ids::UserId>| match user {
+        None => app.t(T::Nobody).to_owned(),
+        Some(u) => app
+            .agents
+            .with(|a| a.iter().find(|a| a.user == u).map(|a| a.name.clone()))
+            .unwrap_or_else(|| {
+                if Some(&u) == app.me_id().as_ref() {
+                    app.t(T::Me).to_owned()
+                } else {
+                    u.to_string()
+                }
+            }),
+    };
+    let id_tags = id.clone();
+    let id_remove = id.clone();
+    let id_note = id.clone();
+    // The customer's conversations with every number the user may read (loaded once per open).
+    let profile = RwSignal::new(None::<CustomerProfile>);
+    {
+        let id = id.clone();
+        spawn_local(async move {
+            let path = format!("/api/v1/conversations/{id}/customer");
+            if let Ok(p) = net::get::<CustomerProfile>(&path).await {
+                profile.set(Some(p));
+            }
+        });
+    }
+    let id_current = id.clone();
+    let can_edit_tags =
+        move || app.can(Permission::ContactsEdit) || app.can(Permission::ConversationsReply);
+    view! {
+        <aside class="details">
+            <h2>{move || app.t(T::Customer)}</h2>
+            <dl>
+                <dt>{move || app.t(T::Name)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(display_name).unwrap_or_default())}</dd>
+                <dt>"WhatsApp"</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.customer.clone()).unwrap_or_default())}</dd>
+                <dt>{move || app.t(T::Number)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.number.to_string()).unwrap_or_default())}</dd>
+                <dt>{move || app.t(T::Assignee)}</dt><dd>{move || agent_name(conversation.with(|c| c.as_ref().and_then(|c| c.assignee.clone())))}</dd>
+                <dt>{move || app.t(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
+            </dl>
+            <Show when=move || profile.with(|p| p.as_ref().is_some_and(|p| p.conversations.len() > 1))>
+                <h2>{move || app.t(T::CustomerConversations)}</h2>
+                <ul class="customer-conversations">
+                    {
+                        let current = id_current.clone();
+                        move || profile.get().map(|p| p.conversations).unwrap_or_default().into_iter().map(|c| {
+                            let this = c.conversation.id == current;
+                            let target = c.conversation.id.clone();
+                            let at = c.conversation.last_message_at;
+                            view! {
+                                <li class:current=this on:click=move |_| if !this { app.open_conversation(target.clone()) }>
+                                    <b>"+"{c.display_phone_number.clone()}</b>
+                                    {state_badge(c.conversation.state)}
+                                    {this.then(|| view! { <span class="hint">" · "{move || app.t(T::ThisConversation)}</span> })}
+                                    <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
+                                </li>
+                            }
+                        }).collect_view()
+                    }
+                </ul>
+            </Show>
+            <h2>{move || app.t(T::Tags)}</h2>
+            <div class="chips">
+                {move || tags().into_iter().map(|tag| {
+                    let id = id_remove.clone();
+                    let t = tag.clone();
+                    view! {
+                        <span class="chip">{tag.clone()}
+                            <Show when=can_edit_tags>
+                                {
+                                    let id = id.clone();
+                                    let t = t.clone();
+                                    view! { <button class="ghost x" aria-label="×" on:click=move |_| {
+                                        let rest: Vec<String> = tags().into_iter().filter(|x| *x != t).collect();
+                                        app.set_tags(id.clone(), rest);
+                                    }>"×"</button> }
+                                }
+                            </Show>
+                        </span>
+                    }
+                }).collect_view()}
+            </div>
+            <Show when=can_edit_tags>
+                {
+                    let id = id_tags.clone();
+                    view! {
+                        <form class="inline" on:submit=move |e: ev::SubmitEvent| {
+                            e.prevent_default();
+                            let tag = new_tag.get_untracked().trim().to_owned();
+                            if tag.is_empty() { return; }
+                            let mut all = tags();
+                            if !all.contains(&tag) { all.push(tag); }
+                            app.set_tags(id.clone(), all);
+                            new_tag.set(String::new());
+                        }>
+                            <input placeholder=move || app.t(T::AddTag) prop:value=move || new_tag.get() on:input=move |e| new_tag.set(event_target_value(&e))/>
+                        </form>
+                    }
+                }
+            </Show>
+            <h2>{move || app.t(T::Notes)}</h2>
+            <Show when=move || app.can(Permission::ConversationsNote)>
+                {
+                    let id = id_note.clone();
+                    view! {
+                        <form class="note-form" on:submit=move |e: ev::SubmitEvent| {
+                            e.prevent_default();
+                            let text = note.get_untracked().trim().to_owned();
+                            if text.is_empty() { return; }
+                            app.add_note(id.clone(), text);
+                            note.set(String::new());
+                        }>
+                            <textarea rows="2" placeholder=move || app.t(T::AddNote) prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e))></textarea>
+                            <button class="secondary" type="submit">{move || app.t(T::SaveNote)}</button>
+                        </form>
+                    }
+                }
+            </Show>
+            <ul class="notes">
+                <For each=move || app.notes.get() key=|n| n.id.clone() children=move |n| view! {
+                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{move || net::format_time(n.at, app.lang.get().locale())}</span><p>{n.text.clone()}</p></li>
+                }/>
+            </ul>
+        </aside>
+    }
+}

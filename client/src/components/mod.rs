@@ -1,0 +1,13 @@
+//! The pieces pages are made of.
+
+mod bubble;
+mod composer;
+mod conversation_list;
+mod details;
+mod queue_chart;
+
+pub(crate) use bubble::*;
+pub(crate) use composer::*;
+pub(crate) use conversation_list::*;
+pub(crate) use details::*;
+pub(crate) use queue_chart::*;

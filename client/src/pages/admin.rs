@@ -1,0 +1,330 @@
+//! Administration: users, roles, teams, numbers, routing, API keys and the audit log.
+
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_shared::api::{
+    ApiKey, AuditEntry, CreateUser, Number, Page, Role, RoutingSettings, Team, UpdateUser, User,
+};
+use switchboard_shared::permissions::Permission;
+
+use crate::app::App;
+use crate::i18n::{self, T};
+use crate::net;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminTab {
+    Users,
+    Roles,
+    Teams,
+    Numbers,
+    Routing,
+    Keys,
+    Audit,
+}
+
+#[component]
+pub(crate) fn AdminView() -> impl IntoView {
+    let app = expect_context::<App>();
+    let tabs = move || {
+        let mut t = Vec::new();
+        if app.can(Permission::UsersManage) {
+            t.push((AdminTab::Users, T::Users));
+        }
+        if app.can(Permission::RolesManage) {
+            t.push((AdminTab::Roles, T::Roles));
+        }
+        if app.can(Permission::TeamsManage) {
+            t.push((AdminTab::Teams, T::Teams));
+        }
+        if app.can(Permission::SettingsNumbers) {
+            t.push((AdminTab::Numbers, T::Numbers));
+        }
+        if app.can(Permission::SettingsRouting) {
+            t.push((AdminTab::Routing, T::Routing));
+        }
+        if app.can(Permission::ApiKeysManage) {
+            t.push((AdminTab::Keys, T::ApiKeys));
+        }
+        if app.can(Permission::AuditView) {
+            t.push((AdminTab::Audit, T::Audit));
+        }
+        t
+    };
+    let current = RwSignal::new(tabs().first().map(|t| t.0).unwrap_or(AdminTab::Users));
+    view! {
+        <main class="admin">
+            <div class="tabs">
+                {move || tabs().into_iter().map(|(tab, label)| view! {
+                    <button class="tab" class:active=move || current.get() == tab on:click=move |_| current.set(tab)>{move || app.t(label)}</button>
+                }).collect_view()}
+            </div>
+            {move || match current.get() {
+                AdminTab::Users => view! { <UsersAdmin/> }.into_any(),
+                AdminTab::Roles => view! { <RolesAdmin/> }.into_any(),
+                AdminTab::Teams => view! { <TeamsAdmin/> }.into_any(),
+                AdminTab::Numbers => view! { <NumbersAdmin/> }.into_any(),
+                AdminTab::Routing => view! { <RoutingAdmin/> }.into_any(),
+                AdminTab::Keys => view! { <KeysAdmin/> }.into_any(),
+                AdminTab::Audit => view! { <AuditAdmin/> }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// Loads a list once into a signal; failures go to the toast.
+pub(crate) fn fetch_into<T: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    path: &'static str,
+    into: RwSignal<Option<T>>,
+) {
+    let app = expect_context::<App>();
+    spawn_local(async move {
+        match net::get::<T>(path).await {
+            Ok(v) => into.set(Some(v)),
+            Err(e) => app.fail(e.message),
+        }
+    });
+}
+
+#[component]
+pub(crate) fn UsersAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let users = RwSignal::new(None::<Page<User>>);
+    fetch_into("/api/v1/users?limit=500", users);
+    // Custom roles too, for those who may see them; else the presets.
+    let roles = RwSignal::new(None::<Vec<Role>>);
+    if app.can(Permission::RolesManage) {
+        fetch_into("/api/v1/roles", roles);
+    }
+    let role_names = move || -> Vec<(String, String)> {
+        match roles.get() {
+            Some(list) => list.into_iter().map(|r| (r.id, r.name)).collect(),
+            None => ["agent", "supervisor", "admin"]
+                .into_iter()
+                .map(|r| (r.to_owned(), r.to_owned()))
+                .collect(),
+        }
+    };
+    // Changes one user and shows the server's answer in place.
+    let update = move |id: String, change: UpdateUser| {
+        spawn_local(async move {
+            match app
+                .write::<User, _>("PATCH", &format!("/api/v1/users/{id}"), &change)
+                .await
+            {
+                Ok(user) => users.update(|u| {
+                    if let Some(page) = u {
+                        if let Some(slot) = page.items.iter_mut().find(|x| x.id == user.id) {
+                            *slot = user;
+                        }
+                    }
+                }),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let (name, email, role, password) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new("agent".to_owned()),
+        RwSignal::new(String::new()),
+    );
+    let create = move |e: ev::SubmitEvent| {
+        e.prevent_default();
+        let body = CreateUser {
+            name: name.get_untracked(),
+            email: email.get_untracked(),
+            role: role.get_untracked(),
+            password: password.get_untracked(),
+        };
+        spawn_local(async move {
+            match app.write::<User, _>("POST", "/api/v1/users", &body).await {
+                Ok(user) => {
+                    users.update(|u| {
+                        if let Some(page) = u {
+                            page.items.push(user);
+                        }
+                    });
+                    name.set(String::new());
+                    email.set(String::new());
+                    password.set(String::new());
+                }
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let field = |sig: RwSignal<String>, label: T, kind: &'static str| {
+        view! { <label>{move || app.t(label)}<input type=kind required prop:value=move || sig.get() on:input=move |e| sig.set(event_target_value(&e))/></label> }
+    };
+    view! {
+        <form class="card inline-form" on:submit=create>
+            {field(name, T::Name, "text")}
+            {field(email, T::Email, "email")}
+            <label>{move || app.t(T::Role)}
+                <select on:change=move |e| role.set(event_target_value(&e))>
+                    {move || role_names().into_iter().map(|(id, name)| {
+                        let selected = id.clone();
+                        view! { <option value=id selected=move || role.get() == selected>{name}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            {field(password, T::Password, "password")}
+            <button class="primary" type="submit">{move || app.t(T::CreateUser)}</button>
+        </form>
+        <table>
+            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Email)}</th><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::State)}</th></tr></thead>
+            <tbody>
+                {move || users.get().map(|p| p.items).unwrap_or_default().into_iter().map(|u| {
+                    let (id_role, id_toggle) = (u.id.to_string(), u.id.to_string());
+                    let current = u.role.clone();
+                    let disabled = u.disabled;
+                    view! {
+                        <tr><td>{u.name}</td><td>{u.email}</td>
+                        <td><select on:change=move |e| update(id_role.clone(), UpdateUser { role: Some(event_target_value(&e)), ..Default::default() })>
+                            {role_names().into_iter().map(|(id, name)| {
+                                let selected = id == current;
+                                view! { <option value=id selected=selected>{name}</option> }
+                            }).collect_view()}
+                        </select></td>
+                        <td><button class="secondary" on:click=move |_| update(id_toggle.clone(), UpdateUser { disabled: Some(!disabled), ..Default::default() })>
+                            {move || app.t(if disabled { T::Enable } else { T::Disable })}
+                        </button></td></tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub(crate) fn RolesAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let roles = RwSignal::new(None::<Vec<Role>>);
+    fetch_into("/api/v1/roles", roles);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::Permissions)}</th></tr></thead>
+            <tbody>
+                {move || roles.get().unwrap_or_default().into_iter().map(|r| view! {
+                    <tr><td>{r.name}{r.preset.then_some(" ★")}</td>
+                    <td class="sub">{r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub(crate) fn TeamsAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let teams = RwSignal::new(None::<Vec<Team>>);
+    fetch_into("/api/v1/teams", teams);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Members)}</th><th>{move || app.t(T::Numbers)}</th></tr></thead>
+            <tbody>
+                {move || teams.get().unwrap_or_default().into_iter().map(|t| view! {
+                    <tr><td>{t.name}</td><td>{t.members.len()}</td><td>{t.numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub(crate) fn NumbersAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let numbers = RwSignal::new(None::<Vec<Number>>);
+    fetch_into("/api/v1/numbers", numbers);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::Number)}</th><th>"Phone number ID"</th><th>"WABA"</th></tr></thead>
+            <tbody>
+                {move || numbers.get().unwrap_or_default().into_iter().map(|n| view! {
+                    <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{n.phone_number_id.to_string()}</td><td>{n.waba_id.unwrap_or_default()}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The routing in force: it is set in the configuration file, so this screen shows it.
+#[component]
+pub(crate) fn RoutingAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let routing = RwSignal::new(None::<RoutingSettings>);
+    fetch_into("/api/v1/routing", routing);
+    let strategy = move |s: &str| {
+        app.t(if s == "round_robin" {
+            T::RoundRobin
+        } else {
+            T::LeastLoad
+        })
+    };
+    let duration = move |secs: u64| {
+        if secs == 0 {
+            app.t(T::Never).to_owned()
+        } else {
+            i18n::duration(app.lang.get(), secs as i64 * 1000)
+        }
+    };
+    view! {
+        {move || routing.get().map(|r| view! {
+            <section class="routing">
+                <p class="hint">{move || app.t(T::RoutingSource)}</p>
+                <dl>
+                    <dt>{move || app.t(T::Strategy)}</dt><dd>{strategy(&r.strategy)}</dd>
+                    <dt>{move || app.t(T::Capacity)}</dt><dd>{r.capacity}</dd>
+                    <dt>{move || app.t(T::ReplyDeadline)}</dt><dd>{duration(r.reply_deadline_secs)}</dd>
+                    <dt>{move || app.t(T::OfflineGrace)}</dt><dd>{duration(r.offline_grace_secs)}</dd>
+                    <dt>{move || app.t(T::SlaTarget)}</dt><dd>{duration(r.sla_secs)}</dd>
+                    <dt>{move || app.t(T::QueueNotice)}</dt><dd>{if r.queue_notice.is_empty() { "—".to_owned() } else { r.queue_notice.clone() }}</dd>
+                </dl>
+                <table>
+                    <thead><tr><th>{move || app.t(T::Number)}</th><th>{move || app.t(T::Strategy)}</th></tr></thead>
+                    <tbody>
+                        {r.numbers.iter().map(|n| view! {
+                            <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{strategy(&n.strategy)}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })}
+    }
+}
+
+#[component]
+pub(crate) fn KeysAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let keys = RwSignal::new(None::<Vec<ApiKey>>);
+    fetch_into("/api/v1/api-keys", keys);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Permissions)}</th><th>{move || app.t(T::Created)}</th><th>{move || app.t(T::State)}</th></tr></thead>
+            <tbody>
+                {move || keys.get().unwrap_or_default().into_iter().map(|k| view! {
+                    <tr><td>{k.name}</td><td>{k.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td>
+                    <td>{move || net::format_time(k.created_at, app.lang.get().locale())}</td>
+                    <td>{move || app.t(if k.revoked_at.is_some() { T::Disabled } else { T::Active })}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub(crate) fn AuditAdmin() -> impl IntoView {
+    let app = expect_context::<App>();
+    let entries = RwSignal::new(None::<Page<AuditEntry>>);
+    fetch_into("/api/v1/audit?limit=200", entries);
+    view! {
+        <table>
+            <thead><tr><th>{move || app.t(T::When)}</th><th>{move || app.t(T::Who)}</th><th>{move || app.t(T::Action)}</th><th>{move || app.t(T::Target)}</th><th>{move || app.t(T::Outcome)}</th></tr></thead>
+            <tbody>
+                {move || entries.get().map(|p| p.items).unwrap_or_default().into_iter().map(|a| view! {
+                    <tr><td>{move || net::format_time(a.at, app.lang.get().locale())}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

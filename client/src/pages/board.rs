@@ -1,0 +1,88 @@
+//! The supervisor's live board.
+
+use leptos::prelude::*;
+use switchboard_shared::protocol::{AgentStatus, Presence};
+
+use crate::app::App;
+use crate::components::*;
+use crate::i18n::{self, T};
+use crate::net;
+
+#[component]
+pub(crate) fn BoardView() -> impl IntoView {
+    let app = expect_context::<App>();
+    let board = move || app.board.get().unwrap_or_default();
+    let lang = move || app.lang.get();
+    let ms = move |v: Option<i64>| {
+        v.map(|v| i18n::duration(lang(), v))
+            .unwrap_or_else(|| "—".into())
+    };
+    let agent_name = move |u: &switchboard_shared::ids::UserId| {
+        app.agents
+            .with(|a| a.iter().find(|a| &a.user == u).map(|a| a.name.clone()))
+            .unwrap_or_else(|| u.to_string())
+    };
+    view! {
+        <main class="board">
+            <section class="cards">
+                <div class="stat"><span class="label">{move || app.t(T::Queue)}</span>
+                    <span class="value" data-figure="queue">{move || net::format_number(board().queue_depth as f64, lang().locale())}</span>
+                    <span class="sub">{move || board().oldest_queued_since.map(|s| format!("{}: {}", app.t(T::OldestWait), i18n::duration(lang(), app.now.get() - s))).unwrap_or_default()}</span></div>
+                <div class="stat"><span class="label">{move || app.t(T::FirstResponseMedian)}</span>
+                    <span class="value">{move || ms(board().first_response_median_ms)}</span>
+                    <span class="sub">{move || format!("{}: {}", app.t(T::FirstResponsesToday), net::format_number(board().first_responses_today as f64, lang().locale()))}</span></div>
+                <div class="stat"><span class="label">{move || app.t(T::FirstResponseP90)}</span>
+                    <span class="value">{move || ms(board().first_response_p90_ms)}</span></div>
+                <div class="stat"><span class="label">{move || app.t(T::ResolvedLastHour)}</span>
+                    <span class="value">{move || net::format_number(board().resolved_last_hour as f64, lang().locale())}</span></div>
+            </section>
+            <section class="chart">
+                <h2>{move || app.t(T::Queue)}</h2>
+                <QueueChart/>
+            </section>
+            <section>
+                <h2>{move || app.t(T::AtRisk)}</h2>
+                <Show when=move || board().at_risk.is_empty()>
+                    <p class="sub">{move || app.t(T::None)}</p>
+                </Show>
+                <ul class="risk">
+                    {move || board().at_risk.into_iter().map(|r| {
+                        let id = r.conversation.clone();
+                        let who = r.assignee.as_ref().map(agent_name).unwrap_or_else(|| app.t(T::Nobody).to_owned());
+                        view! {
+                            <li class:breached=r.breached>
+                                <button class="link" on:click=move |_| app.open_conversation(id.clone())>{r.conversation.to_string()}</button>
+                                <span>{who}</span>
+                                <span class="wait">{move || i18n::duration(lang(), app.now.get() - r.waiting_since)}</span>
+                                {r.breached.then(|| view! { <span class="state breached">{move || app.t(T::Breached)}</span> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section>
+                <h2>{move || app.t(T::Agents)}</h2>
+                <table class="agents">
+                    <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Presence)}</th><th>{move || app.t(T::State)}</th><th>{move || app.t(T::Load)}</th></tr></thead>
+                    <tbody>
+                        {move || app.agents.get().into_iter().map(|a| {
+                            let load = board().agents.into_iter().find(|l| l.user == a.user);
+                            let (active, capacity) = load.map(|l| (l.active, l.capacity)).unwrap_or((0, 0));
+                            let pct = (active * 100).checked_div(capacity).unwrap_or(0).min(100);
+                            let presence = match a.presence { Presence::Online => T::Online, Presence::Away => T::Away, Presence::Offline => T::OfflinePresence };
+                            let status = match a.status { AgentStatus::Available => T::StatusAvailable, AgentStatus::Busy => T::StatusBusy, AgentStatus::Break => T::StatusBreak };
+                            view! {
+                                <tr>
+                                    <td>{a.name.clone()}</td>
+                                    <td><span class=format!("dot {:?}", a.presence).to_lowercase()></span>{move || app.t(presence)}</td>
+                                    <td>{move || app.t(status)}</td>
+                                    <td><div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div><span class="sub">{if capacity == 0 { "—".to_owned() } else { format!("{active}/{capacity}") }}</span></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        </main>
+    }
+}

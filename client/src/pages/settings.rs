@@ -1,0 +1,73 @@
+//! The signed-in person's own settings.
+
+use leptos::ev;
+use leptos::prelude::*;
+
+use crate::app::App;
+use crate::i18n::T;
+use crate::net;
+use crate::shell::*;
+
+/// The user's own saved replies (kept in this browser), offered by `/shortcut` in the composer.
+#[component]
+pub(crate) fn SettingsView() -> impl IntoView {
+    let app = expect_context::<App>();
+    let shortcut = RwSignal::new(String::new());
+    let reply = RwSignal::new(String::new());
+    let add = move |e: ev::SubmitEvent| {
+        e.prevent_default();
+        let (s, r) = (
+            shortcut
+                .get_untracked()
+                .trim()
+                .trim_start_matches('/')
+                .to_owned(),
+            reply.get_untracked().trim().to_owned(),
+        );
+        if s.is_empty() || r.is_empty() || s.contains(char::is_whitespace) {
+            return;
+        }
+        let mut all = app.canned.get_untracked();
+        all.retain(|(k, _)| *k != s);
+        all.push((s, r));
+        all.sort();
+        app.save_canned(all);
+        shortcut.set(String::new());
+        reply.set(String::new());
+    };
+    let who = move || {
+        app.me
+            .with(|m| {
+                m.as_ref().and_then(|m| m.as_ref()).map(|m| match &m.user {
+                    Some(u) => format!("{} · {}", u.name, u.email),
+                    None => m.api_key.clone().unwrap_or_default(),
+                })
+            })
+            .unwrap_or_default()
+    };
+    view! {
+        <main class="settings">
+            <section class="card account">
+                <p class="who">{who}</p>
+                <label>{move || app.t(T::Language)}" "<LangPicker/></label>
+                <button class="secondary" on:click=move |_| net::ask_to_notify()>{move || app.t(T::Notifications)}</button>
+                <button class="secondary signout" on:click=move |_| app.sign_out()>{move || app.t(T::SignOut)}</button>
+            </section>
+            <h2>{move || app.t(T::CannedReplies)}</h2>
+            <form class="card inline-form" on:submit=add>
+                <label>{move || app.t(T::CannedShortcut)}<input required prop:value=move || shortcut.get() on:input=move |e| shortcut.set(event_target_value(&e))/></label>
+                <label>{move || app.t(T::CannedText)}<textarea required rows="2" prop:value=move || reply.get() on:input=move |e| reply.set(event_target_value(&e))></textarea></label>
+                <button class="primary" type="submit">{move || app.t(T::CannedAdd)}</button>
+            </form>
+            <ul class="canned-list">
+                {move || app.canned.get().into_iter().map(|(s, r)| {
+                    let key = s.clone();
+                    view! { <li><b>"/"{s}</b>" "{r}<button class="ghost x" on:click=move |_| {
+                        let rest: Vec<(String, String)> = app.canned.get_untracked().into_iter().filter(|(k, _)| *k != key).collect();
+                        app.save_canned(rest);
+                    }>"×"</button></li> }
+                }).collect_view()}
+            </ul>
+        </main>
+    }
+}
