@@ -5,27 +5,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-/// Polls `check` until it gives a value (10 s at most).
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A customer writes through the simulator, `age_secs` ago.
 async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str, age_secs: u64) {
@@ -41,24 +25,28 @@ async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str, age_secs:
 
 /// The conversation with `from` once its message is stored, and that message's key and wamid.
 async fn conversation_of(api: &Api, owner: &Auth, from: &str) -> (String, String, String) {
-    eventually("the customer's conversation", || async {
-        let list = api.get("conversations", owner).await;
-        let c = list.body["items"]
-            .as_array()?
-            .iter()
-            .find(|c| c["customer"].as_str() == Some(from))?
-            .clone();
-        let id = c["id"].as_str()?.to_owned();
-        let history = api
-            .get(&format!("conversations/{id}/messages"), owner)
-            .await;
-        let m = history.body["items"].as_array()?.first()?.clone();
-        Some((
-            id,
-            m["key"].as_str()?.to_owned(),
-            m["wamid"].as_str()?.to_owned(),
-        ))
-    })
+    eventually(
+        "the customer's conversation",
+        Duration::from_secs(10),
+        || async {
+            let list = api.get("conversations", owner).await;
+            let c = list.body["items"]
+                .as_array()?
+                .iter()
+                .find(|c| c["customer"].as_str() == Some(from))?
+                .clone();
+            let id = c["id"].as_str()?.to_owned();
+            let history = api
+                .get(&format!("conversations/{id}/messages"), owner)
+                .await;
+            let m = history.body["items"].as_array()?.first()?.clone();
+            Some((
+                id,
+                m["key"].as_str()?.to_owned(),
+                m["wamid"].as_str()?.to_owned(),
+            ))
+        },
+    )
     .await
 }
 
@@ -69,7 +57,7 @@ async fn sent(api: &Api, sim: &str) -> Vec<Value> {
 
 /// The conversation's history once a message of `kind` is in it.
 async fn stored(api: &Api, owner: &Auth, id: &str, kind: &str) -> Value {
-    eventually(kind, || async {
+    eventually(kind, Duration::from_secs(10), || async {
         let history = api
             .get(&format!("conversations/{id}/messages"), owner)
             .await;
@@ -145,7 +133,7 @@ async fn quotes_reactions_files_and_templates_reach_the_customer() {
         )
         .await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
-    let quoted = eventually("the quoting reply", || async {
+    let quoted = eventually("the quoting reply", Duration::from_secs(10), || async {
         let history = api.get(&messages, &owner).await;
         history.body["items"]
             .as_array()?
