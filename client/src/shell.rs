@@ -19,7 +19,7 @@ pub fn Root() -> impl IntoView {
     provide_context(app);
     app.start();
     view! {
-        {move || match app.me.get() {
+        {move || match app.session.me.get() {
             None => view! { <div class="splash">{move || app.t(T::Loading)}</div> }.into_any(),
             Some(None) => view! { <Login/> }.into_any(),
             Some(Some(_)) => view! { <Shell/> }.into_any(),
@@ -32,9 +32,9 @@ pub fn Root() -> impl IntoView {
 pub(crate) fn Toast() -> impl IntoView {
     let app = expect_context::<App>();
     view! {
-        <Show when=move || app.toast.with(Option::is_some)>
-            <div class="toast" role="alert" on:click=move |_| app.toast.set(None)>
-                {move || app.toast.get().unwrap_or_default()}
+        <Show when=move || app.session.toast.with(Option::is_some)>
+            <div class="toast" role="alert" on:click=move |_| app.session.toast.set(None)>
+                {move || app.session.toast.get().unwrap_or_default()}
             </div>
         </Show>
     }
@@ -47,7 +47,7 @@ pub(crate) fn LangPicker() -> impl IntoView {
         <select class="lang" aria-label=move || app.t(T::Language)
             on:change=move |e| app.set_lang(if event_target_value(&e) == "ru" { Lang::Ru } else { Lang::En })>
             {Lang::ALL.into_iter().map(|l| view! {
-                <option value=l.code() selected=move || app.lang.get() == l>{l.name()}</option>
+                <option value=l.code() selected=move || app.session.lang.get() == l>{l.name()}</option>
             }).collect_view()}
         </select>
     }
@@ -116,8 +116,8 @@ pub(crate) fn Shell() -> impl IntoView {
     let app = expect_context::<App>();
     let nav = move |view: View, label: T| {
         view! {
-            <button class="nav" class:active=move || app.view.get() == view
-                on:click=move |_| app.view.set(view)>{move || app.t(label)}</button>
+            <button class="nav" class:active=move || app.inbox.view.get() == view
+                on:click=move |_| app.inbox.view.set(view)>{move || app.t(label)}</button>
         }
     };
     let has_inbox = move || {
@@ -133,7 +133,8 @@ pub(crate) fn Shell() -> impl IntoView {
             || app.can(Permission::SettingsNumbers)
     };
     let tenant = move || {
-        app.me
+        app.session
+            .me
             .with(|m| {
                 m.as_ref()
                     .and_then(|m| m.as_ref())
@@ -142,7 +143,7 @@ pub(crate) fn Shell() -> impl IntoView {
             .unwrap_or_default()
     };
     view! {
-        <div class="shell" class:conversation-open=move || app.open.with(Option::is_some) && app.view.get() == View::Inbox>
+        <div class="shell" class:conversation-open=move || app.inbox.open.with(Option::is_some) && app.inbox.view.get() == View::Inbox>
             <header class="top">
                 <span class="brand"><span class="logo">"◎"</span><span class="tenant">{tenant}</span></span>
                 <nav>
@@ -160,18 +161,18 @@ pub(crate) fn Shell() -> impl IntoView {
                         };
                         app.set_status(status);
                     }>
-                        <option value="available" selected=move || app.status.get() == AgentStatus::Available>{move || app.t(T::StatusAvailable)}</option>
-                        <option value="busy" selected=move || app.status.get() == AgentStatus::Busy>{move || app.t(T::StatusBusy)}</option>
-                        <option value="break" selected=move || app.status.get() == AgentStatus::Break>{move || app.t(T::StatusBreak)}</option>
+                        <option value="available" selected=move || app.session.status.get() == AgentStatus::Available>{move || app.t(T::StatusAvailable)}</option>
+                        <option value="busy" selected=move || app.session.status.get() == AgentStatus::Busy>{move || app.t(T::StatusBusy)}</option>
+                        <option value="break" selected=move || app.session.status.get() == AgentStatus::Break>{move || app.t(T::StatusBreak)}</option>
                     </select>
                 </Show>
             </header>
-            {move || match app.link.get() {
+            {move || match app.socket.link.get() {
                 Link::Live => ().into_any(),
                 Link::Offline => view! { <div class="banner offline" role="status">{move || app.t(T::Offline)}</div> }.into_any(),
                 Link::Connecting => view! { <div class="banner connecting" role="status">{move || app.t(T::Reconnecting)}</div> }.into_any(),
             }}
-            {move || match app.view.get() {
+            {move || match app.inbox.view.get() {
                 View::Inbox => view! { <InboxView/> }.into_any(),
                 View::Board => view! { <BoardView/> }.into_any(),
                 View::Admin => view! { <AdminView/> }.into_any(),

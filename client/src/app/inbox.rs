@@ -13,11 +13,13 @@ use super::{encode, App, View};
 
 impl App {
     pub fn reload_inbox(self) {
-        self.wire
+        self.socket
+            .wire
             .with_value(|w| w.borrow_mut().loading_inbox = true);
         spawn_local(async move {
             self.load_inbox().await;
-            self.wire
+            self.socket
+                .wire
                 .with_value(|w| w.borrow_mut().loading_inbox = false);
         });
     }
@@ -51,19 +53,20 @@ impl App {
                 }
             }
         }
-        self.inbox.update(|i| i.replace_all(all));
-        self.inbox_loaded.set(true);
+        self.inbox.list.update(|i| i.replace_all(all));
+        self.inbox.loaded.set(true);
     }
 
     pub fn reload_board(self) {
         spawn_local(async move {
             if let Ok(board) = net::get::<BoardStats>("/api/v1/board").await {
-                self.queue_history
+                self.inbox
+                    .queue_history
                     .update(|h| h.push((net::now_ms(), board.queue_depth)));
-                self.board.set(Some(board));
+                self.inbox.board.set(Some(board));
             }
             if let Ok(agents) = net::get::<Vec<AgentState>>("/api/v1/agents").await {
-                self.agents.set(agents);
+                self.inbox.agents.set(agents);
             }
         });
     }
@@ -71,7 +74,7 @@ impl App {
     /// Opens a conversation: its newest messages, its notes, its stream, and the customer's
     /// last message marked read.
     pub fn open_conversation(self, id: ConversationId) {
-        let previous = self.open.get_untracked();
+        let previous = self.inbox.open.get_untracked();
         if let Some(previous) = &previous {
             if *previous != id {
                 let topic = Topic::Conversation(previous.clone()).to_string();
@@ -79,15 +82,20 @@ impl App {
                     id: None,
                     topic: topic.clone(),
                 });
-                self.wire.with_value(|w| w.borrow_mut().seqs.forget(&topic));
+                self.socket
+                    .wire
+                    .with_value(|w| w.borrow_mut().seqs.forget(&topic));
             }
         }
         let already_followed = previous.as_ref() == Some(&id);
-        self.open.set(Some(id.clone()));
-        self.view.set(View::Inbox);
-        self.inbox.update(|i| i.mark_read(id.as_str()));
+        self.inbox.open.set(Some(id.clone()));
+        self.inbox.view.set(View::Inbox);
+        self.inbox.list.update(|i| i.mark_read(id.as_str()));
         let topic = Topic::Conversation(id.clone()).to_string();
-        let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
+        let after = self
+            .socket
+            .wire
+            .with_value(|w| w.borrow().seqs.after(&topic));
         // The socket refuses a second subscription to a topic it follows (it would replay).
         if !already_followed {
             self.send_frame(&ClientFrame::Subscribe {
@@ -106,34 +114,37 @@ impl App {
     }
 
     pub fn close_conversation(self) {
-        if let Some(previous) = self.open.get_untracked() {
+        if let Some(previous) = self.inbox.open.get_untracked() {
             let topic = Topic::Conversation(previous).to_string();
             self.send_frame(&ClientFrame::Unsubscribe {
                 id: None,
                 topic: topic.clone(),
             });
-            self.wire.with_value(|w| w.borrow_mut().seqs.forget(&topic));
+            self.socket
+                .wire
+                .with_value(|w| w.borrow_mut().seqs.forget(&topic));
         }
-        self.open.set(None);
-        self.transcript.set(Transcript::default());
+        self.inbox.open.set(None);
+        self.inbox.transcript.set(Transcript::default());
     }
 
     pub(super) fn load_transcript(self, id: ConversationId) {
-        self.transcript.set(Transcript::open(id.clone()));
-        self.notes.set(Vec::new());
-        self.loading_older.set(true);
+        self.inbox.transcript.set(Transcript::open(id.clone()));
+        self.inbox.notes.set(Vec::new());
+        self.inbox.loading_older.set(true);
         spawn_local(async move {
             let path = format!("/api/v1/conversations/{id}/messages?limit=50");
             let result = net::get::<Page<Message>>(&path).await;
-            if self.open.get_untracked().as_ref() != Some(&id) {
+            if self.inbox.open.get_untracked().as_ref() != Some(&id) {
                 return;
             }
             match result {
                 Ok(page) => {
                     let pending: Vec<PendingSend> = self
+                        .socket
                         .outgoing
                         .with_untracked(|o| o.for_conversation(&id).cloned().collect());
-                    self.transcript.update(|t| {
+                    self.inbox.transcript.update(|t| {
                         t.prepend_page(page.items, page.next);
                         for p in &pending {
                             t.add_local(p);
@@ -142,7 +153,7 @@ impl App {
                 }
                 Err(e) => self.fail(e.message),
             }
-            self.loading_older.set(false);
+            self.inbox.loading_older.set(false);
             if self.can(Permission::ConversationsReadAll)
                 || self.can(Permission::ConversationsReadTeam)
                 || self.can(Permission::ConversationsReadAssigned)
@@ -150,17 +161,21 @@ impl App {
                 if let Ok(notes) =
                     net::get::<Page<Note>>(&format!("/api/v1/conversations/{id}/notes")).await
                 {
-                    if self.open.get_untracked().as_ref() == Some(&id) {
-                        self.notes.set(notes.items);
+                    if self.inbox.open.get_untracked().as_ref() == Some(&id) {
+                        self.inbox.notes.set(notes.items);
                     }
                 }
             }
             // A conversation opened from the board may not be in this user's open list.
-            if self.inbox.with_untracked(|i| i.get(id.as_str()).is_none()) {
+            if self
+                .inbox
+                .list
+                .with_untracked(|i| i.get(id.as_str()).is_none())
+            {
                 if let Ok(c) =
                     net::get::<Conversation>(&format!("/api/v1/conversations/{id}")).await
                 {
-                    self.inbox.update(|i| i.upsert(c));
+                    self.inbox.list.update(|i| i.upsert(c));
                 }
             }
         });
@@ -168,30 +183,32 @@ impl App {
 
     /// The next older page of the open conversation, when there is one.
     pub fn load_older(self) {
-        if self.loading_older.get_untracked() {
+        if self.inbox.loading_older.get_untracked() {
             return;
         }
         let (id, cursor) = self
+            .inbox
             .transcript
             .with_untracked(|t| (t.conversation.clone(), t.older.clone()));
         let (Some(id), Some(cursor)) = (id, cursor) else {
             return;
         };
-        self.loading_older.set(true);
+        self.inbox.loading_older.set(true);
         spawn_local(async move {
             let path = format!(
                 "/api/v1/conversations/{id}/messages?limit=50&cursor={}",
                 encode(&cursor)
             );
             match net::get::<Page<Message>>(&path).await {
-                Ok(page) if self.open.get_untracked().as_ref() == Some(&id) => {
-                    self.transcript
+                Ok(page) if self.inbox.open.get_untracked().as_ref() == Some(&id) => {
+                    self.inbox
+                        .transcript
                         .update(|t| t.prepend_page(page.items, page.next));
                 }
                 Ok(_) => {}
                 Err(e) => self.fail(e.message),
             }
-            self.loading_older.set(false);
+            self.inbox.loading_older.set(false);
         });
     }
 
@@ -224,7 +241,7 @@ impl App {
             )
             .await
             {
-                Ok(note) => self.notes.update(|n| {
+                Ok(note) => self.inbox.notes.update(|n| {
                     if !n.iter().any(|x| x.id == note.id) {
                         n.insert(0, note);
                     }

@@ -83,35 +83,61 @@ struct Wire {
     loading_inbox: bool,
 }
 
-/// Everything the views read and the actions they call. `Copy`: signals are handles.
+/// Everything the views read and the actions they call, in three parts. `Copy`: signals are
+/// handles.
 #[derive(Clone, Copy)]
 pub struct App {
+    /// Who is signed in, in which language; the toast and the clock.
+    pub session: Session,
+    /// The link to the hub and the replies waiting to go out over it.
+    pub socket: SocketState,
+    /// What the inbox shows: the list, the open conversation, the board.
+    pub inbox: InboxState,
+}
+
+/// Who is signed in (`session.rs` acts on it).
+#[derive(Clone, Copy)]
+pub struct Session {
     pub lang: RwSignal<Lang>,
     /// `None` until `auth/me` answered; `Some(None)` when signed out.
     pub me: RwSignal<Option<Option<Me>>>,
+    /// The agent's own status (available, busy, break).
+    pub status: RwSignal<AgentStatus>,
+    /// The user's saved replies.
+    pub canned: RwSignal<Vec<(String, String)>>,
+    pub toast: RwSignal<Option<String>>,
+    /// Now, to the second, for ages that grow on screen.
+    pub now: RwSignal<i64>,
+}
+
+/// The one WebSocket (`socket.rs`) and the offline queue of replies (`outgoing.rs`).
+#[derive(Clone, Copy)]
+pub struct SocketState {
+    pub link: RwSignal<Link>,
+    pub outgoing: RwSignal<Outgoing>,
+    wire: StoredValue<Rc<RefCell<Wire>>, LocalStorage>,
+}
+
+/// What the inbox, the conversation and the board show (`inbox.rs` loads it; hub events change
+/// it in `socket.rs`).
+#[derive(Clone, Copy)]
+pub struct InboxState {
     pub view: RwSignal<View>,
-    pub inbox: RwSignal<Inbox>,
-    pub inbox_loaded: RwSignal<bool>,
+    /// The conversation list.
+    pub list: RwSignal<Inbox>,
+    pub loaded: RwSignal<bool>,
     pub tab: RwSignal<Tab>,
     pub query: RwSignal<String>,
     pub open: RwSignal<Option<ConversationId>>,
     pub transcript: RwSignal<Transcript>,
     pub loading_older: RwSignal<bool>,
     pub notes: RwSignal<Vec<Note>>,
-    pub outgoing: RwSignal<Outgoing>,
-    pub link: RwSignal<Link>,
+    /// The message the composer's reply answers: its key, wamid and a snippet.
+    pub replying: RwSignal<Option<Quote>>,
     pub board: RwSignal<Option<BoardStats>>,
     /// Queue depth as the board reported it since the page opened, for the chart.
     pub queue_history: RwSignal<Vec<(i64, u32)>>,
     pub agents: RwSignal<Vec<AgentState>>,
-    pub status: RwSignal<AgentStatus>,
-    pub canned: RwSignal<Vec<(String, String)>>,
-    /// The message the composer's reply answers: its key, wamid and a snippet.
-    pub replying: RwSignal<Option<Quote>>,
-    pub toast: RwSignal<Option<String>>,
-    /// Now, to the second, for ages that grow on screen.
-    pub now: RwSignal<i64>,
-    wire: StoredValue<Rc<RefCell<Wire>>, LocalStorage>,
 }
 
 impl App {
@@ -119,28 +145,34 @@ impl App {
         let lang =
             net::load::<Lang>(LANG_KEY).unwrap_or_else(|| Lang::from_tag(&net::browser_language()));
         App {
-            lang: RwSignal::new(lang),
-            me: RwSignal::new(None),
-            view: RwSignal::new(View::Inbox),
-            inbox: RwSignal::new(Inbox::default()),
-            inbox_loaded: RwSignal::new(false),
-            tab: RwSignal::new(Tab::Mine),
-            query: RwSignal::new(String::new()),
-            open: RwSignal::new(None),
-            transcript: RwSignal::new(Transcript::default()),
-            loading_older: RwSignal::new(false),
-            notes: RwSignal::new(Vec::new()),
-            outgoing: RwSignal::new(net::load(OUTGOING_KEY).unwrap_or_default()),
-            link: RwSignal::new(Link::Connecting),
-            board: RwSignal::new(None),
-            queue_history: RwSignal::new(Vec::new()),
-            agents: RwSignal::new(Vec::new()),
-            status: RwSignal::new(AgentStatus::Available),
-            canned: RwSignal::new(Vec::new()),
-            replying: RwSignal::new(None),
-            toast: RwSignal::new(None),
-            now: RwSignal::new(net::now_ms()),
-            wire: StoredValue::new_local(Rc::new(RefCell::new(Wire::default()))),
+            session: Session {
+                lang: RwSignal::new(lang),
+                me: RwSignal::new(None),
+                status: RwSignal::new(AgentStatus::Available),
+                canned: RwSignal::new(Vec::new()),
+                toast: RwSignal::new(None),
+                now: RwSignal::new(net::now_ms()),
+            },
+            socket: SocketState {
+                link: RwSignal::new(Link::Connecting),
+                outgoing: RwSignal::new(net::load(OUTGOING_KEY).unwrap_or_default()),
+                wire: StoredValue::new_local(Rc::new(RefCell::new(Wire::default()))),
+            },
+            inbox: InboxState {
+                view: RwSignal::new(View::Inbox),
+                list: RwSignal::new(Inbox::default()),
+                loaded: RwSignal::new(false),
+                tab: RwSignal::new(Tab::Mine),
+                query: RwSignal::new(String::new()),
+                open: RwSignal::new(None),
+                transcript: RwSignal::new(Transcript::default()),
+                loading_older: RwSignal::new(false),
+                notes: RwSignal::new(Vec::new()),
+                replying: RwSignal::new(None),
+                board: RwSignal::new(None),
+                queue_history: RwSignal::new(Vec::new()),
+                agents: RwSignal::new(Vec::new()),
+            },
         }
     }
 }

@@ -13,13 +13,15 @@ use super::{App, Quote, OUTGOING_KEY};
 
 impl App {
     pub(super) fn save_outgoing(&self) {
-        self.outgoing.with_untracked(|o| net::save(OUTGOING_KEY, o));
+        self.socket
+            .outgoing
+            .with_untracked(|o| net::save(OUTGOING_KEY, o));
     }
 
     /// Sends every reply the server has not settled yet (after a reconnect or a reload). The
     /// keys make a resend of an already stored reply return the first send.
     pub(super) fn flush_outgoing(self) {
-        let sends = self.outgoing.get_untracked().sends;
+        let sends = self.socket.outgoing.get_untracked().sends;
         for s in sends {
             self.send_frame(&ClientFrame::SendMessage {
                 id: Some(s.key.clone()),
@@ -43,9 +45,9 @@ impl App {
             reply_to: quote.as_ref().map(|q| q.key.clone()),
             reply_wamid: quote.map(|q| q.wamid),
         };
-        self.outgoing.update(|o| o.push(pending.clone()));
+        self.socket.outgoing.update(|o| o.push(pending.clone()));
         self.save_outgoing();
-        self.transcript.update(|t| t.add_local(&pending));
+        self.inbox.transcript.update(|t| t.add_local(&pending));
         // Offline, it waits in the queue and goes out when the socket is back.
         self.send_frame(&ClientFrame::SendMessage {
             id: Some(pending.key.clone()),
@@ -68,7 +70,7 @@ impl App {
     ) {
         let key = net::random_key();
         body.key = Some(key.clone());
-        self.transcript.update(|t| {
+        self.inbox.transcript.update(|t| {
             if t.conversation.as_ref() == Some(&conversation) {
                 t.add_sending(&key, kind, shown, net::now_ms(), None, parts)
             }
@@ -76,8 +78,14 @@ impl App {
         spawn_local(async move {
             let path = format!("/api/v1/conversations/{conversation}/messages");
             match self.write::<Send, _>("POST", &path, &body).await {
-                Ok(send) => self.transcript.update(|t| t.acknowledged(&key, &send.id)),
-                Err(e) => self.transcript.update(|t| t.refused(&key, &e.message)),
+                Ok(send) => self
+                    .inbox
+                    .transcript
+                    .update(|t| t.acknowledged(&key, &send.id)),
+                Err(e) => self
+                    .inbox
+                    .transcript
+                    .update(|t| t.refused(&key, &e.message)),
             }
         });
     }

@@ -13,17 +13,17 @@ use super::{canned_key, set_document_lang, App, Link, View, LANG_KEY, ME_KEY};
 
 impl App {
     pub fn t(&self, key: T) -> &'static str {
-        self.lang.get().t(key)
+        self.session.lang.get().t(key)
     }
 
     pub fn set_lang(&self, lang: Lang) {
-        self.lang.set(lang);
+        self.session.lang.set(lang);
         net::save(LANG_KEY, &lang);
         set_document_lang(lang);
     }
 
     pub fn can(&self, p: Permission) -> bool {
-        self.me.with(|m| {
+        self.session.me.with(|m| {
             m.as_ref()
                 .and_then(|m| m.as_ref())
                 .is_some_and(|m| m.permissions.contains(&p))
@@ -31,7 +31,7 @@ impl App {
     }
 
     pub fn me_id(&self) -> Option<switchboard_shared::ids::UserId> {
-        self.me.with(|m| {
+        self.session.me.with(|m| {
             m.as_ref()
                 .and_then(|m| m.as_ref())
                 .and_then(|m| m.user.as_ref().map(|u| u.id.clone()))
@@ -39,7 +39,7 @@ impl App {
     }
 
     pub(super) fn csrf(&self) -> Option<String> {
-        self.me.with_untracked(|m| {
+        self.session.me.with_untracked(|m| {
             m.as_ref()
                 .and_then(|m| m.as_ref())
                 .and_then(|m| m.csrf_token.clone())
@@ -48,19 +48,21 @@ impl App {
 
     pub fn fail(&self, message: impl Into<String>) {
         let message = message.into();
-        self.toast.set(Some(message));
-        let toast = self.toast;
+        self.session.toast.set(Some(message));
+        let toast = self.session.toast;
         set_timeout(move || toast.set(None), Duration::from_secs(6));
     }
 
     /// Boots: who is signed in (the cookie may still hold a session), then the socket.
     pub fn start(self) {
-        set_document_lang(self.lang.get_untracked());
-        let now = self.now;
+        set_document_lang(self.session.lang.get_untracked());
+        let now = self.session.now;
         set_interval(move || now.set(net::now_ms()), Duration::from_secs(1));
         let app = self;
         window_event_listener(leptos::ev::online, move |_| app.reconnect_now());
-        window_event_listener(leptos::ev::offline, move |_| app.link.set(Link::Offline));
+        window_event_listener(leptos::ev::offline, move |_| {
+            app.socket.link.set(Link::Offline)
+        });
         set_interval(move || app.check_liveness(), Duration::from_secs(5));
         spawn_local(async move {
             match net::get::<Me>("/api/v1/auth/me").await {
@@ -69,11 +71,11 @@ impl App {
                 // (the socket's own authentication settles whether the session still holds).
                 Err(e) if e.status == 0 => match net::load::<Me>(ME_KEY) {
                     Some(me) => app.signed_in(me),
-                    None => app.me.set(Some(None)),
+                    None => app.session.me.set(Some(None)),
                 },
                 Err(_) => {
                     net::forget(ME_KEY);
-                    app.me.set(Some(None));
+                    app.session.me.set(Some(None));
                 }
             }
         });
@@ -82,9 +84,10 @@ impl App {
     pub fn signed_in(self, me: Me) {
         let tabs = Tab::for_permissions(&me.permissions, me.user.is_some());
         if let Some(first) = tabs.first() {
-            self.tab.set(*first);
+            self.inbox.tab.set(*first);
         }
-        self.canned
+        self.session
+            .canned
             .set(net::load(&canned_key(&me)).unwrap_or_default());
         let board = me.permissions.contains(&Permission::BoardView);
         let inbox = me.permissions.iter().any(|p| {
@@ -95,7 +98,7 @@ impl App {
                     | Permission::ConversationsReadAssigned
             )
         });
-        self.view.set(if inbox {
+        self.inbox.view.set(if inbox {
             View::Inbox
         } else if board {
             View::Board
@@ -103,8 +106,10 @@ impl App {
             View::Admin
         });
         net::save(ME_KEY, &me);
-        self.me.set(Some(Some(me)));
-        self.wire.with_value(|w| w.borrow_mut().signed_out = false);
+        self.session.me.set(Some(Some(me)));
+        self.socket
+            .wire
+            .with_value(|w| w.borrow_mut().signed_out = false);
         self.reload_inbox();
         if board {
             self.reload_board();
@@ -114,7 +119,7 @@ impl App {
 
     pub fn sign_out(self) {
         let csrf = self.csrf();
-        self.wire.with_value(|w| {
+        self.socket.wire.with_value(|w| {
             let mut w = w.borrow_mut();
             w.signed_out = true;
             if let Some(s) = w.socket.take() {
@@ -125,10 +130,10 @@ impl App {
         net::forget(ME_KEY);
         spawn_local(async move {
             let _ = net::call::<()>("POST", "/api/v1/auth/logout", None, csrf.as_deref()).await;
-            self.me.set(Some(None));
-            self.open.set(None);
-            self.inbox.set(Inbox::default());
-            self.transcript.set(Transcript::default());
+            self.session.me.set(Some(None));
+            self.inbox.open.set(None);
+            self.inbox.list.set(Inbox::default());
+            self.inbox.transcript.set(Transcript::default());
         });
     }
 
@@ -149,11 +154,11 @@ impl App {
     }
 
     pub fn save_canned(self, canned: Vec<(String, String)>) {
-        self.me.with_untracked(|m| {
+        self.session.me.with_untracked(|m| {
             if let Some(Some(me)) = m {
                 net::save(&canned_key(me), &canned);
             }
         });
-        self.canned.set(canned);
+        self.session.canned.set(canned);
     }
 }

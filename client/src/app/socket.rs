@@ -20,7 +20,7 @@ impl App {
     /// The streams to follow, from the permissions (and the conversation on screen).
     pub(super) fn topics(&self) -> Vec<String> {
         let mut topics = Vec::new();
-        self.me.with_untracked(|m| {
+        self.session.me.with_untracked(|m| {
             let Some(Some(me)) = m else { return };
             let has = |p| me.permissions.contains(&p);
             if has(Permission::ConversationsReadAll) {
@@ -43,7 +43,7 @@ impl App {
                 topics.push(Topic::Board.to_string());
             }
         });
-        if let Some(open) = self.open.get_untracked() {
+        if let Some(open) = self.inbox.open.get_untracked() {
             topics.push(Topic::Conversation(open).to_string());
         }
         topics
@@ -53,12 +53,12 @@ impl App {
         let Ok(text) = serde_json::to_string(frame) else {
             return false;
         };
-        self.wire.with_value(|w| {
+        self.socket.wire.with_value(|w| {
             let w = w.borrow();
             match &w.socket {
                 Some(s)
                     if s.ws.ready_state() == WebSocket::OPEN
-                        && self.link.get_untracked() == Link::Live =>
+                        && self.socket.link.get_untracked() == Link::Live =>
                 {
                     s.ws.send_with_str(&text).is_ok()
                 }
@@ -68,15 +68,15 @@ impl App {
     }
 
     pub(super) fn connect(self) {
-        let wire = self.wire.get_value();
+        let wire = self.socket.wire.get_value();
         if wire.borrow().signed_out {
             return;
         }
         if !net::is_online() {
-            self.link.set(Link::Offline);
+            self.socket.link.set(Link::Offline);
             return;
         }
-        self.link.set(Link::Connecting);
+        self.socket.link.set(Link::Connecting);
         let Ok(ws) = WebSocket::new(&net::socket_url()) else {
             self.schedule_reconnect();
             return;
@@ -105,15 +105,17 @@ impl App {
     }
 
     pub(super) fn on_close(self, code: u16) {
-        self.link.set(if net::is_online() {
+        self.socket.link.set(if net::is_online() {
             Link::Connecting
         } else {
             Link::Offline
         });
         if code == close::SESSION_ENDED || code == close::UNAUTHENTICATED {
             net::forget(ME_KEY);
-            self.wire.with_value(|w| w.borrow_mut().signed_out = true);
-            self.me.set(Some(None));
+            self.socket
+                .wire
+                .with_value(|w| w.borrow_mut().signed_out = true);
+            self.session.me.set(Some(None));
             return;
         }
         self.schedule_reconnect();
@@ -122,7 +124,7 @@ impl App {
     /// Tries again after 0.5 s, doubling to 15 s, with jitter so that a whole floor of agents
     /// whose Wi-Fi came back do not all arrive in the same millisecond.
     pub(super) fn schedule_reconnect(self) {
-        let wire = self.wire.get_value();
+        let wire = self.socket.wire.get_value();
         let delay = {
             let mut w = wire.borrow_mut();
             if w.scheduled || w.signed_out {
@@ -144,8 +146,8 @@ impl App {
 
     /// The network is back (or changed): reconnect at once instead of waiting out the backoff.
     pub(super) fn reconnect_now(self) {
-        if self.link.get_untracked() != Link::Live {
-            self.wire.with_value(|w| w.borrow_mut().failures = 0);
+        if self.socket.link.get_untracked() != Link::Live {
+            self.socket.wire.with_value(|w| w.borrow_mut().failures = 0);
             self.connect();
         }
     }
@@ -153,10 +155,10 @@ impl App {
     /// A socket can die silently when a phone changes networks; an app-level ping every
     /// heartbeat finds out, and a socket silent for two heartbeats is replaced.
     pub(super) fn check_liveness(self) {
-        if self.link.get_untracked() != Link::Live {
+        if self.socket.link.get_untracked() != Link::Live {
             return;
         }
-        let (silent_for, heartbeat) = self.wire.with_value(|w| {
+        let (silent_for, heartbeat) = self.socket.wire.with_value(|w| {
             let w = w.borrow();
             (net::now_ms() - w.last_heard, w.heartbeat_ms.max(5_000))
         });
@@ -168,7 +170,8 @@ impl App {
     }
 
     pub(super) fn on_frame(self, text: &str) {
-        self.wire
+        self.socket
+            .wire
             .with_value(|w| w.borrow_mut().last_heard = net::now_ms());
         // Frames of a later protocol version are ignored, as the protocol asks.
         let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
@@ -176,17 +179,17 @@ impl App {
         };
         match frame {
             ServerFrame::Ready { heartbeat_secs, .. } => {
-                self.wire.with_value(|w| {
+                self.socket.wire.with_value(|w| {
                     let mut w = w.borrow_mut();
                     w.failures = 0;
                     w.heartbeat_ms = heartbeat_secs as i64 * 1000;
                 });
-                self.link.set(Link::Live);
+                self.socket.link.set(Link::Live);
                 // Started offline: the inbox (and the open conversation) could not load then.
-                let loading = self.wire.with_value(|w| w.borrow().loading_inbox);
-                if !self.inbox_loaded.get_untracked() && !loading {
+                let loading = self.socket.wire.with_value(|w| w.borrow().loading_inbox);
+                if !self.inbox.loaded.get_untracked() && !loading {
                     self.reload_inbox();
-                    if self.me.with_untracked(|m| {
+                    if self.session.me.with_untracked(|m| {
                         m.as_ref()
                             .and_then(|m| m.as_ref())
                             .is_some_and(|m| m.permissions.contains(&Permission::BoardView))
@@ -195,13 +198,16 @@ impl App {
                     }
                 }
                 let topics = self.topics();
-                let open = self.open.get_untracked();
+                let open = self.inbox.open.get_untracked();
                 let open_topic = open
                     .as_ref()
                     .map(|c| Topic::Conversation(c.clone()).to_string());
                 let mut transcript_unfollowed = false;
                 for topic in topics {
-                    let after = self.wire.with_value(|w| w.borrow().seqs.after(&topic));
+                    let after = self
+                        .socket
+                        .wire
+                        .with_value(|w| w.borrow().seqs.after(&topic));
                     transcript_unfollowed |= after.is_none() && Some(&topic) == open_topic.as_ref();
                     self.send_frame(&ClientFrame::Subscribe {
                         id: None,
@@ -218,20 +224,22 @@ impl App {
                 if self.me_id().is_some() {
                     self.send_frame(&ClientFrame::SetStatus {
                         id: None,
-                        status: self.status.get_untracked(),
+                        status: self.session.status.get_untracked(),
                     });
                 }
                 self.flush_outgoing();
             }
             ServerFrame::Subscribed { topic, seq, .. } => {
-                self.wire
+                self.socket
+                    .wire
                     .with_value(|w| w.borrow_mut().seqs.set(&topic, seq));
             }
             ServerFrame::Resync { topic, seq, .. } => {
-                self.wire
+                self.socket
+                    .wire
                     .with_value(|w| w.borrow_mut().seqs.set(&topic, seq));
                 self.reload_inbox();
-                if let Some(open) = self.open.get_untracked() {
+                if let Some(open) = self.inbox.open.get_untracked() {
                     self.load_transcript(open);
                 }
                 if topic == Topic::Board.to_string() {
@@ -240,6 +248,7 @@ impl App {
             }
             ServerFrame::Event { topic, seq, event } => {
                 let fresh = self
+                    .socket
                     .wire
                     .with_value(|w| w.borrow_mut().seqs.accept(&topic, seq));
                 if fresh {
@@ -253,21 +262,25 @@ impl App {
                 ..
             } => {
                 let settled = matches!(state.as_deref(), Some("sent" | "failed"));
-                self.outgoing
+                self.socket
+                    .outgoing
                     .update(|o| o.acknowledged(&id, &outbox, settled));
                 self.save_outgoing();
-                self.transcript.update(|t| t.acknowledged(&id, &outbox));
+                self.inbox
+                    .transcript
+                    .update(|t| t.acknowledged(&id, &outbox));
             }
             ServerFrame::Error { id, message, .. } => {
                 let pending = id.as_ref().is_some_and(|id| {
-                    self.outgoing
+                    self.socket
+                        .outgoing
                         .with_untracked(|o| o.sends.iter().any(|s| &s.key == id))
                 });
                 match id {
                     Some(id) if pending => {
-                        self.outgoing.update(|o| o.remove_key(&id));
+                        self.socket.outgoing.update(|o| o.remove_key(&id));
                         self.save_outgoing();
-                        self.transcript.update(|t| t.refused(&id, &message));
+                        self.inbox.transcript.update(|t| t.refused(&id, &message));
                     }
                     _ => self.fail(message),
                 }
@@ -280,31 +293,31 @@ impl App {
         match &event {
             HubEvent::BoardChanged { board } => {
                 let at = net::now_ms();
-                self.queue_history.update(|h| {
+                self.inbox.queue_history.update(|h| {
                     h.push((at, board.queue_depth));
                     if h.len() > 600 {
                         h.remove(0);
                     }
                 });
-                self.board.set(Some(board.clone()));
+                self.inbox.board.set(Some(board.clone()));
                 return;
             }
             HubEvent::AgentChanged { agent } => {
-                self.agents.update(
-                    |list| match list.iter_mut().find(|a| a.user == agent.user) {
+                self.inbox.agents.update(|list| {
+                    match list.iter_mut().find(|a| a.user == agent.user) {
                         Some(a) => *a = agent.clone(),
                         None => list.push(agent.clone()),
-                    },
-                );
+                    }
+                });
                 if Some(&agent.user) == self.me_id().as_ref() {
-                    self.status.set(agent.status);
+                    self.session.status.set(agent.status);
                 }
                 return;
             }
             HubEvent::NoteAdded {
                 conversation, note, ..
-            } if self.open.get_untracked().as_ref() == Some(conversation) => {
-                self.notes.update(|n| {
+            } if self.inbox.open.get_untracked().as_ref() == Some(conversation) => {
+                self.inbox.notes.update(|n| {
                     if !n.iter().any(|x| x.id == note.id) {
                         n.insert(0, note.clone());
                     }
@@ -315,16 +328,16 @@ impl App {
                 ..
             }
             | HubEvent::SendFailed { outbox, .. } => {
-                self.outgoing.update(|o| o.settled(outbox.as_str()));
+                self.socket.outgoing.update(|o| o.settled(outbox.as_str()));
                 self.save_outgoing();
             }
             _ => {}
         }
-        let open = self.open.get_untracked();
+        let open = self.inbox.open.get_untracked();
         let me = self.me_id();
         let mut change = Change::Nothing;
         let mut is_new = None;
-        self.inbox.update(|inbox| {
+        self.inbox.list.update(|inbox| {
             if let Some((c, _)) = event.conversation() {
                 if inbox.get(c.as_str()).is_none() {
                     is_new = Some(c.clone());
@@ -334,14 +347,16 @@ impl App {
         });
         // An event names a conversation new to this list: fetch the rest of it (the customer's
         // name, tags, the window) once.
-        if let Some(id) =
-            is_new.filter(|id| self.inbox.with_untracked(|i| i.get(id.as_str()).is_some()))
-        {
+        if let Some(id) = is_new.filter(|id| {
+            self.inbox
+                .list
+                .with_untracked(|i| i.get(id.as_str()).is_some())
+        }) {
             spawn_local(async move {
                 if let Ok(c) =
                     net::get::<Conversation>(&format!("/api/v1/conversations/{id}")).await
                 {
-                    self.inbox.update(|i| {
+                    self.inbox.list.update(|i| {
                         if i.get(c.id.as_str()).is_some() {
                             i.upsert(c);
                         }
@@ -349,14 +364,15 @@ impl App {
                 }
             });
         }
-        self.transcript.update(|t| {
+        self.inbox.transcript.update(|t| {
             t.apply(&event);
         });
         if let Change::AssignedToMe(conversation) = change {
             if net::page_hidden() {
-                let lang = self.lang.get_untracked();
+                let lang = self.session.lang.get_untracked();
                 let who = self
                     .inbox
+                    .list
                     .with_untracked(|i| {
                         i.get(conversation.as_str())
                             .map(|r| display_name(&r.conversation))
@@ -370,7 +386,7 @@ impl App {
 
     pub fn command(self, frame: ClientFrame) {
         if !self.send_frame(&frame) {
-            self.fail(self.lang.get_untracked().t(T::Reconnecting));
+            self.fail(self.session.lang.get_untracked().t(T::Reconnecting));
         }
     }
 
@@ -380,7 +396,7 @@ impl App {
     }
 
     pub fn set_status(self, status: AgentStatus) {
-        self.status.set(status);
+        self.session.status.set(status);
         self.send_frame(&ClientFrame::SetStatus { id: None, status });
     }
 }

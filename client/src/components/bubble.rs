@@ -56,7 +56,7 @@ pub(crate) fn Bubble(
     let quote = line.parts.reply_to.clone().map(|wamid| {
         view! {
             <blockquote class="quote">
-                {move || app.transcript.with(|t| t.by_wamid(&wamid).map(|l| l.snippet()))
+                {move || app.inbox.transcript.with(|t| t.by_wamid(&wamid).map(|l| l.snippet()))
                     .unwrap_or_else(|| app.t(T::EarlierMessage).to_owned())}
             </blockquote>
         }
@@ -143,7 +143,7 @@ pub(crate) fn Bubble(
                     }
                 }).collect_view()}
                 <button class="secondary reply-to" on:click=move |_| {
-                    app.replying.set(Some(Quote { key: id.clone(), wamid: wamid.clone(), snippet: snippet.clone() }));
+                    app.inbox.replying.set(Some(Quote { key: id.clone(), wamid: wamid.clone(), snippet: snippet.clone() }));
                     selected.set(None);
                 }>{move || app.t(T::Reply)}</button>
             </div>
@@ -155,7 +155,7 @@ pub(crate) fn Bubble(
             {media}
             {text.map(|text| view! { <p class="text">{text}</p> })}
             <span class="meta">
-                <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
+                <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
                 {outbound.then(|| view! { <span class="ticks" class:read=status_name == "read" title=move || label.map(|l| app.t(l)).unwrap_or_default()>{ticks}</span> })}
             </span>
             {failed.map(|reason| view! { <p class="failure">{move || app.t(T::FailedToSend)}": "{reason.clone()}</p> })}

@@ -56,12 +56,16 @@ pub(crate) fn Composer(
     let file_input = NodeRef::<html::Input>::new();
     let last_typing = StoredValue::new(0i64);
     let window_open = move || {
-        conversation
-            .with(|c| model::window_open(c.as_ref().and_then(|c| c.last_inbound_at), app.now.get()))
+        conversation.with(|c| {
+            model::window_open(
+                c.as_ref().and_then(|c| c.last_inbound_at),
+                app.session.now.get(),
+            )
+        })
     };
     let suggestions = move || {
         let typed = text.get();
-        app.canned.with(|c| {
+        app.session.canned.with(|c| {
             model::canned_matches(&typed, c)
                 .into_iter()
                 .cloned()
@@ -75,7 +79,7 @@ pub(crate) fn Composer(
         if uploading() {
             return;
         }
-        let quote = app.replying.get_untracked();
+        let quote = app.inbox.replying.get_untracked();
         match ready {
             Some(file) => {
                 let caption = Some(body).filter(|b| !b.is_empty());
@@ -104,7 +108,7 @@ pub(crate) fn Composer(
             None if body.is_empty() => return,
             None => app.reply(id.get_value(), body, quote),
         }
-        app.replying.set(None);
+        app.inbox.replying.set(None);
         text.set(String::new());
         emoji.set(false);
     };
@@ -184,10 +188,10 @@ pub(crate) fn Composer(
                             }).collect_view()}
                         </ul>
                     </Show>
-                    {move || app.replying.get().map(|q| view! {
+                    {move || app.inbox.replying.get().map(|q| view! {
                         <div class="replying">
                             <span>"↩ "{q.snippet}</span>
-                            <button class="ghost" aria-label=move || app.t(T::Cancel) on:click=move |_| app.replying.set(None)>"✕"</button>
+                            <button class="ghost" aria-label=move || app.t(T::Cancel) on:click=move |_| app.inbox.replying.set(None)>"✕"</button>
                         </div>
                     })}
                     {move || attachment.get().map(|a| view! {

@@ -17,16 +17,16 @@ pub(crate) const ROW_HEIGHT: f64 = 68.0;
 pub(crate) fn ConversationList() -> impl IntoView {
     let app = expect_context::<App>();
     let tabs = move || {
-        app.me.with(|m| match m {
+        app.session.me.with(|m| match m {
             Some(Some(me)) => Tab::for_permissions(&me.permissions, me.user.is_some()),
             _ => Vec::new(),
         })
     };
     let rows = Memo::new(move |_| {
         let me = app.me_id();
-        let tab = app.tab.get();
-        let query = app.query.get();
-        app.inbox.with(|i| i.list(tab, me.as_ref(), &query))
+        let tab = app.inbox.tab.get();
+        let query = app.inbox.query.get();
+        app.inbox.list.with(|i| i.list(tab, me.as_ref(), &query))
     });
     let scroll_top = RwSignal::new(0.0f64);
     let viewport = RwSignal::new(800.0f64);
@@ -43,26 +43,26 @@ pub(crate) fn ConversationList() -> impl IntoView {
                 {move || tabs().into_iter().map(|tab| {
                     let count = move || {
                         let me = app.me_id();
-                        app.inbox.with(|i| i.unread(tab, me.as_ref()))
+                        app.inbox.list.with(|i| i.unread(tab, me.as_ref()))
                     };
                     view! {
-                        <button role="tab" class="tab" class:active=move || app.tab.get() == tab
-                            aria-selected=move || (app.tab.get() == tab).to_string()
-                            on:click=move |_| app.tab.set(tab)>
+                        <button role="tab" class="tab" class:active=move || app.inbox.tab.get() == tab
+                            aria-selected=move || (app.inbox.tab.get() == tab).to_string()
+                            on:click=move |_| app.inbox.tab.set(tab)>
                             {move || app.t(tab_label(tab))}
                             <Show when=move || { count() > 0 }>
-                                <span class="badge" title=move || i18n::unread(app.lang.get(), count())>{count}</span>
+                                <span class="badge" title=move || i18n::unread(app.session.lang.get(), count())>{count}</span>
                             </Show>
                         </button>
                     }
                 }).collect_view()}
             </div>
             <input class="search" type="search" placeholder=move || app.t(T::Search)
-                prop:value=move || app.query.get()
-                on:input=move |e| app.query.set(event_target_value(&e))/>
+                prop:value=move || app.inbox.query.get()
+                on:input=move |e| app.inbox.query.set(event_target_value(&e))/>
             <div class="rows" node_ref=scroller on:scroll=on_scroll>
                 {move || {
-                    if !app.inbox_loaded.get() {
+                    if !app.inbox.loaded.get() {
                         return view! { <p class="hint">{move || app.t(T::Loading)}</p> }.into_any();
                     }
                     let total = rows.with(Vec::len);
@@ -92,7 +92,7 @@ pub(crate) fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoVie
     let id = c.id.clone();
     let selected = {
         let id = id.clone();
-        move || app.open.with(|o| o.as_ref() == Some(&id))
+        move || app.inbox.open.with(|o| o.as_ref() == Some(&id))
     };
     let waiting = c.waiting_since;
     let at = c.last_message_at;
@@ -106,7 +106,7 @@ pub(crate) fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoVie
             <span class="main">
                 <span class="line1">
                     <span class="name">{display_name(&c)}</span>
-                    <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
+                    <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
                 </span>
                 <span class="line2">
                     <span class="preview">{row.preview.clone().unwrap_or_else(|| c.tags.join(" · "))}</span>
@@ -115,8 +115,8 @@ pub(crate) fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoVie
                 <span class="line3">
                     {state_badge(state)}
                     {waiting.map(|w| view! {
-                        <span class="wait" class:late=move || { app.now.get() - w > 120_000 }>
-                            {move || i18n::duration(app.lang.get(), app.now.get() - w)}
+                        <span class="wait" class:late=move || { app.session.now.get() - w > 120_000 }>
+                            {move || i18n::duration(app.session.lang.get(), app.session.now.get() - w)}
                         </span>
                     })}
                 </span>

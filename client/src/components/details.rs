@@ -25,6 +25,7 @@ pub(crate) fn Details(
     let agent_name = move |user: Option<switchboard_shared::ids::UserId>| match user {
         None => app.t(T::Nobody).to_owned(),
         Some(u) => app
+            .inbox
             .agents
             .with(|a| a.iter().find(|a| a.user == u).map(|a| a.name.clone()))
             .unwrap_or_else(|| {
@@ -60,7 +61,7 @@ pub(crate) fn Details(
                 <dt>"WhatsApp"</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.customer.clone()).unwrap_or_default())}</dd>
                 <dt>{move || app.t(T::Number)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.number.to_string()).unwrap_or_default())}</dd>
                 <dt>{move || app.t(T::Assignee)}</dt><dd>{move || agent_name(conversation.with(|c| c.as_ref().and_then(|c| c.assignee.clone())))}</dd>
-                <dt>{move || app.t(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
+                <dt>{move || app.t(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.session.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
             </dl>
             <Show when=move || profile.with(|p| p.as_ref().is_some_and(|p| p.conversations.len() > 1))>
                 <h2>{move || app.t(T::CustomerConversations)}</h2>
@@ -76,7 +77,7 @@ pub(crate) fn Details(
                                     <b>"+"{c.display_phone_number.clone()}</b>
                                     {state_badge(c.conversation.state)}
                                     {this.then(|| view! { <span class="hint">" · "{move || app.t(T::ThisConversation)}</span> })}
-                                    <span class="time">{move || net::format_time(at, app.lang.get().locale())}</span>
+                                    <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
                                 </li>
                             }
                         }).collect_view()
@@ -141,8 +142,8 @@ pub(crate) fn Details(
                 }
             </Show>
             <ul class="notes">
-                <For each=move || app.notes.get() key=|n| n.id.clone() children=move |n| view! {
-                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{move || net::format_time(n.at, app.lang.get().locale())}</span><p>{n.text.clone()}</p></li>
+                <For each=move || app.inbox.notes.get() key=|n| n.id.clone() children=move |n| view! {
+                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{move || net::format_time(n.at, app.session.lang.get().locale())}</span><p>{n.text.clone()}</p></li>
                 }/>
             </ul>
         </aside>

@@ -9,10 +9,10 @@ use crate::app::App;
 pub(crate) fn QueueChart() -> impl IntoView {
     let app = expect_context::<App>();
     let path = move || {
-        let mut history = app.queue_history.get();
+        let mut history = app.inbox.queue_history.get();
         // The depth holds until the next change: extend the last reading to now.
         if let Some(&(_, last)) = history.last() {
-            history.push((app.now.get(), last));
+            history.push((app.session.now.get(), last));
         }
         if history.len() < 2 {
             return String::new();

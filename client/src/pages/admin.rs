@@ -265,7 +265,7 @@ pub(crate) fn RoutingAdmin() -> impl IntoView {
         if secs == 0 {
             app.t(T::Never).to_owned()
         } else {
-            i18n::duration(app.lang.get(), secs as i64 * 1000)
+            i18n::duration(app.session.lang.get(), secs as i64 * 1000)
         }
     };
     view! {
@@ -304,7 +304,7 @@ pub(crate) fn KeysAdmin() -> impl IntoView {
             <tbody>
                 {move || keys.get().unwrap_or_default().into_iter().map(|k| view! {
                     <tr><td>{k.name}</td><td>{k.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                    <td>{move || net::format_time(k.created_at, app.lang.get().locale())}</td>
+                    <td>{move || net::format_time(k.created_at, app.session.lang.get().locale())}</td>
                     <td>{move || app.t(if k.revoked_at.is_some() { T::Disabled } else { T::Active })}</td></tr>
                 }).collect_view()}
             </tbody>
@@ -322,7 +322,7 @@ pub(crate) fn AuditAdmin() -> impl IntoView {
             <thead><tr><th>{move || app.t(T::When)}</th><th>{move || app.t(T::Who)}</th><th>{move || app.t(T::Action)}</th><th>{move || app.t(T::Target)}</th><th>{move || app.t(T::Outcome)}</th></tr></thead>
             <tbody>
                 {move || entries.get().map(|p| p.items).unwrap_or_default().into_iter().map(|a| view! {
-                    <tr><td>{move || net::format_time(a.at, app.lang.get().locale())}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
+                    <tr><td>{move || net::format_time(a.at, app.session.lang.get().locale())}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

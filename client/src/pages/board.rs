@@ -11,14 +11,15 @@ use crate::net;
 #[component]
 pub(crate) fn BoardView() -> impl IntoView {
     let app = expect_context::<App>();
-    let board = move || app.board.get().unwrap_or_default();
-    let lang = move || app.lang.get();
+    let board = move || app.inbox.board.get().unwrap_or_default();
+    let lang = move || app.session.lang.get();
     let ms = move |v: Option<i64>| {
         v.map(|v| i18n::duration(lang(), v))
             .unwrap_or_else(|| "—".into())
     };
     let agent_name = move |u: &switchboard_shared::ids::UserId| {
-        app.agents
+        app.inbox
+            .agents
             .with(|a| a.iter().find(|a| &a.user == u).map(|a| a.name.clone()))
             .unwrap_or_else(|| u.to_string())
     };
@@ -27,7 +28,7 @@ pub(crate) fn BoardView() -> impl IntoView {
             <section class="cards">
                 <div class="stat"><span class="label">{move || app.t(T::Queue)}</span>
                     <span class="value" data-figure="queue">{move || net::format_number(board().queue_depth as f64, lang().locale())}</span>
-                    <span class="sub">{move || board().oldest_queued_since.map(|s| format!("{}: {}", app.t(T::OldestWait), i18n::duration(lang(), app.now.get() - s))).unwrap_or_default()}</span></div>
+                    <span class="sub">{move || board().oldest_queued_since.map(|s| format!("{}: {}", app.t(T::OldestWait), i18n::duration(lang(), app.session.now.get() - s))).unwrap_or_default()}</span></div>
                 <div class="stat"><span class="label">{move || app.t(T::FirstResponseMedian)}</span>
                     <span class="value">{move || ms(board().first_response_median_ms)}</span>
                     <span class="sub">{move || format!("{}: {}", app.t(T::FirstResponsesToday), net::format_number(board().first_responses_today as f64, lang().locale()))}</span></div>
@@ -53,7 +54,7 @@ pub(crate) fn BoardView() -> impl IntoView {
                             <li class:breached=r.breached>
                                 <button class="link" on:click=move |_| app.open_conversation(id.clone())>{r.conversation.to_string()}</button>
                                 <span>{who}</span>
-                                <span class="wait">{move || i18n::duration(lang(), app.now.get() - r.waiting_since)}</span>
+                                <span class="wait">{move || i18n::duration(lang(), app.session.now.get() - r.waiting_since)}</span>
                                 {r.breached.then(|| view! { <span class="state breached">{move || app.t(T::Breached)}</span> })}
                             </li>
                         }
@@ -65,7 +66,7 @@ pub(crate) fn BoardView() -> impl IntoView {
                 <table class="agents">
                     <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Presence)}</th><th>{move || app.t(T::State)}</th><th>{move || app.t(T::Load)}</th></tr></thead>
                     <tbody>
-                        {move || app.agents.get().into_iter().map(|a| {
+                        {move || app.inbox.agents.get().into_iter().map(|a| {
                             let load = board().agents.into_iter().find(|l| l.user == a.user);
                             let (active, capacity) = load.map(|l| (l.active, l.capacity)).unwrap_or((0, 0));
                             let pct = (active * 100).checked_div(capacity).unwrap_or(0).min(100);

@@ -17,19 +17,21 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
         let id = id.clone();
         Memo::new(move |_| {
             app.inbox
+                .list
                 .with(|i| i.get(id.as_str()).map(|r| r.conversation.clone()))
         })
     };
     let details = RwSignal::new(false);
     // The message whose actions (reply, react) are open.
     let selected = RwSignal::new(None::<String>);
-    let reactions = Memo::new(move |_| app.transcript.with(|t| t.reactions()));
+    let reactions = Memo::new(move |_| app.inbox.transcript.with(|t| t.reactions()));
     let id_bubbles = id.clone();
     let messages = NodeRef::<html::Div>::new();
     let stick_to_bottom = RwSignal::new(true);
     // Keep the newest message in view as they arrive, unless the user scrolled up to read.
     Effect::new(move |previous: Option<(usize, Option<String>)>| {
         let (len, first) = app
+            .inbox
             .transcript
             .with(|t| (t.lines.len(), t.lines.first().map(|l| l.id.clone())));
         let older_loaded = previous
@@ -96,7 +98,7 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
                                 }
                             }>
                                 <option value="">{move || app.t(T::Assign)}</option>
-                                {move || app.agents.get().into_iter().filter(|a| a.presence != Presence::Offline).map(|a| view! {
+                                {move || app.inbox.agents.get().into_iter().filter(|a| a.presence != Presence::Offline).map(|a| view! {
                                     <option value=a.user.to_string()>{a.name.clone()}</option>
                                 }).collect_view()}
                             </select>
@@ -106,11 +108,11 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
                 <button class="ghost details-toggle" on:click=move |_| details.update(|d| *d = !*d)>{move || app.t(T::Sidebar)}</button>
             </header>
             <div class="messages" node_ref=messages on:scroll=on_scroll>
-                {move || app.transcript.with(|t| t.complete).then(|| view! { <p class="start">{move || app.t(T::StartOfConversation)}</p> })}
-                <Show when=move || app.loading_older.get()>
+                {move || app.inbox.transcript.with(|t| t.complete).then(|| view! { <p class="start">{move || app.t(T::StartOfConversation)}</p> })}
+                <Show when=move || app.inbox.loading_older.get()>
                     <p class="hint">{move || app.t(T::LoadOlder)}</p>
                 </Show>
-                <For each=move || app.transcript.with(|t| t.shown())
+                <For each=move || app.inbox.transcript.with(|t| t.shown())
                     key=|l| (l.id.clone(), format!("{:?}", l.delivery), l.wamid.clone())
                     children=move |line| view! { <Bubble line=line conversation=id_bubbles.clone() reactions=reactions selected=selected/> }/>
             </div>

@@ -13,7 +13,7 @@ pub(crate) fn InboxView() -> impl IntoView {
     view! {
         <div class="inbox">
             <ConversationList/>
-            {move || match app.open.get() {
+            {move || match app.inbox.open.get() {
                 Some(id) => view! { <ConversationPane id=id/> }.into_any(),
                 None => view! { <div class="pane empty-pane">{move || app.t(T::Select)}</div> }.into_any(),
             }}

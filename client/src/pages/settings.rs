@@ -27,7 +27,7 @@ pub(crate) fn SettingsView() -> impl IntoView {
         if s.is_empty() || r.is_empty() || s.contains(char::is_whitespace) {
             return;
         }
-        let mut all = app.canned.get_untracked();
+        let mut all = app.session.canned.get_untracked();
         all.retain(|(k, _)| *k != s);
         all.push((s, r));
         all.sort();
@@ -36,7 +36,8 @@ pub(crate) fn SettingsView() -> impl IntoView {
         reply.set(String::new());
     };
     let who = move || {
-        app.me
+        app.session
+            .me
             .with(|m| {
                 m.as_ref().and_then(|m| m.as_ref()).map(|m| match &m.user {
                     Some(u) => format!("{} · {}", u.name, u.email),
@@ -60,10 +61,10 @@ pub(crate) fn SettingsView() -> impl IntoView {
                 <button class="primary" type="submit">{move || app.t(T::CannedAdd)}</button>
             </form>
             <ul class="canned-list">
-                {move || app.canned.get().into_iter().map(|(s, r)| {
+                {move || app.session.canned.get().into_iter().map(|(s, r)| {
                     let key = s.clone();
                     view! { <li><b>"/"{s}</b>" "{r}<button class="ghost x" on:click=move |_| {
-                        let rest: Vec<(String, String)> = app.canned.get_untracked().into_iter().filter(|(k, _)| *k != key).collect();
+                        let rest: Vec<(String, String)> = app.session.canned.get_untracked().into_iter().filter(|(k, _)| *k != key).collect();
                         app.save_canned(rest);
                     }>"×"</button></li> }
                 }).collect_view()}
