@@ -2,6 +2,10 @@
 //! file serves the whole product. Without a build there, the table is empty and `/` says how to
 //! build the app.
 
+// A build script reads its environment from cargo; the server's rule (the environment only in
+// `config`) is about the server itself.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "src/http/pwa_files.rs"]
 #[allow(dead_code)] // the build script needs the listing, not the caching rule
 mod pwa_files;
