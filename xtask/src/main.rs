@@ -9,6 +9,8 @@
 //!   lost, duplicated or in violation.
 //! - `cargo xtask dist`: the PWA and one release `switchboard` binary that embeds it.
 //! - `cargo xtask dev`: the demo serving a dev build of the PWA, rebuilt when client code changes.
+//! - `cargo xtask layers`: the module graph of `server` and `shared`, checked (no cycles, layers).
+//! - `cargo xtask browser [N]`: the browser tests N times in a row (5 by default).
 //!
 //! Installs are idempotent and use only rustup's target, crates.io, PyPI (pywa, pinned, in
 //! `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
@@ -302,6 +304,32 @@ fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64
     Ok((passed, failed))
 }
 
+/// `cargo xtask browser [N]`: the browser tests (`tests/tests/pwa.rs`, both languages) N times in
+/// a row (5 by default), each with fresh servers and a fresh Chromium profile; any failure stops
+/// it. For the claim that they pass every time, not once.
+fn browser(args: &[String]) -> Result<()> {
+    let times: u32 = match args.first() {
+        Some(n) => n.parse().context("usage: cargo xtask browser [N]")?,
+        None => 5,
+    };
+    ensure_wasm_target()?;
+    pwa::build(&root().join("client/dist"), true)?;
+    let node_modules = pwa::ensure_node_tools()?;
+    let chromium = ensure_chromium()?;
+    for run_number in 1..=times {
+        run(
+            &format!("browser tests, run {run_number} of {times}"),
+            cargo()
+                .args(["test", "-p", "switchboard-e2e", "--test", "pwa"])
+                .env("SWITCHBOARD_NODE_MODULES", &node_modules)
+                .env("SWITCHBOARD_CHROMIUM", &chromium)
+                .env("SWITCHBOARD_ARTIFACTS", root().join("artifacts")),
+        )?;
+    }
+    eprintln!("browser tests passed {times} times in a row");
+    Ok(())
+}
+
 /// `cargo xtask dist`: the PWA, then one release binary that embeds and serves it
 /// (`--pwa-only`: only `client/dist/`, which the next build of any profile embeds).
 fn dist(args: &[String]) -> Result<()> {
@@ -348,9 +376,10 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("dev") => pwa::dev(&args[1..]),
         Some("layers") => layers::check(&root()),
+        Some("browser") => browser(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers>"
+                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers | browser [N]>"
             );
             return ExitCode::from(2);
         }
