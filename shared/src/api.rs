@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ConversationId, PhoneNumberId, TenantId, UserId};
+use crate::ids::{
+    ApiKeyId, ConversationId, PhoneNumberId, RoleId, SendId, TeamId, TenantId, UserId,
+};
 use crate::message::{Direction, MessageStatus};
 use crate::permissions::Permission;
 
@@ -46,7 +48,7 @@ pub struct Me {
     /// The key's name, for an API key.
     pub api_key: Option<String>,
     pub permissions: Vec<Permission>,
-    pub teams: Vec<String>,
+    pub teams: Vec<TeamId>,
     /// For a cookie session: the token to send as `X-CSRF-Token` with writes.
     pub csrf_token: Option<String>,
 }
@@ -117,7 +119,7 @@ pub struct UpdateUser {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Role {
     /// A preset name (`owner`, …) or `r_…` for a custom role.
-    pub id: String,
+    pub id: RoleId,
     pub name: String,
     pub preset: bool,
     pub permissions: Vec<Permission>,
@@ -135,7 +137,7 @@ pub struct RoleInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Team {
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
     pub members: Vec<UserId>,
     pub numbers: Vec<PhoneNumberId>,
@@ -156,7 +158,7 @@ pub struct TeamInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ApiKey {
-    pub id: String,
+    pub id: ApiKeyId,
     pub name: String,
     pub permissions: Vec<Permission>,
     pub created_by: String,
@@ -417,7 +419,7 @@ pub struct MessageParts {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Send {
     /// The send's id (`o_…`); `message_stored` and `send_failed` events name it as `outbox`.
-    pub id: String,
+    pub id: SendId,
     pub conversation: ConversationId,
     /// `queued` (waiting for its turn under WhatsApp's rate limits), `sending`, `sent` or
     /// `failed`.

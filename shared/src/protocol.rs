@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::api::{AgentStatus, ConversationState};
-use crate::ids::{ConversationId, MessageKey, PhoneNumberId, SendId, TenantId, UserId, Wamid};
+use crate::ids::{
+    ConversationId, MessageKey, PhoneNumberId, SendId, TeamId, TenantId, UserId, Wamid,
+};
 use crate::message::{Direction, MessageStatus};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -42,7 +44,7 @@ pub enum Topic {
     /// One user's personal inbox.
     Inbox(UserId),
     /// The conversations on one team's numbers.
-    Team(String),
+    Team(TeamId),
     /// One conversation.
     Conversation(ConversationId),
 }
@@ -96,7 +98,7 @@ impl std::str::FromStr for Topic {
             None if s == "tenant" => Some(Topic::Tenant),
             None if s == "board" => Some(Topic::Board),
             Some(("inbox", rest)) => id(rest).map(|u| Topic::Inbox(UserId::new(u))),
-            Some(("team", rest)) => id(rest).map(Topic::Team),
+            Some(("team", rest)) => id(rest).map(|t| Topic::Team(TeamId::new(t))),
             Some(("conversation", rest)) => {
                 id(rest).map(|c| Topic::Conversation(ConversationId::new(c)))
             }

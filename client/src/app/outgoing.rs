@@ -81,7 +81,7 @@ impl App {
                 Ok(send) => self
                     .inbox
                     .transcript
-                    .update(|t| t.acknowledged(&key, &send.id)),
+                    .update(|t| t.acknowledged(&key, send.id.as_str())),
                 Err(e) => self
                     .inbox
                     .transcript

@@ -26,11 +26,7 @@ impl App {
             if has(Permission::ConversationsReadAll) {
                 topics.push(Topic::Tenant.to_string());
             } else if has(Permission::ConversationsReadTeam) {
-                topics.extend(
-                    me.teams
-                        .iter()
-                        .map(|t| Topic::Team(t.to_string()).to_string()),
-                );
+                topics.extend(me.teams.iter().map(|t| Topic::Team(t.clone()).to_string()));
             }
             if let Some(user) = &me.user {
                 if has(Permission::ConversationsReadAssigned)

@@ -98,7 +98,10 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
     }
     let role_names = move || -> Vec<(String, String)> {
         match roles.get() {
-            Some(list) => list.into_iter().map(|r| (r.id, r.name)).collect(),
+            Some(list) => list
+                .into_iter()
+                .map(|r| (r.id.into_string(), r.name))
+                .collect(),
             None => ["agent", "supervisor", "admin"]
                 .into_iter()
                 .map(|r| (r.to_owned(), r.to_owned()))

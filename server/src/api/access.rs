@@ -37,7 +37,7 @@ pub fn user_dto(u: &UserRecord) -> User {
 
 fn role_dto(r: &RoleRecord) -> Role {
     Role {
-        id: r.id.to_string(),
+        id: r.id.clone(),
         name: r.name.clone(),
         preset: false,
         permissions: roles::parse_names(&r.permissions).into_iter().collect(),
@@ -46,7 +46,7 @@ fn role_dto(r: &RoleRecord) -> Role {
 
 fn team_dto(t: &TeamRecord) -> Team {
     Team {
-        id: t.id.to_string(),
+        id: t.id.clone(),
         name: t.name.clone(),
         members: t.members.clone(),
         numbers: t.numbers.clone(),
@@ -55,7 +55,7 @@ fn team_dto(t: &TeamRecord) -> Team {
 
 fn key_dto(k: &ApiKeyRecord) -> ApiKey {
     ApiKey {
-        id: k.id.to_string(),
+        id: k.id.clone(),
         name: k.name.clone(),
         permissions: roles::parse_names(&k.permissions).into_iter().collect(),
         created_by: k.created_by.clone(),
@@ -395,7 +395,7 @@ pub async fn list_roles(ctx: Ctx) -> ApiResult {
     let mut list: Vec<Role> = PresetRole::ALL
         .iter()
         .map(|p| Role {
-            id: p.as_str().to_owned(),
+            id: RoleId::from(p.as_str()),
             name: p.as_str().to_owned(),
             preset: true,
             permissions: roles::effective(p.permissions()).into_iter().collect(),

@@ -237,7 +237,7 @@ pub async fn history(ctx: Ctx) -> ApiResult {
 /// A send as the API shows it.
 pub fn send_dto(ctx: &Ctx, s: OutboxRecord) -> Send {
     Send {
-        id: s.id.into_string(),
+        id: s.id,
         conversation: s.conversation,
         state: s.state.as_str().to_owned(),
         wamid: s.wamid.map(|w| wamid(ctx, w.as_str())),

@@ -711,7 +711,7 @@ pub fn me_of(p: &Principal, tenant_name: String) -> Me {
             crate::auth::Actor::User(_) => None,
         },
         permissions: p.permissions.iter().copied().collect(),
-        teams: p.teams.iter().map(|t| t.id.to_string()).collect(),
+        teams: p.teams.iter().map(|t| t.id.clone()).collect(),
         csrf_token: match &p.credential {
             Credential::Cookie { token: t } => Some(token::csrf_for(t)),
             _ => None,

@@ -79,7 +79,7 @@ impl Viewer {
             Topic::Team(team) => {
                 self.visibility == Visibility::All
                     || (matches!(self.visibility, Visibility::Team)
-                        && self.teams.iter().any(|(id, _)| id.as_str() == team))
+                        && self.teams.iter().any(|(id, _)| id == team))
             }
             Topic::Conversation(_) => self.visibility != Visibility::None,
         }

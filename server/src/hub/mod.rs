@@ -628,7 +628,7 @@ impl Broker for Hub {
         let topic = Topic::Conversation(conversation.clone());
         self.publish_to(tenant, &topic, &prepared, access);
         for team in teams.iter().filter(|t| t.numbers.contains(number)) {
-            self.publish_prepared(tenant, &Topic::Team(team.id.to_string()), &prepared);
+            self.publish_prepared(tenant, &Topic::Team(team.id.clone()), &prepared);
         }
         let mut seen: Vec<&UserId> = Vec::with_capacity(inboxes.len());
         for user in inboxes {

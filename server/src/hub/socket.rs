@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use switchboard_shared::protocol::{close, ClientFrame, ServerFrame, Topic, PROTOCOL_VERSION};
 use switchboard_shared::ErrorCode;
-use switchboard_shared::{Permission, PhoneNumberId, TeamId, UserId};
+use switchboard_shared::{Permission, PhoneNumberId, UserId};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -842,11 +842,7 @@ async fn may_subscribe(
             }
         }
         Topic::Team(id) => {
-            let Some(team) = scope
-                .team(&TeamId::from(id.as_str()))
-                .await
-                .map_err(unavailable)?
-            else {
+            let Some(team) = scope.team(id).await.map_err(unavailable)? else {
                 return Err((ErrorCode::NotFound, format!("no team `{id}`")));
             };
             let member = principal
