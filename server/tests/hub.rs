@@ -4,6 +4,8 @@
 
 mod common;
 
+use switchboard_shared::protocol::HubEvent;
+
 use common::ws::*;
 use common::*;
 use reqwest::Method;
@@ -53,11 +55,11 @@ async fn live_events_reach_permitted_subscribers_masked_as_their_role_requires()
     )
     .await;
     // (The agent's arrival already gave them the waiting conversation: that event came first.)
-    let seen = until(&mut owner, |f| is(f, "message_stored")).await;
+    let seen = until_event(&mut owner, |e| matches!(e, HubEvent::MessageStored { .. })).await;
     assert!(seen["seq"].as_u64().unwrap() > start);
     assert_eq!(seen["event"]["text"], "Где мой заказ?");
     assert_eq!(seen["event"]["customer"], "79161234567");
-    let seen = until(&mut agent, |f| is(f, "message_stored")).await;
+    let seen = until_event(&mut agent, |e| matches!(e, HubEvent::MessageStored { .. })).await;
     assert_eq!(seen["topic"], team);
     assert_eq!(
         seen["event"]["customer"], "•••••••4567",
@@ -240,7 +242,7 @@ async fn the_board_follows_presence_and_status_and_a_second_device_counts_once()
     let mut desktop = connect(&w.api, Some(&w.acme.callers["agent"])).await;
     next(&mut desktop).await;
     send(&mut phone, json!({"type": "set_status", "status": "break"})).await;
-    let f = until(&mut board, |f| is(f, "agent_changed")).await;
+    let f = until_event(&mut board, |e| matches!(e, HubEvent::AgentChanged { .. })).await;
     assert_eq!(
         (
             f["event"]["agent"]["status"].as_str(),

@@ -4,6 +4,8 @@
 
 mod common;
 
+use switchboard_shared::protocol::HubEvent;
+
 use common::ws::*;
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -81,7 +83,10 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
     assert_eq!(r.status(), StatusCode::OK);
 
     // The agent's inbox hears of the assignment first, then the message.
-    let assigned = until(&mut socket, |f| is(f, "conversation_changed")).await;
+    let assigned = until_event(&mut socket, |e| {
+        matches!(e, HubEvent::ConversationChanged { .. })
+    })
+    .await;
     assert_eq!(assigned["topic"], inbox.as_str());
     assert_eq!(assigned["event"]["state"], "assigned");
     assert_eq!(assigned["event"]["assignee"], agent_id.as_str());
@@ -94,7 +99,10 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
         .unwrap()
         .to_owned();
     let message = next(&mut socket).await;
-    assert!(is(&message, "message_stored"), "{message}");
+    assert!(
+        is_event(&message, |e| matches!(e, HubEvent::MessageStored { .. })),
+        "{message}"
+    );
     assert_eq!(message["event"]["text"], "Здравствуйте! Где мой заказ?");
 
     // The agent replies over the socket, with its own key for the message.
@@ -112,10 +120,14 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
                 outbox = Some(f["outbox"].as_str().unwrap().to_owned());
             }
             Some("error") => panic!("the reply was refused: {f}"),
-            _ if is(&f, "message_stored") && f["event"]["direction"] == "outbound" => {
+            _ if is_event(&f, |e| matches!(e, HubEvent::MessageStored { .. }))
+                && f["event"]["direction"] == "outbound" =>
+            {
                 stored = Some(f["event"].clone())
             }
-            _ if is(&f, "status_changed") => ticks.push(f["event"].clone()),
+            _ if is_event(&f, |e| matches!(e, HubEvent::StatusChanged { .. })) => {
+                ticks.push(f["event"].clone())
+            }
             _ => {}
         }
     }
@@ -169,7 +181,8 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
         (Some(1), Some(5))
     );
     let pushed = until(&mut watch, |f| {
-        is(f, "board_changed") && f["event"]["board"]["first_responses_today"] == 1
+        is_event(f, |e| matches!(e, HubEvent::BoardChanged { .. }))
+            && f["event"]["board"]["first_responses_today"] == 1
     })
     .await;
     assert_eq!(pushed["event"]["board"]["queue_depth"], 0);
@@ -216,7 +229,11 @@ async fn a_customer_reaches_the_assigned_agent_whose_reply_goes_out_and_ticks_ba
 
 /// Waits for the next `conversation_changed` on a socket.
 async fn changed(socket: &mut Socket) -> Value {
-    until(socket, |f| is(f, "conversation_changed")).await["event"].clone()
+    until_event(socket, |e| {
+        matches!(e, HubEvent::ConversationChanged { .. })
+    })
+    .await["event"]
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +374,7 @@ async fn transfer_reroute_resolve_reopen_and_the_window() {
         if f["type"] == "ack" {
             assert_eq!(f["id"], "x");
             acked = true;
-        } else if is(&f, "conversation_changed") {
+        } else if is_event(&f, |e| matches!(e, HubEvent::ConversationChanged { .. })) {
             event = Some(f["event"].clone());
         }
     }
@@ -507,31 +524,35 @@ async fn profiles_status_tags_and_notes_with_mentions() {
     let c1 = first["conversation"].as_str().unwrap().to_owned();
     // At capacity 1 (not the default 5), the next customer waits.
     customer_writes(&api, &sim, "79160000002", "Здравствуйте").await;
-    let mut queued = None;
-    for _ in 0..50 {
-        let q = api.get("conversations?state=queued", &owner).await;
-        if let Some(c) = q.body["items"].as_array().and_then(|i| i.first()) {
-            queued = Some(c["id"].as_str().unwrap().to_owned());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let c2 = queued.expect("the second customer waits");
+    let c2 = eventually(
+        "the second customer waits",
+        std::time::Duration::from_secs(5),
+        || async {
+            let q = api.get("conversations?state=queued", &owner).await;
+            q.body["items"]
+                .as_array()
+                .and_then(|i| i.first())
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+        },
+    )
+    .await;
     // The waiting customer is told their place; that notice is not an answer.
-    let mut told = false;
-    for _ in 0..50 {
-        let sent: Vec<Value> = sim_get(&api.client, &sim, "sent").await;
-        told = sent.iter().any(|s| {
-            s["to"] == "79160000002"
-                && s["body"]["text"]["body"]
-                    .as_str()
-                    .is_some_and(|b| b.starts_with("You are number 1 in the queue (about "))
-        });
-        if told {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let told = eventually(
+        "the queue notice reached the customer",
+        std::time::Duration::from_secs(5),
+        || async {
+            let sent: Vec<Value> = sim_get(&api.client, &sim, "sent").await;
+            sent.iter()
+                .any(|s| {
+                    s["to"] == "79160000002"
+                        && s["body"]["text"]["body"]
+                            .as_str()
+                            .is_some_and(|b| b.starts_with("You are number 1 in the queue (about "))
+                })
+                .then_some(true)
+        },
+    )
+    .await;
     assert!(told, "the queue notice reached the customer");
     let c = api.get(&format!("conversations/{c2}"), &owner).await;
     assert!(
@@ -556,7 +577,7 @@ async fn profiles_status_tags_and_notes_with_mentions() {
         .await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     assert_eq!(t.body["tags"], json!(["vip", "lang:ru"]));
-    let e = until(&mut a, |f| is(f, "tags_changed")).await;
+    let e = until_event(&mut a, |e| matches!(e, HubEvent::TagsChanged { .. })).await;
     assert_eq!(
         (&e["event"]["tags"], &e["event"]["by"]),
         (&json!(["vip", "lang:ru"]), &json!(agent_id))
@@ -610,9 +631,9 @@ async fn profiles_status_tags_and_notes_with_mentions() {
         .await;
     assert_eq!(n.status, StatusCode::CREATED, "{:?}", n.body);
     assert_eq!(n.body["mentions"], json!([owner_id]));
-    let heard = until(&mut o, |f| is(f, "note_added")).await;
+    let heard = until_event(&mut o, |e| matches!(e, HubEvent::NoteAdded { .. })).await;
     assert_eq!(heard["event"]["note"]["text"], text.as_str());
-    until(&mut a, |f| is(f, "note_added")).await;
+    until_event(&mut a, |e| matches!(e, HubEvent::NoteAdded { .. })).await;
     for (mention, code) in [
         (second_id.as_str(), "mention_cannot_read"),
         ("u_nobody", "unknown_mention"),

@@ -32,20 +32,21 @@ async fn twice_the_limit_through_a_130429_storm_sends_everything_once_within_lim
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let mut conversations = Vec::new();
-    for _ in 0..100 {
-        let list = api.get("conversations?limit=200", &owner).await;
-        conversations = list.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap().to_owned())
-            .collect();
-        if conversations.len() == CUSTOMERS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let conversations: Vec<String> = eventually(
+        "every customer's conversation",
+        Duration::from_secs(10),
+        || async {
+            let list = api.get("conversations?limit=200", &owner).await;
+            let ids: Vec<String> = list.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids.len() == CUSTOMERS).then_some(ids)
+        },
+    )
+    .await;
     assert_eq!(conversations.len(), CUSTOMERS);
 
     // The storm: the next sends are refused with 130429 whatever the rate.
@@ -78,14 +79,11 @@ async fn twice_the_limit_through_a_130429_storm_sends_everything_once_within_lim
     let total = CUSTOMERS * PER_CUSTOMER;
 
     // Everything arrives, each once.
-    let mut sent: Vec<Value> = Vec::new();
-    for _ in 0..300 {
-        sent = sim_get(&client, &sim, "sent").await;
-        if sent.len() >= total {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let sent: Vec<Value> = eventually("every reply sent", Duration::from_secs(30), || async {
+        let sent: Vec<Value> = sim_get(&client, &sim, "sent").await;
+        (sent.len() >= total).then_some(sent)
+    })
+    .await;
     let mut times: HashMap<String, Vec<i64>> = HashMap::new();
     for s in &sent {
         let body = s["body"]["text"]["body"]

@@ -5,6 +5,8 @@
 
 mod common;
 
+use switchboard_shared::protocol::HubEvent;
+
 use std::time::Duration;
 
 use common::ws::*;
@@ -226,7 +228,7 @@ async fn after_a_restart_an_old_position_gets_resync_and_sequences_go_on_upwards
     .await;
     answer(&mut s, "s").await;
     customers_write(&w, 3, "before").await;
-    let seen = until(&mut s, |f| is(f, "message_stored")).await;
+    let seen = until_event(&mut s, |e| matches!(e, HubEvent::MessageStored { .. })).await;
     let position = seen["seq"].as_u64().unwrap();
     drop(s);
     let World {
@@ -261,7 +263,7 @@ async fn after_a_restart_an_old_position_gets_resync_and_sequences_go_on_upwards
         webhook(ACME_NUMBER, "79160000099", "wamid.after.restart", "after"),
     )
     .await;
-    let live = until(&mut s, |f| is(f, "message_stored")).await;
+    let live = until_event(&mut s, |e| matches!(e, HubEvent::MessageStored { .. })).await;
     assert!(live["seq"].as_u64().unwrap() > resync_seq);
     // A position beyond the stream's latest cannot be honoured either.
     send(

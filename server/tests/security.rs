@@ -3,6 +3,8 @@
 
 mod common;
 
+use switchboard_shared::protocol::HubEvent;
+
 use std::time::Duration;
 
 use common::*;
@@ -557,7 +559,10 @@ async fn masked_callers_never_receive_a_wamid() {
                       "type": "text", "text": {"body": "quoting"}, "context": {"id": WAMID}}]}}]}]});
     deliver(&w.api, quote.to_string()).await;
 
-    let is_quote = |f: &Value| ws::is(f, "message_stored") && f["event"]["text"] == "quoting";
+    let is_quote = |f: &Value| {
+        ws::is_event(f, |e| matches!(e, HubEvent::MessageStored { .. }))
+            && f["event"]["text"] == "quoting"
+    };
     let masked = ws::until(&mut agent, is_quote).await;
     let clear = ws::until(&mut owner, is_quote).await;
     assert_eq!(clear["event"]["reply_to"], WAMID);

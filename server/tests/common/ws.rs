@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
+use switchboard_shared::protocol::{HubEvent, ServerFrame};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -81,7 +82,23 @@ pub async fn until(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Valu
     .expect("the awaited frame within 15 s")
 }
 
-/// Whether `frame` is an event of `kind`.
-pub fn is(frame: &Value, kind: &str) -> bool {
-    frame["type"] == "event" && frame["event"]["kind"] == kind
+/// The event a frame carries, read as the protocol's own type (`None` for other frames).
+pub fn event_of(frame: &Value) -> Option<HubEvent> {
+    match serde_json::from_value::<ServerFrame>(frame.clone()).ok()? {
+        ServerFrame::Event { event, .. } => Some(event),
+        _ => None,
+    }
+}
+
+/// Whether `frame` is an event `wanted` accepts. Events are named by their variants
+/// (`matches!(e, HubEvent::MessageStored { .. })`), so an expectation cannot misspell a kind,
+/// and a frame the protocol's types do not read fails to match.
+pub fn is_event(frame: &Value, wanted: impl Fn(&HubEvent) -> bool) -> bool {
+    event_of(frame).is_some_and(|e| wanted(&e))
+}
+
+/// The first event `wanted` accepts (see [`is_event`]), skipping other frames; panics after
+/// 15 s. The frame is returned as received, for assertions on its exact JSON.
+pub async fn until_event(socket: &mut Socket, wanted: impl Fn(&HubEvent) -> bool) -> Value {
+    until(socket, |f| is_event(f, &wanted)).await
 }
