@@ -8,9 +8,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use switchboard_shared::{ApiError, ApiErrorBody, ErrorCode};
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
-use warp::reply::Response;
 use warp::Reply as _;
+
+/// The HTTP types the REST API and the hub speak, so that neither names the framework.
+pub use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+/// A response, as the server's HTTP stack sends it.
+pub type Response = warp::reply::Response;
 
 /// The peer address of a connection, put on each request by the accept loop.
 #[derive(Clone, Copy, Debug)]

@@ -8,12 +8,12 @@
 use std::collections::BTreeSet;
 use switchboard_shared::ErrorCode;
 
+use crate::web::StatusCode;
 use switchboard_shared::api::{
     ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, NumberRouting, Page, Role, RoleInput,
     RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
 };
 use switchboard_shared::{ApiKeyId, Permission, PresetRole, RoleId, TeamId, UserId};
-use warp::http::StatusCode;
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
 use crate::auth::{roles, token};

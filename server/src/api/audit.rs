@@ -1,8 +1,8 @@
 //! The audit log: filtered, paged reads and a whole export (JSON lines or CSV).
 
+use crate::web::{HeaderValue, StatusCode};
 use switchboard_shared::api::{AuditEntry, Page};
 use switchboard_shared::ErrorCode;
-use warp::http::{HeaderValue, StatusCode};
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::{AuditQuery, AuditRecord};
@@ -140,7 +140,7 @@ pub async fn export(ctx: Ctx) -> ApiResult {
         }
         (out, "application/x-ndjson")
     };
-    let mut response = warp::reply::Response::new(body.into());
+    let mut response = crate::web::Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static(content_type));
     headers.insert("cache-control", HeaderValue::from_static("no-store"));

@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 use switchboard_shared::ErrorCode;
 
+use crate::web::StatusCode;
 use switchboard_shared::api::{AgentProfile, Note, NoteInput, Page, StatusInput, TagsInput};
 use switchboard_shared::{ConversationId, UserId};
-use warp::http::StatusCode;
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::now_ms;

@@ -3,6 +3,7 @@
 //! admits (all, their teams' numbers, or assigned to them) exist for them; the rest answer 404.
 //! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
+use crate::web::StatusCode;
 use switchboard_shared::api::{
     mask_phone, AssignTo, Conversation, CustomerConversation, CustomerProfile, Message,
     MessageTemplate, OutgoingMessage, Page, ReactionInput, Send, Uploaded,
@@ -10,7 +11,6 @@ use switchboard_shared::api::{
 use switchboard_shared::protocol::ConversationState;
 use switchboard_shared::ErrorCode;
 use switchboard_shared::{ConversationId, Permission, UserId};
-use warp::http::StatusCode;
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
@@ -451,20 +451,20 @@ pub async fn media(ctx: Ctx) -> ApiResult {
                 ),
                 other => other.into(),
             })?;
-    let mut response = warp::reply::Response::new(bytes.into());
+    let mut response = crate::web::Response::new(bytes.into());
     let headers = response.headers_mut();
-    let header = |v: &str| warp::http::HeaderValue::from_str(v).ok();
+    let header = |v: &str| crate::web::HeaderValue::from_str(v).ok();
     if let Some(v) = header(&mime_type) {
         headers.insert("content-type", v);
     }
     // The file never changes under its message; only this browser may keep it.
     headers.insert(
         "cache-control",
-        warp::http::HeaderValue::from_static("private, max-age=86400"),
+        crate::web::HeaderValue::from_static("private, max-age=86400"),
     );
     headers.insert(
         "x-content-type-options",
-        warp::http::HeaderValue::from_static("nosniff"),
+        crate::web::HeaderValue::from_static("nosniff"),
     );
     let inline = ["image/", "audio/", "video/"]
         .iter()

@@ -1,7 +1,7 @@
 //! How a command's [`CommandError`] reads over HTTP. The commands themselves are
 //! `service::commands`, shared with the socket.
 
-use warp::http::StatusCode;
+use crate::web::StatusCode;
 
 use super::Failure;
 use crate::domain::CommandError;

@@ -18,9 +18,9 @@ use serde::Serialize;
 use switchboard_shared::api::Me;
 use switchboard_shared::{ErrorCode, Permission};
 
+use crate::web::Response;
 use crate::web::{client_ip, cookie_value, cross_origin, CookiePolicy, PeerAddr};
-use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use warp::reply::Response;
+use crate::web::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::auth::principal::LoginError;
 use crate::auth::{token, Authenticator, Credential, Principal, RequestMeta, TenantScope};
@@ -602,7 +602,7 @@ impl From<crate::auth::password::Busy> for Failure {
 
 /// A JSON answer.
 pub fn json(status: StatusCode, value: &impl Serialize) -> ApiResult {
-    let mut response = warp::reply::Response::new(
+    let mut response = crate::web::Response::new(
         serde_json::to_vec(value)
             .map_err(|e| {
                 Failure::new(

@@ -1,16 +1,16 @@
 //! Sign-in, sessions and first setup.
 
+use crate::web::{HeaderValue, StatusCode};
 use switchboard_shared::api::{
     ChangePassword, LoginRequest, LoginResponse, SetupRequest, TokenResponse,
 };
 use switchboard_shared::ErrorCode;
-use warp::http::{HeaderValue, StatusCode};
 
 use super::{access, json, me_of, no_content, ApiResult, Ctx, Failure, PublicCtx};
 use crate::auth::principal::{ChangePasswordError, LoginError, SetupError};
 use crate::auth::Credential;
 
-fn with_cookie(mut response: warp::reply::Response, cookie: &str) -> ApiResult {
+fn with_cookie(mut response: crate::web::Response, cookie: &str) -> ApiResult {
     let value = HeaderValue::from_str(cookie).map_err(|e| {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
