@@ -68,6 +68,7 @@ pub async fn open_store(config: &Config, read_only: bool) -> Result<Arc<dyn Stor
                 nodes: config.store.scylla.nodes.clone(),
                 keyspace: config.store.scylla.keyspace.clone(),
                 replication: config.store.scylla.replication.clone(),
+                keyspace_options: config.store.scylla.keyspace_options.clone(),
             })
             .await?,
         ),

@@ -189,6 +189,8 @@ pub struct ScyllaConfig {
     pub nodes: Vec<String>,
     pub keyspace: String,
     pub replication: String,
+    /// CQL appended to `CREATE KEYSPACE` (see the defaults for why tablets are off).
+    pub keyspace_options: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -26,6 +26,14 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Apply the store's pending migrations (as `serve` does at start) and list the ledger: each
+    /// migration applied, its file's checksum and when. Refuses, naming the file, when an applied
+    /// migration's file changed or the store was migrated by a newer build.
+    Migrate {
+        /// The server's TOML file (for data_dir or the Scylla nodes).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Write every stored message (or account event) to a file, as JSON lines or CSV.
     Export {
         /// The server's TOML file (for data_dir or the Scylla nodes). Safe while it runs.
@@ -171,6 +179,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal().await;
                 tracing::info!("shutting down: finishing in-flight requests");
                 running.shutdown().await;
+                anyhow::Ok(())
+            })
+        }
+        Command::Migrate { config } => {
+            let config = load(config.as_deref())?;
+            runtime.block_on(async {
+                let store = app::open_store(&config, false).await?;
+                for m in store.schema_ledger().await? {
+                    let at = jiff::Timestamp::from_millisecond(m.applied_at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    println!("{:>4}  {:<28}  {}  {at}", m.version, m.name, m.checksum);
+                }
                 anyhow::Ok(())
             })
         }

@@ -69,7 +69,9 @@ mod scylla {
             nodes: uri.split(',').map(|s| s.trim().to_owned()).collect(),
             keyspace: std::env::var("SCYLLA_KEYSPACE")
                 .unwrap_or_else(|_| "switchboard_conformance".into()),
-            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
+            // As production keyspaces are made: NetworkTopologyStrategy, tablets off.
+            replication: "{'class': 'NetworkTopologyStrategy', 'replication_factor': 1}".into(),
+            keyspace_options: "AND tablets = {'enabled': false}".into(),
         };
         let store = ScyllaStore::connect(&options)
             .await

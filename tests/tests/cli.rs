@@ -323,3 +323,38 @@ fn api_keys_are_created_once_listed_and_revoked_with_audit_lines() {
         .unwrap()
         .contains("revoked_at"));
 }
+
+#[test]
+fn migrate_applies_the_schema_lists_the_ledger_and_refuses_a_changed_migration() {
+    let cli = Cli::new();
+    let listed = cli.ok(&["migrate"], "");
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(
+        lines.len(),
+        switchboard_server::store::sqlite::MIGRATIONS.len(),
+        "{listed}"
+    );
+    for (line, m) in lines
+        .iter()
+        .zip(switchboard_server::store::sqlite::MIGRATIONS)
+    {
+        assert!(
+            line.contains(m.name) && line.contains(&m.checksum()),
+            "{line} names {} and its checksum",
+            m.name
+        );
+    }
+    assert_eq!(
+        cli.ok(&["migrate"], ""),
+        listed,
+        "a second run applies nothing"
+    );
+
+    // An applied migration whose recorded text differs from the file stops it, naming the file.
+    let db = cli.dir.path().join("data/switchboard.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("UPDATE schema_ledger SET checksum = 'x' WHERE version = 2")
+        .unwrap();
+    cli.fails(&["migrate"], "", "0002_identity.sql");
+}

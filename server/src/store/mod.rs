@@ -146,6 +146,8 @@ pub trait MessageStore: Send + Sync {
 
     /// Whether the store answers, cheaply (readiness probes call it often).
     async fn ping(&self) -> StoreResult<()>;
+    /// The migrations applied, from the ledger, oldest first.
+    async fn schema_ledger(&self) -> StoreResult<Vec<ledger::Applied>>;
 }
 
 /// Users, sessions, API keys, custom roles, teams and the audit log.

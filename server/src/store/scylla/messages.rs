@@ -764,6 +764,10 @@ impl MessageStore for ScyllaStore {
         Ok(StoreStats::default())
     }
 
+    async fn schema_ledger(&self) -> StoreResult<Vec<crate::store::ledger::Applied>> {
+        super::migrate::ledger_rows(&self.session, &self.keyspace).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.session
             .query_unpaged("SELECT release_version FROM system.local", &[])

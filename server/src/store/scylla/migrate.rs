@@ -5,7 +5,7 @@ use scylla::statement::Consistency;
 
 use scylla::statement::unprepared::Statement;
 
-use super::{first_row, rows_of, unavailable};
+use super::{first_row, rows_of, unavailable, ScyllaOptions};
 use crate::domain::now_ms;
 use crate::store::ledger::{self, Applied, Migration};
 use crate::store::{IdKeys, StoreError, StoreResult};
@@ -34,27 +34,46 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_journal.cql"),
 ];
 
-/// Brings the keyspace's schema up to date: creates the keyspace and the ledger, checks the
+/// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the
+/// migration lock (so two servers starting together do not both change the schema), checks the
 /// ledger against the files (a changed file or a newer keyspace stops here), then runs each
 /// missing migration, waits for every node to agree on the schema, and records it.
-pub(super) async fn migrate(
-    session: &Session,
-    keyspace: &str,
-    replication: &str,
-) -> StoreResult<()> {
+pub(super) async fn migrate(session: &Session, options: &ScyllaOptions) -> StoreResult<()> {
+    let keyspace = options.keyspace.as_str();
     let fill = |cql: &str| {
         cql.replace("{keyspace}", keyspace)
-            .replace("{replication}", replication)
+            .replace("{replication}", &options.replication)
     };
-    for statement in [
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}",
-        "CREATE TABLE IF NOT EXISTS {keyspace}.schema_ledger (
-           scope text, version int, name text, checksum text, applied_at bigint,
-           PRIMARY KEY (scope, version))",
-    ] {
-        run(session, &fill(statement)).await?;
-    }
+    run(
+        session,
+        &format!(
+            "{} {}",
+            fill("CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"),
+            options.keyspace_options
+        ),
+    )
+    .await?;
+    run(
+        session,
+        &fill(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.schema_ledger (
+               scope text, version int, name text, checksum text, applied_at bigint,
+               PRIMARY KEY (scope, version))",
+        ),
+    )
+    .await?;
     agree(session).await?;
+    let lock = MigrationLock::take(session, keyspace).await?;
+    let outcome = apply_pending(session, keyspace, &fill).await;
+    lock.release(session).await;
+    outcome
+}
+
+async fn apply_pending(
+    session: &Session,
+    keyspace: &str,
+    fill: &impl Fn(&str) -> String,
+) -> StoreResult<()> {
     let applied = ledger_rows(session, keyspace).await?;
     for m in ledger::pending("ScyllaDB", &applied, MIGRATIONS)? {
         for statement in cql_statements(&fill(m.text)) {
@@ -77,6 +96,64 @@ pub(super) async fn migrate(
         );
     }
     Ok(())
+}
+
+/// How long a migration lock lives if its holder dies without releasing it.
+const LOCK_TTL_SECS: i32 = 120;
+/// How long start-up waits for another server's migration to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// The migration lock: a lightweight transaction on one ledger row, with a TTL so a crashed
+/// holder cannot block start-up for longer than [`LOCK_TTL_SECS`].
+struct MigrationLock {
+    keyspace: String,
+    owner: String,
+}
+
+impl MigrationLock {
+    async fn take(session: &Session, keyspace: &str) -> StoreResult<Self> {
+        let owner = format!("{:032x}", rand::random::<u128>());
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let mut claim = Statement::new(format!(
+                "INSERT INTO {keyspace}.schema_ledger (scope, version, name)
+                 VALUES ('lock', 0, ?) IF NOT EXISTS USING TTL {LOCK_TTL_SECS}"
+            ));
+            claim.set_consistency(Consistency::LocalQuorum);
+            let result = session
+                .query_unpaged(claim, (owner.as_str(),))
+                .await
+                .map_err(unavailable)?;
+            if super::lwt_applied(result)? {
+                return Ok(Self {
+                    keyspace: keyspace.to_owned(),
+                    owner,
+                });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "another server has held the migration lock of keyspace `{keyspace}` for \
+                     over {} s; if none is starting, the lock expires by itself within \
+                     {LOCK_TTL_SECS} s of its holder stopping",
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            tracing::info!("another server is migrating the keyspace; waiting for it");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Releases the lock if it is still ours (a failure only logs: the TTL ends it anyway).
+    async fn release(self, session: &Session) {
+        let keyspace = &self.keyspace;
+        let mut delete = Statement::new(format!(
+            "DELETE FROM {keyspace}.schema_ledger WHERE scope = 'lock' AND version = 0 IF name = ?"
+        ));
+        delete.set_consistency(Consistency::LocalQuorum);
+        if let Err(error) = session.query_unpaged(delete, (self.owner.as_str(),)).await {
+            tracing::warn!(%error, "could not release the migration lock; it expires by itself");
+        }
+    }
 }
 
 async fn run(session: &Session, statement: &str) -> StoreResult<()> {
@@ -105,7 +182,7 @@ struct LedgerRow {
     applied_at: i64,
 }
 
-async fn ledger_rows(session: &Session, keyspace: &str) -> StoreResult<Vec<Applied>> {
+pub(super) async fn ledger_rows(session: &Session, keyspace: &str) -> StoreResult<Vec<Applied>> {
     let mut select = Statement::new(format!(
         "SELECT version, name, checksum, applied_at FROM {keyspace}.schema_ledger
          WHERE scope = 'schema' LIMIT 10000"

@@ -63,10 +63,13 @@ pub struct ScyllaOptions {
     pub keyspace: String,
     /// CQL replication map, e.g. `{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}`.
     pub replication: String,
+    /// CQL appended to `CREATE KEYSPACE` (`AND tablets = {'enabled': false}` by default).
+    pub keyspace_options: String,
 }
 
 pub struct ScyllaStore {
     session: Session,
+    keyspace: String,
     keys: IdKeys,
     directory: directory::Statements,
     messages: messages::Statements,
@@ -109,7 +112,7 @@ impl ScyllaStore {
             .await
             .map_err(unavailable)?;
         check_replication(&session, &options.replication).await?;
-        migrate(&session, &options.keyspace, &options.replication).await?;
+        migrate(&session, options).await?;
         let ks = &options.keyspace;
         let p = Preparer {
             session: &session,
@@ -123,6 +126,7 @@ impl ScyllaStore {
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
+            keyspace: options.keyspace.clone(),
             keys,
             directory,
             messages,

@@ -649,6 +649,10 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn schema_ledger(&self) -> StoreResult<Vec<crate::store::ledger::Applied>> {
+        self.read(super::migrate::ledger_rows).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
