@@ -213,7 +213,7 @@ async fn quotes_reactions_files_and_templates_reach_the_customer() {
         .as_str()
         .unwrap()
         .contains("5242880"));
-    // Beyond the server's own upload limit (16 MiB) the body is not even read in full.
+    // Beyond the server's own upload limit (16 MiB) the body is drained, never kept.
     let a = upload(&api, &owner, &id, "application/pdf", vec![b'%'; 17 << 20]).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
 
