@@ -548,10 +548,8 @@ impl Worker {
         t.figures.stats(now, sla_ms, &t.engine, t.open.values())
     }
 
-    /// Stores a thread, then announces it; a store failure is logged and the state kept in
-    /// memory (the next change writes it again).
-    /// Stores a conversation's state now; what waited in `dirty` for it is superseded. Only
-    /// for people's commands, which answer with the result; `staged` is empty then (commands
+    /// Stores a conversation's state now; what waited as bookkeeping for it is superseded. Only
+    /// for people's commands, which answer with the result; nothing is staged then (commands
     /// flush first).
     async fn put(
         &mut self,
