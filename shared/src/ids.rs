@@ -92,3 +92,17 @@ string_id!(
     /// A send in the outbox (`o_…`), derived from the conversation, the author and their key.
     SendId
 );
+string_id!(
+    /// A customer record (`c_…`), derived from the identity it was first known by (a keyed
+    /// digest of the number or the BSUID), so an inbound message finds or makes it without a
+    /// read first. A merge keeps the surviving contact's id.
+    ContactId
+);
+string_id!(
+    /// A contact import (`imp_…`).
+    ImportId
+);
+string_id!(
+    /// A saved segment (`seg_…`).
+    SegmentId
+);

@@ -5,6 +5,7 @@
 //! serde only, no I/O, no clocks.
 
 pub mod api;
+pub mod contacts;
 pub mod error;
 pub mod ids;
 pub mod message;
@@ -14,8 +15,8 @@ pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
-    ApiKeyId, ConversationId, MessageKey, PhoneNumberId, RoleId, SendId, TeamId, TenantId, UserId,
-    WaId, Wamid,
+    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
+    SendId, TeamId, TenantId, UserId, WaId, Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

@@ -7,11 +7,12 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use switchboard_shared::contacts::{ConsentEvidence, ConsentSource, Marketing};
 use switchboard_shared::{MessageStatus, PhoneNumberId, WaId, Wamid};
 
 use crate::domain::{
-    inbound_message_key, AccountEvent, ContactUpdate, InboundEvent, InboundMessage, StatusUpdate,
-    UnixMillis,
+    inbound_message_key, AccountEvent, ConsentChange, ContactUpdate, InboundEvent, InboundMessage,
+    StatusUpdate, UnixMillis,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -134,6 +135,9 @@ fn parse_change(change: Change, waba_id: Option<String>, entry_time: UnixMillis)
     if change.field != "messages" {
         let at_ms = seconds_to_ms(value.get("timestamp")).unwrap_or(entry_time);
         events.push(account(&change.field, value, at_ms));
+        if change.field == "user_preferences" {
+            events.extend(preferences(value, entry_time));
+        }
         return ParsedChange {
             waba_id,
             field: change.field,
@@ -155,6 +159,9 @@ fn parse_change(change: Change, waba_id: Option<String>, entry_time: UnixMillis)
                 wa_id: WaId::from(wa_id),
                 name: str_at(contact, &["profile", "name"]).map(str::to_owned),
                 user_id: str_at(contact, &["user_id"]).map(str::to_owned),
+                username: str_at(contact, &["profile", "username"])
+                    .or_else(|| str_at(contact, &["username"]))
+                    .map(str::to_owned),
             }));
         }
     }
@@ -182,7 +189,24 @@ fn parse_change(change: Change, waba_id: Option<String>, entry_time: UnixMillis)
     {
         understood = true;
         match parse_status(status, number.as_ref()) {
-            Some(s) => events.push(InboundEvent::Status(s)),
+            Some(s) => {
+                // 131050: the customer stopped marketing messages from this business.
+                if s.error_codes.contains(&131050) && !s.recipient.as_str().is_empty() {
+                    events.push(InboundEvent::Consent(ConsentChange {
+                        customer: s.recipient.as_str().to_owned(),
+                        evidence: ConsentEvidence {
+                            marketing: Marketing::OptedOut,
+                            source: ConsentSource::SendFailure,
+                            at: s.at_ms,
+                            text:
+                                "131050: the customer stopped marketing messages from this business"
+                                    .to_owned(),
+                            by: None,
+                        },
+                    }));
+                }
+                events.push(InboundEvent::Status(s));
+            }
             None => events.push(account("messages.unrecognized_status", status, entry_time)),
         }
     }
@@ -200,6 +224,35 @@ fn parse_change(change: Change, waba_id: Option<String>, entry_time: UnixMillis)
         number,
         events,
     }
+}
+
+/// Meta's `user_preferences`: a customer stopped or resumed marketing messages.
+fn preferences(value: &Value, entry_time: UnixMillis) -> Vec<InboundEvent> {
+    value
+        .get("user_preferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| str_at(p, &["category"]) == Some("marketing_messages"))
+        .filter_map(|p| {
+            let customer = str_at(p, &["wa_id"]).or_else(|| str_at(p, &["user_id"]))?;
+            let marketing = match str_at(p, &["value"])? {
+                "stop" => Marketing::OptedOut,
+                "resume" => Marketing::OptedIn,
+                _ => return None,
+            };
+            Some(InboundEvent::Consent(ConsentChange {
+                customer: customer.to_owned(),
+                evidence: ConsentEvidence {
+                    marketing,
+                    source: ConsentSource::Webhook,
+                    at: seconds_to_ms(p.get("timestamp")).unwrap_or(entry_time),
+                    text: str_at(p, &["detail"]).unwrap_or_default().to_owned(),
+                    by: None,
+                },
+            }))
+        })
+        .collect()
 }
 
 fn parse_message(message: &Value, number: Option<&PhoneNumberId>) -> Option<InboundMessage> {

@@ -70,6 +70,8 @@ pub struct ContactUpdate {
     pub name: Option<String>,
     /// Business-scoped user id (BSUID), when Meta sent one.
     pub user_id: Option<String>,
+    /// The customer's WhatsApp username, when they have one (2026).
+    pub username: Option<String>,
 }
 
 /// An inbound customer message, parsed from a webhook.
@@ -122,6 +124,9 @@ pub enum InboundEvent {
     Message(InboundMessage),
     Status(StatusUpdate),
     Account(AccountEvent),
+    /// A customer's marketing consent changed (Meta's `user_preferences`, a send refused with
+    /// 131050, or a stop keyword the service found in a message).
+    Consent(super::contact::ConsentChange),
 }
 
 /// One webhook delivery, ready to persist.

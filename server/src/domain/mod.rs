@@ -5,6 +5,7 @@
 //! sockets or the Cloud API's wire format; depend on any other module of this crate.
 
 pub mod clock;
+pub mod contact;
 pub mod directory;
 pub mod error;
 pub mod event;
@@ -14,6 +15,7 @@ pub mod message;
 pub mod outbox;
 
 pub use clock::{now_ms, UnixMillis};
+pub use contact::*;
 pub use directory::*;
 pub use error::CommandError;
 pub use event::DomainEvent;

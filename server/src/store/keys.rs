@@ -11,7 +11,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId};
+use switchboard_shared::{ContactId, ConversationId, PhoneNumberId, TenantId, WaId};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -70,6 +70,18 @@ impl IdKeys {
         mac.update(customer.as_str().as_bytes());
         let digest = mac.finalize().into_bytes();
         ConversationId::new(format!("c_{}", &hex::encode(digest)[..CONVERSATION_HEX]))
+    }
+
+    /// A contact first known by `identity` (its number's digits, or its BSUID): `ct_` and 32 hex
+    /// characters. Derived, so that the first message of a new customer makes their contact
+    /// without reading first, and every server makes the same one.
+    pub fn contact_id(&self, tenant: &TenantId, identity: &str) -> ContactId {
+        let mut mac = self.tenant_mac("contact", tenant);
+        mac.update(identity.as_bytes());
+        ContactId::new(format!(
+            "ct_{}",
+            &hex::encode(mac.finalize().into_bytes())[..32]
+        ))
     }
 
     /// What a caller who may not see customers' numbers gets instead of a wamid (a wamid is

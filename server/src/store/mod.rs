@@ -21,9 +21,10 @@ pub mod scylla;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use switchboard_shared::contacts::{AttributeDef, ConsentEvidence, Filter};
 use switchboard_shared::{
-    ApiKeyId, ConversationId, MessageKey, PhoneNumberId, RoleId, SendId, TeamId, TenantId, UserId,
-    Wamid,
+    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
+    SendId, TeamId, TenantId, UserId, Wamid,
 };
 
 pub use keys::IdKeys;
@@ -318,9 +319,217 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<Page<OutboxRecord>>;
 }
 
+/// A contact listing's filter: a name or number prefix, a tag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactQuery {
+    /// Folded ([`fold`]) name prefix, or number digits prefix; at least two characters.
+    pub prefix: Option<String>,
+    /// Whether the prefix may match numbers (callers who may not see numbers cannot search
+    /// by them).
+    pub by_phone: bool,
+    pub tag: Option<String>,
+}
+
+/// Customers, their notes and consent history, the tag catalogue, attribute definitions,
+/// segments and imports.
+///
+/// Scylla shape: contacts are partitioned by (tenant, shard of 16) and found by id; a number or
+/// a BSUID finds its contact through an index row of its own; notes and consent history by
+/// (tenant, contact); catalogue, definitions, segments and imports are small per-tenant sets;
+/// an import's undo log and rejected rows by (tenant, import). Every write is an upsert.
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// Writes a contact whole (with its identity and search index entries, its consent change
+    /// when given, and its audit line). `Conflict` when its number or BSUID belongs to another
+    /// contact; nothing is written then.
+    async fn put_contact(
+        &self,
+        contact: &ContactRecord,
+        consent: Option<&ConsentEvidence>,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()>;
+    async fn get_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+    ) -> StoreResult<Option<ContactRecord>>;
+    /// The contact a `wa_id` or a BSUID belongs to.
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+    ) -> StoreResult<Option<ContactRecord>>;
+    /// The contacts of these numbers (E.164 digits), in any order; unknown ones are absent.
+    async fn contacts_by_phones(
+        &self,
+        tenant: &TenantId,
+        phones: &[String],
+    ) -> StoreResult<Vec<ContactRecord>>;
+    /// Applies what webhooks said about customers (made when new), outside `ingest` (an
+    /// outbound message's time).
+    async fn touch_contacts(&self, touches: &[(TenantId, ContactTouch)]) -> StoreResult<()>;
+    /// A page of contacts: by name (folded) or number prefix when `query.prefix` is given,
+    /// else by id; only those with `query.tag` when given.
+    async fn list_contacts(
+        &self,
+        tenant: &TenantId,
+        query: &ContactQuery,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactRecord>>;
+    /// How many contacts a (checked) filter selects. `open` holds the customers (`wa_id`s and
+    /// BSUIDs) with a queued or assigned conversation now.
+    async fn count_segment(
+        &self,
+        tenant: &TenantId,
+        filter: &Filter,
+        now: UnixMillis,
+        open: &std::collections::HashSet<String>,
+    ) -> StoreResult<u64>;
+    /// A page of the contacts a filter selects, by id.
+    async fn segment_members(
+        &self,
+        tenant: &TenantId,
+        filter: &Filter,
+        now: UnixMillis,
+        open: &std::collections::HashSet<String>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactRecord>>;
+    /// Removes a contact with its notes and consent history (not its conversations).
+    async fn delete_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<bool>;
+    /// Writes `into` and removes `from`, moving `from`'s notes and consent history to `into`,
+    /// with the audit line: one transaction on SQLite, idempotent steps on Scylla (`into`
+    /// first, so a retry finishes the job).
+    async fn merge_contacts(
+        &self,
+        into: &ContactRecord,
+        from: &ContactRecord,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Removes everything stored about a customer: the contact, its notes and consent
+    /// history, and the messages, statuses, conversations, inbox state, notes and sends of
+    /// every conversation with `customers` (its `wa_id` and BSUID), on every number. Counts
+    /// what it removed; writes the audit line (which holds the counts, never the content).
+    async fn erase_contact(
+        &self,
+        contact: &ContactRecord,
+        audit: &AuditRecord,
+    ) -> StoreResult<ErasureReceipt>;
+
+    async fn add_contact_note(&self, note: &ContactNoteRecord) -> StoreResult<()>;
+    /// A page of a contact's notes, newest first.
+    async fn contact_notes(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactNoteRecord>>;
+    /// A page of a contact's consent changes, newest first.
+    async fn consent_history(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ConsentEvidence>>;
+
+    /// Creates or replaces a tag of the catalogue (found case-insensitively).
+    async fn put_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()>;
+    /// The catalogue (at most [`MAX_CATALOGUE_TAGS`]), by name.
+    async fn list_tags(&self, tenant: &TenantId) -> StoreResult<Vec<TagRecord>>;
+    async fn delete_tag(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+    async fn put_attribute(
+        &self,
+        tenant: &TenantId,
+        def: &AttributeDef,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// The definitions (at most [`MAX_ATTRIBUTES`]), by key.
+    async fn list_attributes(&self, tenant: &TenantId) -> StoreResult<Vec<AttributeDef>>;
+    async fn delete_attribute(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+
+    async fn put_segment(&self, segment: &SegmentRecord, audit: &AuditRecord) -> StoreResult<()>;
+    async fn get_segment(
+        &self,
+        tenant: &TenantId,
+        id: &SegmentId,
+    ) -> StoreResult<Option<SegmentRecord>>;
+    /// The segments (at most [`MAX_SEGMENTS`]), by id.
+    async fn list_segments(&self, tenant: &TenantId) -> StoreResult<Vec<SegmentRecord>>;
+    async fn delete_segment(
+        &self,
+        tenant: &TenantId,
+        id: &SegmentId,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+
+    /// Writes an import's record whole (its state and checkpoint).
+    async fn put_import(&self, import: &ImportRecord) -> StoreResult<()>;
+    async fn get_import(
+        &self,
+        tenant: &TenantId,
+        id: &ImportId,
+    ) -> StoreResult<Option<ImportRecord>>;
+    /// A tenant's imports, newest first (the last 100).
+    async fn list_imports(&self, tenant: &TenantId) -> StoreResult<Vec<ImportRecord>>;
+    /// Every tenant's imports still `running` (to resume after a restart).
+    async fn running_imports(&self) -> StoreResult<Vec<ImportRecord>>;
+    /// One committed chunk of an import: the contacts written (with their tags' index), the
+    /// undo entries, the rejected rows and the import's checkpoint, together: a restart
+    /// resumes after the last chunk written, never half of one. A contact whose number is
+    /// another's is `Conflict` and nothing of the chunk is written.
+    async fn import_chunk(
+        &self,
+        import: &ImportRecord,
+        contacts: &[ContactRecord],
+        undo: &[UndoEntry],
+        rejected: &[RejectedRow],
+    ) -> StoreResult<()>;
+    /// A page of an import's undo log, by contact id.
+    async fn import_undo_log(
+        &self,
+        tenant: &TenantId,
+        import: &ImportId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UndoEntry>>;
+    /// A page of an import's rejected rows, by line.
+    async fn rejected_rows(
+        &self,
+        tenant: &TenantId,
+        import: &ImportId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<RejectedRow>>;
+}
+
 /// Everything a running server needs from persistence.
-pub trait Store: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore {}
-impl<T: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore> Store for T {}
+pub trait Store:
+    DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore + ContactStore
+{
+}
+impl<
+        T: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore + ContactStore,
+    > Store for T
+{
+}
 
 /// The largest page any read returns.
 pub const MAX_PAGE: usize = 500;

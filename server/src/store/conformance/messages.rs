@@ -71,6 +71,7 @@ pub async fn a_webhook_without_a_name_keeps_the_contacts_name(store: &dyn Store)
     let customer = "16505550200";
     let contact = |name: Option<&str>| {
         InboundEvent::Contact(ContactUpdate {
+            username: None,
             wa_id: WaId::from(customer),
             name: name.map(str::to_owned),
             user_id: None,
@@ -182,6 +183,7 @@ pub async fn ingest_is_idempotent_and_keeps_recycled_wamids_apart(store: &dyn St
     ];
     let events = |ms: &[InboundMessage]| {
         let mut events = vec![InboundEvent::Contact(ContactUpdate {
+            username: None,
             wa_id: WaId::from("16505551234"),
             name: Some("Sheena Nelson".into()),
             user_id: None,

@@ -5,12 +5,14 @@
 //!
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
-//! notes and profiles).
+//! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure).
 
+mod contacts;
 mod identity;
 mod inbox;
 mod messages;
 
+pub use contacts::*;
 pub use identity::*;
 pub use inbox::*;
 pub use messages::*;
@@ -46,6 +48,12 @@ macro_rules! store_conformance_tests {
             threads_keep_their_state_and_only_open_ones_are_listed,
             outbox_sends_are_claimed_once_and_finished_into_history,
             notes_page_newest_first_and_profiles_carry_their_audit,
+            webhooks_make_and_update_contacts,
+            contacts_are_unique_searchable_and_listed_by_tag,
+            segments_count_what_the_filter_means,
+            imports_write_chunks_with_their_undo_log,
+            merges_move_history_and_erasure_removes_the_customer,
+            catalogue_definitions_and_segments_are_per_tenant,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

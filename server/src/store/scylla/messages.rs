@@ -385,8 +385,12 @@ impl MessageStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
+        for (tenant, touch) in contact_touches(&batch.events) {
+            self.touch(&tenant, &touch, batch.received_at).await?;
+        }
         for (tenant, event) in &batch.events {
             match event {
+                InboundEvent::Consent(_) => {}
                 InboundEvent::Contact(c) => {
                     self.session
                         .execute_unpaged(

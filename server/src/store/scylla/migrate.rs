@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_notes_profiles.cql"),
     migration!(7, "0007_keys.cql"),
     migration!(8, "0008_journal.cql"),
+    migration!(9, "0009_contacts.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

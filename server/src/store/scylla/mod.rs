@@ -39,6 +39,7 @@ fn markers(columns: &str) -> String {
     vec!["?"; columns.split(',').count()].join(", ")
 }
 
+mod contacts;
 mod directory;
 mod identity;
 mod inbox;
@@ -76,6 +77,7 @@ pub struct ScyllaStore {
     identity: identity::Statements,
     inbox: inbox::Statements,
     outbox: outbox::Statements,
+    contacts: contacts::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -123,6 +125,7 @@ impl ScyllaStore {
         let identity = identity::Statements::prepare(&p).await?;
         let inbox = inbox::Statements::prepare(&p).await?;
         let outbox = outbox::Statements::prepare(&p).await?;
+        let contacts = contacts::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -133,6 +136,7 @@ impl ScyllaStore {
             identity,
             inbox,
             outbox,
+            contacts,
         })
     }
 }
@@ -247,6 +251,16 @@ mod tests {
                 "outbox_pending_by_number",
                 super::outbox::PendingRow::COLUMNS,
             ),
+            ("contacts_by_id", super::contacts::ContactRow::COLUMNS),
+            (
+                "contact_notes_by_contact",
+                super::contacts::ContactNoteRow::COLUMNS,
+            ),
+            ("consent_by_contact", super::contacts::ConsentRow::COLUMNS),
+            ("imports_by_tenant", super::contacts::ImportRow::COLUMNS),
+            ("import_undo", super::contacts::UndoRow::COLUMNS),
+            ("import_rejects", super::contacts::RejectRow::COLUMNS),
+            ("segments_by_tenant", super::contacts::SegmentRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

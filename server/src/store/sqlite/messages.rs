@@ -26,8 +26,12 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
     })
     .map_err(unavailable)?;
     report.journal_seq = Some(conn.last_insert_rowid());
+    for (tenant, touch) in contact_touches(&batch.events) {
+        super::contacts::touch(conn, keys, &tenant, &touch, batch.received_at)?;
+    }
     for (tenant, event) in &batch.events {
         match event {
+            InboundEvent::Consent(_) => {}
             InboundEvent::Contact(c) => {
                 conn.prepare_cached(
                     "INSERT INTO contacts_by_tenant (tenant, wa_id, name, user_id, updated_at)

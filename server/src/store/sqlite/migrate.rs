@@ -29,7 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_outbox.sql"),
     migration!(6, "0006_notes_profiles.sql"),
     migration!(7, "0007_keys.sql"),
+    migration!(8, "0008_contacts.sql"),
 ];
+
+/// The version whose transaction also makes contacts of the customers webhooks recorded.
+const CONTACTS_VERSION: i64 = 8;
 
 /// The version whose transaction also makes the identifier keys and re-keys conversations.
 const KEYS_VERSION: i64 = 7;
@@ -60,6 +64,10 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             )
             .map_err(unavailable)?;
             rekey_conversations(&tx, &keys)?;
+        }
+        if m.version == CONTACTS_VERSION {
+            let keys = load_keys(&tx)?;
+            super::contacts::backfill(&tx, &keys)?;
         }
         record(&tx, m)?;
         // Kept in step for tools that read it (and older builds' refusal to downgrade).

@@ -1,6 +1,6 @@
 //! The embedded default backend: SQLite in WAL mode inside `data_dir`.
 //!
-//! One file per aggregate (`directory`, `messages`, `identity`, `inbox`, `outbox`), each owning
+//! One file per aggregate (`directory`, `messages`, `identity`, `inbox`, `outbox`, `contacts`), each owning
 //! its SQL, its reads and its writes; `migrate` owns the schema; `writer` runs writes.
 //!
 //! Concurrency model: exactly one writer thread owns the read-write connection. A write is a
@@ -10,7 +10,9 @@
 //! small pool of read-only connections on the blocking thread pool and never wait for the writer
 //! (WAL).
 
+mod contacts;
 mod directory;
+mod filter;
 mod identity;
 mod inbox;
 mod messages;

@@ -1,0 +1,1309 @@
+//! Customers: the contact record, how a number is read (libphonenumber's metadata through the
+//! `phonenumber` crate, never hand-written rules), typed attributes, the tag catalogue, consent
+//! and its stop keywords, and the segment filter's meaning (`matches`, `explain`), which every
+//! backend must agree with (the SQLite backend compiles filters to SQL; the conformance suite
+//! checks its answers against [`Filter::matches`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+use switchboard_shared::contacts::{
+    AttributeDef, AttributeKind, AttributeOp, AttributeTest, ClauseResult, ConsentEvidence,
+    Explanation, Filter, ImportState, Marketing, TimeTest,
+};
+use switchboard_shared::{ContactId, ImportId, SegmentId, TenantId, UserId};
+use unicode_normalization::UnicodeNormalization as _;
+
+use super::UnixMillis;
+
+/// Tags one contact may carry.
+pub const MAX_CONTACT_TAGS: usize = 100;
+/// Tags in a tenant's catalogue.
+pub const MAX_CATALOGUE_TAGS: usize = 1000;
+/// Attribute definitions per tenant.
+pub const MAX_ATTRIBUTES: usize = 100;
+/// Segments per tenant.
+pub const MAX_SEGMENTS: usize = 500;
+/// How deep a segment filter may nest, and how many clauses it may have in all.
+pub const MAX_FILTER_DEPTH: usize = 8;
+pub const MAX_FILTER_CLAUSES: usize = 100;
+/// The longest text attribute value and note.
+pub const MAX_TEXT: usize = 2000;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A customer of one tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactRecord {
+    pub tenant: TenantId,
+    pub id: ContactId,
+    /// E.164 digits without `+` (WhatsApp's `wa_id` form), unique in the tenant.
+    pub phone: Option<String>,
+    /// The business-scoped user id, unique in the tenant.
+    pub bsuid: Option<String>,
+    pub username: Option<String>,
+    /// The name the business gave.
+    pub name: Option<String>,
+    /// The name on the WhatsApp profile (from webhooks).
+    pub profile_name: Option<String>,
+    /// ISO 3166 alpha-2, from the number.
+    pub country: Option<String>,
+    /// Catalogue spellings, in the order given, no duplicates.
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, Value>,
+    pub marketing: Marketing,
+    pub consent: Option<ConsentEvidence>,
+    pub last_inbound_at: Option<UnixMillis>,
+    pub last_outbound_at: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl ContactRecord {
+    /// A new contact known by a number and/or a BSUID.
+    pub fn new(
+        tenant: TenantId,
+        id: ContactId,
+        phone: Option<String>,
+        bsuid: Option<String>,
+        at: UnixMillis,
+    ) -> Self {
+        let country = phone.as_deref().and_then(country_of);
+        Self {
+            tenant,
+            id,
+            phone,
+            bsuid,
+            username: None,
+            name: None,
+            profile_name: None,
+            country,
+            tags: Vec::new(),
+            attributes: BTreeMap::new(),
+            marketing: Marketing::Unknown,
+            consent: None,
+            last_inbound_at: None,
+            last_outbound_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The name people see: the given one, else the WhatsApp profile's.
+    pub fn display_name(&self) -> Option<&str> {
+        self.name.as_deref().or(self.profile_name.as_deref())
+    }
+
+    /// The ids conversations know this customer by (`WaId`s).
+    pub fn wa_ids(&self) -> Vec<String> {
+        self.phone
+            .iter()
+            .chain(self.bsuid.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// Applies a consent change unless a later one is already recorded (a redelivered or
+    /// late webhook never undoes a newer choice). Returns whether anything changed.
+    pub fn apply_consent(&mut self, evidence: &ConsentEvidence) -> bool {
+        if self
+            .consent
+            .as_ref()
+            .is_some_and(|current| current.at > evidence.at || current == evidence)
+        {
+            return false;
+        }
+        self.marketing = evidence.marketing;
+        self.consent = Some(evidence.clone());
+        true
+    }
+
+    /// The fields a person or an import edits (what an undo restores and what "unchanged"
+    /// compares).
+    pub fn editable(&self) -> Editable {
+        Editable {
+            name: self.name.clone(),
+            tags: self.tags.clone(),
+            attributes: self.attributes.clone(),
+        }
+    }
+}
+
+/// What a person or an import may change on a contact.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Editable {
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// One consent change in a contact's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub tenant: TenantId,
+    pub contact: ContactId,
+    pub evidence: ConsentEvidence,
+}
+
+/// A consent change that arrived with a webhook, for the customer a conversation knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentChange {
+    /// `wa_id` or BSUID.
+    pub customer: String,
+    pub evidence: ConsentEvidence,
+}
+
+/// What one webhook says about one customer, merged from its events: the profile, the latest
+/// message's time, consent changes. Stores apply it to the customer's contact (made when new).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactTouch {
+    /// The `wa_id` (a number) or, for a customer without one, the BSUID.
+    pub customer: String,
+    pub bsuid: Option<String>,
+    pub profile_name: Option<String>,
+    pub username: Option<String>,
+    pub inbound_at: Option<UnixMillis>,
+    pub outbound_at: Option<UnixMillis>,
+    pub consent: Vec<ConsentEvidence>,
+}
+
+impl ContactTouch {
+    pub fn phone(&self) -> Option<&str> {
+        is_phone_wa_id(&self.customer).then_some(self.customer.as_str())
+    }
+
+    pub fn bsuid(&self) -> Option<&str> {
+        self.bsuid
+            .as_deref()
+            .or((!is_phone_wa_id(&self.customer)).then_some(self.customer.as_str()))
+    }
+
+    /// Applies it; whether anything changed. Times only move forward; consent follows
+    /// [`ContactRecord::apply_consent`].
+    pub fn apply(&self, c: &mut ContactRecord, at: UnixMillis) -> bool {
+        let before = c.clone();
+        if c.phone.is_none() {
+            if let Some(p) = self.phone() {
+                c.phone = Some(p.to_owned());
+                c.country = country_of(p);
+            }
+        }
+        if c.bsuid.is_none() {
+            c.bsuid = self.bsuid().map(str::to_owned);
+        }
+        if let Some(name) = &self.profile_name {
+            c.profile_name = Some(name.clone());
+        }
+        if let Some(u) = &self.username {
+            c.username = Some(u.clone());
+        }
+        if let Some(t) = self.inbound_at {
+            c.last_inbound_at = Some(c.last_inbound_at.map_or(t, |have| have.max(t)));
+        }
+        if let Some(t) = self.outbound_at {
+            c.last_outbound_at = Some(c.last_outbound_at.map_or(t, |have| have.max(t)));
+        }
+        for e in &self.consent {
+            c.apply_consent(e);
+        }
+        let changed = *c != before;
+        if changed {
+            c.updated_at = c.updated_at.max(at);
+        }
+        changed
+    }
+}
+
+/// What a webhook's events say about each customer, one touch per (tenant, customer).
+pub fn contact_touches(
+    events: &[(TenantId, super::InboundEvent)],
+) -> Vec<(TenantId, ContactTouch)> {
+    use super::InboundEvent as E;
+    fn at(out: &mut Vec<(TenantId, ContactTouch)>, tenant: &TenantId, customer: &str) -> usize {
+        match out
+            .iter()
+            .position(|(t, c)| t == tenant && c.customer == customer)
+        {
+            Some(i) => i,
+            None => {
+                out.push((
+                    tenant.clone(),
+                    ContactTouch {
+                        customer: customer.to_owned(),
+                        ..Default::default()
+                    },
+                ));
+                out.len() - 1
+            }
+        }
+    }
+    let mut out: Vec<(TenantId, ContactTouch)> = Vec::new();
+    for (tenant, event) in events {
+        match event {
+            E::Contact(u) if !u.wa_id.as_str().is_empty() => {
+                let i = at(&mut out, tenant, u.wa_id.as_str());
+                let touch = &mut out[i].1;
+                touch.profile_name = u.name.clone().or(touch.profile_name.take());
+                touch.bsuid = u.user_id.clone().or(touch.bsuid.take());
+                touch.username = u.username.clone().or(touch.username.take());
+            }
+            E::Message(m) if !m.customer.as_str().is_empty() => {
+                let i = at(&mut out, tenant, m.customer.as_str());
+                let touch = &mut out[i].1;
+                touch.inbound_at = Some(touch.inbound_at.map_or(m.at_ms, |t| t.max(m.at_ms)));
+            }
+            E::Consent(change) if !change.customer.is_empty() => {
+                let i = at(&mut out, tenant, &change.customer);
+                out[i].1.consent.push(change.evidence.clone());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A note on a contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactNoteRecord {
+    pub tenant: TenantId,
+    pub contact: ContactId,
+    pub id: String,
+    pub author: UserId,
+    pub author_name: String,
+    pub body: String,
+    pub at_ms: UnixMillis,
+}
+
+/// A tag of the tenant's catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRecord {
+    pub tenant: TenantId,
+    pub name: String,
+    pub colour: String,
+}
+
+/// A saved segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRecord {
+    pub tenant: TenantId,
+    pub id: SegmentId,
+    pub name: String,
+    pub filter: Filter,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// An import job: its options, where its file waits, and how far it got (a restart resumes
+/// after `rows_done`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRecord {
+    pub tenant: TenantId,
+    pub id: ImportId,
+    pub state: ImportState,
+    pub dry_run: bool,
+    pub by: UserId,
+    pub file_name: Option<String>,
+    /// The spooled file's name in the import directory.
+    pub file: String,
+    pub bytes_total: u64,
+    pub options: ImportOptions,
+    pub progress: ImportProgress,
+    pub error: Option<String>,
+    pub started_at: UnixMillis,
+    pub finished_at: Option<UnixMillis>,
+}
+
+/// How an import reads its file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportOptions {
+    /// ISO 3166 alpha-2 for national numbers.
+    pub default_region: Option<String>,
+    /// Declared charset (`windows-1251`); detected when absent.
+    pub charset: Option<String>,
+    /// Header → field (`phone`, `name`, `tags`, `marketing`, `attribute:<key>`, `ignore`);
+    /// headers not named here are mapped by their aliases.
+    pub mapping: BTreeMap<String, String>,
+}
+
+/// An import's counters, checkpointed with each committed chunk.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProgress {
+    pub charset: String,
+    pub delimiter: String,
+    pub mapping: Vec<(String, String)>,
+    pub rows_done: u64,
+    pub bytes_done: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub new_tags: Vec<String>,
+    pub preview: Vec<switchboard_shared::contacts::RowVerdict>,
+    /// Milliseconds spent working (across restarts), for the rate.
+    pub busy_ms: u64,
+}
+
+/// What undoing an import must do for one contact it wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndoEntry {
+    pub contact: ContactId,
+    /// The contact's editable fields before the import; `None` when the import created it.
+    pub before: Option<Editable>,
+    /// Its `updated_at` as the import left it: a later change means someone else touched it.
+    pub written_at: UnixMillis,
+}
+
+/// A rejected row, kept for the errors download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedRow {
+    pub line: u64,
+    /// The row's fields as read.
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
+/// What an erasure removed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ErasureReceipt {
+    pub contact: ContactId,
+    pub messages: u64,
+    pub conversations: u64,
+    pub notes: u64,
+    pub consent_records: u64,
+    pub media_references: u64,
+    pub at: UnixMillis,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+/// A region code for national numbers (`RU`).
+pub type Region = phonenumber::country::Id;
+
+/// Reads an ISO 3166 alpha-2 region code.
+pub fn region(code: &str) -> Option<Region> {
+    code.trim().to_ascii_uppercase().parse().ok()
+}
+
+/// A number read from what a person typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedPhone {
+    /// E.164 digits without `+`.
+    pub digits: String,
+    pub country: Option<String>,
+}
+
+/// Why a number was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("no phone number")]
+    Empty,
+    #[error("not a phone number")]
+    NotANumber,
+    #[error("a national number needs a default region (or write it with +country code)")]
+    NeedsRegion,
+    #[error("not a valid number for its country")]
+    Invalid,
+    #[error("a fixed line: WhatsApp customers are on mobile numbers")]
+    FixedLine,
+    #[error("not a number a person uses ({0})")]
+    NotPersonal(&'static str),
+}
+
+/// Reads a number as people write it (`+7 916 123-45-67`, `8 (916) 123-45-67` with region RU,
+/// `(916) 123-4567` with US), validated against libphonenumber's metadata. A fixed line, a toll
+/// free, premium or shared-cost number is refused: customers write from mobiles.
+pub fn parse_phone(text: &str, default_region: Option<Region>) -> Result<ParsedPhone, PhoneError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    if !trimmed.chars().any(|c| c.is_ascii_digit()) {
+        return Err(PhoneError::NotANumber);
+    }
+    // `00` is the international prefix of most of the world (Russia's own is `810`).
+    let owned;
+    let trimmed = match trimmed.strip_prefix("00") {
+        Some(rest) => {
+            owned = format!("+{rest}");
+            owned.as_str()
+        }
+        None => trimmed,
+    };
+    let international = trimmed.starts_with('+');
+    let number = match phonenumber::parse(default_region, trimmed) {
+        Ok(n) => n,
+        Err(_) if !international && default_region.is_none() => {
+            return Err(PhoneError::NeedsRegion)
+        }
+        Err(_) => return Err(PhoneError::NotANumber),
+    };
+    if !number.is_valid() {
+        // Digits alone without a region: perhaps an international number missing its `+`.
+        if !international && trimmed.chars().all(|c| c.is_ascii_digit()) {
+            if let Ok(n) = phonenumber::parse(None, format!("+{trimmed}")) {
+                if n.is_valid() {
+                    return finish(&n);
+                }
+            }
+        }
+        return Err(if default_region.is_none() && !international {
+            PhoneError::NeedsRegion
+        } else {
+            PhoneError::Invalid
+        });
+    }
+    finish(&number)
+}
+
+fn finish(number: &phonenumber::PhoneNumber) -> Result<ParsedPhone, PhoneError> {
+    use phonenumber::Type;
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::FixedLine => return Err(PhoneError::FixedLine),
+        Type::TollFree => return Err(PhoneError::NotPersonal("toll free")),
+        Type::PremiumRate => return Err(PhoneError::NotPersonal("premium rate")),
+        Type::SharedCost => return Err(PhoneError::NotPersonal("shared cost")),
+        Type::Pager => return Err(PhoneError::NotPersonal("pager")),
+        Type::Voicemail => return Err(PhoneError::NotPersonal("voicemail")),
+        Type::ShortCode | Type::Emergency => return Err(PhoneError::NotPersonal("short code")),
+        _ => {}
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    Ok(ParsedPhone {
+        digits: e164.trim_start_matches('+').to_owned(),
+        country: number.country().id().map(|id| id.as_ref().to_owned()),
+    })
+}
+
+/// Whether a `wa_id` is a number (digits only) rather than a BSUID.
+pub fn is_phone_wa_id(wa_id: &str) -> bool {
+    (6..=15).contains(&wa_id.len()) && wa_id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The country of an E.164 number (digits without `+`), when its metadata knows it.
+pub fn country_of(digits: &str) -> Option<String> {
+    if !is_phone_wa_id(digits) {
+        return None;
+    }
+    let number = phonenumber::parse(None, format!("+{digits}")).ok()?;
+    number.country().id().map(|id| id.as_ref().to_owned())
+}
+
+/// The number as people read it: `+79161234567`.
+pub fn e164(digits: &str) -> String {
+    format!("+{digits}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text: names, keywords, tags
+
+/// Text folded for matching: Unicode NFKC, lower case, words separated by single spaces,
+/// punctuation and symbols at either end removed ("  Stop!! " and "ＳＴＯＰ" read `stop`).
+pub fn fold(text: &str) -> String {
+    let nfkc: String = text.nfkc().collect::<String>().to_lowercase();
+    let words: Vec<&str> = nfkc.split_whitespace().collect();
+    words
+        .join(" ")
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_owned()
+}
+
+/// The words that opt a customer out of marketing when a message says just that.
+#[derive(Clone, Debug)]
+pub struct StopKeywords(HashSet<String>);
+
+impl StopKeywords {
+    /// The defaults: English and Russian.
+    pub const DEFAULTS: &'static [&'static str] = &[
+        "STOP",
+        "UNSUBSCRIBE",
+        "STOP ALL",
+        "OPT OUT",
+        "СТОП",
+        "ОТПИСАТЬСЯ",
+        "ОТПИСКА",
+    ];
+
+    pub fn new<S: AsRef<str>>(words: &[S]) -> Self {
+        Self(
+            words
+                .iter()
+                .map(|w| fold(w.as_ref()))
+                .filter(|w| !w.is_empty())
+                .collect(),
+        )
+    }
+
+    /// Whether the whole message is a stop keyword (a sentence that merely contains one, like
+    /// "don't stop the delivery", is not).
+    pub fn matches(&self, text: &str) -> bool {
+        text.len() <= 64 && self.0.contains(&fold(text))
+    }
+}
+
+impl Default for StopKeywords {
+    fn default() -> Self {
+        Self::new(Self::DEFAULTS)
+    }
+}
+
+/// A tag name as stored: trimmed, 1 to 64 characters, nothing invisible.
+pub fn check_tag_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("a tag is 1 to 64 characters".into());
+    }
+    if name.chars().any(|c| c.is_control()) || switchboard_shared::text::check_name(name).is_err() {
+        return Err(format!(
+            "the tag `{name}` holds invisible or control characters"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A colour as `#rrggbb`.
+pub fn check_colour(colour: &str) -> Result<String, String> {
+    let c = colour.trim().to_ascii_lowercase();
+    if c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(c)
+    } else {
+        Err(format!("colour `{colour}` is not #rrggbb"))
+    }
+}
+
+/// The tenant's tags, found case-insensitively.
+#[derive(Clone, Debug, Default)]
+pub struct TagCatalogue(HashMap<String, String>);
+
+impl TagCatalogue {
+    pub fn new(tags: &[TagRecord]) -> Self {
+        Self(
+            tags.iter()
+                .map(|t| (t.name.to_lowercase(), t.name.clone()))
+                .collect(),
+        )
+    }
+
+    /// The catalogue's spelling of a tag.
+    pub fn find(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.trim().to_lowercase()).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        self.0.insert(name.to_lowercase(), name.to_owned());
+    }
+
+    /// Tags in the catalogue's spelling, in order, without repeats: `Err` names the first
+    /// unknown one.
+    pub fn resolve<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<String>, String> {
+        let mut out: Vec<String> = Vec::with_capacity(names.len());
+        for name in names {
+            let found = self
+                .find(name.as_ref())
+                .ok_or_else(|| format!("no tag `{}` in the catalogue", name.as_ref().trim()))?;
+            if !out.iter().any(|t| t == found) {
+                out.push(found.to_owned());
+            }
+        }
+        if out.len() > MAX_CONTACT_TAGS {
+            return Err(format!(
+                "{} tags: a contact has at most {MAX_CONTACT_TAGS}",
+                out.len()
+            ));
+        }
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+/// An attribute key: `[a-z][a-z0-9_]{0,39}`.
+pub fn valid_attribute_key(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && key.len() <= 40
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+}
+
+/// The tenant's attribute definitions, with their patterns compiled once.
+#[derive(Clone, Debug, Default)]
+pub struct AttributeSchema {
+    defs: BTreeMap<String, (AttributeDef, Option<regex::Regex>)>,
+}
+
+impl AttributeSchema {
+    pub fn new(defs: &[AttributeDef]) -> Result<Self, String> {
+        let mut out = BTreeMap::new();
+        for def in defs {
+            let compiled = check_definition(def)?;
+            out.insert(def.key.clone(), (def.clone(), compiled));
+        }
+        Ok(Self { defs: out })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&AttributeDef> {
+        self.defs.get(key).map(|(d, _)| d)
+    }
+
+    /// Checks a value given as JSON and returns it as stored. `null` is "remove".
+    pub fn check(&self, key: &str, value: &Value) -> Result<Option<Value>, String> {
+        let (def, pattern) = self
+            .defs
+            .get(key)
+            .ok_or_else(|| format!("no attribute `{key}` is defined"))?;
+        if value.is_null() {
+            return Ok(None);
+        }
+        let wrong = |want: &str| format!("`{key}` takes {want}, not {value}");
+        let stored = match &def.kind {
+            AttributeKind::Text | AttributeKind::Link => {
+                let s = value.as_str().ok_or_else(|| wrong("text"))?;
+                return self.text(key, def, pattern.as_ref(), s);
+            }
+            AttributeKind::Number => {
+                let n = value.as_f64().ok_or_else(|| wrong("a number"))?;
+                if !n.is_finite() {
+                    return Err(wrong("a finite number"));
+                }
+                value.clone()
+            }
+            AttributeKind::Boolean => {
+                Value::Bool(value.as_bool().ok_or_else(|| wrong("true or false"))?)
+            }
+            AttributeKind::Date => {
+                let s = value.as_str().ok_or_else(|| wrong("a date YYYY-MM-DD"))?;
+                Value::String(check_date(s).ok_or_else(|| wrong("a date YYYY-MM-DD"))?)
+            }
+            AttributeKind::Choice { options } => {
+                let s = value.as_str().ok_or_else(|| wrong("one of its options"))?;
+                let found = options
+                    .iter()
+                    .find(|o| o.eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| {
+                        format!("`{key}` is one of {}, not `{s}`", options.join(", "))
+                    })?;
+                Value::String(found.clone())
+            }
+        };
+        Ok(Some(stored))
+    }
+
+    /// Reads a value from a file's cell. An empty cell leaves the attribute as it is (`None`).
+    pub fn from_text(&self, key: &str, text: &str) -> Result<Option<Value>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let (def, pattern) = self
+            .defs
+            .get(key)
+            .ok_or_else(|| format!("no attribute `{key}` is defined"))?;
+        let bad = |want: &str| format!("`{key}` takes {want}, not `{text}`");
+        match &def.kind {
+            AttributeKind::Text | AttributeKind::Link => {
+                self.text(key, def, pattern.as_ref(), text)
+            }
+            AttributeKind::Number => {
+                let n: f64 = text
+                    .replace(['\u{a0}', ' '], "")
+                    .replace(',', ".")
+                    .parse()
+                    .map_err(|_| bad("a number"))?;
+                if !n.is_finite() {
+                    return Err(bad("a number"));
+                }
+                Ok(Some(
+                    serde_json::Number::from_f64(n)
+                        .map(Value::Number)
+                        .ok_or_else(|| bad("a number"))?,
+                ))
+            }
+            AttributeKind::Boolean => match fold(text).as_str() {
+                "true" | "yes" | "1" | "y" | "да" | "истина" => Ok(Some(Value::Bool(true))),
+                "false" | "no" | "0" | "n" | "нет" | "ложь" => Ok(Some(Value::Bool(false))),
+                _ => Err(bad("yes or no")),
+            },
+            AttributeKind::Date => {
+                Ok(Some(Value::String(read_date(text).ok_or_else(|| {
+                    bad("a date (YYYY-MM-DD or DD.MM.YYYY)")
+                })?)))
+            }
+            AttributeKind::Choice { .. } => self.check(key, &Value::String(text.to_owned())),
+        }
+    }
+
+    fn text(
+        &self,
+        key: &str,
+        def: &AttributeDef,
+        pattern: Option<&regex::Regex>,
+        s: &str,
+    ) -> Result<Option<Value>, String> {
+        let s = s.trim();
+        if s.chars().count() > MAX_TEXT {
+            return Err(format!("`{key}` is longer than {MAX_TEXT} characters"));
+        }
+        if def.kind == AttributeKind::Link {
+            let ok = url::Url::parse(s)
+                .ok()
+                .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(format!("`{key}` takes an http(s) link, not `{s}`"));
+            }
+        }
+        if let Some(re) = pattern {
+            if !re.is_match(s) {
+                return Err(format!("`{s}` does not match the pattern of `{key}`"));
+            }
+        }
+        Ok(Some(Value::String(s.to_owned())))
+    }
+}
+
+/// Checks a definition; its pattern compiled, anchored to the whole value.
+pub fn check_definition(def: &AttributeDef) -> Result<Option<regex::Regex>, String> {
+    if !valid_attribute_key(&def.key) {
+        return Err(format!(
+            "attribute key `{}` must be lower-case letters, digits and _ (starting with a letter, at most 40)",
+            def.key
+        ));
+    }
+    if def.label.trim().is_empty() || def.label.chars().count() > 80 {
+        return Err("an attribute's label is 1 to 80 characters".into());
+    }
+    if let AttributeKind::Choice { options } = &def.kind {
+        if options.is_empty() || options.len() > 200 || options.iter().any(|o| o.trim().is_empty())
+        {
+            return Err("a choice has 1 to 200 non-empty options".into());
+        }
+    }
+    match (&def.pattern, &def.kind) {
+        (None, _) => Ok(None),
+        (Some(p), AttributeKind::Text | AttributeKind::Link) => {
+            if p.len() > 500 {
+                return Err("a pattern is at most 500 characters".into());
+            }
+            regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .size_limit(1 << 20)
+                .build()
+                .map(Some)
+                .map_err(|e| format!("the pattern does not compile: {e}"))
+        }
+        (Some(_), _) => Err("only text and link attributes take a pattern".into()),
+    }
+}
+
+/// `YYYY-MM-DD` when it is a real date.
+fn check_date(s: &str) -> Option<String> {
+    let d: jiff::civil::Date = s.trim().parse().ok()?;
+    Some(d.to_string())
+}
+
+/// A date as spreadsheets write it: `2024-03-01`, `01.03.2024`, `01/03/2024` (day first).
+fn read_date(s: &str) -> Option<String> {
+    if let Some(d) = check_date(s) {
+        return Some(d);
+    }
+    let parts: Vec<&str> = s.split(['.', '/']).collect();
+    if let [d, m, y] = parts[..] {
+        let (d, m, y): (i8, i8, i16) = (d.parse().ok()?, m.parse().ok()?, y.parse().ok()?);
+        return jiff::civil::Date::new(y, m, d).ok().map(|d| d.to_string());
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segments
+
+/// Checks a filter against the tenant's definitions: its depth and size, known attributes with
+/// an operator their type has, values of the right type, known tags.
+pub fn check_filter(
+    filter: &Filter,
+    schema: &AttributeSchema,
+    tags: &TagCatalogue,
+) -> Result<(), String> {
+    let mut clauses = 0usize;
+    check_clause(filter, schema, tags, 1, &mut clauses)
+}
+
+fn check_clause(
+    filter: &Filter,
+    schema: &AttributeSchema,
+    tags: &TagCatalogue,
+    depth: usize,
+    clauses: &mut usize,
+) -> Result<(), String> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(format!("a filter nests at most {MAX_FILTER_DEPTH} deep"));
+    }
+    *clauses += 1;
+    if *clauses > MAX_FILTER_CLAUSES {
+        return Err(format!("a filter has at most {MAX_FILTER_CLAUSES} clauses"));
+    }
+    match filter {
+        Filter::All(list) | Filter::Any(list) => list
+            .iter()
+            .try_for_each(|f| check_clause(f, schema, tags, depth + 1, clauses)),
+        Filter::Not(inner) => check_clause(inner, schema, tags, depth + 1, clauses),
+        Filter::Tag(t) => tags
+            .find(t)
+            .map(|_| ())
+            .ok_or_else(|| format!("no tag `{t}` in the catalogue")),
+        Filter::Country(c) => region(c)
+            .map(|_| ())
+            .ok_or_else(|| format!("`{c}` is not an ISO 3166 country code")),
+        Filter::Consent(_) | Filter::OpenConversation(_) => Ok(()),
+        Filter::LastInbound(_) | Filter::LastOutbound(_) => Ok(()),
+        Filter::Attribute(test) => {
+            let def = schema
+                .get(&test.key)
+                .ok_or_else(|| format!("no attribute `{}` is defined", test.key))?;
+            let fits = match test.op {
+                AttributeOp::IsSet => true,
+                AttributeOp::Equals => true,
+                AttributeOp::Contains => {
+                    matches!(def.kind, AttributeKind::Text | AttributeKind::Link)
+                }
+                AttributeOp::GreaterThan | AttributeOp::LessThan => {
+                    def.kind == AttributeKind::Number
+                }
+                AttributeOp::Before | AttributeOp::After => def.kind == AttributeKind::Date,
+            };
+            if !fits {
+                return Err(format!(
+                    "`{:?}` does not apply to the attribute `{}`",
+                    test.op, test.key
+                ));
+            }
+            match (&test.op, &test.value) {
+                (AttributeOp::IsSet, None) => Ok(()),
+                (AttributeOp::IsSet, Some(_)) => Err("is_set takes no value".into()),
+                (_, None) => Err(format!("the test of `{}` needs a value", test.key)),
+                (AttributeOp::Contains, Some(v)) => v
+                    .as_str()
+                    .map(|_| ())
+                    .ok_or_else(|| "contains takes text".into()),
+                (_, Some(v)) => schema.check(&test.key, v).map(|_| ()),
+            }
+        }
+    }
+}
+
+/// What a contact is tested against besides itself.
+#[derive(Clone, Copy, Debug)]
+pub struct FilterContext {
+    pub now: UnixMillis,
+    /// Whether the contact has a queued or assigned conversation now.
+    pub open_conversation: bool,
+}
+
+/// The bounds a time test stands for, now: `(after, before)` exclusive, and whether "never"
+/// (no time at all) passes.
+pub fn time_bounds(test: &TimeTest, now: UnixMillis) -> (Option<i64>, Option<i64>, bool) {
+    match *test {
+        TimeTest::Before(t) => (None, Some(t), false),
+        TimeTest::After(t) => (Some(t), None, false),
+        TimeTest::WithinDays(d) => (Some(now - i64::from(d) * DAY_MS), None, false),
+        TimeTest::OlderThanDays(d) => (None, Some(now - i64::from(d) * DAY_MS), true),
+        TimeTest::Never(true) => (None, None, true),
+        TimeTest::Never(false) => (Some(i64::MIN), None, false),
+    }
+}
+
+fn time_matches(test: &TimeTest, at: Option<UnixMillis>, now: UnixMillis) -> bool {
+    let (after, before, never) = time_bounds(test, now);
+    match at {
+        None => never,
+        Some(at) => {
+            if matches!(test, TimeTest::Never(true)) {
+                return false;
+            }
+            after.is_none_or(|a| at > a) && before.is_none_or(|b| at < b)
+        }
+    }
+}
+
+fn attribute_matches(test: &AttributeTest, value: Option<&Value>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    let want = test.value.as_ref();
+    match test.op {
+        AttributeOp::IsSet => true,
+        AttributeOp::Equals => match (value, want) {
+            (Value::String(a), Some(Value::String(b))) => a.to_lowercase() == b.to_lowercase(),
+            (Value::Number(a), Some(Value::Number(b))) => a.as_f64() == b.as_f64(),
+            (a, Some(b)) => a == b,
+            _ => false,
+        },
+        AttributeOp::Contains => match (value.as_str(), want.and_then(Value::as_str)) {
+            (Some(a), Some(b)) => a.to_lowercase().contains(&b.to_lowercase()),
+            _ => false,
+        },
+        AttributeOp::GreaterThan | AttributeOp::LessThan => {
+            match (value.as_f64(), want.and_then(Value::as_f64)) {
+                (Some(a), Some(b)) if test.op == AttributeOp::GreaterThan => a > b,
+                (Some(a), Some(b)) => a < b,
+                _ => false,
+            }
+        }
+        AttributeOp::Before | AttributeOp::After => {
+            match (value.as_str(), want.and_then(Value::as_str)) {
+                (Some(a), Some(b)) if test.op == AttributeOp::Before => a < b,
+                (Some(a), Some(b)) => a > b,
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Whether a contact is in a filter's segment. The one meaning of the filter language: every
+/// backend's own evaluation (SQL on SQLite) is checked against it.
+pub fn matches(filter: &Filter, c: &ContactRecord, cx: FilterContext) -> bool {
+    match filter {
+        Filter::All(list) => list.iter().all(|f| matches(f, c, cx)),
+        Filter::Any(list) => list.iter().any(|f| matches(f, c, cx)),
+        Filter::Not(inner) => !matches(inner, c, cx),
+        Filter::Tag(t) => {
+            let want = t.trim().to_lowercase();
+            c.tags.iter().any(|have| have.to_lowercase() == want)
+        }
+        Filter::Country(code) => c
+            .country
+            .as_deref()
+            .is_some_and(|have| have.eq_ignore_ascii_case(code.trim())),
+        Filter::Consent(m) => c.marketing == *m,
+        Filter::Attribute(test) => attribute_matches(test, c.attributes.get(&test.key)),
+        Filter::LastInbound(t) => time_matches(t, c.last_inbound_at, cx.now),
+        Filter::LastOutbound(t) => time_matches(t, c.last_outbound_at, cx.now),
+        Filter::OpenConversation(want) => cx.open_conversation == *want,
+    }
+}
+
+/// Whether a contact is in a segment, and why: each clause, what it asked and what the contact
+/// holds.
+pub fn explain(filter: &Filter, c: &ContactRecord, cx: FilterContext) -> Explanation {
+    let mut clauses = Vec::new();
+    let member = explain_into(filter, c, cx, 0, &mut clauses);
+    Explanation { member, clauses }
+}
+
+fn explain_into(
+    filter: &Filter,
+    c: &ContactRecord,
+    cx: FilterContext,
+    depth: u32,
+    out: &mut Vec<ClauseResult>,
+) -> bool {
+    let at = out.len();
+    let (clause, actual) = describe(filter, c, cx);
+    out.push(ClauseResult {
+        depth,
+        clause,
+        matched: false,
+        actual,
+    });
+    let matched = match filter {
+        Filter::All(list) => list
+            .iter()
+            .map(|f| explain_into(f, c, cx, depth + 1, out))
+            // Every clause is explained, so no short circuit.
+            .collect::<Vec<bool>>()
+            .into_iter()
+            .all(|b| b),
+        Filter::Any(list) => list
+            .iter()
+            .map(|f| explain_into(f, c, cx, depth + 1, out))
+            .collect::<Vec<bool>>()
+            .into_iter()
+            .any(|b| b),
+        Filter::Not(inner) => !explain_into(inner, c, cx, depth + 1, out),
+        leaf => matches(leaf, c, cx),
+    };
+    out[at].matched = matched;
+    matched
+}
+
+fn describe(filter: &Filter, c: &ContactRecord, cx: FilterContext) -> (String, String) {
+    let time = |t: Option<UnixMillis>| match t {
+        Some(t) => jiff::Timestamp::from_millisecond(t)
+            .map(|ts| ts.to_string())
+            .unwrap_or_else(|_| t.to_string()),
+        None => "never".to_owned(),
+    };
+    match filter {
+        Filter::All(l) => (format!("all of {} clauses", l.len()), String::new()),
+        Filter::Any(l) => (format!("any of {} clauses", l.len()), String::new()),
+        Filter::Not(_) => ("not".to_owned(), String::new()),
+        Filter::Tag(t) => (
+            format!("tag is {t}"),
+            format!("tags: {}", c.tags.join(", ")),
+        ),
+        Filter::Country(code) => (
+            format!("country is {code}"),
+            format!("country: {}", c.country.as_deref().unwrap_or("unknown")),
+        ),
+        Filter::Consent(m) => (
+            format!("marketing consent is {}", m.as_str()),
+            format!("consent: {}", c.marketing.as_str()),
+        ),
+        Filter::Attribute(t) => (
+            format!(
+                "{} {:?}{}",
+                t.key,
+                t.op,
+                t.value
+                    .as_ref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default()
+            ),
+            format!(
+                "{}: {}",
+                t.key,
+                c.attributes
+                    .get(&t.key)
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "not set".into())
+            ),
+        ),
+        Filter::LastInbound(t) => (
+            format!("last inbound {t:?}"),
+            format!("last inbound: {}", time(c.last_inbound_at)),
+        ),
+        Filter::LastOutbound(t) => (
+            format!("last outbound {t:?}"),
+            format!("last outbound: {}", time(c.last_outbound_at)),
+        ),
+        Filter::OpenConversation(w) => (
+            format!("open conversation is {w}"),
+            format!("open conversation: {}", cx.open_conversation),
+        ),
+    }
+}
+
+/// Whether a filter asks about open conversations (the reader then loads who has one).
+pub fn needs_open_conversations(filter: &Filter) -> bool {
+    match filter {
+        Filter::All(l) | Filter::Any(l) => l.iter().any(needs_open_conversations),
+        Filter::Not(f) => needs_open_conversations(f),
+        Filter::OpenConversation(_) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_as_people_write_them_become_e164() {
+        let ru = region("RU");
+        for text in [
+            "8 916 123-45-67",
+            "+7 (916) 123-45-67",
+            "89161234567",
+            "79161234567",
+            "007 916 1234567",
+        ] {
+            let p = parse_phone(text, ru).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(p.digits, "79161234567", "{text}");
+            assert_eq!(p.country.as_deref(), Some("RU"));
+        }
+        let us = parse_phone("(650) 555-1234", region("US"));
+        assert!(us.is_ok() || us == Err(PhoneError::Invalid), "{us:?}");
+        let us = parse_phone("(201) 555-0123", region("US")).unwrap();
+        assert_eq!(us.digits, "12015550123");
+        assert_eq!(
+            parse_phone("+44 20 7946 0958", None),
+            Err(PhoneError::FixedLine)
+        );
+        assert_eq!(
+            parse_phone("8 495 123-45-67", ru),
+            Err(PhoneError::FixedLine)
+        );
+        assert_eq!(parse_phone("call me", ru), Err(PhoneError::NotANumber));
+        assert_eq!(parse_phone("   ", ru), Err(PhoneError::Empty));
+        assert_eq!(parse_phone("916 123", ru), Err(PhoneError::Invalid));
+        assert_eq!(
+            parse_phone("8 916 123-45-67", None),
+            Err(PhoneError::NeedsRegion)
+        );
+        assert_eq!(country_of("79161234567").as_deref(), Some("RU"));
+        assert_eq!(country_of("US.1349"), None);
+    }
+
+    #[test]
+    fn stop_keywords_match_the_whole_normalised_message_only() {
+        let stop = StopKeywords::default();
+        for yes in [
+            "STOP",
+            " stop! ",
+            "Стоп",
+            "СТОП.",
+            "ＳＴＯＰ",
+            "отписаться",
+            "Unsubscribe",
+        ] {
+            assert!(stop.matches(yes), "{yes}");
+        }
+        for no in ["don't stop the delivery", "stopwatch", "", "стопка"] {
+            assert!(!stop.matches(no), "{no}");
+        }
+    }
+
+    fn schema() -> AttributeSchema {
+        AttributeSchema::new(&[
+            AttributeDef {
+                key: "city".into(),
+                label: "City".into(),
+                kind: AttributeKind::Text,
+                pattern: None,
+            },
+            AttributeDef {
+                key: "orders".into(),
+                label: "Orders".into(),
+                kind: AttributeKind::Number,
+                pattern: None,
+            },
+            AttributeDef {
+                key: "since".into(),
+                label: "Customer since".into(),
+                kind: AttributeKind::Date,
+                pattern: None,
+            },
+            AttributeDef {
+                key: "plan".into(),
+                label: "Plan".into(),
+                kind: AttributeKind::Choice {
+                    options: vec!["Free".into(), "Pro".into()],
+                },
+                pattern: None,
+            },
+            AttributeDef {
+                key: "inn".into(),
+                label: "INN".into(),
+                kind: AttributeKind::Text,
+                pattern: Some("[0-9]{10}|[0-9]{12}".into()),
+            },
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn attribute_values_are_typed_and_checked() {
+        let s = schema();
+        assert_eq!(
+            s.from_text("orders", "1 234,5").unwrap(),
+            Some(serde_json::json!(1234.5))
+        );
+        assert!(s.from_text("orders", "many").is_err());
+        assert_eq!(
+            s.from_text("since", "01.03.2024").unwrap(),
+            Some(serde_json::json!("2024-03-01"))
+        );
+        assert!(s.from_text("since", "31.02.2024").is_err());
+        assert_eq!(
+            s.from_text("plan", "pro").unwrap(),
+            Some(serde_json::json!("Pro"))
+        );
+        assert!(s.from_text("plan", "Gold").is_err());
+        assert!(s.from_text("inn", "7707083893").is_ok());
+        assert!(s.from_text("inn", "77070838").is_err());
+        assert!(s.from_text("nope", "x").is_err());
+        assert_eq!(s.from_text("city", "  ").unwrap(), None);
+        assert!(s.check("orders", &serde_json::json!("12")).is_err());
+        assert_eq!(s.check("city", &Value::Null).unwrap(), None);
+    }
+
+    fn contact() -> ContactRecord {
+        let mut c = ContactRecord::new(
+            TenantId::from("t"),
+            ContactId::from("ct_1"),
+            Some("79161234567".into()),
+            None,
+            0,
+        );
+        c.tags = vec!["VIP".into()];
+        c.attributes.insert("orders".into(), serde_json::json!(3));
+        c.last_inbound_at = Some(10 * DAY_MS);
+        c
+    }
+
+    #[test]
+    fn filters_mean_one_thing_and_explain_themselves() {
+        let f: Filter = serde_json::from_str(
+            r#"{"all": [{"tag": "vip"}, {"country": "RU"},
+                {"not": {"consent": "opted_out"}},
+                {"any": [{"attribute": {"key": "orders", "op": "greater_than", "value": 2}},
+                         {"last_inbound": {"within_days": 1}}]}]}"#,
+        )
+        .unwrap();
+        let cx = FilterContext {
+            now: 11 * DAY_MS,
+            open_conversation: false,
+        };
+        let mut c = contact();
+        assert!(matches(&f, &c, cx));
+        let why = explain(&f, &c, cx);
+        assert!(why.member);
+        assert_eq!(why.clauses.len(), 8);
+        c.marketing = Marketing::OptedOut;
+        let why = explain(&f, &c, cx);
+        assert!(!why.member);
+        assert!(why
+            .clauses
+            .iter()
+            .any(|r| r.clause.contains("consent") && r.actual == "consent: opted_out"));
+        assert!(matches(
+            &Filter::LastOutbound(TimeTest::Never(true)),
+            &c,
+            cx
+        ));
+        assert!(matches(
+            &Filter::LastInbound(TimeTest::OlderThanDays(0)),
+            &c,
+            cx
+        ));
+    }
+
+    #[test]
+    fn filters_are_checked_for_depth_size_and_meaning() {
+        let s = schema();
+        let mut tags = TagCatalogue::default();
+        tags.insert("VIP");
+        let ok: Filter = serde_json::from_str(r#"{"all": [{"tag": "vip"}]}"#).unwrap();
+        assert!(check_filter(&ok, &s, &tags).is_ok());
+        let mut deep = Filter::Tag("vip".into());
+        for _ in 0..100 {
+            deep = Filter::Not(Box::new(deep));
+        }
+        assert!(check_filter(&deep, &s, &tags)
+            .unwrap_err()
+            .contains("nests"));
+        let wide = Filter::Any(vec![Filter::Tag("vip".into()); 200]);
+        assert!(check_filter(&wide, &s, &tags)
+            .unwrap_err()
+            .contains("clauses"));
+        for bad in [
+            r#"{"tag": "gold"}"#,
+            r#"{"attribute": {"key": "city", "op": "greater_than", "value": 3}}"#,
+            r#"{"attribute": {"key": "orders", "op": "equals", "value": "x"}}"#,
+            r#"{"attribute": {"key": "nope", "op": "is_set"}}"#,
+            r#"{"country": "Narnia"}"#,
+        ] {
+            let f: Filter = serde_json::from_str(bad).unwrap();
+            assert!(check_filter(&f, &s, &tags).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Filter>(r#"{"tag": "a", "country": "RU"}"#).is_err());
+    }
+}

@@ -1,0 +1,1319 @@
+//! Contacts: the records with their identity, search, tag and attribute indexes; notes and
+//! consent history; the catalogue, definitions and segments; imports with their undo log and
+//! rejected rows; erasure. `touch` is also called by `ingest` inside the webhook's savepoint.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use switchboard_shared::contacts::{
+    AttributeDef, ConsentEvidence, ConsentSource, Filter, ImportState, Marketing,
+};
+use switchboard_shared::{
+    ContactId, ConversationId, ImportId, PhoneNumberId, SegmentId, TenantId, UserId, WaId,
+};
+
+use super::filter::{attribute_columns, compile, fold_tag, tag_key};
+use super::identity::insert_audit;
+use super::{unavailable, List, SqliteStore};
+use crate::domain::*;
+use crate::store::page::*;
+use crate::store::StoreError;
+use crate::store::{check_limit, encode_list, ContactQuery, ContactStore, DirectoryStore, IdKeys};
+use crate::store::{StoreResult, MAX_PAGE};
+
+const CONTACT_COLUMNS: &str = "tenant, id, phone, bsuid, username, name, profile_name, country, \
+    tags, attributes, marketing, consent, last_inbound_at, last_outbound_at, created_at, updated_at";
+
+fn json_err(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn contact_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRecord> {
+    let attributes: String = r.get("attributes")?;
+    let consent: Option<String> = r.get("consent")?;
+    let marketing: String = r.get("marketing")?;
+    Ok(ContactRecord {
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        id: ContactId::new(r.get::<_, String>("id")?),
+        phone: r.get("phone")?,
+        bsuid: r.get("bsuid")?,
+        username: r.get("username")?,
+        name: r.get("name")?,
+        profile_name: r.get("profile_name")?,
+        country: r.get("country")?,
+        tags: r.get::<_, List>("tags")?.0,
+        attributes: serde_json::from_str(&attributes).map_err(json_err)?,
+        marketing: Marketing::parse(&marketing).unwrap_or_default(),
+        consent: consent
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(json_err)?,
+        last_inbound_at: r.get("last_inbound_at")?,
+        last_outbound_at: r.get("last_outbound_at")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+fn conflict_or(e: rusqlite::Error, c: &ContactRecord) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(format!(
+                "the number or BSUID of contact {} belongs to another contact",
+                c.id
+            ))
+        }
+        e => unavailable(e),
+    }
+}
+
+/// Writes a contact whole, keeping its tag and attribute rows in step with it.
+pub(super) fn write_contact(conn: &Connection, c: &ContactRecord) -> StoreResult<()> {
+    let previous: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT tag_key, attributes FROM contacts_by_id WHERE tenant = ?1 AND id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![c.tenant.as_str(), c.id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(unavailable)?;
+    let key = tag_key(&c.tags);
+    let attributes = serde_json::to_string(&c.attributes)
+        .map_err(|e| StoreError::Invalid(format!("attributes: {e}")))?;
+    let consent = c
+        .consent
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(format!("consent: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO contacts_by_id (tenant, id, phone, bsuid, username, name, profile_name,
+           search, country, tags, tag_key, attributes, marketing, consent, last_inbound_at,
+           last_outbound_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT (tenant, id) DO UPDATE SET phone = excluded.phone, bsuid = excluded.bsuid,
+           username = excluded.username, name = excluded.name,
+           profile_name = excluded.profile_name, search = excluded.search,
+           country = excluded.country, tags = excluded.tags, tag_key = excluded.tag_key,
+           attributes = excluded.attributes, marketing = excluded.marketing,
+           consent = excluded.consent, last_inbound_at = excluded.last_inbound_at,
+           last_outbound_at = excluded.last_outbound_at, updated_at = excluded.updated_at",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            c.tenant.as_str(),
+            c.id.as_str(),
+            c.phone,
+            c.bsuid,
+            c.username,
+            c.name,
+            c.profile_name,
+            fold(c.display_name().unwrap_or("")),
+            c.country,
+            encode_list(&c.tags),
+            key,
+            attributes,
+            c.marketing.as_str(),
+            consent,
+            c.last_inbound_at,
+            c.last_outbound_at,
+            c.created_at,
+            c.updated_at
+        ])
+    })
+    .map_err(|e| conflict_or(e, c))?;
+
+    let (old_key, old_attributes) = previous.unwrap_or_default();
+    if old_key != key {
+        for tag in old_key.split('\u{1f}').filter(|t| !t.is_empty()) {
+            conn.prepare_cached(
+                "DELETE FROM contact_tags WHERE tenant = ?1 AND tag = ?2 AND contact = ?3",
+            )
+            .and_then(|mut s| s.execute(params![c.tenant.as_str(), tag, c.id.as_str()]))
+            .map_err(unavailable)?;
+        }
+        for tag in &c.tags {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO contact_tags (tenant, tag, contact) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![c.tenant.as_str(), fold_tag(tag), c.id.as_str()]))
+            .map_err(unavailable)?;
+        }
+    }
+    if old_attributes != attributes {
+        conn.prepare_cached("DELETE FROM contact_attributes WHERE tenant = ?1 AND contact = ?2")
+            .and_then(|mut s| s.execute(params![c.tenant.as_str(), c.id.as_str()]))
+            .map_err(unavailable)?;
+        for (k, v) in &c.attributes {
+            let (text, folded, num) = attribute_columns(v);
+            conn.prepare_cached(
+                "INSERT INTO contact_attributes (tenant, key, contact, text, fold, num)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    c.tenant.as_str(),
+                    k,
+                    c.id.as_str(),
+                    text,
+                    folded,
+                    num
+                ])
+            })
+            .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_consent(
+    conn: &Connection,
+    tenant: &TenantId,
+    contact: &ContactId,
+    e: &ConsentEvidence,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO consent_by_contact (tenant, contact, at_ms, source, marketing,
+           text, by_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            tenant.as_str(),
+            contact.as_str(),
+            e.at,
+            e.source.as_str(),
+            e.marketing.as_str(),
+            e.text,
+            e.by.as_ref().map(UserId::as_str)
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn find(
+    conn: &Connection,
+    tenant: &TenantId,
+    column: &str,
+    value: &str,
+) -> StoreResult<Option<ContactRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts_by_id WHERE tenant = ?1 AND {column} = ?2"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![tenant.as_str(), value], contact_from)
+            .optional()
+    })
+    .map_err(unavailable)
+}
+
+fn find_customer(
+    conn: &Connection,
+    tenant: &TenantId,
+    customer: &str,
+) -> StoreResult<Option<ContactRecord>> {
+    if is_phone_wa_id(customer) {
+        find(conn, tenant, "phone", customer)
+    } else {
+        find(conn, tenant, "bsuid", customer)
+    }
+}
+
+/// Applies what a webhook said about a customer: finds the contact by number, then by BSUID,
+/// makes it when new, writes it only when something changed.
+pub(super) fn touch(
+    conn: &Connection,
+    keys: &IdKeys,
+    tenant: &TenantId,
+    t: &ContactTouch,
+    at: UnixMillis,
+) -> StoreResult<()> {
+    let mut found = match t.phone() {
+        Some(p) => find(conn, tenant, "phone", p)?,
+        None => None,
+    };
+    if found.is_none() {
+        if let Some(b) = t.bsuid() {
+            found = find(conn, tenant, "bsuid", b)?;
+        }
+    }
+    let (mut contact, new) = match found {
+        Some(c) => (c, false),
+        None => {
+            let identity = t.phone().or(t.bsuid()).unwrap_or(&t.customer);
+            let id = keys.contact_id(tenant, identity);
+            (ContactRecord::new(tenant.clone(), id, None, None, at), true)
+        }
+    };
+    // A BSUID already on another contact stays there: merging is a person's decision.
+    if contact.bsuid.is_none() {
+        if let Some(b) = t.bsuid() {
+            if find(conn, tenant, "bsuid", b)?.is_some_and(|other| other.id != contact.id) {
+                let mut t = t.clone();
+                t.bsuid = None;
+                return apply_touch(conn, &mut contact, &t, at, new);
+            }
+        }
+    }
+    apply_touch(conn, &mut contact, t, at, new)
+}
+
+fn apply_touch(
+    conn: &Connection,
+    contact: &mut ContactRecord,
+    t: &ContactTouch,
+    at: UnixMillis,
+    new: bool,
+) -> StoreResult<()> {
+    let mut t = t.clone();
+    if !is_phone_wa_id(&t.customer) && t.bsuid.is_none() && contact.bsuid.is_some() {
+        t.bsuid = contact.bsuid.clone();
+    }
+    if t.apply(contact, at) || new {
+        write_contact(conn, contact)?;
+    }
+    for e in &t.consent {
+        insert_consent(conn, &contact.tenant, &contact.id, e)?;
+    }
+    Ok(())
+}
+
+fn page_contacts(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<rusqlite::types::Value>,
+) -> StoreResult<Vec<ContactRecord>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(params), contact_from)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(unavailable)
+}
+
+fn delete_contact_rows(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &ContactId,
+) -> StoreResult<(bool, u64, u64)> {
+    let Some(c) = find(conn, tenant, "id", id.as_str())? else {
+        return Ok((false, 0, 0));
+    };
+    for tag in &c.tags {
+        conn.prepare_cached(
+            "DELETE FROM contact_tags WHERE tenant = ?1 AND tag = ?2 AND contact = ?3",
+        )
+        .and_then(|mut s| s.execute(params![tenant.as_str(), fold_tag(tag), id.as_str()]))
+        .map_err(unavailable)?;
+    }
+    let run = |sql: &str| -> StoreResult<u64> {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![tenant.as_str(), id.as_str()]))
+            .map(|n| n as u64)
+            .map_err(unavailable)
+    };
+    run("DELETE FROM contact_attributes WHERE tenant = ?1 AND contact = ?2")?;
+    let notes = run("DELETE FROM contact_notes_by_contact WHERE tenant = ?1 AND contact = ?2")?;
+    let consent = run("DELETE FROM consent_by_contact WHERE tenant = ?1 AND contact = ?2")?;
+    run("DELETE FROM contacts_by_id WHERE tenant = ?1 AND id = ?2")?;
+    Ok((true, notes, consent))
+}
+
+fn import_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRecord> {
+    let options: String = r.get("options")?;
+    let progress: String = r.get("progress")?;
+    let state: String = r.get("state")?;
+    Ok(ImportRecord {
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        id: ImportId::new(r.get::<_, String>("import_id")?),
+        state: ImportState::parse(&state).unwrap_or(ImportState::Failed),
+        dry_run: r.get("dry_run")?,
+        by: UserId::new(r.get::<_, String>("by_user")?),
+        file_name: r.get("file_name")?,
+        file: r.get("file")?,
+        bytes_total: r.get::<_, i64>("bytes_total")? as u64,
+        options: serde_json::from_str(&options).map_err(json_err)?,
+        progress: serde_json::from_str(&progress).map_err(json_err)?,
+        error: r.get("error")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+    })
+}
+
+fn put_import(conn: &Connection, i: &ImportRecord) -> StoreResult<()> {
+    let options =
+        serde_json::to_string(&i.options).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let progress =
+        serde_json::to_string(&i.progress).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO imports_by_tenant (tenant, import_id, state, dry_run, by_user, file_name,
+           file, bytes_total, options, progress, error, started_at, finished_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (tenant, import_id) DO UPDATE SET state = excluded.state,
+           progress = excluded.progress, error = excluded.error,
+           finished_at = excluded.finished_at, bytes_total = excluded.bytes_total",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            i.tenant.as_str(),
+            i.id.as_str(),
+            i.state.as_str(),
+            i.dry_run,
+            i.by.as_str(),
+            i.file_name,
+            i.file,
+            i.bytes_total as i64,
+            options,
+            progress,
+            i.error,
+            i.started_at,
+            i.finished_at
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Contacts made from `contacts_by_tenant` (what webhooks recorded before contacts existed),
+/// with each customer's latest message, when migration 8 runs.
+pub(super) fn backfill(conn: &Connection, keys: &IdKeys) -> StoreResult<()> {
+    type Legacy = (String, String, Option<String>, Option<String>, i64);
+    let rows: Vec<Legacy> = conn
+        .prepare(
+            "SELECT k.tenant, k.wa_id, k.name, k.user_id, k.updated_at FROM contacts_by_tenant k",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
+        })
+        .map_err(unavailable)?;
+    let mut last_in: std::collections::HashMap<(String, String), i64> = conn
+        .prepare(
+            "SELECT tenant, customer, MAX(at_ms) FROM messages_by_conversation
+             WHERE direction = 'inbound' GROUP BY tenant, customer",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
+                .collect()
+        })
+        .map_err(unavailable)?;
+    for (tenant, wa_id, name, user_id, at) in rows {
+        let touch = ContactTouch {
+            inbound_at: last_in.remove(&(tenant.clone(), wa_id.clone())),
+            customer: wa_id,
+            bsuid: user_id,
+            profile_name: name,
+            ..Default::default()
+        };
+        self::touch(conn, keys, &TenantId::new(tenant), &touch, at)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ContactStore for SqliteStore {
+    async fn put_contact(
+        &self,
+        contact: &ContactRecord,
+        consent: Option<&ConsentEvidence>,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
+        let (c, consent, audit) = (contact.clone(), consent.cloned(), audit.cloned());
+        self.write(move |conn, _| {
+            write_contact(conn, &c)?;
+            if let Some(e) = &consent {
+                insert_consent(conn, &c.tenant, &c.id, e)?;
+            }
+            if let Some(a) = &audit {
+                insert_audit(conn, a)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+    ) -> StoreResult<Option<ContactRecord>> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| find(conn, &t, "id", id.as_str()))
+            .await
+    }
+
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+    ) -> StoreResult<Option<ContactRecord>> {
+        let (t, customer) = (tenant.clone(), customer.to_owned());
+        self.read(move |conn| find_customer(conn, &t, &customer))
+            .await
+    }
+
+    async fn contacts_by_phones(
+        &self,
+        tenant: &TenantId,
+        phones: &[String],
+    ) -> StoreResult<Vec<ContactRecord>> {
+        let (t, phones) = (tenant.clone(), phones.to_vec());
+        self.read(move |conn| {
+            let mut out = Vec::with_capacity(phones.len());
+            for chunk in phones.chunks(500) {
+                let list = serde_json::to_string(chunk).unwrap_or_default();
+                let sql = format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts_by_id
+                     WHERE tenant = ?1 AND phone IN (SELECT value FROM json_each(?2))"
+                );
+                out.extend(page_contacts(
+                    conn,
+                    &sql,
+                    vec![t.as_str().to_owned().into(), list.into()],
+                )?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn touch_contacts(&self, touches: &[(TenantId, ContactTouch)]) -> StoreResult<()> {
+        let touches = touches.to_vec();
+        let at = now_ms();
+        self.write(move |conn, keys| {
+            for (tenant, t) in &touches {
+                touch(conn, keys, tenant, t, at)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_contacts(
+        &self,
+        tenant: &TenantId,
+        query: &ContactQuery,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactRecord>> {
+        let limit = check_limit(limit)?;
+        let (t, q) = (tenant.clone(), query.clone());
+        let (after_key, after_id) = match cursor {
+            Some(c) => {
+                let mut f = c.decode(2)?;
+                let id = f.pop().unwrap_or_default();
+                (f.pop().unwrap_or_default(), id)
+            }
+            None => (String::new(), String::new()),
+        };
+        // Ordered by what the prefix searches (the folded name or the number), then by id.
+        let by_phone = q
+            .prefix
+            .as_deref()
+            .is_some_and(|p| q.by_phone && p.bytes().all(|b| b.is_ascii_digit()));
+        let order = match (&q.prefix, by_phone) {
+            (None, _) => "c.id",
+            (Some(_), true) => "c.phone",
+            (Some(_), false) => "c.search",
+        };
+        let items = self
+            .read(move |conn| {
+                let mut params: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
+                let mut sql =
+                    format!("SELECT {CONTACT_COLUMNS} FROM contacts_by_id c WHERE c.tenant = ?1");
+                if let Some(prefix) = &q.prefix {
+                    params.push(prefix.clone().into());
+                    sql.push_str(&format!(
+                        " AND {order} >= ?2 AND {order} < ?2 || char(1114111)"
+                    ));
+                }
+                if let Some(tag) = &q.tag {
+                    params.push(format!("\u{1f}{}\u{1f}", fold_tag(tag)).into());
+                    sql.push_str(&format!(" AND instr(c.tag_key, ?{}) > 0", params.len()));
+                }
+                if order == "c.id" {
+                    params.push(after_id.clone().into());
+                    sql.push_str(&format!(" AND c.id > ?{}", params.len()));
+                } else {
+                    params.push(after_key.clone().into());
+                    params.push(after_id.clone().into());
+                    let (k, i) = (params.len() - 1, params.len());
+                    sql.push_str(&format!(
+                        " AND ({order} > ?{k} OR ({order} = ?{k} AND c.id > ?{i}))"
+                    ));
+                }
+                params.push((limit as i64).into());
+                sql.push_str(&format!(" ORDER BY {order}, c.id LIMIT ?{}", params.len()));
+                page_contacts(conn, &sql, params)
+            })
+            .await?;
+        Ok(Page::of(items, limit, |c| {
+            let key = match order {
+                "c.phone" => c.phone.clone().unwrap_or_default(),
+                "c.search" => fold(c.display_name().unwrap_or("")),
+                _ => String::new(),
+            };
+            Cursor::encode(&[&key, c.id.as_str()])
+        }))
+    }
+
+    async fn count_segment(
+        &self,
+        tenant: &TenantId,
+        filter: &Filter,
+        now: UnixMillis,
+        open: &HashSet<String>,
+    ) -> StoreResult<u64> {
+        let compiled = compile(filter, tenant.as_str(), now, open);
+        let t = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT count(*) FROM contacts_by_id c INDEXED BY contacts_segments
+                 WHERE c.tenant = ?1 AND {}",
+                compiled.sql
+            );
+            let mut params: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
+            params.extend(compiled.params);
+            conn.prepare(&sql)
+                .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get::<_, i64>(0)))
+                .map(|n| n as u64)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn segment_members(
+        &self,
+        tenant: &TenantId,
+        filter: &Filter,
+        now: UnixMillis,
+        open: &HashSet<String>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactRecord>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let compiled = compile(filter, tenant.as_str(), now, open);
+        let t = tenant.clone();
+        let items = self
+            .read(move |conn| {
+                let mut params: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
+                params.extend(compiled.params);
+                params.push(after.into());
+                params.push((limit as i64).into());
+                let n = params.len();
+                let sql = format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts_by_id c
+                     WHERE c.tenant = ?1 AND {} AND c.id > ?{} ORDER BY c.id LIMIT ?{n}",
+                    compiled.sql,
+                    n - 1
+                );
+                conn.prepare(&sql)
+                    .and_then(|mut s| {
+                        s.query_map(params_from_iter(params), contact_from)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(items, limit, |c| {
+            Cursor::after_text(c.id.as_str())
+        }))
+    }
+
+    async fn delete_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<bool> {
+        let (t, id, audit) = (tenant.clone(), id.clone(), audit.cloned());
+        self.write(move |conn, _| {
+            let (found, _, _) = delete_contact_rows(conn, &t, &id)?;
+            if let (true, Some(a)) = (found, &audit) {
+                insert_audit(conn, a)?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn merge_contacts(
+        &self,
+        into: &ContactRecord,
+        from: &ContactRecord,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        let (into, from, audit) = (into.clone(), from.clone(), audit.clone());
+        self.write(move |conn, _| {
+            let t = into.tenant.as_str();
+            for table in ["contact_notes_by_contact", "consent_by_contact"] {
+                conn.execute(
+                    &format!(
+                        "UPDATE OR IGNORE {table} SET contact = ?1 WHERE tenant = ?2 AND contact = ?3"
+                    ),
+                    params![into.id.as_str(), t, from.id.as_str()],
+                )
+                .map_err(unavailable)?;
+            }
+            // The identities move: remove `from` before `into` takes its number or BSUID.
+            delete_contact_rows(conn, &from.tenant, &from.id)?;
+            write_contact(conn, &into)?;
+            insert_audit(conn, &audit)
+        })
+        .await
+    }
+
+    async fn erase_contact(
+        &self,
+        contact: &ContactRecord,
+        audit: &AuditRecord,
+    ) -> StoreResult<ErasureReceipt> {
+        let numbers: Vec<PhoneNumberId> = self
+            .list_numbers(&contact.tenant)
+            .await?
+            .into_iter()
+            .map(|n| n.phone_number_id)
+            .collect();
+        let (c, audit) = (contact.clone(), audit.clone());
+        self.write(move |conn, keys| {
+            let tenant = c.tenant.as_str();
+            let mut receipt = ErasureReceipt {
+                contact: c.id.clone(),
+                messages: 0,
+                conversations: 0,
+                notes: 0,
+                consent_records: 0,
+                media_references: 0,
+                at: audit.at_ms,
+            };
+            for customer in c.wa_ids() {
+                for number in &numbers {
+                    let conversation: ConversationId =
+                        keys.conversation_id(&c.tenant, number, &WaId::new(customer.clone()));
+                    erase_conversation(conn, tenant, conversation.as_str(), &mut receipt)?;
+                }
+                conn.execute(
+                    "DELETE FROM contacts_by_tenant WHERE tenant = ?1 AND wa_id = ?2",
+                    params![tenant, customer],
+                )
+                .map_err(unavailable)?;
+            }
+            let (_, notes, consent) = delete_contact_rows(conn, &c.tenant, &c.id)?;
+            receipt.notes += notes;
+            receipt.consent_records = consent;
+            conn.execute(
+                "DELETE FROM import_undo WHERE tenant = ?1 AND contact = ?2",
+                params![tenant, c.id.as_str()],
+            )
+            .map_err(unavailable)?;
+            let mut audit = audit;
+            audit.after = serde_json::to_string(&receipt).ok();
+            insert_audit(conn, &audit)?;
+            Ok(receipt)
+        })
+        .await
+    }
+
+    async fn add_contact_note(&self, note: &ContactNoteRecord) -> StoreResult<()> {
+        let n = note.clone();
+        self.write(move |conn, _| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO contact_notes_by_contact (tenant, contact, at_ms, note_id,
+                   author, author_name, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.tenant.as_str(),
+                    n.contact.as_str(),
+                    n.at_ms,
+                    n.id,
+                    n.author.as_str(),
+                    n.author_name,
+                    n.body
+                ])
+            })
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn contact_notes(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ContactNoteRecord>> {
+        let limit = check_limit(limit)?;
+        let (before_at, before_id) = match cursor {
+            Some(c) => {
+                let (_, at, id) = c.decode_history()?;
+                (at, id)
+            }
+            None => (i64::MAX, String::new()),
+        };
+        let (t, c) = (tenant.clone(), contact.clone());
+        let items = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT at_ms, note_id, author, author_name, body FROM contact_notes_by_contact
+                     WHERE tenant = ?1 AND contact = ?2
+                       AND (at_ms < ?3 OR (at_ms = ?3 AND note_id < ?4))
+                     ORDER BY at_ms DESC, note_id DESC LIMIT ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![t.as_str(), c.as_str(), before_at, before_id, limit as i64],
+                        |r| {
+                            Ok(ContactNoteRecord {
+                                tenant: t.clone(),
+                                contact: c.clone(),
+                                id: r.get("note_id")?,
+                                author: UserId::new(r.get::<_, String>("author")?),
+                                author_name: r.get("author_name")?,
+                                body: r.get("body")?,
+                                at_ms: r.get("at_ms")?,
+                            })
+                        },
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(items, limit, |n| {
+            Cursor::history(0, n.at_ms, &n.id)
+        }))
+    }
+
+    async fn consent_history(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ConsentEvidence>> {
+        let limit = check_limit(limit)?;
+        let (before_at, before_key) = match cursor {
+            Some(c) => {
+                let (_, at, key) = c.decode_history()?;
+                (at, key)
+            }
+            None => (i64::MAX, String::new()),
+        };
+        let (t, c) = (tenant.clone(), contact.clone());
+        let items = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT at_ms, source, marketing, text, by_user FROM consent_by_contact
+                     WHERE tenant = ?1 AND contact = ?2
+                       AND (at_ms < ?3 OR (at_ms = ?3 AND source || '/' || marketing < ?4))
+                     ORDER BY at_ms DESC, source || '/' || marketing DESC LIMIT ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![t.as_str(), c.as_str(), before_at, before_key, limit as i64],
+                        |r| {
+                            let source: String = r.get("source")?;
+                            let marketing: String = r.get("marketing")?;
+                            Ok(ConsentEvidence {
+                                at: r.get("at_ms")?,
+                                source: ConsentSource::parse(&source)
+                                    .unwrap_or(ConsentSource::Manual),
+                                marketing: Marketing::parse(&marketing).unwrap_or_default(),
+                                text: r.get("text")?,
+                                by: r.get::<_, Option<String>>("by_user")?.map(UserId::new),
+                            })
+                        },
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(items, limit, |e| {
+            Cursor::history(
+                0,
+                e.at,
+                &format!("{}/{}", e.source.as_str(), e.marketing.as_str()),
+            )
+        }))
+    }
+
+    async fn put_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
+        let (tag, audit) = (tag.clone(), audit.cloned());
+        self.write(move |conn, _| {
+            conn.prepare_cached(
+                "INSERT INTO tags_by_tenant (tenant, fold, name, colour) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, fold) DO UPDATE SET name = excluded.name,
+                   colour = excluded.colour",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    tag.tenant.as_str(),
+                    fold_tag(&tag.name),
+                    tag.name,
+                    tag.colour
+                ])
+            })
+            .map_err(unavailable)?;
+            if let Some(a) = &audit {
+                insert_audit(conn, a)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_tags(&self, tenant: &TenantId) -> StoreResult<Vec<TagRecord>> {
+        let t = tenant.clone();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT name, colour FROM tags_by_tenant WHERE tenant = ?1 ORDER BY fold LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![t.as_str(), MAX_CATALOGUE_TAGS as i64], |r| {
+                    Ok(TagRecord {
+                        tenant: t.clone(),
+                        name: r.get(0)?,
+                        colour: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_tag(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool> {
+        let (t, name, audit) = (tenant.clone(), fold_tag(name), audit.clone());
+        self.write(move |conn, _| {
+            let n = conn
+                .execute(
+                    "DELETE FROM tags_by_tenant WHERE tenant = ?1 AND fold = ?2",
+                    params![t.as_str(), name],
+                )
+                .map_err(unavailable)?;
+            if n > 0 {
+                insert_audit(conn, &audit)?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_attribute(
+        &self,
+        tenant: &TenantId,
+        def: &AttributeDef,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        let text = serde_json::to_string(def).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (t, key, audit) = (tenant.clone(), def.key.clone(), audit.clone());
+        self.write(move |conn, _| {
+            conn.execute(
+                "INSERT INTO attributes_by_tenant (tenant, key, definition) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant, key) DO UPDATE SET definition = excluded.definition",
+                params![t.as_str(), key, text],
+            )
+            .map_err(unavailable)?;
+            insert_audit(conn, &audit)
+        })
+        .await
+    }
+
+    async fn list_attributes(&self, tenant: &TenantId) -> StoreResult<Vec<AttributeDef>> {
+        let t = tenant.clone();
+        self.read(move |conn| {
+            let texts: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT definition FROM attributes_by_tenant WHERE tenant = ?1 ORDER BY key",
+                )
+                .and_then(|mut s| s.query_map(params![t.as_str()], |r| r.get(0))?.collect())
+                .map_err(unavailable)?;
+            texts
+                .iter()
+                .map(|d| {
+                    serde_json::from_str(d)
+                        .map_err(|e| StoreError::Corrupt(format!("attribute definition: {e}")))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_attribute(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool> {
+        let (t, key, audit) = (tenant.clone(), key.to_owned(), audit.clone());
+        self.write(move |conn, _| {
+            let n = conn
+                .execute(
+                    "DELETE FROM attributes_by_tenant WHERE tenant = ?1 AND key = ?2",
+                    params![t.as_str(), key],
+                )
+                .map_err(unavailable)?;
+            if n > 0 {
+                insert_audit(conn, &audit)?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_segment(&self, segment: &SegmentRecord, audit: &AuditRecord) -> StoreResult<()> {
+        let filter = serde_json::to_string(&segment.filter)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (s, audit) = (segment.clone(), audit.clone());
+        self.write(move |conn, _| {
+            conn.execute(
+                "INSERT INTO segments_by_tenant (tenant, segment_id, name, filter, created_at,
+                   updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant, segment_id) DO UPDATE SET name = excluded.name,
+                   filter = excluded.filter, updated_at = excluded.updated_at",
+                params![
+                    s.tenant.as_str(),
+                    s.id.as_str(),
+                    s.name,
+                    filter,
+                    s.created_at,
+                    s.updated_at
+                ],
+            )
+            .map_err(unavailable)?;
+            insert_audit(conn, &audit)
+        })
+        .await
+    }
+
+    async fn get_segment(
+        &self,
+        tenant: &TenantId,
+        id: &SegmentId,
+    ) -> StoreResult<Option<SegmentRecord>> {
+        let (t, id) = (tenant.clone(), id.clone());
+        let all = self.list_segments(&t).await?;
+        Ok(all.into_iter().find(|s| s.id == id))
+    }
+
+    async fn list_segments(&self, tenant: &TenantId) -> StoreResult<Vec<SegmentRecord>> {
+        let t = tenant.clone();
+        self.read(move |conn| {
+            let rows: Vec<(String, String, String, i64, i64)> = conn
+                .prepare_cached(
+                    "SELECT segment_id, name, filter, created_at, updated_at
+                     FROM segments_by_tenant WHERE tenant = ?1 ORDER BY segment_id",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![t.as_str()], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect()
+                })
+                .map_err(unavailable)?;
+            rows.into_iter()
+                .map(|(id, name, filter, created_at, updated_at)| {
+                    Ok(SegmentRecord {
+                        tenant: t.clone(),
+                        id: SegmentId::new(id),
+                        name,
+                        filter: serde_json::from_str(&filter)
+                            .map_err(|e| StoreError::Corrupt(format!("segment filter: {e}")))?,
+                        created_at,
+                        updated_at,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_segment(
+        &self,
+        tenant: &TenantId,
+        id: &SegmentId,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool> {
+        let (t, id, audit) = (tenant.clone(), id.clone(), audit.clone());
+        self.write(move |conn, _| {
+            let n = conn
+                .execute(
+                    "DELETE FROM segments_by_tenant WHERE tenant = ?1 AND segment_id = ?2",
+                    params![t.as_str(), id.as_str()],
+                )
+                .map_err(unavailable)?;
+            if n > 0 {
+                insert_audit(conn, &audit)?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_import(&self, import: &ImportRecord) -> StoreResult<()> {
+        let i = import.clone();
+        self.write(move |conn, _| put_import(conn, &i)).await
+    }
+
+    async fn get_import(
+        &self,
+        tenant: &TenantId,
+        id: &ImportId,
+    ) -> StoreResult<Option<ImportRecord>> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT * FROM imports_by_tenant WHERE tenant = ?1 AND import_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![t.as_str(), id.as_str()], import_from)
+                    .optional()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_imports(&self, tenant: &TenantId) -> StoreResult<Vec<ImportRecord>> {
+        let t = tenant.clone();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT * FROM imports_by_tenant WHERE tenant = ?1
+                 ORDER BY started_at DESC, import_id DESC LIMIT 100",
+            )
+            .and_then(|mut s| s.query_map(params![t.as_str()], import_from)?.collect())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn running_imports(&self) -> StoreResult<Vec<ImportRecord>> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT * FROM imports_by_tenant WHERE state = 'running'")
+                .and_then(|mut s| s.query_map([], import_from)?.collect())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn import_chunk(
+        &self,
+        import: &ImportRecord,
+        contacts: &[ContactRecord],
+        undo: &[UndoEntry],
+        rejected: &[RejectedRow],
+    ) -> StoreResult<()> {
+        let (i, contacts, undo, rejected) = (
+            import.clone(),
+            contacts.to_vec(),
+            undo.to_vec(),
+            rejected.to_vec(),
+        );
+        self.write(move |conn, _| {
+            for c in &contacts {
+                write_contact(conn, c)?;
+            }
+            for u in &undo {
+                let before = u
+                    .before
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                // The first entry for a contact wins: it holds the state before the import.
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO import_undo (tenant, import_id, contact, before,
+                       written_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        i.tenant.as_str(),
+                        i.id.as_str(),
+                        u.contact.as_str(),
+                        before,
+                        u.written_at
+                    ])
+                })
+                .map_err(unavailable)?;
+                conn.prepare_cached(
+                    "UPDATE import_undo SET written_at = ?4
+                     WHERE tenant = ?1 AND import_id = ?2 AND contact = ?3",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        i.tenant.as_str(),
+                        i.id.as_str(),
+                        u.contact.as_str(),
+                        u.written_at
+                    ])
+                })
+                .map_err(unavailable)?;
+            }
+            for r in &rejected {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO import_rejects (tenant, import_id, line, fields, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        i.tenant.as_str(),
+                        i.id.as_str(),
+                        r.line as i64,
+                        encode_list(&r.fields),
+                        r.reason
+                    ])
+                })
+                .map_err(unavailable)?;
+            }
+            put_import(conn, &i)
+        })
+        .await
+    }
+
+    async fn import_undo_log(
+        &self,
+        tenant: &TenantId,
+        import: &ImportId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<UndoEntry>> {
+        let limit = check_limit(limit)?;
+        let after = Cursor::decode_text(cursor)?;
+        let (t, i) = (tenant.clone(), import.clone());
+        let items = self
+            .read(move |conn| {
+                let rows: Vec<(String, Option<String>, i64)> = conn
+                    .prepare_cached(
+                        "SELECT contact, before, written_at FROM import_undo
+                         WHERE tenant = ?1 AND import_id = ?2 AND contact > ?3
+                         ORDER BY contact LIMIT ?4",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![t.as_str(), i.as_str(), after, limit as i64], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?
+                        .collect()
+                    })
+                    .map_err(unavailable)?;
+                rows.into_iter()
+                    .map(|(contact, before, written_at)| {
+                        Ok(UndoEntry {
+                            contact: ContactId::new(contact),
+                            before: before
+                                .map(|b| serde_json::from_str(&b))
+                                .transpose()
+                                .map_err(|e| StoreError::Corrupt(format!("undo entry: {e}")))?,
+                            written_at,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()
+            })
+            .await?;
+        Ok(Page::of(items, limit, |u| {
+            Cursor::after_text(u.contact.as_str())
+        }))
+    }
+
+    async fn rejected_rows(
+        &self,
+        tenant: &TenantId,
+        import: &ImportId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<RejectedRow>> {
+        let limit = check_limit(limit.min(MAX_PAGE))?;
+        let after: i64 = Cursor::decode_text(cursor)?.parse().unwrap_or(0);
+        let (t, i) = (tenant.clone(), import.clone());
+        let items = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT line, fields, reason FROM import_rejects
+                     WHERE tenant = ?1 AND import_id = ?2 AND line > ?3 ORDER BY line LIMIT ?4",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![t.as_str(), i.as_str(), after, limit as i64], |r| {
+                        Ok(RejectedRow {
+                            line: r.get::<_, i64>(0)? as u64,
+                            fields: r.get::<_, List>(1)?.0,
+                            reason: r.get(2)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(items, limit, |r| {
+            Cursor::after_text(&format!("{:020}", r.line))
+        }))
+    }
+}
+
+/// Removes one conversation's every trace, counting what went.
+fn erase_conversation(
+    conn: &Connection,
+    tenant: &str,
+    conversation: &str,
+    receipt: &mut ErasureReceipt,
+) -> StoreResult<()> {
+    let rows: Vec<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT message_key, wamid, kind FROM messages_by_conversation
+             WHERE tenant = ?1 AND conversation_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![tenant, conversation], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .map_err(unavailable)?;
+    for (key, wamid, kind) in &rows {
+        if matches!(
+            kind.as_str(),
+            "image" | "video" | "audio" | "document" | "sticker"
+        ) {
+            receipt.media_references += 1;
+        }
+        conn.prepare_cached("DELETE FROM messages_by_key WHERE tenant = ?1 AND message_key = ?2")
+            .and_then(|mut s| s.execute(params![tenant, key]))
+            .map_err(unavailable)?;
+        conn.prepare_cached("DELETE FROM statuses_by_message WHERE tenant = ?1 AND wamid = ?2")
+            .and_then(|mut s| s.execute(params![tenant, wamid]))
+            .map_err(unavailable)?;
+    }
+    receipt.messages += rows.len() as u64;
+    let run = |sql: &str| -> StoreResult<usize> {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![tenant, conversation]))
+            .map_err(unavailable)
+    };
+    run("DELETE FROM messages_by_conversation WHERE tenant = ?1 AND conversation_id = ?2")?;
+    run("DELETE FROM buckets_by_conversation WHERE tenant = ?1 AND conversation_id = ?2")?;
+    receipt.notes +=
+        run("DELETE FROM notes_by_conversation WHERE tenant = ?1 AND conversation_id = ?2")? as u64;
+    run("DELETE FROM threads_by_id WHERE tenant = ?1 AND conversation_id = ?2")?;
+    run("DELETE FROM outbox_by_id WHERE tenant = ?1 AND conversation_id = ?2")?;
+    receipt.conversations +=
+        run("DELETE FROM conversations_by_id WHERE tenant = ?1 AND conversation_id = ?2")? as u64;
+    Ok(())
+}
