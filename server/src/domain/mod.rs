@@ -4,6 +4,7 @@
 //! Owns: plain data and pure functions every other layer speaks. Must not: know HTTP, SQL/CQL,
 //! sockets or the Cloud API's wire format; depend on any other module of this crate.
 
+pub mod attribute;
 pub mod clock;
 pub mod contact;
 pub mod directory;
@@ -13,7 +14,9 @@ pub mod identity;
 pub mod inbox;
 pub mod message;
 pub mod outbox;
+pub mod segment;
 
+pub use attribute::*;
 pub use clock::{now_ms, UnixMillis};
 pub use contact::*;
 pub use directory::*;
@@ -23,3 +26,4 @@ pub use identity::*;
 pub use inbox::*;
 pub use message::*;
 pub use outbox::*;
+pub use segment::*;

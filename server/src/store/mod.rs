@@ -330,13 +330,11 @@ pub struct ContactQuery {
     pub tag: Option<String>,
 }
 
-/// Customers, their notes and consent history, the tag catalogue, attribute definitions,
-/// segments and imports.
+/// Customers, their notes and consent history, segment counts and erasure.
 ///
 /// Scylla shape: contacts are partitioned by (tenant, shard of 16) and found by id; a number or
 /// a BSUID finds its contact through an index row of its own; notes and consent history by
-/// (tenant, contact); catalogue, definitions, segments and imports are small per-tenant sets;
-/// an import's undo log and rejected rows by (tenant, import). Every write is an upsert.
+/// (tenant, contact). Every write is an upsert.
 #[async_trait]
 pub trait ContactStore: Send + Sync {
     /// Writes a contact whole (with its identity and search index entries, its consent change
@@ -439,7 +437,12 @@ pub trait ContactStore: Send + Sync {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> StoreResult<Page<ConsentEvidence>>;
+}
 
+/// The shape of a tenant's contact base: the tag catalogue, attribute definitions and saved
+/// segments. Small bounded sets, one partition per tenant on Scylla.
+#[async_trait]
+pub trait CatalogueStore: Send + Sync {
     /// Creates or replaces a tag of the catalogue (found case-insensitively).
     async fn put_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()>;
     /// The catalogue (at most [`MAX_CATALOGUE_TAGS`]), by name.
@@ -479,7 +482,12 @@ pub trait ContactStore: Send + Sync {
         id: &SegmentId,
         audit: &AuditRecord,
     ) -> StoreResult<bool>;
+}
 
+/// Contact imports: the job's record and checkpoint, its undo log and its rejected rows (by
+/// (tenant, import) on Scylla), and the index of running ones a restart resumes.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
     /// Writes an import's record whole (its state and checkpoint).
     async fn put_import(&self, import: &ImportRecord) -> StoreResult<()>;
     async fn get_import(
@@ -522,12 +530,25 @@ pub trait ContactStore: Send + Sync {
 
 /// Everything a running server needs from persistence.
 pub trait Store:
-    DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore + ContactStore
+    DirectoryStore
+    + MessageStore
+    + IdentityStore
+    + InboxStore
+    + OutboxStore
+    + ContactStore
+    + CatalogueStore
+    + ImportStore
 {
 }
-impl<
-        T: DirectoryStore + MessageStore + IdentityStore + InboxStore + OutboxStore + ContactStore,
-    > Store for T
+impl<T> Store for T where
+    T: DirectoryStore
+        + MessageStore
+        + IdentityStore
+        + InboxStore
+        + OutboxStore
+        + ContactStore
+        + CatalogueStore
+        + ImportStore
 {
 }
 

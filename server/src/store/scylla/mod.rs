@@ -39,9 +39,11 @@ fn markers(columns: &str) -> String {
     vec!["?"; columns.split(',').count()].join(", ")
 }
 
+mod catalogue;
 mod contacts;
 mod directory;
 mod identity;
+mod imports;
 mod inbox;
 mod messages;
 mod migrate;
@@ -78,6 +80,8 @@ pub struct ScyllaStore {
     inbox: inbox::Statements,
     outbox: outbox::Statements,
     contacts: contacts::Statements,
+    catalogue: catalogue::Statements,
+    imports: imports::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -126,6 +130,8 @@ impl ScyllaStore {
         let inbox = inbox::Statements::prepare(&p).await?;
         let outbox = outbox::Statements::prepare(&p).await?;
         let contacts = contacts::Statements::prepare(&p).await?;
+        let catalogue = catalogue::Statements::prepare(&p).await?;
+        let imports = imports::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -137,6 +143,8 @@ impl ScyllaStore {
             inbox,
             outbox,
             contacts,
+            catalogue,
+            imports,
         })
     }
 }
@@ -257,10 +265,10 @@ mod tests {
                 super::contacts::ContactNoteRow::COLUMNS,
             ),
             ("consent_by_contact", super::contacts::ConsentRow::COLUMNS),
-            ("imports_by_tenant", super::contacts::ImportRow::COLUMNS),
-            ("import_undo", super::contacts::UndoRow::COLUMNS),
-            ("import_rejects", super::contacts::RejectRow::COLUMNS),
-            ("segments_by_tenant", super::contacts::SegmentRow::COLUMNS),
+            ("imports_by_tenant", super::imports::ImportRow::COLUMNS),
+            ("import_undo", super::imports::UndoRow::COLUMNS),
+            ("import_rejects", super::imports::RejectRow::COLUMNS),
+            ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

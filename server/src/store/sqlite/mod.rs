@@ -10,10 +10,12 @@
 //! small pool of read-only connections on the blocking thread pool and never wait for the writer
 //! (WAL).
 
+mod catalogue;
 mod contacts;
 mod directory;
 mod filter;
 mod identity;
+mod imports;
 mod inbox;
 mod messages;
 mod migrate;
