@@ -40,6 +40,7 @@ pub struct Config {
     pub hub: HubConfig,
     pub routing: RoutingConfig,
     pub outbox: OutboxConfig,
+    pub contacts: ContactsConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -128,6 +129,25 @@ pub struct OutboxConfig {
 impl OutboxConfig {
     pub fn in_doubt_grace(&self) -> Duration {
         Duration::from_secs(self.in_doubt_grace_secs)
+    }
+}
+
+/// Contacts: imports and consent.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsConfig {
+    /// The largest contact file an import takes, in MiB.
+    pub import_max_mib: u64,
+    /// Where import files wait while their job runs (relative paths are under `data_dir`).
+    pub import_dir: PathBuf,
+    /// A customer's whole message equal to one of these (after Unicode folding: case, width,
+    /// surrounding punctuation) opts them out of marketing.
+    pub stop_keywords: Vec<String>,
+}
+
+impl ContactsConfig {
+    pub fn import_max_bytes(&self) -> usize {
+        (self.import_max_mib as usize) * 1024 * 1024
     }
 }
 
@@ -388,6 +408,12 @@ impl Config {
         if !(1..=3600).contains(&self.http.header_timeout_secs) {
             return Err(err("http.header_timeout_secs", "must be 1 to 3600 seconds"));
         }
+        if !(1..=2048).contains(&self.contacts.import_max_mib) {
+            return Err(err("contacts.import_max_mib", "must be between 1 and 2048"));
+        }
+        if self.contacts.stop_keywords.iter().any(|w| w.trim().is_empty()) {
+            return Err(err("contacts.stop_keywords", "must not hold an empty keyword"));
+        }
         if !(1024..=100 * 1024 * 1024).contains(&self.http.max_upload_bytes) {
             return Err(err(
                 "http.max_upload_bytes",
@@ -481,6 +507,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where import files wait.
+    pub fn import_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.contacts.import_dir)
     }
 
     pub fn sqlite_path(&self) -> PathBuf {

@@ -55,6 +55,29 @@ enum Handler {
     Private(PrivateHandler),
 }
 
+/// What a route's body is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Upload,
+    Spool,
+}
+
+/// A body written to the spool directory: the handler takes the file over (or it is removed
+/// when the request ends).
+#[derive(Debug)]
+pub struct Spooled {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        // A handler that keeps the file renames it first; anything left is a refused upload.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// One endpoint.
 #[derive(Clone)]
 pub struct Route {
@@ -66,8 +89,9 @@ pub struct Route {
     pub action: &'static str,
     /// Whether a successful call is itself audited (reading transcripts, the audit log).
     pub audit_success: bool,
-    /// Whether the body is a file (up to `http.max_upload_bytes`) instead of JSON.
-    pub upload: bool,
+    /// What the body is: JSON, a file held in memory (up to `http.max_upload_bytes`), or a file
+    /// written to disk as it arrives (up to `contacts.import_max_mib`).
+    pub body: BodyKind,
     /// Whether a successful call may change what someone can see (roles, teams, accounts,
     /// sessions): the hub then checks every live subscription of the tenant again before the
     /// answer goes out.
@@ -83,7 +107,7 @@ impl Route {
             access: Access::Public,
             action,
             audit_success: false,
-            upload: false,
+            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Public(h),
         }
@@ -101,7 +125,7 @@ impl Route {
             access: Access::SignedIn,
             action,
             audit_success: false,
-            upload: false,
+            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Private(h),
         }
@@ -120,7 +144,7 @@ impl Route {
             access: Access::Needs(permission),
             action,
             audit_success: false,
-            upload: false,
+            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Private(h),
         }
@@ -132,7 +156,12 @@ impl Route {
     }
 
     fn upload(mut self) -> Self {
-        self.upload = true;
+        self.body = BodyKind::Upload;
+        self
+    }
+
+    fn spool(mut self) -> Self {
+        self.body = BodyKind::Spool;
         self
     }
 
@@ -636,6 +665,8 @@ pub struct ApiRequest {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// A spooled route's file.
+    pub spooled: Option<Spooled>,
     pub meta: RequestMeta,
 }
 
@@ -729,6 +760,9 @@ pub struct ApiState {
     pub max_body: usize,
     /// The body limit of upload routes.
     pub max_upload: usize,
+    /// The body limit of spooled routes (contact files), and where their files go.
+    pub max_spool: usize,
+    pub spool_dir: std::path::PathBuf,
     /// The hub, for presence.
     pub hub: Arc<crate::hub::Hub>,
     /// Assignment, resolution and reopening.
@@ -754,7 +788,25 @@ fn is_write(method: &Method) -> bool {
 /// Reads a request's body once the dispatcher allows it: given the limit, the body, `None` when
 /// it is larger (413), or why it could not be read.
 pub type BodyReader =
-    Box<dyn FnOnce(usize) -> BoxFuture<'static, Result<Option<Bytes>, BodyReadError>> + Send>;
+    Box<dyn FnOnce(BodyTarget) -> BoxFuture<'static, Result<BodyRead, BodyReadError>> + Send>;
+
+/// Where a body goes: into memory, or (an import's file) to disk, never whole in memory.
+#[derive(Debug)]
+pub enum BodyTarget {
+    Memory(usize),
+    File {
+        limit: usize,
+        path: std::path::PathBuf,
+    },
+}
+
+/// A body read: its bytes, or the size of the file written, or over the limit.
+#[derive(Debug)]
+pub enum BodyRead {
+    Memory(Bytes),
+    File(u64),
+    TooLarge,
+}
 
 /// Why a body could not be read.
 #[derive(Debug)]
@@ -765,19 +817,57 @@ pub enum BodyReadError {
     Unreadable(String),
 }
 
-/// Reads the body within this route's limit, or answers why not.
-async fn read_body(state: &ApiState, route: &Route, body: BodyReader) -> Result<Bytes, Failure> {
-    let limit = if route.upload {
-        state.max_upload
-    } else {
-        state.max_body
+/// Reads the body within this route's limit (a spooled route's to a new file in the spool
+/// directory), or answers why not.
+async fn read_body(
+    state: &ApiState,
+    route: &Route,
+    body: BodyReader,
+) -> Result<(Bytes, Option<Spooled>), Failure> {
+    let (target, limit, key) = match route.body {
+        BodyKind::Json => (BodyTarget::Memory(state.max_body), state.max_body, None),
+        BodyKind::Upload => (
+            BodyTarget::Memory(state.max_upload),
+            state.max_upload,
+            Some("http.max_upload_bytes"),
+        ),
+        BodyKind::Spool => {
+            std::fs::create_dir_all(&state.spool_dir).map_err(|e| {
+                Failure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StoreUnavailable,
+                    format!("cannot keep the file: {e}"),
+                )
+            })?;
+            let name = format!("{}.upload", crate::domain::new_id("up"));
+            let path = state.spool_dir.join(&name);
+            (
+                BodyTarget::File {
+                    limit: state.max_spool,
+                    path,
+                },
+                state.max_spool,
+                Some("contacts.import_max_mib"),
+            )
+        }
     };
-    match body(limit).await {
-        Ok(Some(body)) => Ok(body),
-        Ok(None) => Err(Failure::new(
+    let spool_name = match &target {
+        BodyTarget::File { path, .. } => Some(path.clone()),
+        BodyTarget::Memory(_) => None,
+    };
+    match body(target).await {
+        Ok(BodyRead::Memory(body)) => Ok((body, None)),
+        Ok(BodyRead::File(bytes)) => Ok((
+            Bytes::new(),
+            spool_name.map(|path| Spooled { path, bytes }),
+        )),
+        Ok(BodyRead::TooLarge) => Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
-            format!("request bodies here are limited to {limit} bytes"),
+            match key {
+                Some(key) => format!("this file is over {limit} bytes (the server's {key})"),
+                None => format!("request bodies here are limited to {limit} bytes"),
+            },
         )),
         Err(BodyReadError::Stalled(e)) => Err(Failure::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -854,11 +944,12 @@ async fn dispatch_inner(
         query: parse_query(&query),
         headers,
         body: Bytes::new(),
+        spooled: None,
         meta: meta.clone(),
     };
     let handler = match route.handler {
         Handler::Public(h) => {
-            req.body = read_body(&state, route, body).await.map_err(fail)?;
+            (req.body, req.spooled) = read_body(&state, route, body).await.map_err(fail)?;
             return h(PublicCtx {
                 req,
                 auth: Arc::clone(&state.auth),
@@ -934,7 +1025,7 @@ async fn dispatch_inner(
     }
 
     // Only now, for a caller who may do this, is the body read.
-    req.body = read_body(&state, route, body).await.map_err(fail)?;
+    (req.body, req.spooled) = read_body(&state, route, body).await.map_err(fail)?;
     let target = req.params.first().cloned();
     let audit_success = route.audit_success;
     let changes_access = route.changes_access;

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
 use switchboard_shared::protocol::{AgentState, BoardStats};
 
-use super::{routes, Access};
+use super::{routes, Access, BodyKind};
 
 type Make = fn(&mut SchemaGenerator) -> Schema;
 
@@ -412,10 +412,17 @@ pub fn document() -> Value {
             operation["requestBody"] = json!({"required": true,
                 "content": {"application/json": {"schema": make(&mut generator)}}});
         }
-        if route.upload {
-            operation["requestBody"] = json!({"required": true,
-                "content": {"*/*": {"schema": {"type": "string",
-                                               "contentMediaType": "application/octet-stream"}}}});
+        match route.body {
+            BodyKind::Upload => {
+                operation["requestBody"] = json!({"required": true,
+                    "content": {"*/*": {"schema": {"type": "string",
+                                                   "contentMediaType": "application/octet-stream"}}}});
+            }
+            BodyKind::Spool => {
+                operation["requestBody"] = json!({"required": true,
+                    "content": {"text/csv": {"schema": {"type": "string"}}}});
+            }
+            BodyKind::Json => {}
         }
         let entry = paths
             .entry(format!("/api/v1/{}", route.path))

@@ -164,14 +164,24 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
                   peer,
                   body,
                   api_state: ApiState| async move {
-                let body: api::BodyReader = Box::new(move |limit| {
+                let body: api::BodyReader = Box::new(move |target| {
                     Box::pin(async move {
-                        read_limited(body, limit, body_idle)
-                            .await
-                            .map_err(|e| match e {
-                                BodyError::TimedOut => api::BodyReadError::Stalled(e.to_string()),
-                                BodyError::Read(_) => api::BodyReadError::Unreadable(e.to_string()),
-                            })
+                        let read = match target {
+                            api::BodyTarget::Memory(limit) => read_limited(body, limit, body_idle)
+                                .await
+                                .map(|b| b.map_or(api::BodyRead::TooLarge, api::BodyRead::Memory)),
+                            api::BodyTarget::File { limit, path } => {
+                                read_to_file(body, limit, body_idle, &path)
+                                    .await
+                                    .map(|n| n.map_or(api::BodyRead::TooLarge, api::BodyRead::File))
+                            }
+                        };
+                        read.map_err(|e| match e {
+                            BodyError::TimedOut => api::BodyReadError::Stalled(e.to_string()),
+                            BodyError::Read(_) | BodyError::Write(_) => {
+                                api::BodyReadError::Unreadable(e.to_string())
+                            }
+                        })
                     })
                 });
                 api::dispatch(
@@ -357,6 +367,71 @@ pub enum BodyError {
     TimedOut,
     #[error(transparent)]
     Read(#[from] warp::Error),
+    #[error("could not keep the upload: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The longest a file body may take in all (100 MiB at ~300 KB/s).
+const FILE_BODY_TOTAL: Duration = Duration::from_secs(600);
+
+/// Writes a body of at most `limit` bytes to `path` (synced to disk before it answers), never
+/// holding more than one chunk in memory. `Ok(None)` when it is larger: the file is removed and
+/// the excess drained (up to three times the limit) so the sender reads the 413.
+async fn read_to_file<S, B>(
+    body: S,
+    limit: usize,
+    idle: Duration,
+    path: &std::path::Path,
+) -> Result<Option<u64>, BodyError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    use tokio::io::AsyncWriteExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut file = Some(tokio::fs::File::create(path).await?);
+    let mut seen = 0usize;
+    let deadline = tokio::time::Instant::now() + FILE_BODY_TOTAL;
+    let drain = limit.saturating_mul(3).max(DRAIN_LIMIT);
+    let outcome = async {
+        loop {
+            let wait = tokio::time::Instant::now() + idle;
+            let next = tokio::time::timeout_at(wait.min(deadline), body.try_next())
+                .await
+                .map_err(|_| BodyError::TimedOut)??;
+            let Some(mut chunk) = next else { break };
+            seen += chunk.remaining();
+            if seen > limit {
+                file = None;
+                if seen > drain {
+                    break;
+                }
+                chunk.advance(chunk.remaining());
+                continue;
+            }
+            if let Some(f) = file.as_mut() {
+                while chunk.has_remaining() {
+                    let bytes = chunk.chunk();
+                    f.write_all(bytes).await?;
+                    let n = bytes.len();
+                    chunk.advance(n);
+                }
+            }
+        }
+        Ok::<(), BodyError>(())
+    }
+    .await;
+    match (outcome, file) {
+        (Ok(()), Some(mut f)) => {
+            f.flush().await?;
+            f.sync_all().await?;
+            Ok(Some(seen as u64))
+        }
+        (result, _) => {
+            let _ = tokio::fs::remove_file(path).await;
+            result.map(|()| None)
+        }
+    }
 }
 
 /// Reads a body of at most `limit` bytes. `Ok(None)` when it is larger (the excess is drained,
