@@ -17,12 +17,13 @@ use crate::api::ApiState;
 use crate::auth::Authenticator;
 use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
-use crate::domain::{NumberRecord, TenantRecord};
+use crate::domain::{NumberRecord, StopKeywords, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
 use crate::service::broker::Broker;
 use crate::service::commands::Services;
+use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
     demo, inbound::Inbound, outbound::Outbound, outbox::Outbox, Events, NumberDirectory,
@@ -265,6 +266,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         numbers.clone(),
         events.clone(),
         config.runs_simulator(),
+        StopKeywords::new(&config.contacts.stop_keywords),
     ));
     let http_client = reqwest::Client::builder()
         .pool_idle_timeout(Duration::from_secs(90))
@@ -335,6 +337,14 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     .await?;
     // After the inbox listens, so that it hears what resumed sends become.
     outbox.resume(&numbers).await?;
+    let imports = Imports::new(
+        Arc::clone(&store),
+        Arc::clone(&hub) as Arc<dyn Broker>,
+        config.import_dir(),
+        shutdown.clone(),
+    );
+    imports.resume_all().await?;
+    let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
     let api_state = ApiState {
         store: Arc::clone(&store),
         auth,
@@ -350,6 +360,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         inbox,
         outbound: Arc::clone(&outbound),
         outbox: outbox.clone(),
+        contacts,
     };
 
     let ready = Arc::new(AtomicBool::new(false));

@@ -57,6 +57,22 @@ pub fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<St
     response
 }
 
+/// A response whose body arrives from `chunks` as they are made (an export), never held whole.
+pub fn streaming(
+    content_type: &'static str,
+    mut chunks: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> Response {
+    let body = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx));
+    let mut response = warp::reply::stream(body).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
 /// How session cookies are set.
 #[derive(Clone, Copy, Debug)]
 pub struct CookiePolicy {

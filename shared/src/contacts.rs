@@ -483,3 +483,33 @@ pub enum TimeTest {
     /// `true`: there never was one.
     Never(bool),
 }
+
+/// What erasing a contact removed (`DELETE /api/v1/contacts/{id}`); the audit line holds the
+/// same counts, never the content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ErasureReceipt {
+    pub contact: ContactId,
+    pub messages: u64,
+    pub conversations: u64,
+    pub notes: u64,
+    pub consent_records: u64,
+    /// Messages that carried a file (image, video, audio, document, sticker).
+    pub media_references: u64,
+    pub at: i64,
+}
+
+/// How many contacts a catalogue change touched (a tag or attribute removed from each).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Stripped {
+    pub contacts: u64,
+}
+
+/// `POST /api/v1/segments/count`: a filter to count before it is saved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FilterInput {
+    pub filter: Filter,
+}

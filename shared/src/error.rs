@@ -98,6 +98,23 @@ error_codes! {
     NoWaba => "no_waba",
     /// WhatsApp did not accept the message.
     SendFailed => "send_failed",
+    // Contacts.
+    /// Not a phone number a customer can have (the message says why: not a number, a fixed
+    /// line, a national number without a region…).
+    InvalidPhone => "invalid_phone",
+    /// A value that does not fit: an attribute of the wrong type, a tag not in the catalogue, a
+    /// name with invisible characters.
+    InvalidValue => "invalid_value",
+    /// A segment filter that is malformed, too deep or names what does not exist.
+    InvalidFilter => "invalid_filter",
+    /// More than a contact may carry (tags) or a tenant may define (tags, attributes, segments).
+    TooMany => "too_many",
+    /// A contact file that cannot be imported at all: empty, binary, a header and no rows, no
+    /// phone column.
+    BadFile => "bad_file",
+    UnknownCharset => "unknown_charset",
+    /// An import that cannot be undone: a dry run, one still running, or one undone already.
+    NotUndoable => "not_undoable",
     // The socket.
     BadFrame => "bad_frame",
     AlreadyAuthenticated => "already_authenticated",

@@ -47,6 +47,8 @@ pub enum Topic {
     Team(TeamId),
     /// One conversation.
     Conversation(ConversationId),
+    /// Changes to the tenant's contacts and the progress of its imports.
+    Contacts,
 }
 
 impl Topic {
@@ -59,6 +61,7 @@ impl Topic {
             Topic::Board => P::BoardView,
             Topic::Team(_) => P::ConversationsReadTeam,
             Topic::Inbox(_) | Topic::Conversation(_) => P::ConversationsReadAssigned,
+            Topic::Contacts => P::ContactsRead,
         }
     }
 }
@@ -71,6 +74,7 @@ impl std::fmt::Display for Topic {
             Topic::Inbox(user) => write!(f, "inbox:{user}"),
             Topic::Team(team) => write!(f, "team:{team}"),
             Topic::Conversation(id) => write!(f, "conversation:{id}"),
+            Topic::Contacts => f.write_str("contacts"),
         }
     }
 }
@@ -83,7 +87,7 @@ impl std::fmt::Display for UnknownTopic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "`{}` is not a topic: tenant, board, inbox:<user>, team:<id> or conversation:<id>",
+            "`{}` is not a topic: tenant, board, contacts, inbox:<user>, team:<id> or conversation:<id>",
             self.0
         )
     }
@@ -97,6 +101,7 @@ impl std::str::FromStr for Topic {
         let parsed = match s.split_once(':') {
             None if s == "tenant" => Some(Topic::Tenant),
             None if s == "board" => Some(Topic::Board),
+            None if s == "contacts" => Some(Topic::Contacts),
             Some(("inbox", rest)) => id(rest).map(|u| Topic::Inbox(UserId::new(u))),
             Some(("team", rest)) => id(rest).map(|t| Topic::Team(TeamId::new(t))),
             Some(("conversation", rest)) => {
@@ -412,6 +417,29 @@ pub enum HubEvent {
     AgentChanged { agent: AgentState },
     /// The board's figures changed (the `board` topic).
     BoardChanged { board: BoardStats },
+    /// A contact was made, changed, merged away or erased (the `contacts` topic): clients
+    /// showing it read it again.
+    ContactChanged {
+        contact: crate::ids::ContactId,
+        /// `false` when it no longer exists.
+        exists: bool,
+        at: i64,
+    },
+    /// An import moved on (the `contacts` topic): its counts, at most a few times a second.
+    ImportProgressed {
+        import: crate::ids::ImportId,
+        state: crate::contacts::ImportState,
+        dry_run: bool,
+        total: u64,
+        created: u64,
+        updated: u64,
+        unchanged: u64,
+        rejected: u64,
+        bytes_done: u64,
+        bytes_total: u64,
+        rows_per_second: f64,
+        eta_seconds: Option<u64>,
+    },
     /// A conversation was assigned, transferred, queued, resolved or reopened.
     ConversationChanged {
         conversation: ConversationId,
@@ -465,7 +493,10 @@ impl HubEvent {
                 number,
                 ..
             } => Some((conversation, number)),
-            Self::AgentChanged { .. } | Self::BoardChanged { .. } => None,
+            Self::AgentChanged { .. }
+            | Self::BoardChanged { .. }
+            | Self::ContactChanged { .. }
+            | Self::ImportProgressed { .. } => None,
         }
     }
 }

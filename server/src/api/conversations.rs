@@ -45,7 +45,7 @@ fn parts(ctx: &Ctx, raw: &str) -> switchboard_shared::api::MessageParts {
     parts
 }
 
-fn dto(ctx: &Ctx, c: ConversationRecord, t: Option<ThreadRecord>) -> Conversation {
+pub(super) fn dto(ctx: &Ctx, c: ConversationRecord, t: Option<ThreadRecord>) -> Conversation {
     Conversation {
         customer: customer(ctx, c.customer.as_str()),
         id: c.id,

@@ -29,6 +29,7 @@ use crate::store::{Store, StoreError};
 mod access;
 mod audit;
 mod collab;
+mod contacts;
 mod conversations;
 pub mod inbox;
 pub mod openapi;
@@ -517,6 +518,227 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "contacts",
+                P::ContactsRead,
+                "contact.list",
+                h!(contacts::list),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts",
+                P::ContactsEdit,
+                "contact.create",
+                h!(contacts::create),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/bulk-tags",
+                P::ContactsEdit,
+                "contact.bulk_tag",
+                h!(contacts::bulk_tags),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/export",
+                P::ContactsExport,
+                "contact.export",
+                h!(contacts::export),
+            )
+            .audited(),
+            Route::needs(
+                M::GET,
+                "contacts/imports",
+                P::ContactsImport,
+                "import.list",
+                h!(contacts::list_imports),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/imports",
+                P::ContactsImport,
+                "import.start",
+                h!(contacts::start_import),
+            )
+            .spool(),
+            Route::needs(
+                M::GET,
+                "contacts/imports/{id}",
+                P::ContactsImport,
+                "import.read",
+                h!(contacts::get_import),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/imports/{id}/errors",
+                P::ContactsImport,
+                "import.errors",
+                h!(contacts::import_errors),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/imports/{id}/undo",
+                P::ContactsImport,
+                "import.undo",
+                h!(contacts::undo_import),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/imports/{id}/commit",
+                P::ContactsImport,
+                "import.commit",
+                h!(contacts::commit_import),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/{id}",
+                P::ContactsRead,
+                "contact.read",
+                h!(contacts::get),
+            ),
+            Route::needs(
+                M::PATCH,
+                "contacts/{id}",
+                P::ContactsEdit,
+                "contact.update",
+                h!(contacts::patch),
+            ),
+            Route::needs(
+                M::DELETE,
+                "contacts/{id}",
+                P::SettingsRetention,
+                "contact.erase",
+                h!(contacts::erase),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/{id}/merge",
+                P::ContactsEdit,
+                "contact.merge",
+                h!(contacts::merge),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/{id}/notes",
+                P::ContactsRead,
+                "contact.notes",
+                h!(contacts::notes),
+            ),
+            Route::needs(
+                M::POST,
+                "contacts/{id}/notes",
+                P::ContactsEdit,
+                "contact.note",
+                h!(contacts::add_note),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/{id}/consent",
+                P::ContactsRead,
+                "contact.consent",
+                h!(contacts::consent),
+            ),
+            Route::needs(
+                M::GET,
+                "contacts/{id}/conversations",
+                P::ConversationsReadAssigned,
+                "contact.conversations",
+                h!(contacts::conversations),
+            ),
+            Route::needs(M::GET, "tags", P::ContactsRead, "tag.list", h!(contacts::list_tags)),
+            Route::needs(M::PUT, "tags", P::ContactsImport, "tag.put", h!(contacts::put_tag)),
+            Route::needs(
+                M::DELETE,
+                "tags",
+                P::ContactsImport,
+                "tag.delete",
+                h!(contacts::delete_tag),
+            ),
+            Route::needs(
+                M::GET,
+                "attributes",
+                P::ContactsRead,
+                "attribute.list",
+                h!(contacts::list_attributes),
+            ),
+            Route::needs(
+                M::PUT,
+                "attributes/{key}",
+                P::ContactsImport,
+                "attribute.put",
+                h!(contacts::put_attribute),
+            ),
+            Route::needs(
+                M::DELETE,
+                "attributes/{key}",
+                P::ContactsImport,
+                "attribute.delete",
+                h!(contacts::delete_attribute),
+            ),
+            Route::needs(
+                M::GET,
+                "segments",
+                P::ContactsRead,
+                "segment.list",
+                h!(contacts::list_segments),
+            ),
+            Route::needs(
+                M::POST,
+                "segments",
+                P::ContactsEdit,
+                "segment.create",
+                h!(contacts::create_segment),
+            ),
+            Route::needs(
+                M::POST,
+                "segments/count",
+                P::ContactsRead,
+                "segment.count_filter",
+                h!(contacts::count_filter),
+            ),
+            Route::needs(
+                M::GET,
+                "segments/{id}",
+                P::ContactsRead,
+                "segment.read",
+                h!(contacts::get_segment),
+            ),
+            Route::needs(
+                M::PUT,
+                "segments/{id}",
+                P::ContactsEdit,
+                "segment.update",
+                h!(contacts::update_segment),
+            ),
+            Route::needs(
+                M::DELETE,
+                "segments/{id}",
+                P::ContactsEdit,
+                "segment.delete",
+                h!(contacts::delete_segment),
+            ),
+            Route::needs(
+                M::GET,
+                "segments/{id}/count",
+                P::ContactsRead,
+                "segment.count",
+                h!(contacts::count_segment),
+            ),
+            Route::needs(
+                M::GET,
+                "segments/{id}/contacts",
+                P::ContactsRead,
+                "segment.members",
+                h!(contacts::segment_contacts),
+            ),
+            Route::needs(
+                M::GET,
+                "segments/{id}/explain/{contact}",
+                P::ContactsRead,
+                "segment.explain",
+                h!(contacts::explain_segment),
+            ),
+            Route::needs(
+                M::GET,
                 "sends/{id}",
                 P::ConversationsReadAssigned,
                 "send.read",
@@ -729,6 +951,7 @@ pub struct Ctx {
     pub inbox: crate::service::inbox::Inbox,
     pub outbound: Arc<crate::service::outbound::Outbound>,
     pub outbox: crate::service::outbox::Outbox,
+    pub contacts: crate::service::contacts::Contacts,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -771,6 +994,8 @@ pub struct ApiState {
     pub outbound: Arc<crate::service::outbound::Outbound>,
     /// Replies to customers.
     pub outbox: crate::service::outbox::Outbox,
+    /// Contacts, their catalogue, segments and imports.
+    pub contacts: crate::service::contacts::Contacts,
 }
 
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -908,10 +1133,12 @@ async fn dispatch_inner(
 ) -> Result<Response, Response> {
     let fail = |f: Failure| f.into_response();
     let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
-    let matching: Vec<(&Route, Vec<String>)> = routes()
+    let mut matching: Vec<(&Route, Vec<String>)> = routes()
         .iter()
         .filter_map(|r| r.matches(&segments).map(|p| (r, p)))
         .collect();
+    // A literal segment wins over a parameter (`contacts/imports` before `contacts/{id}`).
+    matching.sort_by_key(|(r, _)| r.path.matches('{').count());
     if matching.is_empty() {
         return Err(fail(Failure::new(
             StatusCode::NOT_FOUND,
@@ -1040,6 +1267,7 @@ async fn dispatch_inner(
         inbox: state.inbox.clone(),
         outbound: Arc::clone(&state.outbound),
         outbox: state.outbox.clone(),
+        contacts: state.contacts.clone(),
     };
     let response = match handler(ctx).await {
         Ok(response) => response,

@@ -6,6 +6,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
+use switchboard_shared::contacts::*;
 use switchboard_shared::protocol::{AgentState, BoardStats};
 
 use super::{routes, Access, BodyKind};
@@ -296,6 +297,220 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<Page<Message>>),
             )
         },
+        ("GET", "contacts") => Operation {
+            query: &[
+                ("q", "a name prefix, or a number prefix (digits; needs `contacts.phone.view`); at least two characters"),
+                ("tag", "only contacts with this tag"),
+                ("segment", "a segment's members (alone, without q or tag)"),
+                ("cursor", "the `next` of the previous page"),
+                ("limit", "items per page (at most 500)"),
+            ],
+            ..op(
+                "Contacts: by name or number prefix when searching, else by id",
+                None,
+                200,
+                Some(schema::<Page<Contact>>),
+            )
+        },
+        ("POST", "contacts") => op(
+            "Create a contact from a number (any format; national ones with `default_region`)              or a BSUID (422 `invalid_phone` says why a number is refused; 409 if it exists)",
+            Some(schema::<NewContact>),
+            201,
+            Some(schema::<Contact>),
+        ),
+        ("POST", "contacts/bulk-tags") => op(
+            "Add and remove catalogue tags on up to 500 contacts",
+            Some(schema::<BulkTags>),
+            200,
+            Some(schema::<BulkResult>),
+        ),
+        ("GET", "contacts/export") => Operation {
+            query: &[
+                ("format", "`csv` (default; formula cells guarded) or `jsonl`"),
+                ("tag", "only contacts with this tag"),
+                ("segment", "only a segment's members"),
+            ],
+            ..op(
+                "Every matching contact, streamed as a file download; numbers masked without                  `contacts.phone.view`",
+                None,
+                200,
+                None,
+            )
+        },
+        ("GET", "contacts/imports") => op(
+            "The latest 100 imports, newest first",
+            None,
+            200,
+            Some(schema::<Vec<ImportStatus>>),
+        ),
+        ("POST", "contacts/imports") => Operation {
+            query: &[
+                ("dry_run", "`true`: decide every row and write only the report"),
+                ("default_region", "ISO 3166 code for national numbers (`RU`)"),
+                ("charset", "the file's charset when it is not detected (or use `Content-Type: text/csv; charset=…`)"),
+                ("mapping", "JSON object of header to field: phone, name, first_name, last_name, tags, marketing, attribute:<key>, ignore"),
+                ("file_name", "the file's name, shown in the import list"),
+            ],
+            ..op(
+                "Import contacts from a CSV file (the body, up to `contacts.import_max_mib`):                  202 with the import's id, then follow it on the `contacts` topic or read it;                  a file that cannot be imported at all is refused at once (422 `bad_file`, 415                  `unknown_charset`, 413)",
+                None,
+                202,
+                Some(schema::<ImportStarted>),
+            )
+        },
+        ("GET", "contacts/imports/{id}") => op(
+            "An import's state, counts, progress, mapping and first verdicts",
+            None,
+            200,
+            Some(schema::<ImportStatus>),
+        ),
+        ("GET", "contacts/imports/{id}/errors") => op(
+            "The rejected rows as CSV: line, reason, then the row as read",
+            None,
+            200,
+            None,
+        ),
+        ("POST", "contacts/imports/{id}/undo") => op(
+            "Undo a finished import: contacts it made are removed, those it changed restored,              unless changed since (409 `not_undoable` for a dry run, a running or undone one)",
+            None,
+            202,
+            Some(schema::<ImportStatus>),
+        ),
+        ("POST", "contacts/imports/{id}/commit") => op(
+            "Import a finished dry run's file for real (kept 24 hours)",
+            None,
+            202,
+            Some(schema::<ImportStarted>),
+        ),
+        ("GET", "contacts/{id}") => op("One contact", None, 200, Some(schema::<Contact>)),
+        ("PATCH", "contacts/{id}") => op(
+            "Change a contact's name, tags, attributes (`null` removes one) or consent (with \
+             its reason)",
+            Some(schema::<ContactPatch>),
+            200,
+            Some(schema::<Contact>),
+        ),
+        ("DELETE", "contacts/{id}") => op(
+            "Erase a customer: the contact, notes, consent history, and every message, \
+             conversation and note with them; answers the receipt",
+            None,
+            200,
+            Some(schema::<ErasureReceipt>),
+        ),
+        ("POST", "contacts/{id}/merge") => op(
+            "Fold another contact into this one (its number or BSUID, tags, attributes, notes \
+             and consent history); the other is removed",
+            Some(schema::<MergeInput>),
+            200,
+            Some(schema::<Contact>),
+        ),
+        ("GET", "contacts/{id}/notes") => Operation {
+            query: PAGED,
+            ..op(
+                "Notes on the contact, newest first",
+                None,
+                200,
+                Some(schema::<Page<ContactNote>>),
+            )
+        },
+        ("POST", "contacts/{id}/notes") => op(
+            "Add a note on the contact",
+            Some(schema::<ContactNoteInput>),
+            201,
+            Some(schema::<ContactNote>),
+        ),
+        ("GET", "contacts/{id}/consent") => Operation {
+            query: PAGED,
+            ..op(
+                "Every consent change with its evidence, newest first",
+                None,
+                200,
+                Some(schema::<Page<ConsentEvidence>>),
+            )
+        },
+        ("GET", "contacts/{id}/conversations") => op(
+            "The customer's conversations the caller may see, on every number",
+            None,
+            200,
+            Some(schema::<Vec<CustomerConversation>>),
+        ),
+        ("GET", "tags") => op("The tag catalogue", None, 200, Some(schema::<Vec<Tag>>)),
+        ("PUT", "tags") => op(
+            "Create a tag or change its colour (names compare case-insensitively)",
+            Some(schema::<Tag>),
+            200,
+            Some(schema::<Tag>),
+        ),
+        ("DELETE", "tags") => Operation {
+            query: &[("name", "the tag")],
+            ..op(
+                "Remove a tag from the catalogue and from every contact",
+                None,
+                200,
+                Some(schema::<Stripped>),
+            )
+        },
+        ("GET", "attributes") => op(
+            "The attribute definitions",
+            None,
+            200,
+            Some(schema::<Vec<AttributeDef>>),
+        ),
+        ("PUT", "attributes/{key}") => op(
+            "Define an attribute or change its label, options or pattern (its type stays)",
+            Some(schema::<AttributeDef>),
+            200,
+            Some(schema::<AttributeDef>),
+        ),
+        ("DELETE", "attributes/{key}") => op(
+            "Remove a definition and every contact's value of it",
+            None,
+            200,
+            Some(schema::<Stripped>),
+        ),
+        ("GET", "segments") => op("Saved segments", None, 200, Some(schema::<Vec<Segment>>)),
+        ("POST", "segments") => op(
+            "Save a segment (docs/segments.md: the filter language); 422 `invalid_filter` says \
+             what is wrong",
+            Some(schema::<SegmentInput>),
+            201,
+            Some(schema::<Segment>),
+        ),
+        ("POST", "segments/count") => op(
+            "Count a filter before saving it",
+            Some(schema::<FilterInput>),
+            200,
+            Some(schema::<SegmentCount>),
+        ),
+        ("GET", "segments/{id}") => op("One segment", None, 200, Some(schema::<Segment>)),
+        ("PUT", "segments/{id}") => op(
+            "Rename a segment or change its filter",
+            Some(schema::<SegmentInput>),
+            200,
+            Some(schema::<Segment>),
+        ),
+        ("DELETE", "segments/{id}") => op("Delete a segment", None, 204, None),
+        ("GET", "segments/{id}/count") => op(
+            "How many contacts the segment holds now",
+            None,
+            200,
+            Some(schema::<SegmentCount>),
+        ),
+        ("GET", "segments/{id}/contacts") => Operation {
+            query: PAGED,
+            ..op(
+                "The segment's members, by id",
+                None,
+                200,
+                Some(schema::<Page<Contact>>),
+            )
+        },
+        ("GET", "segments/{id}/explain/{contact}") => op(
+            "Whether a contact is in the segment, clause by clause",
+            None,
+            200,
+            Some(schema::<Explanation>),
+        ),
         ("GET", "sends/{id}") => op("Where a reply stands", None, 200, Some(schema::<Send>)),
         ("GET", "conversations/{id}/notes") => Operation {
             query: PAGED,

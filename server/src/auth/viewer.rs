@@ -18,6 +18,7 @@ pub struct Viewer {
     user: Option<UserId>,
     visibility: Visibility,
     board: bool,
+    contacts: bool,
     phone: bool,
     /// The teams the caller belongs to: their ids and numbers.
     teams: Vec<(TeamId, Vec<PhoneNumberId>)>,
@@ -29,6 +30,7 @@ impl Viewer {
             user: principal.user().map(|u| u.id.clone()),
             visibility: Visibility::of(&principal.permissions),
             board: principal.can(Permission::BoardView),
+            contacts: principal.can(Permission::ContactsRead),
             phone: principal.can(Permission::ContactsPhoneView),
             teams: principal
                 .teams
@@ -45,6 +47,7 @@ impl Viewer {
             user: None,
             visibility: Visibility::All,
             board: true,
+            contacts: true,
             phone: numbers,
             teams: Vec::new(),
         }
@@ -82,6 +85,7 @@ impl Viewer {
                         && self.teams.iter().any(|(id, _)| id == team))
             }
             Topic::Conversation(_) => self.visibility != Visibility::None,
+            Topic::Contacts => self.contacts,
         }
     }
 }

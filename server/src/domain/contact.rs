@@ -355,17 +355,7 @@ pub struct RejectedRow {
     pub reason: String,
 }
 
-/// What an erasure removed.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ErasureReceipt {
-    pub contact: ContactId,
-    pub messages: u64,
-    pub conversations: u64,
-    pub notes: u64,
-    pub consent_records: u64,
-    pub media_references: u64,
-    pub at: UnixMillis,
-}
+pub use switchboard_shared::contacts::ErasureReceipt;
 
 // ---------------------------------------------------------------------------------------------
 // Numbers
@@ -506,17 +496,6 @@ pub fn fold(text: &str) -> String {
 pub struct StopKeywords(HashSet<String>);
 
 impl StopKeywords {
-    /// The defaults: English and Russian.
-    pub const DEFAULTS: &'static [&'static str] = &[
-        "STOP",
-        "UNSUBSCRIBE",
-        "STOP ALL",
-        "OPT OUT",
-        "СТОП",
-        "ОТПИСАТЬСЯ",
-        "ОТПИСКА",
-    ];
-
     pub fn new<S: AsRef<str>>(words: &[S]) -> Self {
         Self(
             words
@@ -531,12 +510,6 @@ impl StopKeywords {
     /// "don't stop the delivery", is not).
     pub fn matches(&self, text: &str) -> bool {
         text.len() <= 64 && self.0.contains(&fold(text))
-    }
-}
-
-impl Default for StopKeywords {
-    fn default() -> Self {
-        Self::new(Self::DEFAULTS)
     }
 }
 
@@ -562,6 +535,15 @@ pub fn check_colour(colour: &str) -> Result<String, String> {
     } else {
         Err(format!("colour `{colour}` is not #rrggbb"))
     }
+}
+
+/// Why a list of tags cannot go on a contact.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TagError {
+    #[error("no tag `{0}` in the catalogue")]
+    Unknown(String),
+    #[error("{0} tags: a contact carries at most {MAX_CONTACT_TAGS}")]
+    TooMany(usize),
 }
 
 /// The tenant's tags, found case-insensitively.
@@ -594,23 +576,19 @@ impl TagCatalogue {
         self.0.insert(name.to_lowercase(), name.to_owned());
     }
 
-    /// Tags in the catalogue's spelling, in order, without repeats: `Err` names the first
-    /// unknown one.
-    pub fn resolve<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<String>, String> {
+    /// Tags in the catalogue's spelling, in order, without repeats.
+    pub fn resolve<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<String>, TagError> {
         let mut out: Vec<String> = Vec::with_capacity(names.len());
         for name in names {
             let found = self
                 .find(name.as_ref())
-                .ok_or_else(|| format!("no tag `{}` in the catalogue", name.as_ref().trim()))?;
+                .ok_or_else(|| TagError::Unknown(name.as_ref().trim().to_owned()))?;
             if !out.iter().any(|t| t == found) {
                 out.push(found.to_owned());
             }
         }
         if out.len() > MAX_CONTACT_TAGS {
-            return Err(format!(
-                "{} tags: a contact has at most {MAX_CONTACT_TAGS}",
-                out.len()
-            ));
+            return Err(TagError::TooMany(out.len()));
         }
         Ok(out)
     }
@@ -659,7 +637,7 @@ mod tests {
 
     #[test]
     fn stop_keywords_match_the_whole_normalised_message_only() {
-        let stop = StopKeywords::default();
+        let stop = StopKeywords::new(&["STOP", "UNSUBSCRIBE", "СТОП", "ОТПИСАТЬСЯ"]);
         for yes in [
             "STOP",
             " stop! ",

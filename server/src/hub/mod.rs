@@ -232,7 +232,9 @@ impl Prepared {
             | HubEvent::NoteAdded { .. }
             | HubEvent::TagsChanged { .. }
             | HubEvent::AgentChanged { .. }
-            | HubEvent::BoardChanged { .. } => None,
+            | HubEvent::BoardChanged { .. }
+            | HubEvent::ContactChanged { .. }
+            | HubEvent::ImportProgressed { .. } => None,
         };
         Arc::new(Self { full, masked })
     }
@@ -603,6 +605,10 @@ impl Hub {
 /// The in-process broker: events go straight into this server's streams. A cross-node broker
 /// (NATS) would publish to the other nodes here and feed what they publish into the same streams.
 impl Broker for Hub {
+    fn announce(&self, tenant: &TenantId, topic: &Topic, event: &HubEvent) {
+        self.publish(tenant, topic, event);
+    }
+
     /// Publishes an event about a conversation to every stream that follows it: the tenant, the
     /// conversation, the teams owning its number, the inboxes of the agents named, and (for
     /// assignment changes) the board.

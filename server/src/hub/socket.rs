@@ -801,7 +801,7 @@ async fn may_subscribe(
 ) -> Result<Option<ConversationAccess>, (ErrorCode, String)> {
     let unavailable = |_| (ErrorCode::StoreUnavailable, "try again".to_owned());
     match topic {
-        Topic::Board | Topic::Tenant => {
+        Topic::Board | Topic::Tenant | Topic::Contacts => {
             let needs = topic.permission();
             if principal.can(needs) {
                 Ok(None)

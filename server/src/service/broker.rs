@@ -3,7 +3,7 @@
 //! service decides what happened and to whom it matters, the broker delivers it. Fan-out, resume
 //! windows and the slow-consumer policy live behind this trait and do not change with it.
 
-use switchboard_shared::protocol::{AgentState, HubEvent};
+use switchboard_shared::protocol::{AgentState, HubEvent, Topic};
 use switchboard_shared::{Direction, SendId, TenantId, UserId};
 
 use crate::domain::{outbound_message_key, DomainEvent, TeamRecord};
@@ -25,6 +25,9 @@ pub trait Broker: Send + Sync {
         teams: &[TeamRecord],
         inboxes: &[&UserId],
     );
+
+    /// Publishes an event to one tenant-wide stream (`contacts`).
+    fn announce(&self, tenant: &TenantId, topic: &Topic, event: &HubEvent);
 
     /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
     /// marker, its window is emptied, and its subscribers are told to resync.

@@ -13,7 +13,8 @@ use switchboard_shared::TenantId;
 use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
 use crate::domain::DomainEvent;
-use crate::domain::{InboundEvent, IngestBatch, IngestReport, UnixMillis};
+use crate::domain::{ConsentChange, InboundEvent, IngestBatch, IngestReport, StopKeywords, UnixMillis};
+use switchboard_shared::contacts::{ConsentEvidence, ConsentSource, Marketing};
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 
@@ -42,6 +43,8 @@ pub struct Inbound {
     /// Whether message text may appear in logs: only for the demo's simulated customers, never
     /// for real ones (their messages are personal data).
     log_text: bool,
+    /// A customer's message that is just one of these opts them out of marketing.
+    stop: StopKeywords,
 }
 
 impl Inbound {
@@ -50,12 +53,14 @@ impl Inbound {
         numbers: NumberDirectory,
         events: Events,
         log_text: bool,
+        stop: StopKeywords,
     ) -> Self {
         Self {
             store,
             numbers,
             events,
             log_text,
+            stop,
         }
     }
 
@@ -122,6 +127,34 @@ impl Inbound {
             metrics::counter!("switchboard_webhook_unrouted_events_total")
                 .increment(unrouted as u64);
         }
+
+        // A customer who writes just "STOP" (or a configured keyword) opts out of marketing; the
+        // consent change is stored with the message, in the same batch.
+        let stops: Vec<(TenantId, InboundEvent)> = events
+            .iter()
+            .filter_map(|(tenant, e)| match e {
+                InboundEvent::Message(m)
+                    if m.kind == "text"
+                        && m.text.as_deref().is_some_and(|t| self.stop.matches(t)) =>
+                {
+                    Some((
+                        tenant.clone(),
+                        InboundEvent::Consent(ConsentChange {
+                            customer: m.customer.as_str().to_owned(),
+                            evidence: ConsentEvidence {
+                                marketing: Marketing::OptedOut,
+                                source: ConsentSource::Keyword,
+                                at: m.at_ms,
+                                text: m.text.clone().unwrap_or_default(),
+                                by: None,
+                            },
+                        }),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        events.extend(stops);
 
         // Only messages and statuses are published; keep them (not the contacts and account
         // events) for after the commit.

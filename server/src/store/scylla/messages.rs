@@ -504,7 +504,12 @@ impl MessageStore for ScyllaStore {
             &o.raw,
         )
         .await?;
-        Ok(())
+        let touch = ContactTouch {
+            customer: o.customer.as_str().to_owned(),
+            outbound_at: Some(o.at_ms),
+            ..Default::default()
+        };
+        self.touch(&o.tenant, &touch, o.at_ms).await
     }
 
     async fn get_message(

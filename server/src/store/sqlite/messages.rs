@@ -264,7 +264,12 @@ pub(super) fn insert_outbound(
         o.at_ms,
         &o.raw,
     )?;
-    Ok(())
+    let touch = ContactTouch {
+        customer: o.customer.as_str().to_owned(),
+        outbound_at: Some(o.at_ms),
+        ..Default::default()
+    };
+    super::contacts::touch(conn, keys, &o.tenant, &touch, o.at_ms)
 }
 
 fn encode_codes(codes: &[i64]) -> String {

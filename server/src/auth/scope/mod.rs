@@ -5,6 +5,8 @@
 //! tenant's rows by passing the wrong id, or by forgetting to pass one. Records coming back are
 //! checked too (a backend bug would surface as "not found", not as a leak).
 
+mod contacts;
+
 use std::sync::Arc;
 
 use switchboard_shared::{ApiKeyId, ConversationId, RoleId, TeamId, TenantId, UserId};
