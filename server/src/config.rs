@@ -411,8 +411,16 @@ impl Config {
         if !(1..=2048).contains(&self.contacts.import_max_mib) {
             return Err(err("contacts.import_max_mib", "must be between 1 and 2048"));
         }
-        if self.contacts.stop_keywords.iter().any(|w| w.trim().is_empty()) {
-            return Err(err("contacts.stop_keywords", "must not hold an empty keyword"));
+        if self
+            .contacts
+            .stop_keywords
+            .iter()
+            .any(|w| w.trim().is_empty())
+        {
+            return Err(err(
+                "contacts.stop_keywords",
+                "must not hold an empty keyword",
+            ));
         }
         if !(1024..=100 * 1024 * 1024).contains(&self.http.max_upload_bytes) {
             return Err(err(

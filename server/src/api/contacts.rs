@@ -64,9 +64,8 @@ fn page_of<T, U>(page: crate::store::Page<T>, f: impl Fn(T) -> U) -> Page<U> {
 fn search(ctx: &Ctx, q: &str) -> Result<ContactQuery, Failure> {
     let q = q.trim();
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let numeric = !digits.is_empty()
-        && q.chars()
-            .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    let numeric =
+        !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
     let prefix = if numeric { digits } else { fold(q) };
     if prefix.chars().count() < 2 {
         return Err(Failure::bad_request(
@@ -325,8 +324,12 @@ pub async fn start_import(mut ctx: Ctx) -> ApiResult {
     let media = content_type.split(';').next().unwrap_or("").trim();
     if !matches!(
         media,
-        "text/csv" | "text/plain" | "application/csv" | "text/tab-separated-values"
-            | "application/vnd.ms-excel" | "application/octet-stream"
+        "text/csv"
+            | "text/plain"
+            | "application/csv"
+            | "text/tab-separated-values"
+            | "application/vnd.ms-excel"
+            | "application/octet-stream"
     ) {
         return Err(Failure::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -352,9 +355,7 @@ pub async fn start_import(mut ctx: Ctx) -> ApiResult {
     let mapping: BTreeMap<String, String> = match ctx.req.query("mapping") {
         None => BTreeMap::new(),
         Some(text) => serde_json::from_str(text).map_err(|e| {
-            Failure::bad_request(format!(
-                "mapping is a JSON object of header to field ({e})"
-            ))
+            Failure::bad_request(format!("mapping is a JSON object of header to field ({e})"))
         })?,
     };
     let options = ImportOptions {
@@ -432,7 +433,10 @@ pub async fn import_errors(ctx: Ctx) -> ApiResult {
         }
         let mut cursor = None;
         loop {
-            let page = match scope.rejected_rows(&import.id, cursor.as_ref(), MAX_PAGE).await {
+            let page = match scope
+                .rejected_rows(&import.id, cursor.as_ref(), MAX_PAGE)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
@@ -534,9 +538,13 @@ pub async fn list_attributes(ctx: Ctx) -> ApiResult {
 pub async fn put_attribute(ctx: Ctx) -> ApiResult {
     let def: AttributeDef = ctx.req.json()?;
     if def.key != ctx.req.param(0) {
-        return Err(Failure::bad_request("the key in the body is not the key in the path"));
+        return Err(Failure::bad_request(
+            "the key in the body is not the key in the path",
+        ));
     }
-    ctx.contacts.put_attribute(&actor(&ctx), def.clone()).await?;
+    ctx.contacts
+        .put_attribute(&actor(&ctx), def.clone())
+        .await?;
     json(StatusCode::OK, &def)
 }
 
@@ -643,6 +651,9 @@ pub async fn segment_contacts(ctx: Ctx) -> ApiResult {
 pub async fn explain_segment(ctx: Ctx) -> ApiResult {
     let s = ctx.contacts.segment(&ctx.scope, &segment_id(&ctx)).await?;
     let contact = ContactId::new(ctx.req.param(1));
-    let why = ctx.contacts.explain(&ctx.scope, &s.filter, &contact).await?;
+    let why = ctx
+        .contacts
+        .explain(&ctx.scope, &s.filter, &contact)
+        .await?;
     json(StatusCode::OK, &why)
 }

@@ -644,8 +644,20 @@ pub fn routes() -> &'static [Route] {
                 "contact.conversations",
                 h!(contacts::conversations),
             ),
-            Route::needs(M::GET, "tags", P::ContactsRead, "tag.list", h!(contacts::list_tags)),
-            Route::needs(M::PUT, "tags", P::ContactsImport, "tag.put", h!(contacts::put_tag)),
+            Route::needs(
+                M::GET,
+                "tags",
+                P::ContactsRead,
+                "tag.list",
+                h!(contacts::list_tags),
+            ),
+            Route::needs(
+                M::PUT,
+                "tags",
+                P::ContactsImport,
+                "tag.put",
+                h!(contacts::put_tag),
+            ),
             Route::needs(
                 M::DELETE,
                 "tags",
@@ -1082,10 +1094,9 @@ async fn read_body(
     };
     match body(target).await {
         Ok(BodyRead::Memory(body)) => Ok((body, None)),
-        Ok(BodyRead::File(bytes)) => Ok((
-            Bytes::new(),
-            spool_name.map(|path| Spooled { path, bytes }),
-        )),
+        Ok(BodyRead::File(bytes)) => {
+            Ok((Bytes::new(), spool_name.map(|path| Spooled { path, bytes })))
+        }
         Ok(BodyRead::TooLarge) => Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,

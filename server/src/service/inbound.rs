@@ -13,10 +13,12 @@ use switchboard_shared::TenantId;
 use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
 use crate::domain::DomainEvent;
-use crate::domain::{ConsentChange, InboundEvent, IngestBatch, IngestReport, StopKeywords, UnixMillis};
-use switchboard_shared::contacts::{ConsentEvidence, ConsentSource, Marketing};
+use crate::domain::{
+    ConsentChange, InboundEvent, IngestBatch, IngestReport, StopKeywords, UnixMillis,
+};
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
+use switchboard_shared::contacts::{ConsentEvidence, ConsentSource, Marketing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {

@@ -333,6 +333,30 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
     ids.insert("customer", customer.to_owned());
     // No send exists under this id: a caller past the permission check gets 404.
     ids.insert("send", format!("o_{label}_none"));
+    // The customer's contact (made by their message), a segment, an attribute; no import
+    // exists under its id.
+    ids.insert("contact", keys.contact_id(&tenant, customer).into_string());
+    let a = api
+        .send(
+            Method::POST,
+            "segments",
+            &owner,
+            json!({"name": "Everyone", "filter": {"all": []}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("segment", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::PUT,
+            "attributes/city",
+            &owner,
+            json!({"key": "city", "label": "City", "kind": {"type": "text"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    ids.insert("attribute", "city".to_owned());
+    ids.insert("import", format!("imp_{label}_none"));
     Tenant {
         callers,
         emails,

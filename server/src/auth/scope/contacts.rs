@@ -17,7 +17,11 @@ impl TenantScope {
     }
 
     pub async fn contact(&self, id: &ContactId) -> StoreResult<Option<ContactRecord>> {
-        Ok(self.mine(self.store.get_contact(&self.tenant, id).await?, |c| &c.tenant))
+        Ok(
+            self.mine(self.store.get_contact(&self.tenant, id).await?, |c| {
+                &c.tenant
+            }),
+        )
     }
 
     /// The contact a `wa_id` or BSUID belongs to.
@@ -111,7 +115,9 @@ impl TenantScope {
         audit: AuditRecord,
     ) -> StoreResult<()> {
         if into.tenant != self.tenant || from.tenant != self.tenant {
-            return Err(crate::store::StoreError::Invalid("not this tenant's contacts".into()));
+            return Err(crate::store::StoreError::Invalid(
+                "not this tenant's contacts".into(),
+            ));
         }
         self.store
             .merge_contacts(into, from, &self.bind(audit))
@@ -124,7 +130,9 @@ impl TenantScope {
         audit: AuditRecord,
     ) -> StoreResult<ErasureReceipt> {
         if contact.tenant != self.tenant {
-            return Err(crate::store::StoreError::Invalid("not this tenant's contact".into()));
+            return Err(crate::store::StoreError::Invalid(
+                "not this tenant's contact".into(),
+            ));
         }
         self.store.erase_contact(contact, &self.bind(audit)).await
     }
@@ -193,10 +201,18 @@ impl TenantScope {
     }
 
     pub async fn segment(&self, id: &SegmentId) -> StoreResult<Option<SegmentRecord>> {
-        Ok(self.mine(self.store.get_segment(&self.tenant, id).await?, |s| &s.tenant))
+        Ok(
+            self.mine(self.store.get_segment(&self.tenant, id).await?, |s| {
+                &s.tenant
+            }),
+        )
     }
 
-    pub async fn put_segment(&self, mut segment: SegmentRecord, audit: AuditRecord) -> StoreResult<()> {
+    pub async fn put_segment(
+        &self,
+        mut segment: SegmentRecord,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
         segment.tenant = self.tenant.clone();
         self.store.put_segment(&segment, &self.bind(audit)).await
     }
@@ -214,7 +230,11 @@ impl TenantScope {
     }
 
     pub async fn import(&self, id: &ImportId) -> StoreResult<Option<ImportRecord>> {
-        Ok(self.mine(self.store.get_import(&self.tenant, id).await?, |i| &i.tenant))
+        Ok(
+            self.mine(self.store.get_import(&self.tenant, id).await?, |i| {
+                &i.tenant
+            }),
+        )
     }
 
     pub async fn imports(&self) -> StoreResult<Vec<ImportRecord>> {
@@ -230,7 +250,9 @@ impl TenantScope {
         rejected: &[RejectedRow],
     ) -> StoreResult<()> {
         if import.tenant != self.tenant || contacts.iter().any(|c| c.tenant != self.tenant) {
-            return Err(crate::store::StoreError::Invalid("not this tenant's import".into()));
+            return Err(crate::store::StoreError::Invalid(
+                "not this tenant's import".into(),
+            ));
         }
         self.store
             .import_chunk(import, contacts, undo, rejected)

@@ -112,7 +112,9 @@ pub fn sniff(head: &[u8], declared: Option<&str>, whole: bool) -> Result<Sniffed
         None => return Err(FileError::Empty),
     };
     if headers.iter().all(String::is_empty) {
-        return Err(FileError::NotCsv("the first line (the header) is empty".into()));
+        return Err(FileError::NotCsv(
+            "the first line (the header) is empty".into(),
+        ));
     }
     let has_row = records
         .filter_map(Result::ok)
@@ -206,17 +208,51 @@ impl Field {
 const ALIASES: &[(&[&str], Field)] = &[
     (
         &[
-            "phone", "phone number", "phone_number", "phonenumber", "mobile", "mobile phone",
-            "mobile number", "cell", "cellphone", "number", "msisdn", "whatsapp", "whatsapp number",
-            "wa_id", "tel", "telephone", "телефон", "номер", "номер телефона", "мобильный",
-            "мобильный телефон", "моб. телефон", "сотовый", "тел", "тел.", "whatsapp номер",
+            "phone",
+            "phone number",
+            "phone_number",
+            "phonenumber",
+            "mobile",
+            "mobile phone",
+            "mobile number",
+            "cell",
+            "cellphone",
+            "number",
+            "msisdn",
+            "whatsapp",
+            "whatsapp number",
+            "wa_id",
+            "tel",
+            "telephone",
+            "телефон",
+            "номер",
+            "номер телефона",
+            "мобильный",
+            "мобильный телефон",
+            "моб. телефон",
+            "сотовый",
+            "тел",
+            "тел.",
+            "whatsapp номер",
         ],
         Field::Phone,
     ),
     (
         &[
-            "name", "full name", "full_name", "fullname", "contact", "contact name", "customer",
-            "client", "имя", "фио", "ф.и.о.", "клиент", "контакт", "полное имя",
+            "name",
+            "full name",
+            "full_name",
+            "fullname",
+            "contact",
+            "contact name",
+            "customer",
+            "client",
+            "имя",
+            "фио",
+            "ф.и.о.",
+            "клиент",
+            "контакт",
+            "полное имя",
         ],
         Field::Name,
     ),
@@ -225,17 +261,41 @@ const ALIASES: &[(&[&str], Field)] = &[
         Field::FirstName,
     ),
     (
-        &["last name", "last_name", "lastname", "surname", "family name", "фамилия"],
+        &[
+            "last name",
+            "last_name",
+            "lastname",
+            "surname",
+            "family name",
+            "фамилия",
+        ],
         Field::LastName,
     ),
     (
-        &["tags", "tag", "labels", "label", "теги", "тег", "метки", "метка"],
+        &[
+            "tags",
+            "tag",
+            "labels",
+            "label",
+            "теги",
+            "тег",
+            "метки",
+            "метка",
+        ],
         Field::Tags,
     ),
     (
         &[
-            "marketing", "consent", "opt_in", "opt in", "opted_in", "subscribed", "subscription",
-            "согласие", "подписка", "рассылка",
+            "marketing",
+            "consent",
+            "opt_in",
+            "opt in",
+            "opted_in",
+            "subscribed",
+            "subscription",
+            "согласие",
+            "подписка",
+            "рассылка",
         ],
         Field::Marketing,
     ),
@@ -267,9 +327,7 @@ pub fn map_columns(
                     Some((_, f)) => f.clone(),
                     None => attribute_defs
                         .iter()
-                        .find(|d| {
-                            fold(&d.key) == fold(header) || fold(&d.label) == fold(header)
-                        })
+                        .find(|d| fold(&d.key) == fold(header) || fold(&d.label) == fold(header))
                         .map_or(Field::Ignore, |d| Field::Attribute(d.key.clone())),
                 }
             }
@@ -308,15 +366,67 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Windows line ends (`\r\n`) as `\n`, inside quoted fields too: the `csv` crate counts a
+/// record that follows a `\r\n` as starting on the line before, and a rejected row must name
+/// the line a person finds it on. A lone `\r` stays.
+pub struct Lf<R> {
+    inner: R,
+    /// A `\r` that ended the previous read, waiting to see what follows it.
+    held_cr: bool,
+    /// Bytes converted and not handed out yet, from `at`.
+    ready: Vec<u8>,
+    at: usize,
+}
+
+impl<R> Lf<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            held_cr: false,
+            ready: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Lf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.ready.len() {
+            let mut raw = [0u8; 8192];
+            let n = self.inner.read(&mut raw)?;
+            self.ready.clear();
+            self.at = 0;
+            if n == 0 {
+                if std::mem::take(&mut self.held_cr) {
+                    self.ready.push(b'\r');
+                    continue;
+                }
+                return Ok(0);
+            }
+            if std::mem::take(&mut self.held_cr) && raw[0] != b'\n' {
+                self.ready.push(b'\r');
+            }
+            for i in 0..n {
+                match raw[i] {
+                    b'\r' if i + 1 == n => self.held_cr = true,
+                    b'\r' if raw[i + 1] == b'\n' => {}
+                    b => self.ready.push(b),
+                }
+            }
+        }
+        let n = out.len().min(self.ready.len() - self.at);
+        out[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// The CSV records of a file, decoded as it streams; the header is the first record.
-pub type Records = csv::Reader<encoding_rs_io::DecodeReaderBytes<Counted<std::fs::File>, Vec<u8>>>;
+pub type Records =
+    csv::Reader<Lf<encoding_rs_io::DecodeReaderBytes<Counted<std::fs::File>, Vec<u8>>>>;
 
 /// Opens a file for reading with what [`sniff`] found; `read` counts the file's bytes consumed.
-pub fn open(
-    file: std::fs::File,
-    sniffed: &Sniffed,
-    read: Arc<AtomicU64>,
-) -> Records {
+pub fn open(file: std::fs::File, sniffed: &Sniffed, read: Arc<AtomicU64>) -> Records {
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(sniffed.encoding))
         .bom_override(true)
@@ -326,7 +436,7 @@ pub fn open(
         .delimiter(sniffed.delimiter)
         .has_headers(true)
         .flexible(true)
-        .from_reader(decoded)
+        .from_reader(Lf::new(decoded))
 }
 
 #[cfg(test)]
@@ -358,24 +468,42 @@ mod tests {
         }
         let s = sniff(&utf16, None, true).unwrap();
         assert_eq!(s.encoding, encoding_rs::UTF_16LE);
-        assert_eq!((s.delimiter, s.headers.clone()), (b'\t', vec!["phone".into(), "name".into()]));
+        assert_eq!(
+            (s.delimiter, s.headers.clone()),
+            (b'\t', vec!["phone".into(), "name".into()])
+        );
         assert_eq!(
             detect_encoding(b"a", Some("klingon")),
             Err(FileError::UnknownCharset("klingon".into()))
         );
-        assert_eq!(detect_encoding(b"a", Some("cp1251")).unwrap(), encoding_rs::WINDOWS_1251);
+        assert_eq!(
+            detect_encoding(b"a", Some("cp1251")).unwrap(),
+            encoding_rs::WINDOWS_1251
+        );
     }
 
     #[test]
     fn bad_files_are_named_for_what_they_are() {
         assert_eq!(sniff(b"", None, true), Err(FileError::Empty));
         assert_eq!(sniff(b" \n\r\n", None, true), Err(FileError::Empty));
-        assert_eq!(sniff(b"phone,name\n", None, true), Err(FileError::HeaderOnly));
-        assert_eq!(sniff(b"phone,name\n,\n", None, true), Err(FileError::HeaderOnly));
-        assert!(sniff(b"phone,name\n", None, false).is_ok(), "the rest may follow");
+        assert_eq!(
+            sniff(b"phone,name\n", None, true),
+            Err(FileError::HeaderOnly)
+        );
+        assert_eq!(
+            sniff(b"phone,name\n,\n", None, true),
+            Err(FileError::HeaderOnly)
+        );
+        assert!(
+            sniff(b"phone,name\n", None, false).is_ok(),
+            "the rest may follow"
+        );
         let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
         assert_eq!(sniff(&junk, None, true), Err(FileError::Binary));
-        assert_eq!(sniff(b"%PDF-1.7\n\x00\x01\x02", None, true), Err(FileError::Binary));
+        assert_eq!(
+            sniff(b"%PDF-1.7\n\x00\x01\x02", None, true),
+            Err(FileError::Binary)
+        );
     }
 
     #[test]
@@ -388,6 +516,33 @@ mod tests {
         assert_eq!(s.headers, vec!["phone;x", "name"]);
         let s = sniff(b"phone\n+1\n", None, true).unwrap();
         assert_eq!(s.headers, vec!["phone"]);
+    }
+
+    #[test]
+    fn windows_line_ends_become_unix_ones_across_reads() {
+        let text = b"a;b\r\n1;\"x\r\ny\"\r\n2;3\rz\r";
+        for chunk in 1..=7 {
+            struct Slow<'a>(&'a [u8], usize);
+            impl Read for Slow<'_> {
+                fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.0.len().min(self.1).min(out.len());
+                    out[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut lf = Lf::new(Slow(text, chunk));
+            let mut got = Vec::new();
+            let mut small = [0u8; 3];
+            loop {
+                let n = lf.read(&mut small).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&small[..n]);
+            }
+            assert_eq!(got, b"a;b\n1;\"x\ny\"\n2;3\rz\r", "chunks of {chunk}");
+        }
     }
 
     #[test]

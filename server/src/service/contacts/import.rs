@@ -126,9 +126,11 @@ impl Imports {
         dry_run: bool,
     ) -> ContactResult<ImportRecord> {
         let scope = actor.scope;
-        let user = actor.principal.user().map(|u| u.id.clone()).unwrap_or_else(|| {
-            UserId::new(format!("api_key:{}", actor.principal.actor_id()))
-        });
+        let user = actor
+            .principal
+            .user()
+            .map(|u| u.id.clone())
+            .unwrap_or_else(|| UserId::new(format!("api_key:{}", actor.principal.actor_id())));
         if let Some(code) = &options.default_region {
             if region(code).is_none() {
                 return Err(ContactError::invalid(
@@ -169,7 +171,10 @@ impl Imports {
             finished_at: None,
         };
         let record = scope.put_import(record).await?;
-        let mut line = actor.principal.audit(actor.action, Some(format!("import:{}", record.id)), "ok");
+        let mut line =
+            actor
+                .principal
+                .audit(actor.action, Some(format!("import:{}", record.id)), "ok");
         line.after = Some(
             serde_json::json!({"file": record.file_name, "bytes": record.bytes_total, "dry_run": dry_run})
                 .to_string(),
@@ -216,7 +221,12 @@ impl Imports {
             .import(id)
             .await?
             .ok_or_else(|| ContactError::not_found("import"))?;
-        let refuse = |why: &str| Err(ContactError::conflict(ErrorCode::NotUndoable, why.to_owned()));
+        let refuse = |why: &str| {
+            Err(ContactError::conflict(
+                ErrorCode::NotUndoable,
+                why.to_owned(),
+            ))
+        };
         match (import.state, import.dry_run) {
             (_, true) => return refuse("a dry run wrote nothing to undo"),
             (ImportState::Undone, _) => return refuse("this import is undone already"),
@@ -233,7 +243,9 @@ impl Imports {
         {
             return refuse("this import is being undone");
         }
-        let mut line = actor.principal.audit(actor.action, Some(format!("import:{id}")), "ok");
+        let mut line = actor
+            .principal
+            .audit(actor.action, Some(format!("import:{id}")), "ok");
         line.after = Some(serde_json::json!({"undo": true}).to_string());
         scope.append_audit(line).await?;
         let (this, scope) = (self.clone(), scope.clone());
@@ -249,7 +261,11 @@ impl Imports {
         Ok(record)
     }
 
-    async fn undo_all(&self, scope: &TenantScope, mut import: ImportRecord) -> Result<(), StoreError> {
+    async fn undo_all(
+        &self,
+        scope: &TenantScope,
+        mut import: ImportRecord,
+    ) -> Result<(), StoreError> {
         let mut cursor = None;
         let (mut undone, mut kept) = (0u64, 0u64);
         loop {
@@ -819,7 +835,11 @@ impl Planner {
                 Field::FirstName if !value.is_empty() => first = Some(value.to_owned()),
                 Field::LastName if !value.is_empty() => last = Some(value.to_owned()),
                 Field::Tags => {
-                    for t in value.split([',', ';', '|']).map(str::trim).filter(|t| !t.is_empty()) {
+                    for t in value
+                        .split([',', ';', '|'])
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                    {
                         let known = match self.catalogue.find(t) {
                             Some(k) => k.to_owned(),
                             None => {
@@ -847,8 +867,8 @@ impl Planner {
                 }
                 Field::Marketing if !value.is_empty() => {
                     marketing = Some(match fold(value).as_str() {
-                        "yes" | "y" | "true" | "1" | "opted_in" | "opt in" | "subscribed" | "да"
-                        | "согласен" | "подписан" => Marketing::OptedIn,
+                        "yes" | "y" | "true" | "1" | "opted_in" | "opt in" | "subscribed"
+                        | "да" | "согласен" | "подписан" => Marketing::OptedIn,
                         "no" | "n" | "false" | "0" | "opted_out" | "opt out" | "unsubscribed"
                         | "нет" | "отписан" | "stop" => Marketing::OptedOut,
                         _ => {
@@ -883,7 +903,9 @@ impl Planner {
         }
         let number: u64 = parsed.digits.parse().unwrap_or(0);
         if let Some(first) = self.seen.get(&number) {
-            return Err(reject(format!("{DUPLICATE} {first} (the first one counts)")));
+            return Err(reject(format!(
+                "{DUPLICATE} {first} (the first one counts)"
+            )));
         }
         self.seen.insert(number, line);
         Ok(RowPlan {

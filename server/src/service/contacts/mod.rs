@@ -138,8 +138,7 @@ fn check_name(name: &str) -> ContactResult<Option<String>> {
             "a name is at most 200 characters",
         ));
     }
-    if switchboard_shared::text::check_name(name).is_err() || name.chars().any(char::is_control)
-    {
+    if switchboard_shared::text::check_name(name).is_err() || name.chars().any(char::is_control) {
         return Err(ContactError::invalid(
             ErrorCode::InvalidName,
             "the name holds invisible or direction-control characters",
@@ -153,9 +152,8 @@ fn check_bsuid(bsuid: &str) -> ContactResult<String> {
     let b = bsuid.trim();
     let ok = b.len() <= 140
         && b.split('.').count() >= 2
-        && b.split('.').all(|part| {
-            !part.is_empty() && part.bytes().all(|c| c.is_ascii_alphanumeric())
-        })
+        && b.split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|c| c.is_ascii_alphanumeric()))
         && b[..2].bytes().all(|c| c.is_ascii_uppercase());
     if ok {
         Ok(b.to_owned())
@@ -222,7 +220,11 @@ impl Contacts {
     }
 
     /// A new contact, by number (any format; a national one with `default_region`) or BSUID.
-    pub async fn create(&self, actor: &Actor<'_>, input: NewContact) -> ContactResult<ContactRecord> {
+    pub async fn create(
+        &self,
+        actor: &Actor<'_>,
+        input: NewContact,
+    ) -> ContactResult<ContactRecord> {
         let scope = actor.scope;
         let region = match input.default_region.as_deref() {
             Some(code) => Some(region(code).ok_or_else(|| {
@@ -271,10 +273,7 @@ impl Contacts {
             now,
         );
         c.name = input.name.as_deref().map(check_name).transpose()?.flatten();
-        c.tags = Self::catalogue(scope)
-            .await?
-            .resolve(&input.tags)
-            ?;
+        c.tags = Self::catalogue(scope).await?.resolve(&input.tags)?;
         let (schema, _) = Self::schema(scope).await?;
         Self::merge_attributes(&schema, &mut c.attributes, &input.attributes)?;
         let audit = actor.audit(format!("contact:{}", c.id), None, Some(snapshot(&c)));
@@ -297,10 +296,7 @@ impl Contacts {
             c.name = check_name(name)?;
         }
         if let Some(tags) = &patch.tags {
-            c.tags = Self::catalogue(scope)
-                .await?
-                .resolve(tags)
-                ?;
+            c.tags = Self::catalogue(scope).await?.resolve(tags)?;
         }
         if let Some(attributes) = &patch.attributes {
             let (schema, _) = Self::schema(scope).await?;
@@ -349,12 +345,8 @@ impl Contacts {
             ));
         }
         let catalogue = Self::catalogue(scope).await?;
-        let add = catalogue
-            .resolve(&input.add)
-            ?;
-        let remove = catalogue
-            .resolve(&input.remove)
-            ?;
+        let add = catalogue.resolve(&input.add)?;
+        let remove = catalogue.resolve(&input.remove)?;
         let mut result = BulkResult {
             changed: 0,
             unchanged: 0,
@@ -483,7 +475,10 @@ impl Contacts {
             ));
         }
         let user = actor.principal.user().ok_or_else(|| {
-            ContactError::invalid(ErrorCode::NotAUser, "notes are written by people, not API keys")
+            ContactError::invalid(
+                ErrorCode::NotAUser,
+                "notes are written by people, not API keys",
+            )
         })?;
         let note = ContactNoteRecord {
             tenant: scope.tenant().clone(),
@@ -579,7 +574,10 @@ impl Contacts {
             {
                 return Err(ContactError::conflict(
                     ErrorCode::Conflict,
-                    format!("`{}` holds values of its type; its type cannot change", def.key),
+                    format!(
+                        "`{}` holds values of its type; its type cannot change",
+                        def.key
+                    ),
                 ));
             }
         } else if existing.len() >= MAX_ATTRIBUTES {
@@ -706,7 +704,11 @@ impl Contacts {
         Ok(record)
     }
 
-    pub async fn segment(&self, scope: &TenantScope, id: &SegmentId) -> ContactResult<SegmentRecord> {
+    pub async fn segment(
+        &self,
+        scope: &TenantScope,
+        id: &SegmentId,
+    ) -> ContactResult<SegmentRecord> {
         scope
             .segment(id)
             .await?
