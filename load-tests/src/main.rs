@@ -13,6 +13,7 @@
 //! Traffic goes to loopback only, in loops bounded by time and count.
 
 mod baselines;
+mod contacts;
 mod crowd;
 mod e2e;
 mod fanout;
@@ -98,7 +99,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "ingest",
     "e2e",
     "fanout",
@@ -108,6 +109,7 @@ const SCENARIOS: [&str; 9] = [
     "slow_consumer",
     "history",
     "routing",
+    "contacts",
 ];
 
 fn main() -> ExitCode {
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
             "fanout" => runtime.block_on(fanout::run(&cli)),
             "reconnect" => runtime.block_on(reconnect::run(&cli)),
             "history" => runtime.block_on(history::run(&cli)),
+            "contacts" => runtime.block_on(contacts::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")
