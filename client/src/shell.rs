@@ -149,6 +149,7 @@ pub(crate) fn Shell() -> impl IntoView {
                 <nav>
                     <Show when=has_inbox>{nav(View::Inbox, T::Inbox)}</Show>
                     <Show when=move || app.can(Permission::BoardView)>{nav(View::Board, T::Board)}</Show>
+                    <Show when=move || app.can(Permission::ContactsRead)>{nav(View::Contacts, T::Contacts)}</Show>
                     <Show when=is_admin>{nav(View::Admin, T::Admin)}</Show>
                     {nav(View::Settings, T::Settings)}
                 </nav>
@@ -175,6 +176,7 @@ pub(crate) fn Shell() -> impl IntoView {
             {move || match app.inbox.view.get() {
                 View::Inbox => view! { <InboxView/> }.into_any(),
                 View::Board => view! { <BoardView/> }.into_any(),
+                View::Contacts => view! { <ContactsView/> }.into_any(),
                 View::Admin => view! { <AdminView/> }.into_any(),
                 View::Settings => view! { <SettingsView/> }.into_any(),
             }}

@@ -253,6 +253,8 @@ pub struct CustomerProfile {
     pub customer: String,
     pub name: Option<String>,
     pub conversations: Vec<CustomerConversation>,
+    /// The customer's contact (`GET /api/v1/contacts/{id}` with `contacts.read`).
+    pub contact: Option<crate::ids::ContactId>,
 }
 
 /// One of a customer's conversations, with the business number it is with.

@@ -47,6 +47,7 @@ pub struct Quote {
 pub enum View {
     Inbox,
     Board,
+    Contacts,
     Admin,
     Settings,
 }

@@ -84,6 +84,9 @@ pub(crate) fn Details(
                     }
                 </ul>
             </Show>
+            {move || profile.with(|p| p.as_ref().and_then(|p| p.contact.clone()))
+                .filter(|_| app.can(Permission::ContactsRead))
+                .map(|id| view! { <ContactSummary id=id/> })}
             <h2>{move || app.t(T::Tags)}</h2>
             <div class="chips">
                 {move || tags().into_iter().map(|tag| {
@@ -147,5 +150,73 @@ pub(crate) fn Details(
                 }/>
             </ul>
         </aside>
+    }
+}
+
+/// The customer's contact beside the conversation: customer-level tags (editable from the
+/// catalogue) and marketing consent.
+#[component]
+fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
+    use switchboard_shared::contacts::{Contact, ContactPatch, Marketing, Tag};
+    let app = expect_context::<App>();
+    let contact = RwSignal::new(None::<Contact>);
+    let catalogue = RwSignal::new(Vec::<Tag>::new());
+    let id = StoredValue::new(id);
+    spawn_local(async move {
+        if let Ok(c) = net::get::<Contact>(&format!("/api/v1/contacts/{}", id.get_value())).await {
+            contact.set(Some(c));
+        }
+        if let Ok(t) = net::get::<Vec<Tag>>("/api/v1/tags").await {
+            catalogue.set(t);
+        }
+    });
+    let set_tags = move |tags: Vec<String>| {
+        let csrf = app.csrf_token();
+        spawn_local(async move {
+            let body = ContactPatch { tags: Some(tags), ..Default::default() };
+            match net::write::<Contact, _>("PATCH", &format!("/api/v1/contacts/{}", id.get_value()), &body, csrf.as_deref()).await {
+                Ok(c) => contact.set(Some(c)),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let editable = move || app.can(Permission::ContactsEdit);
+    view! {
+        <section class="contact-summary" aria-label=move || app.t(T::Contact)>
+            <h2>{move || app.t(T::Contact)}</h2>
+            {move || contact.get().map(|c| {
+                let current = c.tags.clone();
+                let for_add = c.tags.clone();
+                view! {
+                    <p class="consent">{move || app.t(match c.consent.marketing {
+                        Marketing::OptedIn => T::OptedIn,
+                        Marketing::OptedOut => T::OptedOut,
+                        Marketing::Unknown => T::ConsentUnknown,
+                    })}</p>
+                    <div class="chips customer-tags">
+                        {current.iter().map(|t| {
+                            let (t2, list) = (t.clone(), current.clone());
+                            view! { <span class="chip">{t.clone()}
+                                {editable().then(|| view! { <button class="ghost x" aria-label=t2.clone()
+                                    on:click=move |_| set_tags(list.iter().filter(|x| **x != t2).cloned().collect())>"×"</button> })}
+                            </span> }
+                        }).collect_view()}
+                    </div>
+                    {editable().then(|| view! {
+                        <select aria-label=move || app.t(T::AddTag) on:change=move |e| {
+                            let t = event_target_value(&e);
+                            if !t.is_empty() && !for_add.contains(&t) {
+                                let mut all = for_add.clone();
+                                all.push(t);
+                                set_tags(all);
+                            }
+                        }>
+                            <option value="">{move || app.t(T::AddTag)}</option>
+                            {move || catalogue.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
+                        </select>
+                    })}
+                }
+            })}
+        </section>
     }
 }

@@ -143,3 +143,13 @@ pub fn ask_to_notify() {
         let _ = web_sys::Notification::request_permission();
     }
 }
+
+/// Waits `ms` milliseconds (a `setTimeout` promise), for polls that follow a job.
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

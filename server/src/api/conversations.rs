@@ -112,12 +112,18 @@ pub async fn customer_profile(ctx: Ctx) -> ApiResult {
         });
     }
     conversations.sort_by_key(|c| std::cmp::Reverse(c.conversation.last_message_at));
+    let contact = ctx
+        .scope
+        .contact_of(this.customer.as_str())
+        .await?
+        .map(|c| c.id);
     json(
         StatusCode::OK,
         &CustomerProfile {
             customer: customer(&ctx, this.customer.as_str()),
             name: this.customer_name.clone(),
             conversations,
+            contact,
         },
     )
 }

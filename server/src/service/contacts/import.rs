@@ -558,22 +558,11 @@ impl Imports {
             contacts.clear();
             undo.clear();
         }
+        // Contacts an import writes are not announced one by one (a million events nobody
+        // reads); the `import_progressed` events say when to read the list again.
         scope
             .import_chunk(import, &contacts, &undo, &rejected)
             .await?;
-        if !import.dry_run {
-            for c in &contacts {
-                self.inner.broker.announce(
-                    scope.tenant(),
-                    &Topic::Contacts,
-                    &HubEvent::ContactChanged {
-                        contact: c.id.clone(),
-                        exists: true,
-                        at,
-                    },
-                );
-            }
-        }
         Ok(())
     }
 }
