@@ -23,12 +23,40 @@ use crate::ingest::{pin_self, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
 const NAMES: &[&str] = &[
-    "Анна", "Борис", "Вера", "Глеб", "Дарья", "Егор", "Жанна", "Захар", "Ирина", "Кирилл",
-    "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Gulnara", "Hassan", "Ivan", "Jana",
+    "Анна",
+    "Борис",
+    "Вера",
+    "Глеб",
+    "Дарья",
+    "Егор",
+    "Жанна",
+    "Захар",
+    "Ирина",
+    "Кирилл",
+    "Alice",
+    "Bruno",
+    "Chloe",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Gulnara",
+    "Hassan",
+    "Ivan",
+    "Jana",
 ];
 const SURNAMES: &[&str] = &[
-    "Иванова", "Петров", "Сидорова", "Кузнецов", "Смирнова", "Попов", "Wagner", "Novak",
-    "Sultanova", "Abenov", "Lee", "Garcia",
+    "Иванова",
+    "Петров",
+    "Сидорова",
+    "Кузнецов",
+    "Смирнова",
+    "Попов",
+    "Wagner",
+    "Novak",
+    "Sultanova",
+    "Abenov",
+    "Lee",
+    "Garcia",
 ];
 
 /// Row `i` of the generated file and what the server should make of it.
@@ -221,14 +249,20 @@ pub async fn run(cli: &Cli) -> Result<Value> {
 
     let started = Instant::now();
     let answer = client
-        .post(format!("{base}/api/v1/contacts/imports?default_region=RU&file_name=contacts.csv"))
+        .post(format!(
+            "{base}/api/v1/contacts/imports?default_region=RU&file_name=contacts.csv"
+        ))
         .bearer_auth(&token)
         .header("content-type", "text/csv")
         .body(file)
         .send()
         .await?;
     if answer.status().as_u16() != 202 {
-        bail!("import answered {}: {}", answer.status(), answer.text().await?);
+        bail!(
+            "import answered {}: {}",
+            answer.status(),
+            answer.text().await?
+        );
     }
     let id = answer.json::<Value>().await?["id"]
         .as_str()
@@ -237,7 +271,12 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let mut peak_rss = idle_rss;
     let status = loop {
         peak_rss = peak_rss.max(rss_bytes(served.pid).unwrap_or(0));
-        let s = get_json(&client, &format!("{base}/api/v1/contacts/imports/{id}"), &token).await?;
+        let s = get_json(
+            &client,
+            &format!("{base}/api/v1/contacts/imports/{id}"),
+            &token,
+        )
+        .await?;
         if s["state"] != "running" {
             break s;
         }
@@ -268,9 +307,17 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         .json::<Value>()
         .await?;
     let segment_id = segment["id"].as_str().context("no segment id")?.to_owned();
-    let count = get_json(&client, &format!("{base}/api/v1/segments/{segment_id}/count"), &token).await?;
+    let count = get_json(
+        &client,
+        &format!("{base}/api/v1/segments/{segment_id}/count"),
+        &token,
+    )
+    .await?;
     if count["count"].as_u64() != Some(expected.segment) {
-        eprintln!("contacts: segment count {count}, expected {}", expected.segment);
+        eprintln!(
+            "contacts: segment count {count}, expected {}",
+            expected.segment
+        );
         violations += 1;
     }
     let count_us = timed(

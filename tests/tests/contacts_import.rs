@@ -14,13 +14,22 @@ fn file() -> Vec<u8> {
     for i in 0..ROWS {
         // Every 50th row is a duplicate of the row before it: rejected, never written twice.
         let n = if i % 50 == 49 { i - 1 } else { i };
-        out.push_str(&format!("8 916 {:03}-{:02}-{:02};Клиент {i};опт\n", n / 10_000, n / 100 % 100, n % 100));
+        out.push_str(&format!(
+            "8 916 {:03}-{:02}-{:02};Клиент {i};опт\n",
+            n / 10_000,
+            n / 100 % 100,
+            n % 100
+        ));
     }
     out.into_bytes()
 }
 
 fn token(server: &ServerProcess) -> String {
-    server.create_user("owner@demo.example", "owner", "correct horse battery staple");
+    server.create_user(
+        "owner@demo.example",
+        "owner",
+        "correct horse battery staple",
+    );
     let answer: Value = server
         .client
         .post(server.url("/api/v1/auth/token"))
@@ -98,7 +107,11 @@ fn a_killed_import_resumes_and_writes_nothing_twice() {
     let again = start(&server, &token);
     let again = finished(&server, &token, &again);
     assert_eq!(
-        (again["created"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()),
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
         (Some(0), Some(0), Some(ROWS - duplicates)),
         "{again}"
     );

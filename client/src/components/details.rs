@@ -173,8 +173,18 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
     let set_tags = move |tags: Vec<String>| {
         let csrf = app.csrf_token();
         spawn_local(async move {
-            let body = ContactPatch { tags: Some(tags), ..Default::default() };
-            match net::write::<Contact, _>("PATCH", &format!("/api/v1/contacts/{}", id.get_value()), &body, csrf.as_deref()).await {
+            let body = ContactPatch {
+                tags: Some(tags),
+                ..Default::default()
+            };
+            match net::write::<Contact, _>(
+                "PATCH",
+                &format!("/api/v1/contacts/{}", id.get_value()),
+                &body,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(c) => contact.set(Some(c)),
                 Err(e) => app.fail(e.message),
             }

@@ -124,7 +124,14 @@ fn ContactList() -> impl IntoView {
                 add: vec![name],
                 remove: vec![],
             };
-            match net::write::<BulkResult, _>("POST", "/api/v1/contacts/bulk-tags", &body, csrf.as_deref()).await {
+            match net::write::<BulkResult, _>(
+                "POST",
+                "/api/v1/contacts/bulk-tags",
+                &body,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(_) => {
                     checked.set(HashSet::new());
                     load(false);
@@ -219,20 +226,35 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
                     values.set(
                         c.attributes
                             .iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str()
+                                        .map(str::to_owned)
+                                        .unwrap_or_else(|| v.to_string()),
+                                )
+                            })
                             .collect(),
                     );
                     contact.set(Some(c));
                 }
                 Err(e) => app.fail(e.message),
             }
-            if let Ok(p) = net::get::<Page<ContactNote>>(&format!("/api/v1/contacts/{id}/notes")).await {
+            if let Ok(p) =
+                net::get::<Page<ContactNote>>(&format!("/api/v1/contacts/{id}/notes")).await
+            {
                 notes.set(p.items);
             }
-            if let Ok(p) = net::get::<Page<ConsentEvidence>>(&format!("/api/v1/contacts/{id}/consent")).await {
+            if let Ok(p) =
+                net::get::<Page<ConsentEvidence>>(&format!("/api/v1/contacts/{id}/consent")).await
+            {
                 history.set(p.items);
             }
-            if let Ok(c) = net::get::<Vec<CustomerConversation>>(&format!("/api/v1/contacts/{id}/conversations")).await {
+            if let Ok(c) = net::get::<Vec<CustomerConversation>>(&format!(
+                "/api/v1/contacts/{id}/conversations"
+            ))
+            .await
+            {
                 conversations.set(c);
             }
         });
@@ -247,10 +269,20 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
         let id = id.get_value();
         let csrf = app.csrf_token();
         spawn_local(async move {
-            match net::write::<Contact, _>("PATCH", &format!("/api/v1/contacts/{id}"), &body, csrf.as_deref()).await {
+            match net::write::<Contact, _>(
+                "PATCH",
+                &format!("/api/v1/contacts/{id}"),
+                &body,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(c) => {
                     contact.set(Some(c));
-                    if let Ok(p) = net::get::<Page<ConsentEvidence>>(&format!("/api/v1/contacts/{id}/consent")).await {
+                    if let Ok(p) =
+                        net::get::<Page<ConsentEvidence>>(&format!("/api/v1/contacts/{id}/consent"))
+                            .await
+                    {
                         history.set(p.items);
                     }
                 }
@@ -264,12 +296,19 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
         let kinds = defs.get_untracked();
         let mut attributes = BTreeMap::new();
         for (key, text) in values.get_untracked() {
-            let Some(def) = kinds.iter().find(|d| d.key == key) else { continue };
+            let Some(def) = kinds.iter().find(|d| d.key == key) else {
+                continue;
+            };
             let value = if text.trim().is_empty() {
                 serde_json::Value::Null
             } else {
                 match def.kind {
-                    AttributeKind::Number => text.trim().replace(',', ".").parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(text.clone())),
+                    AttributeKind::Number => text
+                        .trim()
+                        .replace(',', ".")
+                        .parse::<f64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::String(text.clone())),
                     AttributeKind::Boolean => serde_json::Value::Bool(text == "true"),
                     _ => serde_json::Value::String(text.clone()),
                 }
@@ -282,22 +321,39 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
             ..Default::default()
         });
     };
-    let set_tags = move |list: Vec<String>| patch(ContactPatch { tags: Some(list), ..Default::default() });
+    let set_tags = move |list: Vec<String>| {
+        patch(ContactPatch {
+            tags: Some(list),
+            ..Default::default()
+        })
+    };
     let save_consent = move |e: ev::SubmitEvent| {
         e.prevent_default();
         let m = Marketing::parse(&marketing.get_untracked()).unwrap_or_default();
         patch(ContactPatch {
-            consent: Some(ConsentInput { marketing: m, reason: reason.get_untracked() }),
+            consent: Some(ConsentInput {
+                marketing: m,
+                reason: reason.get_untracked(),
+            }),
             ..Default::default()
         });
         reason.set(String::new());
     };
     let add_note = move |e: ev::SubmitEvent| {
         e.prevent_default();
-        let body = ContactNoteInput { body: note.get_untracked() };
+        let body = ContactNoteInput {
+            body: note.get_untracked(),
+        };
         let (id, csrf) = (id.get_value(), app.csrf_token());
         spawn_local(async move {
-            match net::write::<ContactNote, _>("POST", &format!("/api/v1/contacts/{id}/notes"), &body, csrf.as_deref()).await {
+            match net::write::<ContactNote, _>(
+                "POST",
+                &format!("/api/v1/contacts/{id}/notes"),
+                &body,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(_) => {
                     note.set(String::new());
                     reload();
@@ -478,7 +534,9 @@ fn ImportWizard() -> impl IntoView {
     };
     load_history();
     let check = move |_| {
-        let Some(f) = file.get_untracked() else { return };
+        let Some(f) = file.get_untracked() else {
+            return;
+        };
         let path = format!(
             "/api/v1/contacts/imports?dry_run=true&default_region={}&file_name={}",
             encode(&region.get_untracked()),
@@ -489,7 +547,10 @@ fn ImportWizard() -> impl IntoView {
         real.set(None);
         uploading.set(Some(0.0));
         spawn_local(async move {
-            let sent = net::upload::<ImportStarted>(&path, &f, csrf.as_deref(), move |p| uploading.set(Some(p))).await;
+            let sent = net::upload::<ImportStarted>(&path, &f, csrf.as_deref(), move |p| {
+                uploading.set(Some(p))
+            })
+            .await;
             uploading.set(None);
             match sent {
                 Ok(started) => follow(started.id, dry),
@@ -501,17 +562,33 @@ fn ImportWizard() -> impl IntoView {
         let Some(d) = dry.get_untracked() else { return };
         let csrf = app.csrf_token();
         spawn_local(async move {
-            match net::call::<ImportStarted>("POST", &format!("/api/v1/contacts/imports/{}/commit", d.id), None, csrf.as_deref()).await {
+            match net::call::<ImportStarted>(
+                "POST",
+                &format!("/api/v1/contacts/imports/{}/commit", d.id),
+                None,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(started) => follow(started.id, real),
                 Err(e) => app.fail(e.message),
             }
         });
     };
     let undo = move |_| {
-        let Some(r) = real.get_untracked() else { return };
+        let Some(r) = real.get_untracked() else {
+            return;
+        };
         let csrf = app.csrf_token();
         spawn_local(async move {
-            match net::call::<ImportStatus>("POST", &format!("/api/v1/contacts/imports/{}/undo", r.id), None, csrf.as_deref()).await {
+            match net::call::<ImportStatus>(
+                "POST",
+                &format!("/api/v1/contacts/imports/{}/undo", r.id),
+                None,
+                csrf.as_deref(),
+            )
+            .await
+            {
                 Ok(_) => {
                     follow(r.id.clone(), real);
                     load_history();
@@ -622,7 +699,11 @@ impl Clause {
             "open" => Filter::OpenConversation(true),
             _ => return None,
         };
-        Some(if self.negate { Filter::Not(Box::new(f)) } else { f })
+        Some(if self.negate {
+            Filter::Not(Box::new(f))
+        } else {
+            f
+        })
     }
 }
 
@@ -631,7 +712,11 @@ fn SegmentEditor() -> impl IntoView {
     let app = expect_context::<App>();
     let segments = RwSignal::new(Vec::<Segment>::new());
     let name = RwSignal::new(String::new());
-    let clauses = RwSignal::new(vec![Clause { kind: "tag".into(), value: String::new(), negate: false }]);
+    let clauses = RwSignal::new(vec![Clause {
+        kind: "tag".into(),
+        value: String::new(),
+        negate: false,
+    }]);
     let count = RwSignal::new(None::<u64>);
     let problem = RwSignal::new(None::<String>);
     let tags = catalogue();
@@ -644,14 +729,28 @@ fn SegmentEditor() -> impl IntoView {
     };
     load();
     let generation = StoredValue::new(0u32);
-    let filter = move || Filter::All(clauses.get_untracked().iter().filter_map(Clause::filter).collect());
+    let filter = move || {
+        Filter::All(
+            clauses
+                .get_untracked()
+                .iter()
+                .filter_map(Clause::filter)
+                .collect(),
+        )
+    };
     let recount = move || {
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         let body = FilterInput { filter: filter() };
         let csrf = app.csrf_token();
         spawn_local(async move {
-            let answer = net::write::<SegmentCount, _>("POST", "/api/v1/segments/count", &body, csrf.as_deref()).await;
+            let answer = net::write::<SegmentCount, _>(
+                "POST",
+                "/api/v1/segments/count",
+                &body,
+                csrf.as_deref(),
+            )
+            .await;
             if generation.get_value() != mine {
                 return;
             }
@@ -678,10 +777,14 @@ fn SegmentEditor() -> impl IntoView {
     };
     let save = move |e: ev::SubmitEvent| {
         e.prevent_default();
-        let body = SegmentInput { name: name.get_untracked(), filter: filter() };
+        let body = SegmentInput {
+            name: name.get_untracked(),
+            filter: filter(),
+        };
         let csrf = app.csrf_token();
         spawn_local(async move {
-            match net::write::<Segment, _>("POST", "/api/v1/segments", &body, csrf.as_deref()).await {
+            match net::write::<Segment, _>("POST", "/api/v1/segments", &body, csrf.as_deref()).await
+            {
                 Ok(_) => {
                     name.set(String::new());
                     load();

@@ -418,7 +418,22 @@ impl Imports {
             if self.inner.shutdown.is_cancelled() {
                 return Ok(());
             }
-            let outcome = self.write_chunk(scope, &mut import, chunk).await;
+            // A chunk is written whole or not at all, and writing it again is harmless: a
+            // store that fails for a moment (busy, unreachable) is tried again, five times.
+            let mut attempt = 0;
+            let outcome = loop {
+                let before = import.clone();
+                match self.write_chunk(scope, &mut import, chunk.clone()).await {
+                    Err(StoreError::Conflict(why)) => break Err(StoreError::Conflict(why)),
+                    Err(e) if attempt < 5 && !self.inner.shutdown.is_cancelled() => {
+                        attempt += 1;
+                        tracing::warn!(import = %import.id, error = %e, attempt, "contact import chunk failed; trying again");
+                        import = before;
+                        tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                    }
+                    other => break other,
+                }
+            };
             if let Err(e) = outcome {
                 // A conflict or a store failure: the checkpoint is the last chunk written, so
                 // the job resumes there at the next start; a conflict stops it for good.
@@ -696,6 +711,7 @@ pub fn status(import: &ImportRecord, phones: bool) -> ImportStatus {
 const DUPLICATE: &str = "the same number as line";
 
 /// One chunk of rows, planned: each a plan or a rejection.
+#[derive(Clone)]
 struct Chunk {
     rows: Vec<Result<RowPlan, RejectedRow>>,
     /// Tags this chunk's rows add to the catalogue.
@@ -705,6 +721,7 @@ struct Chunk {
 }
 
 /// A row read and checked, before it meets the stored contact.
+#[derive(Clone)]
 struct RowPlan {
     line: u64,
     fields: Vec<String>,
