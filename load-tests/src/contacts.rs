@@ -74,7 +74,7 @@ fn row(i: u64) -> Row {
     h ^= h >> 29;
     let pick = |n: u64, salt: u64| ((h ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9)) >> 7) % n;
     let bad = i % 100 == 99;
-    let ru = i % 5 != 0;
+    let ru = !i.is_multiple_of(5);
     let subscriber = 1_000_000 + i; // unique 7 digits per row below 9,000,000 rows
     let phone = if bad {
         format!("{}", 10_000 + i % 90_000)
