@@ -794,6 +794,52 @@ async fn contacts_are_edited_merged_and_erased() {
         w.api.get(&format!("contacts/{ira}"), owner).await.status,
         StatusCode::OK
     );
+    // Removing a tag from the catalogue removes it from its contacts; an attribute likewise.
+    let a = w
+        .api
+        .call(Method::DELETE, "tags?name=vip", owner, None)
+        .await;
+    assert_eq!(
+        (a.status, a.body["contacts"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{:?}",
+        a.body
+    );
+    let a = w
+        .api
+        .send(
+            Method::PUT,
+            "attributes/city",
+            owner,
+            json!({"key": "city", "label": "City", "kind": {"type": "text"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    w.api
+        .send(
+            Method::PATCH,
+            &format!("contacts/{ira}"),
+            owner,
+            json!({"attributes": {"city": "Тверь"}}),
+        )
+        .await;
+    let a = w
+        .api
+        .call(Method::DELETE, "attributes/city", owner, None)
+        .await;
+    assert_eq!(
+        (a.status, a.body["contacts"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{:?}",
+        a.body
+    );
+    let after = w.api.get(&format!("contacts/{ira}"), owner).await;
+    assert_eq!(
+        (after.body["tags"].clone(), after.body["attributes"].clone()),
+        (json!([]), json!({})),
+        "{:?}",
+        after.body
+    );
     let audit = w.api.get("audit?action=contact.erase", owner).await;
     let line = &audit.body["items"][0];
     assert_eq!(line["after"]["messages"], 1, "{line:?}");

@@ -493,6 +493,23 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
              PRAGMA user_version = 6;",
         )
         .unwrap();
+        // Nor did it have contacts (migration 8): the start makes them from what webhooks
+        // recorded, under the new keys.
+        for table in [
+            "contacts_by_id",
+            "contact_tags",
+            "contact_attributes",
+            "contact_notes_by_contact",
+            "consent_by_contact",
+            "tags_by_tenant",
+            "attributes_by_tenant",
+            "segments_by_tenant",
+            "imports_by_tenant",
+            "import_undo",
+            "import_rejects",
+        ] {
+            conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
+        }
     }
 
     // The next start re-keys every stored conversation.
@@ -518,6 +535,15 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
         .await;
     assert_eq!(history.status, StatusCode::OK, "{:?}", history.body);
     assert_eq!(history.body["items"][0]["text"], "hello");
+    let contact = running.id_keys.contact_id(&"acme".into(), &customer);
+    let made = api.get(&format!("contacts/{contact}"), &owner).await;
+    assert_eq!(
+        made.status,
+        StatusCode::OK,
+        "the customer's contact is made at the start: {:?}",
+        made.body
+    );
+    assert_eq!(made.body["name"], "Customer");
     // A client holding the old id is told the new one, not "not found"...
     let old = api.get(&format!("conversations/{legacy}"), &owner).await;
     assert_eq!(

@@ -58,6 +58,7 @@ impl Sniffed {
 pub fn detect_encoding(
     head: &[u8],
     declared: Option<&str>,
+    region: Option<&str>,
 ) -> Result<&'static Encoding, FileError> {
     if let Some(label) = declared.map(str::trim).filter(|l| !l.is_empty()) {
         return Encoding::for_label(label.as_bytes())
@@ -72,18 +73,29 @@ pub fn detect_encoding(
         Err(e) if e.error_len().is_none() => return Ok(encoding_rs::UTF_8),
         Err(_) => {}
     }
+    // The import's default region is the best hint there is for a short file: chardetng
+    // weighs legacy encodings by the top-level domain (`ru` favours Windows-1251).
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(head, head.len() < HEAD_BYTES);
-    Ok(detector.guess(None, chardetng::Utf8Detection::Allow))
+    let tld = region.map(str::to_ascii_lowercase);
+    Ok(detector.guess(
+        tld.as_deref().map(str::as_bytes),
+        chardetng::Utf8Detection::Allow,
+    ))
 }
 
 /// Looks at the head of a file (its first [`HEAD_BYTES`]; `whole` when that is all of it):
 /// charset, binary content, delimiter, header, and whether any row follows the header.
-pub fn sniff(head: &[u8], declared: Option<&str>, whole: bool) -> Result<Sniffed, FileError> {
+pub fn sniff(
+    head: &[u8],
+    declared: Option<&str>,
+    region: Option<&str>,
+    whole: bool,
+) -> Result<Sniffed, FileError> {
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FileError::Empty);
     }
-    let encoding = detect_encoding(head, declared)?;
+    let encoding = detect_encoding(head, declared, region)?;
     let (text, _, _) = encoding.decode(head);
     let text = text.trim_start_matches('\u{feff}');
     let controls = text
@@ -182,8 +194,9 @@ impl Field {
         }
     }
 
-    fn parse(text: &str, schema: &AttributeSchema) -> Result<Field, String> {
-        Ok(match text.trim() {
+    /// A field by its label ([`Field::label`]), as a mapping names it; `None` for no field.
+    pub fn from_label(text: &str) -> Option<Field> {
+        Some(match text.trim() {
             "phone" => Field::Phone,
             "name" => Field::Name,
             "first_name" => Field::FirstName,
@@ -191,16 +204,21 @@ impl Field {
             "tags" => Field::Tags,
             "marketing" => Field::Marketing,
             "ignore" | "" => Field::Ignore,
-            other => match other.strip_prefix("attribute:") {
-                Some(key) if schema.get(key).is_some() => Field::Attribute(key.to_owned()),
-                Some(key) => return Err(format!("no attribute `{key}` is defined")),
-                None => {
-                    return Err(format!(
-                        "`{other}` is not a field: phone, name, first_name, last_name, tags, marketing, attribute:<key> or ignore"
-                    ))
-                }
-            },
+            other => Field::Attribute(other.strip_prefix("attribute:")?.to_owned()),
         })
+    }
+
+    fn parse(text: &str, schema: &AttributeSchema) -> Result<Field, String> {
+        match Field::from_label(text) {
+            Some(Field::Attribute(key)) if schema.get(&key).is_none() => {
+                Err(format!("no attribute `{key}` is defined"))
+            }
+            Some(field) => Ok(field),
+            None => Err(format!(
+                "`{}` is not a field: phone, name, first_name, last_name, tags, marketing, attribute:<key> or ignore",
+                text.trim()
+            )),
+        }
     }
 }
 
@@ -446,62 +464,74 @@ mod tests {
     #[test]
     fn charsets_are_declared_marked_or_detected() {
         let utf8 = "телефон;имя\n+79161234567;Анна\n".as_bytes();
-        assert_eq!(detect_encoding(utf8, None).unwrap(), encoding_rs::UTF_8);
+        assert_eq!(
+            detect_encoding(utf8, None, None).unwrap(),
+            encoding_rs::UTF_8
+        );
         let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(
             "Телефон;Имя;Город\n8 916 123-45-67;Анна Петрова;Москва\n89161234568;Борис Иванов;Санкт-Петербург\n",
         );
         assert_eq!(
-            detect_encoding(&cp1251, None).unwrap(),
+            detect_encoding(&cp1251, None, None).unwrap(),
             encoding_rs::WINDOWS_1251
         );
-        let sniffed = sniff(&cp1251, None, true).unwrap();
+        let sniffed = sniff(&cp1251, None, None, true).unwrap();
         assert_eq!(sniffed.delimiter, b';');
         assert_eq!(sniffed.headers, vec!["Телефон", "Имя", "Город"]);
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(b"phone,name\n1,2\n");
-        let s = sniff(&bom, None, true).unwrap();
+        let s = sniff(&bom, None, None, true).unwrap();
         assert_eq!(s.headers, vec!["phone", "name"]);
         // Excel's "Unicode text": UTF-16LE with its BOM, tab-separated.
         let mut utf16 = vec![0xFF, 0xFE];
         for unit in "phone\tname\n+79161234567\tАнна\n".encode_utf16() {
             utf16.extend_from_slice(&unit.to_le_bytes());
         }
-        let s = sniff(&utf16, None, true).unwrap();
+        let s = sniff(&utf16, None, None, true).unwrap();
         assert_eq!(s.encoding, encoding_rs::UTF_16LE);
         assert_eq!(
             (s.delimiter, s.headers.clone()),
             (b'\t', vec!["phone".into(), "name".into()])
         );
         assert_eq!(
-            detect_encoding(b"a", Some("klingon")),
+            detect_encoding(b"a", Some("klingon"), None),
             Err(FileError::UnknownCharset("klingon".into()))
         );
         assert_eq!(
-            detect_encoding(b"a", Some("cp1251")).unwrap(),
+            detect_encoding(b"a", Some("cp1251"), None).unwrap(),
             encoding_rs::WINDOWS_1251
         );
     }
 
     #[test]
+    fn a_short_windows_1251_file_is_read_with_the_region_as_a_hint() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251
+            .encode("Телефон;ФИО;Теги\r\n8 916 700-00-01;Зоя Браузерова;браузер\r\n");
+        let s = sniff(&bytes, None, Some("RU"), true).unwrap();
+        assert_eq!(s.encoding, encoding_rs::WINDOWS_1251);
+        assert_eq!(s.headers, vec!["Телефон", "ФИО", "Теги"]);
+    }
+
+    #[test]
     fn bad_files_are_named_for_what_they_are() {
-        assert_eq!(sniff(b"", None, true), Err(FileError::Empty));
-        assert_eq!(sniff(b" \n\r\n", None, true), Err(FileError::Empty));
+        assert_eq!(sniff(b"", None, None, true), Err(FileError::Empty));
+        assert_eq!(sniff(b" \n\r\n", None, None, true), Err(FileError::Empty));
         assert_eq!(
-            sniff(b"phone,name\n", None, true),
+            sniff(b"phone,name\n", None, None, true),
             Err(FileError::HeaderOnly)
         );
         assert_eq!(
-            sniff(b"phone,name\n,\n", None, true),
+            sniff(b"phone,name\n,\n", None, None, true),
             Err(FileError::HeaderOnly)
         );
         assert!(
-            sniff(b"phone,name\n", None, false).is_ok(),
+            sniff(b"phone,name\n", None, None, false).is_ok(),
             "the rest may follow"
         );
         let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
-        assert_eq!(sniff(&junk, None, true), Err(FileError::Binary));
+        assert_eq!(sniff(&junk, None, None, true), Err(FileError::Binary));
         assert_eq!(
-            sniff(b"%PDF-1.7\n\x00\x01\x02", None, true),
+            sniff(b"%PDF-1.7\n\x00\x01\x02", None, None, true),
             Err(FileError::Binary)
         );
     }
@@ -509,12 +539,12 @@ mod tests {
     #[test]
     fn delimiters_and_quoted_new_lines() {
         let text = b"phone\tname\tnote\n1\t\"a, b\"\t\"line\nbreak\"\n";
-        let s = sniff(text, None, true).unwrap();
+        let s = sniff(text, None, None, true).unwrap();
         assert_eq!(s.delimiter, b'\t');
-        let s = sniff(b"\"phone;x\",name\n1,2\n", None, true).unwrap();
+        let s = sniff(b"\"phone;x\",name\n1,2\n", None, None, true).unwrap();
         assert_eq!(s.delimiter, b',');
         assert_eq!(s.headers, vec!["phone;x", "name"]);
-        let s = sniff(b"phone\n+1\n", None, true).unwrap();
+        let s = sniff(b"phone\n+1\n", None, None, true).unwrap();
         assert_eq!(s.headers, vec!["phone"]);
     }
 

@@ -380,8 +380,13 @@ impl Imports {
             Err(e) => return fail(import, format!("the file is gone: {e}")).await,
         };
         let sniffed = match head_of(&path).and_then(|(head, whole)| {
-            csvfile::sniff(&head, import.options.charset.as_deref(), whole)
-                .map_err(|e| e.to_string())
+            csvfile::sniff(
+                &head,
+                import.options.charset.as_deref(),
+                import.options.default_region.as_deref(),
+                whole,
+            )
+            .map_err(|e| e.to_string())
         }) {
             Ok(s) => s,
             Err(why) => return fail(import, why).await,
@@ -390,7 +395,7 @@ impl Imports {
             .progress
             .mapping
             .iter()
-            .map(|(_, label)| field_of(label))
+            .map(|(_, label)| Field::from_label(label).unwrap_or(Field::Ignore))
             .collect();
         let planner = Planner {
             fields,
@@ -614,7 +619,13 @@ async fn check_file(
     options: &ImportOptions,
 ) -> ContactResult<(Sniffed, Vec<Field>)> {
     let (head, whole) = head_of(path).map_err(unavailable)?;
-    let sniffed = csvfile::sniff(&head, options.charset.as_deref(), whole).map_err(|e| {
+    let sniffed = csvfile::sniff(
+        &head,
+        options.charset.as_deref(),
+        options.default_region.as_deref(),
+        whole,
+    )
+    .map_err(|e| {
         let code = match e {
             FileError::UnknownCharset(_) => ErrorCode::UnknownCharset,
             _ => ErrorCode::BadFile,
@@ -627,20 +638,6 @@ async fn check_file(
     let fields = csvfile::map_columns(&sniffed.headers, &options.mapping, &schema, &defs)
         .map_err(|e| ContactError::invalid(ErrorCode::BadFile, e.to_string()))?;
     Ok((sniffed, fields))
-}
-
-fn field_of(label: &str) -> Field {
-    match label {
-        "phone" => Field::Phone,
-        "name" => Field::Name,
-        "first_name" => Field::FirstName,
-        "last_name" => Field::LastName,
-        "tags" => Field::Tags,
-        "marketing" => Field::Marketing,
-        other => other
-            .strip_prefix("attribute:")
-            .map_or(Field::Ignore, |k| Field::Attribute(k.to_owned())),
-    }
 }
 
 fn rate_eta(import: &ImportRecord) -> (f64, Option<u64>) {

@@ -532,25 +532,17 @@ impl Contacts {
         let Some(tag) = Self::catalogue(scope).await?.find(name).map(str::to_owned) else {
             return Err(ContactError::not_found("tag"));
         };
-        let mut stripped = 0;
-        loop {
-            let query = ContactQuery {
-                tag: Some(tag.clone()),
-                ..Default::default()
-            };
-            let page = scope.contacts(&query, None, MAX_PAGE).await?;
-            if page.items.is_empty() {
-                break;
-            }
-            for mut c in page.items {
-                c.tags.retain(|t| t.to_lowercase() != tag.to_lowercase());
-                c.updated_at = now_ms().max(c.updated_at + 1);
-                let id = c.id.clone();
-                scope.put_contact(c, None, None).await?;
-                self.announce(scope, &id, true);
-                stripped += 1;
-            }
-        }
+        let query = ContactQuery {
+            tag: Some(tag.clone()),
+            ..Default::default()
+        };
+        let stripped = self
+            .strip_each(
+                scope,
+                || scope.contacts(&query, None, MAX_PAGE),
+                |c| c.tags.retain(|t| t.to_lowercase() != tag.to_lowercase()),
+            )
+            .await?;
         let audit = actor.audit(
             format!("tag:{tag}"),
             Some(json!({"name": tag, "contacts": stripped})),
@@ -607,23 +599,15 @@ impl Contacts {
             value: None,
         });
         let open = Default::default();
-        let mut stripped = 0;
-        loop {
-            let page = scope
-                .segment_members(&holds, now_ms(), &open, None, MAX_PAGE)
-                .await?;
-            if page.items.is_empty() {
-                break;
-            }
-            for mut c in page.items {
-                c.attributes.remove(key);
-                c.updated_at = now_ms().max(c.updated_at + 1);
-                let id = c.id.clone();
-                scope.put_contact(c, None, None).await?;
-                self.announce(scope, &id, true);
-                stripped += 1;
-            }
-        }
+        let stripped = self
+            .strip_each(
+                scope,
+                || scope.segment_members(&holds, now_ms(), &open, None, MAX_PAGE),
+                |c| {
+                    c.attributes.remove(key);
+                },
+            )
+            .await?;
         let audit = actor.audit(
             format!("attribute:{key}"),
             Some(json!({"key": key, "contacts": stripped})),
@@ -631,6 +615,35 @@ impl Contacts {
         );
         scope.delete_attribute(key, audit).await?;
         Ok(stripped)
+    }
+
+    /// Changes every contact the first page of `holding` finds with `fix`, until it finds none
+    /// (each fixed contact leaves it); how many were changed.
+    async fn strip_each<F, Fut>(
+        &self,
+        scope: &TenantScope,
+        mut holding: F,
+        fix: impl Fn(&mut ContactRecord),
+    ) -> ContactResult<u64>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<crate::store::Page<ContactRecord>, StoreError>>,
+    {
+        let mut stripped = 0;
+        loop {
+            let page = holding().await?;
+            if page.items.is_empty() {
+                return Ok(stripped);
+            }
+            for mut c in page.items {
+                fix(&mut c);
+                c.updated_at = now_ms().max(c.updated_at + 1);
+                let id = c.id.clone();
+                scope.put_contact(c, None, None).await?;
+                self.announce(scope, &id, true);
+                stripped += 1;
+            }
+        }
     }
 
     // --- Segments ----------------------------------------------------------------------------
