@@ -162,8 +162,9 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
     let contact = RwSignal::new(None::<Contact>);
     let catalogue = RwSignal::new(Vec::<Tag>::new());
     let id = StoredValue::new(id);
+    let path = format!("/api/v1/contacts/{}", id.get_value());
     spawn_local(async move {
-        if let Ok(c) = net::get::<Contact>(&format!("/api/v1/contacts/{}", id.get_value())).await {
+        if let Ok(c) = net::get::<Contact>(&path).await {
             contact.set(Some(c));
         }
         if let Ok(t) = net::get::<Vec<Tag>>("/api/v1/tags").await {
@@ -177,14 +178,7 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
                 tags: Some(tags),
                 ..Default::default()
             };
-            match net::write::<Contact, _>(
-                "PATCH",
-                &format!("/api/v1/contacts/{}", id.get_value()),
-                &body,
-                csrf.as_deref(),
-            )
-            .await
-            {
+            match net::write::<Contact, _>("PATCH", &path, &body, csrf.as_deref()).await {
                 Ok(c) => contact.set(Some(c)),
                 Err(e) => app.fail(e.message),
             }

@@ -97,7 +97,8 @@ fn ContactList() -> impl IntoView {
         }
         spawn_local(async move {
             match net::get::<Page<Contact>>(&path).await {
-                Ok(page) if generation.get_value() == mine => {
+                // The list may be gone (another tab) by the time the answer comes.
+                Ok(page) if generation.try_get_value() == Some(mine) => {
                     if more {
                         items.update(|i| i.extend(page.items));
                     } else {
@@ -751,7 +752,7 @@ fn SegmentEditor() -> impl IntoView {
                 csrf.as_deref(),
             )
             .await;
-            if generation.get_value() != mine {
+            if generation.try_get_value() != Some(mine) {
                 return;
             }
             match answer {
