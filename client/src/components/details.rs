@@ -173,6 +173,7 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
     });
     let set_tags = move |tags: Vec<String>| {
         let csrf = app.csrf_token();
+        let path = format!("/api/v1/contacts/{}", id.get_value());
         spawn_local(async move {
             let body = ContactPatch {
                 tags: Some(tags),
