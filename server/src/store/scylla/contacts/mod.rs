@@ -4,6 +4,8 @@
 //! upsert or a delete, so a retry converges). Segment counts and members read the tenant's
 //! partitions page by page and test each contact with [`crate::domain::matches`].
 
+mod erasure;
+
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -703,57 +705,6 @@ impl ScyllaStore {
         )
         .await?;
         Ok((notes, consent))
-    }
-
-    async fn erase_conversation(
-        &self,
-        tenant: &str,
-        conversation: &str,
-        receipt: &mut ErasureReceipt,
-    ) -> StoreResult<()> {
-        let buckets = self
-            .rows::<(i64,)>(&self.contacts.buckets_of, (tenant, conversation))
-            .await?;
-        if buckets.is_empty() {
-            return Ok(());
-        }
-        for (bucket,) in &buckets {
-            let rows = self
-                .rows::<(String, String, String)>(
-                    &self.contacts.messages_in_bucket,
-                    (tenant, conversation, bucket),
-                )
-                .await?;
-            for (key, wamid, kind) in &rows {
-                if matches!(
-                    kind.as_str(),
-                    "image" | "video" | "audio" | "document" | "sticker"
-                ) {
-                    receipt.media_references += 1;
-                }
-                self.exec(&self.contacts.delete_key, (tenant, key)).await?;
-                self.exec(&self.contacts.delete_statuses, (tenant, wamid))
-                    .await?;
-            }
-            receipt.messages += rows.len() as u64;
-            self.exec(&self.contacts.delete_bucket, (tenant, conversation, bucket))
-                .await?;
-        }
-        receipt.notes += self
-            .rows::<(i64,)>(&self.contacts.conversation_notes, (tenant, conversation))
-            .await?
-            .len() as u64;
-        for st in [
-            &self.contacts.delete_buckets,
-            &self.contacts.delete_thread,
-            &self.contacts.delete_open_thread,
-            &self.contacts.delete_conversation_notes,
-            &self.contacts.delete_conversation,
-        ] {
-            self.exec(st, (tenant, conversation)).await?;
-        }
-        receipt.conversations += 1;
-        Ok(())
     }
 }
 
