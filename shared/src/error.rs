@@ -115,6 +115,11 @@ error_codes! {
     UnknownCharset => "unknown_charset",
     /// An import that cannot be undone: a dry run, one still running, or one undone already.
     NotUndoable => "not_undoable",
+    // The outgoing word filter.
+    /// A block list matched: nothing was sent (the matches say where).
+    BlockedByFilter => "blocked_by_filter",
+    /// A warn list matched: send again with `confirm_warnings: true` to send it anyway.
+    NeedsConfirmation => "needs_confirmation",
     // The socket.
     BadFrame => "bad_frame",
     AlreadyAuthenticated => "already_authenticated",

@@ -106,3 +106,7 @@ string_id!(
     /// A saved segment (`seg_…`).
     SegmentId
 );
+string_id!(
+    /// A term list of the outgoing word filter (`tl_…`).
+    TermListId
+);

@@ -5,18 +5,21 @@
 //! serde only, no I/O, no clocks.
 
 pub mod api;
+pub mod compliance;
 pub mod contacts;
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod normalize;
 pub mod permissions;
+pub mod phrase;
 pub mod protocol;
 pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
     ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
-    SendId, TeamId, TenantId, UserId, WaId, Wamid,
+    SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};
