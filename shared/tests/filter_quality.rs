@@ -311,13 +311,15 @@ fn apply(e: Evasion, letters: Vec<String>, rng: &mut StdRng) -> Vec<String> {
                     let times = rng.random_range(3..=5);
                     l.repeat(times)
                 }
-                Evasion::FullWidth if c.is_ascii_alphabetic() => l.replace(
-                    c,
-                    &char::from_u32(c as u32 - 'a' as u32 + 0xFF41)
-                        .filter(|_| c.is_ascii_lowercase())
-                        .unwrap_or(c)
-                        .to_string(),
-                ),
+                Evasion::FullWidth if c.is_ascii_alphabetic() => {
+                    let (base, wide) = if c.is_ascii_lowercase() {
+                        ('a', 0xFF41)
+                    } else {
+                        ('A', 0xFF21)
+                    };
+                    let to = char::from_u32(c as u32 - base as u32 + wide).unwrap();
+                    l.replace(c, &to.to_string())
+                }
                 _ => l,
             }
         })
