@@ -247,6 +247,12 @@ texts! {
     NoTemplates => "This number has no approved templates.", "У этого номера нет одобренных шаблонов.";
     TemplateValue => "Value", "Значение";
     Caption => "Add a caption…", "Добавьте подпись…";
+    FilterBlocked => "Blocked words: change them to send", "Запрещённые слова: измените их, чтобы отправить";
+    FilterWarned => "Words to check before sending", "Слова, которые стоит проверить перед отправкой";
+    FilterBlockedTag => "blocked", "запрещено";
+    FilterWarnTag => "warning", "предупреждение";
+    SendAnyway => "Send anyway", "Всё равно отправить";
+    OverrideReason => "Reason to send anyway (recorded in the audit log)", "Причина отправки (записывается в журнал)";
     CustomerConversations => "Conversations with this customer", "Диалоги с этим клиентом";
     ThisConversation => "this one", "этот";
     None => "None", "Нет";

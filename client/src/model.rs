@@ -627,6 +627,12 @@ pub struct PendingSend {
     pub reply_to: Option<String>,
     #[serde(default)]
     pub reply_wamid: Option<String>,
+    /// The sender confirmed the word filter's warnings.
+    #[serde(default)]
+    pub confirm_warnings: bool,
+    /// Why a blocked message goes anyway (senders allowed to override only).
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// The replies waiting for the server, oldest first.
@@ -891,6 +897,8 @@ mod tests {
             outbox: None,
             reply_to: None,
             reply_wamid: None,
+            confirm_warnings: false,
+            override_reason: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! server CPU per operation comes from /proc; the load average is recorded.
 //! Traffic goes to loopback only, in loops bounded by time and count.
 
+mod automation;
 mod baselines;
 mod contacts;
 mod crowd;
@@ -99,7 +100,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "ingest",
     "e2e",
     "fanout",
@@ -110,6 +111,7 @@ const SCENARIOS: [&str; 10] = [
     "history",
     "routing",
     "contacts",
+    "automation",
 ];
 
 fn main() -> ExitCode {
@@ -146,6 +148,7 @@ fn main() -> ExitCode {
             "reconnect" => runtime.block_on(reconnect::run(&cli)),
             "history" => runtime.block_on(history::run(&cli)),
             "contacts" => runtime.block_on(contacts::run(&cli)),
+            "automation" => runtime.block_on(automation::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

@@ -23,6 +23,7 @@ use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
 use crate::service::broker::Broker;
 use crate::service::commands::Services;
+use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
@@ -280,6 +281,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         },
     );
     let outbound = Arc::new(Outbound::new(api, numbers.clone()));
+    let filter = Arc::new(WordFilter::new(Arc::clone(&store)));
 
     let auth = Arc::new(Authenticator::new(Arc::clone(&store), &config.auth));
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -361,6 +363,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         outbound: Arc::clone(&outbound),
         outbox: outbox.clone(),
         contacts,
+        filter,
     };
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -385,6 +388,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             inbox: api_state.inbox.clone(),
             outbound: Arc::clone(&api_state.outbound),
             outbox: api_state.outbox.clone(),
+            filter: Arc::clone(&api_state.filter),
         },
         auth: Arc::clone(&api_state.auth),
         cookies: api_state.cookies,

@@ -46,12 +46,20 @@ pub fn secure(mut response: Response, tls: bool) -> Response {
 
 /// An error answer.
 pub fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
-    let body = ApiErrorBody {
-        error: ApiError {
+    error_body_response(
+        status,
+        ApiError {
             code,
             message: message.into(),
+            field: None,
+            matches: Vec::new(),
         },
-    };
+    )
+}
+
+/// An error answer with everything it says (the field it is about, the filter's matches).
+pub fn error_body_response(status: StatusCode, error: ApiError) -> Response {
+    let body = ApiErrorBody { error };
     let mut response = warp::reply::json(&body).into_response();
     *response.status_mut() = status;
     response

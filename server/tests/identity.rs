@@ -28,6 +28,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "contacts" => &ids["contact"],
         "segments" => &ids["segment"],
         "attributes" => &ids["attribute"],
+        "compliance" => &ids["term_list"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -227,6 +228,9 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "contacts/{id}/notes" => Some(json!({"body": "Hijacked"})),
                 "contacts/{id}/merge" => Some(json!({"from": w.globex.ids["contact"]})),
                 "segments/{id}" => Some(json!({"name": "Hijacked", "filter": {"all": []}})),
+                "compliance/term-lists/{id}" => {
+                    Some(json!({"name": "Hijacked", "terms": ["hello"]}))
+                }
                 _ => body_for(&method, route.path),
             };
             let a = w.api.call(method.clone(), &path, auth, body).await;

@@ -320,6 +320,14 @@ pub struct OutgoingMessage {
     /// making a second one. Without it, every request is a new message.
     #[serde(default)]
     pub key: Option<String>,
+    /// Send although a warn list of the word filter matched (`needs_confirmation` came back and
+    /// the sender confirmed).
+    #[serde(default)]
+    pub confirm_warnings: bool,
+    /// Send although a block list matched, for this reason (1 to 500 characters; needs
+    /// `compliance.override`; audited with the terms found).
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// A file to send, as `POST …/media` described it.

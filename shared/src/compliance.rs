@@ -116,8 +116,8 @@ pub struct TermList {
     pub patterns: Vec<PatternKind>,
     /// The teams whose numbers the list applies to; empty: every number.
     pub teams: Vec<TeamId>,
-    /// The numbers the list applies to (those of its teams), worked out when read; empty:
-    /// every number.
+    /// The numbers of those teams, worked out when read (meaningful only when `teams` is not
+    /// empty: a list of teams with no numbers applies nowhere).
     pub numbers: Vec<PhoneNumberId>,
     pub enabled: bool,
     /// Increases with every change; send it back as `version` to update only what you read.
@@ -234,6 +234,8 @@ impl std::fmt::Display for ListError {
     }
 }
 
+impl std::error::Error for ListError {}
+
 fn list_error(field: impl Into<String>, message: impl Into<String>) -> ListError {
     ListError {
         field: field.into(),
@@ -306,6 +308,8 @@ struct ListMeta {
     name: String,
     category: String,
     action: FilterAction,
+    /// Whether the list is limited to some teams' numbers (`numbers`, possibly none).
+    scoped: bool,
     numbers: Vec<PhoneNumberId>,
     terms: Vec<String>,
     cards: bool,
@@ -361,6 +365,7 @@ impl Filter {
                     name: l.name.clone(),
                     category: l.category.clone(),
                     action: l.action,
+                    scoped: !l.teams.is_empty(),
                     numbers: l.numbers.clone(),
                     terms: l.terms.clone(),
                     cards: l.patterns.contains(&PatternKind::CardNumber),
@@ -385,8 +390,8 @@ impl Filter {
             return Vec::new();
         }
         let applies = |li: usize| {
-            let numbers = &self.lists[li].numbers;
-            numbers.is_empty() || number.is_none_or(|n| numbers.contains(n))
+            let list = &self.lists[li];
+            !list.scoped || number.is_none_or(|n| list.numbers.contains(n))
         };
         let folded = normalize(text);
         let mut excepted: Vec<(usize, usize, usize)> = Vec::new();
@@ -560,6 +565,7 @@ mod tests {
     #[test]
     fn team_lists_apply_on_their_numbers_only_and_disabled_lists_not_at_all() {
         let mut sales = list("sales", FilterAction::Block, &["discount"], &[]);
+        sales.teams = vec![TeamId::new("t_sales")];
         sales.numbers = vec![PhoneNumberId::new("111")];
         let mut off = list("off", FilterAction::Block, &["hello"], &[]);
         off.enabled = false;

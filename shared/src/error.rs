@@ -193,6 +193,12 @@ impl schemars::JsonSchema for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The request field the error is about (`terms[3]`, `name`), when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `blocked_by_filter` and `needs_confirmation`: what the word filter found, and where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<crate::compliance::FilterMatch>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

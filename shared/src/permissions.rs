@@ -71,6 +71,8 @@ permissions! {
     SettingsRouting = "settings.routing",
     /// Auto-replies, sensitive-word filters and other automation.
     SettingsAutomation = "settings.automation",
+    /// Send a message the word filter blocked, giving a reason (audited).
+    ComplianceOverride = "compliance.override",
     /// Retention of conversation history.
     SettingsRetention = "settings.retention",
     /// Invite, disable and edit users.
@@ -181,6 +183,7 @@ impl PresetRole {
                 SettingsNumbers,
                 SettingsRouting,
                 SettingsAutomation,
+                ComplianceOverride,
                 SettingsRetention,
                 UsersManage,
                 TeamsManage,
@@ -202,6 +205,7 @@ impl PresetRole {
                 ContactsRead,
                 ContactsEdit,
                 ContactsPhoneView,
+                ComplianceOverride,
                 BoardView,
                 ReportsView,
             ],

@@ -62,6 +62,9 @@ struct Compiled {
     joins: Vec<Boundary>,
     word_start: bool,
     word_end: bool,
+    /// A whole-word phrase with `*` at its start or end.
+    open_start: bool,
+    open_end: bool,
     /// The script of the phrase's letters when it has one ([`LATIN`] or [`CYRILLIC`]), else 0.
     script: u8,
 }
@@ -118,6 +121,8 @@ impl PhraseSet {
                 joins: folded.units().iter().map(|u| u.before).collect(),
                 word_start: fit == Fit::Word && !open_start,
                 word_end: fit == Fit::Word && !open_end,
+                open_start: fit == Fit::Word && open_start,
+                open_end: fit == Fit::Word && open_end,
                 script: match body
                     .chars()
                     .filter(|c| c.is_alphabetic())
@@ -189,6 +194,19 @@ impl PhraseSet {
                     && (!c.word_end || text.ends_word(to - 1))
                     && !other_script_word(units, c.script);
                 if fits {
+                    // A word left open by `*` is reported whole (`бесплатн*` in БЕСПЛАТНАЯ marks
+                    // the word, not its first eight letters).
+                    let (mut from, mut to) = (from, to);
+                    if c.open_start {
+                        while from > 0 && !text.starts_word(from) {
+                            from -= 1;
+                        }
+                    }
+                    if c.open_end {
+                        while !text.ends_word(to - 1) {
+                            to += 1;
+                        }
+                    }
                     found(Found {
                         owner: c.owner,
                         from,
@@ -247,7 +265,10 @@ mod tests {
     #[test]
     fn stars_open_a_word_and_phrases_span_boundaries() {
         let p = [("бесплатн*", Fit::Word), ("free shipping", Fit::Word)];
-        assert_eq!(hits(&p, "Доставка БЕСПЛАТНАЯ!").len(), 1);
+        assert_eq!(
+            hits(&p, "Доставка БЕСПЛАТНАЯ!"),
+            vec![(0, "БЕСПЛАТНАЯ".into())]
+        );
         assert_eq!(hits(&p, "free-shipping").len(), 1);
         assert_eq!(hits(&p, "FREE   SHIPPING").len(), 1);
         assert!(hits(&p, "freeshipping").is_empty());

@@ -176,6 +176,13 @@ pub enum ClientFrame {
         /// The client's unique key for this message: resending with it returns the first send.
         #[serde(default)]
         key: Option<String>,
+        /// Send although a warn list of the word filter matched (the sender saw the warning).
+        #[serde(default)]
+        confirm_warnings: bool,
+        /// Send although a block list matched, for this reason (needs `compliance.override`;
+        /// audited).
+        #[serde(default)]
+        override_reason: Option<String>,
     },
     /// Gives the conversation to an agent who is connected (needs `conversations.assign`); a
     /// transfer when someone else had it.
@@ -287,6 +294,9 @@ pub enum ServerFrame {
         id: Option<String>,
         code: crate::ErrorCode,
         message: String,
+        /// For `blocked_by_filter` and `needs_confirmation`: the word filter's matches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        matches: Vec<crate::compliance::FilterMatch>,
     },
     /// A command succeeded. For `send_message`: the send's `outbox` id and `state` (`queued`
     /// until it is sent; `sent` with the `wamid` when a resent key names a finished send).

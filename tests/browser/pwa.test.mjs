@@ -13,7 +13,8 @@
 // check passed. Then history loads as the agent scrolls up, and an admin sees users, roles and
 // the audit log. In between: an offline reload keeps the signed-in app; a reaction, a quoted
 // reply, a photo with progress and caption, and a template for a customer outside the 24-hour
-// window all reach the simulator and show in the conversation. Last, the admin imports a
+// window all reach the simulator and show in the conversation; the composer marks a word the
+// workspace blocks and holds the send. Last, the admin imports a
 // Windows-1251 contact file and finds the customer on the Contacts page.
 
 import { chromium } from "playwright-core";
@@ -43,6 +44,23 @@ async function customerSays(from, text) {
     body: JSON.stringify({ from, name: customerName, text }),
   });
   check(r.ok, `the simulated customer wrote (${r.status})`);
+}
+
+// The admin's REST call with a bearer token (for setting the workspace up, not for what the
+// test checks in the browser).
+async function adminApi(method, path, body) {
+  const login = await fetch(`${base}/api/v1/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: adminEmail, password: adminPassword }),
+  });
+  const { token } = await login.json();
+  const r = await fetch(`${base}/api/v1/${path}`, {
+    method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: body && JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
 }
 
 async function simSent() {
@@ -93,6 +111,15 @@ try {
   // or an uncaught exception is not.
   page.on("console", (m) => m.type() === "error" && /panicked|RuntimeError/.test(m.text()) && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  // 0. The workspace blocks some words in what agents send (the composer loads the lists when the
+  //    agent signs in).
+  const list = await adminApi("POST", "compliance/term-lists", {
+    name: ru ? "Спам" : "Spam",
+    action: "block",
+    terms: ["free", "бесплатн*"],
+  });
+  check(list.status === 201, `the admin made a term list (${list.status})`);
 
   // 1. Boot to the login form, in the browser's language.
   const started = Date.now();
@@ -211,6 +238,34 @@ try {
   await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("${answer}") .quote:has-text("${question}")`, { timeout: 20000 });
   const quoting = (await simSent()).find((m) => JSON.stringify(m).includes(answer));
   check(quoting && quoting.body.context && quoting.body.context.message_id, "the reply quotes the question on WhatsApp too");
+
+  // 8c'. The word filter runs in the composer as the agent types (the server's own code, in
+  //      WASM): the blocked word is marked and the send waits. A 4,096-character draft is timed.
+  const risky = ru ? "Только сегодня: БЕСПЛАТНАЯ доставка" : "Today only: FR33 delivery";
+  await page.fill(".composer textarea", risky);
+  await page.waitForSelector('.filter-hits[data-verdict="block"] mark');
+  check(
+    (await page.textContent(".filter-hits mark")) === (ru ? "БЕСПЛАТНАЯ" : "FR33"),
+    "the composer marks the blocked word as typed",
+  );
+  check(await page.isDisabled("button.send"), "the send button waits while a blocked word remains");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-word-filter.png`) });
+  let slowest = 0;
+  for (let i = 0; i < 5; i++) {
+    let long = "";
+    while (long.length < 4096 - 40) long += `${risky} ${i} `;
+    long = long.slice(0, 4096);
+    await page.fill(".composer textarea", long);
+    await page.waitForFunction(
+      (n) => (document.querySelector(".filter-hits .filter-preview")?.textContent.length ?? 0) === n,
+      long.length,
+    );
+    slowest = Math.max(slowest, parseFloat(await page.getAttribute(".filter-hits", "data-scan-ms")));
+  }
+  console.log(`measure: the composer's word filter on 4,096 characters, slowest of 5: ${slowest.toFixed(2)} ms`);
+  check(slowest > 0, "the composer's check of a full-length draft was timed");
+  await page.fill(".composer textarea", "");
+  await page.waitForSelector(".filter-hits", { state: "detached" });
 
   // 8d. Attach a photo: it uploads with progress, goes with its caption, and shows from the server.
   const photo = Buffer.from(

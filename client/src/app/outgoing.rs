@@ -11,6 +11,13 @@ use switchboard_shared::protocol::ClientFrame;
 
 use super::{App, Quote, OUTGOING_KEY};
 
+/// What the sender said about the word filter's findings in a draft.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FilterAck {
+    pub confirm_warnings: bool,
+    pub override_reason: Option<String>,
+}
+
 impl App {
     pub(super) fn save_outgoing(&self) {
         self.socket
@@ -29,13 +36,22 @@ impl App {
                 text: s.text,
                 reply_to: s.reply_to,
                 key: Some(s.key),
+                confirm_warnings: s.confirm_warnings,
+                override_reason: s.override_reason,
             });
         }
     }
 
-    /// Sends a text reply (answering `quote` when given). It waits in local storage until the
-    /// server settles it, so it survives going offline and reloads.
-    pub fn reply(self, conversation: ConversationId, text: String, quote: Option<Quote>) {
+    /// Sends a text reply (answering `quote` when given), with what the sender said about the
+    /// word filter's findings. It waits in local storage until the server settles it, so it
+    /// survives going offline and reloads.
+    pub fn reply(
+        self,
+        conversation: ConversationId,
+        text: String,
+        quote: Option<Quote>,
+        ack: FilterAck,
+    ) {
         let pending = PendingSend {
             key: net::random_key(),
             conversation: conversation.clone(),
@@ -44,6 +60,8 @@ impl App {
             outbox: None,
             reply_to: quote.as_ref().map(|q| q.key.clone()),
             reply_wamid: quote.map(|q| q.wamid),
+            confirm_warnings: ack.confirm_warnings,
+            override_reason: ack.override_reason.clone(),
         };
         self.socket.outgoing.update(|o| o.push(pending.clone()));
         self.save_outgoing();
@@ -55,6 +73,8 @@ impl App {
             text,
             reply_to: pending.reply_to,
             key: Some(pending.key),
+            confirm_warnings: ack.confirm_warnings,
+            override_reason: ack.override_reason,
         });
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use switchboard_shared::api::Conversation;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{close, AgentStatus, ClientFrame, HubEvent, ServerFrame, Topic};
+use switchboard_shared::ErrorCode;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -181,6 +182,9 @@ impl App {
                     w.heartbeat_ms = heartbeat_secs as i64 * 1000;
                 });
                 self.socket.link.set(Link::Live);
+                // The word filter's lists, on every (re)connection: they may have changed, and a
+                // start offline could not fetch them.
+                self.reload_word_filter();
                 // Started offline: the inbox (and the open conversation) could not load then.
                 let loading = self.socket.wire.with_value(|w| w.borrow().loading_inbox);
                 if !self.inbox.loaded.get_untracked() && !loading {
@@ -266,7 +270,16 @@ impl App {
                     .transcript
                     .update(|t| t.acknowledged(&id, &outbox));
             }
-            ServerFrame::Error { id, message, .. } => {
+            ServerFrame::Error {
+                id, message, code, ..
+            } => {
+                // The server's lists differ from the composer's: take them again.
+                if matches!(
+                    code,
+                    ErrorCode::BlockedByFilter | ErrorCode::NeedsConfirmation
+                ) {
+                    self.reload_word_filter();
+                }
                 let pending = id.as_ref().is_some_and(|id| {
                     self.socket
                         .outgoing

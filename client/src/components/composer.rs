@@ -12,7 +12,9 @@ use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::ClientFrame;
 
-use crate::app::{encode, App};
+use switchboard_shared::compliance::{FilterAction, FilterMatch, Verdict};
+
+use crate::app::{encode, App, FilterAck};
 use crate::i18n::T;
 use crate::model::{self};
 use crate::net;
@@ -73,12 +75,51 @@ pub(crate) fn Composer(
         })
     };
     let uploading = move || attachment.with(|a| a.as_ref().is_some_and(|a| a.uploaded.is_none()));
+    // The word filter, run here as the agent types (the same code the server runs on the send).
+    let scan_ms = StoredValue::new(0.0f64);
+    let found = Memo::new(move |_| {
+        let draft = text.get();
+        let number = conversation.with(|c| c.as_ref().map(|c| c.number.clone()));
+        app.session.word_filter.with(|f| match f {
+            Some(f) if !draft.trim().is_empty() => {
+                let started = net::precise_ms();
+                let found = f.scan(&draft, number.as_ref());
+                scan_ms.set_value(net::precise_ms() - started);
+                found
+            }
+            _ => Vec::new(),
+        })
+    });
+    let verdict = move || Verdict::of(&found.get());
+    let confirm = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
+    let may_override = move || app.can(Permission::ComplianceOverride);
+    // What the sender says about the findings, or `None` while the draft may not go.
+    let ack = move || -> Option<FilterAck> {
+        match verdict() {
+            Verdict::Clear => Some(FilterAck::default()),
+            Verdict::Warn => confirm.get().then_some(FilterAck {
+                confirm_warnings: true,
+                override_reason: None,
+            }),
+            Verdict::Block => {
+                let r = reason.get().trim().to_owned();
+                (may_override() && !r.is_empty()).then_some(FilterAck {
+                    confirm_warnings: true,
+                    override_reason: Some(r),
+                })
+            }
+        }
+    };
     let send = move || {
         let body = text.get_untracked().trim().to_owned();
         let ready = attachment.with_untracked(|a| a.as_ref().and_then(|a| a.uploaded.clone()));
         if uploading() {
             return;
         }
+        let Some(ack) = untrack(ack) else {
+            return;
+        };
         let quote = app.inbox.replying.get_untracked();
         match ready {
             Some(file) => {
@@ -91,6 +132,8 @@ pub(crate) fn Composer(
                         filename: file.filename.clone(),
                     }),
                     reply_to: quote.as_ref().map(|q| q.key.clone()),
+                    confirm_warnings: ack.confirm_warnings,
+                    override_reason: ack.override_reason.clone(),
                     ..OutgoingMessage::default()
                 };
                 let parts = MessageParts {
@@ -106,11 +149,13 @@ pub(crate) fn Composer(
                 attachment.set(None);
             }
             None if body.is_empty() => return,
-            None => app.reply(id.get_value(), body, quote),
+            None => app.reply(id.get_value(), body, quote, ack),
         }
         app.inbox.replying.set(None);
         text.set(String::new());
         emoji.set(false);
+        confirm.set(false);
+        reason.set(String::new());
     };
     let picked = move |_| {
         let Some(file) = file_input
@@ -214,6 +259,9 @@ pub(crate) fn Composer(
                             }).collect_view()}
                         </div>
                     </Show>
+                    <Show when=move || !found.with(Vec::is_empty)>
+                        <FilterFindings text=text found=found scan_ms=scan_ms confirm=confirm reason=reason/>
+                    </Show>
                     <div class="compose-row">
                         <button class="ghost" aria-label=move || app.t(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
                         <button class="ghost attach" aria-label=move || app.t(T::Attach) title=move || app.t(T::Attach)
@@ -230,12 +278,98 @@ pub(crate) fn Composer(
                                     send();
                                 }
                             }></textarea>
-                        <button class="primary send" aria-label=move || app.t(T::Send) disabled=uploading on:click=move |_| send()>{move || app.t(T::Send)}</button>
+                        <button class="primary send" aria-label=move || app.t(T::Send) disabled=move || uploading() || ack().is_none() on:click=move |_| send()>{move || app.t(T::Send)}</button>
                     </div>
                 </div>
             </Show>
         </Show>
     }
+}
+
+/// What the word filter found in the draft: the draft with the matches marked, each match with
+/// its list, and what the sender may do (change the words; confirm a warning; with the right to,
+/// give a reason to send a blocked message anyway).
+#[component]
+fn FilterFindings(
+    text: RwSignal<String>,
+    found: Memo<Vec<FilterMatch>>,
+    scan_ms: StoredValue<f64>,
+    confirm: RwSignal<bool>,
+    reason: RwSignal<String>,
+) -> impl IntoView {
+    let app = expect_context::<App>();
+    let blocked = move || Verdict::of(&found.get()) == Verdict::Block;
+    let marked = move || {
+        let draft = text.get();
+        found.with(|m| marked_parts(&draft, m))
+    };
+    view! {
+        <div class="filter-hits" role="status"
+            data-verdict=move || if blocked() { "block" } else { "warn" }
+            data-scan-ms=move || { found.track(); format!("{:.3}", scan_ms.get_value()) }>
+            <p class="filter-title">{move || if blocked() { app.t(T::FilterBlocked) } else { app.t(T::FilterWarned) }}</p>
+            <p class="filter-preview">
+                {move || marked().into_iter().map(|(part, hit)| if hit {
+                    view! { <mark>{part}</mark> }.into_any()
+                } else {
+                    view! { <span>{part}</span> }.into_any()
+                }).collect_view()}
+            </p>
+            <ul class="filter-terms">
+                {move || found.get().into_iter().map(|m| {
+                    let tag = if m.action == FilterAction::Block { T::FilterBlockedTag } else { T::FilterWarnTag };
+                    view! {
+                        <li data-action=m.action.as_str()>
+                            <b>{m.text.clone()}</b>" · "{m.list_name.clone()}" · "{move || app.t(tag)}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <Show when=move || !blocked()>
+                <label class="filter-confirm">
+                    <input type="checkbox" prop:checked=move || confirm.get()
+                        on:change=move |e| confirm.set(event_target_checked(&e))/>
+                    {move || app.t(T::SendAnyway)}
+                </label>
+            </Show>
+            <Show when=move || blocked() && app.can(Permission::ComplianceOverride)>
+                <input class="filter-reason" type="text" maxlength="500"
+                    placeholder=move || app.t(T::OverrideReason)
+                    aria-label=move || app.t(T::OverrideReason)
+                    prop:value=move || reason.get()
+                    on:input=move |e| reason.set(event_target_value(&e))/>
+            </Show>
+        </div>
+    }
+}
+
+/// The draft cut into plain and matched parts (overlapping matches merged).
+fn marked_parts(draft: &str, found: &[FilterMatch]) -> Vec<(String, bool)> {
+    let mut spans: Vec<(usize, usize)> = found
+        .iter()
+        .filter(|m| {
+            m.end <= draft.len() && draft.is_char_boundary(m.start) && draft.is_char_boundary(m.end)
+        })
+        .map(|m| (m.start, m.end))
+        .collect();
+    spans.sort_unstable();
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (start, end) in spans {
+        if end <= at {
+            continue;
+        }
+        let start = start.max(at);
+        if start > at {
+            parts.push((draft[at..start].to_owned(), false));
+        }
+        parts.push((draft[start..end].to_owned(), true));
+        at = end;
+    }
+    if at < draft.len() {
+        parts.push((draft[at..].to_owned(), false));
+    }
+    parts
 }
 
 /// Outside the 24-hour window: the number's approved templates, their values, and a preview.

@@ -30,6 +30,13 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// A monotonic clock in fractional milliseconds (`performance.now()`), for timing work.
+pub fn precise_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
 /// A random id for a reply's idempotency key (122 bits from `crypto.randomUUID`).
 pub fn random_key() -> String {
     web_sys::window()

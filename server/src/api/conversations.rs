@@ -15,6 +15,7 @@ use switchboard_shared::{ConversationId, Permission, UserId};
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
 use crate::service::commands::{self, Acting};
+use crate::service::compliance::FilterAck;
 use crate::service::outbound::{Draft, OutboundError};
 use crate::service::{media_kind, message_parts};
 use crate::store::Cursor;
@@ -71,6 +72,7 @@ fn acting(ctx: &Ctx) -> Acting<'_> {
         inbox: &ctx.inbox,
         outbound: &ctx.outbound,
         outbox: &ctx.outbox,
+        filter: &ctx.filter,
     }
 }
 
@@ -289,6 +291,11 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
         draft,
         body.reply_to.as_deref(),
         body.key.as_deref(),
+        FilterAck {
+            confirm_warnings: body.confirm_warnings,
+            override_reason: body.override_reason,
+            may_override: false,
+        },
     )
     .await?;
     json(StatusCode::ACCEPTED, &send_dto(&ctx, send))

@@ -14,6 +14,7 @@ impl From<CommandError> for Failure {
             CommandError::NotFound(_) => StatusCode::NOT_FOUND,
             CommandError::Moved(_) => StatusCode::GONE,
             CommandError::UnknownMessage(_)
+            | CommandError::Filtered { .. }
             | CommandError::Rejected(_)
             | CommandError::OutsideWindow(_) => StatusCode::UNPROCESSABLE_ENTITY,
             CommandError::AgentNotConnected(_)
@@ -29,7 +30,11 @@ impl From<CommandError> for Failure {
             | CommandError::StoreUnavailable
             | CommandError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
-        Failure::new(status, e.code(), e.to_string())
+        let mut failure = Failure::new(status, e.code(), e.to_string());
+        if let CommandError::Filtered { matches, .. } = e {
+            failure.matches = matches;
+        }
+        failure
     }
 }
 

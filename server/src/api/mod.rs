@@ -29,6 +29,7 @@ use crate::store::{Store, StoreError};
 mod access;
 mod audit;
 mod collab;
+mod compliance;
 mod contacts;
 mod conversations;
 pub mod inbox;
@@ -61,6 +62,9 @@ enum Handler {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyKind {
     Json,
+    /// JSON that may be large (a term list of tens of thousands of terms), held in memory up to
+    /// the upload limit.
+    LargeJson,
     Upload,
     Spool,
 }
@@ -162,6 +166,11 @@ impl Route {
         self
     }
 
+    fn large_json(mut self) -> Self {
+        self.body = BodyKind::LargeJson;
+        self
+    }
+
     fn spool(mut self) -> Self {
         self.body = BodyKind::Spool;
         self
@@ -203,6 +212,10 @@ pub struct Failure {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// The request field the failure is about.
+    pub field: Option<String>,
+    /// What the word filter found (a refused send).
+    pub matches: Vec<switchboard_shared::compliance::FilterMatch>,
 }
 
 impl Failure {
@@ -212,7 +225,15 @@ impl Failure {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
+            matches: Vec::new(),
         }
+    }
+
+    /// Names the request field the failure is about.
+    pub fn on_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -236,7 +257,15 @@ impl Failure {
     }
 
     fn into_response(self) -> Response {
-        let mut response = crate::web::error_response(self.status, self.code, self.message);
+        let mut response = crate::web::error_body_response(
+            self.status,
+            switchboard_shared::ApiError {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+                matches: self.matches,
+            },
+        );
         if let Some(seconds) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert("retry-after", v);
@@ -399,6 +428,7 @@ pub struct Ctx {
     pub outbound: Arc<crate::service::outbound::Outbound>,
     pub outbox: crate::service::outbox::Outbox,
     pub contacts: crate::service::contacts::Contacts,
+    pub filter: Arc<crate::service::compliance::WordFilter>,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -443,6 +473,8 @@ pub struct ApiState {
     pub outbox: crate::service::outbox::Outbox,
     /// Contacts, their catalogue, segments and imports.
     pub contacts: crate::service::contacts::Contacts,
+    /// The outgoing word filter and its term lists.
+    pub filter: Arc<crate::service::compliance::WordFilter>,
 }
 
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -498,7 +530,7 @@ async fn read_body(
 ) -> Result<(Bytes, Option<Spooled>), Failure> {
     let (target, limit, key) = match route.body {
         BodyKind::Json => (BodyTarget::Memory(state.max_body), state.max_body, None),
-        BodyKind::Upload => (
+        BodyKind::Upload | BodyKind::LargeJson => (
             BodyTarget::Memory(state.max_upload),
             state.max_upload,
             Some("http.max_upload_bytes"),
@@ -714,6 +746,7 @@ async fn dispatch_inner(
         outbound: Arc::clone(&state.outbound),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
+        filter: Arc::clone(&state.filter),
     };
     let response = match handler(ctx).await {
         Ok(response) => response,

@@ -6,6 +6,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
+use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::protocol::{AgentState, BoardStats};
 
@@ -512,6 +513,41 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Explanation>),
         ),
         ("GET", "sends/{id}") => op("Where a reply stands", None, 200, Some(schema::<Send>)),
+        ("GET", "compliance/term-lists") => op(
+            "The word filter's term lists",
+            None,
+            200,
+            Some(schema::<Page<TermList>>),
+        ),
+        ("POST", "compliance/term-lists") => op(
+            "Make a term list (docs/compliance.md: how terms match); 422 `invalid_value` names \
+             the field (`terms[3]`), `too_many` a limit",
+            Some(schema::<TermListInput>),
+            201,
+            Some(schema::<TermList>),
+        ),
+        ("GET", "compliance/term-lists/{id}") => {
+            op("One term list", None, 200, Some(schema::<TermList>))
+        }
+        ("PUT", "compliance/term-lists/{id}") => op(
+            "Replace a term list whole; with `version`, only over that version (409 otherwise)",
+            Some(schema::<TermListInput>),
+            200,
+            Some(schema::<TermList>),
+        ),
+        ("DELETE", "compliance/term-lists/{id}") => op("Delete a term list", None, 204, None),
+        ("POST", "compliance/check") => op(
+            "What the term lists find in a text, and the verdict a send would get",
+            Some(schema::<FilterCheckInput>),
+            200,
+            Some(schema::<FilterReport>),
+        ),
+        ("GET", "compliance/filter") => op(
+            "The enabled term lists, for a composer to run the same filter while someone types",
+            None,
+            200,
+            Some(schema::<Page<TermList>>),
+        ),
         ("GET", "conversations/{id}/notes") => Operation {
             query: PAGED,
             ..op(
@@ -556,7 +592,8 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
 }
 
 /// The error body every refusal has.
-fn error_schema() -> Value {
+fn error_schema(generator: &mut SchemaGenerator) -> Value {
+    let matches = generator.subschema_for::<Vec<switchboard_shared::compliance::FilterMatch>>();
     json!({
         "type": "object",
         "required": ["error"],
@@ -565,7 +602,12 @@ fn error_schema() -> Value {
             "required": ["code", "message"],
             "properties": {
                 "code": {"type": "string", "description": "stable, e.g. `not_found`, `forbidden`, `outside_window`"},
-                "message": {"type": "string", "description": "for people"}
+                "message": {"type": "string", "description": "for people"},
+                "field": {"type": "string", "description": "the request field it is about (`terms[3]`), when one"},
+                "matches": {
+                    "description": "`blocked_by_filter` and `needs_confirmation`: what the word filter found, where",
+                    "allOf": [matches]
+                }
             }
         }}
     })
@@ -637,15 +679,16 @@ pub fn document() -> Value {
                 operation["requestBody"] = json!({"required": true,
                     "content": {"text/csv": {"schema": {"type": "string"}}}});
             }
-            BodyKind::Json => {}
+            BodyKind::Json | BodyKind::LargeJson => {}
         }
         let entry = paths
             .entry(format!("/api/v1/{}", route.path))
             .or_insert_with(|| json!({}));
         entry[method.to_ascii_lowercase()] = operation;
     }
+    let error = error_schema(&mut generator);
     let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    schemas.insert("Error".into(), error_schema());
+    schemas.insert("Error".into(), error);
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use switchboard_shared::Permission;
 
-use super::{access, audit, collab, contacts, conversations, session, Route};
+use super::{access, audit, collab, compliance, contacts, conversations, session, Route};
 use crate::web::Method;
 
 macro_rules! h {
@@ -564,6 +564,57 @@ pub fn routes() -> &'static [Route] {
                 P::ContactsRead,
                 "segment.explain",
                 h!(contacts::explain_segment),
+            ),
+            Route::needs(
+                M::GET,
+                "compliance/term-lists",
+                P::SettingsAutomation,
+                "term_list.list",
+                h!(compliance::list_term_lists),
+            ),
+            Route::needs(
+                M::POST,
+                "compliance/term-lists",
+                P::SettingsAutomation,
+                "term_list.create",
+                h!(compliance::create_term_list),
+            )
+            .large_json(),
+            Route::needs(
+                M::GET,
+                "compliance/term-lists/{id}",
+                P::SettingsAutomation,
+                "term_list.read",
+                h!(compliance::get_term_list),
+            ),
+            Route::needs(
+                M::PUT,
+                "compliance/term-lists/{id}",
+                P::SettingsAutomation,
+                "term_list.update",
+                h!(compliance::replace_term_list),
+            )
+            .large_json(),
+            Route::needs(
+                M::DELETE,
+                "compliance/term-lists/{id}",
+                P::SettingsAutomation,
+                "term_list.delete",
+                h!(compliance::delete_term_list),
+            ),
+            Route::needs(
+                M::POST,
+                "compliance/check",
+                P::ConversationsReply,
+                "compliance.check",
+                h!(compliance::check),
+            ),
+            Route::needs(
+                M::GET,
+                "compliance/filter",
+                P::ConversationsReply,
+                "compliance.filter",
+                h!(compliance::composer_filter),
             ),
             Route::needs(
                 M::GET,

@@ -2,6 +2,7 @@
 //! turns each into a status and an error body, the socket into an `error` frame; both take the
 //! code and the message from here, so the two entry points cannot drift apart.
 
+use switchboard_shared::compliance::{FilterAction, FilterMatch, Verdict};
 use switchboard_shared::{ConversationId, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,13 @@ pub enum CommandError {
     /// Free-form messages reach a customer only within 24 hours of their last message.
     #[error("{0}")]
     OutsideWindow(String),
+    /// The outgoing word filter matched: blocked (an override may send it) or a warning to
+    /// confirm. Nothing was sent.
+    #[error("{}", describe_matches(*verdict, matches))]
+    Filtered {
+        verdict: Verdict,
+        matches: Vec<FilterMatch>,
+    },
     #[error("{0}")]
     AgentNotConnected(String),
     #[error("the conversation is already resolved")]
@@ -62,6 +70,10 @@ impl CommandError {
             Self::UnknownMessage(_) => ErrorCode::UnknownMessage,
             Self::Rejected(_) => ErrorCode::Rejected,
             Self::OutsideWindow(_) => ErrorCode::OutsideWindow,
+            Self::Filtered { verdict, .. } => match verdict {
+                Verdict::Warn => ErrorCode::NeedsConfirmation,
+                _ => ErrorCode::BlockedByFilter,
+            },
             Self::AgentNotConnected(_) => ErrorCode::AgentNotConnected,
             Self::AlreadyResolved => ErrorCode::AlreadyResolved,
             Self::AlreadyOpen => ErrorCode::AlreadyOpen,
@@ -74,5 +86,26 @@ impl CommandError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::ShuttingDown => ErrorCode::ShuttingDown,
         }
+    }
+}
+
+/// What a person reads about a refused send: the terms found and what to do.
+pub fn describe_matches(verdict: Verdict, matches: &[FilterMatch]) -> String {
+    let mut found: Vec<String> = matches
+        .iter()
+        .filter(|m| verdict != Verdict::Block || m.action == FilterAction::Block)
+        .map(|m| format!("\"{}\" ({})", m.text, m.list_name))
+        .collect();
+    found.dedup();
+    let found = found.join(", ");
+    match verdict {
+        Verdict::Warn => format!(
+            "the message contains words the filter warns about: {found}; send it again with \
+             `confirm_warnings: true` to send it anyway"
+        ),
+        _ => format!(
+            "the message contains blocked words: {found}; change them, or (with \
+             `compliance.override`) send it again with an `override_reason`"
+        ),
     }
 }

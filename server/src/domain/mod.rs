@@ -6,6 +6,7 @@
 
 pub mod attribute;
 pub mod clock;
+pub mod compliance;
 pub mod contact;
 pub mod directory;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod segment;
 
 pub use attribute::*;
 pub use clock::{now_ms, UnixMillis};
+pub use compliance::*;
 pub use contact::*;
 pub use directory::*;
 pub use error::CommandError;

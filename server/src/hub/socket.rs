@@ -33,6 +33,7 @@ use super::{frame, Frame, Hold, Hub, Subscribed, Subscriber};
 use crate::auth::{Authenticator, Credential, Principal, RequestMeta, TenantScope};
 use crate::domain::CommandError;
 use crate::service::commands::{self, Services};
+use crate::service::compliance::FilterAck;
 use crate::service::outbound::Draft;
 use crate::web::{client_ip, cookie_value, cross_origin, CookiePolicy};
 
@@ -528,6 +529,7 @@ fn refusal(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> F
         id,
         code,
         message: message.into(),
+        matches: Vec::new(),
     })
 }
 
@@ -547,6 +549,8 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 text,
                 reply_to,
                 key,
+                confirm_warnings,
+                override_reason,
                 ..
             } => commands::send(
                 &a,
@@ -554,6 +558,11 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 Draft::Text(text.clone()),
                 reply_to.as_deref(),
                 key.as_deref(),
+                FilterAck {
+                    confirm_warnings: *confirm_warnings,
+                    override_reason: override_reason.clone(),
+                    may_override: false,
+                },
             )
             .await
             .map(Some),
@@ -590,7 +599,19 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                     .map(|w| scope.shown_wamid(&principal, w.as_str())),
                 outbox: send.map(|s| s.id.into_string()),
             }),
-            Err(failure) => refusal(id, failure.code(), failure.to_string()),
+            Err(failure) => {
+                let (code, message) = (failure.code(), failure.to_string());
+                let matches = match failure {
+                    CommandError::Filtered { matches, .. } => matches,
+                    _ => Vec::new(),
+                };
+                frame(&ServerFrame::Error {
+                    id,
+                    code,
+                    message,
+                    matches,
+                })
+            }
         };
         subscriber.offer(reply);
     });

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use switchboard_shared::{ConversationId, Permission, UserId};
 
+use super::compliance::{screening_audit, FilterAck, WordFilter};
 use super::inbox::{Inbox, InboxError};
 use super::outbound::{Draft, Outbound, OutboundError};
 use super::outbox::Outbox;
@@ -27,6 +28,7 @@ pub struct Services {
     pub inbox: Inbox,
     pub outbound: Arc<Outbound>,
     pub outbox: Outbox,
+    pub filter: Arc<WordFilter>,
 }
 
 impl Services {
@@ -38,6 +40,7 @@ impl Services {
             inbox: &self.inbox,
             outbound: &self.outbound,
             outbox: &self.outbox,
+            filter: &self.filter,
         }
     }
 }
@@ -49,6 +52,7 @@ pub struct Acting<'a> {
     pub inbox: &'a Inbox,
     pub outbound: &'a Outbound,
     pub outbox: &'a Outbox,
+    pub filter: &'a WordFilter,
 }
 
 impl From<StoreError> for CommandError {
@@ -152,16 +156,53 @@ pub async fn send(
     draft: Draft,
     reply_to: Option<&str>,
     key: Option<&str>,
+    ack: FilterAck,
 ) -> Result<OutboxRecord, CommandError> {
     let thread = visible_thread(a, id).await?;
     let quoted = match reply_to {
         Some(k) => Some(message_of(a, id, k, "reply_to").await?.wamid),
         None => None,
     };
+    let ack = FilterAck {
+        may_override: a.principal.can(Permission::ComplianceOverride),
+        ..ack
+    };
+    if ack
+        .override_reason
+        .as_deref()
+        .is_some_and(|r| r.chars().count() > super::compliance::MAX_REASON_CHARS)
+    {
+        return Err(CommandError::Rejected(format!(
+            "an override reason is at most {} characters",
+            super::compliance::MAX_REASON_CHARS
+        )));
+    }
+    let screened = match a
+        .filter
+        .screen(&thread.tenant, &thread.number, draft, &ack)
+        .await?
+    {
+        Ok(screened) => screened,
+        Err(refused) => {
+            if let Some(line) = screening_audit(a.principal, id.as_str(), Err(&refused)) {
+                a.scope.append_audit(line).await?;
+            }
+            return Err(CommandError::Filtered {
+                verdict: refused.verdict,
+                matches: refused.matches,
+            });
+        }
+    };
+    let line = screening_audit(a.principal, id.as_str(), Ok(&screened.outcome));
     let author = a.principal.actor_id();
-    Ok(a.outbox
-        .compose(&thread, draft, quoted.as_ref(), &author, key, now_ms())
-        .await?)
+    let send = a
+        .outbox
+        .compose(&thread, screened, quoted.as_ref(), &author, key, now_ms())
+        .await?;
+    if let Some(line) = line {
+        a.scope.append_audit(line).await?;
+    }
+    Ok(send)
 }
 
 /// Reacts to the conversation's message `message` (a key) with `emoji` (empty takes it back);
@@ -184,9 +225,17 @@ pub async fn react(
         to: target.wamid,
         emoji,
     };
+    let screened = a
+        .filter
+        .screen(&thread.tenant, &thread.number, draft, &FilterAck::default())
+        .await?
+        .map_err(|refused| CommandError::Filtered {
+            verdict: refused.verdict,
+            matches: refused.matches,
+        })?;
     let author = a.principal.actor_id();
     Ok(a.outbox
-        .compose(&thread, draft, None, &author, key, now_ms())
+        .compose(&thread, screened, None, &author, key, now_ms())
         .await?)
 }
 

@@ -7,6 +7,7 @@
 pub mod board;
 pub mod broker;
 pub mod commands;
+pub mod compliance;
 pub mod contacts;
 pub mod demo;
 pub mod inbound;

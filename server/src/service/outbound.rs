@@ -96,6 +96,22 @@ pub struct Checked {
 }
 
 impl Draft {
+    /// The parts a person wrote, for the word filter: `(field, text)`.
+    pub fn filter_parts(&self) -> Vec<(String, &str)> {
+        match self {
+            Draft::Text(t) => vec![("text".to_owned(), t.as_str())],
+            Draft::Media {
+                caption: Some(c), ..
+            } => vec![("caption".to_owned(), c.as_str())],
+            Draft::Media { caption: None, .. } | Draft::Reaction { .. } => Vec::new(),
+            Draft::Template { params, .. } => params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("template value {}", i + 1), p.as_str()))
+                .collect(),
+        }
+    }
+
     /// Whether WhatsApp delivers it outside the 24-hour window (templates only).
     pub fn opens_window(&self) -> bool {
         matches!(self, Draft::Template { .. })

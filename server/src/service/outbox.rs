@@ -26,7 +26,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::outbound::{Draft, Outbound, OutboundError};
+use super::compliance::Screened;
+use super::outbound::{Outbound, OutboundError};
 use super::{Events, NumberDirectory};
 use crate::config::OutboxConfig;
 use crate::connector::wire::{Content, SendRequest};
@@ -143,18 +144,23 @@ impl Outbox {
         Ok(())
     }
 
-    /// An agent's message: WhatsApp's rules, compliance and the 24-hour window, then queued.
+    /// An agent's message, screened by the word filter: WhatsApp's rules, the basic checks and
+    /// the 24-hour window, then queued.
     /// `reply_to` quotes one of the conversation's messages.
     pub async fn compose(
         &self,
         thread: &ThreadRecord,
-        draft: Draft,
+        draft: Screened,
         reply_to: Option<&Wamid>,
         author: &str,
         client_key: Option<&str>,
         now: i64,
     ) -> Result<OutboxRecord, OutboundError> {
-        let checked = self.shared.outbound.check_draft(thread, draft, now).await?;
+        let checked = self
+            .shared
+            .outbound
+            .check_draft(thread, draft.into_draft(), now)
+            .await?;
         self.enqueue(NewSend {
             tenant: &thread.tenant,
             number: &thread.number,

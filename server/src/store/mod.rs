@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use switchboard_shared::contacts::{AttributeDef, ConsentEvidence, Filter};
 use switchboard_shared::{
     ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
-    SendId, TeamId, TenantId, UserId, Wamid,
+    SendId, TeamId, TenantId, TermListId, UserId, Wamid,
 };
 
 pub use keys::IdKeys;
@@ -484,6 +484,30 @@ pub trait CatalogueStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// The outgoing word filter's term lists: a small bounded set per tenant (at most
+/// [`MAX_LISTS_PER_TENANT`](switchboard_shared::compliance::MAX_LISTS_PER_TENANT)), one partition
+/// on Scylla. A list is written whole, only over the version its writer read.
+#[async_trait]
+pub trait ComplianceStore: Send + Sync {
+    /// The tenant's lists, by id.
+    async fn list_term_lists(&self, tenant: &TenantId) -> StoreResult<Vec<TermListRecord>>;
+    async fn get_term_list(
+        &self,
+        tenant: &TenantId,
+        id: &TermListId,
+    ) -> StoreResult<Option<TermListRecord>>;
+    /// Writes the list if the stored one has version `list.version - 1` (none stored when
+    /// `list.version` is 1), with its audit line; `Conflict` when another change came first.
+    async fn put_term_list(&self, list: &TermListRecord, audit: &AuditRecord) -> StoreResult<()>;
+    /// Removes a list; whether it was there.
+    async fn delete_term_list(
+        &self,
+        tenant: &TenantId,
+        id: &TermListId,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+}
+
 /// Contact imports: the job's record and checkpoint, its undo log and its rejected rows (by
 /// (tenant, import) on Scylla), and the index of running ones a restart resumes.
 #[async_trait]
@@ -538,6 +562,7 @@ pub trait Store:
     + ContactStore
     + CatalogueStore
     + ImportStore
+    + ComplianceStore
 {
 }
 impl<T> Store for T where
@@ -549,6 +574,7 @@ impl<T> Store for T where
         + ContactStore
         + CatalogueStore
         + ImportStore
+        + ComplianceStore
 {
 }
 

@@ -357,6 +357,16 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     ids.insert("attribute", "city".to_owned());
     ids.insert("import", format!("imp_{label}_none"));
+    let a = api
+        .send(
+            Method::POST,
+            "compliance/term-lists",
+            &owner,
+            json!({"name": "Fixture", "action": "warn", "terms": ["zzqxv"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("term_list", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

@@ -5,13 +5,16 @@
 //!
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
-//! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure).
+//! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
+//! `compliance` (the word filter's term lists).
 
+mod compliance;
 mod contacts;
 mod identity;
 mod inbox;
 mod messages;
 
+pub use compliance::*;
 pub use contacts::*;
 pub use identity::*;
 pub use inbox::*;
@@ -54,6 +57,7 @@ macro_rules! store_conformance_tests {
             imports_write_chunks_with_their_undo_log,
             merges_move_history_and_erasure_removes_the_customer,
             catalogue_definitions_and_segments_are_per_tenant,
+            term_lists_are_versioned_audited_and_per_tenant,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

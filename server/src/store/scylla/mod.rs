@@ -40,6 +40,7 @@ fn markers(columns: &str) -> String {
 }
 
 mod catalogue;
+mod compliance;
 mod contacts;
 mod directory;
 mod identity;
@@ -82,6 +83,7 @@ pub struct ScyllaStore {
     contacts: contacts::Statements,
     catalogue: catalogue::Statements,
     imports: imports::Statements,
+    compliance: compliance::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -132,6 +134,7 @@ impl ScyllaStore {
         let contacts = contacts::Statements::prepare(&p).await?;
         let catalogue = catalogue::Statements::prepare(&p).await?;
         let imports = imports::Statements::prepare(&p).await?;
+        let compliance = compliance::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -145,6 +148,7 @@ impl ScyllaStore {
             contacts,
             catalogue,
             imports,
+            compliance,
         })
     }
 }
@@ -269,6 +273,7 @@ mod tests {
             ("import_undo", super::imports::UndoRow::COLUMNS),
             ("import_rejects", super::imports::RejectRow::COLUMNS),
             ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
+            ("term_lists", super::compliance::TermListRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

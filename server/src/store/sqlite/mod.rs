@@ -11,6 +11,7 @@
 //! (WAL).
 
 mod catalogue;
+mod compliance;
 mod contacts;
 mod directory;
 mod filter;
