@@ -21,6 +21,7 @@ use crate::domain::{NumberRecord, StopKeywords, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::secret::Secret;
+use crate::service::automation::Automation;
 use crate::service::broker::Broker;
 use crate::service::commands::Services;
 use crate::service::compliance::WordFilter;
@@ -339,6 +340,13 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     .await?;
     // After the inbox listens, so that it hears what resumed sends become.
     outbox.resume(&numbers).await?;
+    let automation = Automation::new(
+        Arc::clone(&store),
+        Arc::clone(&filter),
+        outbox.clone(),
+        inbox.clone(),
+    );
+    automation.spawn(&events, shutdown.clone());
     let imports = Imports::new(
         Arc::clone(&store),
         Arc::clone(&hub) as Arc<dyn Broker>,
@@ -364,6 +372,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         outbox: outbox.clone(),
         contacts,
         filter,
+        automation,
     };
 
     let ready = Arc::new(AtomicBool::new(false));

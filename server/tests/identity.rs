@@ -29,6 +29,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "segments" => &ids["segment"],
         "attributes" => &ids["attribute"],
         "compliance" => &ids["term_list"],
+        "automation" => &ids["rule"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -228,6 +229,8 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "contacts/{id}/notes" => Some(json!({"body": "Hijacked"})),
                 "contacts/{id}/merge" => Some(json!({"from": w.globex.ids["contact"]})),
                 "segments/{id}" => Some(json!({"name": "Hijacked", "filter": {"all": []}})),
+                "automation/rules/{id}" => Some(json!({"name": "Hijacked",
+                    "match": {"keywords": ["hello"]}, "actions": [{"resolve": {}}]})),
                 "compliance/term-lists/{id}" => {
                     Some(json!({"name": "Hijacked", "terms": ["hello"]}))
                 }

@@ -507,8 +507,9 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "imports_by_tenant",
             "import_undo",
             "import_rejects",
-            // Nor the word filter's lists (migration 9).
+            // Nor the word filter's lists (migration 9) or automation's documents (10).
             "term_lists",
+            "automation_items",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }

@@ -110,3 +110,7 @@ string_id!(
     /// A term list of the outgoing word filter (`tl_…`).
     TermListId
 );
+string_id!(
+    /// A keyword rule (`ar_…`).
+    RuleId
+);

@@ -5,6 +5,7 @@
 //! serde only, no I/O, no clocks.
 
 pub mod api;
+pub mod automation;
 pub mod compliance;
 pub mod contacts;
 pub mod error;
@@ -18,8 +19,8 @@ pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
-    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
-    SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
+    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, RuleId,
+    SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

@@ -176,20 +176,26 @@ impl PhraseSet {
             let to = text.unit_at(m.end());
             let units = &text.units()[from..to];
             for c in &self.by_pattern[m.pattern().as_usize()] {
-                let fits = units
+                let last = units.len() - 1;
+                let fits = units.iter().zip(&c.runs).enumerate().all(|(j, (u, &run))| {
+                    // At an edge where the phrase may sit inside a longer word, the word's own
+                    // letters may double the edge (`ship` in `shipping`).
+                    let open = (j == 0 && !c.word_start) || (j == last && !c.word_end);
+                    if open {
+                        u.run >= run
+                    } else {
+                        runs_fit(u.run, run)
+                    }
+                }) && units
                     .iter()
-                    .zip(&c.runs)
-                    .all(|(u, &run)| runs_fit(u.run, run))
-                    && units
-                        .iter()
-                        .zip(&c.joins)
-                        .skip(1)
-                        .all(|(u, &join)| match join {
-                            // Inside a word of the phrase: punctuation may intervene, spaces not.
-                            Boundary::None => u.before != Boundary::Hard,
-                            // Between the phrase's words: some boundary.
-                            _ => u.before != Boundary::None,
-                        })
+                    .zip(&c.joins)
+                    .skip(1)
+                    .all(|(u, &join)| match join {
+                        // Inside a word of the phrase: punctuation may intervene, spaces not.
+                        Boundary::None => u.before != Boundary::Hard,
+                        // Between the phrase's words: some boundary.
+                        _ => u.before != Boundary::None,
+                    })
                     && (!c.word_start || text.starts_word(from))
                     && (!c.word_end || text.ends_word(to - 1))
                     && !other_script_word(units, c.script);
@@ -260,6 +266,7 @@ mod tests {
         assert!(hits(&p, "a fre offer").is_empty());
         assert!(hits(&p, "of reel").is_empty());
         assert_eq!(hits(&[("free", Fit::Contains)], "carefree").len(), 1);
+        assert_eq!(hits(&[("ship", Fit::Contains)], "shipping").len(), 1);
     }
 
     #[test]

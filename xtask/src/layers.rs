@@ -4,7 +4,7 @@
 //! which module each `crate::…`, `super::…` and `self::…` path of non-test code names, and fails
 //! when:
 //! - two or more modules import each other, directly or round a loop (each module's imports must
-//!   point one way: api/hub → service → store/routing/governor/connector → domain);
+//!   point one way: api/hub → service → store/routing/governor/automation/connector → domain);
 //! - a module imports one its layer must not know (the table [`FORBIDDEN`]);
 //! - a module names an outside crate kept to other layers ([`CRATE_HOMES`]: SQL and CQL drivers
 //!   only in `store`, the HTTP stack only in the HTTP-facing modules).
@@ -27,6 +27,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "api",
             "app",
             "auth",
+            "automation",
             "config",
             "connector",
             "export",
@@ -57,6 +58,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     (
         "governor",
         &["api", "app", "http", "hub", "service", "store", "web"],
+    ),
+    (
+        "automation",
+        &[
+            "api", "app", "auth", "http", "hub", "service", "store", "web",
+        ],
     ),
     (
         "staging",

@@ -28,6 +28,7 @@ use crate::store::{Store, StoreError};
 
 mod access;
 mod audit;
+mod automation;
 mod collab;
 mod compliance;
 mod contacts;
@@ -429,6 +430,7 @@ pub struct Ctx {
     pub outbox: crate::service::outbox::Outbox,
     pub contacts: crate::service::contacts::Contacts,
     pub filter: Arc<crate::service::compliance::WordFilter>,
+    pub automation: crate::service::automation::Automation,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -475,6 +477,8 @@ pub struct ApiState {
     pub contacts: crate::service::contacts::Contacts,
     /// The outgoing word filter and its term lists.
     pub filter: Arc<crate::service::compliance::WordFilter>,
+    /// Keyword rules.
+    pub automation: crate::service::automation::Automation,
 }
 
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -747,6 +751,7 @@ async fn dispatch_inner(
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),
+        automation: state.automation.clone(),
     };
     let response = match handler(ctx).await {
         Ok(response) => response,

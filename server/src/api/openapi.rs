@@ -6,6 +6,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
+use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::protocol::{AgentState, BoardStats};
@@ -513,6 +514,33 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Explanation>),
         ),
         ("GET", "sends/{id}") => op("Where a reply stands", None, 200, Some(schema::<Send>)),
+        ("GET", "automation/rules") => op(
+            "Keyword rules, highest priority first, with their hits since the server started",
+            None,
+            200,
+            Some(schema::<Page<Rule>>),
+        ),
+        ("POST", "automation/rules") => op(
+            "Make a keyword rule (docs/automation.md); 422 `invalid_value` names the field \
+             (`match.keywords[2]`, `actions[0].add_tags[1]`)",
+            Some(schema::<RuleInput>),
+            201,
+            Some(schema::<Rule>),
+        ),
+        ("GET", "automation/rules/{id}") => op("One rule", None, 200, Some(schema::<Rule>)),
+        ("PUT", "automation/rules/{id}") => op(
+            "Replace a rule whole; with `version`, only over that version (409 otherwise)",
+            Some(schema::<RuleInput>),
+            200,
+            Some(schema::<Rule>),
+        ),
+        ("DELETE", "automation/rules/{id}") => op("Delete a rule", None, 204, None),
+        ("POST", "automation/test") => op(
+            "Which rules a message would fire, in order, and why others would not; nothing is sent",
+            Some(schema::<AutomationTest>),
+            200,
+            Some(schema::<AutomationReport>),
+        ),
         ("GET", "compliance/term-lists") => op(
             "The word filter's term lists",
             None,

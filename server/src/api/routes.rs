@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 
 use switchboard_shared::Permission;
 
-use super::{access, audit, collab, compliance, contacts, conversations, session, Route};
+use super::{
+    access, audit, automation, collab, compliance, contacts, conversations, session, Route,
+};
 use crate::web::Method;
 
 macro_rules! h {
@@ -564,6 +566,50 @@ pub fn routes() -> &'static [Route] {
                 P::ContactsRead,
                 "segment.explain",
                 h!(contacts::explain_segment),
+            ),
+            Route::needs(
+                M::GET,
+                "automation/rules",
+                P::SettingsAutomation,
+                "rule.list",
+                h!(automation::list_rules),
+            ),
+            Route::needs(
+                M::POST,
+                "automation/rules",
+                P::SettingsAutomation,
+                "rule.create",
+                h!(automation::create_rule),
+            )
+            .large_json(),
+            Route::needs(
+                M::GET,
+                "automation/rules/{id}",
+                P::SettingsAutomation,
+                "rule.read",
+                h!(automation::get_rule),
+            ),
+            Route::needs(
+                M::PUT,
+                "automation/rules/{id}",
+                P::SettingsAutomation,
+                "rule.update",
+                h!(automation::replace_rule),
+            )
+            .large_json(),
+            Route::needs(
+                M::DELETE,
+                "automation/rules/{id}",
+                P::SettingsAutomation,
+                "rule.delete",
+                h!(automation::delete_rule),
+            ),
+            Route::needs(
+                M::POST,
+                "automation/test",
+                P::SettingsAutomation,
+                "automation.test",
+                h!(automation::test),
             ),
             Route::needs(
                 M::GET,

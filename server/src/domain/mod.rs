@@ -5,6 +5,7 @@
 //! sockets or the Cloud API's wire format; depend on any other module of this crate.
 
 pub mod attribute;
+pub mod automation;
 pub mod clock;
 pub mod compliance;
 pub mod contact;
@@ -18,6 +19,7 @@ pub mod outbox;
 pub mod segment;
 
 pub use attribute::*;
+pub use automation::*;
 pub use clock::{now_ms, UnixMillis};
 pub use compliance::*;
 pub use contact::*;

@@ -484,6 +484,36 @@ pub trait CatalogueStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Automation's documents (keyword rules, and later schedules and flows): per tenant and kind a
+/// bounded set (at most [`MAX_ITEMS_PER_KIND`]), one partition on Scylla, each written whole
+/// only over the version its writer read.
+#[async_trait]
+pub trait AutomationStore: Send + Sync {
+    /// The tenant's documents of a kind, by id.
+    async fn list_items(
+        &self,
+        tenant: &TenantId,
+        kind: ItemKind,
+    ) -> StoreResult<Vec<AutomationItem>>;
+    async fn get_item(
+        &self,
+        tenant: &TenantId,
+        kind: ItemKind,
+        id: &str,
+    ) -> StoreResult<Option<AutomationItem>>;
+    /// Writes the document if the stored one has version `item.version - 1` (none stored when
+    /// it is 1), with its audit line; `Conflict` when another change came first.
+    async fn put_item(&self, item: &AutomationItem, audit: &AuditRecord) -> StoreResult<()>;
+    /// Removes a document; whether it was there.
+    async fn delete_item(
+        &self,
+        tenant: &TenantId,
+        kind: ItemKind,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+}
+
 /// The outgoing word filter's term lists: a small bounded set per tenant (at most
 /// [`MAX_LISTS_PER_TENANT`](switchboard_shared::compliance::MAX_LISTS_PER_TENANT)), one partition
 /// on Scylla. A list is written whole, only over the version its writer read.
@@ -563,6 +593,7 @@ pub trait Store:
     + CatalogueStore
     + ImportStore
     + ComplianceStore
+    + AutomationStore
 {
 }
 impl<T> Store for T where
@@ -575,6 +606,7 @@ impl<T> Store for T where
         + CatalogueStore
         + ImportStore
         + ComplianceStore
+        + AutomationStore
 {
 }
 

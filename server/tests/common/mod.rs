@@ -367,6 +367,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("term_list", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "automation/rules",
+            &owner,
+            json!({"name": "Fixture", "match": {"mode": "word", "keywords": ["zzqxv"]},
+                   "actions": [{"reply": {"text": "fixture"}}], "shadow": true}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("rule", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

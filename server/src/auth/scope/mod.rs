@@ -5,6 +5,7 @@
 //! tenant's rows by passing the wrong id, or by forgetting to pass one. Records coming back are
 //! checked too (a backend bug would surface as "not found", not as a leak).
 
+mod automation;
 mod compliance;
 mod contacts;
 

@@ -6,7 +6,7 @@
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
-//! `compliance` (the word filter's term lists).
+//! `compliance` (the word filter's term lists, automation's documents).
 
 mod compliance;
 mod contacts;
@@ -58,6 +58,7 @@ macro_rules! store_conformance_tests {
             merges_move_history_and_erasure_removes_the_customer,
             catalogue_definitions_and_segments_are_per_tenant,
             term_lists_are_versioned_audited_and_per_tenant,
+            automation_items_are_versioned_and_per_tenant,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

@@ -39,6 +39,7 @@ fn markers(columns: &str) -> String {
     vec!["?"; columns.split(',').count()].join(", ")
 }
 
+mod automation;
 mod catalogue;
 mod compliance;
 mod contacts;
@@ -84,6 +85,7 @@ pub struct ScyllaStore {
     catalogue: catalogue::Statements,
     imports: imports::Statements,
     compliance: compliance::Statements,
+    automation: automation::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -135,6 +137,7 @@ impl ScyllaStore {
         let catalogue = catalogue::Statements::prepare(&p).await?;
         let imports = imports::Statements::prepare(&p).await?;
         let compliance = compliance::Statements::prepare(&p).await?;
+        let automation = automation::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -149,6 +152,7 @@ impl ScyllaStore {
             catalogue,
             imports,
             compliance,
+            automation,
         })
     }
 }
@@ -274,6 +278,7 @@ mod tests {
             ("import_rejects", super::imports::RejectRow::COLUMNS),
             ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
             ("term_lists", super::compliance::TermListRow::COLUMNS),
+            ("automation_items", super::automation::ItemRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

@@ -1,0 +1,38 @@
+//! Automation's stored documents: keyword rules now, schedules and bot flows as they come. Each
+//! is one JSON document per (tenant, kind, id) with a version, read and replaced whole; what a
+//! document means is the owning module's (`crate::automation` for rules).
+
+use switchboard_shared::TenantId;
+
+use super::UnixMillis;
+
+/// What kind of automation document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Rule,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Rule => "rule",
+        }
+    }
+}
+
+/// The most documents of one kind a tenant has (they are read whole, in one partition).
+pub const MAX_ITEMS_PER_KIND: usize = 1_000;
+
+/// One stored automation document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutomationItem {
+    pub tenant: TenantId,
+    pub kind: ItemKind,
+    pub id: String,
+    /// 1 when made, one more with every change.
+    pub version: u64,
+    pub updated_at: UnixMillis,
+    pub updated_by: String,
+    /// The document, as JSON.
+    pub body: String,
+}

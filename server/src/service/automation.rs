@@ -1,0 +1,839 @@
+//! Keyword rules at run time, and what admins do to them.
+//!
+//! Owns: each tenant's rules compiled once per change (`crate::automation::RuleSet`); the task
+//! that evaluates every customer message as it is stored and acts (replies through the word
+//! filter and the durable outbox, contact tags and attributes, routing skills, resolving); the
+//! cooldowns, the per-conversation circuit breaker and the hit counters; the rule use cases and
+//! the test bench. Must not: decide what matches (the pure core does) or know HTTP.
+//!
+//! Loop-proof by construction: only customers' messages are evaluated, never anything the
+//! business sends (automation's replies included); a rule fires at most once per contact within
+//! its cooldown; and a conversation gets at most [`BREAKER_MAX`] automatic replies in
+//! [`BREAKER_WINDOW_MS`], whatever the rules say, so two bots answering each other stop.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard_shared::automation::*;
+use switchboard_shared::{ConversationId, PhoneNumberId, RuleId, TenantId, WaId};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::compliance::{FilterAck, WordFilter};
+use super::inbox::Inbox;
+use super::outbound::Draft;
+use super::outbox::Outbox;
+use super::Events;
+use crate::auth::{Principal, TenantScope};
+use crate::automation::{check_rule, Incoming, RuleSet, RuleSpec};
+use crate::domain::*;
+use crate::store::{Store, StoreError};
+
+/// How long compiled rules serve before they are read again (changes through this server apply
+/// at once; this bounds a change made through another server on the same store).
+const FRESH: Duration = Duration::from_secs(10);
+/// The most automatic replies one conversation gets within [`BREAKER_WINDOW_MS`].
+pub const BREAKER_MAX: usize = 5;
+pub const BREAKER_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// The default cooldown of a rule.
+pub const DEFAULT_COOLDOWN_SECS: u32 = 3_600;
+
+/// A rule as stored (the document of an [`AutomationItem`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RuleDoc {
+    name: String,
+    #[serde(rename = "match")]
+    matcher: RuleMatch,
+    conditions: RuleConditions,
+    actions: Vec<RuleAction>,
+    numbers: Vec<PhoneNumberId>,
+    priority: i32,
+    stop: bool,
+    cooldown_secs: u32,
+    shadow: bool,
+    enabled: bool,
+}
+
+impl RuleDoc {
+    fn from_input(input: RuleInput) -> Self {
+        Self {
+            name: input.name.trim().to_owned(),
+            matcher: input.matcher,
+            conditions: input.conditions,
+            actions: input.actions,
+            numbers: input.numbers,
+            priority: input.priority,
+            stop: input.stop,
+            cooldown_secs: input.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS),
+            shadow: input.shadow,
+            enabled: input.enabled,
+        }
+    }
+
+    fn spec(&self, id: &RuleId) -> RuleSpec {
+        RuleSpec {
+            id: id.clone(),
+            name: self.name.clone(),
+            matcher: self.matcher.clone(),
+            conditions: self.conditions.clone(),
+            actions: self.actions.clone(),
+            numbers: self.numbers.clone(),
+            priority: self.priority,
+            stop: self.stop,
+            cooldown_secs: self.cooldown_secs,
+            shadow: self.shadow,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// A tenant's rules, compiled, with their wire form.
+pub struct Compiled {
+    set: RuleSet,
+    rules: Vec<(AutomationItem, RuleDoc)>,
+    made: Instant,
+}
+
+/// How a rule command can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleCommandError {
+    #[error("no such rule")]
+    NotFound,
+    #[error("`{field}`: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    TooMany(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> RuleCommandError {
+    RuleCommandError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Who changes a rule, and the audit action of the entry point.
+pub struct RuleActor<'a> {
+    pub principal: &'a Principal,
+    pub scope: &'a TenantScope,
+    pub action: &'a str,
+}
+
+/// Keyword rules: the compiled sets, the run-time state, the use cases.
+#[derive(Clone)]
+pub struct Automation {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    filter: Arc<WordFilter>,
+    outbox: Outbox,
+    inbox: Inbox,
+    compiled: DashMap<TenantId, Arc<Compiled>>,
+    /// When each (rule, contact) last fired.
+    cooldowns: DashMap<(TenantId, RuleId, WaId), i64>,
+    /// When each conversation's recent automatic replies went.
+    breaker: DashMap<(TenantId, ConversationId), VecDeque<i64>>,
+    hits: DashMap<(TenantId, RuleId), u64>,
+}
+
+impl Automation {
+    pub fn new(
+        store: Arc<dyn Store>,
+        filter: Arc<WordFilter>,
+        outbox: Outbox,
+        inbox: Inbox,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                filter,
+                outbox,
+                inbox,
+                compiled: DashMap::new(),
+                cooldowns: DashMap::new(),
+                breaker: DashMap::new(),
+                hits: DashMap::new(),
+            }),
+        }
+    }
+
+    /// Evaluates every customer message as it is stored, until `shutdown`.
+    pub fn spawn(&self, events: &Events, shutdown: CancellationToken) {
+        let mut rx = events.subscribe();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    event = rx.recv() => match event {
+                        Ok(DomainEvent::MessageReceived { tenant, message }) => {
+                            this.on_message(&tenant, &message).await;
+                        }
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "automation lagged behind the event bus; \
+                                those messages got no keyword replies");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+    }
+
+    /// The tenant's compiled rules (compiled now if they changed or went stale).
+    pub async fn compiled(&self, tenant: &TenantId) -> Result<Arc<Compiled>, StoreError> {
+        if let Some(c) = self.inner.compiled.get(tenant) {
+            if c.made.elapsed() < FRESH {
+                return Ok(Arc::clone(&c));
+            }
+        }
+        let items = self.inner.store.list_items(tenant, ItemKind::Rule).await?;
+        let mut rules = Vec::new();
+        for item in items {
+            match serde_json::from_str::<RuleDoc>(&item.body) {
+                Ok(doc) => rules.push((item, doc)),
+                Err(e) => {
+                    tracing::error!(rule = %item.id, error = %e, "a stored rule is unreadable; skipped")
+                }
+            }
+        }
+        let specs: Vec<RuleSpec> = rules
+            .iter()
+            .map(|(i, d)| d.spec(&RuleId::new(i.id.clone())))
+            .collect();
+        let set = tokio::task::spawn_blocking(move || {
+            RuleSet::compile(specs.clone()).unwrap_or_else(|e| {
+                tracing::error!(error = ?e, "stored rules do not compile; the bad ones are skipped");
+                let good = specs
+                    .into_iter()
+                    .filter(|s| RuleSet::compile(vec![s.clone()]).is_ok())
+                    .collect();
+                RuleSet::compile(good).unwrap_or_else(|_| {
+                    RuleSet::compile(Vec::new()).expect("an empty rule set compiles")
+                })
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("compiling rules: {e}")))?;
+        let compiled = Arc::new(Compiled {
+            set,
+            rules,
+            made: Instant::now(),
+        });
+        self.inner
+            .compiled
+            .insert(tenant.clone(), Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    fn forget(&self, tenant: &TenantId) {
+        self.inner.compiled.remove(tenant);
+    }
+
+    /// One customer message: evaluate, then act on each rule that fired.
+    async fn on_message(&self, tenant: &TenantId, message: &InboundMessage) {
+        let Some(text) = message.text.as_deref().filter(|t| !t.trim().is_empty()) else {
+            return;
+        };
+        let compiled = match self.compiled(tenant).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "rules could not be read; no keyword replies");
+                return;
+            }
+        };
+        if compiled.set.rules().is_empty() {
+            return;
+        }
+        let store = &self.inner.store;
+        let conversation =
+            store
+                .id_keys()
+                .conversation_id(tenant, &message.number, &message.customer);
+        let needs_first = compiled
+            .set
+            .rules()
+            .iter()
+            .any(|r| r.conditions.first_message.is_some());
+        let first_message = if needs_first {
+            store
+                .conversation_history(tenant, &conversation, None, 2)
+                .await
+                .ok()
+                .map(|page| {
+                    page.items
+                        .iter()
+                        .filter(|m| m.direction == switchboard_shared::Direction::Inbound)
+                        .count()
+                        <= 1
+                })
+        } else {
+            None
+        };
+        let needs_tags = compiled
+            .set
+            .rules()
+            .iter()
+            .any(|r| !r.conditions.has_tags.is_empty());
+        let contact_tags = if needs_tags {
+            store
+                .find_contact(tenant, message.customer.as_str())
+                .await
+                .ok()
+                .flatten()
+                .map(|c| c.tags)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let now = message.at_ms.max(now_ms());
+        let incoming = Incoming {
+            text,
+            number: Some(&message.number),
+            first_message,
+            contact_tags: &contact_tags,
+        };
+        let evaluation = compiled.set.evaluate(&incoming, |rule| {
+            self.inner
+                .cooldowns
+                .get(&(tenant.clone(), rule.id.clone(), message.customer.clone()))
+                .is_some_and(|at| now - *at < i64::from(rule.cooldown_secs) * 1000)
+        });
+        for firing in evaluation.fired {
+            let rule = &compiled.set.rules()[firing.rule];
+            *self
+                .inner
+                .hits
+                .entry((tenant.clone(), rule.id.clone()))
+                .or_insert(0) += 1;
+            metrics::counter!("switchboard_rule_hits_total", "shadow" => rule.shadow.to_string())
+                .increment(1);
+            if rule.shadow {
+                continue;
+            }
+            self.inner.cooldowns.insert(
+                (tenant.clone(), rule.id.clone(), message.customer.clone()),
+                now,
+            );
+            for action in &rule.actions {
+                if let Err(e) = self
+                    .act(tenant, message, &conversation, rule, action, now)
+                    .await
+                {
+                    tracing::warn!(rule = %rule.id, error = %e, "a rule's action failed");
+                }
+            }
+        }
+    }
+
+    /// The audit line of something a rule did.
+    fn audit(tenant: &TenantId, rule: &RuleSpec, action: &str, target: String) -> AuditRecord {
+        crate::auth::principal::audit_line(
+            tenant,
+            format!("automation:{}", rule.id),
+            rule.name.clone(),
+            action,
+            Some(target),
+            "ok",
+            &Default::default(),
+        )
+    }
+
+    async fn act(
+        &self,
+        tenant: &TenantId,
+        message: &InboundMessage,
+        conversation: &ConversationId,
+        rule: &RuleSpec,
+        action: &RuleAction,
+        now: i64,
+    ) -> Result<(), String> {
+        let inner = &self.inner;
+        match action {
+            RuleAction::Reply { text } => {
+                let mut window = inner
+                    .breaker
+                    .entry((tenant.clone(), conversation.clone()))
+                    .or_default();
+                while window
+                    .front()
+                    .is_some_and(|at| now - at > BREAKER_WINDOW_MS)
+                {
+                    window.pop_front();
+                }
+                if window.len() >= BREAKER_MAX {
+                    metrics::counter!("switchboard_rule_breaker_total").increment(1);
+                    return Err(format!(
+                        "the conversation had {BREAKER_MAX} automatic replies in ten minutes; \
+                         no more for now"
+                    ));
+                }
+                window.push_back(now);
+                drop(window);
+                let screened = inner
+                    .filter
+                    .screen(
+                        tenant,
+                        &message.number,
+                        Draft::Text(text.clone()),
+                        &FilterAck::default(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let screened = match screened {
+                    Ok(s) => s,
+                    Err(refused) => {
+                        let mut line = Self::audit(
+                            tenant,
+                            rule,
+                            "message.filter_block",
+                            format!("conversation:{conversation}"),
+                        );
+                        line.outcome = "denied".into();
+                        line.after = Some(
+                            json!({"matches": refused.matches.iter().map(|m| &m.term).collect::<Vec<_>>()})
+                                .to_string(),
+                        );
+                        let _ = inner.store.append_audit(&line).await;
+                        return Err("the word filter refused the reply".into());
+                    }
+                };
+                // The customer just wrote: the thread as the send needs it (its window runs from
+                // this message), whether or not routing has written it yet.
+                let thread = ThreadRecord {
+                    tenant: tenant.clone(),
+                    conversation: conversation.clone(),
+                    number: message.number.clone(),
+                    customer: message.customer.clone(),
+                    state: ThreadState::Queued,
+                    assignee: None,
+                    last_agent: None,
+                    tags: Vec::new(),
+                    waiting_since: Some(message.at_ms),
+                    last_inbound_at: Some(message.at_ms),
+                    last_inbound_wamid: Some(message.wamid.clone()),
+                    opened_at: message.at_ms,
+                    updated_at: message.at_ms,
+                };
+                // One key per (rule, message): evaluating the same message again never sends a
+                // second reply.
+                let key = format!("auto-{}-{}", rule.id, message.key);
+                inner
+                    .outbox
+                    .compose(
+                        &thread,
+                        screened,
+                        None,
+                        &format!("automation:{}", rule.id),
+                        Some(&key[..key.len().min(100)]),
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            RuleAction::AddTags(tags) => {
+                let Some(mut contact) = inner
+                    .store
+                    .find_contact(tenant, message.customer.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Err("no contact yet".into());
+                };
+                let before: BTreeSet<String> =
+                    contact.tags.iter().map(|t| t.to_lowercase()).collect();
+                let added: Vec<String> = tags
+                    .iter()
+                    .filter(|t| !before.contains(&t.to_lowercase()))
+                    .cloned()
+                    .collect();
+                if added.is_empty() {
+                    return Ok(());
+                }
+                contact.tags.extend(added.iter().cloned());
+                let mut line = Self::audit(
+                    tenant,
+                    rule,
+                    "contact.update",
+                    format!("contact:{}", contact.id),
+                );
+                line.after = Some(json!({ "tags_added": added }).to_string());
+                inner
+                    .store
+                    .put_contact(&contact, None, Some(&line))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            RuleAction::SetAttribute { key, value } => {
+                let Some(mut contact) = inner
+                    .store
+                    .find_contact(tenant, message.customer.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Err("no contact yet".into());
+                };
+                if contact.attributes.get(key) == Some(value) {
+                    return Ok(());
+                }
+                contact.attributes.insert(key.clone(), value.clone());
+                let mut line = Self::audit(
+                    tenant,
+                    rule,
+                    "contact.update",
+                    format!("contact:{}", contact.id),
+                );
+                line.after = Some(json!({ "attribute": key, "value": value }).to_string());
+                inner
+                    .store
+                    .put_contact(&contact, None, Some(&line))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            RuleAction::Route { skill } => {
+                let thread = self.thread_of(tenant, conversation).await?;
+                let tag = format!("skill:{skill}");
+                let mut tags = thread.tags;
+                if tags.contains(&tag) {
+                    return Ok(());
+                }
+                tags.push(tag);
+                let line = Self::audit(
+                    tenant,
+                    rule,
+                    "conversation.tag",
+                    format!("conversation:{conversation}"),
+                );
+                inner
+                    .inbox
+                    .tag(tenant, conversation, tags, None, line)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            RuleAction::Resolve {} => {
+                self.thread_of(tenant, conversation).await?;
+                let line = Self::audit(
+                    tenant,
+                    rule,
+                    "conversation.resolve",
+                    format!("conversation:{conversation}"),
+                );
+                inner
+                    .inbox
+                    .resolve(tenant, conversation, line)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The conversation's inbox state, once routing has written it (it sees the same message on
+    /// its own task; a bounded wait on that state, not a guess at a time).
+    async fn thread_of(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<ThreadRecord, String> {
+        for _ in 0..50 {
+            match self.inner.store.get_thread(tenant, conversation).await {
+                Ok(Some(t)) => return Ok(t),
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("routing has not recorded the conversation".into())
+    }
+
+    fn wire(&self, tenant: &TenantId, item: &AutomationItem, doc: &RuleDoc) -> Rule {
+        let id = RuleId::new(item.id.clone());
+        let hits = self
+            .inner
+            .hits
+            .get(&(tenant.clone(), id.clone()))
+            .map_or(0, |h| *h);
+        Rule {
+            id,
+            name: doc.name.clone(),
+            matcher: doc.matcher.clone(),
+            conditions: doc.conditions.clone(),
+            actions: doc.actions.clone(),
+            numbers: doc.numbers.clone(),
+            priority: doc.priority,
+            stop: doc.stop,
+            cooldown_secs: doc.cooldown_secs,
+            shadow: doc.shadow,
+            enabled: doc.enabled,
+            version: item.version,
+            updated_at: item.updated_at,
+            updated_by: item.updated_by.clone(),
+            hits,
+        }
+    }
+
+    /// The tenant's rules, highest priority first.
+    pub async fn rules(&self, scope: &TenantScope) -> Result<Vec<Rule>, StoreError> {
+        let compiled = self.compiled(scope.tenant()).await?;
+        let mut rules: Vec<Rule> = compiled
+            .rules
+            .iter()
+            .map(|(i, d)| self.wire(scope.tenant(), i, d))
+            .collect();
+        rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        Ok(rules)
+    }
+
+    pub async fn rule(&self, scope: &TenantScope, id: &RuleId) -> Result<Rule, RuleCommandError> {
+        let item = scope
+            .automation_item(ItemKind::Rule, id.as_str())
+            .await?
+            .ok_or(RuleCommandError::NotFound)?;
+        let doc: RuleDoc = serde_json::from_str(&item.body)
+            .map_err(|e| StoreError::Corrupt(format!("rule: {e}")))?;
+        Ok(self.wire(scope.tenant(), &item, &doc))
+    }
+
+    /// Checks an input against the rule's own rules and the workspace (its numbers, tag
+    /// catalogue and attribute definitions).
+    async fn checked(
+        &self,
+        scope: &TenantScope,
+        input: RuleInput,
+    ) -> Result<RuleDoc, RuleCommandError> {
+        check_rule(&input).map_err(|e| invalid(e.field, e.message))?;
+        let numbers: BTreeSet<PhoneNumberId> = scope
+            .numbers()
+            .await?
+            .into_iter()
+            .map(|n| n.phone_number_id)
+            .collect();
+        if let Some((i, n)) = input
+            .numbers
+            .iter()
+            .enumerate()
+            .find(|(_, n)| !numbers.contains(*n))
+        {
+            return Err(invalid(
+                format!("numbers[{i}]"),
+                format!("no number `{n}` in this workspace"),
+            ));
+        }
+        let catalogue: HashMap<String, String> = scope
+            .tags()
+            .await?
+            .into_iter()
+            .map(|t| (t.name.to_lowercase(), t.name))
+            .collect();
+        let schema = AttributeSchema::new(&scope.attributes().await?)
+            .map_err(|e| StoreError::Corrupt(format!("attribute definitions: {e}")))?;
+        let mut input = input;
+        for (i, action) in input.actions.iter_mut().enumerate() {
+            match action {
+                RuleAction::AddTags(tags) => {
+                    for (j, t) in tags.iter_mut().enumerate() {
+                        match catalogue.get(&t.trim().to_lowercase()) {
+                            Some(name) => *t = name.clone(),
+                            None => {
+                                return Err(invalid(
+                                    format!("actions[{i}].add_tags[{j}]"),
+                                    format!("no tag `{t}` in the catalogue; add it there first"),
+                                ))
+                            }
+                        }
+                    }
+                }
+                RuleAction::SetAttribute { key, value } => match schema.check(key, value) {
+                    Ok(Some(v)) => *value = v,
+                    Ok(None) => {
+                        return Err(invalid(
+                            format!("actions[{i}].set_attribute.value"),
+                            "give a value",
+                        ))
+                    }
+                    Err(e) => return Err(invalid(format!("actions[{i}].set_attribute"), e)),
+                },
+                _ => {}
+            }
+        }
+        Ok(RuleDoc::from_input(input))
+    }
+
+    fn audit_line(actor: &RuleActor<'_>, id: &str, after: Option<&RuleDoc>) -> AuditRecord {
+        let mut line = actor
+            .principal
+            .audit(actor.action, Some(format!("rule:{id}")), "ok");
+        line.after = after.and_then(|d| serde_json::to_string(d).ok());
+        line
+    }
+
+    pub async fn create(
+        &self,
+        actor: &RuleActor<'_>,
+        input: RuleInput,
+    ) -> Result<Rule, RuleCommandError> {
+        let scope = actor.scope;
+        if scope.automation_items(ItemKind::Rule).await?.len() >= MAX_RULES_PER_TENANT {
+            return Err(RuleCommandError::TooMany(format!(
+                "a workspace has at most {MAX_RULES_PER_TENANT} rules"
+            )));
+        }
+        let doc = self.checked(scope, input).await?;
+        let item = AutomationItem {
+            tenant: scope.tenant().clone(),
+            kind: ItemKind::Rule,
+            id: new_id("ar"),
+            version: 1,
+            updated_at: now_ms(),
+            updated_by: actor.principal.actor_id(),
+            body: serde_json::to_string(&doc).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        };
+        let line = Self::audit_line(actor, &item.id, Some(&doc));
+        let item = scope.put_automation_item(item, line).await?;
+        self.forget(scope.tenant());
+        Ok(self.wire(scope.tenant(), &item, &doc))
+    }
+
+    pub async fn replace(
+        &self,
+        actor: &RuleActor<'_>,
+        id: &RuleId,
+        input: RuleInput,
+    ) -> Result<Rule, RuleCommandError> {
+        let scope = actor.scope;
+        let current = scope
+            .automation_item(ItemKind::Rule, id.as_str())
+            .await?
+            .ok_or(RuleCommandError::NotFound)?;
+        if let Some(v) = input.version.filter(|v| *v != current.version) {
+            return Err(RuleCommandError::Conflict(format!(
+                "the rule is at version {}, not {v}: read it again and reapply your change",
+                current.version
+            )));
+        }
+        let doc = self.checked(scope, input).await?;
+        let item = AutomationItem {
+            version: current.version + 1,
+            updated_at: now_ms(),
+            updated_by: actor.principal.actor_id(),
+            body: serde_json::to_string(&doc).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            ..current.clone()
+        };
+        let mut line = Self::audit_line(actor, &item.id, Some(&doc));
+        line.before = Some(current.body.clone());
+        let item = scope
+            .put_automation_item(item, line)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => RuleCommandError::Conflict(m),
+                e => e.into(),
+            })?;
+        self.forget(scope.tenant());
+        Ok(self.wire(scope.tenant(), &item, &doc))
+    }
+
+    pub async fn delete(&self, actor: &RuleActor<'_>, id: &RuleId) -> Result<(), RuleCommandError> {
+        let scope = actor.scope;
+        let current = scope
+            .automation_item(ItemKind::Rule, id.as_str())
+            .await?
+            .ok_or(RuleCommandError::NotFound)?;
+        let mut line = Self::audit_line(actor, id.as_str(), None);
+        line.before = Some(current.body);
+        if !scope
+            .delete_automation_item(ItemKind::Rule, id.as_str(), line)
+            .await?
+        {
+            return Err(RuleCommandError::NotFound);
+        }
+        self.forget(scope.tenant());
+        Ok(())
+    }
+
+    /// The test bench: which rules would fire for a message, in order, and why the others that
+    /// matched would not; what the word filter finds in it and in the replies. Nothing is sent,
+    /// counted or cooled down.
+    pub async fn test(
+        &self,
+        scope: &TenantScope,
+        input: &AutomationTest,
+    ) -> Result<AutomationReport, StoreError> {
+        let compiled = self.compiled(scope.tenant()).await?;
+        let incoming = Incoming {
+            text: &input.text,
+            number: input.number.as_ref(),
+            first_message: Some(input.first_message),
+            contact_tags: &input.contact_tags,
+        };
+        let evaluation = compiled.set.evaluate(&incoming, |_| false);
+        let rules = compiled.set.rules();
+        let fired: Vec<RuleFiring> = evaluation
+            .fired
+            .iter()
+            .map(|f| {
+                let r = &rules[f.rule];
+                RuleFiring {
+                    rule: r.id.clone(),
+                    name: r.name.clone(),
+                    keyword: f.keyword.clone(),
+                    start: f.start,
+                    end: f.end,
+                    shadow: r.shadow,
+                    actions: r.actions.clone(),
+                }
+            })
+            .collect();
+        let skipped = evaluation
+            .skipped
+            .into_iter()
+            .map(|(i, reason)| RuleSkipped {
+                rule: rules[i].id.clone(),
+                name: rules[i].name.clone(),
+                reason,
+            })
+            .collect();
+        let filter = self
+            .inner
+            .filter
+            .scan(
+                scope.tenant(),
+                input.number.as_ref(),
+                &[("text".to_owned(), input.text.as_str())],
+            )
+            .await?;
+        let replies: Vec<(String, &str)> = fired
+            .iter()
+            .filter(|f| !f.shadow)
+            .flat_map(|f| {
+                f.actions.iter().filter_map(move |a| match a {
+                    RuleAction::Reply { text } => {
+                        Some((format!("reply of {}", f.rule), text.as_str()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        let reply_filter = self
+            .inner
+            .filter
+            .scan(scope.tenant(), input.number.as_ref(), &replies)
+            .await?;
+        Ok(AutomationReport {
+            fired,
+            skipped,
+            filter,
+            reply_filter,
+        })
+    }
+}
