@@ -385,9 +385,22 @@ impl RuleSet {
                     continue;
                 }
                 let target = wanted.join(" ");
+                let target_len = target.chars().count();
                 for window in words.windows(n) {
-                    let candidate: Vec<&str> = window.iter().map(|w| w.0.as_str()).collect();
-                    if strsim::normalized_levenshtein(&candidate.join(" "), &target) >= threshold {
+                    // Normalised Levenshtein is at most 1 - |length difference| / longer length:
+                    // most windows are ruled out by their length alone, without the distance.
+                    let len = window.iter().map(|w| w.3).sum::<usize>() + n - 1;
+                    let longer = len.max(target_len).max(1);
+                    if 1.0 - (len.abs_diff(target_len) as f64) / (longer as f64) < threshold {
+                        continue;
+                    }
+                    let similar = if n == 1 {
+                        strsim::normalized_levenshtein(&window[0].0, &target)
+                    } else {
+                        let candidate: Vec<&str> = window.iter().map(|w| w.0.as_str()).collect();
+                        strsim::normalized_levenshtein(&candidate.join(" "), &target)
+                    };
+                    if similar >= threshold {
                         keep(*ri, &self.rules, *ki, window[0].1, window[n - 1].2);
                         break;
                     }
@@ -398,17 +411,19 @@ impl RuleSet {
     }
 }
 
-/// The words of a folded text (separated by hard boundaries), with their original byte spans.
-fn folded_word_spans(n: &Normalized) -> Vec<(String, usize, usize)> {
+/// The words of a folded text (separated by hard boundaries), with their original byte spans
+/// and their length in characters.
+fn folded_word_spans(n: &Normalized) -> Vec<(String, usize, usize, usize)> {
     use switchboard_shared::normalize::Boundary;
-    let mut words: Vec<(String, usize, usize)> = Vec::new();
+    let mut words: Vec<(String, usize, usize, usize)> = Vec::new();
     for u in n.units() {
         match words.last_mut() {
             Some(w) if u.before != Boundary::Hard => {
                 w.0.push(u.ch);
                 w.2 = u.end as usize;
+                w.3 += 1;
             }
-            _ => words.push((u.ch.to_string(), u.start as usize, u.end as usize)),
+            _ => words.push((u.ch.to_string(), u.start as usize, u.end as usize, 1)),
         }
     }
     words

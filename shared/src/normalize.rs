@@ -53,6 +53,9 @@ pub struct Unit {
     /// Whether it came from a loose look-alike (Cyrillic в as b, з as 3): such a letter alone
     /// in a word of another script is that script's own word, not a disguise.
     pub weak: bool,
+    /// Whether its run crossed a soft boundary (`b b` of `a b b i r d`): at the edge of a match
+    /// the extra letters may belong to a neighbouring one-letter word.
+    pub joined: bool,
 }
 
 /// A text folded for matching: [`Normalized::text`] holds one character per unit (runs
@@ -405,6 +408,7 @@ impl Normalized {
                 last.end = s.end;
                 last.scripts |= s.script;
                 last.weak |= s.weak;
+                last.joined |= before == Boundary::Soft;
                 return;
             }
         }
@@ -417,6 +421,7 @@ impl Normalized {
             end: s.end,
             scripts: s.script,
             weak: s.weak,
+            joined: false,
         });
         self.text.push(ch);
         self.unit_of_byte

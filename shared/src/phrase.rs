@@ -179,8 +179,10 @@ impl PhraseSet {
                 let last = units.len() - 1;
                 let fits = units.iter().zip(&c.runs).enumerate().all(|(j, (u, &run))| {
                     // At an edge where the phrase may sit inside a longer word, the word's own
-                    // letters may double the edge (`ship` in `shipping`).
-                    let open = (j == 0 && !c.word_start) || (j == last && !c.word_end);
+                    // letters may double the edge (`ship` in `shipping`); so may a one-letter
+                    // word beside a spaced-out one (`b b i r d`).
+                    let open = (j == 0 && (!c.word_start || u.joined))
+                        || (j == last && (!c.word_end || u.joined));
                     if open {
                         u.run >= run
                     } else {
@@ -260,6 +262,7 @@ mod tests {
         let p = [("free", Fit::Word)];
         assert_eq!(hits(&p, "Get it FR33 today"), vec![(0, "FR33".into())]);
         assert_eq!(hits(&p, "f r e e gift"), vec![(0, "f r e e".into())]);
+        assert_eq!(hits(&p, "a f f r e e"), vec![(0, "f f r e e".into())]);
         assert_eq!(hits(&p, "(free)"), vec![(0, "free".into())]);
         assert!(hits(&p, "carefree days").is_empty());
         assert!(hits(&p, "freedom").is_empty());

@@ -41,6 +41,10 @@ pub const BREAKER_MAX: usize = 5;
 pub const BREAKER_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// The default cooldown of a rule.
 pub const DEFAULT_COOLDOWN_SECS: u32 = 3_600;
+/// The most regular-expression and fuzzy keywords a workspace's rules hold together (each is
+/// tried on every message, unlike the automaton's keywords, whose number costs nothing per
+/// message).
+pub const MAX_COSTLY_KEYWORDS: usize = 500;
 
 /// A rule as stored (the document of an [`AutomationItem`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -670,6 +674,37 @@ impl Automation {
         Ok(RuleDoc::from_input(input))
     }
 
+    /// Refuses a rule that would take the workspace past [`MAX_COSTLY_KEYWORDS`].
+    async fn check_costly(
+        &self,
+        scope: &TenantScope,
+        doc: &RuleDoc,
+        replacing: Option<&str>,
+    ) -> Result<(), RuleCommandError> {
+        let costly = |d: &RuleDoc| match d.matcher.mode {
+            MatchMode::Regex | MatchMode::Fuzzy => d.matcher.keywords.len(),
+            _ => 0,
+        };
+        if costly(doc) == 0 {
+            return Ok(());
+        }
+        let compiled = self.compiled(scope.tenant()).await?;
+        let others: usize = compiled
+            .rules
+            .iter()
+            .filter(|(i, _)| Some(i.id.as_str()) != replacing)
+            .map(|(_, d)| costly(d))
+            .sum();
+        if others + costly(doc) > MAX_COSTLY_KEYWORDS {
+            return Err(RuleCommandError::TooMany(format!(
+                "the workspace's rules would hold {} regex and fuzzy keywords; the most is \
+                 {MAX_COSTLY_KEYWORDS}",
+                others + costly(doc)
+            )));
+        }
+        Ok(())
+    }
+
     fn audit_line(actor: &RuleActor<'_>, id: &str, after: Option<&RuleDoc>) -> AuditRecord {
         let mut line = actor
             .principal
@@ -690,6 +725,7 @@ impl Automation {
             )));
         }
         let doc = self.checked(scope, input).await?;
+        self.check_costly(scope, &doc, None).await?;
         let item = AutomationItem {
             tenant: scope.tenant().clone(),
             kind: ItemKind::Rule,
@@ -723,6 +759,7 @@ impl Automation {
             )));
         }
         let doc = self.checked(scope, input).await?;
+        self.check_costly(scope, &doc, Some(&current.id)).await?;
         let item = AutomationItem {
             version: current.version + 1,
             updated_at: now_ms(),
