@@ -446,8 +446,12 @@ impl Filter {
                 }
             }
         }
-        out.sort_by(|a, b| (a.start, a.end, &a.list).cmp(&(b.start, b.end, &b.list)));
-        out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.list == b.list);
+        out.sort_by(|a, b| {
+            (a.start, a.end, &a.list, &a.term).cmp(&(b.start, b.end, &b.list, &b.term))
+        });
+        out.dedup_by(|a, b| {
+            a.start == b.start && a.end == b.end && a.list == b.list && a.term == b.term
+        });
         out
     }
 }

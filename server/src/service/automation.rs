@@ -39,6 +39,10 @@ const FRESH: Duration = Duration::from_secs(10);
 /// The most automatic replies one conversation gets within [`BREAKER_WINDOW_MS`].
 pub const BREAKER_MAX: usize = 5;
 pub const BREAKER_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// How many customers' messages are evaluated side by side.
+const WORKERS: usize = 16;
+/// Messages waiting per worker.
+const LANE_DEPTH: usize = 256;
 /// The default cooldown of a rule.
 pub const DEFAULT_COOLDOWN_SECS: u32 = 3_600;
 /// The most regular-expression and fuzzy keywords a workspace's rules hold together (each is
@@ -171,10 +175,24 @@ impl Automation {
         }
     }
 
-    /// Evaluates every customer message as it is stored, until `shutdown`.
+    /// Evaluates every customer message as it is stored, until `shutdown`. Messages are spread
+    /// over [`WORKERS`] tasks by customer: one customer's messages are evaluated in order (their
+    /// cooldowns depend on it), different customers' side by side, so one reply waiting for the
+    /// store never holds up everyone else's.
     pub fn spawn(&self, events: &Events, shutdown: CancellationToken) {
         let mut rx = events.subscribe();
-        let this = self.clone();
+        let mut lanes = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (tx, mut messages) =
+                tokio::sync::mpsc::channel::<(TenantId, InboundMessage)>(LANE_DEPTH);
+            let this = self.clone();
+            tokio::spawn(async move {
+                while let Some((tenant, message)) = messages.recv().await {
+                    this.on_message(&tenant, &message).await;
+                }
+            });
+            lanes.push(tx);
+        }
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -182,7 +200,14 @@ impl Automation {
                     _ = shutdown.cancelled() => return,
                     event = rx.recv() => match event {
                         Ok(DomainEvent::MessageReceived { tenant, message }) => {
-                            this.on_message(&tenant, &message).await;
+                            use std::hash::{Hash, Hasher};
+                            let mut h = std::collections::hash_map::DefaultHasher::new();
+                            (&tenant, &message.customer).hash(&mut h);
+                            let lane = &lanes[(h.finish() as usize) % WORKERS];
+                            // A full lane waits: the bus buffers, and lagging is reported below.
+                            if lane.send((tenant, message)).await.is_err() {
+                                return;
+                            }
                         }
                         Ok(_) => {}
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
