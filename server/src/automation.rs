@@ -277,13 +277,13 @@ impl RuleSet {
         message: &Incoming<'_>,
         cooling: impl Fn(&RuleSpec) -> bool,
     ) -> Evaluation {
-        let matched = self.matches(message.text);
+        let mut matched: Vec<Firing> = self.matches(message.text).into_values().collect();
+        // Rules are kept in the order they act, so their indices are that order.
+        matched.sort_unstable_by_key(|f| f.rule);
         let mut out = Evaluation::default();
         let language = language_of(message.text);
-        for (ri, rule) in self.rules.iter().enumerate() {
-            let Some(hit) = matched.get(&ri) else {
-                continue;
-            };
+        for hit in &matched {
+            let (ri, rule) = (hit.rule, &self.rules[hit.rule]);
             if let Some(reason) = self.unmet(rule, message, language) {
                 out.skipped.push((ri, reason));
                 continue;
@@ -386,12 +386,20 @@ impl RuleSet {
                 }
                 let target = wanted.join(" ");
                 let target_len = target.chars().count();
+                let (first, last) = (target.chars().next(), target.chars().last());
                 for window in words.windows(n) {
                     // Normalised Levenshtein is at most 1 - |length difference| / longer length:
                     // most windows are ruled out by their length alone, without the distance.
                     let len = window.iter().map(|w| w.3).sum::<usize>() + n - 1;
                     let longer = len.max(target_len).max(1);
                     if 1.0 - (len.abs_diff(target_len) as f64) / (longer as f64) < threshold {
+                        continue;
+                    }
+                    // A typo keeps the word's first or last letter: a window changed at both
+                    // ends is not tried (it saves the distance on nearly every window).
+                    let starts = window[0].0.chars().next() == first;
+                    let ends = window[n - 1].0.chars().last() == last;
+                    if !starts && !ends {
                         continue;
                     }
                     let similar = if n == 1 {
