@@ -41,8 +41,9 @@ const TERMS: usize = 10_000;
 
 /// The list: 5,000 English and 5,000 Russian words from the middle of the frequency lists; the
 /// most frequent 2,000 of each language write the messages. A word of the list is left out when
-/// it is shorter than four letters or folds to the same letters as a message word (the Russian
-/// list holds English words too, and `трёх` is `трех`): those are real matches, not errors.
+/// it is shorter than four letters, a Roman numeral (`v iii` in a message is `viii` spaced out),
+/// or folds to the same letters as a message word (the Russian list holds English words too, and
+/// `трёх` is `трех`): those are real matches, not errors.
 fn corpus() -> (Vec<String>, Vec<&'static str>) {
     let en: Vec<&str> = EN.lines().collect();
     let ru: Vec<&str> = RU.lines().collect();
@@ -54,7 +55,11 @@ fn corpus() -> (Vec<String>, Vec<&'static str>) {
     let pick = |words: &[&str]| -> Vec<String> {
         words[2_000..]
             .iter()
-            .filter(|w| w.chars().count() >= 4 && !folded.contains(normalize(w).text()))
+            .filter(|w| {
+                w.chars().count() >= 4
+                    && !w.chars().all(|c| "ivxlcdm".contains(c))
+                    && !folded.contains(normalize(w).text())
+            })
             .take(TERMS / 2)
             .map(|w| (*w).to_owned())
             .collect()
