@@ -494,7 +494,7 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
         )
         .unwrap();
         // Nor did it have contacts (migration 8): the start makes them from what webhooks
-        // recorded, under the new keys; nor term lists (migration 9).
+        // recorded, under the new keys.
         for table in [
             "contacts_by_id",
             "contact_tags",
@@ -507,8 +507,7 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "imports_by_tenant",
             "import_undo",
             "import_rejects",
-            // Nor the word filter's lists (migration 9) or automation's documents (10).
-            "term_lists",
+            // Nor automation's documents (migration 9).
             "automation_items",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();

@@ -1,6 +1,8 @@
-//! Automation's stored documents: keyword rules now, schedules and bot flows as they come. Each
+//! Automation's stored documents: keyword rules and the word filter's term lists now, schedules
+//! and bot flows as they come. Each
 //! is one JSON document per (tenant, kind, id) with a version, read and replaced whole; what a
-//! document means is the owning module's (`crate::automation` for rules).
+//! document means is the owning module's (`crate::automation` for rules, `compliance` for
+//! term lists).
 
 use switchboard_shared::TenantId;
 
@@ -10,12 +12,14 @@ use super::UnixMillis;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemKind {
     Rule,
+    TermList,
 }
 
 impl ItemKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ItemKind::Rule => "rule",
+            ItemKind::TermList => "term_list",
         }
     }
 }

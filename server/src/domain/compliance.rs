@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use switchboard_shared::compliance::{FilterAction, PatternKind, TermFit, TermList, TermListInput};
 use switchboard_shared::{PhoneNumberId, TeamId, TenantId, TermListId};
 
-use super::UnixMillis;
+use super::{AutomationItem, ItemKind, UnixMillis};
 
-/// A term list as stored: its id and version beside the list itself (one JSON document: a list
-/// is read and replaced whole).
+/// A term list: its id and version beside the list itself, stored as an automation document of
+/// kind `term_list` (one JSON document, read and replaced whole).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TermListRecord {
     pub tenant: TenantId,
@@ -70,6 +70,31 @@ impl TermListBody {
 }
 
 impl TermListRecord {
+    /// The stored document.
+    pub fn to_item(&self) -> Result<AutomationItem, serde_json::Error> {
+        Ok(AutomationItem {
+            tenant: self.tenant.clone(),
+            kind: ItemKind::TermList,
+            id: self.id.as_str().to_owned(),
+            version: self.version,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by.clone(),
+            body: serde_json::to_string(&self.body)?,
+        })
+    }
+
+    /// A list from its stored document.
+    pub fn from_item(item: AutomationItem) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            body: serde_json::from_str(&item.body)?,
+            tenant: item.tenant,
+            id: TermListId::new(item.id),
+            version: item.version,
+            updated_at: item.updated_at,
+            updated_by: item.updated_by,
+        })
+    }
+
     /// The list on the wire, with the numbers its teams cover (empty: every number).
     pub fn to_wire(&self, numbers: Vec<PhoneNumberId>) -> TermList {
         let b = &self.body;

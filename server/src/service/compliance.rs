@@ -104,7 +104,13 @@ impl WordFilter {
                 return Ok(Arc::clone(&c));
             }
         }
-        let records = self.store.list_term_lists(tenant).await?;
+        let mut records = Vec::new();
+        for item in self.store.list_items(tenant, ItemKind::TermList).await? {
+            match TermListRecord::from_item(item) {
+                Ok(r) => records.push(r),
+                Err(e) => tracing::error!(error = %e, "a stored term list is unreadable; skipped"),
+            }
+        }
         let teams = if records.iter().any(|r| !r.body.teams.is_empty()) {
             self.store.list_teams(tenant).await?
         } else {

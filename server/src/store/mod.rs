@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use switchboard_shared::contacts::{AttributeDef, ConsentEvidence, Filter};
 use switchboard_shared::{
     ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
-    SendId, TeamId, TenantId, TermListId, UserId, Wamid,
+    SendId, TeamId, TenantId, UserId, Wamid,
 };
 
 pub use keys::IdKeys;
@@ -484,7 +484,8 @@ pub trait CatalogueStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
-/// Automation's documents (keyword rules, and later schedules and flows): per tenant and kind a
+/// Automation's documents (keyword rules, the word filter's term lists, and later schedules and
+/// flows): per tenant and kind a
 /// bounded set (at most [`MAX_ITEMS_PER_KIND`]), one partition on Scylla, each written whole
 /// only over the version its writer read.
 #[async_trait]
@@ -510,30 +511,6 @@ pub trait AutomationStore: Send + Sync {
         tenant: &TenantId,
         kind: ItemKind,
         id: &str,
-        audit: &AuditRecord,
-    ) -> StoreResult<bool>;
-}
-
-/// The outgoing word filter's term lists: a small bounded set per tenant (at most
-/// [`MAX_LISTS_PER_TENANT`](switchboard_shared::compliance::MAX_LISTS_PER_TENANT)), one partition
-/// on Scylla. A list is written whole, only over the version its writer read.
-#[async_trait]
-pub trait ComplianceStore: Send + Sync {
-    /// The tenant's lists, by id.
-    async fn list_term_lists(&self, tenant: &TenantId) -> StoreResult<Vec<TermListRecord>>;
-    async fn get_term_list(
-        &self,
-        tenant: &TenantId,
-        id: &TermListId,
-    ) -> StoreResult<Option<TermListRecord>>;
-    /// Writes the list if the stored one has version `list.version - 1` (none stored when
-    /// `list.version` is 1), with its audit line; `Conflict` when another change came first.
-    async fn put_term_list(&self, list: &TermListRecord, audit: &AuditRecord) -> StoreResult<()>;
-    /// Removes a list; whether it was there.
-    async fn delete_term_list(
-        &self,
-        tenant: &TenantId,
-        id: &TermListId,
         audit: &AuditRecord,
     ) -> StoreResult<bool>;
 }
@@ -592,7 +569,6 @@ pub trait Store:
     + ContactStore
     + CatalogueStore
     + ImportStore
-    + ComplianceStore
     + AutomationStore
 {
 }
@@ -605,7 +581,6 @@ impl<T> Store for T where
         + ContactStore
         + CatalogueStore
         + ImportStore
-        + ComplianceStore
         + AutomationStore
 {
 }

@@ -1,44 +1,45 @@
-//! The word filter's term lists as one tenant sees them: every read bound to the tenant, every
-//! list written stamped with it.
+//! The word filter's term lists as one tenant sees them (automation documents of kind
+//! `term_list`): every read bound to the tenant, every list written stamped with it.
 
 use switchboard_shared::TermListId;
 
 use super::TenantScope;
 use crate::domain::*;
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
+
+fn decoded(item: AutomationItem) -> StoreResult<TermListRecord> {
+    TermListRecord::from_item(item).map_err(|e| StoreError::Corrupt(format!("term list: {e}")))
+}
 
 impl TenantScope {
     pub async fn term_lists(&self) -> StoreResult<Vec<TermListRecord>> {
-        Ok(self
-            .store
-            .list_term_lists(&self.tenant)
+        self.automation_items(ItemKind::TermList)
             .await?
             .into_iter()
-            .filter(|l| l.tenant == self.tenant)
-            .collect())
+            .map(decoded)
+            .collect()
     }
 
     pub async fn term_list(&self, id: &TermListId) -> StoreResult<Option<TermListRecord>> {
-        Ok(
-            self.mine(self.store.get_term_list(&self.tenant, id).await?, |l| {
-                &l.tenant
-            }),
-        )
+        self.automation_item(ItemKind::TermList, id.as_str())
+            .await?
+            .map(decoded)
+            .transpose()
     }
 
     pub async fn put_term_list(
         &self,
-        mut list: TermListRecord,
+        list: TermListRecord,
         audit: AuditRecord,
     ) -> StoreResult<TermListRecord> {
-        list.tenant = self.tenant.clone();
-        self.store.put_term_list(&list, &self.bind(audit)).await?;
-        Ok(list)
+        let item = list
+            .to_item()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        decoded(self.put_automation_item(item, audit).await?)
     }
 
     pub async fn delete_term_list(&self, id: &TermListId, audit: AuditRecord) -> StoreResult<bool> {
-        self.store
-            .delete_term_list(&self.tenant, id, &self.bind(audit))
+        self.delete_automation_item(ItemKind::TermList, id.as_str(), audit)
             .await
     }
 }

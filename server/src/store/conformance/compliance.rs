@@ -1,99 +1,11 @@
-//! Conformance checks of the word filter's term lists and automation's documents: written whole
-//! over the version read (a stale or duplicate write is a conflict and changes nothing),
-//! audited, per tenant.
+//! Conformance checks of automation's documents (keyword rules, the word filter's term lists):
+//! written whole over the version read (a stale or duplicate write is a conflict and changes
+//! nothing), audited, per tenant and kind.
 
-use switchboard_shared::compliance::{FilterAction, PatternKind, TermFit};
-use switchboard_shared::{TenantId, TermListId};
+use switchboard_shared::TenantId;
 
 use super::*;
 use crate::store::Store;
-
-fn list(tenant: &TenantId, id: &str, version: u64, terms: &[&str]) -> TermListRecord {
-    TermListRecord {
-        tenant: tenant.clone(),
-        id: TermListId::new(id),
-        version,
-        updated_at: T0 + version as i64,
-        updated_by: "user:u_1".into(),
-        body: TermListBody {
-            name: "Spam".into(),
-            category: "spam".into(),
-            action: FilterAction::Block,
-            fit: TermFit::Word,
-            terms: terms.iter().map(|t| (*t).to_owned()).collect(),
-            exceptions: vec!["free shipping".into()],
-            patterns: vec![PatternKind::CardNumber],
-            teams: vec![],
-            enabled: true,
-        },
-    }
-}
-
-pub async fn term_lists_are_versioned_audited_and_per_tenant(store: &dyn Store) {
-    let (tenant, other) = (fresh_tenant("terms"), fresh_tenant("terms-other"));
-    let first = list(&tenant, "tl_a", 1, &["free", "бесплатно"]);
-    store
-        .put_term_list(&first, &audit(&tenant, "term_list.create"))
-        .await
-        .unwrap();
-    // Made twice (a second create of the same id): a conflict, the first stands.
-    let again = list(&tenant, "tl_a", 1, &["other"]);
-    assert!(matches!(
-        store
-            .put_term_list(&again, &audit(&tenant, "term_list.create"))
-            .await,
-        Err(crate::store::StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        store
-            .get_term_list(&tenant, &first.id)
-            .await
-            .unwrap()
-            .unwrap(),
-        first
-    );
-    let second = list(&tenant, "tl_a", 2, &["win"]);
-    store
-        .put_term_list(&second, &audit(&tenant, "term_list.update"))
-        .await
-        .unwrap();
-    // A writer who read version 1 comes too late.
-    let stale = list(&tenant, "tl_a", 2, &["stale"]);
-    assert!(matches!(
-        store
-            .put_term_list(&stale, &audit(&tenant, "term_list.update"))
-            .await,
-        Err(crate::store::StoreError::Conflict(_))
-    ));
-    let stored = store.list_term_lists(&tenant).await.unwrap();
-    assert_eq!(stored, vec![second.clone()]);
-    assert!(store.list_term_lists(&other).await.unwrap().is_empty());
-    assert!(store
-        .get_term_list(&other, &second.id)
-        .await
-        .unwrap()
-        .is_none());
-    assert!(!store
-        .delete_term_list(&other, &second.id, &audit(&other, "term_list.delete"))
-        .await
-        .unwrap());
-    assert!(store
-        .delete_term_list(&tenant, &second.id, &audit(&tenant, "term_list.delete"))
-        .await
-        .unwrap());
-    assert!(store.list_term_lists(&tenant).await.unwrap().is_empty());
-    let log = store
-        .audit_log(&tenant, &Default::default(), None, 50)
-        .await
-        .unwrap();
-    // One line per change that applied (the helper's lines share a time, so order is free).
-    let mut actions: Vec<&str> = log.items.iter().map(|a| a.action.as_str()).collect();
-    actions.sort_unstable();
-    assert_eq!(
-        actions,
-        ["term_list.create", "term_list.delete", "term_list.update"]
-    );
-}
 
 fn item(tenant: &TenantId, id: &str, version: u64, body: &str) -> AutomationItem {
     AutomationItem {

@@ -6,7 +6,7 @@
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
-//! `compliance` (the word filter's term lists, automation's documents).
+//! `compliance` (automation's documents: keyword rules, term lists).
 
 mod compliance;
 mod contacts;
@@ -57,7 +57,6 @@ macro_rules! store_conformance_tests {
             imports_write_chunks_with_their_undo_log,
             merges_move_history_and_erasure_removes_the_customer,
             catalogue_definitions_and_segments_are_per_tenant,
-            term_lists_are_versioned_audited_and_per_tenant,
             automation_items_are_versioned_and_per_tenant,
         );
     };

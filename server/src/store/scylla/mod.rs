@@ -41,7 +41,6 @@ fn markers(columns: &str) -> String {
 
 mod automation;
 mod catalogue;
-mod compliance;
 mod contacts;
 mod directory;
 mod identity;
@@ -84,7 +83,6 @@ pub struct ScyllaStore {
     contacts: contacts::Statements,
     catalogue: catalogue::Statements,
     imports: imports::Statements,
-    compliance: compliance::Statements,
     automation: automation::Statements,
 }
 
@@ -136,7 +134,6 @@ impl ScyllaStore {
         let contacts = contacts::Statements::prepare(&p).await?;
         let catalogue = catalogue::Statements::prepare(&p).await?;
         let imports = imports::Statements::prepare(&p).await?;
-        let compliance = compliance::Statements::prepare(&p).await?;
         let automation = automation::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
@@ -151,7 +148,6 @@ impl ScyllaStore {
             contacts,
             catalogue,
             imports,
-            compliance,
             automation,
         })
     }
@@ -277,7 +273,6 @@ mod tests {
             ("import_undo", super::imports::UndoRow::COLUMNS),
             ("import_rejects", super::imports::RejectRow::COLUMNS),
             ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
-            ("term_lists", super::compliance::TermListRow::COLUMNS),
             ("automation_items", super::automation::ItemRow::COLUMNS),
         ];
         for (table, columns) in rows {

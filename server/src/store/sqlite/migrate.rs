@@ -30,8 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_notes_profiles.sql"),
     migration!(7, "0007_keys.sql"),
     migration!(8, "0008_contacts.sql"),
-    migration!(9, "0009_compliance.sql"),
-    migration!(10, "0010_automation.sql"),
+    migration!(9, "0009_automation.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

@@ -12,7 +12,6 @@
 
 mod automation;
 mod catalogue;
-mod compliance;
 mod contacts;
 mod directory;
 mod filter;
