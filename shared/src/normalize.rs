@@ -22,8 +22,6 @@
 //! space apart, may be one spaced-out word (`f r e e`); and a run of the same letter is one unit
 //! that remembers its length, so `freeee` matches `free` but `fre` does not.
 
-use unicode_normalization::char::{decompose_compatible, is_combining_mark};
-
 use crate::text::is_invisible;
 
 /// What separates a unit from the one before it.
@@ -141,16 +139,30 @@ pub const LATIN: u8 = 1;
 /// The script bit of a Cyrillic letter in [`Unit::scripts`].
 pub const CYRILLIC: u8 = 2;
 
-/// The script bit of a character (Latin, Cyrillic, or none for anything else).
+/// The script bit of a character (Latin, Cyrillic, or none for anything else), by its block.
 pub fn script_of(c: char) -> u8 {
-    use unicode_script::{Script, UnicodeScript};
-    match c.script() {
-        Script::Latin => LATIN,
-        Script::Cyrillic => CYRILLIC,
+    match c as u32 {
+        0x41..=0x5A
+        | 0x61..=0x7A
+        | 0xAA
+        | 0xBA
+        | 0xC0..=0x24F
+        | 0x1D00..=0x1D7F
+        | 0x1E00..=0x1EFF
+        | 0x2C60..=0x2C7F
+        | 0xA720..=0xA7FF
+        | 0xAB30..=0xAB6F
+        | 0xFB00..=0xFB06
+        | 0xFF21..=0xFF3A
+        | 0xFF41..=0xFF5A
+            if c.is_alphabetic() =>
+        {
+            LATIN
+        }
+        0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => CYRILLIC,
         _ => 0,
     }
 }
-
 fn classify(c: char) -> Class {
     if c.is_whitespace() {
         Class::Space
@@ -182,6 +194,9 @@ fn leet(c: char) -> Option<char> {
     })
 }
 
+// The fold table, derived from Unicode's data by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/fold_table.rs"));
+
 /// Folds one character into zero or more comparable characters (see the module head).
 /// Returns whether a loose look-alike was used (the prototype of the capital letter).
 pub fn fold_char(c: char, out: &mut impl FnMut(char)) -> bool {
@@ -192,87 +207,18 @@ pub fn fold_char(c: char, out: &mut impl FnMut(char)) -> bool {
     if is_invisible(c) {
         return false;
     }
-    FOLDS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((folded, weak)) = cache.get(&c) {
-            folded.chars().for_each(&mut *out);
-            return *weak;
+    match FOLD.binary_search_by_key(&(c as u32), |&(k, _)| k) {
+        Ok(i) => {
+            let packed = FOLD[i].1 as usize;
+            let (offset, len) = (packed >> 8, (packed >> 1) & 0x7F);
+            FOLD_TEXT[offset..offset + len].chars().for_each(&mut *out);
+            packed & 1 == 1
         }
-        let mut folded = String::new();
-        let weak = fold_uncached(c, &mut folded);
-        folded.chars().for_each(&mut *out);
-        if cache.len() >= FOLD_CACHE {
-            cache.clear();
+        Err(_) => {
+            c.to_lowercase().for_each(&mut *out);
+            false
         }
-        cache.insert(c, (folded.into_boxed_str(), weak));
-        weak
-    })
-}
-
-/// How many folded characters are remembered (a text uses few distinct ones; the bound keeps
-/// a hostile text from growing the cache).
-const FOLD_CACHE: usize = 4096;
-
-std::thread_local! {
-    static FOLDS: std::cell::RefCell<std::collections::HashMap<char, (Box<str>, bool)>> =
-        Default::default();
-}
-
-fn fold_uncached(c: char, folded: &mut String) -> bool {
-    // й is a letter of its own in Russian (инвестиций is not инвестиции), not и with a mark.
-    if c == 'й' || c == 'Й' {
-        folded.push('й');
-        return false;
     }
-    let mut weak = false;
-    decompose_compatible(c, |d| {
-        if is_combining_mark(d) || is_invisible(d) {
-            return;
-        }
-        for lower in d.to_lowercase() {
-            // Only letters and digits have look-alikes worth folding: the skeleton of a dash is
-            // a Katakana letter, which would turn punctuation into a word.
-            if lower.is_ascii() || !lower.is_alphanumeric() {
-                folded.push(lower);
-                continue;
-            }
-            // The prototype of the letter, or else of its capital when that one is Latin: the
-            // skeleton of Cyrillic н is ʜ but of Н is H, and evasions mix both cases.
-            let small = prototype(lower);
-            if small.chars().count() > 1 {
-                // ы (ьі), ю (іо): a letter some way from any one Latin letter stays itself, so
-                // a run of it is still one unit.
-                folded.push(lower);
-                continue;
-            }
-            if small.is_ascii() {
-                folded.push_str(&small);
-                continue;
-            }
-            let mut upper = lower.to_uppercase();
-            let capital = match (upper.next(), upper.next()) {
-                (Some(u), None) => Some(prototype(u)),
-                _ => None,
-            };
-            match capital {
-                Some(cap) if cap.is_ascii() && cap.chars().count() == 1 => {
-                    folded.push_str(&cap);
-                    weak = true;
-                }
-                _ => folded.push_str(&small),
-            }
-        }
-    });
-    weak
-}
-
-/// The lower-cased UTS #39 confusable prototype of one character, marks dropped.
-fn prototype(c: char) -> String {
-    let mut buf = [0u8; 4];
-    unicode_security::skeleton(c.encode_utf8(&mut buf))
-        .filter(|p| !is_combining_mark(*p))
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Folds `original` for matching (see the module head).

@@ -12,7 +12,9 @@
 //! `free-shipping`); inside its words only punctuation may appear (`fr.ee`), never whitespace
 //! that would join two innocent words into a term.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Input, MatchKind};
 
 use crate::normalize::{normalize, script_of, Boundary, Normalized, CYRILLIC, LATIN};
 
@@ -80,7 +82,9 @@ pub struct Found {
 /// A compiled set of phrases.
 #[derive(Clone, Debug)]
 pub struct PhraseSet {
-    automaton: Option<AhoCorasick>,
+    /// A contiguous NFA, the automaton the crate's own `AhoCorasick` picks for large pattern
+    /// sets, used directly so the client does not carry the other kinds' builders.
+    automaton: Option<NFA>,
     /// For each automaton pattern, the phrases that fold to it.
     by_pattern: Vec<Vec<Compiled>>,
 }
@@ -143,7 +147,7 @@ impl PhraseSet {
             None
         } else {
             Some(
-                AhoCorasickBuilder::new()
+                NFA::builder()
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)
                     .map_err(|e| PhraseError::TooLong {
@@ -171,7 +175,10 @@ impl PhraseSet {
         let Some(automaton) = &self.automaton else {
             return;
         };
-        for m in automaton.find_overlapping_iter(text.text()) {
+        let Ok(matches) = automaton.try_find_overlapping_iter(Input::new(text.text())) else {
+            return;
+        };
+        for m in matches {
             let from = text.unit_at(m.start());
             let to = text.unit_at(m.end());
             let units = &text.units()[from..to];

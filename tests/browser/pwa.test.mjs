@@ -13,7 +13,7 @@
 // check passed. Then history loads as the agent scrolls up, and an admin sees users, roles and
 // the audit log. In between: an offline reload keeps the signed-in app; a reaction, a quoted
 // reply, a photo with progress and caption, and a template for a customer outside the 24-hour
-// window all reach the simulator and show in the conversation; the composer marks a word the
+// window all reach the simulator and show in the conversation; the composer names a word the
 // workspace blocks and holds the send. Last, the admin imports a
 // Windows-1251 contact file and finds the customer on the Contacts page.
 
@@ -239,14 +239,15 @@ try {
   const quoting = (await simSent()).find((m) => JSON.stringify(m).includes(answer));
   check(quoting && quoting.body.context && quoting.body.context.message_id, "the reply quotes the question on WhatsApp too");
 
-  // 8c'. The word filter runs in the composer as the agent types (the server's own code, in
-  //      WASM): the blocked word is marked and the send waits. A 4,096-character draft is timed.
+  // 8c'. The word filter checks the draft as the agent types (the server's own check, a quarter
+  //      second after the last key): the blocked word is named and the send waits. The round
+  //      trip of a 4,096-character draft is timed.
   const risky = ru ? "Только сегодня: БЕСПЛАТНАЯ доставка" : "Today only: FR33 delivery";
   await page.fill(".composer textarea", risky);
-  await page.waitForSelector('.filter-hits[data-verdict="block"] mark');
+  await page.waitForSelector('.filter-hits[data-verdict="block"]');
   check(
-    (await page.textContent(".filter-hits mark")) === (ru ? "БЕСПЛАТНАЯ" : "FR33"),
-    "the composer marks the blocked word as typed",
+    (await page.textContent(".filter-hits .filter-terms")).includes(ru ? "БЕСПЛАТНАЯ" : "FR33"),
+    "the composer names the blocked word as typed",
   );
   check(await page.isDisabled("button.send"), "the send button waits while a blocked word remains");
   await page.screenshot({ path: join(artifacts, `pwa-${lang}-word-filter.png`) });
@@ -255,14 +256,13 @@ try {
     let long = "";
     while (long.length < 4096 - 40) long += `${risky} ${i} `;
     long = long.slice(0, 4096);
+    await page.fill(".composer textarea", "");
+    await page.waitForSelector(".filter-hits", { state: "detached" });
     await page.fill(".composer textarea", long);
-    await page.waitForFunction(
-      (n) => (document.querySelector(".filter-hits .filter-preview")?.textContent.length ?? 0) === n,
-      long.length,
-    );
+    await page.waitForSelector(".filter-hits");
     slowest = Math.max(slowest, parseFloat(await page.getAttribute(".filter-hits", "data-scan-ms")));
   }
-  console.log(`measure: the composer's word filter on 4,096 characters, slowest of 5: ${slowest.toFixed(2)} ms`);
+  console.log(`measure: the composer's check of 4,096 characters (round trip), slowest of 5: ${slowest.toFixed(2)} ms`);
   check(slowest > 0, "the composer's check of a full-length draft was timed");
   await page.fill(".composer textarea", "");
   await page.waitForSelector(".filter-hits", { state: "detached" });

@@ -3,7 +3,6 @@
 //! the manifest's icons, and gzip and Brotli variants. Writes `client/dist/`, which the server's
 //! build script embeds.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -46,10 +45,16 @@ fn hashed_name(stem: &str, ext: &str, data: &[u8]) -> String {
     format!("{stem}-{}.{ext}", &hash(data)[..16])
 }
 
+/// The `.gz` variant the server sends to browsers without Brotli: Zopfli's gzip, a standard
+/// stream 3 to 5% smaller than zlib's best (it searches much harder, once, at build time).
 fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data)?;
-    Ok(encoder.finish()?)
+    let mut out = Vec::new();
+    let options = zopfli::Options {
+        iteration_count: std::num::NonZeroU64::new(5).expect("not zero"),
+        ..Default::default()
+    };
+    zopfli::compress(options, zopfli::Format::Gzip, data, &mut out)?;
+    Ok(out)
 }
 
 fn brotli(data: &[u8]) -> Result<Vec<u8>> {

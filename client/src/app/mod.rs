@@ -107,9 +107,6 @@ pub struct Session {
     pub status: RwSignal<AgentStatus>,
     /// The user's saved replies.
     pub canned: RwSignal<Vec<(String, String)>>,
-    /// The workspace's word filter, compiled here from the same code the server runs, so the
-    /// composer shows what a send would be refused for before it is sent.
-    pub word_filter: RwSignal<Option<std::sync::Arc<switchboard_shared::compliance::Filter>>>,
     pub toast: RwSignal<Option<String>>,
     /// Now, to the second, for ages that grow on screen.
     pub now: RwSignal<i64>,
@@ -155,7 +152,6 @@ impl App {
                 me: RwSignal::new(None),
                 status: RwSignal::new(AgentStatus::Available),
                 canned: RwSignal::new(Vec::new()),
-                word_filter: RwSignal::new(None),
                 toast: RwSignal::new(None),
                 now: RwSignal::new(net::now_ms()),
             },

@@ -6,8 +6,7 @@ use crate::net;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
-use switchboard_shared::api::{Me, Page};
-use switchboard_shared::compliance::{Filter, TermList};
+use switchboard_shared::api::Me;
 use switchboard_shared::permissions::Permission;
 
 use super::{canned_key, set_document_lang, App, Link, View, LANG_KEY, ME_KEY};
@@ -116,27 +115,6 @@ impl App {
             self.reload_board();
         }
         self.connect();
-    }
-
-    /// Fetches and compiles the workspace's word filter (for those who reply); the composer
-    /// checks drafts with it as they are typed. Taken on every connection of the socket; the server
-    /// checks every send again regardless.
-    pub fn reload_word_filter(self) {
-        if !self.can(Permission::ConversationsReply) {
-            return;
-        }
-        spawn_local(async move {
-            let lists = net::get::<Page<TermList>>("/api/v1/compliance/filter").await;
-            if let Ok(page) = lists {
-                match Filter::compile(&page.items) {
-                    Ok(filter) => self
-                        .session
-                        .word_filter
-                        .set(Some(std::sync::Arc::new(filter))),
-                    Err(e) => self.fail(e.to_string()),
-                }
-            }
-        });
     }
 
     pub fn sign_out(self) {

@@ -10,7 +10,6 @@ use std::time::Duration;
 use switchboard_shared::api::Conversation;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{close, AgentStatus, ClientFrame, HubEvent, ServerFrame, Topic};
-use switchboard_shared::ErrorCode;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -182,9 +181,6 @@ impl App {
                     w.heartbeat_ms = heartbeat_secs as i64 * 1000;
                 });
                 self.socket.link.set(Link::Live);
-                // The word filter's lists, on every (re)connection: they may have changed, and a
-                // start offline could not fetch them.
-                self.reload_word_filter();
                 // Started offline: the inbox (and the open conversation) could not load then.
                 let loading = self.socket.wire.with_value(|w| w.borrow().loading_inbox);
                 if !self.inbox.loaded.get_untracked() && !loading {
@@ -270,16 +266,7 @@ impl App {
                     .transcript
                     .update(|t| t.acknowledged(&id, &outbox));
             }
-            ServerFrame::Error {
-                id, message, code, ..
-            } => {
-                // The server's lists differ from the composer's: take them again.
-                if matches!(
-                    code,
-                    ErrorCode::BlockedByFilter | ErrorCode::NeedsConfirmation
-                ) {
-                    self.reload_word_filter();
-                }
+            ServerFrame::Error { id, message, .. } => {
                 let pending = id.as_ref().is_some_and(|id| {
                     self.socket
                         .outgoing

@@ -12,7 +12,9 @@ use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::ClientFrame;
 
-use switchboard_shared::compliance::{FilterAction, FilterMatch, Verdict};
+use switchboard_shared::compliance::{
+    FilterAction, FilterCheckInput, FilterMatch, FilterReport, Verdict,
+};
 
 use crate::app::{encode, App, FilterAck};
 use crate::i18n::T;
@@ -75,20 +77,41 @@ pub(crate) fn Composer(
         })
     };
     let uploading = move || attachment.with(|a| a.as_ref().is_some_and(|a| a.uploaded.is_none()));
-    // The word filter, run here as the agent types (the same code the server runs on the send).
+    // The word filter, asked as the agent types (a quarter second after the last key): the
+    // server's own check, so what is marked is exactly what a send would be refused for.
     let scan_ms = StoredValue::new(0.0f64);
-    let found = Memo::new(move |_| {
+    let found = RwSignal::new(Vec::<FilterMatch>::new());
+    let asked = StoredValue::new(0u32);
+    Effect::new(move |_| {
         let draft = text.get();
-        let number = conversation.with(|c| c.as_ref().map(|c| c.number.clone()));
-        app.session.word_filter.with(|f| match f {
-            Some(f) if !draft.trim().is_empty() => {
-                let started = net::precise_ms();
-                let found = f.scan(&draft, number.as_ref());
-                scan_ms.set_value(net::precise_ms() - started);
-                found
+        let number = conversation.with_untracked(|c| c.as_ref().map(|c| c.number.clone()));
+        let ask = asked.get_value().wrapping_add(1);
+        asked.set_value(ask);
+        if draft.trim().is_empty() {
+            found.set(Vec::new());
+            return;
+        }
+        spawn_local(async move {
+            net::sleep_ms(250).await;
+            if asked.try_get_value() != Some(ask) {
+                return;
             }
-            _ => Vec::new(),
-        })
+            let started = net::precise_ms();
+            let input = FilterCheckInput {
+                text: draft.clone(),
+                number,
+            };
+            let report = app
+                .write::<FilterReport, _>("POST", "/api/v1/compliance/check", &input)
+                .await;
+            if asked.try_get_value() != Some(ask) {
+                return;
+            }
+            if let Ok(report) = report {
+                scan_ms.set_value(net::precise_ms() - started);
+                found.set(report.matches);
+            }
+        });
     });
     let verdict = move || Verdict::of(&found.get());
     let confirm = RwSignal::new(false);
@@ -260,7 +283,7 @@ pub(crate) fn Composer(
                         </div>
                     </Show>
                     <Show when=move || !found.with(Vec::is_empty)>
-                        <FilterFindings text=text found=found scan_ms=scan_ms confirm=confirm reason=reason/>
+                        <FilterFindings found=found scan_ms=scan_ms confirm=confirm reason=reason/>
                     </Show>
                     <div class="compose-row">
                         <button class="ghost" aria-label=move || app.t(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
@@ -286,45 +309,34 @@ pub(crate) fn Composer(
     }
 }
 
-/// What the word filter found in the draft: the draft with the matches marked, each match with
-/// its list, and what the sender may do (change the words; confirm a warning; with the right to,
-/// give a reason to send a blocked message anyway).
+/// What the word filter found in the draft: the words, whether they block or warn, and what the
+/// sender may do (change them; confirm a warning; with the right to, give a reason to send a
+/// blocked message anyway).
 #[component]
 fn FilterFindings(
-    text: RwSignal<String>,
-    found: Memo<Vec<FilterMatch>>,
+    found: RwSignal<Vec<FilterMatch>>,
     scan_ms: StoredValue<f64>,
     confirm: RwSignal<bool>,
     reason: RwSignal<String>,
 ) -> impl IntoView {
     let app = expect_context::<App>();
     let blocked = move || Verdict::of(&found.get()) == Verdict::Block;
-    let marked = move || {
-        let draft = text.get();
-        found.with(|m| marked_parts(&draft, m))
+    let words = move || {
+        let mut words: Vec<String> = found
+            .get()
+            .into_iter()
+            .filter(|m| !blocked() || m.action == FilterAction::Block)
+            .map(|m| format!("«{}» ({})", m.text, m.list_name))
+            .collect();
+        words.dedup();
+        words.join(", ")
     };
     view! {
         <div class="filter-hits" role="status"
             data-verdict=move || if blocked() { "block" } else { "warn" }
             data-scan-ms=move || { found.track(); format!("{:.3}", scan_ms.get_value()) }>
             <p class="filter-title">{move || if blocked() { app.t(T::FilterBlocked) } else { app.t(T::FilterWarned) }}</p>
-            <p class="filter-preview">
-                {move || marked().into_iter().map(|(part, hit)| if hit {
-                    view! { <mark>{part}</mark> }.into_any()
-                } else {
-                    view! { <span>{part}</span> }.into_any()
-                }).collect_view()}
-            </p>
-            <ul class="filter-terms">
-                {move || found.get().into_iter().map(|m| {
-                    let tag = if m.action == FilterAction::Block { T::FilterBlockedTag } else { T::FilterWarnTag };
-                    view! {
-                        <li data-action=m.action.as_str()>
-                            <b>{m.text.clone()}</b>" · "{m.list_name.clone()}" · "{move || app.t(tag)}
-                        </li>
-                    }
-                }).collect_view()}
-            </ul>
+            <p class="filter-terms">{words}</p>
             <Show when=move || !blocked()>
                 <label class="filter-confirm">
                     <input type="checkbox" prop:checked=move || confirm.get()
@@ -341,35 +353,6 @@ fn FilterFindings(
             </Show>
         </div>
     }
-}
-
-/// The draft cut into plain and matched parts (overlapping matches merged).
-fn marked_parts(draft: &str, found: &[FilterMatch]) -> Vec<(String, bool)> {
-    let mut spans: Vec<(usize, usize)> = found
-        .iter()
-        .filter(|m| {
-            m.end <= draft.len() && draft.is_char_boundary(m.start) && draft.is_char_boundary(m.end)
-        })
-        .map(|m| (m.start, m.end))
-        .collect();
-    spans.sort_unstable();
-    let mut parts = Vec::new();
-    let mut at = 0;
-    for (start, end) in spans {
-        if end <= at {
-            continue;
-        }
-        let start = start.max(at);
-        if start > at {
-            parts.push((draft[at..start].to_owned(), false));
-        }
-        parts.push((draft[start..end].to_owned(), true));
-        at = end;
-    }
-    if at < draft.len() {
-        parts.push((draft[at..].to_owned(), false));
-    }
-    parts
 }
 
 /// Outside the 24-hour window: the number's approved templates, their values, and a preview.
