@@ -12,17 +12,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
-    let r = api
-        .client
-        .post(format!("{sim}/_sim/inbound"))
-        .json(&json!({"from": from, "name": "Olga", "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-}
-
 /// What the simulator received from the business for `to`, as texts, oldest first.
 async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<String> {
     sim_get::<Vec<Value>>(&api.client, sim, "sent")

@@ -12,17 +12,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
-    let r = api
-        .client
-        .post(format!("{sim}/_sim/inbound"))
-        .json(&json!({"from": from, "name": "Olga", "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-}
-
 async fn conversation_of(api: &Api, owner: &Auth, from: &str) -> String {
     eventually(
         "the customer's conversation",

@@ -431,18 +431,6 @@ async fn transfer_reroute_resolve_reopen_and_the_window() {
     w.running.shutdown().await;
 }
 
-/// A customer writes through the simulator; returns once the webhook was taken.
-async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
-    let r = api
-        .client
-        .post(format!("{sim}/_sim/inbound"))
-        .json(&json!({"from": from, "name": "C", "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_status_tags_and_notes_with_mentions() {
     let (running, api, owner, agent, agent_id, _dir) = with_simulator_and(

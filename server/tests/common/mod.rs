@@ -445,6 +445,18 @@ pub async fn demo(simulator: &str) -> (Running, Api, Auth, tempfile::TempDir) {
     (running, api, owner, dir)
 }
 
+/// A customer (named Olga) writes `text` to the business through the simulator.
+pub async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/inbound"))
+        .json(&json!({"from": from, "name": "Olga", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// A GET of the simulator's control API (`/_sim/sent`, `/_sim/stats`), as JSON.
 pub async fn sim_get<T: serde::de::DeserializeOwned>(
     client: &reqwest::Client,
