@@ -411,13 +411,23 @@ try {
         method: "POST", headers: { "content-type": "text/csv", "x-csrf-token": csrf }, body: new Uint8Array(bytes) });
       return { status: r.status, body: await r.json() };
     }, { bytes, csrf, dryRun });
+    // Waits on the import's state (the page asks until it is no longer running).
     const finished = async (id) => {
-      for (let k = 0; k < 200; k++) {
-        const s = await admin.evaluate(async (id) => (await fetch(`/api/v1/contacts/imports/${id}`)).json(), id);
-        if (s.state !== "running") return s;
-        await admin.waitForTimeout(100);
-      }
-      throw new Error("the import did not finish");
+      // The predicate is synchronous: it keeps one status request in flight and answers with
+      // the last status once the import has left `running`.
+      const handle = await admin.waitForFunction((id) => {
+        const key = `__import_${id}`;
+        const last = window[key];
+        if (!window[`${key}_asking`]) {
+          window[`${key}_asking`] = true;
+          fetch(`/api/v1/contacts/imports/${id}`)
+            .then((r) => r.json())
+            .then((s) => { window[key] = s; })
+            .finally(() => { window[`${key}_asking`] = false; });
+        }
+        return last && last.state !== "running" ? last : null;
+      }, id, { timeout: 20000 });
+      return handle.jsonValue();
     };
     const dry = await post(true);
     check(dry.status === 202, "a dry run of the file is accepted");
