@@ -40,19 +40,6 @@ pub enum MatchMode {
     Fuzzy,
 }
 
-impl MatchMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchMode::Exact => "exact",
-            MatchMode::Word => "word",
-            MatchMode::Contains => "contains",
-            MatchMode::StartsWith => "starts_with",
-            MatchMode::Regex => "regex",
-            MatchMode::Fuzzy => "fuzzy",
-        }
-    }
-}
-
 /// What a rule looks for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

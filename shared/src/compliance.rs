@@ -40,14 +40,6 @@ impl FilterAction {
             FilterAction::Warn => "warn",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "block" => Some(FilterAction::Block),
-            "warn" => Some(FilterAction::Warn),
-            _ => None,
-        }
-    }
 }
 
 /// How a list's terms must sit in a message.
@@ -68,14 +60,6 @@ impl TermFit {
         match self {
             TermFit::Word => "word",
             TermFit::Contains => "contains",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "word" => Some(TermFit::Word),
-            "contains" => Some(TermFit::Contains),
-            _ => None,
         }
     }
 }
@@ -375,11 +359,6 @@ impl Filter {
             refs,
             exceptions,
         })
-    }
-
-    /// Whether there is nothing to look for.
-    pub fn is_empty(&self) -> bool {
-        self.lists.is_empty()
     }
 
     /// Every match in `text` of the lists that apply on `number` (`None`: every list, those

@@ -161,11 +161,6 @@ impl PhraseSet {
         })
     }
 
-    /// How many distinct folded patterns the set holds.
-    pub fn len(&self) -> usize {
-        self.by_pattern.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.by_pattern.is_empty()
     }
