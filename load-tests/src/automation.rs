@@ -183,6 +183,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
                     number: Some(&number),
                     first_message: Some(false),
                     contact_tags: &[],
+                    open: &|_| Some(true),
                 };
                 let t = Instant::now();
                 let e = set.evaluate(&incoming, |_| false);

@@ -14,7 +14,7 @@ use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
 use switchboard_shared::automation::*;
 use switchboard_shared::normalize::{normalize, Normalized};
 use switchboard_shared::phrase::{Fit, PhraseSet};
-use switchboard_shared::{PhoneNumberId, RuleId};
+use switchboard_shared::{PhoneNumberId, RuleId, ScheduleId};
 
 /// A rule as the core needs it (the stored record's fields).
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +103,12 @@ pub fn check_rule(input: &RuleInput) -> Result<(), RuleError> {
             return Err(error("conditions.language", "`ru` or `en`"));
         }
     }
+    if input.conditions.schedule.is_some() && input.conditions.business_hours.is_none() {
+        return Err(error(
+            "conditions.schedule",
+            "a schedule goes with `business_hours` (`inside` or `outside`)",
+        ));
+    }
     if input.actions.is_empty() || input.actions.len() > MAX_ACTIONS_PER_RULE {
         return Err(error(
             "actions",
@@ -160,6 +166,9 @@ pub struct Incoming<'a> {
     /// rules with that condition do not fire).
     pub first_message: Option<bool>,
     pub contact_tags: &'a [String],
+    /// Whether the business is open when the message arrived, by a schedule (`None`: the
+    /// number's): `None` when there is no such schedule.
+    pub open: &'a (dyn Fn(Option<&ScheduleId>) -> Option<bool> + Sync),
 }
 
 /// A rule that fires, and what matched.
@@ -334,6 +343,22 @@ impl RuleSet {
                 return Some(format!("the message is not in `{wanted}`"));
             }
         }
+        if let Some(wanted) = c.business_hours {
+            match ((m.open)(c.schedule.as_ref()), &c.schedule) {
+                (None, Some(id)) => return Some(format!("no schedule `{id}`")),
+                (None, None) => {
+                    return Some("no schedule covers the number, and there is no default".into())
+                }
+                (Some(open), _) if open != (wanted == BusinessHours::Inside) => {
+                    return Some(if open {
+                        "only outside business hours, and the business is open".into()
+                    } else {
+                        "only inside business hours, and the business is closed".into()
+                    })
+                }
+                _ => {}
+            }
+        }
         None
     }
 
@@ -491,6 +516,7 @@ mod tests {
             number: Some(&number),
             first_message: Some(false),
             contact_tags: &[],
+            open: &|_| Some(true),
         };
         set.evaluate(&m, |_| false)
             .fired
@@ -544,6 +570,7 @@ mod tests {
             number: Some(&number),
             first_message: None,
             contact_tags: &tags,
+            open: &|_| Some(true),
         };
         let e = set.evaluate(&m, |r| r.id.as_str() == "a_high");
         let ids: Vec<&str> = e
@@ -554,6 +581,47 @@ mod tests {
         assert_eq!(ids, ["e_vip"]);
         let reasons: Vec<&str> = e.skipped.iter().map(|s| s.1.as_str()).collect();
         assert!(reasons[0].contains("`ru`"), "{reasons:?}");
+    }
+
+    #[test]
+    fn business_hours_conditions_go_by_the_schedule_asked() {
+        let mut night = rule("night", MatchMode::Word, &["price"], 0);
+        night.conditions.business_hours = Some(BusinessHours::Outside);
+        let mut day = rule("day", MatchMode::Word, &["price"], 0);
+        day.conditions.business_hours = Some(BusinessHours::Inside);
+        day.conditions.schedule = Some(ScheduleId::new("sc_shop"));
+        day.stop = false;
+        night.stop = false;
+        let set = RuleSet::compile(vec![night, day]).unwrap();
+        let fire = |open: &(dyn Fn(Option<&ScheduleId>) -> Option<bool> + Sync)| {
+            let m = Incoming {
+                text: "price",
+                number: None,
+                first_message: None,
+                contact_tags: &[],
+                open,
+            };
+            let e = set.evaluate(&m, |_| false);
+            let fired: Vec<String> = e
+                .fired
+                .iter()
+                .map(|f| set.rules()[f.rule].id.to_string())
+                .collect();
+            let skipped: Vec<String> = e.skipped.iter().map(|s| s.1.clone()).collect();
+            (fired, skipped)
+        };
+        // The number's schedule is closed, the shop's open: both fire.
+        let (fired, _) = fire(&|s| Some(s.is_some()));
+        assert_eq!(fired, ["day", "night"]);
+        // Everything closed: only the night rule.
+        let (fired, skipped) = fire(&|_| Some(false));
+        assert_eq!(fired, ["night"]);
+        assert!(skipped[0].contains("closed"), "{skipped:?}");
+        // No schedule at all: neither, each saying why.
+        let (fired, skipped) = fire(&|_| None);
+        assert!(fired.is_empty());
+        assert!(skipped.iter().any(|s| s.contains("no schedule `sc_shop`")));
+        assert!(skipped.iter().any(|s| s.contains("no default")));
     }
 
     #[test]
@@ -584,8 +652,11 @@ mod tests {
         let mut bad = ok.clone();
         bad.actions = vec![RuleAction::Reply { text: " ".into() }];
         assert_eq!(field(bad), "actions[0]");
-        let mut bad = ok;
+        let mut bad = ok.clone();
         bad.conditions.language = Some("de".into());
         assert_eq!(field(bad), "conditions.language");
+        let mut bad = ok;
+        bad.conditions.schedule = Some(ScheduleId::new("sc_1"));
+        assert_eq!(field(bad), "conditions.schedule");
     }
 }

@@ -14,6 +14,7 @@ pub mod governor;
 pub mod http;
 pub mod hub;
 pub mod routing;
+pub mod schedule;
 pub mod secret;
 pub mod service;
 pub mod simulator;

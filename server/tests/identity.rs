@@ -29,6 +29,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "segments" => &ids["segment"],
         "attributes" => &ids["attribute"],
         "compliance" => &ids["term_list"],
+        "automation" if path.starts_with("automation/schedules/") => &ids["schedule"],
         "automation" => &ids["rule"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
@@ -231,6 +232,9 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "segments/{id}" => Some(json!({"name": "Hijacked", "filter": {"all": []}})),
                 "automation/rules/{id}" => Some(json!({"name": "Hijacked",
                     "match": {"keywords": ["hello"]}, "actions": [{"resolve": {}}]})),
+                "automation/schedules/{id}" => {
+                    Some(json!({"name": "Hijacked", "time_zone": "UTC", "week": {}}))
+                }
                 "compliance/term-lists/{id}" => {
                     Some(json!({"name": "Hijacked", "terms": ["hello"]}))
                 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compliance::FilterMatch;
-use crate::ids::{PhoneNumberId, RuleId};
+use crate::ids::{PhoneNumberId, RuleId, ScheduleId};
 
 /// The most rules a workspace has.
 pub const MAX_RULES_PER_TENANT: usize = 1_000;
@@ -67,6 +67,22 @@ pub struct RuleConditions {
     /// The message is in this language (`ru` or `en`, told by its letters).
     #[serde(default)]
     pub language: Option<String>,
+    /// Only while the business is open (`inside`) or closed (`outside`), by `schedule`.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
+    /// The schedule `business_hours` goes by; none: the schedule of the number the message
+    /// arrived on, else the workspace's default schedule.
+    #[serde(default)]
+    pub schedule: Option<ScheduleId>,
+}
+
+/// Inside or outside business hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BusinessHours {
+    Inside,
+    Outside,
 }
 
 /// What a rule does when it fires.
@@ -165,6 +181,9 @@ pub struct AutomationTest {
     /// The contact's customer tags.
     #[serde(default)]
     pub contact_tags: Vec<String>,
+    /// When it arrives (Unix milliseconds; default: now), for business hours.
+    #[serde(default)]
+    pub at: Option<i64>,
 }
 
 /// A rule that fired in a test, in the order they would act.
@@ -201,4 +220,19 @@ pub struct AutomationReport {
     pub filter: Vec<FilterMatch>,
     /// What the word filter finds in the replies that would go out (a blocked one is not sent).
     pub reply_filter: Vec<FilterMatch>,
+    /// The schedule the message's number goes by, and what it would answer.
+    pub hours: Option<HoursReport>,
+}
+
+/// Business hours at the time of a test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct HoursReport {
+    pub schedule: ScheduleId,
+    pub name: String,
+    pub open: bool,
+    /// When it next opens or closes.
+    pub next_change: Option<i64>,
+    /// The off-hours reply that would go out (closed, with a reply set), rendered.
+    pub off_hours_reply: Option<String>,
 }

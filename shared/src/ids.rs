@@ -114,3 +114,7 @@ string_id!(
     /// A keyword rule (`ar_…`).
     RuleId
 );
+string_id!(
+    /// A business-hours schedule (`sc_…`).
+    ScheduleId
+);

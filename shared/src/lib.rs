@@ -15,12 +15,13 @@ pub mod normalize;
 pub mod permissions;
 pub mod phrase;
 pub mod protocol;
+pub mod schedule;
 pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
     ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, RuleId,
-    SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
+    ScheduleId, SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

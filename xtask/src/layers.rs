@@ -35,6 +35,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "http",
             "hub",
             "routing",
+            "schedule",
             "service",
             "simulator",
             "store",
@@ -61,6 +62,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "automation",
+        &[
+            "api", "app", "auth", "http", "hub", "service", "store", "web",
+        ],
+    ),
+    (
+        "schedule",
         &[
             "api", "app", "auth", "http", "hub", "service", "store", "web",
         ],

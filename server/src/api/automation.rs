@@ -1,36 +1,37 @@
-//! Keyword rules over REST: the rules (read and replaced whole, with a version against lost
-//! updates) and the test bench. Each handler reads its input, calls `service::automation`, and
+//! Keyword rules and schedules over REST: each read and replaced whole, with a version against
+//! lost updates; holiday calendars; the test bench. Each handler reads its input, calls `service::automation`, and
 //! writes the answer.
 
 use switchboard_shared::api::Page;
 use switchboard_shared::automation::{AutomationTest, RuleInput};
-use switchboard_shared::{ErrorCode, RuleId};
+use switchboard_shared::schedule::ScheduleInput;
+use switchboard_shared::{ErrorCode, RuleId, ScheduleId};
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
-use crate::service::automation::{RuleActor, RuleCommandError};
+use crate::service::documents::{DocumentActor, DocumentError};
 use crate::web::StatusCode;
 
-impl From<RuleCommandError> for Failure {
-    fn from(e: RuleCommandError) -> Self {
+impl From<DocumentError> for Failure {
+    fn from(e: DocumentError) -> Self {
         match e {
-            RuleCommandError::NotFound => Failure::not_found("rule"),
-            RuleCommandError::Invalid { field, message } => Failure::new(
+            DocumentError::NotFound(noun) => Failure::not_found(noun),
+            DocumentError::Invalid { field, message } => Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidValue,
                 format!("`{field}`: {message}"),
             )
             .on_field(field),
-            RuleCommandError::TooMany(m) => {
+            DocumentError::TooMany(m) => {
                 Failure::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooMany, m)
             }
-            RuleCommandError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
-            RuleCommandError::Store(e) => e.into(),
+            DocumentError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
+            DocumentError::Store(e) => e.into(),
         }
     }
 }
 
-fn actor(ctx: &Ctx) -> RuleActor<'_> {
-    RuleActor {
+fn actor(ctx: &Ctx) -> DocumentActor<'_> {
+    DocumentActor {
         principal: &ctx.principal,
         scope: &ctx.scope,
         action: ctx.action,
@@ -90,5 +91,79 @@ pub async fn test(ctx: Ctx) -> ApiResult {
         .on_field("text"));
     }
     let report = ctx.automation.test(&ctx.scope, &input).await?;
+    json(StatusCode::OK, &report)
+}
+
+fn schedule_id(ctx: &Ctx) -> ScheduleId {
+    ScheduleId::new(ctx.req.param(0))
+}
+
+/// `GET automation/schedules`: every schedule by name, with whether it is open now.
+pub async fn list_schedules(ctx: Ctx) -> ApiResult {
+    let items = ctx.automation.schedules(&ctx.scope).await?;
+    json(StatusCode::OK, &Page { items, next: None })
+}
+
+/// `POST automation/schedules` `{"name", "time_zone", "week", "overrides", …}`: `201`.
+pub async fn create_schedule(ctx: Ctx) -> ApiResult {
+    let input: ScheduleInput = ctx.req.json()?;
+    let schedule = ctx.automation.create_schedule(&actor(&ctx), input).await?;
+    json(StatusCode::CREATED, &schedule)
+}
+
+/// `GET automation/schedules/{id}`.
+pub async fn get_schedule(ctx: Ctx) -> ApiResult {
+    let schedule = ctx
+        .automation
+        .schedule(&ctx.scope, &schedule_id(&ctx))
+        .await?;
+    json(StatusCode::OK, &schedule)
+}
+
+/// `PUT automation/schedules/{id}`: replaces the schedule whole (`version` as for rules).
+pub async fn replace_schedule(ctx: Ctx) -> ApiResult {
+    let input: ScheduleInput = ctx.req.json()?;
+    let schedule = ctx
+        .automation
+        .replace_schedule(&actor(&ctx), &schedule_id(&ctx), input)
+        .await?;
+    json(StatusCode::OK, &schedule)
+}
+
+/// `DELETE automation/schedules/{id}`: `204`; `409` while a rule goes by it.
+pub async fn delete_schedule(ctx: Ctx) -> ApiResult {
+    ctx.automation
+        .delete_schedule(&actor(&ctx), &schedule_id(&ctx))
+        .await?;
+    no_content()
+}
+
+/// `POST automation/schedules/{id}/holidays?replace=true|false` with an iCalendar file as the
+/// body: its all-day events become closed days (`replace`: instead of the closed days there).
+pub async fn import_holidays(ctx: Ctx) -> ApiResult {
+    let replace = match ctx.req.query("replace") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidValue,
+                format!("`replace` is `true` or `false`, not `{other}`"),
+            )
+            .on_field("replace"))
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&ctx.req.body) else {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            "a calendar file is UTF-8 text (RFC 5545)",
+        )
+        .on_field("ics"));
+    };
+    let report = ctx
+        .automation
+        .import_holidays(&actor(&ctx), &schedule_id(&ctx), text, replace)
+        .await?;
     json(StatusCode::OK, &report)
 }

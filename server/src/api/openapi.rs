@@ -10,6 +10,7 @@ use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, Rul
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::protocol::{AgentState, BoardStats};
+use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
 use super::{routes, Access, BodyKind};
 
@@ -535,6 +536,45 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Rule>),
         ),
         ("DELETE", "automation/rules/{id}") => op("Delete a rule", None, 204, None),
+        ("GET", "automation/schedules") => op(
+            "Business-hours schedules by name, each with whether it is open now",
+            None,
+            200,
+            Some(schema::<Page<Schedule>>),
+        ),
+        ("POST", "automation/schedules") => op(
+            "Make a schedule (docs/automation.md: hours past midnight, holidays, time zones); 422 \
+             `invalid_value` names the field (`week.tue[1]`, `time_zone`)",
+            Some(schema::<ScheduleInput>),
+            201,
+            Some(schema::<Schedule>),
+        ),
+        ("GET", "automation/schedules/{id}") => {
+            op("One schedule", None, 200, Some(schema::<Schedule>))
+        }
+        ("PUT", "automation/schedules/{id}") => op(
+            "Replace a schedule whole; with `version`, only over that version (409 otherwise)",
+            Some(schema::<ScheduleInput>),
+            200,
+            Some(schema::<Schedule>),
+        ),
+        ("DELETE", "automation/schedules/{id}") => {
+            op("Delete a schedule no rule goes by", None, 204, None)
+        }
+        ("POST", "automation/schedules/{id}/holidays") => Operation {
+            query: &[(
+                "replace",
+                "`true`: the calendar's days replace the schedule's closed days; `false` \
+                 (default): they are added",
+            )],
+            ..op(
+                "Read a holiday calendar (an .ics file, as the body) into closed days; events \
+                 not taken are listed with their reason",
+                None,
+                200,
+                Some(schema::<HolidayImport>),
+            )
+        },
         ("POST", "automation/test") => op(
             "Which rules a message would fire, in order, and why others would not; nothing is sent",
             Some(schema::<AutomationTest>),

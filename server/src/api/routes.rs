@@ -605,6 +605,51 @@ pub fn routes() -> &'static [Route] {
                 h!(automation::delete_rule),
             ),
             Route::needs(
+                M::GET,
+                "automation/schedules",
+                P::SettingsAutomation,
+                "schedule.list",
+                h!(automation::list_schedules),
+            ),
+            Route::needs(
+                M::POST,
+                "automation/schedules",
+                P::SettingsAutomation,
+                "schedule.create",
+                h!(automation::create_schedule),
+            )
+            .large_json(),
+            Route::needs(
+                M::GET,
+                "automation/schedules/{id}",
+                P::SettingsAutomation,
+                "schedule.read",
+                h!(automation::get_schedule),
+            ),
+            Route::needs(
+                M::PUT,
+                "automation/schedules/{id}",
+                P::SettingsAutomation,
+                "schedule.update",
+                h!(automation::replace_schedule),
+            )
+            .large_json(),
+            Route::needs(
+                M::DELETE,
+                "automation/schedules/{id}",
+                P::SettingsAutomation,
+                "schedule.delete",
+                h!(automation::delete_schedule),
+            ),
+            Route::needs(
+                M::POST,
+                "automation/schedules/{id}/holidays",
+                P::SettingsAutomation,
+                "schedule.holidays",
+                h!(automation::import_holidays),
+            )
+            .upload(),
+            Route::needs(
                 M::POST,
                 "automation/test",
                 P::SettingsAutomation,

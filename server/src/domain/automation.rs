@@ -1,7 +1,7 @@
-//! Automation's stored documents: keyword rules and the word filter's term lists now, schedules
-//! and bot flows as they come. Each
+//! Automation's stored documents: keyword rules, business-hours schedules and the word filter's
+//! term lists (bot flows as they come). Each
 //! is one JSON document per (tenant, kind, id) with a version, read and replaced whole; what a
-//! document means is the owning module's (`crate::automation` for rules, `compliance` for
+//! document means is the owning module's (`crate::automation` for rules, `crate::schedule` for schedules, `compliance` for
 //! term lists).
 
 use switchboard_shared::TenantId;
@@ -12,6 +12,7 @@ use super::UnixMillis;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemKind {
     Rule,
+    Schedule,
     TermList,
 }
 
@@ -19,6 +20,7 @@ impl ItemKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ItemKind::Rule => "rule",
+            ItemKind::Schedule => "schedule",
             ItemKind::TermList => "term_list",
         }
     }

@@ -9,3 +9,13 @@ pub type UnixMillis = i64;
 pub fn now_ms() -> UnixMillis {
     jiff::Timestamp::now().as_millisecond()
 }
+
+/// A [`UnixMillis`] as an instant, held within the range instants have (a stored or received
+/// time far out of it is a bad input, not a reason to fail).
+pub fn instant(ms: UnixMillis) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    })
+}

@@ -20,7 +20,7 @@ pub mod segment;
 
 pub use attribute::*;
 pub use automation::*;
-pub use clock::{now_ms, UnixMillis};
+pub use clock::{instant, now_ms, UnixMillis};
 pub use compliance::*;
 pub use contact::*;
 pub use directory::*;

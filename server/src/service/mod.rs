@@ -11,6 +11,7 @@ pub mod commands;
 pub mod compliance;
 pub mod contacts;
 pub mod demo;
+pub mod documents;
 pub mod inbound;
 pub mod inbox;
 pub mod outbound;

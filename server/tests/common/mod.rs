@@ -378,6 +378,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("rule", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "automation/schedules",
+            &owner,
+            json!({"name": "Fixture", "time_zone": "UTC",
+                   "week": {"mon": [{"from": "09:00", "to": "17:00"}]}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("schedule", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

@@ -19,19 +19,24 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_shared::automation::*;
-use switchboard_shared::{ConversationId, PhoneNumberId, RuleId, TenantId, WaId};
+use switchboard_shared::{ConversationId, PhoneNumberId, RuleId, ScheduleId, TenantId, WaId};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::compliance::{FilterAck, WordFilter};
+use super::documents::{invalid, DocumentActor, DocumentError, DocumentKind};
 use super::inbox::Inbox;
 use super::outbound::Draft;
 use super::outbox::Outbox;
 use super::Events;
-use crate::auth::{Principal, TenantScope};
+use crate::auth::TenantScope;
 use crate::automation::{check_rule, Incoming, RuleSet, RuleSpec};
 use crate::domain::*;
 use crate::store::{Store, StoreError};
+
+mod schedules;
+
+pub use schedules::{HoursEntry, TenantHours};
 
 /// How long compiled rules serve before they are read again (changes through this server apply
 /// at once; this bounds a change made through another server on the same store).
@@ -106,33 +111,33 @@ pub struct Compiled {
     made: Instant,
 }
 
-/// How a rule command can fail.
-#[derive(Debug, thiserror::Error)]
-pub enum RuleCommandError {
-    #[error("no such rule")]
-    NotFound,
-    #[error("`{field}`: {message}")]
-    Invalid { field: String, message: String },
-    #[error("{0}")]
-    TooMany(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// Keyword rules as documents.
+const RULES: DocumentKind = DocumentKind {
+    kind: ItemKind::Rule,
+    prefix: "ar",
+    noun: "rule",
+    limit: MAX_RULES_PER_TENANT,
+};
+
+/// Who in automation acts: a rule or a schedule (its id and name, for the audit log and the
+/// outbox).
+struct Sender {
+    id: String,
+    name: String,
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> RuleCommandError {
-    RuleCommandError::Invalid {
-        field: field.into(),
-        message: message.into(),
+/// The language to answer a contact in: its `language` attribute when it says `ru` or `en`,
+/// else the language of the message.
+fn contact_language(contact: Option<&ContactRecord>, text: &str) -> &'static str {
+    let set = contact
+        .and_then(|c| c.attributes.get("language"))
+        .and_then(|v| v.as_str())
+        .map(|v| v.trim().to_lowercase());
+    match set.as_deref() {
+        Some(l) if l.starts_with("ru") => "ru",
+        Some(l) if l.starts_with("en") => "en",
+        _ => crate::automation::language_of(text).unwrap_or("en"),
     }
-}
-
-/// Who changes a rule, and the audit action of the entry point.
-pub struct RuleActor<'a> {
-    pub principal: &'a Principal,
-    pub scope: &'a TenantScope,
-    pub action: &'a str,
 }
 
 /// Keyword rules: the compiled sets, the run-time state, the use cases.
@@ -152,6 +157,12 @@ struct Inner {
     /// When each conversation's recent automatic replies went.
     breaker: DashMap<(TenantId, ConversationId), VecDeque<i64>>,
     hits: DashMap<(TenantId, RuleId), u64>,
+    /// Each tenant's schedules, compiled.
+    hours: DashMap<TenantId, Arc<TenantHours>>,
+    /// Off-hours replies sent, by outbox key, until the opening they announce (so later messages
+    /// of the same night cost the circuit breaker nothing; the outbox key alone keeps a restart
+    /// from sending one twice).
+    off_hours_sent: DashMap<(TenantId, String), i64>,
 }
 
 impl Automation {
@@ -171,6 +182,8 @@ impl Automation {
                 cooldowns: DashMap::new(),
                 breaker: DashMap::new(),
                 hits: DashMap::new(),
+                hours: DashMap::new(),
+                off_hours_sent: DashMap::new(),
             }),
         }
     }
@@ -283,14 +296,29 @@ impl Automation {
                 return;
             }
         };
-        if compiled.set.rules().is_empty() {
-            return;
-        }
+        let hours = match self.hours(tenant).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "schedules could not be read; no automatic replies");
+                return;
+            }
+        };
         let store = &self.inner.store;
         let conversation =
             store
                 .id_keys()
                 .conversation_id(tenant, &message.number, &message.customer);
+        let now = message.at_ms.max(now_ms());
+        // Business hours go by when the customer wrote (a delivery Meta retried later is judged
+        // by the hour it was written, not the hour it arrived).
+        let written = instant(message.at_ms);
+        if let Some(entry) = hours.for_number(Some(&message.number)) {
+            self.off_hours(tenant, message, &conversation, entry, text, written, now)
+                .await;
+        }
+        if compiled.set.rules().is_empty() {
+            return;
+        }
         let needs_first = compiled
             .set
             .rules()
@@ -327,12 +355,14 @@ impl Automation {
         } else {
             Vec::new()
         };
-        let now = message.at_ms.max(now_ms());
+        let open =
+            |schedule: Option<&ScheduleId>| hours.open(schedule, Some(&message.number), written);
         let incoming = Incoming {
             text,
             number: Some(&message.number),
             first_message,
             contact_tags: &contact_tags,
+            open: &open,
         };
         let evaluation = compiled.set.evaluate(&incoming, |rule| {
             self.inner
@@ -367,17 +397,178 @@ impl Automation {
         }
     }
 
-    /// The audit line of something a rule did.
-    fn audit(tenant: &TenantId, rule: &RuleSpec, action: &str, target: String) -> AuditRecord {
+    /// The schedule's off-hours reply, when it is closed and has one: at most once per contact
+    /// per closed period (the outbox key names the opening it announces, so neither a second
+    /// message nor a restart sends it again).
+    #[allow(clippy::too_many_arguments)]
+    async fn off_hours(
+        &self,
+        tenant: &TenantId,
+        message: &InboundMessage,
+        conversation: &ConversationId,
+        entry: &HoursEntry,
+        text: &str,
+        written: jiff::Timestamp,
+        now: i64,
+    ) {
+        let Some(reply) = &entry.doc.off_hours_reply else {
+            return;
+        };
+        if entry.hours.is_open(written) {
+            return;
+        }
+        let now_ts = instant(now);
+        // Delivered late (Meta retries for days): not when the business has opened since.
+        if now - message.at_ms > 5 * 60 * 1000 && entry.hours.is_open(now_ts) {
+            return;
+        }
+        let next = entry.hours.next_open(written);
+        let contact = self
+            .inner
+            .store
+            .find_contact(tenant, message.customer.as_str())
+            .await
+            .ok()
+            .flatten();
+        let lang = contact_language(contact.as_ref(), text);
+        let template = reply.texts.get(lang).unwrap_or(&reply.text);
+        let rendered = entry.hours.render(template, now_ts, lang);
+        let key = format!(
+            "off-{}-{}-{}",
+            entry.item.id,
+            message.customer,
+            next.map_or(0, |t| t.as_millisecond())
+        );
+        let until = next.map_or(i64::MAX, |t| t.as_millisecond());
+        let sent = &self.inner.off_hours_sent;
+        if sent.contains_key(&(tenant.clone(), key.clone())) {
+            return;
+        }
+        if sent.len() > 100_000 {
+            sent.retain(|_, until| *until > now);
+        }
+        let sender = Sender {
+            id: entry.item.id.clone(),
+            name: entry.doc.name.clone(),
+        };
+        match self
+            .reply(tenant, message, conversation, &sender, rendered, &key, now)
+            .await
+        {
+            Ok(()) => {
+                sent.insert((tenant.clone(), key), until);
+                metrics::counter!("switchboard_off_hours_replies_total").increment(1)
+            }
+            Err(e) => {
+                tracing::warn!(schedule = %entry.item.id, error = %e, "the off-hours reply failed")
+            }
+        }
+    }
+
+    /// The audit line of something automation did.
+    fn audit(tenant: &TenantId, sender: &Sender, action: &str, target: String) -> AuditRecord {
         crate::auth::principal::audit_line(
             tenant,
-            format!("automation:{}", rule.id),
-            rule.name.clone(),
+            format!("automation:{}", sender.id),
+            sender.name.clone(),
             action,
             Some(target),
             "ok",
             &Default::default(),
         )
+    }
+
+    /// Sends an automatic reply: within the conversation's circuit breaker, through the word
+    /// filter (a blocked reply is audited, not sent) and the durable outbox under `key`.
+    #[allow(clippy::too_many_arguments)]
+    async fn reply(
+        &self,
+        tenant: &TenantId,
+        message: &InboundMessage,
+        conversation: &ConversationId,
+        sender: &Sender,
+        text: String,
+        key: &str,
+        now: i64,
+    ) -> Result<(), String> {
+        let inner = &self.inner;
+        let mut window = inner
+            .breaker
+            .entry((tenant.clone(), conversation.clone()))
+            .or_default();
+        while window
+            .front()
+            .is_some_and(|at| now - at > BREAKER_WINDOW_MS)
+        {
+            window.pop_front();
+        }
+        if window.len() >= BREAKER_MAX {
+            metrics::counter!("switchboard_rule_breaker_total").increment(1);
+            return Err(format!(
+                "the conversation had {BREAKER_MAX} automatic replies in ten minutes; \
+                 no more for now"
+            ));
+        }
+        window.push_back(now);
+        drop(window);
+        let screened = inner
+            .filter
+            .screen(
+                tenant,
+                &message.number,
+                Draft::Text(text),
+                &FilterAck::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let screened = match screened {
+            Ok(s) => s,
+            Err(refused) => {
+                let mut line = Self::audit(
+                    tenant,
+                    sender,
+                    "message.filter_block",
+                    format!("conversation:{conversation}"),
+                );
+                line.outcome = "denied".into();
+                line.after = Some(
+                    json!({"matches": refused.matches.iter().map(|m| &m.term).collect::<Vec<_>>()})
+                        .to_string(),
+                );
+                let _ = inner.store.append_audit(&line).await;
+                return Err("the word filter refused the reply".into());
+            }
+        };
+        // The customer just wrote: the thread as the send needs it (its window runs from
+        // this message), whether or not routing has written it yet.
+        let thread = ThreadRecord {
+            tenant: tenant.clone(),
+            conversation: conversation.clone(),
+            number: message.number.clone(),
+            customer: message.customer.clone(),
+            state: ThreadState::Queued,
+            assignee: None,
+            last_agent: None,
+            tags: Vec::new(),
+            waiting_since: Some(message.at_ms),
+            last_inbound_at: Some(message.at_ms),
+            last_inbound_wamid: Some(message.wamid.clone()),
+            opened_at: message.at_ms,
+            updated_at: message.at_ms,
+        };
+        inner
+            .outbox
+            .compose(
+                &thread,
+                screened,
+                None,
+                &format!("automation:{}", sender.id),
+                Some(&key[..key.len().min(100)]),
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     async fn act(
@@ -390,88 +581,25 @@ impl Automation {
         now: i64,
     ) -> Result<(), String> {
         let inner = &self.inner;
+        let sender = Sender {
+            id: rule.id.to_string(),
+            name: rule.name.clone(),
+        };
         match action {
             RuleAction::Reply { text } => {
-                let mut window = inner
-                    .breaker
-                    .entry((tenant.clone(), conversation.clone()))
-                    .or_default();
-                while window
-                    .front()
-                    .is_some_and(|at| now - at > BREAKER_WINDOW_MS)
-                {
-                    window.pop_front();
-                }
-                if window.len() >= BREAKER_MAX {
-                    metrics::counter!("switchboard_rule_breaker_total").increment(1);
-                    return Err(format!(
-                        "the conversation had {BREAKER_MAX} automatic replies in ten minutes; \
-                         no more for now"
-                    ));
-                }
-                window.push_back(now);
-                drop(window);
-                let screened = inner
-                    .filter
-                    .screen(
-                        tenant,
-                        &message.number,
-                        Draft::Text(text.clone()),
-                        &FilterAck::default(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let screened = match screened {
-                    Ok(s) => s,
-                    Err(refused) => {
-                        let mut line = Self::audit(
-                            tenant,
-                            rule,
-                            "message.filter_block",
-                            format!("conversation:{conversation}"),
-                        );
-                        line.outcome = "denied".into();
-                        line.after = Some(
-                            json!({"matches": refused.matches.iter().map(|m| &m.term).collect::<Vec<_>>()})
-                                .to_string(),
-                        );
-                        let _ = inner.store.append_audit(&line).await;
-                        return Err("the word filter refused the reply".into());
-                    }
-                };
-                // The customer just wrote: the thread as the send needs it (its window runs from
-                // this message), whether or not routing has written it yet.
-                let thread = ThreadRecord {
-                    tenant: tenant.clone(),
-                    conversation: conversation.clone(),
-                    number: message.number.clone(),
-                    customer: message.customer.clone(),
-                    state: ThreadState::Queued,
-                    assignee: None,
-                    last_agent: None,
-                    tags: Vec::new(),
-                    waiting_since: Some(message.at_ms),
-                    last_inbound_at: Some(message.at_ms),
-                    last_inbound_wamid: Some(message.wamid.clone()),
-                    opened_at: message.at_ms,
-                    updated_at: message.at_ms,
-                };
                 // One key per (rule, message): evaluating the same message again never sends a
                 // second reply.
                 let key = format!("auto-{}-{}", rule.id, message.key);
-                inner
-                    .outbox
-                    .compose(
-                        &thread,
-                        screened,
-                        None,
-                        &format!("automation:{}", rule.id),
-                        Some(&key[..key.len().min(100)]),
-                        now,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
+                self.reply(
+                    tenant,
+                    message,
+                    conversation,
+                    &sender,
+                    text.clone(),
+                    &key,
+                    now,
+                )
+                .await
             }
             RuleAction::AddTags(tags) => {
                 let Some(mut contact) = inner
@@ -495,7 +623,7 @@ impl Automation {
                 contact.tags.extend(added.iter().cloned());
                 let mut line = Self::audit(
                     tenant,
-                    rule,
+                    &sender,
                     "contact.update",
                     format!("contact:{}", contact.id),
                 );
@@ -521,7 +649,7 @@ impl Automation {
                 contact.attributes.insert(key.clone(), value.clone());
                 let mut line = Self::audit(
                     tenant,
-                    rule,
+                    &sender,
                     "contact.update",
                     format!("contact:{}", contact.id),
                 );
@@ -542,7 +670,7 @@ impl Automation {
                 tags.push(tag);
                 let line = Self::audit(
                     tenant,
-                    rule,
+                    &sender,
                     "conversation.tag",
                     format!("conversation:{conversation}"),
                 );
@@ -556,7 +684,7 @@ impl Automation {
                 self.thread_of(tenant, conversation).await?;
                 let line = Self::audit(
                     tenant,
-                    rule,
+                    &sender,
                     "conversation.resolve",
                     format!("conversation:{conversation}"),
                 );
@@ -624,13 +752,8 @@ impl Automation {
         Ok(rules)
     }
 
-    pub async fn rule(&self, scope: &TenantScope, id: &RuleId) -> Result<Rule, RuleCommandError> {
-        let item = scope
-            .automation_item(ItemKind::Rule, id.as_str())
-            .await?
-            .ok_or(RuleCommandError::NotFound)?;
-        let doc: RuleDoc = serde_json::from_str(&item.body)
-            .map_err(|e| StoreError::Corrupt(format!("rule: {e}")))?;
+    pub async fn rule(&self, scope: &TenantScope, id: &RuleId) -> Result<Rule, DocumentError> {
+        let (item, doc) = RULES.read::<RuleDoc>(scope, id.as_str()).await?;
         Ok(self.wire(scope.tenant(), &item, &doc))
     }
 
@@ -640,7 +763,7 @@ impl Automation {
         &self,
         scope: &TenantScope,
         input: RuleInput,
-    ) -> Result<RuleDoc, RuleCommandError> {
+    ) -> Result<RuleDoc, DocumentError> {
         check_rule(&input).map_err(|e| invalid(e.field, e.message))?;
         let numbers: BTreeSet<PhoneNumberId> = scope
             .numbers()
@@ -658,6 +781,19 @@ impl Automation {
                 format!("numbers[{i}]"),
                 format!("no number `{n}` in this workspace"),
             ));
+        }
+        if let Some(id) = &input.conditions.schedule {
+            if self
+                .hours(scope.tenant())
+                .await?
+                .by_id(id.as_str())
+                .is_none()
+            {
+                return Err(invalid(
+                    "conditions.schedule",
+                    format!("no schedule `{id}` in this workspace"),
+                ));
+            }
         }
         let catalogue: HashMap<String, String> = scope
             .tags()
@@ -705,7 +841,7 @@ impl Automation {
         scope: &TenantScope,
         doc: &RuleDoc,
         replacing: Option<&str>,
-    ) -> Result<(), RuleCommandError> {
+    ) -> Result<(), DocumentError> {
         let costly = |d: &RuleDoc| match d.matcher.mode {
             MatchMode::Regex | MatchMode::Fuzzy => d.matcher.keywords.len(),
             _ => 0,
@@ -721,7 +857,7 @@ impl Automation {
             .map(|(_, d)| costly(d))
             .sum();
         if others + costly(doc) > MAX_COSTLY_KEYWORDS {
-            return Err(RuleCommandError::TooMany(format!(
+            return Err(DocumentError::TooMany(format!(
                 "the workspace's rules would hold {} regex and fuzzy keywords; the most is \
                  {MAX_COSTLY_KEYWORDS}",
                 others + costly(doc)
@@ -730,96 +866,42 @@ impl Automation {
         Ok(())
     }
 
-    fn audit_line(actor: &RuleActor<'_>, id: &str, after: Option<&RuleDoc>) -> AuditRecord {
-        let mut line = actor
-            .principal
-            .audit(actor.action, Some(format!("rule:{id}")), "ok");
-        line.after = after.and_then(|d| serde_json::to_string(d).ok());
-        line
-    }
-
     pub async fn create(
         &self,
-        actor: &RuleActor<'_>,
+        actor: &DocumentActor<'_>,
         input: RuleInput,
-    ) -> Result<Rule, RuleCommandError> {
+    ) -> Result<Rule, DocumentError> {
         let scope = actor.scope;
-        if scope.automation_items(ItemKind::Rule).await?.len() >= MAX_RULES_PER_TENANT {
-            return Err(RuleCommandError::TooMany(format!(
-                "a workspace has at most {MAX_RULES_PER_TENANT} rules"
-            )));
-        }
         let doc = self.checked(scope, input).await?;
         self.check_costly(scope, &doc, None).await?;
-        let item = AutomationItem {
-            tenant: scope.tenant().clone(),
-            kind: ItemKind::Rule,
-            id: new_id("ar"),
-            version: 1,
-            updated_at: now_ms(),
-            updated_by: actor.principal.actor_id(),
-            body: serde_json::to_string(&doc).map_err(|e| StoreError::Invalid(e.to_string()))?,
-        };
-        let line = Self::audit_line(actor, &item.id, Some(&doc));
-        let item = scope.put_automation_item(item, line).await?;
+        let item = RULES.create(actor, &doc).await?;
         self.forget(scope.tenant());
         Ok(self.wire(scope.tenant(), &item, &doc))
     }
 
     pub async fn replace(
         &self,
-        actor: &RuleActor<'_>,
+        actor: &DocumentActor<'_>,
         id: &RuleId,
         input: RuleInput,
-    ) -> Result<Rule, RuleCommandError> {
+    ) -> Result<Rule, DocumentError> {
         let scope = actor.scope;
-        let current = scope
-            .automation_item(ItemKind::Rule, id.as_str())
-            .await?
-            .ok_or(RuleCommandError::NotFound)?;
-        if let Some(v) = input.version.filter(|v| *v != current.version) {
-            return Err(RuleCommandError::Conflict(format!(
-                "the rule is at version {}, not {v}: read it again and reapply your change",
-                current.version
-            )));
-        }
+        let (current, _) = RULES.read::<RuleDoc>(scope, id.as_str()).await?;
+        let version = input.version;
         let doc = self.checked(scope, input).await?;
         self.check_costly(scope, &doc, Some(&current.id)).await?;
-        let item = AutomationItem {
-            version: current.version + 1,
-            updated_at: now_ms(),
-            updated_by: actor.principal.actor_id(),
-            body: serde_json::to_string(&doc).map_err(|e| StoreError::Invalid(e.to_string()))?,
-            ..current.clone()
-        };
-        let mut line = Self::audit_line(actor, &item.id, Some(&doc));
-        line.before = Some(current.body.clone());
-        let item = scope
-            .put_automation_item(item, line)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => RuleCommandError::Conflict(m),
-                e => e.into(),
-            })?;
+        let item = RULES.replace(actor, current, version, &doc).await?;
         self.forget(scope.tenant());
         Ok(self.wire(scope.tenant(), &item, &doc))
     }
 
-    pub async fn delete(&self, actor: &RuleActor<'_>, id: &RuleId) -> Result<(), RuleCommandError> {
-        let scope = actor.scope;
-        let current = scope
-            .automation_item(ItemKind::Rule, id.as_str())
-            .await?
-            .ok_or(RuleCommandError::NotFound)?;
-        let mut line = Self::audit_line(actor, id.as_str(), None);
-        line.before = Some(current.body);
-        if !scope
-            .delete_automation_item(ItemKind::Rule, id.as_str(), line)
-            .await?
-        {
-            return Err(RuleCommandError::NotFound);
-        }
-        self.forget(scope.tenant());
+    pub async fn delete(
+        &self,
+        actor: &DocumentActor<'_>,
+        id: &RuleId,
+    ) -> Result<(), DocumentError> {
+        RULES.delete(actor, id.as_str()).await?;
+        self.forget(actor.scope.tenant());
         Ok(())
     }
 
@@ -832,11 +914,15 @@ impl Automation {
         input: &AutomationTest,
     ) -> Result<AutomationReport, StoreError> {
         let compiled = self.compiled(scope.tenant()).await?;
+        let hours = self.hours(scope.tenant()).await?;
+        let at = instant(input.at.unwrap_or_else(now_ms));
+        let open = |schedule: Option<&ScheduleId>| hours.open(schedule, input.number.as_ref(), at);
         let incoming = Incoming {
             text: &input.text,
             number: input.number.as_ref(),
             first_message: Some(input.first_message),
             contact_tags: &input.contact_tags,
+            open: &open,
         };
         let evaluation = compiled.set.evaluate(&incoming, |_| false);
         let rules = compiled.set.rules();
@@ -896,6 +982,26 @@ impl Automation {
             skipped,
             filter,
             reply_filter,
+            hours: hours.for_number(input.number.as_ref()).map(|entry| {
+                let state = entry.hours.state(at);
+                let off_hours_reply = entry
+                    .doc
+                    .off_hours_reply
+                    .as_ref()
+                    .filter(|_| !state.open)
+                    .map(|reply| {
+                        let lang = crate::automation::language_of(&input.text).unwrap_or("en");
+                        let text = reply.texts.get(lang).unwrap_or(&reply.text);
+                        entry.hours.render(text, at, lang)
+                    });
+                HoursReport {
+                    schedule: ScheduleId::new(entry.item.id.clone()),
+                    name: entry.doc.name.clone(),
+                    open: state.open,
+                    next_change: state.next_change.map(|t| t.as_millisecond()),
+                    off_hours_reply,
+                }
+            }),
         })
     }
 }
