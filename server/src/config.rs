@@ -330,6 +330,16 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment = figment.merge(Serialized::globals(env_overrides(env)));
+        Self::extract(figment)
+    }
+
+    /// Loads and validates a configuration file's text (over the defaults, without the
+    /// environment): what `load` does with a file, for checking a text before it is written.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::extract(Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(text)))
+    }
+
+    fn extract(figment: Figment) -> Result<Config, ConfigError> {
         let config: Config = figment.extract().map_err(|e| {
             let e = e
                 .into_iter()

@@ -11,9 +11,10 @@
 //! - `cargo xtask dev`: the demo serving a dev build of the PWA, rebuilt when client code changes.
 //! - `cargo xtask layers`: the module graph of `server` and `shared`, checked (no cycles, layers).
 //! - `cargo xtask browser [N]`: the browser tests N times in a row (5 by default).
+//! - `cargo xtask fuzz [--secs N] [TARGET…]`: each fuzz target (`fuzz/`) for N seconds.
 //!
-//! Installs are idempotent and use only rustup's target, crates.io, PyPI (pywa, pinned, in
-//! `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
+//! Installs are idempotent and use only rustup (the wasm target; the nightly toolchain for
+//! fuzzing), crates.io (cargo-fuzz, pinned, into cargo's bin directory), PyPI (pywa, pinned, in `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
 //! and Debian's chromium package; nothing is downloaded twice.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod fuzz;
 mod layers;
 mod pwa;
 
@@ -212,6 +214,16 @@ fn test() -> Result<()> {
     let started = Instant::now();
     ensure_wasm_target()?;
     run("format check", cargo().args(["fmt", "--all", "--check"]))?;
+    run(
+        "format check (fuzz targets)",
+        cargo().args([
+            "fmt",
+            "--all",
+            "--check",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+        ]),
+    )?;
     eprintln!("==> module layering (no import cycles; see docs/architecture.md)");
     layers::check(&root())?;
     // The PWA first: the binaries built below embed it, and the browser tests use them.
@@ -241,6 +253,8 @@ fn test() -> Result<()> {
     let python = ensure_interop_python()?;
     let (passed, failed) = run_tests(&python, &node_modules, &chromium)?;
     interop_pywa(&python)?;
+    // Every parser of hostile input, coverage-guided, briefly (`cargo xtask fuzz` runs longer).
+    let fuzzed = fuzz::campaign(true, fuzz::SMOKE_SECS, &[])?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
         // Debug build: smoke runs check correctness, never timings, and reuse the binaries the
@@ -253,6 +267,11 @@ fn test() -> Result<()> {
         started.elapsed().as_secs_f64(),
         report.total_gz() / 1024,
         pwa::BUDGET_GZ / 1024,
+    );
+    eprintln!(
+        "fuzzing: {} targets, {} inputs, 0 crashes",
+        fuzzed.len(),
+        fuzzed.iter().map(|o| o.runs).sum::<u64>()
     );
     // The plain closing line: every test of every crate, counted from cargo's own summaries.
     println!("tests: {passed} passed, {failed} failed");
@@ -377,9 +396,10 @@ fn main() -> ExitCode {
         Some("dev") => pwa::dev(&args[1..]),
         Some("layers") => layers::check(&root()),
         Some("browser") => browser(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers | browser [N]>"
+                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers | browser [N] | fuzz [--dev] [--secs N] [TARGET…]>"
             );
             return ExitCode::from(2);
         }

@@ -440,11 +440,12 @@ impl<R: Read> Read for Lf<R> {
 }
 
 /// The CSV records of a file, decoded as it streams; the header is the first record.
-pub type Records =
-    csv::Reader<Lf<encoding_rs_io::DecodeReaderBytes<Counted<std::fs::File>, Vec<u8>>>>;
+pub type Records = RecordsOf<std::fs::File>;
+/// The CSV records of any byte source (the fuzzer reads from memory).
+pub type RecordsOf<R> = csv::Reader<Lf<encoding_rs_io::DecodeReaderBytes<Counted<R>, Vec<u8>>>>;
 
 /// Opens a file for reading with what [`sniff`] found; `read` counts the file's bytes consumed.
-pub fn open(file: std::fs::File, sniffed: &Sniffed, read: Arc<AtomicU64>) -> Records {
+pub fn open<R: std::io::Read>(file: R, sniffed: &Sniffed, read: Arc<AtomicU64>) -> RecordsOf<R> {
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(sniffed.encoding))
         .bom_override(true)
