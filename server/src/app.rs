@@ -347,6 +347,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         inbox.clone(),
     );
     automation.spawn(&events, shutdown.clone());
+    // Bot-flow runs a stop interrupted between steps go on (their messages are keyed).
+    let resumed = automation.resume_flows().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "bot-flow runs resumed");
+    }
     let imports = Imports::new(
         Arc::clone(&store),
         Arc::clone(&hub) as Arc<dyn Broker>,

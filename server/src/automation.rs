@@ -129,6 +129,11 @@ pub fn check_rule(input: &RuleInput) -> Result<(), RuleError> {
                     ));
                 }
             }
+            RuleAction::ReplyInteractive(m) => {
+                m.check().map_err(|e| {
+                    error(format!("{field}.reply_interactive.{}", e.field), e.message)
+                })?;
+            }
             RuleAction::AddTags(tags) if tags.is_empty() => {
                 return Err(error(field, "name at least one tag"))
             }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connector;
 pub mod domain;
 pub mod export;
+pub mod flow;
 pub mod governor;
 pub mod http;
 pub mod hub;

@@ -30,6 +30,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "attributes" => &ids["attribute"],
         "compliance" => &ids["term_list"],
         "automation" if path.starts_with("automation/schedules/") => &ids["schedule"],
+        "automation" if path.starts_with("automation/flows/") => &ids["flow"],
         "automation" => &ids["rule"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
@@ -232,6 +233,8 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "segments/{id}" => Some(json!({"name": "Hijacked", "filter": {"all": []}})),
                 "automation/rules/{id}" => Some(json!({"name": "Hijacked",
                     "match": {"keywords": ["hello"]}, "actions": [{"resolve": {}}]})),
+                "automation/flows/{id}" => Some(json!({"name": "Hijacked", "start": "a",
+                    "nodes": {"a": {"type": "end"}}})),
                 "automation/schedules/{id}" => {
                     Some(json!({"name": "Hijacked", "time_zone": "UTC", "week": {}}))
                 }

@@ -311,6 +311,9 @@ pub struct OutgoingMessage {
     /// last message is more than 24 hours old.
     #[serde(default)]
     pub template: Option<TemplateInput>,
+    /// Reply buttons (up to 3) or a list (up to 10 rows), within WhatsApp's limits.
+    #[serde(default)]
+    pub interactive: Option<crate::interactive::InteractiveInput>,
     /// The `key` of a message in this conversation that this one answers (the customer sees it
     /// quoted).
     #[serde(default)]

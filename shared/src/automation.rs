@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compliance::FilterMatch;
-use crate::ids::{PhoneNumberId, RuleId, ScheduleId};
+use crate::ids::{FlowId, PhoneNumberId, RuleId, ScheduleId};
+use crate::interactive::InteractiveInput;
 
 /// The most rules a workspace has.
 pub const MAX_RULES_PER_TENANT: usize = 1_000;
@@ -103,6 +104,10 @@ pub enum RuleAction {
     Route { skill: String },
     /// Resolves the conversation (after any reply of the same rule).
     Resolve {},
+    /// Starts a bot flow for the contact (unless one is running for them already).
+    StartFlow { flow: FlowId },
+    /// Answers with reply buttons or a list (through the outbox and the word filter).
+    ReplyInteractive(InteractiveInput),
 }
 
 /// A keyword rule.

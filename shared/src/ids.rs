@@ -118,3 +118,7 @@ string_id!(
     /// A business-hours schedule (`sc_…`).
     ScheduleId
 );
+string_id!(
+    /// A bot flow (`fl_…`).
+    FlowId
+);

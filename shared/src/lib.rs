@@ -9,7 +9,9 @@ pub mod automation;
 pub mod compliance;
 pub mod contacts;
 pub mod error;
+pub mod flow;
 pub mod ids;
+pub mod interactive;
 pub mod message;
 pub mod normalize;
 pub mod permissions;
@@ -20,8 +22,8 @@ pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
-    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, RuleId,
-    ScheduleId, SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
+    ApiKeyId, ContactId, ConversationId, FlowId, ImportId, MessageKey, PhoneNumberId, RoleId,
+    RuleId, ScheduleId, SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

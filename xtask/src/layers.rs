@@ -31,6 +31,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "config",
             "connector",
             "export",
+            "flow",
             "governor",
             "http",
             "hub",
@@ -62,6 +63,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "automation",
+        &[
+            "api", "app", "auth", "http", "hub", "service", "store", "web",
+        ],
+    ),
+    (
+        "flow",
         &[
             "api", "app", "auth", "http", "hub", "service", "store", "web",
         ],

@@ -4,8 +4,9 @@
 
 use switchboard_shared::api::Page;
 use switchboard_shared::automation::{AutomationTest, RuleInput};
+use switchboard_shared::flow::FlowInput;
 use switchboard_shared::schedule::ScheduleInput;
-use switchboard_shared::{ErrorCode, RuleId, ScheduleId};
+use switchboard_shared::{ErrorCode, FlowId, RuleId, ScheduleId};
 
 use super::{json, no_content, ApiResult, Ctx, Failure};
 use crate::service::documents::{DocumentActor, DocumentError};
@@ -166,4 +167,46 @@ pub async fn import_holidays(ctx: Ctx) -> ApiResult {
         .import_holidays(&actor(&ctx), &schedule_id(&ctx), text, replace)
         .await?;
     json(StatusCode::OK, &report)
+}
+
+fn flow_id(ctx: &Ctx) -> FlowId {
+    FlowId::new(ctx.req.param(0))
+}
+
+/// `GET automation/flows`: every flow by name, with its runs since the server started.
+pub async fn list_flows(ctx: Ctx) -> ApiResult {
+    let items = ctx.automation.flows(&ctx.scope).await?;
+    json(StatusCode::OK, &Page { items, next: None })
+}
+
+/// `POST automation/flows` `{"name", "start", "nodes", …}`: `201`.
+pub async fn create_flow(ctx: Ctx) -> ApiResult {
+    let input: FlowInput = ctx.req.json()?;
+    let flow = ctx.automation.create_flow(&actor(&ctx), input).await?;
+    json(StatusCode::CREATED, &flow)
+}
+
+/// `GET automation/flows/{id}`.
+pub async fn get_flow(ctx: Ctx) -> ApiResult {
+    let flow = ctx.automation.flow(&ctx.scope, &flow_id(&ctx)).await?;
+    json(StatusCode::OK, &flow)
+}
+
+/// `PUT automation/flows/{id}`: replaces the flow whole; runs under way keep the version they
+/// started on.
+pub async fn replace_flow(ctx: Ctx) -> ApiResult {
+    let input: FlowInput = ctx.req.json()?;
+    let flow = ctx
+        .automation
+        .replace_flow(&actor(&ctx), &flow_id(&ctx), input)
+        .await?;
+    json(StatusCode::OK, &flow)
+}
+
+/// `DELETE automation/flows/{id}`: `204`; `409` while a rule starts it.
+pub async fn delete_flow(ctx: Ctx) -> ApiResult {
+    ctx.automation
+        .delete_flow(&actor(&ctx), &flow_id(&ctx))
+        .await?;
+    no_content()
 }

@@ -261,6 +261,30 @@ pub fn send_dto(ctx: &Ctx, s: OutboxRecord) -> Send {
 /// follows on the streams.
 pub async fn reply(ctx: Ctx) -> ApiResult {
     let body: OutgoingMessage = ctx.req.json()?;
+    if let Some(interactive) = body.interactive {
+        if body.text.is_some() || body.media.is_some() || body.template.is_some() {
+            return Err(Failure::bad_request(
+                "an `interactive` message carries its own text: send it alone",
+            ));
+        }
+        if let Err(e) = interactive.check() {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidValue,
+                format!("`interactive.{}`: {}", e.field, e.message),
+            )
+            .on_field(format!("interactive.{}", e.field)));
+        }
+        return send_draft(
+            ctx,
+            Draft::Interactive(interactive),
+            body.reply_to,
+            body.key,
+            body.confirm_warnings,
+            body.override_reason,
+        )
+        .await;
+    }
     let draft = match (body.text, body.media, body.template) {
         (text, Some(media), None) => Draft::Media {
             kind: media.kind,
@@ -285,15 +309,35 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
             ))
         }
     };
+    send_draft(
+        ctx,
+        draft,
+        body.reply_to,
+        body.key,
+        body.confirm_warnings,
+        body.override_reason,
+    )
+    .await
+}
+
+/// Queues a checked draft as the caller's reply: `202` with the send.
+async fn send_draft(
+    ctx: Ctx,
+    draft: Draft,
+    reply_to: Option<String>,
+    key: Option<String>,
+    confirm_warnings: bool,
+    override_reason: Option<String>,
+) -> ApiResult {
     let send = commands::send(
         &acting(&ctx),
         &id(&ctx),
         draft,
-        body.reply_to.as_deref(),
-        body.key.as_deref(),
+        reply_to.as_deref(),
+        key.as_deref(),
         FilterAck {
-            confirm_warnings: body.confirm_warnings,
-            override_reason: body.override_reason,
+            confirm_warnings,
+            override_reason,
             may_override: false,
         },
     )

@@ -9,6 +9,7 @@ use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
+use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
@@ -575,6 +576,30 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<HolidayImport>),
             )
         },
+        ("GET", "automation/flows") => op(
+            "Bot flows by name, with their runs since the server started",
+            None,
+            200,
+            Some(schema::<Page<Flow>>),
+        ),
+        ("POST", "automation/flows") => op(
+            "Make a bot flow (docs/flows.md); 422 `invalid_value` names the step and field \
+             (`nodes.menu.options[3].title`)",
+            Some(schema::<FlowInput>),
+            201,
+            Some(schema::<Flow>),
+        ),
+        ("GET", "automation/flows/{id}") => op("One flow", None, 200, Some(schema::<Flow>)),
+        ("PUT", "automation/flows/{id}") => op(
+            "Replace a flow whole (runs under way keep their version); with `version`, only \
+             over that version (409 otherwise)",
+            Some(schema::<FlowInput>),
+            200,
+            Some(schema::<Flow>),
+        ),
+        ("DELETE", "automation/flows/{id}") => {
+            op("Delete a flow no rule starts", None, 204, None)
+        }
         ("POST", "automation/test") => op(
             "Which rules a message would fire, in order, and why others would not; nothing is sent",
             Some(schema::<AutomationTest>),

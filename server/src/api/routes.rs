@@ -650,6 +650,43 @@ pub fn routes() -> &'static [Route] {
             )
             .upload(),
             Route::needs(
+                M::GET,
+                "automation/flows",
+                P::SettingsAutomation,
+                "flow.list",
+                h!(automation::list_flows),
+            ),
+            Route::needs(
+                M::POST,
+                "automation/flows",
+                P::SettingsAutomation,
+                "flow.create",
+                h!(automation::create_flow),
+            )
+            .large_json(),
+            Route::needs(
+                M::GET,
+                "automation/flows/{id}",
+                P::SettingsAutomation,
+                "flow.read",
+                h!(automation::get_flow),
+            ),
+            Route::needs(
+                M::PUT,
+                "automation/flows/{id}",
+                P::SettingsAutomation,
+                "flow.update",
+                h!(automation::replace_flow),
+            )
+            .large_json(),
+            Route::needs(
+                M::DELETE,
+                "automation/flows/{id}",
+                P::SettingsAutomation,
+                "flow.delete",
+                h!(automation::delete_flow),
+            ),
+            Route::needs(
                 M::POST,
                 "automation/test",
                 P::SettingsAutomation,

@@ -14,6 +14,13 @@ pub enum ItemKind {
     Rule,
     Schedule,
     TermList,
+    /// A bot flow's current definition.
+    Flow,
+    /// A flow as it was at one version (`<flow id>@<version>`): runs keep to the version they
+    /// started on.
+    FlowVersion,
+    /// A contact's run through a flow (by the customer's WhatsApp id: one run at a time).
+    FlowRun,
 }
 
 impl ItemKind {
@@ -21,6 +28,9 @@ impl ItemKind {
         match self {
             ItemKind::Rule => "rule",
             ItemKind::Schedule => "schedule",
+            ItemKind::Flow => "flow",
+            ItemKind::FlowVersion => "flow_version",
+            ItemKind::FlowRun => "flow_run",
             ItemKind::TermList => "term_list",
         }
     }

@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
+use switchboard_shared::interactive::InteractiveInput;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
 use super::{NumberDirectory, NumberEntry};
 use crate::connector::wire::{
-    Content, MarkRead, Media, Reaction, SendRequest, Template, TemplateComponent, TemplateInfo,
-    TemplateLanguage, TemplateParameter,
+    ButtonReply, Content, Interactive, InteractiveAction, ListRow, ListSection, MarkRead, Media,
+    Reaction, ReplyButton, SendRequest, Template, TemplateComponent, TemplateInfo,
+    TemplateLanguage, TemplateParameter, TextOnly,
 };
 use crate::connector::{CloudApi, CloudApiError};
 use crate::domain::ThreadRecord;
@@ -81,6 +83,8 @@ pub enum Draft {
         language: String,
         params: Vec<String>,
     },
+    /// Reply buttons or a list (WhatsApp's limits checked).
+    Interactive(InteractiveInput),
     /// An emoji on one of the conversation's messages; empty takes it back.
     Reaction {
         to: Wamid,
@@ -104,6 +108,7 @@ impl Draft {
                 caption: Some(c), ..
             } => vec![("caption".to_owned(), c.as_str())],
             Draft::Media { caption: None, .. } | Draft::Reaction { .. } => Vec::new(),
+            Draft::Interactive(m) => m.texts(),
             Draft::Template { params, .. } => params
                 .iter()
                 .enumerate()
@@ -246,6 +251,59 @@ impl Draft {
                         },
                     },
                     text: Some(rendered),
+                })
+            }
+            Draft::Interactive(m) => {
+                m.check()
+                    .map_err(|e| format!("`interactive.{}`: {}", e.field, e.message))?;
+                for (_, t) in m.texts() {
+                    text_checks(t)?;
+                }
+                let choices: Vec<String> =
+                    m.choices().iter().map(|(_, t)| (*t).to_owned()).collect();
+                let interactive = Interactive {
+                    kind: if m.list.is_some() { "list" } else { "button" }.into(),
+                    header: None,
+                    body: TextOnly {
+                        text: m.body.clone(),
+                    },
+                    footer: m.footer.clone().map(|text| TextOnly { text }),
+                    action: InteractiveAction {
+                        buttons: m
+                            .buttons
+                            .iter()
+                            .map(|b| ReplyButton {
+                                kind: "reply".into(),
+                                reply: ButtonReply {
+                                    id: b.id.clone(),
+                                    title: b.title.clone(),
+                                },
+                            })
+                            .collect(),
+                        button: m.list.as_ref().map(|l| l.button.clone()),
+                        sections: m
+                            .list
+                            .iter()
+                            .flat_map(|l| &l.sections)
+                            .map(|s| ListSection {
+                                title: s.title.clone(),
+                                rows: s
+                                    .rows
+                                    .iter()
+                                    .map(|r| ListRow {
+                                        id: r.id.clone(),
+                                        title: r.title.clone(),
+                                        description: r.description.clone(),
+                                    })
+                                    .collect(),
+                            })
+                            .collect(),
+                    },
+                };
+                Ok(Checked {
+                    // History shows the body and the choices offered.
+                    text: Some(format!("{}\n[{}]", m.body, choices.join(" | "))),
+                    content: Content::interactive(interactive),
                 })
             }
             Draft::Reaction { to, emoji } => {

@@ -504,14 +504,17 @@ pub trait AutomationStore: Send + Sync {
     ) -> StoreResult<Option<AutomationItem>>;
     /// Writes the document if the stored one has version `item.version - 1` (none stored when
     /// it is 1), with its audit line; `Conflict` when another change came first.
-    async fn put_item(&self, item: &AutomationItem, audit: &AuditRecord) -> StoreResult<()>;
+    /// `audit`: the change's audit line, written with it (none for run state, which changes
+    /// with every step of a bot flow).
+    async fn put_item(&self, item: &AutomationItem, audit: Option<&AuditRecord>)
+        -> StoreResult<()>;
     /// Removes a document; whether it was there.
     async fn delete_item(
         &self,
         tenant: &TenantId,
         kind: ItemKind,
         id: &str,
-        audit: &AuditRecord,
+        audit: Option<&AuditRecord>,
     ) -> StoreResult<bool>;
 }
 

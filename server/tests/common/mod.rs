@@ -389,6 +389,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("schedule", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "automation/flows",
+            &owner,
+            json!({"name": "Fixture", "start": "bye",
+                   "nodes": {"bye": {"type": "end", "text": "fixture"}}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("flow", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

@@ -34,7 +34,7 @@ impl TenantScope {
         audit: AuditRecord,
     ) -> StoreResult<AutomationItem> {
         item.tenant = self.tenant.clone();
-        self.store.put_item(&item, &self.bind(audit)).await?;
+        self.store.put_item(&item, Some(&self.bind(audit))).await?;
         Ok(item)
     }
 
@@ -45,7 +45,7 @@ impl TenantScope {
         audit: AuditRecord,
     ) -> StoreResult<bool> {
         self.store
-            .delete_item(&self.tenant, kind, id, &self.bind(audit))
+            .delete_item(&self.tenant, kind, id, Some(&self.bind(audit)))
             .await
     }
 }

@@ -34,6 +34,7 @@ use crate::automation::{check_rule, Incoming, RuleSet, RuleSpec};
 use crate::domain::*;
 use crate::store::{Store, StoreError};
 
+mod flows;
 mod schedules;
 
 pub use schedules::{HoursEntry, TenantHours};
@@ -163,6 +164,11 @@ struct Inner {
     /// of the same night cost the circuit breaker nothing; the outbox key alone keeps a restart
     /// from sending one twice).
     off_hours_sent: DashMap<(TenantId, String), i64>,
+    /// The customers in a bot flow now (their runs are stored; this spares every other
+    /// message a read).
+    in_flow: DashMap<(TenantId, WaId), ()>,
+    /// Runs started, completed and handed off per (tenant, flow) since the server started.
+    flow_counts: DashMap<(TenantId, String), flows::FlowCounts>,
 }
 
 impl Automation {
@@ -184,6 +190,8 @@ impl Automation {
                 hits: DashMap::new(),
                 hours: DashMap::new(),
                 off_hours_sent: DashMap::new(),
+                in_flow: DashMap::new(),
+                flow_counts: DashMap::new(),
             }),
         }
     }
@@ -303,6 +311,10 @@ impl Automation {
                 return;
             }
         };
+        // A customer in a bot flow answers the flow, not the rules.
+        if self.flow_reply(tenant, message).await {
+            return;
+        }
         let store = &self.inner.store;
         let conversation =
             store
@@ -452,7 +464,15 @@ impl Automation {
             name: entry.doc.name.clone(),
         };
         match self
-            .reply(tenant, message, conversation, &sender, rendered, &key, now)
+            .reply(
+                tenant,
+                message,
+                conversation,
+                &sender,
+                Draft::Text(rendered),
+                &key,
+                now,
+            )
             .await
         {
             Ok(()) => {
@@ -487,12 +507,24 @@ impl Automation {
         message: &InboundMessage,
         conversation: &ConversationId,
         sender: &Sender,
-        text: String,
+        draft: Draft,
         key: &str,
         now: i64,
     ) -> Result<(), String> {
-        let inner = &self.inner;
-        let mut window = inner
+        self.breaker(tenant, conversation, now)?;
+        self.send_automatic(tenant, message, conversation, sender, draft, key, now)
+            .await
+    }
+
+    /// Counts an automatic reply against the conversation's circuit breaker.
+    fn breaker(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: i64,
+    ) -> Result<(), String> {
+        let mut window = self
+            .inner
             .breaker
             .entry((tenant.clone(), conversation.clone()))
             .or_default();
@@ -510,15 +542,27 @@ impl Automation {
             ));
         }
         window.push_back(now);
-        drop(window);
+        Ok(())
+    }
+
+    /// Sends an automatic message without the circuit breaker (a bot flow's messages each
+    /// answer the customer's own step, so they cannot loop): through the word filter (a blocked
+    /// one is audited, not sent) and the durable outbox under `key`.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_automatic(
+        &self,
+        tenant: &TenantId,
+        message: &InboundMessage,
+        conversation: &ConversationId,
+        sender: &Sender,
+        draft: Draft,
+        key: &str,
+        now: i64,
+    ) -> Result<(), String> {
+        let inner = &self.inner;
         let screened = inner
             .filter
-            .screen(
-                tenant,
-                &message.number,
-                Draft::Text(text),
-                &FilterAck::default(),
-            )
+            .screen(tenant, &message.number, draft, &FilterAck::default())
             .await
             .map_err(|e| e.to_string())?;
         let screened = match screened {
@@ -595,11 +639,28 @@ impl Automation {
                     message,
                     conversation,
                     &sender,
-                    text.clone(),
+                    Draft::Text(text.clone()),
                     &key,
                     now,
                 )
                 .await
+            }
+            RuleAction::ReplyInteractive(m) => {
+                let key = format!("auto-{}-{}", rule.id, message.key);
+                self.reply(
+                    tenant,
+                    message,
+                    conversation,
+                    &sender,
+                    Draft::Interactive(m.clone()),
+                    &key,
+                    now,
+                )
+                .await
+            }
+            RuleAction::StartFlow { flow } => {
+                self.start_flow(tenant, message, conversation, flow, now)
+                    .await
             }
             RuleAction::AddTags(tags) => {
                 let Some(mut contact) = inner
@@ -781,6 +842,20 @@ impl Automation {
                 format!("numbers[{i}]"),
                 format!("no number `{n}` in this workspace"),
             ));
+        }
+        for (i, action) in input.actions.iter().enumerate() {
+            if let RuleAction::StartFlow { flow } = action {
+                if scope
+                    .automation_item(ItemKind::Flow, flow.as_str())
+                    .await?
+                    .is_none()
+                {
+                    return Err(invalid(
+                        format!("actions[{i}].start_flow.flow"),
+                        format!("no flow `{flow}` in this workspace"),
+                    ));
+                }
+            }
         }
         if let Some(id) = &input.conditions.schedule {
             if self

@@ -27,15 +27,17 @@ pub async fn automation_items_are_versioned_and_per_tenant(store: &dyn Store) {
     let first = item(&tenant, "ar_1", 1, r#"{"name":"Prices"}"#);
     // Each write its own audit line (an audit id is unique).
     let a = || audit(&tenant, "rule.change");
-    store.put_item(&first, &a()).await.unwrap();
-    assert!(conflict(store.put_item(&first, &a()).await));
+    store.put_item(&first, Some(&a())).await.unwrap();
+    assert!(conflict(store.put_item(&first, Some(&a())).await));
     let second = item(&tenant, "ar_1", 2, r#"{"name":"Prices, again"}"#);
-    store.put_item(&second, &a()).await.unwrap();
+    store.put_item(&second, Some(&a())).await.unwrap();
     assert!(conflict(
-        store.put_item(&item(&tenant, "ar_1", 2, "{}"), &a()).await
+        store
+            .put_item(&item(&tenant, "ar_1", 2, "{}"), Some(&a()))
+            .await
     ));
     store
-        .put_item(&item(&tenant, "ar_2", 1, "{}"), &a())
+        .put_item(&item(&tenant, "ar_2", 1, "{}"), Some(&a()))
         .await
         .unwrap();
     let listed = store.list_items(&tenant, ItemKind::Rule).await.unwrap();
@@ -59,11 +61,11 @@ pub async fn automation_items_are_versioned_and_per_tenant(store: &dyn Store) {
         .unwrap()
         .is_none());
     assert!(!store
-        .delete_item(&other, ItemKind::Rule, "ar_1", &a())
+        .delete_item(&other, ItemKind::Rule, "ar_1", Some(&a()))
         .await
         .unwrap());
     assert!(store
-        .delete_item(&tenant, ItemKind::Rule, "ar_1", &a())
+        .delete_item(&tenant, ItemKind::Rule, "ar_1", Some(&a()))
         .await
         .unwrap());
     assert_eq!(

@@ -146,7 +146,11 @@ impl AutomationStore for ScyllaStore {
         Ok(first_row::<ItemRow>(result)?.map(|r| r.into_item(kind)))
     }
 
-    async fn put_item(&self, item: &AutomationItem, audit: &AuditRecord) -> StoreResult<()> {
+    async fn put_item(
+        &self,
+        item: &AutomationItem,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
         let row = ItemRow::of(item);
         let result = if item.version <= 1 {
             self.session
@@ -176,7 +180,10 @@ impl AutomationStore for ScyllaStore {
                 item.version - 1
             )));
         }
-        self.write_audit(audit).await
+        match audit {
+            Some(a) => self.write_audit(a).await,
+            None => Ok(()),
+        }
     }
 
     async fn delete_item(
@@ -184,7 +191,7 @@ impl AutomationStore for ScyllaStore {
         tenant: &TenantId,
         kind: ItemKind,
         id: &str,
-        audit: &AuditRecord,
+        audit: Option<&AuditRecord>,
     ) -> StoreResult<bool> {
         let result = self
             .session
@@ -195,8 +202,8 @@ impl AutomationStore for ScyllaStore {
             .await
             .map_err(unavailable)?;
         let deleted = lwt_applied(result)?;
-        if deleted {
-            self.write_audit(audit).await?;
+        if let (true, Some(a)) = (deleted, audit) {
+            self.write_audit(a).await?;
         }
         Ok(deleted)
     }

@@ -74,8 +74,12 @@ impl AutomationStore for SqliteStore {
         .await
     }
 
-    async fn put_item(&self, item: &AutomationItem, audit: &AuditRecord) -> StoreResult<()> {
-        let (item, audit) = (item.clone(), audit.clone());
+    async fn put_item(
+        &self,
+        item: &AutomationItem,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
+        let (item, audit) = (item.clone(), audit.cloned());
         self.write(move |conn, _| {
             let stored: Option<i64> = conn
                 .query_row(
@@ -110,7 +114,10 @@ impl AutomationStore for SqliteStore {
                 ],
             )
             .map_err(unavailable)?;
-            insert_audit(conn, &audit)
+            match &audit {
+                Some(a) => insert_audit(conn, a),
+                None => Ok(()),
+            }
         })
         .await
     }
@@ -120,9 +127,9 @@ impl AutomationStore for SqliteStore {
         tenant: &TenantId,
         kind: ItemKind,
         id: &str,
-        audit: &AuditRecord,
+        audit: Option<&AuditRecord>,
     ) -> StoreResult<bool> {
-        let (t, id, audit) = (tenant.clone(), id.to_owned(), audit.clone());
+        let (t, id, audit) = (tenant.clone(), id.to_owned(), audit.cloned());
         self.write(move |conn, _| {
             let n = conn
                 .execute(
@@ -130,8 +137,8 @@ impl AutomationStore for SqliteStore {
                     params![t.as_str(), kind.as_str(), id],
                 )
                 .map_err(unavailable)?;
-            if n > 0 {
-                insert_audit(conn, &audit)?;
+            if let (true, Some(a)) = (n > 0, &audit) {
+                insert_audit(conn, a)?;
             }
             Ok(n > 0)
         })
