@@ -173,6 +173,10 @@ fn run_target(dev: bool, target: &'static str, secs: u64) -> Result<Outcome> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    if text.contains("failed to build fuzz script") {
+        eprintln!("{text}");
+        bail!("fuzz {target}: the target did not build (sources changed during the campaign?)");
+    }
     let crash = (!output.status.success()).then(|| {
         // libFuzzer names the input it kept; anything else is shown whole below.
         text.lines()
