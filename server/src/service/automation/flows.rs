@@ -340,37 +340,37 @@ impl Automation {
 
     /// Runs a flow from `event` until it waits for the customer or ends: each step's effects
     /// first (keyed, so a replay after a crash repeats none), then its state.
-    async fn drive(
-        &self,
-        tenant: &TenantId,
-        message: &InboundMessage,
+    fn drive<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        message: &'a InboundMessage,
         mut item: AutomationItem,
         mut doc: RunDoc,
-        mut event: Event,
-    ) -> Result<(), String> {
-        let store = &self.inner.store;
-        let contact = store
-            .find_contact(tenant, message.customer.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut fields: BTreeMap<String, Value> = BTreeMap::new();
-        if let Some(c) = &contact {
-            for (k, v) in &c.attributes {
-                fields.insert(k.clone(), v.clone());
+        event: Event,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let store = &self.inner.store;
+            let contact = store
+                .find_contact(tenant, message.customer.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut fields: BTreeMap<String, Value> = BTreeMap::new();
+            if let Some(c) = &contact {
+                for (k, v) in &c.attributes {
+                    fields.insert(k.clone(), v.clone());
+                }
+                if let Some(name) = c.name.as_ref().or(c.profile_name.as_ref()) {
+                    fields.insert("name".into(), Value::String(name.clone()));
+                }
+                if let Some(p) = &c.phone {
+                    fields.insert("phone".into(), Value::String(format!("+{p}")));
+                }
             }
-            if let Some(name) = c.name.as_ref().or(c.profile_name.as_ref()) {
-                fields.insert("name".into(), Value::String(name.clone()));
-            }
-            if let Some(p) = &c.phone {
-                fields.insert("phone".into(), Value::String(format!("+{p}")));
-            }
-        }
-        let region = contact.as_ref().and_then(|c| c.country.clone());
-        let sender = Sender {
-            id: doc.flow.to_string(),
-            name: doc.definition.name.clone(),
-        };
-        for _ in 0..20 {
+            let region = contact.as_ref().and_then(|c| c.country.clone());
+            let sender = Sender {
+                id: doc.flow.to_string(),
+                name: doc.definition.name.clone(),
+            };
             let step = advance(
                 &doc.definition,
                 &mut doc.state,
@@ -456,21 +456,29 @@ impl Automation {
                 .put_item(&item, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            match fetch {
-                Some(f) => {
-                    event = Event::Fetched(
-                        lookup(
-                            &f,
-                            &doc.definition.allow_hosts,
-                            doc.definition.secret.as_deref(),
-                        )
-                        .await,
-                    )
+            let Some(f) = fetch else {
+                return Ok(());
+            };
+            // The lookup goes on by itself: the customer's lane (and everyone else's in it) does
+            // not wait for someone's shop API. Nothing else writes the run meanwhile: a message
+            // from the customer finds it not waiting and leaves it alone.
+            let this = self.clone();
+            let tenant = tenant.clone();
+            let message = message.clone();
+            tokio::spawn(async move {
+                let answer = lookup(
+                    &f,
+                    &doc.definition.allow_hosts,
+                    doc.definition.secret.as_deref(),
+                )
+                .await;
+                let next = this.drive(&tenant, &message, item, doc, Event::Fetched(answer));
+                if let Err(e) = next.await {
+                    tracing::warn!(error = %e, "a flow step after a lookup failed");
                 }
-                None => return Ok(()),
-            }
-        }
-        Err("a flow went round too many lookups without waiting".into())
+            });
+            Ok(())
+        })
     }
 
     async fn hand_off(
