@@ -755,12 +755,10 @@ pub fn advance(
     let mut event = Some(event);
     for _ in 0..MAX_TRANSITIONS {
         let Some(node) = flow.nodes.get(&state.node) else {
-            step.effects.push(Effect::Handoff {
-                skill: None,
-                note: format!("Bot flow “{}” lost its step; handed over.", flow.name),
-            });
-            step.finish = Some(Finish::HandedOff);
-            return step;
+            return hand_over(
+                step,
+                format!("Bot flow “{}” lost its step; handed over.", flow.name),
+            );
         };
         let scope_vars = state.vars.clone();
         let scope = Scope {
@@ -945,14 +943,7 @@ pub fn advance(
                         }
                         None => match fallback {
                             Some(f) => goto(state, f),
-                            None => {
-                                step.effects.push(Effect::Handoff {
-                                    skill: None,
-                                    note: note(&state.vars, flow),
-                                });
-                                step.finish = Some(Finish::HandedOff);
-                                return step;
-                            }
+                            None => return hand_over(step, note(&state.vars, flow)),
                         },
                     }
                 }
@@ -1001,14 +992,7 @@ pub fn advance(
                         }
                         None => match fallback {
                             Some(f) => goto(state, f),
-                            None => {
-                                step.effects.push(Effect::Handoff {
-                                    skill: None,
-                                    note: note(&state.vars, flow),
-                                });
-                                step.finish = Some(Finish::HandedOff);
-                                return step;
-                            }
+                            None => return hand_over(step, note(&state.vars, flow)),
                         },
                     }
                 }
@@ -1024,13 +1008,18 @@ pub fn advance(
             },
         }
     }
-    step.effects.push(Effect::Handoff {
-        skill: None,
-        note: format!(
+    hand_over(
+        step,
+        format!(
             "Bot flow “{}” went round without waiting; handed over.",
             flow.name
         ),
-    });
+    )
+}
+
+/// Ends a run by handing it to people, with `note` for them.
+fn hand_over(mut step: Step, note: String) -> Step {
+    step.effects.push(Effect::Handoff { skill: None, note });
     step.finish = Some(Finish::HandedOff);
     step
 }

@@ -12,16 +12,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// What the simulator received from the business for `to`, as texts, oldest first.
-async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<String> {
-    sim_get::<Vec<Value>>(&api.client, sim, "sent")
-        .await
-        .iter()
-        .filter(|m| m["body"]["to"].as_str() == Some(to))
-        .filter_map(|m| m["body"]["text"]["body"].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Waits until the conversation with `from` holds `n` messages (so the next customer message
 /// is a later one, not a concurrent one).
 async fn stored(api: &Api, owner: &Auth, from: &str, n: usize) -> String {

@@ -14,16 +14,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The texts (or interactive bodies) the business sent `to`, oldest first.
-async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<Value> {
-    sim_get::<Vec<Value>>(&api.client, sim, "sent")
-        .await
-        .into_iter()
-        .filter(|m| m["body"]["to"].as_str() == Some(to))
-        .map(|m| m["body"].clone())
-        .collect()
-}
-
 fn text_of(body: &Value) -> String {
     body["text"]["body"]
         .as_str()
@@ -37,7 +27,7 @@ async fn until_sent(api: &Api, sim: &str, to: &str, wanted: &str) -> Vec<Value> 
         &format!("a message with {wanted:?}"),
         Duration::from_secs(10),
         || async {
-            let sent = sent_to(api, sim, to).await;
+            let sent = sent_bodies(api, sim, to).await;
             sent.iter()
                 .any(|b| text_of(b).contains(wanted))
                 .then_some(sent)

@@ -11,16 +11,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// What the simulator received from the business for `to`, as texts, oldest first.
-async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<String> {
-    sim_get::<Vec<Value>>(&api.client, sim, "sent")
-        .await
-        .iter()
-        .filter(|m| m["body"]["to"].as_str() == Some(to))
-        .filter_map(|m| m["body"]["text"]["body"].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Waits until the business has sent `to` a text containing `wanted`; all texts sent to them.
 async fn reply_containing(api: &Api, sim: &str, to: &str, wanted: &str) -> Vec<String> {
     eventually(

@@ -32,7 +32,7 @@ pub const TARGETS: &[&str] = &[
     "ics",
 ];
 /// Seconds per target in `cargo xtask test`.
-pub const SMOKE_SECS: u64 = 8;
+pub const SMOKE_SECS: u64 = 5;
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
 const TIMEOUT_SECS: u64 = 10;
 const RSS_MB: u64 = 2048;
@@ -208,17 +208,80 @@ fn run_target(dev: bool, target: &'static str, secs: u64) -> Result<Outcome> {
 /// Builds every target (unoptimised with `dev`), then runs each (or those named) for `secs`;
 /// fails on any crash.
 pub fn campaign(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
-    ensure_nightly()?;
-    ensure_cargo_fuzz()?;
     for name in only {
         if !TARGETS.contains(&name.as_str()) {
             bail!("no fuzz target `{name}`; there are: {}", TARGETS.join(", "));
         }
     }
+    ensure_nightly()?;
+    ensure_cargo_fuzz()?;
     run(
         "build the fuzz targets (nightly, libFuzzer coverage, overflow checks)",
         cargo_fuzz().arg("build").args(options(dev)),
     )?;
+    run_all(dev, secs, only)
+}
+
+/// The unoptimised build of every target, started in the background at low priority (so
+/// `cargo xtask test` builds it on the cores its other steps leave idle); [`Background::finish`]
+/// waits for it.
+pub struct Background {
+    child: std::process::Child,
+    log: PathBuf,
+    started: Instant,
+}
+
+pub fn build_in_background() -> Result<Background> {
+    ensure_nightly()?;
+    ensure_cargo_fuzz()?;
+    let log = root().join("target/fuzz-build.log");
+    std::fs::create_dir_all(root().join("target"))?;
+    let out = std::fs::File::create(&log)?;
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "15", "cargo", "+nightly", "fuzz", "build"])
+        .args(options(true))
+        .current_dir(root().join("fuzz"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    eprintln!(
+        "==> build the fuzz targets in the background (log: {})",
+        log.display()
+    );
+    Ok(Background {
+        child: cmd.spawn().context("could not start the fuzz build")?,
+        log,
+        started: Instant::now(),
+    })
+}
+
+impl Background {
+    /// Waits for the build, then runs every target for `secs` (unoptimised).
+    pub fn finish(mut self, secs: u64) -> Result<Vec<Outcome>> {
+        let status = self.child.wait()?;
+        if !status.success() {
+            eprintln!("{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            bail!("the fuzz targets did not build ({status})");
+        }
+        eprintln!(
+            "<== build the fuzz targets in the background (done {:.0}s after it started)",
+            self.started.elapsed().as_secs_f64()
+        );
+        run_all(true, secs, &[])
+    }
+}
+
+impl Drop for Background {
+    /// A suite that stops early leaves no build running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_all(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for target in TARGETS
         .iter()

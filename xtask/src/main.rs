@@ -226,6 +226,8 @@ fn test() -> Result<()> {
     )?;
     eprintln!("==> module layering (no import cycles; see docs/architecture.md)");
     layers::check(&root())?;
+    // Built on the cores the steps below leave idle; run after the tests.
+    let fuzz_build = fuzz::build_in_background()?;
     // The PWA first: the binaries built below embed it, and the browser tests use them.
     let report = pwa::build(&root().join("client/dist"), true)?;
     let node_modules = pwa::ensure_node_tools()?;
@@ -254,7 +256,7 @@ fn test() -> Result<()> {
     let (passed, failed) = run_tests(&python, &node_modules, &chromium)?;
     interop_pywa(&python)?;
     // Every parser of hostile input, coverage-guided, briefly (`cargo xtask fuzz` runs longer).
-    let fuzzed = fuzz::campaign(true, fuzz::SMOKE_SECS, &[])?;
+    let fuzzed = fuzz_build.finish(fuzz::SMOKE_SECS)?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
         // Debug build: smoke runs check correctness, never timings, and reuse the binaries the

@@ -494,3 +494,22 @@ pub async fn sim_get<T: serde::de::DeserializeOwned>(
         .await
         .unwrap()
 }
+
+/// What the simulator received from the business for `to`, oldest first (the send requests).
+pub async fn sent_bodies(api: &Api, sim: &str, to: &str) -> Vec<Value> {
+    sim_get::<Vec<Value>>(&api.client, sim, "sent")
+        .await
+        .into_iter()
+        .filter(|m| m["body"]["to"].as_str() == Some(to))
+        .map(|m| m["body"].clone())
+        .collect()
+}
+
+/// The texts the business sent `to`, oldest first.
+pub async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<String> {
+    sent_bodies(api, sim, to)
+        .await
+        .iter()
+        .filter_map(|b| b["text"]["body"].as_str().map(str::to_owned))
+        .collect()
+}

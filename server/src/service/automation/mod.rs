@@ -630,33 +630,17 @@ impl Automation {
             name: rule.name.clone(),
         };
         match action {
-            RuleAction::Reply { text } => {
+            RuleAction::Reply { .. } | RuleAction::ReplyInteractive(_) => {
+                let draft = match action {
+                    RuleAction::ReplyInteractive(m) => Draft::Interactive(m.clone()),
+                    RuleAction::Reply { text } => Draft::Text(text.clone()),
+                    _ => unreachable!("matched above"),
+                };
                 // One key per (rule, message): evaluating the same message again never sends a
                 // second reply.
                 let key = format!("auto-{}-{}", rule.id, message.key);
-                self.reply(
-                    tenant,
-                    message,
-                    conversation,
-                    &sender,
-                    Draft::Text(text.clone()),
-                    &key,
-                    now,
-                )
-                .await
-            }
-            RuleAction::ReplyInteractive(m) => {
-                let key = format!("auto-{}-{}", rule.id, message.key);
-                self.reply(
-                    tenant,
-                    message,
-                    conversation,
-                    &sender,
-                    Draft::Interactive(m.clone()),
-                    &key,
-                    now,
-                )
-                .await
+                self.reply(tenant, message, conversation, &sender, draft, &key, now)
+                    .await
             }
             RuleAction::StartFlow { flow } => {
                 self.start_flow(tenant, message, conversation, flow, now)
