@@ -83,7 +83,7 @@ pub fn parse(body: &[u8], received_at: UnixMillis) -> Result<ParsedWebhook, Webh
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let entry_time = entry.time.map(|t| t * 1000).unwrap_or(received_at);
+        let entry_time = entry.time.and_then(seconds_in_range).unwrap_or(received_at);
         for change in entry.changes {
             changes.push(parse_change(change, waba_id.clone(), entry_time));
         }
@@ -102,13 +102,22 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     v.as_str()
 }
 
-/// Unix seconds as Meta sends them (a string, sometimes a number) to milliseconds.
+/// Unix seconds as Meta sends them (a string, sometimes a number) to milliseconds; a time
+/// before 1970 or after 9999 is no time at all (the receipt time stands in), not an overflow.
 fn seconds_to_ms(value: Option<&Value>) -> Option<UnixMillis> {
-    match value? {
-        Value::String(s) => s.trim().parse::<i64>().ok().map(|s| s * 1000),
-        Value::Number(n) => n.as_i64().map(|s| s * 1000),
-        _ => None,
-    }
+    let seconds = match value? {
+        Value::String(s) => s.trim().parse::<i64>().ok()?,
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    seconds_in_range(seconds)
+}
+
+fn seconds_in_range(seconds: i64) -> Option<UnixMillis> {
+    // 9999-12-31T23:59:59Z.
+    (0..=253_402_300_799)
+        .contains(&seconds)
+        .then(|| seconds * 1000)
 }
 
 fn seconds_text(value: Option<&Value>) -> String {
@@ -324,6 +333,32 @@ fn parse_status(status: &Value, number: Option<&PhoneNumberId>) -> Option<Status
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `webhook` fuzz target (fuzz/regressions/webhook/): a timestamp whose
+    /// milliseconds do not fit an `i64` panicked on the multiplication.
+    #[test]
+    fn absurd_timestamps_fall_back_to_the_receipt_time() {
+        let body = |ts: &str| {
+            format!(
+                r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","time":{ts},
+                "changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp",
+                "metadata":{{"display_phone_number":"1","phone_number_id":"2"}},
+                "messages":[{{"from":"79161234567","id":"wamid.1","timestamp":"{ts}",
+                "type":"text","text":{{"body":"hi"}}}}]}}}}]}}]}}"#
+            )
+        };
+        for ts in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "253402300800",
+        ] {
+            let parsed = parse(body(ts).as_bytes(), 42).unwrap();
+            let text = format!("{parsed:?}");
+            assert!(text.contains("at_ms: 42"), "{ts}: {text}");
+        }
+        let parsed = parse(body("1700000000").as_bytes(), 42).unwrap();
+        assert!(format!("{parsed:?}").contains("at_ms: 1700000000000"));
+    }
 
     #[test]
     fn refuses_non_json_and_non_envelopes_only() {
