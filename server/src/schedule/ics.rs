@@ -146,12 +146,8 @@ fn date_value(value: &str) -> Result<Date, String> {
         );
         return Date::new(y, m, d).map_err(|_| format!("`{v}` is not a date"));
     }
-    if v.len() >= 15 && v.as_bytes().get(8) == Some(&b'T') {
-        return Err(format!(
-            "not an all-day event (it starts at {}:{})",
-            &v[9..11],
-            &v[11..13]
-        ));
+    if let (Some(b'T'), Some(h), Some(m)) = (v.as_bytes().get(8), v.get(9..11), v.get(11..13)) {
+        return Err(format!("not an all-day event (it starts at {h}:{m})"));
     }
     Err(format!("`{v}` is not a date (`YYYYMMDD`)"))
 }
@@ -161,11 +157,13 @@ fn duration_days(value: &str) -> Result<i64, String> {
     let v = value.trim().trim_start_matches('+');
     let bad = || format!("a duration `{v}` that is not whole days (`P1D`, `P2W`)");
     let body = v.strip_prefix('P').ok_or_else(bad)?;
-    let (n, unit) = body.split_at(body.len().saturating_sub(1));
+    // The unit is the last character, whatever its width.
+    let at = body.char_indices().next_back().map_or(0, |(i, _)| i);
+    let (n, unit) = body.split_at(at);
     let n: i64 = n.parse().map_err(|_| bad())?;
     match unit {
         "D" => Ok(n),
-        "W" => Ok(n * 7),
+        "W" => n.checked_mul(7).ok_or_else(bad),
         _ => Err(bad()),
     }
 }
@@ -199,7 +197,7 @@ fn yearly(rule: &str, start: Date) -> Result<Yearly, String> {
                     .ok_or_else(not_taken)?
             }
             "COUNT" => out.count = Some(value.parse().map_err(|_| not_taken())?),
-            "UNTIL" => out.until = Some(date_value(&value[..value.len().min(8)])?),
+            "UNTIL" => out.until = Some(date_value(value.get(..8).unwrap_or(value))?),
             "BYMONTH" if value.parse::<i8>().ok() == Some(start.month()) => {}
             "BYMONTHDAY" if value.parse::<i8>().ok() == Some(start.day()) => {}
             "WKST" => {}
@@ -243,7 +241,7 @@ fn occurrences(
         .filter(|p| p.name.as_str().eq_ignore_ascii_case("EXDATE"))
     {
         for v in p.val.as_str().split(',') {
-            excluded.push(date_value(&v[..v.len().min(8)])?);
+            excluded.push(date_value(v.get(..8).unwrap_or(v))?);
         }
     }
     let starts: Vec<Date> = match prop(event, "RRULE") {
@@ -336,6 +334,20 @@ END:VCALENDAR\r\n";
         assert!(read(&deep, today, until).unwrap_err().contains("nested"));
         let huge = "X".repeat(MAX_ICS_BYTES + 1);
         assert!(read(&huge, today, until).unwrap_err().contains("KiB"));
+    }
+
+    /// Found by the `ics` fuzz target (fuzz/regressions/ics/): byte offsets inside a
+    /// multi-byte character, and a duration of weeks that overflowed.
+    #[test]
+    fn odd_characters_and_huge_durations_are_reasons_not_panics() {
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270101\nDURATION:P1Ϭ\n\
+SUMMARY:A\nEND:VEVENT\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270102\nDURATION:P9223372036854775807W\n\
+SUMMARY:B\nEND:VEVENT\nBEGIN:VEVENT\nDTSTART:20270103TϬϬϬϬϬϬ\nSUMMARY:C\nEND:VEVENT\n\
+BEGIN:VEVENT\nDTSTART;VALUE=DATE:20270104\nRRULE:FREQ=YEARLY;UNTIL=2030ϬϬϬϬ\nSUMMARY:D\n\
+END:VEVENT\nEND:VCALENDAR\n";
+        let h = read(ics, date("2026-12-05"), date("2029-12-31")).unwrap();
+        assert!(h.days.is_empty(), "{h:?}");
+        assert_eq!(h.skipped.len(), 4, "{h:?}");
     }
 
     #[test]
