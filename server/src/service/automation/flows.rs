@@ -350,7 +350,7 @@ impl Automation {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let store = &self.inner.store;
-            let contact = store
+            let mut contact = store
                 .find_contact(tenant, message.customer.as_str())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -381,54 +381,43 @@ impl Automation {
             );
             let mut fetch: Option<Fetch> = None;
             for effect in step.effects {
-                match effect {
-                    Effect::Say { seq, text } => {
-                        let key = format!("flow-{}-{seq}", doc.run);
-                        self.send_automatic(
-                            tenant,
-                            message,
-                            &doc.conversation,
-                            &sender,
-                            Draft::Text(text),
-                            &key,
-                            now_ms(),
-                        )
-                        .await?;
-                    }
-                    Effect::Menu { seq, message: m } => {
-                        let key = format!("flow-{}-{seq}", doc.run);
-                        self.send_automatic(
-                            tenant,
-                            message,
-                            &doc.conversation,
-                            &sender,
-                            Draft::Interactive(m),
-                            &key,
-                            now_ms(),
-                        )
-                        .await?;
-                    }
+                let (seq, draft) = match effect {
+                    Effect::Say { seq, text } => (seq, Draft::Text(text)),
+                    Effect::Menu { seq, message: m } => (seq, Draft::Interactive(m)),
                     Effect::SetAttribute { key, value } => {
-                        if let Some(mut c) = store
-                            .find_contact(tenant, message.customer.as_str())
-                            .await
-                            .map_err(|e| e.to_string())?
-                        {
+                        // The contact read for this step's templates, changed and written back.
+                        if let Some(c) = contact.as_mut() {
                             if c.attributes.get(&key) != Some(&value) {
                                 c.attributes.insert(key.clone(), value.clone());
                                 fields.insert(key, value);
                                 store
-                                    .put_contact(&c, None, None)
+                                    .put_contact(c, None, None)
                                     .await
                                     .map_err(|e| e.to_string())?;
                             }
                         }
+                        continue;
                     }
                     Effect::Handoff { skill, note } => {
                         self.hand_off(tenant, &doc, &sender, skill, note).await?;
+                        continue;
                     }
-                    Effect::Fetch(f) => fetch = Some(f),
-                }
+                    Effect::Fetch(f) => {
+                        fetch = Some(f);
+                        continue;
+                    }
+                };
+                let key = format!("flow-{}-{seq}", doc.run);
+                self.send_automatic(
+                    tenant,
+                    message,
+                    &doc.conversation,
+                    &sender,
+                    draft,
+                    &key,
+                    now_ms(),
+                )
+                .await?;
             }
             if let Some(finish) = step.finish {
                 store
