@@ -266,6 +266,19 @@ impl ServerProcess {
     }
 
     /// The process id of the running server.
+    /// Creates the demo tenant's owner and signs in: a bearer token.
+    pub fn owner_token(&self, password: &str) -> String {
+        self.create_user("owner@demo.example", "owner", password);
+        let token: Value = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({"email": "owner@demo.example", "password": password}))
+            .send()
+            .and_then(|r| r.json())
+            .expect("token");
+        token["token"].as_str().expect("a token").to_owned()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("the server is running").id()
     }

@@ -119,15 +119,7 @@ fn flow_runs_continue_after_a_kill_and_send_each_message_once() {
         &server.url("/webhooks/whatsapp"),
         &["--sent-after-ms", "50", "--delivered-after-ms", "100"],
     );
-    server.create_user("owner@demo.example", "owner", PASSWORD);
-    let token: Value = server
-        .client
-        .post(server.url("/api/v1/auth/token"))
-        .json(&json!({"email": "owner@demo.example", "password": PASSWORD}))
-        .send()
-        .and_then(|r| r.json())
-        .expect("token");
-    let token = token["token"].as_str().expect("a token").to_owned();
+    let token = server.owner_token(PASSWORD);
     let flow = call(
         &server,
         &token,

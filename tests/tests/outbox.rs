@@ -84,15 +84,7 @@ fn queued_replies_survive_a_kill_and_are_sent_once() {
             "150",
         ],
     );
-    server.create_user("owner@demo.example", "owner", PASSWORD);
-    let token: Value = server
-        .client
-        .post(server.url("/api/v1/auth/token"))
-        .json(&json!({"email": "owner@demo.example", "password": PASSWORD}))
-        .send()
-        .and_then(|r| r.json())
-        .expect("token");
-    let token = token["token"].as_str().expect("a token").to_owned();
+    let token = server.owner_token(PASSWORD);
 
     for i in 0..REPLIES {
         sim.customer_says(&format!("4915100{i:04}"), "Hallo");
