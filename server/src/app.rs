@@ -352,6 +352,16 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     if resumed > 0 {
         tracing::info!(resumed, "bot-flow runs resumed");
     }
+    // Messages stored before the last stop but not yet acted on (the inbox and automation
+    // listen now; webhooks are not served yet, so nothing newer overtakes them).
+    let replayed = inbound.replay().await?;
+    inbox.replayed().await;
+    if replayed > 0 {
+        tracing::info!(
+            replayed,
+            "customer messages received before the last stop replayed"
+        );
+    }
     let imports = Imports::new(
         Arc::clone(&store),
         Arc::clone(&hub) as Arc<dyn Broker>,

@@ -10,6 +10,10 @@ pub enum DomainEvent {
     MessageReceived {
         tenant: TenantId,
         message: InboundMessage,
+        /// Published again by a start ([`Inbound::replay`](crate::service::inbound::Inbound::replay)):
+        /// it was stored before the last stop and may have been acted on already; consumers
+        /// skip what they did (the inbox by the thread's last message, automation by its keys).
+        replayed: bool,
     },
     StatusUpdated {
         tenant: TenantId,

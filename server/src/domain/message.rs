@@ -154,6 +154,18 @@ pub struct IngestReport {
     pub events_duplicate: usize,
 }
 
+/// A customer's message by when its webhook was received: what a start replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub key: MessageKey,
+    pub received_at: UnixMillis,
+}
+
+/// The hour a webhook received at `at_ms` is indexed under for replay.
+pub fn received_hour(at_ms: UnixMillis) -> i64 {
+    at_ms.div_euclid(3_600_000)
+}
+
 /// A message the business sent and the Cloud API accepted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboundRecord {

@@ -37,7 +37,9 @@ pub trait Broker: Send + Sync {
 /// The stream event a domain event becomes, and its tenant.
 pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
     match event {
-        DomainEvent::MessageReceived { tenant, message } => {
+        DomainEvent::MessageReceived {
+            tenant, message, ..
+        } => {
             let conversation = keys.conversation_id(&tenant, &message.number, &message.customer);
             (
                 tenant,

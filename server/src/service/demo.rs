@@ -29,7 +29,9 @@ pub fn spawn(
                 event = rx.recv() => event,
             };
             let (tenant, message) = match event {
-                Ok(DomainEvent::MessageReceived { tenant, message }) => (tenant, message),
+                Ok(DomainEvent::MessageReceived {
+                    tenant, message, ..
+                }) => (tenant, message),
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "demo responder fell behind; skipping");

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use switchboard_shared::TenantId;
 
+use super::inbox::REPLAY_CURSOR;
 use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
 use crate::domain::DomainEvent;
 use crate::domain::{
-    ConsentChange, InboundEvent, IngestBatch, IngestReport, StopKeywords, UnixMillis,
+    now_ms, ConsentChange, InboundEvent, InboundMessage, IngestBatch, IngestReport, StopKeywords,
+    UnixMillis,
 };
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
@@ -236,6 +238,61 @@ impl Inbound {
         }
     }
 
+    /// Publishes again every customer message received since the inbox's replay cursor (less
+    /// [`REPLAY_MARGIN`]), marked `replayed`: a stop between storing a message and acting on it
+    /// (the inbox's thread, automation's replies and flows) loses nothing, because a start acts
+    /// on it then. What was acted on already is skipped by each consumer (the inbox by the
+    /// thread's last message, automation by its send keys and each flow run's last input).
+    /// Run at start, after the consumers subscribe and before webhooks are served.
+    pub async fn replay(&self) -> Result<usize, StoreError> {
+        let until = now_ms();
+        let since = match self.store.cursor(REPLAY_CURSOR).await? {
+            Some(at) => at - REPLAY_MARGIN,
+            // Never moved: a first start, or one before the inbox ever caught up.
+            None => until - 7 * 86_400_000,
+        };
+        let mut replayed = 0;
+        for tenant in self.store.list_tenants().await? {
+            let tenant = tenant.id;
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .received_between(&tenant, since, until, cursor.as_ref(), REPLAY_PAGE)
+                    .await?;
+                let mut events = Vec::with_capacity(page.items.len());
+                for received in page.items {
+                    let Some(m) = self.store.get_message(&tenant, &received.key).await? else {
+                        continue;
+                    };
+                    events.push(DomainEvent::MessageReceived {
+                        tenant: tenant.clone(),
+                        message: InboundMessage {
+                            key: m.key,
+                            wamid: m.wamid,
+                            number: m.number,
+                            customer: m.customer,
+                            kind: m.kind,
+                            text: m.text,
+                            at_ms: m.at_ms,
+                            raw: m.raw,
+                        },
+                        replayed: true,
+                    });
+                }
+                replayed += events.len();
+                if !events.is_empty() && !self.events.publish_paced(events, ROOM_WAIT).await {
+                    tracing::warn!("the event bus stayed full for {ROOM_WAIT:?} during replay");
+                }
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(replayed)
+    }
+
     /// Meta's verification handshake: the token must be one of the configured verify tokens.
     pub fn verify_token_matches(&self, token: &str) -> bool {
         use subtle::ConstantTimeEq;
@@ -245,6 +302,15 @@ impl Inbound {
         })
     }
 }
+
+/// How far before the replay cursor a start reads again. The cursor is the time up to which
+/// the inbox had handled everything published; a message is published a little after it is
+/// stored (the commit's task, the wait for room on the bus), and automation's lanes may trail
+/// the inbox by their queues. Replaying a minute more costs only idempotent skips.
+pub const REPLAY_MARGIN: i64 = 60_000;
+
+/// Messages read per page while replaying.
+const REPLAY_PAGE: usize = 500;
 
 /// How long an acknowledgement may wait for the subscribers to make room for each chunk of its
 /// events (see [`Events::publish_paced`]) before they are published anyway.
@@ -275,7 +341,11 @@ async fn publish(
                     customer = %switchboard_shared::api::mask_phone(message.customer.as_str()),
                     kind = %message.kind, text, "message received"
                 );
-                Some(DomainEvent::MessageReceived { tenant, message })
+                Some(DomainEvent::MessageReceived {
+                    tenant,
+                    message,
+                    replayed: false,
+                })
             }
             InboundEvent::Status(status) => {
                 tracing::debug!(tenant = %tenant, wamid = %status.wamid, status = status.status.as_str(), "status");

@@ -54,6 +54,8 @@ pub enum InboxError {
 type Reply = oneshot::Sender<Result<(), InboxError>>;
 
 enum Command {
+    /// The start's replay is published: the replay cursor may move from now on.
+    Replayed,
     Assign {
         tenant: TenantId,
         conversation: ConversationId,
@@ -136,6 +138,15 @@ impl Inbox {
             reply,
         })
         .await
+    }
+
+    /// Tells the inbox that the start's replay ([`Inbound::replay`]) is on the bus: until then
+    /// its replay cursor stays where the last run left it, so a stop during the replay replays
+    /// the same messages again.
+    ///
+    /// [`Inbound::replay`]: super::inbound::Inbound::replay
+    pub async fn replayed(&self) {
+        let _ = self.tx.send(Command::Replayed).await;
     }
 
     pub async fn resolve(
@@ -248,6 +259,7 @@ impl Inbox {
             tenants: HashMap::new(),
             profiles: HashMap::new(),
             staging: Staging::default(),
+            replayed: false,
         };
         worker.restore().await?;
         let mut rx = events.subscribe();
@@ -255,6 +267,7 @@ impl Inbox {
         let (tx, mut commands) = mpsc::channel(1024);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut cursor_at = 0;
             loop {
                 tokio::select! {
                     biased;
@@ -282,8 +295,23 @@ impl Inbox {
                 }
                 // One group commit for whatever piled up while the last one was written: under
                 // load the batches grow by themselves; idle, each change is written at once.
+                let now = now_ms();
                 if rx.is_empty() || worker.unwritten() >= BATCH_LIMIT {
                     worker.flush().await;
+                    // Everything published before `now` was read (the queue was empty after
+                    // it) and is stored: the replay cursor may move to it.
+                    if worker.replayed
+                        && rx.is_empty()
+                        && worker.unwritten() == 0
+                        && now >= cursor_at + CURSOR_EVERY
+                    {
+                        match worker.store.set_cursor(REPLAY_CURSOR, now).await {
+                            Ok(()) => cursor_at = now,
+                            Err(error) => {
+                                tracing::warn!(%error, "could not move the replay cursor")
+                            }
+                        }
+                    }
                 }
             }
         });
@@ -293,6 +321,16 @@ impl Inbox {
         })
     }
 }
+
+/// The position in time up to which every customer message the inbox heard is in its stored
+/// state; a start replays what was received after it ([`Inbound::replay`]).
+///
+/// [`Inbound::replay`]: super::inbound::Inbound::replay
+pub const REPLAY_CURSOR: &str = "inbox";
+
+/// How often the replay cursor moves (a write each time; a replay re-reads at most this much
+/// more).
+const CURSOR_EVERY: i64 = 10_000;
 
 /// How long a tenant's team list is reused.
 const TEAMS_TTL: Duration = Duration::from_secs(2);
@@ -326,6 +364,8 @@ struct Worker {
     /// (issue 5's e2e at 2,500/s fell behind). Flushes happen as soon as the event queue is
     /// empty, every second, at 512, and at shutdown.
     staging: Staging<ThreadRecord, AuditRecord, Held>,
+    /// Whether the start's replay is published (the replay cursor stays until it is).
+    replayed: bool,
 }
 
 /// A hub event waiting for the conversation states before it to be stored.
@@ -719,7 +759,14 @@ impl Worker {
 
     async fn on_event(&mut self, event: DomainEvent) {
         let assignee = match &event {
-            DomainEvent::MessageReceived { tenant, message } => {
+            DomainEvent::MessageReceived {
+                tenant,
+                message,
+                replayed,
+            } => {
+                if *replayed && self.heard(tenant, message).await {
+                    return;
+                }
                 self.customer_wrote(tenant, message).await
             }
             DomainEvent::MessageSent {
@@ -772,6 +819,23 @@ impl Worker {
             .get(tenant)
             .and_then(|t| t.open.get(conversation))
             .and_then(|t| t.assignee.clone())
+    }
+
+    /// Whether the conversation's stored state already counts this message (a replay after a
+    /// start of something handled before the stop).
+    async fn heard(&self, tenant: &TenantId, message: &InboundMessage) -> bool {
+        let id = self
+            .store
+            .id_keys()
+            .conversation_id(tenant, &message.number, &message.customer);
+        let last = match self.tenants.get(tenant).and_then(|t| t.open.get(&id)) {
+            Some(thread) => thread.last_inbound_at,
+            None => match self.store.get_thread(tenant, &id).await {
+                Ok(thread) => thread.and_then(|t| t.last_inbound_at),
+                Err(_) => None,
+            },
+        };
+        last.is_some_and(|at| at >= message.at_ms)
     }
 
     /// A customer's message: opens (or reopens) the conversation, routes it when nobody has it,
@@ -928,6 +992,7 @@ impl Worker {
     async fn on_command(&mut self, command: Command) {
         self.flush().await;
         match command {
+            Command::Replayed => self.replayed = true,
             Command::Assign {
                 tenant,
                 conversation,

@@ -142,6 +142,24 @@ pub trait MessageStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Page<AccountEventRecord>>;
 
+    /// A page of a tenant's customer messages whose webhooks were received in `[since, until)`,
+    /// oldest first: what a start replays (see `Inbound::replay`). Every message stored for the
+    /// first time is in it; a redelivery may be too (its consumers are idempotent).
+    async fn received_between(
+        &self,
+        tenant: &TenantId,
+        since: UnixMillis,
+        until: UnixMillis,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Received>>;
+
+    /// A named position in time (the inbox's replay cursor), if one was set.
+    async fn cursor(&self, name: &str) -> StoreResult<Option<UnixMillis>>;
+
+    /// Moves a named position (it never moves back: a lower `at` is ignored).
+    async fn set_cursor(&self, name: &str, at: UnixMillis) -> StoreResult<()>;
+
     /// Counts for the plain index page, where the backend keeps them (they may scan).
     async fn stats(&self) -> StoreResult<StoreStats>;
 

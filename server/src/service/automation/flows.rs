@@ -46,6 +46,11 @@ pub(super) struct RunDoc {
     conversation: ConversationId,
     state: RunState,
     started_at: i64,
+    /// Where in its conversation's order the last customer message the run took is (the one
+    /// that started it, then each answer): a replayed message at or before it was taken
+    /// already.
+    #[serde(default)]
+    last_input: i64,
 }
 
 /// How many runs of a flow started, completed without a person, or were handed off.
@@ -75,6 +80,17 @@ fn wire(item: &AutomationItem, doc: &FlowInput, counts: FlowCounts) -> Flow {
 }
 
 /// The button or row a customer tapped, from the message as WhatsApp sent it.
+/// A run's id, from the tenant and the message that started it.
+fn run_id(tenant: &TenantId, message: &MessageKey) -> String {
+    use sha2::Digest;
+    let digest = Sha256::new()
+        .chain_update(tenant.as_str())
+        .chain_update([0])
+        .chain_update(message.as_str())
+        .finalize();
+    format!("fr_{}", &hex::encode(digest)[..24])
+}
+
 fn tapped(raw: &str) -> Option<String> {
     let v: Value = serde_json::from_str(raw).ok()?;
     v.pointer("/interactive/button_reply/id")
@@ -256,7 +272,9 @@ impl Automation {
             return Err(format!("the flow `{flow}` is disabled"));
         }
         let doc = RunDoc {
-            run: new_id("fr"),
+            // Named after the message that starts it: a replay of that message after a stop
+            // starts the same run, whose messages carry the same keys and are not sent again.
+            run: run_id(tenant, &message.key),
             flow: flow.clone(),
             version: item.version,
             state: RunState {
@@ -267,6 +285,7 @@ impl Automation {
             number: message.number.clone(),
             conversation: conversation.clone(),
             started_at: now,
+            last_input: message.at_ms,
         };
         let run = AutomationItem {
             tenant: tenant.clone(),
@@ -324,10 +343,16 @@ impl Automation {
                 return false;
             }
         };
+        if message.at_ms <= doc.last_input {
+            // Taken before a stop, and replayed since.
+            return true;
+        }
         if !doc.state.waiting {
             // Mid-lookup: the message is stored for people; the run goes on by itself.
             return true;
         }
+        let mut doc = doc;
+        doc.last_input = message.at_ms;
         let event = Event::Reply {
             text: message.text.clone().unwrap_or_default(),
             id: tapped(&message.raw),

@@ -220,7 +220,9 @@ impl Automation {
                     biased;
                     _ = shutdown.cancelled() => return,
                     event = rx.recv() => match event {
-                        Ok(DomainEvent::MessageReceived { tenant, message }) => {
+                        Ok(DomainEvent::MessageReceived {
+                            tenant, message, ..
+                        }) => {
                             use std::hash::{Hash, Hasher};
                             let mut h = std::collections::hash_map::DefaultHasher::new();
                             (&tenant, &message.customer).hash(&mut h);

@@ -58,6 +58,7 @@ macro_rules! store_conformance_tests {
             merges_move_history_and_erasure_removes_the_customer,
             catalogue_definitions_and_segments_are_per_tenant,
             automation_items_are_versioned_and_per_tenant,
+            received_messages_are_indexed_for_replay,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

@@ -97,6 +97,10 @@ pub(super) struct Statements {
     list_event_buckets: PreparedStatement,
     events_first: PreparedStatement,
     events_after: PreparedStatement,
+    insert_received: PreparedStatement,
+    received_after: PreparedStatement,
+    get_cursor: PreparedStatement,
+    set_cursor: PreparedStatement,
 }
 
 impl Statements {
@@ -194,6 +198,24 @@ impl Statements {
                  WHERE tenant = ? AND bucket = ? AND (at_ms, event_key) < (?, ?) LIMIT ?",
                 EventRow::COLUMNS
             ), false).await?,
+            insert_received: p.prepare(format!(
+                "INSERT INTO {ks}.inbound_by_received (tenant, hour, received_at, message_key)
+                 VALUES (?, ?, ?, ?)"
+            ), true).await?,
+            received_after: p.prepare(format!(
+                "SELECT received_at, message_key FROM {ks}.inbound_by_received
+                 WHERE tenant = ? AND hour = ?
+                   AND (received_at, message_key) > (?, ?) AND (received_at, message_key) < (?, '')
+                 LIMIT ?"
+            ), false).await?,
+            get_cursor: p.prepare(format!(
+                "SELECT at_ms FROM {ks}.cursors WHERE name = ?"
+            ), false).await?,
+            // The write's timestamp is the cursor's own time: a later position always wins, an
+            // earlier one written late is ignored (a cursor never moves back).
+            set_cursor: p.prepare(format!(
+                "INSERT INTO {ks}.cursors (name, at_ms) VALUES (?, ?) USING TIMESTAMP ?"
+            ), true).await?,
         })
     }
 }
@@ -410,6 +432,21 @@ impl MessageStore for ScyllaStore {
                         .map_err(unavailable)?;
                 }
                 InboundEvent::Message(m) => {
+                    // Indexed for replay before the message is written: a stop between the two
+                    // leaves an index row a replay skips (no message under it) and the
+                    // redelivery writes again, never a message the replay cannot find.
+                    self.session
+                        .execute_unpaged(
+                            &self.messages.insert_received,
+                            (
+                                tenant.as_str(),
+                                received_hour(batch.received_at),
+                                batch.received_at,
+                                m.key.as_str(),
+                            ),
+                        )
+                        .await
+                        .map_err(unavailable)?;
                     let new = self
                         .write_message(
                             tenant,
@@ -702,6 +739,72 @@ impl MessageStore for ScyllaStore {
             PagingStateResponse::NoMorePages => None,
         };
         Ok(Page { items, next })
+    }
+
+    async fn received_between(
+        &self,
+        tenant: &TenantId,
+        since: UnixMillis,
+        until: UnixMillis,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Received>> {
+        let limit = check_limit(limit)?;
+        // Before the first row of `since`: the empty key sorts first.
+        let (first_hour, mut at, mut key) = match cursor {
+            Some(c) => c.decode_history()?,
+            None => (received_hour(since), since - 1, "\u{10FFFF}".to_owned()),
+        };
+        let mut page = PageCollector::new(limit);
+        for hour in first_hour..=received_hour(until) {
+            let result = self
+                .session
+                .execute_unpaged(
+                    &self.messages.received_after,
+                    (
+                        tenant.as_str(),
+                        hour,
+                        at.max(since - 1),
+                        key.as_str(),
+                        until,
+                        page.wants() as i32,
+                    ),
+                )
+                .await
+                .map_err(unavailable)?;
+            for (received_at, message_key) in rows_of::<(i64, String)>(result)? {
+                let item = Received {
+                    key: MessageKey::new(message_key.clone()),
+                    received_at,
+                };
+                if page.push(item, hour, received_at, &message_key) {
+                    return Ok(page.finish());
+                }
+            }
+            // Later hours start from their beginning.
+            (at, key) = (since - 1, "\u{10FFFF}".to_owned());
+        }
+        Ok(page.finish())
+    }
+
+    async fn cursor(&self, name: &str) -> StoreResult<Option<UnixMillis>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.messages.get_cursor, (name,))
+            .await
+            .map_err(unavailable)?;
+        Ok(first_row::<(i64,)>(result)?.map(|(at,)| at))
+    }
+
+    async fn set_cursor(&self, name: &str, at: UnixMillis) -> StoreResult<()> {
+        self.session
+            .execute_unpaged(
+                &self.messages.set_cursor,
+                (name, at, at.saturating_mul(1000)),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn account_events(

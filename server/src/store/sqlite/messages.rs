@@ -73,6 +73,19 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
                     &m.raw,
                 )?;
                 if inserted {
+                    conn.prepare_cached(
+                        "INSERT OR IGNORE INTO inbound_by_received
+                         (tenant, hour, received_at, message_key) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            tenant.as_str(),
+                            received_hour(batch.received_at),
+                            batch.received_at,
+                            m.key.as_str()
+                        ])
+                    })
+                    .map_err(unavailable)?;
                     report.messages_new += 1;
                     report.new_messages.insert(m.key.clone(), at_ms);
                 } else {
@@ -584,6 +597,105 @@ impl MessageStore for SqliteStore {
                 items: rows.into_iter().map(|(m, _)| m).collect(),
                 next,
             })
+        })
+        .await
+    }
+
+    async fn received_between(
+        &self,
+        tenant: &TenantId,
+        since: UnixMillis,
+        until: UnixMillis,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<Received>> {
+        let limit = check_limit(limit)?;
+        let after = match cursor {
+            Some(c) => c.decode_history()?,
+            None => (received_hour(since), since, String::new()),
+        };
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let (hour, at, key) = after;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT hour, received_at, message_key FROM inbound_by_received
+                     WHERE tenant = ?1 AND (hour, received_at, message_key) > (?2, ?3, ?4)
+                       AND hour <= ?5 AND received_at >= ?6 AND received_at < ?7
+                     ORDER BY hour, received_at, message_key LIMIT ?8",
+                )
+                .map_err(unavailable)?;
+            let rows: Vec<(i64, i64, String)> = stmt
+                .query_map(
+                    params![
+                        tenant.as_str(),
+                        hour,
+                        at,
+                        key,
+                        received_hour(until),
+                        since,
+                        until,
+                        limit as i64
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(unavailable)?
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?;
+            let next = (rows.len() == limit)
+                .then(|| {
+                    rows.last()
+                        .map(|(h, at, key)| Cursor::history(*h, *at, key))
+                })
+                .flatten();
+            Ok(Page {
+                items: rows
+                    .into_iter()
+                    .map(|(_, received_at, key)| Received {
+                        key: MessageKey::new(key),
+                        received_at,
+                    })
+                    .collect(),
+                next,
+            })
+        })
+        .await
+    }
+
+    async fn cursor(&self, name: &str) -> StoreResult<Option<UnixMillis>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT at_ms FROM cursors WHERE name = ?1")
+                .and_then(|mut s| s.query_row(params![name], |r| r.get(0)).optional())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn set_cursor(&self, name: &str, at: UnixMillis) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |conn, _| {
+            let before: Option<i64> = conn
+                .prepare_cached("SELECT at_ms FROM cursors WHERE name = ?1")
+                .and_then(|mut s| s.query_row(params![name], |r| r.get(0)).optional())
+                .map_err(unavailable)?;
+            conn.prepare_cached(
+                "INSERT INTO cursors (name, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+            )
+            .and_then(|mut s| s.execute(params![name, at]))
+            .map_err(unavailable)?;
+            // The index is only read for the last minutes; a week of it is plenty (Scylla
+            // drops the rows by TTL). Pruned once an hour, tenant by tenant along the key.
+            if before.is_none_or(|b| received_hour(b) < received_hour(at)) {
+                conn.prepare_cached(
+                    "DELETE FROM inbound_by_received WHERE tenant IN
+                       (SELECT tenant FROM tenants_by_id) AND hour < ?1",
+                )
+                .and_then(|mut s| s.execute(params![received_hour(at) - 7 * 24]))
+                .map_err(unavailable)?;
+            }
+            Ok(())
         })
         .await
     }

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_keys.sql"),
     migration!(8, "0008_contacts.sql"),
     migration!(9, "0009_automation.sql"),
+    migration!(10, "0010_replay.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
