@@ -8,6 +8,7 @@ pub mod auth;
 pub mod automation;
 pub mod config;
 pub mod connector;
+pub mod costs;
 pub mod domain;
 pub mod export;
 pub mod flow;

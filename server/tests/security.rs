@@ -512,6 +512,9 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             // Nor the replay index and cursor (migration 10).
             "inbound_by_received",
             "cursors",
+            // Nor the cost ledger (migration 11).
+            "charge_keys",
+            "charges_by_month",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }

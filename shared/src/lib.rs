@@ -8,6 +8,7 @@ pub mod api;
 pub mod automation;
 pub mod compliance;
 pub mod contacts;
+pub mod costs;
 pub mod error;
 pub mod flow;
 pub mod ids;

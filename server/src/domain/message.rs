@@ -127,6 +127,8 @@ pub enum InboundEvent {
     /// A customer's marketing consent changed (Meta's `user_preferences`, a send refused with
     /// 131050, or a stop keyword the service found in a message).
     Consent(super::contact::ConsentChange),
+    /// A priced status's ledger line (made by the service from the status, stored with it).
+    Charge(super::cost::ChargeRecord),
 }
 
 /// One webhook delivery, ready to persist.
@@ -152,6 +154,8 @@ pub struct IngestReport {
     pub statuses_duplicate: usize,
     pub events_new: usize,
     pub events_duplicate: usize,
+    /// Ledger lines written for the first time (a message priced again is not).
+    pub charges_new: usize,
 }
 
 /// A customer's message by when its webhook was received: what a start replays.

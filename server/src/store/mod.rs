@@ -580,6 +580,23 @@ pub trait ImportStore: Send + Sync {
     ) -> StoreResult<Page<RejectedRow>>;
 }
 
+/// The cost ledger: one line per priced message (written with its status by `ingest`), read a
+/// month partition at a time.
+#[async_trait]
+pub trait CostStore: Send + Sync {
+    /// A message's ledger line, if it has one.
+    async fn get_charge(&self, tenant: &TenantId, wamid: &Wamid)
+        -> StoreResult<Option<ChargeRecord>>;
+    /// A page of a month's ledger lines (`2026-11`), by wamid.
+    async fn charges(
+        &self,
+        tenant: &TenantId,
+        month: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ChargeRecord>>;
+}
+
 /// Everything a running server needs from persistence.
 pub trait Store:
     DirectoryStore
@@ -591,6 +608,7 @@ pub trait Store:
     + CatalogueStore
     + ImportStore
     + AutomationStore
+    + CostStore
 {
 }
 impl<T> Store for T where
@@ -603,6 +621,7 @@ impl<T> Store for T where
         + CatalogueStore
         + ImportStore
         + AutomationStore
+        + CostStore
 {
 }
 

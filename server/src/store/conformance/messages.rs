@@ -683,3 +683,79 @@ pub async fn received_messages_are_indexed_for_replay(store: &dyn Store) {
     store.set_cursor(&name, T0 + 9_000).await.unwrap();
     assert_eq!(store.cursor(&name).await.unwrap(), Some(T0 + 9_000));
 }
+
+/// The cost ledger: a message's first priced status makes its line, once, even when a later one
+/// falls in another month; lines page by month and stay with their tenant.
+pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
+    use rust_decimal::Decimal;
+    use switchboard_shared::costs::{PriceCategory, PricingType};
+    let tenant = fresh_tenant("ledger");
+    let other = fresh_tenant("ledger-other");
+    let line = |i: usize, month: &str, price: Option<&str>| ChargeRecord {
+        tenant: tenant.clone(),
+        wamid: Wamid::from(format!("wamid.charge.{i:03}").as_str()),
+        at_ms: T0 + i as i64,
+        month: month.into(),
+        number: PhoneNumberId::from(NUMBER),
+        country: "DE".into(),
+        category: PriceCategory::Marketing,
+        pricing_type: PricingType::Regular,
+        model: "PMP".into(),
+        team: (i % 2 == 0).then(|| TeamId::from("t_sales")),
+        sender: Some("campaign:cp_1".into()),
+        campaign: Some("cp_1".into()),
+        price: price.map(|p| p.parse::<Decimal>().unwrap()),
+    };
+    let mut events = Vec::new();
+    for i in 0..25 {
+        events.push(InboundEvent::Charge(line(i, "2026-11", Some("0.1365"))));
+    }
+    events.push(InboundEvent::Charge(line(99, "2026-11", None)));
+    let report = store.ingest(batch(&tenant, events)).await.unwrap();
+    assert_eq!(report.charges_new, 26);
+    // The same messages priced again (a `delivered` after the `sent`), one in the next month.
+    let again = store
+        .ingest(batch(
+            &tenant,
+            vec![
+                InboundEvent::Charge(line(0, "2026-11", Some("0.5"))),
+                InboundEvent::Charge(line(1, "2026-12", Some("0.5"))),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again.charges_new, 0, "one line per message");
+    assert!(store.charges(&tenant, "2026-12", None, 10).await.unwrap().items.is_empty());
+    let mut other_line = line(0, "2026-11", Some("9"));
+    other_line.tenant = other.clone();
+    store
+        .ingest(batch(&other, vec![InboundEvent::Charge(other_line)]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get_charge(&tenant, &Wamid::from("wamid.charge.000")).await.unwrap(),
+        Some(line(0, "2026-11", Some("0.1365"))),
+        "the first line stands"
+    );
+    assert_eq!(
+        store.get_charge(&tenant, &Wamid::from("wamid.charge.099")).await.unwrap().unwrap().price,
+        None
+    );
+    assert_eq!(store.get_charge(&tenant, &Wamid::from("wamid.none")).await.unwrap(), None);
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.charges(&tenant, "2026-11", cursor.as_ref(), 7).await.unwrap();
+        all.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 26);
+    assert!(all.windows(2).all(|w| w[0].wamid < w[1].wamid), "by wamid");
+    assert!(all.iter().all(|c| c.tenant == tenant));
+    let total: Decimal = all.iter().filter_map(|c| c.price).sum();
+    assert_eq!(total, "3.4125".parse::<Decimal>().unwrap(), "exact decimals");
+}

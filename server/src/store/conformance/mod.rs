@@ -59,6 +59,7 @@ macro_rules! store_conformance_tests {
             catalogue_definitions_and_segments_are_per_tenant,
             automation_items_are_versioned_and_per_tenant,
             received_messages_are_indexed_for_replay,
+            the_ledger_keeps_one_line_per_priced_message,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

@@ -413,6 +413,11 @@ impl MessageStore for ScyllaStore {
         for (tenant, event) in &batch.events {
             match event {
                 InboundEvent::Consent(_) => {}
+                InboundEvent::Charge(charge) => {
+                    if self.insert_charge(charge).await? {
+                        report.charges_new += 1;
+                    }
+                }
                 InboundEvent::Contact(c) => {
                     self.session
                         .execute_unpaged(

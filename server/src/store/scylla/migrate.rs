@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_contacts.cql"),
     migration!(10, "0010_automation.cql"),
     migration!(11, "0011_replay.cql"),
+    migration!(12, "0012_costs.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

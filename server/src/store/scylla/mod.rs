@@ -42,6 +42,7 @@ fn markers(columns: &str) -> String {
 mod automation;
 mod catalogue;
 mod contacts;
+mod costs;
 mod directory;
 mod identity;
 mod imports;
@@ -84,6 +85,7 @@ pub struct ScyllaStore {
     catalogue: catalogue::Statements,
     imports: imports::Statements,
     automation: automation::Statements,
+    costs: costs::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -135,6 +137,7 @@ impl ScyllaStore {
         let catalogue = catalogue::Statements::prepare(&p).await?;
         let imports = imports::Statements::prepare(&p).await?;
         let automation = automation::Statements::prepare(&p).await?;
+        let costs = costs::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -149,6 +152,7 @@ impl ScyllaStore {
             catalogue,
             imports,
             automation,
+            costs,
         })
     }
 }
@@ -274,6 +278,7 @@ mod tests {
             ("import_rejects", super::imports::RejectRow::COLUMNS),
             ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
             ("automation_items", super::automation::ItemRow::COLUMNS),
+            ("charges_by_month", super::costs::ChargeRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

@@ -32,6 +32,11 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
     for (tenant, event) in &batch.events {
         match event {
             InboundEvent::Consent(_) => {}
+            InboundEvent::Charge(charge) => {
+                if super::costs::insert_charge(conn, charge)? {
+                    report.charges_new += 1;
+                }
+            }
             InboundEvent::Contact(c) => {
                 conn.prepare_cached(
                     "INSERT INTO contacts_by_tenant (tenant, wa_id, name, user_id, updated_at)

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_contacts.sql"),
     migration!(9, "0009_automation.sql"),
     migration!(10, "0010_replay.sql"),
+    migration!(11, "0011_costs.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

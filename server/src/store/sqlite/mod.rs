@@ -13,6 +13,7 @@
 mod automation;
 mod catalogue;
 mod contacts;
+mod costs;
 mod directory;
 mod filter;
 mod identity;
