@@ -263,12 +263,14 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     }
     let numbers = NumberDirectory::new(entries);
     let events = Events::new(4096);
+    let costs = crate::service::costs::Costs::new(Arc::clone(&store));
     let inbound = Arc::new(Inbound::new(
         Arc::clone(&store),
         numbers.clone(),
         events.clone(),
         config.runs_simulator(),
         StopKeywords::new(&config.contacts.stop_keywords),
+        costs.clone(),
     ));
     let http_client = reqwest::Client::builder()
         .pool_idle_timeout(Duration::from_secs(90))
@@ -371,6 +373,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     imports.resume_all().await?;
     let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
     let api_state = ApiState {
+        costs,
         store: Arc::clone(&store),
         auth,
         cookies: CookiePolicy {

@@ -58,7 +58,8 @@ impl Band {
     }
 
     fn overlaps(&self, other: &Band) -> bool {
-        let days = self.from < other.to.unwrap_or(Date::MAX) && other.from < self.to.unwrap_or(Date::MAX);
+        let days =
+            self.from < other.to.unwrap_or(Date::MAX) && other.from < self.to.unwrap_or(Date::MAX);
         let volumes = self.volume_from < other.volume_to.unwrap_or(u64::MAX)
             && other.volume_from < self.volume_to.unwrap_or(u64::MAX);
         days && volumes
@@ -209,7 +210,12 @@ impl Card {
     }
 
     /// The card on the wire.
-    pub fn wire(&self, origin: &str, updated_at: Option<i64>, updated_by: Option<String>) -> RateCard {
+    pub fn wire(
+        &self,
+        origin: &str,
+        updated_at: Option<i64>,
+        updated_by: Option<String>,
+    ) -> RateCard {
         let countries: BTreeSet<&str> = self
             .rows
             .iter()
@@ -247,7 +253,9 @@ fn read_row(record: &csv::StringRecord) -> Result<(RateCardRow, Band), String> {
     } else {
         let to = date(1)?;
         if to <= from {
-            return Err(format!("effective_to {to} is not after effective_from {from}"));
+            return Err(format!(
+                "effective_to {to} is not after effective_from {from}"
+            ));
         }
         Some(to)
     };

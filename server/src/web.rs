@@ -53,6 +53,7 @@ pub fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<St
             message: message.into(),
             field: None,
             matches: Vec::new(),
+            rows: Vec::new(),
         },
     )
 }

@@ -243,7 +243,10 @@ mod tests {
             serde_json::from_str::<PriceCategory>("\"authentication-international\"").unwrap(),
             PriceCategory::AuthenticationInternational
         );
-        assert_eq!(PriceCategory::parse(" Marketing "), Some(PriceCategory::Marketing));
+        assert_eq!(
+            PriceCategory::parse(" Marketing "),
+            Some(PriceCategory::Marketing)
+        );
         assert_eq!(PriceCategory::parse("group_marketing"), None);
         for c in PriceCategory::ALL {
             assert_eq!(PriceCategory::parse(c.as_str()), Some(c));

@@ -199,6 +199,18 @@ pub struct ApiError {
     /// For `blocked_by_filter` and `needs_confirmation`: what the word filter found, and where.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<crate::compliance::FilterMatch>,
+    /// For a file refused whole (a rate card): every bad line and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RowProblem>,
+}
+
+/// A line of an uploaded file that was refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RowProblem {
+    /// 1-based line of the file.
+    pub line: u64,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -75,6 +75,8 @@ permissions! {
     ComplianceOverride = "compliance.override",
     /// Retention of conversation history.
     SettingsRetention = "settings.retention",
+    /// Replace the rate card messages are priced by.
+    SettingsBilling = "settings.billing",
     /// Invite, disable and edit users.
     UsersManage = "users.manage",
     /// Create and edit teams.
@@ -185,6 +187,7 @@ impl PresetRole {
                 SettingsAutomation,
                 ComplianceOverride,
                 SettingsRetention,
+                SettingsBilling,
                 UsersManage,
                 TeamsManage,
                 RolesManage,

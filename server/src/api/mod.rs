@@ -33,6 +33,7 @@ mod collab;
 mod compliance;
 mod contacts;
 mod conversations;
+mod costs;
 pub mod inbox;
 pub mod openapi;
 mod routes;
@@ -217,6 +218,8 @@ pub struct Failure {
     pub field: Option<String>,
     /// What the word filter found (a refused send).
     pub matches: Vec<switchboard_shared::compliance::FilterMatch>,
+    /// Every bad line of a file refused whole.
+    pub rows: Vec<switchboard_shared::error::RowProblem>,
 }
 
 impl Failure {
@@ -228,6 +231,7 @@ impl Failure {
             retry_after: None,
             field: None,
             matches: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -265,6 +269,7 @@ impl Failure {
                 message: self.message,
                 field: self.field,
                 matches: self.matches,
+                rows: self.rows,
             },
         );
         if let Some(seconds) = self.retry_after {
@@ -431,6 +436,7 @@ pub struct Ctx {
     pub contacts: crate::service::contacts::Contacts,
     pub filter: Arc<crate::service::compliance::WordFilter>,
     pub automation: crate::service::automation::Automation,
+    pub costs: crate::service::costs::Costs,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -479,6 +485,8 @@ pub struct ApiState {
     pub filter: Arc<crate::service::compliance::WordFilter>,
     /// Keyword rules.
     pub automation: crate::service::automation::Automation,
+    /// The cost ledger and the rate card.
+    pub costs: crate::service::costs::Costs,
 }
 
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -752,6 +760,7 @@ async fn dispatch_inner(
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),
         automation: state.automation.clone(),
+        costs: state.costs.clone(),
     };
     let response = match handler(ctx).await {
         Ok(response) => response,

@@ -9,6 +9,7 @@ use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
+use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
@@ -605,6 +606,50 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<AutomationTest>),
             200,
             Some(schema::<AutomationReport>),
+        ),
+        ("GET", "costs") => Operation {
+            query: &[
+                (
+                    "group_by",
+                    "month (default), number, team, campaign, country or category",
+                ),
+                ("from", "first day, YYYY-MM-DD, UTC (default: this month's first)"),
+                ("to", "day after the last, YYYY-MM-DD, UTC (default: next month's first)"),
+            ],
+            ..op(
+                "What Meta priced, summed by a group: messages, billed, unpriced (billed but \
+                 not on the rate card) and the amount in USD (exact decimal text); docs/costs.md",
+                None,
+                200,
+                Some(schema::<CostReport>),
+            )
+        },
+        ("GET", "costs/charges") => Operation {
+            query: &[
+                ("from", "first day, YYYY-MM-DD, UTC"),
+                ("to", "day after the last, YYYY-MM-DD, UTC"),
+            ],
+            ..op(
+                "Every priced message of the range as CSV (text/csv), one line each, to \
+                 reconcile with Meta's invoice",
+                None,
+                200,
+                None,
+            )
+        },
+        ("GET", "costs/rate-card") => op(
+            "The rate card messages are priced by: the shipped one (its source and date) or \
+             the workspace's upload",
+            None,
+            200,
+            Some(schema::<RateCard>),
+        ),
+        ("PUT", "costs/rate-card") => op(
+            "Replace the rate card with a CSV file (the body; docs/costs.md): checked whole, \
+             refused whole with every bad line (422 `bad_file`, `rows`); audited",
+            None,
+            200,
+            Some(schema::<RateCard>),
         ),
         ("GET", "compliance/term-lists") => op(
             "The word filter's term lists",

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use switchboard_shared::Permission;
 
 use super::{
-    access, audit, automation, collab, compliance, contacts, conversations, session, Route,
+    access, audit, automation, collab, compliance, contacts, conversations, costs, session, Route,
 };
 use crate::web::Method;
 
@@ -693,6 +693,35 @@ pub fn routes() -> &'static [Route] {
                 "automation.test",
                 h!(automation::test),
             ),
+            Route::needs(
+                M::GET,
+                "costs",
+                P::ReportsView,
+                "cost.report",
+                h!(costs::report),
+            ),
+            Route::needs(
+                M::GET,
+                "costs/charges",
+                P::ReportsView,
+                "cost.export",
+                h!(costs::export),
+            ),
+            Route::needs(
+                M::GET,
+                "costs/rate-card",
+                P::ReportsView,
+                "rate_card.read",
+                h!(costs::rate_card),
+            ),
+            Route::needs(
+                M::PUT,
+                "costs/rate-card",
+                P::SettingsBilling,
+                "rate_card.replace",
+                h!(costs::replace_rate_card),
+            )
+            .upload(),
             Route::needs(
                 M::GET,
                 "compliance/term-lists",

@@ -23,14 +23,39 @@ fn prices_are_found_by_country_category_day_and_volume() {
     let card = Card::parse(CARD).unwrap();
     assert_eq!(card.source, "Test prices, 2026-12-06");
     let m = PriceCategory::Marketing;
-    assert_eq!(card.price("DE", m, day("2025-12-31"), 0), Some(dec("0.1365")));
-    assert_eq!(card.price("DE", m, day("2026-01-01"), 0), Some(dec("0.12")), "`to` is exclusive");
-    assert_eq!(card.price("DE", m, day("2025-06-30"), 0), None, "before the card, even with `*`");
-    assert_eq!(card.price("FR", m, day("2026-03-01"), 5), Some(dec("0.06")), "`*` for the rest");
+    assert_eq!(
+        card.price("DE", m, day("2025-12-31"), 0),
+        Some(dec("0.1365"))
+    );
+    assert_eq!(
+        card.price("DE", m, day("2026-01-01"), 0),
+        Some(dec("0.12")),
+        "`to` is exclusive"
+    );
+    assert_eq!(
+        card.price("DE", m, day("2025-06-30"), 0),
+        None,
+        "before the card, even with `*`"
+    );
+    assert_eq!(
+        card.price("FR", m, day("2026-03-01"), 5),
+        Some(dec("0.06")),
+        "`*` for the rest"
+    );
     let u = PriceCategory::Utility;
-    assert_eq!(card.price("DE", u, day("2026-03-01"), 999), Some(dec("0.05")));
-    assert_eq!(card.price("DE", u, day("2026-03-01"), 1000), Some(dec("0.04")));
-    assert_eq!(card.price("FR", u, day("2026-03-01"), 0), None, "no `*` utility price");
+    assert_eq!(
+        card.price("DE", u, day("2026-03-01"), 999),
+        Some(dec("0.05"))
+    );
+    assert_eq!(
+        card.price("DE", u, day("2026-03-01"), 1000),
+        Some(dec("0.04"))
+    );
+    assert_eq!(
+        card.price("FR", u, day("2026-03-01"), 0),
+        None,
+        "no `*` utility price"
+    );
     let wire = card.wire("uploaded", Some(1), Some("user:u_1".into()));
     assert_eq!(wire.countries, 1);
     assert_eq!(wire.rows.len(), 5);
@@ -67,11 +92,14 @@ effective_from,effective_to,country,category,volume_from,volume_to,price
     assert!(reason(11).contains("overlaps line 3"), "{}", reason(11));
     assert!(reason(12).contains("fields"));
 
-    assert!(Card::parse("a,b\n1,2\n").unwrap_err()[0].reason.contains("header"));
-    assert!(Card::parse(&CARD[..CARD.find("2025").unwrap()])
-        .unwrap_err()[0]
+    assert!(Card::parse("a,b\n1,2\n").unwrap_err()[0]
         .reason
-        .contains("no prices"));
+        .contains("header"));
+    assert!(
+        Card::parse(&CARD[..CARD.find("2025").unwrap()]).unwrap_err()[0]
+            .reason
+            .contains("no prices")
+    );
 }
 
 #[test]
@@ -86,12 +114,18 @@ fn the_shipped_card_reads_and_says_its_source() {
         card.price("RU", PriceCategory::Service, day("2026-12-01"), 0),
         Some(Decimal::ZERO)
     );
-    assert_eq!(card.price("RU", PriceCategory::Marketing, day("2026-12-01"), 0), None);
+    assert_eq!(
+        card.price("RU", PriceCategory::Marketing, day("2026-12-01"), 0),
+        None
+    );
 }
 
 #[test]
 fn pricing_is_read_in_both_webhook_shapes() {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/whatsapp/");
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/whatsapp/"
+    );
     let status_of = |file: &str| -> String {
         let body: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("{fixtures}{file}")).unwrap())
@@ -105,8 +139,16 @@ fn pricing_is_read_in_both_webhook_shapes() {
     let cbp = pricing_of(&status_of("status_delivered_cbp_service.json")).unwrap();
     assert_eq!(cbp.category, PriceCategory::Service);
     assert_eq!(cbp.model, "CBP");
-    assert_eq!(pricing_of(&status_of("status_sent_v24_no_conversation_no_pricing.json")), None);
-    assert_eq!(pricing_of(&status_of("status_failed_131049_ecosystem_engagement.json")), None);
+    assert_eq!(
+        pricing_of(&status_of(
+            "status_sent_v24_no_conversation_no_pricing.json"
+        )),
+        None
+    );
+    assert_eq!(
+        pricing_of(&status_of("status_failed_131049_ecosystem_engagement.json")),
+        None
+    );
     // Only `billable` (older webhooks).
     let old = r#"{"pricing":{"billable":false,"pricing_model":"CBP","category":"utility"}}"#;
     assert_eq!(
@@ -119,6 +161,9 @@ fn pricing_is_read_in_both_webhook_shapes() {
             .category,
         PriceCategory::AuthenticationInternational
     );
-    assert_eq!(pricing_of(r#"{"pricing":{"category":"group_marketing"}}"#), None);
+    assert_eq!(
+        pricing_of(r#"{"pricing":{"category":"group_marketing"}}"#),
+        None
+    );
     assert_eq!(month_of(day("2026-02-09")), "2026-02");
 }

@@ -21,6 +21,8 @@ pub enum ItemKind {
     FlowVersion,
     /// A contact's run through a flow (by the customer's WhatsApp id: one run at a time).
     FlowRun,
+    /// The workspace's rate card, when an admin uploaded one (`current`).
+    RateCard,
 }
 
 impl ItemKind {
@@ -32,6 +34,7 @@ impl ItemKind {
             ItemKind::FlowVersion => "flow_version",
             ItemKind::FlowRun => "flow_run",
             ItemKind::TermList => "term_list",
+            ItemKind::RateCard => "rate_card",
         }
     }
 }

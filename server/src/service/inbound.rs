@@ -49,6 +49,8 @@ pub struct Inbound {
     log_text: bool,
     /// A customer's message that is just one of these opts them out of marketing.
     stop: StopKeywords,
+    /// Prices what Meta priced.
+    costs: super::costs::Costs,
 }
 
 impl Inbound {
@@ -58,6 +60,7 @@ impl Inbound {
         events: Events,
         log_text: bool,
         stop: StopKeywords,
+        costs: super::costs::Costs,
     ) -> Self {
         Self {
             store,
@@ -65,6 +68,7 @@ impl Inbound {
             events,
             log_text,
             stop,
+            costs,
         }
     }
 
@@ -159,6 +163,10 @@ impl Inbound {
             })
             .collect();
         events.extend(stops);
+        // Each priced status's ledger line goes into the same batch: stored with the status, or
+        // not at all (and then with Meta's retry).
+        let charges = self.costs.charges(&events).await?;
+        events.extend(charges);
 
         // Only messages and statuses are published; keep them (not the contacts and account
         // events) for after the commit.

@@ -10,6 +10,7 @@ pub mod broker;
 pub mod commands;
 pub mod compliance;
 pub mod contacts;
+pub mod costs;
 pub mod demo;
 pub mod documents;
 pub mod inbound;

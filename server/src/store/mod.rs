@@ -585,8 +585,11 @@ pub trait ImportStore: Send + Sync {
 #[async_trait]
 pub trait CostStore: Send + Sync {
     /// A message's ledger line, if it has one.
-    async fn get_charge(&self, tenant: &TenantId, wamid: &Wamid)
-        -> StoreResult<Option<ChargeRecord>>;
+    async fn get_charge(
+        &self,
+        tenant: &TenantId,
+        wamid: &Wamid,
+    ) -> StoreResult<Option<ChargeRecord>>;
     /// A page of a month's ledger lines (`2026-11`), by wamid.
     async fn charges(
         &self,

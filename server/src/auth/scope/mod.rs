@@ -8,6 +8,7 @@
 mod automation;
 mod compliance;
 mod contacts;
+mod costs;
 
 use std::sync::Arc;
 

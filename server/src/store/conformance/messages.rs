@@ -701,7 +701,7 @@ pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
         category: PriceCategory::Marketing,
         pricing_type: PricingType::Regular,
         model: "PMP".into(),
-        team: (i % 2 == 0).then(|| TeamId::from("t_sales")),
+        team: i.is_multiple_of(2).then(|| TeamId::from("t_sales")),
         sender: Some("campaign:cp_1".into()),
         campaign: Some("cp_1".into()),
         price: price.map(|p| p.parse::<Decimal>().unwrap()),
@@ -725,7 +725,12 @@ pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(again.charges_new, 0, "one line per message");
-    assert!(store.charges(&tenant, "2026-12", None, 10).await.unwrap().items.is_empty());
+    assert!(store
+        .charges(&tenant, "2026-12", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     let mut other_line = line(0, "2026-11", Some("9"));
     other_line.tenant = other.clone();
     store
@@ -734,19 +739,36 @@ pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
         .unwrap();
 
     assert_eq!(
-        store.get_charge(&tenant, &Wamid::from("wamid.charge.000")).await.unwrap(),
+        store
+            .get_charge(&tenant, &Wamid::from("wamid.charge.000"))
+            .await
+            .unwrap(),
         Some(line(0, "2026-11", Some("0.1365"))),
         "the first line stands"
     );
     assert_eq!(
-        store.get_charge(&tenant, &Wamid::from("wamid.charge.099")).await.unwrap().unwrap().price,
+        store
+            .get_charge(&tenant, &Wamid::from("wamid.charge.099"))
+            .await
+            .unwrap()
+            .unwrap()
+            .price,
         None
     );
-    assert_eq!(store.get_charge(&tenant, &Wamid::from("wamid.none")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_charge(&tenant, &Wamid::from("wamid.none"))
+            .await
+            .unwrap(),
+        None
+    );
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.charges(&tenant, "2026-11", cursor.as_ref(), 7).await.unwrap();
+        let page = store
+            .charges(&tenant, "2026-11", cursor.as_ref(), 7)
+            .await
+            .unwrap();
         all.extend(page.items);
         match page.next {
             Some(next) => cursor = Some(next),
@@ -757,5 +779,9 @@ pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
     assert!(all.windows(2).all(|w| w[0].wamid < w[1].wamid), "by wamid");
     assert!(all.iter().all(|c| c.tenant == tenant));
     let total: Decimal = all.iter().filter_map(|c| c.price).sum();
-    assert_eq!(total, "3.4125".parse::<Decimal>().unwrap(), "exact decimals");
+    assert_eq!(
+        total,
+        "3.4125".parse::<Decimal>().unwrap(),
+        "exact decimals"
+    );
 }

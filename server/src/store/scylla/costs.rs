@@ -179,7 +179,12 @@ impl ScyllaStore {
             .session
             .execute_unpaged(
                 &self.costs.claim,
-                (c.tenant.as_str(), c.wamid.as_str(), c.month.as_str(), line_of(c)),
+                (
+                    c.tenant.as_str(),
+                    c.wamid.as_str(),
+                    c.month.as_str(),
+                    line_of(c),
+                ),
             )
             .await
             .map_err(unavailable)?;
@@ -222,7 +227,10 @@ impl CostStore for ScyllaStore {
         };
         first_row::<ChargeRow>(
             self.session
-                .execute_unpaged(&self.costs.get, (tenant.as_str(), month.as_str(), wamid.as_str()))
+                .execute_unpaged(
+                    &self.costs.get,
+                    (tenant.as_str(), month.as_str(), wamid.as_str()),
+                )
                 .await
                 .map_err(unavailable)?,
         )?

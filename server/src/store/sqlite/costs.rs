@@ -53,7 +53,10 @@ pub(super) fn insert_charge(conn: &Connection, c: &ChargeRecord) -> StoreResult<
     Ok(new)
 }
 
-fn charge(tenant: &TenantId, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ChargeRecord, StoreError>> {
+fn charge(
+    tenant: &TenantId,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<ChargeRecord, StoreError>> {
     let category: String = r.get(5)?;
     let pricing_type: String = r.get(6)?;
     let price: Option<String> = r.get(11)?;
@@ -102,7 +105,10 @@ impl CostStore for SqliteStore {
                    (SELECT month FROM charge_keys WHERE tenant = ?1 AND wamid = ?2)
                  AND wamid = ?2"
             ))
-            .and_then(|mut s| s.query_row(params![t.as_str(), w.as_str()], |r| charge(&t, r)).optional())
+            .and_then(|mut s| {
+                s.query_row(params![t.as_str(), w.as_str()], |r| charge(&t, r))
+                    .optional()
+            })
             .map_err(unavailable)?
             .transpose()
         })
@@ -126,8 +132,10 @@ impl CostStore for SqliteStore {
                      WHERE tenant = ?1 AND month = ?2 AND wamid > ?3 ORDER BY wamid LIMIT ?4"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![t.as_str(), month, after, limit as i64], |r| charge(&t, r))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
+                    s.query_map(params![t.as_str(), month, after, limit as i64], |r| {
+                        charge(&t, r)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(unavailable)?
                 .into_iter()
