@@ -122,3 +122,7 @@ string_id!(
     /// A bot flow (`fl_…`).
     FlowId
 );
+string_id!(
+    /// A broadcast campaign (`cp_…`).
+    CampaignId
+);

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod automation;
+pub mod campaign;
 pub mod compliance;
 pub mod contacts;
 pub mod costs;
@@ -23,8 +24,9 @@ pub mod text;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{
-    ApiKeyId, ContactId, ConversationId, FlowId, ImportId, MessageKey, PhoneNumberId, RoleId,
-    RuleId, ScheduleId, SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId, Wamid,
+    ApiKeyId, CampaignId, ContactId, ConversationId, FlowId, ImportId, MessageKey, PhoneNumberId,
+    RoleId, RuleId, ScheduleId, SegmentId, SendId, TeamId, TenantId, TermListId, UserId, WaId,
+    Wamid,
 };
 pub use message::{Direction, ExportRecord, MessageStatus};
 pub use permissions::{Permission, PresetRole};

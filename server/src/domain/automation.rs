@@ -23,6 +23,8 @@ pub enum ItemKind {
     FlowRun,
     /// The workspace's rate card, when an admin uploaded one (`current`).
     RateCard,
+    /// A broadcast campaign (its definition, state and counts; recipients are rows of their own).
+    Campaign,
 }
 
 impl ItemKind {
@@ -35,6 +37,7 @@ impl ItemKind {
             ItemKind::FlowRun => "flow_run",
             ItemKind::TermList => "term_list",
             ItemKind::RateCard => "rate_card",
+            ItemKind::Campaign => "campaign",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod attribute;
 pub mod automation;
+pub mod campaign;
 pub mod clock;
 pub mod compliance;
 pub mod contact;
@@ -21,6 +22,7 @@ pub mod segment;
 
 pub use attribute::*;
 pub use automation::*;
+pub use campaign::*;
 pub use clock::{instant, now_ms, UnixMillis};
 pub use compliance::*;
 pub use contact::*;

@@ -23,8 +23,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use switchboard_shared::contacts::{AttributeDef, ConsentEvidence, Filter};
 use switchboard_shared::{
-    ApiKeyId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId, SegmentId,
-    SendId, TeamId, TenantId, UserId, Wamid,
+    ApiKeyId, CampaignId, ContactId, ConversationId, ImportId, MessageKey, PhoneNumberId, RoleId,
+    SegmentId, SendId, TeamId, TenantId, UserId, WaId, Wamid,
 };
 
 pub use keys::IdKeys;
@@ -600,6 +600,28 @@ pub trait CostStore: Send + Sync {
     ) -> StoreResult<Page<ChargeRecord>>;
 }
 
+/// Campaigns' recipients: a row per contact a campaign selected, spread over
+/// [`RECIPIENT_BUCKETS`] partitions per campaign on Scylla, read in (bucket, WhatsApp id) order.
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Writes recipients whole (an upsert: writing one again is harmless).
+    async fn put_recipients(&self, recipients: &[RecipientRecord]) -> StoreResult<()>;
+    async fn get_recipient(
+        &self,
+        tenant: &TenantId,
+        campaign: &CampaignId,
+        wa_id: &WaId,
+    ) -> StoreResult<Option<RecipientRecord>>;
+    /// A page of a campaign's recipients.
+    async fn recipients(
+        &self,
+        tenant: &TenantId,
+        campaign: &CampaignId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<RecipientRecord>>;
+}
+
 /// Everything a running server needs from persistence.
 pub trait Store:
     DirectoryStore
@@ -612,6 +634,7 @@ pub trait Store:
     + ImportStore
     + AutomationStore
     + CostStore
+    + CampaignStore
 {
 }
 impl<T> Store for T where
@@ -625,6 +648,7 @@ impl<T> Store for T where
         + ImportStore
         + AutomationStore
         + CostStore
+        + CampaignStore
 {
 }
 

@@ -785,3 +785,89 @@ pub async fn the_ledger_keeps_one_line_per_priced_message(store: &dyn Store) {
         "exact decimals"
     );
 }
+
+/// Campaigns' recipients: written whole (again harmlessly), read one by one and in pages over
+/// every bucket, each campaign and tenant apart.
+pub async fn campaign_recipients_page_over_buckets_and_stay_apart(store: &dyn Store) {
+    use switchboard_shared::campaign::RecipientState;
+    let tenant = fresh_tenant("campaign");
+    let campaign = CampaignId::from("cp_one");
+    let row = |i: usize, campaign: &CampaignId| RecipientRecord {
+        tenant: tenant.clone(),
+        campaign: campaign.clone(),
+        wa_id: WaId::from(format!("4915100000{i:03}").as_str()),
+        contact: ContactId::from(format!("c_{i}").as_str()),
+        state: if i % 7 == 0 {
+            RecipientState::Skipped
+        } else {
+            RecipientState::Queued
+        },
+        reason: (i % 7 == 0).then(|| "opted_out".to_owned()),
+        number: Some(PhoneNumberId::from(NUMBER)),
+        send: None,
+        clicked: false,
+        updated_at: T0,
+    };
+    let rows: Vec<RecipientRecord> = (0..120).map(|i| row(i, &campaign)).collect();
+    store.put_recipients(&rows).await.unwrap();
+    store.put_recipients(&rows[..10]).await.unwrap();
+    store
+        .put_recipients(&[row(1, &CampaignId::from("cp_two"))])
+        .await
+        .unwrap();
+    let mut other = row(2, &campaign);
+    other.tenant = fresh_tenant("campaign-other");
+    store.put_recipients(&[other]).await.unwrap();
+
+    let mut sent = row(5, &campaign);
+    sent.state = RecipientState::Sent;
+    sent.send = Some(SendId::from("o_abc"));
+    sent.clicked = true;
+    store.put_recipients(&[sent.clone()]).await.unwrap();
+    assert_eq!(
+        store
+            .get_recipient(&tenant, &campaign, &sent.wa_id)
+            .await
+            .unwrap(),
+        Some(sent)
+    );
+    assert_eq!(
+        store
+            .get_recipient(&tenant, &CampaignId::from("cp_three"), &rows[0].wa_id)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .recipients(&tenant, &campaign, cursor.as_ref(), 17)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 17);
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120, "every recipient once");
+    let keys: Vec<(i32, String)> = seen
+        .iter()
+        .map(|r| (r.bucket(), r.wa_id.as_str().to_owned()))
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "in (bucket, wa_id) order"
+    );
+    assert!(seen
+        .iter()
+        .all(|r| r.tenant == tenant && r.campaign == campaign));
+    assert_eq!(
+        seen.iter()
+            .filter(|r| r.state == RecipientState::Skipped)
+            .count(),
+        18
+    );
+}

@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             automation_items_are_versioned_and_per_tenant,
             received_messages_are_indexed_for_replay,
             the_ledger_keeps_one_line_per_priced_message,
+            campaign_recipients_page_over_buckets_and_stay_apart,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

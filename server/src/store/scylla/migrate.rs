@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_automation.cql"),
     migration!(11, "0011_replay.cql"),
     migration!(12, "0012_costs.cql"),
+    migration!(13, "0013_campaigns.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

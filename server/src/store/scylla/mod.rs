@@ -40,6 +40,7 @@ fn markers(columns: &str) -> String {
 }
 
 mod automation;
+mod campaigns;
 mod catalogue;
 mod contacts;
 mod costs;
@@ -86,6 +87,7 @@ pub struct ScyllaStore {
     imports: imports::Statements,
     automation: automation::Statements,
     costs: costs::Statements,
+    campaigns: campaigns::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -138,6 +140,7 @@ impl ScyllaStore {
         let imports = imports::Statements::prepare(&p).await?;
         let automation = automation::Statements::prepare(&p).await?;
         let costs = costs::Statements::prepare(&p).await?;
+        let campaigns = campaigns::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -153,6 +156,7 @@ impl ScyllaStore {
             imports,
             automation,
             costs,
+            campaigns,
         })
     }
 }
@@ -279,6 +283,10 @@ mod tests {
             ("segments_by_tenant", super::catalogue::SegmentRow::COLUMNS),
             ("automation_items", super::automation::ItemRow::COLUMNS),
             ("charges_by_month", super::costs::ChargeRow::COLUMNS),
+            (
+                "campaign_recipients",
+                super::campaigns::RecipientRow::COLUMNS,
+            ),
         ];
         for (table, columns) in rows {
             let known = tables

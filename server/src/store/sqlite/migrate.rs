@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_automation.sql"),
     migration!(10, "0010_replay.sql"),
     migration!(11, "0011_costs.sql"),
+    migration!(12, "0012_campaigns.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

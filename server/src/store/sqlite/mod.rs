@@ -11,6 +11,7 @@
 //! (WAL).
 
 mod automation;
+mod campaigns;
 mod catalogue;
 mod contacts;
 mod costs;
