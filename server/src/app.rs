@@ -340,7 +340,17 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     )
     .await?;
-    // After the inbox listens, so that it hears what resumed sends become.
+    let campaigns = crate::service::campaigns::Campaigns::new(
+        Arc::clone(&store),
+        Arc::clone(&outbound),
+        outbox.clone(),
+        costs.clone(),
+        Arc::clone(&filter),
+        Arc::clone(&hub) as Arc<dyn Broker>,
+        shutdown.clone(),
+    );
+    campaigns.follow(&events);
+    // After the inbox and campaigns listen, so that they hear what resumed sends become.
     outbox.resume(&numbers).await?;
     let automation = Automation::new(
         Arc::clone(&store),
@@ -364,6 +374,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             "customer messages received before the last stop replayed"
         );
     }
+    // Running and scheduled campaigns go on where they stopped (their sends are keyed).
+    let resumed = campaigns.resume_all().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "campaigns resumed");
+    }
     let imports = Imports::new(
         Arc::clone(&store),
         Arc::clone(&hub) as Arc<dyn Broker>,
@@ -374,6 +389,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
     let api_state = ApiState {
         costs,
+        campaigns,
         store: Arc::clone(&store),
         auth,
         cookies: CookiePolicy {

@@ -450,6 +450,20 @@ pub enum HubEvent {
         rows_per_second: f64,
         eta_seconds: Option<u64>,
     },
+    /// A broadcast campaign moved on (the `tenant` topic): its state and funnel, at most a few
+    /// times a second while it runs.
+    CampaignProgressed {
+        campaign: crate::ids::CampaignId,
+        state: crate::campaign::CampaignState,
+        total: u64,
+        counts: crate::campaign::CampaignCounts,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paused_reason: Option<String>,
+        /// Messages a second over the last few seconds.
+        rate_per_second: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eta_seconds: Option<u64>,
+    },
     /// A conversation was assigned, transferred, queued, resolved or reopened.
     ConversationChanged {
         conversation: ConversationId,
@@ -506,7 +520,8 @@ impl HubEvent {
             Self::AgentChanged { .. }
             | Self::BoardChanged { .. }
             | Self::ContactChanged { .. }
-            | Self::ImportProgressed { .. } => None,
+            | Self::ImportProgressed { .. }
+            | Self::CampaignProgressed { .. } => None,
         }
     }
 }

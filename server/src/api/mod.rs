@@ -29,6 +29,7 @@ use crate::store::{Store, StoreError};
 mod access;
 mod audit;
 mod automation;
+mod campaigns;
 mod collab;
 mod compliance;
 mod contacts;
@@ -437,6 +438,7 @@ pub struct Ctx {
     pub filter: Arc<crate::service::compliance::WordFilter>,
     pub automation: crate::service::automation::Automation,
     pub costs: crate::service::costs::Costs,
+    pub campaigns: crate::service::campaigns::Campaigns,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -487,6 +489,8 @@ pub struct ApiState {
     pub automation: crate::service::automation::Automation,
     /// The cost ledger and the rate card.
     pub costs: crate::service::costs::Costs,
+    /// Broadcast campaigns.
+    pub campaigns: crate::service::campaigns::Campaigns,
 }
 
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -761,6 +765,7 @@ async fn dispatch_inner(
         filter: Arc::clone(&state.filter),
         automation: state.automation.clone(),
         costs: state.costs.clone(),
+        campaigns: state.campaigns.clone(),
     };
     let response = match handler(ctx).await {
         Ok(response) => response,

@@ -7,6 +7,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
+use switchboard_shared::campaign::{Campaign, CampaignInput, Preflight, Recipient};
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
@@ -607,6 +608,83 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             200,
             Some(schema::<AutomationReport>),
         ),
+        ("GET", "campaigns") => op(
+            "Broadcast campaigns, newest first, each with its state and funnel",
+            None,
+            200,
+            Some(schema::<Page<Campaign>>),
+        ),
+        ("POST", "campaigns") => op(
+            "Make a draft campaign: an approved template, an audience (`segment` or `tag`), \
+             the variables' values from contact attributes or fields with fallbacks, the \
+             numbers, an optional start and pace (docs/campaigns.md); 422 names the field",
+            Some(schema::<CampaignInput>),
+            201,
+            Some(schema::<Campaign>),
+        ),
+        ("GET", "campaigns/{id}") => op(
+            "One campaign: its state, counts (queued, sent, delivered, read, replied, clicked, \
+             failed, skipped), why it paused, and the pre-flight it started with",
+            None,
+            200,
+            Some(schema::<Campaign>),
+        ),
+        ("PATCH", "campaigns/{id}") => op(
+            "Replace a draft's fields whole; 409 once it started",
+            Some(schema::<CampaignInput>),
+            200,
+            Some(schema::<Campaign>),
+        ),
+        ("POST", "campaigns/{id}/preflight") => op(
+            "Who it would reach after suppression (opted out, no deliverable number, marketing \
+             to +1, the frequency cap, a missing value, a blocked value), the cost by country \
+             from the rate card, the ETA and a sample message; nothing is sent",
+            None,
+            200,
+            Some(schema::<Preflight>),
+        ),
+        ("POST", "campaigns/{id}/start") => op(
+            "Start a draft now, or schedule it for its `start_at`; 422 when the template is not \
+             approved, the audience is empty or the start has passed; 409 if it started already",
+            None,
+            200,
+            Some(schema::<Campaign>),
+        ),
+        ("POST", "campaigns/{id}/pause") => {
+            op("Pause a running or scheduled campaign", None, 200, Some(schema::<Campaign>))
+        }
+        ("POST", "campaigns/{id}/resume") => op(
+            "Resume a paused campaign where it stopped",
+            None,
+            200,
+            Some(schema::<Campaign>),
+        ),
+        ("POST", "campaigns/{id}/cancel") => op(
+            "Cancel: nothing more is sent",
+            None,
+            200,
+            Some(schema::<Campaign>),
+        ),
+        ("POST", "campaigns/{id}/retry") => op(
+            "A new draft linked to this one, for its failed recipients",
+            None,
+            201,
+            Some(schema::<Campaign>),
+        ),
+        ("GET", "campaigns/{id}/recipients") => Operation {
+            query: &[
+                ("state", "queued, sent, delivered, read, replied, failed or skipped"),
+                ("cursor", "the `next` of the previous page"),
+                ("limit", "items per page"),
+            ],
+            ..op(
+                "A page of the campaign's recipients with their state and reason (numbers \
+                 masked without `contacts.phone.view`)",
+                None,
+                200,
+                Some(schema::<Page<Recipient>>),
+            )
+        },
         ("GET", "costs") => Operation {
             query: &[
                 (

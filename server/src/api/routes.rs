@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use switchboard_shared::Permission;
 
 use super::{
-    access, audit, automation, collab, compliance, contacts, conversations, costs, session, Route,
+    access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
+    session, Route,
 };
 use crate::web::Method;
 
@@ -692,6 +693,85 @@ pub fn routes() -> &'static [Route] {
                 P::SettingsAutomation,
                 "automation.test",
                 h!(automation::test),
+            ),
+            Route::needs(
+                M::GET,
+                "campaigns",
+                P::CampaignsSend,
+                "campaign.list",
+                h!(campaigns::list),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns",
+                P::CampaignsSend,
+                "campaign.create",
+                h!(campaigns::create),
+            )
+            .large_json(),
+            Route::needs(
+                M::GET,
+                "campaigns/{id}",
+                P::CampaignsSend,
+                "campaign.read",
+                h!(campaigns::get),
+            ),
+            Route::needs(
+                M::PATCH,
+                "campaigns/{id}",
+                P::CampaignsSend,
+                "campaign.update",
+                h!(campaigns::replace),
+            )
+            .large_json(),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/preflight",
+                P::CampaignsSend,
+                "campaign.preflight",
+                h!(campaigns::preflight),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/start",
+                P::CampaignsSend,
+                "campaign.start",
+                h!(campaigns::start),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/pause",
+                P::CampaignsSend,
+                "campaign.pause",
+                h!(campaigns::pause),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/resume",
+                P::CampaignsSend,
+                "campaign.resume",
+                h!(campaigns::resume),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/cancel",
+                P::CampaignsSend,
+                "campaign.cancel",
+                h!(campaigns::cancel),
+            ),
+            Route::needs(
+                M::POST,
+                "campaigns/{id}/retry",
+                P::CampaignsSend,
+                "campaign.retry",
+                h!(campaigns::retry),
+            ),
+            Route::needs(
+                M::GET,
+                "campaigns/{id}/recipients",
+                P::CampaignsSend,
+                "campaign.recipients",
+                h!(campaigns::recipients),
             ),
             Route::needs(
                 M::GET,

@@ -234,7 +234,8 @@ impl Prepared {
             | HubEvent::AgentChanged { .. }
             | HubEvent::BoardChanged { .. }
             | HubEvent::ContactChanged { .. }
-            | HubEvent::ImportProgressed { .. } => None,
+            | HubEvent::ImportProgressed { .. }
+            | HubEvent::CampaignProgressed { .. } => None,
         };
         Arc::new(Self { full, masked })
     }

@@ -228,6 +228,38 @@ impl Costs {
         Ok(this)
     }
 
+    /// What `messages` more billed messages of `category` to `country` would cost at today's
+    /// prices, after this month's volume so far: the amount, and how many the card does not
+    /// price.
+    pub async fn quote(
+        &self,
+        tenant: &TenantId,
+        country: &str,
+        category: PriceCategory,
+        messages: u64,
+        day: Date,
+    ) -> Result<(Decimal, u64), StoreError> {
+        let month = month_of(day);
+        // Counted like the ledger's next line would be, without taking a place.
+        let first = self.next_volume(tenant, &month, country, category).await?;
+        if let Some(mut v) =
+            self.inner
+                .volumes
+                .get_mut(&(tenant.clone(), month, country.to_owned(), category))
+        {
+            *v -= 1;
+        }
+        let card = self.card(tenant).await?;
+        let (mut amount, mut unpriced) = (Decimal::ZERO, 0);
+        for i in 0..messages {
+            match card.card.price(country, category, day, first + i) {
+                Some(p) => amount += p,
+                None => unpriced += 1,
+            }
+        }
+        Ok((amount, unpriced))
+    }
+
     async fn teams(&self, tenant: &TenantId) -> Result<Arc<[TeamRecord]>, StoreError> {
         if let Some(t) = self.inner.teams.get(tenant) {
             if t.0.elapsed() < FRESH {

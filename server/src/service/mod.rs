@@ -7,6 +7,7 @@
 pub mod automation;
 pub mod board;
 pub mod broker;
+pub mod campaigns;
 pub mod commands;
 pub mod compliance;
 pub mod contacts;

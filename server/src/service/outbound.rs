@@ -453,6 +453,27 @@ impl Outbound {
         Ok(checked)
     }
 
+    /// A template message to anyone, inside the window or not (a campaign's): the number's
+    /// approved template with these values, checked as an agent's would be.
+    pub async fn check_template(
+        &self,
+        tenant: &TenantId,
+        number: &PhoneNumberId,
+        name: &str,
+        language: &str,
+        params: Vec<String>,
+    ) -> Result<Checked, OutboundError> {
+        let entry = self.entry(tenant, number)?;
+        let templates = self.templates(entry).await?;
+        Draft::Template {
+            name: name.to_owned(),
+            language: language.to_owned(),
+            params,
+        }
+        .check(&self.checks, tenant, &templates)
+        .map_err(OutboundError::Rejected)
+    }
+
     /// The number's message templates, from its WhatsApp Business Account (reused for five
     /// minutes).
     pub async fn templates(

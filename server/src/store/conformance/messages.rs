@@ -797,12 +797,12 @@ pub async fn campaign_recipients_page_over_buckets_and_stay_apart(store: &dyn St
         campaign: campaign.clone(),
         wa_id: WaId::from(format!("4915100000{i:03}").as_str()),
         contact: ContactId::from(format!("c_{i}").as_str()),
-        state: if i % 7 == 0 {
+        state: if i.is_multiple_of(7) {
             RecipientState::Skipped
         } else {
             RecipientState::Queued
         },
-        reason: (i % 7 == 0).then(|| "opted_out".to_owned()),
+        reason: i.is_multiple_of(7).then(|| "opted_out".to_owned()),
         number: Some(PhoneNumberId::from(NUMBER)),
         send: None,
         clicked: false,

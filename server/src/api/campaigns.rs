@@ -1,0 +1,168 @@
+//! Broadcast campaigns over REST: made, changed while a draft, checked before they start
+//! (pre-flight), started, paused, resumed, cancelled, retried for the failed, and their
+//! recipients listed by state.
+
+use switchboard_shared::api::{mask_phone, Page};
+use switchboard_shared::campaign::{CampaignInput, RecipientState};
+use switchboard_shared::{CampaignId, ErrorCode, Permission};
+
+use super::{json, ApiResult, Ctx, Failure};
+use crate::service::campaigns::CampaignError;
+use crate::store::Cursor;
+use crate::web::StatusCode;
+
+impl From<CampaignError> for Failure {
+    fn from(e: CampaignError) -> Self {
+        match e {
+            CampaignError::NotFound => Failure::not_found("campaign"),
+            CampaignError::Invalid { field, message } => Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidValue,
+                message,
+            )
+            .on_field(field),
+            CampaignError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
+            CampaignError::TooMany(m) => {
+                Failure::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooMany, m)
+            }
+            CampaignError::Unavailable(m) => Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StoreUnavailable,
+                m,
+            ),
+            CampaignError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn id(ctx: &Ctx) -> CampaignId {
+    CampaignId::new(ctx.req.param(0))
+}
+
+/// `GET campaigns`: newest first.
+pub async fn list(ctx: Ctx) -> ApiResult {
+    let items = ctx.campaigns.list(&ctx.scope).await?;
+    json(StatusCode::OK, &Page { items, next: None })
+}
+
+/// `POST campaigns` `{"name", "template": {"name", "language"}, "audience": {"segment"|"tag"},
+/// "variables", "numbers", "start_at", "time_zone", "max_per_second", "frequency_cap_days"}`:
+/// a draft, `201`.
+pub async fn create(ctx: Ctx) -> ApiResult {
+    let input: CampaignInput = ctx.req.json()?;
+    let campaign = ctx
+        .campaigns
+        .create(&ctx.principal, &ctx.scope, input)
+        .await?;
+    json(StatusCode::CREATED, &campaign)
+}
+
+/// `GET campaigns/{id}`: its state, counts and pre-flight.
+pub async fn get(ctx: Ctx) -> ApiResult {
+    let campaign = ctx.campaigns.get(&ctx.scope, &id(&ctx)).await?;
+    json(StatusCode::OK, &campaign)
+}
+
+/// `PATCH campaigns/{id}`: a draft's fields, whole (`409` once it started).
+pub async fn replace(ctx: Ctx) -> ApiResult {
+    let input: CampaignInput = ctx.req.json()?;
+    let campaign = ctx
+        .campaigns
+        .replace(&ctx.principal, &ctx.scope, &id(&ctx), input)
+        .await?;
+    json(StatusCode::OK, &campaign)
+}
+
+/// `POST campaigns/{id}/preflight`.
+pub async fn preflight(ctx: Ctx) -> ApiResult {
+    let report = ctx.campaigns.preflight(&ctx.scope, &id(&ctx)).await?;
+    json(StatusCode::OK, &report)
+}
+
+/// `POST campaigns/{id}/start`.
+pub async fn start(ctx: Ctx) -> ApiResult {
+    let c = ctx
+        .campaigns
+        .start(&ctx.principal, &ctx.scope, &id(&ctx))
+        .await?;
+    json(StatusCode::OK, &c)
+}
+
+/// `POST campaigns/{id}/pause`.
+pub async fn pause(ctx: Ctx) -> ApiResult {
+    let c = ctx
+        .campaigns
+        .pause(&ctx.principal, &ctx.scope, &id(&ctx))
+        .await?;
+    json(StatusCode::OK, &c)
+}
+
+/// `POST campaigns/{id}/resume`.
+pub async fn resume(ctx: Ctx) -> ApiResult {
+    let c = ctx
+        .campaigns
+        .resume(&ctx.principal, &ctx.scope, &id(&ctx))
+        .await?;
+    json(StatusCode::OK, &c)
+}
+
+/// `POST campaigns/{id}/cancel`.
+pub async fn cancel(ctx: Ctx) -> ApiResult {
+    let c = ctx
+        .campaigns
+        .cancel(&ctx.principal, &ctx.scope, &id(&ctx))
+        .await?;
+    json(StatusCode::OK, &c)
+}
+
+/// `POST campaigns/{id}/retry`: a new draft for the recipients who failed, `201`.
+pub async fn retry(ctx: Ctx) -> ApiResult {
+    let c = ctx
+        .campaigns
+        .retry_failed(&ctx.principal, &ctx.scope, &id(&ctx))
+        .await?;
+    json(StatusCode::CREATED, &c)
+}
+
+/// `GET campaigns/{id}/recipients?state=&cursor=&limit=`.
+pub async fn recipients(ctx: Ctx) -> ApiResult {
+    let state = match ctx.req.query("state") {
+        None | Some("") => None,
+        Some(text) => Some(RecipientState::parse(text).ok_or_else(|| {
+            Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::BadQuery,
+                format!(
+                    "`state` is one of {}, not `{text}`",
+                    RecipientState::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            )
+            .on_field("state")
+        })?),
+    };
+    let limit = ctx.req.limit(100, crate::store::MAX_PAGE)?;
+    let cursor = ctx.req.query("cursor").map(Cursor::from_token);
+    let page = ctx
+        .campaigns
+        .recipients(&ctx.scope, &id(&ctx), state, cursor.as_ref(), limit)
+        .await?;
+    let unmasked = ctx.principal.can(Permission::ContactsPhoneView);
+    let items = page
+        .items
+        .iter()
+        .map(|r| {
+            let mut w = r.wire();
+            if !unmasked {
+                w.wa_id = mask_phone(&w.wa_id);
+            }
+            w
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &Page {
+            items,
+            next: page.next.map(|c| c.as_str().to_owned()),
+        },
+    )
+}

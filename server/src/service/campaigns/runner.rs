@@ -1,0 +1,967 @@
+//! A campaign running: its recipients' rows written once, then walked and handed to the outbox
+//! at the campaign's pace, each under its own key; the outbox's and Meta's answers and the
+//! customers' replies move each recipient along the funnel; the counts are written back and
+//! announced about once a second.
+//!
+//! Why a restart neither repeats nor skips anyone: rows are written before the first send; a
+//! row stays `queued` until the outbox says sent or failed; the next walk hands every `queued`
+//! row to the outbox again, and the outbox answers a key it has with the send it has.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use switchboard_shared::campaign::{CampaignCounts, CampaignState, RecipientState, SkipReason};
+use switchboard_shared::{CampaignId, MessageStatus, SendId, TenantId, WaId};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::Notify;
+
+use super::{read_doc, values, CampaignDoc, CampaignError, Campaigns, Fate, PAGE};
+use crate::domain::*;
+use crate::service::outbound::OutboundError;
+use crate::service::outbox::NewSend;
+use crate::service::Events;
+use crate::store::StoreError;
+
+/// The automatic pause looks at this many of the latest outcomes (sent or failed).
+const WINDOW: usize = 500;
+/// It judges only once this many are in: one early failure is not 5%.
+const JUDGED_FROM: usize = 50;
+/// Failures above this share of the window pause the campaign.
+const FAILURE_SHARE: f64 = 0.05;
+/// This many 131049 (marketing limit) or 130429 (throughput) failures among the latest 100
+/// outcomes pause it too: Meta is pushing back.
+const STORM: usize = 10;
+/// How long after its message a customer's reply counts as a reply to the campaign.
+const REPLY_WINDOW_MS: i64 = 72 * 3_600_000;
+
+/// The live side of campaigns: who is running, their tallies and pace.
+#[derive(Default)]
+pub struct Runs {
+    live: DashMap<(TenantId, CampaignId), Arc<Live>>,
+}
+
+#[derive(Default)]
+pub(super) struct Live {
+    /// A person or the automatic pause changed the campaign: the walk stops and reloads.
+    generation: AtomicU64,
+    changed: Notify,
+    running: AtomicBool,
+    tally: tokio::sync::Mutex<Tally>,
+    dirty: AtomicBool,
+    /// When recent sends were handed over, for the rate.
+    handed: Mutex<VecDeque<Instant>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    loaded: bool,
+    by_state: HashMap<RecipientState, u64>,
+    clicked: u64,
+    /// The latest outcomes: (failed, Meta's code).
+    outcomes: VecDeque<(bool, Option<i64>)>,
+}
+
+impl Tally {
+    fn counts(&self) -> CampaignCounts {
+        let n = |s: RecipientState| self.by_state.get(&s).copied().unwrap_or(0);
+        use RecipientState as S;
+        CampaignCounts {
+            queued: n(S::Queued),
+            sent: n(S::Sent) + n(S::Delivered) + n(S::Read) + n(S::Replied),
+            delivered: n(S::Delivered) + n(S::Read) + n(S::Replied),
+            read: n(S::Read) + n(S::Replied),
+            replied: n(S::Replied),
+            clicked: self.clicked,
+            failed: n(S::Failed),
+            skipped: n(S::Skipped),
+        }
+    }
+
+    fn moved(&mut self, from: RecipientState, to: RecipientState) {
+        if let Some(n) = self.by_state.get_mut(&from) {
+            *n = n.saturating_sub(1);
+        }
+        *self.by_state.entry(to).or_default() += 1;
+    }
+
+    fn outcome(&mut self, failed: bool, code: Option<i64>) {
+        self.outcomes.push_back((failed, code));
+        while self.outcomes.len() > WINDOW {
+            self.outcomes.pop_front();
+        }
+    }
+
+    /// Why the campaign should pause now, if it should.
+    fn alarm(&self) -> Option<String> {
+        let storm = self
+            .outcomes
+            .iter()
+            .rev()
+            .take(100)
+            .filter(|(_, code)| matches!(code, Some(131049) | Some(130429)))
+            .count();
+        if storm >= STORM {
+            return Some(format!(
+                "paused automatically: {storm} of the latest 100 sends were refused with 131049 \
+                 (Meta's marketing limit per customer) or 130429 (throughput)"
+            ));
+        }
+        if self.outcomes.len() >= JUDGED_FROM {
+            let failed = self.outcomes.iter().filter(|(f, _)| *f).count();
+            let share = failed as f64 / self.outcomes.len() as f64;
+            if share > FAILURE_SHARE {
+                return Some(format!(
+                    "paused automatically: {failed} of the latest {} sends failed ({:.1}%, \
+                     above 5%)",
+                    self.outcomes.len(),
+                    share * 100.0
+                ));
+            }
+        }
+        None
+    }
+}
+
+impl Runs {
+    fn live(&self, tenant: &TenantId, id: &CampaignId) -> Arc<Live> {
+        Arc::clone(&self.live.entry((tenant.clone(), id.clone())).or_default())
+    }
+
+    /// A person changed the campaign: its walk stops and looks again.
+    pub(super) fn changed(&self, tenant: &TenantId, id: &CampaignId) {
+        if let Some(live) = self.live.get(&(tenant.clone(), id.clone())) {
+            live.generation.fetch_add(1, Ordering::SeqCst);
+            live.changed.notify_waiters();
+        }
+    }
+
+    /// Messages a second over the last ten seconds, and the time the queued ones take at it.
+    pub(super) fn pace(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        queued: u64,
+    ) -> (f64, Option<u64>) {
+        let Some(live) = self.live.get(&(tenant.clone(), id.clone())) else {
+            return (0.0, None);
+        };
+        let mut handed = live.handed.lock().unwrap_or_else(|p| p.into_inner());
+        while handed
+            .front()
+            .is_some_and(|t| t.elapsed() > Duration::from_secs(10))
+        {
+            handed.pop_front();
+        }
+        let rate = handed.len() as f64 / 10.0;
+        let eta = (rate > 0.0).then(|| (queued as f64 / rate).ceil() as u64);
+        (rate, eta)
+    }
+}
+
+/// How a walk over the recipients ended.
+enum Walk {
+    /// Every queued recipient is with the outbox.
+    Done,
+    /// The campaign changed (paused, cancelled): look at it again.
+    Stopped,
+}
+
+impl Campaigns {
+    /// Runs the campaign on a task of its own, unless one runs it already.
+    pub(super) fn spawn_run(&self, tenant: TenantId, id: CampaignId) {
+        let live = self.inner.runs.live(&tenant, &id);
+        live.generation.fetch_add(1, Ordering::SeqCst);
+        live.changed.notify_waiters();
+        if live.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.run(&tenant, &id, &live).await;
+            live.running.store(false, Ordering::SeqCst);
+        });
+    }
+
+    async fn run(&self, tenant: &TenantId, id: &CampaignId, live: &Arc<Live>) {
+        loop {
+            if self.inner.shutdown.is_cancelled() {
+                return;
+            }
+            let doc = match self.load(tenant, id).await {
+                Ok((_, doc)) => doc,
+                Err(CampaignError::NotFound) => return,
+                Err(e) => {
+                    tracing::warn!(campaign = %id, error = %e, "campaign: reading it failed; retrying");
+                    self.pause_for(Duration::from_secs(2), live).await;
+                    continue;
+                }
+            };
+            let outcome = match doc.state {
+                CampaignState::Scheduled => self.wait_for_start(tenant, id, &doc, live).await,
+                CampaignState::Running if !doc.materialized => {
+                    self.materialize(tenant, id, &doc).await
+                }
+                CampaignState::Running => match self.walk_queued(tenant, id, &doc, live).await {
+                    Ok(Walk::Stopped) => Ok(()),
+                    Ok(Walk::Done) => match self.finish_when_answered(tenant, id, live).await {
+                        Ok(true) => return,
+                        Ok(false) => Ok(()),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
+                _ => return,
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(campaign = %id, error = %e, "campaign: a step failed; it goes on shortly");
+                self.pause_for(Duration::from_secs(2), live).await;
+            }
+        }
+    }
+
+    async fn pause_for(&self, wait: Duration, live: &Live) {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = live.changed.notified() => {}
+            _ = self.inner.shutdown.cancelled() => {}
+        }
+    }
+
+    /// A scheduled campaign sleeps until its start (or a change), then runs.
+    async fn wait_for_start(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        doc: &CampaignDoc,
+        live: &Live,
+    ) -> Result<(), CampaignError> {
+        let now = now_ms();
+        let at = doc.start_at_ms.unwrap_or(now);
+        if at > now {
+            self.pause_for(Duration::from_millis((at - now) as u64), live)
+                .await;
+            return Ok(());
+        }
+        self.update(tenant, id, "campaigns", None, |d| {
+            if d.state == CampaignState::Scheduled {
+                d.state = CampaignState::Running;
+                d.started_at = Some(now_ms());
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a row for every contact the audience selects (queued, or skipped with the reason),
+    /// then marks the campaign's recipients written.
+    async fn materialize(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        doc: &CampaignDoc,
+    ) -> Result<(), CampaignError> {
+        let plan = self.plan(tenant, doc, Some(id)).await?;
+        let now = now_ms();
+        let mut counts = CampaignCounts::default();
+        let total = self
+            .walk(
+                tenant,
+                &plan,
+                |contact, fate| {
+                    let (state, reason, number, wa_id) = match fate {
+                        Fate::Send { wa_id, number, .. } => {
+                            counts.queued += 1;
+                            (RecipientState::Queued, None, Some(number), wa_id)
+                        }
+                        Fate::Skip(reason) => {
+                            counts.skipped += 1;
+                            let wa_id = contact
+                                .phone
+                                .clone()
+                                .or_else(|| contact.bsuid.clone())
+                                .unwrap_or_else(|| contact.id.as_str().to_owned());
+                            (
+                                RecipientState::Skipped,
+                                Some(reason.as_str().to_owned()),
+                                None,
+                                WaId::new(wa_id),
+                            )
+                        }
+                    };
+                    vec![RecipientRecord {
+                        tenant: tenant.clone(),
+                        campaign: id.clone(),
+                        wa_id,
+                        contact: contact.id.clone(),
+                        state,
+                        reason,
+                        number,
+                        send: None,
+                        clicked: false,
+                        updated_at: now,
+                    }]
+                },
+                true,
+            )
+            .await?;
+        let (_, doc) = self
+            .update(tenant, id, "campaigns", None, |d| {
+                d.materialized = true;
+                d.total = total;
+                d.counts = counts;
+                Ok(())
+            })
+            .await?;
+        let live = self.inner.runs.live(tenant, id);
+        {
+            let mut tally = live.tally.lock().await;
+            *tally = Tally::default();
+        }
+        self.announce(tenant, id, &doc);
+        Ok(())
+    }
+
+    /// Reads the campaign's rows into its tally, once per start.
+    async fn load_tally(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        tally: &mut Tally,
+    ) -> Result<(), StoreError> {
+        if tally.loaded {
+            return Ok(());
+        }
+        let mut by_state = HashMap::new();
+        let mut clicked = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .recipients(tenant, id, cursor.as_ref(), PAGE)
+                .await?;
+            for r in &page.items {
+                *by_state.entry(r.state).or_default() += 1;
+                clicked += u64::from(r.clicked);
+                if r.state.rank() >= RecipientState::Sent.rank() {
+                    self.inner
+                        .recent
+                        .insert((tenant.clone(), r.wa_id.clone()), id.clone());
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        tally.by_state = by_state;
+        tally.clicked = clicked;
+        tally.loaded = true;
+        Ok(())
+    }
+
+    /// Hands every queued recipient to the outbox, at the campaign's pace.
+    async fn walk_queued(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        doc: &CampaignDoc,
+        live: &Arc<Live>,
+    ) -> Result<Walk, CampaignError> {
+        {
+            let mut tally = live.tally.lock().await;
+            self.load_tally(tenant, id, &mut tally).await?;
+        }
+        let generation = live.generation.load(Ordering::SeqCst);
+        let interval = Duration::from_secs_f64(1.0 / self.rate(tenant, &doc.input));
+        let author = format!("campaign:{id}");
+        let mut next_at = tokio::time::Instant::now();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .recipients(tenant, id, cursor.as_ref(), PAGE)
+                .await?;
+            for r in page.items {
+                if r.state != RecipientState::Queued {
+                    continue;
+                }
+                if live.generation.load(Ordering::SeqCst) != generation
+                    || self.inner.shutdown.is_cancelled()
+                {
+                    return Ok(Walk::Stopped);
+                }
+                if let Some(send) = &r.send {
+                    self.settle_handed(tenant, id, &r, send).await?;
+                    continue;
+                }
+                let now = tokio::time::Instant::now();
+                if next_at > now {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(next_at) => {}
+                        _ = live.changed.notified() => return Ok(Walk::Stopped),
+                    }
+                } else if now - next_at > Duration::from_secs(1) {
+                    // Behind (a slow store, a pause): no burst to catch up.
+                    next_at = now;
+                }
+                next_at += interval;
+                self.hand_over(tenant, id, doc, &author, r, live).await?;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(Walk::Done),
+            }
+        }
+    }
+
+    /// One recipient to the outbox: their consent and values as they are now, the template
+    /// checked, then queued under the campaign's key.
+    async fn hand_over(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        doc: &CampaignDoc,
+        author: &str,
+        r: RecipientRecord,
+        live: &Live,
+    ) -> Result<(), CampaignError> {
+        let skip = |reason: SkipReason| (RecipientState::Skipped, Some(reason.as_str().to_owned()));
+        let contact = self.inner.store.get_contact(tenant, &r.contact).await?;
+        let verdict = match &contact {
+            None => Err(skip(SkipReason::InvalidNumber)),
+            Some(c) if c.marketing == switchboard_shared::contacts::Marketing::OptedOut => {
+                Err(skip(SkipReason::OptedOut))
+            }
+            Some(c) => {
+                values(&doc.input.variables, c).ok_or_else(|| skip(SkipReason::MissingVariable))
+            }
+        };
+        let params = match verdict {
+            Ok(p) => p,
+            Err((state, reason)) => {
+                self.transition(tenant, id, &r.wa_id, state, reason, None, false)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let Some(number) = r.number.clone() else {
+            return Ok(());
+        };
+        let checked = match self
+            .inner
+            .outbound
+            .check_template(
+                tenant,
+                &number,
+                &doc.input.template.name,
+                &doc.input.template.language,
+                params,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(OutboundError::Rejected(reason)) => {
+                self.transition(
+                    tenant,
+                    id,
+                    &r.wa_id,
+                    RecipientState::Failed,
+                    Some(reason),
+                    None,
+                    false,
+                )
+                .await?;
+                return Ok(());
+            }
+            Err(e) => return Err(CampaignError::Unavailable(e.to_string())),
+        };
+        let sent = self
+            .inner
+            .outbox
+            .enqueue(NewSend {
+                tenant,
+                number: &number,
+                customer: &r.wa_id,
+                content: checked.content,
+                text: checked.text,
+                reply_to: None,
+                author,
+                client_key: Some(id.as_str()),
+            })
+            .await;
+        let send_id = match sent {
+            Ok(record) => record.id,
+            // Queued before a stop with other values (the contact changed since): that send
+            // stands.
+            Err(OutboundError::KeyReused) => {
+                let conversation = self
+                    .inner
+                    .store
+                    .id_keys()
+                    .conversation_id(tenant, &number, &r.wa_id);
+                send_id(tenant, &conversation, author, id.as_str())
+            }
+            Err(OutboundError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                self.transition(
+                    tenant,
+                    id,
+                    &r.wa_id,
+                    RecipientState::Failed,
+                    Some(e.to_string()),
+                    None,
+                    false,
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        live.handed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(Instant::now());
+        self.inner
+            .recent
+            .insert((tenant.clone(), r.wa_id.clone()), id.clone());
+        let mut handed = r.clone();
+        handed.send = Some(send_id.clone());
+        handed.updated_at = now_ms();
+        self.inner.store.put_recipients(&[handed.clone()]).await?;
+        // The outbox may have answered already (a send made before a stop).
+        self.settle_handed(tenant, id, &handed, &send_id).await?;
+        Ok(())
+    }
+
+    /// A recipient whose send the outbox has: moved on if it finished while nobody listened.
+    async fn settle_handed(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        r: &RecipientRecord,
+        send: &SendId,
+    ) -> Result<(), CampaignError> {
+        let Some(record) = self.inner.store.get_send(tenant, send).await? else {
+            return Ok(());
+        };
+        match record.state {
+            SendState::Sent => {
+                self.transition(
+                    tenant,
+                    id,
+                    &r.wa_id,
+                    RecipientState::Sent,
+                    None,
+                    Some(send.clone()),
+                    false,
+                )
+                .await?
+            }
+            SendState::Failed => {
+                self.transition(
+                    tenant,
+                    id,
+                    &r.wa_id,
+                    RecipientState::Failed,
+                    record.error.clone(),
+                    Some(send.clone()),
+                    false,
+                )
+                .await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Every recipient is with the outbox: wait for its answers, then complete. `true` when it
+    /// completed; `false` when the campaign changed meanwhile.
+    async fn finish_when_answered(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        live: &Live,
+    ) -> Result<bool, CampaignError> {
+        let generation = live.generation.load(Ordering::SeqCst);
+        loop {
+            let queued = {
+                let mut tally = live.tally.lock().await;
+                self.load_tally(tenant, id, &mut tally).await?;
+                tally.counts().queued
+            };
+            if live.generation.load(Ordering::SeqCst) != generation {
+                return Ok(false);
+            }
+            if queued == 0 {
+                let counts = live.tally.lock().await.counts();
+                let (_, doc) = self
+                    .update(tenant, id, "campaigns", None, |d| {
+                        if d.state == CampaignState::Running {
+                            d.state = CampaignState::Completed;
+                            d.finished_at = Some(now_ms());
+                            d.counts = counts;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                self.announce(tenant, id, &doc);
+                return Ok(doc.state == CampaignState::Completed);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = live.changed.notified() => {}
+                _ = self.inner.shutdown.cancelled() => return Ok(false),
+            }
+        }
+    }
+
+    /// Moves a recipient along: never back (a late `delivered` after `read`), a failure only
+    /// before delivery, a quick-reply tap marked even on a reply counted already.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        wa_id: &WaId,
+        to: RecipientState,
+        reason: Option<String>,
+        send: Option<SendId>,
+        clicked: bool,
+    ) -> Result<(), StoreError> {
+        let live = self.inner.runs.live(tenant, id);
+        let mut tally = live.tally.lock().await;
+        self.load_tally(tenant, id, &mut tally).await?;
+        let Some(mut r) = self.inner.store.get_recipient(tenant, id, wa_id).await? else {
+            return Ok(());
+        };
+        let from = r.state;
+        let moves = match (from, to) {
+            (RecipientState::Skipped, _) => false,
+            (_, RecipientState::Skipped) => from == RecipientState::Queued,
+            (_, RecipientState::Failed) => {
+                from.rank() <= RecipientState::Sent.rank() && from != RecipientState::Failed
+            }
+            (f, t) => t.rank() > f.rank(),
+        };
+        let click = clicked && !r.clicked;
+        if !moves && !click {
+            return Ok(());
+        }
+        if moves {
+            r.state = to;
+            if reason.is_some() {
+                r.reason = reason.clone();
+            }
+        }
+        if send.is_some() {
+            r.send = send;
+        }
+        r.clicked |= clicked;
+        r.updated_at = now_ms();
+        self.inner.store.put_recipients(&[r]).await?;
+        if moves {
+            tally.moved(from, to);
+            let code = reason
+                .as_deref()
+                .and_then(|m| {
+                    m.split(|c: char| !c.is_ascii_digit())
+                        .find(|s| s.len() == 6)
+                })
+                .and_then(|s| s.parse().ok());
+            match to {
+                RecipientState::Sent if from == RecipientState::Queued => {
+                    tally.outcome(false, None)
+                }
+                RecipientState::Failed => tally.outcome(true, code),
+                _ => {}
+            }
+        }
+        if click {
+            tally.clicked += 1;
+        }
+        live.dirty.store(true, Ordering::SeqCst);
+        let alarm = (to == RecipientState::Failed)
+            .then(|| tally.alarm())
+            .flatten();
+        drop(tally);
+        if let Some(reason) = alarm {
+            self.auto_pause(tenant, id, reason).await;
+        }
+        Ok(())
+    }
+
+    async fn auto_pause(&self, tenant: &TenantId, id: &CampaignId, reason: String) {
+        let result = self
+            .update(tenant, id, "campaigns", None, |d| {
+                if d.state == CampaignState::Running {
+                    d.state = CampaignState::Paused;
+                    d.paused_reason = Some(reason.clone());
+                }
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok((_, doc)) => {
+                if doc.state == CampaignState::Paused {
+                    tracing::warn!(campaign = %id, %reason, "campaign paused automatically");
+                }
+                self.inner.runs.changed(tenant, id);
+                self.announce(tenant, id, &doc);
+            }
+            Err(e) => {
+                tracing::error!(campaign = %id, error = %e, "could not pause a failing campaign")
+            }
+        }
+    }
+
+    /// Follows the outbox's and Meta's answers and the customers' replies; writes the counts
+    /// back and announces them about once a second.
+    pub fn follow(&self, events: &Events) {
+        let mut rx = events.subscribe();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = this.inner.shutdown.cancelled() => return,
+                    event = rx.recv() => event,
+                };
+                let result = match event {
+                    Ok(event) => this.on_event(event).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "campaigns lagged behind the event bus; some recipients' progress is settled at the next walk");
+                        Ok(())
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "campaigns: a recipient's progress was not stored");
+                }
+            }
+        });
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = this.inner.shutdown.cancelled() => return,
+                    _ = tick.tick() => this.flush_counts().await,
+                }
+            }
+        });
+    }
+
+    async fn on_event(&self, event: DomainEvent) -> Result<(), StoreError> {
+        match event {
+            DomainEvent::MessageSent {
+                message,
+                outbox: Some(send),
+                author: Some(author),
+            } => {
+                if let Some(id) = author.strip_prefix("campaign:") {
+                    self.transition(
+                        &message.tenant,
+                        &CampaignId::new(id.to_owned()),
+                        &message.customer,
+                        RecipientState::Sent,
+                        None,
+                        Some(SendId::new(send)),
+                        false,
+                    )
+                    .await?;
+                }
+            }
+            DomainEvent::SendFailed { send } => {
+                if let Some(id) = send.author.strip_prefix("campaign:") {
+                    self.transition(
+                        &send.tenant,
+                        &CampaignId::new(id.to_owned()),
+                        &send.customer,
+                        RecipientState::Failed,
+                        send.error.clone(),
+                        Some(send.id.clone()),
+                        false,
+                    )
+                    .await?;
+                }
+            }
+            DomainEvent::StatusUpdated { tenant, status } => {
+                let to = match status.status {
+                    MessageStatus::Delivered => RecipientState::Delivered,
+                    MessageStatus::Read => RecipientState::Read,
+                    MessageStatus::Failed => RecipientState::Failed,
+                    _ => return Ok(()),
+                };
+                let Some(callback) = &status.callback else {
+                    return Ok(());
+                };
+                let Some(send) = self
+                    .inner
+                    .store
+                    .get_send(&tenant, &SendId::new(callback.clone()))
+                    .await?
+                else {
+                    return Ok(());
+                };
+                if let Some(id) = send.author.strip_prefix("campaign:") {
+                    let reason = (to == RecipientState::Failed).then(|| {
+                        let codes: Vec<String> =
+                            status.error_codes.iter().map(i64::to_string).collect();
+                        format!("Meta refused it ({})", codes.join(", "))
+                    });
+                    self.transition(
+                        &tenant,
+                        &CampaignId::new(id.to_owned()),
+                        &status.recipient,
+                        to,
+                        reason,
+                        None,
+                        false,
+                    )
+                    .await?;
+                }
+            }
+            DomainEvent::MessageReceived {
+                tenant, message, ..
+            } => {
+                let key = (tenant.clone(), message.customer.clone());
+                let Some(id) = self.inner.recent.get(&key).map(|c| c.clone()) else {
+                    return Ok(());
+                };
+                let Some(r) = self
+                    .inner
+                    .store
+                    .get_recipient(&tenant, &id, &message.customer)
+                    .await?
+                else {
+                    return Ok(());
+                };
+                if now_ms() - r.updated_at > REPLY_WINDOW_MS
+                    && r.state != RecipientState::Replied
+                    && r.state.rank() < RecipientState::Sent.rank()
+                {
+                    return Ok(());
+                }
+                let tapped = message.kind == "button" || message.raw.contains("\"button_reply\"");
+                self.transition(
+                    &tenant,
+                    &id,
+                    &message.customer,
+                    RecipientState::Replied,
+                    None,
+                    None,
+                    tapped,
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes the counts of every campaign that moved, and announces them.
+    async fn flush_counts(&self) {
+        let dirty: Vec<((TenantId, CampaignId), Arc<Live>)> = self
+            .inner
+            .runs
+            .live
+            .iter()
+            .filter(|e| e.value().dirty.swap(false, Ordering::SeqCst))
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        for ((tenant, id), live) in dirty {
+            let counts = live.tally.lock().await.counts();
+            match self
+                .update(&tenant, &id, "campaigns", None, |d| {
+                    d.counts = counts;
+                    Ok(())
+                })
+                .await
+            {
+                Ok((_, doc)) => self.announce(&tenant, &id, &doc),
+                Err(e) => {
+                    live.dirty.store(true, Ordering::SeqCst);
+                    tracing::warn!(campaign = %id, error = %e, "could not store a campaign's counts");
+                }
+            }
+        }
+    }
+
+    /// At start: every running or scheduled campaign goes on; recent ones hear replies again.
+    pub async fn resume_all(&self) -> Result<usize, StoreError> {
+        let mut resumed = 0;
+        let since = now_ms() - REPLY_WINDOW_MS;
+        for tenant in self.inner.store.list_tenants().await? {
+            for item in self
+                .inner
+                .store
+                .list_items(&tenant.id, ItemKind::Campaign)
+                .await?
+            {
+                let Ok(doc) = read_doc(&item) else { continue };
+                let id = CampaignId::new(item.id.clone());
+                match doc.state {
+                    CampaignState::Running | CampaignState::Scheduled => {
+                        resumed += 1;
+                        self.spawn_run(tenant.id.clone(), id);
+                    }
+                    CampaignState::Paused => {
+                        let live = self.inner.runs.live(&tenant.id, &id);
+                        let mut tally = live.tally.lock().await;
+                        self.load_tally(&tenant.id, &id, &mut tally).await?;
+                    }
+                    _ if doc.finished_at.is_some_and(|at| at > since) => {
+                        let live = self.inner.runs.live(&tenant.id, &id);
+                        let mut tally = live.tally.lock().await;
+                        self.load_tally(&tenant.id, &id, &mut tally).await?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(resumed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_funnel_counts_and_the_alarms() {
+        let mut t = Tally::default();
+        t.by_state.insert(RecipientState::Queued, 100);
+        for _ in 0..60 {
+            t.moved(RecipientState::Queued, RecipientState::Sent);
+            t.outcome(false, None);
+        }
+        t.moved(RecipientState::Sent, RecipientState::Read);
+        t.moved(RecipientState::Sent, RecipientState::Replied);
+        let c = t.counts();
+        assert_eq!(
+            (c.queued, c.sent, c.read, c.replied, c.delivered),
+            (40, 60, 2, 1, 2)
+        );
+        assert_eq!(t.alarm(), None);
+        for _ in 0..3 {
+            t.outcome(true, Some(131026));
+        }
+        assert_eq!(t.alarm(), None, "3 of 63 is under 5%");
+        for _ in 0..2 {
+            t.outcome(true, Some(131026));
+        }
+        assert!(t.alarm().unwrap().contains("failed"), "5 of 65 is above");
+        let mut storm = Tally::default();
+        for _ in 0..10 {
+            storm.outcome(true, Some(131049));
+        }
+        assert!(
+            storm.alarm().unwrap().contains("131049"),
+            "a storm before 50 outcomes"
+        );
+    }
+}

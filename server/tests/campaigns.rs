@@ -1,0 +1,478 @@
+//! Broadcast campaigns end to end, on the real server and its simulator: contacts imported from
+//! CSV make a segment; the campaign's pre-flight leaves out the opted-out and the +1 number and
+//! prices the rest; it runs paced through the outbox, a customer's "СТОП" while it is paused
+//! stops their send, and the simulator gets exactly one template per remaining contact with
+//! their values; the funnel, the recipients and the costs follow; every bad request is refused
+//! with the field named.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const CARD: &str = "\
+# Test card
+effective_from,effective_to,country,category,volume_from,volume_to,price
+2025-07-01,,DE,marketing,0,,0.1365
+2025-07-01,,RU,marketing,0,,0.0802
+2025-07-01,,*,service,0,,0
+";
+
+async fn put_body(
+    api: &Api,
+    auth: &Auth,
+    method: Method,
+    path: &str,
+    ctype: &str,
+    body: String,
+) -> Answer {
+    let Auth::Bearer(token) = auth else {
+        unreachable!()
+    };
+    let r = api
+        .client
+        .request(method, format!("{}/api/v1/{path}", api.base))
+        .header("content-type", ctype)
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    }
+}
+
+/// The templates the simulator received for `to`: (name, body values).
+async fn templates_to(api: &Api, sim: &str, to: &str) -> Vec<(String, Vec<String>)> {
+    sent_bodies(api, sim, to)
+        .await
+        .iter()
+        .filter(|b| b["type"] == "template")
+        .map(|b| {
+            let params = b["template"]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
+                .filter_map(|p| p["text"].as_str().map(str::to_owned))
+                .collect();
+            (b["template"]["name"].as_str().unwrap().to_owned(), params)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what_the_card_says() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = put_body(
+        &api,
+        &owner,
+        Method::PUT,
+        "costs/rate-card",
+        "text/csv",
+        CARD.into(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let a = api
+        .send(
+            Method::PUT,
+            "attributes/code",
+            &owner,
+            json!({"key": "code", "label": "Promo code", "kind": {"type": "text"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+
+    // Contacts from CSV: six VIPs in Germany and Russia (one without a code), one who opted
+    // out, one +1 number, and one who is not a VIP.
+    let mut file = String::from("phone,name,tags,code,marketing\n");
+    let eligible: Vec<(String, String)> = (1..=6)
+        .map(|i| {
+            let (phone, code) = if i <= 4 {
+                (format!("4915112340{i:03}"), format!("DE{i}"))
+            } else if i == 5 {
+                (format!("791612345{i:02}"), String::new())
+            } else {
+                (format!("791612345{i:02}"), format!("RU{i}"))
+            };
+            (phone, code)
+        })
+        .collect();
+    for (i, (phone, code)) in eligible.iter().enumerate() {
+        file.push_str(&format!("+{phone},Customer {i},vip,{code},\n"));
+    }
+    file.push_str("+4915112349999,Opted Out,vip,X,no\n");
+    file.push_str("+12025550143,Joe,vip,Y,\n");
+    file.push_str("+4915112348888,Not VIP,,Z,\n");
+    let a = put_body(
+        &api,
+        &owner,
+        Method::POST,
+        "contacts/imports",
+        "text/csv",
+        file,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let import = a.body["id"].as_str().unwrap().to_owned();
+    let done = eventually("the import", Duration::from_secs(60), || async {
+        let a = api.get(&format!("contacts/imports/{import}"), &owner).await;
+        (a.body["state"] != "running").then_some(a.body)
+    })
+    .await;
+    assert_eq!(done["created"], 9, "{done}");
+    let a = api
+        .send(
+            Method::POST,
+            "segments",
+            &owner,
+            json!({"name": "VIPs", "filter": {"tag": "vip"}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let segment = a.body["id"].as_str().unwrap().to_owned();
+
+    let body = |over: Value| {
+        let mut b = json!({
+            "name": "Winter sale",
+            "template": {"name": "seasonal_promo", "language": "en_US"},
+            "audience": {"segment": segment},
+            "variables": [{"attribute": "code", "fallback": "WELCOME"}],
+            "numbers": [number],
+            "max_per_second": 1,
+        });
+        for (k, v) in over.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+
+    // Bad requests, each refused with the field named.
+    for (over, field) in [
+        (json!({"name": " "}), "name"),
+        (json!({"audience": {}}), "audience"),
+        (
+            json!({"audience": {"segment": "seg_nope"}}),
+            "audience.segment",
+        ),
+        (json!({"numbers": ["999"]}), "numbers[0]"),
+        (
+            json!({"variables": [{"attribute": "code", "text": "x"}]}),
+            "variables[0]",
+        ),
+        (
+            json!({"variables": [{"attribute": "nope"}]}),
+            "variables[0].attribute",
+        ),
+        (
+            json!({"start_at": "2030-01-01T09:00", "time_zone": "Mars/Olympus"}),
+            "time_zone",
+        ),
+        (json!({"start_at": "tomorrow"}), "start_at"),
+        (json!({"max_per_second": 0}), "max_per_second"),
+    ] {
+        let a = api
+            .send(Method::POST, "campaigns", &owner, body(over.clone()))
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{over}: {:?}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["field"], field, "{over}: {:?}", a.body);
+    }
+    for (over, why) in [
+        (
+            json!({"template": {"name": "follow_up", "language": "en_US"}}),
+            "rejected",
+        ),
+        (
+            json!({"template": {"name": "order_update", "language": "de"}}),
+            "is not in `de`",
+        ),
+        (json!({"variables": []}), "takes 1 values"),
+    ] {
+        let a = api
+            .send(Method::POST, "campaigns", &owner, body(over.clone()))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        let id = a.body["id"].as_str().unwrap();
+        let p = api
+            .send(
+                Method::POST,
+                &format!("campaigns/{id}/preflight"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{over}: {:?}",
+            p.body
+        );
+        let message = p.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{over}: {message}");
+        let s = api
+            .send(
+                Method::POST,
+                &format!("campaigns/{id}/start"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let past = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            body(json!({"start_at": "2020-01-01T09:00:00Z"})),
+        )
+        .await;
+    let past_id = past.body["id"].as_str().unwrap();
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{past_id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s.status, s.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("start_at"))
+    );
+
+    // The campaign, and its pre-flight.
+    let a = api
+        .send(Method::POST, "campaigns", &owner, body(json!({})))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    assert_eq!(a.body["state"], "draft");
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let p = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/preflight"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    assert_eq!(p.body["audience"], 8, "{}", p.body);
+    assert_eq!(p.body["eligible"], 6);
+    let skipped: Vec<(String, u64)> = p.body["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["reason"].as_str().unwrap().to_owned(),
+                s["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![("opted_out".into(), 1), ("us_marketing".into(), 1)]
+    );
+    assert_eq!(p.body["category"], "marketing");
+    // 4 × 0.1365 + 2 × 0.0802
+    assert_eq!(p.body["total_cost"], "0.7064");
+    assert_eq!(p.body["unpriced"], 0);
+    assert_eq!(p.body["eta_seconds"], 6, "one a second");
+    assert!(p.body["sample"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Our sale is on! Use code "));
+
+    // Start; pause as soon as the first message is out.
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    assert_eq!(s.body["state"], "running");
+    let again = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "a campaign starts once");
+    eventually(
+        "the first template at the simulator",
+        Duration::from_secs(20),
+        || async {
+            let mut n = 0;
+            for (phone, _) in &eligible {
+                n += templates_to(&api, &sim, phone).await.len();
+            }
+            (n >= 1).then_some(())
+        },
+    )
+    .await;
+    let paused = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/pause"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{:?}", paused.body);
+    assert_eq!(paused.body["state"], "paused");
+    assert!(paused.body["paused_reason"]
+        .as_str()
+        .unwrap()
+        .contains("paused by"));
+
+    // A customer still queued writes "СТОП": their consent changes, and resuming skips them.
+    let queued = api
+        .get(&format!("campaigns/{id}/recipients?state=queued"), &owner)
+        .await;
+    assert_eq!(queued.status, StatusCode::OK, "{:?}", queued.body);
+    let queued: Vec<String> = queued.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["wa_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!queued.is_empty(), "paced at one a second, most wait");
+    let stopper = queued.last().unwrap().clone();
+    customer_writes(&api, &sim, &stopper, "СТОП").await;
+    eventually(
+        "the customer's consent",
+        Duration::from_secs(20),
+        || async {
+            let c = api.get(&format!("contacts?q={stopper}"), &owner).await;
+            (c.body["items"][0]["consent"]["marketing"] == "opted_out").then_some(())
+        },
+    )
+    .await;
+    let resumed = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/resume"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK, "{:?}", resumed.body);
+    let done = eventually(
+        "the campaign to complete",
+        Duration::from_secs(60),
+        || async {
+            let c = api.get(&format!("campaigns/{id}"), &owner).await;
+            (c.body["state"] == "completed").then_some(c.body)
+        },
+    )
+    .await;
+    assert_eq!(done["total"], 8);
+    assert_eq!(done["counts"]["sent"], 5, "{done}");
+    assert_eq!(done["counts"]["skipped"], 3, "{done}");
+    assert_eq!(done["counts"]["queued"], 0);
+    assert_eq!(done["counts"]["failed"], 0);
+    assert_eq!(done["preflight"]["eligible"], 6);
+
+    // Exactly one template per remaining contact, with their code or the fallback.
+    for (phone, code) in &eligible {
+        let got = templates_to(&api, &sim, phone).await;
+        if *phone == stopper {
+            assert!(got.is_empty(), "{phone} said STOP: {got:?}");
+            continue;
+        }
+        let value = if code.is_empty() {
+            "WELCOME"
+        } else {
+            code.as_str()
+        };
+        assert_eq!(
+            got,
+            vec![("seasonal_promo".to_owned(), vec![value.to_owned()])],
+            "{phone}"
+        );
+    }
+    for phone in ["4915112349999", "12025550143", "4915112348888"] {
+        assert!(templates_to(&api, &sim, phone).await.is_empty(), "{phone}");
+    }
+    let skipped = api
+        .get(&format!("campaigns/{id}/recipients?state=skipped"), &owner)
+        .await;
+    let mut reasons: Vec<String> = skipped.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, vec!["opted_out", "opted_out", "us_marketing"]);
+    let bad_state = api
+        .get(&format!("campaigns/{id}/recipients?state=lost"), &owner)
+        .await;
+    assert_eq!(bad_state.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Delivered and read come in after; the ledger prices what Meta priced.
+    let stopped_de = stopper.starts_with("49");
+    let expected = if stopped_de { "0.5699" } else { "0.6262" };
+    let report = eventually("the campaign's costs", Duration::from_secs(30), || async {
+        let r = api.get("costs?group_by=campaign", &owner).await;
+        let line = r.body["lines"]
+            .as_array()?
+            .iter()
+            .find(|l| l["key"] == id.as_str())?
+            .clone();
+        (line["billed"] == 5).then_some(line)
+    })
+    .await;
+    assert_eq!(report["amount"], expected, "{report}");
+    let funnel = eventually("the funnel", Duration::from_secs(30), || async {
+        let c = api.get(&format!("campaigns/{id}"), &owner).await;
+        (c.body["counts"]["delivered"].as_u64()? >= 1).then_some(c.body)
+    })
+    .await;
+    assert!(funnel["counts"]["delivered"].as_u64().unwrap() <= 5);
+    assert_eq!(
+        api.send(
+            Method::POST,
+            &format!("campaigns/{id}/pause"),
+            &owner,
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT,
+        "a completed campaign does not pause"
+    );
+    let list = api.get("campaigns", &owner).await;
+    assert!(list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == id.as_str()));
+    running.shutdown().await;
+}
