@@ -14,6 +14,7 @@
 
 mod automation;
 mod baselines;
+mod campaign;
 mod contacts;
 mod crowd;
 mod e2e;
@@ -100,7 +101,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 11] = [
+const SCENARIOS: [&str; 12] = [
     "ingest",
     "e2e",
     "fanout",
@@ -112,6 +113,7 @@ const SCENARIOS: [&str; 11] = [
     "routing",
     "contacts",
     "automation",
+    "campaign",
 ];
 
 fn main() -> ExitCode {
@@ -149,6 +151,7 @@ fn main() -> ExitCode {
             "history" => runtime.block_on(history::run(&cli)),
             "contacts" => runtime.block_on(contacts::run(&cli)),
             "automation" => runtime.block_on(automation::run(&cli)),
+            "campaign" => runtime.block_on(campaign::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

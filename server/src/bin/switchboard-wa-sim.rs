@@ -43,6 +43,9 @@ struct Cli {
     /// Messages per second per number before 130429.
     #[arg(long, default_value_t = 80)]
     mps: u32,
+    /// The tier of each --phone-number-id, in the same order (default: --mps).
+    #[arg(long = "number-mps")]
+    number_mps: Vec<u32>,
     /// Perform Meta's verification handshake against --webhook-url with this token at start.
     #[arg(long)]
     verify_token: Option<String>,
@@ -106,7 +109,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("1555{:0>7}", &id[id.len().saturating_sub(7)..])),
             access_token: Secret::new(access_token.clone()),
             waba_id: cli.waba_id.clone(),
-            mps: cli.mps,
+            mps: cli.number_mps.get(i).copied().unwrap_or(cli.mps),
         })
         .collect();
     let config = SimConfig {

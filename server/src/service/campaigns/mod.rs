@@ -667,7 +667,20 @@ impl Campaigns {
             return Ok(Fate::Skip(SkipReason::MissingVariable));
         };
         let wa_id = WaId::new(phone.to_owned());
-        let number = pick_number(&plan.input.numbers, &wa_id);
+        let tiers: Vec<(PhoneNumberId, u32)> = plan
+            .input
+            .numbers
+            .iter()
+            .map(|n| {
+                let mps = self
+                    .inner
+                    .outbound
+                    .entry(tenant, n)
+                    .map_or(1, |e| e.mps.max(1));
+                (n.clone(), mps)
+            })
+            .collect();
+        let number = pick_number(&tiers, &wa_id);
         if !params.is_empty() {
             let parts: Vec<(String, &str)> = params
                 .iter()
@@ -1184,10 +1197,25 @@ fn values(variables: &[Variable], contact: &ContactRecord) -> Option<Vec<String>
         .collect()
 }
 
-/// The number a recipient gets the campaign from: the same one every time (a digest of their id).
-fn pick_number(numbers: &[PhoneNumberId], wa_id: &WaId) -> PhoneNumberId {
-    let bucket = recipient_bucket(wa_id) as usize;
-    numbers[bucket % numbers.len()].clone()
+/// The number a recipient gets the campaign from: the same one every time (a digest of their
+/// id), each number taking a share of the recipients in proportion to its tier, so that every
+/// number is busy for the same time and the campaign ends when the tiers together allow.
+fn pick_number(numbers: &[(PhoneNumberId, u32)], wa_id: &WaId) -> PhoneNumberId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(wa_id.as_str().as_bytes());
+    let total: u64 = numbers
+        .iter()
+        .map(|(_, mps)| u64::from(*mps))
+        .sum::<u64>()
+        .max(1);
+    let mut point = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % total;
+    for (n, mps) in numbers {
+        if point < u64::from(*mps) {
+            return n.clone();
+        }
+        point -= u64::from(*mps);
+    }
+    numbers[0].0.clone()
 }
 
 /// A template body with its values.
@@ -1279,8 +1307,18 @@ mod tests {
             render("Hi {{1}}, use {{2}}", &["Olga".into(), "X".into()]),
             "Hi Olga, use X"
         );
-        let numbers = [PhoneNumberId::from("1"), PhoneNumberId::from("2")];
+        let numbers = [
+            (PhoneNumberId::from("1"), 10),
+            (PhoneNumberId::from("2"), 90),
+        ];
         let w = WaId::from("4915112345678");
         assert_eq!(pick_number(&numbers, &w), pick_number(&numbers, &w));
+        let second = (0..10_000)
+            .filter(|i| pick_number(&numbers, &WaId::new(format!("49151{i:08}"))).as_str() == "2")
+            .count();
+        assert!(
+            (8_700..9_300).contains(&second),
+            "in proportion to the tiers: {second}"
+        );
     }
 }
