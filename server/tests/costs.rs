@@ -225,3 +225,166 @@ async fn priced_statuses_are_booked_once_and_summed_to_the_cent() {
     assert_eq!(sum.to_string(), "0.2867");
     running.shutdown().await;
 }
+
+/// The issue's ledger figure: a generated month of priced statuses (five countries, every
+/// category, free and billed, volume tiers, each message priced twice as before v24, the month's
+/// edges), posted as Meta's webhooks; the report's totals equal a computation made here from the
+/// same card, to the cent (exactly, in fact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_month_sums_to_an_independent_computation() {
+    use rust_decimal::Decimal;
+    use std::collections::HashMap;
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let card = "\
+# Generated-month card
+effective_from,effective_to,country,category,volume_from,volume_to,price
+2025-07-01,,DE,marketing,0,,0.1365
+2025-07-01,,DE,utility,0,20,0.0500
+2025-07-01,,DE,utility,20,,0.0400
+2025-07-01,,RU,marketing,0,,0.0802
+2025-07-01,,RU,authentication,0,,0.0300
+2025-07-01,,IN,authentication,0,,0.0014
+2025-07-01,,IN,authentication_international,0,,0.0280
+2025-07-01,,*,marketing,0,,0.0600
+2025-07-01,,*,service,0,,0
+";
+    let a = upload(&w.api, owner, card).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let dec = |s: &str| s.parse::<Decimal>().unwrap();
+    // The card, as this test reads it (independently of the server's lookup).
+    let price = |country: &str, category: &str, volume: u64| -> Option<Decimal> {
+        match (country, category) {
+            ("DE", "marketing") => Some(dec("0.1365")),
+            ("DE", "utility") if volume < 20 => Some(dec("0.05")),
+            ("DE", "utility") => Some(dec("0.04")),
+            ("RU", "marketing") => Some(dec("0.0802")),
+            ("RU", "authentication") => Some(dec("0.03")),
+            ("IN", "authentication") => Some(dec("0.0014")),
+            ("IN", "authentication-international") => Some(dec("0.028")),
+            (_, "marketing") => Some(dec("0.06")),
+            (_, "service") => Some(Decimal::ZERO),
+            _ => None,
+        }
+    };
+    let recipients = [
+        ("DE", "4915112340"),
+        ("RU", "7916123450"),
+        ("IN", "9198765430"),
+        ("BR", "5511987650"),
+        ("US", "1202555010"),
+    ];
+    let categories = [
+        "marketing",
+        "utility",
+        "authentication",
+        "authentication-international",
+        "service",
+    ];
+    // 2026-11-01T00:00:00Z.
+    let november = 1_793_491_200i64;
+    let mut expected_nov = Decimal::ZERO;
+    let (mut billed_nov, mut unpriced_nov, mut messages_nov) = (0u64, 0u64, 0u64);
+    let mut volumes: HashMap<(String, String, String), u64> = HashMap::new();
+    let mut statuses = Vec::new();
+    for i in 0..1_500u64 {
+        let (country, prefix) = recipients[(i % 5) as usize];
+        let category = categories[((i / 5) % 5) as usize];
+        let free = category == "service" || i % 9 == 0;
+        // Spread over November, a few on the evening of October 31 and the night of December 1.
+        let at = match i % 50 {
+            0 => november - 60,
+            1 => november + 30 * 86_400 + 60,
+            _ => november + (i as i64 * 1_700) % (30 * 86_400),
+        };
+        let month = if at < november {
+            "2026-10"
+        } else if at >= november + 30 * 86_400 {
+            "2026-12"
+        } else {
+            "2026-11"
+        };
+        let pricing = json!({"billable": !free, "pricing_model": "PMP",
+            "type": if free { "free_customer_service" } else { "regular" },
+            "category": category});
+        let wamid = format!("wamid.ledger.{i:05}");
+        let to = format!("{prefix}{:02}", i % 97);
+        // Priced on `sent` and again on `delivered`, as webhooks before v24 do.
+        for (status, when) in [("sent", at), ("delivered", at + 5)] {
+            statuses.push(json!({"id": wamid, "status": status, "timestamp": when.to_string(),
+                "recipient_id": to, "pricing": pricing}));
+        }
+        if month == "2026-11" {
+            messages_nov += 1;
+            if !free {
+                billed_nov += 1;
+                let v = volumes
+                    .entry((month.into(), country.into(), category.replace('-', "_")))
+                    .or_default();
+                match price(country, category, *v) {
+                    Some(p) => expected_nov += p,
+                    None => unpriced_nov += 1,
+                }
+                *v += 1;
+            }
+        } else if !free {
+            // Other months count their own volume.
+            *volumes
+                .entry((month.into(), country.into(), category.replace('-', "_")))
+                .or_default() += 1;
+        }
+    }
+    for chunk in statuses.chunks(60) {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": waba_of(ACME_NUMBER), "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": format!("1555{ACME_NUMBER}"),
+                             "phone_number_id": ACME_NUMBER},
+                "statuses": chunk}}]}]
+        })
+        .to_string();
+        deliver(&w.api, body.clone()).await;
+        // Meta redelivers: nothing changes.
+        deliver(&w.api, body).await;
+    }
+    let report = w
+        .api
+        .get("costs?group_by=country&from=2026-11-01&to=2026-12-01", owner)
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{:?}", report.body);
+    let total = &report.body["total"];
+    assert_eq!(total["messages"], messages_nov, "{total}");
+    assert_eq!(total["billed"], billed_nov);
+    assert_eq!(total["unpriced"], unpriced_nov);
+    assert_eq!(dec(total["amount"].as_str().unwrap()), expected_nov, "{total}");
+    let sum: Decimal = report.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| dec(l["amount"].as_str().unwrap()))
+        .sum();
+    assert_eq!(sum, expected_nov, "the lines add up to the total");
+    let months = w
+        .api
+        .get("costs?group_by=month&from=2026-10-01&to=2027-01-01", owner)
+        .await;
+    let keys: Vec<&str> = months.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["2026-10", "2026-11", "2026-12"]);
+    assert!(
+        volumes[&("2026-11".to_owned(), "DE".to_owned(), "utility".to_owned())] > 20,
+        "the second volume band is used"
+    );
+    eprintln!(
+        "ledger figure: {messages_nov} priced messages in November, {billed_nov} billed, \
+         {unpriced_nov} not on the card, {expected_nov} USD"
+    );
+    // Another workspace sees none of it.
+    let other = w.api.get("costs", &w.globex.callers["owner"]).await;
+    assert_eq!(other.body["total"]["messages"], 0);
+}
