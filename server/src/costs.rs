@@ -132,7 +132,12 @@ impl Card {
         let mut rows = Vec::new();
         let mut index: BTreeMap<(String, PriceCategory), Vec<Band>> = BTreeMap::new();
         for (i, record) in reader.records().enumerate() {
-            let line = header_line + 1 + i as u64;
+            // Where the record starts in the file (a quoted field may span lines).
+            let position = match &record {
+                Ok(r) => r.position().map(|p| p.line()),
+                Err(e) => e.position().map(|p| p.line()),
+            };
+            let line = position.map_or(header_line + 1 + i as u64, |l| skipped + l);
             if rows.len() >= MAX_ROWS {
                 problems.push(RowProblem {
                     line,

@@ -30,6 +30,7 @@ pub const TARGETS: &[&str] = &[
     "term_list",
     "schedule",
     "ics",
+    "rate_card",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

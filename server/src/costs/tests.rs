@@ -167,3 +167,13 @@ fn pricing_is_read_in_both_webhook_shapes() {
     );
     assert_eq!(month_of(day("2026-02-09")), "2026-02");
 }
+
+#[test]
+fn bad_lines_are_named_where_they_start_even_after_a_quoted_new_line() {
+    let text = "effective_from,effective_to,country,category,volume_from,volume_to,price\n\
+                2025-07-01,,\"D\nE\",marketing,0,,0.1\n\
+                2025-07-01,,DE,marketing,0,,-1\n";
+    let problems = Card::parse(text).unwrap_err();
+    let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![2, 4], "{problems:?}");
+}
