@@ -362,7 +362,14 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         .iter()
         .map(|r| r["wa_id"].as_str().unwrap().to_owned())
         .collect();
-    assert!(!queued.is_empty(), "paced at one a second, most wait");
+    if queued.is_empty() {
+        let all = api.get(&format!("campaigns/{id}/recipients"), &owner).await;
+        let c = api.get(&format!("campaigns/{id}"), &owner).await;
+        panic!(
+            "paced at one a second, most wait: {:?} {:?}",
+            all.body, c.body
+        );
+    }
     let stopper = queued.last().unwrap().clone();
     customer_writes(&api, &sim, &stopper, "СТОП").await;
     eventually(
@@ -474,5 +481,205 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         .unwrap()
         .iter()
         .any(|c| c["id"] == id.as_str()));
+    running.shutdown().await;
+}
+
+/// Meta refusing a storm of sends with 131049 pauses the campaign by itself, with the reason;
+/// resumed, it finishes; "retry the failed" makes a linked campaign for exactly those, which
+/// then reach everyone; a campaign scheduled a moment ahead waits, then runs by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut file = String::from("phone,name,tags\n");
+    let customers: Vec<String> = (0..30).map(|i| format!("4915122{i:06}")).collect();
+    for c in &customers {
+        file.push_str(&format!("+{c},Customer,storm\n"));
+    }
+    let a = put_body(
+        &api,
+        &owner,
+        Method::POST,
+        "contacts/imports",
+        "text/csv",
+        file,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let import = a.body["id"].as_str().unwrap().to_owned();
+    eventually("the import", Duration::from_secs(60), || async {
+        let a = api.get(&format!("contacts/imports/{import}"), &owner).await;
+        (a.body["state"] == "done").then_some(())
+    })
+    .await;
+    let make = |name: &str, extra: Value| {
+        let mut b = json!({"name": name,
+            "template": {"name": "seasonal_promo", "language": "en_US"},
+            "audience": {"tag": "storm"}, "variables": [{"text": "STORM"}],
+            "numbers": [number], "max_per_second": 10});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let a = api
+        .send(Method::POST, "campaigns", &owner, make("Storm", json!({})))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+
+    // Meta answers the next twelve sends with 131049.
+    let r = api
+        .client
+        .put(format!("{sim}/_sim/faults"))
+        .json(&json!({"forced_codes": vec![131049; 12]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    let paused = eventually("the automatic pause", Duration::from_secs(30), || async {
+        let c = api.get(&format!("campaigns/{id}"), &owner).await;
+        (c.body["state"] == "paused").then_some(c.body)
+    })
+    .await;
+    let reason = paused["paused_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("131049") && reason.contains("automatically"),
+        "{reason}"
+    );
+
+    // Resumed, it finishes; every recipient either got it once or failed.
+    let r = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/resume"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let done = eventually(
+        "the campaign to finish",
+        Duration::from_secs(60),
+        || async {
+            let c = api.get(&format!("campaigns/{id}"), &owner).await;
+            (c.body["state"] == "completed").then_some(c.body)
+        },
+    )
+    .await;
+    let failed = done["counts"]["failed"].as_u64().unwrap();
+    assert_eq!(failed, 12, "{done}");
+    assert_eq!(done["counts"]["sent"].as_u64().unwrap() + failed, 30);
+    let failed_list = api
+        .get(
+            &format!("campaigns/{id}/recipients?state=failed&limit=100"),
+            &owner,
+        )
+        .await;
+    let failed_to: Vec<String> = failed_list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["reason"].as_str().unwrap().contains("131049"), "{r}");
+            r["wa_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(failed_to.len(), 12);
+    for c in &failed_to {
+        assert!(templates_to(&api, &sim, c).await.is_empty(), "{c}");
+    }
+
+    // Retry the failed: a linked draft for exactly them.
+    let retry = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/retry"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+    assert_eq!(retry.body["retry_of"], id.as_str());
+    let retry_id = retry.body["id"].as_str().unwrap().to_owned();
+    let p = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{retry_id}/preflight"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(p.body["eligible"], 12, "{:?}", p.body);
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{retry_id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    eventually("the retry to finish", Duration::from_secs(60), || async {
+        let c = api.get(&format!("campaigns/{retry_id}"), &owner).await;
+        (c.body["state"] == "completed").then_some(())
+    })
+    .await;
+    for c in &customers {
+        assert_eq!(
+            templates_to(&api, &sim, c).await.len(),
+            1,
+            "{c} got it once in all"
+        );
+    }
+
+    // Scheduled two seconds ahead: it waits, then runs by itself.
+    let at = switchboard_server::domain::instant(switchboard_server::domain::now_ms() + 2_000);
+    let a = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            make(
+                "Later",
+                json!({"start_at": at.to_string(), "max_per_second": 100}),
+            ),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let later = a.body["id"].as_str().unwrap().to_owned();
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{later}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s.body["state"], "scheduled", "{:?}", s.body);
+    let finished = eventually(
+        "the scheduled campaign",
+        Duration::from_secs(60),
+        || async {
+            let c = api.get(&format!("campaigns/{later}"), &owner).await;
+            (c.body["state"] == "completed").then_some(c.body)
+        },
+    )
+    .await;
+    assert!(finished["started_at"].as_i64().unwrap() >= at.as_millisecond());
+    assert_eq!(finished["counts"]["sent"], 30);
     running.shutdown().await;
 }

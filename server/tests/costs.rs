@@ -311,8 +311,10 @@ effective_from,effective_to,country,category,volume_from,volume_to,price
         let to = format!("{prefix}{:02}", i % 97);
         // Priced on `sent` and again on `delivered`, as webhooks before v24 do.
         for (status, when) in [("sent", at), ("delivered", at + 5)] {
-            statuses.push(json!({"id": wamid, "status": status, "timestamp": when.to_string(),
-                "recipient_id": to, "pricing": pricing}));
+            statuses.push(
+                json!({"id": wamid, "status": status, "timestamp": when.to_string(),
+                "recipient_id": to, "pricing": pricing}),
+            );
         }
         if month == "2026-11" {
             messages_nov += 1;
@@ -350,14 +352,21 @@ effective_from,effective_to,country,category,volume_from,volume_to,price
     }
     let report = w
         .api
-        .get("costs?group_by=country&from=2026-11-01&to=2026-12-01", owner)
+        .get(
+            "costs?group_by=country&from=2026-11-01&to=2026-12-01",
+            owner,
+        )
         .await;
     assert_eq!(report.status, StatusCode::OK, "{:?}", report.body);
     let total = &report.body["total"];
     assert_eq!(total["messages"], messages_nov, "{total}");
     assert_eq!(total["billed"], billed_nov);
     assert_eq!(total["unpriced"], unpriced_nov);
-    assert_eq!(dec(total["amount"].as_str().unwrap()), expected_nov, "{total}");
+    assert_eq!(
+        dec(total["amount"].as_str().unwrap()),
+        expected_nov,
+        "{total}"
+    );
     let sum: Decimal = report.body["lines"]
         .as_array()
         .unwrap()

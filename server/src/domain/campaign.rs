@@ -45,6 +45,21 @@ impl RecipientRecord {
     }
 }
 
+/// A recipient moved along: what changes in its row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientUpdate {
+    pub tenant: TenantId,
+    pub campaign: CampaignId,
+    pub wa_id: WaId,
+    pub state: RecipientState,
+    /// Replaces the reason when given.
+    pub reason: Option<String>,
+    /// Replaces the send when given.
+    pub send: Option<SendId>,
+    pub clicked: bool,
+    pub updated_at: UnixMillis,
+}
+
 pub fn recipient_bucket(wa_id: &WaId) -> i32 {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(wa_id.as_str().as_bytes());

@@ -606,6 +606,9 @@ pub trait CostStore: Send + Sync {
 pub trait CampaignStore: Send + Sync {
     /// Writes recipients whole (an upsert: writing one again is harmless).
     async fn put_recipients(&self, recipients: &[RecipientRecord]) -> StoreResult<()>;
+    /// Moves recipients already written (their state, click, and the reason and send when
+    /// given); one write for the batch where the backend can.
+    async fn update_recipients(&self, updates: &[RecipientUpdate]) -> StoreResult<()>;
     async fn get_recipient(
         &self,
         tenant: &TenantId,

@@ -174,8 +174,11 @@ struct Inner {
     filter: Arc<WordFilter>,
     broker: Arc<dyn Broker>,
     runs: Runs,
-    /// Who got a campaign's message recently, for their replies: (tenant, customer) → campaign.
-    recent: DashMap<(TenantId, WaId), CampaignId>,
+    /// Who got a campaign's message recently, for their replies: (tenant, customer) → the
+    /// campaign and when.
+    recent: DashMap<(TenantId, WaId), (CampaignId, i64)>,
+    /// Campaign sends the outbox has, for their status webhooks (which name the send).
+    sends: DashMap<switchboard_shared::SendId, (CampaignId, WaId)>,
     shutdown: CancellationToken,
 }
 
@@ -199,6 +202,7 @@ impl Campaigns {
                 broker,
                 runs: Runs::default(),
                 recent: DashMap::new(),
+                sends: DashMap::new(),
                 shutdown,
             }),
         }
@@ -973,7 +977,10 @@ impl Campaigns {
                 },
             )
             .await?;
-        self.inner.runs.changed(scope.tenant(), id);
+        self.inner
+            .runs
+            .stopped(scope.tenant(), id, self.inner.store.as_ref())
+            .await;
         self.announce(scope.tenant(), id, &doc);
         Ok(doc.wire(&item))
     }
@@ -1011,6 +1018,7 @@ impl Campaigns {
                 },
             )
             .await?;
+        self.inner.runs.forget_outcomes(scope.tenant(), id).await;
         self.spawn_run(scope.tenant().clone(), id.clone());
         Ok(doc.wire(&item))
     }
@@ -1043,7 +1051,10 @@ impl Campaigns {
                 },
             )
             .await?;
-        self.inner.runs.changed(scope.tenant(), id);
+        self.inner
+            .runs
+            .stopped(scope.tenant(), id, self.inner.store.as_ref())
+            .await;
         self.announce(scope.tenant(), id, &doc);
         Ok(doc.wire(&item))
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use futures_util::StreamExt as _;
 use switchboard_shared::campaign::{CampaignCounts, CampaignState, RecipientState, SkipReason};
 use switchboard_shared::{CampaignId, MessageStatus, SendId, TenantId, WaId};
 use tokio::sync::broadcast::error::RecvError;
@@ -34,6 +35,10 @@ const FAILURE_SHARE: f64 = 0.05;
 /// This many 131049 (marketing limit) or 130429 (throughput) failures among the latest 100
 /// outcomes pause it too: Meta is pushing back.
 const STORM: usize = 10;
+/// Recipients being handed to the outbox at once.
+const HAND_OVERS_AT_ONCE: usize = 32;
+/// Moves written together at most (more wait for the next batch).
+const WRITE_BATCH: usize = 500;
 /// How long after its message a customer's reply counts as a reply to the campaign.
 const REPLY_WINDOW_MS: i64 = 72 * 3_600_000;
 
@@ -48,9 +53,15 @@ pub(super) struct Live {
     /// A person or the automatic pause changed the campaign: the walk stops and reloads.
     generation: AtomicU64,
     changed: Notify,
+    /// Held (shared) by each hand-over from its last check to the outbox's answer, and
+    /// (exclusive) by a pause or cancel: once those return, nothing more is handed over.
+    gate: tokio::sync::RwLock<()>,
     running: AtomicBool,
     tally: tokio::sync::Mutex<Tally>,
     dirty: AtomicBool,
+    /// Moves not written yet: written together a few times a second (a stop loses at most
+    /// those; the next walk settles sent and failed ones again from the outbox).
+    pending: Mutex<Vec<RecipientUpdate>>,
     /// When recent sends were handed over, for the rate.
     handed: Mutex<VecDeque<Instant>>,
 }
@@ -58,6 +69,8 @@ pub(super) struct Live {
 #[derive(Default)]
 struct Tally {
     loaded: bool,
+    /// Every recipient's state and click, so a move is decided without a read.
+    states: HashMap<WaId, (RecipientState, bool)>,
     by_state: HashMap<RecipientState, u64>,
     clicked: u64,
     /// The latest outcomes: (failed, Meta's code).
@@ -138,6 +151,36 @@ impl Runs {
         }
     }
 
+    /// A person resumed the campaign: the outcomes that paused it are judged no more (it would
+    /// pause again on the first failure that follows).
+    pub(super) async fn forget_outcomes(&self, tenant: &TenantId, id: &CampaignId) {
+        let live = self.live(tenant, id);
+        live.tally.lock().await.outcomes.clear();
+    }
+
+    /// Stops the hand-over: returns once every hand-over in progress has finished, with their
+    /// moves written, so that what a person reads after a pause is what stands.
+    pub(super) async fn stopped(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+        store: &dyn crate::store::Store,
+    ) {
+        self.changed(tenant, id);
+        let live = self.live(tenant, id);
+        drop(live.gate.write().await);
+        let batch = std::mem::take(&mut *live.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if !batch.is_empty() {
+            if let Err(e) = store.update_recipients(&batch).await {
+                tracing::warn!(error = %e, "campaigns: recipients' progress not written; retrying");
+                live.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(batch);
+            }
+        }
+    }
+
     /// Messages a second over the last ten seconds, and the time the queued ones take at it.
     pub(super) fn pace(
         &self,
@@ -159,6 +202,18 @@ impl Runs {
         let eta = (rate > 0.0).then(|| (queued as f64 / rate).ceil() as u64);
         (rate, eta)
     }
+}
+
+/// What every hand-over of one walk shares.
+#[derive(Clone, Copy)]
+struct Walking<'a> {
+    tenant: &'a TenantId,
+    id: &'a CampaignId,
+    doc: &'a CampaignDoc,
+    author: &'a str,
+    live: &'a Live,
+    /// The campaign's generation when the walk began: a change stops further hand-overs.
+    generation: u64,
 }
 
 /// How a walk over the recipients ended.
@@ -336,6 +391,7 @@ impl Campaigns {
             return Ok(());
         }
         let mut by_state = HashMap::new();
+        let mut states = HashMap::new();
         let mut clicked = 0;
         let mut cursor = None;
         loop {
@@ -346,11 +402,13 @@ impl Campaigns {
                 .await?;
             for r in &page.items {
                 *by_state.entry(r.state).or_default() += 1;
+                states.insert(r.wa_id.clone(), (r.state, r.clicked));
                 clicked += u64::from(r.clicked);
                 if r.state.rank() >= RecipientState::Sent.rank() {
-                    self.inner
-                        .recent
-                        .insert((tenant.clone(), r.wa_id.clone()), id.clone());
+                    self.inner.recent.insert(
+                        (tenant.clone(), r.wa_id.clone()),
+                        (id.clone(), r.updated_at),
+                    );
                 }
             }
             match page.next {
@@ -359,6 +417,7 @@ impl Campaigns {
             }
         }
         tally.by_state = by_state;
+        tally.states = states;
         tally.clicked = clicked;
         tally.loaded = true;
         Ok(())
@@ -381,56 +440,104 @@ impl Campaigns {
         let author = format!("campaign:{id}");
         let mut next_at = tokio::time::Instant::now();
         let mut cursor = None;
-        loop {
-            let page = self
+        // Hand-overs run side by side (each waits on the store), started at the pace; every one
+        // started is finished before the walk returns, so none is cut between the outbox's
+        // write and its queue.
+        let walking = Walking {
+            tenant,
+            id,
+            doc,
+            author: &author,
+            live,
+            generation,
+        };
+        let mut inflight = futures_util::stream::FuturesUnordered::new();
+        let outcome = 'walk: loop {
+            let page = match self
                 .inner
                 .store
                 .recipients(tenant, id, cursor.as_ref(), PAGE)
-                .await?;
-            for r in page.items {
-                if r.state != RecipientState::Queued {
-                    continue;
-                }
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => break 'walk Err(e.into()),
+            };
+            let queued: Vec<RecipientRecord> = {
+                let tally = live.tally.lock().await;
+                page.items
+                    .into_iter()
+                    .filter(|r| {
+                        tally.states.get(&r.wa_id).map_or(r.state, |(s, _)| *s)
+                            == RecipientState::Queued
+                    })
+                    .collect()
+            };
+            for r in queued {
                 if live.generation.load(Ordering::SeqCst) != generation
                     || self.inner.shutdown.is_cancelled()
                 {
-                    return Ok(Walk::Stopped);
+                    break 'walk Ok(Walk::Stopped);
                 }
                 if let Some(send) = &r.send {
-                    self.settle_handed(tenant, id, &r, send).await?;
+                    if let Err(e) = self.settle_handed(tenant, id, &r, send).await {
+                        break 'walk Err(e);
+                    }
                     continue;
                 }
                 let now = tokio::time::Instant::now();
                 if next_at > now {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(next_at) => {}
-                        _ = live.changed.notified() => return Ok(Walk::Stopped),
+                    // Wait for the pace, letting the hand-overs in progress go on meanwhile.
+                    loop {
+                        tokio::select! {
+                            _ = live.changed.notified() => break 'walk Ok(Walk::Stopped),
+                            Some(result) = inflight.next(), if !inflight.is_empty() => {
+                                if let Err(e) = result {
+                                    break 'walk Err(e);
+                                }
+                            }
+                            _ = tokio::time::sleep_until(next_at) => break,
+                        }
                     }
                 } else if now - next_at > Duration::from_secs(1) {
                     // Behind (a slow store, a pause): no burst to catch up.
                     next_at = now;
                 }
                 next_at += interval;
-                self.hand_over(tenant, id, doc, &author, r, live).await?;
+                inflight.push(self.hand_over(&walking, r));
+                while inflight.len() >= HAND_OVERS_AT_ONCE {
+                    if let Some(Err(e)) = inflight.next().await {
+                        break 'walk Err(e);
+                    }
+                }
             }
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => return Ok(Walk::Done),
+                None => break 'walk Ok(Walk::Done),
             }
+        };
+        let mut first_error = None;
+        while let Some(result) = inflight.next().await {
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        match (outcome, first_error) {
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+            (Ok(walk), None) => Ok(walk),
         }
     }
 
     /// One recipient to the outbox: their consent and values as they are now, the template
     /// checked, then queued under the campaign's key.
-    async fn hand_over(
-        &self,
-        tenant: &TenantId,
-        id: &CampaignId,
-        doc: &CampaignDoc,
-        author: &str,
-        r: RecipientRecord,
-        live: &Live,
-    ) -> Result<(), CampaignError> {
+    async fn hand_over(&self, walk: &Walking<'_>, r: RecipientRecord) -> Result<(), CampaignError> {
+        let Walking {
+            tenant,
+            id,
+            doc,
+            author,
+            live,
+            generation,
+        } = *walk;
         let skip = |reason: SkipReason| (RecipientState::Skipped, Some(reason.as_str().to_owned()));
         let contact = self.inner.store.get_contact(tenant, &r.contact).await?;
         let verdict = match &contact {
@@ -453,6 +560,11 @@ impl Campaigns {
         let Some(number) = r.number.clone() else {
             return Ok(());
         };
+        let _gate = live.gate.read().await;
+        if live.generation.load(Ordering::SeqCst) != generation {
+            // Paused or cancelled meanwhile: they stay queued.
+            return Ok(());
+        }
         let checked = match self
             .inner
             .outbound
@@ -495,8 +607,16 @@ impl Campaigns {
                 client_key: Some(id.as_str()),
             })
             .await;
+        let mut answered = None;
         let send_id = match sent {
-            Ok(record) => record.id,
+            Ok(record) => {
+                answered = match record.state {
+                    SendState::Sent => Some((RecipientState::Sent, None)),
+                    SendState::Failed => Some((RecipientState::Failed, record.error.clone())),
+                    _ => None,
+                };
+                record.id
+            }
             // Queued before a stop with other values (the contact changed since): that send
             // stands.
             Err(OutboundError::KeyReused) => {
@@ -528,13 +648,16 @@ impl Campaigns {
             .push_back(Instant::now());
         self.inner
             .recent
-            .insert((tenant.clone(), r.wa_id.clone()), id.clone());
-        let mut handed = r.clone();
-        handed.send = Some(send_id.clone());
-        handed.updated_at = now_ms();
-        self.inner.store.put_recipients(&[handed.clone()]).await?;
-        // The outbox may have answered already (a send made before a stop).
-        self.settle_handed(tenant, id, &handed, &send_id).await?;
+            .insert((tenant.clone(), r.wa_id.clone()), (id.clone(), now_ms()));
+        self.inner
+            .sends
+            .insert(send_id.clone(), (id.clone(), r.wa_id.clone()));
+        // The outbox may have answered already (a send it took before a stop): its record says.
+        if let Some(state) = answered {
+            let (to, reason) = state;
+            self.transition(tenant, id, &r.wa_id, to, reason, Some(send_id), false)
+                .await?;
+        }
         Ok(())
     }
 
@@ -598,6 +721,7 @@ impl Campaigns {
                 return Ok(false);
             }
             if queued == 0 {
+                self.write_pending(live).await;
                 let counts = live.tally.lock().await.counts();
                 let (_, doc) = self
                     .update(tenant, id, "campaigns", None, |d| {
@@ -621,7 +745,8 @@ impl Campaigns {
     }
 
     /// Moves a recipient along: never back (a late `delivered` after `read`), a failure only
-    /// before delivery, a quick-reply tap marked even on a reply counted already.
+    /// before delivery, a quick-reply tap marked even on a reply counted already. The row is
+    /// written with the next batch ([`Self::write_pending`]).
     #[allow(clippy::too_many_arguments)]
     async fn transition(
         &self,
@@ -636,10 +761,9 @@ impl Campaigns {
         let live = self.inner.runs.live(tenant, id);
         let mut tally = live.tally.lock().await;
         self.load_tally(tenant, id, &mut tally).await?;
-        let Some(mut r) = self.inner.store.get_recipient(tenant, id, wa_id).await? else {
+        let Some(&(from, was_clicked)) = tally.states.get(wa_id) else {
             return Ok(());
         };
-        let from = r.state;
         let moves = match (from, to) {
             (RecipientState::Skipped, _) => false,
             (_, RecipientState::Skipped) => from == RecipientState::Queued,
@@ -648,22 +772,24 @@ impl Campaigns {
             }
             (f, t) => t.rank() > f.rank(),
         };
-        let click = clicked && !r.clicked;
+        let click = clicked && !was_clicked;
         if !moves && !click {
             return Ok(());
         }
-        if moves {
-            r.state = to;
-            if reason.is_some() {
-                r.reason = reason.clone();
-            }
-        }
-        if send.is_some() {
-            r.send = send;
-        }
-        r.clicked |= clicked;
-        r.updated_at = now_ms();
-        self.inner.store.put_recipients(&[r]).await?;
+        let state = if moves { to } else { from };
+        tally
+            .states
+            .insert(wa_id.clone(), (state, was_clicked || clicked));
+        let update = RecipientUpdate {
+            tenant: tenant.clone(),
+            campaign: id.clone(),
+            wa_id: wa_id.clone(),
+            state,
+            reason: if moves { reason.clone() } else { None },
+            send,
+            clicked: was_clicked || clicked,
+            updated_at: now_ms(),
+        };
         if moves {
             tally.moved(from, to);
             let code = reason
@@ -685,14 +811,37 @@ impl Campaigns {
             tally.clicked += 1;
         }
         live.dirty.store(true, Ordering::SeqCst);
-        let alarm = (to == RecipientState::Failed)
+        let alarm = (to == RecipientState::Failed && moves)
             .then(|| tally.alarm())
             .flatten();
         drop(tally);
+        let full = {
+            let mut pending = live.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(update);
+            pending.len() >= WRITE_BATCH
+        };
+        if full {
+            self.write_pending(&live).await;
+        }
         if let Some(reason) = alarm {
             self.auto_pause(tenant, id, reason).await;
         }
         Ok(())
+    }
+
+    /// Writes the moves waiting in `live`, in one batch; kept for the next try if it fails.
+    async fn write_pending(&self, live: &Live) {
+        let batch = std::mem::take(&mut *live.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.inner.store.update_recipients(&batch).await {
+            tracing::warn!(error = %e, "campaigns: recipients' progress not written; retrying");
+            let mut pending = live.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let later = std::mem::take(&mut *pending);
+            *pending = batch;
+            pending.extend(later);
+        }
     }
 
     async fn auto_pause(&self, tenant: &TenantId, id: &CampaignId, reason: String) {
@@ -745,11 +894,21 @@ impl Campaigns {
         });
         let this = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            let mut ticks = 0u64;
             loop {
                 tokio::select! {
-                    _ = this.inner.shutdown.cancelled() => return,
-                    _ = tick.tick() => this.flush_counts().await,
+                    _ = this.inner.shutdown.cancelled() => {
+                        this.write_all_pending().await;
+                        return;
+                    }
+                    _ = tick.tick() => {
+                        this.write_all_pending().await;
+                        ticks += 1;
+                        if ticks.is_multiple_of(5) {
+                            this.flush_counts().await;
+                        }
+                    }
                 }
             }
         });
@@ -799,51 +958,41 @@ impl Campaigns {
                 let Some(callback) = &status.callback else {
                     return Ok(());
                 };
-                let Some(send) = self
-                    .inner
-                    .store
-                    .get_send(&tenant, &SendId::new(callback.clone()))
-                    .await?
-                else {
-                    return Ok(());
+                let send_id = SendId::new(callback.clone());
+                let known = self.inner.sends.get(&send_id).map(|e| e.clone());
+                let (id, customer) = match known {
+                    Some((id, customer)) => (id, customer),
+                    // Sent before a start: the outbox's record says whose it is.
+                    None => match self.inner.store.get_send(&tenant, &send_id).await? {
+                        Some(send) if send.author.starts_with("campaign:") => (
+                            CampaignId::new(send.author["campaign:".len()..].to_owned()),
+                            send.customer,
+                        ),
+                        _ => return Ok(()),
+                    },
                 };
-                if let Some(id) = send.author.strip_prefix("campaign:") {
+                if to == RecipientState::Read || to == RecipientState::Failed {
+                    self.inner.sends.remove(&send_id);
+                }
+                {
                     let reason = (to == RecipientState::Failed).then(|| {
                         let codes: Vec<String> =
                             status.error_codes.iter().map(i64::to_string).collect();
                         format!("Meta refused it ({})", codes.join(", "))
                     });
-                    self.transition(
-                        &tenant,
-                        &CampaignId::new(id.to_owned()),
-                        &status.recipient,
-                        to,
-                        reason,
-                        None,
-                        false,
-                    )
-                    .await?;
+                    self.transition(&tenant, &id, &customer, to, reason, None, false)
+                        .await?;
                 }
             }
             DomainEvent::MessageReceived {
                 tenant, message, ..
             } => {
                 let key = (tenant.clone(), message.customer.clone());
-                let Some(id) = self.inner.recent.get(&key).map(|c| c.clone()) else {
+                let Some((id, at)) = self.inner.recent.get(&key).map(|c| c.clone()) else {
                     return Ok(());
                 };
-                let Some(r) = self
-                    .inner
-                    .store
-                    .get_recipient(&tenant, &id, &message.customer)
-                    .await?
-                else {
-                    return Ok(());
-                };
-                if now_ms() - r.updated_at > REPLY_WINDOW_MS
-                    && r.state != RecipientState::Replied
-                    && r.state.rank() < RecipientState::Sent.rank()
-                {
+                if now_ms() - at > REPLY_WINDOW_MS {
+                    self.inner.recent.remove(&key);
                     return Ok(());
                 }
                 let tapped = message.kind == "button" || message.raw.contains("\"button_reply\"");
@@ -861,6 +1010,20 @@ impl Campaigns {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Writes every campaign's waiting moves.
+    async fn write_all_pending(&self) {
+        let lives: Vec<Arc<Live>> = self
+            .inner
+            .runs
+            .live
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect();
+        for live in lives {
+            self.write_pending(&live).await;
+        }
     }
 
     /// Writes the counts of every campaign that moved, and announces them.

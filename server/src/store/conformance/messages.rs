@@ -870,4 +870,56 @@ pub async fn campaign_recipients_page_over_buckets_and_stay_apart(store: &dyn St
             .count(),
         18
     );
+    // Moves: the state and click change, the reason and send only when given.
+    let moved = row(5, &campaign);
+    let update = |state, reason: Option<&str>, send: Option<&str>, at| RecipientUpdate {
+        tenant: tenant.clone(),
+        campaign: campaign.clone(),
+        wa_id: moved.wa_id.clone(),
+        state,
+        reason: reason.map(str::to_owned),
+        send: send.map(SendId::from),
+        clicked: true,
+        updated_at: at,
+    };
+    store
+        .update_recipients(&[update(RecipientState::Read, None, None, T0 + 9)])
+        .await
+        .unwrap();
+    let read = store
+        .get_recipient(&tenant, &campaign, &moved.wa_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            read.state,
+            read.send.as_ref().map(|s| s.as_str()),
+            read.clicked,
+            read.updated_at
+        ),
+        (RecipientState::Read, Some("o_abc"), true, T0 + 9)
+    );
+    store
+        .update_recipients(&[update(
+            RecipientState::Failed,
+            Some("131026"),
+            Some("o_def"),
+            T0 + 10,
+        )])
+        .await
+        .unwrap();
+    let failed = store
+        .get_recipient(&tenant, &campaign, &moved.wa_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            failed.state,
+            failed.reason.as_deref(),
+            failed.send.as_ref().map(|s| s.as_str())
+        ),
+        (RecipientState::Failed, Some("131026"), Some("o_def"))
+    );
 }

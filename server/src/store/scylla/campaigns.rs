@@ -66,6 +66,7 @@ impl RecipientRow {
 /// Statements of campaigns' recipients.
 pub(super) struct Statements {
     upsert: PreparedStatement,
+    update: PreparedStatement,
     get: PreparedStatement,
     page: PreparedStatement,
 }
@@ -80,6 +81,17 @@ impl Statements {
                     format!(
                         "INSERT INTO {ks}.campaign_recipients ({columns}) VALUES ({})",
                         super::markers(columns)
+                    ),
+                    true,
+                )
+                .await?,
+            // Only rows the campaign wrote are updated (an UPDATE of a missing row would make one).
+            update: p
+                .prepare(
+                    format!(
+                        "UPDATE {ks}.campaign_recipients SET state = ?, reason = ?, send = ?,
+                           clicked = ?, updated_at = ?
+                         WHERE tenant = ? AND campaign = ? AND bucket = ? AND wa_id = ?"
                     ),
                     true,
                 )
@@ -119,6 +131,34 @@ impl CampaignStore for ScyllaStore {
                         .await
                         .map_err(unavailable)
                 }
+            });
+            for result in futures_util::future::join_all(writes).await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_recipients(&self, updates: &[RecipientUpdate]) -> StoreResult<()> {
+        for chunk in updates.chunks(64) {
+            let writes = chunk.iter().map(|u| async move {
+                self.session
+                    .execute_unpaged(
+                        &self.campaigns.update,
+                        (
+                            u.state.as_str(),
+                            super::unset_if_none(u.reason.as_deref()),
+                            super::unset_if_none(u.send.as_ref().map(|s| s.as_str())),
+                            u.clicked,
+                            u.updated_at,
+                            u.tenant.as_str(),
+                            u.campaign.as_str(),
+                            recipient_bucket(&u.wa_id),
+                            u.wa_id.as_str(),
+                        ),
+                    )
+                    .await
+                    .map_err(unavailable)
             });
             for result in futures_util::future::join_all(writes).await {
                 result?;

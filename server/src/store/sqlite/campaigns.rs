@@ -70,6 +70,35 @@ impl CampaignStore for SqliteStore {
         .await
     }
 
+    async fn update_recipients(&self, updates: &[RecipientUpdate]) -> StoreResult<()> {
+        let rows = updates.to_vec();
+        self.write(move |conn, _| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "UPDATE campaign_recipients SET state = ?1, reason = COALESCE(?2, reason),
+                       send = COALESCE(?3, send), clicked = ?4, updated_at = ?5
+                     WHERE tenant = ?6 AND campaign = ?7 AND bucket = ?8 AND wa_id = ?9",
+                )
+                .map_err(unavailable)?;
+            for u in &rows {
+                stmt.execute(params![
+                    u.state.as_str(),
+                    u.reason,
+                    u.send.as_ref().map(|s| s.as_str()),
+                    u.clicked,
+                    u.updated_at,
+                    u.tenant.as_str(),
+                    u.campaign.as_str(),
+                    recipient_bucket(&u.wa_id),
+                    u.wa_id.as_str(),
+                ])
+                .map_err(unavailable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn get_recipient(
         &self,
         tenant: &TenantId,
