@@ -44,7 +44,11 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let (contacts, tiers) = if cli.smoke {
         (600usize, [8u32, 25, 100])
     } else {
-        (100_000usize, [80u32, 250, 1000])
+        let contacts = std::env::var("CAMPAIGN_CONTACTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000usize);
+        (contacts, [80u32, 250, 1000])
     };
 
     let sim_port = free_port()?;

@@ -35,6 +35,8 @@ const FAILURE_SHARE: f64 = 0.05;
 /// This many 131049 (marketing limit) or 130429 (throughput) failures among the latest 100
 /// outcomes pause it too: Meta is pushing back.
 const STORM: usize = 10;
+/// How long no queued recipient may move before they are walked again.
+const STALLED: Duration = Duration::from_secs(5);
 /// Recipients being handed to the outbox at once.
 const HAND_OVERS_AT_ONCE: usize = 32;
 /// Moves written together at most (more wait for the next batch).
@@ -711,6 +713,7 @@ impl Campaigns {
         live: &Live,
     ) -> Result<bool, CampaignError> {
         let generation = live.generation.load(Ordering::SeqCst);
+        let mut last = (u64::MAX, Instant::now());
         loop {
             let queued = {
                 let mut tally = live.tally.lock().await;
@@ -735,6 +738,13 @@ impl Campaigns {
                     .await?;
                 self.announce(tenant, id, &doc);
                 return Ok(doc.state == CampaignState::Completed);
+            }
+            // Answers that stop coming (events missed while the bus ran full) are settled by
+            // walking the queued recipients again: the outbox says how each send stands.
+            if queued != last.0 {
+                last = (queued, Instant::now());
+            } else if last.1.elapsed() > STALLED {
+                return Ok(false);
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
