@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!problems.is_empty());
             let lines = text.lines().count() as u64 + 1;
             for p in problems {
-                assert!(p.line >= 1 && p.line <= lines.max(2), "{} of {lines}", p.line);
+                assert!(
+                    p.line >= 1 && p.line <= lines.max(2),
+                    "{} of {lines}",
+                    p.line
+                );
                 assert!(!p.reason.is_empty());
             }
         }

@@ -37,6 +37,10 @@ const FAILURE_SHARE: f64 = 0.05;
 const STORM: usize = 10;
 /// How long no queued recipient may move before they are walked again.
 const STALLED: Duration = Duration::from_secs(5);
+/// The most campaign sends the outbox may hold unanswered (queued at the governor, or on their
+/// way): about a second of the fastest tier. Beyond it the hand-over waits, so the campaign
+/// never queues more than the outbox sends, and a chat reply never waits behind a backlog.
+const MAX_OUTSTANDING: usize = 1_000;
 /// Recipients being handed to the outbox at once.
 const HAND_OVERS_AT_ONCE: usize = 32;
 /// Moves written together at most (more wait for the next batch).
@@ -77,6 +81,11 @@ struct Tally {
     clicked: u64,
     /// The latest outcomes: (failed, Meta's code).
     outcomes: VecDeque<(bool, Option<i64>)>,
+    /// Recipients handed to the outbox by this process, and how many of them the outbox has
+    /// not answered yet: the hand-over waits while too many are outstanding, so the campaign
+    /// goes as fast as the outbox (and the store behind it) actually sends, never faster.
+    handed: std::collections::HashSet<WaId>,
+    outstanding: usize,
 }
 
 impl Tally {
@@ -505,6 +514,23 @@ impl Campaigns {
                     next_at = now;
                 }
                 next_at += interval;
+                // Flow control: no more than MAX_OUTSTANDING sends the outbox has not answered
+                // (unless no answer came for a while: answers missed while the bus ran full are
+                // settled by the walk after this one).
+                let waiting_since = Instant::now();
+                while live.tally.lock().await.outstanding >= MAX_OUTSTANDING
+                    && waiting_since.elapsed() < STALLED
+                {
+                    tokio::select! {
+                        _ = live.changed.notified() => break 'walk Ok(Walk::Stopped),
+                        Some(result) = inflight.next(), if !inflight.is_empty() => {
+                            if let Err(e) = result {
+                                break 'walk Err(e);
+                            }
+                        }
+                        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    }
+                }
                 inflight.push(self.hand_over(&walking, r));
                 while inflight.len() >= HAND_OVERS_AT_ONCE {
                     if let Some(Err(e)) = inflight.next().await {
@@ -654,6 +680,16 @@ impl Campaigns {
         self.inner
             .sends
             .insert(send_id.clone(), (id.clone(), r.wa_id.clone()));
+        {
+            let mut tally = live.tally.lock().await;
+            let queued = tally
+                .states
+                .get(&r.wa_id)
+                .is_some_and(|(s, _)| *s == RecipientState::Queued);
+            if queued && tally.handed.insert(r.wa_id.clone()) {
+                tally.outstanding += 1;
+            }
+        }
         // The outbox may have answered already (a send it took before a stop): its record says.
         if let Some(state) = answered {
             let (to, reason) = state;
@@ -787,6 +823,9 @@ impl Campaigns {
             return Ok(());
         }
         let state = if moves { to } else { from };
+        if moves && from == RecipientState::Queued && tally.handed.contains(wa_id) {
+            tally.outstanding = tally.outstanding.saturating_sub(1);
+        }
         tally
             .states
             .insert(wa_id.clone(), (state, was_clicked || clicked));
