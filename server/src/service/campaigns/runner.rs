@@ -518,9 +518,12 @@ impl Campaigns {
                 // (unless no answer came for a while: answers missed while the bus ran full are
                 // settled by the walk after this one).
                 let waiting_since = Instant::now();
-                while live.tally.lock().await.outstanding >= MAX_OUTSTANDING
-                    && waiting_since.elapsed() < STALLED
-                {
+                loop {
+                    // The lock is let go before anything below waits (a hand-over takes it).
+                    let outstanding = live.tally.lock().await.outstanding;
+                    if outstanding < MAX_OUTSTANDING || waiting_since.elapsed() >= STALLED {
+                        break;
+                    }
                     tokio::select! {
                         _ = live.changed.notified() => break 'walk Ok(Walk::Stopped),
                         Some(result) = inflight.next(), if !inflight.is_empty() => {
