@@ -189,6 +189,24 @@ impl ServerProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Calls `/api/v1/{path}` as `token`, sending `body` as JSON unless it is
+    /// null, and returns the answer; a non-2xx answer fails the test with its
+    /// body, so a setup step that went wrong says why.
+    pub fn api(&self, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut request = self
+            .client
+            .request(method, self.url(&format!("/api/v1/{path}")))
+            .bearer_auth(token);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().expect("API call");
+        let status = response.status();
+        let value: Value = response.json().unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
     /// Posts a webhook body signed with `APP_SECRET`; returns the status code.
     pub fn post_webhook(&self, body: &[u8]) -> u16 {
         self.post_webhook_signed(body, Some(&sign(APP_SECRET, body)))

@@ -11,27 +11,6 @@ use switchboard_e2e::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn call(
-    server: &ServerProcess,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> Value {
-    let mut request = server
-        .client
-        .request(method, server.url(&format!("/api/v1/{path}")))
-        .bearer_auth(token);
-    if !body.is_null() {
-        request = request.json(&body);
-    }
-    let response = request.send().expect("API call");
-    let status = response.status();
-    let value: Value = response.json().unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {value}");
-    value
-}
-
 /// How many campaign templates each customer got at the simulator.
 fn templates(sim: &SimProcess) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -81,8 +60,7 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
         .expect("import");
     let import = import["id"].as_str().expect("an import id").to_owned();
     let done = wait_for("the import", Duration::from_secs(120), || {
-        let i = call(
-            &server,
+        let i = server.api(
             &token,
             reqwest::Method::GET,
             &format!("contacts/imports/{import}"),
@@ -91,15 +69,13 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
         (i["state"] != "running").then_some(i)
     });
     assert_eq!(done["created"], recipients as u64, "{done}");
-    let segment = call(
-        &server,
+    let segment = server.api(
         &token,
         reqwest::Method::POST,
         "segments",
         json!({"name": "Crash test", "filter": {"tag": "crash"}}),
     );
-    let campaign = call(
-        &server,
+    let campaign = server.api(
         &token,
         reqwest::Method::POST,
         "campaigns",
@@ -109,8 +85,7 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
                "numbers": ["106540352242922"], "max_per_second": 40}),
     );
     let id = campaign["id"].as_str().unwrap().to_owned();
-    call(
-        &server,
+    server.api(
         &token,
         reqwest::Method::POST,
         &format!("campaigns/{id}/start"),
@@ -130,8 +105,7 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
 
     server.spawn();
     let finished = wait_for("the campaign to complete", Duration::from_secs(240), || {
-        let c = call(
-            &server,
+        let c = server.api(
             &token,
             reqwest::Method::GET,
             &format!("campaigns/{id}"),
@@ -144,8 +118,7 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
     // A send could only be repeated while the outbox is unsure it went: wait until WhatsApp
     // reported every one delivered, then count.
     wait_for("every template delivered", Duration::from_secs(120), || {
-        let c = call(
-            &server,
+        let c = server.api(
             &token,
             reqwest::Method::GET,
             &format!("campaigns/{id}"),

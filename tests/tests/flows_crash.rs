@@ -60,27 +60,6 @@ fn delivered(sim: &SimProcess) -> HashMap<(String, String), usize> {
     counts
 }
 
-fn call(
-    server: &ServerProcess,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> Value {
-    let mut request = server
-        .client
-        .request(method, server.url(&format!("/api/v1/{path}")))
-        .bearer_auth(token);
-    if !body.is_null() {
-        request = request.json(&body);
-    }
-    let response = request.send().expect("API call");
-    let status = response.status();
-    let value: Value = response.json().unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {value}");
-    value
-}
-
 /// Every open conversation's id, page by page.
 fn open_conversations(server: &ServerProcess, token: &str) -> Vec<String> {
     let mut conversations = Vec::new();
@@ -90,7 +69,7 @@ fn open_conversations(server: &ServerProcess, token: &str) -> Vec<String> {
             Some(c) => format!("conversations?limit=200&cursor={c}"),
             None => "conversations?limit=200".to_owned(),
         };
-        let page = call(server, token, reqwest::Method::GET, &path, Value::Null);
+        let page = server.api(token, reqwest::Method::GET, &path, Value::Null);
         for c in page["items"].as_array().unwrap() {
             conversations.push(c["id"].as_str().unwrap().to_owned());
         }
@@ -120,8 +99,7 @@ fn flow_runs_continue_after_a_kill_and_send_each_message_once() {
         &["--sent-after-ms", "50", "--delivered-after-ms", "100"],
     );
     let token = server.owner_token(PASSWORD);
-    let flow = call(
-        &server,
+    let flow = server.api(
         &token,
         reqwest::Method::POST,
         "automation/flows",
@@ -139,8 +117,7 @@ fn flow_runs_continue_after_a_kill_and_send_each_message_once() {
         }}),
     );
     let flow_id = flow["id"].as_str().unwrap().to_owned();
-    call(
-        &server,
+    server.api(
         &token,
         reqwest::Method::POST,
         "automation/rules",
@@ -198,8 +175,7 @@ fn flow_runs_continue_after_a_kill_and_send_each_message_once() {
         conversations
             .iter()
             .all(|c| {
-                let history = call(
-                    &server,
+                let history = server.api(
                     &token,
                     reqwest::Method::GET,
                     &format!("conversations/{c}/messages?limit=100"),

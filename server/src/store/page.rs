@@ -66,6 +66,27 @@ impl Cursor {
         }
     }
 
+    /// The position after `key` within hash bucket `bucket` (a campaign's recipients).
+    pub(crate) fn bucketed(bucket: i32, key: &str) -> Self {
+        Self::encode(&[&bucket.to_string(), key])
+    }
+
+    /// The `(bucket, key)` of [`Cursor::bucketed`]; `(start, "")` for none.
+    pub(crate) fn decode_bucketed(
+        cursor: Option<&Cursor>,
+        start: i32,
+    ) -> Result<(i32, String), StoreError> {
+        let Some(c) = cursor else {
+            return Ok((start, String::new()));
+        };
+        let mut f = c.decode(2)?;
+        let key = f.pop().unwrap_or_default();
+        let bucket = f[0]
+            .parse()
+            .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
+        Ok((bucket, key))
+    }
+
     /// The position after `(bucket, at, key)` in a newest-first history read.
     pub(crate) fn history(bucket: i64, at_ms: UnixMillis, key: &str) -> Self {
         Self::encode(&[&bucket.to_string(), &at_ms.to_string(), key])

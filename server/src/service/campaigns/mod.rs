@@ -977,12 +977,18 @@ impl Campaigns {
                 },
             )
             .await?;
+        self.halted(scope.tenant(), id, &doc).await;
+        Ok(doc.wire(&item))
+    }
+
+    /// After a pause or cancel is stored: the run lets go (its in-flight hand-overs finish
+    /// first) and everyone watching sees the new state.
+    async fn halted(&self, tenant: &TenantId, id: &CampaignId, doc: &CampaignDoc) {
         self.inner
             .runs
-            .stopped(scope.tenant(), id, self.inner.store.as_ref())
+            .stopped(tenant, id, self.inner.store.as_ref())
             .await;
-        self.announce(scope.tenant(), id, &doc);
-        Ok(doc.wire(&item))
+        self.announce(tenant, id, doc);
     }
 
     /// `POST campaigns/{id}/resume`: goes on where it stopped.
@@ -1051,11 +1057,7 @@ impl Campaigns {
                 },
             )
             .await?;
-        self.inner
-            .runs
-            .stopped(scope.tenant(), id, self.inner.store.as_ref())
-            .await;
-        self.announce(scope.tenant(), id, &doc);
+        self.halted(scope.tenant(), id, &doc).await;
         Ok(doc.wire(&item))
     }
 

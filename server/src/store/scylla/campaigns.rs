@@ -199,17 +199,7 @@ impl CampaignStore for ScyllaStore {
         limit: usize,
     ) -> StoreResult<Page<RecipientRecord>> {
         let limit = check_limit(limit)?;
-        let (first, mut after) = match cursor {
-            Some(c) => {
-                let mut f = c.decode(2)?;
-                let wa = f.pop().unwrap_or_default();
-                let b = f[0]
-                    .parse::<i32>()
-                    .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
-                (b, wa)
-            }
-            None => (0, String::new()),
-        };
+        let (first, mut after) = Cursor::decode_bucketed(cursor, 0)?;
         let mut items: Vec<RecipientRecord> = Vec::with_capacity(limit);
         for bucket in first.max(0)..RECIPIENT_BUCKETS {
             let want = (limit - items.len()) as i32;
@@ -240,7 +230,7 @@ impl CampaignStore for ScyllaStore {
             .then(|| {
                 items
                     .last()
-                    .map(|r| Cursor::encode(&[&r.bucket().to_string(), r.wa_id.as_str()]))
+                    .map(|r| Cursor::bucketed(r.bucket(), r.wa_id.as_str()))
             })
             .flatten();
         Ok(Page { items, next })

@@ -132,17 +132,7 @@ impl CampaignStore for SqliteStore {
         limit: usize,
     ) -> StoreResult<Page<RecipientRecord>> {
         let limit = check_limit(limit)?;
-        let (bucket, after) = match cursor {
-            Some(c) => {
-                let mut f = c.decode(2)?;
-                let wa = f.pop().unwrap_or_default();
-                let b = f[0]
-                    .parse::<i32>()
-                    .map_err(|_| StoreError::Invalid("malformed cursor".into()))?;
-                (b, wa)
-            }
-            None => (-1, String::new()),
-        };
+        let (bucket, after) = Cursor::decode_bucketed(cursor, -1)?;
         let (t, c) = (tenant.clone(), campaign.clone());
         self.read(move |conn| {
             let rows: Vec<RecipientRecord> = conn
@@ -164,7 +154,7 @@ impl CampaignStore for SqliteStore {
             let next = (rows.len() == limit)
                 .then(|| {
                     rows.last()
-                        .map(|r| Cursor::encode(&[&r.bucket().to_string(), r.wa_id.as_str()]))
+                        .map(|r| Cursor::bucketed(r.bucket(), r.wa_id.as_str()))
                 })
                 .flatten();
             Ok(Page { items: rows, next })
