@@ -487,22 +487,17 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
 /// Meta refusing a storm of sends with 131049 pauses the campaign by itself, with the reason;
 /// resumed, it finishes; "retry the failed" makes a linked campaign for exactly those, which
 /// then reach everyone; a campaign scheduled a moment ahead waits, then runs by itself.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
-    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
-    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+/// Imports `n` German contacts (`+{prefix}000000`, …) tagged `tag`, waits for the import, and
+/// returns their numbers.
+async fn import_tagged(api: &Api, owner: &Auth, tag: &str, prefix: &str, n: usize) -> Vec<String> {
+    let customers: Vec<String> = (0..n).map(|i| format!("{prefix}{i:06}")).collect();
     let mut file = String::from("phone,name,tags\n");
-    let customers: Vec<String> = (0..30).map(|i| format!("4915122{i:06}")).collect();
     for c in &customers {
-        file.push_str(&format!("+{c},Customer,storm\n"));
+        file.push_str(&format!("+{c},Customer,{tag}\n"));
     }
     let a = put_body(
-        &api,
-        &owner,
+        api,
+        owner,
         Method::POST,
         "contacts/imports",
         "text/csv",
@@ -512,10 +507,151 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
     assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
     let import = a.body["id"].as_str().unwrap().to_owned();
     eventually("the import", Duration::from_secs(60), || async {
-        let a = api.get(&format!("contacts/imports/{import}"), &owner).await;
+        let a = api.get(&format!("contacts/imports/{import}"), owner).await;
         (a.body["state"] == "done").then_some(())
     })
     .await;
+    customers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touches() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    import_tagged(&api, &owner, "quality", "4915133", 20).await;
+    let create = |name: &str, extra: Value| {
+        let mut b = json!({"name": name,
+            "template": {"name": "seasonal_promo", "language": "en_US"},
+            "audience": {"tag": "quality"}, "variables": [{"text": "Q"}],
+            "numbers": [number], "max_per_second": 1});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let account = |field: &'static str, value: Value| {
+        let (client, sim) = (api.client.clone(), sim.clone());
+        async move {
+            let r = client
+                .post(format!("{sim}/_sim/account"))
+                .json(&json!({"field": field, "value": value}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+    let mut ids = Vec::new();
+    for (name, extra) in [
+        ("Running", json!({})),
+        ("Later", json!({"start_at": "2099-01-01T09:00:00+00:00"})),
+    ] {
+        let a = api
+            .send(Method::POST, "campaigns", &owner, create(name, extra))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        let id = a.body["id"].as_str().unwrap().to_owned();
+        let s = api
+            .send(
+                Method::POST,
+                &format!("campaigns/{id}/start"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+        ids.push(id);
+    }
+    let (running_id, later_id) = (&ids[0], &ids[1]);
+    eventually("the first send", Duration::from_secs(30), || async {
+        let c = api.get(&format!("campaigns/{running_id}"), &owner).await;
+        (c.body["counts"]["sent"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+
+    // Good news pauses nothing; a flagged number pauses the campaign sending from it.
+    account(
+        "phone_number_quality_update",
+        json!({"event": "THROUGHPUT_UPGRADE", "current_limit": "TIER_UNLIMITED"}),
+    )
+    .await;
+    account(
+        "phone_number_quality_update",
+        json!({"event": "FLAGGED", "current_limit": "TIER_10K"}),
+    )
+    .await;
+    let paused = eventually("the pause for quality", Duration::from_secs(30), || async {
+        let c = api.get(&format!("campaigns/{running_id}"), &owner).await;
+        (c.body["state"] == "paused").then_some(c.body)
+    })
+    .await;
+    let reason = paused["paused_reason"].as_str().unwrap();
+    assert!(reason.contains("FLAGGED"), "{reason}");
+    assert!(paused["counts"]["queued"].as_u64().unwrap() > 0, "{paused}");
+    // The scheduled one sends from the same number: it pauses too, before it starts.
+    let later = eventually(
+        "the scheduled one's pause",
+        Duration::from_secs(30),
+        || async {
+            let c = api.get(&format!("campaigns/{later_id}"), &owner).await;
+            (c.body["state"] == "paused").then_some(c.body)
+        },
+    )
+    .await;
+    assert!(later["paused_reason"].as_str().unwrap().contains("FLAGGED"));
+
+    // Resumed by a person, then the template is rated red: paused again, saying why.
+    let r = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{running_id}/resume"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["state"], "running");
+    account(
+        "message_template_quality_update",
+        json!({"previous_quality_score": "YELLOW", "new_quality_score": "RED",
+               "message_template_name": "some_other_template", "message_template_language": "en_US"}),
+    )
+    .await;
+    account(
+        "message_template_quality_update",
+        json!({"previous_quality_score": "YELLOW", "new_quality_score": "RED",
+               "message_template_name": "seasonal_promo", "message_template_language": "en_US"}),
+    )
+    .await;
+    let paused = eventually(
+        "the pause for the template",
+        Duration::from_secs(30),
+        || async {
+            let c = api.get(&format!("campaigns/{running_id}"), &owner).await;
+            (c.body["state"] == "paused").then_some(c.body)
+        },
+    )
+    .await;
+    let reason = paused["paused_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("RED") && reason.contains("seasonal_promo"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customers = import_tagged(&api, &owner, "storm", "4915122", 30).await;
     let make = |name: &str, extra: Value| {
         let mut b = json!({"name": name,
             "template": {"name": "seasonal_promo", "language": "en_US"},

@@ -32,6 +32,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "automation" if path.starts_with("automation/schedules/") => &ids["schedule"],
         "automation" if path.starts_with("automation/flows/") => &ids["flow"],
         "automation" => &ids["rule"],
+        "campaigns" => &ids["campaign"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -238,6 +239,10 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "automation/schedules/{id}" => {
                     Some(json!({"name": "Hijacked", "time_zone": "UTC", "week": {}}))
                 }
+                "campaigns/{id}" => Some(json!({"name": "Hijacked",
+                    "template": {"name": "fixture", "language": "en_US"},
+                    "audience": {"segment": w.globex.ids["segment"]},
+                    "numbers": [GLOBEX_NUMBER]})),
                 "compliance/term-lists/{id}" => {
                     Some(json!({"name": "Hijacked", "terms": ["hello"]}))
                 }

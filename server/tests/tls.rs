@@ -118,7 +118,7 @@ async fn tls_12_and_13_are_accepted_11_is_refused_and_headers_are_set() {
 
     // The demo simulator delivers its webhooks over HTTPS to this server, which stores and
     // publishes the message.
-    let mut events = running.events.subscribe();
+    let mut events = running.events.subscribe("test");
     let sim = running.simulator.as_ref().expect("the simulator runs");
     sim.customer_says("106540352242922", "16505551234", "Ada", "over TLS")
         .unwrap();

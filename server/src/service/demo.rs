@@ -20,7 +20,7 @@ pub fn spawn(
     events: &Events,
     shutdown: CancellationToken,
 ) {
-    let mut rx = events.subscribe();
+    let mut rx = events.subscribe("demo");
     tokio::spawn(async move {
         let mut answered = 0u64;
         loop {

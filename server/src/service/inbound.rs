@@ -168,11 +168,16 @@ impl Inbound {
         let charges = self.costs.charges(&events).await?;
         events.extend(charges);
 
-        // Only messages and statuses are published; keep them (not the contacts and account
-        // events) for after the commit.
+        // Messages and statuses are published on the bus, account events as notices; keep
+        // them (not the contacts, consents and charges) for after the commit.
         let to_publish: Vec<(TenantId, InboundEvent)> = events
             .iter()
-            .filter(|(_, e)| matches!(e, InboundEvent::Message(_) | InboundEvent::Status(_)))
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    InboundEvent::Message(_) | InboundEvent::Status(_) | InboundEvent::Account(_)
+                )
+            })
             .cloned()
             .collect();
         let batch = IngestBatch {
@@ -290,7 +295,7 @@ impl Inbound {
                 }
                 replayed += events.len();
                 if !events.is_empty() && !self.events.publish_paced(events, ROOM_WAIT).await {
-                    tracing::warn!("the event bus stayed full for {ROOM_WAIT:?} during replay");
+                    tracing::warn!(subscribers = %self.events.slowest(), "the event bus stayed full for {ROOM_WAIT:?} during replay");
                 }
                 match page.next {
                     Some(next) => cursor = Some(next),
@@ -359,6 +364,12 @@ async fn publish(
                 tracing::debug!(tenant = %tenant, wamid = %status.wamid, status = status.status.as_str(), "status");
                 Some(DomainEvent::StatusUpdated { tenant, status })
             }
+            InboundEvent::Account(account) => {
+                // A redelivery notifies again; readers act idempotently (a paused campaign
+                // stays paused).
+                events.notify(tenant, account);
+                None
+            }
             _ => None,
         })
         .collect();
@@ -367,7 +378,7 @@ async fn publish(
     }
     let waited = Instant::now();
     if !events.publish_paced(fresh, ROOM_WAIT).await {
-        tracing::warn!("the event bus stayed full for {ROOM_WAIT:?}; published anyway");
+        tracing::warn!(subscribers = %events.slowest(), "the event bus stayed full for {ROOM_WAIT:?}; published anyway");
     }
     metrics::histogram!("switchboard_webhook_backpressure_seconds").record(waited.elapsed());
 }

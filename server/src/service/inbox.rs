@@ -262,7 +262,7 @@ impl Inbox {
             replayed: false,
         };
         worker.restore().await?;
-        let mut rx = events.subscribe();
+        let mut rx = events.subscribe("inbox");
         let mut agents = agents;
         let (tx, mut commands) = mpsc::channel(1024);
         tokio::spawn(async move {

@@ -114,6 +114,9 @@ impl NumberDirectory {
 /// subscriber, their acknowledgement waits, so Meta's senders slow down instead of the inbox
 /// lagging, which would tell every socket to resync (issue 5's `e2e` at 5,000 msg/s). Other
 /// publishers (replies, notes) are few and never wait.
+/// Account-level events waiting for their slowest reader: Meta sends a handful a day.
+const NOTICES: usize = 256;
+
 #[derive(Clone)]
 pub struct Events {
     sender: broadcast::Sender<DomainEvent>,
@@ -123,6 +126,18 @@ pub struct Events {
     /// Held by a paced publisher from its check for room to its publish, so concurrent
     /// webhooks cannot all see the same room and overrun the bus together.
     pacing: Arc<tokio::sync::Mutex<()>>,
+    /// Account-level webhook events once stored (number quality, template status and
+    /// quality): few, for the services that act on them (campaigns pause), not for the hub.
+    notices: broadcast::Sender<(TenantId, crate::domain::AccountEvent)>,
+    /// Every subscriber's name and progress, so a bus that stays full can say who holds it.
+    subscribers: Arc<std::sync::Mutex<Vec<(&'static str, std::sync::Weak<Progress>)>>>,
+}
+
+/// How far one subscriber has read: when it last took an event, and how many it had left then.
+#[derive(Default)]
+struct Progress {
+    taken_at_ms: std::sync::atomic::AtomicI64,
+    left: std::sync::atomic::AtomicUsize,
 }
 
 impl Events {
@@ -132,7 +147,19 @@ impl Events {
             room: Arc::new(Notify::new()),
             high_water: (capacity / 4).max(1),
             pacing: Arc::new(tokio::sync::Mutex::new(())),
+            notices: broadcast::channel(NOTICES).0,
+            subscribers: Arc::default(),
         }
+    }
+
+    /// Announces a stored account-level event to [`Events::notices`].
+    pub fn notify(&self, tenant: TenantId, event: crate::domain::AccountEvent) {
+        let _ = self.notices.send((tenant, event));
+    }
+
+    /// Account-level events from now on.
+    pub fn notices(&self) -> broadcast::Receiver<(TenantId, crate::domain::AccountEvent)> {
+        self.notices.subscribe()
     }
 
     /// Publishes `events` in order, never more at once than fits under the high-water mark:
@@ -180,12 +207,46 @@ impl Events {
         }
     }
 
-    pub fn subscribe(&self) -> EventReceiver {
+    /// A new subscriber, named for [`Events::slowest`].
+    pub fn subscribe(&self, name: &'static str) -> EventReceiver {
+        let progress = Arc::new(Progress::default());
+        progress.taken_at_ms.store(
+            crate::domain::now_ms(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subscribers.retain(|(_, p)| p.strong_count() > 0);
+        subscribers.push((name, Arc::downgrade(&progress)));
         EventReceiver {
             rx: self.sender.subscribe(),
             room: Arc::clone(&self.room),
             high_water: self.high_water,
+            progress,
         }
+    }
+
+    /// The subscribers, the one that took an event longest ago first, each with how long ago
+    /// that was and how many events it had left then: what a "bus stayed full" warning names.
+    pub fn slowest(&self) -> String {
+        let now = crate::domain::now_ms();
+        let subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen: Vec<(i64, &str, usize)> = subscribers
+            .iter()
+            .filter_map(|(name, p)| {
+                let p = p.upgrade()?;
+                let idle = now - p.taken_at_ms.load(std::sync::atomic::Ordering::Relaxed);
+                Some((
+                    idle,
+                    *name,
+                    p.left.load(std::sync::atomic::Ordering::Relaxed),
+                ))
+            })
+            .collect();
+        seen.sort_by(|a, b| b.0.cmp(&a.0));
+        seen.iter()
+            .map(|(idle, name, left)| format!("{name}: took one {idle} ms ago, {left} left then"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -194,12 +255,21 @@ pub struct EventReceiver {
     rx: broadcast::Receiver<DomainEvent>,
     room: Arc<Notify>,
     high_water: usize,
+    progress: Arc<Progress>,
 }
 
 impl EventReceiver {
     pub async fn recv(&mut self) -> Result<DomainEvent, broadcast::error::RecvError> {
         let event = self.rx.recv().await;
-        if self.rx.len() < self.high_water {
+        let left = self.rx.len();
+        self.progress.taken_at_ms.store(
+            crate::domain::now_ms(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.progress
+            .left
+            .store(left, std::sync::atomic::Ordering::Relaxed);
+        if left < self.high_water {
             self.room.notify_waiters();
         }
         event
@@ -236,7 +306,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_paced_publisher_waits_for_the_slowest_subscriber_instead_of_overrunning_it() {
         let events = Events::new(16); // high water 4
-        let mut slow = events.subscribe();
+        let mut slow = events.subscribe("slow");
         for i in 0..4 {
             assert!(events.room_for(1, Duration::from_secs(1)).await);
             events.publish(status(i));

@@ -267,7 +267,7 @@ impl Outbox {
 
     /// Status webhooks that name one of our sends settle it if it is in doubt.
     fn follow_statuses(&self, events: &Events) {
-        let mut rx = events.subscribe();
+        let mut rx = events.subscribe("outbox");
         let shared = Arc::clone(&self.shared);
         tokio::spawn(async move {
             loop {

@@ -306,6 +306,19 @@ async fn upload(
     respond(200, &json!({"id": id}))
 }
 
+/// `POST /_sim/account`: Meta tells the business about its account (a number's quality, a
+/// template's status); the simulator sends that webhook for the number's WABA.
+#[derive(Deserialize)]
+struct AccountRequest {
+    #[serde(default)]
+    phone_number_id: Option<String>,
+    /// The webhook `field`, e.g. `phone_number_quality_update`.
+    field: String,
+    /// Its `value`; for `phone_number_quality_update` the number's `display_phone_number` is
+    /// filled in when missing.
+    value: Value,
+}
+
 #[derive(Deserialize)]
 struct InboundRequest {
     #[serde(default)]
@@ -394,6 +407,30 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
                 ),
             }
         });
+    let account = warp::path!("_sim" / "account")
+        .and(warp::post())
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::body::content_length_limit(64 * 1024))
+        .and(warp::body::json::<AccountRequest>())
+        .map(|state: Arc<SimState>, r: AccountRequest| {
+            if !r.value.is_object() || r.field.is_empty() || r.field == "messages" {
+                return respond(
+                    400,
+                    &json!({"error": "give an account-level `field` and its `value` object"}),
+                );
+            }
+            let number = r.phone_number_id.or_else(|| {
+                state
+                    .config
+                    .numbers
+                    .first()
+                    .map(|n| n.phone_number_id.clone())
+            });
+            match number.and_then(|n| state.account_event(&n, &r.field, r.value)) {
+                Some(()) => respond(200, &json!({"sent": true})),
+                None => respond(404, &json!({"error": "unknown phone_number_id"})),
+            }
+        });
     let health = warp::path!("_sim" / "health")
         .and(warp::get())
         .map(|| respond(200, &json!({"status": "ok"})));
@@ -404,6 +441,8 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
         .or(put_faults)
         .unify()
         .or(inbound)
+        .unify()
+        .or(account)
         .unify()
         .or(health)
         .unify()

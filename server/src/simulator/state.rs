@@ -669,6 +669,31 @@ impl SimState {
         Some(wamid)
     }
 
+    /// Sends an account-level webhook (`field` with `value`) for the number's WABA, as Meta
+    /// does: no `metadata`, the time on the entry.
+    pub fn account_event(
+        &self,
+        phone_number_id: &str,
+        field: &str,
+        mut value: Value,
+    ) -> Option<()> {
+        let number = self.number(phone_number_id)?.clone();
+        if field == "phone_number_quality_update" {
+            if let Some(object) = value.as_object_mut() {
+                object
+                    .entry("display_phone_number")
+                    .or_insert_with(|| json!(number.display_phone_number));
+            }
+        }
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": number.waba_id, "time": now_ms() / 1000,
+                       "changes": [{"field": field, "value": value}]}],
+        });
+        self.deliverer.deliver(body, Duration::ZERO);
+        Some(())
+    }
+
     pub fn inbound_text(
         &self,
         phone_number_id: &str,

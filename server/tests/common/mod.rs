@@ -400,6 +400,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("flow", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            json!({"name": "Fixture", "template": {"name": "fixture", "language": "en_US"},
+                   "audience": {"segment": ids["segment"]}, "numbers": [number]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("campaign", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

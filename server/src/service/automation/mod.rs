@@ -201,7 +201,7 @@ impl Automation {
     /// cooldowns depend on it), different customers' side by side, so one reply waiting for the
     /// store never holds up everyone else's.
     pub fn spawn(&self, events: &Events, shutdown: CancellationToken) {
-        let mut rx = events.subscribe();
+        let mut rx = events.subscribe("automation");
         let mut lanes = Vec::with_capacity(WORKERS);
         for _ in 0..WORKERS {
             let (tx, mut messages) =

@@ -17,6 +17,7 @@
 //! Owns: the campaign document and its state machine, who is eligible and why not, the pace.
 //! Must not: send except through the outbox, decide prices (`costs` does), or speak HTTP.
 
+pub mod alarms;
 mod runner;
 
 use std::collections::{BTreeMap, HashSet};
@@ -357,6 +358,8 @@ impl Campaigns {
         id: &CampaignId,
         input: CampaignInput,
     ) -> Result<Campaign, CampaignError> {
+        // Another tenant's id is unknown before anything about the body is said.
+        self.load(scope.tenant(), id).await?;
         let (input, start_at_ms) = self.check_input(scope, input).await?;
         let audit = principal.audit("campaign.update", Some(format!("campaign:{id}")), "ok");
         let (item, doc) = self

@@ -19,6 +19,7 @@ use switchboard_shared::{CampaignId, MessageStatus, SendId, TenantId, WaId};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 
+use super::alarms::{account_alarm, same_number, AccountAlarm};
 use super::{read_doc, values, CampaignDoc, CampaignError, Campaigns, Fate, PAGE};
 use crate::domain::*;
 use crate::service::outbound::OutboundError;
@@ -899,7 +900,7 @@ impl Campaigns {
     async fn auto_pause(&self, tenant: &TenantId, id: &CampaignId, reason: String) {
         let result = self
             .update(tenant, id, "campaigns", None, |d| {
-                if d.state == CampaignState::Running {
+                if matches!(d.state, CampaignState::Running | CampaignState::Scheduled) {
                     d.state = CampaignState::Paused;
                     d.paused_reason = Some(reason.clone());
                 }
@@ -923,7 +924,7 @@ impl Campaigns {
     /// Follows the outbox's and Meta's answers and the customers' replies; writes the counts
     /// back and announces them about once a second.
     pub fn follow(&self, events: &Events) {
-        let mut rx = events.subscribe();
+        let mut rx = events.subscribe("campaigns");
         let this = self.clone();
         tokio::spawn(async move {
             loop {
@@ -941,6 +942,23 @@ impl Campaigns {
                 };
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "campaigns: a recipient's progress was not stored");
+                }
+            }
+        });
+        let mut notices = events.notices();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let notice = tokio::select! {
+                    _ = this.inner.shutdown.cancelled() => return,
+                    notice = notices.recv() => notice,
+                };
+                match notice {
+                    Ok((tenant, event)) => this.on_notice(&tenant, &event).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "campaigns missed account notices")
+                    }
+                    Err(RecvError::Closed) => return,
                 }
             }
         });
@@ -964,6 +982,61 @@ impl Campaigns {
                 }
             }
         });
+    }
+
+    /// A number's quality drop or a template Meta paused, disabled or rated red: every running
+    /// or scheduled campaign that sends from that number or with that template pauses, its
+    /// reason saying which webhook; resuming is a person's call.
+    async fn on_notice(&self, tenant: &TenantId, event: &AccountEvent) {
+        let Some(alarm) = account_alarm(&event.field, &event.raw) else {
+            return;
+        };
+        let items = match self
+            .inner
+            .store
+            .list_items(tenant, ItemKind::Campaign)
+            .await
+        {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(error = %e, ?alarm, "could not read the campaigns an alarm touches");
+                return;
+            }
+        };
+        for item in items {
+            let Ok(doc) = read_doc(&item) else { continue };
+            if !matches!(doc.state, CampaignState::Running | CampaignState::Scheduled) {
+                continue;
+            }
+            let (touched, reason) = match &alarm {
+                AccountAlarm::Number { display, reason } => (
+                    doc.input.numbers.iter().any(|n| {
+                        event.number.as_ref() == Some(n)
+                            || self
+                                .inner
+                                .outbound
+                                .entry(tenant, n)
+                                .is_ok_and(|e| same_number(&e.display_phone_number, display))
+                    }),
+                    reason,
+                ),
+                AccountAlarm::Template {
+                    name,
+                    language,
+                    reason,
+                } => (
+                    &doc.input.template.name == name
+                        && language
+                            .as_ref()
+                            .is_none_or(|l| l == &doc.input.template.language),
+                    reason,
+                ),
+            };
+            if touched {
+                self.auto_pause(tenant, &CampaignId::new(item.id.clone()), reason.clone())
+                    .await;
+            }
+        }
     }
 
     async fn on_event(&self, event: DomainEvent) -> Result<(), StoreError> {
