@@ -117,15 +117,17 @@ fn a_killed_campaign_resumes_and_sends_each_recipient_exactly_once() {
     assert_eq!(finished["counts"]["failed"], 0, "{finished}");
     // A send could only be repeated while the outbox is unsure it went: wait until WhatsApp
     // reported every one delivered, then count.
-    wait_for("every template delivered", Duration::from_secs(120), || {
-        let c = server.api(
+    let mut last = Value::Null;
+    let delivered = poll_until(Duration::from_secs(120), || {
+        last = server.api(
             &token,
             reqwest::Method::GET,
             &format!("campaigns/{id}"),
             Value::Null,
         );
-        (c["counts"]["delivered"] == recipients as u64).then_some(())
+        (last["counts"]["delivered"] == recipients as u64).then_some(())
     });
+    assert!(delivered.is_some(), "not every template delivered: {last}");
     let counts = templates(&sim);
     for c in &customers {
         assert_eq!(counts.get(c), Some(&1), "{c} got the campaign once");

@@ -130,8 +130,11 @@ pub struct Events {
     /// quality): few, for the services that act on them (campaigns pause), not for the hub.
     notices: broadcast::Sender<(TenantId, crate::domain::AccountEvent)>,
     /// Every subscriber's name and progress, so a bus that stays full can say who holds it.
-    subscribers: Arc<std::sync::Mutex<Vec<(&'static str, std::sync::Weak<Progress>)>>>,
+    subscribers: Arc<std::sync::Mutex<Vec<Subscription>>>,
 }
+
+/// A subscriber's name and its progress (gone when it is dropped).
+type Subscription = (&'static str, std::sync::Weak<Progress>);
 
 /// How far one subscriber has read: when it last took an event, and how many it had left then.
 #[derive(Default)]
@@ -242,7 +245,7 @@ impl Events {
                 ))
             })
             .collect();
-        seen.sort_by(|a, b| b.0.cmp(&a.0));
+        seen.sort_by_key(|s| std::cmp::Reverse(s.0));
         seen.iter()
             .map(|(idle, name, left)| format!("{name}: took one {idle} ms ago, {left} left then"))
             .collect::<Vec<_>>()

@@ -744,6 +744,82 @@ impl Campaigns {
         Ok(())
     }
 
+    /// Statuses Meta reported that the campaign did not hear: stored just before a crash (with
+    /// the recipient's move still in memory), or published while the follower lagged behind
+    /// the bus. Each recipient whose message went is looked up (its send by the campaign's key,
+    /// the message's latest status by its wamid) and moved on. Returns how many were looked up.
+    pub(super) async fn settle_statuses(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+    ) -> Result<usize, CampaignError> {
+        let author = format!("campaign:{id}");
+        let store = &self.inner.store;
+        let mut cursor = None;
+        let mut looked = 0;
+        loop {
+            let page = store.recipients(tenant, id, cursor.as_ref(), PAGE).await?;
+            for r in &page.items {
+                let open = matches!(
+                    r.state,
+                    RecipientState::Queued | RecipientState::Sent | RecipientState::Delivered
+                );
+                let Some(number) = r.number.as_ref().filter(|_| open) else {
+                    continue;
+                };
+                let send = match &r.send {
+                    Some(send) => send.clone(),
+                    None => {
+                        let conversation =
+                            store.id_keys().conversation_id(tenant, number, &r.wa_id);
+                        send_id(tenant, &conversation, &author, id.as_str())
+                    }
+                };
+                looked += 1;
+                let Some(wamid) = store.get_send(tenant, &send).await?.and_then(|s| s.wamid) else {
+                    continue;
+                };
+                let Some(status) = store.latest_status(tenant, &wamid).await? else {
+                    continue;
+                };
+                let (to, reason) = match status.status {
+                    MessageStatus::Delivered => (RecipientState::Delivered, None),
+                    MessageStatus::Read => (RecipientState::Read, None),
+                    MessageStatus::Failed => {
+                        let codes: Vec<String> =
+                            status.error_codes.iter().map(i64::to_string).collect();
+                        (
+                            RecipientState::Failed,
+                            Some(format!("Meta refused it ({})", codes.join(", "))),
+                        )
+                    }
+                    _ => continue,
+                };
+                self.transition(tenant, id, &r.wa_id, to, reason, Some(send), false)
+                    .await?;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(looked),
+            }
+        }
+    }
+
+    /// [`Self::settle_statuses`] on its own task, logged.
+    pub(super) fn settle_later(&self, tenant: TenantId, id: CampaignId) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.settle_statuses(&tenant, &id).await {
+                Ok(looked) => {
+                    tracing::debug!(campaign = %id, looked, "campaign: statuses settled")
+                }
+                Err(e) => {
+                    tracing::warn!(campaign = %id, error = %e, "campaign: statuses not settled")
+                }
+            }
+        });
+    }
+
     /// Every recipient is with the outbox: wait for its answers, then complete. `true` when it
     /// completed; `false` when the campaign changed meanwhile.
     async fn finish_when_answered(
@@ -935,7 +1011,17 @@ impl Campaigns {
                 let result = match event {
                     Ok(event) => this.on_event(event).await,
                     Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "campaigns lagged behind the event bus; some recipients' progress is settled at the next walk");
+                        tracing::warn!(missed, "campaigns lagged behind the event bus; their recipients' statuses are settled from the store");
+                        let live: Vec<(TenantId, CampaignId)> = this
+                            .inner
+                            .runs
+                            .live
+                            .iter()
+                            .map(|e| e.key().clone())
+                            .collect();
+                        for (tenant, id) in live {
+                            this.settle_later(tenant, id);
+                        }
                         Ok(())
                     }
                     Err(RecvError::Closed) => return,
@@ -1195,7 +1281,7 @@ impl Campaigns {
                 match doc.state {
                     CampaignState::Running | CampaignState::Scheduled => {
                         resumed += 1;
-                        self.spawn_run(tenant.id.clone(), id);
+                        self.spawn_run(tenant.id.clone(), id.clone());
                     }
                     CampaignState::Paused => {
                         let live = self.inner.runs.live(&tenant.id, &id);
@@ -1207,7 +1293,11 @@ impl Campaigns {
                         let mut tally = live.tally.lock().await;
                         self.load_tally(&tenant.id, &id, &mut tally).await?;
                     }
-                    _ => {}
+                    _ => continue,
+                }
+                // What was stored for it just before the stop and not yet moved.
+                if doc.materialized {
+                    self.settle_later(tenant.id.clone(), id);
                 }
             }
         }
