@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use futures_util::StreamExt as _;
 use switchboard_shared::campaign::{CampaignCounts, CampaignState, RecipientState, SkipReason};
 use switchboard_shared::{CampaignId, MessageStatus, SendId, TenantId, WaId};
 use tokio::sync::broadcast::error::RecvError;
@@ -216,16 +215,45 @@ impl Runs {
     }
 }
 
-/// What every hand-over of one walk shares.
-#[derive(Clone, Copy)]
-struct Walking<'a> {
-    tenant: &'a TenantId,
-    id: &'a CampaignId,
-    doc: &'a CampaignDoc,
-    author: &'a str,
-    live: &'a Live,
+/// What every hand-over of one walk shares (owned: each hand-over is a task of its own).
+struct Walking {
+    tenant: TenantId,
+    id: CampaignId,
+    doc: CampaignDoc,
+    author: String,
+    live: Arc<Live>,
     /// The campaign's generation when the walk began: a change stops further hand-overs.
     generation: u64,
+}
+
+/// The hand-overs of one walk in progress, each on its own task.
+#[derive(Default)]
+struct HandOvers(tokio::task::JoinSet<Result<(), CampaignError>>);
+
+impl HandOvers {
+    fn start(&mut self, campaigns: &Campaigns, walk: &Arc<Walking>, r: RecipientRecord) {
+        let (campaigns, walk) = (campaigns.clone(), Arc::clone(walk));
+        self.0
+            .spawn(async move { campaigns.hand_over(&walk, r).await });
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The next hand-over to finish (`None` when none runs); a panicked one is an error.
+    async fn next(&mut self) -> Option<Result<(), CampaignError>> {
+        let joined = self.0.join_next().await?;
+        Some(joined.unwrap_or_else(|e| {
+            Err(CampaignError::Unavailable(format!(
+                "a hand-over failed: {e}"
+            )))
+        }))
+    }
 }
 
 /// How a walk over the recipients ended.
@@ -454,16 +482,19 @@ impl Campaigns {
         let mut cursor = None;
         // Hand-overs run side by side (each waits on the store), started at the pace; every one
         // started is finished before the walk returns, so none is cut between the outbox's
-        // write and its queue.
-        let walking = Walking {
-            tenant,
-            id,
-            doc,
-            author: &author,
-            live,
+        // write and its queue. Each is a task of its own: polled inside the walk (a
+        // FuturesUnordered), one that was handed the tally's lock while the walk itself waited
+        // for that lock was never polled again, and the walk, the follower and every status
+        // behind them stopped for good (the full-tier runs that never completed).
+        let walking = Arc::new(Walking {
+            tenant: tenant.clone(),
+            id: id.clone(),
+            doc: doc.clone(),
+            author: author.clone(),
+            live: Arc::clone(live),
             generation,
-        };
-        let mut inflight = futures_util::stream::FuturesUnordered::new();
+        });
+        let mut inflight = HandOvers::default();
         let outcome = 'walk: loop {
             let page = match self
                 .inner
@@ -535,7 +566,7 @@ impl Campaigns {
                         _ = tokio::time::sleep(Duration::from_millis(10)) => {}
                     }
                 }
-                inflight.push(self.hand_over(&walking, r));
+                inflight.start(self, &walking, r);
                 while inflight.len() >= HAND_OVERS_AT_ONCE {
                     if let Some(Err(e)) = inflight.next().await {
                         break 'walk Err(e);
@@ -561,7 +592,7 @@ impl Campaigns {
 
     /// One recipient to the outbox: their consent and values as they are now, the template
     /// checked, then queued under the campaign's key.
-    async fn hand_over(&self, walk: &Walking<'_>, r: RecipientRecord) -> Result<(), CampaignError> {
+    async fn hand_over(&self, walk: &Walking, r: RecipientRecord) -> Result<(), CampaignError> {
         let Walking {
             tenant,
             id,
@@ -569,7 +600,8 @@ impl Campaigns {
             author,
             live,
             generation,
-        } = *walk;
+        } = walk;
+        let generation = *generation;
         let skip = |reason: SkipReason| (RecipientState::Skipped, Some(reason.as_str().to_owned()));
         let contact = self.inner.store.get_contact(tenant, &r.contact).await?;
         let verdict = match &contact {
