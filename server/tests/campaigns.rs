@@ -515,6 +515,127 @@ async fn import_tagged(api: &Api, owner: &Auth, tag: &str, prefix: &str, n: usiz
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_time() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A customer in Germany and one in Japan, eight hours apart.
+    let (berlin, tokyo) = ("4915144000000", "819012345678");
+    let file = format!("phone,name,tags\n+{berlin},Anna,window\n+{tokyo},Yuki,window\n");
+    let a = put_body(
+        &api,
+        &owner,
+        Method::POST,
+        "contacts/imports",
+        "text/csv",
+        file,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let import = a.body["id"].as_str().unwrap().to_owned();
+    eventually("the import", Duration::from_secs(60), || async {
+        let a = api.get(&format!("contacts/imports/{import}"), &owner).await;
+        (a.body["state"] == "done" && a.body["created"] == 2).then_some(())
+    })
+    .await;
+    // Open from an hour ago to an hour ahead in Berlin: closed in Tokyo.
+    let now = jiff::Zoned::now().in_tz("Europe/Berlin").unwrap();
+    let from = now.checked_sub(jiff::Span::new().hours(1)).unwrap();
+    let to = now.checked_add(jiff::Span::new().hours(1)).unwrap();
+    let window = json!({"from": from.strftime("%H:%M").to_string(),
+                        "to": to.strftime("%H:%M").to_string()});
+
+    // A bad window or zone is refused with the field named.
+    for (extra, field) in [
+        (
+            json!({"local_window": {"from": "25:00", "to": "20:00"}}),
+            "local_window.from",
+        ),
+        (
+            json!({"local_window": {"from": "09:00", "to": "09:00"}}),
+            "local_window.from",
+        ),
+        (
+            json!({"local_window": window, "time_zone": "Mars/Olympus"}),
+            "time_zone",
+        ),
+    ] {
+        let mut body = json!({"name": "Bad", "template": {"name": "seasonal_promo", "language": "en_US"},
+            "audience": {"tag": "window"}, "variables": [{"text": "W"}], "numbers": [number]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let a = api.send(Method::POST, "campaigns", &owner, body).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+        assert_eq!(a.body["error"]["field"], field, "{:?}", a.body);
+    }
+
+    let a = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            json!({"name": "Window", "template": {"name": "seasonal_promo", "language": "en_US"},
+                   "audience": {"tag": "window"}, "variables": [{"text": "W"}],
+                   "numbers": [number], "local_window": window}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    assert_eq!(a.body["local_window"], window);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let s = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/start"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    let waiting = eventually(
+        "Berlin's send and Tokyo's wait",
+        Duration::from_secs(30),
+        || async {
+            let c = api.get(&format!("campaigns/{id}"), &owner).await;
+            (c.body["counts"]["sent"] == 1 && c.body["waiting_until"].is_i64()).then_some(c.body)
+        },
+    )
+    .await;
+    assert_eq!(waiting["state"], "running", "{waiting}");
+    assert_eq!(waiting["counts"]["queued"], 1, "{waiting}");
+    // Tokyo's window opens when Berlin's does, eight hours of clock later: within a day.
+    let until = waiting["waiting_until"].as_i64().unwrap();
+    let in_ms = until - switchboard_server::domain::now_ms();
+    assert!((0..=24 * 3_600_000).contains(&in_ms), "{waiting}");
+    assert_eq!(templates_to(&api, &sim, berlin).await.len(), 1);
+    assert!(templates_to(&api, &sim, tokyo).await.is_empty());
+    let queued = api
+        .get(&format!("campaigns/{id}/recipients?state=queued"), &owner)
+        .await;
+    assert_eq!(
+        queued.body["items"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        queued.body
+    );
+    // Cancelled while it waits: it stops waiting.
+    let c = api
+        .send(
+            Method::POST,
+            &format!("campaigns/{id}/cancel"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+    assert_eq!(c.body["state"], "cancelled");
+    assert!(c.body.get("waiting_until").is_none(), "{:?}", c.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touches() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);

@@ -66,6 +66,11 @@ pub struct CampaignInput {
     /// Skip a contact who got a campaign message within this many days (none: no cap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap_days: Option<u32>,
+    /// Send to each recipient only between these times of day in their own time zone: the
+    /// zone of their number's country (docs/campaigns.md says which zone a country with
+    /// several uses). `{"from": "09:00", "to": "20:00"}`; none: at any time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_window: Option<crate::schedule::Interval>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -228,6 +233,10 @@ pub struct Campaign {
     pub started_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<i64>,
+    /// While running: the recipients left are outside their local window until this time
+    /// (milliseconds), when the campaign goes on by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_until: Option<i64>,
 }
 
 /// Where one recipient is.

@@ -19,6 +19,7 @@
 
 pub mod alarms;
 mod runner;
+pub mod window;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -112,6 +113,9 @@ struct CampaignDoc {
     /// Whether the recipients' rows are written (then the runner only walks them).
     #[serde(default)]
     materialized: bool,
+    /// The recipients left are outside their local window until then.
+    #[serde(default)]
+    waiting_until: Option<i64>,
 }
 
 impl CampaignDoc {
@@ -130,6 +134,9 @@ impl CampaignDoc {
             created_by: self.created_by.clone(),
             started_at: self.started_at,
             finished_at: self.finished_at,
+            waiting_until: self
+                .waiting_until
+                .filter(|_| self.state == CampaignState::Running),
         }
     }
 }
@@ -149,6 +156,8 @@ struct Plan {
     body: String,
     /// Contacts a campaign reached within the frequency cap.
     recent: HashSet<String>,
+    /// The sending numbers with their tiers (what recipients are spread by).
+    tiers: Vec<(PhoneNumberId, u32)>,
 }
 
 /// One contact's fate in a campaign.
@@ -322,6 +331,7 @@ impl Campaigns {
             finished_at: None,
             start_at_ms,
             materialized: false,
+            waiting_until: None,
         };
         let item = self
             .store_new(principal, scope, &doc, "campaign.create")
@@ -503,6 +513,18 @@ impl Campaigns {
                 return Err(invalid("frequency_cap_days", "1 to 365 days"));
             }
         }
+        if let Some(zone) = &input.time_zone {
+            if crate::schedule::zones().get(zone).is_err() {
+                return Err(invalid(
+                    "time_zone",
+                    format!("`{zone}` is not an IANA time zone (`Europe/Moscow`)"),
+                ));
+            }
+        }
+        if let Some(w) = &input.local_window {
+            window::check(w)
+                .map_err(|e| invalid(format!("local_window.{}", e.field), e.message))?;
+        }
         let start_at_ms = match &input.start_at {
             None => None,
             Some(text) => Some(start_moment(text, input.time_zone.as_deref())?),
@@ -597,12 +619,26 @@ impl Campaigns {
             }
             None => HashSet::new(),
         };
+        let tiers = doc
+            .input
+            .numbers
+            .iter()
+            .map(|n| {
+                let mps = self
+                    .inner
+                    .outbound
+                    .entry(tenant, n)
+                    .map_or(1, |e| e.mps.max(1));
+                (n.clone(), mps)
+            })
+            .collect();
         Ok(Plan {
             input: doc.input.clone(),
             retry_of: doc.retry_of.clone(),
             category,
             body,
             recent,
+            tiers,
         })
     }
 
@@ -674,20 +710,7 @@ impl Campaigns {
             return Ok(Fate::Skip(SkipReason::MissingVariable));
         };
         let wa_id = WaId::new(phone.to_owned());
-        let tiers: Vec<(PhoneNumberId, u32)> = plan
-            .input
-            .numbers
-            .iter()
-            .map(|n| {
-                let mps = self
-                    .inner
-                    .outbound
-                    .entry(tenant, n)
-                    .map_or(1, |e| e.mps.max(1));
-                (n.clone(), mps)
-            })
-            .collect();
-        let number = pick_number(&tiers, &wa_id);
+        let number = pick_number(&plan.tiers, &wa_id);
         if !params.is_empty() {
             let parts: Vec<(String, &str)> = params
                 .iter()
@@ -1103,6 +1126,7 @@ impl Campaigns {
             finished_at: None,
             start_at_ms: None,
             materialized: false,
+            waiting_until: None,
         };
         let item = self
             .store_new(principal, scope, &retry, "campaign.retry")

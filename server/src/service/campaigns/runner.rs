@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 
 use super::alarms::{account_alarm, same_number, AccountAlarm};
+use super::window::LocalWindow;
 use super::{read_doc, values, CampaignDoc, CampaignError, Campaigns, Fate, PAGE};
 use crate::domain::*;
 use crate::service::outbound::OutboundError;
@@ -260,6 +261,9 @@ impl HandOvers {
 enum Walk {
     /// Every queued recipient is with the outbox.
     Done,
+    /// Every queued recipient the window allows is with the outbox; the others' windows open
+    /// at this time (milliseconds) at the earliest.
+    Waiting(i64),
     /// The campaign changed (paused, cancelled): look at it again.
     Stopped,
 }
@@ -301,6 +305,18 @@ impl Campaigns {
                 }
                 CampaignState::Running => match self.walk_queued(tenant, id, &doc, live).await {
                     Ok(Walk::Stopped) => Ok(()),
+                    Ok(Walk::Waiting(until)) => {
+                        // Everyone left is outside their local window: sleep until the first
+                        // opens (a pause or a cancel wakes it sooner).
+                        self.set_waiting(tenant, id, Some(until)).await;
+                        let wait = (until - now_ms()).max(0) as u64;
+                        self.pause_for(Duration::from_millis(wait), live).await;
+                        Ok(())
+                    }
+                    Ok(Walk::Done) if doc.waiting_until.is_some() => {
+                        self.set_waiting(tenant, id, None).await;
+                        Ok(())
+                    }
                     Ok(Walk::Done) => match self.finish_when_answered(tenant, id, live).await {
                         Ok(true) => return,
                         Ok(false) => Ok(()),
@@ -314,6 +330,20 @@ impl Campaigns {
                 tracing::warn!(campaign = %id, error = %e, "campaign: a step failed; it goes on shortly");
                 self.pause_for(Duration::from_secs(2), live).await;
             }
+        }
+    }
+
+    /// Stores (and announces) until when the recipients left wait for their local window.
+    async fn set_waiting(&self, tenant: &TenantId, id: &CampaignId, until: Option<i64>) {
+        let result = self
+            .update(tenant, id, "campaigns", None, |d| {
+                d.waiting_until = until;
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok((_, doc)) => self.announce(tenant, id, &doc),
+            Err(e) => tracing::warn!(campaign = %id, error = %e, "campaign: its wait not stored"),
         }
     }
 
@@ -495,6 +525,12 @@ impl Campaigns {
             generation,
         });
         let mut inflight = HandOvers::default();
+        let mut window = doc
+            .input
+            .local_window
+            .clone()
+            .map(|w| LocalWindow::new(w, doc.input.time_zone.as_deref()));
+        let mut waiting: Option<i64> = None;
         let outcome = 'walk: loop {
             let page = match self
                 .inner
@@ -526,6 +562,13 @@ impl Campaigns {
                         break 'walk Err(e);
                     }
                     continue;
+                }
+                if let Some(w) = window.as_mut() {
+                    if let Some(opens) = w.closed_until(r.wa_id.as_str(), instant(now_ms())) {
+                        let at = opens.as_millisecond();
+                        waiting = Some(waiting.map_or(at, |w| w.min(at)));
+                        continue;
+                    }
                 }
                 let now = tokio::time::Instant::now();
                 if next_at > now {
@@ -573,9 +616,10 @@ impl Campaigns {
                     }
                 }
             }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break 'walk Ok(Walk::Done),
+            match (page.next, waiting) {
+                (Some(next), _) => cursor = Some(next),
+                (None, None) => break 'walk Ok(Walk::Done),
+                (None, Some(at)) => break 'walk Ok(Walk::Waiting(at)),
             }
         };
         let mut first_error = None;
