@@ -21,9 +21,9 @@ use crate::ingest::{free_port, pin_self, pinned, Killed, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
 const NUMBERS: [&str; 3] = ["106540352300001", "106540352300002", "106540352300003"];
-const WABA: &str = "102290129340398";
+pub(crate) const WABA: &str = "102290129340398";
 
-fn number_toml(id: &str, graph: &str, mps: u32) -> String {
+pub(crate) fn number_toml(id: &str, graph: &str, mps: u32) -> String {
     format!(
         "[[whatsapp.numbers]]\ntenant = \"load\"\nphone_number_id = \"{id}\"\n\
          display_phone_number = \"1555{}\"\nwaba_id = \"{WABA}\"\naccess_token = \"load-token\"\n\

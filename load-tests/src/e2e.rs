@@ -11,6 +11,10 @@
 //! Correctness: every acknowledged message reaches exactly one agent and every supervisor exactly
 //! once (`lost`, `duplicated`), in its conversation's order, and every webhook is acknowledged
 //! (`violations`).
+//!
+//! And `e2e_campaign`: the same at 500 messages/s twice, first idle, then while a campaign sends
+//! on the same number (tier 80) into the real simulator, whose status webhooks come back: the
+//! campaign's traffic must leave chat alone (agent p99 at most twice the idle run's).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -220,10 +224,28 @@ impl Crowd {
         spare: usize,
         conversations: u32,
     ) -> Result<Self> {
+        Self::start_with(
+            &default_number(SECRET),
+            agents,
+            supervisors,
+            spare,
+            conversations,
+        )
+        .await
+    }
+
+    /// [`Crowd::start`] with the business numbers' configuration given.
+    async fn start_with(
+        numbers: &str,
+        agents: usize,
+        supervisors: usize,
+        spare: usize,
+        conversations: u32,
+    ) -> Result<Self> {
         let switchboard = sibling_binary("switchboard")?;
         let served = serve_with_owner(
             &switchboard,
-            &default_number(SECRET),
+            numbers,
             &format!(
                 "[routing]\ncapacity = {CAPACITY}\nreply_deadline_secs = 0\noffline_grace_secs = 600\n"
             ),
@@ -753,6 +775,169 @@ pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
         "lost": ok.lost,
         "duplicated": ok.duplicated,
         "violations": ok.violations + memory_violation,
+        "load_average": {"before": load_before, "after": procinfo::load_average()},
+    }))
+}
+
+/// `e2e_campaign`: chat latency at 500 messages/s idle, then while a campaign sends on the same
+/// number (see the module head).
+pub async fn during_campaign(cli: &Cli) -> Result<Value> {
+    pin_self(1);
+    let load_before = procinfo::load_average();
+    let s = sizes(cli);
+    let rate = if cli.smoke { 200 } else { 500 };
+    let count = rate * cli.duration().as_secs();
+    let simulator = sibling_binary("switchboard-wa-sim")?;
+    let sim_port = crate::ingest::free_port()?;
+    let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
+    let number = crate::campaign::number_toml(crowd::NUMBER, &graph, 80);
+    let mut crowd = Crowd::start_with(&number, s.agents, s.supervisors, 0, s.conversations).await?;
+    let mut sim_command = crate::ingest::pinned(&simulator, 1);
+    sim_command
+        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
+        .args([
+            "--webhook-url",
+            &format!("{}/webhooks/whatsapp", crowd.served.base),
+        ])
+        .args(["--app-secret", SECRET, "--access-token", "load-token"])
+        .args(["--waba-id", crate::campaign::WABA])
+        .args(["--sent-after-ms", "100", "--delivered-after-ms", "300"])
+        .args(["--read-after-ms", "2000", "--unread-rate", "0.5"])
+        .args(["--phone-number-id", crowd::NUMBER, "--number-mps", "80"])
+        .stdout(std::process::Stdio::null());
+    let _sim = crate::ingest::Killed(sim_command.spawn().context("starting the simulator")?);
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let started = Instant::now();
+    while crowd
+        .client
+        .get(format!("{sim}/_sim/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the simulator did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut ok = Correctness::default();
+    let idle = crowd.measure("idle", count, rate, None).await?;
+    ok.add(&idle);
+
+    // A campaign long enough to outlast the measurement at the campaign's pace (80% of 80/s).
+    let contacts = (64 * (cli.duration().as_secs() + 30)) as usize;
+    let (base, token, client) = (
+        crowd.served.base.clone(),
+        crowd.served.token.clone(),
+        crowd.client.clone(),
+    );
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let (client, token, base) = (client.clone(), token.clone(), base.clone());
+        async move {
+            let mut request = client
+                .request(method, format!("{base}/api/v1/{path}"))
+                .bearer_auth(token);
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            let r = request.send().await?;
+            let status = r.status();
+            let value: Value = r.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!("{path}: {status} {value}");
+            }
+            Ok::<Value, anyhow::Error>(value)
+        }
+    };
+    let mut file = String::from("phone,name,tags\n");
+    for i in 0..contacts {
+        file.push_str(&format!("+491518{i:07},Customer {i},broadcast\n"));
+    }
+    let import: Value = client
+        .post(format!("{base}/api/v1/contacts/imports"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let import_id = import["id"].as_str().context("no import id")?.to_owned();
+    let started = Instant::now();
+    while call(
+        reqwest::Method::GET,
+        format!("contacts/imports/{import_id}"),
+        Value::Null,
+    )
+    .await?["state"]
+        == "running"
+    {
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the import did not finish");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let campaign = call(
+        reqwest::Method::POST,
+        "campaigns".into(),
+        json!({"name": "During chat", "template": {"name": "seasonal_promo", "language": "en_US"},
+               "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],
+               "numbers": [crowd::NUMBER]}),
+    )
+    .await?;
+    let id = campaign["id"]
+        .as_str()
+        .context("no campaign id")?
+        .to_owned();
+    call(
+        reqwest::Method::POST,
+        format!("campaigns/{id}/start"),
+        Value::Null,
+    )
+    .await?;
+    // Measured once the campaign is sending.
+    let started = Instant::now();
+    loop {
+        let c = call(reqwest::Method::GET, format!("campaigns/{id}"), Value::Null).await?;
+        if c["counts"]["sent"].as_u64().unwrap_or(0) >= 64 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the campaign did not start sending: {c}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let during = crowd.measure("campaign", count, rate, None).await?;
+    ok.add(&during);
+    let c = call(reqwest::Method::GET, format!("campaigns/{id}"), Value::Null).await?;
+    let campaign_sent_while = c["counts"]["sent"].as_u64().unwrap_or(0);
+    if c["state"] != "running" {
+        bail!("the campaign ended before the measurement did: {c}");
+    }
+    call(
+        reqwest::Method::POST,
+        format!("campaigns/{id}/cancel"),
+        Value::Null,
+    )
+    .await?;
+    crowd.stop().await;
+    let ratio = during.p99_ms() / idle.p99_ms().max(0.001);
+    Ok(json!({
+        "scenario": "e2e_campaign",
+        "smoke": cli.smoke,
+        "what": "e2e (webhook POST due → agent's socket) idle, then while a campaign sends on the same number",
+        "agents": s.agents,
+        "conversations": s.conversations,
+        "rate_per_s": rate,
+        "idle": idle.summary(),
+        "during_campaign": during.summary(),
+        "campaign_sent_by_the_end": campaign_sent_while,
+        "agent_p99_ratio": (ratio * 100.0).round() / 100.0,
+        "target_ratio": 2.0,
+        "lost": ok.lost,
+        "duplicated": ok.duplicated,
+        "violations": ok.violations,
         "load_average": {"before": load_before, "after": procinfo::load_average()},
     }))
 }

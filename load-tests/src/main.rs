@@ -101,9 +101,10 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 12] = [
+const SCENARIOS: [&str; 13] = [
     "ingest",
     "e2e",
+    "e2e_campaign",
     "fanout",
     "idle_memory",
     "reconnect",
@@ -145,6 +146,7 @@ fn main() -> ExitCode {
             "routing" => runtime.block_on(routing::run(&cli)),
             "send_governor" => runtime.block_on(send_governor::run(&cli)),
             "e2e" => runtime.block_on(e2e::run(&cli)),
+            "e2e_campaign" => runtime.block_on(e2e::during_campaign(&cli)),
             "slow_consumer" => runtime.block_on(e2e::slow_consumer(&cli)),
             "fanout" => runtime.block_on(fanout::run(&cli)),
             "reconnect" => runtime.block_on(reconnect::run(&cli)),

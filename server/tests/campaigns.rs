@@ -51,6 +51,33 @@ async fn put_body(
     }
 }
 
+/// `POST campaigns/{id}/{verb}` with an empty body.
+async fn act(api: &Api, owner: &Auth, id: &str, verb: &str) -> Answer {
+    api.send(
+        Method::POST,
+        &format!("campaigns/{id}/{verb}"),
+        owner,
+        json!({}),
+    )
+    .await
+}
+
+/// The campaign once it is in `state` (waited for as `what`).
+async fn in_state(
+    api: &Api,
+    owner: &Auth,
+    id: &str,
+    state: &str,
+    what: &str,
+    timeout: Duration,
+) -> Value {
+    eventually(what, timeout, || async {
+        let c = api.get(&format!("campaigns/{id}"), owner).await;
+        (c.body["state"] == state).then_some(c.body)
+    })
+    .await
+}
+
 /// The templates the simulator received for `to`: (name, body values).
 async fn templates_to(api: &Api, sim: &str, to: &str) -> Vec<(String, Vec<String>)> {
     sent_bodies(api, sim, to)
@@ -213,14 +240,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         let id = a.body["id"].as_str().unwrap();
-        let p = api
-            .send(
-                Method::POST,
-                &format!("campaigns/{id}/preflight"),
-                &owner,
-                json!({}),
-            )
-            .await;
+        let p = act(&api, &owner, id, "preflight").await;
         assert_eq!(
             p.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -229,14 +249,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         );
         let message = p.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(why), "{over}: {message}");
-        let s = api
-            .send(
-                Method::POST,
-                &format!("campaigns/{id}/start"),
-                &owner,
-                json!({}),
-            )
-            .await;
+        let s = act(&api, &owner, id, "start").await;
         assert_eq!(s.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let past = api
@@ -248,14 +261,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         )
         .await;
     let past_id = past.body["id"].as_str().unwrap();
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{past_id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, past_id, "start").await;
     assert_eq!(
         (s.status, s.body["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("start_at"))
@@ -268,14 +274,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     assert_eq!(a.body["state"], "draft");
     let id = a.body["id"].as_str().unwrap().to_owned();
-    let p = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/preflight"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let p = act(&api, &owner, &id, "preflight").await;
     assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
     assert_eq!(p.body["audience"], 8, "{}", p.body);
     assert_eq!(p.body["eligible"], 6);
@@ -305,24 +304,10 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         .starts_with("Our sale is on! Use code "));
 
     // Start; pause as soon as the first message is out.
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, &id, "start").await;
     assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
     assert_eq!(s.body["state"], "running");
-    let again = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let again = act(&api, &owner, &id, "start").await;
     assert_eq!(again.status, StatusCode::CONFLICT, "a campaign starts once");
     eventually(
         "the first template at the simulator",
@@ -336,14 +321,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         },
     )
     .await;
-    let paused = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/pause"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let paused = act(&api, &owner, &id, "pause").await;
     assert_eq!(paused.status, StatusCode::OK, "{:?}", paused.body);
     assert_eq!(paused.body["state"], "paused");
     assert!(paused.body["paused_reason"]
@@ -381,22 +359,15 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         },
     )
     .await;
-    let resumed = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/resume"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let resumed = act(&api, &owner, &id, "resume").await;
     assert_eq!(resumed.status, StatusCode::OK, "{:?}", resumed.body);
-    let done = eventually(
+    let done = in_state(
+        &api,
+        &owner,
+        &id,
+        "completed",
         "the campaign to complete",
         Duration::from_secs(60),
-        || async {
-            let c = api.get(&format!("campaigns/{id}"), &owner).await;
-            (c.body["state"] == "completed").then_some(c.body)
-        },
     )
     .await;
     assert_eq!(done["total"], 8);
@@ -464,14 +435,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
     .await;
     assert!(funnel["counts"]["delivered"].as_u64().unwrap() <= 5);
     assert_eq!(
-        api.send(
-            Method::POST,
-            &format!("campaigns/{id}/pause"),
-            &owner,
-            json!({})
-        )
-        .await
-        .status,
+        act(&api, &owner, &id, "pause").await.status,
         StatusCode::CONFLICT,
         "a completed campaign does not pause"
     );
@@ -586,14 +550,7 @@ async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_ti
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     assert_eq!(a.body["local_window"], window);
     let id = a.body["id"].as_str().unwrap().to_owned();
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, &id, "start").await;
     assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
     let waiting = eventually(
         "Berlin's send and Tokyo's wait",
@@ -622,14 +579,7 @@ async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_ti
         queued.body
     );
     // Cancelled while it waits: it stops waiting.
-    let c = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/cancel"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let c = act(&api, &owner, &id, "cancel").await;
     assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
     assert_eq!(c.body["state"], "cancelled");
     assert!(c.body.get("waiting_until").is_none(), "{:?}", c.body);
@@ -676,14 +626,7 @@ async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touche
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         let id = a.body["id"].as_str().unwrap().to_owned();
-        let s = api
-            .send(
-                Method::POST,
-                &format!("campaigns/{id}/start"),
-                &owner,
-                json!({}),
-            )
-            .await;
+        let s = act(&api, &owner, &id, "start").await;
         assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
         ids.push(id);
     }
@@ -705,35 +648,32 @@ async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touche
         json!({"event": "FLAGGED", "current_limit": "TIER_10K"}),
     )
     .await;
-    let paused = eventually("the pause for quality", Duration::from_secs(30), || async {
-        let c = api.get(&format!("campaigns/{running_id}"), &owner).await;
-        (c.body["state"] == "paused").then_some(c.body)
-    })
+    let paused = in_state(
+        &api,
+        &owner,
+        running_id,
+        "paused",
+        "the pause for quality",
+        Duration::from_secs(30),
+    )
     .await;
     let reason = paused["paused_reason"].as_str().unwrap();
     assert!(reason.contains("FLAGGED"), "{reason}");
     assert!(paused["counts"]["queued"].as_u64().unwrap() > 0, "{paused}");
     // The scheduled one sends from the same number: it pauses too, before it starts.
-    let later = eventually(
+    let later = in_state(
+        &api,
+        &owner,
+        later_id,
+        "paused",
         "the scheduled one's pause",
         Duration::from_secs(30),
-        || async {
-            let c = api.get(&format!("campaigns/{later_id}"), &owner).await;
-            (c.body["state"] == "paused").then_some(c.body)
-        },
     )
     .await;
     assert!(later["paused_reason"].as_str().unwrap().contains("FLAGGED"));
 
     // Resumed by a person, then the template is rated red: paused again, saying why.
-    let r = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{running_id}/resume"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let r = act(&api, &owner, running_id, "resume").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["state"], "running");
     account(
@@ -748,13 +688,13 @@ async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touche
                "message_template_name": "seasonal_promo", "message_template_language": "en_US"}),
     )
     .await;
-    let paused = eventually(
+    let paused = in_state(
+        &api,
+        &owner,
+        running_id,
+        "paused",
         "the pause for the template",
         Duration::from_secs(30),
-        || async {
-            let c = api.get(&format!("campaigns/{running_id}"), &owner).await;
-            (c.body["state"] == "paused").then_some(c.body)
-        },
     )
     .await;
     let reason = paused["paused_reason"].as_str().unwrap();
@@ -798,19 +738,16 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, &id, "start").await;
     assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
-    let paused = eventually("the automatic pause", Duration::from_secs(30), || async {
-        let c = api.get(&format!("campaigns/{id}"), &owner).await;
-        (c.body["state"] == "paused").then_some(c.body)
-    })
+    let paused = in_state(
+        &api,
+        &owner,
+        &id,
+        "paused",
+        "the automatic pause",
+        Duration::from_secs(30),
+    )
     .await;
     let reason = paused["paused_reason"].as_str().unwrap();
     assert!(
@@ -819,22 +756,15 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
     );
 
     // Resumed, it finishes; every recipient either got it once or failed.
-    let r = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/resume"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let r = act(&api, &owner, &id, "resume").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let done = eventually(
+    let done = in_state(
+        &api,
+        &owner,
+        &id,
+        "completed",
         "the campaign to finish",
         Duration::from_secs(60),
-        || async {
-            let c = api.get(&format!("campaigns/{id}"), &owner).await;
-            (c.body["state"] == "completed").then_some(c.body)
-        },
     )
     .await;
     let failed = done["counts"]["failed"].as_u64().unwrap();
@@ -861,34 +791,13 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
     }
 
     // Retry the failed: a linked draft for exactly them.
-    let retry = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{id}/retry"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let retry = act(&api, &owner, &id, "retry").await;
     assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
     assert_eq!(retry.body["retry_of"], id.as_str());
     let retry_id = retry.body["id"].as_str().unwrap().to_owned();
-    let p = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{retry_id}/preflight"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let p = act(&api, &owner, &retry_id, "preflight").await;
     assert_eq!(p.body["eligible"], 12, "{:?}", p.body);
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{retry_id}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, &retry_id, "start").await;
     assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
     eventually("the retry to finish", Duration::from_secs(60), || async {
         let c = api.get(&format!("campaigns/{retry_id}"), &owner).await;
@@ -918,22 +827,15 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     let later = a.body["id"].as_str().unwrap().to_owned();
-    let s = api
-        .send(
-            Method::POST,
-            &format!("campaigns/{later}/start"),
-            &owner,
-            json!({}),
-        )
-        .await;
+    let s = act(&api, &owner, &later, "start").await;
     assert_eq!(s.body["state"], "scheduled", "{:?}", s.body);
-    let finished = eventually(
+    let finished = in_state(
+        &api,
+        &owner,
+        &later,
+        "completed",
         "the scheduled campaign",
         Duration::from_secs(60),
-        || async {
-            let c = api.get(&format!("campaigns/{later}"), &owner).await;
-            (c.body["state"] == "completed").then_some(c.body)
-        },
     )
     .await;
     assert!(finished["started_at"].as_i64().unwrap() >= at.as_millisecond());

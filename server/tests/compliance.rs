@@ -12,23 +12,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn conversation_of(api: &Api, owner: &Auth, from: &str) -> String {
-    eventually(
-        "the customer's conversation",
-        Duration::from_secs(10),
-        || async {
-            let list = api.get("conversations", owner).await;
-            list.body["items"]
-                .as_array()?
-                .iter()
-                .find(|c| c["customer"].as_str() == Some(from))?["id"]
-                .as_str()
-                .map(str::to_owned)
-        },
-    )
-    .await
-}
-
 /// What the simulator received from the business, as texts.
 async fn sent_texts(api: &Api, sim: &str) -> Vec<String> {
     sim_get::<Vec<Value>>(&api.client, sim, "sent")

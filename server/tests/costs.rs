@@ -42,23 +42,6 @@ async fn upload(api: &Api, auth: &Auth, text: &str) -> Answer {
     }
 }
 
-async fn conversation(api: &Api, owner: &Auth, from: &str) -> String {
-    eventually(
-        "the customer's conversation",
-        Duration::from_secs(10),
-        || async {
-            let list = api.get("conversations", owner).await;
-            list.body["items"]
-                .as_array()?
-                .iter()
-                .find(|c| c["customer"].as_str() == Some(from))?["id"]
-                .as_str()
-                .map(str::to_owned)
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn priced_statuses_are_booked_once_and_summed_to_the_cent() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
@@ -128,7 +111,7 @@ async fn priced_statuses_are_booked_once_and_summed_to_the_cent() {
         customer_writes(&api, &sim, c, "Hello").await;
     }
     for c in customers {
-        let id = conversation(&api, &owner, c).await;
+        let id = conversation_of(&api, &owner, c).await;
         let path = format!("conversations/{id}/messages");
         for body in [
             json!({"text": "Hi! How can we help?"}),

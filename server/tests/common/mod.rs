@@ -478,6 +478,24 @@ pub async fn demo(simulator: &str) -> (Running, Api, Auth, tempfile::TempDir) {
     (running, api, owner, dir)
 }
 
+/// The id of the conversation with customer `from`, once the owner can list it.
+pub async fn conversation_of(api: &Api, owner: &Auth, from: &str) -> String {
+    eventually(
+        "the customer's conversation",
+        Duration::from_secs(10),
+        || async {
+            let list = api.get("conversations", owner).await;
+            list.body["items"]
+                .as_array()?
+                .iter()
+                .find(|c| c["customer"].as_str() == Some(from))?["id"]
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await
+}
+
 /// A customer (named Olga) writes `text` to the business through the simulator.
 pub async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
     let r = api
