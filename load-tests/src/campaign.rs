@@ -103,23 +103,6 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let api = |path: &str| format!("{}/api/v1/{path}", served.base);
-    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let client = client.clone();
-        let token = served.token.clone();
-        async move {
-            let mut request = client.request(method, path.clone()).bearer_auth(token);
-            if let Some(b) = body {
-                request = request.json(&b);
-            }
-            let r = request.send().await?;
-            let status = r.status();
-            let value: Value = r.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                bail!("{path}: {status} {value}");
-            }
-            Ok::<Value, anyhow::Error>(value)
-        }
-    };
 
     // The audience, from CSV: every hundredth contact opted out.
     let mut file = String::from("phone,name,tags,marketing\n");
@@ -147,12 +130,14 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         .await?;
     let import_id = import["id"].as_str().context("no import id")?.to_owned();
     let imported = loop {
-        let i = call(
-            reqwest::Method::GET,
-            api(&format!("contacts/imports/{import_id}")),
-            None,
-        )
-        .await?;
+        let i = served
+            .api(
+                &client,
+                reqwest::Method::GET,
+                &format!("contacts/imports/{import_id}"),
+                None,
+            )
+            .await?;
         if i["state"] != "running" {
             break i;
         }
@@ -168,35 +153,41 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         );
     }
     let import_s = import_started.elapsed().as_secs_f64();
-    let segment = call(
-        reqwest::Method::POST,
-        api("segments"),
-        Some(json!({"name": "Load", "filter": {"tag": "load"}})),
-    )
-    .await?;
-    let campaign = call(
-        reqwest::Method::POST,
-        api("campaigns"),
-        Some(
-            json!({"name": "Load", "template": {"name": "seasonal_promo", "language": "en_US"},
+    let segment = served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            "segments",
+            Some(json!({"name": "Load", "filter": {"tag": "load"}})),
+        )
+        .await?;
+    let campaign = served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            "campaigns",
+            Some(
+                json!({"name": "Load", "template": {"name": "seasonal_promo", "language": "en_US"},
                     "audience": {"segment": segment["id"]},
                     "variables": [{"field": "name"}],
                     "numbers": NUMBERS}),
-        ),
-    )
-    .await?;
+            ),
+        )
+        .await?;
     let id = campaign["id"]
         .as_str()
         .context("no campaign id")?
         .to_owned();
     eprintln!("campaign: {contacts} contacts imported; pre-flight next");
     let preflight_started = Instant::now();
-    let preflight = call(
-        reqwest::Method::POST,
-        api(&format!("campaigns/{id}/preflight")),
-        None,
-    )
-    .await?;
+    let preflight = served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            &format!("campaigns/{id}/preflight"),
+            None,
+        )
+        .await?;
     let preflight_ms = preflight_started.elapsed().as_millis();
     let eligible = preflight["eligible"].as_u64().unwrap_or(0) as usize;
     if eligible != contacts - suppressed.len() {
@@ -212,12 +203,14 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         let mut runs = vec![preflight_ms];
         for _ in 0..4 {
             let started = Instant::now();
-            call(
-                reqwest::Method::POST,
-                api(&format!("campaigns/{id}/preflight")),
-                None,
-            )
-            .await?;
+            served
+                .api(
+                    &client,
+                    reqwest::Method::POST,
+                    &format!("campaigns/{id}/preflight"),
+                    None,
+                )
+                .await?;
             runs.push(started.elapsed().as_millis());
         }
         runs.sort_unstable();
@@ -234,16 +227,25 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     }
 
     let run_started = Instant::now();
-    call(
-        reqwest::Method::POST,
-        api(&format!("campaigns/{id}/start")),
-        None,
-    )
-    .await?;
+    served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            &format!("campaigns/{id}/start"),
+            None,
+        )
+        .await?;
     let ideal_s = eligible as f64 / tiers.iter().sum::<u32>() as f64;
     let deadline = Duration::from_secs_f64(ideal_s * 4.0 + 120.0);
     let finished = loop {
-        let c = call(reqwest::Method::GET, api(&format!("campaigns/{id}")), None).await?;
+        let c = served
+            .api(
+                &client,
+                reqwest::Method::GET,
+                &format!("campaigns/{id}"),
+                None,
+            )
+            .await?;
         if c["state"] == "completed" {
             break c;
         }

@@ -832,24 +832,6 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         crowd.served.token.clone(),
         crowd.client.clone(),
     );
-    let call = |method: reqwest::Method, path: String, body: Value| {
-        let (client, token, base) = (client.clone(), token.clone(), base.clone());
-        async move {
-            let mut request = client
-                .request(method, format!("{base}/api/v1/{path}"))
-                .bearer_auth(token);
-            if !body.is_null() {
-                request = request.json(&body);
-            }
-            let r = request.send().await?;
-            let status = r.status();
-            let value: Value = r.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                bail!("{path}: {status} {value}");
-            }
-            Ok::<Value, anyhow::Error>(value)
-        }
-    };
     let mut file = String::from("phone,name,tags\n");
     for i in 0..contacts {
         file.push_str(&format!("+491518{i:07},Customer {i},broadcast\n"));
@@ -865,12 +847,15 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         .await?;
     let import_id = import["id"].as_str().context("no import id")?.to_owned();
     let started = Instant::now();
-    while call(
-        reqwest::Method::GET,
-        format!("contacts/imports/{import_id}"),
-        Value::Null,
-    )
-    .await?["state"]
+    while crowd
+        .served
+        .api(
+            &client,
+            reqwest::Method::GET,
+            &format!("contacts/imports/{import_id}"),
+            None,
+        )
+        .await?["state"]
         == "running"
     {
         if started.elapsed() > Duration::from_secs(120) {
@@ -878,28 +863,34 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let campaign = call(
-        reqwest::Method::POST,
-        "campaigns".into(),
-        json!({"name": "During chat", "template": {"name": "seasonal_promo", "language": "en_US"},
+    let campaign = crowd.served.api(&client, reqwest::Method::POST, "campaigns", Some(json!({"name": "During chat", "template": {"name": "seasonal_promo", "language": "en_US"},
                "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],
-               "numbers": [crowd::NUMBER]}),
-    )
-    .await?;
+               "numbers": [crowd::NUMBER]}))).await?;
     let id = campaign["id"]
         .as_str()
         .context("no campaign id")?
         .to_owned();
-    call(
-        reqwest::Method::POST,
-        format!("campaigns/{id}/start"),
-        Value::Null,
-    )
-    .await?;
+    crowd
+        .served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            &format!("campaigns/{id}/start"),
+            None,
+        )
+        .await?;
     // Measured once the campaign is sending.
     let started = Instant::now();
     loop {
-        let c = call(reqwest::Method::GET, format!("campaigns/{id}"), Value::Null).await?;
+        let c = crowd
+            .served
+            .api(
+                &client,
+                reqwest::Method::GET,
+                &format!("campaigns/{id}"),
+                None,
+            )
+            .await?;
         if c["counts"]["sent"].as_u64().unwrap_or(0) >= 64 {
             break;
         }
@@ -910,17 +901,28 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
     }
     let during = crowd.measure("campaign", count, rate, None).await?;
     ok.add(&during);
-    let c = call(reqwest::Method::GET, format!("campaigns/{id}"), Value::Null).await?;
+    let c = crowd
+        .served
+        .api(
+            &client,
+            reqwest::Method::GET,
+            &format!("campaigns/{id}"),
+            None,
+        )
+        .await?;
     let campaign_sent_while = c["counts"]["sent"].as_u64().unwrap_or(0);
     if c["state"] != "running" {
         bail!("the campaign ended before the measurement did: {c}");
     }
-    call(
-        reqwest::Method::POST,
-        format!("campaigns/{id}/cancel"),
-        Value::Null,
-    )
-    .await?;
+    crowd
+        .served
+        .api(
+            &client,
+            reqwest::Method::POST,
+            &format!("campaigns/{id}/cancel"),
+            None,
+        )
+        .await?;
     crowd.stop().await;
     let ratio = during.p99_ms() / idle.p99_ms().max(0.001);
     Ok(json!({

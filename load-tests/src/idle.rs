@@ -154,6 +154,32 @@ pub struct Served {
     _dir: tempfile::TempDir,
 }
 
+impl Served {
+    /// `/api/v1/{path}` as the owner, with `body` as JSON; a non-2xx answer is an error with
+    /// its body.
+    pub async fn api(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut request = client
+            .request(method, format!("{}/api/v1/{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let r = request.send().await?;
+        let status = r.status();
+        let value: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            anyhow::bail!("{path}: {status} {value}");
+        }
+        Ok(value)
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = Command::new("kill")
