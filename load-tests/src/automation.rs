@@ -32,7 +32,7 @@ use switchboard_shared::RuleId;
 
 use crate::crowd::percentile_ms;
 use crate::idle::{default_number, number_toml, serve_with_owner};
-use crate::ingest::{free_port, pin_self, pinned, Killed, SECRET};
+use crate::ingest::{free_port, pin_self, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
 const EN: &str = include_str!("../../tests/corpus/words-en.txt");
@@ -366,40 +366,27 @@ struct Replies {
 async fn keyword_replies(cli: &Cli, rate: u64) -> Result<Replies> {
     const NUMBER: &str = "106540352200009";
     let switchboard = sibling_binary("switchboard")?;
-    let simulator = sibling_binary("switchboard-wa-sim")?;
     let sim_port = free_port()?;
     let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
     let served =
         serve_with_owner(&switchboard, &number_toml(NUMBER, SECRET, &graph, 1000), "").await?;
-    let mut sim_command = pinned(&simulator, 1);
-    sim_command
-        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
-        .args([
-            "--webhook-url",
-            &format!("{}/webhooks/whatsapp", served.base),
-        ])
-        .args(["--app-secret", SECRET, "--access-token", "load-token"])
-        .args(["--mps", "1000", "--phone-number-id", NUMBER])
-        .args(["--display-phone-number", "15550000009"])
-        .stdout(std::process::Stdio::null());
-    let _sim = Killed(sim_command.spawn().context("starting the simulator")?);
-    let sim = format!("http://127.0.0.1:{sim_port}");
+    let simulator = crate::sim::start(
+        sim_port,
+        &served.base,
+        &[
+            "--mps",
+            "1000",
+            "--phone-number-id",
+            NUMBER,
+            "--display-phone-number",
+            "15550000009",
+        ],
+    )
+    .await?;
+    let sim = simulator.url.clone();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let started = Instant::now();
-    while client
-        .get(format!("{sim}/_sim/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "the simulator did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let made = client
         .post(format!("{}/api/v1/automation/rules", served.base))
         .bearer_auth(&served.token)

@@ -17,7 +17,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::idle::serve_with_owner;
-use crate::ingest::{free_port, pin_self, pinned, Killed, SECRET};
+use crate::ingest::{free_port, pin_self, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
 const NUMBERS: [&str; 3] = ["106540352300001", "106540352300002", "106540352300003"];
@@ -39,7 +39,6 @@ fn customer(i: usize) -> String {
 
 pub async fn run(cli: &Cli) -> Result<Value> {
     let switchboard = sibling_binary("switchboard")?;
-    let simulator = sibling_binary("switchboard-wa-sim")?;
     pin_self(1);
     let load_before = procinfo::load_average();
     let (contacts, tiers) = if cli.smoke {
@@ -65,43 +64,33 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         "[outbox]\nin_doubt_grace_secs = 5\n",
     )
     .await?;
-    let mut sim_command = pinned(&simulator, 1);
-    sim_command
-        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
-        .args([
-            "--webhook-url",
-            &format!("{}/webhooks/whatsapp", served.base),
-        ])
-        .args(["--app-secret", SECRET, "--access-token", "load-token"])
-        .args(["--waba-id", WABA])
-        .args([
-            "--sent-after-ms",
-            "100",
-            "--delivered-after-ms",
-            "300",
-            "--read-after-ms",
-            "2000",
-        ])
-        .args(["--unread-rate", "0.5"])
-        .stdout(std::process::Stdio::null());
+    let mut extra: Vec<String> = [
+        "--waba-id",
+        WABA,
+        "--sent-after-ms",
+        "100",
+        "--delivered-after-ms",
+        "300",
+        "--read-after-ms",
+        "2000",
+        "--unread-rate",
+        "0.5",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     for (n, mps) in NUMBERS.iter().zip(tiers) {
-        sim_command.args(["--phone-number-id", n, "--number-mps", &mps.to_string()]);
+        extra.extend([
+            "--phone-number-id".into(),
+            (*n).to_owned(),
+            "--number-mps".into(),
+            mps.to_string(),
+        ]);
     }
-    let _sim = Killed(sim_command.spawn().context("starting the simulator")?);
-    let sim = format!("http://127.0.0.1:{sim_port}");
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let simulator = crate::sim::start(sim_port, &served.base, &extra).await?;
+    let sim = simulator.url.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client
-        .get(format!("{sim}/_sim/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the simulator did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let api = |path: &str| format!("{}/api/v1/{path}", served.base);
 
     // The audience, from CSV: every hundredth contact opted out.

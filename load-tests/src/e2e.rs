@@ -787,39 +787,31 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
     let s = sizes(cli);
     let rate = if cli.smoke { 200 } else { 500 };
     let count = rate * cli.duration().as_secs();
-    let simulator = sibling_binary("switchboard-wa-sim")?;
     let sim_port = crate::ingest::free_port()?;
     let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
     let number = crate::campaign::number_toml(crowd::NUMBER, &graph, 80);
     let mut crowd = Crowd::start_with(&number, s.agents, s.supervisors, 0, s.conversations).await?;
-    let mut sim_command = crate::ingest::pinned(&simulator, 1);
-    sim_command
-        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
-        .args([
-            "--webhook-url",
-            &format!("{}/webhooks/whatsapp", crowd.served.base),
-        ])
-        .args(["--app-secret", SECRET, "--access-token", "load-token"])
-        .args(["--waba-id", crate::campaign::WABA])
-        .args(["--sent-after-ms", "100", "--delivered-after-ms", "300"])
-        .args(["--read-after-ms", "2000", "--unread-rate", "0.5"])
-        .args(["--phone-number-id", crowd::NUMBER, "--number-mps", "80"])
-        .stdout(std::process::Stdio::null());
-    let _sim = crate::ingest::Killed(sim_command.spawn().context("starting the simulator")?);
-    let sim = format!("http://127.0.0.1:{sim_port}");
-    let started = Instant::now();
-    while crowd
-        .client
-        .get(format!("{sim}/_sim/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the simulator did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _simulator = crate::sim::start(
+        sim_port,
+        &crowd.served.base,
+        &[
+            "--waba-id",
+            crate::campaign::WABA,
+            "--sent-after-ms",
+            "100",
+            "--delivered-after-ms",
+            "300",
+            "--read-after-ms",
+            "2000",
+            "--unread-rate",
+            "0.5",
+            "--phone-number-id",
+            crowd::NUMBER,
+            "--number-mps",
+            "80",
+        ],
+    )
+    .await?;
 
     let mut ok = Correctness::default();
     let idle = crowd.measure("idle", count, rate, None).await?;

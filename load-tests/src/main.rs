@@ -26,6 +26,7 @@ mod procinfo;
 mod reconnect;
 mod routing;
 mod send_governor;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

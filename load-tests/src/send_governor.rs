@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 use crate::idle::{number_toml, serve_with_owner};
-use crate::ingest::{free_port, pin_self, pinned, Killed, SECRET};
+use crate::ingest::{free_port, pin_self, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
 const NUMBERS: [&str; 3] = ["106540352200001", "106540352200002", "106540352200003"];
@@ -23,7 +23,6 @@ const HOT_REPLIES: usize = 22;
 
 pub async fn run(cli: &Cli) -> Result<Value> {
     let switchboard = sibling_binary("switchboard")?;
-    let simulator = sibling_binary("switchboard-wa-sim")?;
     pin_self(1);
     let load_before = procinfo::load_average();
     let (mps, customers, storm) = if cli.smoke {
@@ -46,46 +45,23 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         "[outbox]\nin_doubt_grace_secs = 2\n",
     )
     .await?;
-    let mut sim_command = pinned(&simulator, 1);
-    sim_command
-        .args(["--listen", &format!("127.0.0.1:{sim_port}")])
-        .args([
-            "--webhook-url",
-            &format!("{}/webhooks/whatsapp", served.base),
-        ])
-        .args(["--app-secret", SECRET, "--access-token", "load-token"])
-        .args(["--mps", &mps.to_string()])
-        .args([
-            "--sent-after-ms",
-            "100",
-            "--delivered-after-ms",
-            "200",
-            "--read-after-ms",
-            "400",
-        ])
-        .stdout(std::process::Stdio::null());
+    let mps_text = mps.to_string();
+    let mut extra: Vec<String> = ["--mps", &mps_text, "--sent-after-ms", "100"]
+        .into_iter()
+        .chain(["--delivered-after-ms", "200", "--read-after-ms", "400"])
+        .map(str::to_owned)
+        .collect();
     for n in NUMBERS {
-        sim_command.args(["--phone-number-id", n]);
-        sim_command.args([
-            "--display-phone-number",
-            &format!("1555{}", &n[n.len() - 7..]),
+        extra.extend(["--phone-number-id".into(), n.to_owned()]);
+        extra.extend([
+            "--display-phone-number".into(),
+            format!("1555{}", &n[n.len() - 7..]),
         ]);
     }
-    let _sim = Killed(sim_command.spawn().context("starting the simulator")?);
-    let sim = format!("http://127.0.0.1:{sim_port}");
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let simulator = crate::sim::start(sim_port, &served.base, &extra).await?;
+    let sim = simulator.url.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client
-        .get(format!("{sim}/_sim/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the simulator did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // Customers write first (the 24-hour window), and their conversations open.
     for n in NUMBERS {
