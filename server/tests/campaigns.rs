@@ -105,6 +105,23 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         .as_str()
         .unwrap()
         .to_owned();
+    // What the wizard offers: the number with its approved templates only (the simulator's
+    // account also holds a rejected one).
+    let offered = api.get("templates", &owner).await;
+    assert_eq!(offered.status, StatusCode::OK, "{:?}", offered.body);
+    let sender = &offered.body["items"][0];
+    assert_eq!(sender["number"]["phone_number_id"], number.as_str());
+    let names: Vec<String> = sender["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}|{}|{}", t["name"], t["language"], t["params"]))
+        .collect();
+    assert!(
+        names.contains(&r#""seasonal_promo"|"en_US"|1"#.to_owned()),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains("follow_up")), "{names:?}");
     let a = put_body(
         &api,
         &owner,

@@ -845,3 +845,50 @@ async fn contacts_are_edited_merged_and_erased() {
     assert_eq!(line["after"]["messages"], 1, "{line:?}");
     w.running.shutdown().await;
 }
+
+/// A campaign's audience from a file: `tag=` gives every row of an import that tag besides its
+/// own, and a tag that cannot be one is refused before the file is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_can_tag_every_row_for_a_campaign() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let file = b"phone,tags\n+79165550001,vip\n+79165550002,\n".to_vec();
+    let long = "x".repeat(65);
+    let a = upload(
+        &w.api,
+        owner,
+        &format!("tag={long}"),
+        "text/csv",
+        file.clone(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+    assert_eq!(a.body["error"]["field"], "tag", "{:?}", a.body);
+
+    let a = upload(&w.api, owner, "tag=Winter%20sale", "text/csv", file).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let done = finished(&w.api, owner, a.body["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (done["state"].as_str(), done["created"].as_u64()),
+        (Some("done"), Some(2)),
+        "{done:?}"
+    );
+    let a = w
+        .api
+        .get("contacts?tag=Winter%20sale&limit=10", owner)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let mut tags: Vec<String> = a.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tags"].to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [r#"["Winter sale","vip"]"#, r#"["Winter sale"]"#],
+        "{:?}",
+        a.body
+    );
+}

@@ -313,3 +313,16 @@ pub struct Recipient {
     pub clicked: bool,
     pub updated_at: i64,
 }
+
+/// `GET /api/v1/templates`: one of the tenant's numbers and the approved templates its WhatsApp
+/// Business Account holds, which is what a campaign sending from it may use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SenderTemplates {
+    pub number: crate::api::Number,
+    pub templates: Vec<crate::api::MessageTemplate>,
+    /// Why the templates could not be read (the number has no WABA, WhatsApp did not answer);
+    /// the number is still listed so that the choice is not silently smaller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -2,8 +2,8 @@
 //! (pre-flight), started, paused, resumed, cancelled, retried for the failed, and their
 //! recipients listed by state.
 
-use switchboard_shared::api::{mask_phone, Page};
-use switchboard_shared::campaign::{CampaignInput, RecipientState};
+use switchboard_shared::api::{mask_phone, Number, Page};
+use switchboard_shared::campaign::{CampaignInput, RecipientState, SenderTemplates};
 use switchboard_shared::{CampaignId, ErrorCode, Permission};
 
 use super::{json, ApiResult, Ctx, Failure};
@@ -37,6 +37,33 @@ impl From<CampaignError> for Failure {
 
 fn id(ctx: &Ctx) -> CampaignId {
     CampaignId::new(ctx.req.param(0))
+}
+
+/// `GET templates`: each of the tenant's numbers with the approved templates a campaign may
+/// send from it. A number whose templates cannot be read is listed with the reason, so that
+/// the wizard says why a template is missing instead of offering a shorter list.
+pub async fn templates(ctx: Ctx) -> ApiResult {
+    let mut items = Vec::new();
+    for n in ctx.scope.numbers().await? {
+        let read = match ctx.outbound.entry(ctx.scope.tenant(), &n.phone_number_id) {
+            Ok(entry) => ctx.outbound.templates(entry).await,
+            Err(e) => Err(e),
+        };
+        let (templates, error) = match read {
+            Ok(list) => (super::conversations::approved(&list), None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        items.push(SenderTemplates {
+            number: Number {
+                phone_number_id: n.phone_number_id,
+                display_phone_number: n.display_phone_number,
+                waba_id: n.waba_id,
+            },
+            templates,
+            error,
+        });
+    }
+    json(StatusCode::OK, &Page { items, next: None })
 }
 
 /// `GET campaigns`: newest first.

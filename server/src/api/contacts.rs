@@ -358,10 +358,18 @@ pub async fn start_import(mut ctx: Ctx) -> ApiResult {
             Failure::bad_request(format!("mapping is a JSON object of header to field ({e})"))
         })?,
     };
+    let tag = match ctx.req.query("tag") {
+        None => None,
+        Some(t) => Some(check_tag_name(t).map_err(|m| {
+            Failure::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidValue, m)
+                .on_field("tag")
+        })?),
+    };
     let options = ImportOptions {
         default_region: ctx.req.query("default_region").map(str::to_owned),
         charset: ctx.req.query("charset").map(str::to_owned).or(declared),
         mapping,
+        tag,
     };
     let upload = Upload {
         path: spooled.path.clone(),

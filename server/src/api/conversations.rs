@@ -13,6 +13,7 @@ use switchboard_shared::ErrorCode;
 use switchboard_shared::{ConversationId, Permission, UserId};
 
 use super::{json, ApiResult, Ctx, Failure};
+use crate::connector::wire::TemplateInfo;
 use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
 use crate::service::commands::{self, Acting};
 use crate::service::compliance::FilterAck;
@@ -366,6 +367,12 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
     let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
     let list = ctx.outbound.templates(entry).await?;
+    let items = approved(&list);
+    json(StatusCode::OK, &Page { items, next: None })
+}
+
+/// The approved templates of a list, as the API shows them, by name and language.
+pub(super) fn approved(list: &[TemplateInfo]) -> Vec<MessageTemplate> {
     let mut items: Vec<MessageTemplate> = list
         .iter()
         .filter(|t| t.status == "APPROVED")
@@ -378,7 +385,7 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
         })
         .collect();
     items.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
-    json(StatusCode::OK, &Page { items, next: None })
+    items
 }
 
 /// Whether the first bytes of a file are what its declared type says (for the types whose

@@ -7,7 +7,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
-use switchboard_shared::campaign::{Campaign, CampaignInput, Preflight, Recipient};
+use switchboard_shared::campaign::{
+    Campaign, CampaignInput, Preflight, Recipient, SenderTemplates,
+};
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
@@ -356,6 +358,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 ("charset", "the file's charset when it is not detected (or use `Content-Type: text/csv; charset=…`)"),
                 ("mapping", "JSON object of header to field: phone, name, first_name, last_name, tags, marketing, attribute:<key>, ignore"),
                 ("file_name", "the file's name, shown in the import list"),
+                ("tag", "a tag every row gets besides its own (a campaign's audience from a file)"),
             ],
             ..op(
                 "Import contacts from a CSV file (the body, up to `contacts.import_max_mib`):                  202 with the import's id, then follow it on the `contacts` topic or read it;                  a file that cannot be imported at all is refused at once (422 `bad_file`, 415                  `unknown_charset`, 413)",
@@ -607,6 +610,14 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<AutomationTest>),
             200,
             Some(schema::<AutomationReport>),
+        ),
+        ("GET", "templates") => op(
+            "Each of the tenant's numbers with the approved templates a campaign may send from \
+             it (name, language, category, body and how many values it takes); a number whose \
+             templates could not be read carries `error`",
+            None,
+            200,
+            Some(schema::<Page<SenderTemplates>>),
         ),
         ("GET", "campaigns") => op(
             "Broadcast campaigns, newest first, each with its state and funnel",

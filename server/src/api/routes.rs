@@ -696,6 +696,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "templates",
+                P::CampaignsSend,
+                "template.list",
+                h!(campaigns::templates),
+            ),
+            Route::needs(
+                M::GET,
                 "campaigns",
                 P::CampaignsSend,
                 "campaign.list",

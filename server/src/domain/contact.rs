@@ -315,6 +315,9 @@ pub struct ImportOptions {
     /// Header → field (`phone`, `name`, `tags`, `marketing`, `attribute:<key>`, `ignore`);
     /// headers not named here are mapped by their aliases.
     pub mapping: BTreeMap<String, String>,
+    /// A tag every row of the file gets besides its own (a campaign's audience from a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// An import's counters, checkpointed with each committed chunk.

@@ -407,6 +407,7 @@ impl Imports {
             skip: import.progress.rows_done,
             import: import.id.clone(),
             file_name: import.file_name.clone().unwrap_or_else(|| "file".into()),
+            tag: import.options.tag.clone(),
         };
         let read = Arc::new(AtomicU64::new(0));
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
@@ -794,6 +795,8 @@ struct Planner {
     skip: u64,
     import: ImportId,
     file_name: String,
+    /// The tag every row gets (`ImportOptions::tag`).
+    tag: Option<String>,
 }
 
 /// A cell as written: an export's formula guard (`'+7…`) removed, spaces trimmed.
@@ -803,6 +806,34 @@ fn cell(text: &str) -> &str {
         Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
         _ => t,
     }
+}
+
+/// Adds a tag to a row's, by the catalogue's spelling, or as a new tag if the catalogue
+/// has room (`new_tags` collects those).
+fn add_tag(
+    catalogue: &mut TagCatalogue,
+    t: &str,
+    tags: &mut Vec<String>,
+    new_tags: &mut Vec<String>,
+) -> Result<(), String> {
+    let known = match catalogue.find(t) {
+        Some(k) => k.to_owned(),
+        None => {
+            let name = check_tag_name(t)?;
+            if catalogue.len() >= MAX_CATALOGUE_TAGS {
+                return Err(format!(
+                    "the tag `{name}` is new and the catalogue is full ({MAX_CATALOGUE_TAGS})"
+                ));
+            }
+            catalogue.insert(&name);
+            new_tags.push(name.clone());
+            name
+        }
+    };
+    if !tags.contains(&known) {
+        tags.push(known);
+    }
+    Ok(())
 }
 
 impl Planner {
@@ -828,6 +859,9 @@ impl Planner {
         }
         let (mut phone, mut name, mut first, mut last) = ("", None, None, None);
         let mut tags: Vec<String> = Vec::new();
+        if let Some(t) = self.tag.clone() {
+            add_tag(&mut self.catalogue, &t, &mut tags, new_tags).map_err(&reject)?;
+        }
         let mut attributes = BTreeMap::new();
         let mut marketing = None;
         for (field, raw) in self.fields.iter().zip(record.iter()) {
@@ -843,23 +877,7 @@ impl Planner {
                         .map(str::trim)
                         .filter(|t| !t.is_empty())
                     {
-                        let known = match self.catalogue.find(t) {
-                            Some(k) => k.to_owned(),
-                            None => {
-                                let name = check_tag_name(t).map_err(&reject)?;
-                                if self.catalogue.len() >= MAX_CATALOGUE_TAGS {
-                                    return Err(reject(format!(
-                                        "the tag `{name}` is new and the catalogue is full ({MAX_CATALOGUE_TAGS})"
-                                    )));
-                                }
-                                self.catalogue.insert(&name);
-                                new_tags.push(name.clone());
-                                name
-                            }
-                        };
-                        if !tags.contains(&known) {
-                            tags.push(known);
-                        }
+                        add_tag(&mut self.catalogue, t, &mut tags, new_tags).map_err(&reject)?;
                     }
                     if tags.len() > MAX_CONTACT_TAGS {
                         return Err(reject(format!(
