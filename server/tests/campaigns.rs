@@ -445,6 +445,21 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
     })
     .await;
     assert_eq!(report["amount"], expected, "{report}");
+    assert_eq!(
+        report["label"], "Winter sale",
+        "the line names the campaign: {report}"
+    );
+    let by_number = api.get("costs?group_by=number", &owner).await;
+    assert!(
+        by_number.body["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["key"] == number.as_str()
+                && l["label"].as_str().is_some_and(|d| d.starts_with('+'))),
+        "a line by number shows it as dialled: {:?}",
+        by_number.body
+    );
     let funnel = eventually("the funnel", Duration::from_secs(30), || async {
         let c = api.get(&format!("campaigns/{id}"), &owner).await;
         (c.body["counts"]["delivered"].as_u64()? >= 1).then_some(c.body)

@@ -188,6 +188,9 @@ pub struct CostLine {
     pub unpriced: u64,
     /// US dollars, decimal text.
     pub amount: String,
+    /// What people call the key: the campaign's or the team's name, the number as dialled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// `GET /api/v1/costs`.

@@ -85,7 +85,13 @@ pub async fn report(ctx: Ctx) -> ApiResult {
         })?,
     };
     let (from, to) = range(&ctx)?;
-    let report = ctx.costs.report(&ctx.scope, group_by, from, to).await?;
+    let mut report = ctx.costs.report(&ctx.scope, group_by, from, to).await?;
+    if group_by == CostGroup::Campaign {
+        let names = ctx.campaigns.names(&ctx.scope).await?;
+        for line in &mut report.lines {
+            line.label = names.get(&line.key).cloned();
+        }
+    }
     json(StatusCode::OK, &report)
 }
 

@@ -6,7 +6,7 @@
 //! the monthly volume a tiered price is chosen by, the rate-card cache. Must not: decide a
 //! price (`crate::costs` does) or speak HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -423,12 +423,36 @@ impl Costs {
             groups.entry(key).or_default().add(c);
             total.add(c);
         }
+        let mut lines: Vec<CostLine> = groups.into_iter().map(|(k, s)| s.line(k)).collect();
+        // Numbers and teams by the names people know them by (campaigns: the caller's, which
+        // owns them).
+        let labels: HashMap<String, String> = match group_by {
+            CostGroup::Number => scope
+                .numbers()
+                .await?
+                .into_iter()
+                .map(|n| {
+                    let dialled = format!("+{}", n.display_phone_number);
+                    (n.phone_number_id.as_str().to_owned(), dialled)
+                })
+                .collect(),
+            CostGroup::Team => self
+                .teams(scope.tenant())
+                .await?
+                .iter()
+                .map(|t| (t.id.as_str().to_owned(), t.name.clone()))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        for line in &mut lines {
+            line.label = labels.get(&line.key).cloned();
+        }
         Ok(CostReport {
             group_by,
             from: from.to_string(),
             to: to.to_string(),
             currency: CURRENCY.to_owned(),
-            lines: groups.into_iter().map(|(k, s)| s.line(k)).collect(),
+            lines,
             total: total.line(String::new()),
         })
     }
@@ -477,6 +501,7 @@ impl Sum {
             billed: self.billed,
             unpriced: self.unpriced,
             amount: self.amount.normalize().to_string(),
+            label: None,
         }
     }
 }

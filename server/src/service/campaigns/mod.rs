@@ -22,7 +22,7 @@ mod preflight;
 mod runner;
 pub mod window;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -280,6 +280,20 @@ impl Campaigns {
         Err(CampaignError::Conflict(
             "the campaign changed too often at once; try again".into(),
         ))
+    }
+
+    /// Each campaign's name by its id (what a cost report by campaign shows).
+    pub async fn names(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<HashMap<String, String>, CampaignError> {
+        let mut names = HashMap::new();
+        for item in scope.automation_items(ItemKind::Campaign).await? {
+            if let Ok(doc) = read_doc(&item) {
+                names.insert(item.id.clone(), doc.input.name);
+            }
+        }
+        Ok(names)
     }
 
     /// The campaigns of the workspace, newest first.
