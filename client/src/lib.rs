@@ -60,9 +60,43 @@ pub fn error_message(http_status: u16, body: &str) -> String {
     }
 }
 
+/// `x` with `places` decimals (at most 3), by integer arithmetic: Rust's float formatting
+/// (`{:.1}`) brings its own algorithms into the module, some 10 KB of WASM for a few labels.
+pub fn decimal(x: f64, places: u32) -> String {
+    let places = places.min(3);
+    let scale = 10_i64.pow(places);
+    let n = (x * scale as f64).round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    let (whole, frac) = (n.abs() / scale, n.abs() % scale);
+    if places == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{frac:0width$}", width = places as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_round_like_format() {
+        for (x, p) in [
+            (0.0, 1),
+            (12.349, 1),
+            (12.35, 0),
+            (-0.04, 1),
+            (-2.5, 1),
+            (1.2344, 3),
+            (99.96, 1),
+        ] {
+            assert_eq!(
+                decimal(x, p),
+                format!("{x:.*}", p as usize).replace("-0.0", "0.0"),
+                "{x} {p}"
+            );
+        }
+    }
 
     #[test]
     fn outbound_statuses_map_to_ticks_and_inbound_has_none() {

@@ -20,7 +20,7 @@ pub fn Root() -> impl IntoView {
     app.start();
     view! {
         {move || match app.session.me.get() {
-            None => view! { <div class="splash">{move || app.t(T::Loading)}</div> }.into_any(),
+            None => view! { <div class="splash">{app.text(T::Loading)}</div> }.into_any(),
             Some(None) => view! { <Login/> }.into_any(),
             Some(Some(_)) => view! { <Shell/> }.into_any(),
         }}
@@ -44,7 +44,7 @@ pub(crate) fn Toast() -> impl IntoView {
 pub(crate) fn LangPicker() -> impl IntoView {
     let app = expect_context::<App>();
     view! {
-        <select class="lang" aria-label=move || app.t(T::Language)
+        <select class="lang" aria-label=app.text(T::Language)
             on:change=move |e| app.set_lang(if event_target_value(&e) == "ru" { Lang::Ru } else { Lang::En })>
             {Lang::ALL.into_iter().map(|l| view! {
                 <option value=l.code() selected=move || app.session.lang.get() == l>{l.name()}</option>
@@ -87,14 +87,14 @@ pub(crate) fn Login() -> impl IntoView {
     view! {
         <main class="login">
             <form class="card" on:submit=submit>
-                <div class="brand"><span class="logo">"◎"</span>{move || app.t(T::AppName)}</div>
-                <h1>{move || app.t(T::SignInTitle)}</h1>
-                <label>{move || app.t(T::Email)}
+                <div class="brand"><span class="logo">"◎"</span>{app.text(T::AppName)}</div>
+                <h1>{app.text(T::SignInTitle)}</h1>
+                <label>{app.text(T::Email)}
                     <input type="email" name="email" autocomplete="username" required
                         prop:value=move || email.get()
                         on:input=move |e| email.set(event_target_value(&e))/>
                 </label>
-                <label>{move || app.t(T::Password)}
+                <label>{app.text(T::Password)}
                     <input type="password" name="password" autocomplete="current-password" required
                         prop:value=move || password.get()
                         on:input=move |e| password.set(event_target_value(&e))/>
@@ -117,7 +117,7 @@ pub(crate) fn Shell() -> impl IntoView {
     let nav = move |view: View, label: T| {
         view! {
             <button class="nav" class:active=move || app.inbox.view.get() == view
-                on:click=move |_| app.inbox.view.set(view)>{move || app.t(label)}</button>
+                on:click=move |_| app.inbox.view.set(view)>{app.text(label)}</button>
         }
     };
     let has_inbox = move || {
@@ -150,6 +150,8 @@ pub(crate) fn Shell() -> impl IntoView {
                     <Show when=has_inbox>{nav(View::Inbox, T::Inbox)}</Show>
                     <Show when=move || app.can(Permission::BoardView)>{nav(View::Board, T::Board)}</Show>
                     <Show when=move || app.can(Permission::ContactsRead)>{nav(View::Contacts, T::Contacts)}</Show>
+                    <Show when=move || app.can(Permission::CampaignsSend)>{nav(View::Campaigns, T::Campaigns)}</Show>
+                    <Show when=move || app.can(Permission::ReportsView)>{nav(View::Costs, T::Costs)}</Show>
                     <Show when=is_admin>{nav(View::Admin, T::Admin)}</Show>
                     {nav(View::Settings, T::Settings)}
                 </nav>
@@ -162,21 +164,23 @@ pub(crate) fn Shell() -> impl IntoView {
                         };
                         app.set_status(status);
                     }>
-                        <option value="available" selected=move || app.session.status.get() == AgentStatus::Available>{move || app.t(T::StatusAvailable)}</option>
-                        <option value="busy" selected=move || app.session.status.get() == AgentStatus::Busy>{move || app.t(T::StatusBusy)}</option>
-                        <option value="break" selected=move || app.session.status.get() == AgentStatus::Break>{move || app.t(T::StatusBreak)}</option>
+                        <option value="available" selected=move || app.session.status.get() == AgentStatus::Available>{app.text(T::StatusAvailable)}</option>
+                        <option value="busy" selected=move || app.session.status.get() == AgentStatus::Busy>{app.text(T::StatusBusy)}</option>
+                        <option value="break" selected=move || app.session.status.get() == AgentStatus::Break>{app.text(T::StatusBreak)}</option>
                     </select>
                 </Show>
             </header>
             {move || match app.socket.link.get() {
                 Link::Live => ().into_any(),
-                Link::Offline => view! { <div class="banner offline" role="status">{move || app.t(T::Offline)}</div> }.into_any(),
-                Link::Connecting => view! { <div class="banner connecting" role="status">{move || app.t(T::Reconnecting)}</div> }.into_any(),
+                Link::Offline => view! { <div class="banner offline" role="status">{app.text(T::Offline)}</div> }.into_any(),
+                Link::Connecting => view! { <div class="banner connecting" role="status">{app.text(T::Reconnecting)}</div> }.into_any(),
             }}
             {move || match app.inbox.view.get() {
                 View::Inbox => view! { <InboxView/> }.into_any(),
                 View::Board => view! { <BoardView/> }.into_any(),
                 View::Contacts => view! { <ContactsView/> }.into_any(),
+                View::Campaigns => view! { <CampaignsView/> }.into_any(),
+                View::Costs => view! { <CostsView/> }.into_any(),
                 View::Admin => view! { <AdminView/> }.into_any(),
                 View::Settings => view! { <SettingsView/> }.into_any(),
             }}

@@ -9,11 +9,13 @@ mod session;
 mod socket;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use switchboard_shared::api::{Conversation, Me, Note};
-use switchboard_shared::ids::ConversationId;
+use switchboard_shared::campaign::{CampaignCounts, CampaignState};
+use switchboard_shared::ids::{CampaignId, ConversationId};
 use switchboard_shared::protocol::{AgentState, AgentStatus, BoardStats};
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -49,6 +51,8 @@ pub enum View {
     Inbox,
     Board,
     Contacts,
+    Campaigns,
+    Costs,
     Admin,
     Settings,
 }
@@ -95,6 +99,27 @@ pub struct App {
     pub socket: SocketState,
     /// What the inbox shows: the list, the open conversation, the board.
     pub inbox: InboxState,
+    /// What the hub says about the workspace's other work while it runs (campaigns).
+    pub live: LiveState,
+}
+
+/// A campaign as its last `campaign_progressed` event left it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub campaign: CampaignId,
+    pub state: CampaignState,
+    pub total: u64,
+    pub counts: CampaignCounts,
+    pub paused_reason: Option<String>,
+    pub rate_per_second: f64,
+    pub eta_seconds: Option<u64>,
+}
+
+/// Progress events, by campaign (a map, so that two campaigns' events between two renders
+/// both land).
+#[derive(Clone, Copy)]
+pub struct LiveState {
+    pub campaigns: RwSignal<HashMap<CampaignId, Progress>>,
 }
 
 /// Who is signed in (`session.rs` acts on it).
@@ -174,6 +199,9 @@ impl App {
                 board: RwSignal::new(None),
                 queue_history: RwSignal::new(Vec::new()),
                 agents: RwSignal::new(Vec::new()),
+            },
+            live: LiveState {
+                campaigns: RwSignal::new(HashMap::new()),
             },
         }
     }

@@ -16,6 +16,19 @@ impl App {
         self.session.lang.get().t(key)
     }
 
+    /// A text of the interface that follows the language, for a view. Every call returns the
+    /// same closure type, so the renderer is compiled once for all texts; a `move ||` written
+    /// at each place is a type of its own, compiled again each time (a sixth of the WASM).
+    pub fn text(self, key: T) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        move || self.t(key)
+    }
+
+    /// A moment as the language writes it (`14:05`, `3 Dec, 14:05`), for a view; one closure
+    /// type for every place, like [`App::text`].
+    pub fn time(self, at_ms: i64) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+        move || net::format_time(at_ms, self.session.lang.get().locale())
+    }
+
     pub fn set_lang(&self, lang: Lang) {
         self.session.lang.set(lang);
         net::save(LANG_KEY, &lang);

@@ -14,7 +14,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::{display_name, App, Link, Socket, ME_KEY};
+use super::{display_name, App, Link, Progress, Socket, ME_KEY};
 
 impl App {
     /// The streams to follow, from the permissions (and the conversation on screen).
@@ -308,6 +308,29 @@ impl App {
                 if Some(&agent.user) == self.me_id().as_ref() {
                     self.session.status.set(agent.status);
                 }
+                return;
+            }
+            HubEvent::CampaignProgressed {
+                campaign,
+                state,
+                total,
+                counts,
+                paused_reason,
+                rate_per_second,
+                eta_seconds,
+            } => {
+                let progress = Progress {
+                    campaign: campaign.clone(),
+                    state: *state,
+                    total: *total,
+                    counts: *counts,
+                    paused_reason: paused_reason.clone(),
+                    rate_per_second: *rate_per_second,
+                    eta_seconds: *eta_seconds,
+                };
+                self.live.campaigns.update(|m| {
+                    m.insert(campaign.clone(), progress);
+                });
                 return;
             }
             HubEvent::NoteAdded {

@@ -9,7 +9,6 @@ use switchboard_shared::{Direction, MessageStatus};
 use crate::app::{encode, App, Quote};
 use crate::i18n::T;
 use crate::model::{self, Delivery};
-use crate::net;
 use wasm_bindgen::JsCast as _;
 
 /// The reactions offered on a message, as on a phone.
@@ -145,7 +144,7 @@ pub(crate) fn Bubble(
                 <button class="secondary reply-to" on:click=move |_| {
                     app.inbox.replying.set(Some(Quote { key: id.clone(), wamid: wamid.clone(), snippet: snippet.clone() }));
                     selected.set(None);
-                }>{move || app.t(T::Reply)}</button>
+                }>{app.text(T::Reply)}</button>
             </div>
         }
     };
@@ -155,10 +154,10 @@ pub(crate) fn Bubble(
             {media}
             {text.map(|text| view! { <p class="text">{text}</p> })}
             <span class="meta">
-                <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
+                <span class="time">{app.time(at)}</span>
                 {outbound.then(|| view! { <span class="ticks" class:read=status_name == "read" title=move || label.map(|l| app.t(l)).unwrap_or_default()>{ticks}</span> })}
             </span>
-            {failed.map(|reason| view! { <p class="failure">{move || app.t(T::FailedToSend)}": "{reason.clone()}</p> })}
+            {failed.map(|reason| view! { <p class="failure">{app.text(T::FailedToSend)}": "{reason.clone()}</p> })}
             {move || {
                 let list = on_this();
                 (!list.is_empty()).then(|| view! {

@@ -259,17 +259,17 @@ pub(crate) fn Composer(
                     {move || app.inbox.replying.get().map(|q| view! {
                         <div class="replying">
                             <span>"↩ "{q.snippet}</span>
-                            <button class="ghost" aria-label=move || app.t(T::Cancel) on:click=move |_| app.inbox.replying.set(None)>"✕"</button>
+                            <button class="ghost" aria-label=app.text(T::Cancel) on:click=move |_| app.inbox.replying.set(None)>"✕"</button>
                         </div>
                     })}
                     {move || attachment.get().map(|a| view! {
                         <div class="attachment" data-ready=a.uploaded.is_some().to_string()>
                             <span class="name">"📎 "{a.name.clone()}</span>
                             {a.uploaded.is_none().then(|| view! {
-                                <progress max="1" value=a.progress aria-label=move || app.t(T::Uploading)></progress>
-                                <span class="percent">{format!("{:.0}%", a.progress * 100.0)}</span>
+                                <progress max="1" value=crate::decimal(a.progress, 3) aria-label=app.text(T::Uploading)></progress>
+                                <span class="percent">{format!("{}%", crate::decimal(a.progress * 100.0, 0))}</span>
                             })}
-                            <button class="ghost" aria-label=move || app.t(T::Remove) on:click=move |_| attachment.set(None)>"✕"</button>
+                            <button class="ghost" aria-label=app.text(T::Remove) on:click=move |_| attachment.set(None)>"✕"</button>
                         </div>
                     })}
                     <Show when=move || emoji.get()>
@@ -286,13 +286,13 @@ pub(crate) fn Composer(
                         <FilterFindings found=found scan_ms=scan_ms confirm=confirm reason=reason/>
                     </Show>
                     <div class="compose-row">
-                        <button class="ghost" aria-label=move || app.t(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
-                        <button class="ghost attach" aria-label=move || app.t(T::Attach) title=move || app.t(T::Attach)
+                        <button class="ghost" aria-label=app.text(T::Emoji) on:click=move |_| emoji.update(|v| *v = !*v)>"☺"</button>
+                        <button class="ghost attach" aria-label=app.text(T::Attach) title=app.text(T::Attach)
                             on:click=move |_| { if let Some(i) = file_input.get() { i.click(); } }>"📎"</button>
                         <input type="file" class="hidden-file" accept=ACCEPT node_ref=file_input on:change=picked/>
                         <textarea node_ref=area rows="1"
                             placeholder=move || if attachment.with(|a| a.is_some()) { app.t(T::Caption) } else { app.t(T::TypeMessage) }
-                            title=move || app.t(T::CannedHint)
+                            title=app.text(T::CannedHint)
                             prop:value=move || text.get()
                             on:input=typed
                             on:keydown=move |e: ev::KeyboardEvent| {
@@ -301,7 +301,7 @@ pub(crate) fn Composer(
                                     send();
                                 }
                             }></textarea>
-                        <button class="primary send" aria-label=move || app.t(T::Send) disabled=move || uploading() || ack().is_none() on:click=move |_| send()>{move || app.t(T::Send)}</button>
+                        <button class="primary send" aria-label=app.text(T::Send) disabled=move || uploading() || ack().is_none() on:click=move |_| send()>{app.text(T::Send)}</button>
                     </div>
                 </div>
             </Show>
@@ -334,20 +334,20 @@ fn FilterFindings(
     view! {
         <div class="filter-hits" role="status"
             data-verdict=move || if blocked() { "block" } else { "warn" }
-            data-scan-ms=move || { found.track(); format!("{:.3}", scan_ms.get_value()) }>
+            data-scan-ms=move || { found.track(); crate::decimal(scan_ms.get_value(), 3) }>
             <p class="filter-title">{move || if blocked() { app.t(T::FilterBlocked) } else { app.t(T::FilterWarned) }}</p>
             <p class="filter-terms">{words}</p>
             <Show when=move || !blocked()>
                 <label class="filter-confirm">
                     <input type="checkbox" prop:checked=move || confirm.get()
                         on:change=move |e| confirm.set(event_target_checked(&e))/>
-                    {move || app.t(T::SendAnyway)}
+                    {app.text(T::SendAnyway)}
                 </label>
             </Show>
             <Show when=move || blocked() && app.can(Permission::ComplianceOverride)>
                 <input class="filter-reason" type="text" maxlength="500"
-                    placeholder=move || app.t(T::OverrideReason)
-                    aria-label=move || app.t(T::OverrideReason)
+                    placeholder=app.text(T::OverrideReason)
+                    aria-label=app.text(T::OverrideReason)
                     prop:value=move || reason.get()
                     on:input=move |e| reason.set(event_target_value(&e))/>
             </Show>
@@ -418,15 +418,15 @@ pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
     };
     view! {
         <div class="window-closed">
-            <p>{move || app.t(T::OutsideWindow)}</p>
+            <p>{app.text(T::OutsideWindow)}</p>
             <Show when=move || !open.get()>
-                <button class="primary send-template" on:click=move |_| load()>{move || app.t(T::SendTemplate)}</button>
+                <button class="primary send-template" on:click=move |_| load()>{app.text(T::SendTemplate)}</button>
             </Show>
             <Show when=move || open.get()>
                 {move || match templates.get() {
                     None => view! { <p class="hint">"…"</p> }.into_any(),
                     Some(Err(message)) => view! { <p class="failure">{message}</p> }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! { <p class="hint">{move || app.t(T::NoTemplates)}</p> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="hint">{app.text(T::NoTemplates)}</p> }.into_any(),
                     Some(Ok(list)) => view! {
                         <ul class="templates">
                             {list.into_iter().map(|t| {
@@ -458,8 +458,8 @@ pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
                         }).collect_view()}
                         <p class="preview">{preview}</p>
                         <div class="row">
-                            <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{move || app.t(T::Cancel)}</button>
-                            <button class="primary" disabled=move || values.with(|v| v.iter().any(|x| x.trim().is_empty())) on:click=send>{move || app.t(T::Send)}</button>
+                            <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{app.text(T::Cancel)}</button>
+                            <button class="primary" disabled=move || values.with(|v| v.iter().any(|x| x.trim().is_empty())) on:click=send>{app.text(T::Send)}</button>
                         </div>
                     </div>
                 })}

@@ -7,7 +7,6 @@ use switchboard_shared::protocol::ConversationState;
 use crate::app::{display_name, App};
 use crate::i18n::{self, T};
 use crate::model::{self, Tab};
-use crate::net;
 use crate::shell::*;
 
 /// The height of one inbox row, in CSS pixels (the virtualised list relies on it).
@@ -49,7 +48,7 @@ pub(crate) fn ConversationList() -> impl IntoView {
                         <button role="tab" class="tab" class:active=move || app.inbox.tab.get() == tab
                             aria-selected=move || (app.inbox.tab.get() == tab).to_string()
                             on:click=move |_| app.inbox.tab.set(tab)>
-                            {move || app.t(tab_label(tab))}
+                            {app.text(tab_label(tab))}
                             <Show when=move || { count() > 0 }>
                                 <span class="badge" title=move || i18n::unread(app.session.lang.get(), count())>{count}</span>
                             </Show>
@@ -57,17 +56,17 @@ pub(crate) fn ConversationList() -> impl IntoView {
                     }
                 }).collect_view()}
             </div>
-            <input class="search" type="search" placeholder=move || app.t(T::Search)
+            <input class="search" type="search" placeholder=app.text(T::Search)
                 prop:value=move || app.inbox.query.get()
                 on:input=move |e| app.inbox.query.set(event_target_value(&e))/>
             <div class="rows" node_ref=scroller on:scroll=on_scroll>
                 {move || {
                     if !app.inbox.loaded.get() {
-                        return view! { <p class="hint">{move || app.t(T::Loading)}</p> }.into_any();
+                        return view! { <p class="hint">{app.text(T::Loading)}</p> }.into_any();
                     }
                     let total = rows.with(Vec::len);
                     if total == 0 {
-                        return view! { <p class="hint">{move || app.t(T::NoConversations)}</p> }.into_any();
+                        return view! { <p class="hint">{app.text(T::NoConversations)}</p> }.into_any();
                     }
                     let range = model::visible_range(scroll_top.get(), viewport.get(), ROW_HEIGHT, total, 8);
                     let start = range.start;
@@ -106,7 +105,7 @@ pub(crate) fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoVie
             <span class="main">
                 <span class="line1">
                     <span class="name">{display_name(&c)}</span>
-                    <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
+                    <span class="time">{app.time(at)}</span>
                 </span>
                 <span class="line2">
                     <span class="preview">{row.preview.clone().unwrap_or_else(|| c.tags.join(" · "))}</span>
@@ -146,6 +145,6 @@ pub(crate) fn state_badge(state: Option<ConversationState>) -> impl IntoView {
             ConversationState::Assigned => ("state assigned", T::StateAssigned),
             ConversationState::Resolved => ("state resolved", T::StateResolved),
         };
-        view! { <span class=class>{move || app.t(key)}</span> }
+        view! { <span class=class>{app.text(key)}</span> }
     })
 }

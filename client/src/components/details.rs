@@ -55,16 +55,16 @@ pub(crate) fn Details(
         move || app.can(Permission::ContactsEdit) || app.can(Permission::ConversationsReply);
     view! {
         <aside class="details">
-            <h2>{move || app.t(T::Customer)}</h2>
+            <h2>{app.text(T::Customer)}</h2>
             <dl>
-                <dt>{move || app.t(T::Name)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(display_name).unwrap_or_default())}</dd>
+                <dt>{app.text(T::Name)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(display_name).unwrap_or_default())}</dd>
                 <dt>"WhatsApp"</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.customer.clone()).unwrap_or_default())}</dd>
-                <dt>{move || app.t(T::Number)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.number.to_string()).unwrap_or_default())}</dd>
-                <dt>{move || app.t(T::Assignee)}</dt><dd>{move || agent_name(conversation.with(|c| c.as_ref().and_then(|c| c.assignee.clone())))}</dd>
-                <dt>{move || app.t(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.session.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
+                <dt>{app.text(T::Number)}</dt><dd>{move || conversation.with(|c| c.as_ref().map(|c| c.number.to_string()).unwrap_or_default())}</dd>
+                <dt>{app.text(T::Assignee)}</dt><dd>{move || agent_name(conversation.with(|c| c.as_ref().and_then(|c| c.assignee.clone())))}</dd>
+                <dt>{app.text(T::Waiting)}</dt><dd>{move || conversation.with(|c| c.as_ref().and_then(|c| c.waiting_since)).map(|w| net::format_time(w, app.session.lang.get().locale())).unwrap_or_else(|| "—".into())}</dd>
             </dl>
             <Show when=move || profile.with(|p| p.as_ref().is_some_and(|p| p.conversations.len() > 1))>
-                <h2>{move || app.t(T::CustomerConversations)}</h2>
+                <h2>{app.text(T::CustomerConversations)}</h2>
                 <ul class="customer-conversations">
                     {
                         let current = id_current.clone();
@@ -76,8 +76,8 @@ pub(crate) fn Details(
                                 <li class:current=this on:click=move |_| if !this { app.open_conversation(target.clone()) }>
                                     <b>"+"{c.display_phone_number.clone()}</b>
                                     {state_badge(c.conversation.state)}
-                                    {this.then(|| view! { <span class="hint">" · "{move || app.t(T::ThisConversation)}</span> })}
-                                    <span class="time">{move || net::format_time(at, app.session.lang.get().locale())}</span>
+                                    {this.then(|| view! { <span class="hint">" · "{app.text(T::ThisConversation)}</span> })}
+                                    <span class="time">{app.time(at)}</span>
                                 </li>
                             }
                         }).collect_view()
@@ -87,7 +87,7 @@ pub(crate) fn Details(
             {move || profile.with(|p| p.as_ref().and_then(|p| p.contact.clone()))
                 .filter(|_| app.can(Permission::ContactsRead))
                 .map(|id| view! { <ContactSummary id=id/> })}
-            <h2>{move || app.t(T::Tags)}</h2>
+            <h2>{app.text(T::Tags)}</h2>
             <div class="chips">
                 {move || tags().into_iter().map(|tag| {
                     let id = id_remove.clone();
@@ -121,12 +121,12 @@ pub(crate) fn Details(
                             app.set_tags(id.clone(), all);
                             new_tag.set(String::new());
                         }>
-                            <input placeholder=move || app.t(T::AddTag) prop:value=move || new_tag.get() on:input=move |e| new_tag.set(event_target_value(&e))/>
+                            <input placeholder=app.text(T::AddTag) bind:value=new_tag/>
                         </form>
                     }
                 }
             </Show>
-            <h2>{move || app.t(T::Notes)}</h2>
+            <h2>{app.text(T::Notes)}</h2>
             <Show when=move || app.can(Permission::ConversationsNote)>
                 {
                     let id = id_note.clone();
@@ -138,15 +138,15 @@ pub(crate) fn Details(
                             app.add_note(id.clone(), text);
                             note.set(String::new());
                         }>
-                            <textarea rows="2" placeholder=move || app.t(T::AddNote) prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e))></textarea>
-                            <button class="secondary" type="submit">{move || app.t(T::SaveNote)}</button>
+                            <textarea rows="2" placeholder=app.text(T::AddNote) bind:value=note></textarea>
+                            <button class="secondary" type="submit">{app.text(T::SaveNote)}</button>
                         </form>
                     }
                 }
             </Show>
             <ul class="notes">
                 <For each=move || app.inbox.notes.get() key=|n| n.id.clone() children=move |n| view! {
-                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{move || net::format_time(n.at, app.session.lang.get().locale())}</span><p>{n.text.clone()}</p></li>
+                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{app.time(n.at)}</span><p>{n.text.clone()}</p></li>
                 }/>
             </ul>
         </aside>
@@ -187,8 +187,8 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
     };
     let editable = move || app.can(Permission::ContactsEdit);
     view! {
-        <section class="contact-summary" aria-label=move || app.t(T::Contact)>
-            <h2>{move || app.t(T::Contact)}</h2>
+        <section class="contact-summary" aria-label=app.text(T::Contact)>
+            <h2>{app.text(T::Contact)}</h2>
             {move || contact.get().map(|c| {
                 let current = c.tags.clone();
                 let for_add = c.tags.clone();
@@ -208,7 +208,7 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
                         }).collect_view()}
                     </div>
                     {editable().then(|| view! {
-                        <select aria-label=move || app.t(T::AddTag) on:change=move |e| {
+                        <select aria-label=app.text(T::AddTag) on:change=move |e| {
                             let t = event_target_value(&e);
                             if !t.is_empty() && !for_add.contains(&t) {
                                 let mut all = for_add.clone();
@@ -216,7 +216,7 @@ fn ContactSummary(id: switchboard_shared::ids::ContactId) -> impl IntoView {
                                 set_tags(all);
                             }
                         }>
-                            <option value="">{move || app.t(T::AddTag)}</option>
+                            <option value="">{app.text(T::AddTag)}</option>
                             {move || catalogue.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
                         </select>
                     })}

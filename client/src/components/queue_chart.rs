@@ -27,7 +27,7 @@ pub(crate) fn QueueChart() -> impl IntoView {
             .map(|(t, q)| {
                 let x = (t - t0) as f64 / (t1 - t0) as f64 * 300.0;
                 let y = 60.0 - *q as f64 / max * 56.0;
-                format!("{x:.1},{y:.1}")
+                format!("{},{}", crate::decimal(x, 1), crate::decimal(y, 1))
             })
             .collect::<Vec<_>>()
             .join(" ")

@@ -104,7 +104,7 @@ pub fn format_number(n: f64, locale: &str) -> String {
         .call1(&JsValue::UNDEFINED, &JsValue::from_f64(n))
         .ok()
         .and_then(|v| v.as_string())
-        .unwrap_or_else(|| n.to_string())
+        .unwrap_or_else(|| crate::decimal(n, 3))
 }
 
 /// A short two-tone chime through Web Audio (no sound file to download or cache).

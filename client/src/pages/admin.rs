@@ -56,7 +56,7 @@ pub(crate) fn AdminView() -> impl IntoView {
         <main class="admin">
             <div class="tabs">
                 {move || tabs().into_iter().map(|(tab, label)| view! {
-                    <button class="tab" class:active=move || current.get() == tab on:click=move |_| current.set(tab)>{move || app.t(label)}</button>
+                    <button class="tab" class:active=move || current.get() == tab on:click=move |_| current.set(tab)>{app.text(label)}</button>
                 }).collect_view()}
             </div>
             {move || match current.get() {
@@ -157,13 +157,13 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
         });
     };
     let field = |sig: RwSignal<String>, label: T, kind: &'static str| {
-        view! { <label>{move || app.t(label)}<input type=kind required prop:value=move || sig.get() on:input=move |e| sig.set(event_target_value(&e))/></label> }
+        view! { <label>{app.text(label)}<input type=kind required bind:value=sig/></label> }
     };
     view! {
         <form class="card inline-form" on:submit=create>
             {field(name, T::Name, "text")}
             {field(email, T::Email, "email")}
-            <label>{move || app.t(T::Role)}
+            <label>{app.text(T::Role)}
                 <select on:change=move |e| role.set(event_target_value(&e))>
                     {move || role_names().into_iter().map(|(id, name)| {
                         let selected = id.clone();
@@ -172,10 +172,10 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
                 </select>
             </label>
             {field(password, T::Password, "password")}
-            <button class="primary" type="submit">{move || app.t(T::CreateUser)}</button>
+            <button class="primary" type="submit">{app.text(T::CreateUser)}</button>
         </form>
         <table>
-            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Email)}</th><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::State)}</th></tr></thead>
+            <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Email)}</th><th>{app.text(T::Role)}</th><th>{app.text(T::State)}</th></tr></thead>
             <tbody>
                 {move || users.get().map(|p| p.items).unwrap_or_default().into_iter().map(|u| {
                     let (id_role, id_toggle) = (u.id.to_string(), u.id.to_string());
@@ -190,7 +190,7 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
                             }).collect_view()}
                         </select></td>
                         <td><button class="secondary" on:click=move |_| update(id_toggle.clone(), UpdateUser { disabled: Some(!disabled), ..Default::default() })>
-                            {move || app.t(if disabled { T::Enable } else { T::Disable })}
+                            {app.text(if disabled { T::Enable } else { T::Disable })}
                         </button></td></tr>
                     }
                 }).collect_view()}
@@ -206,7 +206,7 @@ pub(crate) fn RolesAdmin() -> impl IntoView {
     fetch_into("/api/v1/roles", roles);
     view! {
         <table>
-            <thead><tr><th>{move || app.t(T::Role)}</th><th>{move || app.t(T::Permissions)}</th></tr></thead>
+            <thead><tr><th>{app.text(T::Role)}</th><th>{app.text(T::Permissions)}</th></tr></thead>
             <tbody>
                 {move || roles.get().unwrap_or_default().into_iter().map(|r| view! {
                     <tr><td>{r.name}{r.preset.then_some(" ★")}</td>
@@ -224,7 +224,7 @@ pub(crate) fn TeamsAdmin() -> impl IntoView {
     fetch_into("/api/v1/teams", teams);
     view! {
         <table>
-            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Members)}</th><th>{move || app.t(T::Numbers)}</th></tr></thead>
+            <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Members)}</th><th>{app.text(T::Numbers)}</th></tr></thead>
             <tbody>
                 {move || teams.get().unwrap_or_default().into_iter().map(|t| view! {
                     <tr><td>{t.name}</td><td>{t.members.len()}</td><td>{t.numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")}</td></tr>
@@ -241,7 +241,7 @@ pub(crate) fn NumbersAdmin() -> impl IntoView {
     fetch_into("/api/v1/numbers", numbers);
     view! {
         <table>
-            <thead><tr><th>{move || app.t(T::Number)}</th><th>"Phone number ID"</th><th>"WABA"</th></tr></thead>
+            <thead><tr><th>{app.text(T::Number)}</th><th>"Phone number ID"</th><th>"WABA"</th></tr></thead>
             <tbody>
                 {move || numbers.get().unwrap_or_default().into_iter().map(|n| view! {
                     <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{n.phone_number_id.to_string()}</td><td>{n.waba_id.unwrap_or_default()}</td></tr>
@@ -274,17 +274,17 @@ pub(crate) fn RoutingAdmin() -> impl IntoView {
     view! {
         {move || routing.get().map(|r| view! {
             <section class="routing">
-                <p class="hint">{move || app.t(T::RoutingSource)}</p>
+                <p class="hint">{app.text(T::RoutingSource)}</p>
                 <dl>
-                    <dt>{move || app.t(T::Strategy)}</dt><dd>{strategy(&r.strategy)}</dd>
-                    <dt>{move || app.t(T::Capacity)}</dt><dd>{r.capacity}</dd>
-                    <dt>{move || app.t(T::ReplyDeadline)}</dt><dd>{duration(r.reply_deadline_secs)}</dd>
-                    <dt>{move || app.t(T::OfflineGrace)}</dt><dd>{duration(r.offline_grace_secs)}</dd>
-                    <dt>{move || app.t(T::SlaTarget)}</dt><dd>{duration(r.sla_secs)}</dd>
-                    <dt>{move || app.t(T::QueueNotice)}</dt><dd>{if r.queue_notice.is_empty() { "—".to_owned() } else { r.queue_notice.clone() }}</dd>
+                    <dt>{app.text(T::Strategy)}</dt><dd>{strategy(&r.strategy)}</dd>
+                    <dt>{app.text(T::Capacity)}</dt><dd>{r.capacity}</dd>
+                    <dt>{app.text(T::ReplyDeadline)}</dt><dd>{duration(r.reply_deadline_secs)}</dd>
+                    <dt>{app.text(T::OfflineGrace)}</dt><dd>{duration(r.offline_grace_secs)}</dd>
+                    <dt>{app.text(T::SlaTarget)}</dt><dd>{duration(r.sla_secs)}</dd>
+                    <dt>{app.text(T::QueueNotice)}</dt><dd>{if r.queue_notice.is_empty() { "—".to_owned() } else { r.queue_notice.clone() }}</dd>
                 </dl>
                 <table>
-                    <thead><tr><th>{move || app.t(T::Number)}</th><th>{move || app.t(T::Strategy)}</th></tr></thead>
+                    <thead><tr><th>{app.text(T::Number)}</th><th>{app.text(T::Strategy)}</th></tr></thead>
                     <tbody>
                         {r.numbers.iter().map(|n| view! {
                             <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{strategy(&n.strategy)}</td></tr>
@@ -303,11 +303,11 @@ pub(crate) fn KeysAdmin() -> impl IntoView {
     fetch_into("/api/v1/api-keys", keys);
     view! {
         <table>
-            <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Permissions)}</th><th>{move || app.t(T::Created)}</th><th>{move || app.t(T::State)}</th></tr></thead>
+            <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Permissions)}</th><th>{app.text(T::Created)}</th><th>{app.text(T::State)}</th></tr></thead>
             <tbody>
                 {move || keys.get().unwrap_or_default().into_iter().map(|k| view! {
                     <tr><td>{k.name}</td><td>{k.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                    <td>{move || net::format_time(k.created_at, app.session.lang.get().locale())}</td>
+                    <td>{app.time(k.created_at)}</td>
                     <td>{move || app.t(if k.revoked_at.is_some() { T::Disabled } else { T::Active })}</td></tr>
                 }).collect_view()}
             </tbody>
@@ -322,10 +322,10 @@ pub(crate) fn AuditAdmin() -> impl IntoView {
     fetch_into("/api/v1/audit?limit=200", entries);
     view! {
         <table>
-            <thead><tr><th>{move || app.t(T::When)}</th><th>{move || app.t(T::Who)}</th><th>{move || app.t(T::Action)}</th><th>{move || app.t(T::Target)}</th><th>{move || app.t(T::Outcome)}</th></tr></thead>
+            <thead><tr><th>{app.text(T::When)}</th><th>{app.text(T::Who)}</th><th>{app.text(T::Action)}</th><th>{app.text(T::Target)}</th><th>{app.text(T::Outcome)}</th></tr></thead>
             <tbody>
                 {move || entries.get().map(|p| p.items).unwrap_or_default().into_iter().map(|a| view! {
-                    <tr><td>{move || net::format_time(a.at, app.session.lang.get().locale())}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
+                    <tr><td>{app.time(a.at)}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

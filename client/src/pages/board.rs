@@ -26,25 +26,25 @@ pub(crate) fn BoardView() -> impl IntoView {
     view! {
         <main class="board">
             <section class="cards">
-                <div class="stat"><span class="label">{move || app.t(T::Queue)}</span>
+                <div class="stat"><span class="label">{app.text(T::Queue)}</span>
                     <span class="value" data-figure="queue">{move || net::format_number(board().queue_depth as f64, lang().locale())}</span>
                     <span class="sub">{move || board().oldest_queued_since.map(|s| format!("{}: {}", app.t(T::OldestWait), i18n::duration(lang(), app.session.now.get() - s))).unwrap_or_default()}</span></div>
-                <div class="stat"><span class="label">{move || app.t(T::FirstResponseMedian)}</span>
+                <div class="stat"><span class="label">{app.text(T::FirstResponseMedian)}</span>
                     <span class="value">{move || ms(board().first_response_median_ms)}</span>
                     <span class="sub">{move || format!("{}: {}", app.t(T::FirstResponsesToday), net::format_number(board().first_responses_today as f64, lang().locale()))}</span></div>
                 <div class="stat"><span class="label">{move || app.t(T::FirstResponseP90)}</span>
                     <span class="value">{move || ms(board().first_response_p90_ms)}</span></div>
-                <div class="stat"><span class="label">{move || app.t(T::ResolvedLastHour)}</span>
+                <div class="stat"><span class="label">{app.text(T::ResolvedLastHour)}</span>
                     <span class="value">{move || net::format_number(board().resolved_last_hour as f64, lang().locale())}</span></div>
             </section>
             <section class="chart">
-                <h2>{move || app.t(T::Queue)}</h2>
+                <h2>{app.text(T::Queue)}</h2>
                 <QueueChart/>
             </section>
             <section>
-                <h2>{move || app.t(T::AtRisk)}</h2>
+                <h2>{app.text(T::AtRisk)}</h2>
                 <Show when=move || board().at_risk.is_empty()>
-                    <p class="sub">{move || app.t(T::None)}</p>
+                    <p class="sub">{app.text(T::None)}</p>
                 </Show>
                 <ul class="risk">
                     {move || board().at_risk.into_iter().map(|r| {
@@ -55,16 +55,16 @@ pub(crate) fn BoardView() -> impl IntoView {
                                 <button class="link" on:click=move |_| app.open_conversation(id.clone())>{r.conversation.to_string()}</button>
                                 <span>{who}</span>
                                 <span class="wait">{move || i18n::duration(lang(), app.session.now.get() - r.waiting_since)}</span>
-                                {r.breached.then(|| view! { <span class="state breached">{move || app.t(T::Breached)}</span> })}
+                                {r.breached.then(|| view! { <span class="state breached">{app.text(T::Breached)}</span> })}
                             </li>
                         }
                     }).collect_view()}
                 </ul>
             </section>
             <section>
-                <h2>{move || app.t(T::Agents)}</h2>
+                <h2>{app.text(T::Agents)}</h2>
                 <table class="agents">
-                    <thead><tr><th>{move || app.t(T::Name)}</th><th>{move || app.t(T::Presence)}</th><th>{move || app.t(T::State)}</th><th>{move || app.t(T::Load)}</th></tr></thead>
+                    <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Presence)}</th><th>{app.text(T::State)}</th><th>{app.text(T::Load)}</th></tr></thead>
                     <tbody>
                         {move || app.inbox.agents.get().into_iter().map(|a| {
                             let load = board().agents.into_iter().find(|l| l.user == a.user);
@@ -75,8 +75,8 @@ pub(crate) fn BoardView() -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>{a.name.clone()}</td>
-                                    <td><span class=format!("dot {:?}", a.presence).to_lowercase()></span>{move || app.t(presence)}</td>
-                                    <td>{move || app.t(status)}</td>
+                                    <td><span class=format!("dot {:?}", a.presence).to_lowercase()></span>{app.text(presence)}</td>
+                                    <td>{app.text(status)}</td>
                                     <td><div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div><span class="sub">{if capacity == 0 { "—".to_owned() } else { format!("{active}/{capacity}") }}</span></td>
                                 </tr>
                             }

@@ -30,7 +30,7 @@ pub(crate) fn ContactsView() -> impl IntoView {
     let sub = RwSignal::new(Sub::List);
     let tab = move |s: Sub, label: T| {
         view! {
-            <button class="tab" class:active=move || sub.get() == s on:click=move |_| sub.set(s)>{move || app.t(label)}</button>
+            <button class="tab" class:active=move || sub.get() == s on:click=move |_| sub.set(s)>{app.text(label)}</button>
         }
     };
     view! {
@@ -145,23 +145,23 @@ fn ContactList() -> impl IntoView {
         <div class="contacts-split" class:open=move || selected.with(Option::is_some)>
             <section class="contact-list">
                 <div class="filters">
-                    <input type="search" class="search" aria-label=move || app.t(T::SearchContacts)
-                        placeholder=move || app.t(T::SearchContacts)
+                    <input type="search" class="search" aria-label=app.text(T::SearchContacts)
+                        placeholder=app.text(T::SearchContacts)
                         prop:value=move || q.get()
                         on:input=move |e| { q.set(event_target_value(&e)); load(false); }/>
-                    <select aria-label=move || app.t(T::Tags) on:change=move |e| { tag.set(event_target_value(&e)); load(false); }>
-                        <option value="">{move || app.t(T::AllTags)}</option>
+                    <select aria-label=app.text(T::Tags) on:change=move |e| { tag.set(event_target_value(&e)); load(false); }>
+                        <option value="">{app.text(T::AllTags)}</option>
                         {move || tags.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
                     </select>
                 </div>
                 <Show when=move || checked.with(|c| !c.is_empty()) && app.can(Permission::ContactsEdit)>
                     <div class="bulk">
                         <span>{move || format!("{} {}", checked.with(HashSet::len), app.t(T::Selected))}</span>
-                        <select aria-label=move || app.t(T::AddTag) on:change=move |e| bulk_tag.set(event_target_value(&e))>
-                            <option value="">{move || app.t(T::AddTag)}</option>
+                        <select aria-label=app.text(T::AddTag) on:change=move |e| bulk_tag.set(event_target_value(&e))>
+                            <option value="">{app.text(T::AddTag)}</option>
                             {move || tags.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
                         </select>
-                        <button class="primary" on:click=apply_bulk>{move || app.t(T::Apply)}</button>
+                        <button class="primary" on:click=apply_bulk>{app.text(T::Apply)}</button>
                     </div>
                 </Show>
                 <ul class="rows" role="list">
@@ -182,17 +182,17 @@ fn ContactList() -> impl IntoView {
                                     <b>{label}</b>
                                     <span class="muted">{c.phone.clone().unwrap_or_default()}" "{c.country.clone().unwrap_or_default()}</span>
                                     <span class="chips">{c.tags.iter().map(|t| view! { <span class="chip">{t.clone()}</span> }).collect_view()}</span>
-                                    {(c.consent.marketing == Marketing::OptedOut).then(|| view! { <span class="badge out">{move || app.t(T::OptedOut)}</span> })}
+                                    {(c.consent.marketing == Marketing::OptedOut).then(|| view! { <span class="badge out">{app.text(T::OptedOut)}</span> })}
                                 </button>
                             </li>
                         }
                     }).collect_view()}
                 </ul>
                 <Show when=move || items.with(Vec::is_empty)>
-                    <p class="empty">{move || app.t(T::NoContacts)}</p>
+                    <p class="empty">{app.text(T::NoContacts)}</p>
                 </Show>
                 <Show when=move || next.with(Option::is_some)>
-                    <button class="secondary more" on:click=move |_| load(true)>{move || app.t(T::LoadMore)}</button>
+                    <button class="secondary more" on:click=move |_| load(true)>{app.text(T::LoadMore)}</button>
                 </Show>
             </section>
             {move || selected.get().map(|id| view! {
@@ -365,21 +365,21 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
     };
     let lang = move || app.session.lang.get().locale();
     view! {
-        <aside class="contact-panel details" aria-label=move || app.t(T::Contact)>
-            <button class="ghost back" on:click=move |_| on_close.run(())>{move || app.t(T::Back)}</button>
+        <aside class="contact-panel details" aria-label=app.text(T::Contact)>
+            <button class="ghost back" on:click=move |_| on_close.run(())>{app.text(T::Back)}</button>
             {move || contact.get().map(|c| {
                 let current_tags = c.tags.clone();
                 let tags_remove = current_tags.clone();
                 view! {
                     <h2>{c.name.clone().unwrap_or_else(|| c.phone.clone().unwrap_or_default())}</h2>
                     <dl>
-                        <dt>{move || app.t(T::Phone)}</dt><dd>{c.phone.clone().unwrap_or_else(|| "—".into())}</dd>
-                        <dt>{move || app.t(T::Country)}</dt><dd>{c.country.clone().unwrap_or_else(|| "—".into())}</dd>
+                        <dt>{app.text(T::Phone)}</dt><dd>{c.phone.clone().unwrap_or_else(|| "—".into())}</dd>
+                        <dt>{app.text(T::Country)}</dt><dd>{c.country.clone().unwrap_or_else(|| "—".into())}</dd>
                         {c.profile_name.clone().map(|p| view! { <dt>"WhatsApp"</dt><dd>{p}</dd> })}
                         {c.username.clone().map(|u| view! { <dt>"@"</dt><dd>{u}</dd> })}
-                        <dt>{move || app.t(T::LastMessage)}</dt><dd>{c.last_inbound_at.map(|t| net::format_time(t, lang())).unwrap_or_else(|| "—".into())}</dd>
+                        <dt>{app.text(T::LastMessage)}</dt><dd>{c.last_inbound_at.map(|t| net::format_time(t, lang())).unwrap_or_else(|| "—".into())}</dd>
                     </dl>
-                    <h3>{move || app.t(T::Tags)}</h3>
+                    <h3>{app.text(T::Tags)}</h3>
                     <div class="chips">
                         {current_tags.iter().map(|t| {
                             let (t2, list) = (t.clone(), tags_remove.clone());
@@ -390,7 +390,7 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
                         }).collect_view()}
                     </div>
                     <Show when=editable>
-                        <select aria-label=move || app.t(T::AddTag) on:change={
+                        <select aria-label=app.text(T::AddTag) on:change={
                             let list = current_tags.clone();
                             move |e| {
                                 let t = event_target_value(&e);
@@ -401,18 +401,18 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
                                 }
                             }
                         }>
-                            <option value="">{move || app.t(T::AddTag)}</option>
+                            <option value="">{app.text(T::AddTag)}</option>
                             {move || tags.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
                         </select>
                     </Show>
-                    <h3>{move || app.t(T::Consent)}</h3>
-                    <p class="consent"><b>{move || app.t(consent_label(c.consent.marketing))}</b>
-                        {c.consent.evidence.clone().map(|e| view! { " · "{move || app.t(source_label(e.source))}" · "{net::format_time(e.at, lang())}<br/><q>{e.text.clone()}</q> })}
+                    <h3>{app.text(T::Consent)}</h3>
+                    <p class="consent"><b>{app.text(consent_label(c.consent.marketing))}</b>
+                        {c.consent.evidence.clone().map(|e| view! { " · "{app.text(source_label(e.source))}" · "{net::format_time(e.at, lang())}<br/><q>{e.text.clone()}</q> })}
                     </p>
                 }
             })}
             <form class="inline-form" on:submit=save_main>
-                <label>{move || app.t(T::Name)}<input prop:value=move || name.get() disabled=move || !editable() on:input=move |e| name.set(event_target_value(&e))/></label>
+                <label>{app.text(T::Name)}<input prop:value=move || name.get() disabled=move || !editable() on:input=move |e| name.set(event_target_value(&e))/></label>
                 {move || defs.get().into_iter().map(|d| {
                     let key = d.key.clone();
                     let key_in = key.clone();
@@ -435,36 +435,36 @@ pub(crate) fn ContactPanel(id: ContactId, on_close: Callback<()>) -> impl IntoVi
                     };
                     view! { <label>{d.label.clone()}{input}</label> }
                 }).collect_view()}
-                <Show when=editable><button class="primary" type="submit">{move || app.t(T::Save)}</button></Show>
+                <Show when=editable><button class="primary" type="submit">{app.text(T::Save)}</button></Show>
             </form>
             <Show when=editable>
                 <form class="inline-form" on:submit=save_consent>
-                    <label>{move || app.t(T::SetConsent)}
+                    <label>{app.text(T::SetConsent)}
                         <select on:change=move |e| marketing.set(event_target_value(&e))>
-                            <option value="opted_in">{move || app.t(T::OptedIn)}</option>
-                            <option value="opted_out">{move || app.t(T::OptedOut)}</option>
+                            <option value="opted_in">{app.text(T::OptedIn)}</option>
+                            <option value="opted_out">{app.text(T::OptedOut)}</option>
                         </select>
                     </label>
-                    <label>{move || app.t(T::Reason)}<input required prop:value=move || reason.get() on:input=move |e| reason.set(event_target_value(&e))/></label>
-                    <button class="secondary" type="submit">{move || app.t(T::Save)}</button>
+                    <label>{app.text(T::Reason)}<input required bind:value=reason/></label>
+                    <button class="secondary" type="submit">{app.text(T::Save)}</button>
                 </form>
             </Show>
-            <details class="history"><summary>{move || app.t(T::ConsentHistory)}</summary>
+            <details class="history"><summary>{app.text(T::ConsentHistory)}</summary>
                 <ul>{move || history.get().into_iter().map(|e| view! {
-                    <li>{net::format_time(e.at, lang())}" · "{move || app.t(consent_label(e.marketing))}" · "{move || app.t(source_label(e.source))}" · "{e.text.clone()}</li>
+                    <li>{net::format_time(e.at, lang())}" · "{app.text(consent_label(e.marketing))}" · "{app.text(source_label(e.source))}" · "{e.text.clone()}</li>
                 }).collect_view()}</ul>
             </details>
-            <h3>{move || app.t(T::Notes)}</h3>
+            <h3>{app.text(T::Notes)}</h3>
             <Show when=editable>
                 <form class="inline-form" on:submit=add_note>
-                    <textarea rows="2" required aria-label=move || app.t(T::AddNote) prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e))></textarea>
-                    <button class="secondary" type="submit">{move || app.t(T::SaveNote)}</button>
+                    <textarea rows="2" required aria-label=app.text(T::AddNote) bind:value=note></textarea>
+                    <button class="secondary" type="submit">{app.text(T::SaveNote)}</button>
                 </form>
             </Show>
             <ul class="notes">{move || notes.get().into_iter().map(|n| view! {
                 <li><b>{n.author_name.clone()}</b>" · "{net::format_time(n.at, lang())}<p>{n.body.clone()}</p></li>
             }).collect_view()}</ul>
-            <h3>{move || app.t(T::Conversations)}</h3>
+            <h3>{app.text(T::Conversations)}</h3>
             <ul class="conversations">{move || conversations.get().into_iter().map(|c| {
                 let id = c.conversation.id.clone();
                 view! { <li><button class="ghost" on:click=move |_| {
@@ -521,6 +521,7 @@ fn follow(id: ImportId, into: RwSignal<Option<ImportStatus>>) {
 fn ImportWizard() -> impl IntoView {
     let app = expect_context::<App>();
     let region = RwSignal::new(String::from("RU"));
+    let every_row = RwSignal::new(String::new());
     let file = RwSignal::new_local(None::<web_sys::File>);
     let uploading = RwSignal::new(None::<f64>);
     let dry = RwSignal::new(None::<ImportStatus>);
@@ -538,11 +539,15 @@ fn ImportWizard() -> impl IntoView {
         let Some(f) = file.get_untracked() else {
             return;
         };
-        let path = format!(
+        let mut path = format!(
             "/api/v1/contacts/imports?dry_run=true&default_region={}&file_name={}",
             encode(&region.get_untracked()),
             encode(&f.name())
         );
+        let tag = every_row.get_untracked();
+        if !tag.trim().is_empty() {
+            path.push_str(&format!("&tag={}", encode(tag.trim())));
+        }
         let csrf = app.csrf_token();
         dry.set(None);
         real.set(None);
@@ -601,18 +606,18 @@ fn ImportWizard() -> impl IntoView {
     let counts = move |s: &ImportStatus| {
         view! {
             <div class="cards counts">
-                <div class="card stat"><b>{s.total}</b><span>{move || app.t(T::Rows)}</span></div>
-                <div class="card stat"><b>{s.created}</b><span>{move || app.t(T::Create)}</span></div>
-                <div class="card stat"><b>{s.updated}</b><span>{move || app.t(T::Update)}</span></div>
-                <div class="card stat"><b>{s.unchanged}</b><span>{move || app.t(T::Unchanged)}</span></div>
-                <div class="card stat"><b>{s.rejected}</b><span>{move || app.t(T::Rejected)}</span></div>
+                <div class="card stat"><b>{s.total}</b><span>{app.text(T::Rows)}</span></div>
+                <div class="card stat"><b>{s.created}</b><span>{app.text(T::Create)}</span></div>
+                <div class="card stat"><b>{s.updated}</b><span>{app.text(T::Update)}</span></div>
+                <div class="card stat"><b>{s.unchanged}</b><span>{app.text(T::Unchanged)}</span></div>
+                <div class="card stat"><b>{s.rejected}</b><span>{app.text(T::Rejected)}</span></div>
             </div>
         }
     };
     view! {
         <section class="import">
             <div class="card inline-form">
-                <label>{move || app.t(T::ContactFile)}
+                <label>{app.text(T::ContactFile)}
                     <input type="file" accept=".csv,.txt,text/csv,text/plain"
                         on:change=move |e| {
                             use wasm_bindgen::JsCast;
@@ -620,33 +625,36 @@ fn ImportWizard() -> impl IntoView {
                             file.set(input.files().and_then(|f| f.get(0)));
                         }/>
                 </label>
-                <label>{move || app.t(T::DefaultRegion)}
+                <label>{app.text(T::DefaultRegion)}
                     <select on:change=move |e| region.set(event_target_value(&e))>
                         {["RU", "KZ", "BY", "UZ", "KG", "AM", "UA", "US", "GB", "DE", "TR", "AE", "IN", "BR"].into_iter()
                             .map(|r| view! { <option value=r>{r}</option> }).collect_view()}
                     </select>
                 </label>
-                <button class="primary" disabled=move || file.with(Option::is_none) || uploading.get().is_some() on:click=check>{move || app.t(T::CheckFile)}</button>
-                {move || uploading.get().map(|p| view! { <progress max="1" value=p aria-label=move || app.t(T::Uploading)></progress> })}
+                <label>{app.text(T::TagEveryRow)}
+                    <input maxlength="64" bind:value=every_row/>
+                </label>
+                <button class="primary" disabled=move || file.with(Option::is_none) || uploading.get().is_some() on:click=check>{app.text(T::CheckFile)}</button>
+                {move || uploading.get().map(|p| view! { <progress max="1" value=crate::decimal(p, 3) aria-label=app.text(T::Uploading)></progress> })}
             </div>
             {move || dry.get().map(|s| {
                 let rejected: Vec<RowVerdict> = s.preview.iter().filter(|v| v.verdict == Verdict::Reject).cloned().collect();
                 let done = s.state == ImportState::Done;
                 view! {
                     <div class="card preview">
-                        <h3>{move || app.t(T::DryRun)}" · "{s.file_name.clone().unwrap_or_default()}" · "{s.charset.clone()}" · "{s.delimiter.clone()}</h3>
+                        <h3>{app.text(T::DryRun)}" · "{s.file_name.clone().unwrap_or_default()}" · "{s.charset.clone()}" · "{s.delimiter.clone()}</h3>
                         {(s.state == ImportState::Failed).then(|| view! { <p class="error" role="alert">{s.error.clone().unwrap_or_default()}</p> })}
                         {counts(&s)}
                         <table class="mapping"><tbody>
                             {s.mapping.iter().map(|m| view! { <tr><td>{m.header.clone()}</td><td>"→ "{m.field.clone()}</td></tr> }).collect_view()}
                         </tbody></table>
-                        {(!s.new_tags.is_empty()).then(|| view! { <p>{move || app.t(T::NewTags)}": "{s.new_tags.join(", ")}</p> })}
+                        {(!s.new_tags.is_empty()).then(|| view! { <p>{app.text(T::NewTags)}": "{s.new_tags.join(", ")}</p> })}
                         {(!rejected.is_empty()).then(|| view! {
-                            <h4>{move || app.t(T::FirstRejected)}</h4>
+                            <h4>{app.text(T::FirstRejected)}</h4>
                             <ul class="rejects">{rejected.into_iter().map(|v| view! { <li>{v.line}": "{v.reason.unwrap_or_default()}</li> }).collect_view()}</ul>
                         })}
-                        <a class="secondary button" href=format!("/api/v1/contacts/imports/{}/errors", s.id) download="">{move || app.t(T::DownloadRejected)}</a>
-                        <button class="primary" disabled=move || !done || real.with(Option::is_some) on:click=commit>{move || app.t(T::ImportNow)}</button>
+                        <a class="secondary button" href=format!("/api/v1/contacts/imports/{}/errors", s.id) download="">{app.text(T::DownloadRejected)}</a>
+                        <button class="primary" disabled=move || !done || real.with(Option::is_some) on:click=commit>{app.text(T::ImportNow)}</button>
                     </div>
                 }
             })}
@@ -655,19 +663,19 @@ fn ImportWizard() -> impl IntoView {
                 let state = s.state;
                 view! {
                     <div class="card progress">
-                        <h3>{move || app.t(T::Importing)}</h3>
-                        <progress max="1" value=fraction aria-label=move || app.t(T::Importing)></progress>
-                        <p>{format!("{:.0}%", fraction * 100.0)}" · "{format!("{:.0}", s.rows_per_second)}" "{move || app.t(T::RowsPerSecond)}
+                        <h3>{app.text(T::Importing)}</h3>
+                        <progress max="1" value=crate::decimal(fraction, 3) aria-label=app.text(T::Importing)></progress>
+                        <p>{format!("{}%", crate::decimal(fraction * 100.0, 0))}" · "{crate::decimal(s.rows_per_second, 0)}" "{app.text(T::RowsPerSecond)}
                             {s.eta_seconds.map(|e| format!(" · {e} s"))}</p>
                         {counts(&s)}
                         {(state == ImportState::Failed).then(|| view! { <p class="error" role="alert">{s.error.clone().unwrap_or_default()}</p> })}
-                        {(state == ImportState::Undone).then(|| view! { <p role="status">{move || app.t(T::Undone)}" "{s.error.clone().unwrap_or_default()}</p> })}
-                        <a class="secondary button" href=format!("/api/v1/contacts/imports/{}/errors", s.id) download="">{move || app.t(T::DownloadRejected)}</a>
-                        <button class="secondary" disabled=move || state != ImportState::Done on:click=undo>{move || app.t(T::Undo)}</button>
+                        {(state == ImportState::Undone).then(|| view! { <p role="status">{app.text(T::Undone)}" "{s.error.clone().unwrap_or_default()}</p> })}
+                        <a class="secondary button" href=format!("/api/v1/contacts/imports/{}/errors", s.id) download="">{app.text(T::DownloadRejected)}</a>
+                        <button class="secondary" disabled=move || state != ImportState::Done on:click=undo>{app.text(T::Undo)}</button>
                     </div>
                 }
             })}
-            <h3>{move || app.t(T::RecentImports)}</h3>
+            <h3>{app.text(T::RecentImports)}</h3>
             <ul class="imports">{move || history.get().into_iter().map(|s| view! {
                 <li>{s.file_name.clone().unwrap_or_else(|| s.id.to_string())}" · "{s.state.as_str()}{if s.dry_run { " (dry run)" } else { "" }}
                     " · "{s.created}"/"{s.updated}"/"{s.unchanged}"/"{s.rejected}</li>
@@ -797,33 +805,33 @@ fn SegmentEditor() -> impl IntoView {
     view! {
         <section class="segments">
             <form class="card inline-form segment-editor" on:submit=save>
-                <label>{move || app.t(T::SegmentName)}<input required prop:value=move || name.get() on:input=move |e| name.set(event_target_value(&e))/></label>
-                <p class="muted">{move || app.t(T::AllOf)}</p>
+                <label>{app.text(T::SegmentName)}<input required bind:value=name/></label>
+                <p class="muted">{app.text(T::AllOf)}</p>
                 {move || clauses.get().into_iter().enumerate().map(|(i, c)| view! {
                     <div class="clause">
                         <label class="check"><input type="checkbox" prop:checked=c.negate
-                            on:change=move |e| { let on = event_target_checked(&e); edit(i, Box::new(move |c| c.negate = on)); }/>{move || app.t(T::Not)}</label>
-                        <select aria-label=move || app.t(T::Condition) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| { c.kind = v.clone(); c.value.clear(); })); }>
+                            on:change=move |e| { let on = event_target_checked(&e); edit(i, Box::new(move |c| c.negate = on)); }/>{app.text(T::Not)}</label>
+                        <select aria-label=app.text(T::Condition) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| { c.kind = v.clone(); c.value.clear(); })); }>
                             {[("tag", T::Tag), ("country", T::Country), ("consent", T::Consent), ("attribute_set", T::AttributeSet), ("inbound_within", T::InboundWithin), ("open", T::OpenConversation)]
-                                .into_iter().map(|(k, label)| view! { <option value=k selected=c.kind == k>{move || app.t(label)}</option> }).collect_view()}
+                                .into_iter().map(|(k, label)| view! { <option value=k selected=c.kind == k>{app.text(label)}</option> }).collect_view()}
                         </select>
                         {match c.kind.as_str() {
                             "tag" => view! {
-                                <select aria-label=move || app.t(T::Tag) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| c.value = v.clone())); }>
+                                <select aria-label=app.text(T::Tag) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| c.value = v.clone())); }>
                                     <option value="">"—"</option>
                                     {move || tags.get().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()}
                                 </select>
                             }.into_any(),
                             "consent" => view! {
-                                <select aria-label=move || app.t(T::Consent) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| c.value = v.clone())); }>
-                                    <option value="unknown">{move || app.t(T::ConsentUnknown)}</option>
-                                    <option value="opted_in">{move || app.t(T::OptedIn)}</option>
-                                    <option value="opted_out">{move || app.t(T::OptedOut)}</option>
+                                <select aria-label=app.text(T::Consent) on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| c.value = v.clone())); }>
+                                    <option value="unknown">{app.text(T::ConsentUnknown)}</option>
+                                    <option value="opted_in">{app.text(T::OptedIn)}</option>
+                                    <option value="opted_out">{app.text(T::OptedOut)}</option>
                                 </select>
                             }.into_any(),
                             "open" => ().into_any(),
                             _ => view! {
-                                <input aria-label=move || app.t(T::Value) prop:value=c.value.clone()
+                                <input aria-label=app.text(T::Value) prop:value=c.value.clone()
                                     on:change=move |e| { let v = event_target_value(&e); edit(i, Box::new(move |c| c.value = v.clone())); }/>
                             }.into_any(),
                         }}
@@ -831,13 +839,13 @@ fn SegmentEditor() -> impl IntoView {
                             on:click=move |_| { clauses.update(|c| { c.remove(i); }); recount(); }>"×"</button>
                     </div>
                 }).collect_view()}
-                <button class="secondary" type="button" on:click=move |_| { clauses.update(|c| c.push(Clause { kind: "tag".into(), value: String::new(), negate: false })); recount(); }>{move || app.t(T::AddCondition)}</button>
+                <button class="secondary" type="button" on:click=move |_| { clauses.update(|c| c.push(Clause { kind: "tag".into(), value: String::new(), negate: false })); recount(); }>{app.text(T::AddCondition)}</button>
                 <p class="live-count" role="status">{move || match (count.get(), problem.get()) {
                     (_, Some(p)) => p,
                     (Some(n), None) => format!("{} {n}", app.t(T::Matching)),
                     (None, None) => app.t(T::Loading).to_owned(),
                 }}</p>
-                <button class="primary" type="submit" disabled=move || !app.can(Permission::ContactsEdit)>{move || app.t(T::SaveSegment)}</button>
+                <button class="primary" type="submit" disabled=move || !app.can(Permission::ContactsEdit)>{app.text(T::SaveSegment)}</button>
             </form>
             <ul class="segment-list">{move || segments.get().into_iter().map(|s| {
                 let count = RwSignal::new(None::<u64>);

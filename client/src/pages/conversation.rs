@@ -68,7 +68,7 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
     view! {
         <section class="pane conversation" class:with-details=move || details.get()>
             <header class="conv-head">
-                <button class="ghost back" aria-label=move || app.t(T::Back) on:click=move |_| app.close_conversation()>"←"</button>
+                <button class="ghost back" aria-label=app.text(T::Back) on:click=move |_| app.close_conversation()>"←"</button>
                 <div class="who">
                     <strong class="title">{title}</strong>
                     <span class="sub">{move || conversation.with(|c| c.as_ref().map(|c| c.customer.clone()).unwrap_or_default())}</span>
@@ -80,9 +80,9 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
                         move || {
                             let id = id.clone();
                             if resolved() {
-                                view! { <button class="secondary" on:click=move |_| app.command(ClientFrame::Reopen { id: None, conversation: id.clone() })>{move || app.t(T::Reopen)}</button> }.into_any()
+                                view! { <button class="secondary" on:click=move |_| app.command(ClientFrame::Reopen { id: None, conversation: id.clone() })>{app.text(T::Reopen)}</button> }.into_any()
                             } else {
-                                view! { <button class="secondary resolve" on:click=move |_| app.command(ClientFrame::Resolve { id: None, conversation: id.clone() })>{move || app.t(T::Resolve)}</button> }.into_any()
+                                view! { <button class="secondary resolve" on:click=move |_| app.command(ClientFrame::Resolve { id: None, conversation: id.clone() })>{app.text(T::Resolve)}</button> }.into_any()
                             }
                         }
                     }
@@ -91,13 +91,13 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
                     {
                         let id = id_assign.clone();
                         view! {
-                            <select class="assign" aria-label=move || app.t(T::Assign) on:change=move |e| {
+                            <select class="assign" aria-label=app.text(T::Assign) on:change=move |e| {
                                 let agent = event_target_value(&e);
                                 if !agent.is_empty() {
                                     app.command(ClientFrame::Assign { id: None, conversation: id.clone(), agent: agent.as_str().into() });
                                 }
                             }>
-                                <option value="">{move || app.t(T::Assign)}</option>
+                                <option value="">{app.text(T::Assign)}</option>
                                 {move || app.inbox.agents.get().into_iter().filter(|a| a.presence != Presence::Offline).map(|a| view! {
                                     <option value=a.user.to_string()>{a.name.clone()}</option>
                                 }).collect_view()}
@@ -105,12 +105,12 @@ pub(crate) fn ConversationPane(id: ConversationId) -> impl IntoView {
                         }
                     }
                 </Show>
-                <button class="ghost details-toggle" on:click=move |_| details.update(|d| *d = !*d)>{move || app.t(T::Sidebar)}</button>
+                <button class="ghost details-toggle" on:click=move |_| details.update(|d| *d = !*d)>{app.text(T::Sidebar)}</button>
             </header>
             <div class="messages" node_ref=messages on:scroll=on_scroll>
-                {move || app.inbox.transcript.with(|t| t.complete).then(|| view! { <p class="start">{move || app.t(T::StartOfConversation)}</p> })}
+                {move || app.inbox.transcript.with(|t| t.complete).then(|| view! { <p class="start">{app.text(T::StartOfConversation)}</p> })}
                 <Show when=move || app.inbox.loading_older.get()>
-                    <p class="hint">{move || app.t(T::LoadOlder)}</p>
+                    <p class="hint">{app.text(T::LoadOlder)}</p>
                 </Show>
                 <For each=move || app.inbox.transcript.with(|t| t.shown())
                     key=|l| (l.id.clone(), format!("{:?}", l.delivery), l.wamid.clone())

@@ -15,7 +15,7 @@ pub(crate) fn InboxView() -> impl IntoView {
             <ConversationList/>
             {move || match app.inbox.open.get() {
                 Some(id) => view! { <ConversationPane id=id/> }.into_any(),
-                None => view! { <div class="pane empty-pane">{move || app.t(T::Select)}</div> }.into_any(),
+                None => view! { <div class="pane empty-pane">{app.text(T::Select)}</div> }.into_any(),
             }}
         </div>
     }

@@ -50,15 +50,15 @@ pub(crate) fn SettingsView() -> impl IntoView {
         <main class="settings">
             <section class="card account">
                 <p class="who">{who}</p>
-                <label>{move || app.t(T::Language)}" "<LangPicker/></label>
-                <button class="secondary" on:click=move |_| net::ask_to_notify()>{move || app.t(T::Notifications)}</button>
-                <button class="secondary signout" on:click=move |_| app.sign_out()>{move || app.t(T::SignOut)}</button>
+                <label>{app.text(T::Language)}" "<LangPicker/></label>
+                <button class="secondary" on:click=move |_| net::ask_to_notify()>{app.text(T::Notifications)}</button>
+                <button class="secondary signout" on:click=move |_| app.sign_out()>{app.text(T::SignOut)}</button>
             </section>
-            <h2>{move || app.t(T::CannedReplies)}</h2>
+            <h2>{app.text(T::CannedReplies)}</h2>
             <form class="card inline-form" on:submit=add>
-                <label>{move || app.t(T::CannedShortcut)}<input required prop:value=move || shortcut.get() on:input=move |e| shortcut.set(event_target_value(&e))/></label>
-                <label>{move || app.t(T::CannedText)}<textarea required rows="2" prop:value=move || reply.get() on:input=move |e| reply.set(event_target_value(&e))></textarea></label>
-                <button class="primary" type="submit">{move || app.t(T::CannedAdd)}</button>
+                <label>{app.text(T::CannedShortcut)}<input required bind:value=shortcut/></label>
+                <label>{app.text(T::CannedText)}<textarea required rows="2" bind:value=reply></textarea></label>
+                <button class="primary" type="submit">{app.text(T::CannedAdd)}</button>
             </form>
             <ul class="canned-list">
                 {move || app.session.canned.get().into_iter().map(|(s, r)| {
