@@ -83,6 +83,7 @@ macro_rules! texts {
 texts! {
     AppName => "Switchboard", "Switchboard";
     Campaigns => "Campaigns", "Рассылки";
+    SpreadOver => "Spread over, minutes", "Растянуть на, минут";
     TagEveryRow => "Tag every row (optional)", "Метка для всех строк (необязательно)";
     FromFileHint => "For a file of customers: import it on the Contacts page with a tag for every row, then pick that tag here.", "Для файла с клиентами: импортируйте его на странице «Контакты» с меткой для всех строк и выберите здесь эту метку.";
     Costs => "Costs", "Расходы";

@@ -229,6 +229,7 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         ),
         (json!({"start_at": "tomorrow"}), "start_at"),
         (json!({"max_per_second": 0}), "max_per_second"),
+        (json!({"target_minutes": 0}), "target_minutes"),
     ] {
         let a = api
             .send(Method::POST, "campaigns", &owner, body(over.clone()))
@@ -315,6 +316,26 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
     assert_eq!(p.body["total_cost"], "0.7064");
     assert_eq!(p.body["unpriced"], 0);
     assert_eq!(p.body["eta_seconds"], 6, "one a second");
+    // The same campaign spread over an hour: slower than its cap allows, the ETA the hour.
+    let spread = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            body(json!({"name": "Winter sale, spread", "target_minutes": 60})),
+        )
+        .await;
+    assert_eq!(spread.status, StatusCode::CREATED, "{:?}", spread.body);
+    let sp = act(
+        &api,
+        &owner,
+        spread.body["id"].as_str().unwrap(),
+        "preflight",
+    )
+    .await;
+    let eta = sp.body["eta_seconds"].as_u64().unwrap();
+    assert!((3599..=3601).contains(&eta), "{}", sp.body);
+    assert!((sp.body["rate_per_second"].as_f64().unwrap() - 6.0 / 3600.0).abs() < 1e-9);
     assert!(p.body["sample"]["text"]
         .as_str()
         .unwrap()

@@ -66,6 +66,10 @@ pub struct CampaignInput {
     /// Skip a contact who got a campaign message within this many days (none: no cap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap_days: Option<u32>,
+    /// Spread the sends evenly over about this many minutes (an afternoon: 240), never faster
+    /// than the pace above allows; none: as fast as that pace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_minutes: Option<u32>,
     /// Send to each recipient only between these times of day in their own time zone: the
     /// zone of their number's country (docs/campaigns.md says which zone a country with
     /// several uses). `{"from": "09:00", "to": "20:00"}`; none: at any time.

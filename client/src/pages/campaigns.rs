@@ -230,6 +230,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
     );
     let pace = RwSignal::new(String::new());
     let cap = RwSignal::new(String::new());
+    let spread = RwSignal::new(String::new());
     let checked = RwSignal::new(None::<Preflight>);
     let busy = RwSignal::new(false);
 
@@ -287,6 +288,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
                         .map(|n| n.to_string())
                         .unwrap_or_default(),
                 );
+                spread.set(i.target_minutes.map(|n| n.to_string()).unwrap_or_default());
             }
             Err(e) => app.fail(e.message),
         }
@@ -387,6 +389,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
         win_to.track();
         pace.track();
         cap.track();
+        spread.track();
         vars.with(|v| {
             for r in v {
                 r.source.track();
@@ -426,6 +429,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
             time_zone: start_later.get_untracked().then(|| zone.get_untracked()),
             max_per_second: number(pace),
             frequency_cap_days: number(cap),
+            target_minutes: number(spread),
             local_window: windowed.get_untracked().then(|| Interval {
                 from: win_from.get_untracked(),
                 to: win_to.get_untracked(),
@@ -627,6 +631,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
                 <div class="inline">
                     {text_input(pace, T::MaxPerSecond, "number")}
                     {text_input(cap, T::FrequencyCap, "number")}
+                    {text_input(spread, T::SpreadOver, "number")}
                 </div>
             </fieldset>
             <button type="submit" class="primary" disabled=move || busy.get()>{app.text(T::RunPreflight)}</button>

@@ -523,6 +523,14 @@ impl Campaigns {
                 return Err(invalid("max_per_second", "1 to 1,000 messages a second"));
             }
         }
+        if let Some(minutes) = input.target_minutes {
+            if !(1..=10_080).contains(&minutes) {
+                return Err(invalid(
+                    "target_minutes",
+                    "1 minute to 7 days (10,080 minutes)",
+                ));
+            }
+        }
         if let Some(days) = input.frequency_cap_days {
             if !(1..=365).contains(&days) {
                 return Err(invalid("frequency_cap_days", "1 to 365 days"));

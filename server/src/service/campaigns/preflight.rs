@@ -353,7 +353,7 @@ impl Campaigns {
                 unpriced: missing,
             });
         }
-        let rate = self.rate(tenant, &doc.input);
+        let rate = self.rate(tenant, &doc.input, eligible);
         Ok(Preflight {
             audience,
             eligible,
@@ -371,16 +371,50 @@ impl Campaigns {
         })
     }
 
-    /// Messages a second the campaign sends at: its cap, beneath [`TIER_SHARE`] of its numbers'
-    /// tiers together.
-    pub(super) fn rate(&self, tenant: &TenantId, input: &CampaignInput) -> f64 {
+    /// Messages a second the campaign sends its `eligible` recipients at: its cap, beneath
+    /// [`TIER_SHARE`] of its numbers' tiers together, and slower still when a target duration
+    /// spreads them out.
+    pub(super) fn rate(&self, tenant: &TenantId, input: &CampaignInput, eligible: u64) -> f64 {
         let tiers: f64 = input
             .numbers
             .iter()
             .filter_map(|n| self.inner.outbound.entry(tenant, n).ok())
             .map(|e| f64::from(e.mps) * TIER_SHARE)
             .sum();
-        let cap = input.max_per_second.map_or(f64::MAX, f64::from);
-        tiers.min(cap).max(0.1)
+        pace(tiers, input.max_per_second, input.target_minutes, eligible)
+    }
+}
+
+/// The pace of a campaign from its numbers' share of their tiers, its own cap and its target
+/// duration over `eligible` recipients. Never slower than one message an hour (a target longer
+/// than the list needs at that pace), never zero.
+pub(super) fn pace(
+    tiers: f64,
+    cap: Option<u32>,
+    target_minutes: Option<u32>,
+    eligible: u64,
+) -> f64 {
+    let cap = cap.map_or(f64::MAX, f64::from);
+    let spread = match target_minutes {
+        Some(m) if m > 0 => eligible.max(1) as f64 / (f64::from(m) * 60.0),
+        _ => f64::MAX,
+    };
+    tiers.min(cap).min(spread).max(1.0 / 3600.0)
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::pace;
+
+    #[test]
+    fn a_target_duration_slows_the_pace_but_never_speeds_it_up() {
+        // 6,000 recipients over 100 minutes: one a second, beneath the tiers' 200/s.
+        assert_eq!(pace(200.0, None, Some(100), 6_000), 1.0);
+        // A target shorter than the tiers allow changes nothing: the tiers still rule.
+        assert_eq!(pace(200.0, None, Some(1), 1_000_000), 200.0);
+        // The campaign's own cap still applies.
+        assert_eq!(pace(200.0, Some(50), None, 10), 50.0);
+        // One recipient over a week: one message an hour at the slowest.
+        assert_eq!(pace(200.0, None, Some(10_080), 1), 1.0 / 3600.0);
     }
 }

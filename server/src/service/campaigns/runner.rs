@@ -500,12 +500,13 @@ impl Campaigns {
         doc: &CampaignDoc,
         live: &Arc<Live>,
     ) -> Result<Walk, CampaignError> {
-        {
+        let eligible = {
             let mut tally = live.tally.lock().await;
             self.load_tally(tenant, id, &mut tally).await?;
-        }
+            doc.total.saturating_sub(tally.counts().skipped)
+        };
         let generation = live.generation.load(Ordering::SeqCst);
-        let interval = Duration::from_secs_f64(1.0 / self.rate(tenant, &doc.input));
+        let interval = Duration::from_secs_f64(1.0 / self.rate(tenant, &doc.input, eligible));
         let author = format!("campaign:{id}");
         let mut next_at = tokio::time::Instant::now();
         let mut cursor = None;
