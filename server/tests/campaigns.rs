@@ -895,3 +895,88 @@ async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
     assert_eq!(finished["counts"]["sent"], 30);
     running.shutdown().await;
 }
+
+/// Meta answering 5xx for longer than an agent's reply is retried: the campaign waits (its few
+/// sends in hand keep retrying, the rest are not handed over) and, once Meta is back, finishes
+/// with exactly one template per recipient and nobody failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_at_meta_makes_the_campaign_wait_and_loses_nobody() {
+    // Two attempts: a chat send would be given up after one retry, a fifth of a second.
+    let (running, api, owner, _dir) =
+        demo("customers = 0\ndemo_replies = false\n[outbox]\nmax_attempts = 2").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customers = import_tagged(&api, &owner, "outage", "4915133", 12).await;
+    let faults = |rate: f64| {
+        let client = api.client.clone();
+        let url = format!("{sim}/_sim/faults");
+        async move {
+            let r = client
+                .put(url)
+                .json(&json!({"error_5xx_rate": rate}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    faults(1.0).await;
+    let a = api
+        .send(
+            Method::POST,
+            "campaigns",
+            &owner,
+            json!({"name": "Outage", "template": {"name": "seasonal_promo", "language": "en_US"},
+                   "audience": {"tag": "outage"}, "variables": [{"text": "DOWN"}],
+                   "numbers": [number], "max_per_second": 20}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let s = act(&api, &owner, &id, "start").await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+
+    // The outage lasts until Meta has refused the campaign's sends many times over: far past
+    // the two attempts a chat send gets.
+    eventually(
+        "sends refused with 5xx",
+        Duration::from_secs(60),
+        || async {
+            let stats: Value = api
+                .client
+                .get(format!("{sim}/_sim/stats"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (stats["rejected"]["131000"].as_u64().unwrap_or(0) >= 30).then_some(())
+        },
+    )
+    .await;
+    let during = api.get(&format!("campaigns/{id}"), &owner).await.body;
+    assert_eq!(during["state"], "running", "{during}");
+    assert_eq!(during["counts"]["failed"], 0, "{during}");
+    assert_eq!(during["counts"]["sent"], 0, "{during}");
+
+    faults(0.0).await;
+    let done = in_state(
+        &api,
+        &owner,
+        &id,
+        "completed",
+        "the campaign after the outage",
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(done["counts"]["failed"], 0, "{done}");
+    assert_eq!(done["counts"]["sent"], 12, "{done}");
+    for c in &customers {
+        assert_eq!(templates_to(&api, &sim, c).await.len(), 1, "{c}");
+    }
+    running.shutdown().await;
+}

@@ -59,6 +59,9 @@ impl SendState {
     }
 }
 
+/// How a campaign's sends name their author: `campaign:<id>`.
+pub const CAMPAIGN_AUTHOR: &str = "campaign:";
+
 /// A message the business asked to send, kept until WhatsApp accepted or refused it for good.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRecord {
@@ -83,6 +86,11 @@ pub struct OutboxRecord {
 }
 
 impl OutboxRecord {
+    /// The campaign that queued it (its `author` is `campaign:<id>`), if one did.
+    pub fn campaign(&self) -> Option<&str> {
+        self.author.strip_prefix(CAMPAIGN_AUTHOR)
+    }
+
     /// The history record of a sent message (`None` before it is sent).
     pub fn sent_message(&self) -> Option<OutboundRecord> {
         Some(OutboundRecord {

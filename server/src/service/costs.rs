@@ -124,7 +124,7 @@ impl Costs {
                     .await?
                 {
                     Some(send) if send.tenant == *tenant => {
-                        let campaign = send.author.strip_prefix("campaign:").map(str::to_owned);
+                        let campaign = send.campaign().map(str::to_owned);
                         (Some(send.author), campaign)
                     }
                     _ => (None, None),

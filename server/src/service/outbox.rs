@@ -12,7 +12,8 @@
 //!   idempotency key.
 //! - **Retries**: throttling answers (130429, 131056) wait for the governor's backoff and do not
 //!   count against `max_attempts`; transient failures (5xx, connection refused, 131000) back off
-//!   and count; anything else fails the send for good, and `send_failed` tells the agent why.
+//!   and count (a campaign's send keeps trying for up to an hour: the campaign waits out an
+//!   outage); anything else fails the send for good, and `send_failed` tells the agent why.
 //!
 //! Owns: the lanes, the in-doubt set, recovery at start. Must not: check permissions or the
 //! 24-hour window (the caller did), or talk to the Cloud API except through [`Outbound`].
@@ -40,6 +41,11 @@ use crate::store::{Store, StoreError};
 /// Throttling answers in a row after which a send is given up (about an hour at the governor's
 /// 64 s ceiling).
 const MAX_THROTTLED: u32 = 60;
+/// How long a campaign's send keeps retrying transient failures (Meta answering 5xx) beyond
+/// `max_attempts`: an outage of minutes makes a campaign wait, not fail its recipients. The
+/// retries go through the governor like any attempt, so they never exceed the number's tier;
+/// an agent's reply still fails after `max_attempts`, so that the agent hears of it.
+const CAMPAIGN_PATIENCE: Duration = Duration::from_secs(3600);
 /// The longest client key accepted.
 pub const MAX_KEY_CHARS: usize = 100;
 
@@ -376,6 +382,7 @@ impl Shared {
         }
         let mut counted = 0u32;
         let mut throttled = 0u32;
+        let mut failing_since = None::<tokio::time::Instant>;
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return false,
@@ -400,9 +407,11 @@ impl Shared {
             };
             metrics::counter!("switchboard_outbox_failed_attempts_total").increment(1);
             tracing::debug!(send = %send.id, attempt = send.attempts, %error, "send attempt failed");
+            let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+            let patient = send.campaign().is_some() && since.elapsed() < CAMPAIGN_PATIENCE;
             match classify(&error) {
                 Next::Throttled if throttled < MAX_THROTTLED => throttled += 1,
-                Next::Retry if counted + 1 < self.config.max_attempts => {
+                Next::Retry if counted + 1 < self.config.max_attempts || patient => {
                     counted += 1;
                     let pause = error.backoff(counted - 1);
                     tokio::select! {

@@ -507,7 +507,7 @@ impl Campaigns {
         };
         let generation = live.generation.load(Ordering::SeqCst);
         let interval = Duration::from_secs_f64(1.0 / self.rate(tenant, &doc.input, eligible));
-        let author = format!("campaign:{id}");
+        let author = format!("{CAMPAIGN_AUTHOR}{id}");
         let mut next_at = tokio::time::Instant::now();
         let mut cursor = None;
         // Hand-overs run side by side (each waits on the store), started at the pace; every one

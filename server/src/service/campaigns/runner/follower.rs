@@ -154,7 +154,7 @@ impl Campaigns {
                 outbox: Some(send),
                 author: Some(author),
             } => {
-                if let Some(id) = author.strip_prefix("campaign:") {
+                if let Some(id) = author.strip_prefix(CAMPAIGN_AUTHOR) {
                     self.transition(
                         &message.tenant,
                         &CampaignId::new(id.to_owned()),
@@ -168,7 +168,7 @@ impl Campaigns {
                 }
             }
             DomainEvent::SendFailed { send } => {
-                if let Some(id) = send.author.strip_prefix("campaign:") {
+                if let Some(id) = send.campaign() {
                     self.transition(
                         &send.tenant,
                         &CampaignId::new(id.to_owned()),
@@ -197,11 +197,11 @@ impl Campaigns {
                     Some((id, customer)) => (id, customer),
                     // Sent before a start: the outbox's record says whose it is.
                     None => match self.inner.store.get_send(&tenant, &send_id).await? {
-                        Some(send) if send.author.starts_with("campaign:") => (
-                            CampaignId::new(send.author["campaign:".len()..].to_owned()),
-                            send.customer,
-                        ),
-                        _ => return Ok(()),
+                        Some(send) => match send.campaign().map(CampaignId::new) {
+                            Some(id) => (id, send.customer),
+                            None => return Ok(()),
+                        },
+                        None => return Ok(()),
                     },
                 };
                 if to == RecipientState::Read || to == RecipientState::Failed {
@@ -296,7 +296,7 @@ impl Campaigns {
         tenant: &TenantId,
         id: &CampaignId,
     ) -> Result<usize, CampaignError> {
-        let author = format!("campaign:{id}");
+        let author = format!("{CAMPAIGN_AUTHOR}{id}");
         let store = &self.inner.store;
         let mut cursor = None;
         let mut looked = 0;
