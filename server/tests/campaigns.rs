@@ -603,6 +603,11 @@ async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_ti
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     assert_eq!(a.body["local_window"], window);
     let id = a.body["id"].as_str().unwrap().to_owned();
+    // Pre-flight's ETA counts the wait: Tokyo's window opens some 15 hours from now (16 while
+    // Berlin keeps summer time), not in the second the two sends would take.
+    let p = act(&api, &owner, &id, "preflight").await;
+    let eta = p.body["eta_seconds"].as_u64().unwrap();
+    assert!((13 * 3600..=17 * 3600).contains(&eta), "{}", p.body);
     let s = act(&api, &owner, &id, "start").await;
     assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
     let waiting = eventually(

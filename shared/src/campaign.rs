@@ -201,7 +201,8 @@ pub struct Preflight {
     /// US dollars, decimal text.
     pub total_cost: String,
     pub unpriced: u64,
-    /// At the campaign's pace over its numbers' tiers.
+    /// At the campaign's pace over its numbers' tiers, with the waits for each recipient's
+    /// local window when it has one (at most 31 days).
     pub eta_seconds: u64,
     /// Messages a second it will send at.
     pub rate_per_second: f64,

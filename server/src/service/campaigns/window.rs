@@ -36,6 +36,76 @@ pub fn zone_of(wa_id: &str, fallback: &str) -> String {
         .to_owned()
 }
 
+/// The zone of a country (ISO 3166 alpha-2), or `fallback` for one the table lacks or none.
+pub fn zone_of_country(country: &str, fallback: &str) -> String {
+    country_zones()
+        .get(country)
+        .copied()
+        .unwrap_or(fallback)
+        .to_owned()
+}
+
+/// Open-sending steps the ETA simulates at most (the step grows with the campaign's length).
+const ETA_STEPS: u64 = 2_000;
+/// Beyond this the ETA is not worth a number.
+const ETA_HORIZON_SECS: i64 = 31 * 86_400;
+
+/// How long sending `groups` (recipients per zone) at `rate` a second takes from `start`, when
+/// each may be sent to only inside the daily `window` of their zone: the campaign sends to
+/// whoever's window is open, at its pace, and waits when every remaining one's is shut.
+/// Simulated in steps (a minute, longer for long campaigns), jumping over the hours when every
+/// window is shut. `None` past 31 days.
+pub fn eta_seconds(
+    window: &Interval,
+    groups: &[(String, u64)],
+    rate: f64,
+    start: Timestamp,
+) -> Option<u64> {
+    let total: u64 = groups.iter().map(|(_, n)| n).sum();
+    if total == 0 || rate <= 0.0 {
+        return Some(0);
+    }
+    let step = ((total as f64 / rate / ETA_STEPS as f64).ceil() as i64).max(60);
+    let mut open: Vec<(Hours, f64)> = Vec::with_capacity(groups.len());
+    for (zone, n) in groups {
+        let hours = Hours::compile(&every_day(window, zone))
+            .or_else(|_| Hours::compile(&every_day(window, "UTC")))
+            .ok()?;
+        open.push((hours, *n as f64));
+    }
+    let (mut at, mut elapsed) = (start, 0i64);
+    while elapsed <= ETA_HORIZON_SECS {
+        let ready: Vec<usize> = (0..open.len())
+            .filter(|&i| open[i].1 > 0.0 && open[i].0.is_open(at))
+            .collect();
+        if ready.is_empty() {
+            // Every remaining window is shut: on to the first to open.
+            let next = open
+                .iter()
+                .filter(|(_, left)| *left > 0.0)
+                .filter_map(|(h, _)| h.next_open(at))
+                .min()?;
+            let gap = (next.as_second() - at.as_second()).max(1);
+            elapsed += gap;
+            at = next.max(at + jiff::SignedDuration::from_secs(1));
+            continue;
+        }
+        let mut budget = rate * step as f64;
+        for i in ready {
+            let take = open[i].1.min(budget);
+            open[i].1 -= take;
+            budget -= take;
+        }
+        if open.iter().all(|(_, left)| *left <= 0.0) {
+            let used = rate * step as f64 - budget;
+            return Some((elapsed as f64 + used / rate).ceil() as u64);
+        }
+        elapsed += step;
+        at += jiff::SignedDuration::from_secs(step);
+    }
+    None
+}
+
 fn every_day(window: &Interval, zone: &str) -> ScheduleInput {
     let day = vec![window.clone()];
     ScheduleInput {
@@ -209,6 +279,30 @@ mod tests {
             to: "09:00".into()
         })
         .is_err());
+    }
+
+    #[test]
+    fn the_eta_waits_for_each_zone_s_window() {
+        let w = Interval {
+            from: "09:00".into(),
+            to: "10:00".into(),
+        };
+        // 06:00 UTC: Moscow (UTC+3) is open at 09:00 local; Berlin (UTC+1 in winter) opens at
+        // 08:00 UTC, two hours on.
+        let start = at("2026-12-07T06:00:00Z");
+        let moscow = vec![("Europe/Moscow".to_owned(), 60)];
+        assert_eq!(eta_seconds(&w, &moscow, 1.0, start), Some(60));
+        let both = vec![
+            ("Europe/Moscow".to_owned(), 60),
+            ("Europe/Berlin".to_owned(), 60),
+        ];
+        assert_eq!(eta_seconds(&w, &both, 1.0, start), Some(2 * 3600 + 60));
+        // More than an hour's worth at Moscow's window: the rest waits for the next morning.
+        let long = vec![("Europe/Moscow".to_owned(), 3_600 + 60)];
+        assert_eq!(eta_seconds(&w, &long, 1.0, start), Some(86_400 + 60));
+        // Nobody to send to, or a pace that never finishes within the horizon.
+        assert_eq!(eta_seconds(&w, &[], 1.0, start), Some(0));
+        assert_eq!(eta_seconds(&w, &long, 0.0001, start), None);
     }
 
     #[test]
