@@ -470,6 +470,19 @@ async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what
         report["label"], "Winter sale",
         "the line names the campaign: {report}"
     );
+    // The campaign's own page: the estimate it started with against the ledger's actual.
+    let cost = api.get(&format!("campaigns/{id}/cost"), &owner).await;
+    assert_eq!(cost.status, StatusCode::OK, "{:?}", cost.body);
+    assert_eq!(
+        (
+            &cost.body["estimate"],
+            &cost.body["actual"],
+            &cost.body["billed"]
+        ),
+        (&json!("0.7064"), &json!(expected), &json!(5)),
+        "{:?}",
+        cost.body
+    );
     let by_number = api.get("costs?group_by=number", &owner).await;
     assert!(
         by_number.body["lines"]

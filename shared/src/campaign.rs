@@ -331,3 +331,20 @@ pub struct SenderTemplates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// `GET /api/v1/campaigns/{id}/cost`: what pre-flight estimated when the campaign started,
+/// against what Meta priced its messages (the cost ledger's lines for it), in US dollars.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CampaignCost {
+    /// Decimal text; none before it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<String>,
+    /// Decimal text: the ledger's sum so far (statuses keep arriving after it completes).
+    pub actual: String,
+    /// Messages Meta priced, and of them, billed.
+    pub messages: u64,
+    pub billed: u64,
+    /// Billed, but the rate card has no price for them (not in `actual`).
+    pub unpriced: u64,
+}

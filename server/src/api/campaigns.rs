@@ -151,6 +151,12 @@ pub async fn retry(ctx: Ctx) -> ApiResult {
     json(StatusCode::CREATED, &c)
 }
 
+/// `GET campaigns/{id}/cost`: its estimate against the ledger's actual.
+pub async fn cost(ctx: Ctx) -> ApiResult {
+    let cost = ctx.campaigns.cost(&ctx.scope, &id(&ctx)).await?;
+    json(StatusCode::OK, &cost)
+}
+
 /// `GET campaigns/{id}/recipients?state=&cursor=&limit=`.
 pub async fn recipients(ctx: Ctx) -> ApiResult {
     let state = match ctx.req.query("state") {

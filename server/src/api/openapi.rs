@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
 use switchboard_shared::campaign::{
-    Campaign, CampaignInput, Preflight, Recipient, SenderTemplates,
+    Campaign, CampaignCost, CampaignInput, Preflight, Recipient, SenderTemplates,
 };
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
@@ -681,6 +681,13 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             None,
             201,
             Some(schema::<Campaign>),
+        ),
+        ("GET", "campaigns/{id}/cost") => op(
+            "What pre-flight estimated when it started against what Meta priced its messages \
+             so far (the cost ledger), in USD as exact decimal text",
+            None,
+            200,
+            Some(schema::<CampaignCost>),
         ),
         ("GET", "campaigns/{id}/recipients") => Operation {
             query: &[

@@ -775,6 +775,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "campaigns/{id}/cost",
+                P::CampaignsSend,
+                "campaign.cost",
+                h!(campaigns::cost),
+            ),
+            Route::needs(
+                M::GET,
                 "campaigns/{id}/recipients",
                 P::CampaignsSend,
                 "campaign.recipients",

@@ -34,13 +34,13 @@ use serde::{Deserialize, Serialize};
 use switchboard_shared::campaign::*;
 use switchboard_shared::compliance::Verdict;
 use switchboard_shared::contacts::{Filter, Marketing};
-use switchboard_shared::costs::PriceCategory;
+use switchboard_shared::costs::{CostGroup, PriceCategory};
 use switchboard_shared::{CampaignId, PhoneNumberId, TenantId, WaId};
 use tokio_util::sync::CancellationToken;
 
 use super::broker::Broker;
 use super::compliance::WordFilter;
-use super::costs::{utc_day, Costs};
+use super::costs::{utc_day, CostError, Costs};
 use super::outbound::{Outbound, OutboundError};
 use super::outbox::Outbox;
 use crate::auth::{Principal, TenantScope};
@@ -280,6 +280,47 @@ impl Campaigns {
         Err(CampaignError::Conflict(
             "the campaign changed too often at once; try again".into(),
         ))
+    }
+
+    /// What pre-flight estimated when the campaign started against what the ledger holds for
+    /// it: the report by campaign from the day it started to today.
+    pub async fn cost(
+        &self,
+        scope: &TenantScope,
+        id: &CampaignId,
+    ) -> Result<CampaignCost, CampaignError> {
+        let (_, doc) = self.load(scope.tenant(), id).await?;
+        let estimate = doc.preflight.as_ref().map(|p| p.total_cost.clone());
+        let mut cost = CampaignCost {
+            estimate,
+            actual: "0".into(),
+            messages: 0,
+            billed: 0,
+            unpriced: 0,
+        };
+        let Some(started) = doc.started_at else {
+            return Ok(cost);
+        };
+        let from = utc_day(started);
+        let to = utc_day(now_ms())
+            .tomorrow()
+            .unwrap_or(jiff::civil::Date::MAX);
+        let report = self
+            .inner
+            .costs
+            .report(scope, CostGroup::Campaign, from, to)
+            .await
+            .map_err(|e| match e {
+                CostError::Store(e) => CampaignError::Store(e),
+                other => CampaignError::Unavailable(other.to_string()),
+            })?;
+        if let Some(line) = report.lines.into_iter().find(|l| l.key == id.as_str()) {
+            cost.actual = line.amount;
+            cost.messages = line.messages;
+            cost.billed = line.billed;
+            cost.unpriced = line.unpriced;
+        }
+        Ok(cost)
     }
 
     /// Each campaign's name by its id (what a cost report by campaign shows).
