@@ -64,21 +64,10 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         "[outbox]\nin_doubt_grace_secs = 5\n",
     )
     .await?;
-    let mut extra: Vec<String> = [
-        "--waba-id",
-        WABA,
-        "--sent-after-ms",
-        "100",
-        "--delivered-after-ms",
-        "300",
-        "--read-after-ms",
-        "2000",
-        "--unread-rate",
-        "0.5",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let mut extra: Vec<String> = crate::sim::CAMPAIGN_ACCOUNT
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     for (n, mps) in NUMBERS.iter().zip(tiers) {
         extra.extend([
             "--phone-number-id".into(),

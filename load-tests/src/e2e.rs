@@ -795,21 +795,10 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         sim_port,
         &crowd.served.base,
         &[
-            "--waba-id",
-            crate::campaign::WABA,
-            "--sent-after-ms",
-            "100",
-            "--delivered-after-ms",
-            "300",
-            "--read-after-ms",
-            "2000",
-            "--unread-rate",
-            "0.5",
-            "--phone-number-id",
-            crowd::NUMBER,
-            "--number-mps",
-            "80",
-        ],
+            &crate::sim::CAMPAIGN_ACCOUNT[..],
+            &["--phone-number-id", crowd::NUMBER, "--number-mps", "80"],
+        ]
+        .concat(),
     )
     .await?;
 

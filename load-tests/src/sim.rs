@@ -9,6 +9,21 @@ use anyhow::{bail, Context as _, Result};
 use crate::ingest::{pinned, Killed, SECRET};
 use crate::sibling_binary;
 
+/// The campaign scenarios' account and how its statuses follow a send: sent after 0.1 s,
+/// delivered after 0.3 s, half of them read after 2 s.
+pub const CAMPAIGN_ACCOUNT: [&str; 10] = [
+    "--waba-id",
+    crate::campaign::WABA,
+    "--sent-after-ms",
+    "100",
+    "--delivered-after-ms",
+    "300",
+    "--read-after-ms",
+    "2000",
+    "--unread-rate",
+    "0.5",
+];
+
 /// A started simulator; it is killed when this is dropped.
 pub struct Simulator {
     _process: Killed,

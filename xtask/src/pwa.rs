@@ -125,7 +125,7 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
     let profile = if release { "pwa" } else { "pwa-dev" };
     // Leptos' `erase_components`: each component and view becomes one type-erased `AnyView`
     // instead of a deep generic type, so the renderer is not monomorphised once per view
-    // shape. The app behaves the same; the module is about a tenth smaller (docs/benchmarks.md).
+    // shape. The app behaves the same in less WASM (docs/benchmarks.md, the PWA's size).
     // RUSTFLAGS with `--target` reach only the WASM crates, not the host's build cache.
     let rustflags = match std::env::var("RUSTFLAGS") {
         Ok(flags) if !flags.trim().is_empty() => format!("{flags} --cfg erase_components"),

@@ -97,14 +97,38 @@ pub fn format_time(ms: i64, locale: &str) -> String {
 
 /// A number with the locale's grouping (`10,000` / `10 000`).
 pub fn format_number(n: f64, locale: &str) -> String {
+    intl_number(n, locale, &js_sys::Object::new()).unwrap_or_else(|| crate::decimal(n, 3))
+}
+
+/// A decimal amount of US dollars (the server's exact text) as the locale writes money, to
+/// four decimals; the exact text belongs in the element's title, so that nothing is lost to a
+/// float on screen.
+pub fn format_usd(amount: &str, locale: &str) -> String {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"style".into(), &"currency".into());
+    let _ = js_sys::Reflect::set(&options, &"currency".into(), &"USD".into());
+    let _ = js_sys::Reflect::set(&options, &"maximumFractionDigits".into(), &4.into());
+    intl_number(amount.parse().unwrap_or(0.0), locale, &options)
+        .unwrap_or_else(|| format!("${amount}"))
+}
+
+fn intl_number(n: f64, locale: &str, options: &js_sys::Object) -> Option<String> {
     let locales = js_sys::Array::of1(&JsValue::from_str(locale));
-    let format = js_sys::Intl::NumberFormat::new(&locales, &js_sys::Object::new());
-    format
+    js_sys::Intl::NumberFormat::new(&locales, options)
         .format()
         .call1(&JsValue::UNDEFINED, &JsValue::from_f64(n))
         .ok()
         .and_then(|v| v.as_string())
-        .unwrap_or_else(|| crate::decimal(n, 3))
+}
+
+/// The browser's own time zone (`Europe/Moscow`), or UTC.
+pub fn time_zone() -> String {
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| "UTC".to_owned())
 }
 
 /// A short two-tone chime through Web Audio (no sound file to download or cache).

@@ -17,7 +17,7 @@ use switchboard_shared::ids::{CampaignId, PhoneNumberId, SegmentId};
 use switchboard_shared::schedule::Interval;
 
 use crate::app::{encode, App, Progress};
-use crate::i18n::{self, Lang, T};
+use crate::i18n::{self, T};
 use crate::net;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -194,16 +194,6 @@ impl VarRow {
     }
 }
 
-/// The browser's own time zone (`Europe/Moscow`), the schedule's default.
-fn browser_zone() -> String {
-    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-        .resolved_options();
-    js_sys::Reflect::get(&options, &"timeZone".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| "UTC".to_owned())
-}
-
 #[component]
 fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
     let app = expect_context::<App>();
@@ -222,7 +212,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
     let vars = RwSignal::new(Vec::<VarRow>::new());
     let start_later = RwSignal::new(false);
     let start_at = RwSignal::new(String::new());
-    let zone = RwSignal::new(browser_zone());
+    let zone = RwSignal::new(net::time_zone());
     let windowed = RwSignal::new(false);
     let (win_from, win_to) = (
         RwSignal::new("09:00".to_owned()),
@@ -651,23 +641,6 @@ fn skip_label(reason: SkipReason) -> T {
     }
 }
 
-/// A decimal amount of US dollars as the locale writes money (the server's exact text is kept
-/// in the title, so that nothing is lost to a float on screen).
-pub(crate) fn money(amount: &str, lang: Lang) -> String {
-    let n: f64 = amount.parse().unwrap_or(0.0);
-    let locales = js_sys::Array::of1(&lang.locale().into());
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"style".into(), &"currency".into());
-    let _ = js_sys::Reflect::set(&options, &"currency".into(), &"USD".into());
-    let _ = js_sys::Reflect::set(&options, &"maximumFractionDigits".into(), &4.into());
-    js_sys::Intl::NumberFormat::new(&locales, &options)
-        .format()
-        .call1(&wasm_bindgen::JsValue::UNDEFINED, &n.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| format!("${amount}"))
-}
-
 #[component]
 fn PreflightSummary(p: Preflight) -> impl IntoView {
     let app = expect_context::<App>();
@@ -684,7 +657,7 @@ fn PreflightSummary(p: Preflight) -> impl IntoView {
                     let (reason, count) = (s.reason, s.count);
                     view! { <dt class="sub">{app.text(skip_label(reason))}</dt><dd>{n(count)}</dd> }
                 }).collect_view()}
-                <dt>{app.text(T::Cost)}</dt><dd title=title><strong>{move || money(&total, lang())}</strong>{format!(" · {}", p.category)}</dd>
+                <dt>{app.text(T::Cost)}</dt><dd title=title><strong>{move || net::format_usd(&total, lang().locale())}</strong>{format!(" · {}", p.category)}</dd>
                 <dt>{app.text(T::Eta)}</dt><dd>{move || i18n::duration(lang(), p.eta_seconds as i64 * 1000)}{format!(" · {}/s", crate::decimal(p.rate_per_second, 0))}</dd>
             </dl>
             <Show when=move || { p.unpriced > 0 }>
@@ -695,7 +668,7 @@ fn PreflightSummary(p: Preflight) -> impl IntoView {
                 <tbody>
                     {p.cost.iter().map(|c| {
                         let (amount, title) = (c.amount.clone(), c.amount.clone());
-                        view! { <tr><td>{c.country.clone()}</td><td>{n(c.messages)}</td><td title=title>{move || money(&amount, lang())}</td></tr> }
+                        view! { <tr><td>{c.country.clone()}</td><td>{n(c.messages)}</td><td title=title>{move || net::format_usd(&amount, lang().locale())}</td></tr> }
                     }).collect_view()}
                 </tbody>
             </table>
@@ -826,7 +799,7 @@ fn CampaignPage(screen: RwSignal<Screen>, id: CampaignId) -> impl IntoView {
                 {c.preflight.clone().map(|p| view! {
                     <section class="card">
                         <h2>{app.text(T::Estimate)}</h2>
-                        <p>{app.text(T::Cost)}": "<span title=p.total_cost.clone()>{money(&p.total_cost, lang())}</span>" · "{app.text(T::Eta)}" "{i18n::duration(lang(), p.eta_seconds as i64 * 1000)}</p>
+                        <p>{app.text(T::Cost)}": "<span title=p.total_cost.clone()>{net::format_usd(&p.total_cost, lang().locale())}</span>" · "{app.text(T::Eta)}" "{i18n::duration(lang(), p.eta_seconds as i64 * 1000)}</p>
                     </section>
                 })}
             }

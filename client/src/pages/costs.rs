@@ -9,7 +9,6 @@ use switchboard_shared::costs::{CostGroup, CostLine, CostReport, RateCard};
 use crate::app::{encode, App};
 use crate::i18n::T;
 use crate::net;
-use crate::pages::campaigns::money;
 
 fn group_label(g: CostGroup) -> T {
     match g {
@@ -100,7 +99,7 @@ pub(crate) fn CostsView() -> impl IntoView {
                 let top = r.lines.iter().map(|l| l.amount.parse::<f64>().unwrap_or(0.0)).fold(0.0, f64::max);
                 let (total, title) = (r.total.amount.clone(), r.total.amount.clone());
                 view! {
-                    <p class="total">{app.text(T::Total)}": "<strong title=title>{move || money(&total, lang())}</strong>
+                    <p class="total">{app.text(T::Total)}": "<strong title=title>{move || net::format_usd(&total, lang().locale())}</strong>
                         {format!(" · {} ", n(r.total.messages))}{move || app.t(T::Messages).to_lowercase()}
                         {format!(" · {} ", n(r.total.billed))}{move || app.t(T::Billed).to_lowercase()}</p>
                     <Show when=move || { r.total.unpriced > 0 }>
@@ -119,7 +118,7 @@ pub(crate) fn CostsView() -> impl IntoView {
                                         <div class="chart-row">
                                             <span class="label">{shown(l, app)}</span>
                                             <span class="meter"><span style=format!("width:{}%", crate::decimal(width, 1))></span></span>
-                                            <span class="value">{move || money(&amount, lang())}</span>
+                                            <span class="value">{move || net::format_usd(&amount, lang().locale())}</span>
                                         </div>
                                     }
                                 }).collect_view()}
@@ -129,7 +128,7 @@ pub(crate) fn CostsView() -> impl IntoView {
                                 <tbody>
                                     {r.lines.iter().map(|l| {
                                         let (amount, title) = (l.amount.clone(), l.amount.clone());
-                                        view! { <tr><td>{shown(l, app)}</td><td>{n(l.messages)}</td><td>{n(l.billed)}</td><td>{n(l.unpriced)}</td><td title=title>{move || money(&amount, lang())}</td></tr> }
+                                        view! { <tr><td>{shown(l, app)}</td><td>{n(l.messages)}</td><td>{n(l.billed)}</td><td>{n(l.unpriced)}</td><td title=title>{move || net::format_usd(&amount, lang().locale())}</td></tr> }
                                     }).collect_view()}
                                 </tbody>
                             </table>

@@ -335,14 +335,17 @@ impl Campaigns {
             )
             .await?;
         let eligible: u64 = by_country.values().sum();
-        // Recipients by the zone their window is read in, for the ETA.
-        let fallback = doc.input.time_zone.as_deref().unwrap_or("UTC");
-        let mut by_zone: BTreeMap<String, u64> = BTreeMap::new();
-        for (country, n) in &by_country {
-            *by_zone
-                .entry(super::window::zone_of_country(country, fallback))
-                .or_default() += n;
-        }
+        // With a local window, recipients by the zone it is read in, for the ETA.
+        let by_zone = doc.input.local_window.as_ref().map(|_| {
+            let fallback = doc.input.time_zone.as_deref().unwrap_or("UTC");
+            let mut by_zone: BTreeMap<String, u64> = BTreeMap::new();
+            for (country, n) in &by_country {
+                *by_zone
+                    .entry(super::window::zone_of_country(country, fallback))
+                    .or_default() += n;
+            }
+            by_zone
+        });
         let day = utc_day(now_ms());
         let (mut cost, mut total, mut unpriced) = (Vec::new(), Decimal::ZERO, 0);
         for (country, messages) in by_country {
@@ -362,14 +365,14 @@ impl Campaigns {
             });
         }
         let rate = self.rate(tenant, &doc.input, eligible);
-        let eta_seconds = match &doc.input.local_window {
-            None => (eligible as f64 / rate).ceil() as u64,
-            Some(window) => {
+        let eta_seconds = match (&doc.input.local_window, by_zone) {
+            (Some(window), Some(by_zone)) => {
                 let start =
                     crate::domain::instant(doc.start_at_ms.unwrap_or_else(now_ms).max(now_ms()));
                 let groups: Vec<(String, u64)> = by_zone.into_iter().collect();
                 super::window::eta_seconds(window, &groups, rate, start).unwrap_or(31 * 86_400)
             }
+            _ => (eligible as f64 / rate).ceil() as u64,
         };
         Ok(Preflight {
             audience,

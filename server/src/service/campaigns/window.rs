@@ -30,10 +30,10 @@ fn country_zones() -> &'static HashMap<&'static str, &'static str> {
 
 /// The zone a recipient's local time is read in.
 pub fn zone_of(wa_id: &str, fallback: &str) -> String {
-    country_of(wa_id)
-        .and_then(|c| country_zones().get(c.as_str()).copied())
-        .unwrap_or(fallback)
-        .to_owned()
+    match country_of(wa_id) {
+        Some(country) => zone_of_country(country.as_str(), fallback),
+        None => fallback.to_owned(),
+    }
 }
 
 /// The zone of a country (ISO 3166 alpha-2), or `fallback` for one the table lacks or none.
