@@ -93,6 +93,7 @@ pub struct User {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[cfg_attr(feature = "schema", schemars(email))]
     pub email: String,
     pub name: String,
     pub role: String,
@@ -130,6 +131,7 @@ pub struct Role {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     pub permissions: Vec<Permission>,
 }
@@ -148,6 +150,7 @@ pub struct Team {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     #[serde(default)]
     pub members: Vec<UserId>,
@@ -172,6 +175,7 @@ pub struct ApiKey {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     pub permissions: Vec<Permission>,
 }
@@ -496,6 +500,11 @@ pub struct NoteInput {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TagsInput {
+    /// At most 20, each 1 to 40 lowercase letters, digits, `:`, `_`, `-` or `.`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 20), inner(regex(pattern = r"^[a-z0-9:_.-]{1,40}$")))
+    )]
     pub tags: Vec<String>,
 }
 
@@ -505,6 +514,10 @@ pub struct TagsInput {
 #[serde(deny_unknown_fields)]
 pub struct AgentProfile {
     /// Routing skills: `lang:ru`, `skill:billing`, … (matched against conversation tags).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 20), inner(regex(pattern = r"^[a-z0-9:_.-]{1,40}$")))
+    )]
     pub skills: Vec<String>,
     /// Conversations this agent holds at once; `None` for the tenant's default.
     #[serde(default)]

@@ -45,6 +45,7 @@ pub struct Variable {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CampaignInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
     pub name: String,
     pub template: TemplateRef,
     pub audience: Audience,

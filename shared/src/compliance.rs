@@ -115,6 +115,7 @@ pub struct TermList {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermListInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     #[serde(default)]
     pub category: Option<String>,

@@ -221,8 +221,10 @@ pub struct ContactNoteInput {
 #[serde(deny_unknown_fields)]
 pub struct Tag {
     /// 1 to 64 characters, unique in the tenant (case-insensitively).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub name: String,
     /// `#rrggbb`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^#[0-9a-fA-F]{6}$")))]
     pub colour: String,
 }
 
@@ -383,6 +385,7 @@ pub struct Segment {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SegmentInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 120)))]
     pub name: String,
     pub filter: Filter,
 }

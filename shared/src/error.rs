@@ -140,6 +140,12 @@ error_codes! {
     NotReady => "not_ready",
     ShuttingDown => "shutting_down",
     StoreUnavailable => "store_unavailable",
+    /// The disk holding the data is full: nothing was written. The server recovers by itself
+    /// once an operator frees space.
+    StorageFull => "storage_full",
+    /// The data directory cannot be written (mounted read-only, permissions): nothing was
+    /// written.
+    StorageReadOnly => "storage_read_only",
     Internal => "internal",
 }
 

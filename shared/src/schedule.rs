@@ -99,6 +99,7 @@ pub struct OffHoursReply {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100)))]
     pub name: String,
     /// An IANA time zone (`Europe/Moscow`); daylight saving time follows the zone's rules.
     pub time_zone: String,

@@ -5,7 +5,7 @@ use switchboard_shared::api::{AuditEntry, Page};
 use switchboard_shared::ErrorCode;
 
 use super::{json, ApiResult, Ctx, Failure};
-use crate::domain::{AuditQuery, AuditRecord};
+use crate::domain::{AuditQuery, AuditRecord, AUDIT_OUTCOMES};
 use crate::store::{Cursor, MAX_PAGE};
 
 /// The most lines one export holds; narrow the time range for more.
@@ -32,8 +32,9 @@ fn filters(ctx: &Ctx) -> Result<AuditQuery, Failure> {
     let time = |name: &str| -> Result<Option<i64>, Failure> {
         ctx.req
             .query(name)
+            .filter(|v| !v.is_empty())
             .map(|v| {
-                v.parse::<i64>().map_err(|_| {
+                v.parse::<i64>().ok().filter(|ms| *ms >= 0).ok_or_else(|| {
                     Failure::bad_request(format!("{name} is a time in Unix milliseconds"))
                 })
             })
@@ -49,7 +50,15 @@ fn filters(ctx: &Ctx) -> Result<AuditQuery, Failure> {
         actor: text("actor"),
         action: text("action"),
         target: text("target"),
-        outcome: text("outcome"),
+        outcome: match text("outcome") {
+            Some(o) if !AUDIT_OUTCOMES.contains(&o.as_str()) => {
+                return Err(Failure::bad_request(format!(
+                    "outcome is one of {}, not `{o}`",
+                    AUDIT_OUTCOMES.join(", ")
+                )))
+            }
+            o => o,
+        },
         since_ms: time("since")?,
         until_ms: time("until")?,
     })

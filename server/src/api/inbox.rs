@@ -28,6 +28,7 @@ impl From<CommandError> for Failure {
             CommandError::Invalid(_) => StatusCode::BAD_REQUEST,
             CommandError::NotStored
             | CommandError::StoreUnavailable
+            | CommandError::CannotWrite(..)
             | CommandError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
         let mut failure = Failure::new(status, e.code(), e.to_string());

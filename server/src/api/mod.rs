@@ -289,11 +289,8 @@ impl From<StoreError> for Failure {
             StoreError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
             e => {
                 tracing::error!(error = %e, "store failure in the API");
-                Failure::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::StoreUnavailable,
-                    "the store is unavailable; try again",
-                )
+                let (code, message) = e.refusal();
+                Failure::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
             }
         }
     }
@@ -375,6 +372,41 @@ pub struct ApiRequest {
     pub meta: RequestMeta,
 }
 
+/// Rewrites every float in `value` with no fractional part that an `i64` or a `u64` holds
+/// exactly as that integer; whether it changed anything.
+fn whole_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Only where a float is exact: whole and within ±2^53. Beyond, `-9223372036854775809`
+            // would round to `i64::MIN` and be read as a number nobody sent.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            let exact = f.fract() == 0.0 && (-EXACT..=EXACT).contains(&f);
+            exact
+                .then(|| *n = serde_json::Number::from(f as i64))
+                .is_some()
+        }
+        // Every element visited (no short cut): each may change.
+        serde_json::Value::Array(items) => {
+            items
+                .iter_mut()
+                .map(whole_floats_to_integers)
+                .filter(|changed| *changed)
+                .count()
+                > 0
+        }
+        serde_json::Value::Object(fields) => {
+            fields
+                .values_mut()
+                .map(whole_floats_to_integers)
+                .filter(|changed| *changed)
+                .count()
+                > 0
+        }
+        _ => false,
+    }
+}
+
 impl ApiRequest {
     /// The body as JSON of type `T`; a precise 400 otherwise.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
@@ -390,8 +422,29 @@ impl ApiRequest {
                 "send the body as application/json",
             ));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Failure::bad_request(format!("invalid JSON body: {e}")))
+        // Every body is an object. serde would also read a struct from an array of its fields
+        // in order (`[null, null]` as an empty patch), which no document promises.
+        if self.body.trim_ascii_start().first() != Some(&b'{') {
+            return Err(Failure::bad_request(
+                "invalid JSON body: send a JSON object ({…})",
+            ));
+        }
+        match serde_json::from_slice(&self.body) {
+            Ok(value) => Ok(value),
+            // JSON (and JSON Schema, which our OpenAPI document is written in) has one number
+            // type: `5.0` is the integer 5, and some clients' encoders write it so. Read a body
+            // that typed strictly fails on with its whole floats made integers, once, on the
+            // failing path only.
+            Err(e) if e.is_data() => serde_json::from_slice::<serde_json::Value>(&self.body)
+                .ok()
+                .and_then(|mut body| {
+                    whole_floats_to_integers(&mut body)
+                        .then(|| serde_json::from_value::<T>(body).ok())
+                        .flatten()
+                })
+                .ok_or_else(|| Failure::bad_request(format!("invalid JSON body: {e}"))),
+            Err(e) => Err(Failure::bad_request(format!("invalid JSON body: {e}"))),
+        }
     }
 
     pub fn param(&self, i: usize) -> &str {
@@ -493,9 +546,12 @@ pub struct ApiState {
     pub campaigns: crate::service::campaigns::Campaigns,
 }
 
+/// The query's parameters. An empty one (`?tag=`) is left out, for every route alike: forms
+/// send their empty fields so, and the OpenAPI document says so (`allowEmptyValue`).
 fn parse_query(raw: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
+        .filter(|(_, value)| !value.is_empty())
         .collect()
 }
 
@@ -631,15 +687,18 @@ async fn dispatch_inner(
         .iter()
         .filter_map(|r| r.matches(&segments).map(|p| (r, p)))
         .collect();
-    // A literal segment wins over a parameter (`contacts/imports` before `contacts/{id}`).
+    // A literal segment wins over a parameter (`contacts/imports` before `contacts/{id}`), and
+    // the resource it names is the only one the request is about: `GET contacts/bulk-tags` is a
+    // 405 listing bulk-tags' methods, not a read of a contact called "bulk-tags".
     matching.sort_by_key(|(r, _)| r.path.matches('{').count());
-    if matching.is_empty() {
+    let Some(resource) = matching.first().map(|(r, _)| r.path) else {
         return Err(fail(Failure::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
             "no such endpoint",
         )));
-    }
+    };
+    matching.retain(|(r, _)| r.path == resource);
     let Some((route, params)) = matching.iter().find(|(r, _)| r.method == method).cloned() else {
         let allowed: Vec<&str> = matching.iter().map(|(r, _)| r.method.as_str()).collect();
         let mut response = fail(Failure::new(

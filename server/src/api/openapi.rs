@@ -32,7 +32,45 @@ struct Operation {
     status: u16,
     /// `None`: no body (204), or a non-JSON body (described in `summary`).
     response: Option<Make>,
-    query: &'static [(&'static str, &'static str)],
+    query: &'static [Query],
+}
+
+/// A query parameter: its name, what it means, and the values it takes.
+type Query = (&'static str, &'static str, Kind);
+
+/// What a query parameter's values look like, for the document's schema (and so for clients'
+/// generators and for schemathesis, which sends what the schema allows).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Free text.
+    Text,
+    /// A page size: 1 to this many.
+    Limit(u32),
+    /// A time in Unix milliseconds.
+    Millis,
+    /// A calendar day, `YYYY-MM-DD`.
+    Day,
+    /// `true` or `false`.
+    Flag,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Required free text (the operation means nothing without it).
+    Needed,
+}
+
+impl Kind {
+    fn schema(self) -> Value {
+        match self {
+            Kind::Text => json!({"type": "string"}),
+            Kind::Needed => json!({"type": "string", "minLength": 1}),
+            Kind::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
+            Kind::Millis => json!({"type": "integer", "minimum": 0}),
+            Kind::Day => json!({"type": "string",
+                                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
+            Kind::Flag => json!({"type": "boolean"}),
+            Kind::OneOf(values) => json!({"type": "string", "enum": values}),
+        }
+    }
 }
 
 const fn op(
@@ -50,10 +88,9 @@ const fn op(
     }
 }
 
-const PAGED: &[(&str, &str)] = &[
-    ("cursor", "the `next` of the previous page"),
-    ("limit", "items per page"),
-];
+const CURSOR: Query = ("cursor", "the `next` of the previous page", Kind::Text);
+const LIMIT: Query = ("limit", "items per page (at most 500)", Kind::Limit(500));
+const PAGED: &[Query] = &[CURSOR, LIMIT];
 
 /// Every route's operation. Adding a route without adding it here fails the unit test.
 fn operation(method: &str, path: &str) -> Option<Operation> {
@@ -176,14 +213,18 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ("DELETE", "api-keys/{id}") => op("Revoke an API key", None, 204, None),
         ("GET", "audit") => Operation {
             query: &[
-                ("actor", "`user:u_…`, `api_key:k_…`"),
-                ("action", "an action, or a prefix such as `user`"),
-                ("target", "`user:u_…`, `conversation:c_…`, …"),
-                ("outcome", "`ok`, `denied` or `failed`"),
-                ("since", "Unix milliseconds"),
-                ("until", "Unix milliseconds"),
-                ("cursor", "the `next` of the previous page"),
-                ("limit", "items per page"),
+                ("actor", "`user:u_…`, `api_key:k_…`", Kind::Text),
+                ("action", "an action, or a prefix such as `user`", Kind::Text),
+                ("target", "`user:u_…`, `conversation:c_…`, …", Kind::Text),
+                (
+                    "outcome",
+                    "`ok`, `denied`, `failed` or `not_found`",
+                    Kind::OneOf(&crate::domain::AUDIT_OUTCOMES),
+                ),
+                ("since", "Unix milliseconds", Kind::Millis),
+                ("until", "Unix milliseconds", Kind::Millis),
+                CURSOR,
+                LIMIT,
             ],
             ..op(
                 "The audit log, newest first",
@@ -193,7 +234,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "audit/export") => Operation {
-            query: &[("format", "`jsonl` or `csv`")],
+            query: &[("format", "`jsonl` or `csv`", Kind::OneOf(&["jsonl", "csv"]))],
             ..op(
                 "The whole audit log as JSON lines or CSV (a file download)",
                 None,
@@ -215,11 +256,11 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("GET", "conversations") => Operation {
             query: &[
-                ("state", "`queued` or `assigned`"),
-                ("assignee", "`me`, `none` or a user id"),
-                ("number", "a phone_number_id"),
-                ("cursor", "the `next` of the previous page"),
-                ("limit", "items per page (at most 200)"),
+                ("state", "`queued` or `assigned`", Kind::OneOf(&["queued", "assigned"])),
+                ("assignee", "`me`, `none` or a user id", Kind::Text),
+                ("number", "a phone_number_id", Kind::Text),
+                CURSOR,
+                ("limit", "items per page (at most 200)", Kind::Limit(200)),
             ],
             ..op(
                 "The open inbox the caller may see, by id",
@@ -253,6 +294,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             query: &[(
                 "filename",
                 "the file's name, shown to the customer for documents",
+                Kind::Text,
             )],
             ..op(
                 "Upload a file to send: the body is the file, `Content-Type` its type; \
@@ -307,11 +349,11 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         },
         ("GET", "contacts") => Operation {
             query: &[
-                ("q", "a name prefix, or a number prefix (digits; needs `contacts.phone.view`); at least two characters"),
-                ("tag", "only contacts with this tag"),
-                ("segment", "a segment's members (alone, without q or tag)"),
-                ("cursor", "the `next` of the previous page"),
-                ("limit", "items per page (at most 500)"),
+                ("q", "a name prefix, or a number prefix (digits; needs `contacts.phone.view`); at least two characters", Kind::Text),
+                ("tag", "only contacts with this tag", Kind::Text),
+                ("segment", "a segment's members (alone, without q or tag)", Kind::Text),
+                CURSOR,
+                LIMIT,
             ],
             ..op(
                 "Contacts: by name or number prefix when searching, else by id",
@@ -334,9 +376,9 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("GET", "contacts/export") => Operation {
             query: &[
-                ("format", "`csv` (default; formula cells guarded) or `jsonl`"),
-                ("tag", "only contacts with this tag"),
-                ("segment", "only a segment's members"),
+                ("format", "`csv` (default; formula cells guarded) or `jsonl`", Kind::OneOf(&["csv", "jsonl"])),
+                ("tag", "only contacts with this tag", Kind::Text),
+                ("segment", "only a segment's members", Kind::Text),
             ],
             ..op(
                 "Every matching contact, streamed as a file download; numbers masked without                  `contacts.phone.view`",
@@ -353,12 +395,12 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("POST", "contacts/imports") => Operation {
             query: &[
-                ("dry_run", "`true`: decide every row and write only the report"),
-                ("default_region", "ISO 3166 code for national numbers (`RU`)"),
-                ("charset", "the file's charset when it is not detected (or use `Content-Type: text/csv; charset=…`)"),
-                ("mapping", "JSON object of header to field: phone, name, first_name, last_name, tags, marketing, attribute:<key>, ignore"),
-                ("file_name", "the file's name, shown in the import list"),
-                ("tag", "a tag every row gets besides its own (a campaign's audience from a file)"),
+                ("dry_run", "`true`: decide every row and write only the report", Kind::Flag),
+                ("default_region", "ISO 3166 code for national numbers (`RU`)", Kind::Text),
+                ("charset", "the file's charset when it is not detected (or use `Content-Type: text/csv; charset=…`)", Kind::Text),
+                ("mapping", "JSON object of header to field: phone, name, first_name, last_name, tags, marketing, attribute:<key>, ignore", Kind::Text),
+                ("file_name", "the file's name, shown in the import list", Kind::Text),
+                ("tag", "a tag every row gets besides its own (a campaign's audience from a file)", Kind::Text),
             ],
             ..op(
                 "Import contacts from a CSV file (the body, up to `contacts.import_max_mib`):                  202 with the import's id, then follow it on the `contacts` topic or read it;                  a file that cannot be imported at all is refused at once (422 `bad_file`, 415                  `unknown_charset`, 413)",
@@ -451,7 +493,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Tag>),
         ),
         ("DELETE", "tags") => Operation {
-            query: &[("name", "the tag")],
+            query: &[("name", "the tag", Kind::Needed)],
             ..op(
                 "Remove a tag from the catalogue and from every contact",
                 None,
@@ -572,6 +614,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 "replace",
                 "`true`: the calendar's days replace the schedule's closed days; `false` \
                  (default): they are added",
+                Kind::Flag,
             )],
             ..op(
                 "Read a holiday calendar (an .ics file, as the body) into closed days; events \
@@ -691,9 +734,9 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("GET", "campaigns/{id}/recipients") => Operation {
             query: &[
-                ("state", "queued, sent, delivered, read, replied, failed or skipped"),
-                ("cursor", "the `next` of the previous page"),
-                ("limit", "items per page"),
+                ("state", "queued, sent, delivered, read, replied, failed or skipped", Kind::OneOf(&["queued", "sent", "delivered", "read", "replied", "failed", "skipped"])),
+                CURSOR,
+                LIMIT,
             ],
             ..op(
                 "A page of the campaign's recipients with their state and reason (numbers \
@@ -708,9 +751,10 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 (
                     "group_by",
                     "month (default), number, team, campaign, country or category",
+                    Kind::OneOf(&["month", "number", "team", "campaign", "country", "category"]),
                 ),
-                ("from", "first day, YYYY-MM-DD, UTC (default: this month's first)"),
-                ("to", "day after the last, YYYY-MM-DD, UTC (default: next month's first)"),
+                ("from", "first day, YYYY-MM-DD, UTC (default: this month's first)", Kind::Day),
+                ("to", "day after the last, YYYY-MM-DD, UTC (default: next month's first)", Kind::Day),
             ],
             ..op(
                 "What Meta priced, summed by a group: messages, billed, unpriced (billed but \
@@ -722,8 +766,8 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         },
         ("GET", "costs/charges") => Operation {
             query: &[
-                ("from", "first day, YYYY-MM-DD, UTC"),
-                ("to", "day after the last, YYYY-MM-DD, UTC"),
+                ("from", "first day, YYYY-MM-DD, UTC", Kind::Day),
+                ("to", "day after the last, YYYY-MM-DD, UTC", Kind::Day),
             ],
             ..op(
                 "Every priced message of the range as CSV (text/csv), one line each, to \
@@ -847,6 +891,12 @@ fn error_schema(generator: &mut SchemaGenerator) -> Value {
     })
 }
 
+/// The `{name}` segments of a route's path, in order.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut generator = SchemaGenerator::new(
@@ -861,14 +911,16 @@ pub fn document() -> Value {
             continue;
         };
         let mut parameters: Vec<Value> = Vec::new();
-        if route.path.contains("{id}") {
+        for name in path_parameters(route.path) {
             parameters.push(
-                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
             );
         }
-        for (name, description) in op.query {
-            parameters.push(json!({"name": name, "in": "query", "required": false,
-                                   "description": description, "schema": {"type": "string"}}));
+        for (name, description, kind) in op.query {
+            let required = matches!(kind, Kind::Needed);
+            parameters.push(json!({"name": name, "in": "query", "required": required,
+                                   "allowEmptyValue": !required,
+                                   "description": description, "schema": kind.schema()}));
         }
         let mut responses = Map::new();
         let success = match op.response {
@@ -930,7 +982,8 @@ pub fn document() -> Value {
             "version": "1",
             "description": "Conversations, inbox actions, administration and the audit log. Live \
                 events come over the WebSocket API at /ws (docs/protocol.md). Every write \
-                authenticated by cookie needs the X-CSRF-Token header; bearer credentials do not.",
+                authenticated by cookie needs the X-CSRF-Token header; bearer credentials do not. \
+                A query parameter sent empty (`?tag=`) is the same as one left out.",
         },
         "paths": paths,
         "components": {
@@ -970,6 +1023,19 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(operations, routes().len());
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                let named: Vec<&str> = path_parameters(path).collect();
+                assert_eq!(declared, named, "{method} {path}: path parameters");
+            }
+        }
         assert_eq!(
             doc["paths"]["/api/v1/conversations/{id}/messages"]["post"]["responses"]["202"]
                 ["content"]["application/json"]["schema"]["$ref"],

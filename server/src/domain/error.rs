@@ -57,6 +57,9 @@ pub enum CommandError {
     Conflict(String),
     #[error("the store is unavailable; try again")]
     StoreUnavailable,
+    /// The disk is full or the data read-only: the code says which, the message what to do.
+    #[error("{1}")]
+    CannotWrite(ErrorCode, &'static str),
     #[error("the server is shutting down; try again")]
     ShuttingDown,
 }
@@ -82,6 +85,7 @@ impl CommandError {
             Self::NoWaba(_) => ErrorCode::NoWaba,
             Self::SendFailed(_) => ErrorCode::SendFailed,
             Self::NotStored | Self::StoreUnavailable => ErrorCode::StoreUnavailable,
+            Self::CannotWrite(code, _) => *code,
             Self::Invalid(_) => ErrorCode::BadRequest,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::ShuttingDown => ErrorCode::ShuttingDown,

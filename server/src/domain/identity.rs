@@ -128,6 +128,10 @@ pub struct TeamRecord {
     pub created_at: UnixMillis,
 }
 
+/// How an audited action ended: done, refused by a permission, failed (a wrong password), or
+/// aimed at something that does not exist (or that the caller may not see).
+pub const AUDIT_OUTCOMES: [&str; 4] = ["ok", "denied", "failed", "not_found"];
+
 /// One line of the append-only audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -143,7 +147,7 @@ pub struct AuditRecord {
     pub action: String,
     /// What it happened to (`user:u_…`, `role:r_…`), when anything.
     pub target: Option<String>,
-    /// `ok`, `denied` or `failed`.
+    /// One of [`AUDIT_OUTCOMES`].
     pub outcome: String,
     /// Where from: the client address (after trusted proxies), when known.
     pub ip: Option<String>,

@@ -562,9 +562,7 @@ where
                 InboundError::Malformed(_) => {
                     (StatusCode::BAD_REQUEST, ErrorCode::MalformedWebhook)
                 }
-                InboundError::Store(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::StoreUnavailable)
-                }
+                InboundError::Store(e) => (StatusCode::SERVICE_UNAVAILABLE, e.refusal().0),
             };
             metrics::counter!("switchboard_webhook_rejected_total", "reason" => code.as_str())
                 .increment(1);

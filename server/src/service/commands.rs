@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use switchboard_shared::{ConversationId, Permission, UserId};
+use switchboard_shared::{ConversationId, ErrorCode, Permission, UserId};
 
 use super::compliance::{screening_audit, FilterAck, WordFilter};
 use super::inbox::{Inbox, InboxError};
@@ -62,7 +62,10 @@ impl From<StoreError> for CommandError {
             StoreError::Conflict(m) => CommandError::Conflict(m),
             e => {
                 tracing::error!(error = %e, "store failure in a command");
-                CommandError::StoreUnavailable
+                match e.refusal() {
+                    (ErrorCode::StoreUnavailable, _) => CommandError::StoreUnavailable,
+                    (code, message) => CommandError::CannotWrite(code, message),
+                }
             }
         }
     }

@@ -42,6 +42,13 @@ pub enum StoreError {
     /// so logs and callers can see the whole chain. The operation may be retried.
     #[error("store unavailable: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The disk holding the data is full; nothing of the operation was written. It may be
+    /// retried once there is space again.
+    #[error("the disk is full: {0}")]
+    Full(String),
+    /// The data cannot be written (a read-only file system, permissions); nothing was written.
+    #[error("the store is read-only: {0}")]
+    ReadOnly(String),
     /// Stored data or a cursor could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -54,6 +61,29 @@ pub enum StoreError {
     /// A unique value (an email) is taken.
     #[error("conflict: {0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// Why a write could not happen, for callers: the wire code and a sentence an operator can
+    /// act on. A full disk and a read-only data directory are told apart from the rest.
+    pub fn refusal(&self) -> (switchboard_shared::ErrorCode, &'static str) {
+        use switchboard_shared::ErrorCode;
+        match self {
+            StoreError::Full(_) => (
+                ErrorCode::StorageFull,
+                "the server's disk is full: nothing was written; it works again as soon as \
+                 space is freed",
+            ),
+            StoreError::ReadOnly(_) => (
+                ErrorCode::StorageReadOnly,
+                "the server's data directory cannot be written: nothing was written",
+            ),
+            _ => (
+                ErrorCode::StoreUnavailable,
+                "the store is unavailable; try again",
+            ),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

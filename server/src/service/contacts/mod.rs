@@ -81,10 +81,11 @@ impl From<StoreError> for ContactError {
             StoreError::Conflict(m) => Self::conflict(ErrorCode::Conflict, m),
             e => {
                 tracing::error!(error = %e, "store failure in a contact command");
+                let (code, message) = e.refusal();
                 Self {
                     kind: ErrorKind::Unavailable,
-                    code: ErrorCode::StoreUnavailable,
-                    message: "the store is unavailable; try again".into(),
+                    code,
+                    message: message.into(),
                 }
             }
         }

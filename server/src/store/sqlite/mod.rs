@@ -79,8 +79,32 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+/// A driver's error as the store's. SQLite's "disk full" and "read-only" are told apart, so that
+/// callers can say why nothing was written (and an operator what to fix).
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    match (&e as &dyn std::any::Any).downcast_ref::<rusqlite::Error>() {
+        Some(sqlite) if cannot_write(sqlite) => refused(sqlite),
+        _ => StoreError::Backend(Box::new(e)),
+    }
+}
+
+/// Whether SQLite refused a write for want of space or of permission to write.
+fn cannot_write(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DiskFull | ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+    )
+}
+
+/// A failed commit (or any SQLite error) as the store's error, by what it means.
+fn refused(e: &rusqlite::Error) -> StoreError {
+    use rusqlite::ffi::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen) => StoreError::ReadOnly(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
 }
 
 impl SqliteStore {

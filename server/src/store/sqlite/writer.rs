@@ -25,7 +25,7 @@ pub(super) trait Job: Send {
     fn fail(&mut self, error: StoreError);
     /// Answers the caller once the group's fate is known: its own result when the transaction
     /// committed, the commit's error when it did not.
-    fn finish(self: Box<Self>, committed: &Result<(), String>);
+    fn finish(self: Box<Self>, committed: &Result<(), rusqlite::Error>);
 }
 
 /// A job with a typed result.
@@ -64,10 +64,10 @@ where
         self.result = Some(Err(error));
     }
 
-    fn finish(self: Box<Self>, committed: &Result<(), String>) {
+    fn finish(self: Box<Self>, committed: &Result<(), rusqlite::Error>) {
         let outcome = match committed {
             Ok(()) => self.result.unwrap_or(Err(StoreError::Closed)),
-            Err(e) => Err(StoreError::Unavailable(e.clone())),
+            Err(e) => Err(super::refused(e)),
         };
         // The caller may have gone away (client disconnected); the data is committed anyway.
         let _ = self.reply.send(outcome);
@@ -128,8 +128,8 @@ fn commit_group(
     conn: &mut Connection,
     jobs: &mut [Box<dyn Job>],
     keys: &IdKeys,
-) -> Result<(), String> {
-    let mut tx = conn.transaction().map_err(|e| e.to_string())?;
+) -> Result<(), rusqlite::Error> {
+    let mut tx = conn.transaction()?;
     for job in jobs.iter_mut() {
         match tx.savepoint_with_name("job") {
             Ok(sp) => {
@@ -143,7 +143,7 @@ fn commit_group(
             Err(e) => job.fail(unavailable(e)),
         }
     }
-    tx.commit().map_err(|e| e.to_string())
+    tx.commit()
 }
 
 /// The WAL size past which the writer checkpoints it whole and truncates it (see `writer_loop`).
