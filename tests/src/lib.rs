@@ -129,13 +129,23 @@ impl ServerProcess {
     /// Starts a server with `extra` TOML appended to `listen`/`data_dir`.
     pub fn start(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        Self::start_in(dir, &data, extra)
+    }
+
+    /// As [`ServerProcess::start`], keeping the data in `data` (a file system made for a test).
+    pub fn start_at(data: &Path, extra: &str) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), data, extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, data: &Path, extra: &str) -> Self {
         let port = free_port();
         let config = dir.path().join("switchboard.toml");
         std::fs::write(
             &config,
             format!(
                 "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{extra}",
-                dir.path().join("data").display()
+                data.display()
             ),
         )
         .expect("write config");

@@ -12,9 +12,12 @@
 //! - `cargo xtask layers`: the module graph of `server` and `shared`, checked (no cycles, layers).
 //! - `cargo xtask browser [N]`: the browser tests N times in a row (5 by default).
 //! - `cargo xtask fuzz [--secs N] [TARGET…]`: each fuzz target (`fuzz/`) for N seconds.
+//! - `cargo xtask api-fuzz [--examples N]`: schemathesis against the server, from its OpenAPI
+//!   document, N examples per operation.
 //!
 //! Installs are idempotent and use only rustup (the wasm target; the nightly toolchain for
-//! fuzzing), crates.io (cargo-fuzz, pinned, into cargo's bin directory), PyPI (pywa, pinned, in `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
+//! fuzzing), crates.io (cargo-fuzz, pinned, into cargo's bin directory), PyPI (pywa and schemathesis,
+//! pinned, in `.tools/`), npm (binaryen and playwright-core, pinned by `tests/browser/package-lock.json`)
 //! and Debian's chromium package; nothing is downloaded twice.
 
 use std::path::{Path, PathBuf};
@@ -78,24 +81,36 @@ pub(crate) fn ensure_wasm_target() -> Result<()> {
 /// client of our WebSocket API, `tests/interop/protocol_client.py`).
 const INTEROP_PACKAGES: &[&str] = &["pywa==4.5.0", "websockets==15.0.1"];
 
+/// schemathesis, for API fuzzing from our OpenAPI document (`tests/tests/api_fuzz.rs`), pinned,
+/// in a virtualenv of its own (its dependencies and pywa's need not agree).
+const SCHEMATHESIS_PACKAGES: &[&str] = &["schemathesis==4.32.5"];
+
 fn ensure_interop_python() -> Result<PathBuf> {
-    let venv = root().join(".tools/pywa-venv");
+    Ok(ensure_venv("pywa-venv", INTEROP_PACKAGES)?.join("bin/python"))
+}
+
+/// The schemathesis executable.
+fn ensure_schemathesis() -> Result<PathBuf> {
+    Ok(ensure_venv("schemathesis-venv", SCHEMATHESIS_PACKAGES)?.join("bin/schemathesis"))
+}
+
+/// A virtualenv `.tools/<name>` with `packages` installed, made once (a marker file names the
+/// pins, so changing a pin installs again).
+fn ensure_venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
+    let venv = root().join(".tools").join(name);
     let python = venv.join("bin/python");
-    let marker = venv.join(format!(".installed-{}", INTEROP_PACKAGES.join("-")));
+    let marker = venv.join(format!(".installed-{}", packages.join("-")));
     if marker.exists() {
-        return Ok(python);
+        return Ok(venv);
     }
     if !python.exists() {
         run(
-            "create the interop virtualenv",
+            &format!("create the {name} virtualenv"),
             Command::new("python3").arg("-m").arg("venv").arg(&venv),
         )?;
     }
     run(
-        &format!(
-            "install {} for the interop checks",
-            INTEROP_PACKAGES.join(", ")
-        ),
+        &format!("install {} into {name}", packages.join(", ")),
         Command::new(&python)
             .args([
                 "-m",
@@ -104,10 +119,10 @@ fn ensure_interop_python() -> Result<PathBuf> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(INTEROP_PACKAGES),
+            .args(packages),
     )?;
     std::fs::write(&marker, "")?;
-    Ok(python)
+    Ok(venv)
 }
 
 /// Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser),
@@ -253,7 +268,8 @@ fn test() -> Result<()> {
         );
     }
     let python = ensure_interop_python()?;
-    let (passed, failed) = run_tests(&python, &node_modules, &chromium)?;
+    let schemathesis = ensure_schemathesis()?;
+    let (passed, failed) = run_tests(&python, &schemathesis, &node_modules, &chromium)?;
     interop_pywa(&python)?;
     // Every parser of hostile input, coverage-guided, briefly (`cargo xtask fuzz` runs longer).
     let fuzzed = fuzz_build.finish(fuzz::SMOKE_SECS)?;
@@ -281,7 +297,12 @@ fn test() -> Result<()> {
 }
 
 /// Runs `cargo test --workspace`, echoing its output, and adds up its `test result:` lines.
-fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64, u64)> {
+fn run_tests(
+    python: &Path,
+    schemathesis: &Path,
+    node_modules: &Path,
+    chromium: &Path,
+) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     let started = Instant::now();
     eprintln!("==> tests");
@@ -291,6 +312,8 @@ fn run_tests(python: &Path, node_modules: &Path, chromium: &Path) -> Result<(u64
         .env("RUST_LOG", "warn")
         // The third-party protocol client (tests/tests/protocol_client.rs) runs with it.
         .env("SWITCHBOARD_INTEROP_PYTHON", python)
+        // API fuzzing from the OpenAPI document (tests/tests/api_fuzz.rs).
+        .env("SWITCHBOARD_SCHEMATHESIS", schemathesis)
         // The browser tests (tests/tests/pwa.rs) drive this Chromium with playwright-core.
         .env("SWITCHBOARD_NODE_MODULES", node_modules)
         .env("SWITCHBOARD_CHROMIUM", chromium)
@@ -351,6 +374,32 @@ fn browser(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask api-fuzz [--examples N]`: schemathesis against the real server from its OpenAPI
+/// document (`tests/tests/api_fuzz.rs`), N examples per operation (200 by default; `cargo xtask
+/// test` runs 10).
+fn api_fuzz(args: &[String]) -> Result<()> {
+    let examples: u32 = match args {
+        [] => 200,
+        [flag, n] if flag == "--examples" => n
+            .parse()
+            .context("usage: cargo xtask api-fuzz [--examples N]")?,
+        _ => bail!("usage: cargo xtask api-fuzz [--examples N]"),
+    };
+    let schemathesis = ensure_schemathesis()?;
+    run(
+        "build the binaries the API fuzzing starts",
+        cargo().args(["build", "--workspace", "--bins"]),
+    )?;
+    run(
+        &format!("API fuzzing, {examples} examples per operation"),
+        cargo()
+            .args(["test", "-p", "switchboard-e2e", "--test", "api_fuzz", "--"])
+            .arg("--nocapture")
+            .env("SWITCHBOARD_SCHEMATHESIS", &schemathesis)
+            .env("SWITCHBOARD_API_FUZZ_EXAMPLES", examples.to_string()),
+    )
+}
+
 /// `cargo xtask dist`: the PWA, then one release binary that embeds and serves it
 /// (`--pwa-only`: only `client/dist/`, which the next build of any profile embeds).
 fn dist(args: &[String]) -> Result<()> {
@@ -399,9 +448,10 @@ fn main() -> ExitCode {
         Some("layers") => layers::check(&root()),
         Some("browser") => browser(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
+        Some("api-fuzz") => api_fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers | browser [N] | fuzz [--dev] [--secs N] [TARGET…]>"
+                "usage: cargo xtask <run [switchboard args…] | test | dist [--pwa-only] | dev [switchboard args…] | layers | browser [N] | fuzz [--dev] [--secs N] [TARGET…] | api-fuzz [--examples N]>"
             );
             return ExitCode::from(2);
         }
