@@ -4,17 +4,22 @@
 //! Customers' numbers are masked unless the caller holds `contacts.phone.view`.
 
 use crate::web::StatusCode;
+use std::collections::BTreeSet;
 use switchboard_shared::api::{
     mask_phone, AssignTo, Conversation, CustomerConversation, CustomerProfile, Message,
     MessageTemplate, OutgoingMessage, Page, ReactionInput, Send, Uploaded,
 };
 use switchboard_shared::protocol::ConversationState;
 use switchboard_shared::ErrorCode;
-use switchboard_shared::{ConversationId, Permission, UserId};
+
+use switchboard_shared::{
+    ContactId, ConversationId, Permission, PhoneNumberId, TeamId, UserId, WaId,
+};
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::connector::wire::TemplateInfo;
-use crate::domain::{ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
+use crate::domain::{now_ms, ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
+use crate::service::archive;
 use crate::service::commands::{self, Acting};
 use crate::service::compliance::FilterAck;
 use crate::service::outbound::{Draft, OutboundError};
@@ -131,23 +136,28 @@ pub async fn customer_profile(ctx: Ctx) -> ApiResult {
     )
 }
 
-/// The most open conversations one list request reads while filtering, so a narrow filter over
-/// a huge inbox answers a short page (with a cursor to go on) instead of scanning everything.
-const SCAN_BUDGET: usize = 2_000;
-
-/// `GET conversations?state=queued|assigned&assignee=<user>|me|none&number=&cursor=&limit=`:
-/// the open inbox the caller can see, ordered by id.
+/// `GET conversations?state=open|queued|assigned|resolved|all&number=&team=&assignee=&agent=&tag=
+/// &contact=&from=&to=&cursor=&limit=`: the conversations the caller can see. Open ones (the
+/// default) are listed by id, as the inbox; with resolved ones, the archive lists them by the
+/// day of their last activity, newest first, over `from`..`to` (the last 30 days by default).
 pub async fn list(ctx: Ctx) -> ApiResult {
     let limit = ctx.req.limit(50, 200)?;
-    let state = match ctx.req.query("state") {
-        None => None,
-        Some("queued") => Some(ThreadState::Queued),
-        Some("assigned") => Some(ThreadState::Assigned),
-        Some(other) => {
-            return Err(Failure::bad_request(format!(
-            "`state` is `queued` or `assigned` (the inbox lists open conversations), not `{other}`"
-        )))
-        }
+    let bad = |field: &str, message: String| {
+        Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::BadQuery,
+            message,
+        )
+        .on_field(field)
+    };
+    let states = match ctx.req.query("state") {
+        None => archive::States::Open,
+        Some(text) => archive::States::parse(text).ok_or_else(|| {
+            bad(
+                "state",
+                format!("`state` is {}, not `{text}`", archive::States::NAMES),
+            )
+        })?,
     };
     let me = ctx.principal.user().map(|u| u.id.clone());
     let assignee: Option<Option<UserId>> = match ctx.req.query("assignee") {
@@ -158,36 +168,67 @@ pub async fn list(ctx: Ctx) -> ApiResult {
         })?)),
         Some(user) => Some(Some(UserId::from(user))),
     };
-    let number = ctx.req.query("number").map(str::to_owned);
-    let mut cursor = ctx.req.query("cursor").map(Cursor::from_token);
-    let mut picked: Vec<ThreadRecord> = Vec::new();
-    let mut scanned = 0;
-    let next = loop {
-        let page = ctx.scope.open_threads(cursor.as_ref(), 200).await?;
-        let mut resume = None;
-        for t in page.items {
-            scanned += 1;
-            let wanted = state.is_none_or(|s| t.state == s)
-                && assignee.as_ref().is_none_or(|a| t.assignee == *a)
-                && number.as_deref().is_none_or(|n| t.number.as_str() == n)
-                && ctx.principal.sees(&t.number, t.assignee.as_ref());
-            let stop = picked.len() + usize::from(wanted) == limit || scanned >= SCAN_BUDGET;
-            if stop {
-                resume = Some(Cursor::after_text(t.conversation.as_str()));
-            }
-            if wanted {
-                picked.push(t);
-            }
-            if stop {
-                break;
-            }
-        }
-        match (resume, page.next) {
-            (Some(at), _) => break Some(at),
-            (None, Some(more)) => cursor = Some(more),
-            (None, None) => break None,
+    let agent = match ctx.req.query("agent") {
+        None => None,
+        Some("me") => Some(
+            me.clone()
+                .ok_or_else(|| Failure::bad_request("`agent=me` needs a user, not an API key"))?,
+        ),
+        Some(user) => Some(UserId::from(user)),
+    };
+    let mut numbers: Option<BTreeSet<PhoneNumberId>> = ctx
+        .req
+        .query("number")
+        .map(|n| BTreeSet::from([PhoneNumberId::from(n)]));
+    if let Some(team) = ctx.req.query("team") {
+        let team = ctx
+            .scope
+            .team(&TeamId::from(team))
+            .await?
+            .ok_or_else(|| bad("team", format!("no team `{team}`")))?;
+        let of_team: BTreeSet<PhoneNumberId> = team.numbers.into_iter().collect();
+        numbers = Some(match numbers {
+            Some(asked) => asked.intersection(&of_team).cloned().collect(),
+            None => of_team,
+        });
+    }
+    let customers = match ctx.req.query("contact") {
+        None => None,
+        Some(id) => {
+            let contact = ctx
+                .scope
+                .contact(&ContactId::new(id))
+                .await?
+                .ok_or_else(|| bad("contact", format!("no contact `{id}`")))?;
+            Some(
+                contact
+                    .phone
+                    .into_iter()
+                    .chain(contact.bsuid)
+                    .map(WaId::new)
+                    .collect(),
+            )
         }
     };
+    let (from, to) = (ctx.req.day("from")?, ctx.req.day("to")?);
+    let days = if states == archive::States::All || states == archive::States::Resolved {
+        archive::days(from, to, now_ms()).map_err(|m| bad("from", m.to_owned()))?
+    } else {
+        // The inbox: every open conversation unless a range is asked for.
+        from.unwrap_or(i64::MIN)..to.unwrap_or(i64::MAX)
+    };
+    let filter = archive::Filter {
+        states,
+        numbers,
+        assignee,
+        agent,
+        tag: ctx.req.query("tag").map(str::to_owned),
+        customers,
+        days,
+    };
+    let cursor = ctx.req.query("cursor").map(Cursor::from_token);
+    let page = archive::list(&ctx.scope, &ctx.principal, &filter, cursor, limit).await?;
+    let (picked, next) = (page.items, page.next);
     let mut items = Vec::with_capacity(picked.len());
     for t in picked {
         let c = ctx

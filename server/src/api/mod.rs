@@ -455,6 +455,26 @@ impl ApiRequest {
         self.query.get(name).map(String::as_str)
     }
 
+    /// `?name=YYYY-MM-DD` (a UTC day) as days since the epoch; a 422 naming the parameter
+    /// otherwise.
+    pub fn day(&self, name: &str) -> Result<Option<i64>, Failure> {
+        let Some(text) = self.query(name) else {
+            return Ok(None);
+        };
+        text.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| Some(crate::domain::day_bucket(z.timestamp().as_millisecond())))
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::BadQuery,
+                    format!("`{name}` is a day (YYYY-MM-DD), not `{text}`"),
+                )
+                .on_field(name)
+            })
+    }
+
     /// `?limit=` within 1..=max, `default` when absent.
     pub fn limit(&self, default: usize, max: usize) -> Result<usize, Failure> {
         match self.query("limit") {

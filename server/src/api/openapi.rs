@@ -256,14 +256,37 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("GET", "conversations") => Operation {
             query: &[
-                ("state", "`queued` or `assigned`", Kind::OneOf(&["queued", "assigned"])),
-                ("assignee", "`me`, `none` or a user id", Kind::Text),
+                (
+                    "state",
+                    "`open` (default: queued or assigned), `queued`, `assigned`, `resolved` or \
+                     `all`",
+                    Kind::OneOf(&["open", "queued", "assigned", "resolved", "all"]),
+                ),
                 ("number", "a phone_number_id", Kind::Text),
+                ("team", "a team's id: conversations on its numbers", Kind::Text),
+                ("assignee", "`me`, `none` or a user id", Kind::Text),
+                ("agent", "`me` or a user id: assigned to them, or theirs last", Kind::Text),
+                ("tag", "a conversation tag", Kind::Text),
+                ("contact", "a contact's id: their conversations", Kind::Text),
+                (
+                    "from",
+                    "first day of last activity, YYYY-MM-DD, UTC (with resolved ones: 30 days \
+                     before `to` by default)",
+                    Kind::Day,
+                ),
+                (
+                    "to",
+                    "the day after the last, YYYY-MM-DD, UTC (with resolved ones: tomorrow by \
+                     default; at most 366 days after `from`)",
+                    Kind::Day,
+                ),
                 CURSOR,
                 ("limit", "items per page (at most 200)", Kind::Limit(200)),
             ],
             ..op(
-                "The open inbox the caller may see, by id",
+                "The conversations the caller may see: open ones by id (the inbox), or with \
+                 resolved ones (the archive) by the day of their last activity, newest first; \
+                 a page may be short when filters are narrow, with `next` to go on",
                 None,
                 200,
                 Some(schema::<Page<Conversation>>),

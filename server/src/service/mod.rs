@@ -4,6 +4,7 @@
 //! the inbound webhook use case, the outbound send use case, and the stream of domain events the
 //! real-time hub will fan out. Must not: know warp or SQL/CQL.
 
+pub mod archive;
 pub mod automation;
 pub mod board;
 pub mod broker;

@@ -298,7 +298,8 @@ pub trait IdentityStore: Send + Sync {
 ///
 /// Scylla shape: one row per conversation found by its id, plus an index of the tenant's *open*
 /// conversations in one partition (bounded by the live workload, not by history: resolving a
-/// conversation removes it from the index).
+/// conversation removes it from the index), and the archive's index: a partition per (tenant,
+/// day) naming the conversations written that day.
 #[async_trait]
 pub trait InboxStore: Send + Sync {
     /// Writes a conversation's state whole (and its audit line, for a person's action, in the
@@ -317,6 +318,17 @@ pub trait InboxStore: Send + Sync {
     async fn open_threads(
         &self,
         tenant: &TenantId,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>>;
+
+    /// A page of the tenant's conversations, open and resolved, whose last activity
+    /// (`updated_at`) falls on a day of `days` (days since the epoch, [`day_bucket`]): newest day
+    /// first, by id within a day. Each conversation appears once, on its last day.
+    async fn threads_by_activity(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> StoreResult<Page<ThreadRecord>>;

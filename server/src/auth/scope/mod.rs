@@ -253,6 +253,22 @@ impl TenantScope {
         Ok(page)
     }
 
+    /// The archive: conversations by the day of their last activity (see
+    /// [`InboxStore::threads_by_activity`](crate::store::InboxStore::threads_by_activity)).
+    pub async fn threads_by_activity(
+        &self,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let mut page = self
+            .store
+            .threads_by_activity(&self.tenant, days, cursor, limit)
+            .await?;
+        page.items.retain(|t| t.tenant == self.tenant);
+        Ok(page)
+    }
+
     pub async fn history(
         &self,
         id: &ConversationId,

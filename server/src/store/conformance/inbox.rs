@@ -86,6 +86,90 @@ pub async fn threads_keep_their_state_and_only_open_ones_are_listed(store: &dyn 
     assert_eq!(ids.len(), 6);
 }
 
+const DAY: i64 = 86_400_000;
+
+/// Every page of [`Store::threads_by_activity`] over `days`, `limit` at a time.
+async fn archive(
+    store: &dyn Store,
+    tenant: &TenantId,
+    days: std::ops::Range<i64>,
+    limit: usize,
+) -> Vec<ThreadRecord> {
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .threads_by_activity(tenant, days.clone(), cursor.as_ref(), limit)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit);
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
+
+pub async fn the_archive_lists_every_conversation_once_by_its_last_day(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("archive"), fresh_tenant("archive-other"));
+    let first = day_bucket(T0);
+    // Nine conversations over three days, open and resolved; each written on its first day
+    // and again on its last, so a stale entry of an earlier day must not list it twice.
+    let mut all = Vec::new();
+    for i in 0..9 {
+        let state = [
+            ThreadState::Queued,
+            ThreadState::Assigned,
+            ThreadState::Resolved,
+        ][i % 3];
+        let mut t = thread(store, &tenant, i, ThreadState::Queued);
+        store.put_thread(&t, None).await.unwrap();
+        t.state = state;
+        t.assignee = (state == ThreadState::Assigned).then(|| UserId::from("u_ada"));
+        t.updated_at = T0 + (i as i64 % 3) * DAY + i as i64;
+        store.put_thread(&t, None).await.unwrap();
+        all.push(t);
+    }
+    store
+        .put_thread(&thread(store, &other, 0, ThreadState::Resolved), None)
+        .await
+        .unwrap();
+    // Newest day first, by id within a day.
+    let mut expected = all.clone();
+    expected.sort_by(|a, b| {
+        day_bucket(b.updated_at)
+            .cmp(&day_bucket(a.updated_at))
+            .then_with(|| a.conversation.as_str().cmp(b.conversation.as_str()))
+    });
+    for limit in [1, 2, 4, 100] {
+        assert_eq!(
+            archive(store, &tenant, first..first + 3, limit).await,
+            expected,
+            "pages of {limit}"
+        );
+    }
+    // A range of days lists only what was last active in it.
+    let middle: Vec<ThreadRecord> = expected
+        .iter()
+        .filter(|t| day_bucket(t.updated_at) == first + 1)
+        .cloned()
+        .collect();
+    assert_eq!(middle.len(), 3);
+    assert_eq!(
+        archive(store, &tenant, first + 1..first + 2, 2).await,
+        middle
+    );
+    assert!(archive(store, &tenant, first + 3..first + 30, 5)
+        .await
+        .is_empty());
+    assert!(archive(store, &tenant, first - 30..first, 5)
+        .await
+        .is_empty());
+    // Another tenant's conversation is never listed.
+    assert_eq!(archive(store, &other, first..first + 3, 5).await.len(), 1);
+}
+
 fn send(
     store: &dyn Store,
     tenant: &TenantId,

@@ -99,6 +99,8 @@ pub(super) struct Statements {
     put_thread: PreparedStatement,
     index_open_thread: PreparedStatement,
     unindex_open_thread: PreparedStatement,
+    index_thread_day: PreparedStatement,
+    thread_ids_of_day: PreparedStatement,
     get_thread: PreparedStatement,
     open_thread_ids: PreparedStatement,
     add_note: PreparedStatement,
@@ -124,6 +126,15 @@ impl Statements {
                 true).await?,
             unindex_open_thread: p.prepare(format!(
                     "DELETE FROM {ks}.open_threads_by_tenant WHERE tenant = ? AND conversation_id = ?"
+                ),
+                true).await?,
+            index_thread_day: p.prepare(format!(
+                    "INSERT INTO {ks}.threads_by_day (tenant, day, conversation_id) VALUES (?, ?, ?)"
+                ),
+                true).await?,
+            thread_ids_of_day: p.prepare(format!(
+                    "SELECT conversation_id FROM {ks}.threads_by_day
+                     WHERE tenant = ? AND day = ? AND conversation_id > ? LIMIT ?"
                 ),
                 true).await?,
             get_thread: p.prepare(format!(
@@ -179,16 +190,24 @@ impl InboxStore for ScyllaStore {
         } else {
             self.inbox.unindex_open_thread.clone()
         });
+        // The archive's entry for the day of this write (an upsert; earlier days' entries stay
+        // and are skipped by the archive's read, which keeps a conversation on its last day).
+        batch.append_statement(self.inbox.index_thread_day.clone());
+        let day = (
+            t.tenant.as_str(),
+            day_bucket(t.updated_at),
+            t.conversation.as_str(),
+        );
         let result = match audit {
             Some(a) => {
                 batch.append_statement(self.identity.insert_audit.clone());
                 batch.append_statement(self.identity.insert_audit_bucket.clone());
                 let bucket = (a.tenant.as_str(), day_bucket(a.at_ms));
                 self.session
-                    .batch(&batch, (row, key, AuditRow::of(a), bucket))
+                    .batch(&batch, (row, key, day, AuditRow::of(a), bucket))
                     .await
             }
-            None => self.session.batch(&batch, (row, key)).await,
+            None => self.session.batch(&batch, (row, key, day)).await,
         };
         result.map_err(unavailable)?;
         Ok(())
@@ -239,6 +258,55 @@ impl InboxStore for ScyllaStore {
             .flatten();
         Ok(Page { items, next })
     }
+    async fn threads_by_activity(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let limit = check_limit(limit)?;
+        let (mut day, mut after) = match cursor {
+            Some(_) => {
+                let (day, id) = Cursor::decode_bucketed(cursor, 0)?;
+                (i64::from(day), id)
+            }
+            None => (days.end - 1, String::new()),
+        };
+        let mut items: Vec<ThreadRecord> = Vec::with_capacity(limit);
+        // Day partitions newest first; within one, ids in pages of what the page still needs.
+        while day >= days.start && day < days.end && items.len() < limit {
+            let wanted = limit - items.len();
+            let ids: Vec<(String,)> = self
+                .rows(
+                    &self.inbox.thread_ids_of_day,
+                    (tenant.as_str(), day, after.as_str(), wanted as i32),
+                )
+                .await?;
+            let reads = ids.iter().map(|(id,)| {
+                self.one::<ThreadRow>(&self.inbox.get_thread, (tenant.as_str(), id.as_str()))
+            });
+            for row in futures_util::future::join_all(reads).await {
+                let Some(row) = row? else { continue };
+                let thread = row.into_record()?;
+                // Listed on its last day only: an entry of an earlier day is stale.
+                if day_bucket(thread.updated_at) == day {
+                    items.push(thread);
+                }
+            }
+            match ids.last() {
+                Some((id,)) if ids.len() == wanted => after = id.clone(),
+                _ => {
+                    day -= 1;
+                    after.clear();
+                }
+            }
+        }
+        Ok(Page::of(items, limit, |t| {
+            Cursor::bucketed(day_bucket(t.updated_at) as i32, t.conversation.as_str())
+        }))
+    }
+
     async fn add_note(&self, n: &NoteRecord) -> StoreResult<()> {
         let mentions: Vec<&str> = n.mentions.iter().map(UserId::as_str).collect();
         self.session

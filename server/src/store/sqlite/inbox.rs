@@ -189,6 +189,56 @@ impl InboxStore for SqliteStore {
             Cursor::after_text(t.conversation.as_str())
         }))
     }
+    async fn threads_by_activity(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<ThreadRecord>> {
+        let limit = check_limit(limit)?;
+        // Before the cursor: an earlier day, or the same day and a later id.
+        let (day, after) = match cursor {
+            Some(_) => {
+                let (day, id) = Cursor::decode_bucketed(cursor, 0)?;
+                (i64::from(day), id)
+            }
+            None => (days.end, String::new()),
+        };
+        let tenant = tenant.clone();
+        let rows = self
+            .read(move |conn| {
+                // The expression is the index's (threads_by_activity_day), written the same way.
+                conn.prepare_cached(&format!(
+                    "SELECT {THREAD_COLUMNS} FROM threads_by_id
+                     WHERE tenant = ?1
+                       AND updated_at / 86400000 >= ?2 AND updated_at / 86400000 < ?3
+                       AND (updated_at / 86400000 < ?4
+                            OR (updated_at / 86400000 = ?4 AND conversation_id > ?5))
+                     ORDER BY updated_at / 86400000 DESC, conversation_id LIMIT ?6"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            tenant.as_str(),
+                            days.start,
+                            days.end,
+                            day,
+                            after,
+                            limit as i64
+                        ],
+                        thread_from,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(rows, limit, |t| {
+            Cursor::bucketed(day_bucket(t.updated_at) as i32, t.conversation.as_str())
+        }))
+    }
+
     async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {
         let n = note.clone();
         self.write(move |conn, _| add_note(conn, &n)).await

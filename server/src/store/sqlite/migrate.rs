@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_replay.sql"),
     migration!(11, "0011_costs.sql"),
     migration!(12, "0012_campaigns.sql"),
+    migration!(13, "0013_archive.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

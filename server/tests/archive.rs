@@ -1,0 +1,162 @@
+//! The archive (issue 22): every conversation, open or resolved, listed with filters, by what
+//! the caller may see, over the REST API of a real server.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Every page of `GET conversations?{query}`, as the ids listed.
+async fn all_pages(api: &Api, auth: &Auth, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let a = api
+            .get(
+                &format!("conversations?{query}&limit=2&cursor={cursor}"),
+                auth,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{query}: {:?}", a.body);
+        for c in a.body["items"].as_array().unwrap() {
+            ids.push(c["id"].as_str().unwrap().to_owned());
+        }
+        match a.body["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return ids,
+        }
+    }
+}
+
+fn set(ids: &[String]) -> BTreeSet<String> {
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique.len(), ids.len(), "each conversation once: {ids:?}");
+    unique
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolved_conversations_stay_findable_by_state_contact_team_tag_and_day() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let first = w.acme.ids["conversation"].clone();
+    // Three more customers write in; the first conversation is tagged and resolved.
+    for i in 0..3 {
+        deliver(
+            &w.api,
+            webhook(
+                ACME_NUMBER,
+                &format!("4915100000{i:02}"),
+                &format!("wamid.archive-{i}"),
+                "Hello",
+            ),
+        )
+        .await;
+    }
+    let open = eventually("the new conversations", Duration::from_secs(10), || async {
+        let ids = all_pages(&w.api, owner, "state=open").await;
+        (ids.len() == 4).then_some(ids)
+    })
+    .await;
+    let a = w
+        .api
+        .send(
+            Method::PUT,
+            &format!("conversations/{first}/tags"),
+            owner,
+            json!({"tags": ["refund"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            &format!("conversations/{first}/resolve"),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+
+    // The inbox no longer lists it; the archive does, once, and with everything else.
+    let inbox = set(&all_pages(&w.api, owner, "state=open").await);
+    assert!(!inbox.contains(&first));
+    assert_eq!(inbox.len(), 3);
+    let resolved = all_pages(&w.api, owner, "state=resolved").await;
+    assert_eq!(resolved, vec![first.clone()]);
+    let everything = set(&all_pages(&w.api, owner, "state=all").await);
+    assert_eq!(everything, set(&open));
+    let one = w.api.get("conversations?state=all&limit=50", owner).await;
+    let listed = one.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == first.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(listed["state"], "resolved", "{listed}");
+
+    // Filters: the contact's conversations, a team's numbers, a tag, a number, a day range.
+    let contact = w.acme.ids["contact"].clone();
+    assert_eq!(
+        all_pages(&w.api, owner, &format!("state=all&contact={contact}")).await,
+        vec![first.clone()]
+    );
+    let team = w.acme.ids["team"].clone();
+    assert_eq!(
+        set(&all_pages(&w.api, owner, &format!("state=all&team={team}")).await),
+        everything
+    );
+    assert_eq!(
+        all_pages(&w.api, owner, "state=all&tag=refund").await,
+        vec![first.clone()]
+    );
+    assert!(
+        all_pages(&w.api, owner, &format!("state=all&number={GLOBEX_NUMBER}"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        all_pages(&w.api, owner, "state=all&from=2020-01-01&to=2020-02-01")
+            .await
+            .is_empty(),
+        "nothing was active in January 2020"
+    );
+
+    // Visibility: another tenant's owner sees none of it; a viewer who may read everything
+    // sees the archive too.
+    let globex = all_pages(&w.api, &w.globex.callers["owner"], "state=all").await;
+    assert!(globex.iter().all(|id| !everything.contains(id)));
+    let supervisor = set(&all_pages(&w.api, &w.acme.callers["supervisor"], "state=all").await);
+    assert_eq!(supervisor, everything);
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_queries_outside_their_bounds_name_the_parameter() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    for (query, field) in [
+        ("state=closed", "state"),
+        ("state=all&from=2026-13-01", "from"),
+        ("state=all&to=yesterday", "to"),
+        ("state=all&from=2026-03-01&to=2026-03-01", "from"),
+        ("state=all&from=2024-01-01&to=2026-01-01", "from"),
+        ("state=all&team=tm_nobody", "team"),
+        ("state=all&contact=ct_nobody", "contact"),
+    ] {
+        let a = w.api.get(&format!("conversations?{query}"), owner).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {:?}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["field"], field, "{query}: {:?}", a.body);
+    }
+    w.running.shutdown().await;
+}
