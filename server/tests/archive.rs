@@ -160,3 +160,126 @@ async fn archive_queries_outside_their_bounds_name_the_parameter() {
     }
     w.running.shutdown().await;
 }
+
+/// Every page of `GET search?q=…`: (conversation, snippet) of each hit.
+async fn search_all(api: &Api, auth: &Auth, q: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!(
+            "search?q={}&limit=2&cursor={cursor}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        let a = api.get(&url, auth).await;
+        assert_eq!(a.status, StatusCode::OK, "{q}: {:?}", a.body);
+        for hit in a.body["items"].as_array().unwrap() {
+            found.push((
+                hit["conversation_id"].as_str().unwrap().to_owned(),
+                hit["snippet"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match a.body["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return found,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_conversation_is_found_by_a_word_from_its_middle_by_those_who_may_see_it() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let texts = [
+        "Hello, I ordered the blue lamp last week",
+        "The delivery never came, the tracking number is RU123456 and it says Москва",
+        "Please refund me, it is broken",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        deliver(
+            &w.api,
+            webhook(
+                ACME_NUMBER,
+                "4915111111111",
+                &format!("wamid.middle-{i}"),
+                text,
+            ),
+        )
+        .await;
+    }
+    deliver(
+        &w.api,
+        webhook(
+            ACME_NUMBER,
+            "4915122222222",
+            "wamid.other",
+            "Is the blue lamp in stock?",
+        ),
+    )
+    .await;
+    let conversation = eventually("the conversation", Duration::from_secs(10), || async {
+        let hits = search_all(&w.api, owner, "tracking").await;
+        hits.first().map(|(c, _)| c.clone())
+    })
+    .await;
+    let a = w
+        .api
+        .send(
+            Method::POST,
+            &format!("conversations/{conversation}/resolve"),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+
+    // A word from the middle, folded (case, Cyrillic): found, with the words around it.
+    let hits = search_all(&w.api, owner, "TRACKING number").await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].0, conversation);
+    assert!(
+        hits[0].1.contains("tracking number is RU123456"),
+        "{}",
+        hits[0].1
+    );
+    assert_eq!(search_all(&w.api, owner, "москва").await.len(), 1);
+    // Two conversations say "blue lamp"; newest first.
+    let lamps = search_all(&w.api, owner, "blue lamp").await;
+    assert_eq!(lamps.len(), 2, "{lamps:?}");
+    assert_ne!(lamps[0].0, conversation);
+    assert_eq!(lamps[1].0, conversation);
+    // Another tenant finds nothing; each role finds it exactly when it may open it.
+    assert!(search_all(&w.api, &w.globex.callers["owner"], "blue lamp")
+        .await
+        .is_empty());
+    for role in ["admin", "supervisor", "agent", "viewer"] {
+        let auth = &w.acme.callers[role];
+        let opens = w
+            .api
+            .get(&format!("conversations/{conversation}"), auth)
+            .await;
+        let found = search_all(&w.api, auth, "tracking").await;
+        assert_eq!(
+            found.len(),
+            usize::from(opens.status == StatusCode::OK),
+            "{role}: {:?}",
+            opens.status
+        );
+    }
+
+    // Queries that cannot be searched for say so.
+    for q in ["", "?!…", &"long ".repeat(2_000)] {
+        let url = format!(
+            "search?q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        let a = w.api.get(&url, owner).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{q:.20}: {:?}",
+            a.body
+        );
+        assert_eq!(a.body["error"]["field"], "q");
+    }
+    w.running.shutdown().await;
+}

@@ -85,3 +85,51 @@ async fn a_database_from_before_the_ledger_is_entered_in_it() {
     drop(open(&path).unwrap());
     assert_eq!(ledger(&path).len(), MIGRATIONS.len());
 }
+
+/// A database from before search (version 13) has its stored messages indexed by the migration
+/// that adds search, so a word of an old message is found after the upgrade.
+#[tokio::test]
+async fn messages_stored_before_search_are_indexed_by_its_migration() {
+    use switchboard_server::domain::*;
+    use switchboard_server::store::MessageStore;
+    use switchboard_shared::normalize::search_terms;
+    use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.db");
+    let tenant = TenantId::new("t-old");
+    {
+        let store = open(&path).unwrap();
+        let (wamid, customer) = (Wamid::from("wamid.old"), WaId::from("4915100000001"));
+        let message = InboundMessage {
+            key: inbound_message_key(&wamid, &customer, "text", "1750000000"),
+            wamid,
+            number: PhoneNumberId::from("106540352242922"),
+            customer,
+            kind: "text".into(),
+            text: Some("Where is my parcel?".into()),
+            at_ms: 1_750_000_000_000,
+            raw: "{}".into(),
+        };
+        store
+            .ingest(IngestBatch {
+                received_at: 1_750_000_000_000,
+                raw_body: b"{}".to_vec(),
+                events: vec![(tenant.clone(), InboundEvent::Message(message))],
+            })
+            .await
+            .unwrap();
+    }
+    // As version 13 left it: no search tables, no ledger row for 14.
+    execute(
+        &path,
+        "DROP TABLE message_search; DROP TABLE message_search_rows;
+         DELETE FROM schema_ledger WHERE version >= 14; PRAGMA user_version = 13;",
+    );
+    let store = open(&path).unwrap();
+    let found = store
+        .search_messages(&tenant, &search_terms("PARCEL"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+}

@@ -474,6 +474,17 @@ pub struct Message {
     pub parts: MessageParts,
 }
 
+/// `GET /api/v1/search`: a message whose text holds every word of the query, in a conversation
+/// the caller may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SearchResult {
+    pub conversation_id: ConversationId,
+    pub message: Message,
+    /// The text around the first word that matched, `…` where it was cut.
+    pub snippet: String,
+}
+
 /// An internal note on a conversation: seen by colleagues, never by the customer. Mentions are
 /// written `@{u_…}` in the text; each one names a user who is notified.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

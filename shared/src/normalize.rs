@@ -375,6 +375,64 @@ impl Normalized {
     }
 }
 
+/// The longest search term kept, in characters (longer ones are not words people search for:
+/// links, codes, base64).
+pub const MAX_TERM_CHARS: usize = 40;
+
+/// A text's search terms: its words (runs of letters and digits) folded like everything else
+/// here, so `order#123` is `order` and `123`, with a repeated letter kept at most twice
+/// (`freeee` and `free` are one term, `to` and `too` two), each once, in order of appearance.
+/// The index and the query both go through it, so a search matches whatever the folding
+/// equates: case, ё/е, look-alike letters, full-width forms.
+pub fn search_terms(text: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for (_, word) in search_words(text) {
+        if word.chars().count() <= MAX_TERM_CHARS && !terms.contains(&word) {
+            terms.push(word);
+        }
+    }
+    terms
+}
+
+/// Every word of `text` with where it lies (bytes of `text`) and its folded form, as
+/// [`search_terms`] reads them (before dropping long and repeated ones): for showing where a
+/// search matched.
+pub fn search_words(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    // Words first, each folded alone: punctuation splits (and never joins letters, as it may
+    // for the filter), and digits next to letters through `#` stay digits. Inside a word:
+    // letters and digits, and what folds to nothing (combining marks such as Arabic harakat,
+    // invisible characters).
+    let inside = |c: char| {
+        let mut produced = false;
+        c.is_alphanumeric() || {
+            fold_char(c, &mut |_| produced = true);
+            !produced
+        }
+    };
+    let mut words = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (inside(c) && at < text.len(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                let piece = &text[from..at];
+                let mut word = String::new();
+                for unit in normalize(piece).units() {
+                    for _ in 0..unit.run.clamp(1, 2) {
+                        word.push(unit.ch);
+                    }
+                }
+                if !word.is_empty() {
+                    words.push((from..at, word));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +502,25 @@ mod tests {
         assert_eq!(units[f].before, Boundary::None);
         assert!(normalize("").is_empty());
         assert!(normalize(" \u{200B} —  ").is_empty());
+    }
+
+    #[test]
+    fn search_terms_fold_split_and_keep_two_of_a_run() {
+        assert_eq!(
+            search_terms("Order#123, please!"),
+            ["order", "123", "please"]
+        );
+        assert_eq!(search_terms("FREEEE free"), ["free"]);
+        assert_eq!(search_terms("to too"), ["to", "too"]);
+        // ё/е and case fold; Latin look-alikes inside a Cyrillic word fold as the word does.
+        assert_eq!(search_terms("Ёлка"), search_terms("елка"));
+        assert_eq!(search_terms("ЦЕНА"), search_terms("цена"));
+        assert_eq!(search_terms("مرحبا بك"), search_terms("مرحبا  بك"));
+        assert_eq!(search_terms("مرحبا بك").len(), 2);
+        assert!(search_terms("?!… — ...").is_empty());
+        assert!(
+            search_terms(&"abcdefghij".repeat(5)).is_empty(),
+            "longer than a word"
+        );
     }
 }

@@ -18,7 +18,9 @@ use switchboard_shared::{
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::connector::wire::TemplateInfo;
-use crate::domain::{now_ms, ConversationRecord, OutboxRecord, ThreadRecord, ThreadState};
+use crate::domain::{
+    now_ms, ConversationRecord, MessageRecord, OutboxRecord, ThreadRecord, ThreadState,
+};
 use crate::service::archive;
 use crate::service::commands::{self, Acting};
 use crate::service::compliance::FilterAck;
@@ -263,17 +265,7 @@ pub async fn history(ctx: Ctx) -> ApiResult {
     let items = page
         .items
         .into_iter()
-        .map(|m| Message {
-            customer: customer(&ctx, m.customer.as_str()),
-            key: m.key.into_string(),
-            wamid: wamid(&ctx, m.wamid.as_str()),
-            direction: m.direction,
-            kind: m.kind,
-            text: m.text,
-            at: m.at_ms,
-            status: m.status,
-            parts: parts(&ctx, &m.raw),
-        })
+        .map(|m| message_dto(&ctx, m))
         .collect();
     json(
         StatusCode::OK,
@@ -282,6 +274,22 @@ pub async fn history(ctx: Ctx) -> ApiResult {
             next: page.next.map(|c| c.as_str().to_owned()),
         },
     )
+}
+
+/// A stored message as the API shows it (the customer and the wamid masked as the caller must
+/// see them).
+pub fn message_dto(ctx: &Ctx, m: MessageRecord) -> Message {
+    Message {
+        customer: customer(ctx, m.customer.as_str()),
+        key: m.key.into_string(),
+        wamid: wamid(ctx, m.wamid.as_str()),
+        direction: m.direction,
+        kind: m.kind,
+        text: m.text,
+        at: m.at_ms,
+        status: m.status,
+        parts: parts(ctx, &m.raw),
+    }
 }
 
 /// A send as the API shows it.

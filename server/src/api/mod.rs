@@ -38,6 +38,7 @@ mod costs;
 pub mod inbox;
 pub mod openapi;
 mod routes;
+mod search;
 mod session;
 
 /// Who may call an endpoint.

@@ -292,6 +292,26 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<Page<Conversation>>),
             )
         },
+        ("GET", "search") => Operation {
+            query: &[
+                (
+                    "q",
+                    "words to find, all of them (at most 200 characters, 8 words); folded as \
+                     the word filter folds: case, ё/е, look-alike letters",
+                    Kind::Needed,
+                ),
+                CURSOR,
+                ("limit", "items per page (at most 100)", Kind::Limit(100)),
+            ],
+            ..op(
+                "Messages whose text holds every word of `q`, in the conversations the caller \
+                 may see, newest first, each with a snippet; a page may be short, with `next` \
+                 to go on; 422 `bad_query` on `q` for a query without words or too long",
+                None,
+                200,
+                Some(schema::<Page<SearchResult>>),
+            )
+        },
         ("POST", "conversations/{id}/messages") => op(
             "Reply to the customer: stored, then sent at the number's pace (202); \
              `message_stored` or `send_failed` follows on the streams",

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    session, Route,
+    search, session, Route,
 };
 use crate::web::Method;
 
@@ -214,6 +214,13 @@ pub fn routes() -> &'static [Route] {
                 P::ConversationsReadAssigned,
                 "conversation.list",
                 h!(conversations::list),
+            ),
+            Route::needs(
+                M::GET,
+                "search",
+                P::ConversationsReadAssigned,
+                "search.messages",
+                h!(search::messages),
             ),
             Route::needs(
                 M::POST,

@@ -104,6 +104,14 @@ pub trait DirectoryStore: Send + Sync {
     async fn list_numbers(&self, tenant: &TenantId) -> StoreResult<Vec<NumberRecord>>;
 }
 
+/// A message a search found: where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    pub conversation: ConversationId,
+    pub message: MessageKey,
+    pub at_ms: UnixMillis,
+}
+
 /// Messages, statuses and the raw webhook journal.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
@@ -114,6 +122,18 @@ pub trait MessageStore: Send + Sync {
 
     /// Records a message the business sent (accepted by the Cloud API). Idempotent on its key.
     async fn record_outbound(&self, message: OutboundRecord) -> StoreResult<()>;
+
+    /// A page of the tenant's messages whose text holds every one of `terms` (a query's
+    /// [`search_terms`](switchboard_shared::normalize::search_terms); a message's text is
+    /// indexed the same way as it is stored), newest first (SQLite: in the order stored;
+    /// Scylla: by the message's time).
+    async fn search_messages(
+        &self,
+        tenant: &TenantId,
+        terms: &[String],
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<SearchHit>>;
 
     /// One message by key, or `None` if the tenant has no such message.
     async fn get_message(

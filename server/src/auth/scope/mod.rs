@@ -253,6 +253,19 @@ impl TenantScope {
         Ok(page)
     }
 
+    /// Messages holding every term (see
+    /// [`MessageStore::search_messages`](crate::store::MessageStore::search_messages)).
+    pub async fn search_messages(
+        &self,
+        terms: &[String],
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<crate::store::SearchHit>> {
+        self.store
+            .search_messages(&self.tenant, terms, cursor, limit)
+            .await
+    }
+
     /// The archive: conversations by the day of their last activity (see
     /// [`InboxStore::threads_by_activity`](crate::store::InboxStore::threads_by_activity)).
     pub async fn threads_by_activity(

@@ -670,10 +670,24 @@ pub async fn merges_move_history_and_erasure_removes_the_customer(store: &dyn St
         1
     );
 
+    let erased =
+        store
+            .id_keys()
+            .conversation_id(&tenant, &PhoneNumberId::from(NUMBER), &WaId::from(gone));
+    assert_eq!(
+        hits_in(store, &tenant, &erased).await,
+        3,
+        "the texts are found"
+    );
     let receipt = store
         .erase_contact(&into, &audit(&tenant, "contact.erase"))
         .await
         .unwrap();
+    assert_eq!(
+        hits_in(store, &tenant, &erased).await,
+        0,
+        "erasure removes the search index's copies"
+    );
     assert_eq!(
         (
             receipt.messages,
@@ -800,4 +814,16 @@ pub async fn catalogue_definitions_and_segments_are_per_tenant(store: &dyn Store
         .await
         .unwrap());
     assert!(store.list_segments(&tenant).await.unwrap().is_empty());
+}
+
+/// How many of a search for "at" (every conformance text has it) lie in `conversation`.
+async fn hits_in(store: &dyn Store, tenant: &TenantId, conversation: &ConversationId) -> usize {
+    store
+        .search_messages(tenant, &["at".to_owned()], None, 100)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|hit| hit.conversation == *conversation)
+        .count()
 }

@@ -923,3 +923,95 @@ pub async fn campaign_recipients_page_over_buckets_and_stay_apart(store: &dyn St
         (RecipientState::Failed, Some("131026"), Some("o_def"))
     );
 }
+
+/// Every page of a search, `limit` at a time: the texts' wamids.
+async fn search_all(
+    store: &dyn Store,
+    tenant: &TenantId,
+    query: &str,
+    limit: usize,
+) -> Vec<String> {
+    let terms = switchboard_shared::normalize::search_terms(query);
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .search_messages(tenant, &terms, cursor.as_ref(), limit)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit);
+        for hit in page.items {
+            let m = store
+                .get_message(tenant, &hit.message)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((m.conversation, m.at_ms), (hit.conversation, hit.at_ms));
+            found.push(m.wamid.as_str().to_owned());
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return found,
+        }
+    }
+}
+
+pub async fn search_finds_every_message_holding_all_terms_newest_first(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("search"), fresh_tenant("search-other"));
+    let texts = [
+        "What is the PRICE of the red dress?",
+        "Какая цена доставки в Москву?",
+        "Ёлка уже доставлена, спасибо",
+        "كم سعر التوصيل إلى دبي؟",
+        "price list please",
+        "The red one, size M. Price?!",
+    ];
+    let messages: Vec<InboundMessage> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut m = inbound(
+                NUMBER,
+                &format!("1555000{:04}", i % 3),
+                &format!("wamid.search{i}"),
+                "text",
+                T0 + i as i64 * 3_600_000,
+            );
+            m.text = Some((*text).to_owned());
+            m
+        })
+        .collect();
+    let events = |ms: &[InboundMessage]| ms.iter().cloned().map(InboundEvent::Message).collect();
+    store
+        .ingest(batch(&tenant, events(&messages)))
+        .await
+        .unwrap();
+    store
+        .ingest(batch(&other, events(&messages[..1])))
+        .await
+        .unwrap();
+    // Redelivered: indexed once.
+    store
+        .ingest(batch(&tenant, events(&messages)))
+        .await
+        .unwrap();
+    let w = |i: usize| format!("wamid.search{i}");
+    for limit in [1, 2, 50] {
+        assert_eq!(
+            search_all(store, &tenant, "price", limit).await,
+            [w(5), w(4), w(0)]
+        );
+    }
+    assert_eq!(
+        search_all(store, &tenant, "red price", 2).await,
+        [w(5), w(0)]
+    );
+    assert_eq!(search_all(store, &tenant, "ЦЕНА", 10).await, [w(1)]);
+    assert_eq!(search_all(store, &tenant, "елка", 10).await, [w(2)]);
+    assert_eq!(search_all(store, &tenant, "التوصيل", 10).await, [w(3)]);
+    assert!(search_all(store, &tenant, "price dubai", 10)
+        .await
+        .is_empty());
+    assert_eq!(search_all(store, &other, "price", 10).await, [w(0)]);
+    assert!(store.search_messages(&tenant, &[], None, 10).await.is_err());
+}

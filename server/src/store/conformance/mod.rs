@@ -40,6 +40,7 @@ macro_rules! store_conformance_tests {
             a_webhook_without_a_name_keeps_the_contacts_name,
             tenants_are_isolated,
             scan_returns_every_message_once,
+            search_finds_every_message_holding_all_terms_newest_first,
             account_events_are_deduplicated_and_paged,
             bad_pages_are_refused,
             users_are_unique_by_email_paged_and_tenant_scoped,

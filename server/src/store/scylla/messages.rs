@@ -11,7 +11,7 @@ use switchboard_shared::{
 use super::{first_row, rows_of, unavailable, unset_if_none, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::{check_limit, MessageStore, StoreError, StoreResult};
+use crate::store::{check_limit, MessageStore, SearchHit, StoreError, StoreResult};
 
 /// Partitions the raw webhook journal spreads each day over (`webhook_journal_by_shard`).
 const JOURNAL_SHARDS: i32 = 16;
@@ -292,6 +292,10 @@ impl ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
+        if let Some(text) = text {
+            self.index_text(tenant, &conversation, key, at_ms, text)
+                .await?;
+        }
         self.session
             .execute_unpaged(
                 &self.messages.insert_bucket,
@@ -552,6 +556,17 @@ impl MessageStore for ScyllaStore {
             ..Default::default()
         };
         self.touch(&o.tenant, &touch, o.at_ms).await
+    }
+
+    async fn search_messages(
+        &self,
+        tenant: &TenantId,
+        terms: &[String],
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<SearchHit>> {
+        let limit = check_limit(limit)?;
+        self.search(tenant, terms, cursor, limit).await
     }
 
     async fn get_message(

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_costs.cql"),
     migration!(13, "0013_campaigns.cql"),
     migration!(14, "0014_archive.cql"),
+    migration!(15, "0015_search.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

@@ -51,6 +51,7 @@ mod inbox;
 mod messages;
 mod migrate;
 mod outbox;
+mod search;
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -88,6 +89,7 @@ pub struct ScyllaStore {
     automation: automation::Statements,
     costs: costs::Statements,
     campaigns: campaigns::Statements,
+    search: search::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -141,6 +143,7 @@ impl ScyllaStore {
         let automation = automation::Statements::prepare(&p).await?;
         let costs = costs::Statements::prepare(&p).await?;
         let campaigns = campaigns::Statements::prepare(&p).await?;
+        let search = search::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -157,6 +160,7 @@ impl ScyllaStore {
             automation,
             costs,
             campaigns,
+            search,
         })
     }
 }

@@ -898,6 +898,7 @@ fn erase_conversation(
             .and_then(|mut s| s.execute(params![tenant, conversation]))
             .map_err(unavailable)
     };
+    super::search::unindex_conversation(conn, tenant, conversation)?;
     run("DELETE FROM messages_by_conversation WHERE tenant = ?1 AND conversation_id = ?2")?;
     run("DELETE FROM buckets_by_conversation WHERE tenant = ?1 AND conversation_id = ?2")?;
     receipt.notes +=

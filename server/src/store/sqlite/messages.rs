@@ -10,7 +10,7 @@ use switchboard_shared::{
 use super::{unavailable, SqliteStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::{check_limit, IdKeys, MessageStore, StoreError, StoreResult};
+use crate::store::{check_limit, IdKeys, MessageStore, SearchHit, StoreError, StoreResult};
 
 fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<IngestReport> {
     let mut report = IngestReport::default();
@@ -237,6 +237,9 @@ fn insert_message(
         ])
     })
     .map_err(unavailable)?;
+    if let Some(text) = text {
+        super::search::index(conn, tenant, conversation, key, at_ms, text)?;
+    }
     conn.prepare_cached(
         "INSERT OR IGNORE INTO buckets_by_conversation (tenant, conversation_id, bucket)
          VALUES (?1, ?2, ?3)",
@@ -347,6 +350,19 @@ impl MessageStore for SqliteStore {
 
     async fn record_outbound(&self, message: OutboundRecord) -> StoreResult<()> {
         self.write(move |conn, keys| insert_outbound(conn, &message, keys))
+            .await
+    }
+
+    async fn search_messages(
+        &self,
+        tenant: &TenantId,
+        terms: &[String],
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<SearchHit>> {
+        let limit = check_limit(limit)?;
+        let (tenant, terms, cursor) = (tenant.clone(), terms.to_vec(), cursor.cloned());
+        self.read(move |conn| super::search::find(conn, &tenant, &terms, cursor.as_ref(), limit))
             .await
     }
 

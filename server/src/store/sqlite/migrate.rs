@@ -35,10 +35,14 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_costs.sql"),
     migration!(12, "0012_campaigns.sql"),
     migration!(13, "0013_archive.sql"),
+    migration!(14, "0014_search.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
 const CONTACTS_VERSION: i64 = 8;
+
+/// The version whose transaction also indexes the messages stored before search.
+const SEARCH_VERSION: i64 = 14;
 
 /// The version whose transaction also makes the identifier keys and re-keys conversations.
 const KEYS_VERSION: i64 = 7;
@@ -73,6 +77,10 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         if m.version == CONTACTS_VERSION {
             let keys = load_keys(&tx)?;
             super::contacts::backfill(&tx, &keys)?;
+        }
+        if m.version == SEARCH_VERSION {
+            let indexed = super::search::backfill(&tx)?;
+            tracing::info!(indexed, "indexed the stored messages for search");
         }
         record(&tx, m)?;
         // Kept in step for tools that read it (and older builds' refusal to downgrade).

@@ -23,6 +23,7 @@ mod inbox;
 mod messages;
 mod migrate;
 mod outbox;
+mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Erasing a customer's conversations on ScyllaDB: every bucket of its history, the key and
-//! status rows of each message, its inbox state, notes and conversation row.
+//! status rows of each message and its search postings, its inbox state, notes and conversation
+//! row.
 
 use super::ScyllaStore;
 use crate::domain::ErasureReceipt;
@@ -20,12 +21,15 @@ impl ScyllaStore {
         }
         for (bucket,) in &buckets {
             let rows = self
-                .rows::<(String, String, String)>(
+                .rows::<(String, String, String, i64, Option<String>)>(
                     &self.contacts.messages_in_bucket,
                     (tenant, conversation, bucket),
                 )
                 .await?;
-            for (key, wamid, kind) in &rows {
+            for (key, wamid, kind, at_ms, body) in &rows {
+                if let Some(text) = body {
+                    self.unindex_text(tenant, key, *at_ms, text).await?;
+                }
                 if matches!(
                     kind.as_str(),
                     "image" | "video" | "audio" | "document" | "sticker"

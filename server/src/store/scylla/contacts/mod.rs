@@ -364,7 +364,7 @@ impl Statements {
             messages_in_bucket: p
                 .prepare(
                     format!(
-                        "SELECT message_key, wamid, kind FROM {ks}.messages_by_conversation
+                        "SELECT message_key, wamid, kind, at_ms, body FROM {ks}.messages_by_conversation
                          WHERE tenant = ? AND conversation_id = ? AND bucket = ?"
                     ),
                     true,
