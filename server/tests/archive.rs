@@ -283,3 +283,112 @@ async fn a_resolved_conversation_is_found_by_a_word_from_its_middle_by_those_who
     }
     w.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transcript_holds_every_message_oldest_first_escaped_and_described() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let customer = "4915133333333";
+    deliver(
+        &w.api,
+        webhook(
+            ACME_NUMBER,
+            customer,
+            "wamid.t-0",
+            "Hi <script>alert(1)</script> & bye",
+        ),
+    )
+    .await;
+    let location = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_of(ACME_NUMBER), "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "1555111", "phone_number_id": ACME_NUMBER},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": customer}],
+            "messages": [{"from": customer, "id": "wamid.t-1", "timestamp": "1749416390",
+                          "type": "location", "location": {"latitude": 55.7558,
+                          "longitude": 37.6173, "name": "Red Square"}}]
+        }}]}]
+    })
+    .to_string();
+    deliver(&w.api, location).await;
+    let conversation = eventually("the conversation", Duration::from_secs(10), || async {
+        let hits = search_all(&w.api, owner, "alert").await;
+        hits.first().map(|(c, _)| c.clone())
+    })
+    .await;
+    let get = |format: &str| {
+        let url = format!(
+            "{}/api/v1/conversations/{conversation}/transcript?format={format}",
+            w.api.base
+        );
+        let auth = owner.clone();
+        let client = w.api.client.clone();
+        async move {
+            let mut request = client.get(url);
+            if let Auth::Bearer(token) = &auth {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let page = get("html").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script>"), "escaped: {html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; bye"));
+    assert!(
+        html.contains("Location: Red Square 55.755800, 37.617300"),
+        "{html}"
+    );
+    let hi = html.find("alert(1)").unwrap();
+    let square = html.find("Red Square").unwrap();
+    assert!(hi < square, "oldest first");
+
+    let lines: Vec<Value> = get("jsonl")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["kind"], "text");
+    assert!(lines[0].get("description").is_none());
+    assert_eq!(lines[1]["kind"], "location");
+    assert!(lines[1]["description"]
+        .as_str()
+        .unwrap()
+        .contains("openstreetmap.org/?mlat=55.755800&mlon=37.617300"));
+
+    let a = w
+        .api
+        .get(
+            &format!("conversations/{conversation}/transcript?format=pdf"),
+            owner,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+    let a = w
+        .api
+        .get(
+            &format!("conversations/{conversation}/transcript"),
+            &w.globex.callers["owner"],
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::NOT_FOUND,
+        "another tenant's is not there"
+    );
+    w.running.shutdown().await;
+}

@@ -40,6 +40,7 @@ pub mod openapi;
 mod routes;
 mod search;
 mod session;
+mod transcript;
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -292,6 +292,22 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<Page<Conversation>>),
             )
         },
+        ("GET", "conversations/{id}/transcript") => Operation {
+            query: &[(
+                "format",
+                "`html` (default: one self-contained page) or `jsonl` (one message per line)",
+                Kind::OneOf(&["html", "jsonl"]),
+            )],
+            ..op(
+                "The conversation's every message, oldest first, as a file to keep or hand on \
+                 (text/html or application/x-ndjson): a message that is not plain text also \
+                 reads as a sentence (`description` in JSON lines), numbers masked as for the \
+                 caller",
+                None,
+                200,
+                None,
+            )
+        },
         ("GET", "search") => Operation {
             query: &[
                 (

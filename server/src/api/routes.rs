@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    search, session, Route,
+    search, session, transcript, Route,
 };
 use crate::web::Method;
 
@@ -214,6 +214,13 @@ pub fn routes() -> &'static [Route] {
                 P::ConversationsReadAssigned,
                 "conversation.list",
                 h!(conversations::list),
+            ),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/transcript",
+                P::ConversationsReadAssigned,
+                "conversation.transcript",
+                h!(transcript::transcript),
             ),
             Route::needs(
                 M::GET,

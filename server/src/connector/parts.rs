@@ -78,6 +78,104 @@ pub fn media_kind(mime_type: &str) -> Option<(&'static str, u64)> {
     Some(kind)
 }
 
+/// A sentence for a message that is not plain text, read from its raw JSON, for transcripts
+/// and any reader without the app: a location with its coordinates and a map link, a contact
+/// card's names and numbers, the button or list row a customer chose, an order's items, an ad
+/// the customer came from, a reaction, and what WhatsApp said of a type it does not support.
+/// `None` for a plain text (its text says it all) or a shape not recognised.
+pub fn describe(kind: &str, raw: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    let s = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let joined = |parts: Vec<String>| {
+        parts
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let said = match kind {
+        "location" => {
+            let l = v.get("location")?;
+            let (lat, lon) = (l.get("latitude")?.as_f64()?, l.get("longitude")?.as_f64()?);
+            let place = joined(vec![s(l, "name"), s(l, "address")]);
+            format!(
+                "Location: {}{lat:.6}, {lon:.6} https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=17/{lat:.6}/{lon:.6}",
+                if place.is_empty() { String::new() } else { format!("{place} ") }
+            )
+        }
+        "contacts" => {
+            let cards = v.get("contacts")?.as_array()?;
+            let each: Vec<String> = cards
+                .iter()
+                .map(|c| {
+                    let name = c
+                        .get("name")
+                        .map(|n| s(n, "formatted_name"))
+                        .unwrap_or_default();
+                    let company = c.get("org").map(|o| s(o, "company")).unwrap_or_default();
+                    let phones: Vec<String> = c
+                        .get("phones")
+                        .and_then(Value::as_array)
+                        .map(|ps| ps.iter().map(|p| s(p, "phone")).collect())
+                        .unwrap_or_default();
+                    joined(vec![name, company, phones.join(" ")])
+                })
+                .collect();
+            format!("Contact card: {}", each.join("; "))
+        }
+        "interactive" => {
+            let i = v.get("interactive")?;
+            let chosen = i.get("button_reply").or_else(|| i.get("list_reply"))?;
+            format!(
+                "Chose: {}",
+                joined(vec![s(chosen, "title"), s(chosen, "description")])
+            )
+        }
+        "button" => format!("Tapped: {}", s(v.get("button")?, "text")),
+        "order" => {
+            let items = v.get("order")?.get("product_items")?.as_array()?;
+            let each: Vec<String> = items
+                .iter()
+                .map(|p| {
+                    let n = |k: &str| p.get(k).map(|x| x.to_string()).unwrap_or_default();
+                    format!(
+                        "{} × {} at {} {}",
+                        n("quantity"),
+                        s(p, "product_retailer_id"),
+                        n("item_price"),
+                        s(p, "currency")
+                    )
+                })
+                .collect();
+            format!("Order: {}", each.join(", "))
+        }
+        "reaction" => match s(v.get("reaction")?, "emoji") {
+            e if e.is_empty() => "Took a reaction back".to_owned(),
+            e => format!("Reacted {e}"),
+        },
+        "unsupported" => {
+            let e = v.get("errors")?.as_array()?.first()?;
+            let detail = e
+                .get("error_data")
+                .map(|d| s(d, "details"))
+                .unwrap_or_default();
+            format!(
+                "Not supported by WhatsApp: {} ({})",
+                joined(vec![s(e, "title"), detail]),
+                e.get("code").map(|c| c.to_string()).unwrap_or_default()
+            )
+        }
+        _ => {
+            let r = v.get("referral")?;
+            format!(
+                "From an ad: {}",
+                joined(vec![s(r, "headline"), s(r, "body"), s(r, "source_url")])
+            )
+        }
+    };
+    Some(said)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +238,53 @@ mod tests {
         assert_eq!(media_kind("application/pdf").unwrap().0, "document");
         assert_eq!(media_kind("image/gif"), None);
         assert_eq!(media_kind("application/x-msdownload"), None);
+    }
+
+    fn fixture(name: &str) -> (String, String) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/whatsapp")
+            .join(format!("{name}.json"));
+        let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let m = &v["entry"][0]["changes"][0]["value"]["messages"][0];
+        (m["type"].as_str().unwrap().to_owned(), m.to_string())
+    }
+
+    #[test]
+    fn every_kind_of_message_meta_publishes_reads_as_a_sentence() {
+        let said = |name: &str| {
+            let (kind, raw) = fixture(name);
+            describe(&kind, &raw).unwrap_or_default()
+        };
+        assert_eq!(
+            said("inbound_location"),
+            "Location: Philz Coffee, 101 Forest Ave, Palo Alto, CA 94301 37.442215, -122.161659 \
+             https://www.openstreetmap.org/?mlat=37.442215&mlon=-122.161659#map=17/37.442215/-122.161659"
+        );
+        assert_eq!(
+            said("inbound_contacts"),
+            "Contact card: Lucía Gómez, Google, +1 (983) 555-2319"
+        );
+        assert_eq!(said("inbound_interactive_button_reply"), "Chose: Cancel");
+        assert_eq!(
+            said("inbound_interactive_list_reply"),
+            "Chose: Priority Mail Express, Next Day to 2 Days"
+        );
+        assert_eq!(
+            said("inbound_button_template_quick_reply"),
+            "Tapped: Unsubscribe"
+        );
+        assert_eq!(
+            said("inbound_order"),
+            "Order: 2 × di9ozbzfi4 at 30 USD, 1 × nqryix03ez at 25 USD"
+        );
+        assert_eq!(
+            said("inbound_unsupported_with_errors"),
+            "Not supported by WhatsApp: Message type unknown, Message type is currently not \
+             supported. (131051)"
+        );
+        assert!(said("inbound_text_ctwa_ad_referral")
+            .starts_with("From an ad: Chat with us, Summer Succulents are here!, https://fb.me/"));
+        assert_eq!(describe("text", r#"{"text":{"body":"hi"}}"#), None);
+        assert_eq!(describe("location", "not json"), None);
     }
 }

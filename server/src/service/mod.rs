@@ -29,8 +29,9 @@ use switchboard_shared::{PhoneNumberId, TenantId};
 use tokio::sync::{broadcast, Notify};
 
 use crate::config::NumberConfig;
-/// Reading a stored message's quote, reaction and media, and which files WhatsApp takes.
-pub use crate::connector::parts::{media_kind, message_parts};
+/// Reading a stored message's quote, reaction and media, which files WhatsApp takes, and a
+/// sentence for a message that is not plain text.
+pub use crate::connector::parts::{describe, media_kind, message_parts};
 use crate::connector::NumberEndpoint;
 use crate::domain::DomainEvent;
 use crate::secret::Secret;
