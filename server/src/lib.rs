@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod automation;
+pub mod backup;
 pub mod config;
 pub mod connector;
 pub mod costs;

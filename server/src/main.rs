@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use switchboard_server::config::Config;
-use switchboard_server::{admin, app, export, telemetry};
+use switchboard_server::{admin, app, backup, export, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,25 @@ enum Command {
         /// The output file, or - for standard output.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Back up the embedded store into one compressed file, consistently, while the server runs
+    /// (ScyllaDB: use the cluster's own snapshots).
+    Backup {
+        /// The server's TOML file (for data_dir).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to write (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory (then point data_dir at it).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to fill: absent or empty.
+        #[arg(long)]
+        data_dir: PathBuf,
     },
     /// Create and list tenants (workspaces).
     Tenant {
@@ -218,6 +237,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 anyhow::Ok(())
             })
+        }
+        Command::Backup { config, out } => {
+            let config = load(config.as_deref())?;
+            if config.store.backend != switchboard_server::config::Backend::Sqlite {
+                anyhow::bail!(
+                    "`switchboard backup` copies the embedded store; a ScyllaDB cluster is backed \
+                     up with its own snapshots (nodetool snapshot), see docs/operations.md"
+                );
+            }
+            let started = std::time::Instant::now();
+            let made = backup::backup(&config.data_dir, &out)?;
+            eprintln!(
+                "backed up {} messages (schema version {}) to {}: {} bytes in {:.1} s",
+                made.messages,
+                made.schema_version,
+                out.display(),
+                made.bytes,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            let restored = backup::restore(&from, &data_dir)?;
+            eprintln!(
+                "restored {} messages (schema version {}) into {}; set data_dir to it and start",
+                restored.messages,
+                restored.schema_version,
+                data_dir.display()
+            );
+            Ok(())
         }
         Command::Tenant { command, config } => {
             let config = load(config.as_deref())?;

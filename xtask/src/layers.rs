@@ -28,6 +28,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "app",
             "auth",
             "automation",
+            "backup",
             "config",
             "connector",
             "export",

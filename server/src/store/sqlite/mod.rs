@@ -24,6 +24,7 @@ mod messages;
 mod migrate;
 mod outbox;
 mod search;
+pub mod snapshot;
 mod writer;
 
 use std::path::{Path, PathBuf};
