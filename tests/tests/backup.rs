@@ -3,6 +3,7 @@
 //! restore into a directory with anything in it, or from a truncated file, changes nothing.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,26 @@ fn switchboard(args: &[&str]) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .expect("run switchboard")
+}
+
+/// `switchboard restore --from FROM --data-dir DIR`.
+fn restore(from: &Path, dir: &Path) -> std::process::Output {
+    switchboard(&[
+        "restore",
+        "--from",
+        from.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
+/// Fails the test with the command's standard error unless it succeeded.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -75,11 +96,7 @@ fn a_backup_taken_under_load_restores_every_acknowledged_message() {
         "--out",
         file.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let during = acked.lock().unwrap().len();
     stop.store(true, Ordering::Relaxed);
     for p in posters {
@@ -91,18 +108,8 @@ fn a_backup_taken_under_load_restores_every_acknowledged_message() {
     );
 
     let restored = server.dir.path().join("restored");
-    let out = switchboard(&[
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = restore(&file, &restored);
+    succeeded(&out);
     let restored_config = server.dir.path().join("restored.toml");
     std::fs::write(
         &restored_config,
@@ -117,11 +124,7 @@ fn a_backup_taken_under_load_restores_every_acknowledged_message() {
         "--out",
         export.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let stored: HashSet<String> = std::fs::read_to_string(&export)
         .unwrap()
         .lines()
@@ -145,26 +148,14 @@ fn a_backup_taken_under_load_restores_every_acknowledged_message() {
     );
 
     // Not into a directory with anything in it; not from a truncated file.
-    let out = switchboard(&[
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
+    let out = restore(&file, &restored);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
     let bytes = std::fs::read(&file).unwrap();
     let cut = server.dir.path().join("cut.gz");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let target = server.dir.path().join("from-cut");
-    let out = switchboard(&[
-        "restore",
-        "--from",
-        cut.to_str().unwrap(),
-        "--data-dir",
-        target.to_str().unwrap(),
-    ]);
+    let out = restore(&cut, &target);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not a whole backup"),

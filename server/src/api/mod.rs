@@ -388,25 +388,15 @@ fn whole_floats_to_integers(value: &mut serde_json::Value) -> bool {
                 .then(|| *n = serde_json::Number::from(f as i64))
                 .is_some()
         }
-        // Every element visited (no short cut): each may change.
-        serde_json::Value::Array(items) => {
-            items
-                .iter_mut()
-                .map(whole_floats_to_integers)
-                .filter(|changed| *changed)
-                .count()
-                > 0
-        }
-        serde_json::Value::Object(fields) => {
-            fields
-                .values_mut()
-                .map(whole_floats_to_integers)
-                .filter(|changed| *changed)
-                .count()
-                > 0
-        }
+        serde_json::Value::Array(items) => all_whole(items.iter_mut()),
+        serde_json::Value::Object(fields) => all_whole(fields.values_mut()),
         _ => false,
     }
+}
+
+/// [`whole_floats_to_integers`] over every value (no short cut: each may change).
+fn all_whole<'a>(values: impl Iterator<Item = &'a mut serde_json::Value>) -> bool {
+    values.fold(false, |changed, v| whole_floats_to_integers(v) | changed)
 }
 
 impl ApiRequest {

@@ -148,7 +148,7 @@ pub async fn list(
                 resume = Some(if by_id {
                     Cursor::after_text(t.conversation.as_str())
                 } else {
-                    Cursor::bucketed(day_bucket(t.updated_at) as i32, t.conversation.as_str())
+                    Cursor::after_day(&t)
                 });
             }
             if wanted {

@@ -87,6 +87,29 @@ impl Cursor {
         Ok((bucket, key))
     }
 
+    /// The position after a conversation in the archive's order (its last day, its id).
+    pub(crate) fn after_day(thread: &crate::domain::ThreadRecord) -> Self {
+        Self::bucketed(
+            crate::domain::day_bucket(thread.updated_at) as i32,
+            thread.conversation.as_str(),
+        )
+    }
+
+    /// The `(day, id)` of [`Cursor::after_day`]; `(first, "")` for none: the archive starts at
+    /// `first`, the newest day of its range (`days.end` or `days.end - 1` as a backend reads).
+    pub(crate) fn decode_day(
+        cursor: Option<&Cursor>,
+        first: i64,
+    ) -> Result<(i64, String), StoreError> {
+        match cursor {
+            Some(_) => {
+                let (day, id) = Cursor::decode_bucketed(cursor, 0)?;
+                Ok((i64::from(day), id))
+            }
+            None => Ok((first, String::new())),
+        }
+    }
+
     /// The position after `(bucket, at, key)` in a newest-first history read.
     pub(crate) fn history(bucket: i64, at_ms: UnixMillis, key: &str) -> Self {
         Self::encode(&[&bucket.to_string(), &at_ms.to_string(), key])

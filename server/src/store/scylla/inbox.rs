@@ -266,13 +266,7 @@ impl InboxStore for ScyllaStore {
         limit: usize,
     ) -> StoreResult<Page<ThreadRecord>> {
         let limit = check_limit(limit)?;
-        let (mut day, mut after) = match cursor {
-            Some(_) => {
-                let (day, id) = Cursor::decode_bucketed(cursor, 0)?;
-                (i64::from(day), id)
-            }
-            None => (days.end - 1, String::new()),
-        };
+        let (mut day, mut after) = Cursor::decode_day(cursor, days.end - 1)?;
         let mut items: Vec<ThreadRecord> = Vec::with_capacity(limit);
         // Day partitions newest first; within one, ids in pages of what the page still needs.
         while day >= days.start && day < days.end && items.len() < limit {
@@ -302,9 +296,7 @@ impl InboxStore for ScyllaStore {
                 }
             }
         }
-        Ok(Page::of(items, limit, |t| {
-            Cursor::bucketed(day_bucket(t.updated_at) as i32, t.conversation.as_str())
-        }))
+        Ok(Page::of(items, limit, Cursor::after_day))
     }
 
     async fn add_note(&self, n: &NoteRecord) -> StoreResult<()> {

@@ -198,13 +198,7 @@ impl InboxStore for SqliteStore {
     ) -> StoreResult<Page<ThreadRecord>> {
         let limit = check_limit(limit)?;
         // Before the cursor: an earlier day, or the same day and a later id.
-        let (day, after) = match cursor {
-            Some(_) => {
-                let (day, id) = Cursor::decode_bucketed(cursor, 0)?;
-                (i64::from(day), id)
-            }
-            None => (days.end, String::new()),
-        };
+        let (day, after) = Cursor::decode_day(cursor, days.end)?;
         let tenant = tenant.clone();
         let rows = self
             .read(move |conn| {
@@ -234,9 +228,7 @@ impl InboxStore for SqliteStore {
                 .map_err(unavailable)
             })
             .await?;
-        Ok(Page::of(rows, limit, |t| {
-            Cursor::bucketed(day_bucket(t.updated_at) as i32, t.conversation.as_str())
-        }))
+        Ok(Page::of(rows, limit, Cursor::after_day))
     }
 
     async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {
