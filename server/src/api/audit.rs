@@ -32,7 +32,6 @@ fn filters(ctx: &Ctx) -> Result<AuditQuery, Failure> {
     let time = |name: &str| -> Result<Option<i64>, Failure> {
         ctx.req
             .query(name)
-            .filter(|v| !v.is_empty())
             .map(|v| {
                 v.parse::<i64>().ok().filter(|ms| *ms >= 0).ok_or_else(|| {
                     Failure::bad_request(format!("{name} is a time in Unix milliseconds"))
@@ -40,12 +39,7 @@ fn filters(ctx: &Ctx) -> Result<AuditQuery, Failure> {
             })
             .transpose()
     };
-    let text = |name: &str| {
-        ctx.req
-            .query(name)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
+    let text = |name: &str| ctx.req.query(name).map(str::to_owned);
     Ok(AuditQuery {
         actor: text("actor"),
         action: text("action"),

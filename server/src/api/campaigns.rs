@@ -160,7 +160,7 @@ pub async fn cost(ctx: Ctx) -> ApiResult {
 /// `GET campaigns/{id}/recipients?state=&cursor=&limit=`.
 pub async fn recipients(ctx: Ctx) -> ApiResult {
     let state = match ctx.req.query("state") {
-        None | Some("") => None,
+        None => None,
         Some(text) => Some(RecipientState::parse(text).ok_or_else(|| {
             Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -49,7 +49,7 @@ impl From<CostError> for Failure {
 fn range(ctx: &Ctx) -> Result<(Date, Date), Failure> {
     let day = |name: &str, default: Date| -> Result<Date, Failure> {
         match ctx.req.query(name) {
-            None | Some("") => Ok(default),
+            None => Ok(default),
             Some(text) => text.parse().map_err(|_| {
                 Failure::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -71,7 +71,7 @@ fn range(ctx: &Ctx) -> Result<(Date, Date), Failure> {
 /// `GET costs?group_by=month|number|team|campaign|country|category&from=&to=`.
 pub async fn report(ctx: Ctx) -> ApiResult {
     let group_by = match ctx.req.query("group_by") {
-        None | Some("") => CostGroup::Month,
+        None => CostGroup::Month,
         Some(text) => CostGroup::parse(text).ok_or_else(|| {
             Failure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
