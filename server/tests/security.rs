@@ -520,12 +520,24 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             // Nor search (migration 14): its start indexes what is stored.
             "message_search",
             "message_search_rows",
+            // Nor reports' episodes (migration 15).
+            "episodes",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }
         // Nor the archive's index (migration 13).
         conn.execute_batch("DROP INDEX threads_by_activity_day;")
             .unwrap();
+        // Nor the episode's figures on the thread (migration 15).
+        for column in [
+            "first_response_at",
+            "first_responder",
+            "messages_in",
+            "messages_out",
+        ] {
+            conn.execute_batch(&format!("ALTER TABLE threads_by_id DROP COLUMN {column};"))
+                .unwrap();
+        }
     }
 
     // The next start re-keys every stored conversation.

@@ -80,10 +80,71 @@ pub struct ThreadRecord {
     /// When the current episode began (first message, or the reopening one).
     pub opened_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// What the current episode has seen so far, for reports.
+    pub episode: EpisodeFigures,
 }
 
 impl ThreadRecord {
     pub fn is_open(&self) -> bool {
         self.state != ThreadState::Resolved
+    }
+
+    /// The current episode as reports keep it: one per (conversation, `opened_at`), rewritten
+    /// with every write of the thread, so it survives restarts and a reopening starts another.
+    pub fn episode_record(&self) -> EpisodeRecord {
+        EpisodeRecord {
+            tenant: self.tenant.clone(),
+            conversation: self.conversation.clone(),
+            opened_at: self.opened_at,
+            number: self.number.clone(),
+            country: super::contact::country_of(self.customer.as_str()),
+            agent: self.assignee.clone().or_else(|| self.last_agent.clone()),
+            first_response_at: self.episode.first_response_at,
+            first_responder: self.episode.first_responder.clone(),
+            resolved_at: (!self.is_open()).then_some(self.updated_at),
+            messages_in: self.episode.messages_in,
+            messages_out: self.episode.messages_out,
+        }
+    }
+}
+
+/// An episode's running figures, kept on the thread (reset when it reopens).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EpisodeFigures {
+    /// When a person (an agent or an API key, not automation) first answered.
+    pub first_response_at: Option<UnixMillis>,
+    /// The agent who did (`None` for an API key).
+    pub first_responder: Option<UserId>,
+    pub messages_in: u32,
+    pub messages_out: u32,
+}
+
+/// One episode of a conversation (from its first message, or the one that reopened it, to its
+/// resolution) as reports read it. Rows are never deleted by the inbox; retention purges them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpisodeRecord {
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub opened_at: UnixMillis,
+    pub number: PhoneNumberId,
+    /// ISO 3166 code from the customer's number (`None`: a BSUID or an unknown prefix).
+    pub country: Option<String>,
+    /// Who has it, or had it last.
+    pub agent: Option<UserId>,
+    pub first_response_at: Option<UnixMillis>,
+    pub first_responder: Option<UserId>,
+    pub resolved_at: Option<UnixMillis>,
+    pub messages_in: u32,
+    pub messages_out: u32,
+}
+
+impl EpisodeRecord {
+    pub fn first_response_ms(&self) -> Option<i64> {
+        self.first_response_at
+            .map(|at| (at - self.opened_at).max(0))
+    }
+
+    pub fn resolution_ms(&self) -> Option<i64> {
+        self.resolved_at.map(|at| (at - self.opened_at).max(0))
     }
 }

@@ -203,6 +203,7 @@ mod tests {
             last_inbound_wamid: None,
             opened_at: 0,
             updated_at: 10 * DAY + 1,
+            episode: Default::default(),
         };
         let all = Filter {
             states: States::All,

@@ -2,15 +2,14 @@
 //! response times today, resolutions in the last hour, the queue, customers at risk of waiting
 //! past the deadline, and each agent's load. Pure bookkeeping with the clock passed in.
 //!
-//! The figures live in memory: a restart starts today's response times afresh (the messages
-//! themselves are stored; reports over history are a separate, stored computation).
+//! The figures live in memory and are read back from the stored episodes at a start
+//! ([`Figures::restore`]), so a restart does not reset the day.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use switchboard_shared::protocol::{AgentLoad, AtRisk, BoardStats};
-use switchboard_shared::ConversationId;
 
-use crate::domain::{day_bucket, ThreadRecord};
+use crate::domain::{day_bucket, EpisodeRecord, ThreadRecord};
 use crate::routing::Engine;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -21,10 +20,10 @@ const MAX_AT_RISK: usize = 50;
 #[derive(Debug, Default)]
 pub struct Figures {
     day: i64,
-    first_responses: Vec<i64>,
+    /// Today's first response times.
+    first_responses: VecDeque<i64>,
+    /// When conversations were resolved, the last hour's.
     resolved: VecDeque<i64>,
-    /// Conversations whose current episode has had its first response.
-    answered: HashSet<ConversationId>,
 }
 
 /// The nearest-rank percentile of sorted values.
@@ -48,27 +47,42 @@ impl Figures {
         }
     }
 
-    /// The business replied; the first reply of an episode is its first response.
-    pub fn replied(&mut self, conversation: &ConversationId, waiting_since: Option<i64>, now: i64) {
-        self.roll(now);
-        if let Some(since) = waiting_since {
-            if self.answered.insert(conversation.clone()) {
-                if self.first_responses.len() == MAX_SAMPLES {
-                    self.first_responses.remove(0);
+    /// Today's figures from the stored episodes opened yesterday or today (an episode answered
+    /// today may have opened yesterday), in any order.
+    pub fn restore<'a>(episodes: impl IntoIterator<Item = &'a EpisodeRecord>, now: i64) -> Self {
+        let mut f = Self::default();
+        f.roll(now);
+        let mut answered = Vec::new();
+        let mut resolved = Vec::new();
+        for e in episodes {
+            if let (Some(at), Some(ms)) = (e.first_response_at, e.first_response_ms()) {
+                if day_bucket(at) == f.day && at <= now {
+                    answered.push((at, ms));
                 }
-                self.first_responses.push((now - since).max(0));
+            }
+            if let Some(at) = e.resolved_at.filter(|&at| at <= now && now - at <= HOUR_MS) {
+                resolved.push(at);
             }
         }
+        answered.sort_unstable();
+        resolved.sort_unstable();
+        let skip = answered.len().saturating_sub(MAX_SAMPLES);
+        f.first_responses = answered.into_iter().skip(skip).map(|(_, ms)| ms).collect();
+        f.resolved = resolved.into();
+        f
     }
 
-    /// A new episode began (a new or reopened conversation).
-    pub fn opened(&mut self, conversation: &ConversationId) {
-        self.answered.remove(conversation);
-    }
-
-    pub fn resolved(&mut self, conversation: &ConversationId, now: i64) {
+    /// An episode's first response, `ms` after it opened.
+    pub fn responded(&mut self, ms: i64, now: i64) {
         self.roll(now);
-        self.answered.remove(conversation);
+        if self.first_responses.len() == MAX_SAMPLES {
+            self.first_responses.pop_front();
+        }
+        self.first_responses.push_back(ms.max(0));
+    }
+
+    pub fn resolved(&mut self, now: i64) {
+        self.roll(now);
         self.resolved.push_back(now);
     }
 
@@ -80,7 +94,7 @@ impl Figures {
         open: impl Iterator<Item = &'a ThreadRecord>,
     ) -> BoardStats {
         self.roll(now);
-        let mut sorted = self.first_responses.clone();
+        let mut sorted: Vec<i64> = self.first_responses.iter().copied().collect();
         sorted.sort_unstable();
         let waiting = engine.waiting(now);
         let mut at_risk: Vec<AtRisk> = open
@@ -126,7 +140,7 @@ mod tests {
     use super::*;
     use crate::domain::ThreadState;
     use crate::routing::Strategy;
-    use switchboard_shared::{PhoneNumberId, TenantId, UserId, WaId};
+    use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId, WaId};
 
     fn c(i: u32) -> ConversationId {
         ConversationId::new(format!("c{i}"))
@@ -142,35 +156,77 @@ mod tests {
     }
 
     #[test]
-    fn first_responses_count_once_per_episode_and_reset_daily() {
+    fn first_responses_reset_daily() {
         let day = 86_400_000 * 20_000;
         let mut f = Figures::default();
         let e = Engine::new(Strategy::LeastLoad);
-        f.replied(&c(1), Some(day), day + 30_000);
-        f.replied(&c(1), Some(day), day + 90_000); // a second reply: not a first response
-        f.replied(&c(2), Some(day), day + 10_000);
-        f.replied(&c(3), None, day + 10_000); // nobody was waiting
+        f.responded(30_000, day + 30_000);
+        f.responded(10_000, day + 10_000);
         let s = f.stats(day + 100_000, 120_000, &e, std::iter::empty());
         assert_eq!(s.first_responses_today, 2);
         assert_eq!(s.first_response_median_ms, Some(10_000));
         assert_eq!(s.first_response_p90_ms, Some(30_000));
-        f.opened(&c(1));
-        f.replied(&c(1), Some(day + 200_000), day + 260_000);
-        assert_eq!(
-            f.stats(day + 300_000, 120_000, &e, std::iter::empty())
-                .first_responses_today,
-            3
-        );
         let tomorrow = f.stats(day + 86_400_000, 120_000, &e, std::iter::empty());
         assert_eq!(tomorrow.first_responses_today, 0);
+    }
+
+    #[test]
+    fn a_restart_reads_today_back_from_the_episodes() {
+        let day = 86_400_000 * 20_000;
+        let now = day + 5 * HOUR_MS;
+        let episode =
+            |i: u32, opened: i64, answered: Option<i64>, resolved: Option<i64>| EpisodeRecord {
+                tenant: TenantId::from("t"),
+                conversation: c(i),
+                opened_at: opened,
+                number: PhoneNumberId::from("1"),
+                country: None,
+                agent: None,
+                first_response_at: answered,
+                first_responder: None,
+                resolved_at: resolved,
+                messages_in: 1,
+                messages_out: 1,
+            };
+        let stored = [
+            // Opened yesterday, answered today: today's.
+            episode(1, day - 60_000, Some(day + 60_000), None),
+            // Answered yesterday: not today's.
+            episode(
+                2,
+                day - 90_000,
+                Some(day - 30_000),
+                Some(day + 4 * HOUR_MS - 1),
+            ),
+            episode(
+                3,
+                day + HOUR_MS,
+                Some(day + HOUR_MS + 5_000),
+                Some(now - 60_000),
+            ),
+            // Never answered.
+            episode(4, day + HOUR_MS, None, None),
+        ];
+        let mut f = Figures::restore(&stored, now);
+        let s = f.stats(
+            now,
+            120_000,
+            &Engine::new(Strategy::LeastLoad),
+            std::iter::empty(),
+        );
+        assert_eq!(s.first_responses_today, 2);
+        assert_eq!(s.first_response_median_ms, Some(5_000));
+        assert_eq!(s.first_response_p90_ms, Some(120_000));
+        // Episode 2's resolution was an hour ago, episode 3's a minute ago.
+        assert_eq!(s.resolved_last_hour, 1);
     }
 
     #[test]
     fn resolutions_age_out_after_an_hour_and_risk_follows_the_deadline() {
         let mut f = Figures::default();
         let e = Engine::new(Strategy::LeastLoad);
-        f.resolved(&c(1), 0);
-        f.resolved(&c(2), 1_000_000);
+        f.resolved(0);
+        f.resolved(1_000_000);
         let thread = |i: u32, since: Option<i64>| ThreadRecord {
             tenant: TenantId::from("t"),
             conversation: c(i),
@@ -185,6 +241,7 @@ mod tests {
             last_inbound_wamid: None,
             opened_at: 0,
             updated_at: 0,
+            episode: Default::default(),
         };
         let open = [
             thread(3, Some(3_600_000)),

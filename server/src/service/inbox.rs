@@ -28,8 +28,8 @@ use crate::connector::wire::Content;
 use crate::domain::now_ms;
 use crate::domain::DomainEvent;
 use crate::domain::{
-    AuditRecord, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord, TeamRecord,
-    ThreadRecord, ThreadState,
+    AuditRecord, EpisodeFigures, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord,
+    TeamRecord, ThreadRecord, ThreadState,
 };
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::staging::{Keyed, Staging};
@@ -459,6 +459,28 @@ impl Worker {
                     None => break,
                 }
             }
+            // Today's board, from the episodes of yesterday and today (an episode answered
+            // today may have opened yesterday).
+            let today = crate::domain::day_bucket(now);
+            let mut episodes = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .episodes(
+                        &tenant.id,
+                        today - 1..today + 1,
+                        cursor.as_ref(),
+                        crate::store::MAX_PAGE,
+                    )
+                    .await?;
+                episodes.extend(page.items);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            self.tenant(&tenant.id).figures = Figures::restore(&episodes, now);
             // The queue is first come, first served.
             threads.sort_by_key(|t| (t.waiting_since.unwrap_or(t.opened_at), t.opened_at));
             for thread in threads {
@@ -771,25 +793,7 @@ impl Worker {
             }
             DomainEvent::MessageSent {
                 message, author, ..
-            } => {
-                // Automatic messages (the queue notice, the demo) are not an answer: the
-                // customer still waits for a person.
-                let person = author
-                    .as_deref()
-                    .is_none_or(|a| a.starts_with("user:") || a.starts_with("api_key:"));
-                if person {
-                    self.business_wrote(message).await
-                } else {
-                    self.assignee_of(
-                        &message.tenant,
-                        &self.store.id_keys().conversation_id(
-                            &message.tenant,
-                            &message.number,
-                            &message.customer,
-                        ),
-                    )
-                }
-            }
+            } => self.business_wrote(message, author.as_deref()).await,
             DomainEvent::SendFailed { send } => self.assignee_of(&send.tenant, &send.conversation),
             DomainEvent::NoteAdded { note, .. } => {
                 let assignee = self.assignee_of(&note.tenant, &note.conversation);
@@ -870,6 +874,7 @@ impl Worker {
                         last_inbound_wamid: None,
                         opened_at: now,
                         updated_at: now,
+                        episode: EpisodeFigures::default(),
                     },
                     true,
                 ),
@@ -880,11 +885,12 @@ impl Worker {
             },
         };
         if reopened {
-            self.tenant(tenant).figures.opened(&id);
             thread.state = ThreadState::Queued;
             thread.assignee = None;
             thread.opened_at = now;
+            thread.episode = EpisodeFigures::default();
         }
+        thread.episode.messages_in = thread.episode.messages_in.saturating_add(1);
         if thread.last_inbound_at.is_none_or(|at| at <= message.at_ms) {
             thread.last_inbound_at = Some(message.at_ms);
             thread.last_inbound_wamid = Some(message.wamid.clone());
@@ -964,8 +970,17 @@ impl Worker {
         });
     }
 
-    /// The business answered: the customer no longer waits, and the agent met the deadline.
-    async fn business_wrote(&mut self, message: &OutboundRecord) -> Option<UserId> {
+    /// The business wrote. A person's message (an agent's or an API key's; `None` for sends
+    /// from before authors were recorded) answers: the customer no longer waits, the agent met
+    /// the deadline, and the episode's first one is its first response. Automatic messages
+    /// (the queue notice, automation, the demo) only count in the volume: the customer still
+    /// waits for a person.
+    async fn business_wrote(
+        &mut self,
+        message: &OutboundRecord,
+        author: Option<&str>,
+    ) -> Option<UserId> {
+        let person = author.is_none_or(|a| a.starts_with("user:") || a.starts_with("api_key:"));
         let tenant = &message.tenant;
         let id = self
             .store
@@ -973,16 +988,31 @@ impl Worker {
             .conversation_id(tenant, &message.number, &message.customer);
         let now = now_ms();
         let inbox = self.tenant(tenant);
-        inbox.engine.replied(&id);
         let thread = inbox.open.get_mut(&id)?;
-        inbox.figures.replied(&id, thread.waiting_since, now);
+        thread.episode.messages_out = thread.episode.messages_out.saturating_add(1);
         let assignee = thread.assignee.clone();
+        if !person {
+            let thread = thread.clone();
+            self.staging.touch(thread);
+            return assignee;
+        }
+        inbox.engine.replied(&id);
+        if thread.episode.first_response_at.is_none() {
+            thread.episode.first_response_at = Some(now);
+            thread.episode.first_responder = author
+                .and_then(|a| a.strip_prefix("user:"))
+                .map(UserId::from);
+            inbox.figures.responded(now - thread.opened_at, now);
+        }
         if thread.waiting_since.is_some() {
             thread.waiting_since = None;
             thread.updated_at = now;
             let thread = thread.clone();
             self.stage(thread.clone(), None);
             self.announce(&thread, None, ChangeReason::Replied).await;
+        } else {
+            let thread = thread.clone();
+            self.staging.touch(thread);
         }
         assignee
     }
@@ -1158,7 +1188,7 @@ impl Worker {
         self.put(&thread, Some(&audit)).await?;
         let inbox = self.tenant(tenant);
         inbox.open.remove(conversation);
-        inbox.figures.resolved(conversation, thread.updated_at);
+        inbox.figures.resolved(thread.updated_at);
         let freed = inbox.engine.resolve(conversation, thread.updated_at);
         self.announce(&thread, previous, ChangeReason::Resolved)
             .await;
@@ -1181,9 +1211,9 @@ impl Worker {
             .await?
             .ok_or(InboxError::NotFound)?;
         let now = now_ms();
-        self.tenant(tenant).figures.opened(conversation);
         thread.state = ThreadState::Queued;
         thread.opened_at = now;
+        thread.episode = EpisodeFigures::default();
         thread.updated_at = now;
         self.put(&thread, Some(&audit)).await?;
         let ticket = self.ticket(&thread).await;

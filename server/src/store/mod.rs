@@ -318,8 +318,9 @@ pub trait IdentityStore: Send + Sync {
 ///
 /// Scylla shape: one row per conversation found by its id, plus an index of the tenant's *open*
 /// conversations in one partition (bounded by the live workload, not by history: resolving a
-/// conversation removes it from the index), and the archive's index: a partition per (tenant,
-/// day) naming the conversations written that day.
+/// conversation removes it from the index), the archive's index: a partition per (tenant,
+/// day) naming the conversations written that day, and the episodes reports read: a partition
+/// per (tenant, day the episode opened).
 #[async_trait]
 pub trait InboxStore: Send + Sync {
     /// Writes a conversation's state whole (and its audit line, for a person's action, in the
@@ -352,6 +353,17 @@ pub trait InboxStore: Send + Sync {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> StoreResult<Page<ThreadRecord>>;
+
+    /// A page of the tenant's episodes (reports' facts, written with each thread: see
+    /// [`ThreadRecord::episode_record`]) opened on a day of `days`, by day, then conversation,
+    /// then opening time.
+    async fn episodes(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<EpisodeRecord>>;
 
     /// Adds an internal note. Idempotent on its id.
     async fn add_note(&self, note: &NoteRecord) -> StoreResult<()>;

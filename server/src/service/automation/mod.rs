@@ -601,6 +601,7 @@ impl Automation {
             last_inbound_wamid: Some(message.wamid.clone()),
             opened_at: message.at_ms,
             updated_at: message.at_ms,
+            episode: Default::default(),
         };
         inner
             .outbox

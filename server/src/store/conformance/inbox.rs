@@ -26,6 +26,7 @@ fn thread(store: &dyn Store, tenant: &TenantId, i: usize, state: ThreadState) ->
         last_inbound_wamid: Some(Wamid::new(format!("wamid.{i}"))),
         opened_at: T0,
         updated_at: T0 + i as i64,
+        episode: Default::default(),
     }
 }
 
@@ -168,6 +169,103 @@ pub async fn the_archive_lists_every_conversation_once_by_its_last_day(store: &d
         .is_empty());
     // Another tenant's conversation is never listed.
     assert_eq!(archive(store, &other, first..first + 3, 5).await.len(), 1);
+}
+
+async fn all_episodes(
+    store: &dyn Store,
+    tenant: &TenantId,
+    days: std::ops::Range<i64>,
+    limit: usize,
+) -> Vec<EpisodeRecord> {
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .episodes(tenant, days.clone(), cursor.as_ref(), limit)
+            .await
+            .unwrap();
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
+
+pub async fn episodes_are_kept_per_opening_and_read_back_by_day(store: &dyn Store) {
+    let (tenant, other) = (fresh_tenant("episodes"), fresh_tenant("episodes-other"));
+    let first = day_bucket(T0);
+    // Conversation 0: answered and resolved on the first day, reopened on the second.
+    let mut t = thread(store, &tenant, 0, ThreadState::Assigned);
+    t.episode.messages_in = 2;
+    store.put_thread(&t, None).await.unwrap();
+    t.episode.first_response_at = Some(T0 + 5_000);
+    t.episode.first_responder = Some(UserId::from("u_ada"));
+    t.episode.messages_out = 1;
+    t.waiting_since = None;
+    store.put_thread(&t, None).await.unwrap();
+    assert_eq!(
+        store
+            .get_thread(&tenant, &t.conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .episode,
+        t.episode,
+        "the thread keeps its episode's figures"
+    );
+    t.state = ThreadState::Resolved;
+    t.assignee = None;
+    t.updated_at = T0 + 60_000;
+    store.put_thread(&t, None).await.unwrap();
+    let resolved = t.episode_record();
+    assert_eq!(resolved.resolved_at, Some(T0 + 60_000));
+    assert_eq!(resolved.first_response_ms(), Some(5_000));
+    assert_eq!(resolved.country.as_deref(), Some("US"));
+    assert_eq!(resolved.agent, Some(UserId::from("u_ada")));
+    t.state = ThreadState::Queued;
+    t.opened_at = T0 + DAY + 10;
+    t.updated_at = T0 + DAY + 10;
+    t.episode = EpisodeFigures {
+        messages_in: 1,
+        ..Default::default()
+    };
+    store.put_thread(&t, None).await.unwrap();
+    let reopened = t.episode_record();
+    // Two more conversations on the first day, one never answered.
+    let mut expected = vec![resolved];
+    for i in 1..3 {
+        let mut u = thread(store, &tenant, i, ThreadState::Queued);
+        u.episode.messages_in = i as u32;
+        store.put_thread(&u, None).await.unwrap();
+        expected.push(u.episode_record());
+    }
+    expected.sort_by(|a, b| a.conversation.as_str().cmp(b.conversation.as_str()));
+    expected.push(reopened.clone());
+    store
+        .put_thread(&thread(store, &other, 0, ThreadState::Queued), None)
+        .await
+        .unwrap();
+    for limit in [1, 2, 100] {
+        assert_eq!(
+            all_episodes(store, &tenant, first..first + 2, limit).await,
+            expected,
+            "pages of {limit}"
+        );
+    }
+    assert_eq!(
+        all_episodes(store, &tenant, first + 1..first + 9, 10).await,
+        vec![reopened]
+    );
+    assert!(all_episodes(store, &tenant, first - 9..first, 10)
+        .await
+        .is_empty());
+    assert_eq!(
+        all_episodes(store, &other, first..first + 2, 10)
+            .await
+            .len(),
+        1
+    );
 }
 
 fn send(

@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             audit_log_pages_newest_first_with_filters,
             threads_keep_their_state_and_only_open_ones_are_listed,
             the_archive_lists_every_conversation_once_by_its_last_day,
+            episodes_are_kept_per_opening_and_read_back_by_day,
             outbox_sends_are_claimed_once_and_finished_into_history,
             notes_page_newest_first_and_profiles_carry_their_audit,
             webhooks_make_and_update_contacts,

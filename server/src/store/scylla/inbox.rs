@@ -30,7 +30,73 @@ row! {
         last_inbound_wamid: Option<String>,
         opened_at: i64,
         updated_at: i64,
+        first_response_at: Option<i64>,
+        first_responder: Option<String>,
+        messages_in: Option<i32>,
+        messages_out: Option<i32>,
     }
+}
+
+row! {
+    /// A conversation's episode, for reports (`episodes_by_day`).
+    struct EpisodeRow {
+        tenant: String,
+        day: i64,
+        conversation_id: String,
+        opened_at: i64,
+        number: String,
+        country: Option<String>,
+        agent: Option<String>,
+        first_response_at: Option<i64>,
+        first_responder: Option<String>,
+        resolved_at: Option<i64>,
+        messages_in: i32,
+        messages_out: i32,
+    }
+}
+
+impl EpisodeRow {
+    fn of(e: &EpisodeRecord) -> Self {
+        Self {
+            tenant: e.tenant.as_str().to_owned(),
+            day: day_bucket(e.opened_at),
+            conversation_id: e.conversation.as_str().to_owned(),
+            opened_at: e.opened_at,
+            number: e.number.as_str().to_owned(),
+            country: e.country.clone(),
+            agent: e.agent.as_ref().map(|u| u.as_str().to_owned()),
+            first_response_at: e.first_response_at,
+            first_responder: e.first_responder.as_ref().map(|u| u.as_str().to_owned()),
+            resolved_at: e.resolved_at,
+            messages_in: count_cell(e.messages_in),
+            messages_out: count_cell(e.messages_out),
+        }
+    }
+
+    fn into_record(self) -> EpisodeRecord {
+        EpisodeRecord {
+            tenant: TenantId::new(self.tenant),
+            conversation: ConversationId::new(self.conversation_id),
+            opened_at: self.opened_at,
+            number: PhoneNumberId::new(self.number),
+            country: self.country,
+            agent: self.agent.map(UserId::new),
+            first_response_at: self.first_response_at,
+            first_responder: self.first_responder.map(UserId::new),
+            resolved_at: self.resolved_at,
+            messages_in: count_of(self.messages_in),
+            messages_out: count_of(self.messages_out),
+        }
+    }
+}
+
+/// A count as CQL's `int` (counts past 2^31 stay at the maximum).
+fn count_cell(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn count_of(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
 }
 
 impl ThreadRow {
@@ -49,6 +115,14 @@ impl ThreadRow {
             last_inbound_wamid: t.last_inbound_wamid.as_ref().map(|w| w.as_str().to_owned()),
             opened_at: t.opened_at,
             updated_at: t.updated_at,
+            first_response_at: t.episode.first_response_at,
+            first_responder: t
+                .episode
+                .first_responder
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
+            messages_in: Some(count_cell(t.episode.messages_in)),
+            messages_out: Some(count_cell(t.episode.messages_out)),
         }
     }
 
@@ -68,6 +142,12 @@ impl ThreadRow {
             last_inbound_wamid: self.last_inbound_wamid.map(Wamid::new),
             opened_at: self.opened_at,
             updated_at: self.updated_at,
+            episode: EpisodeFigures {
+                first_response_at: self.first_response_at,
+                first_responder: self.first_responder.map(UserId::new),
+                messages_in: self.messages_in.map_or(0, count_of),
+                messages_out: self.messages_out.map_or(0, count_of),
+            },
         })
     }
 }
@@ -97,6 +177,8 @@ row! {
 /// Statements of threads, notes and profiles.
 pub(super) struct Statements {
     put_thread: PreparedStatement,
+    put_episode: PreparedStatement,
+    episodes_of_day: PreparedStatement,
     index_open_thread: PreparedStatement,
     unindex_open_thread: PreparedStatement,
     index_thread_day: PreparedStatement,
@@ -118,6 +200,18 @@ impl Statements {
                     "INSERT INTO {ks}.threads_by_id ({}) VALUES ({})",
                     ThreadRow::COLUMNS,
                     super::markers(ThreadRow::COLUMNS)
+                ),
+                true).await?,
+            put_episode: p.prepare(format!(
+                    "INSERT INTO {ks}.episodes_by_day ({}) VALUES ({})",
+                    EpisodeRow::COLUMNS,
+                    super::markers(EpisodeRow::COLUMNS)
+                ),
+                true).await?,
+            episodes_of_day: p.prepare(format!(
+                    "SELECT {} FROM {ks}.episodes_by_day WHERE tenant = ? AND day = ?
+                       AND (conversation_id, opened_at) > (?, ?) LIMIT ?",
+                    EpisodeRow::COLUMNS
                 ),
                 true).await?,
             index_open_thread: p.prepare(format!(
@@ -198,16 +292,19 @@ impl InboxStore for ScyllaStore {
             day_bucket(t.updated_at),
             t.conversation.as_str(),
         );
+        // The episode's row, whole: the same write again is the same row.
+        batch.append_statement(self.inbox.put_episode.clone());
+        let episode = EpisodeRow::of(&t.episode_record());
         let result = match audit {
             Some(a) => {
                 batch.append_statement(self.identity.insert_audit.clone());
                 batch.append_statement(self.identity.insert_audit_bucket.clone());
                 let bucket = (a.tenant.as_str(), day_bucket(a.at_ms));
                 self.session
-                    .batch(&batch, (row, key, day, AuditRow::of(a), bucket))
+                    .batch(&batch, (row, key, day, episode, AuditRow::of(a), bucket))
                     .await
             }
-            None => self.session.batch(&batch, (row, key, day)).await,
+            None => self.session.batch(&batch, (row, key, day, episode)).await,
         };
         result.map_err(unavailable)?;
         Ok(())
@@ -297,6 +394,47 @@ impl InboxStore for ScyllaStore {
             }
         }
         Ok(Page::of(items, limit, Cursor::after_day))
+    }
+
+    async fn episodes(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<EpisodeRecord>> {
+        let limit = check_limit(limit)?;
+        let (mut day, mut opened, mut after) = match cursor {
+            Some(c) => c.decode_history()?,
+            None => (days.start, i64::MIN, String::new()),
+        };
+        let mut items = Vec::with_capacity(limit);
+        // Day partitions oldest first; within one, in pages of what the page still needs.
+        while day >= days.start && day < days.end && items.len() < limit {
+            let wanted = limit - items.len();
+            let rows: Vec<EpisodeRow> = self
+                .rows(
+                    &self.inbox.episodes_of_day,
+                    (tenant.as_str(), day, after.as_str(), opened, wanted as i32),
+                )
+                .await?;
+            let full = rows.len() == wanted;
+            if let Some(last) = rows.last() {
+                (after, opened) = (last.conversation_id.clone(), last.opened_at);
+            }
+            items.extend(rows.into_iter().map(EpisodeRow::into_record));
+            if !full {
+                day += 1;
+                (after, opened) = (String::new(), i64::MIN);
+            }
+        }
+        Ok(Page::of(items, limit, |e: &EpisodeRecord| {
+            Cursor::history(
+                day_bucket(e.opened_at),
+                e.opened_at,
+                e.conversation.as_str(),
+            )
+        }))
     }
 
     async fn add_note(&self, n: &NoteRecord) -> StoreResult<()> {

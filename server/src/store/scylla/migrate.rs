@@ -21,7 +21,8 @@ macro_rules! migration {
     };
 }
 
-/// The migrations, in order. Every statement in them is idempotent (`IF NOT EXISTS`), so a
+/// The migrations, in order. Every statement in them is idempotent (`IF NOT EXISTS`, and an
+/// `ALTER TABLE … ADD column` runs only while the column is missing: [`column_exists`]), so a
 /// migration interrupted midway is simply run again; the ledger records each one completed.
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_initial.cql"),
@@ -39,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_campaigns.cql"),
     migration!(14, "0014_archive.cql"),
     migration!(15, "0015_search.cql"),
+    migration!(16, "0016_reports.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the
@@ -84,6 +86,11 @@ async fn apply_pending(
     let applied = ledger_rows(session, keyspace).await?;
     for m in ledger::pending("ScyllaDB", &applied, MIGRATIONS)? {
         for statement in cql_statements(&fill(m.text)) {
+            if let Some((ks, table, column)) = added_column(&statement) {
+                if column_exists(session, ks, table, column).await? {
+                    continue;
+                }
+            }
             run(session, &statement).await?;
         }
         agree(session).await?;
@@ -103,6 +110,35 @@ async fn apply_pending(
         );
     }
     Ok(())
+}
+
+/// The `(keyspace, table, column)` an `ALTER TABLE ks.table ADD column type` statement adds,
+/// which CQL has no `IF NOT EXISTS` for.
+pub(super) fn added_column(statement: &str) -> Option<(&str, &str, &str)> {
+    let mut words = statement.split_whitespace();
+    let alter = words.next()?.eq_ignore_ascii_case("ALTER");
+    let table = words.next()?.eq_ignore_ascii_case("TABLE");
+    let (ks, name) = words.next()?.split_once('.')?;
+    let add = words.next()?.eq_ignore_ascii_case("ADD");
+    let column = words.next()?;
+    (alter && table && add && !column.starts_with('(')).then_some((ks, name, column))
+}
+
+async fn column_exists(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+    column: &str,
+) -> StoreResult<bool> {
+    let result = session
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+            (keyspace, table, column),
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(!rows_of::<(String,)>(result)?.is_empty())
 }
 
 /// How long a migration lock lives if its holder dies without releasing it.
@@ -385,6 +421,29 @@ mod tests {
         assert!(statements.len() >= 14, "{statements:#?}");
         assert!(statements[0].starts_with("CREATE KEYSPACE IF NOT EXISTS {keyspace}"));
         assert!(statements.iter().all(|s| !s.contains("--")));
+    }
+
+    #[test]
+    fn added_columns_are_recognised_so_a_rerun_skips_them() {
+        let f = super::added_column;
+        assert_eq!(
+            f("ALTER TABLE ks.threads_by_id ADD messages_in int"),
+            Some(("ks", "threads_by_id", "messages_in"))
+        );
+        assert_eq!(f("alter table ks.t add c text"), Some(("ks", "t", "c")));
+        assert_eq!(f("ALTER TABLE ks.t WITH gc_grace_seconds = 1"), None);
+        assert_eq!(f("ALTER TABLE t ADD c int"), None);
+        assert_eq!(
+            f("CREATE TABLE IF NOT EXISTS ks.t (a int PRIMARY KEY)"),
+            None
+        );
+        // Every ALTER in the migrations is one this recognises (or the rerun would fail).
+        let all: String = super::MIGRATIONS.iter().map(|m| m.text).collect();
+        for statement in cql_statements(&all) {
+            if statement.to_ascii_uppercase().starts_with("ALTER TABLE") {
+                assert!(f(&statement).is_some(), "{statement}");
+            }
+        }
     }
 
     #[test]

@@ -216,11 +216,19 @@ mod tests {
 
     use super::migrate::{cql_statements, MIGRATIONS};
 
-    /// Table → its columns, from the `CREATE TABLE` statements of the migrations.
+    /// Table → its columns, from the `CREATE TABLE` and `ALTER TABLE … ADD` statements of the
+    /// migrations.
     fn tables() -> BTreeMap<String, BTreeSet<String>> {
         let all: String = MIGRATIONS.iter().map(|m| m.text).collect();
-        let mut tables = BTreeMap::new();
+        let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for statement in cql_statements(&all) {
+            if let Some((_, table, column)) = super::migrate::added_column(&statement) {
+                tables
+                    .get_mut(table)
+                    .unwrap_or_else(|| panic!("{statement}: no such table before it"))
+                    .insert(column.to_owned());
+                continue;
+            }
             let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS {keyspace}.")
             else {
                 continue;
@@ -265,6 +273,7 @@ mod tests {
             ("roles_by_tenant", super::identity::RoleRow::COLUMNS),
             ("teams_by_tenant", super::identity::TeamRow::COLUMNS),
             ("threads_by_id", super::inbox::ThreadRow::COLUMNS),
+            ("episodes_by_day", super::inbox::EpisodeRow::COLUMNS),
             ("notes_by_conversation", super::inbox::NoteRow::COLUMNS),
             (
                 "agent_profiles_by_tenant",

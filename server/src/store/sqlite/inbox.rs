@@ -15,13 +15,15 @@ use crate::store::{check_limit, InboxStore, StoreResult};
 pub(super) fn put_thread(
     conn: &Connection,
     t: &ThreadRecord,
+    episode: &EpisodeRecord,
     audit: Option<&AuditRecord>,
 ) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO threads_by_id (tenant, conversation_id, number, customer, state,
            assignee, last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid,
-           opened_at, updated_at, open)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+           opened_at, updated_at, open, first_response_at, first_responder, messages_in,
+           messages_out)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET number = excluded.number,
            customer = excluded.customer, state = excluded.state,
            assignee = excluded.assignee, last_agent = excluded.last_agent,
@@ -29,7 +31,9 @@ pub(super) fn put_thread(
            last_inbound_at = excluded.last_inbound_at,
            last_inbound_wamid = excluded.last_inbound_wamid,
            opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-           open = excluded.open",
+           open = excluded.open, first_response_at = excluded.first_response_at,
+           first_responder = excluded.first_responder, messages_in = excluded.messages_in,
+           messages_out = excluded.messages_out",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -46,14 +50,68 @@ pub(super) fn put_thread(
             t.last_inbound_wamid.as_ref().map(Wamid::as_str),
             t.opened_at,
             t.updated_at,
-            t.is_open()
+            t.is_open(),
+            t.episode.first_response_at,
+            t.episode.first_responder.as_ref().map(UserId::as_str),
+            t.episode.messages_in,
+            t.episode.messages_out
         ])
     })
     .map_err(unavailable)?;
+    put_episode(conn, episode)?;
     if let Some(audit) = audit {
         insert_audit(conn, audit)?;
     }
     Ok(())
+}
+
+fn put_episode(conn: &Connection, e: &EpisodeRecord) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO episodes (tenant, day, conversation_id, opened_at, number,
+           country, agent, first_response_at, first_responder, resolved_at, messages_in,
+           messages_out)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            e.tenant.as_str(),
+            day_bucket(e.opened_at),
+            e.conversation.as_str(),
+            e.opened_at,
+            e.number.as_str(),
+            e.country,
+            e.agent.as_ref().map(UserId::as_str),
+            e.first_response_at,
+            e.first_responder.as_ref().map(UserId::as_str),
+            e.resolved_at,
+            e.messages_in,
+            e.messages_out
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The columns an episode is read from.
+const EPISODE_COLUMNS: &str = "tenant, day, conversation_id, opened_at, number, country, agent, \
+    first_response_at, first_responder, resolved_at, messages_in, messages_out";
+
+fn episode_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRecord> {
+    Ok(EpisodeRecord {
+        tenant: TenantId::new(r.get::<_, String>("tenant")?),
+        conversation: ConversationId::new(r.get::<_, String>("conversation_id")?),
+        opened_at: r.get("opened_at")?,
+        number: PhoneNumberId::new(r.get::<_, String>("number")?),
+        country: r.get("country")?,
+        agent: r.get::<_, Option<String>>("agent")?.map(UserId::new),
+        first_response_at: r.get("first_response_at")?,
+        first_responder: r
+            .get::<_, Option<String>>("first_responder")?
+            .map(UserId::new),
+        resolved_at: r.get("resolved_at")?,
+        messages_in: r.get("messages_in")?,
+        messages_out: r.get("messages_out")?,
+    })
 }
 
 pub(super) fn add_note(conn: &Connection, n: &NoteRecord) -> StoreResult<()> {
@@ -105,7 +163,8 @@ pub(super) fn put_profile(
 
 /// The columns a thread is read from.
 const THREAD_COLUMNS: &str = "tenant, conversation_id, number, customer, state, assignee, \
-    last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid, opened_at, updated_at";
+    last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid, opened_at, updated_at, \
+    first_response_at, first_responder, messages_in, messages_out";
 
 /// A thread from its row, by column name.
 fn thread_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRecord> {
@@ -125,6 +184,14 @@ fn thread_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRecord> {
             .map(Wamid::new),
         opened_at: r.get("opened_at")?,
         updated_at: r.get("updated_at")?,
+        episode: EpisodeFigures {
+            first_response_at: r.get("first_response_at")?,
+            first_responder: r
+                .get::<_, Option<String>>("first_responder")?
+                .map(UserId::new),
+            messages_in: r.get("messages_in")?,
+            messages_out: r.get("messages_out")?,
+        },
     })
 }
 
@@ -136,7 +203,9 @@ impl InboxStore for SqliteStore {
         audit: Option<&AuditRecord>,
     ) -> StoreResult<()> {
         let (t, audit) = (thread.clone(), audit.cloned());
-        self.write(move |conn, _| put_thread(conn, &t, audit.as_ref()))
+        // Read off the writer thread: the country is a parse of the customer's number.
+        let episode = t.episode_record();
+        self.write(move |conn, _| put_thread(conn, &t, &episode, audit.as_ref()))
             .await
     }
 
@@ -229,6 +298,45 @@ impl InboxStore for SqliteStore {
             })
             .await?;
         Ok(Page::of(rows, limit, Cursor::after_day))
+    }
+
+    async fn episodes(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<EpisodeRecord>> {
+        let limit = check_limit(limit)?;
+        let (day, opened, after) = match cursor {
+            Some(c) => c.decode_history()?,
+            None => (days.start, i64::MIN, String::new()),
+        };
+        let tenant = tenant.clone();
+        let rows = self
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {EPISODE_COLUMNS} FROM episodes
+                     WHERE tenant = ?1 AND day < ?2 AND (day, conversation_id, opened_at) > (?3, ?4, ?5)
+                     ORDER BY day, conversation_id, opened_at LIMIT ?6"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![tenant.as_str(), days.end, day, after, opened, limit as i64],
+                        episode_from,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(Page::of(rows, limit, |e: &EpisodeRecord| {
+            Cursor::history(
+                day_bucket(e.opened_at),
+                e.opened_at,
+                e.conversation.as_str(),
+            )
+        }))
     }
 
     async fn add_note(&self, note: &NoteRecord) -> StoreResult<()> {

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_campaigns.sql"),
     migration!(13, "0013_archive.sql"),
     migration!(14, "0014_search.sql"),
+    migration!(15, "0015_reports.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
