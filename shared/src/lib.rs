@@ -19,6 +19,7 @@ pub mod normalize;
 pub mod permissions;
 pub mod phrase;
 pub mod protocol;
+pub mod reports;
 pub mod schedule;
 pub mod text;
 

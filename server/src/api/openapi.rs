@@ -15,6 +15,7 @@ use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
+use switchboard_shared::reports::{ConversationReport, DurationReport};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
 use super::{routes, Access, BodyKind};
@@ -91,6 +92,28 @@ const fn op(
 const CURSOR: Query = ("cursor", "the `next` of the previous page", Kind::Text);
 const LIMIT: Query = ("limit", "items per page (at most 500)", Kind::Limit(500));
 const PAGED: &[Query] = &[CURSOR, LIMIT];
+const REPORT_QUERY: &[Query] = &[
+    (
+        "group_by",
+        "day (default), agent, team, number or country",
+        Kind::OneOf(&["day", "agent", "team", "number", "country"]),
+    ),
+    (
+        "from",
+        "first day, YYYY-MM-DD, UTC (default: 30 days before `to`)",
+        Kind::Day,
+    ),
+    (
+        "to",
+        "day after the last, YYYY-MM-DD, UTC (default: tomorrow); at most 366 days",
+        Kind::Day,
+    ),
+    (
+        "format",
+        "json (default) or csv",
+        Kind::OneOf(&["json", "csv"]),
+    ),
+];
 
 /// Every route's operation. Adding a route without adding it here fails the unit test.
 fn operation(method: &str, path: &str) -> Option<Operation> {
@@ -821,6 +844,41 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 None,
                 200,
                 Some(schema::<CostReport>),
+            )
+        },
+        ("GET", "reports/conversations") => Operation {
+            query: REPORT_QUERY,
+            ..op(
+                "Episodes opened in the range (a conversation from its first message, or the \
+                 one that reopened it, to its resolution), grouped: volumes in and out, \
+                 unanswered, and first response and resolution times as spreads (median, p90, \
+                 p99 interpolated between ranks; mean; sample σ); with `format=csv`, the same \
+                 as text/csv with a total line; docs/reports.md",
+                None,
+                200,
+                Some(schema::<ConversationReport>),
+            )
+        },
+        ("GET", "reports/first-response") => Operation {
+            query: REPORT_QUERY,
+            ..op(
+                "First response times per group (from the customer's first message to a \
+                 person's first answer; automatic messages do not answer): n, median_ms, \
+                 p90_ms, p99_ms, mean_ms, stddev_ms, min_ms, max_ms, and `pending` (not \
+                 answered yet); `format=csv` for text/csv",
+                None,
+                200,
+                Some(schema::<DurationReport>),
+            )
+        },
+        ("GET", "reports/resolution") => Operation {
+            query: REPORT_QUERY,
+            ..op(
+                "Resolution times per group (from the first message to the resolution), as \
+                 `reports/first-response`; `pending` counts episodes still open",
+                None,
+                200,
+                Some(schema::<DurationReport>),
             )
         },
         ("GET", "costs/charges") => Operation {

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    search, session, transcript, Route,
+    reports, search, session, transcript, Route,
 };
 use crate::web::Method;
 
@@ -807,6 +807,27 @@ pub fn routes() -> &'static [Route] {
                 P::ReportsView,
                 "cost.report",
                 h!(costs::report),
+            ),
+            Route::needs(
+                M::GET,
+                "reports/conversations",
+                P::ReportsView,
+                "report.conversations",
+                h!(reports::conversations),
+            ),
+            Route::needs(
+                M::GET,
+                "reports/first-response",
+                P::ReportsView,
+                "report.first_response",
+                h!(reports::first_response),
+            ),
+            Route::needs(
+                M::GET,
+                "reports/resolution",
+                P::ReportsView,
+                "report.resolution",
+                h!(reports::resolution),
             ),
             Route::needs(
                 M::GET,

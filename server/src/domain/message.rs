@@ -9,7 +9,8 @@ use switchboard_shared::{
 
 pub use super::clock::UnixMillis;
 
-const DAY_MS: i64 = 86_400_000;
+/// A day in milliseconds (UTC days have no leap seconds in Unix time).
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The time bucket (days since the epoch) a timestamp falls in. Partitions are per
 /// (tenant, conversation, bucket), so one busy conversation never makes one huge partition.

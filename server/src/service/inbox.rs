@@ -872,7 +872,7 @@ impl Worker {
                         waiting_since: None,
                         last_inbound_at: None,
                         last_inbound_wamid: None,
-                        opened_at: now,
+                        opened_at: message.at_ms.min(now),
                         updated_at: now,
                         episode: EpisodeFigures::default(),
                     },
@@ -887,7 +887,8 @@ impl Worker {
         if reopened {
             thread.state = ThreadState::Queued;
             thread.assignee = None;
-            thread.opened_at = now;
+            // The customer's wait, and the episode, began when they wrote.
+            thread.opened_at = message.at_ms.min(now);
             thread.episode = EpisodeFigures::default();
         }
         thread.episode.messages_in = thread.episode.messages_in.saturating_add(1);
@@ -998,11 +999,14 @@ impl Worker {
         }
         inbox.engine.replied(&id);
         if thread.episode.first_response_at.is_none() {
-            thread.episode.first_response_at = Some(now);
+            // When WhatsApp accepted the answer, as its message is stored: the report can be
+            // checked against the conversation's history.
+            let at = message.at_ms.max(thread.opened_at);
+            thread.episode.first_response_at = Some(at);
             thread.episode.first_responder = author
                 .and_then(|a| a.strip_prefix("user:"))
                 .map(UserId::from);
-            inbox.figures.responded(now - thread.opened_at, now);
+            inbox.figures.responded(at - thread.opened_at, now);
         }
         if thread.waiting_since.is_some() {
             thread.waiting_since = None;

@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod inbox;
 pub mod outbound;
 pub mod outbox;
+pub mod reports;
 pub mod search;
 
 use std::collections::HashMap;

@@ -17,9 +17,9 @@ use switchboard_shared::{ApiKeyId, ConversationId, RoleId, TeamId, TenantId, Use
 use crate::store::{Cursor, Page, Store, StoreResult};
 
 use crate::domain::{
-    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, MessageRecord, NoteRecord,
-    NumberRecord, ProfileRecord, RoleRecord, TeamRecord, TenantRecord, ThreadRecord, UnixMillis,
-    UserRecord,
+    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, EpisodeRecord, MessageRecord,
+    NoteRecord, NumberRecord, ProfileRecord, RoleRecord, TeamRecord, TenantRecord, ThreadRecord,
+    UnixMillis, UserRecord,
 };
 
 #[derive(Clone)]
@@ -279,6 +279,22 @@ impl TenantScope {
             .threads_by_activity(&self.tenant, days, cursor, limit)
             .await?;
         page.items.retain(|t| t.tenant == self.tenant);
+        Ok(page)
+    }
+
+    /// Reports' facts: the episodes opened on `days` (see
+    /// [`InboxStore::episodes`](crate::store::InboxStore::episodes)).
+    pub async fn episodes(
+        &self,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<EpisodeRecord>> {
+        let mut page = self
+            .store
+            .episodes(&self.tenant, days, cursor, limit)
+            .await?;
+        page.items.retain(|e| e.tenant == self.tenant);
         Ok(page)
     }
 

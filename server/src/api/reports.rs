@@ -1,0 +1,203 @@
+//! Reports over REST: conversations (volumes, first response and resolution spreads) grouped by
+//! agent, team, number, country or day, whole or one measure at a time, as JSON or CSV.
+
+use switchboard_shared::reports::{Durations, ReportGroup};
+use switchboard_shared::ErrorCode;
+
+use crate::domain::now_ms;
+use crate::service::{archive, reports};
+use crate::web::{HeaderValue, StatusCode};
+
+use super::{json, ApiResult, Ctx, Failure};
+
+fn bad(field: &str, message: String) -> Failure {
+    Failure::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::BadQuery,
+        message,
+    )
+    .on_field(field)
+}
+
+/// The asked-for grouping (by day when none), days (the last 30 by default, at most 366) and
+/// whether the answer is CSV.
+fn query(ctx: &Ctx) -> Result<(ReportGroup, std::ops::Range<i64>, bool), Failure> {
+    let group_by = match ctx.req.query("group_by") {
+        None => ReportGroup::Day,
+        Some(text) => ReportGroup::parse(text).ok_or_else(|| {
+            bad(
+                "group_by",
+                format!(
+                    "`group_by` is one of {}, not `{text}`",
+                    ReportGroup::ALL.map(|g| g.as_str()).join(", ")
+                ),
+            )
+        })?,
+    };
+    let (from, to) = (ctx.req.day("from")?, ctx.req.day("to")?);
+    let days = archive::days(from, to, now_ms()).map_err(|m| bad("from", m.to_owned()))?;
+    let csv = match ctx.req.query("format").unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(bad(
+                "format",
+                format!("`format` is json or csv, not `{other}`"),
+            ))
+        }
+    };
+    Ok((group_by, days, csv))
+}
+
+fn figure(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_default()
+}
+
+fn duration_cells(d: &Durations) -> [String; 8] {
+    [
+        d.n.to_string(),
+        figure(d.median_ms),
+        figure(d.p90_ms),
+        figure(d.p99_ms),
+        figure(d.mean_ms),
+        figure(d.stddev_ms),
+        d.min_ms.map(|v| v.to_string()).unwrap_or_default(),
+        d.max_ms.map(|v| v.to_string()).unwrap_or_default(),
+    ]
+}
+
+const DURATION_COLUMNS: [&str; 8] = [
+    "n",
+    "median_ms",
+    "p90_ms",
+    "p99_ms",
+    "mean_ms",
+    "stddev_ms",
+    "min_ms",
+    "max_ms",
+];
+
+/// A CSV attachment of `rows` under `header`.
+fn csv(name: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> ApiResult {
+    let failure = |e: String| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            format!("could not write the report: {e}"),
+        )
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header)
+        .map_err(|e| failure(e.to_string()))?;
+    for row in rows {
+        w.write_record(row.iter().map(|c| crate::export::csv_cell(c).into_owned()))
+            .map_err(|e| failure(e.to_string()))?;
+    }
+    let body = w.into_inner().map_err(|e| failure(e.to_string()))?;
+    let mut response = crate::web::Response::new(body.into());
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+        headers.insert("content-disposition", v);
+    }
+    Ok(response)
+}
+
+/// `GET reports/conversations?group_by=&from=&to=&format=json|csv`.
+pub async fn conversations(ctx: Ctx) -> ApiResult {
+    let (group_by, days, as_csv) = query(&ctx)?;
+    let report = reports::conversations(&ctx.scope, group_by, days).await?;
+    if !as_csv {
+        return json(StatusCode::OK, &report);
+    }
+    let mut header: Vec<String> = [
+        "key",
+        "label",
+        "conversations",
+        "resolved",
+        "unanswered",
+        "messages_in",
+        "messages_out",
+    ]
+    .map(str::to_owned)
+    .into();
+    for measure in ["first_response", "resolution"] {
+        header.extend(DURATION_COLUMNS.map(|c| format!("{measure}_{c}")));
+    }
+    let rows = report
+        .groups
+        .iter()
+        .map(|r| (r, r.label.clone().unwrap_or_default()))
+        .chain([(&report.total, "total".to_owned())])
+        .map(|(r, label)| {
+            let mut cells = vec![
+                r.key.clone().unwrap_or_default(),
+                label,
+                r.conversations.to_string(),
+                r.resolved.to_string(),
+                r.unanswered.to_string(),
+                r.messages_in.to_string(),
+                r.messages_out.to_string(),
+            ];
+            cells.extend(duration_cells(&r.first_response));
+            cells.extend(duration_cells(&r.resolution));
+            cells
+        })
+        .collect();
+    let name = format!(
+        "conversations-by-{}-{}-{}",
+        group_by.as_str(),
+        report.from,
+        report.to
+    );
+    csv(&name, header, rows)
+}
+
+async fn measure(ctx: Ctx, measure: reports::Measure, noun: &str) -> ApiResult {
+    let (group_by, days, as_csv) = query(&ctx)?;
+    let report = reports::measure(
+        reports::conversations(&ctx.scope, group_by, days).await?,
+        measure,
+    );
+    if !as_csv {
+        return json(StatusCode::OK, &report);
+    }
+    let mut header: Vec<String> = ["key", "label", "pending"].map(str::to_owned).into();
+    header.extend(DURATION_COLUMNS.map(str::to_owned));
+    let rows = report
+        .groups
+        .iter()
+        .map(|g| (g, g.label.clone().unwrap_or_default()))
+        .chain([(&report.total, "total".to_owned())])
+        .map(|(g, label)| {
+            let mut cells = vec![
+                g.key.clone().unwrap_or_default(),
+                label,
+                g.pending.to_string(),
+            ];
+            cells.extend(duration_cells(&g.durations));
+            cells
+        })
+        .collect();
+    let name = format!(
+        "{noun}-by-{}-{}-{}",
+        group_by.as_str(),
+        report.from,
+        report.to
+    );
+    csv(&name, header, rows)
+}
+
+/// `GET reports/first-response?group_by=&from=&to=&format=json|csv`.
+pub async fn first_response(ctx: Ctx) -> ApiResult {
+    measure(ctx, reports::Measure::FirstResponse, "first-response").await
+}
+
+/// `GET reports/resolution?group_by=&from=&to=&format=json|csv`.
+pub async fn resolution(ctx: Ctx) -> ApiResult {
+    measure(ctx, reports::Measure::Resolution, "resolution").await
+}

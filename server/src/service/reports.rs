@@ -1,0 +1,387 @@
+//! Reports over conversations: first response and resolution times as spreads (median, p90,
+//! p99, σ), volumes in and out, grouped by agent, team, number, country or day, over the
+//! episodes the inbox stores with each conversation (`EpisodeRecord`).
+//!
+//! Owns: reading a range's episodes through the scope, grouping them and computing the figures.
+//! Must not: keep state (every report is computed from the store, so it survives restarts and
+//! two servers agree), or count anything the episodes do not say.
+//!
+//! Episodes are read page by page and folded into per-group duration lists as they come: memory
+//! grows with the number of episodes (8 bytes per measure), not with the rows read.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use switchboard_shared::reports::{
+    ConversationReport, DurationReport, DurationRow, Durations, ReportGroup, ReportRow,
+};
+use switchboard_shared::{PhoneNumberId, UserId};
+
+use crate::auth::TenantScope;
+use crate::domain::{day_bucket, EpisodeRecord, TeamRecord, DAY_MS};
+use crate::store::{Cursor, StoreResult, MAX_PAGE};
+
+/// Which measure a duration report is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    FirstResponse,
+    Resolution,
+}
+
+/// A day (days since the epoch) as `YYYY-MM-DD`.
+pub fn day_text(day: i64) -> String {
+    super::costs::utc_day(day * DAY_MS).to_string()
+}
+
+/// What groups are called, read once per report.
+struct Names {
+    users: HashMap<UserId, String>,
+    teams: Vec<TeamRecord>,
+    numbers: HashMap<PhoneNumberId, String>,
+}
+
+impl Names {
+    async fn read(scope: &TenantScope, group_by: ReportGroup) -> StoreResult<Self> {
+        let mut names = Self {
+            users: HashMap::new(),
+            teams: Vec::new(),
+            numbers: HashMap::new(),
+        };
+        match group_by {
+            ReportGroup::Agent => {
+                let mut cursor = None;
+                loop {
+                    let page = scope.users(cursor.as_ref(), MAX_PAGE).await?;
+                    names
+                        .users
+                        .extend(page.items.into_iter().map(|u| (u.id, u.name)));
+                    match page.next {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+            }
+            ReportGroup::Team => names.teams = scope.teams().await?,
+            ReportGroup::Number => {
+                names.numbers = scope
+                    .numbers()
+                    .await?
+                    .into_iter()
+                    .map(|n| (n.phone_number_id, n.display_phone_number))
+                    .collect();
+            }
+            ReportGroup::Country | ReportGroup::Day => {}
+        }
+        Ok(names)
+    }
+
+    fn label(&self, group_by: ReportGroup, key: &str) -> Option<String> {
+        match group_by {
+            ReportGroup::Agent => self.users.get(&UserId::from(key)).cloned(),
+            ReportGroup::Team => self
+                .teams
+                .iter()
+                .find(|t| t.id.as_str() == key)
+                .map(|t| t.name.clone()),
+            ReportGroup::Number => self.numbers.get(&PhoneNumberId::from(key)).cloned(),
+            ReportGroup::Country | ReportGroup::Day => None,
+        }
+    }
+
+    /// The groups an episode counts in; `agent` is the agent that measure belongs to.
+    fn keys(
+        &self,
+        group_by: ReportGroup,
+        e: &EpisodeRecord,
+        agent: Option<&UserId>,
+    ) -> Vec<Option<String>> {
+        match group_by {
+            ReportGroup::Agent => vec![agent.map(|u| u.as_str().to_owned())],
+            ReportGroup::Team => {
+                let teams: Vec<Option<String>> = self
+                    .teams
+                    .iter()
+                    .filter(|t| t.numbers.contains(&e.number))
+                    .map(|t| Some(t.id.as_str().to_owned()))
+                    .collect();
+                if teams.is_empty() {
+                    vec![None]
+                } else {
+                    teams
+                }
+            }
+            ReportGroup::Number => vec![Some(e.number.as_str().to_owned())],
+            ReportGroup::Country => vec![e.country.clone()],
+            ReportGroup::Day => vec![Some(day_text(day_bucket(e.opened_at)))],
+        }
+    }
+}
+
+/// One group's running figures.
+#[derive(Default)]
+struct Tally {
+    conversations: u64,
+    resolved: u64,
+    unanswered: u64,
+    messages_in: u64,
+    messages_out: u64,
+    first_response: Vec<i64>,
+    resolution: Vec<i64>,
+}
+
+impl Tally {
+    /// Everything but the first response (which may belong to another agent).
+    fn count(&mut self, e: &EpisodeRecord) {
+        self.conversations += 1;
+        self.messages_in += u64::from(e.messages_in);
+        self.messages_out += u64::from(e.messages_out);
+        if let Some(ms) = e.resolution_ms() {
+            self.resolved += 1;
+            self.resolution.push(ms);
+        }
+    }
+
+    fn answer(&mut self, e: &EpisodeRecord) {
+        match e.first_response_ms() {
+            Some(ms) => self.first_response.push(ms),
+            None => self.unanswered += 1,
+        }
+    }
+
+    fn row(mut self, key: Option<String>, label: Option<String>) -> ReportRow {
+        ReportRow {
+            key,
+            label,
+            conversations: self.conversations,
+            resolved: self.resolved,
+            unanswered: self.unanswered,
+            messages_in: self.messages_in,
+            messages_out: self.messages_out,
+            first_response: Durations::of(&mut self.first_response),
+            resolution: Durations::of(&mut self.resolution),
+        }
+    }
+}
+
+/// Folds episodes into groups.
+struct Grouping<'a> {
+    group_by: ReportGroup,
+    names: &'a Names,
+    groups: HashMap<Option<String>, Tally>,
+    total: Tally,
+}
+
+impl Grouping<'_> {
+    fn add(&mut self, e: &EpisodeRecord) {
+        self.total.count(e);
+        self.total.answer(e);
+        for key in self.names.keys(self.group_by, e, e.agent.as_ref()) {
+            self.groups.entry(key).or_default().count(e);
+        }
+        // By agent, a first response is the answering agent's (the conversation may have moved
+        // on since); otherwise the episode's groups.
+        let answerer = e.first_responder.as_ref().or(e.agent.as_ref());
+        for key in self.names.keys(self.group_by, e, answerer) {
+            self.groups.entry(key).or_default().answer(e);
+        }
+    }
+
+    fn report(self, days: &Range<i64>) -> ConversationReport {
+        let (group_by, names) = (self.group_by, self.names);
+        let mut groups: Vec<ReportRow> = self
+            .groups
+            .into_iter()
+            .map(|(key, tally)| {
+                let label = key.as_deref().and_then(|k| names.label(group_by, k));
+                tally.row(key, label)
+            })
+            .collect();
+        if group_by == ReportGroup::Day {
+            groups.sort_by(|a, b| a.key.cmp(&b.key));
+        } else {
+            groups.sort_by(|a, b| {
+                b.conversations
+                    .cmp(&a.conversations)
+                    .then_with(|| b.first_response.n.cmp(&a.first_response.n))
+                    .then_with(|| a.key.cmp(&b.key))
+            });
+        }
+        ConversationReport {
+            group_by,
+            from: day_text(days.start),
+            to: day_text(days.end),
+            groups,
+            total: self.total.row(None, None),
+        }
+    }
+}
+
+/// The report over the episodes opened on `days`, grouped.
+pub async fn conversations(
+    scope: &TenantScope,
+    group_by: ReportGroup,
+    days: Range<i64>,
+) -> StoreResult<ConversationReport> {
+    let names = Names::read(scope, group_by).await?;
+    let mut grouping = Grouping {
+        group_by,
+        names: &names,
+        groups: HashMap::new(),
+        total: Tally::default(),
+    };
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = scope
+            .episodes(days.clone(), cursor.as_ref(), MAX_PAGE)
+            .await?;
+        for e in &page.items {
+            grouping.add(e);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(grouping.report(&days))
+}
+
+/// One measure of [`conversations`], flat per group.
+pub fn measure(report: ConversationReport, measure: Measure) -> DurationReport {
+    let row = |r: ReportRow| {
+        let (durations, pending) = match measure {
+            Measure::FirstResponse => (r.first_response, r.unanswered),
+            Measure::Resolution => (r.resolution, r.conversations - r.resolved),
+        };
+        DurationRow {
+            key: r.key,
+            label: r.label,
+            durations,
+            pending,
+        }
+    };
+    DurationReport {
+        group_by: report.group_by,
+        from: report.from,
+        to: report.to,
+        groups: report
+            .groups
+            .into_iter()
+            .map(row)
+            .filter(|g| g.durations.n + g.pending > 0)
+            .collect(),
+        total: row(report.total),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_shared::{ConversationId, TeamId, TenantId};
+
+    const T0: i64 = 20_000 * DAY_MS;
+
+    fn episode(i: u32, agent: &str, frt: Option<i64>, resolved: Option<i64>) -> EpisodeRecord {
+        EpisodeRecord {
+            tenant: TenantId::from("t"),
+            conversation: ConversationId::new(format!("c{i}")),
+            opened_at: T0 + i64::from(i),
+            number: PhoneNumberId::from(if i % 2 == 0 { "n1" } else { "n2" }),
+            country: Some(if i % 3 == 0 { "RU" } else { "US" }.into()),
+            agent: Some(UserId::from(agent)),
+            first_response_at: frt.map(|ms| T0 + i64::from(i) + ms),
+            first_responder: frt.map(|_| UserId::from(agent)),
+            resolved_at: resolved.map(|ms| T0 + i64::from(i) + ms),
+            messages_in: 2,
+            messages_out: 1,
+        }
+    }
+
+    fn names() -> Names {
+        let team = |id: &str, numbers: &[&str]| TeamRecord {
+            tenant: TenantId::from("t"),
+            id: TeamId::from(id),
+            name: format!("Team {id}"),
+            members: vec![],
+            numbers: numbers.iter().map(|n| PhoneNumberId::from(*n)).collect(),
+            created_at: 0,
+        };
+        Names {
+            users: [(UserId::from("u_a"), "Ada".to_owned())].into(),
+            teams: vec![team("t_all", &["n1", "n2"]), team("t_one", &["n1"])],
+            numbers: HashMap::new(),
+        }
+    }
+
+    fn run(group_by: ReportGroup, episodes: &[EpisodeRecord]) -> ConversationReport {
+        let names = names();
+        let mut g = Grouping {
+            group_by,
+            names: &names,
+            groups: HashMap::new(),
+            total: Tally::default(),
+        };
+        for e in episodes {
+            g.add(e);
+        }
+        g.report(&(0..2))
+    }
+
+    #[test]
+    fn groups_hold_exact_spreads_and_teams_share_numbers() {
+        let episodes = [
+            episode(0, "u_a", Some(1_000), Some(10_000)),
+            episode(1, "u_a", Some(3_000), None),
+            episode(2, "u_b", Some(2_000), Some(20_000)),
+            episode(3, "u_b", None, None),
+            episode(4, "u_a", Some(9_000), None),
+        ];
+        let by_agent = run(ReportGroup::Agent, &episodes);
+        let ada = &by_agent.groups[0];
+        assert_eq!(ada.key.as_deref(), Some("u_a"));
+        assert_eq!(ada.label.as_deref(), Some("Ada"));
+        assert_eq!((ada.conversations, ada.resolved, ada.unanswered), (3, 1, 0));
+        assert_eq!(ada.first_response.median_ms, Some(3_000.0));
+        assert_eq!((ada.messages_in, ada.messages_out), (6, 3));
+        let b = &by_agent.groups[1];
+        assert_eq!((b.first_response.n, b.unanswered), (1, 1));
+        assert_eq!(by_agent.total.first_response.n, 4);
+        assert_eq!(by_agent.total.first_response.median_ms, Some(2_500.0));
+        assert_eq!(by_agent.total.resolution.median_ms, Some(15_000.0));
+
+        // n1 carries episodes 0, 2, 4 and is in both teams; n2 only in t_all.
+        let by_team = run(ReportGroup::Team, &episodes);
+        let count = |key: &str| {
+            by_team
+                .groups
+                .iter()
+                .find(|g| g.key.as_deref() == Some(key))
+                .map(|g| g.conversations)
+        };
+        assert_eq!((count("t_all"), count("t_one")), (Some(5), Some(3)));
+        assert_eq!(by_team.total.conversations, 5, "the total counts once");
+
+        let by_country = run(ReportGroup::Country, &episodes);
+        assert_eq!(by_country.groups[0].key.as_deref(), Some("US"));
+        assert_eq!(by_country.groups[1].conversations, 2);
+    }
+
+    #[test]
+    fn the_answering_agent_owns_the_first_response() {
+        // Ada answered, then Bo took it over and resolved it.
+        let mut e = episode(0, "u_b", Some(4_000), Some(8_000));
+        e.first_responder = Some(UserId::from("u_a"));
+        let r = run(ReportGroup::Agent, &[e]);
+        let row = |key: &str| r.groups.iter().find(|g| g.key.as_deref() == Some(key));
+        assert_eq!(row("u_a").unwrap().first_response.n, 1);
+        assert_eq!(row("u_a").unwrap().conversations, 0);
+        assert_eq!(row("u_b").unwrap().first_response.n, 0);
+        assert_eq!(row("u_b").unwrap().resolution.n, 1);
+        let flat = measure(r, Measure::FirstResponse);
+        assert_eq!(
+            flat.groups.len(),
+            1,
+            "a group without the measure is left out"
+        );
+        assert_eq!(flat.groups[0].durations.median_ms, Some(4_000.0));
+    }
+}

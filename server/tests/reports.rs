@@ -1,0 +1,240 @@
+//! Reports (issue 22) on a real server and its simulator: first response and resolution spreads
+//! grouped by country and agent equal a computation of our own over the conversations' stored
+//! histories, come back the same after a restart, and export as CSV; bad queries name their
+//! parameter.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchboard_server::{app, config::Config};
+
+/// The median and p90 as a spreadsheet's PERCENTILE.INC computes them, written here again so
+/// the server's own code is not what checks it.
+fn inc_percentile(values: &[i64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort();
+    let rank = p * (v.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    v[lo] as f64 + (rank - lo as f64) * (v[hi] - v[lo]) as f64
+}
+
+/// The first response of a conversation from its history: its first outbound message's time
+/// less its first inbound message's.
+async fn first_response_from_history(api: &Api, owner: &Auth, id: &str) -> Option<i64> {
+    let a = api
+        .get(&format!("conversations/{id}/messages?limit=100"), owner)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let messages = a.body["items"].as_array().unwrap();
+    let first = |direction: &str| {
+        messages
+            .iter()
+            .filter(|m| m["direction"] == direction)
+            .filter_map(|m| m["at"].as_i64())
+            .min()
+    };
+    Some(first("outbound")? - first("inbound")?)
+}
+
+fn row<'a>(report: &'a Value, key: &str) -> &'a Value {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == key)
+        .unwrap_or_else(|| panic!("no group {key}: {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_response_spreads_equal_the_histories_and_survive_a_restart() {
+    let (running, api, owner, dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    // Three German and two Russian customers write in.
+    let customers = [
+        "4915100000001",
+        "4915100000002",
+        "4915100000003",
+        "79161234501",
+        "79161234502",
+    ];
+    let mut ids = Vec::new();
+    for (i, customer) in customers.iter().enumerate() {
+        customer_writes(&api, &sim, customer, &format!("Hello {i}")).await;
+        ids.push(conversation_of(&api, &owner, customer).await);
+    }
+    // The owner answers four (one of them twice: only the first counts), with pauses so the
+    // times differ; the last Russian customer waits.
+    for (i, id) in ids.iter().take(4).enumerate() {
+        tokio::time::sleep(Duration::from_millis(40 * i as u64)).await;
+        let times = if i == 0 { 2 } else { 1 };
+        for n in 0..times {
+            let a = api
+                .send(
+                    Method::POST,
+                    &format!("conversations/{id}/messages"),
+                    &owner,
+                    json!({"text": format!("Answer {n}")}),
+                )
+                .await;
+            assert!(a.status.is_success(), "{:?}", a.body);
+        }
+    }
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{}/resolve", ids[1]),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+
+    // Independently: each answered conversation's first response from its history.
+    let mut expected: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (id, customer) in ids.iter().zip(customers).take(4) {
+        let ms = eventually("the answer in the history", Duration::from_secs(10), || {
+            first_response_from_history(&api, &owner, id)
+        })
+        .await;
+        let country = if customer.starts_with("49") {
+            "DE"
+        } else {
+            "RU"
+        };
+        expected.entry(country).or_default().push(ms);
+    }
+    let all: Vec<i64> = expected.values().flatten().copied().collect();
+
+    let report = eventually("four first responses", Duration::from_secs(10), || async {
+        let a = api
+            .get("reports/first-response?group_by=country", &owner)
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        (a.body["total"]["n"] == 4).then_some(a.body)
+    })
+    .await;
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-6;
+    assert!(
+        close(&report["total"]["median_ms"], inc_percentile(&all, 0.5)),
+        "{report}"
+    );
+    assert!(
+        close(&report["total"]["p90_ms"], inc_percentile(&all, 0.9)),
+        "{report}"
+    );
+    assert_eq!(report["total"]["pending"], 1, "one customer still waits");
+    for (country, values) in &expected {
+        let g = row(&report, country);
+        assert_eq!(g["n"], values.len(), "{g}");
+        assert!(close(&g["median_ms"], inc_percentile(values, 0.5)), "{g}");
+        assert!(close(&g["p99_ms"], inc_percentile(values, 0.99)), "{g}");
+    }
+    assert_eq!(row(&report, "RU")["pending"], 1);
+
+    // The whole report by agent: the owner answered all four; one was resolved.
+    let whole = api
+        .get("reports/conversations?group_by=agent", &owner)
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{:?}", whole.body);
+    assert_eq!(whole.body["total"]["conversations"], 5);
+    assert_eq!(whole.body["total"]["resolved"], 1);
+    assert_eq!(whole.body["total"]["messages_in"], 5);
+    assert_eq!(whole.body["total"]["messages_out"], 5);
+    let answered: u64 = whole.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["label"] == "Owner")
+        .map(|g| g["first_response"]["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(answered, 4, "{}", whole.body);
+
+    // CSV: a header, one line per group and the total.
+    let Auth::Bearer(token) = &owner else {
+        unreachable!("signed in with a token")
+    };
+    let csv = api
+        .client
+        .get(format!(
+            "{}/api/v1/reports/first-response?group_by=country&format=csv",
+            api.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "key,label,pending,n,median_ms,p90_ms,p99_ms,mean_ms,stddev_ms,min_ms,max_ms"
+    );
+    assert_eq!(lines.len(), 1 + 2 + 1, "{text}");
+    assert!(lines[3].starts_with(",total,1,4,"), "{text}");
+
+    // After a restart, the same figures, and the board still counts today's four.
+    let board = api.get("board", &owner).await;
+    assert_eq!(board.body["first_responses_today"], 4, "{:?}", board.body);
+    running.shutdown().await;
+    let config = Config::load(Some(&dir.path().join("switchboard.toml")), []).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = app::start_on(config, listener).await.unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client: api.client,
+    };
+    let again = api
+        .get("reports/first-response?group_by=country", &owner)
+        .await;
+    assert_eq!(again.body, report);
+    let board = api.get("board", &owner).await;
+    assert_eq!(board.body["first_responses_today"], 4, "{:?}", board.body);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_queries_outside_their_bounds_name_the_parameter() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    for (query, field) in [
+        ("group_by=month", "group_by"),
+        ("from=2026-13-01", "from"),
+        ("to=soon", "to"),
+        ("from=2026-03-02&to=2026-03-01", "from"),
+        ("from=2024-01-01&to=2026-01-01", "from"),
+        ("format=xlsx", "format"),
+    ] {
+        for report in ["conversations", "first-response", "resolution"] {
+            let a = w.api.get(&format!("reports/{report}?{query}"), owner).await;
+            assert_eq!(
+                a.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{report}?{query}: {:?}",
+                a.body
+            );
+            assert_eq!(a.body["error"]["field"], field, "{query}: {:?}", a.body);
+        }
+    }
+    // An agent may not read reports; a supervisor may.
+    let a = w
+        .api
+        .get("reports/first-response", &w.acme.callers["agent"])
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = w
+        .api
+        .get("reports/first-response", &w.acme.callers["supervisor"])
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    w.running.shutdown().await;
+}

@@ -1,0 +1,188 @@
+//! Reports over conversations on the wire: what they are grouped by, and the figures of each
+//! group. Durations are milliseconds; percentiles are interpolated between the closest ranks
+//! (the common definition: NumPy's default, R's type 7, a spreadsheet's `PERCENTILE.INC`), so
+//! the median of an even count is the mean of the middle two.
+
+use serde::{Deserialize, Serialize};
+
+/// What a report's rows are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReportGroup {
+    /// The agent: for first responses, who answered; otherwise who has or had the conversation.
+    Agent,
+    /// Each team whose numbers include the conversation's (a number in two teams counts in
+    /// both).
+    Team,
+    Number,
+    /// From the customer's number (ISO 3166).
+    Country,
+    /// The UTC day the episode opened (`YYYY-MM-DD`).
+    Day,
+}
+
+impl ReportGroup {
+    pub const ALL: [ReportGroup; 5] = [
+        ReportGroup::Agent,
+        ReportGroup::Team,
+        ReportGroup::Number,
+        ReportGroup::Country,
+        ReportGroup::Day,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportGroup::Agent => "agent",
+            ReportGroup::Team => "team",
+            ReportGroup::Number => "number",
+            ReportGroup::Country => "country",
+            ReportGroup::Day => "day",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+}
+
+/// A spread of durations: how many, and where they fall. Empty groups have `n = 0` and no
+/// figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Durations {
+    pub n: u64,
+    pub median_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub mean_ms: Option<f64>,
+    /// The sample standard deviation (n − 1); none below two.
+    pub stddev_ms: Option<f64>,
+    pub min_ms: Option<i64>,
+    pub max_ms: Option<i64>,
+}
+
+/// One row of a conversation report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReportRow {
+    /// The group's id (`u_…`, `t_…`, a number's id, a country code, a day); `null` for what
+    /// has none (no agent, no team, an unknown country).
+    pub key: Option<String>,
+    /// What people call it (an agent's or team's name, a number's display).
+    pub label: Option<String>,
+    /// Episodes opened in the range (a conversation reopened counts again).
+    pub conversations: u64,
+    pub resolved: u64,
+    /// Episodes nobody has answered yet (automatic messages do not answer).
+    pub unanswered: u64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    /// From the customer's first message to a person's first answer.
+    pub first_response: Durations,
+    /// From the first message to the resolution.
+    pub resolution: Durations,
+}
+
+/// A report over the episodes opened from `from` to `to` (UTC days, `to` excluded).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ConversationReport {
+    pub group_by: ReportGroup,
+    pub from: String,
+    pub to: String,
+    /// By key (days in order; others by volume, largest first).
+    pub groups: Vec<ReportRow>,
+    /// Every episode once (a conversation in two teams counts once here).
+    pub total: ReportRow,
+}
+
+/// One measure of a report, flat per group: `GET reports/first-response` and
+/// `reports/resolution`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DurationReport {
+    pub group_by: ReportGroup,
+    pub from: String,
+    pub to: String,
+    pub groups: Vec<DurationRow>,
+    pub total: DurationRow,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DurationRow {
+    pub key: Option<String>,
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub durations: Durations,
+    /// Episodes of the group without this measure yet (not answered, not resolved).
+    pub pending: u64,
+}
+
+/// Percentile `q` (0..=1) of sorted values, interpolated between the closest ranks.
+pub fn percentile(sorted: &[i64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let h = last as f64 * q.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(last);
+    let (a, b) = (sorted[lo] as f64, sorted[hi] as f64);
+    Some(a + (h - lo as f64) * (b - a))
+}
+
+impl Durations {
+    /// The figures of `values`, sorted in place.
+    pub fn of(values: &mut [i64]) -> Self {
+        values.sort_unstable();
+        let n = values.len();
+        if n == 0 {
+            return Self::default();
+        }
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        let stddev = (n > 1).then(|| {
+            let squares: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
+            (squares / (n - 1) as f64).sqrt()
+        });
+        Self {
+            n: n as u64,
+            median_ms: percentile(values, 0.5),
+            p90_ms: percentile(values, 0.9),
+            p99_ms: percentile(values, 0.99),
+            mean_ms: Some(mean),
+            stddev_ms: stddev,
+            min_ms: values.first().copied(),
+            max_ms: values.last().copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_between_ranks() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[7], 0.99), Some(7.0));
+        assert_eq!(percentile(&[1, 2], 0.5), Some(1.5));
+        assert_eq!(percentile(&[1, 2, 3, 4, 5], 0.5), Some(3.0));
+        let hundred: Vec<i64> = (1..=100).collect();
+        // NumPy: percentile(range(1, 101), 90) == 90.1, 99 → 99.01.
+        assert!((percentile(&hundred, 0.9).unwrap() - 90.1).abs() < 1e-9);
+        assert!((percentile(&hundred, 0.99).unwrap() - 99.01).abs() < 1e-9);
+    }
+
+    #[test]
+    fn spreads_use_the_sample_deviation() {
+        let mut v = vec![4, 2, 9, 4, 5, 5, 7, 4];
+        let d = Durations::of(&mut v);
+        assert_eq!(d.n, 8);
+        assert_eq!(d.median_ms, Some(4.5));
+        assert_eq!(d.mean_ms, Some(5.0));
+        // Σ(x − 5)² = 32; 32 / 7.
+        assert!((d.stddev_ms.unwrap() - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+        assert_eq!((d.min_ms, d.max_ms), (Some(2), Some(9)));
+        assert_eq!(Durations::of(&mut [3]).stddev_ms, None);
+        assert_eq!(Durations::of(&mut []), Durations::default());
+    }
+}
