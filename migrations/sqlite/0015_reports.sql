@@ -9,6 +9,7 @@ ALTER TABLE threads_by_id ADD COLUMN first_response_at INTEGER;
 ALTER TABLE threads_by_id ADD COLUMN first_responder TEXT;
 ALTER TABLE threads_by_id ADD COLUMN messages_in INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE threads_by_id ADD COLUMN messages_out INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE threads_by_id ADD COLUMN survey TEXT;   -- JSON: the satisfaction survey of the episode
 
 CREATE TABLE episodes (
     tenant             TEXT NOT NULL,
@@ -23,5 +24,6 @@ CREATE TABLE episodes (
     resolved_at        INTEGER,
     messages_in        INTEGER NOT NULL,
     messages_out       INTEGER NOT NULL,
+    survey             TEXT,               -- JSON, as on the thread
     PRIMARY KEY (tenant, day, conversation_id, opened_at)
 ) WITHOUT ROWID;

@@ -214,7 +214,7 @@ async fn report_queries_outside_their_bounds_name_the_parameter() {
         ("from=2024-01-01&to=2026-01-01", "from"),
         ("format=xlsx", "format"),
     ] {
-        for report in ["conversations", "first-response", "resolution"] {
+        for report in ["conversations", "first-response", "resolution", "csat"] {
             let a = w.api.get(&format!("reports/{report}?{query}"), owner).await;
             assert_eq!(
                 a.status,
@@ -237,4 +237,178 @@ async fn report_queries_outside_their_bounds_name_the_parameter() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     w.running.shutdown().await;
+}
+
+/// A customer's choice from a WhatsApp list, through the simulator.
+async fn customer_chooses(api: &Api, sim: &str, from: &str, id: &str, title: &str) {
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/inbound"))
+        .json(
+            &json!({"from": from, "name": "Olga", "message": {"type": "interactive",
+            "interactive": {"type": "list_reply", "list_reply": {"id": id, "title": title}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn state_of(api: &Api, owner: &Auth, id: &str) -> String {
+    let a = api.get(&format!("conversations/{id}"), owner).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    a.body["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_sends_the_survey_and_answers_make_csat_without_reopening() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+
+    // The survey is off until an admin switches it on; bad settings name their field.
+    let defaults = api.get("surveys/csat", &owner).await;
+    assert_eq!(defaults.status, StatusCode::OK, "{:?}", defaults.body);
+    assert_eq!(defaults.body["enabled"], false);
+    let mut settings = defaults.body.clone();
+    settings["enabled"] = json!(true);
+    settings["texts"]["en"]["labels"][0] = json!("x".repeat(25));
+    let a = api
+        .send(Method::PUT, "surveys/csat", &owner, settings.clone())
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+    assert_eq!(a.body["error"]["field"], "texts.en.labels.0");
+    settings["texts"]["en"]["labels"][0] = json!("1 – Very poor");
+    let a = api
+        .send(Method::PUT, "surveys/csat", &owner, settings.clone())
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["version"], 1);
+    settings["version"] = json!(7);
+    let a = api
+        .send(Method::PUT, "surveys/csat", &owner, settings.clone())
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{:?}", a.body);
+
+    // Three customers are answered and their conversations resolved.
+    let customers = ["4915100000011", "79161234511", "4915100000012"];
+    let mut ids = Vec::new();
+    for customer in customers {
+        customer_writes(&api, &sim, customer, "Help, please").await;
+        let id = conversation_of(&api, &owner, customer).await;
+        let a = api
+            .send(
+                Method::POST,
+                &format!("conversations/{id}/messages"),
+                &owner,
+                json!({"text": "Done!"}),
+            )
+            .await;
+        assert!(a.status.is_success(), "{:?}", a.body);
+        eventually("the answer sent", Duration::from_secs(10), || async {
+            (sent_to(&api, &sim, customer).await.len() == 1).then_some(())
+        })
+        .await;
+        let a = api
+            .send(
+                Method::POST,
+                &format!("conversations/{id}/resolve"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert!(a.status.is_success(), "{:?}", a.body);
+        ids.push(id);
+    }
+    // Each gets the survey: a list of five, in their country's language.
+    for (customer, expected) in customers.iter().zip(["Rate", "Оценить", "Rate"]) {
+        let survey = eventually("the survey", Duration::from_secs(10), || async {
+            sent_bodies(&api, &sim, customer)
+                .await
+                .into_iter()
+                .find(|b| b["type"] == "interactive")
+        })
+        .await;
+        assert_eq!(survey["interactive"]["type"], "list", "{survey}");
+        assert_eq!(
+            survey["interactive"]["action"]["button"], expected,
+            "{survey}"
+        );
+        let rows = &survey["interactive"]["action"]["sections"][0]["rows"];
+        assert_eq!(rows.as_array().unwrap().len(), 5, "{survey}");
+    }
+
+    // The first chooses 5 and adds a comment; the second (in Russian) types 2; the third does
+    // not answer.
+    customer_chooses(&api, &sim, customers[0], "csat:5", "5 – Excellent").await;
+    let prompt = eventually("the comment prompt", Duration::from_secs(10), || async {
+        let texts = sent_to(&api, &sim, customers[0]).await;
+        texts
+            .iter()
+            .any(|t| t.starts_with("Anything you would like to add"))
+            .then_some(texts)
+    })
+    .await;
+    assert_eq!(
+        prompt.len(),
+        2,
+        "the answer and the prompt (texts): {prompt:?}"
+    );
+    customer_writes(&api, &sim, customers[0], "Quick and kind, thank you").await;
+    eventually("the thanks", Duration::from_secs(10), || async {
+        sent_to(&api, &sim, customers[0])
+            .await
+            .iter()
+            .any(|t| t == "Thank you for your feedback!")
+            .then_some(())
+    })
+    .await;
+    customer_writes(&api, &sim, customers[1], "2").await;
+    eventually("the Russian prompt", Duration::from_secs(10), || async {
+        sent_to(&api, &sim, customers[1])
+            .await
+            .iter()
+            .any(|t| t.starts_with("Хотите что-то добавить"))
+            .then_some(())
+    })
+    .await;
+    // Answers do not reopen anything.
+    for id in &ids {
+        assert_eq!(state_of(&api, &owner, id).await, "resolved");
+    }
+
+    let report = eventually("two scores", Duration::from_secs(10), || async {
+        let a = api.get("reports/csat?group_by=agent", &owner).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        (a.body["total"]["n"] == 2).then_some(a.body)
+    })
+    .await;
+    let total = &report["total"];
+    assert_eq!(total["sent"], 3, "{report}");
+    assert_eq!(total["mean"], 3.5);
+    // σ of {5, 2} with n − 1: √4.5; the interval uses t(0.975, 1) = 12.7062047361747.
+    let s = 4.5f64.sqrt();
+    assert!(
+        (total["stddev"].as_f64().unwrap() - s).abs() < 1e-9,
+        "{total}"
+    );
+    let half = 12.706204736174707 * s / 2f64.sqrt();
+    assert!(
+        (total["ci95"][0].as_f64().unwrap() - (3.5 - half)).abs() < 1e-6,
+        "{total}"
+    );
+    assert!((total["response_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(total["distribution"], json!([0, 1, 0, 0, 1]));
+    assert_eq!(total["comments"][0]["comment"], "Quick and kind, thank you");
+    assert_eq!(total["comments"][0]["score"], 5);
+    let owner_row = &report["groups"][0];
+    assert_eq!(owner_row["label"], "Owner", "{report}");
+    assert_eq!(owner_row["n"], 2);
+
+    // A new question after the survey reopens the conversation as ever.
+    customer_writes(&api, &sim, customers[2], "I have another problem").await;
+    eventually("reopened", Duration::from_secs(10), || async {
+        (state_of(&api, &owner, &ids[2]).await != "resolved").then_some(())
+    })
+    .await;
+    running.shutdown().await;
 }

@@ -534,6 +534,7 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "first_responder",
             "messages_in",
             "messages_out",
+            "survey",
         ] {
             conn.execute_batch(&format!("ALTER TABLE threads_by_id DROP COLUMN {column};"))
                 .unwrap();

@@ -120,6 +120,142 @@ pub struct DurationRow {
     pub pending: u64,
 }
 
+/// The satisfaction survey sent after a conversation is resolved (`PUT /api/v1/surveys/csat`):
+/// a WhatsApp list of five scores, one reminder, a response window, an optional comment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SurveySettings {
+    /// Read: the stored version (none until saved). Written: when sent, it must be the stored
+    /// one (`409` otherwise), so a change made since is not overwritten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    pub enabled: bool,
+    /// The language used when the customer's country has no texts of its own (`en`, `ru`, …).
+    #[cfg_attr(feature = "schema", schemars(length(min = 2, max = 8)))]
+    pub default_language: String,
+    /// Texts per language; `default_language` must be among them.
+    pub texts: std::collections::BTreeMap<String, SurveyTexts>,
+    /// How long after the survey a score is taken (1 to 168 hours); later, the customer's
+    /// message reopens the conversation as any other.
+    pub window_hours: u32,
+    /// One reminder this long after the survey when there is no answer (1 to 1,380 minutes:
+    /// inside WhatsApp's 24-hour window); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_after_minutes: Option<u32>,
+}
+
+/// A survey's texts in one language, within WhatsApp's limits for a list message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SurveyTexts {
+    /// The message body (at most 1,024 characters).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
+    pub question: String,
+    /// The list's button (at most 20 characters).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 20)))]
+    pub button: String,
+    /// The five choices, worst first (at most 24 characters each).
+    pub labels: [String; 5],
+    /// Sent after the score (or the comment).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
+    pub thanks: String,
+    /// The reminder's body.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
+    pub reminder: String,
+    /// Asked after the score; the customer's next text (within 30 minutes) is the comment.
+    /// None: no comment is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_prompt: Option<String>,
+}
+
+impl SurveySettings {
+    /// The settings of a workspace that never saved any: off, with texts in English and
+    /// Russian to start from.
+    pub fn defaults() -> Self {
+        let en = SurveyTexts {
+            question: "How would you rate the help you received?".into(),
+            button: "Rate".into(),
+            labels: [
+                "1 – Very poor".into(),
+                "2 – Poor".into(),
+                "3 – OK".into(),
+                "4 – Good".into(),
+                "5 – Excellent".into(),
+            ],
+            thanks: "Thank you for your feedback!".into(),
+            reminder: "We would love to hear how we did: one tap is enough.".into(),
+            comment_prompt: Some("Anything you would like to add? Just write it here.".into()),
+        };
+        let ru = SurveyTexts {
+            question: "Как вы оцените полученную помощь?".into(),
+            button: "Оценить".into(),
+            labels: [
+                "1 – Очень плохо".into(),
+                "2 – Плохо".into(),
+                "3 – Нормально".into(),
+                "4 – Хорошо".into(),
+                "5 – Отлично".into(),
+            ],
+            thanks: "Спасибо за отзыв!".into(),
+            reminder: "Нам важно ваше мнение: достаточно одного нажатия.".into(),
+            comment_prompt: Some("Хотите что-то добавить? Просто напишите здесь.".into()),
+        };
+        Self {
+            version: None,
+            enabled: false,
+            default_language: "en".into(),
+            texts: [("en".to_owned(), en), ("ru".to_owned(), ru)].into(),
+            window_hours: 24,
+            reminder_after_minutes: Some(120),
+        }
+    }
+}
+
+/// CSAT per group (`GET /api/v1/reports/csat`): scores 1–5.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CsatReport {
+    pub group_by: ReportGroup,
+    pub from: String,
+    pub to: String,
+    pub groups: Vec<CsatRow>,
+    pub total: CsatRow,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CsatRow {
+    pub key: Option<String>,
+    pub label: Option<String>,
+    /// Surveys sent.
+    pub sent: u64,
+    /// Scores received.
+    pub n: u64,
+    /// n / sent; none when nothing was sent.
+    pub response_rate: Option<f64>,
+    pub mean: Option<f64>,
+    /// The sample standard deviation (n − 1); none below two scores.
+    pub stddev: Option<f64>,
+    /// The 95% confidence interval of the mean, `[low, high]`, from Student's t with n − 1
+    /// degrees of freedom; none below two scores.
+    pub ci95: Option<[f64; 2]>,
+    /// How many gave 1, 2, 3, 4 and 5.
+    pub distribution: [u64; 5],
+    /// The newest comments (at most 20 per group).
+    pub comments: Vec<CsatComment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CsatComment {
+    pub conversation_id: crate::ConversationId,
+    pub score: u8,
+    pub comment: String,
+    pub at: i64,
+}
+
 /// Percentile `q` (0..=1) of sorted values, interpolated between the closest ranks.
 pub fn percentile(sorted: &[i64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;

@@ -15,7 +15,7 @@ use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
-use switchboard_shared::reports::{ConversationReport, DurationReport};
+use switchboard_shared::reports::{ConversationReport, CsatReport, DurationReport, SurveySettings};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
 use super::{routes, Access, BodyKind};
@@ -881,6 +881,33 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<DurationReport>),
             )
         },
+        ("GET", "reports/csat") => Operation {
+            query: REPORT_QUERY,
+            ..op(
+                "Satisfaction scores (1–5) of the surveys sent when episodes opened in the \
+                 range were resolved, per group (by agent: who had the conversation): sent, n, \
+                 response_rate, mean, the sample stddev, a 95% confidence interval of the mean \
+                 (Student's t), how many gave each score, and the newest comments; \
+                 `format=csv` for text/csv",
+                None,
+                200,
+                Some(schema::<CsatReport>),
+            )
+        },
+        ("GET", "surveys/csat") => op(
+            "The satisfaction survey sent after a resolution: on or off, texts per language, \
+             the response window and the reminder (the defaults, off, until saved)",
+            None,
+            200,
+            Some(schema::<SurveySettings>),
+        ),
+        ("PUT", "surveys/csat") => op(
+            "Replaces the survey's settings whole; `version`, when sent, must be the stored one \
+             (409 otherwise); texts within WhatsApp's list limits (each bad field named)",
+            Some(schema::<SurveySettings>),
+            200,
+            Some(schema::<SurveySettings>),
+        ),
         ("GET", "costs/charges") => Operation {
             query: &[
                 ("from", "first day, YYYY-MM-DD, UTC", Kind::Day),

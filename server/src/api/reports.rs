@@ -1,11 +1,13 @@
-//! Reports over REST: conversations (volumes, first response and resolution spreads) grouped by
-//! agent, team, number, country or day, whole or one measure at a time, as JSON or CSV.
+//! Reports over REST: conversations (volumes, first response and resolution spreads) and CSAT,
+//! grouped by agent, team, number, country or day, whole or one measure at a time, as JSON or
+//! CSV; and the satisfaction survey's settings.
 
-use switchboard_shared::reports::{Durations, ReportGroup};
+use switchboard_shared::reports::{Durations, ReportGroup, SurveySettings};
 use switchboard_shared::ErrorCode;
 
 use crate::domain::now_ms;
-use crate::service::{archive, reports};
+use crate::service::csat::SurveyError;
+use crate::service::{archive, csat, reports};
 use crate::web::{HeaderValue, StatusCode};
 
 use super::{json, ApiResult, Ctx, Failure};
@@ -200,4 +202,87 @@ pub async fn first_response(ctx: Ctx) -> ApiResult {
 /// `GET reports/resolution?group_by=&from=&to=&format=json|csv`.
 pub async fn resolution(ctx: Ctx) -> ApiResult {
     measure(ctx, reports::Measure::Resolution, "resolution").await
+}
+
+/// `GET reports/csat?group_by=&from=&to=&format=json|csv`.
+pub async fn csat_report(ctx: Ctx) -> ApiResult {
+    let (group_by, days, as_csv) = query(&ctx)?;
+    let report = reports::csat(&ctx.scope, group_by, days).await?;
+    if !as_csv {
+        return json(StatusCode::OK, &report);
+    }
+    let header = [
+        "key",
+        "label",
+        "sent",
+        "n",
+        "response_rate",
+        "mean",
+        "stddev",
+        "ci95_low",
+        "ci95_high",
+        "scored_1",
+        "scored_2",
+        "scored_3",
+        "scored_4",
+        "scored_5",
+    ]
+    .map(str::to_owned)
+    .into();
+    let precise = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    let rows = report
+        .groups
+        .iter()
+        .map(|r| (r, r.label.clone().unwrap_or_default()))
+        .chain([(&report.total, "total".to_owned())])
+        .map(|(r, label)| {
+            let mut cells = vec![
+                r.key.clone().unwrap_or_default(),
+                label,
+                r.sent.to_string(),
+                r.n.to_string(),
+                precise(r.response_rate),
+                precise(r.mean),
+                precise(r.stddev),
+                precise(r.ci95.map(|c| c[0])),
+                precise(r.ci95.map(|c| c[1])),
+            ];
+            cells.extend(r.distribution.iter().map(u64::to_string));
+            cells
+        })
+        .collect();
+    let name = format!(
+        "csat-by-{}-{}-{}",
+        group_by.as_str(),
+        report.from,
+        report.to
+    );
+    csv(&name, header, rows)
+}
+
+impl From<SurveyError> for Failure {
+    fn from(e: SurveyError) -> Self {
+        match e {
+            SurveyError::Invalid { field, message } => Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidValue,
+                format!("`{field}`: {message}"),
+            )
+            .on_field(field),
+            SurveyError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
+            SurveyError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `GET surveys/csat`: the satisfaction survey's settings (the defaults, off, until saved).
+pub async fn survey(ctx: Ctx) -> ApiResult {
+    json(StatusCode::OK, &csat::read(&ctx.scope).await?)
+}
+
+/// `PUT surveys/csat`: replaces them whole (`version`, when sent, must be the stored one).
+pub async fn replace_survey(ctx: Ctx) -> ApiResult {
+    let settings: SurveySettings = ctx.req.json()?;
+    let saved = csat::replace(&ctx.principal, &ctx.scope, settings).await?;
+    json(StatusCode::OK, &saved)
 }

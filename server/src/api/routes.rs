@@ -831,6 +831,27 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "reports/csat",
+                P::ReportsView,
+                "report.csat",
+                h!(reports::csat_report),
+            ),
+            Route::needs(
+                M::GET,
+                "surveys/csat",
+                P::SettingsAutomation,
+                "survey.read",
+                h!(reports::survey),
+            ),
+            Route::needs(
+                M::PUT,
+                "surveys/csat",
+                P::SettingsAutomation,
+                "survey.replace",
+                h!(reports::replace_survey),
+            ),
+            Route::needs(
+                M::GET,
                 "costs/charges",
                 P::ReportsView,
                 "cost.export",

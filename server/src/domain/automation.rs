@@ -25,6 +25,8 @@ pub enum ItemKind {
     RateCard,
     /// A broadcast campaign (its definition, state and counts; recipients are rows of their own).
     Campaign,
+    /// The satisfaction survey's settings (`csat`).
+    Survey,
 }
 
 impl ItemKind {
@@ -38,6 +40,7 @@ impl ItemKind {
             ItemKind::TermList => "term_list",
             ItemKind::RateCard => "rate_card",
             ItemKind::Campaign => "campaign",
+            ItemKind::Survey => "survey",
         }
     }
 }

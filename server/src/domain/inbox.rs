@@ -104,6 +104,7 @@ impl ThreadRecord {
             resolved_at: (!self.is_open()).then_some(self.updated_at),
             messages_in: self.episode.messages_in,
             messages_out: self.episode.messages_out,
+            survey: self.episode.survey.clone(),
         }
     }
 }
@@ -117,6 +118,41 @@ pub struct EpisodeFigures {
     pub first_responder: Option<UserId>,
     pub messages_in: u32,
     pub messages_out: u32,
+    /// The satisfaction survey sent when the episode was resolved, and its answer.
+    pub survey: Option<SurveyState>,
+}
+
+/// A satisfaction survey's progress (stored as JSON beside the episode's figures).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SurveyState {
+    pub sent_at: UnixMillis,
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<UnixMillis>,
+    /// 1 to 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<UnixMillis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commented_at: Option<UnixMillis>,
+    /// The comment prompt went out after the score; the next text is the comment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_comment: bool,
+}
+
+impl SurveyState {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `None` for a column that holds none; an unreadable one is reported by the caller.
+    pub fn decode(text: Option<&str>) -> Result<Option<Self>, String> {
+        text.map(|t| serde_json::from_str(t).map_err(|e| format!("survey state: {e}")))
+            .transpose()
+    }
 }
 
 /// One episode of a conversation (from its first message, or the one that reopened it, to its
@@ -136,6 +172,7 @@ pub struct EpisodeRecord {
     pub resolved_at: Option<UnixMillis>,
     pub messages_in: u32,
     pub messages_out: u32,
+    pub survey: Option<SurveyState>,
 }
 
 impl EpisodeRecord {

@@ -187,6 +187,7 @@ mod tests {
                 resolved_at: resolved,
                 messages_in: 1,
                 messages_out: 1,
+                survey: None,
             };
         let stored = [
             // Opened yesterday, answered today: today's.

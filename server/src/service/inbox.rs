@@ -19,6 +19,8 @@ use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod survey;
+
 use super::board::Figures;
 use super::broker::{to_hub_event, AgentChange, Broker};
 use super::outbox::{NewSend, Outbox};
@@ -28,8 +30,8 @@ use crate::connector::wire::Content;
 use crate::domain::now_ms;
 use crate::domain::DomainEvent;
 use crate::domain::{
-    AuditRecord, EpisodeFigures, InboundMessage, NoteRecord, OutboundRecord, ProfileRecord,
-    TeamRecord, ThreadRecord, ThreadState,
+    AuditRecord, EpisodeFigures, EpisodeRecord, InboundMessage, NoteRecord, OutboundRecord,
+    ProfileRecord, TeamRecord, ThreadRecord, ThreadState,
 };
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::staging::{Keyed, Staging};
@@ -260,6 +262,8 @@ impl Inbox {
             profiles: HashMap::new(),
             staging: Staging::default(),
             replayed: false,
+            surveys: HashMap::new(),
+            reminders: survey::Reminders::new(),
         };
         worker.restore().await?;
         let mut rx = events.subscribe("inbox");
@@ -366,6 +370,16 @@ struct Worker {
     staging: Staging<ThreadRecord, AuditRecord, Held>,
     /// Whether the start's replay is published (the replay cursor stays until it is).
     replayed: bool,
+    /// Each tenant's survey settings as last read.
+    surveys: HashMap<
+        TenantId,
+        (
+            Instant,
+            Option<Arc<switchboard_shared::reports::SurveySettings>>,
+        ),
+    >,
+    /// Survey reminders due.
+    reminders: survey::Reminders,
 }
 
 /// A hub event waiting for the conversation states before it to be stored.
@@ -481,6 +495,7 @@ impl Worker {
                 }
             }
             self.tenant(&tenant.id).figures = Figures::restore(&episodes, now);
+            self.restore_reminders(&episodes).await;
             // The queue is first come, first served.
             threads.sort_by_key(|t| (t.waiting_since.unwrap_or(t.opened_at), t.opened_at));
             for thread in threads {
@@ -588,6 +603,7 @@ impl Worker {
 
     async fn on_tick(&mut self) {
         let now = now_ms();
+        self.remind(now).await;
         let grace = self.config.offline_grace_secs as i64 * 1000;
         let deadline = self.config.reply_deadline_secs as i64 * 1000;
         let tenants: Vec<TenantId> = self.tenants.keys().cloned().collect();
@@ -884,6 +900,9 @@ impl Worker {
                 }
             },
         };
+        if reopened && self.survey_answered(&thread, message, now).await {
+            return None;
+        }
         if reopened {
             thread.state = ThreadState::Queued;
             thread.assignee = None;
@@ -1187,9 +1206,14 @@ impl Worker {
         let previous = thread.assignee.take();
         thread.state = ThreadState::Resolved;
         thread.waiting_since = None;
-        thread.updated_at = now_ms();
+        let now = now_ms();
+        thread.updated_at = now;
+        let survey = self.plan_survey(&mut thread, now).await;
         // Stored first: a failed write leaves the conversation open, as the caller is told.
         self.put(&thread, Some(&audit)).await?;
+        if let Some(settings) = survey {
+            self.send_survey(&thread, &settings);
+        }
         let inbox = self.tenant(tenant);
         inbox.open.remove(conversation);
         inbox.figures.resolved(thread.updated_at);

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use switchboard_shared::reports::{
-    ConversationReport, DurationReport, DurationRow, Durations, ReportGroup, ReportRow,
+    ConversationReport, CsatComment, CsatReport, CsatRow, DurationReport, DurationRow, Durations,
+    ReportGroup, ReportRow,
 };
 use switchboard_shared::{PhoneNumberId, UserId};
 
 use crate::auth::TenantScope;
-use crate::domain::{day_bucket, EpisodeRecord, TeamRecord, DAY_MS};
+use crate::domain::{day_bucket, EpisodeRecord, SurveyState, TeamRecord, DAY_MS};
 use crate::store::{Cursor, StoreResult, MAX_PAGE};
 
 /// Which measure a duration report is of.
@@ -117,6 +118,12 @@ impl Names {
     }
 }
 
+/// The agent an episode belongs to: who has it or had it last, else (a conversation answered
+/// without being assigned) who answered it first.
+fn handler(e: &EpisodeRecord) -> Option<&UserId> {
+    e.agent.as_ref().or(e.first_responder.as_ref())
+}
+
 /// One group's running figures.
 #[derive(Default)]
 struct Tally {
@@ -175,7 +182,7 @@ impl Grouping<'_> {
     fn add(&mut self, e: &EpisodeRecord) {
         self.total.count(e);
         self.total.answer(e);
-        for key in self.names.keys(self.group_by, e, e.agent.as_ref()) {
+        for key in self.names.keys(self.group_by, e, handler(e)) {
             self.groups.entry(key).or_default().count(e);
         }
         // By agent, a first response is the answering agent's (the conversation may have moved
@@ -216,6 +223,25 @@ impl Grouping<'_> {
     }
 }
 
+/// Every episode opened on `days`, a page at a time.
+async fn each_episode(
+    scope: &TenantScope,
+    days: &Range<i64>,
+    mut f: impl FnMut(&EpisodeRecord),
+) -> StoreResult<()> {
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = scope
+            .episodes(days.clone(), cursor.as_ref(), MAX_PAGE)
+            .await?;
+        page.items.iter().for_each(&mut f);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// The report over the episodes opened on `days`, grouped.
 pub async fn conversations(
     scope: &TenantScope,
@@ -229,20 +255,126 @@ pub async fn conversations(
         groups: HashMap::new(),
         total: Tally::default(),
     };
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let page = scope
-            .episodes(days.clone(), cursor.as_ref(), MAX_PAGE)
-            .await?;
-        for e in &page.items {
-            grouping.add(e);
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+    each_episode(scope, &days, |e| grouping.add(e)).await?;
+    Ok(grouping.report(&days))
+}
+
+/// The most comments a CSAT group lists.
+const MAX_COMMENTS: usize = 20;
+
+/// One group's survey answers.
+#[derive(Default)]
+struct Scores {
+    sent: u64,
+    scores: Vec<u8>,
+    comments: Vec<CsatComment>,
+}
+
+impl Scores {
+    fn add(&mut self, e: &EpisodeRecord, survey: &SurveyState) {
+        self.sent += 1;
+        let Some(score) = survey.score.filter(|s| (1..=5).contains(s)) else {
+            return;
+        };
+        self.scores.push(score);
+        if let Some(comment) = &survey.comment {
+            self.comments.push(CsatComment {
+                conversation_id: e.conversation.clone(),
+                score,
+                comment: comment.clone(),
+                at: survey
+                    .commented_at
+                    .or(survey.answered_at)
+                    .unwrap_or(e.opened_at),
+            });
         }
     }
-    Ok(grouping.report(&days))
+
+    fn row(mut self, key: Option<String>, label: Option<String>) -> CsatRow {
+        let n = self.scores.len();
+        let mut distribution = [0u64; 5];
+        for &s in &self.scores {
+            distribution[usize::from(s) - 1] += 1;
+        }
+        let mean =
+            (n > 0).then(|| self.scores.iter().map(|&s| f64::from(s)).sum::<f64>() / n as f64);
+        let stddev = mean.filter(|_| n > 1).map(|m| {
+            let squares: f64 = self
+                .scores
+                .iter()
+                .map(|&s| (f64::from(s) - m).powi(2))
+                .sum();
+            (squares / (n - 1) as f64).sqrt()
+        });
+        let ci95 = match (mean, stddev) {
+            (Some(m), Some(s)) => {
+                let half = t975(n - 1) * s / (n as f64).sqrt();
+                Some([m - half, m + half])
+            }
+            _ => None,
+        };
+        self.comments.sort_by_key(|c| std::cmp::Reverse(c.at));
+        self.comments.truncate(MAX_COMMENTS);
+        CsatRow {
+            key,
+            label,
+            sent: self.sent,
+            n: n as u64,
+            response_rate: (self.sent > 0).then(|| n as f64 / self.sent as f64),
+            mean,
+            stddev,
+            ci95,
+            distribution,
+            comments: self.comments,
+        }
+    }
+}
+
+/// Student's t at 97.5% with `freedom` degrees of freedom (the two-sided 95% interval's).
+fn t975(freedom: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, freedom as f64)
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(f64::NAN)
+}
+
+/// CSAT over the surveys of the episodes opened on `days`, grouped (by agent: who had the
+/// conversation when it was resolved, see [`handler`]).
+pub async fn csat(
+    scope: &TenantScope,
+    group_by: ReportGroup,
+    days: Range<i64>,
+) -> StoreResult<CsatReport> {
+    let names = Names::read(scope, group_by).await?;
+    let mut groups: HashMap<Option<String>, Scores> = HashMap::new();
+    let mut total = Scores::default();
+    each_episode(scope, &days, |e| {
+        let Some(survey) = &e.survey else { return };
+        total.add(e, survey);
+        for key in names.keys(group_by, e, handler(e)) {
+            groups.entry(key).or_default().add(e, survey);
+        }
+    })
+    .await?;
+    let mut rows: Vec<CsatRow> = groups
+        .into_iter()
+        .map(|(key, scores)| {
+            let label = key.as_deref().and_then(|k| names.label(group_by, k));
+            scores.row(key, label)
+        })
+        .collect();
+    if group_by == ReportGroup::Day {
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+    } else {
+        rows.sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.key.cmp(&b.key)));
+    }
+    Ok(CsatReport {
+        group_by,
+        from: day_text(days.start),
+        to: day_text(days.end),
+        groups: rows,
+        total: total.row(None, None),
+    })
 }
 
 /// One measure of [`conversations`], flat per group.
@@ -285,14 +417,15 @@ mod tests {
             tenant: TenantId::from("t"),
             conversation: ConversationId::new(format!("c{i}")),
             opened_at: T0 + i64::from(i),
-            number: PhoneNumberId::from(if i % 2 == 0 { "n1" } else { "n2" }),
-            country: Some(if i % 3 == 0 { "RU" } else { "US" }.into()),
+            number: PhoneNumberId::from(if i.is_multiple_of(2) { "n1" } else { "n2" }),
+            country: Some(if i.is_multiple_of(3) { "RU" } else { "US" }.into()),
             agent: Some(UserId::from(agent)),
             first_response_at: frt.map(|ms| T0 + i64::from(i) + ms),
             first_responder: frt.map(|_| UserId::from(agent)),
             resolved_at: resolved.map(|ms| T0 + i64::from(i) + ms),
             messages_in: 2,
             messages_out: 1,
+            survey: None,
         }
     }
 
@@ -363,6 +496,47 @@ mod tests {
         let by_country = run(ReportGroup::Country, &episodes);
         assert_eq!(by_country.groups[0].key.as_deref(), Some("US"));
         assert_eq!(by_country.groups[1].conversations, 2);
+    }
+
+    #[test]
+    fn csat_reports_the_spread_and_a_t_interval() {
+        let mut scores = Scores::default();
+        let e = episode(0, "u_a", None, Some(1));
+        for (i, score) in [Some(5), Some(4), Some(4), Some(2), None]
+            .into_iter()
+            .enumerate()
+        {
+            let state = SurveyState {
+                sent_at: 0,
+                language: "en".into(),
+                reminded_at: None,
+                score,
+                answered_at: Some(i as i64),
+                comment: (score == Some(2)).then(|| "Too slow".to_owned()),
+                commented_at: None,
+                awaiting_comment: false,
+            };
+            scores.add(&e, &state);
+        }
+        let row = scores.row(None, None);
+        assert_eq!((row.sent, row.n), (5, 4));
+        assert_eq!(row.response_rate, Some(0.8));
+        assert_eq!(row.mean, Some(3.75));
+        assert_eq!(row.distribution, [0, 1, 0, 2, 1]);
+        // Σ(x − 3.75)² = 1.5625 + 0.0625 + 0.0625 + 3.0625 = 4.75; s = √(4.75 / 3).
+        let s = (4.75f64 / 3.0).sqrt();
+        assert!((row.stddev.unwrap() - s).abs() < 1e-12);
+        // t(0.975, 3) = 3.182446305284263 (scipy.stats.t.ppf).
+        let half = 3.182446305284263 * s / 2.0;
+        let [lo, hi] = row.ci95.unwrap();
+        assert!((lo - (3.75 - half)).abs() < 1e-9 && (hi - (3.75 + half)).abs() < 1e-9);
+        assert_eq!(row.comments.len(), 1);
+        assert_eq!(row.comments[0].score, 2);
+        let none = Scores::default().row(None, None);
+        assert_eq!(
+            (none.mean, none.ci95, none.response_rate),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -299,6 +299,9 @@ impl Automation {
         let Some(text) = message.text.as_deref().filter(|t| !t.trim().is_empty()) else {
             return;
         };
+        if self.answers_survey(tenant, message).await {
+            return;
+        }
         let compiled = match self.compiled(tenant).await {
             Ok(c) => c,
             Err(e) => {
@@ -616,6 +619,34 @@ impl Automation {
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    /// Whether the message answers a satisfaction survey (a score, the comment after it): the
+    /// inbox records it and thanks the customer; rules and off-hours replies leave it alone.
+    async fn answers_survey(&self, tenant: &TenantId, message: &InboundMessage) -> bool {
+        if crate::service::csat::is_survey_choice(message) {
+            return true;
+        }
+        let store = &self.inner.store;
+        let conversation =
+            store
+                .id_keys()
+                .conversation_id(tenant, &message.number, &message.customer);
+        let Ok(Some(thread)) = store.get_thread(tenant, &conversation).await else {
+            return false;
+        };
+        if thread.is_open() {
+            return false;
+        }
+        let Some(state) = thread.episode.survey else {
+            return false;
+        };
+        match crate::service::csat::stored(store.as_ref(), tenant).await {
+            Ok(Some(settings)) => {
+                crate::service::csat::is_answer(&state, &settings, message, now_ms())
+            }
+            _ => false,
+        }
     }
 
     async fn act(

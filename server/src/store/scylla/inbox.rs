@@ -34,6 +34,7 @@ row! {
         first_responder: Option<String>,
         messages_in: Option<i32>,
         messages_out: Option<i32>,
+        survey: Option<String>,
     }
 }
 
@@ -52,6 +53,7 @@ row! {
         resolved_at: Option<i64>,
         messages_in: i32,
         messages_out: i32,
+        survey: Option<String>,
     }
 }
 
@@ -70,11 +72,12 @@ impl EpisodeRow {
             resolved_at: e.resolved_at,
             messages_in: count_cell(e.messages_in),
             messages_out: count_cell(e.messages_out),
+            survey: e.survey.as_ref().map(SurveyState::encode),
         }
     }
 
-    fn into_record(self) -> EpisodeRecord {
-        EpisodeRecord {
+    fn into_record(self) -> StoreResult<EpisodeRecord> {
+        Ok(EpisodeRecord {
             tenant: TenantId::new(self.tenant),
             conversation: ConversationId::new(self.conversation_id),
             opened_at: self.opened_at,
@@ -86,7 +89,8 @@ impl EpisodeRow {
             resolved_at: self.resolved_at,
             messages_in: count_of(self.messages_in),
             messages_out: count_of(self.messages_out),
-        }
+            survey: SurveyState::decode(self.survey.as_deref()).map_err(StoreError::Corrupt)?,
+        })
     }
 }
 
@@ -123,6 +127,7 @@ impl ThreadRow {
                 .map(|u| u.as_str().to_owned()),
             messages_in: Some(count_cell(t.episode.messages_in)),
             messages_out: Some(count_cell(t.episode.messages_out)),
+            survey: t.episode.survey.as_ref().map(SurveyState::encode),
         }
     }
 
@@ -147,6 +152,7 @@ impl ThreadRow {
                 first_responder: self.first_responder.map(UserId::new),
                 messages_in: self.messages_in.map_or(0, count_of),
                 messages_out: self.messages_out.map_or(0, count_of),
+                survey: SurveyState::decode(self.survey.as_deref()).map_err(StoreError::Corrupt)?,
             },
         })
     }
@@ -422,7 +428,9 @@ impl InboxStore for ScyllaStore {
             if let Some(last) = rows.last() {
                 (after, opened) = (last.conversation_id.clone(), last.opened_at);
             }
-            items.extend(rows.into_iter().map(EpisodeRow::into_record));
+            for row in rows {
+                items.push(row.into_record()?);
+            }
             if !full {
                 day += 1;
                 (after, opened) = (String::new(), i64::MIN);

@@ -22,8 +22,9 @@ pub(super) fn put_thread(
         "INSERT INTO threads_by_id (tenant, conversation_id, number, customer, state,
            assignee, last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid,
            opened_at, updated_at, open, first_response_at, first_responder, messages_in,
-           messages_out)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+           messages_out, survey)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+           ?19)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET number = excluded.number,
            customer = excluded.customer, state = excluded.state,
            assignee = excluded.assignee, last_agent = excluded.last_agent,
@@ -33,7 +34,7 @@ pub(super) fn put_thread(
            opened_at = excluded.opened_at, updated_at = excluded.updated_at,
            open = excluded.open, first_response_at = excluded.first_response_at,
            first_responder = excluded.first_responder, messages_in = excluded.messages_in,
-           messages_out = excluded.messages_out",
+           messages_out = excluded.messages_out, survey = excluded.survey",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -54,7 +55,8 @@ pub(super) fn put_thread(
             t.episode.first_response_at,
             t.episode.first_responder.as_ref().map(UserId::as_str),
             t.episode.messages_in,
-            t.episode.messages_out
+            t.episode.messages_out,
+            t.episode.survey.as_ref().map(SurveyState::encode)
         ])
     })
     .map_err(unavailable)?;
@@ -69,8 +71,8 @@ fn put_episode(conn: &Connection, e: &EpisodeRecord) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO episodes (tenant, day, conversation_id, opened_at, number,
            country, agent, first_response_at, first_responder, resolved_at, messages_in,
-           messages_out)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+           messages_out, survey)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -85,7 +87,8 @@ fn put_episode(conn: &Connection, e: &EpisodeRecord) -> StoreResult<()> {
             e.first_responder.as_ref().map(UserId::as_str),
             e.resolved_at,
             e.messages_in,
-            e.messages_out
+            e.messages_out,
+            e.survey.as_ref().map(SurveyState::encode)
         ])
     })
     .map_err(unavailable)?;
@@ -94,7 +97,15 @@ fn put_episode(conn: &Connection, e: &EpisodeRecord) -> StoreResult<()> {
 
 /// The columns an episode is read from.
 const EPISODE_COLUMNS: &str = "tenant, day, conversation_id, opened_at, number, country, agent, \
-    first_response_at, first_responder, resolved_at, messages_in, messages_out";
+    first_response_at, first_responder, resolved_at, messages_in, messages_out, survey";
+
+/// The `survey` column, as JSON.
+fn survey_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SurveyState>> {
+    let text: Option<String> = r.get("survey")?;
+    SurveyState::decode(text.as_deref()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
 
 fn episode_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRecord> {
     Ok(EpisodeRecord {
@@ -111,6 +122,7 @@ fn episode_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRecord> {
         resolved_at: r.get("resolved_at")?,
         messages_in: r.get("messages_in")?,
         messages_out: r.get("messages_out")?,
+        survey: survey_from(r)?,
     })
 }
 
@@ -164,7 +176,7 @@ pub(super) fn put_profile(
 /// The columns a thread is read from.
 const THREAD_COLUMNS: &str = "tenant, conversation_id, number, customer, state, assignee, \
     last_agent, tags, waiting_since, last_inbound_at, last_inbound_wamid, opened_at, updated_at, \
-    first_response_at, first_responder, messages_in, messages_out";
+    first_response_at, first_responder, messages_in, messages_out, survey";
 
 /// A thread from its row, by column name.
 fn thread_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRecord> {
@@ -191,6 +203,7 @@ fn thread_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ThreadRecord> {
                 .map(UserId::new),
             messages_in: r.get("messages_in")?,
             messages_out: r.get("messages_out")?,
+            survey: survey_from(r)?,
         },
     })
 }
