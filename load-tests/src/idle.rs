@@ -222,7 +222,16 @@ pub async fn serve_with_owner(
     numbers: &str,
     extra: &str,
 ) -> Result<Served> {
-    let dir = tempfile::tempdir()?;
+    serve_seeded(switchboard, numbers, extra, tempfile::tempdir()?).await
+}
+
+/// [`serve_with_owner`] over `dir`, whose `data` directory the caller may have filled first.
+pub async fn serve_seeded(
+    switchboard: &std::path::Path,
+    numbers: &str,
+    extra: &str,
+    dir: tempfile::TempDir,
+) -> Result<Served> {
     let port = free_port()?;
     let config = dir.path().join("switchboard.toml");
     std::fs::write(

@@ -24,6 +24,7 @@ mod idle;
 mod ingest;
 mod procinfo;
 mod reconnect;
+mod reports;
 mod routing;
 mod send_governor;
 mod sim;
@@ -102,7 +103,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 13] = [
+const SCENARIOS: [&str; 14] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -116,6 +117,7 @@ const SCENARIOS: [&str; 13] = [
     "contacts",
     "automation",
     "campaign",
+    "reports",
 ];
 
 fn main() -> ExitCode {
@@ -155,6 +157,7 @@ fn main() -> ExitCode {
             "contacts" => runtime.block_on(contacts::run(&cli)),
             "automation" => runtime.block_on(automation::run(&cli)),
             "campaign" => runtime.block_on(campaign::run(&cli)),
+            "reports" => runtime.block_on(reports::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

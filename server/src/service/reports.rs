@@ -39,6 +39,8 @@ struct Names {
     users: HashMap<UserId, String>,
     teams: Vec<TeamRecord>,
     numbers: HashMap<PhoneNumberId, String>,
+    /// Days as text, made once each (a mutex only for `Send`: one task uses it).
+    days: std::sync::Mutex<HashMap<i64, String>>,
 }
 
 impl Names {
@@ -47,6 +49,7 @@ impl Names {
             users: HashMap::new(),
             teams: Vec::new(),
             numbers: HashMap::new(),
+            days: Default::default(),
         };
         match group_by {
             ReportGroup::Agent => {
@@ -89,32 +92,71 @@ impl Names {
         }
     }
 
-    /// The groups an episode counts in; `agent` is the agent that measure belongs to.
-    fn keys(
+    /// Calls `f` with each group an episode counts in (`None`: no agent, no team, no known
+    /// country); `agent` is the agent that measure belongs to. Borrows, never allocates: a
+    /// report visits millions of episodes.
+    fn each_key(
         &self,
         group_by: ReportGroup,
         e: &EpisodeRecord,
         agent: Option<&UserId>,
-    ) -> Vec<Option<String>> {
+        mut f: impl FnMut(Option<&str>),
+    ) {
         match group_by {
-            ReportGroup::Agent => vec![agent.map(|u| u.as_str().to_owned())],
+            ReportGroup::Agent => f(agent.map(UserId::as_str)),
             ReportGroup::Team => {
-                let teams: Vec<Option<String>> = self
-                    .teams
-                    .iter()
-                    .filter(|t| t.numbers.contains(&e.number))
-                    .map(|t| Some(t.id.as_str().to_owned()))
-                    .collect();
-                if teams.is_empty() {
-                    vec![None]
-                } else {
-                    teams
+                let mut any = false;
+                for t in self.teams.iter().filter(|t| t.numbers.contains(&e.number)) {
+                    any = true;
+                    f(Some(t.id.as_str()));
+                }
+                if !any {
+                    f(None);
                 }
             }
-            ReportGroup::Number => vec![Some(e.number.as_str().to_owned())],
-            ReportGroup::Country => vec![e.country.clone()],
-            ReportGroup::Day => vec![Some(day_text(day_bucket(e.opened_at)))],
+            ReportGroup::Number => f(Some(e.number.as_str())),
+            ReportGroup::Country => f(e.country.as_deref()),
+            ReportGroup::Day => {
+                let day = day_bucket(e.opened_at);
+                let mut days = self.days.lock().unwrap_or_else(|e| e.into_inner());
+                let text = days.entry(day).or_insert_with(|| day_text(day));
+                f(Some(text.as_str()));
+            }
         }
+    }
+}
+
+/// Per-group values by key, looked up by `&str` (a key is copied once, when its group is new).
+struct Groups<T> {
+    named: HashMap<String, T>,
+    none: Option<T>,
+}
+
+impl<T: Default> Groups<T> {
+    fn new() -> Self {
+        Self {
+            named: HashMap::new(),
+            none: None,
+        }
+    }
+
+    fn slot(&mut self, key: Option<&str>) -> &mut T {
+        match key {
+            None => self.none.get_or_insert_with(T::default),
+            Some(k) => {
+                if !self.named.contains_key(k) {
+                    self.named.insert(k.to_owned(), T::default());
+                }
+                self.named.get_mut(k).expect("inserted above")
+            }
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = (Option<String>, T)> {
+        self.named
+            .into_iter()
+            .map(|(k, v)| (Some(k), v))
+            .chain(self.none.map(|v| (None, v)))
     }
 }
 
@@ -174,7 +216,7 @@ impl Tally {
 struct Grouping<'a> {
     group_by: ReportGroup,
     names: &'a Names,
-    groups: HashMap<Option<String>, Tally>,
+    groups: Groups<Tally>,
     total: Tally,
 }
 
@@ -182,15 +224,15 @@ impl Grouping<'_> {
     fn add(&mut self, e: &EpisodeRecord) {
         self.total.count(e);
         self.total.answer(e);
-        for key in self.names.keys(self.group_by, e, handler(e)) {
-            self.groups.entry(key).or_default().count(e);
-        }
+        let groups = &mut self.groups;
+        self.names.each_key(self.group_by, e, handler(e), |key| {
+            groups.slot(key).count(e)
+        });
         // By agent, a first response is the answering agent's (the conversation may have moved
         // on since); otherwise the episode's groups.
         let answerer = e.first_responder.as_ref().or(e.agent.as_ref());
-        for key in self.names.keys(self.group_by, e, answerer) {
-            self.groups.entry(key).or_default().answer(e);
-        }
+        self.names
+            .each_key(self.group_by, e, answerer, |key| groups.slot(key).answer(e));
     }
 
     fn report(self, days: &Range<i64>) -> ConversationReport {
@@ -252,7 +294,7 @@ pub async fn conversations(
     let mut grouping = Grouping {
         group_by,
         names: &names,
-        groups: HashMap::new(),
+        groups: Groups::new(),
         total: Tally::default(),
     };
     each_episode(scope, &days, |e| grouping.add(e)).await?;
@@ -346,14 +388,14 @@ pub async fn csat(
     days: Range<i64>,
 ) -> StoreResult<CsatReport> {
     let names = Names::read(scope, group_by).await?;
-    let mut groups: HashMap<Option<String>, Scores> = HashMap::new();
+    let mut groups: Groups<Scores> = Groups::new();
     let mut total = Scores::default();
     each_episode(scope, &days, |e| {
         let Some(survey) = &e.survey else { return };
         total.add(e, survey);
-        for key in names.keys(group_by, e, handler(e)) {
-            groups.entry(key).or_default().add(e, survey);
-        }
+        names.each_key(group_by, e, handler(e), |key| {
+            groups.slot(key).add(e, survey)
+        });
     })
     .await?;
     let mut rows: Vec<CsatRow> = groups
@@ -442,6 +484,7 @@ mod tests {
             users: [(UserId::from("u_a"), "Ada".to_owned())].into(),
             teams: vec![team("t_all", &["n1", "n2"]), team("t_one", &["n1"])],
             numbers: HashMap::new(),
+            days: Default::default(),
         }
     }
 
@@ -450,7 +493,7 @@ mod tests {
         let mut g = Grouping {
             group_by,
             names: &names,
-            groups: HashMap::new(),
+            groups: Groups::new(),
             total: Tally::default(),
         };
         for e in episodes {

@@ -101,29 +101,63 @@ const EPISODE_COLUMNS: &str = "tenant, day, conversation_id, opened_at, number, 
 
 /// The `survey` column, as JSON.
 fn survey_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SurveyState>> {
-    let text: Option<String> = r.get("survey")?;
+    decode_survey(r.get("survey")?)
+}
+
+fn decode_survey(text: Option<String>) -> rusqlite::Result<Option<SurveyState>> {
     SurveyState::decode(text.as_deref()).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
 }
 
-fn episode_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRecord> {
-    Ok(EpisodeRecord {
-        tenant: TenantId::new(r.get::<_, String>("tenant")?),
-        conversation: ConversationId::new(r.get::<_, String>("conversation_id")?),
-        opened_at: r.get("opened_at")?,
-        number: PhoneNumberId::new(r.get::<_, String>("number")?),
-        country: r.get("country")?,
-        agent: r.get::<_, Option<String>>("agent")?.map(UserId::new),
-        first_response_at: r.get("first_response_at")?,
-        first_responder: r
-            .get::<_, Option<String>>("first_responder")?
-            .map(UserId::new),
-        resolved_at: r.get("resolved_at")?,
-        messages_in: r.get("messages_in")?,
-        messages_out: r.get("messages_out")?,
-        survey: survey_from(r)?,
-    })
+/// Where each of [`EPISODE_COLUMNS`] is in a statement's result, found by name once per query
+/// (a report reads millions of rows; looking each name up per row was a third of its time).
+struct EpisodeColumns([usize; 12]);
+
+impl EpisodeColumns {
+    const NAMES: [&'static str; 12] = [
+        "tenant",
+        "conversation_id",
+        "opened_at",
+        "number",
+        "country",
+        "agent",
+        "first_response_at",
+        "first_responder",
+        "resolved_at",
+        "messages_in",
+        "messages_out",
+        "survey",
+    ];
+
+    fn of(st: &rusqlite::Statement<'_>) -> rusqlite::Result<Self> {
+        let mut at = [0; 12];
+        for (slot, name) in at.iter_mut().zip(Self::NAMES) {
+            *slot = st.column_index(name)?;
+        }
+        Ok(Self(at))
+    }
+
+    fn read(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRecord> {
+        let [tenant, conversation, opened_at, number, country, agent, first_response_at, first_responder, resolved_at, messages_in, messages_out, survey] =
+            self.0;
+        Ok(EpisodeRecord {
+            tenant: TenantId::new(r.get::<_, String>(tenant)?),
+            conversation: ConversationId::new(r.get::<_, String>(conversation)?),
+            opened_at: r.get(opened_at)?,
+            number: PhoneNumberId::new(r.get::<_, String>(number)?),
+            country: r.get(country)?,
+            agent: r.get::<_, Option<String>>(agent)?.map(UserId::new),
+            first_response_at: r.get(first_response_at)?,
+            first_responder: r
+                .get::<_, Option<String>>(first_responder)?
+                .map(UserId::new),
+            resolved_at: r.get(resolved_at)?,
+            messages_in: r.get(messages_in)?,
+            messages_out: r.get(messages_out)?,
+            survey: decode_survey(r.get::<_, Option<String>>(survey)?)?,
+        })
+    }
 }
 
 pub(super) fn add_note(conn: &Connection, n: &NoteRecord) -> StoreResult<()> {
@@ -334,9 +368,10 @@ impl InboxStore for SqliteStore {
                      ORDER BY day, conversation_id, opened_at LIMIT ?6"
                 ))
                 .and_then(|mut s| {
+                    let columns = EpisodeColumns::of(&s)?;
                     s.query_map(
                         params![tenant.as_str(), days.end, day, after, opened, limit as i64],
-                        episode_from,
+                        |r| columns.read(r),
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
