@@ -274,6 +274,7 @@ texts! {
     FirstResponseP90 => "First response, 90th percentile", "Первый ответ, 90-й перцентиль";
     FirstResponsesToday => "First responses today", "Первых ответов сегодня";
     ResolvedLastHour => "Resolved in the last hour", "Закрыто за час";
+    FullReports => "Reports: 30 days, medians, CSAT", "Отчёты: 30 дней, медианы, CSAT";
     AtRisk => "At risk of missing the deadline", "Под угрозой срыва срока";
     Breached => "Deadline missed", "Срок нарушен";
     Agents => "Agents", "Агенты";

@@ -225,6 +225,15 @@ async fn report_queries_outside_their_bounds_name_the_parameter() {
             assert_eq!(a.body["error"]["field"], field, "{query}: {:?}", a.body);
         }
     }
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("format=csv", "format"),
+        ("format=html&lang=de", "lang"),
+    ] {
+        let a = w.api.get(&format!("reports/overview?{query}"), owner).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(a.body["error"]["field"], field, "{query}: {:?}", a.body);
+    }
     // An agent may not read reports; a supervisor may.
     let a = w
         .api
@@ -403,6 +412,45 @@ async fn a_resolution_sends_the_survey_and_answers_make_csat_without_reopening()
     let owner_row = &report["groups"][0];
     assert_eq!(owner_row["label"], "Owner", "{report}");
     assert_eq!(owner_row["n"], 2);
+
+    // The report page's figures agree, in one pass; the page itself is HTML in Russian.
+    let overview = api.get("reports/overview", &owner).await;
+    assert_eq!(overview.status, StatusCode::OK, "{:?}", overview.body);
+    assert_eq!(overview.body["total"]["conversations"], 3);
+    assert_eq!(overview.body["csat"]["n"], 2);
+    assert_eq!(overview.body["csat"]["mean"], 3.5);
+    assert_eq!(overview.body["by_day"].as_array().unwrap().len(), 30);
+    let counted: u64 = overview.body["first_response_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 3, "every first response in one bucket");
+    let Auth::Bearer(token) = &owner else {
+        unreachable!("signed in with a token")
+    };
+    let page = api
+        .client
+        .get(format!(
+            "{}/api/v1/reports/overview?format=html&lang=ru",
+            api.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h1>Отчёты</h1>"), "{html}");
+    assert!(
+        html.contains("Quick and kind, thank you"),
+        "the comment is on the page"
+    );
 
     // A new question after the survey reopens the conversation as ever.
     customer_writes(&api, &sim, customers[2], "I have another problem").await;

@@ -256,6 +256,37 @@ pub struct CsatComment {
     pub at: i64,
 }
 
+/// Everything a supervisor's report page shows, in one pass over the range
+/// (`GET /api/v1/reports/overview`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReportOverview {
+    pub from: String,
+    pub to: String,
+    pub total: ReportRow,
+    /// Every day of the range, in order (days without episodes too).
+    pub by_day: Vec<ReportRow>,
+    pub by_team: Vec<ReportRow>,
+    pub by_country: Vec<ReportRow>,
+    /// How many first responses fell in each bucket.
+    pub first_response_histogram: Vec<HistogramBucket>,
+    pub csat: CsatRow,
+    pub csat_by_team: Vec<CsatRow>,
+}
+
+/// A histogram bucket: values up to `upto_ms` (and above the previous bucket's); the last has
+/// none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct HistogramBucket {
+    pub upto_ms: Option<i64>,
+    pub count: u64,
+}
+
+/// The first response histogram's bucket edges: 1, 5, 15 and 60 minutes, 4 and 24 hours.
+pub const FIRST_RESPONSE_EDGES_MS: [i64; 6] =
+    [60_000, 300_000, 900_000, 3_600_000, 14_400_000, 86_400_000];
+
 /// Percentile `q` (0..=1) of sorted values, interpolated between the closest ranks.
 pub fn percentile(sorted: &[i64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;

@@ -331,6 +331,19 @@ try {
     const load = await sup.textContent("table.agents tbody");
     check(/[1-9]\/\d+/.test(load), `the board shows the agent's load (${load.trim()})`);
     await sup.screenshot({ path: join(artifacts, `pwa-${lang}-board.png`) });
+    // The report page the board links to: the month's figures and charts, in the same language.
+    const reportHref = await sup.getAttribute("a.reports", "href");
+    check(reportHref.includes(`lang=${lang}`), `the board links the report page (${reportHref})`);
+    const report = await desk.context.newPage();
+    await report.goto(new URL(reportHref, base).toString());
+    const heading = await report.textContent("h1");
+    check(heading === (ru ? "Отчёты" : "Reports"), `the report page's heading (${heading})`);
+    const charts = await report.locator("svg").count();
+    check(charts === 4, `the report page draws its four charts (${charts})`);
+    const answered = await report.textContent(".kpi:nth-child(3) strong");
+    check(answered !== "–", `the report page shows the first response median (${answered})`);
+    await report.screenshot({ path: join(artifacts, `pwa-${lang}-reports.png`), fullPage: true });
+    await report.close();
     await sup.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
     await sup.click(`.tab:has-text("${T.all}")`);
     await sup.locator(".row", { hasText: customerName }).click();

@@ -37,6 +37,9 @@ pub(crate) fn BoardView() -> impl IntoView {
                 <div class="stat"><span class="label">{app.text(T::ResolvedLastHour)}</span>
                     <span class="value">{move || net::format_number(board().resolved_last_hour as f64, lang().locale())}</span></div>
             </section>
+            <a class="reports" target="_blank" rel="noopener"
+                href=move || format!("/api/v1/reports/overview?format=html&lang={}", lang().code())>
+                {app.text(T::FullReports)}</a>
             <section class="chart">
                 <h2>{app.text(T::Queue)}</h2>
                 <QueueChart/>

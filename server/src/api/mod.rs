@@ -37,6 +37,7 @@ mod conversations;
 mod costs;
 pub mod inbox;
 pub mod openapi;
+mod report_page;
 mod reports;
 mod routes;
 mod search;

@@ -15,7 +15,9 @@ use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
-use switchboard_shared::reports::{ConversationReport, CsatReport, DurationReport, SurveySettings};
+use switchboard_shared::reports::{
+    ConversationReport, CsatReport, DurationReport, ReportOverview, SurveySettings,
+};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
 use super::{routes, Access, BodyKind};
@@ -879,6 +881,23 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 None,
                 200,
                 Some(schema::<DurationReport>),
+            )
+        },
+        ("GET", "reports/overview") => Operation {
+            query: &[
+                ("from", "first day, YYYY-MM-DD, UTC (default: 30 days before `to`)", Kind::Day),
+                ("to", "day after the last, YYYY-MM-DD, UTC (default: tomorrow); at most 366 days", Kind::Day),
+                ("format", "json (default), or html: the report page", Kind::OneOf(&["json", "html"])),
+                ("lang", "the page's language: en (default) or ru", Kind::OneOf(&["en", "ru"])),
+            ],
+            ..op(
+                "Everything the report page shows, in one pass: the totals, every day of the \
+                 range, teams and countries with their spreads, the first response histogram, \
+                 CSAT in total and by team; with `format=html`, the page itself (text/html, \
+                 SVG charts, no script)",
+                None,
+                200,
+                Some(schema::<ReportOverview>),
             )
         },
         ("GET", "reports/csat") => Operation {

@@ -286,3 +286,41 @@ pub async fn replace_survey(ctx: Ctx) -> ApiResult {
     let saved = csat::replace(&ctx.principal, &ctx.scope, settings).await?;
     json(StatusCode::OK, &saved)
 }
+
+/// `GET reports/overview?from=&to=&format=json|html&lang=en|ru`: the report page's figures in one
+/// pass, or the page itself (self-contained HTML with SVG charts; it runs no script).
+pub async fn overview(ctx: Ctx) -> ApiResult {
+    let (from, to) = (ctx.req.day("from")?, ctx.req.day("to")?);
+    let days = archive::days(from, to, now_ms()).map_err(|m| bad("from", m.to_owned()))?;
+    let html = match ctx.req.query("format").unwrap_or("json") {
+        "json" => false,
+        "html" => true,
+        other => {
+            return Err(bad(
+                "format",
+                format!("`format` is json or html, not `{other}`"),
+            ))
+        }
+    };
+    let lang = match ctx.req.query("lang").unwrap_or("en") {
+        l @ ("en" | "ru") => l,
+        other => return Err(bad("lang", format!("`lang` is en or ru, not `{other}`"))),
+    };
+    let overview = reports::overview(&ctx.scope, days).await?;
+    if !html {
+        return json(StatusCode::OK, &overview);
+    }
+    let mut response =
+        crate::web::Response::new(super::report_page::render(&overview, lang).into());
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    Ok(response)
+}

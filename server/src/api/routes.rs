@@ -831,6 +831,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "reports/overview",
+                P::ReportsView,
+                "report.overview",
+                h!(reports::overview),
+            ),
+            Route::needs(
+                M::GET,
                 "reports/csat",
                 P::ReportsView,
                 "report.csat",

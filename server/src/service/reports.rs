@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use switchboard_shared::reports::{
     ConversationReport, CsatComment, CsatReport, CsatRow, DurationReport, DurationRow, Durations,
-    ReportGroup, ReportRow,
+    HistogramBucket, ReportGroup, ReportOverview, ReportRow, FIRST_RESPONSE_EDGES_MS,
 };
 use switchboard_shared::{PhoneNumberId, UserId};
 
@@ -224,6 +224,11 @@ impl Grouping<'_> {
     fn add(&mut self, e: &EpisodeRecord) {
         self.total.count(e);
         self.total.answer(e);
+        self.add_groups_only(e);
+    }
+
+    /// [`Grouping::add`] without the total (when another grouping keeps it).
+    fn add_groups_only(&mut self, e: &EpisodeRecord) {
         let groups = &mut self.groups;
         self.names.each_key(self.group_by, e, handler(e), |key| {
             groups.slot(key).count(e)
@@ -299,6 +304,86 @@ pub async fn conversations(
     };
     each_episode(scope, &days, |e| grouping.add(e)).await?;
     Ok(grouping.report(&days))
+}
+
+/// The report page's figures in one pass: by day (every day of the range), team and country,
+/// the first response histogram, and CSAT in total and by team.
+pub async fn overview(scope: &TenantScope, days: Range<i64>) -> StoreResult<ReportOverview> {
+    let names = Names::read(scope, ReportGroup::Team).await?;
+    let grouping = |group_by| Grouping {
+        group_by,
+        names: &names,
+        groups: Groups::new(),
+        total: Tally::default(),
+    };
+    let (mut by_day, mut by_team, mut by_country) = (
+        grouping(ReportGroup::Day),
+        grouping(ReportGroup::Team),
+        grouping(ReportGroup::Country),
+    );
+    let mut histogram = [0u64; FIRST_RESPONSE_EDGES_MS.len() + 1];
+    let (mut csat, mut csat_by_team) = (Scores::default(), Groups::<Scores>::new());
+    each_episode(scope, &days, |e| {
+        by_day.add(e);
+        by_team.add_groups_only(e);
+        by_country.add_groups_only(e);
+        if let Some(ms) = e.first_response_ms() {
+            let bucket = FIRST_RESPONSE_EDGES_MS.partition_point(|&edge| edge < ms);
+            histogram[bucket] += 1;
+        }
+        if let Some(survey) = &e.survey {
+            csat.add(e, survey);
+            names.each_key(ReportGroup::Team, e, None, |key| {
+                csat_by_team.slot(key).add(e, survey)
+            });
+        }
+    })
+    .await?;
+    let mut day_rows = by_day.report(&days);
+    // Every day of the range, so a chart's axis has no gaps.
+    let mut seen: HashMap<Option<String>, ReportRow> = day_rows
+        .groups
+        .drain(..)
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    let every_day = days
+        .clone()
+        .map(|d| {
+            let key = Some(day_text(d));
+            seen.remove(&key).unwrap_or(ReportRow {
+                key,
+                ..ReportRow::default()
+            })
+        })
+        .collect();
+    let mut csat_rows: Vec<CsatRow> = csat_by_team
+        .into_iter()
+        .map(|(key, scores)| {
+            let label = key
+                .as_deref()
+                .and_then(|k| names.label(ReportGroup::Team, k));
+            scores.row(key, label)
+        })
+        .collect();
+    csat_rows.sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.key.cmp(&b.key)));
+    Ok(ReportOverview {
+        from: day_rows.from,
+        to: day_rows.to,
+        total: day_rows.total,
+        by_day: every_day,
+        by_team: by_team.report(&days).groups,
+        by_country: by_country.report(&days).groups,
+        first_response_histogram: histogram
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| HistogramBucket {
+                upto_ms: FIRST_RESPONSE_EDGES_MS.get(i).copied(),
+                count,
+            })
+            .collect(),
+        csat: csat.row(None, None),
+        csat_by_team: csat_rows,
+    })
 }
 
 /// The most comments a CSAT group lists.
