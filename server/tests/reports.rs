@@ -136,6 +136,46 @@ async fn first_response_spreads_equal_the_histories_and_survive_a_restart() {
     }
     assert_eq!(row(&report, "RU")["pending"], 1);
 
+    // In business hours: a schedule that opens six hours from now was closed the whole time,
+    // so every first response took no business time at all.
+    let utc_in = |hours: i64| {
+        let t = switchboard_server::domain::instant(switchboard_server::domain::now_ms())
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC);
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    };
+    let day = json!([{"from": utc_in(6), "to": utc_in(8)}]);
+    let made = api
+        .send(
+            Method::POST,
+            "automation/schedules",
+            &owner,
+            json!({"name": "Office", "time_zone": "UTC", "default": true,
+                   "week": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day,
+                            "sat": day, "sun": day}}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let business = api
+        .get(
+            "reports/first-response?group_by=country&clock=business",
+            &owner,
+        )
+        .await;
+    assert_eq!(business.status, StatusCode::OK, "{:?}", business.body);
+    assert_eq!(business.body["clock"], "business");
+    assert_eq!(business.body["total"]["n"], 4);
+    assert_eq!(business.body["total"]["max_ms"], 0, "{}", business.body);
+    let wall = api
+        .get("reports/first-response?group_by=country", &owner)
+        .await;
+    assert_eq!(wall.body["clock"], "wall");
+    assert_eq!(
+        wall.body["total"], report["total"],
+        "the wall clock is unchanged"
+    );
+
     // The whole report by agent: the owner answered all four; one was resolved.
     let whole = api
         .get("reports/conversations?group_by=agent", &owner)
@@ -224,6 +264,14 @@ async fn report_queries_outside_their_bounds_name_the_parameter() {
             );
             assert_eq!(a.body["error"]["field"], field, "{query}: {:?}", a.body);
         }
+    }
+    for report in ["conversations", "first-response", "resolution"] {
+        let a = w
+            .api
+            .get(&format!("reports/{report}?clock=sundial"), owner)
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+        assert_eq!(a.body["error"]["field"], "clock", "{report}: {:?}", a.body);
     }
     for (query, field) in [
         ("from=2026-13-01", "from"),

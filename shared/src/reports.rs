@@ -46,6 +46,28 @@ impl ReportGroup {
     }
 }
 
+/// How durations are counted: all the time (`wall`, the default), or only while the number's
+/// business hours are open (`business`: the schedule that names the number, else the default
+/// one; a number without either counts all the time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReportClock {
+    #[default]
+    Wall,
+    Business,
+}
+
+impl ReportClock {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "wall" => Some(Self::Wall),
+            "business" => Some(Self::Business),
+            _ => None,
+        }
+    }
+}
+
 /// A spread of durations: how many, and where they fall. Empty groups have `n = 0` and no
 /// figures.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +111,7 @@ pub struct ReportRow {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConversationReport {
     pub group_by: ReportGroup,
+    pub clock: ReportClock,
     pub from: String,
     pub to: String,
     /// By key (days in order; others by volume, largest first).
@@ -103,6 +126,7 @@ pub struct ConversationReport {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DurationReport {
     pub group_by: ReportGroup,
+    pub clock: ReportClock,
     pub from: String,
     pub to: String,
     pub groups: Vec<DurationRow>,

@@ -115,6 +115,11 @@ const REPORT_QUERY: &[Query] = &[
         "json (default) or csv",
         Kind::OneOf(&["json", "csv"]),
     ),
+    (
+        "clock",
+        "wall (default), or business: durations count only while the number's schedule is open",
+        Kind::OneOf(&["wall", "business"]),
+    ),
 ];
 
 /// Every route's operation. Adding a route without adding it here fails the unit test.
@@ -901,7 +906,8 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/csat") => Operation {
-            query: REPORT_QUERY,
+            // Scores have no clock.
+            query: &REPORT_QUERY[..4],
             ..op(
                 "Satisfaction scores (1–5) of the surveys sent when episodes opened in the \
                  range were resolved, per group (by agent: who had the conversation): sent, n, \

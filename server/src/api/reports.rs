@@ -51,6 +51,20 @@ fn query(ctx: &Ctx) -> Result<(ReportGroup, std::ops::Range<i64>, bool), Failure
     Ok((group_by, days, csv))
 }
 
+/// The tenant's schedules when `clock=business` is asked for.
+async fn hours(
+    ctx: &Ctx,
+) -> Result<Option<std::sync::Arc<crate::service::automation::TenantHours>>, Failure> {
+    match ctx.req.query("clock").unwrap_or("wall") {
+        "wall" => Ok(None),
+        "business" => Ok(Some(ctx.automation.hours(ctx.scope.tenant()).await?)),
+        other => Err(bad(
+            "clock",
+            format!("`clock` is wall or business, not `{other}`"),
+        )),
+    }
+}
+
 fn figure(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_default()
 }
@@ -112,7 +126,8 @@ fn csv(name: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> ApiResult {
 /// `GET reports/conversations?group_by=&from=&to=&format=json|csv`.
 pub async fn conversations(ctx: Ctx) -> ApiResult {
     let (group_by, days, as_csv) = query(&ctx)?;
-    let report = reports::conversations(&ctx.scope, group_by, days).await?;
+    let hours = hours(&ctx).await?;
+    let report = reports::conversations(&ctx.scope, group_by, days, hours.as_deref()).await?;
     if !as_csv {
         return json(StatusCode::OK, &report);
     }
@@ -161,8 +176,9 @@ pub async fn conversations(ctx: Ctx) -> ApiResult {
 
 async fn measure(ctx: Ctx, measure: reports::Measure, noun: &str) -> ApiResult {
     let (group_by, days, as_csv) = query(&ctx)?;
+    let hours = hours(&ctx).await?;
     let report = reports::measure(
-        reports::conversations(&ctx.scope, group_by, days).await?,
+        reports::conversations(&ctx.scope, group_by, days, hours.as_deref()).await?,
         measure,
     );
     if !as_csv {

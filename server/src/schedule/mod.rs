@@ -316,6 +316,52 @@ impl Hours {
         Some((at(span.from)?, at(span.to)?))
     }
 
+    /// How long the schedule is open between `from` and `to` (business time, for reports: a
+    /// question asked on Friday evening and answered on Monday at 09:05 waited five minutes).
+    /// Walks the days between them only, merging intervals that overlap or touch.
+    pub fn open_ms(&self, from: Timestamp, to: Timestamp) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let (first, last) = (
+            from.to_zoned(self.zone.clone()).date(),
+            to.to_zoned(self.zone.clone()).date(),
+        );
+        let mut spans: Vec<(Timestamp, Timestamp)> = Vec::new();
+        let mut day = first.yesterday().unwrap_or(first);
+        while day <= last {
+            for span in self.spans(day) {
+                if let Some((a, b)) = self.instants(day, *span) {
+                    let (a, b) = (a.max(from), b.min(to));
+                    if a < b {
+                        spans.push((a, b));
+                    }
+                }
+            }
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        spans.sort_unstable();
+        let mut total = 0;
+        let mut current: Option<(Timestamp, Timestamp)> = None;
+        for (a, b) in spans {
+            match &mut current {
+                Some((_, end)) if a <= *end => *end = (*end).max(b),
+                _ => {
+                    if let Some((s, e)) = current.replace((a, b)) {
+                        total += e.as_millisecond() - s.as_millisecond();
+                    }
+                }
+            }
+        }
+        if let Some((s, e)) = current {
+            total += e.as_millisecond() - s.as_millisecond();
+        }
+        total
+    }
+
     /// Whether the schedule is open at `at` (cheap: the day and the one before, for intervals
     /// past midnight).
     pub fn is_open(&self, at: Timestamp) -> bool {

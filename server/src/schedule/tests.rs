@@ -241,3 +241,29 @@ fn bad_schedules_name_their_field() {
     });
     assert_eq!(field(bad), "off_hours_reply.texts.de");
 }
+
+#[test]
+fn business_time_counts_only_open_hours_across_nights_weekends_and_overnight_shifts() {
+    const Z: &str = "Europe/Moscow";
+    let h = Hours::compile(&weekdays(Z, "09:00", "18:00")).unwrap();
+    let minutes = |from: &str, to: &str| h.open_ms(at(Z, from), at(Z, to)) / 60_000;
+    // Within one opening.
+    assert_eq!(minutes("2026-12-07T10:00", "2026-12-07T10:25"), 25);
+    // Friday 17:50 to Monday 09:05: ten minutes on Friday, five on Monday.
+    assert_eq!(minutes("2026-12-04T17:50", "2026-12-07T09:05"), 15);
+    // Asked and answered while closed.
+    assert_eq!(minutes("2026-12-05T11:00", "2026-12-06T20:00"), 0);
+    // A whole working week.
+    assert_eq!(minutes("2026-12-07T00:00", "2026-12-14T00:00"), 5 * 9 * 60);
+    assert_eq!(
+        h.open_ms(at(Z, "2026-12-07T12:00"), at(Z, "2026-12-07T11:00")),
+        0
+    );
+    // An overnight shift: 22:00 to 06:00, counted across midnight once.
+    let night = Hours::compile(&weekdays("Europe/Berlin", "22:00", "06:00")).unwrap();
+    let b = |local: &str| at("Europe/Berlin", local);
+    assert_eq!(
+        night.open_ms(b("2026-12-07T21:00"), b("2026-12-08T07:00")) / 60_000,
+        8 * 60
+    );
+}

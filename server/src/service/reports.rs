@@ -14,12 +14,13 @@ use std::ops::Range;
 
 use switchboard_shared::reports::{
     ConversationReport, CsatComment, CsatReport, CsatRow, DurationReport, DurationRow, Durations,
-    HistogramBucket, ReportGroup, ReportOverview, ReportRow, FIRST_RESPONSE_EDGES_MS,
+    HistogramBucket, ReportClock, ReportGroup, ReportOverview, ReportRow, FIRST_RESPONSE_EDGES_MS,
 };
 use switchboard_shared::{PhoneNumberId, UserId};
 
 use crate::auth::TenantScope;
-use crate::domain::{day_bucket, EpisodeRecord, SurveyState, TeamRecord, DAY_MS};
+use crate::domain::{day_bucket, instant, EpisodeRecord, SurveyState, TeamRecord, DAY_MS};
+use crate::service::automation::TenantHours;
 use crate::store::{Cursor, StoreResult, MAX_PAGE};
 
 /// Which measure a duration report is of.
@@ -166,6 +167,31 @@ fn handler(e: &EpisodeRecord) -> Option<&UserId> {
     e.agent.as_ref().or(e.first_responder.as_ref())
 }
 
+/// How an episode's durations are counted.
+#[derive(Clone, Copy)]
+enum Clock<'a> {
+    Wall,
+    /// Only while the number's schedule is open (all the time for a number without one).
+    Business(&'a TenantHours),
+}
+
+impl Clock<'_> {
+    /// The first response and the resolution, as this clock counts them.
+    fn measures(&self, e: &EpisodeRecord) -> (Option<i64>, Option<i64>) {
+        let Clock::Business(hours) = self else {
+            return (e.first_response_ms(), e.resolution_ms());
+        };
+        let Some(entry) = hours.for_number(Some(&e.number)) else {
+            return (e.first_response_ms(), e.resolution_ms());
+        };
+        let open = |end: Option<i64>| {
+            let (from, to) = (instant(e.opened_at), instant(end?));
+            Some(entry.hours.open_ms(from, to))
+        };
+        (open(e.first_response_at), open(e.resolved_at))
+    }
+}
+
 /// One group's running figures.
 #[derive(Default)]
 struct Tally {
@@ -180,18 +206,18 @@ struct Tally {
 
 impl Tally {
     /// Everything but the first response (which may belong to another agent).
-    fn count(&mut self, e: &EpisodeRecord) {
+    fn count(&mut self, e: &EpisodeRecord, resolution_ms: Option<i64>) {
         self.conversations += 1;
         self.messages_in += u64::from(e.messages_in);
         self.messages_out += u64::from(e.messages_out);
-        if let Some(ms) = e.resolution_ms() {
+        if let Some(ms) = resolution_ms {
             self.resolved += 1;
             self.resolution.push(ms);
         }
     }
 
-    fn answer(&mut self, e: &EpisodeRecord) {
-        match e.first_response_ms() {
+    fn answer(&mut self, first_response_ms: Option<i64>) {
+        match first_response_ms {
             Some(ms) => self.first_response.push(ms),
             None => self.unanswered += 1,
         }
@@ -215,6 +241,7 @@ impl Tally {
 /// Folds episodes into groups.
 struct Grouping<'a> {
     group_by: ReportGroup,
+    clock: Clock<'a>,
     names: &'a Names,
     groups: Groups<Tally>,
     total: Tally,
@@ -222,22 +249,25 @@ struct Grouping<'a> {
 
 impl Grouping<'_> {
     fn add(&mut self, e: &EpisodeRecord) {
-        self.total.count(e);
-        self.total.answer(e);
+        let (first, resolution) = self.clock.measures(e);
+        self.total.count(e, resolution);
+        self.total.answer(first);
         self.add_groups_only(e);
     }
 
     /// [`Grouping::add`] without the total (when another grouping keeps it).
     fn add_groups_only(&mut self, e: &EpisodeRecord) {
+        let (first, resolution) = self.clock.measures(e);
         let groups = &mut self.groups;
         self.names.each_key(self.group_by, e, handler(e), |key| {
-            groups.slot(key).count(e)
+            groups.slot(key).count(e, resolution)
         });
         // By agent, a first response is the answering agent's (the conversation may have moved
         // on since); otherwise the episode's groups.
         let answerer = e.first_responder.as_ref().or(e.agent.as_ref());
-        self.names
-            .each_key(self.group_by, e, answerer, |key| groups.slot(key).answer(e));
+        self.names.each_key(self.group_by, e, answerer, |key| {
+            groups.slot(key).answer(first)
+        });
     }
 
     fn report(self, days: &Range<i64>) -> ConversationReport {
@@ -262,6 +292,10 @@ impl Grouping<'_> {
         }
         ConversationReport {
             group_by,
+            clock: match self.clock {
+                Clock::Wall => ReportClock::Wall,
+                Clock::Business(_) => ReportClock::Business,
+            },
             from: day_text(days.start),
             to: day_text(days.end),
             groups,
@@ -289,15 +323,18 @@ async fn each_episode(
     }
 }
 
-/// The report over the episodes opened on `days`, grouped.
+/// The report over the episodes opened on `days`, grouped; durations counted by `clock`
+/// (business hours from `hours`, the tenant's schedules).
 pub async fn conversations(
     scope: &TenantScope,
     group_by: ReportGroup,
     days: Range<i64>,
+    hours: Option<&TenantHours>,
 ) -> StoreResult<ConversationReport> {
     let names = Names::read(scope, group_by).await?;
     let mut grouping = Grouping {
         group_by,
+        clock: hours.map_or(Clock::Wall, Clock::Business),
         names: &names,
         groups: Groups::new(),
         total: Tally::default(),
@@ -312,6 +349,7 @@ pub async fn overview(scope: &TenantScope, days: Range<i64>) -> StoreResult<Repo
     let names = Names::read(scope, ReportGroup::Team).await?;
     let grouping = |group_by| Grouping {
         group_by,
+        clock: Clock::Wall,
         names: &names,
         groups: Groups::new(),
         total: Tally::default(),
@@ -520,6 +558,7 @@ pub fn measure(report: ConversationReport, measure: Measure) -> DurationReport {
     };
     DurationReport {
         group_by: report.group_by,
+        clock: report.clock,
         from: report.from,
         to: report.to,
         groups: report
@@ -577,6 +616,7 @@ mod tests {
         let names = names();
         let mut g = Grouping {
             group_by,
+            clock: Clock::Wall,
             names: &names,
             groups: Groups::new(),
             total: Tally::default(),
