@@ -217,7 +217,29 @@ pub async fn episodes_are_kept_per_opening_and_read_back_by_day(store: &dyn Stor
     t.state = ThreadState::Resolved;
     t.assignee = None;
     t.updated_at = T0 + 60_000;
+    // The satisfaction survey travels with the episode, answer and comment included.
+    t.episode.survey = Some(SurveyState {
+        sent_at: T0 + 60_000,
+        language: "ru".into(),
+        reminded_at: None,
+        score: Some(4),
+        answered_at: Some(T0 + 90_000),
+        comment: Some("Быстро, \"спасибо\"".into()),
+        commented_at: Some(T0 + 95_000),
+        awaiting_comment: false,
+    });
     store.put_thread(&t, None).await.unwrap();
+    assert_eq!(
+        store
+            .get_thread(&tenant, &t.conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .episode
+            .survey,
+        t.episode.survey,
+        "the thread keeps its survey"
+    );
     let resolved = t.episode_record();
     assert_eq!(resolved.resolved_at, Some(T0 + 60_000));
     assert_eq!(resolved.first_response_ms(), Some(5_000));
