@@ -1,7 +1,8 @@
 //! Business hours: any JSON as a schedule, checked as the API checks it; a schedule that
 //! passes is asked where it stands at the instant in the first 8 bytes after the `\0`, and
-//! renders its reply. Must never panic; the next change lies after the instant asked, and
-//! `is_open` agrees with `state`.
+//! renders its reply, and counts its open time over the next days (business-hours reports).
+//! Must never panic; the next change lies after the instant asked, `is_open` agrees with
+//! `state`, and open time is never negative nor longer than the span asked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,6 +32,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(next > at);
     }
     assert_eq!(hours.is_open(at), state.open);
+    // Up to about ten days later, from the same bytes.
+    let span_ms = ((ms as u64).rotate_left(17) % 864_000_000) as i64;
+    let until = jiff::Timestamp::from_millisecond(ms + span_ms).expect("in range");
+    let open = hours.open_ms(at, until);
+    assert!((0..=span_ms).contains(&open), "{open} of {span_ms}");
     let _ = hours.render("{{next_open}} {{ next_open }} {{x", at, "ru");
     let _ = hours.describe_next_open(at, "en");
 });

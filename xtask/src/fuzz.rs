@@ -31,6 +31,7 @@ pub const TARGETS: &[&str] = &[
     "schedule",
     "ics",
     "rate_card",
+    "survey",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

@@ -36,6 +36,8 @@ struct Operation {
     /// `None`: no body (204), or a non-JSON body (described in `summary`).
     response: Option<Make>,
     query: &'static [Query],
+    /// Other media types the success may come as (a `format` query asks for them), as text.
+    also: &'static [&'static str],
 }
 
 /// A query parameter: its name, what it means, and the values it takes.
@@ -88,6 +90,7 @@ const fn op(
         status,
         response,
         query: &[],
+        also: &[],
     }
 }
 
@@ -854,6 +857,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/conversations") => Operation {
+            also: &["text/csv"],
             query: REPORT_QUERY,
             ..op(
                 "Episodes opened in the range (a conversation from its first message, or the \
@@ -867,6 +871,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/first-response") => Operation {
+            also: &["text/csv"],
             query: REPORT_QUERY,
             ..op(
                 "First response times per group (from the customer's first message to a \
@@ -879,6 +884,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/resolution") => Operation {
+            also: &["text/csv"],
             query: REPORT_QUERY,
             ..op(
                 "Resolution times per group (from the first message to the resolution), as \
@@ -889,6 +895,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/overview") => Operation {
+            also: &["text/html"],
             query: &[
                 ("from", "first day, YYYY-MM-DD, UTC (default: 30 days before `to`)", Kind::Day),
                 ("to", "day after the last, YYYY-MM-DD, UTC (default: tomorrow); at most 366 days", Kind::Day),
@@ -906,6 +913,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             )
         },
         ("GET", "reports/csat") => Operation {
+            also: &["text/csv"],
             // Scores have no clock.
             query: &REPORT_QUERY[..4],
             ..op(
@@ -1092,11 +1100,14 @@ pub fn document() -> Value {
                                    "description": description, "schema": kind.schema()}));
         }
         let mut responses = Map::new();
-        let success = match op.response {
+        let mut success = match op.response {
             Some(make) => json!({"description": "success",
                 "content": {"application/json": {"schema": make(&mut generator)}}}),
             None => json!({"description": "success"}),
         };
+        for media in op.also {
+            success["content"][*media] = json!({"schema": {"type": "string"}});
+        }
         responses.insert(op.status.to_string(), success);
         let error = json!({"description": "refused; see `error.code`",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
