@@ -5,7 +5,7 @@ use jiff::civil::Date;
 use switchboard_shared::costs::CostGroup;
 use switchboard_shared::ErrorCode;
 
-use crate::web::{HeaderValue, StatusCode};
+use crate::web::StatusCode;
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::service::costs::{utc_day, CostError};
@@ -100,63 +100,41 @@ pub async fn report(ctx: Ctx) -> ApiResult {
 pub async fn export(ctx: Ctx) -> ApiResult {
     let (from, to) = range(&ctx)?;
     let lines = ctx.costs.lines(&ctx.scope, from, to).await?;
-    let failure = |e: String| {
-        Failure::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            format!("could not write the export: {e}"),
-        )
-    };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "wamid",
-        "at",
-        "month",
-        "number",
-        "country",
-        "category",
-        "pricing_type",
-        "pricing_model",
-        "team",
-        "sender",
-        "campaign",
-        "price_usd",
-    ])
-    .map_err(|e| failure(e.to_string()))?;
-    for c in lines {
+    let rows = lines.into_iter().map(|c| {
         let wire = c.wire();
-        let at = c.at_ms.to_string();
-        let cells = [
-            wire.wamid.as_str(),
-            at.as_str(),
-            c.month.as_str(),
-            wire.number.as_str(),
-            wire.country.as_str(),
-            wire.category.as_str(),
-            wire.pricing_type.as_str(),
-            wire.pricing_model.as_str(),
-            wire.team.as_deref().unwrap_or(""),
-            wire.sender.as_deref().unwrap_or(""),
-            wire.campaign.as_deref().unwrap_or(""),
-            wire.price.as_deref().unwrap_or(""),
-        ];
-        w.write_record(cells.map(|c| crate::export::csv_cell(c).into_owned()))
-            .map_err(|e| failure(e.to_string()))?;
-    }
-    let body = w.into_inner().map_err(|e| failure(e.to_string()))?;
-    let mut response = crate::web::Response::new(body.into());
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"charges-{from}-{to}.csv\""))
-    {
-        headers.insert("content-disposition", v);
-    }
-    Ok(response)
+        [
+            wire.wamid,
+            c.at_ms.to_string(),
+            c.month,
+            wire.number,
+            wire.country,
+            wire.category.as_str().to_owned(),
+            wire.pricing_type.as_str().to_owned(),
+            wire.pricing_model,
+            wire.team.unwrap_or_default(),
+            wire.sender.unwrap_or_default(),
+            wire.campaign.unwrap_or_default(),
+            wire.price.unwrap_or_default(),
+        ]
+    });
+    super::csv_attachment(
+        &format!("charges-{from}-{to}"),
+        &[
+            "wamid",
+            "at",
+            "month",
+            "number",
+            "country",
+            "category",
+            "pricing_type",
+            "pricing_model",
+            "team",
+            "sender",
+            "campaign",
+            "price_usd",
+        ],
+        rows,
+    )
 }
 
 /// `GET costs/rate-card`.

@@ -335,6 +335,44 @@ impl From<crate::auth::password::Busy> for Failure {
     }
 }
 
+/// A CSV file to download (`{name}.csv`): `header`, then `rows`, each cell guarded against
+/// spreadsheet formulas ([`crate::export::csv_cell`]).
+pub fn csv_attachment<R, C>(name: &str, header: &[&str], rows: R) -> ApiResult
+where
+    R: IntoIterator,
+    R::Item: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
+    let failure = |e: String| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            format!("could not write the file: {e}"),
+        )
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| failure(e.to_string()))?;
+    for row in rows {
+        w.write_record(
+            row.into_iter()
+                .map(|c| crate::export::csv_cell(c.as_ref()).into_owned()),
+        )
+        .map_err(|e| failure(e.to_string()))?;
+    }
+    let body = w.into_inner().map_err(|e| failure(e.to_string()))?;
+    let mut response = crate::web::Response::new(body.into());
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+        headers.insert("content-disposition", v);
+    }
+    Ok(response)
+}
+
 /// A JSON answer.
 pub fn json(status: StatusCode, value: &impl Serialize) -> ApiResult {
     let mut response = crate::web::Response::new(

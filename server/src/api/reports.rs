@@ -93,34 +93,21 @@ const DURATION_COLUMNS: [&str; 8] = [
     "max_ms",
 ];
 
-/// A CSV attachment of `rows` under `header`.
-fn csv(name: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> ApiResult {
-    let failure = |e: String| {
-        Failure::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            format!("could not write the report: {e}"),
-        )
-    };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&header)
-        .map_err(|e| failure(e.to_string()))?;
-    for row in rows {
-        w.write_record(row.iter().map(|c| crate::export::csv_cell(c).into_owned()))
-            .map_err(|e| failure(e.to_string()))?;
-    }
-    let body = w.into_inner().map_err(|e| failure(e.to_string()))?;
-    let mut response = crate::web::Response::new(body.into());
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
-        headers.insert("content-disposition", v);
-    }
-    Ok(response)
+/// Each group with its label, then the total labelled `total`: a report's CSV lines.
+fn with_total<'a, R>(
+    groups: &'a [R],
+    total: &'a R,
+    label: impl Fn(&R) -> Option<&String>,
+) -> impl Iterator<Item = (&'a R, String)> {
+    groups
+        .iter()
+        .map(move |r| (r, label(r).cloned().unwrap_or_default()))
+        .chain([(total, "total".to_owned())])
+}
+
+/// A report's file name: `{noun}-by-{group}-{from}-{to}`.
+fn file_name(noun: &str, group_by: ReportGroup, from: &str, to: &str) -> String {
+    format!("{noun}-by-{}-{from}-{to}", group_by.as_str())
 }
 
 /// `GET reports/conversations?group_by=&from=&to=&format=json|csv`.
@@ -145,33 +132,23 @@ pub async fn conversations(ctx: Ctx) -> ApiResult {
     for measure in ["first_response", "resolution"] {
         header.extend(DURATION_COLUMNS.map(|c| format!("{measure}_{c}")));
     }
-    let rows = report
-        .groups
-        .iter()
-        .map(|r| (r, r.label.clone().unwrap_or_default()))
-        .chain([(&report.total, "total".to_owned())])
-        .map(|(r, label)| {
-            let mut cells = vec![
-                r.key.clone().unwrap_or_default(),
-                label,
-                r.conversations.to_string(),
-                r.resolved.to_string(),
-                r.unanswered.to_string(),
-                r.messages_in.to_string(),
-                r.messages_out.to_string(),
-            ];
-            cells.extend(duration_cells(&r.first_response));
-            cells.extend(duration_cells(&r.resolution));
-            cells
-        })
-        .collect();
-    let name = format!(
-        "conversations-by-{}-{}-{}",
-        group_by.as_str(),
-        report.from,
-        report.to
-    );
-    csv(&name, header, rows)
+    let rows = with_total(&report.groups, &report.total, |r| r.label.as_ref()).map(|(r, label)| {
+        let mut cells = vec![
+            r.key.clone().unwrap_or_default(),
+            label,
+            r.conversations.to_string(),
+            r.resolved.to_string(),
+            r.unanswered.to_string(),
+            r.messages_in.to_string(),
+            r.messages_out.to_string(),
+        ];
+        cells.extend(duration_cells(&r.first_response));
+        cells.extend(duration_cells(&r.resolution));
+        cells
+    });
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let name = file_name("conversations", group_by, &report.from, &report.to);
+    super::csv_attachment(&name, &header, rows)
 }
 
 async fn measure(ctx: Ctx, measure: reports::Measure, noun: &str) -> ApiResult {
@@ -184,30 +161,19 @@ async fn measure(ctx: Ctx, measure: reports::Measure, noun: &str) -> ApiResult {
     if !as_csv {
         return json(StatusCode::OK, &report);
     }
-    let mut header: Vec<String> = ["key", "label", "pending"].map(str::to_owned).into();
-    header.extend(DURATION_COLUMNS.map(str::to_owned));
-    let rows = report
-        .groups
-        .iter()
-        .map(|g| (g, g.label.clone().unwrap_or_default()))
-        .chain([(&report.total, "total".to_owned())])
-        .map(|(g, label)| {
-            let mut cells = vec![
-                g.key.clone().unwrap_or_default(),
-                label,
-                g.pending.to_string(),
-            ];
-            cells.extend(duration_cells(&g.durations));
-            cells
-        })
-        .collect();
-    let name = format!(
-        "{noun}-by-{}-{}-{}",
-        group_by.as_str(),
-        report.from,
-        report.to
-    );
-    csv(&name, header, rows)
+    let mut header = vec!["key", "label", "pending"];
+    header.extend(DURATION_COLUMNS);
+    let rows = with_total(&report.groups, &report.total, |g| g.label.as_ref()).map(|(g, label)| {
+        let mut cells = vec![
+            g.key.clone().unwrap_or_default(),
+            label,
+            g.pending.to_string(),
+        ];
+        cells.extend(duration_cells(&g.durations));
+        cells
+    });
+    let name = file_name(noun, group_by, &report.from, &report.to);
+    super::csv_attachment(&name, &header, rows)
 }
 
 /// `GET reports/first-response?group_by=&from=&to=&format=json|csv`.
@@ -242,38 +208,25 @@ pub async fn csat_report(ctx: Ctx) -> ApiResult {
         "scored_3",
         "scored_4",
         "scored_5",
-    ]
-    .map(str::to_owned)
-    .into();
+    ];
     let precise = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-    let rows = report
-        .groups
-        .iter()
-        .map(|r| (r, r.label.clone().unwrap_or_default()))
-        .chain([(&report.total, "total".to_owned())])
-        .map(|(r, label)| {
-            let mut cells = vec![
-                r.key.clone().unwrap_or_default(),
-                label,
-                r.sent.to_string(),
-                r.n.to_string(),
-                precise(r.response_rate),
-                precise(r.mean),
-                precise(r.stddev),
-                precise(r.ci95.map(|c| c[0])),
-                precise(r.ci95.map(|c| c[1])),
-            ];
-            cells.extend(r.distribution.iter().map(u64::to_string));
-            cells
-        })
-        .collect();
-    let name = format!(
-        "csat-by-{}-{}-{}",
-        group_by.as_str(),
-        report.from,
-        report.to
-    );
-    csv(&name, header, rows)
+    let rows = with_total(&report.groups, &report.total, |r| r.label.as_ref()).map(|(r, label)| {
+        let mut cells = vec![
+            r.key.clone().unwrap_or_default(),
+            label,
+            r.sent.to_string(),
+            r.n.to_string(),
+            precise(r.response_rate),
+            precise(r.mean),
+            precise(r.stddev),
+            precise(r.ci95.map(|c| c[0])),
+            precise(r.ci95.map(|c| c[1])),
+        ];
+        cells.extend(r.distribution.iter().map(u64::to_string));
+        cells
+    });
+    let name = file_name("csat", group_by, &report.from, &report.to);
+    super::csv_attachment(&name, &header, rows)
 }
 
 impl From<SurveyError> for Failure {

@@ -144,6 +144,20 @@ pub struct SurveyState {
 }
 
 impl SurveyState {
+    /// A survey just sent, in `language`, nothing answered yet.
+    pub fn sent(at: UnixMillis, language: String) -> Self {
+        Self {
+            sent_at: at,
+            language,
+            reminded_at: None,
+            score: None,
+            answered_at: None,
+            comment: None,
+            commented_at: None,
+            awaiting_comment: false,
+        }
+    }
+
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

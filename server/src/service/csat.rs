@@ -442,16 +442,7 @@ mod tests {
     }
 
     fn sent(at: i64) -> SurveyState {
-        SurveyState {
-            sent_at: at,
-            language: "ru".into(),
-            reminded_at: None,
-            score: None,
-            answered_at: None,
-            comment: None,
-            commented_at: None,
-            awaiting_comment: false,
-        }
+        SurveyState::sent(at, "ru".into())
     }
 
     #[test]

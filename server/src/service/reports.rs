@@ -675,14 +675,10 @@ mod tests {
             .enumerate()
         {
             let state = SurveyState {
-                sent_at: 0,
-                language: "en".into(),
-                reminded_at: None,
                 score,
                 answered_at: Some(i as i64),
                 comment: (score == Some(2)).then(|| "Too slow".to_owned()),
-                commented_at: None,
-                awaiting_comment: false,
+                ..SurveyState::sent(0, "en".into())
             };
             scores.add(&e, &state);
         }

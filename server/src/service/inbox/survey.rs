@@ -51,16 +51,10 @@ impl Worker {
             .survey_settings(&thread.tenant)
             .await
             .filter(|s| s.enabled)?;
-        thread.episode.survey = Some(SurveyState {
-            sent_at: now,
-            language: csat::language(&settings, &thread.customer),
-            reminded_at: None,
-            score: None,
-            answered_at: None,
-            comment: None,
-            commented_at: None,
-            awaiting_comment: false,
-        });
+        thread.episode.survey = Some(SurveyState::sent(
+            now,
+            csat::language(&settings, &thread.customer),
+        ));
         Some(settings)
     }
 
