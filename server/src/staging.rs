@@ -90,6 +90,16 @@ impl<R: Keyed, A, E> Staging<R, A, E> {
         }
     }
 
+    /// The newest unwritten copy of a record, when one waits (newer than what the store has).
+    pub fn newest(&self, key: &R::Key) -> Option<&R> {
+        self.dirty.get(key).or_else(|| {
+            self.staged_at
+                .get(key)
+                .and_then(|&i| self.staged.get(i))
+                .map(|(r, _)| r)
+        })
+    }
+
     /// Records waiting to be written.
     pub fn unwritten(&self) -> usize {
         self.staged.len() + self.dirty.len()
@@ -127,6 +137,22 @@ impl<R: Keyed, A, E> Staging<R, A, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_newest_unwritten_copy_is_found_until_it_is_written() {
+        let mut s: Staging<Rec, (), ()> = Staging::default();
+        assert_eq!(s.newest(&"a"), None);
+        s.stage(Rec("a", 1), None);
+        assert_eq!(s.newest(&"a"), Some(&Rec("a", 1)));
+        s.touch(Rec("a", 2));
+        assert_eq!(
+            s.newest(&"a"),
+            Some(&Rec("a", 2)),
+            "bookkeeping after the state"
+        );
+        s.take();
+        assert_eq!(s.newest(&"a"), None);
+    }
 
     #[derive(Clone, Debug, PartialEq)]
     struct Rec(&'static str, u32);

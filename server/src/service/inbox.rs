@@ -871,9 +871,13 @@ impl Worker {
             .conversation_id(tenant, &message.number, &message.customer);
         let now = now_ms();
         let known = self.tenant(tenant).open.get(&id).cloned();
-        let (mut thread, reopened) = match known {
-            Some(t) => (t, false),
-            None => match self.store.get_thread(tenant, &id).await {
+        // A resolved conversation's last change (a survey's answer) may still wait for the
+        // next write: that copy is the newer one.
+        let pending = self.staging.newest(&id).cloned();
+        let (mut thread, reopened) = match (known, pending) {
+            (Some(t), _) => (t, false),
+            (None, Some(t)) => (t, true),
+            (None, None) => match self.store.get_thread(tenant, &id).await {
                 Ok(Some(t)) => (t, true),
                 Ok(None) => (
                     ThreadRecord {

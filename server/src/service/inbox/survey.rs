@@ -112,7 +112,11 @@ impl Worker {
             let Some((_, tenant, conversation, opened_at)) = self.reminders.pop_first() else {
                 return;
             };
-            let mut thread = match self.store.get_thread(&tenant, &conversation).await {
+            let stored = match self.staging.newest(&conversation).cloned() {
+                Some(t) => Ok(Some(t)),
+                None => self.store.get_thread(&tenant, &conversation).await,
+            };
+            let mut thread = match stored {
                 Ok(Some(t)) => t,
                 Ok(None) => continue,
                 Err(error) => {
