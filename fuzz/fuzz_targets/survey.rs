@@ -23,8 +23,9 @@ fuzz_target!(|data: &[u8]| {
         if csat::check(&settings).is_ok() {
             for language in settings.texts.keys() {
                 for reminder in [false, true] {
-                    let content = serde_json::to_value(csat::question(&settings, language, reminder))
-                        .expect("serialisable");
+                    let content =
+                        serde_json::to_value(csat::question(&settings, language, reminder))
+                            .expect("serialisable");
                     let rows = content["interactive"]["action"]["sections"][0]["rows"]
                         .as_array()
                         .expect("a list");
@@ -43,7 +44,12 @@ fuzz_target!(|data: &[u8]| {
         wamid: Wamid::from("wamid.fuzz"),
         number: PhoneNumberId::from("1"),
         customer: WaId::from("79161234567"),
-        kind: if selector & 2 == 0 { "text" } else { "interactive" }.into(),
+        kind: if selector & 2 == 0 {
+            "text"
+        } else {
+            "interactive"
+        }
+        .into(),
         text: Some(text.clone()),
         at_ms: 0,
         raw: text,
@@ -62,7 +68,12 @@ fuzz_target!(|data: &[u8]| {
         commented_at: None,
         awaiting_comment: selector & 8 != 0,
     };
-    match csat::answer(&state, &settings, &message, i64::from(selector >> 4) * 60_000) {
+    match csat::answer(
+        &state,
+        &settings,
+        &message,
+        i64::from(selector >> 4) * 60_000,
+    ) {
         Some(Answer::Score(s)) => assert!((1..=5).contains(&s)),
         Some(Answer::Comment(c)) => {
             assert!(!c.trim().is_empty());
