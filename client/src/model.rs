@@ -331,7 +331,11 @@ impl Line {
             kind: m.kind,
             text: m.text,
             at: m.at,
-            delivery: Delivery::Status(m.status),
+            // A failure keeps its reason across reloads: the server says what the codes mean.
+            delivery: match m.error {
+                Some(reason) if m.status == MessageStatus::Failed => Delivery::Failed(reason),
+                _ => Delivery::Status(m.status),
+            },
             outbox: None,
             parts: m.parts,
         }
@@ -561,6 +565,7 @@ impl Transcript {
                 wamid,
                 status,
                 error_codes,
+                error,
                 ..
             } if self.is(conversation) => {
                 let Some(line) = self
@@ -571,7 +576,9 @@ impl Transcript {
                     return false;
                 };
                 line.delivery = if *status == MessageStatus::Failed {
-                    Delivery::Failed(if error_codes.is_empty() {
+                    Delivery::Failed(if let Some(reason) = error {
+                        reason.clone()
+                    } else if error_codes.is_empty() {
                         "failed".into()
                     } else {
                         format!(
@@ -914,6 +921,7 @@ mod tests {
                 text: Some("Привет".into()),
                 at: 10,
                 status: MessageStatus::Received,
+                error: None,
                 customer: "•••4567".into(),
                 parts: MessageParts::default(),
             }],
@@ -951,6 +959,7 @@ mod tests {
             status: MessageStatus::Read,
             at: 30,
             error_codes: vec![],
+            error: None,
         };
         assert!(t.apply(&read));
         assert_eq!(t.lines[1].delivery, Delivery::Status(MessageStatus::Read));
@@ -984,6 +993,47 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_failed_at_whatsapp_keeps_its_reason_after_a_reload() {
+        let reason = "131047: more than 24 hours since the customer last wrote";
+        let failed = Message {
+            key: "out_1".into(),
+            wamid: "wamid.out1".into(),
+            direction: Direction::Outbound,
+            kind: "text".into(),
+            text: Some("Hello?".into()),
+            at: 10,
+            status: MessageStatus::Failed,
+            error: Some(reason.into()),
+            customer: "x".into(),
+            parts: MessageParts::default(),
+        };
+        assert_eq!(
+            Line::from_message(failed.clone()).delivery,
+            Delivery::Failed(reason.into())
+        );
+        // Live, the event's reason is what the line shows.
+        let mut t = Transcript::open(ConversationId::from("c_1"));
+        t.prepend_page(
+            vec![Message {
+                status: MessageStatus::Sent,
+                error: None,
+                ..failed
+            }],
+            None,
+        );
+        assert!(t.apply(&HubEvent::StatusChanged {
+            conversation: ConversationId::from("c_1"),
+            number: PhoneNumberId::from("106540352242922"),
+            wamid: "wamid.out1".into(),
+            status: MessageStatus::Failed,
+            at: 20,
+            error_codes: vec![131047],
+            error: Some(reason.into()),
+        }));
+        assert_eq!(t.lines[0].delivery, Delivery::Failed(reason.into()));
+    }
+
+    #[test]
     fn older_pages_go_before_and_skip_what_is_shown() {
         let msg = |key: &str, at| Message {
             key: key.into(),
@@ -993,6 +1043,7 @@ mod tests {
             text: None,
             at,
             status: MessageStatus::Received,
+            error: None,
             customer: "x".into(),
             parts: MessageParts::default(),
         };

@@ -123,7 +123,12 @@ async fn messages_stored_before_search_are_indexed_by_its_migration() {
     // As version 13 left it: no search tables, no ledger row for 14.
     execute(
         &path,
-        "DROP TABLE message_search; DROP TABLE message_search_rows;
+        "DROP TABLE message_search; DROP TABLE message_search_rows; DROP TABLE episodes;
+         ALTER TABLE threads_by_id DROP COLUMN first_response_at;
+         ALTER TABLE threads_by_id DROP COLUMN first_responder;
+         ALTER TABLE threads_by_id DROP COLUMN messages_in;
+         ALTER TABLE threads_by_id DROP COLUMN messages_out;
+         ALTER TABLE threads_by_id DROP COLUMN survey;
          DELETE FROM schema_ledger WHERE version >= 14; PRAGMA user_version = 13;",
     );
     let store = open(&path).unwrap();

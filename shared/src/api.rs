@@ -468,6 +468,10 @@ pub struct Message {
     pub text: Option<String>,
     pub at: i64,
     pub status: MessageStatus,
+    /// Why a `failed` message failed: Meta's codes and what they mean
+    /// (`131047: more than 24 hours since …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Masked like [`Conversation::customer`].
     pub customer: String,
     #[serde(flatten)]

@@ -422,6 +422,9 @@ pub enum HubEvent {
         at: i64,
         /// Meta's error codes, for `failed`.
         error_codes: Vec<i64>,
+        /// What they mean, for people (`131047: more than 24 hours since …`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// An agent's presence or status changed (the `board` topic).
     AgentChanged { agent: AgentState },

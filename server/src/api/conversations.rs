@@ -288,6 +288,9 @@ pub fn message_dto(ctx: &Ctx, m: MessageRecord) -> Message {
         text: m.text,
         at: m.at_ms,
         status: m.status,
+        error: (m.status == switchboard_shared::MessageStatus::Failed)
+            .then(|| crate::connector::errors::describe(&m.error_codes))
+            .flatten(),
         parts: parts(ctx, &m.raw),
     }
 }

@@ -114,6 +114,19 @@ impl ErrorKind {
     }
 }
 
+/// What Meta's error codes on a failed message mean, as an agent reads it: `131047: more than
+/// 24 hours since the customer last wrote; send an approved template` (each code, `; `
+/// between). `None` without codes.
+pub fn describe(codes: &[i64]) -> Option<String> {
+    (!codes.is_empty()).then(|| {
+        codes
+            .iter()
+            .map(|&code| format!("{code}: {}", ErrorKind::from_code(code).advice()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
 /// A failed Cloud API call.
 #[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum CloudApiError {
@@ -193,6 +206,20 @@ impl CloudApiError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn failures_read_as_what_the_codes_mean() {
+        assert_eq!(super::describe(&[]), None);
+        assert_eq!(
+            super::describe(&[131047]).as_deref(),
+            Some("131047: more than 24 hours since the customer last wrote; send an approved template")
+        );
+        assert_eq!(
+            super::describe(&[131026, 999]).as_deref(),
+            Some("131026: the recipient cannot receive this message; do not retry blindly; 999: see Meta's error-code reference")
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -200,6 +200,8 @@ pub struct MessageRecord {
     pub at_ms: UnixMillis,
     /// Latest status: `received` for inbound, the highest reported for outbound.
     pub status: MessageStatus,
+    /// Meta's error codes on the latest status (a `failed` one's).
+    pub error_codes: Vec<i64>,
     pub raw: String,
 }
 

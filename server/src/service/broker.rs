@@ -116,6 +116,7 @@ pub fn to_hub_event(event: DomainEvent, keys: &IdKeys) -> (TenantId, HubEvent) {
                     wamid: status.wamid,
                     status: status.status,
                     at: status.at_ms,
+                    error: crate::connector::errors::describe(&status.error_codes),
                     error_codes: status.error_codes,
                 },
             )

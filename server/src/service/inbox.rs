@@ -1012,7 +1012,12 @@ impl Worker {
             .conversation_id(tenant, &message.number, &message.customer);
         let now = now_ms();
         let inbox = self.tenant(tenant);
-        let thread = inbox.open.get_mut(&id)?;
+        let Some(thread) = inbox.open.get_mut(&id) else {
+            if person {
+                self.answered_after_resolving(&id, message, author).await;
+            }
+            return None;
+        };
         thread.episode.messages_out = thread.episode.messages_out.saturating_add(1);
         let assignee = thread.assignee.clone();
         if !person {
@@ -1042,6 +1047,44 @@ impl Worker {
             self.staging.touch(thread);
         }
         assignee
+    }
+
+    /// A person's answer whose event came after the conversation was resolved (an agent who
+    /// replies and resolves at once: the answer's acceptance and the command race): it is still
+    /// the episode's, and may be its first response.
+    async fn answered_after_resolving(
+        &mut self,
+        id: &ConversationId,
+        message: &OutboundRecord,
+        author: Option<&str>,
+    ) {
+        let stored = match self.staging.newest(id).cloned() {
+            Some(t) => Some(t),
+            None => self
+                .store
+                .get_thread(&message.tenant, id)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let Some(mut thread) = stored.filter(|t| !t.is_open()) else {
+            return;
+        };
+        if message.at_ms < thread.opened_at {
+            return;
+        }
+        thread.episode.messages_out = thread.episode.messages_out.saturating_add(1);
+        if thread.episode.first_response_at.is_none() {
+            thread.episode.first_response_at = Some(message.at_ms);
+            thread.episode.first_responder = author
+                .and_then(|a| a.strip_prefix("user:"))
+                .map(UserId::from);
+            let now = now_ms();
+            self.tenant(&message.tenant)
+                .figures
+                .responded(message.at_ms - thread.opened_at, now);
+        }
+        self.staging.touch(thread);
     }
 
     /// A person's command acts on everything stored so far, and its own changes are stored

@@ -353,6 +353,43 @@ pub async fn outbound_messages_carry_their_latest_status(store: &dyn Store) {
         1,
         "an outbound message recorded twice is stored once"
     );
+    assert!(page.items[0].error_codes.is_empty());
+    // A second message fails at WhatsApp: history reads say so, with Meta's codes.
+    let failing = Wamid::from("wamid.outbound-2");
+    store
+        .record_outbound(OutboundRecord {
+            tenant: tenant.clone(),
+            wamid: failing.clone(),
+            number: PhoneNumberId::from(NUMBER),
+            customer: WaId::from("16505551234"),
+            kind: "text".into(),
+            text: Some("Are you there?".into()),
+            at_ms: T0 + 20,
+            raw: r#"{"type":"text"}"#.into(),
+        })
+        .await
+        .unwrap();
+    store
+        .ingest(batch(
+            &tenant,
+            vec![status("wamid.outbound-2", MessageStatus::Failed, T0 + 30)],
+        ))
+        .await
+        .unwrap();
+    let got = store
+        .get_message(&tenant, &outbound_message_key(&failing))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.status, got.error_codes),
+        (MessageStatus::Failed, vec![131049])
+    );
+    let page = store
+        .conversation_history(&tenant, &conversation, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].error_codes, vec![131049], "the newest first");
 }
 
 pub async fn history_pages_newest_first_across_buckets(store: &dyn Store) {

@@ -360,13 +360,14 @@ impl ScyllaStore {
     pub(super) async fn to_record(&self, row: MessageRow) -> StoreResult<(MessageRecord, i64)> {
         let direction = Direction::parse(&row.direction)
             .ok_or_else(|| StoreError::Corrupt(format!("direction {}", row.direction)))?;
-        let status = match direction {
-            Direction::Inbound => MessageStatus::Received,
+        let (status, error_codes) = match direction {
+            Direction::Inbound => (MessageStatus::Received, Vec::new()),
             Direction::Outbound => self
                 .status_of(&row.tenant, &row.wamid)
                 .await?
-                .map(|s| s.status)
-                .unwrap_or(MessageStatus::Accepted),
+                .map_or((MessageStatus::Accepted, Vec::new()), |s| {
+                    (s.status, s.error_codes)
+                }),
         };
         Ok((
             MessageRecord {
@@ -381,6 +382,7 @@ impl ScyllaStore {
                 text: row.body,
                 at_ms: row.at_ms,
                 status,
+                error_codes,
                 raw: row.raw,
             },
             row.bucket,

@@ -308,19 +308,23 @@ fn decode_codes(codes: &str) -> Vec<i64> {
 /// The columns every message read selects, with the latest status resolved.
 const MESSAGE_COLUMNS: &str = "m.tenant, m.message_key, m.conversation_id, m.wamid, m.number,
     m.customer, m.direction, m.kind, m.body, m.at_ms, m.raw, m.bucket,
-    (SELECT s.status FROM statuses_by_message s
+    (SELECT s.status || ' ' || COALESCE(s.error_codes, '') FROM statuses_by_message s
       WHERE s.tenant = m.tenant AND s.wamid = m.wamid ORDER BY s.rank DESC LIMIT 1)";
 
 fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(MessageRecord, i64)> {
     let direction: String = row.get(6)?;
     let direction = Direction::parse(&direction).unwrap_or(Direction::Inbound);
+    // The latest status and its error codes, as `status codes` (`failed 131047`).
     let latest: Option<String> = row.get(12)?;
-    let status = match direction {
-        Direction::Inbound => MessageStatus::Received,
-        Direction::Outbound => latest
-            .as_deref()
-            .and_then(MessageStatus::parse)
-            .unwrap_or(MessageStatus::Accepted),
+    let (latest, codes) = latest
+        .as_deref()
+        .map_or(("", ""), |l| l.split_once(' ').unwrap_or((l, "")));
+    let (status, error_codes) = match direction {
+        Direction::Inbound => (MessageStatus::Received, Vec::new()),
+        Direction::Outbound => (
+            MessageStatus::parse(latest).unwrap_or(MessageStatus::Accepted),
+            decode_codes(codes),
+        ),
     };
     Ok((
         MessageRecord {
@@ -335,6 +339,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(MessageRecord,
             text: row.get(8)?,
             at_ms: row.get(9)?,
             status,
+            error_codes,
             raw: row.get(10)?,
         },
         row.get(11)?,
