@@ -19,6 +19,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_shared::automation::*;
+use switchboard_shared::reports::SurveySettings;
 use switchboard_shared::{ConversationId, PhoneNumberId, RuleId, ScheduleId, TenantId, WaId};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -169,6 +170,9 @@ struct Inner {
     in_flow: DashMap<(TenantId, WaId), ()>,
     /// Runs started, completed and handed off per (tenant, flow) since the server started.
     flow_counts: DashMap<(TenantId, String), flows::FlowCounts>,
+    /// Each tenant's saved survey settings as last read (`None`: never saved), so a tenant
+    /// without surveys spares every customer message the conversation read.
+    surveys: DashMap<TenantId, (std::time::Instant, Option<Arc<SurveySettings>>)>,
 }
 
 impl Automation {
@@ -191,6 +195,7 @@ impl Automation {
                 hours: DashMap::new(),
                 off_hours_sent: DashMap::new(),
                 in_flow: DashMap::new(),
+                surveys: DashMap::new(),
                 flow_counts: DashMap::new(),
             }),
         }
@@ -627,6 +632,9 @@ impl Automation {
         if crate::service::csat::is_survey_choice(message) {
             return true;
         }
+        let Some(settings) = self.survey_settings(tenant).await else {
+            return false;
+        };
         let store = &self.inner.store;
         let conversation =
             store
@@ -641,12 +649,26 @@ impl Automation {
         let Some(state) = thread.episode.survey else {
             return false;
         };
-        match crate::service::csat::stored(store.as_ref(), tenant).await {
-            Ok(Some(settings)) => {
-                crate::service::csat::is_answer(&state, &settings, message, now_ms())
+        crate::service::csat::is_answer(&state, &settings, message, now_ms())
+    }
+
+    /// The tenant's saved survey settings, read again after [`FRESH`].
+    async fn survey_settings(&self, tenant: &TenantId) -> Option<Arc<SurveySettings>> {
+        if let Some(entry) = self.inner.surveys.get(tenant) {
+            if entry.0.elapsed() < FRESH {
+                return entry.1.clone();
             }
-            _ => false,
         }
+        let settings = crate::service::csat::stored(self.inner.store.as_ref(), tenant)
+            .await
+            .ok()
+            .flatten()
+            .map(Arc::new);
+        self.inner.surveys.insert(
+            tenant.clone(),
+            (std::time::Instant::now(), settings.clone()),
+        );
+        settings
     }
 
     async fn act(
