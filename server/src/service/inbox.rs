@@ -371,13 +371,7 @@ struct Worker {
     /// Whether the start's replay is published (the replay cursor stays until it is).
     replayed: bool,
     /// Each tenant's survey settings as last read.
-    surveys: HashMap<
-        TenantId,
-        (
-            Instant,
-            Option<Arc<switchboard_shared::reports::SurveySettings>>,
-        ),
-    >,
+    surveys: survey::Settings,
     /// Survey reminders due.
     reminders: survey::Reminders,
 }
@@ -873,11 +867,13 @@ impl Worker {
         let known = self.tenant(tenant).open.get(&id).cloned();
         // A resolved conversation's last change (a survey's answer) may still wait for the
         // next write: that copy is the newer one.
-        let pending = self.staging.newest(&id).cloned();
-        let (mut thread, reopened) = match (known, pending) {
-            (Some(t), _) => (t, false),
-            (None, Some(t)) => (t, true),
-            (None, None) => match self.store.get_thread(tenant, &id).await {
+        let pending = || self.staging.newest(&id).cloned();
+        let (mut thread, reopened) = match known
+            .map(|t| (t, false))
+            .or_else(|| pending().map(|t| (t, true)))
+        {
+            Some(found) => found,
+            None => match self.store.get_thread(tenant, &id).await {
                 Ok(Some(t)) => (t, true),
                 Ok(None) => (
                     ThreadRecord {

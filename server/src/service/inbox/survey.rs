@@ -16,6 +16,9 @@ const SURVEY_TTL: Duration = Duration::from_secs(2);
 /// Reminders due: (when, tenant, conversation, the episode's opening).
 pub(super) type Reminders = BTreeSet<(i64, TenantId, ConversationId, i64)>;
 
+/// Each tenant's saved survey settings and when they were read (`None`: never saved).
+pub(super) type Settings = HashMap<TenantId, (Instant, Option<Arc<SurveySettings>>)>;
+
 impl Worker {
     /// The tenant's saved survey settings (on or off), `None` when never saved or unreadable.
     async fn survey_settings(&mut self, tenant: &TenantId) -> Option<Arc<SurveySettings>> {
