@@ -96,20 +96,15 @@ async fn archive(
     days: std::ops::Range<i64>,
     limit: usize,
 ) -> Vec<ThreadRecord> {
-    let mut listed = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .threads_by_activity(tenant, days.clone(), cursor.as_ref(), limit)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= limit);
-        listed.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return listed,
+    every_page(limit, |cursor| {
+        let days = days.clone();
+        async move {
+            store
+                .threads_by_activity(tenant, days, cursor.as_ref(), limit)
+                .await
         }
-    }
+    })
+    .await
 }
 
 pub async fn the_archive_lists_every_conversation_once_by_its_last_day(store: &dyn Store) {
@@ -177,19 +172,11 @@ async fn all_episodes(
     days: std::ops::Range<i64>,
     limit: usize,
 ) -> Vec<EpisodeRecord> {
-    let mut listed = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .episodes(tenant, days.clone(), cursor.as_ref(), limit)
-            .await
-            .unwrap();
-        listed.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return listed,
-        }
-    }
+    every_page(limit, |cursor| {
+        let days = days.clone();
+        async move { store.episodes(tenant, days, cursor.as_ref(), limit).await }
+    })
+    .await
 }
 
 pub async fn episodes_are_kept_per_opening_and_read_back_by_day(store: &dyn Store) {

@@ -145,3 +145,22 @@ fn audit_at(tenant: &TenantId, action: &str, at_ms: i64) -> AuditRecord {
         after: Some(r#"{"role":"admin"}"#.into()),
     }
 }
+
+/// Every item of a paged read, `limit` at a time, each page checked to be within its limit.
+pub(crate) async fn every_page<T, F, Fut>(limit: usize, mut read: F) -> Vec<T>
+where
+    F: FnMut(Option<crate::store::Cursor>) -> Fut,
+    Fut: std::future::Future<Output = crate::store::StoreResult<crate::store::Page<T>>>,
+{
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = read(cursor.take()).await.unwrap();
+        assert!(page.items.len() <= limit, "a page over its limit");
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
