@@ -1199,6 +1199,7 @@ mod tests {
         long.text = None;
         long.kind = "document".into();
         long.parts.media = Some(Box::new(switchboard_shared::api::MediaRef {
+            copy: None,
             id: "1".into(),
             mime_type: None,
             filename: Some("invoice.pdf".into()),

@@ -28,8 +28,8 @@ use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
-    demo, inbound::Inbound, outbound::Outbound, outbox::Outbox, Events, NumberDirectory,
-    NumberEntry,
+    demo, inbound::Inbound, media::MediaKeeper, outbound::Outbound, outbox::Outbox, Events,
+    NumberDirectory, NumberEntry,
 };
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
@@ -50,6 +50,26 @@ pub enum StartError {
     Simulator(std::io::Error),
     #[error("configuration key `tls`: {0}")]
     Tls(#[from] http::serve::TlsError),
+    #[error("configuration key `media`: {0}")]
+    Media(#[from] crate::store::blobs::BlobError),
+}
+
+/// The blob store the configuration names: S3-compatible storage, or the local directory.
+pub fn open_blobs(
+    config: &Config,
+) -> Result<crate::store::blobs::Blobs, crate::store::blobs::BlobError> {
+    use crate::store::blobs::{Blobs, S3Target};
+    match &config.media.s3 {
+        Some(s3) => Blobs::s3(&S3Target {
+            bucket: &s3.bucket,
+            endpoint: s3.endpoint.as_deref(),
+            region: &s3.region,
+            access_key_id: &s3.access_key_id,
+            secret_access_key: &s3.secret_access_key,
+            allow_http: s3.allow_http,
+        }),
+        None => Blobs::local(&config.media_dir()),
+    }
 }
 
 /// Opens the configured backend.
@@ -284,6 +304,13 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         },
     );
     let outbound = Arc::new(Outbound::new(api, numbers.clone()));
+    let media = MediaKeeper::new(
+        Arc::clone(&store),
+        open_blobs(&config)?,
+        Arc::clone(&outbound),
+        numbers.clone(),
+        config.media.max_file_bytes(),
+    );
     let filter = Arc::new(WordFilter::new(Arc::clone(&store)));
 
     let auth = Arc::new(Authenticator::new(Arc::clone(&store), &config.auth));
@@ -387,7 +414,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     );
     imports.resume_all().await?;
     let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
+    // Files queued before the last stop are copied first, then each new one as it is stored.
+    media.spawn(&events, shutdown.clone());
     let api_state = ApiState {
+        media,
         costs,
         campaigns,
         store: Arc::clone(&store),

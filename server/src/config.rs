@@ -41,6 +41,7 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub outbox: OutboxConfig,
     pub contacts: ContactsConfig,
+    pub media: MediaConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -149,6 +150,45 @@ impl ContactsConfig {
     pub fn import_max_bytes(&self) -> usize {
         (self.import_max_mib as usize) * 1024 * 1024
     }
+}
+
+/// Files kept: where the copies of messages' files go and how large one may be.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The local blob directory (relative paths are under `data_dir`), used unless `s3` is set.
+    pub dir: PathBuf,
+    /// A file larger than this (MiB) is not copied; its record says so.
+    pub max_file_mib: u64,
+    /// S3-compatible object storage (AWS, MinIO, Ceph, R2, …) instead of the local directory.
+    #[serde(default)]
+    pub s3: Option<S3Config>,
+}
+
+impl MediaConfig {
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_mib * 1024 * 1024
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The service's URL; empty for AWS itself (then `region` picks the endpoint).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    /// Plain `http://` endpoints (a MinIO on the same host); off by default.
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
 }
 
 /// The HTTP front: proxies and body limits.
@@ -382,6 +422,25 @@ impl Config {
                 "must be between 1024 and 67108864",
             ));
         }
+        if !(1..=4096).contains(&self.media.max_file_mib) {
+            return Err(err("media.max_file_mib", "must be between 1 and 4096"));
+        }
+        if let Some(s3) = &self.media.s3 {
+            if s3.bucket.trim().is_empty() {
+                return Err(err("media.s3.bucket", "must name the bucket"));
+            }
+            if let Some(endpoint) = &s3.endpoint {
+                match Url::parse(endpoint) {
+                    Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && s3.allow_http) => {}
+                    _ => {
+                        return Err(err(
+                            "media.s3.endpoint",
+                            "must be an https URL (or http with media.s3.allow_http = true)",
+                        ))
+                    }
+                }
+            }
+        }
         if !(1..=65_536).contains(&self.store.sqlite.cache_mib) {
             return Err(err("store.sqlite.cache_mib", "must be between 1 and 65536"));
         }
@@ -525,6 +584,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The local blob directory for the files messages carry.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.media.dir)
     }
 
     /// Where import files wait.

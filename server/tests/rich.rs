@@ -263,6 +263,30 @@ async fn quotes_reactions_files_and_templates_reach_the_customer() {
     assert_eq!(fetched.headers()["content-type"], "image/png");
     assert_eq!(fetched.headers()["x-content-type-options"], "nosniff");
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), file.as_slice());
+    // The agent's file was kept as it was uploaded: it opens after WhatsApp's 30 days too.
+    let kept = stored(&api, &owner, &id, "image").await;
+    assert_eq!(kept["media"]["copy"], "kept");
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/media/expire"))
+        .json(&json!({"media_id": media}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let again = api
+        .client
+        .get(format!(
+            "{}/api/v1/conversations/{id}/messages/{}/media",
+            api.base,
+            image["key"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.bytes().await.unwrap().as_ref(), file.as_slice());
     // A message without a file has none to fetch.
     let a = api
         .get(&format!("conversations/{id}/messages/{key}/media"), &owner)

@@ -412,6 +412,27 @@ pub struct MediaRef {
     pub id: String,
     pub mime_type: Option<String>,
     pub filename: Option<String>,
+    /// Where Switchboard's own copy of the file stands (in conversation history; absent in
+    /// live events and for files from before copies were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<MediaCopy>,
+}
+
+/// Where Switchboard's copy of a message's file stands. WhatsApp drops customers' files after 7
+/// days and uploads after 30; a `kept` file still opens after that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MediaCopy {
+    /// Queued: copied shortly (retried while WhatsApp or the blob store fails).
+    Pending,
+    Kept,
+    /// Larger than the server keeps (`media.max_file_mib`).
+    TooLarge,
+    /// WhatsApp dropped it before a copy succeeded.
+    Lost,
+    /// Deleted by the workspace's retention policy.
+    Purged,
 }
 
 /// What a message carries besides its text, read from WhatsApp's own message object.

@@ -89,6 +89,8 @@ error_codes! {
     MentionCannotRead => "mention_cannot_read",
     NotThatType => "not_that_type",
     MediaUnavailable => "media_unavailable",
+    /// Neither a kept copy nor WhatsApp has the file (purged by retention, or lost before a copy).
+    MediaGone => "media_gone",
     /// Not sent: WhatsApp's rules or compliance refused it.
     Rejected => "rejected",
     /// Outside the 24-hour customer service window: only a template may be sent.

@@ -20,6 +20,7 @@ pub mod permissions;
 pub mod phrase;
 pub mod protocol;
 pub mod reports;
+pub mod retention;
 pub mod schedule;
 pub mod text;
 

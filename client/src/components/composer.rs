@@ -162,6 +162,7 @@ pub(crate) fn Composer(
                 let parts = MessageParts {
                     reply_to: quote.map(|q| q.wamid),
                     media: Some(Box::new(switchboard_shared::api::MediaRef {
+                        copy: None,
                         id: file.id,
                         mime_type: Some(file.mime_type),
                         filename: file.filename.or(Some(file.kind.clone())),

@@ -6,7 +6,7 @@
 use crate::web::StatusCode;
 use std::collections::BTreeSet;
 use switchboard_shared::api::{
-    mask_phone, AssignTo, Conversation, CustomerConversation, CustomerProfile, Message,
+    mask_phone, AssignTo, Conversation, CustomerConversation, CustomerProfile, MediaCopy, Message,
     MessageTemplate, OutgoingMessage, Page, ReactionInput, Send, Uploaded,
 };
 use switchboard_shared::protocol::ConversationState;
@@ -19,12 +19,13 @@ use switchboard_shared::{
 use super::{json, ApiResult, Ctx, Failure};
 use crate::connector::wire::TemplateInfo;
 use crate::domain::{
-    now_ms, ConversationRecord, MessageRecord, OutboxRecord, ThreadRecord, ThreadState,
+    now_ms, ConversationRecord, MediaState, MessageRecord, OutboxRecord, ThreadRecord, ThreadState,
 };
 use crate::service::archive;
 use crate::service::commands::{self, Acting};
 use crate::service::compliance::FilterAck;
-use crate::service::outbound::{Draft, OutboundError};
+use crate::service::media::MediaError;
+use crate::service::outbound::Draft;
 use crate::service::{media_kind, message_parts};
 use crate::store::Cursor;
 
@@ -262,11 +263,14 @@ pub async fn history(ctx: Ctx) -> ApiResult {
     let limit = ctx.req.limit(50, crate::store::MAX_PAGE)?;
     let cursor = ctx.req.query("cursor").map(Cursor::from_token);
     let page = ctx.scope.history(&c.id, cursor.as_ref(), limit).await?;
-    let items = page
+    let mut items: Vec<Message> = page
         .items
         .into_iter()
         .map(|m| message_dto(&ctx, m))
         .collect();
+    for media in items.iter_mut().filter_map(|m| m.parts.media.as_mut()) {
+        media.copy = ctx.scope.media(&media.id).await?.map(|r| copy_of(r.state));
+    }
     json(
         StatusCode::OK,
         &Page {
@@ -274,6 +278,17 @@ pub async fn history(ctx: Ctx) -> ApiResult {
             next: page.next.map(|c| c.as_str().to_owned()),
         },
     )
+}
+
+/// Where a file's copy stands, as the API says it.
+fn copy_of(state: MediaState) -> MediaCopy {
+    match state {
+        MediaState::Pending => MediaCopy::Pending,
+        MediaState::Stored => MediaCopy::Kept,
+        MediaState::TooLarge => MediaCopy::TooLarge,
+        MediaState::Lost => MediaCopy::Lost,
+        MediaState::Purged => MediaCopy::Purged,
+    }
 }
 
 /// A stored message as the API shows it (the customer and the wamid masked as the caller must
@@ -527,6 +542,17 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
             filename.as_deref().unwrap_or("file"),
         )
         .await?;
+    // Kept here too: WhatsApp drops uploads after 30 days, the transcript keeps them.
+    ctx.media
+        .keep_upload(
+            ctx.scope.tenant(),
+            &c.number,
+            &media_id,
+            body.clone(),
+            &mime_type,
+            filename.as_deref(),
+        )
+        .await?;
     json(
         StatusCode::CREATED,
         &Uploaded {
@@ -551,22 +577,21 @@ pub async fn media(ctx: Ctx) -> ApiResult {
     let Some(media) = message_parts(&message.raw).media else {
         return Err(Failure::not_found("media"));
     };
-    let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
-    let (mime_type, bytes) =
-        ctx.outbound
-            .download(entry, &media.id)
-            .await
-            .map_err(|e| match e {
-                OutboundError::Api(api) => Failure::new(
-                    StatusCode::BAD_GATEWAY,
-                    ErrorCode::MediaUnavailable,
-                    format!(
-                    "WhatsApp could not give the file ({api}); it keeps customers' files for 7 \
-                     days and uploaded ones for 30"
-                ),
-                ),
-                other => other.into(),
-            })?;
+    let file = ctx
+        .media
+        .open(ctx.scope.tenant(), &c.number, &media)
+        .await
+        .map_err(|e| match e {
+            MediaError::Gone(why) => Failure::new(StatusCode::GONE, ErrorCode::MediaGone, why),
+            MediaError::Upstream(api) => Failure::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::MediaUnavailable,
+                format!("WhatsApp could not give the file now ({api}), and no copy is kept yet"),
+            ),
+            MediaError::Outbound(e) => e.into(),
+            MediaError::Store(e) => e.into(),
+        })?;
+    let (mime_type, bytes) = (file.mime_type, file.bytes);
     let mut response = crate::web::Response::new(bytes.into());
     let headers = response.headers_mut();
     let header = |v: &str| crate::web::HeaderValue::from_str(v).ok();

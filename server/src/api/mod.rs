@@ -544,6 +544,7 @@ pub struct Ctx {
     pub automation: crate::service::automation::Automation,
     pub costs: crate::service::costs::Costs,
     pub campaigns: crate::service::campaigns::Campaigns,
+    pub media: Arc<crate::service::media::MediaKeeper>,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -596,6 +597,8 @@ pub struct ApiState {
     pub costs: crate::service::costs::Costs,
     /// Broadcast campaigns.
     pub campaigns: crate::service::campaigns::Campaigns,
+    /// The files messages carry, kept.
+    pub media: Arc<crate::service::media::MediaKeeper>,
 }
 
 /// The query's parameters. An empty one (`?tag=`) is left out, for every route alike: forms
@@ -871,6 +874,7 @@ async fn dispatch_inner(
         hub: Arc::clone(&state.hub),
         inbox: state.inbox.clone(),
         outbound: Arc::clone(&state.outbound),
+        media: Arc::clone(&state.media),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

@@ -404,7 +404,8 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Page<MessageTemplate>>),
         ),
         ("GET", "conversations/{id}/messages/{key}/media") => op(
-            "The file a message carries, with its own `Content-Type` (not JSON)",
+            "The file a message carries, with its own `Content-Type` (not JSON): the copy kept \
+             when WhatsApp's has expired; 410 `media_gone` when neither has it",
             None,
             200,
             None,

@@ -40,6 +40,7 @@ pub fn message_parts(raw: &str) -> MessageParts {
         .and_then(|kind| v.get(kind))
         .and_then(|m| {
             Some(Box::new(MediaRef {
+                copy: None,
                 id: text(m, "id")?,
                 mime_type: text(m, "mime_type"),
                 filename: text(m, "filename"),

@@ -130,6 +130,9 @@ pub enum InboundEvent {
     Consent(super::contact::ConsentChange),
     /// A priced status's ledger line (made by the service from the status, stored with it).
     Charge(super::cost::ChargeRecord),
+    /// A file a message carries, queued for copying (made by the service from the message,
+    /// stored with it; a redelivery leaves an existing record as it is).
+    Media(super::media::MediaRecord),
 }
 
 /// One webhook delivery, ready to persist.

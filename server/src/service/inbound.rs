@@ -15,8 +15,8 @@ use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
 use crate::domain::DomainEvent;
 use crate::domain::{
-    now_ms, ConsentChange, InboundEvent, InboundMessage, IngestBatch, IngestReport, StopKeywords,
-    UnixMillis,
+    now_ms, ConsentChange, InboundEvent, InboundMessage, IngestBatch, IngestReport, MediaRecord,
+    StopKeywords, UnixMillis,
 };
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
@@ -163,6 +163,28 @@ impl Inbound {
             })
             .collect();
         events.extend(stops);
+        // Each file a customer sends is queued for copying with its message, in the same batch:
+        // the copy happens after the acknowledgement, but it cannot be forgotten.
+        let files: Vec<(TenantId, InboundEvent)> = events
+            .iter()
+            .filter_map(|(tenant, e)| match e {
+                InboundEvent::Message(m) => {
+                    let media = crate::connector::parts::message_parts(&m.raw).media?;
+                    let mut record = MediaRecord::pending(
+                        tenant.clone(),
+                        media.id,
+                        m.number.clone(),
+                        Some(m.key.clone()),
+                        received_at,
+                    );
+                    record.mime_type = media.mime_type;
+                    record.filename = media.filename;
+                    Some((tenant.clone(), InboundEvent::Media(record)))
+                }
+                _ => None,
+            })
+            .collect();
+        events.extend(files);
         // Each priced status's ledger line goes into the same batch: stored with the status, or
         // not at all (and then with Meta's retry).
         let charges = self.costs.charges(&events).await?;

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod documents;
 pub mod inbound;
 pub mod inbox;
+pub mod media;
 pub mod outbound;
 pub mod outbox;
 pub mod reports;

@@ -320,6 +320,13 @@ struct AccountRequest {
 }
 
 #[derive(Deserialize)]
+struct ExpireRequest {
+    /// One file; all of them when absent.
+    #[serde(default)]
+    media_id: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct InboundRequest {
     #[serde(default)]
     phone_number_id: Option<String>,
@@ -431,6 +438,45 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
                 None => respond(404, &json!({"error": "unknown phone_number_id"})),
             }
         });
+    // A customer's file, for an inbound message to carry (`{"type":"image","image":{"id":…}}`).
+    let media = warp::path!("_sim" / "media")
+        .and(warp::post())
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::query::<SentQuery>())
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::content_length_limit(MAX_MEDIA_BYTES as u64))
+        .and(warp::body::bytes())
+        .map(
+            |state: Arc<SimState>, q: SentQuery, mime: Option<String>, body: Bytes| {
+                let number = q.phone_number_id.or_else(|| {
+                    state
+                        .config
+                        .numbers
+                        .first()
+                        .map(|n| n.phone_number_id.clone())
+                });
+                match (number, mime) {
+                    (Some(number), Some(mime)) if !body.is_empty() => {
+                        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+                        let id = state.store_media(&number, body.to_vec(), mime.clone());
+                        respond(200, &json!({"id": id, "mime_type": mime, "sha256": sha256}))
+                    }
+                    _ => respond(
+                        400,
+                        &json!({"error": "send the file as the body with its Content-Type"}),
+                    ),
+                }
+            },
+        );
+    let expire = warp::path!("_sim" / "media" / "expire")
+        .and(warp::post())
+        .and(with_state(Arc::clone(&state)))
+        .and(warp::body::content_length_limit(64 * 1024))
+        .and(warp::body::json::<ExpireRequest>())
+        .map(|state: Arc<SimState>, r: ExpireRequest| {
+            let expired = state.expire_media(r.media_id.as_deref());
+            respond(200, &json!({"expired": expired}))
+        });
     let health = warp::path!("_sim" / "health")
         .and(warp::get())
         .map(|| respond(200, &json!({"status": "ok"})));
@@ -443,6 +489,10 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
         .or(inbound)
         .unify()
         .or(account)
+        .unify()
+        .or(expire)
+        .unify()
+        .or(media)
         .unify()
         .or(health)
         .unify()

@@ -771,6 +771,20 @@ impl SimState {
     pub fn media_delete(&self, media_id: &str) -> bool {
         self.lock().media.remove(media_id).is_some()
     }
+
+    /// Meta's retention, on demand: the media (one id, or all) is gone, as after its 7 or 30
+    /// days. Returns how many files went.
+    pub fn expire_media(&self, media_id: Option<&str>) -> usize {
+        let mut inner = self.lock();
+        match media_id {
+            Some(id) => usize::from(inner.media.remove(id).is_some()),
+            None => {
+                let n = inner.media.len();
+                inner.media.clear();
+                n
+            }
+        }
+    }
 }
 
 /// Records a refused call under its Graph error code and passes the answer through.

@@ -13,6 +13,7 @@
 //!   late `delivered` can never undo `read`, with no read-before-write;
 //! - every read is paged with an opaque [`Cursor`] both backends encode identically.
 
+pub mod blobs;
 pub mod conformance;
 pub mod keys;
 pub mod ledger;
@@ -699,6 +700,55 @@ pub trait CampaignStore: Send + Sync {
     ) -> StoreResult<Page<RecipientRecord>>;
 }
 
+/// The files messages carry: where each copy stands, the keeper's queue, and which blobs are
+/// still named.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Records a file's state; a pending one is in its number's queue, any other is not.
+    async fn put_media(&self, media: &MediaRecord) -> StoreResult<()>;
+    async fn get_media(
+        &self,
+        tenant: &TenantId,
+        media_id: &str,
+    ) -> StoreResult<Option<MediaRecord>>;
+    /// A number's queued files, the longest waiting first.
+    async fn pending_media(
+        &self,
+        number: &PhoneNumberId,
+        limit: usize,
+    ) -> StoreResult<Vec<MediaRecord>>;
+    /// Whether any file of any tenant still names this blob (it may be deleted when none does).
+    async fn blob_in_use(&self, digest: &str) -> StoreResult<bool>;
+}
+
+/// Retention: removing what a policy says is due, and nothing a hold keeps.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Purges one conversation's messages before the cut's times, except those in a held range:
+    /// removes whole the ones before `rows_before` (with their statuses and search postings),
+    /// strips the text of the ones before `text_before` (see [`crate::domain::retention::skeleton`])
+    /// and lists the media ids of the ones before `media_before` (the caller deletes the files
+    /// first). With `apply` false it only counts. Running it again finds nothing more.
+    async fn purge_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cut: &PurgeCut,
+        apply: bool,
+    ) -> StoreResult<PurgeCounts>;
+    /// Removes the tenant's audit lines of the days before `before`'s day (whole days); how
+    /// many (with `apply` false, how many would go).
+    async fn purge_audit(
+        &self,
+        tenant: &TenantId,
+        before: UnixMillis,
+        apply: bool,
+    ) -> StoreResult<u64>;
+    /// Removes the webhook journal's bodies received on the days before `before`'s day; how
+    /// many. (ScyllaDB's journal table expires rows by its own TTL instead: 0 there.)
+    async fn purge_journal(&self, before: UnixMillis) -> StoreResult<u64>;
+}
+
 /// Everything a running server needs from persistence.
 pub trait Store:
     DirectoryStore
@@ -712,6 +762,8 @@ pub trait Store:
     + AutomationStore
     + CostStore
     + CampaignStore
+    + MediaStore
+    + RetentionStore
 {
 }
 impl<T> Store for T where
@@ -726,6 +778,8 @@ impl<T> Store for T where
         + AutomationStore
         + CostStore
         + CampaignStore
+        + MediaStore
+        + RetentionStore
 {
 }
 

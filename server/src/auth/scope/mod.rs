@@ -51,6 +51,11 @@ impl TenantScope {
             .conversation_id(&self.tenant, number, customer)
     }
 
+    /// Where this tenant's copy of a file stands.
+    pub async fn media(&self, media_id: &str) -> StoreResult<Option<crate::domain::MediaRecord>> {
+        self.store.get_media(&self.tenant, media_id).await
+    }
+
     fn mine<T>(&self, record: Option<T>, tenant_of: impl Fn(&T) -> &TenantId) -> Option<T> {
         record.filter(|r| tenant_of(r) == &self.tenant)
     }

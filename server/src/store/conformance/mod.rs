@@ -6,18 +6,20 @@
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
-//! `compliance` (automation's documents: keyword rules, term lists).
+//! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept).
 
 mod compliance;
 mod contacts;
 mod identity;
 mod inbox;
+mod media;
 mod messages;
 
 pub use compliance::*;
 pub use contacts::*;
 pub use identity::*;
 pub use inbox::*;
+pub use media::*;
 pub use messages::*;
 
 use switchboard_shared::{MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
@@ -64,6 +66,7 @@ macro_rules! store_conformance_tests {
             received_messages_are_indexed_for_replay,
             the_ledger_keeps_one_line_per_priced_message,
             campaign_recipients_page_over_buckets_and_stay_apart,
+            files_are_queued_with_their_message_and_kept_once,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

@@ -419,6 +419,7 @@ impl MessageStore for ScyllaStore {
         for (tenant, event) in &batch.events {
             match event {
                 InboundEvent::Consent(_) => {}
+                InboundEvent::Media(m) => self.claim_media(m).await?,
                 InboundEvent::Charge(charge) => {
                     if self.insert_charge(charge).await? {
                         report.charges_new += 1;

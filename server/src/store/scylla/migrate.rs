@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_archive.cql"),
     migration!(15, "0015_search.cql"),
     migration!(16, "0016_reports.cql"),
+    migration!(17, "0017_media.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

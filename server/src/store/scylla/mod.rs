@@ -48,9 +48,11 @@ mod directory;
 mod identity;
 mod imports;
 mod inbox;
+mod media;
 mod messages;
 mod migrate;
 mod outbox;
+mod retention;
 mod search;
 
 use scylla::client::session::Session;
@@ -90,6 +92,8 @@ pub struct ScyllaStore {
     costs: costs::Statements,
     campaigns: campaigns::Statements,
     search: search::Statements,
+    media: media::Statements,
+    retention: retention::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -144,6 +148,8 @@ impl ScyllaStore {
         let costs = costs::Statements::prepare(&p).await?;
         let campaigns = campaigns::Statements::prepare(&p).await?;
         let search = search::Statements::prepare(&p).await?;
+        let media = media::Statements::prepare(&p).await?;
+        let retention = retention::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -161,6 +167,8 @@ impl ScyllaStore {
             costs,
             campaigns,
             search,
+            media,
+            retention,
         })
     }
 }
@@ -300,6 +308,8 @@ mod tests {
                 "campaign_recipients",
                 super::campaigns::RecipientRow::COLUMNS,
             ),
+            ("media_by_id", super::media::MediaRow::COLUMNS),
+            ("media_pending_by_number", super::media::PendingRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

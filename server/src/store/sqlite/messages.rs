@@ -32,6 +32,7 @@ fn ingest(conn: &Connection, batch: &IngestBatch, keys: &IdKeys) -> StoreResult<
     for (tenant, event) in &batch.events {
         match event {
             InboundEvent::Consent(_) => {}
+            InboundEvent::Media(m) => super::media::write_media(conn, m, false)?,
             InboundEvent::Charge(charge) => {
                 if super::costs::insert_charge(conn, charge)? {
                     report.charges_new += 1;

@@ -37,6 +37,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_archive.sql"),
     migration!(14, "0014_search.sql"),
     migration!(15, "0015_reports.sql"),
+    migration!(16, "0016_media.sql"),
+    migration!(17, "0017_retention.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
