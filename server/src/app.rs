@@ -28,8 +28,8 @@ use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
-    demo, inbound::Inbound, media::MediaKeeper, outbound::Outbound, outbox::Outbox, Events,
-    NumberDirectory, NumberEntry,
+    demo, inbound::Inbound, media::MediaKeeper, outbound::Outbound, outbox::Outbox,
+    retention::Retention, Events, NumberDirectory, NumberEntry,
 };
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
@@ -416,8 +416,18 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
     // Files queued before the last stop are copied first, then each new one as it is stored.
     media.spawn(&events, shutdown.clone());
+    let retention = Retention::new(Arc::clone(&store), Arc::clone(&media));
+    retention.spawn_daily(
+        (
+            config.retention.window_start_hour,
+            config.retention.window_hours,
+        ),
+        config.retention.journal_days,
+        shutdown.clone(),
+    );
     let api_state = ApiState {
         media,
+        retention,
         costs,
         campaigns,
         store: Arc::clone(&store),

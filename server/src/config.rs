@@ -42,6 +42,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub contacts: ContactsConfig,
     pub media: MediaConfig,
+    pub retention: RetentionConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -189,6 +190,20 @@ pub struct S3Config {
 
 fn default_region() -> String {
     "us-east-1".to_owned()
+}
+
+/// Retention: when the daily purge runs, and the webhook journal's period (the operator's: a
+/// webhook body may carry several workspaces' numbers).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// The purge window's first hour (UTC, 0–23).
+    pub window_start_hour: u32,
+    /// How many hours the window lasts (1–24).
+    pub window_hours: u32,
+    /// Raw webhook bodies older than this many days are deleted (SQLite; on ScyllaDB the
+    /// journal table's TTL does it).
+    pub journal_days: u32,
 }
 
 /// The HTTP front: proxies and body limits.
@@ -421,6 +436,18 @@ impl Config {
                 "webhook.max_body_bytes",
                 "must be between 1024 and 67108864",
             ));
+        }
+        if self.retention.window_start_hour > 23 {
+            return Err(err(
+                "retention.window_start_hour",
+                "must be an hour, 0 to 23",
+            ));
+        }
+        if !(1..=24).contains(&self.retention.window_hours) {
+            return Err(err("retention.window_hours", "must be between 1 and 24"));
+        }
+        if !(1..=3650).contains(&self.retention.journal_days) {
+            return Err(err("retention.journal_days", "must be between 1 and 3650"));
         }
         if !(1..=4096).contains(&self.media.max_file_mib) {
             return Err(err("media.max_file_mib", "must be between 1 and 4096"));

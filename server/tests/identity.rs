@@ -33,6 +33,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "automation" if path.starts_with("automation/flows/") => &ids["flow"],
         "automation" => &ids["rule"],
         "campaigns" => &ids["campaign"],
+        "retention" => &ids["hold"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')

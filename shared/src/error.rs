@@ -91,6 +91,8 @@ error_codes! {
     MediaUnavailable => "media_unavailable",
     /// Neither a kept copy nor WhatsApp has the file (purged by retention, or lost before a copy).
     MediaGone => "media_gone",
+    /// A legal hold covers what the request would delete.
+    UnderLegalHold => "under_legal_hold",
     /// Not sent: WhatsApp's rules or compliance refused it.
     Rejected => "rejected",
     /// Outside the 24-hour customer service window: only a template may be sent.

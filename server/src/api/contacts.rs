@@ -134,8 +134,27 @@ pub async fn patch(ctx: Ctx) -> ApiResult {
 
 /// `DELETE contacts/{id}`: erases the customer (their messages and conversations too) and
 /// answers the receipt.
+/// Refused (409) while a legal hold covers the customer; their kept files are deleted too.
 pub async fn erase(ctx: Ctx) -> ApiResult {
-    let receipt = ctx.contacts.erase(&actor(&ctx), &contact_id(&ctx)).await?;
+    let id = contact_id(&ctx);
+    let contact = ctx
+        .scope
+        .contact(&id)
+        .await?
+        .ok_or_else(|| Failure::not_found("contact"))?;
+    let (hold, media) = crate::service::retention::before_erasure(&ctx.scope, &contact).await?;
+    if let Some(hold) = hold {
+        return Err(Failure::conflict(
+            ErrorCode::UnderLegalHold,
+            format!(
+                "legal hold {} ({}) covers this customer's conversations: release it before \
+                 erasing them",
+                hold.id, hold.reason
+            ),
+        ));
+    }
+    let receipt = ctx.contacts.erase(&actor(&ctx), &id).await?;
+    ctx.media.purge(&ctx.scope, &media, true).await?;
     json(StatusCode::OK, &receipt)
 }
 

@@ -39,6 +39,7 @@ pub mod inbox;
 pub mod openapi;
 mod report_page;
 mod reports;
+mod retention;
 mod routes;
 mod search;
 mod session;
@@ -545,6 +546,7 @@ pub struct Ctx {
     pub costs: crate::service::costs::Costs,
     pub campaigns: crate::service::campaigns::Campaigns,
     pub media: Arc<crate::service::media::MediaKeeper>,
+    pub retention: Arc<crate::service::retention::Retention>,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -599,6 +601,8 @@ pub struct ApiState {
     pub campaigns: crate::service::campaigns::Campaigns,
     /// The files messages carry, kept.
     pub media: Arc<crate::service::media::MediaKeeper>,
+    /// Retention policies, holds and purges.
+    pub retention: Arc<crate::service::retention::Retention>,
 }
 
 /// The query's parameters. An empty one (`?tag=`) is left out, for every route alike: forms
@@ -875,6 +879,7 @@ async fn dispatch_inner(
         inbox: state.inbox.clone(),
         outbound: Arc::clone(&state.outbound),
         media: Arc::clone(&state.media),
+        retention: Arc::clone(&state.retention),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    reports, search, session, transcript, Route,
+    reports, retention, search, session, transcript, Route,
 };
 use crate::web::Method;
 
@@ -856,6 +856,62 @@ pub fn routes() -> &'static [Route] {
                 P::SettingsAutomation,
                 "survey.replace",
                 h!(reports::replace_survey),
+            ),
+            Route::needs(
+                M::GET,
+                "retention/policy",
+                P::SettingsRetention,
+                "retention.policy.read",
+                h!(retention::policy),
+            ),
+            Route::needs(
+                M::PUT,
+                "retention/policy",
+                P::SettingsRetention,
+                "retention.policy.replace",
+                h!(retention::replace_policy),
+            ),
+            Route::needs(
+                M::GET,
+                "retention/holds",
+                P::SettingsRetention,
+                "retention.hold.list",
+                h!(retention::holds),
+            ),
+            Route::needs(
+                M::POST,
+                "retention/holds",
+                P::SettingsRetention,
+                "retention.hold.place",
+                h!(retention::place_hold),
+            ),
+            Route::needs(
+                M::DELETE,
+                "retention/holds/{id}",
+                P::SettingsRetention,
+                "retention.hold.release",
+                h!(retention::release_hold),
+            ),
+            Route::needs(
+                M::POST,
+                "retention/dry-run",
+                P::SettingsRetention,
+                "retention.dry_run",
+                h!(retention::dry_run),
+            ),
+            Route::needs(
+                M::POST,
+                "retention/purge",
+                P::SettingsRetention,
+                "retention.purge",
+                h!(retention::purge),
+            ),
+            Route::needs(
+                M::GET,
+                "retention/status",
+                P::SettingsRetention,
+                "retention.status",
+                h!(retention::status),
             ),
             Route::needs(
                 M::GET,

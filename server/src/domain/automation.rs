@@ -27,6 +27,10 @@ pub enum ItemKind {
     Campaign,
     /// The satisfaction survey's settings (`csat`).
     Survey,
+    /// The retention policy (`policy`).
+    Retention,
+    /// A legal hold (`lh_…`).
+    Hold,
 }
 
 impl ItemKind {
@@ -41,6 +45,8 @@ impl ItemKind {
             ItemKind::RateCard => "rate_card",
             ItemKind::Campaign => "campaign",
             ItemKind::Survey => "survey",
+            ItemKind::Retention => "retention",
+            ItemKind::Hold => "hold",
         }
     }
 }

@@ -5,8 +5,9 @@
 //! each file through its number, stores it content-addressed and records it, retrying with
 //! backoff while WhatsApp or the blob store fails, giving up only when WhatsApp says the file is
 //! gone), the copy of an agent's upload before it goes to WhatsApp, and reading a file for a
-//! person: the copy when there is one, else WhatsApp's (kept on the way). Must not: decide who
-//! may read a file (the API asks `commands::visible` first) or delete anything (retention does).
+//! person: the copy when there is one, else WhatsApp's (kept on the way), and deleting the files
+//! retention says are due (a blob goes when no other file names it). Must not: decide who may
+//! read a file (the API asks `commands::visible` first) or when a file is due (retention does).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::outbound::{Outbound, OutboundError};
 use super::{Events, NumberDirectory, NumberEntry};
+use crate::auth::TenantScope;
 use crate::connector::errors::CloudApiError;
 use crate::domain::{now_ms, DomainEvent, MediaRecord, MediaState, UnixMillis};
 use crate::store::blobs::{BlobError, Blobs};
@@ -375,6 +377,50 @@ impl MediaKeeper {
             bytes,
             kept: false,
         })
+    }
+}
+
+impl MediaKeeper {
+    /// Retention's due files of one tenant: each still kept is marked purged, then its blob is
+    /// deleted unless another file (of any tenant) names the same bytes. Returns the media ids
+    /// that were purged (or would be, with `apply` false) and the bytes they held.
+    pub async fn purge(
+        &self,
+        scope: &TenantScope,
+        media_ids: &[String],
+        apply: bool,
+    ) -> Result<(Vec<String>, u64), StoreError> {
+        let (mut purged, mut bytes) = (Vec::new(), 0u64);
+        for id in media_ids {
+            let Some(mut record) = scope.media(id).await? else {
+                continue;
+            };
+            if record.state == MediaState::Purged {
+                continue;
+            }
+            if record.state == MediaState::Stored {
+                bytes += record.bytes;
+            }
+            purged.push(id.clone());
+            if !apply {
+                continue;
+            }
+            record.state = MediaState::Purged;
+            record.error = None;
+            // Its name may say who it was about; the record stays only as a trace.
+            record.filename = None;
+            scope.put_media(&record).await?;
+            if let Some(digest) = &record.digest {
+                if !self.store.blob_in_use(digest).await? {
+                    if let Err(e) = self.blobs.delete(digest).await {
+                        // The record says purged; the bytes are found again by nobody. The
+                        // operator sees it and the next purge of the same digest retries.
+                        tracing::warn!(error = %e, media = %id, "a purged file's blob stayed");
+                    }
+                }
+            }
+        }
+        Ok((purged, bytes))
     }
 }
 

@@ -22,6 +22,7 @@ pub mod media;
 pub mod outbound;
 pub mod outbox;
 pub mod reports;
+pub mod retention;
 pub mod search;
 
 use std::collections::HashMap;

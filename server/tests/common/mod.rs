@@ -411,6 +411,16 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("campaign", a.body["id"].as_str().unwrap().to_owned());
+    let a = api
+        .send(
+            Method::POST,
+            "retention/holds",
+            &owner,
+            json!({"target": {"kind": "range", "from": 0, "to": 1}, "reason": "Fixture"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("hold", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

@@ -51,6 +51,38 @@ impl TenantScope {
             .conversation_id(&self.tenant, number, customer)
     }
 
+    /// Purges one of this tenant's conversations (see
+    /// [`RetentionStore::purge_conversation`](crate::store::RetentionStore::purge_conversation)).
+    pub async fn purge_conversation(
+        &self,
+        conversation: &switchboard_shared::ConversationId,
+        cut: &crate::domain::PurgeCut,
+        apply: bool,
+    ) -> StoreResult<crate::domain::PurgeCounts> {
+        self.store
+            .purge_conversation(&self.tenant, conversation, cut, apply)
+            .await
+    }
+
+    /// Purges this tenant's audit lines of the days before `before`'s.
+    pub async fn purge_audit(
+        &self,
+        before: crate::domain::UnixMillis,
+        apply: bool,
+    ) -> StoreResult<u64> {
+        self.store.purge_audit(&self.tenant, before, apply).await
+    }
+
+    /// Records a file's state (this tenant's only).
+    pub async fn put_media(&self, media: &crate::domain::MediaRecord) -> StoreResult<()> {
+        if media.tenant != self.tenant {
+            return Err(crate::store::StoreError::Invalid(
+                "another tenant's file".into(),
+            ));
+        }
+        self.store.put_media(media).await
+    }
+
     /// Where this tenant's copy of a file stands.
     pub async fn media(&self, media_id: &str) -> StoreResult<Option<crate::domain::MediaRecord>> {
         self.store.get_media(&self.tenant, media_id).await

@@ -6,7 +6,7 @@
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
-//! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept).
+//! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept), `retention` (purges).
 
 mod compliance;
 mod contacts;
@@ -14,6 +14,7 @@ mod identity;
 mod inbox;
 mod media;
 mod messages;
+mod retention;
 
 pub use compliance::*;
 pub use contacts::*;
@@ -21,6 +22,7 @@ pub use identity::*;
 pub use inbox::*;
 pub use media::*;
 pub use messages::*;
+pub use retention::*;
 
 use switchboard_shared::{MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
 
@@ -67,6 +69,7 @@ macro_rules! store_conformance_tests {
             the_ledger_keeps_one_line_per_priced_message,
             campaign_recipients_page_over_buckets_and_stay_apart,
             files_are_queued_with_their_message_and_kept_once,
+            purges_remove_what_is_due_and_nothing_held,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

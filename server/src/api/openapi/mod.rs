@@ -15,12 +15,11 @@ use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
-use switchboard_shared::reports::{
-    ConversationReport, CsatReport, DurationReport, ReportOverview, SurveySettings,
-};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
 
 use super::{routes, Access, BodyKind};
+
+mod records;
 
 type Make = fn(&mut SchemaGenerator) -> Schema;
 
@@ -97,33 +96,6 @@ const fn op(
 const CURSOR: Query = ("cursor", "the `next` of the previous page", Kind::Text);
 const LIMIT: Query = ("limit", "items per page (at most 500)", Kind::Limit(500));
 const PAGED: &[Query] = &[CURSOR, LIMIT];
-const REPORT_QUERY: &[Query] = &[
-    (
-        "group_by",
-        "day (default), agent, team, number or country",
-        Kind::OneOf(&["day", "agent", "team", "number", "country"]),
-    ),
-    (
-        "from",
-        "first day, YYYY-MM-DD, UTC (default: 30 days before `to`)",
-        Kind::Day,
-    ),
-    (
-        "to",
-        "day after the last, YYYY-MM-DD, UTC (default: tomorrow); at most 366 days",
-        Kind::Day,
-    ),
-    (
-        "format",
-        "json (default) or csv",
-        Kind::OneOf(&["json", "csv"]),
-    ),
-    (
-        "clock",
-        "wall (default), or business: durations count only while the number's schedule is open",
-        Kind::OneOf(&["wall", "business"]),
-    ),
-];
 
 /// Every route's operation. Adding a route without adding it here fails the unit test.
 fn operation(method: &str, path: &str) -> Option<Operation> {
@@ -323,42 +295,6 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 None,
                 200,
                 Some(schema::<Page<Conversation>>),
-            )
-        },
-        ("GET", "conversations/{id}/transcript") => Operation {
-            query: &[(
-                "format",
-                "`html` (default: one self-contained page) or `jsonl` (one message per line)",
-                Kind::OneOf(&["html", "jsonl"]),
-            )],
-            ..op(
-                "The conversation's every message, oldest first, as a file to keep or hand on \
-                 (text/html or application/x-ndjson): a message that is not plain text also \
-                 reads as a sentence (`description` in JSON lines), numbers masked as for the \
-                 caller",
-                None,
-                200,
-                None,
-            )
-        },
-        ("GET", "search") => Operation {
-            query: &[
-                (
-                    "q",
-                    "words to find, all of them (at most 200 characters, 8 words); folded as \
-                     the word filter folds: case, ё/е, look-alike letters",
-                    Kind::Needed,
-                ),
-                CURSOR,
-                ("limit", "items per page (at most 100)", Kind::Limit(100)),
-            ],
-            ..op(
-                "Messages whose text holds every word of `q`, in the conversations the caller \
-                 may see, newest first, each with a snippet; a page may be short, with `next` \
-                 to go on; 422 `bad_query` on `q` for a query without words or too long",
-                None,
-                200,
-                Some(schema::<Page<SearchResult>>),
             )
         },
         ("POST", "conversations/{id}/messages") => op(
@@ -857,91 +793,6 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<CostReport>),
             )
         },
-        ("GET", "reports/conversations") => Operation {
-            also: &["text/csv"],
-            query: REPORT_QUERY,
-            ..op(
-                "Episodes opened in the range (a conversation from its first message, or the \
-                 one that reopened it, to its resolution), grouped: volumes in and out, \
-                 unanswered, and first response and resolution times as spreads (median, p90, \
-                 p99 interpolated between ranks; mean; sample σ); with `format=csv`, the same \
-                 as text/csv with a total line; docs/reports.md",
-                None,
-                200,
-                Some(schema::<ConversationReport>),
-            )
-        },
-        ("GET", "reports/first-response") => Operation {
-            also: &["text/csv"],
-            query: REPORT_QUERY,
-            ..op(
-                "First response times per group (from the customer's first message to a \
-                 person's first answer; automatic messages do not answer): n, median_ms, \
-                 p90_ms, p99_ms, mean_ms, stddev_ms, min_ms, max_ms, and `pending` (not \
-                 answered yet); `format=csv` for text/csv",
-                None,
-                200,
-                Some(schema::<DurationReport>),
-            )
-        },
-        ("GET", "reports/resolution") => Operation {
-            also: &["text/csv"],
-            query: REPORT_QUERY,
-            ..op(
-                "Resolution times per group (from the first message to the resolution), as \
-                 `reports/first-response`; `pending` counts episodes still open",
-                None,
-                200,
-                Some(schema::<DurationReport>),
-            )
-        },
-        ("GET", "reports/overview") => Operation {
-            also: &["text/html"],
-            query: &[
-                ("from", "first day, YYYY-MM-DD, UTC (default: 30 days before `to`)", Kind::Day),
-                ("to", "day after the last, YYYY-MM-DD, UTC (default: tomorrow); at most 366 days", Kind::Day),
-                ("format", "json (default), or html: the report page", Kind::OneOf(&["json", "html"])),
-                ("lang", "the page's language: en (default) or ru", Kind::OneOf(&["en", "ru"])),
-            ],
-            ..op(
-                "Everything the report page shows, in one pass: the totals, every day of the \
-                 range, teams and countries with their spreads, the first response histogram, \
-                 CSAT in total and by team; with `format=html`, the page itself (text/html, \
-                 SVG charts, no script)",
-                None,
-                200,
-                Some(schema::<ReportOverview>),
-            )
-        },
-        ("GET", "reports/csat") => Operation {
-            also: &["text/csv"],
-            // Scores have no clock.
-            query: &REPORT_QUERY[..4],
-            ..op(
-                "Satisfaction scores (1–5) of the surveys sent when episodes opened in the \
-                 range were resolved, per group (by agent: who had the conversation): sent, n, \
-                 response_rate, mean, the sample stddev, a 95% confidence interval of the mean \
-                 (Student's t), how many gave each score, and the newest comments; \
-                 `format=csv` for text/csv",
-                None,
-                200,
-                Some(schema::<CsatReport>),
-            )
-        },
-        ("GET", "surveys/csat") => op(
-            "The satisfaction survey sent after a resolution: on or off, texts per language, \
-             the response window and the reminder (the defaults, off, until saved)",
-            None,
-            200,
-            Some(schema::<SurveySettings>),
-        ),
-        ("PUT", "surveys/csat") => op(
-            "Replaces the survey's settings whole; `version`, when sent, must be the stored one \
-             (409 otherwise); texts within WhatsApp's list limits (each bad field named)",
-            Some(schema::<SurveySettings>),
-            200,
-            Some(schema::<SurveySettings>),
-        ),
         ("GET", "costs/charges") => Operation {
             query: &[
                 ("from", "first day, YYYY-MM-DD, UTC", Kind::Day),
@@ -1043,7 +894,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             200,
             Some(schema::<AgentState>),
         ),
-        _ => return None,
+        _ => return records::operation(method, path),
     })
 }
 
