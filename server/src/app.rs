@@ -54,6 +54,54 @@ pub enum StartError {
     Media(#[from] crate::store::blobs::BlobError),
 }
 
+/// Takes a backup whenever the newest scheduled one is `every_hours` old (checked each minute,
+/// and at start), keeping the newest `keep`. A failure is logged and counted, and retried at the
+/// next check.
+fn spawn_backups(
+    data_dir: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    every_hours: u32,
+    keep: usize,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let (data_dir, dir) = (data_dir.clone(), dir.clone());
+            let taken = tokio::task::spawn_blocking(move || {
+                let now = crate::domain::now_ms();
+                if !crate::backup::due(&dir, now, every_hours)? {
+                    return Ok(None);
+                }
+                crate::backup::take_scheduled(&data_dir, &dir, now, keep).map(Some)
+            })
+            .await;
+            match taken {
+                Ok(Ok(Some((made, pruned)))) => {
+                    metrics::gauge!("switchboard_backup_last_success_timestamp_seconds")
+                        .set(crate::domain::now_ms() as f64 / 1000.0);
+                    tracing::info!(
+                        bytes = made.bytes,
+                        messages = made.messages,
+                        pruned = pruned.len(),
+                        "scheduled backup taken"
+                    );
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    metrics::counter!("switchboard_backup_failures_total").increment(1);
+                    tracing::error!(error = %e, "a scheduled backup failed; it is tried again");
+                }
+                Err(e) => tracing::error!(error = %e, "the backup task failed"),
+            }
+        }
+    });
+}
+
 /// The blob store the configuration names: S3-compatible storage, or the local directory.
 pub fn open_blobs(
     config: &Config,
@@ -425,6 +473,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         config.retention.journal_days,
         shutdown.clone(),
     );
+    if config.store.backend == Backend::Sqlite && config.backup.every_hours > 0 {
+        spawn_backups(
+            config.data_dir.clone(),
+            config.backup_dir(),
+            config.backup.every_hours,
+            config.backup.keep as usize,
+            shutdown.clone(),
+        );
+    }
     let api_state = ApiState {
         media,
         retention,

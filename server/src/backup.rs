@@ -2,7 +2,8 @@
 //! taken while the server runs and takes traffic, and put back into an empty directory.
 //!
 //! Owns: the file (gzip of a consistent, compacted copy of the SQLite database, checked whole
-//! before it is kept) and the rules of a restore (an empty directory; a file that does not
+//! before it is kept), scheduled backups (a file every `every_hours`, named by its time, the
+//! newest `keep` kept) and the rules of a restore (an empty directory; a file that does not
 //! decompress whole or whose copy fails SQLite's integrity check changes nothing). Must not:
 //! know the schema (`store::sqlite::snapshot` asks SQLite), or touch a ScyllaDB cluster (its
 //! own snapshots are the tool there).
@@ -152,6 +153,78 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
     result
 }
 
+/// The prefix and suffix of scheduled backups' names (`switchboard-20261206T020000Z.db.gz`):
+/// the time in the name sorts them, so the newest is the last by name.
+const SCHEDULED: (&str, &str) = ("switchboard-", ".db.gz");
+
+/// The name of a scheduled backup taken at `at_ms`.
+pub fn scheduled_name(at_ms: i64) -> String {
+    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!(
+        "{}{}{}",
+        SCHEDULED.0,
+        at.strftime("%Y%m%dT%H%M%SZ"),
+        SCHEDULED.1
+    )
+}
+
+/// The scheduled backups in `dir`, oldest first (other files are not ours and are left alone).
+pub fn scheduled(dir: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with(SCHEDULED.0)
+                        && n.ends_with(SCHEDULED.1)
+                        && n.len() == scheduled_name(0).len()
+                })
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    found.sort();
+    Ok(found)
+}
+
+/// Whether a scheduled backup is due at `now_ms`: none yet, or the newest is at least
+/// `every_hours` old (by its file's time).
+pub fn due(dir: &Path, now_ms: i64, every_hours: u32) -> Result<bool, BackupError> {
+    let Some(newest) = scheduled(dir)?.pop() else {
+        return Ok(true);
+    };
+    let modified = std::fs::metadata(&newest)
+        .and_then(|m| m.modified())
+        .map_err(io(&newest))?;
+    let at = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Ok(now_ms - at >= i64::from(every_hours) * 3_600_000)
+}
+
+/// Takes a scheduled backup into `dir` (made if missing), then deletes the oldest scheduled ones
+/// beyond `keep`. Returns the backup's summary and the files deleted.
+pub fn take_scheduled(
+    data_dir: &Path,
+    dir: &Path,
+    now_ms: i64,
+    keep: usize,
+) -> Result<(Summary, Vec<PathBuf>), BackupError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let made = backup(data_dir, &dir.join(scheduled_name(now_ms)))?;
+    let all = scheduled(dir)?;
+    let extra = all.len().saturating_sub(keep.max(1));
+    let mut pruned = Vec::new();
+    for old in all.into_iter().take(extra) {
+        std::fs::remove_file(&old).map_err(io(&old))?;
+        pruned.push(old);
+    }
+    Ok((made, pruned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +237,42 @@ mod tests {
         )
         .unwrap();
         drop(store);
+    }
+
+    #[test]
+    fn scheduled_backups_are_named_by_time_and_the_newest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        database(&data);
+        let backups = dir.path().join("backups");
+        assert!(due(&backups, 0, 24).unwrap(), "none yet: due");
+        let day = 86_400_000;
+        let t0 = 1_796_000_000_000;
+        assert_eq!(scheduled_name(t0), "switchboard-20261130T005320Z.db.gz");
+        // Someone else's file in the folder is never touched.
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::write(backups.join("notes.txt"), b"mine").unwrap();
+        for i in 0..4 {
+            let (made, pruned) = take_scheduled(&data, &backups, t0 + i * day, 2).unwrap();
+            assert!(made.bytes > 0);
+            assert_eq!(pruned.len(), usize::from(i >= 2), "after {i}");
+        }
+        let left: Vec<String> = scheduled(&backups)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            left,
+            [scheduled_name(t0 + 2 * day), scheduled_name(t0 + 3 * day)]
+        );
+        assert!(backups.join("notes.txt").exists());
+        // The newest was just written: not due for a day.
+        let now = crate::domain::now_ms();
+        assert!(!due(&backups, now, 24).unwrap());
+        assert!(due(&backups, now + day, 24).unwrap());
+        let restored = dir.path().join("restored");
+        restore(&backups.join(&left[1]), &restored).unwrap();
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub struct Config {
     pub contacts: ContactsConfig,
     pub media: MediaConfig,
     pub retention: RetentionConfig,
+    pub backup: BackupConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -204,6 +205,18 @@ pub struct RetentionConfig {
     /// Raw webhook bodies older than this many days are deleted (SQLite; on ScyllaDB the
     /// journal table's TTL does it).
     pub journal_days: u32,
+}
+
+/// Scheduled backups of the embedded store (what `switchboard backup` makes, on a timer).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Hours between backups; 0 turns them off.
+    pub every_hours: u32,
+    /// How many scheduled backups are kept (the oldest beyond it are deleted).
+    pub keep: u32,
+    /// Where they go (relative paths are under `data_dir`; better another disk).
+    pub dir: PathBuf,
 }
 
 /// The HTTP front: proxies and body limits.
@@ -437,6 +450,15 @@ impl Config {
                 "must be between 1024 and 67108864",
             ));
         }
+        if self.backup.every_hours > 24 * 366 {
+            return Err(err(
+                "backup.every_hours",
+                "must be at most a year (8784), or 0 for off",
+            ));
+        }
+        if !(1..=1000).contains(&self.backup.keep) {
+            return Err(err("backup.keep", "must be between 1 and 1000"));
+        }
         if self.retention.window_start_hour > 23 {
             return Err(err(
                 "retention.window_start_hour",
@@ -611,6 +633,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where scheduled backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.backup.dir)
     }
 
     /// The local blob directory for the files messages carry.

@@ -32,6 +32,7 @@ pub const TARGETS: &[&str] = &[
     "ics",
     "rate_card",
     "survey",
+    "retention",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;
