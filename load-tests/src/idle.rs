@@ -180,12 +180,27 @@ impl Served {
     }
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
+impl Served {
+    /// Stops the server (TERM, then kill and wait) and hands over its directory, for reading
+    /// what it stored.
+    pub fn stop(mut self) -> Result<tempfile::TempDir> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
             .status();
         self.server.take();
+        Ok(std::mem::replace(&mut self._dir, tempfile::tempdir()?))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Not again after `stop` (the pid may be someone else's by now).
+        if self.server.is_some() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid.to_string()])
+                .status();
+            self.server.take();
+        }
     }
 }
 

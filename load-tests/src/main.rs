@@ -25,6 +25,7 @@ mod ingest;
 mod procinfo;
 mod reconnect;
 mod reports;
+mod retention;
 mod routing;
 mod send_governor;
 mod sim;
@@ -103,7 +104,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 14] = [
+const SCENARIOS: [&str; 15] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -118,6 +119,7 @@ const SCENARIOS: [&str; 14] = [
     "automation",
     "campaign",
     "reports",
+    "retention",
 ];
 
 fn main() -> ExitCode {
@@ -158,6 +160,7 @@ fn main() -> ExitCode {
             "automation" => runtime.block_on(automation::run(&cli)),
             "campaign" => runtime.block_on(campaign::run(&cli)),
             "reports" => runtime.block_on(reports::run(&cli)),
+            "retention" => runtime.block_on(retention::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

@@ -464,7 +464,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
     // Files queued before the last stop are copied first, then each new one as it is stored.
     media.spawn(&events, shutdown.clone());
-    let retention = Retention::new(Arc::clone(&store), Arc::clone(&media));
+    let retention = Retention::new(
+        Arc::clone(&store),
+        Arc::clone(&media),
+        config.retention.max_per_second,
+    );
     retention.spawn_daily(
         (
             config.retention.window_start_hour,

@@ -205,6 +205,8 @@ pub struct RetentionConfig {
     /// Raw webhook bodies older than this many days are deleted (SQLite; on ScyllaDB the
     /// journal table's TTL does it).
     pub journal_days: u32,
+    /// The most messages a purge removes or strips per second (0: no limit).
+    pub max_per_second: u32,
 }
 
 /// Scheduled backups of the embedded store (what `switchboard backup` makes, on a timer).

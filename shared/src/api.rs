@@ -420,7 +420,7 @@ pub struct MediaRef {
 
 /// Where Switchboard's copy of a message's file stands. WhatsApp drops customers' files after 7
 /// days and uploads after 30; a `kept` file still opens after that.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaCopy {
@@ -433,6 +433,38 @@ pub enum MediaCopy {
     Lost,
     /// Deleted by the workspace's retention policy.
     Purged,
+}
+
+impl MediaCopy {
+    pub const ALL: [MediaCopy; 5] = [
+        MediaCopy::Pending,
+        MediaCopy::Kept,
+        MediaCopy::TooLarge,
+        MediaCopy::Lost,
+        MediaCopy::Purged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaCopy::Pending => "pending",
+            MediaCopy::Kept => "kept",
+            MediaCopy::TooLarge => "too_large",
+            MediaCopy::Lost => "lost",
+            MediaCopy::Purged => "purged",
+        }
+    }
+}
+
+// Read through a string rather than derived: the PWA's WASM is at its size budget, and the
+// derived visitor cost it most of a kilobyte compressed.
+impl<'de> Deserialize<'de> for MediaCopy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown media copy state `{s}`")))
+    }
 }
 
 /// What a message carries besides its text, read from WhatsApp's own message object.

@@ -40,8 +40,21 @@ pub(crate) fn Bubble(
             line.kind.as_str(),
             "image" | "video" | "audio" | "document" | "sticker"
         );
-    let media = has_media.then(|| match (stored, line.kind.as_str()) {
-        (false, _) => view! { <p class="file">"📎 "{filename.clone()}</p> }.into_any(),
+    // A file deleted by retention, or dropped by WhatsApp before a copy, is not fetched.
+    let gone = line.parts.media.as_ref().is_some_and(|m| {
+        matches!(
+            m.copy,
+            Some(
+                switchboard_shared::api::MediaCopy::Purged
+                    | switchboard_shared::api::MediaCopy::Lost
+            )
+        )
+    });
+    let media = has_media.then(|| match (stored && !gone, line.kind.as_str()) {
+        (false, _) => view! {
+            <p class=if gone { "file gone" } else { "file" }>{if gone { "🗑 " } else { "📎 " }}{filename.clone()}</p>
+        }
+        .into_any(),
         (true, "image" | "sticker") => view! { <img class="media" src=media_url.clone() alt=filename.clone() loading="lazy"/> }.into_any(),
         (true, "video") => view! { <video class="media" src=media_url.clone() controls=true preload="metadata"></video> }.into_any(),
         (true, "audio") => view! { <audio class="media" src=media_url.clone() controls=true preload="none"></audio> }.into_any(),

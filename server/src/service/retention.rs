@@ -480,6 +480,9 @@ pub struct Retention {
     media: Arc<MediaKeeper>,
     /// Each workspace's progress and last receipt.
     status: Mutex<HashMap<TenantId, RetentionStatus>>,
+    /// The most messages a purge removes or strips per second (0: as fast as the store goes),
+    /// so a first purge over years of backlog leaves room for live traffic.
+    max_per_second: u32,
 }
 
 /// Who a purge is for the audit log: a person, or the daily job.
@@ -489,11 +492,12 @@ pub enum Purger<'a> {
 }
 
 impl Retention {
-    pub fn new(store: Arc<dyn Store>, media: Arc<MediaKeeper>) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, media: Arc<MediaKeeper>, max_per_second: u32) -> Arc<Self> {
         Arc::new(Self {
             store,
             media,
             status: Mutex::default(),
+            max_per_second,
         })
     }
 
@@ -587,6 +591,7 @@ impl Retention {
             }
         }
         let mut digest = Sha256::new();
+        let paced = std::time::Instant::now();
         let today = day_bucket(now);
         let days = (today - WALK_DAYS)..(today + 1);
         let mut cursor: Option<Cursor> = None;
@@ -611,6 +616,15 @@ impl Retention {
                 }
                 self.conversation(scope, thread, &cut, apply, &mut report, &mut digest)
                     .await?;
+                if apply && self.max_per_second > 0 {
+                    // Ahead of the pace: wait until the messages touched so far are due.
+                    let touched = report.messages + report.texts;
+                    let due =
+                        Duration::from_secs_f64(touched as f64 / f64::from(self.max_per_second));
+                    if let Some(ahead) = due.checked_sub(paced.elapsed()) {
+                        tokio::time::sleep(ahead).await;
+                    }
+                }
             }
             match page.next {
                 Some(next) => cursor = Some(next),
