@@ -19,34 +19,6 @@ fn png(n: usize, fill: u8) -> Vec<u8> {
     bytes
 }
 
-/// A customer sends `bytes` as an image: the simulator holds the file, then its webhook says so.
-async fn customer_sends_image(api: &Api, sim: &str, from: &str, bytes: Vec<u8>) -> String {
-    let held: Value = api
-        .client
-        .post(format!("{sim}/_sim/media"))
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = held["id"].as_str().unwrap().to_owned();
-    let r = api
-        .client
-        .post(format!("{sim}/_sim/inbound"))
-        .json(&json!({"from": from, "name": "Olga", "message": {
-            "type": "image",
-            "image": {"id": id, "mime_type": "image/png", "sha256": held["sha256"]},
-        }}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    id
-}
-
 /// The conversation's image message once its copy is `state` (history says where it stands).
 async fn image_when(api: &Api, owner: &Auth, id: &str, media: &str, state: &str) -> Value {
     eventually(
@@ -123,11 +95,11 @@ async fn a_customer_s_file_opens_after_whatsapp_dropped_it_and_is_kept_once() {
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
     let media_dir = dir.path().join("data/media");
     let file = png(20_000, 7);
-    let first = customer_sends_image(&api, &sim, "79161230001", file.clone()).await;
+    let first = customer_sends_image(&api, &sim, "79161230001", file.clone(), 0).await;
     let id = conversation_of(&api, &owner, "79161230001").await;
     let image = image_when(&api, &owner, &id, &first, "kept").await;
     // The same bytes from another customer: a second record, one blob.
-    let again = customer_sends_image(&api, &sim, "79161230002", file.clone()).await;
+    let again = customer_sends_image(&api, &sim, "79161230002", file.clone(), 0).await;
     let other = conversation_of(&api, &owner, "79161230002").await;
     image_when(&api, &owner, &other, &again, "kept").await;
     assert_eq!(blobs(&media_dir), 1, "the same file is kept once");
@@ -139,7 +111,7 @@ async fn a_customer_s_file_opens_after_whatsapp_dropped_it_and_is_kept_once() {
 
     // A kept file whose blob went missing (a restored backup without its media) once WhatsApp
     // dropped it too: gone, and said so.
-    let lost = customer_sends_image(&api, &sim, "79161230003", png(100, 1)).await;
+    let lost = customer_sends_image(&api, &sim, "79161230003", png(100, 1), 0).await;
     let third = conversation_of(&api, &owner, "79161230003").await;
     let image = image_when(&api, &owner, &third, &lost, "kept").await;
     let blob = media_dir.join("sha256");
@@ -162,7 +134,7 @@ async fn a_blob_store_that_refuses_writes_loses_no_file() {
     // Something in the way of every blob: writes fail until it is gone.
     std::fs::write(media_dir.join("sha256"), b"in the way").unwrap();
     let file = png(3_000, 9);
-    let media = customer_sends_image(&api, &sim, "79161230010", file.clone()).await;
+    let media = customer_sends_image(&api, &sim, "79161230010", file.clone(), 0).await;
     let id = conversation_of(&api, &owner, "79161230010").await;
     // The webhook was acknowledged and the message stored; the copy waits, retried.
     image_when(&api, &owner, &id, &media, "pending").await;
@@ -200,7 +172,7 @@ async fn a_file_over_the_cap_is_not_kept_and_says_so() {
         demo("customers = 0\ndemo_replies = false\n[media]\nmax_file_mib = 1").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
     let big = png(1024 * 1024 + 1, 3);
-    let media = customer_sends_image(&api, &sim, "79161230020", big.clone()).await;
+    let media = customer_sends_image(&api, &sim, "79161230020", big.clone(), 0).await;
     let id = conversation_of(&api, &owner, "79161230020").await;
     let image = image_when(&api, &owner, &id, &media, "too_large").await;
     let key = image["key"].as_str().unwrap();

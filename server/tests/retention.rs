@@ -26,33 +26,6 @@ async fn writes(api: &Api, sim: &str, from: &str, text: &str, days_ago: u64) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-async fn sends_image(api: &Api, sim: &str, from: &str, bytes: Vec<u8>, days_ago: u64) -> String {
-    let held: Value = api
-        .client
-        .post(format!("{sim}/_sim/media"))
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = held["id"].as_str().unwrap().to_owned();
-    let r = api
-        .client
-        .post(format!("{sim}/_sim/inbound"))
-        .json(
-            &json!({"from": from, "name": "Olga", "age_secs": days_ago * DAY,
-                      "message": {"type": "image", "image": {"id": id, "mime_type": "image/png"}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    id
-}
-
 /// The conversation's messages, oldest first, once there are `n`.
 async fn history(api: &Api, owner: &Auth, from: &str, n: usize) -> (String, Vec<Value>) {
     let id = conversation_of(api, owner, from).await;
@@ -92,7 +65,7 @@ async fn a_purge_removes_exactly_what_its_dry_run_said_and_nothing_held() {
     writes(&api, &sim, ada, "zebra alpha", 400).await;
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.resize(5_000, 4);
-    let image = sends_image(&api, &sim, ada, png.clone(), 200).await;
+    let image = customer_sends_image(&api, &sim, ada, png.clone(), 200 * DAY).await;
     writes(&api, &sim, ada, "zebra beta", 200).await;
     writes(&api, &sim, ada, "zebra gamma", 1).await;
     writes(&api, &sim, bea, "zebra held contact", 400).await;

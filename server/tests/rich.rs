@@ -248,17 +248,13 @@ async fn quotes_reactions_files_and_templates_reach_the_customer() {
     let Auth::Bearer(token) = &owner else {
         unreachable!()
     };
-    let fetched = api
-        .client
-        .get(format!(
-            "{}/api/v1/conversations/{id}/messages/{}/media",
-            api.base,
-            image["key"].as_str().unwrap()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let file_url = format!(
+        "{}/api/v1/conversations/{id}/messages/{}/media",
+        api.base,
+        image["key"].as_str().unwrap()
+    );
+    let fetch = || api.client.get(&file_url).bearer_auth(token).send();
+    let fetched = fetch().await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.headers()["content-type"], "image/png");
     assert_eq!(fetched.headers()["x-content-type-options"], "nosniff");
@@ -274,17 +270,7 @@ async fn quotes_reactions_files_and_templates_reach_the_customer() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let again = api
-        .client
-        .get(format!(
-            "{}/api/v1/conversations/{id}/messages/{}/media",
-            api.base,
-            image["key"].as_str().unwrap()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let again = fetch().await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.bytes().await.unwrap().as_ref(), file.as_slice());
     // A message without a file has none to fetch.

@@ -16,7 +16,45 @@ pub struct PurgeCut {
     pub held: Vec<(UnixMillis, UnixMillis)>,
 }
 
+/// What a purge does to one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Nothing is due.
+    Keep,
+    /// Something is due, but a hold keeps it.
+    Held,
+    /// Remove it whole, or strip its text (only when it still has words), and delete its file
+    /// (its media id) if that is due.
+    Purge {
+        whole: bool,
+        strip: bool,
+        file: Option<String>,
+    },
+}
+
 impl PurgeCut {
+    /// The fate of a message sent at `at_ms` of `kind` with `raw` JSON (`has_text`: a body or
+    /// caption is stored), counted by both backends alike.
+    pub fn fate(&self, at_ms: UnixMillis, kind: &str, has_text: bool, raw: &str) -> Fate {
+        let before = |limit: Option<UnixMillis>| limit.is_some_and(|l| at_ms < l);
+        let whole = before(self.rows_before);
+        let text = before(self.text_before) && (has_text || !is_skeleton(raw));
+        let file = before(self.media_before)
+            .then(|| media_id(kind, raw))
+            .flatten();
+        if !whole && !text && file.is_none() {
+            Fate::Keep
+        } else if self.is_held(at_ms) {
+            Fate::Held
+        } else {
+            Fate::Purge {
+                whole,
+                strip: text && !whole,
+                file,
+            }
+        }
+    }
+
     /// Whether a message at `at_ms` is under a hold.
     pub fn is_held(&self, at_ms: UnixMillis) -> bool {
         self.held
@@ -106,6 +144,43 @@ mod tests {
         assert_eq!(media_id("document", &s).as_deref(), Some("m1"));
         let text = skeleton("text", r#"{"type":"text","text":{"body":"secret"}}"#);
         assert_eq!(text, r#"{"purged":true,"type":"text"}"#);
+    }
+
+    #[test]
+    fn a_message_s_fate_follows_the_cut_and_the_hold() {
+        let cut = PurgeCut {
+            text_before: Some(50),
+            media_before: Some(40),
+            rows_before: Some(30),
+            held: vec![(10, 20)],
+        };
+        let image = r#"{"type":"image","image":{"id":"m1"}}"#;
+        assert_eq!(cut.fate(60, "text", true, "{}"), Fate::Keep);
+        assert_eq!(cut.fate(15, "text", true, "{}"), Fate::Held);
+        let purge = |whole, strip, file: Option<&str>| Fate::Purge {
+            whole,
+            strip,
+            file: file.map(str::to_owned),
+        };
+        assert_eq!(
+            cut.fate(25, "image", false, image),
+            purge(true, false, Some("m1"))
+        );
+        assert_eq!(
+            cut.fate(35, "image", false, image),
+            purge(false, true, Some("m1"))
+        );
+        assert_eq!(cut.fate(45, "text", true, "{}"), purge(false, true, None));
+        let stripped = skeleton("image", image);
+        assert_eq!(
+            cut.fate(35, "image", false, &stripped),
+            purge(false, false, Some("m1")),
+            "only the file is due once the text is gone"
+        );
+        assert_eq!(
+            cut.fate(45, "text", false, &skeleton("text", "{}")),
+            Fate::Keep
+        );
     }
 
     #[test]

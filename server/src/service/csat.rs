@@ -11,12 +11,13 @@ use serde_json::Value;
 use switchboard_shared::reports::{SurveySettings, SurveyTexts};
 use switchboard_shared::{ConversationId, WaId};
 
+use super::documents::{replace_single, DocumentActor, DocumentError};
 use crate::auth::{Principal, TenantScope};
 use crate::connector::wire::{
     Content, Interactive, InteractiveAction, ListRow, ListSection, TextOnly,
 };
 use crate::domain::{
-    contact::country_of, now_ms, AutomationItem, InboundMessage, ItemKind, SurveyState, UnixMillis,
+    contact::country_of, AutomationItem, InboundMessage, ItemKind, SurveyState, UnixMillis,
 };
 use crate::store::{Store, StoreError, StoreResult};
 
@@ -161,36 +162,26 @@ pub async fn replace(
     mut settings: SurveySettings,
 ) -> Result<SurveySettings, SurveyError> {
     check(&settings)?;
-    let current = scope.automation_item(ItemKind::Survey, SURVEY_ID).await?;
-    let stored = current.as_ref().map(|c| c.version);
-    if let Some(v) = settings.version.filter(|v| Some(*v) != stored) {
-        return Err(SurveyError::Conflict(format!(
-            "the survey is at version {}, not {v}: read it again and reapply your change",
-            stored.map_or("none".to_owned(), |s| s.to_string())
-        )));
-    }
-    settings.version = None;
-    let body = serde_json::to_string(&settings).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let version = stored.map_or(1, |v| v + 1);
-    let item = AutomationItem {
-        tenant: scope.tenant().clone(),
-        kind: ItemKind::Survey,
-        id: SURVEY_ID.to_owned(),
-        version,
-        updated_at: now_ms(),
-        updated_by: principal.actor_id(),
-        body: body.clone(),
+    let asked = settings.version.take();
+    let actor = DocumentActor {
+        principal,
+        scope,
+        action: "survey.replace",
     };
-    let mut audit = principal.audit("survey.replace", Some("survey:csat".into()), "ok");
-    audit.before = current.map(|c| c.body);
-    audit.after = Some(body);
-    scope
-        .put_automation_item(item, audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(m) => SurveyError::Conflict(m),
-            e => e.into(),
-        })?;
+    let version = replace_single(
+        &actor,
+        ItemKind::Survey,
+        ("survey", SURVEY_ID),
+        asked,
+        &settings,
+    )
+    .await
+    .map_err(|e| match e {
+        DocumentError::Conflict(m) | DocumentError::TooMany(m) => SurveyError::Conflict(m),
+        DocumentError::Invalid { field, message } => SurveyError::Invalid { field, message },
+        DocumentError::NotFound(noun) => SurveyError::Conflict(format!("no such {noun}")),
+        DocumentError::Store(e) => SurveyError::Store(e),
+    })?;
     settings.version = Some(version);
     Ok(settings)
 }

@@ -155,3 +155,48 @@ impl DocumentKind {
         Ok(())
     }
 }
+
+/// A workspace's one document of a kind (its settings, id fixed), replaced whole: `version`, when
+/// given, must be the stored one (none until first saved), and the change is audited with what
+/// it was and became (target `{noun}:{id}`). Returns the new version.
+pub async fn replace_single(
+    actor: &DocumentActor<'_>,
+    kind: ItemKind,
+    (noun, id): (&str, &str),
+    version: Option<u64>,
+    doc: &impl Serialize,
+) -> Result<u64, DocumentError> {
+    let scope = actor.scope;
+    let current = scope.automation_item(kind, id).await?;
+    let stored = current.as_ref().map(|c| c.version);
+    if let Some(v) = version.filter(|v| Some(*v) != stored) {
+        return Err(DocumentError::Conflict(format!(
+            "the {noun} {id} is at version {}, not {v}: read it again and reapply your change",
+            stored.map_or("none".to_owned(), |s| s.to_string())
+        )));
+    }
+    let body = body(doc)?;
+    let version = stored.map_or(1, |v| v + 1);
+    let item = AutomationItem {
+        tenant: scope.tenant().clone(),
+        kind,
+        id: id.to_owned(),
+        version,
+        updated_at: now_ms(),
+        updated_by: actor.principal.actor_id(),
+        body: body.clone(),
+    };
+    let mut audit = actor
+        .principal
+        .audit(actor.action, Some(format!("{noun}:{id}")), "ok");
+    audit.before = current.map(|c| c.body);
+    audit.after = Some(body);
+    scope
+        .put_automation_item(item, audit)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => DocumentError::Conflict(m),
+            e => e.into(),
+        })?;
+    Ok(version)
+}

@@ -231,42 +231,20 @@ pub async fn replace_policy(
         .collect();
     let teams: Vec<TeamId> = scope.teams().await?.into_iter().map(|t| t.id).collect();
     check(&policy, &numbers, &teams)?;
-    let current = scope
-        .automation_item(ItemKind::Retention, POLICY_ID)
-        .await?;
-    let stored = current.as_ref().map(|c| c.version);
-    if let Some(v) = policy.version.filter(|v| Some(*v) != stored) {
-        return Err(RetentionError::Conflict(format!(
-            "the policy is at version {}, not {v}: read it again and reapply your change",
-            stored.map_or("none".to_owned(), |s| s.to_string())
-        )));
-    }
-    policy.version = None;
-    let body = serde_json::to_string(&policy).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let version = stored.map_or(1, |v| v + 1);
-    let item = AutomationItem {
-        tenant: scope.tenant().clone(),
-        kind: ItemKind::Retention,
-        id: POLICY_ID.to_owned(),
-        version,
-        updated_at: now_ms(),
-        updated_by: principal.actor_id(),
-        body: body.clone(),
+    let asked = policy.version.take();
+    let actor = DocumentActor {
+        principal,
+        scope,
+        action: "retention.policy.replace",
     };
-    let mut audit = principal.audit(
-        "retention.policy.replace",
-        Some("retention:policy".into()),
-        "ok",
-    );
-    audit.before = current.map(|c| c.body);
-    audit.after = Some(body);
-    scope
-        .put_automation_item(item, audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(m) => RetentionError::Conflict(m),
-            e => e.into(),
-        })?;
+    let version = super::documents::replace_single(
+        &actor,
+        ItemKind::Retention,
+        ("retention", POLICY_ID),
+        asked,
+        &policy,
+    )
+    .await?;
     policy.version = Some(version);
     Ok(policy)
 }

@@ -518,6 +518,43 @@ pub async fn customer_writes(api: &Api, sim: &str, from: &str, text: &str) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// A customer sends `bytes` as an image, `age_secs` ago: the simulator holds the file, then its
+/// webhook says so. The file's media id.
+pub async fn customer_sends_image(
+    api: &Api,
+    sim: &str,
+    from: &str,
+    bytes: Vec<u8>,
+    age_secs: u64,
+) -> String {
+    let held: Value = api
+        .client
+        .post(format!("{sim}/_sim/media"))
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = held["id"].as_str().unwrap().to_owned();
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/inbound"))
+        .json(
+            &json!({"from": from, "name": "Olga", "age_secs": age_secs, "message": {
+                "type": "image",
+                "image": {"id": id, "mime_type": "image/png", "sha256": held["sha256"]},
+            }}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    id
+}
+
 /// A GET of the simulator's control API (`/_sim/sent`, `/_sim/stats`), as JSON.
 pub async fn sim_get<T: serde::de::DeserializeOwned>(
     client: &reqwest::Client,

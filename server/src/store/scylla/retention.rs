@@ -12,7 +12,7 @@ use scylla::statement::prepared::PreparedStatement;
 use switchboard_shared::{ConversationId, TenantId};
 
 use super::{rows_of, unavailable, Preparer, ScyllaStore};
-use crate::domain::retention::{is_skeleton, media_id, skeleton};
+use crate::domain::retention::{skeleton, Fate};
 use crate::domain::{day_bucket, PurgeCounts, PurgeCut, UnixMillis};
 use crate::store::{RetentionStore, StoreResult};
 
@@ -200,25 +200,22 @@ impl RetentionStore for ScyllaStore {
         let mut buckets: Vec<(i64,)> = self.all_pages(&st.buckets, (t, c)).await?;
         buckets.retain(|(b,)| *b <= day_bucket(horizon));
         buckets.sort();
-        let before = |limit: Option<UnixMillis>, at: UnixMillis| limit.is_some_and(|l| at < l);
         for (bucket,) in buckets {
             let mut rows: Vec<DueRow> = self.all_pages(&st.due, (t, c, bucket, horizon)).await?;
             rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
             let mut removed_here = false;
             for (at_ms, key, wamid, kind, body, raw) in rows {
-                let whole = before(cut.rows_before, at_ms);
-                let text = before(cut.text_before, at_ms) && (body.is_some() || !is_skeleton(&raw));
-                let file = before(cut.media_before, at_ms)
-                    .then(|| media_id(&kind, &raw))
-                    .flatten();
-                if !whole && !text && file.is_none() {
-                    continue;
-                }
-                if cut.is_held(at_ms) {
-                    counts.held += 1;
-                    continue;
-                }
-                counts.media.extend(file);
+                let (whole, strip) = match cut.fate(at_ms, &kind, body.is_some(), &raw) {
+                    Fate::Keep => continue,
+                    Fate::Held => {
+                        counts.held += 1;
+                        continue;
+                    }
+                    Fate::Purge { whole, strip, file } => {
+                        counts.media.extend(file);
+                        (whole, strip)
+                    }
+                };
                 if whole {
                     if apply {
                         if let Some(words) = &body {
@@ -231,7 +228,7 @@ impl RetentionStore for ScyllaStore {
                         removed_here = true;
                     }
                     counts.removed.push(key);
-                } else if text {
+                } else if strip {
                     if apply {
                         if let Some(words) = &body {
                             self.unindex_text(t, &key, at_ms, words).await?;

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_shared::{ConversationId, TenantId};
 
 use super::{unavailable, SqliteStore};
-use crate::domain::retention::{is_skeleton, media_id, skeleton};
+use crate::domain::retention::{skeleton, Fate};
 use crate::domain::{day_bucket, PurgeCounts, PurgeCut, UnixMillis};
 use crate::store::{RetentionStore, StoreResult};
 
@@ -87,21 +87,18 @@ fn purge(
             .collect()
         })
         .map_err(unavailable)?;
-    let before = |limit: Option<UnixMillis>, at: UnixMillis| limit.is_some_and(|l| at < l);
     for m in rows {
-        let whole = before(cut.rows_before, m.at_ms);
-        let text = before(cut.text_before, m.at_ms) && (m.has_text || !is_skeleton(&m.raw));
-        let file = before(cut.media_before, m.at_ms)
-            .then(|| media_id(&m.kind, &m.raw))
-            .flatten();
-        if !whole && !text && file.is_none() {
-            continue;
-        }
-        if cut.is_held(m.at_ms) {
-            counts.held += 1;
-            continue;
-        }
-        counts.media.extend(file);
+        let (whole, strip) = match cut.fate(m.at_ms, &m.kind, m.has_text, &m.raw) {
+            Fate::Keep => continue,
+            Fate::Held => {
+                counts.held += 1;
+                continue;
+            }
+            Fate::Purge { whole, strip, file } => {
+                counts.media.extend(file);
+                (whole, strip)
+            }
+        };
         if whole {
             if apply {
                 conn.prepare_cached(
@@ -123,7 +120,7 @@ fn purge(
                 unindex(conn, t, c, &m.key)?;
             }
             counts.removed.push(m.key);
-        } else if text {
+        } else if strip {
             if apply {
                 conn.prepare_cached(
                     "UPDATE messages_by_conversation SET body = NULL, raw = ?6 WHERE tenant = ?1
