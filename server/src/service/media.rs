@@ -117,42 +117,57 @@ impl MediaKeeper {
         let keeper = Arc::clone(self);
         let mut rx = events.subscribe("media");
         tokio::spawn(async move {
+            // A pass at start; then only when a file may have been queued (a message with one,
+            // a wake-up) or a retry may have come due (the tick): most events carry no file, and
+            // a pass reads every number's queue.
+            let mut due = true;
+            let mut tick = tokio::time::interval(IDLE);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
-                keeper.pass(now_ms()).await;
+                if std::mem::take(&mut due) {
+                    keeper.pass(now_ms()).await;
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = keeper.wake.notified() => {}
-                    _ = tokio::time::sleep(IDLE) => {}
+                    _ = keeper.wake.notified() => due = true,
+                    _ = tick.tick() => due = true,
                     event = rx.recv() => match event {
-                        Ok(event) => keeper.note(event).await,
+                        Ok(event) => due |= keeper.note(event).await,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                        // Missed events are safe: the queue is in the store, and the next
-                        // pass (at most IDLE away) finds what they would have woken.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        // Missed events are safe: the queue is in the store.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => due = true,
                     },
                 }
                 // Take what else is queued before the next pass: one pass serves a burst.
                 while !rx.is_empty() {
                     match rx.recv().await {
-                        Ok(event) => keeper.note(event).await,
-                        Err(_) => break,
+                        Ok(event) => due |= keeper.note(event).await,
+                        Err(_) => {
+                            due = true;
+                            break;
+                        }
                     }
                 }
             }
         })
     }
 
-    /// What an event means for the queue. A file an integrator sent by a media id it uploaded
-    /// itself has no record yet: it is queued here, from the stored message.
-    async fn note(&self, event: DomainEvent) {
-        let DomainEvent::MessageSent { message, .. } = event else {
-            return;
+    /// What an event means for the queue: whether a file may have been queued. A file an
+    /// integrator sent by a media id it uploaded itself has no record yet: it is queued here,
+    /// from the stored message.
+    async fn note(&self, event: DomainEvent) -> bool {
+        let message = match event {
+            DomainEvent::MessageReceived { message, .. } => {
+                return crate::domain::retention::MEDIA_KINDS.contains(&message.kind.as_str())
+            }
+            DomainEvent::MessageSent { message, .. } => message,
+            _ => return false,
         };
         let Some(media) = crate::connector::parts::message_parts(&message.raw).media else {
-            return;
+            return false;
         };
         match self.store.get_media(&message.tenant, &media.id).await {
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => false,
             Ok(None) => {
                 let mut record = MediaRecord::pending(
                     message.tenant.clone(),
@@ -166,8 +181,12 @@ impl MediaKeeper {
                 if let Err(e) = self.store.put_media(&record).await {
                     tracing::warn!(error = %e, "could not queue a sent file for copying");
                 }
+                true
             }
-            Err(e) => tracing::warn!(error = %e, "could not read a sent file's record"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a sent file's record");
+                false
+            }
         }
     }
 
