@@ -190,6 +190,23 @@ impl Statements {
 }
 
 impl ScyllaStore {
+    /// Takes a file out of its number's queue.
+    async fn dequeue_media(&self, entry: &PendingRow) -> StoreResult<()> {
+        self.session
+            .execute_unpaged(
+                &self.media.dequeue,
+                (
+                    entry.number.as_str(),
+                    entry.created_at,
+                    entry.tenant.as_str(),
+                    entry.media_id.as_str(),
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// A file queued with its message unless it has a record already (a redelivery keeps a
     /// stored file stored). A stop between the claim and the queue entry is repaired by the
     /// redelivery: a pending record always gets its entry again.
@@ -233,18 +250,7 @@ impl MediaStore for ScyllaStore {
                 .await
                 .map_err(unavailable)?;
         } else {
-            self.session
-                .execute_unpaged(
-                    &self.media.dequeue,
-                    (
-                        entry.number.as_str(),
-                        entry.created_at,
-                        entry.tenant.as_str(),
-                        entry.media_id.as_str(),
-                    ),
-                )
-                .await
-                .map_err(unavailable)?;
+            self.dequeue_media(&entry).await?;
         }
         if let Some(digest) = &media.digest {
             let names = (
@@ -299,18 +305,7 @@ impl MediaStore for ScyllaStore {
                 Some(m) if m.state == MediaState::Pending => due.push(m),
                 // An entry left by a stop between a record's write and its dequeue.
                 _ => {
-                    self.session
-                        .execute_unpaged(
-                            &self.media.dequeue,
-                            (
-                                entry.number.as_str(),
-                                entry.created_at,
-                                entry.tenant.as_str(),
-                                entry.media_id.as_str(),
-                            ),
-                        )
-                        .await
-                        .map_err(unavailable)?;
+                    self.dequeue_media(&entry).await?;
                 }
             }
         }

@@ -24,8 +24,6 @@ pub(super) struct Statements {
     due: PreparedStatement,
     delete_message: PreparedStatement,
     strip: PreparedStatement,
-    delete_key: PreparedStatement,
-    delete_statuses: PreparedStatement,
     any_in_bucket: PreparedStatement,
     delete_bucket: PreparedStatement,
     audit_days: PreparedStatement,
@@ -72,20 +70,6 @@ impl Statements {
                         "UPDATE {ks}.messages_by_conversation SET body = null, raw = ?
                          WHERE {message} AND at_ms = ? AND message_key = ?"
                     ),
-                    true,
-                )
-                .await?,
-            delete_key: p
-                .prepare(
-                    format!(
-                        "DELETE FROM {ks}.messages_by_key WHERE tenant = ? AND message_key = ?"
-                    ),
-                    true,
-                )
-                .await?,
-            delete_statuses: p
-                .prepare(
-                    format!("DELETE FROM {ks}.statuses_by_message WHERE tenant = ? AND wamid = ?"),
                     true,
                 )
                 .await?,
@@ -168,18 +152,6 @@ impl ScyllaStore {
             }
         }
     }
-
-    async fn run(
-        &self,
-        statement: &PreparedStatement,
-        values: impl scylla::serialize::row::SerializeRow,
-    ) -> StoreResult<()> {
-        self.session
-            .execute_unpaged(statement, values)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -221,9 +193,11 @@ impl RetentionStore for ScyllaStore {
                         if let Some(words) = &body {
                             self.unindex_text(t, &key, at_ms, words).await?;
                         }
-                        self.run(&st.delete_key, (t, key.as_str())).await?;
-                        self.run(&st.delete_statuses, (t, wamid.as_str())).await?;
-                        self.run(&st.delete_message, (t, c, bucket, at_ms, key.as_str()))
+                        self.exec(&self.contacts.delete_key, (t, key.as_str()))
+                            .await?;
+                        self.exec(&self.contacts.delete_statuses, (t, wamid.as_str()))
+                            .await?;
+                        self.exec(&st.delete_message, (t, c, bucket, at_ms, key.as_str()))
                             .await?;
                         removed_here = true;
                     }
@@ -233,7 +207,7 @@ impl RetentionStore for ScyllaStore {
                         if let Some(words) = &body {
                             self.unindex_text(t, &key, at_ms, words).await?;
                         }
-                        self.run(
+                        self.exec(
                             &st.strip,
                             (skeleton(&kind, &raw), t, c, bucket, at_ms, key.as_str()),
                         )
@@ -250,7 +224,7 @@ impl RetentionStore for ScyllaStore {
                         .map_err(unavailable)?,
                 )?;
                 if left.is_empty() {
-                    self.run(&st.delete_bucket, (t, c, bucket)).await?;
+                    self.exec(&st.delete_bucket, (t, c, bucket)).await?;
                 }
             }
         }
@@ -273,8 +247,8 @@ impl RetentionStore for ScyllaStore {
             let ids: Vec<(String,)> = self.all_pages(&st.audit_count, (t, day)).await?;
             lines += ids.len() as u64;
             if apply {
-                self.run(&st.delete_audit_day, (t, day)).await?;
-                self.run(&st.delete_audit_bucket, (t, day)).await?;
+                self.exec(&st.delete_audit_day, (t, day)).await?;
+                self.exec(&st.delete_audit_bucket, (t, day)).await?;
             }
         }
         Ok(lines)

@@ -160,8 +160,9 @@ pub(super) struct Statements {
     // Erasure: a conversation's every row.
     buckets_of: PreparedStatement,
     messages_in_bucket: PreparedStatement,
-    delete_key: PreparedStatement,
-    delete_statuses: PreparedStatement,
+    // Also retention's: a message's key row and its statuses go the same way there.
+    pub(super) delete_key: PreparedStatement,
+    pub(super) delete_statuses: PreparedStatement,
     delete_bucket: PreparedStatement,
     delete_buckets: PreparedStatement,
     delete_thread: PreparedStatement,
