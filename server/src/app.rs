@@ -159,6 +159,8 @@ pub struct Running {
     pub id_keys: crate::store::IdKeys,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
+    /// The inbox task, which writes what it holds when told to stop.
+    inbox: tokio::task::JoinHandle<()>,
     ready: Arc<AtomicBool>,
 }
 
@@ -173,6 +175,14 @@ impl Running {
             .is_err()
         {
             tracing::warn!("in-flight requests did not finish within 30 s");
+        }
+        // The inbox's last write (conversations' states, agents' working time) is done before
+        // the caller may open the store again.
+        if tokio::time::timeout(Duration::from_secs(30), self.inbox)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the inbox did not finish its last write within 30 s");
         }
         if let Some(sim) = self.simulator {
             sim.stop().await;
@@ -405,7 +415,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         config.outbox.clone(),
         shutdown.clone(),
     );
-    let inbox = Inbox::spawn(
+    let (inbox, inbox_task) = Inbox::spawn(
         Arc::clone(&hub) as Arc<dyn Broker>,
         agents,
         &events,
@@ -593,6 +603,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         id_keys: store.id_keys().clone(),
         shutdown,
         server,
+        inbox: inbox_task,
         ready,
     })
 }

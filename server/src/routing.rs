@@ -658,6 +658,11 @@ impl Engine {
             .collect()
     }
 
+    /// How many conversations `user` holds.
+    pub fn load_of(&self, user: &UserId) -> usize {
+        self.agents.get(user).map_or(0, |s| s.active.len())
+    }
+
     /// Every agent routing knows, with their active conversations and capacity.
     pub fn loads(&self) -> Vec<(UserId, usize, u32)> {
         self.agents

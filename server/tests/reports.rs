@@ -507,3 +507,169 @@ async fn a_resolution_sends_the_survey_and_answers_make_csat_without_reopening()
     .await;
     running.shutdown().await;
 }
+
+/// How many conversations the board says `user` holds.
+async fn held_by(api: &Api, owner: &Auth, user: &str) -> u64 {
+    let board = api.get("board", owner).await;
+    assert_eq!(board.status, StatusCode::OK, "{:?}", board.body);
+    board.body["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["user"] == user)
+        .map_or(0, |a| a["active"].as_u64().unwrap())
+}
+
+/// Starts the server again on the same data directory.
+async fn restart(dir: &tempfile::TempDir, client: reqwest::Client) -> (app::Running, Api) {
+    let config = Config::load(Some(&dir.path().join("switchboard.toml")), []).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = app::start_on(config, listener).await.unwrap();
+    let api = Api {
+        base: format!("http://{}", running.addr),
+        client,
+    };
+    (running, api)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_online_time_and_concurrency_are_reported_and_continue_after_restarts() {
+    use switchboard_server::domain::now_ms;
+    let (running, api, owner, dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let made = api
+        .send(
+            Method::POST,
+            "users",
+            &owner,
+            json!({"email": "smith@demo.example", "name": "Agent Smith", "role": "agent",
+                   "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let agent_id = made.body["id"].as_str().unwrap().to_owned();
+    let agent = api.token("smith@demo.example").await;
+
+    // The agent opens the app; two customers write and both are theirs (nobody else is online).
+    let before = now_ms();
+    let mut socket = ws::connect(&api, Some(&agent)).await;
+    assert_eq!(ws::next(&mut socket).await["type"], "ready");
+    customer_writes(&api, &sim, "4915100000011", "Hallo").await;
+    customer_writes(&api, &sim, "4915100000012", "Guten Tag").await;
+    eventually("the agent holds both", Duration::from_secs(10), || async {
+        (held_by(&api, &owner, &agent_id).await == 2).then_some(())
+    })
+    .await;
+    // They answer one and resolve it.
+    let first = conversation_of(&api, &owner, "4915100000011").await;
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{first}/messages"),
+            &agent,
+            json!({"text": "Guten Tag!"}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+    let a = api
+        .send(
+            Method::POST,
+            &format!("conversations/{first}/resolve"),
+            &agent,
+            json!({}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+    // A stop stores the day's figures so far (the server credits time every second and
+    // writes it every 30 s and at shutdown).
+    running.shutdown().await;
+    let after = now_ms();
+    drop(socket);
+
+    let (running, api) = restart(&dir, api.client).await;
+    let report = api.get("reports/agents", &owner).await;
+    assert_eq!(report.status, StatusCode::OK, "{:?}", report.body);
+    assert_eq!(report.body["group_by"], "agent");
+    let row = self::row(&report.body, &agent_id).clone();
+    assert_eq!(row["label"], "Agent Smith");
+    let online = row["online_ms"].as_i64().unwrap();
+    assert!(
+        online > 0 && online <= after - before,
+        "online {online} ms within the {} ms the socket was open: {row}",
+        after - before
+    );
+    assert_eq!(row["available_ms"], online, "never idle, always available");
+    assert_eq!((&row["idle_ms"], &row["break_ms"]), (&json!(0), &json!(0)));
+    assert_eq!(row["concurrency_peak"], 2, "{row}");
+    let mean = row["concurrency_mean"].as_f64().unwrap();
+    assert!((0.0..=2.0).contains(&mean), "{row}");
+    assert_eq!(
+        (
+            &row["conversations"],
+            &row["resolved"],
+            &row["first_responses"]
+        ),
+        (&json!(2), &json!(1), &json!(1)),
+        "{row}"
+    );
+    assert_eq!((&row["agents"], &row["days"]), (&json!(1), &json!(1)));
+
+    // By day: today's one row holds the same time; by team: the agent belongs to none.
+    let by_day = api.get("reports/agents?group_by=day", &owner).await;
+    assert_eq!(by_day.status, StatusCode::OK, "{:?}", by_day.body);
+    assert_eq!(
+        by_day.body["total"]["online_ms"],
+        report.body["total"]["online_ms"]
+    );
+    let by_team = api.get("reports/agents?group_by=team", &owner).await;
+    assert!(by_team.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["key"].is_null() && g["agents"].as_u64() >= Some(1)));
+    let bad = api.get("reports/agents?group_by=country", &owner).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["error"]["field"], "group_by", "{:?}", bad.body);
+
+    // CSV: the header, a line per agent and the total.
+    let Auth::Bearer(token) = &owner else {
+        unreachable!("signed in with a token")
+    };
+    let csv = api
+        .client
+        .get(format!("{}/api/v1/reports/agents?format=csv", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with(
+        "key,label,online_ms,idle_ms,available_ms,break_ms,concurrency_mean,concurrency_peak,"
+    ));
+    assert!(csv
+        .lines()
+        .any(|l| l.starts_with(&format!("{agent_id},Agent Smith,{online},"))));
+
+    // The day goes on from what was stored: back online, a third customer is theirs, and after
+    // another restart the day holds more time than before.
+    let mut socket = ws::connect(&api, Some(&agent)).await;
+    assert_eq!(ws::next(&mut socket).await["type"], "ready");
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    customer_writes(&api, &sim, "4915100000013", "Moin").await;
+    eventually(
+        "the agent holds two again",
+        Duration::from_secs(10),
+        || async { (held_by(&api, &owner, &agent_id).await == 2).then_some(()) },
+    )
+    .await;
+    running.shutdown().await;
+    drop(socket);
+    let (running, api) = restart(&dir, api.client).await;
+    let again = api.get("reports/agents", &owner).await;
+    let row = self::row(&again.body, &agent_id);
+    assert!(row["online_ms"].as_i64().unwrap() > online, "{row}");
+    assert_eq!(row["conversations"], 3, "{row}");
+    running.shutdown().await;
+}

@@ -533,6 +533,8 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "media",
             // Nor retention's audit permits (migration 17; its trigger is replaced again).
             "audit_purge_permits",
+            // Nor agents' working time (migration 18).
+            "agent_days",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }

@@ -144,6 +144,50 @@ pub struct DurationRow {
     pub pending: u64,
 }
 
+/// One row of the agents' report (`GET reports/agents`): working time from presence, how many
+/// conversations they held at once, and the episodes they handled. Durations in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AgentActivityRow {
+    /// The agent's id, or the day (`YYYY-MM-DD`).
+    pub key: Option<String>,
+    pub label: Option<String>,
+    /// Connected to the app (a socket open), active or idle.
+    pub online_ms: i64,
+    /// The part of `online_ms` spent idle past the away timeout.
+    pub idle_ms: i64,
+    /// Active with the status "available": the time routing could offer conversations.
+    pub available_ms: i64,
+    /// Connected with the status "break".
+    pub break_ms: i64,
+    /// The mean number of conversations held at once while online (none when never online).
+    pub concurrency_mean: Option<f64>,
+    /// The most conversations held at once.
+    pub concurrency_peak: u32,
+    /// Distinct agents with online time in the group.
+    pub agents: u32,
+    /// Distinct days with online time in the group.
+    pub days: u32,
+    /// Episodes opened in the range that the agent has or had last.
+    pub conversations: u64,
+    pub resolved: u64,
+    /// Episodes the agent answered first.
+    pub first_responses: u64,
+}
+
+/// The agents' report over the days from `from` to `to` (UTC, `to` excluded), grouped by
+/// agent or day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AgentActivityReport {
+    pub group_by: ReportGroup,
+    pub from: String,
+    pub to: String,
+    /// By agent: the most online first; by day: in order.
+    pub groups: Vec<AgentActivityRow>,
+    pub total: AgentActivityRow,
+}
+
 /// The satisfaction survey sent after a conversation is resolved (`PUT /api/v1/surveys/csat`):
 /// a WhatsApp list of five scores, one reminder, a response window, an optional comment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -95,6 +95,20 @@ pub async fn get(ctx: Ctx) -> ApiResult {
     json(StatusCode::OK, &dto(&ctx, c, t))
 }
 
+/// The conversation as an action left it. The caller could see it to act on it, and hears the
+/// outcome even when the action took it out of their sight (an agent who resolves or transfers
+/// a conversation no longer sees it: a 404 would say the action failed).
+async fn outcome(ctx: Ctx) -> ApiResult {
+    let id = id(&ctx);
+    let conversation = ctx
+        .scope
+        .conversation(&id)
+        .await?
+        .ok_or(crate::domain::CommandError::NotFound("conversation"))?;
+    let thread = ctx.scope.thread(&id).await?;
+    json(StatusCode::OK, &dto(&ctx, conversation, thread))
+}
+
 /// `GET conversations/{id}/customer`: the customer, and their conversations with each of the
 /// workspace's numbers that the caller may see (this one included), most recent first. A
 /// conversation's id follows from the number and the customer, so this reads one conversation
@@ -645,13 +659,13 @@ pub async fn get_send(ctx: Ctx) -> ApiResult {
 pub async fn assign(ctx: Ctx) -> ApiResult {
     let body: AssignTo = ctx.req.json()?;
     commands::assign(&acting(&ctx), &id(&ctx), &body.agent).await?;
-    get(ctx).await
+    outcome(ctx).await
 }
 
 /// `POST conversations/{id}/resolve`.
 pub async fn resolve(ctx: Ctx) -> ApiResult {
     commands::resolve(&acting(&ctx), &id(&ctx)).await?;
-    get(ctx).await
+    outcome(ctx).await
 }
 
 /// `POST conversations/{id}/reopen`.

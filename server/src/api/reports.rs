@@ -229,6 +229,62 @@ pub async fn csat_report(ctx: Ctx) -> ApiResult {
     super::csv_attachment(&name, &header, rows)
 }
 
+/// `GET reports/agents?group_by=agent|team|day&from=&to=&format=json|csv`: agents' working
+/// time, concurrency and the episodes they handled.
+pub async fn agents(ctx: Ctx) -> ApiResult {
+    let (group_by, days, as_csv) = query(&ctx)?;
+    let group_by = match ctx.req.query("group_by") {
+        None => reports::agents::GROUPS[0],
+        Some(_) if reports::agents::GROUPS.contains(&group_by) => group_by,
+        Some(text) => {
+            return Err(bad(
+                "group_by",
+                format!("the agents' report is grouped by agent, team or day, not `{text}`"),
+            ))
+        }
+    };
+    let report = reports::agents::report(&ctx.scope, group_by, days).await?;
+    if !as_csv {
+        return json(StatusCode::OK, &report);
+    }
+    let header = [
+        "key",
+        "label",
+        "online_ms",
+        "idle_ms",
+        "available_ms",
+        "break_ms",
+        "concurrency_mean",
+        "concurrency_peak",
+        "agents",
+        "days",
+        "conversations",
+        "resolved",
+        "first_responses",
+    ];
+    let rows = with_total(&report.groups, &report.total, |r| r.label.as_ref()).map(|(r, label)| {
+        vec![
+            r.key.clone().unwrap_or_default(),
+            label,
+            r.online_ms.to_string(),
+            r.idle_ms.to_string(),
+            r.available_ms.to_string(),
+            r.break_ms.to_string(),
+            r.concurrency_mean
+                .map(|v| format!("{v:.3}"))
+                .unwrap_or_default(),
+            r.concurrency_peak.to_string(),
+            r.agents.to_string(),
+            r.days.to_string(),
+            r.conversations.to_string(),
+            r.resolved.to_string(),
+            r.first_responses.to_string(),
+        ]
+    });
+    let name = file_name("agents", group_by, &report.from, &report.to);
+    super::csv_attachment(&name, &header, rows)
+}
+
 impl From<SurveyError> for Failure {
     fn from(e: SurveyError) -> Self {
         match e {

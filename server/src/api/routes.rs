@@ -831,6 +831,13 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "reports/agents",
+                P::ReportsView,
+                "report.agents",
+                h!(reports::agents),
+            ),
+            Route::needs(
+                M::GET,
                 "reports/overview",
                 P::ReportsView,
                 "report.overview",

@@ -4,6 +4,7 @@
 //! Owns: plain data and pure functions every other layer speaks. Must not: know HTTP, SQL/CQL,
 //! sockets or the Cloud API's wire format; depend on any other module of this crate.
 
+pub mod activity;
 pub mod attribute;
 pub mod automation;
 pub mod campaign;
@@ -22,6 +23,7 @@ pub mod outbox;
 pub mod retention;
 pub mod segment;
 
+pub use activity::{Activity, AgentDayRecord};
 pub use attribute::*;
 pub use automation::*;
 pub use campaign::*;

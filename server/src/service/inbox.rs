@@ -32,8 +32,8 @@ use crate::connector::wire::Content;
 use crate::domain::now_ms;
 use crate::domain::DomainEvent;
 use crate::domain::{
-    AuditRecord, EpisodeFigures, EpisodeRecord, InboundMessage, NoteRecord, OutboundRecord,
-    ProfileRecord, TeamRecord, ThreadRecord, ThreadState,
+    Activity, AuditRecord, EpisodeFigures, EpisodeRecord, InboundMessage, NoteRecord,
+    OutboundRecord, ProfileRecord, TeamRecord, ThreadRecord, ThreadState,
 };
 use crate::routing::{AgentView, Change, Engine, Reason, Ticket};
 use crate::staging::{Keyed, Staging};
@@ -244,7 +244,8 @@ impl Inbox {
     }
 
     /// Starts the inbox task: restores open conversations from the store, then handles events,
-    /// commands, agents' changes and the clock until `shutdown`.
+    /// commands, agents' changes and the clock until `shutdown`, when it writes what it holds
+    /// and ends (the returned task: a stop waits for it before the store closes).
     pub async fn spawn(
         broker: Arc<dyn Broker>,
         agents: mpsc::UnboundedReceiver<AgentChange>,
@@ -253,7 +254,7 @@ impl Inbox {
         config: RoutingConfig,
         outbox: Outbox,
         shutdown: CancellationToken,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let shared_config = Arc::new(config.clone());
         let mut worker = Worker {
             outbox,
@@ -266,12 +267,13 @@ impl Inbox {
             replayed: false,
             surveys: HashMap::new(),
             reminders: survey::Reminders::new(),
+            activity_stored_at: now_ms(),
         };
         worker.restore().await?;
         let mut rx = events.subscribe("inbox");
         let mut agents = agents;
         let (tx, mut commands) = mpsc::channel(1024);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut cursor_at = 0;
             loop {
@@ -279,6 +281,7 @@ impl Inbox {
                     biased;
                     _ = shutdown.cancelled() => {
                         worker.flush().await;
+                        worker.account_activity(now_ms(), true).await;
                         return;
                     }
                     event = rx.recv() => match event {
@@ -321,10 +324,13 @@ impl Inbox {
                 }
             }
         });
-        Ok(Self {
-            tx,
-            config: shared_config,
-        })
+        Ok((
+            Self {
+                tx,
+                config: shared_config,
+            },
+            task,
+        ))
     }
 }
 
@@ -338,6 +344,9 @@ pub const REPLAY_CURSOR: &str = "inbox";
 /// more).
 const CURSOR_EVERY: i64 = 10_000;
 
+/// How often agents' working time is stored (a stop loses at most this much of it).
+const ACTIVITY_EVERY: i64 = 30_000;
+
 /// How long a tenant's team list is reused.
 const TEAMS_TTL: Duration = Duration::from_secs(2);
 
@@ -348,6 +357,8 @@ struct TenantInbox {
     /// Shared, so each event borrows the list instead of copying it.
     teams: Option<(Instant, Arc<[TeamRecord]>)>,
     figures: Figures,
+    /// Agents' working time today, stored every [`ACTIVITY_EVERY`].
+    activity: Activity,
     /// The board as last published.
     board: Option<BoardStats>,
 }
@@ -376,6 +387,8 @@ struct Worker {
     surveys: survey::Settings,
     /// Survey reminders due.
     reminders: survey::Reminders,
+    /// When agents' working time was last stored.
+    activity_stored_at: i64,
 }
 
 /// A hub event waiting for the conversation states before it to be stored.
@@ -434,6 +447,7 @@ impl Worker {
                 open: HashMap::new(),
                 teams: None,
                 figures: Figures::default(),
+                activity: Activity::new(tenant.clone()),
                 board: None,
             })
     }
@@ -520,17 +534,53 @@ impl Worker {
     }
 
     async fn on_agent(&mut self, tenant: &TenantId, agent: &AgentState, routable: bool) {
+        let now = now_ms();
         let view = self.view(tenant, agent, routable);
-        let changes = self
-            .tenant(tenant)
-            .engine
-            .agent(&agent.user, view, now_ms());
+        let inbox = self.tenant(tenant);
+        inbox
+            .activity
+            .agent(&agent.user, agent.presence, agent.status, now);
+        let changes = inbox.engine.agent(&agent.user, view, now);
         self.apply(tenant, changes, None).await;
+    }
+
+    /// Credits agents' time up to `now` with the loads routing holds, and stores the figures
+    /// that changed when `store` (every [`ACTIVITY_EVERY`] and at shutdown). A failed write is
+    /// offered again with the next.
+    async fn account_activity(&mut self, now: i64, store: bool) {
+        let mut changed = Vec::new();
+        for inbox in self.tenants.values_mut() {
+            let loads = inbox
+                .engine
+                .loads()
+                .into_iter()
+                .map(|(user, active, _)| (user, u32::try_from(active).unwrap_or(u32::MAX)));
+            inbox.activity.tick(now, loads);
+            if store {
+                changed.extend(inbox.activity.take_changed(now));
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.put_agent_days(&changed).await {
+            tracing::warn!(%error, "could not store agents' working time; retrying");
+            for row in changed {
+                if let Some(inbox) = self.tenants.get_mut(&row.tenant) {
+                    inbox.activity.unwritten(vec![row]);
+                }
+            }
+        }
     }
 
     async fn on_tick(&mut self) {
         let now = now_ms();
         self.remind(now).await;
+        let store = now - self.activity_stored_at >= ACTIVITY_EVERY;
+        self.account_activity(now, store).await;
+        if store {
+            self.activity_stored_at = now;
+        }
         let grace = self.config.offline_grace_secs as i64 * 1000;
         let deadline = self.config.reply_deadline_secs as i64 * 1000;
         let tenants: Vec<TenantId> = self.tenants.keys().cloned().collect();
@@ -701,7 +751,17 @@ impl Worker {
                     Some(*position),
                 ),
             };
-            let Some(thread) = self.tenant(tenant).open.get_mut(&conversation) else {
+            // Agents' loads as routing now has them, for their working time.
+            let inbox = self.tenant(tenant);
+            let agent = match &change {
+                Change::Assigned { agent, .. } => Some(agent),
+                Change::Queued { .. } => None,
+            };
+            for user in [agent, previous.as_ref()].into_iter().flatten() {
+                let load = u32::try_from(inbox.engine.load_of(user)).unwrap_or(u32::MAX);
+                inbox.activity.load(user, load, now);
+            }
+            let Some(thread) = inbox.open.get_mut(&conversation) else {
                 continue;
             };
             match &change {
@@ -1101,6 +1161,10 @@ impl Worker {
         inbox.open.remove(conversation);
         inbox.figures.resolved(thread.updated_at);
         let freed = inbox.engine.resolve(conversation, thread.updated_at);
+        if let Some(user) = &previous {
+            let load = u32::try_from(inbox.engine.load_of(user)).unwrap_or(u32::MAX);
+            inbox.activity.load(user, load, thread.updated_at);
+        }
         self.announce(&thread, previous, ChangeReason::Resolved)
             .await;
         self.apply(tenant, freed, None).await;

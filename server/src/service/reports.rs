@@ -9,6 +9,8 @@
 //! Episodes are read page by page and folded into per-group duration lists as they come: memory
 //! grows with the number of episodes (8 bytes per measure), not with the rows read.
 
+pub mod agents;
+
 use std::collections::HashMap;
 use std::ops::Range;
 

@@ -749,6 +749,23 @@ pub trait RetentionStore: Send + Sync {
     async fn purge_journal(&self, before: UnixMillis) -> StoreResult<u64>;
 }
 
+/// Agents' working time by day ([`AgentDayRecord`]): running totals the inbox rewrites whole.
+///
+/// Scylla shape: a partition per (tenant, day), a row per agent; idempotent upserts.
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    /// Writes each agent-day whole (an upsert: writing one again is harmless).
+    async fn put_agent_days(&self, days: &[AgentDayRecord]) -> StoreResult<()>;
+    /// A page of the tenant's agent-days on `days` (days since the epoch), by day, then user.
+    async fn agent_days(
+        &self,
+        tenant: &TenantId,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AgentDayRecord>>;
+}
+
 /// Everything a running server needs from persistence.
 pub trait Store:
     DirectoryStore
@@ -764,6 +781,7 @@ pub trait Store:
     + CampaignStore
     + MediaStore
     + RetentionStore
+    + ActivityStore
 {
 }
 impl<T> Store for T where
@@ -780,6 +798,7 @@ impl<T> Store for T where
         + CampaignStore
         + MediaStore
         + RetentionStore
+        + ActivityStore
 {
 }
 

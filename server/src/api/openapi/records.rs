@@ -3,7 +3,8 @@
 
 use switchboard_shared::api::*;
 use switchboard_shared::reports::{
-    ConversationReport, CsatReport, DurationReport, ReportOverview, SurveySettings,
+    AgentActivityReport, ConversationReport, CsatReport, DurationReport, ReportOverview,
+    SurveySettings,
 };
 use switchboard_shared::retention::{Hold, NewHold, PurgeReport, RetentionPolicy, RetentionStatus};
 
@@ -35,6 +36,17 @@ const REPORT_QUERY: &[Query] = &[
         "wall (default), or business: durations count only while the number's schedule is open",
         Kind::OneOf(&["wall", "business"]),
     ),
+];
+
+const AGENTS_QUERY: &[Query] = &[
+    (
+        "group_by",
+        "agent (default), team (the teams each agent belongs to) or day",
+        Kind::OneOf(&["agent", "team", "day"]),
+    ),
+    REPORT_QUERY[1],
+    REPORT_QUERY[2],
+    REPORT_QUERY[3],
 ];
 
 /// The operation of one of these routes, if it is one.
@@ -112,6 +124,20 @@ pub(super) fn operation(method: &str, path: &str) -> Option<Operation> {
                 None,
                 200,
                 Some(schema::<DurationReport>),
+            )
+        },
+        ("GET", "reports/agents") => Operation {
+            also: &["text/csv"],
+            query: AGENTS_QUERY,
+            ..op(
+                "Agents' working time over the range from their presence (online, idle past \
+                 the away timeout, available, on a break; milliseconds), how many conversations \
+                 they held at once (time-weighted mean, peak) and the episodes opened in the \
+                 range they handled, answered first and resolved; `format=csv` for text/csv; \
+                 422 `bad_query` on `group_by` for a grouping this report has not",
+                None,
+                200,
+                Some(schema::<AgentActivityReport>),
             )
         },
         ("GET", "reports/overview") => Operation {

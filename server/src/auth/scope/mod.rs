@@ -17,9 +17,9 @@ use switchboard_shared::{ApiKeyId, ConversationId, RoleId, TeamId, TenantId, Use
 use crate::store::{Cursor, Page, Store, StoreResult};
 
 use crate::domain::{
-    ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, EpisodeRecord, MessageRecord,
-    NoteRecord, NumberRecord, ProfileRecord, RoleRecord, TeamRecord, TenantRecord, ThreadRecord,
-    UnixMillis, UserRecord,
+    AgentDayRecord, ApiKeyRecord, AuditQuery, AuditRecord, ConversationRecord, EpisodeRecord,
+    MessageRecord, NoteRecord, NumberRecord, ProfileRecord, RoleRecord, TeamRecord, TenantRecord,
+    ThreadRecord, UnixMillis, UserRecord,
 };
 
 #[derive(Clone)]
@@ -332,6 +332,21 @@ impl TenantScope {
             .episodes(&self.tenant, days, cursor, limit)
             .await?;
         page.items.retain(|e| e.tenant == self.tenant);
+        Ok(page)
+    }
+
+    /// A page of the tenant's agent-days (agents' working time) on `days`.
+    pub async fn agent_days(
+        &self,
+        days: std::ops::Range<i64>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<AgentDayRecord>> {
+        let mut page = self
+            .store
+            .agent_days(&self.tenant, days, cursor, limit)
+            .await?;
+        page.items.retain(|d| d.tenant == self.tenant);
         Ok(page)
     }
 

@@ -1,6 +1,6 @@
 //! What the inbox task reads back when the server starts: agents' routing profiles, every
 //! tenant's open conversations (into routing, first come first served), today's board figures
-//! and the survey reminders still due, from the stored episodes.
+//! the survey reminders still due, from the stored episodes, and agents' working time today.
 
 use super::*;
 
@@ -58,6 +58,24 @@ impl Worker {
                 }
             }
             self.tenant(&tenant.id).figures = Figures::restore(&episodes, now);
+            // Agents' working time continues from today's stored figures.
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .agent_days(
+                        &tenant.id,
+                        today..today + 1,
+                        cursor.as_ref(),
+                        crate::store::MAX_PAGE,
+                    )
+                    .await?;
+                self.tenant(&tenant.id).activity.restore(page.items);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
             self.restore_reminders(&episodes).await;
             // The queue is first come, first served.
             threads.sort_by_key(|t| (t.waiting_since.unwrap_or(t.opened_at), t.opened_at));

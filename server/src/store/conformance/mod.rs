@@ -6,8 +6,10 @@
 //! One file per aggregate: `messages` (the directory, messages, statuses, events), `identity`
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
-//! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept), `retention` (purges).
+//! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept), `retention` (purges),
+//! `activity` (agents' working time).
 
+mod activity;
 mod compliance;
 mod contacts;
 mod identity;
@@ -16,6 +18,7 @@ mod media;
 mod messages;
 mod retention;
 
+pub use activity::*;
 pub use compliance::*;
 pub use contacts::*;
 pub use identity::*;
@@ -70,6 +73,7 @@ macro_rules! store_conformance_tests {
             campaign_recipients_page_over_buckets_and_stay_apart,
             files_are_queued_with_their_message_and_kept_once,
             purges_remove_what_is_due_and_nothing_held,
+            agent_days_are_rewritten_whole_and_read_back_by_day,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

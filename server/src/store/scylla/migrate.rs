@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_search.cql"),
     migration!(16, "0016_reports.cql"),
     migration!(17, "0017_media.cql"),
+    migration!(18, "0018_activity.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

@@ -39,6 +39,7 @@ fn markers(columns: &str) -> String {
     vec!["?"; columns.split(',').count()].join(", ")
 }
 
+mod activity;
 mod automation;
 mod campaigns;
 mod catalogue;
@@ -94,6 +95,7 @@ pub struct ScyllaStore {
     search: search::Statements,
     media: media::Statements,
     retention: retention::Statements,
+    activity: activity::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -150,6 +152,7 @@ impl ScyllaStore {
         let search = search::Statements::prepare(&p).await?;
         let media = media::Statements::prepare(&p).await?;
         let retention = retention::Statements::prepare(&p).await?;
+        let activity = activity::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -169,6 +172,7 @@ impl ScyllaStore {
             search,
             media,
             retention,
+            activity,
         })
     }
 }
@@ -310,6 +314,7 @@ mod tests {
             ),
             ("media_by_id", super::media::MediaRow::COLUMNS),
             ("media_pending_by_number", super::media::PendingRow::COLUMNS),
+            ("agent_days", super::activity::AgentDayRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_reports.sql"),
     migration!(16, "0016_media.sql"),
     migration!(17, "0017_retention.sql"),
+    migration!(18, "0018_activity.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

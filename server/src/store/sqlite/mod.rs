@@ -10,6 +10,7 @@
 //! small pool of read-only connections on the blocking thread pool and never wait for the writer
 //! (WAL).
 
+mod activity;
 mod automation;
 mod campaigns;
 mod catalogue;
