@@ -285,6 +285,7 @@ texts! {
     OfflinePresence => "Offline", "Не в сети";
     Users => "Users", "Пользователи";
     Teams => "Teams", "Команды";
+    AllTeams => "All teams", "Все команды";
     Numbers => "Numbers", "Номера";
     ApiKeys => "API keys", "API-ключи";
     Audit => "Audit log", "Журнал аудита";

@@ -673,3 +673,50 @@ async fn agents_online_time_and_concurrency_are_reported_and_continue_after_rest
     assert_eq!(row["conversations"], 3, "{row}");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_has_each_teams_view_of_its_numbers() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let numbers = api.get("numbers", &owner).await;
+    let numbers: Vec<String> = numbers.body["items"]
+        .as_array()
+        .or(numbers.body.as_array())
+        .expect("a list of numbers")
+        .iter()
+        .map(|n| n["phone_number_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut teams = Vec::new();
+    for body in [
+        json!({"name": "Sales", "numbers": [numbers[0]]}),
+        json!({"name": "Later", "numbers": []}),
+    ] {
+        let team = api.send(Method::POST, "teams", &owner, body).await;
+        assert_eq!(team.status, StatusCode::CREATED, "{:?}", team.body);
+        teams.push(team.body["id"].as_str().unwrap().to_owned());
+    }
+    // Nobody is online: the customer waits, on the Sales team's number.
+    customer_writes(&api, &sim, "4915100000021", "Hallo").await;
+    let board = eventually("the customer queued", Duration::from_secs(10), || async {
+        let b = api.get("board", &owner).await;
+        assert_eq!(b.status, StatusCode::OK, "{:?}", b.body);
+        (b.body["queue_depth"] == 1 && b.body["teams"].as_array()?.len() == 2).then_some(b.body)
+    })
+    .await;
+    let view = |id: &str| {
+        board["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["team"] == id)
+            .unwrap_or_else(|| panic!("the team's view: {board}"))
+            .clone()
+    };
+    let (sales, later) = (view(&teams[0]), view(&teams[1]));
+    assert_eq!(sales["name"], "Sales");
+    assert_eq!(sales["board"]["queue_depth"], 1, "its number's customer: {sales}");
+    assert!(sales["board"]["oldest_queued_since"].is_i64());
+    assert_eq!(sales["board"]["teams"], json!([]));
+    assert_eq!(later["board"]["queue_depth"], 0, "no numbers, no queue: {later}");
+    running.shutdown().await;
+}

@@ -551,6 +551,22 @@ pub struct BoardStats {
     pub at_risk: Vec<AtRisk>,
     /// Every agent routing knows: what they hold against what they may hold.
     pub agents: Vec<AgentLoad>,
+    /// The same figures for each team, over the conversations of the team's numbers (a number
+    /// in two teams counts in both); the team's members are the agents it shows.
+    #[serde(default)]
+    pub teams: Vec<TeamBoard>,
+}
+
+/// One team's part of the board.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TeamBoard {
+    pub team: TeamId,
+    pub name: String,
+    pub members: Vec<UserId>,
+    /// The board's figures over the team's numbers: its queue, first responses, resolutions
+    /// and customers at risk, and the loads of its members (`teams` empty).
+    pub board: BoardStats,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

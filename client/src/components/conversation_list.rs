@@ -74,7 +74,7 @@ pub(crate) fn ConversationList() -> impl IntoView {
                         r[range].iter().cloned().enumerate().map(|(i, row)| (start + i, row)).collect()
                     });
                     view! {
-                        <div class="spacer" style=format!("height:{}px", total as f64 * ROW_HEIGHT)>
+                        <div class="spacer" style=format!("height:{}px", px(total as f64 * ROW_HEIGHT))>
                             {shown.into_iter().map(|(i, row)| view! { <ListRow row=row top=i as f64 * ROW_HEIGHT/> }).collect_view()}
                         </div>
                     }.into_any()
@@ -82,6 +82,12 @@ pub(crate) fn ConversationList() -> impl IntoView {
             </div>
         </aside>
     }
+}
+
+/// Whole pixels: rows sit on whole pixels anyway, and formatting an `f64` would bring the
+/// float-printing algorithms into the module (some 10 KB of WASM) for these two styles.
+fn px(v: f64) -> i64 {
+    v.round() as i64
 }
 
 #[component]
@@ -98,7 +104,7 @@ pub(crate) fn ListRow(row: std::sync::Arc<model::Row>, top: f64) -> impl IntoVie
     let state = c.state;
     view! {
         <button class="row" class:selected=selected class:unread={row.unread > 0}
-            style=format!("top:{top}px;height:{ROW_HEIGHT}px")
+            style=format!("top:{}px;height:{}px", px(top), px(ROW_HEIGHT))
             data-conversation=id.to_string()
             on:click=move |_| app.open_conversation(id.clone())>
             <span class="avatar">{initials(&display_name(&c))}</span>

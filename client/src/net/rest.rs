@@ -35,6 +35,31 @@ pub async fn call<T: DeserializeOwned>(
     body: Option<String>,
     csrf: Option<&str>,
 ) -> Result<T, Failure> {
+    // The request itself is not generic: one copy of it in the module, not one per answer type.
+    let (status, text) = fetch(method, path, body, csrf).await?;
+    parse(status, &text)
+}
+
+/// A successful answer's body read as `T` (an empty one as `null`).
+fn parse<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| unexpected(status, e))
+}
+
+fn unexpected(status: u16, e: serde_json::Error) -> Failure {
+    Failure {
+        status,
+        message: format!("unexpected answer from the server: {e}"),
+    }
+}
+
+/// Sends the request; the status and body of a successful answer, else the failure in words.
+async fn fetch(
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    csrf: Option<&str>,
+) -> Result<(u16, String), Failure> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
@@ -70,15 +95,7 @@ pub async fn call<T: DeserializeOwned>(
             message: crate::error_message(status, &text),
         });
     }
-    let text = if text.trim().is_empty() {
-        "null"
-    } else {
-        &text
-    };
-    serde_json::from_str(text).map_err(|e| Failure {
-        status,
-        message: format!("unexpected answer from the server: {e}"),
-    })
+    Ok((status, text))
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
@@ -106,6 +123,16 @@ pub async fn upload<T: DeserializeOwned>(
     csrf: Option<&str>,
     progress: impl Fn(f64) + 'static,
 ) -> Result<T, Failure> {
+    let (status, text) = send_file(path, file, csrf, Box::new(progress)).await?;
+    parse(status, &text)
+}
+
+async fn send_file(
+    path: &str,
+    file: &web_sys::File,
+    csrf: Option<&str>,
+    progress: Box<dyn Fn(f64)>,
+) -> Result<(u16, String), Failure> {
     use wasm_bindgen::closure::Closure;
     let xhr = web_sys::XmlHttpRequest::new().map_err(js_failure)?;
     xhr.open("POST", path).map_err(js_failure)?;
@@ -163,8 +190,5 @@ pub async fn upload<T: DeserializeOwned>(
             message: crate::error_message(status, &text),
         });
     }
-    serde_json::from_str(&text).map_err(|e| Failure {
-        status,
-        message: format!("unexpected answer from the server: {e}"),
-    })
+    Ok((status, text))
 }

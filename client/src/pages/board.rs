@@ -1,7 +1,7 @@
 //! The supervisor's live board.
 
 use leptos::prelude::*;
-use switchboard_shared::protocol::{AgentStatus, Presence};
+use switchboard_shared::protocol::{AgentStatus, BoardStats, Presence};
 
 use crate::app::App;
 use crate::components::*;
@@ -11,7 +11,28 @@ use crate::net;
 #[component]
 pub(crate) fn BoardView() -> impl IntoView {
     let app = expect_context::<App>();
-    let board = move || app.inbox.board.get().unwrap_or_default();
+    // The team whose part of the board is shown (none: the whole workspace).
+    let team = RwSignal::new(String::new());
+    let board = move || {
+        let b = app.inbox.board.get().unwrap_or_default();
+        let chosen = team.get();
+        match b.teams.iter().find(|t| t.team.as_str() == chosen) {
+            Some(t) => BoardStats {
+                teams: b.teams.clone(),
+                ..t.board.clone()
+            },
+            None => b,
+        }
+    };
+    let shown = move |u: &switchboard_shared::ids::UserId| {
+        let chosen = team.get();
+        chosen.is_empty()
+            || app.inbox.board.with(|b| {
+                b.iter()
+                    .flat_map(|b| &b.teams)
+                    .any(|t| t.team.as_str() == chosen && t.members.contains(u))
+            })
+    };
     let lang = move || app.session.lang.get();
     let ms = move |v: Option<i64>| {
         v.map(|v| i18n::duration(lang(), v))
@@ -25,6 +46,12 @@ pub(crate) fn BoardView() -> impl IntoView {
     };
     view! {
         <main class="board">
+            <Show when=move || app.inbox.board.with(|b| b.as_ref().is_some_and(|b| !b.teams.is_empty()))>
+                <select class="team" aria-label=move || app.t(T::Teams) on:change=move |e| team.set(event_target_value(&e))>
+                    <option value="">{app.text(T::AllTeams)}</option>
+                    {move || board().teams.into_iter().map(|t| view! { <option value=t.team.to_string()>{t.name}</option> }).collect_view()}
+                </select>
+            </Show>
             <section class="cards">
                 <div class="stat"><span class="label">{app.text(T::Queue)}</span>
                     <span class="value" data-figure="queue">{move || net::format_number(board().queue_depth as f64, lang().locale())}</span>
@@ -69,7 +96,7 @@ pub(crate) fn BoardView() -> impl IntoView {
                 <table class="agents">
                     <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Presence)}</th><th>{app.text(T::State)}</th><th>{app.text(T::Load)}</th></tr></thead>
                     <tbody>
-                        {move || app.inbox.agents.get().into_iter().map(|a| {
+                        {move || app.inbox.agents.get().into_iter().filter(|a| shown(&a.user)).map(|a| {
                             let load = board().agents.into_iter().find(|l| l.user == a.user);
                             let (active, capacity) = load.map(|l| (l.active, l.capacity)).unwrap_or((0, 0));
                             let pct = (active * 100).checked_div(capacity).unwrap_or(0).min(100);
@@ -78,7 +105,7 @@ pub(crate) fn BoardView() -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>{a.name.clone()}</td>
-                                    <td><span class=format!("dot {:?}", a.presence).to_lowercase()></span>{app.text(presence)}</td>
+                                    <td><span class=match a.presence { Presence::Online => "dot online", Presence::Away => "dot away", Presence::Offline => "dot offline" }></span>{app.text(presence)}</td>
                                     <td>{app.text(status)}</td>
                                     <td><div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div><span class="sub">{if capacity == 0 { "—".to_owned() } else { format!("{active}/{capacity}") }}</span></td>
                                 </tr>

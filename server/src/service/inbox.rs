@@ -587,7 +587,7 @@ impl Worker {
         for tenant in tenants {
             let changes = self.tenant(&tenant).engine.tick(now, grace, deadline);
             self.apply(&tenant, changes, None).await;
-            let board = self.board(&tenant, now);
+            let board = self.board(&tenant, now).await;
             let inbox = self.tenant(&tenant);
             if inbox.board.as_ref() != Some(&board) {
                 inbox.board = Some(board.clone());
@@ -597,10 +597,11 @@ impl Worker {
         }
     }
 
-    fn board(&mut self, tenant: &TenantId, now: i64) -> BoardStats {
+    async fn board(&mut self, tenant: &TenantId, now: i64) -> BoardStats {
         let sla_ms = self.config.sla_secs as i64 * 1000;
+        let teams = self.teams(tenant).await;
         let t = self.tenant(tenant);
-        t.figures.stats(now, sla_ms, &t.engine, t.open.values())
+        t.figures.stats(now, sla_ms, &t.engine, &t.open, &teams)
     }
 
     /// Stores a conversation's state now; what waited as bookkeeping for it is superseded. Only
@@ -1021,7 +1022,8 @@ impl Worker {
                 let _ = reply.send(result);
             }
             Command::Board { tenant, reply } => {
-                let _ = reply.send(self.board(&tenant, now_ms()));
+                let board = self.board(&tenant, now_ms()).await;
+                let _ = reply.send(board);
             }
             Command::Tag {
                 tenant,
@@ -1159,7 +1161,7 @@ impl Worker {
         }
         let inbox = self.tenant(tenant);
         inbox.open.remove(conversation);
-        inbox.figures.resolved(thread.updated_at);
+        inbox.figures.resolved(&thread.number, thread.updated_at);
         let freed = inbox.engine.resolve(conversation, thread.updated_at);
         if let Some(user) = &previous {
             let load = u32::try_from(inbox.engine.load_of(user)).unwrap_or(u32::MAX);

@@ -46,7 +46,8 @@ impl Worker {
             thread.episode.first_responder = author
                 .and_then(|a| a.strip_prefix("user:"))
                 .map(UserId::from);
-            inbox.figures.responded(at - thread.opened_at, now);
+            inbox.figures
+                .responded(&thread.number, at - thread.opened_at, now);
         }
         if thread.waiting_since.is_some() {
             thread.waiting_since = None;
@@ -94,7 +95,7 @@ impl Worker {
             let now = now_ms();
             self.tenant(&message.tenant)
                 .figures
-                .responded(message.at_ms - thread.opened_at, now);
+                .responded(&thread.number, message.at_ms - thread.opened_at, now);
         }
         self.staging.touch(thread);
     }
