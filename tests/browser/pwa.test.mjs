@@ -331,6 +331,19 @@ try {
     const load = await sup.textContent("table.agents tbody");
     check(/[1-9]\/\d+/.test(load), `the board shows the agent's load (${load.trim()})`);
     await sup.screenshot({ path: join(artifacts, `pwa-${lang}-board.png`) });
+    // Each team's view: a team without numbers or members shows an empty queue and no agents.
+    const teamName = ru ? "Ночная смена" : "Night shift";
+    const made = await adminApi("POST", "teams", { name: teamName });
+    check(made.status === 201, `a team is made (${made.status})`);
+    await sup.waitForSelector(`select.team option:has-text("${teamName}")`, { state: "attached", timeout: 15000 });
+    await sup.selectOption("select.team", { label: teamName });
+    await sup.waitForFunction(() => document.querySelectorAll("table.agents tbody tr").length === 0);
+    const queue = await sup.textContent("[data-figure=queue]");
+    check(queue.trim() === "0", `the team's view shows its own queue (${queue})`);
+    check(true, "the team's view shows only its members");
+    await sup.selectOption("select.team", { index: 0 });
+    await sup.waitForSelector(`table.agents td:has-text("${T.online}")`);
+    check(true, "all teams again: the agent is back");
     // The report page the board links to: the month's figures and charts, in the same language.
     const reportHref = await sup.getAttribute("a.reports", "href");
     check(reportHref.includes(`lang=${lang}`), `the board links the report page (${reportHref})`);
