@@ -22,6 +22,7 @@ mod fanout;
 mod history;
 mod idle;
 mod ingest;
+mod media;
 mod procinfo;
 mod reconnect;
 mod reports;
@@ -104,7 +105,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 15] = [
+const SCENARIOS: [&str; 16] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -120,6 +121,7 @@ const SCENARIOS: [&str; 15] = [
     "campaign",
     "reports",
     "retention",
+    "media_ack",
 ];
 
 fn main() -> ExitCode {
@@ -161,6 +163,7 @@ fn main() -> ExitCode {
             "campaign" => runtime.block_on(campaign::run(&cli)),
             "reports" => runtime.block_on(reports::run(&cli)),
             "retention" => runtime.block_on(retention::run(&cli)),
+            "media_ack" => runtime.block_on(media::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

@@ -714,9 +714,15 @@ async fn the_board_has_each_teams_view_of_its_numbers() {
     };
     let (sales, later) = (view(&teams[0]), view(&teams[1]));
     assert_eq!(sales["name"], "Sales");
-    assert_eq!(sales["board"]["queue_depth"], 1, "its number's customer: {sales}");
+    assert_eq!(
+        sales["board"]["queue_depth"], 1,
+        "its number's customer: {sales}"
+    );
     assert!(sales["board"]["oldest_queued_since"].is_i64());
     assert_eq!(sales["board"]["teams"], json!([]));
-    assert_eq!(later["board"]["queue_depth"], 0, "no numbers, no queue: {later}");
+    assert_eq!(
+        later["board"]["queue_depth"], 0,
+        "no numbers, no queue: {later}"
+    );
     running.shutdown().await;
 }

@@ -61,7 +61,11 @@ impl Figures {
             self.day = day;
             self.first_responses.clear();
         }
-        while self.resolved.front().is_some_and(|&(_, t)| now - t > HOUR_MS) {
+        while self
+            .resolved
+            .front()
+            .is_some_and(|&(_, t)| now - t > HOUR_MS)
+        {
             self.resolved.pop_front();
         }
     }
@@ -186,11 +190,8 @@ impl Figures {
                         first_responses_today: values.len() as u32,
                         first_response_median_ms: percentile(&values, 50),
                         first_response_p90_ms: percentile(&values, 90),
-                        resolved_last_hour: self
-                            .resolved
-                            .iter()
-                            .filter(|(n, _)| ours(*n))
-                            .count() as u32,
+                        resolved_last_hour: self.resolved.iter().filter(|(n, _)| ours(*n)).count()
+                            as u32,
                         sla_ms,
                         at_risk: at_risk
                             .iter()
@@ -436,8 +437,11 @@ mod tests {
         assert_eq!(sales_board.resolved_last_hour, 0);
         assert_eq!(sales_board.queue_depth, 1);
         assert_eq!(sales_board.oldest_queued_since, Some(now - 100_000));
-        let risk: Vec<&ConversationId> =
-            sales_board.at_risk.iter().map(|r| &r.conversation).collect();
+        let risk: Vec<&ConversationId> = sales_board
+            .at_risk
+            .iter()
+            .map(|r| &r.conversation)
+            .collect();
         assert_eq!(risk, vec![&c(1)], "waited past half the deadline");
         assert!(sales_board.teams.is_empty());
         let support_board = of("support");

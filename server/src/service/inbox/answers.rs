@@ -46,7 +46,8 @@ impl Worker {
             thread.episode.first_responder = author
                 .and_then(|a| a.strip_prefix("user:"))
                 .map(UserId::from);
-            inbox.figures
+            inbox
+                .figures
                 .responded(&thread.number, at - thread.opened_at, now);
         }
         if thread.waiting_since.is_some() {
@@ -93,9 +94,11 @@ impl Worker {
                 .and_then(|a| a.strip_prefix("user:"))
                 .map(UserId::from);
             let now = now_ms();
-            self.tenant(&message.tenant)
-                .figures
-                .responded(&thread.number, message.at_ms - thread.opened_at, now);
+            self.tenant(&message.tenant).figures.responded(
+                &thread.number,
+                message.at_ms - thread.opened_at,
+                now,
+            );
         }
         self.staging.touch(thread);
     }
