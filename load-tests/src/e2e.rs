@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::crowd::{self, percentile_ms, Frame, Person};
-use crate::idle::{default_number, open, serve_with_owner, Served, Socket};
+use crate::idle::{default_number, open, serve_seeded, Served, Socket};
 use crate::ingest::{pin_self, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
 
@@ -242,13 +242,33 @@ impl Crowd {
         spare: usize,
         conversations: u32,
     ) -> Result<Self> {
+        let sizes = Sizes {
+            agents,
+            supervisors,
+            conversations,
+        };
+        Self::start_on(tempfile::tempdir()?, numbers, "", &sizes, spare).await
+    }
+
+    /// [`Crowd::start_with`] over `dir`, whose `data` directory the caller may have filled
+    /// first, with `extra` configuration sections.
+    async fn start_on(
+        dir: tempfile::TempDir,
+        numbers: &str,
+        extra: &str,
+        sizes: &Sizes,
+        spare: usize,
+    ) -> Result<Self> {
+        let (agents, supervisors, conversations) =
+            (sizes.agents, sizes.supervisors, sizes.conversations);
         let switchboard = sibling_binary("switchboard")?;
-        let served = serve_with_owner(
+        let served = serve_seeded(
             &switchboard,
             numbers,
             &format!(
-                "[routing]\ncapacity = {CAPACITY}\nreply_deadline_secs = 0\noffline_grace_secs = 600\n"
+                "[routing]\ncapacity = {CAPACITY}\nreply_deadline_secs = 0\noffline_grace_secs = 600\n{extra}"
             ),
+            dir,
         )
         .await?;
         // People cost two Argon2id hashes each: create them on both cores, measure on one.
@@ -921,6 +941,103 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         "lost": ok.lost,
         "duplicated": ok.duplicated,
         "violations": ok.violations,
+        "load_average": {"before": load_before, "after": procinfo::load_average()},
+    }))
+}
+
+/// `retention_e2e`: chat latency at 500 messages/s idle, then while a retention purge works
+/// through two years of history at 1,000,000 messages an hour (`[retention] max_per_second =
+/// 278`), on the same store. The history is the `retention` scenario's (100,000 conversations
+/// of 10 messages, a legal hold on a tenth; `--smoke`: 1,000), seeded before the server starts.
+/// Target: the agents' p99 within +10% of idle.
+pub async fn during_purge(cli: &Cli) -> Result<Value> {
+    pin_self(1);
+    let load_before = procinfo::load_average();
+    let s = sizes(cli);
+    let rate = if cli.smoke { 200 } else { 500 };
+    let count = rate * cli.duration().as_secs();
+    let history = if cli.smoke { 1_000 } else { 100_000 };
+    let dir = tempfile::tempdir()?;
+    let seeded = Instant::now();
+    crate::retention::seed_history(&dir.path().join("data"), history).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let pace = 1_000_000 / 3_600;
+    let mut crowd = Crowd::start_on(
+        dir,
+        &default_number(SECRET),
+        &format!("[retention]\nmax_per_second = {pace}\n"),
+        &s,
+        0,
+    )
+    .await?;
+    let mut ok = Correctness::default();
+    let idle = crowd.measure("idle", count, rate, None).await?;
+    ok.add(&idle);
+
+    let client = crowd.client.clone();
+    crowd
+        .served
+        .api(&client, reqwest::Method::POST, "retention/purge", None)
+        .await?;
+    // Measured once the purge is removing messages.
+    let status = |served: &Served, client: reqwest::Client| {
+        let (base, token) = (served.base.clone(), served.token.clone());
+        async move {
+            let v: Value = client
+                .get(format!("{base}/api/v1/retention/status"))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(v)
+        }
+    };
+    let waited = Instant::now();
+    let before = loop {
+        let v = status(&crowd.served, client.clone()).await?;
+        if v["messages_purged"].as_u64().unwrap_or(0) > 0 {
+            break v;
+        }
+        if waited.elapsed() > Duration::from_secs(120) {
+            bail!("the purge did not start removing messages: {v}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let started = Instant::now();
+    let during = crowd.measure("purge", count, rate, None).await?;
+    ok.add(&during);
+    let after = status(&crowd.served, client.clone()).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if after["running"] != true {
+        bail!("the purge ended before the measurement did: {after}");
+    }
+    let purged = after["messages_purged"].as_u64().unwrap_or(0)
+        - before["messages_purged"].as_u64().unwrap_or(0);
+    let per_hour = purged as f64 / elapsed * 3_600.0;
+    crowd.stop().await;
+    let ratio = during.p99_ms() / idle.p99_ms().max(0.001);
+    // The pace is the configuration's; falling well short of it would mean the purge starved.
+    let starved = u64::from(!cli.smoke && per_hour < 900_000.0);
+    Ok(json!({
+        "scenario": "retention_e2e",
+        "smoke": cli.smoke,
+        "what": "e2e (webhook POST due → agent's socket) idle, then while a retention purge runs",
+        "history_messages": history * 10,
+        "seed_secs": (seed_secs * 10.0).round() / 10.0,
+        "agents": s.agents,
+        "conversations": s.conversations,
+        "rate_per_s": rate,
+        "purge_pace_per_s": pace,
+        "purged_during": purged,
+        "purged_per_hour": per_hour.round(),
+        "idle": idle.summary(),
+        "during_purge": during.summary(),
+        "agent_p99_ratio": (ratio * 100.0).round() / 100.0,
+        "target_ratio": 1.1,
+        "lost": ok.lost,
+        "duplicated": ok.duplicated,
+        "violations": ok.violations + starved,
         "load_average": {"before": load_before, "after": procinfo::load_average()},
     }))
 }

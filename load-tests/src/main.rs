@@ -28,6 +28,7 @@ mod reconnect;
 mod reports;
 mod retention;
 mod routing;
+mod search;
 mod send_governor;
 mod sim;
 
@@ -105,7 +106,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 16] = [
+const SCENARIOS: [&str; 18] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -122,6 +123,8 @@ const SCENARIOS: [&str; 16] = [
     "reports",
     "retention",
     "media_ack",
+    "retention_e2e",
+    "search",
 ];
 
 fn main() -> ExitCode {
@@ -164,6 +167,8 @@ fn main() -> ExitCode {
             "reports" => runtime.block_on(reports::run(&cli)),
             "retention" => runtime.block_on(retention::run(&cli)),
             "media_ack" => runtime.block_on(media::run(&cli)),
+            "retention_e2e" => runtime.block_on(e2e::during_purge(&cli)),
+            "search" => runtime.block_on(search::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

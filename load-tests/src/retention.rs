@@ -236,6 +236,18 @@ async fn verify(data_dir: &std::path::Path, conversations: u64, now: UnixMillis)
     Ok(violations)
 }
 
+/// Seeds the history of [`run`] (`conversations` of 10 messages over two years, the policy and
+/// the hold), as of now, for a scenario that purges it beside other traffic.
+pub async fn seed_history(data_dir: &std::path::Path, conversations: u64) -> Result<()> {
+    seed(
+        data_dir,
+        conversations,
+        switchboard_server::domain::now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn run(cli: &Cli) -> Result<Value> {
     pin_self(1);
     let load_before = procinfo::load_average();

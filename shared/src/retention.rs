@@ -180,6 +180,9 @@ pub struct RetentionStatus {
     /// A purge is running: how far it is (conversations looked at so far).
     pub running: bool,
     pub conversations_seen: u64,
+    /// Messages the running purge has removed or stripped of their text so far.
+    #[serde(default)]
+    pub messages_purged: u64,
     /// The last purge's receipt since the server started (older ones are in the audit log).
     pub last: Option<PurgeReport>,
 }

@@ -496,6 +496,7 @@ impl Retention {
             }
             s.running = true;
             s.conversations_seen = 0;
+            s.messages_purged = 0;
             true
         })
     }
@@ -594,9 +595,12 @@ impl Retention {
                 }
                 self.conversation(scope, thread, &cut, apply, &mut report, &mut digest)
                     .await?;
+                let touched = report.messages + report.texts;
+                if apply {
+                    self.with_status(scope.tenant(), |s| s.messages_purged = touched);
+                }
                 if apply && self.max_per_second > 0 {
                     // Ahead of the pace: wait until the messages touched so far are due.
-                    let touched = report.messages + report.texts;
                     let due =
                         Duration::from_secs_f64(touched as f64 / f64::from(self.max_per_second));
                     if let Some(ahead) = due.checked_sub(paced.elapsed()) {
