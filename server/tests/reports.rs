@@ -614,6 +614,13 @@ async fn agents_online_time_and_concurrency_are_reported_and_continue_after_rest
     );
     assert_eq!((&row["agents"], &row["days"]), (&json!(1), &json!(1)));
 
+    // The report page's figures carry the same row.
+    let overview = api.get("reports/overview", &owner).await;
+    assert_eq!(
+        self::row(&json!({"groups": overview.body["agents"]}), &agent_id),
+        &row
+    );
+
     // By day: today's one row holds the same time; by team: the agent belongs to none.
     let by_day = api.get("reports/agents?group_by=day", &owner).await;
     assert_eq!(by_day.status, StatusCode::OK, "{:?}", by_day.body);

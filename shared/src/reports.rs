@@ -340,6 +340,9 @@ pub struct ReportOverview {
     pub first_response_histogram: Vec<HistogramBucket>,
     pub csat: CsatRow,
     pub csat_by_team: Vec<CsatRow>,
+    /// Each agent's working time and the episodes they handled (`reports/agents` by agent).
+    #[serde(default)]
+    pub agents: Vec<AgentActivityRow>,
 }
 
 /// A histogram bucket: values up to `upto_ms` (and above the previous bucket's); the last has

@@ -6,7 +6,9 @@
 use std::fmt::Write as _;
 
 use html_escape::encode_text as esc;
-use switchboard_shared::reports::{CsatRow, Durations, ReportOverview, ReportRow};
+use switchboard_shared::reports::{
+    AgentActivityRow, CsatRow, Durations, ReportOverview, ReportRow,
+};
 
 /// The page's words in one language.
 struct Words {
@@ -39,6 +41,13 @@ struct Words {
     /// Units: seconds, minutes, hours, days.
     units: [&'static str; 4],
     note: &'static str,
+    agents: &'static str,
+    agent: &'static str,
+    online: &'static str,
+    available: &'static str,
+    on_break: &'static str,
+    at_once: &'static str,
+    first_responses: &'static str,
 }
 
 const EN: Words = Words {
@@ -71,6 +80,13 @@ const EN: Words = Words {
     units: ["s", "min", "h", "d"],
     note: "Percentiles interpolate between ranks; σ is the sample standard deviation; the CSAT \
            interval is Student's t at 95%. Times are UTC.",
+    agents: "Agents",
+    agent: "Agent",
+    online: "Online",
+    available: "Available",
+    on_break: "Break",
+    at_once: "At once (mean / peak)",
+    first_responses: "First responses",
 };
 
 const RU: Words = Words {
@@ -103,6 +119,13 @@ const RU: Words = Words {
     units: ["с", "мин", "ч", "д"],
     note: "Процентили интерполируются между рангами; σ — выборочное стандартное отклонение; \
            интервал CSAT — t-распределение Стьюдента, 95%. Время — UTC.",
+    agents: "Агенты",
+    agent: "Агент",
+    online: "В сети",
+    available: "Доступен",
+    on_break: "Перерыв",
+    at_once: "Одновременно (сред. / макс.)",
+    first_responses: "Первые ответы",
 };
 
 /// The words for `lang` (`ru…` is Russian; anything else English).
@@ -249,6 +272,43 @@ fn group_table(
     html
 }
 
+/// Each agent's working time, how many conversations they held at once and what they handled.
+fn agents_table(rows: &[AgentActivityRow], w: &Words) -> String {
+    let mut html = format!(
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        esc(w.agents),
+        esc(w.agent),
+        esc(w.online),
+        esc(w.available),
+        esc(w.on_break),
+        esc(w.at_once),
+        esc(w.conversations),
+        esc(w.resolved),
+        esc(w.first_responses),
+    );
+    let time = |ms: i64| duration(ms as f64, w);
+    for r in rows {
+        let name = r.label.as_deref().or(r.key.as_deref()).unwrap_or("–");
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            esc(name),
+            time(r.online_ms),
+            time(r.available_ms),
+            time(r.break_ms),
+            number(r.concurrency_mean, 1),
+            r.concurrency_peak,
+            r.conversations,
+            r.resolved,
+            r.first_responses,
+        );
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
 /// The whole page.
 pub fn render(o: &ReportOverview, lang: &str) -> String {
     let w = words(lang);
@@ -386,6 +446,9 @@ pub fn render(o: &ReportOverview, lang: &str) -> String {
         w.unknown,
         w,
     ));
+    if !o.agents.is_empty() {
+        html.push_str(&agents_table(&o.agents, w));
+    }
     if !o.csat.comments.is_empty() {
         let _ = write!(html, "<h2>{}</h2><ul class=\"comments\">", esc(w.comments));
         for c in &o.csat.comments {
@@ -455,6 +518,16 @@ mod tests {
             ],
             csat: CsatRow::default(),
             csat_by_team: vec![],
+            agents: vec![AgentActivityRow {
+                key: Some("u_1".into()),
+                label: Some("Ada <Lovelace>".into()),
+                online_ms: 7_500_000,
+                available_ms: 3_600_000,
+                concurrency_mean: Some(1.25),
+                concurrency_peak: 3,
+                conversations: 12,
+                ..AgentActivityRow::default()
+            }],
         }
     }
 
@@ -477,9 +550,15 @@ mod tests {
         assert!(en.contains("Support &lt;EU&gt;"), "names are escaped");
         assert!(en.contains("Unknown"), "a country nobody knows");
         assert_eq!(en.matches("<svg").count(), 4);
+        assert!(en.contains("<td>Ada &lt;Lovelace&gt;</td><td>2 h 5 min</td><td>1 h</td>"));
+        assert!(
+            en.contains("<td>1.2 / 3</td><td>12</td>"),
+            "mean and peak at once"
+        );
         let ru = render(&overview(), "ru-RU");
         assert!(ru.contains("<html lang=\"ru\">"));
         assert!(ru.contains("Медиана первого ответа по дням"));
         assert!(ru.contains("1 мин 35 с"));
+        assert!(ru.contains("<th>В сети</th>"));
     }
 }

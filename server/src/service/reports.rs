@@ -363,7 +363,11 @@ pub async fn overview(scope: &TenantScope, days: Range<i64>) -> StoreResult<Repo
     );
     let mut histogram = [0u64; FIRST_RESPONSE_EDGES_MS.len() + 1];
     let (mut csat, mut csat_by_team) = (Scores::default(), Groups::<Scores>::new());
+    let people = Names::read(scope, ReportGroup::Agent).await?;
+    let mut agents = agents::Fold::new(ReportGroup::Agent, &people);
+    agents.days(scope, &days).await?;
     each_episode(scope, &days, |e| {
+        agents.episode(e);
         by_day.add(e);
         by_team.add_groups_only(e);
         by_country.add_groups_only(e);
@@ -423,6 +427,7 @@ pub async fn overview(scope: &TenantScope, days: Range<i64>) -> StoreResult<Repo
             .collect(),
         csat: csat.row(None, None),
         csat_by_team: csat_rows,
+        agents: agents.report(&days).groups,
     })
 }
 

@@ -102,6 +102,98 @@ fn each_group(
     }
 }
 
+/// The agents' report being built: agent-days and episodes folded in, in any order.
+pub(super) struct Fold<'a> {
+    group_by: ReportGroup,
+    names: &'a Names,
+    groups: Groups<Tally>,
+    total: Tally,
+}
+
+impl<'a> Fold<'a> {
+    /// `names` must hold the users (and the teams, by team).
+    pub(super) fn new(group_by: ReportGroup, names: &'a Names) -> Self {
+        Self {
+            group_by,
+            names,
+            groups: Groups::new(),
+            total: Tally::default(),
+        }
+    }
+
+    /// Every stored agent-day of `days`.
+    pub(super) async fn days(&mut self, scope: &TenantScope, days: &Range<i64>) -> StoreResult<()> {
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = scope
+                .agent_days(days.clone(), cursor.as_ref(), MAX_PAGE)
+                .await?;
+            for d in &page.items {
+                self.total.add_day(d);
+                let groups = &mut self.groups;
+                each_group(self.names, self.group_by, &d.user, d.day, |key| {
+                    groups.slot(key).add_day(d)
+                });
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// An episode: handled by its agent, answered first by its first responder.
+    pub(super) fn episode(&mut self, e: &EpisodeRecord) {
+        let day = day_bucket(e.opened_at);
+        let groups = &mut self.groups;
+        if let Some(agent) = handler(e) {
+            self.total.handled(e);
+            each_group(self.names, self.group_by, agent, day, |key| {
+                groups.slot(key).handled(e)
+            });
+        }
+        if let Some(first) = &e.first_responder {
+            self.total.first_responses += 1;
+            each_group(self.names, self.group_by, first, day, |key| {
+                groups.slot(key).first_responses += 1
+            });
+        }
+    }
+
+    pub(super) fn report(self, days: &Range<i64>) -> AgentActivityReport {
+        let (group_by, names) = (self.group_by, self.names);
+        let mut rows: Vec<AgentActivityRow> = self
+            .groups
+            .into_iter()
+            .map(|(key, tally)| {
+                let label = key.as_deref().and_then(|k| match group_by {
+                    ReportGroup::Team => names.label(ReportGroup::Team, k),
+                    ReportGroup::Day => None,
+                    _ => names.label(ReportGroup::Agent, k),
+                });
+                tally.row(key, label)
+            })
+            .collect();
+        if group_by == ReportGroup::Day {
+            rows.sort_by(|a, b| a.key.cmp(&b.key));
+        } else {
+            rows.sort_by(|a, b| {
+                b.online_ms
+                    .cmp(&a.online_ms)
+                    .then_with(|| b.conversations.cmp(&a.conversations))
+                    .then_with(|| a.key.cmp(&b.key))
+            });
+        }
+        AgentActivityReport {
+            group_by,
+            from: day_text(days.start),
+            to: day_text(days.end),
+            groups: rows,
+            total: self.total.row(None, None),
+        }
+    }
+}
+
 /// The report over `days`, grouped by agent, team or day (see [`GROUPS`]).
 pub async fn report(
     scope: &TenantScope,
@@ -112,66 +204,8 @@ pub async fn report(
     if group_by == ReportGroup::Team {
         names.teams = scope.teams().await?;
     }
-    let mut groups: Groups<Tally> = Groups::new();
-    let mut total = Tally::default();
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let page = scope
-            .agent_days(days.clone(), cursor.as_ref(), MAX_PAGE)
-            .await?;
-        for d in &page.items {
-            total.add_day(d);
-            each_group(&names, group_by, &d.user, d.day, |key| {
-                groups.slot(key).add_day(d)
-            });
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    each_episode(scope, &days, |e| {
-        let day = day_bucket(e.opened_at);
-        if let Some(agent) = handler(e) {
-            total.handled(e);
-            each_group(&names, group_by, agent, day, |key| {
-                groups.slot(key).handled(e)
-            });
-        }
-        if let Some(first) = &e.first_responder {
-            total.first_responses += 1;
-            each_group(&names, group_by, first, day, |key| {
-                groups.slot(key).first_responses += 1
-            });
-        }
-    })
-    .await?;
-    let mut rows: Vec<AgentActivityRow> = groups
-        .into_iter()
-        .map(|(key, tally)| {
-            let label = key.as_deref().and_then(|k| match group_by {
-                ReportGroup::Team => names.label(ReportGroup::Team, k),
-                ReportGroup::Day => None,
-                _ => names.label(ReportGroup::Agent, k),
-            });
-            tally.row(key, label)
-        })
-        .collect();
-    if group_by == ReportGroup::Day {
-        rows.sort_by(|a, b| a.key.cmp(&b.key));
-    } else {
-        rows.sort_by(|a, b| {
-            b.online_ms
-                .cmp(&a.online_ms)
-                .then_with(|| b.conversations.cmp(&a.conversations))
-                .then_with(|| a.key.cmp(&b.key))
-        });
-    }
-    Ok(AgentActivityReport {
-        group_by,
-        from: day_text(days.start),
-        to: day_text(days.end),
-        groups: rows,
-        total: total.row(None, None),
-    })
+    let mut fold = Fold::new(group_by, &names);
+    fold.days(scope, &days).await?;
+    each_episode(scope, &days, |e| fold.episode(e)).await?;
+    Ok(fold.report(&days))
 }
