@@ -44,6 +44,9 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// Where it is, for logs and errors ("directory /var/lib/…", "s3://bucket").
     place: String,
+    /// The directory of a local store: its writes are synced to disk before `put` returns
+    /// (`object_store` writes a temporary file and renames it, without `fsync`).
+    local: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -72,6 +75,22 @@ fn unavailable(e: object_store::Error) -> BlobError {
     BlobError::Unavailable(e.to_string())
 }
 
+/// Syncs the file `name` under `root` and its directory; with `up`, every directory from there
+/// up to `root` as well.
+fn sync_written(root: &Path, name: &str, up: bool) -> std::io::Result<()> {
+    let file = root.join(name);
+    std::fs::File::open(&file)?.sync_all()?;
+    let mut dir = file.parent();
+    while let Some(d) = dir.filter(|d| d.starts_with(root)) {
+        std::fs::File::open(d)?.sync_all()?;
+        if !up {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
 impl Blobs {
     /// A local directory, made if missing.
     pub fn local(dir: &Path) -> Result<Self, BlobError> {
@@ -82,6 +101,7 @@ impl Blobs {
         Ok(Self {
             store: Arc::new(store),
             place: format!("directory {}", dir.display()),
+            local: Some(dir.to_owned()),
         })
     }
 
@@ -102,6 +122,7 @@ impl Blobs {
         Ok(Self {
             store: Arc::new(store),
             place: format!("s3://{}", target.bucket),
+            local: None,
         })
     }
 
@@ -119,10 +140,27 @@ impl Blobs {
             Err(BlobError::Missing(_)) => {}
             Err(e) => return Err(e),
         }
+        // Whether the blob's directory is new: then the directories above it changed too.
+        let new_dir = self.local.as_ref().is_some_and(|dir| {
+            !dir.join(at.to_string())
+                .parent()
+                .is_some_and(|parent| parent.is_dir())
+        });
         self.store
             .put(&at, PutPayload::from(bytes))
             .await
             .map_err(unavailable)?;
+        if let Some(dir) = &self.local {
+            // The file, then the directory its name was linked into (and those above when it
+            // was made): after a crash a blob the caller was told of is on disk whole.
+            let (dir, name) = (dir.clone(), at.to_string());
+            tokio::task::spawn_blocking(move || {
+                sync_written(&dir, &name, new_dir).map_err(|e| format!("syncing {name}: {e}"))
+            })
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?
+            .map_err(BlobError::Unavailable)?;
+        }
         Ok(digest)
     }
 
