@@ -65,6 +65,14 @@ pub struct Cli {
     /// Concurrent connections for maximum-rate runs.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// `search`: take the seeded store from this directory's `data` (moved in, and gone after
+    /// the run) instead of seeding one, e.g. one left by an interrupted run: seeding 10,000,000
+    /// messages takes some 25 minutes.
+    #[arg(long)]
+    pub seeded: Option<std::path::PathBuf>,
+    /// `search`: messages to seed (default 10,000,000; 20,000 with --smoke).
+    #[arg(long)]
+    pub messages: Option<u64>,
     /// Internal: run a baseline server (used by the scenarios themselves).
     #[arg(long, hide = true)]
     pub baseline_server: Option<String>,

@@ -148,6 +148,11 @@ async fn seed(data_dir: &std::path::Path, conversations: u64, now: UnixMillis) -
         .count()
         .await;
     anyhow::ensure!(failed == 0, "{failed} seeded conversations were not stored");
+    // As a server that heard these messages live leaves it: nothing to replay at its start
+    // (else every seeded conversation would be reopened and routed again).
+    store
+        .set_cursor(switchboard_server::service::inbox::REPLAY_CURSOR, now)
+        .await?;
     let item = |kind, id: &str, body: Value| AutomationItem {
         tenant: tenant.clone(),
         kind,
