@@ -29,6 +29,7 @@ mod reports;
 mod retention;
 mod routing;
 mod search;
+mod seed;
 mod send_governor;
 mod sim;
 

@@ -14,11 +14,10 @@
 
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use switchboard_server::domain::{EpisodeFigures, ThreadRecord, ThreadState, UnixMillis, DAY_MS};
-use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use switchboard_server::store::InboxStore as _;
 use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId, WaId};
 
@@ -76,15 +75,7 @@ fn thread(tenant: &TenantId, i: u64, now: UnixMillis) -> ThreadRecord {
 
 /// Seeds `episodes` resolved conversations; returns their first response times.
 async fn seed(data_dir: &std::path::Path, episodes: u64) -> Result<Vec<i64>> {
-    std::fs::create_dir_all(data_dir)?;
-    let store = SqliteStore::open(
-        &data_dir.join("switchboard.db"),
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-            ..SqliteOptions::default()
-        },
-    )
-    .context("opening the store to seed")?;
+    let store = crate::seed::open(data_dir)?;
     let tenant = TenantId::from("load");
     let now = switchboard_server::domain::now_ms();
     let failed = futures_util::stream::iter(0..episodes)

@@ -15,18 +15,18 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use switchboard_server::domain::{
-    inbound_message_key, AutomationItem, EpisodeFigures, InboundEvent, InboundMessage, IngestBatch,
-    ItemKind, ThreadRecord, ThreadState, UnixMillis, DAY_MS,
+    AutomationItem, EpisodeFigures, IngestBatch, ItemKind, ThreadRecord, ThreadState, UnixMillis,
+    DAY_MS,
 };
-use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore};
 use switchboard_server::store::{
     AutomationStore as _, DirectoryStore as _, InboxStore as _, MessageStore as _,
 };
-use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, WaId};
 
 use crate::idle::{default_number, serve_seeded};
 use crate::ingest::pin_self;
@@ -75,15 +75,7 @@ fn classify(at: UnixMillis, now: UnixMillis) -> (bool, bool, bool) {
 }
 
 async fn seed(data_dir: &std::path::Path, conversations: u64, now: UnixMillis) -> Result<Due> {
-    std::fs::create_dir_all(data_dir)?;
-    let store = SqliteStore::open(
-        &data_dir.join("switchboard.db"),
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-            ..SqliteOptions::default()
-        },
-    )
-    .context("opening the store to seed")?;
+    let store = crate::seed::open(data_dir)?;
     let tenant = TenantId::from("load");
     let failed = futures_util::stream::iter(0..conversations)
         .map(|i| {
@@ -91,24 +83,13 @@ async fn seed(data_dir: &std::path::Path, conversations: u64, now: UnixMillis) -
             async move {
                 let events = (0..PER_CONVERSATION)
                     .map(|j| {
-                        let at = sent_at(i, j, now);
-                        let wamid = Wamid::new(format!("wamid.ret{i}x{j}"));
-                        let text = format!("order {i} question {j}");
-                        InboundEvent::Message(InboundMessage {
-                            key: inbound_message_key(
-                                &wamid,
-                                &customer(i),
-                                "text",
-                                &(at / 1000).to_string(),
-                            ),
-                            raw: json!({"type": "text", "text": {"body": text}}).to_string(),
-                            wamid,
-                            number: PhoneNumberId::from(NUMBER),
-                            customer: customer(i),
-                            kind: "text".into(),
-                            text: Some(text),
-                            at_ms: at,
-                        })
+                        crate::seed::text_message(
+                            format!("wamid.ret{i}x{j}"),
+                            NUMBER,
+                            &customer(i),
+                            format!("order {i} question {j}"),
+                            sent_at(i, j, now),
+                        )
                     })
                     .map(|e| (tenant.clone(), e))
                     .collect();

@@ -19,13 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
-use switchboard_server::domain::{
-    inbound_message_key, InboundEvent, InboundMessage, IngestBatch, UnixMillis,
-};
-use switchboard_server::store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use switchboard_server::domain::{IngestBatch, UnixMillis};
 use switchboard_server::store::MessageStore as _;
 use switchboard_shared::normalize::search_terms;
-use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
+use switchboard_shared::{TenantId, WaId};
 
 use crate::idle::{default_number, serve_seeded};
 use crate::ingest::pin_self;
@@ -85,15 +82,7 @@ fn customer(c: u64) -> WaId {
 }
 
 async fn seed(data_dir: &std::path::Path, messages: u64, now: UnixMillis) -> Result<()> {
-    std::fs::create_dir_all(data_dir)?;
-    let store = SqliteStore::open(
-        &data_dir.join("switchboard.db"),
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-            ..SqliteOptions::default()
-        },
-    )
-    .context("opening the store to seed")?;
+    let store = crate::seed::open(data_dir)?;
     let vocabulary = vocabulary();
     let tenant = TenantId::from("load");
     let conversations = messages / PER_CONVERSATION;
@@ -107,25 +96,16 @@ async fn seed(data_dir: &std::path::Path, messages: u64, now: UnixMillis) -> Res
                         let m = c * PER_CONVERSATION + j;
                         // Spread over the last 90 days, in whole seconds.
                         let at = (now - (mix(m) % (90 * 86_400)) as i64 * 1000) / 1000 * 1000;
-                        let wamid = Wamid::new(format!("wamid.s{m}"));
                         let text = text_of(m, vocabulary);
                         events.push((
                             tenant.clone(),
-                            InboundEvent::Message(InboundMessage {
-                                key: inbound_message_key(
-                                    &wamid,
-                                    &customer(c),
-                                    "text",
-                                    &(at / 1000).to_string(),
-                                ),
-                                raw: json!({"type": "text", "text": {"body": text}}).to_string(),
-                                wamid,
-                                number: PhoneNumberId::from(NUMBER),
-                                customer: customer(c),
-                                kind: "text".into(),
-                                text: Some(text),
-                                at_ms: at,
-                            }),
+                            crate::seed::text_message(
+                                format!("wamid.s{m}"),
+                                NUMBER,
+                                &customer(c),
+                                text,
+                                at,
+                            ),
                         ));
                     }
                 }
