@@ -580,6 +580,12 @@ async fn agents_online_time_and_concurrency_are_reported_and_continue_after_rest
         )
         .await;
     assert!(a.status.is_success(), "{:?}", a.body);
+    // Their answer counts once WhatsApp (the simulator) accepted it.
+    eventually("the answer counted", Duration::from_secs(10), || async {
+        let r = api.get("reports/first-response", &owner).await;
+        (r.body["total"]["n"] == 1).then_some(())
+    })
+    .await;
     // A stop stores the day's figures so far (the server credits time every second and
     // writes it every 30 s and at shutdown).
     running.shutdown().await;

@@ -576,6 +576,7 @@ pub async fn create_team(ctx: Ctx) -> ApiResult {
         Some(team_snapshot(&team)),
     );
     let team = ctx.scope.put_team(team, line).await?;
+    ctx.inbox.teams_changed(ctx.scope.tenant()).await?;
     json(StatusCode::CREATED, &team_dto(&team))
 }
 
@@ -600,6 +601,7 @@ pub async fn update_team(ctx: Ctx) -> ApiResult {
         Some(team_snapshot(&after)),
     );
     let team = ctx.scope.put_team(after, line).await?;
+    ctx.inbox.teams_changed(ctx.scope.tenant()).await?;
     json(StatusCode::OK, &team_dto(&team))
 }
 
@@ -619,6 +621,7 @@ pub async fn delete_team(ctx: Ctx) -> ApiResult {
     if !ctx.scope.delete_team(&id, line).await? {
         return Err(Failure::not_found("team"));
     }
+    ctx.inbox.teams_changed(ctx.scope.tenant()).await?;
     no_content()
 }
 

@@ -19,9 +19,12 @@ use switchboard_shared::{ConversationId, PhoneNumberId, TenantId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod activity;
 mod answers;
 mod start;
 mod survey;
+
+use activity::ACTIVITY_EVERY;
 
 use super::board::Figures;
 use super::broker::{to_hub_event, AgentChange, Broker};
@@ -100,6 +103,8 @@ enum Command {
         note: NoteRecord,
         number: PhoneNumberId,
     },
+    /// The tenant's teams changed: the list routing and fan-out use is read again.
+    TeamsChanged { tenant: TenantId, reply: Reply },
 }
 
 /// The handle the API and sockets use. Commands queue behind events already received, so they
@@ -230,6 +235,15 @@ impl Inbox {
         .await
     }
 
+    /// The tenant's teams changed (made, edited, deleted). Answers once the inbox has let go of
+    /// the list it had, so a message that arrives after the caller hears back is routed and
+    /// announced with the new teams.
+    pub async fn teams_changed(&self, tenant: &TenantId) -> Result<(), InboxError> {
+        let tenant = tenant.clone();
+        self.call(|reply| Command::TeamsChanged { tenant, reply })
+            .await
+    }
+
     /// The tenant's board figures now.
     pub async fn board(&self, tenant: &TenantId) -> Result<BoardStats, InboxError> {
         let (reply, rx) = oneshot::channel();
@@ -343,9 +357,6 @@ pub const REPLAY_CURSOR: &str = "inbox";
 /// How often the replay cursor moves (a write each time; a replay re-reads at most this much
 /// more).
 const CURSOR_EVERY: i64 = 10_000;
-
-/// How often agents' working time is stored (a stop loses at most this much of it).
-const ACTIVITY_EVERY: i64 = 30_000;
 
 /// How long a tenant's team list is reused.
 const TEAMS_TTL: Duration = Duration::from_secs(2);
@@ -542,35 +553,6 @@ impl Worker {
             .agent(&agent.user, agent.presence, agent.status, now);
         let changes = inbox.engine.agent(&agent.user, view, now);
         self.apply(tenant, changes, None).await;
-    }
-
-    /// Credits agents' time up to `now` with the loads routing holds, and stores the figures
-    /// that changed when `store` (every [`ACTIVITY_EVERY`] and at shutdown). A failed write is
-    /// offered again with the next.
-    async fn account_activity(&mut self, now: i64, store: bool) {
-        let mut changed = Vec::new();
-        for inbox in self.tenants.values_mut() {
-            let loads = inbox
-                .engine
-                .loads()
-                .into_iter()
-                .map(|(user, active, _)| (user, u32::try_from(active).unwrap_or(u32::MAX)));
-            inbox.activity.tick(now, loads);
-            if store {
-                changed.extend(inbox.activity.take_changed(now));
-            }
-        }
-        if changed.is_empty() {
-            return;
-        }
-        if let Err(error) = self.store.put_agent_days(&changed).await {
-            tracing::warn!(%error, "could not store agents' working time; retrying");
-            for row in changed {
-                if let Some(inbox) = self.tenants.get_mut(&row.tenant) {
-                    inbox.activity.unwritten(vec![row]);
-                }
-            }
-        }
     }
 
     async fn on_tick(&mut self) {
@@ -1048,6 +1030,12 @@ impl Worker {
             }
             Command::Note { note, number } => {
                 self.on_event(DomainEvent::NoteAdded { note, number }).await
+            }
+            Command::TeamsChanged { tenant, reply } => {
+                if let Some(inbox) = self.tenants.get_mut(&tenant) {
+                    inbox.teams = None;
+                }
+                let _ = reply.send(Ok(()));
             }
         }
     }
