@@ -347,6 +347,16 @@ texts! {
     Enable => "Enable", "Включить";
     Disable => "Disable", "Отключить";
     Notifications => "Notify me of new assignments", "Уведомлять о новых назначениях";
+    NumberId => "Phone number ID", "ID номера";
+    Waba => "WhatsApp Business Account", "Аккаунт WhatsApp Business";
+    GraphUrl => "Graph API URL", "URL Graph API";
+    AccessToken => "Access token", "Токен доступа";
+    AppSecret => "App secret", "Секрет приложения";
+    VerifyToken => "Verify token", "Токен проверки";
+    ConnectNumber => "Connect number", "Подключить номер";
+    Tier => "Messages/s", "Сообщений/с";
+    FromConfig => "Set in the configuration", "Задан в конфигурации";
+    Disconnected => "Removed (history kept)", "Удалён (история сохранена)";
 }
 
 /// Russian plural forms: 1 сообщение, 2 сообщения, 5 сообщений (and 21, 22, 25…).

@@ -28,8 +28,8 @@ use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
-    demo, inbound::Inbound, media::MediaKeeper, outbound::Outbound, outbox::Outbox,
-    retention::Retention, Events, NumberDirectory, NumberEntry,
+    demo, inbound::Inbound, media::MediaKeeper, numbers::Numbers, outbound::Outbound,
+    outbox::Outbox, retention::Retention, Events, NumberDirectory, NumberEntry,
 };
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
@@ -50,6 +50,8 @@ pub enum StartError {
     Simulator(std::io::Error),
     #[error("configuration key `tls`: {0}")]
     Tls(#[from] http::serve::TlsError),
+    #[error("configuration key `secrets.key`: {0}")]
+    SecretsKey(String),
     #[error("configuration key `media`: {0}")]
     Media(#[from] crate::store::blobs::BlobError),
 }
@@ -191,6 +193,15 @@ impl Running {
     }
 }
 
+/// The demo's app secret (the simulator signs every number's webhooks with it).
+fn app_secret_of(numbers: &NumberDirectory) -> String {
+    numbers
+        .entries()
+        .first()
+        .map(|e| e.app_secret.expose().to_owned())
+        .unwrap_or_default()
+}
+
 fn random_secret() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 24]>()))
 }
@@ -245,16 +256,38 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         .map(|t| http::serve::tls_acceptor(&t.cert, &t.key))
         .transpose()?;
     let store = open_store(&config, false).await?;
-    let mut entries: Vec<NumberEntry> = config
-        .whatsapp
-        .numbers
-        .iter()
-        .map(NumberEntry::from_config)
-        .collect();
+    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
+        .map_err(StartError::SecretsKey)?;
+    let http_client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| StartError::Simulator(std::io::Error::other(e)))?;
+    let api = CloudApi::new(
+        http_client,
+        ClientOptions {
+            timeout: config.whatsapp.request_timeout(),
+            max_retries: config.whatsapp.max_retries,
+        },
+    );
+    // The file's numbers, then those connected from the app (the file wins a number both name).
+    let numbers =
+        NumberDirectory::new(config.whatsapp.numbers.iter().map(NumberEntry::from_config));
+    let number_admin = Numbers::new(
+        Arc::clone(&store),
+        numbers.clone(),
+        crate::secret::Sealer::new(&key),
+        api.clone(),
+    );
+    let connected = number_admin.load().await?;
+    if connected > 0 {
+        tracing::info!(connected, "numbers connected from the app are in service");
+    }
 
-    // The demo: a simulator in-process, playing Meta for one number (or for the configured ones
-    // when simulator.mode = "on"), with fresh secrets on every start: no default credentials.
+    // The demo: a simulator in-process, playing Meta for one number (or for the configured and
+    // connected ones when simulator.mode = "on"), with fresh secrets on every start: no default
+    // credentials. It also holds a second number, not yet connected, for an admin to connect.
     let mut sim_setup = None;
+    let mut spare = None;
     if config.runs_simulator() {
         let sim_listener = TcpListener::bind(("127.0.0.1", config.simulator.port))
             .await
@@ -280,27 +313,35 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                 .expect("valid URL")
             });
         let app_secret = random_secret();
-        if entries.is_empty() {
-            entries.push(NumberEntry {
+        if numbers.is_empty() {
+            numbers.put(NumberEntry {
                 tenant: TenantId::from("demo"),
-                phone_number_id: PhoneNumberId::from("106540352242922"),
+                phone_number_id: PhoneNumberId::from(simulator::DEMO_NUMBER),
                 display_phone_number: "15550783881".into(),
-                waba_id: Some("102290129340398".into()),
+                waba_id: Some(simulator::DEMO_WABA.into()),
                 app_secret: app_secret.clone(),
                 verify_token: random_secret(),
                 endpoint: NumberEndpoint {
                     graph_api_url: graph.clone(),
-                    phone_number_id: "106540352242922".into(),
+                    phone_number_id: simulator::DEMO_NUMBER.into(),
                     access_token: random_secret(),
                 },
                 mps: 80,
+                // The demo's number is the simulator's, remade on every start.
+                from_config: true,
+                enabled: true,
             });
         }
-        for entry in &mut entries {
+        // The simulator plays Meta for every number: its URL, its app's secret.
+        for entry in numbers.entries() {
+            let mut entry = NumberEntry::clone(&entry);
             entry.app_secret = app_secret.clone();
             entry.endpoint.graph_api_url = graph.clone();
+            numbers.put(entry);
         }
         let mut sim_config = SimConfig::demo(webhook_url, app_secret, Secret::new(String::new()));
+        let mut entries = numbers.entries();
+        entries.sort_by(|a, b| a.phone_number_id.cmp(&b.phone_number_id));
         sim_config.numbers = entries
             .iter()
             .map(|e| simulator::SimNumber {
@@ -310,10 +351,26 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
                 waba_id: e
                     .waba_id
                     .clone()
-                    .unwrap_or_else(|| "102290129340398".into()),
+                    .unwrap_or_else(|| simulator::DEMO_WABA.into()),
                 mps: e.mps,
+                chatting: true,
             })
             .collect();
+        if numbers
+            .get(&PhoneNumberId::from(simulator::SPARE_NUMBER))
+            .is_none()
+        {
+            let number = simulator::SimNumber {
+                phone_number_id: simulator::SPARE_NUMBER.into(),
+                display_phone_number: "15550783882".into(),
+                access_token: random_secret(),
+                waba_id: simulator::DEMO_WABA.into(),
+                mps: 80,
+                chatting: false,
+            };
+            spare = Some((number.clone(), graph.clone()));
+            sim_config.numbers.push(number);
+        }
         sim_config.verify_token = entries.first().map(|e| e.verify_token.clone());
         sim_config.customers = CustomerBehaviour {
             count: config.simulator.customers,
@@ -322,7 +379,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         sim_setup = Some((sim_config, sim_listener));
     }
 
-    for entry in &entries {
+    for entry in numbers.entries().iter().filter(|e| e.from_config) {
         store
             .upsert_tenant(&TenantRecord {
                 id: entry.tenant.clone(),
@@ -339,8 +396,9 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             })
             .await?;
     }
-    let numbers = NumberDirectory::new(entries);
     let events = Events::new(4096);
+    let shutdown = CancellationToken::new();
+    number_admin.follow(&events, shutdown.clone());
     let costs = crate::service::costs::Costs::new(Arc::clone(&store));
     let inbound = Arc::new(Inbound::new(
         Arc::clone(&store),
@@ -350,17 +408,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         StopKeywords::new(&config.contacts.stop_keywords),
         costs.clone(),
     ));
-    let http_client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .map_err(|e| StartError::Simulator(std::io::Error::other(e)))?;
-    let api = CloudApi::new(
-        http_client,
-        ClientOptions {
-            timeout: config.whatsapp.request_timeout(),
-            max_retries: config.whatsapp.max_retries,
-        },
-    );
     let outbound = Arc::new(Outbound::new(api, numbers.clone()));
     let media = MediaKeeper::new(
         Arc::clone(&store),
@@ -407,7 +454,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         crate::domain::now_ms().max(0) as u64 * 1000,
         Some(agent_changes),
     ));
-    let shutdown = CancellationToken::new();
     let outbox = Outbox::start(
         Arc::clone(&outbound),
         Arc::clone(&store),
@@ -497,6 +543,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         );
     }
     let api_state = ApiState {
+        numbers: number_admin,
         media,
         retention,
         costs,
@@ -590,6 +637,18 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             "The built-in WhatsApp simulator's control API: http://{}/_sim/ (see docs/protocol.md)",
             sim.addr
         );
+        if let Some((number, graph)) = &spare {
+            // Printed so that the admin can connect it from the app, as they would a real one.
+            println!(
+                "A second number to connect (Admin, Numbers): phone number id {}, display number {}, \
+                 Graph API URL {graph}, access token {}, app secret {} (all of it at http://{}/_sim/numbers)",
+                number.phone_number_id,
+                number.display_phone_number,
+                number.access_token.expose(),
+                app_secret_of(&numbers),
+                sim.addr,
+            );
+        }
     }
     for link in &setup_links {
         // Printed plainly (not only logged) so that whoever started the server sees it.

@@ -44,6 +44,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub retention: RetentionConfig,
     pub backup: BackupConfig,
+    pub secrets: SecretsConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -219,6 +220,23 @@ pub struct BackupConfig {
     pub keep: u32,
     /// Where they go (relative paths are under `data_dir`; better another disk).
     pub dir: PathBuf,
+}
+
+/// The key that seals secrets saved from the app (numbers' access tokens, app secrets).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 bytes in base64 (`openssl rand -base64 32`), best given as the environment variable
+    /// `SWITCHBOARD__SECRETS__KEY`. Empty: a key file in `data_dir` is made on first start
+    /// (readable by its owner only); every server sharing a ScyllaDB store needs the same key.
+    pub key: Secret,
+}
+
+impl Config {
+    /// Where the secrets key is kept when the configuration gives none.
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.data_dir.join("secrets.key")
+    }
 }
 
 /// The HTTP front: proxies and body limits.
@@ -690,7 +708,7 @@ fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Dict {
         let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
         // Keys that are strings by nature stay strings even when they look like numbers.
         let value = match parts.last().map(String::as_str) {
-            Some("filter" | "keyspace" | "replication") => Value::from(raw),
+            Some("filter" | "keyspace" | "replication" | "key") => Value::from(raw),
             _ => value,
         };
         insert_path(&mut root, &parts, value);

@@ -70,6 +70,8 @@ const NUMBER_BURST_SHARE: f64 = 0.25;
 /// One business number's schedule.
 #[derive(Clone, Debug)]
 pub struct Governor {
+    /// The tier the number's schedule runs at.
+    mps: u32,
     number: Gcra,
     recipients: HashMap<WaId, Gcra>,
     /// Consecutive throttling answers, for exponential backoff.
@@ -84,11 +86,25 @@ impl Governor {
         let mps = mps.max(1);
         let burst = ((f64::from(mps) * NUMBER_BURST_SHARE) as u32).max(1);
         Self {
+            mps,
             number: Gcra::new(f64::from(mps), burst),
             recipients: HashMap::new(),
             strikes: 0,
             held_until: f64::MIN,
         }
+    }
+
+    /// The tier this schedule runs at, messages per second.
+    pub fn mps(&self) -> u32 {
+        self.mps
+    }
+
+    /// Moves the number to another tier (Meta raised it, or an admin corrected it): its
+    /// schedule starts afresh at the new rate; customers' pacing and a throttling hold stay.
+    pub fn retier(&mut self, mps: u32) {
+        let fresh = Self::new(mps);
+        self.mps = fresh.mps;
+        self.number = fresh.number;
     }
 
     /// When a message to `recipient` may go as far as the customer's pacing is concerned. The
@@ -205,6 +221,36 @@ mod tests {
         assert!(
             (780..=830).contains(&in_first_10s),
             "{in_first_10s} sent in the first 10 s at 80/s"
+        );
+    }
+
+    #[test]
+    fn a_number_moved_to_a_higher_tier_sends_at_it_and_keeps_customers_pacing() {
+        let mut g = Governor::new(80);
+        let hot = WaId::from("hot");
+        for _ in 0..PAIR_BURST {
+            g.recipient_slot(&hot, 0);
+        }
+        g.retier(1_000);
+        assert_eq!(g.mps(), 1_000);
+        assert!(
+            g.recipient_slot(&hot, 0) >= 6_000,
+            "the customer's pacing stays"
+        );
+        // A thousand sends in the first second, each within Meta's bucket at the new tier.
+        let mut meta = TokenBucket::throughput(1_000, Duration::ZERO);
+        let mut within_a_second = 0;
+        for _ in 0..1_000 {
+            let at = g.number_slot(0);
+            assert!(
+                meta.try_take(Duration::from_millis(at as u64)),
+                "130429 at {at} ms"
+            );
+            within_a_second += usize::from(at < 1_000);
+        }
+        assert!(
+            within_a_second >= 990,
+            "{within_a_second} of 1,000 in the first second"
         );
     }
 

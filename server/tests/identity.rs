@@ -34,6 +34,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "automation" => &ids["rule"],
         "campaigns" => &ids["campaign"],
         "retention" => &ids["hold"],
+        "numbers" => &ids["number"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')

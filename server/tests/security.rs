@@ -535,6 +535,8 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "audit_purge_permits",
             // Nor agents' working time (migration 18).
             "agent_days",
+            // Nor numbers connected from the app (migration 19).
+            "number_connections",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }

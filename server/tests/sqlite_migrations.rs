@@ -128,7 +128,7 @@ async fn messages_stored_before_search_are_indexed_by_its_migration() {
          CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit_by_tenant
          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
          DROP TABLE media; DROP TABLE audit_purge_permits; DROP INDEX webhook_journal_by_bucket;
-         DROP TABLE agent_days;
+         DROP TABLE agent_days; DROP TABLE number_connections;
          ALTER TABLE threads_by_id DROP COLUMN first_response_at;
          ALTER TABLE threads_by_id DROP COLUMN first_responder;
          ALTER TABLE threads_by_id DROP COLUMN messages_in;

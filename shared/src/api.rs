@@ -226,6 +226,70 @@ pub struct Number {
     pub phone_number_id: PhoneNumberId,
     pub display_phone_number: String,
     pub waba_id: Option<String>,
+    /// `config` (the configuration file's, or the demo simulator's: read-only here), `app`
+    /// (connected at run time), or `none` (its connection was removed; its history stays).
+    #[serde(default)]
+    pub managed_by: String,
+    #[serde(default)]
+    pub graph_api_url: Option<String>,
+    /// Throughput tier, messages per second.
+    #[serde(default)]
+    pub mps: Option<u32>,
+    #[serde(default)]
+    pub enabled: bool,
+    /// What Meta said when the number was last checked, when it refused (a rejected token).
+    #[serde(default)]
+    pub problem: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+}
+
+/// `POST numbers`: a number to connect, with the fields of a `[[whatsapp.numbers]]` entry of
+/// the configuration (less `tenant`, which is the caller's). The three secrets are sealed at
+/// rest and never shown again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewNumber {
+    pub phone_number_id: String,
+    /// Asked of Meta when left empty.
+    #[serde(default)]
+    pub display_phone_number: String,
+    #[serde(default)]
+    pub waba_id: Option<String>,
+    /// Defaults to `https://graph.facebook.com/v23.0`.
+    #[serde(default)]
+    pub graph_api_url: Option<String>,
+    /// Defaults to 80 (Meta's default tier).
+    #[serde(default)]
+    pub mps: Option<u32>,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+}
+
+/// `PATCH numbers/{phone_number_id}`: what is given replaces what was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NumberPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_phone_number: Option<String>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_api_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<String>,
 }
 
 /// A conversation as a caller may see it: the customer's number is masked (`•••••••1234`)

@@ -77,6 +77,12 @@ error_codes! {
     TooManyRoles => "too_many_roles",
     TooManyTeams => "too_many_teams",
     TooManyApiKeys => "too_many_api_keys",
+    /// The phone number id is another workspace's.
+    NumberTaken => "number_taken",
+    /// The workspace has connected the number already (change it instead).
+    NumberExists => "number_exists",
+    /// The configuration manages it; it cannot be changed from the app.
+    ManagedByConfig => "managed_by_config",
     // Conversations and sends.
     /// The id is from before conversation ids were keyed; the message names the new one.
     ConversationMoved => "conversation_moved",

@@ -417,6 +417,38 @@ try {
     await admin.click(`.admin .tab:has-text("${ru ? "Маршрутизация" : "Routing"}")`);
     await admin.waitForSelector(`.routing dd:has-text("${ru ? "Наименее загруженный агент" : "Least loaded agent"}")`);
     check((await admin.locator(".routing tbody tr").count()) === 1, "the admin sees the routing in force, per number");
+    // The admin connects the account's second number in the app, with the credentials Meta (the
+    // simulator) gives; a customer who writes to it is routed at once, without a restart.
+    const spare = (await (await fetch(`${sim}/_sim/numbers`)).json()).data
+      .find((n) => n.phone_number_id === "106540352242923");
+    check(spare !== undefined, "the simulator holds a second number");
+    await admin.click(`.admin .tab:has-text("${ru ? "Номера" : "Numbers"}")`);
+    const form = admin.locator(".admin form");
+    const field = (label) => form.locator(`label:has-text("${label}") input`);
+    await field(ru ? "ID номера" : "Phone number ID").fill(spare.phone_number_id);
+    await field(ru ? "URL Graph API" : "Graph API URL").fill(spare.graph_api_url);
+    await field(ru ? "Токен доступа" : "Access token").fill(spare.access_token);
+    await field(ru ? "Секрет приложения" : "App secret").fill(spare.app_secret);
+    await field(ru ? "Токен проверки" : "Verify token").fill("a verify token");
+    await form.locator("button[type=submit]").click();
+    const row = admin.locator('.admin tr:has-text("106540352242923")');
+    await row.locator(`td:has-text("${ru ? "Активен" : "Active"}")`).waitFor();
+    check(await row.locator('td:has-text("+15550783882")').count() === 1,
+      "the connected number shows with the display number Meta gave");
+    check((await admin.content()).indexOf(spare.access_token) === -1, "its token is not shown again");
+    const second = await fetch(`${sim}/_sim/inbound`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ phone_number_id: "106540352242923", from: "4915188877766", name: customerName, text: "hello, second number" }),
+    });
+    check(second.ok, "a customer wrote to the second number");
+    let routed = null;
+    for (let i = 0; i < 100 && !routed; i++) {
+      const list = await adminApi("GET", "conversations?limit=50");
+      routed = (list.body?.items || []).find((c) => c.number === "106540352242923");
+      if (!routed) await new Promise((r) => setTimeout(r, 100));
+    }
+    check(routed !== undefined && routed !== null, "the second number's customer is in the inbox");
     await admin.click(`.admin .tab:has-text("${ru ? "Журнал аудита" : "Audit log"}")`);
     await admin.waitForSelector('.admin td:has-text("auth.login")');
     check(true, "the admin sees the audit log with the sign-ins");

@@ -3,7 +3,8 @@
 //! and simulator: boot to login, installable, a customer writes and the conversation appears
 //! live, the reply's ticks turn to read, offline replies wait and go; a supervisor sees the
 //! agent on the board and reads the transcript live; an admin sees users, roles and the audit
-//! log; in English and in Russian.
+//! log, and connects a second number whose customer is then routed, without a restart; in
+//! English and in Russian.
 //! Screenshots land in `artifacts/`.
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,11 @@ fn run_in_browser(lang: &str) {
             "300",
             "--read-after-ms",
             "600",
+            // A second number of the account, which the admin connects in the app.
+            "--phone-number-id",
+            "106540352242923",
+            "--display-phone-number",
+            "15550783882",
         ],
     );
     let email = format!("agent-{lang}@demo.example");

@@ -4,7 +4,8 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, CreateUser, Number, Page, Role, RoutingSettings, Team, UpdateUser, User,
+    ApiKey, AuditEntry, CreateUser, NewNumber, Number, NumberPatch, Page, Role, RoutingSettings,
+    Team, UpdateUser, User,
 };
 use switchboard_shared::permissions::Permission;
 
@@ -234,17 +235,119 @@ pub(crate) fn TeamsAdmin() -> impl IntoView {
     }
 }
 
+/// The workspace's numbers: those of the configuration are listed; those connected here can be
+/// added, disabled, enabled and removed. Secrets are typed once and never shown again.
 #[component]
 pub(crate) fn NumbersAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let numbers = RwSignal::new(None::<Vec<Number>>);
     fetch_into("/api/v1/numbers", numbers);
+    // Puts the server's answer for one number in place (or adds it).
+    let show = move |n: Number| {
+        numbers.update(|list| {
+            let list = list.get_or_insert_with(Vec::new);
+            match list
+                .iter_mut()
+                .find(|x| x.phone_number_id == n.phone_number_id)
+            {
+                Some(slot) => *slot = n,
+                None => list.push(n),
+            }
+        })
+    };
+    let fields: [RwSignal<String>; 7] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let [id, display, waba, url, token, secret, verify] = fields;
+    let add = move |e: ev::SubmitEvent| {
+        e.prevent_default();
+        let text = |s: RwSignal<String>| Some(s.get_untracked()).filter(|v| !v.trim().is_empty());
+        let body = NewNumber {
+            phone_number_id: id.get_untracked(),
+            display_phone_number: display.get_untracked(),
+            waba_id: text(waba),
+            graph_api_url: text(url),
+            mps: None,
+            access_token: token.get_untracked(),
+            app_secret: secret.get_untracked(),
+            verify_token: verify.get_untracked(),
+        };
+        spawn_local(async move {
+            match app
+                .write::<Number, _>("POST", "/api/v1/numbers", &body)
+                .await
+            {
+                Ok(n) => {
+                    show(n);
+                    fields.iter().for_each(|f| f.set(String::new()));
+                }
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let change = move |id: String, enabled: bool| {
+        let body = NumberPatch {
+            enabled: Some(enabled),
+            ..Default::default()
+        };
+        spawn_local(async move {
+            match app
+                .write::<Number, _>("PATCH", &format!("/api/v1/numbers/{id}"), &body)
+                .await
+            {
+                Ok(n) => show(n),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let remove = move |id: String| {
+        spawn_local(async move {
+            let path = format!("/api/v1/numbers/{id}");
+            match net::call::<()>("DELETE", &path, None, app.csrf_token().as_deref()).await {
+                Ok(()) => fetch_into("/api/v1/numbers", numbers),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let input = |sig: RwSignal<String>, label: T, kind: &'static str, required: bool| {
+        view! { <label>{app.text(label)}<input type=kind required=required bind:value=sig autocomplete="off"/></label> }
+    };
     view! {
+        <form class="card inline-form" on:submit=add>
+            {input(id, T::NumberId, "text", true)}
+            {input(display, T::Number, "tel", false)}
+            {input(waba, T::Waba, "text", false)}
+            {input(url, T::GraphUrl, "url", false)}
+            {input(token, T::AccessToken, "password", true)}
+            {input(secret, T::AppSecret, "password", true)}
+            {input(verify, T::VerifyToken, "password", true)}
+            <button class="primary" type="submit">{app.text(T::ConnectNumber)}</button>
+        </form>
         <table>
-            <thead><tr><th>{app.text(T::Number)}</th><th>"Phone number ID"</th><th>"WABA"</th></tr></thead>
+            <thead><tr><th>{app.text(T::Number)}</th><th>{app.text(T::NumberId)}</th><th>{app.text(T::Waba)}</th><th>{app.text(T::Tier)}</th><th>{app.text(T::State)}</th><th></th></tr></thead>
             <tbody>
-                {move || numbers.get().unwrap_or_default().into_iter().map(|n| view! {
-                    <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{n.phone_number_id.to_string()}</td><td>{n.waba_id.unwrap_or_default()}</td></tr>
+                {move || numbers.get().unwrap_or_default().into_iter().map(|n| {
+                    let (toggle, drop) = (n.phone_number_id.to_string(), n.phone_number_id.to_string());
+                    let ours = n.managed_by == "app";
+                    // Meta's refusal, when there is one, else the number's state in words.
+                    let problem = n.problem.filter(|_| ours);
+                    let state = match (n.managed_by.as_str(), n.enabled) {
+                        ("config", _) => Some(T::FromConfig),
+                        ("none", _) => Some(T::Disconnected),
+                        _ if problem.is_some() => None,
+                        (_, true) => Some(T::Active),
+                        (_, false) => Some(T::Disabled),
+                    };
+                    let enabled = n.enabled;
+                    view! {
+                        <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{n.phone_number_id.to_string()}</td>
+                        <td>{n.waba_id.unwrap_or_default()}</td><td>{n.mps.map(|m| m.to_string()).unwrap_or_default()}</td>
+                        <td>{state.map(|t| app.text(t))}{problem}</td>
+                        <td>{ours.then(|| view! {
+                            <button class="secondary" on:click=move |_| change(toggle.clone(), !enabled)>
+                                {app.text(if enabled { T::Disable } else { T::Enable })}
+                            </button>
+                            <button class="secondary" on:click=move |_| remove(drop.clone())>{app.text(T::Remove)}</button>
+                        })}</td></tr>
+                    }
                 }).collect_view()}
             </tbody>
         </table>

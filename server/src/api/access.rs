@@ -1,4 +1,5 @@
-//! Administration: the tenant, its numbers, users, custom roles, teams and API keys.
+//! Administration: the tenant, its routing, users, custom roles, teams and API keys (its
+//! numbers: `numbers`).
 //!
 //! Beyond the route's permission, two rules hold everywhere here: nobody grants what they do not
 //! hold (a role, a user's role or an API key never carries a permission its creator lacks), and
@@ -10,7 +11,7 @@ use switchboard_shared::ErrorCode;
 
 use crate::web::StatusCode;
 use switchboard_shared::api::{
-    ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, Number, NumberRouting, Page, Role, RoleInput,
+    ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, NumberRouting, Page, Role, RoleInput,
     RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
 };
 use switchboard_shared::{ApiKeyId, Permission, PresetRole, RoleId, TeamId, UserId};
@@ -66,7 +67,7 @@ fn key_dto(k: &ApiKeyRecord) -> ApiKey {
 }
 
 /// An audit line of this request with before/after snapshots.
-fn change(
+pub(super) fn change(
     ctx: &Ctx,
     target: String,
     before: Option<serde_json::Value>,
@@ -202,21 +203,6 @@ pub async fn update_tenant(ctx: Ctx) -> ApiResult {
             created_at: t.created_at,
         },
     )
-}
-
-pub async fn list_numbers(ctx: Ctx) -> ApiResult {
-    let numbers: Vec<Number> = ctx
-        .scope
-        .numbers()
-        .await?
-        .into_iter()
-        .map(|n| Number {
-            phone_number_id: n.phone_number_id,
-            display_phone_number: n.display_phone_number,
-            waba_id: n.waba_id,
-        })
-        .collect();
-    json(StatusCode::OK, &numbers)
 }
 
 /// `GET routing`: the routing settings in force, with the strategy of each of the tenant's

@@ -2,7 +2,7 @@
 //! (pre-flight), started, paused, resumed, cancelled, retried for the failed, and their
 //! recipients listed by state.
 
-use switchboard_shared::api::{mask_phone, Number, Page};
+use switchboard_shared::api::{mask_phone, Page};
 use switchboard_shared::campaign::{CampaignInput, RecipientState, SenderTemplates};
 use switchboard_shared::{CampaignId, ErrorCode, Permission};
 
@@ -44,9 +44,9 @@ fn id(ctx: &Ctx) -> CampaignId {
 /// the wizard says why a template is missing instead of offering a shorter list.
 pub async fn templates(ctx: Ctx) -> ApiResult {
     let mut items = Vec::new();
-    for n in ctx.scope.numbers().await? {
+    for n in ctx.numbers.list(ctx.scope.tenant()).await? {
         let read = match ctx.outbound.entry(ctx.scope.tenant(), &n.phone_number_id) {
-            Ok(entry) => ctx.outbound.templates(entry).await,
+            Ok(entry) => ctx.outbound.templates(&entry).await,
             Err(e) => Err(e),
         };
         let (templates, error) = match read {
@@ -54,11 +54,7 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         items.push(SenderTemplates {
-            number: Number {
-                phone_number_id: n.phone_number_id,
-                display_phone_number: n.display_phone_number,
-                waba_id: n.waba_id,
-            },
+            number: super::numbers::dto(n),
             templates,
             error,
         });

@@ -447,7 +447,7 @@ pub async fn react(ctx: Ctx) -> ApiResult {
 pub async fn templates(ctx: Ctx) -> ApiResult {
     let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
     let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
-    let list = ctx.outbound.templates(entry).await?;
+    let list = ctx.outbound.templates(&entry).await?;
     let items = approved(&list);
     json(StatusCode::OK, &Page { items, next: None })
 }
@@ -550,7 +550,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
     let media_id = ctx
         .outbound
         .upload(
-            entry,
+            &entry,
             body,
             &mime_type,
             filename.as_deref().unwrap_or("file"),

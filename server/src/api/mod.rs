@@ -36,6 +36,7 @@ mod contacts;
 mod conversations;
 mod costs;
 pub mod inbox;
+mod numbers;
 pub mod openapi;
 mod report_page;
 mod reports;
@@ -547,6 +548,7 @@ pub struct Ctx {
     pub campaigns: crate::service::campaigns::Campaigns,
     pub media: Arc<crate::service::media::MediaKeeper>,
     pub retention: Arc<crate::service::retention::Retention>,
+    pub numbers: crate::service::numbers::Numbers,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -603,6 +605,8 @@ pub struct ApiState {
     pub media: Arc<crate::service::media::MediaKeeper>,
     /// Retention policies, holds and purges.
     pub retention: Arc<crate::service::retention::Retention>,
+    /// Numbers connected at run time.
+    pub numbers: crate::service::numbers::Numbers,
 }
 
 /// The query's parameters. An empty one (`?tag=`) is left out, for every route alike: forms
@@ -880,6 +884,7 @@ async fn dispatch_inner(
         outbound: Arc::clone(&state.outbound),
         media: Arc::clone(&state.media),
         retention: Arc::clone(&state.retention),
+        numbers: state.numbers.clone(),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    reports, retention, search, session, transcript, Route,
+    numbers, reports, retention, search, session, transcript, Route,
 };
 use crate::web::Method;
 
@@ -57,7 +57,28 @@ pub fn routes() -> &'static [Route] {
                 "numbers",
                 P::SettingsNumbers,
                 "number.list",
-                h!(access::list_numbers),
+                h!(numbers::list),
+            ),
+            Route::needs(
+                M::POST,
+                "numbers",
+                P::SettingsNumbers,
+                "number.create",
+                h!(numbers::create),
+            ),
+            Route::needs(
+                M::PATCH,
+                "numbers/{id}",
+                P::SettingsNumbers,
+                "number.update",
+                h!(numbers::update),
+            ),
+            Route::needs(
+                M::DELETE,
+                "numbers/{id}",
+                P::SettingsNumbers,
+                "number.delete",
+                h!(numbers::delete),
             ),
             Route::needs(
                 M::GET,

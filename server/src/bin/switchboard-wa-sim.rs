@@ -110,6 +110,7 @@ fn main() -> anyhow::Result<()> {
             access_token: Secret::new(access_token.clone()),
             waba_id: cli.waba_id.clone(),
             mps: cli.number_mps.get(i).copied().unwrap_or(cli.mps),
+            chatting: true,
         })
         .collect();
     let config = SimConfig {

@@ -21,8 +21,8 @@ use url::Url;
 
 use super::errors::CloudApiError;
 use super::wire::{
-    GraphErrorBody, MarkRead, MediaInfo, MediaUploaded, SendRequest, SendResponse, SuccessResponse,
-    TemplateInfo, TemplateList,
+    GraphErrorBody, MarkRead, MediaInfo, MediaUploaded, PhoneNumberInfo, SendRequest, SendResponse,
+    SuccessResponse, TemplateInfo, TemplateList,
 };
 use crate::secret::Secret;
 
@@ -396,6 +396,27 @@ impl CloudApi {
             }
         }
         Ok(all)
+    }
+
+    /// What Meta says of the endpoint's number, which also proves its access token (a refused
+    /// token answers code 190).
+    pub async fn phone_number(
+        &self,
+        endpoint: &NumberEndpoint,
+    ) -> Result<PhoneNumberInfo, CloudApiError> {
+        let mut url = endpoint.url(&endpoint.phone_number_id)?;
+        url.query_pairs_mut().append_pair(
+            "fields",
+            "id,display_phone_number,verified_name,quality_rating,throughput",
+        );
+        self.call(GraphCall {
+            method: Method::GET,
+            url,
+            token: endpoint.access_token.clone(),
+            body: None,
+            idempotency_key: None,
+        })
+        .await
     }
 
     /// Deletes uploaded media.

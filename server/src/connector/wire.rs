@@ -504,6 +504,38 @@ pub struct MediaInfo {
     pub id: String,
 }
 
+/// `GET /{phone-number-id}`: what Meta says of a business number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhoneNumberInfo {
+    pub id: String,
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `NA`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    #[serde(default)]
+    pub throughput: Option<Throughput>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// `STANDARD` (80 messages per second), `HIGH` (1,000) or `NOT_APPLICABLE`.
+    pub level: String,
+}
+
+impl PhoneNumberInfo {
+    /// The number's tier in messages per second, when Meta says it.
+    pub fn mps(&self) -> Option<u32> {
+        match self.throughput.as_ref()?.level.as_str() {
+            "STANDARD" => Some(80),
+            "HIGH" => Some(1_000),
+            _ => None,
+        }
+    }
+}
+
 /// A page of `GET /{waba-id}/message_templates`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateList {

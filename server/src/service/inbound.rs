@@ -73,7 +73,7 @@ impl Inbound {
     }
 
     /// Which configured secret signed `body`, if any.
-    fn signer(&self, body: &[u8], header: &str) -> Option<&Secret> {
+    fn signer(&self, body: &[u8], header: &str) -> Option<Secret> {
         self.numbers
             .secrets()
             .into_iter()
@@ -89,7 +89,7 @@ impl Inbound {
     ) -> Result<IngestReport, InboundError> {
         let started = Instant::now();
         let header = signature_header.ok_or(InboundError::MissingSignature)?;
-        let secret = self
+        let secret = &self
             .signer(body, header)
             .ok_or(InboundError::BadSignature)?;
         let parsed = webhook::parse(body, received_at)?;
@@ -105,8 +105,8 @@ impl Inbound {
         }
         for change in &parsed.changes {
             if let Some(waba) = change.waba_id.as_deref() {
-                let mut owners = self
-                    .numbers
+                let entries = self.numbers.entries();
+                let mut owners = entries
                     .iter()
                     .filter(|e| e.waba_id.as_deref() == Some(waba))
                     .peekable();
@@ -243,19 +243,21 @@ impl Inbound {
         secret: &Secret,
     ) -> Option<TenantId> {
         if let Some(entry) = number.and_then(|n| self.numbers.get(n)) {
-            return (&entry.app_secret == secret).then(|| entry.tenant.clone());
+            // A disabled number's events are journaled only.
+            return (&entry.app_secret == secret && entry.enabled).then(|| entry.tenant.clone());
         }
         if let Some(waba) = waba_id {
             if let Some(e) = self
                 .numbers
-                .iter()
+                .entries()
+                .into_iter()
                 .find(|e| e.waba_id.as_deref() == Some(waba) && &e.app_secret == secret)
             {
                 return Some(e.tenant.clone());
             }
         }
-        let mut tenants: Vec<&TenantId> = self
-            .numbers
+        let entries = self.numbers.entries();
+        let mut tenants: Vec<&TenantId> = entries
             .iter()
             .filter(|e| &e.app_secret == secret)
             .map(|e| &e.tenant)
@@ -331,7 +333,7 @@ impl Inbound {
     /// Meta's verification handshake: the token must be one of the configured verify tokens.
     pub fn verify_token_matches(&self, token: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.numbers.iter().fold(false, |found, e| {
+        self.numbers.entries().iter().fold(false, |found, e| {
             let expected = e.verify_token.expose().as_bytes();
             found | (expected.len() == token.len() && bool::from(expected.ct_eq(token.as_bytes())))
         })

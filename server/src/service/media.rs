@@ -195,7 +195,7 @@ impl MediaKeeper {
     pub async fn pass(&self, now: UnixMillis) -> usize {
         let mut settled = 0;
         let mut waiting = 0usize;
-        for entry in self.numbers.iter() {
+        for entry in self.numbers.enabled() {
             let queued = match self.store.pending_media(&entry.phone_number_id, PASS).await {
                 Ok(queued) => queued,
                 Err(e) => {
@@ -205,7 +205,7 @@ impl MediaKeeper {
             };
             waiting += queued.len();
             for record in queued.into_iter().filter(|r| r.next_at <= now) {
-                if self.copy(entry, record).await {
+                if self.copy(&entry, record).await {
                     settled += 1;
                     waiting -= 1;
                 }
@@ -354,7 +354,7 @@ impl MediaKeeper {
             .outbound
             .entry(tenant, number)
             .map_err(MediaError::Outbound)?;
-        let (mime_type, bytes) = match self.outbound.download(entry, &media.id).await {
+        let (mime_type, bytes) = match self.outbound.download(&entry, &media.id).await {
             Ok(found) => found,
             Err(OutboundError::Api(e)) if gone_at_whatsapp(&e) => {
                 let why = match record.as_ref().map(|r| r.state) {

@@ -19,6 +19,7 @@ pub mod documents;
 pub mod inbound;
 pub mod inbox;
 pub mod media;
+pub mod numbers;
 pub mod outbound;
 pub mod outbox;
 pub mod reports;
@@ -26,7 +27,7 @@ pub mod retention;
 pub mod search;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use switchboard_shared::{PhoneNumberId, TenantId};
@@ -52,6 +53,12 @@ pub struct NumberEntry {
     pub endpoint: NumberEndpoint,
     /// Throughput tier, messages per second.
     pub mps: u32,
+    /// Whether the configuration manages the number (the file's, or the demo simulator's):
+    /// the app cannot change it then.
+    pub from_config: bool,
+    /// A disabled number sends nothing, and what its webhooks carry is journaled only; its
+    /// history stays, and its app secret still verifies webhooks (so Meta is acknowledged).
+    pub enabled: bool,
 }
 
 impl NumberEntry {
@@ -69,44 +76,80 @@ impl NumberEntry {
                 access_token: n.access_token.clone(),
             },
             mps: n.mps,
+            from_config: true,
+            enabled: true,
         }
     }
 }
 
-/// The configured business numbers, looked up by id, WABA or app secret.
+/// The business numbers in service, looked up by id, WABA or app secret. One shared map: every
+/// clone sees a number connected, changed or removed at run time (`service::numbers`) at once,
+/// so the webhook receiver, the outbox, the governor and routing need no restart.
 #[derive(Clone, Debug, Default)]
 pub struct NumberDirectory {
-    by_id: HashMap<PhoneNumberId, Arc<NumberEntry>>,
+    by_id: Arc<RwLock<HashMap<PhoneNumberId, Arc<NumberEntry>>>>,
 }
 
 impl NumberDirectory {
     pub fn new(entries: impl IntoIterator<Item = NumberEntry>) -> Self {
+        let by_id = entries
+            .into_iter()
+            .map(|e| (e.phone_number_id.clone(), Arc::new(e)))
+            .collect();
         Self {
-            by_id: entries
-                .into_iter()
-                .map(|e| (e.phone_number_id.clone(), Arc::new(e)))
-                .collect(),
+            by_id: Arc::new(RwLock::new(by_id)),
         }
     }
 
-    pub fn get(&self, id: &PhoneNumberId) -> Option<&Arc<NumberEntry>> {
-        self.by_id.get(id)
+    // A panic elsewhere while holding the lock cannot leave the map half-changed (each change
+    // is one insert or remove), so a poisoned lock is used as it is.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<PhoneNumberId, Arc<NumberEntry>>> {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<NumberEntry>> {
-        self.by_id.values()
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<PhoneNumberId, Arc<NumberEntry>>> {
+        self.by_id.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, id: &PhoneNumberId) -> Option<Arc<NumberEntry>> {
+        self.read().get(id).cloned()
+    }
+
+    /// Every number known now, disabled ones included, in no particular order.
+    pub fn entries(&self) -> Vec<Arc<NumberEntry>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// The numbers in service (enabled) now, in no particular order.
+    pub fn enabled(&self) -> Vec<Arc<NumberEntry>> {
+        self.read()
+            .values()
+            .filter(|e| e.enabled)
+            .cloned()
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.read().is_empty()
+    }
+
+    /// Puts a number in service, or replaces its settings.
+    pub fn put(&self, entry: NumberEntry) {
+        self.write()
+            .insert(entry.phone_number_id.clone(), Arc::new(entry));
+    }
+
+    /// Takes a number out of service.
+    pub fn remove(&self, id: &PhoneNumberId) -> Option<Arc<NumberEntry>> {
+        self.write().remove(id)
     }
 
     /// The distinct app secrets, each with the numbers it signs for.
-    pub fn secrets(&self) -> Vec<&Secret> {
-        let mut secrets: Vec<&Secret> = Vec::new();
-        for entry in self.by_id.values() {
-            if !secrets.contains(&&entry.app_secret) {
-                secrets.push(&entry.app_secret);
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut secrets: Vec<Secret> = Vec::new();
+        for entry in self.read().values() {
+            if !secrets.contains(&entry.app_secret) {
+                secrets.push(entry.app_secret.clone());
             }
         }
         secrets

@@ -387,10 +387,10 @@ impl Outbound {
         &self,
         tenant: &TenantId,
         number: &PhoneNumberId,
-    ) -> Result<&Arc<NumberEntry>, OutboundError> {
+    ) -> Result<Arc<NumberEntry>, OutboundError> {
         self.numbers
             .get(number)
-            .filter(|e| &e.tenant == tenant)
+            .filter(|e| &e.tenant == tenant && e.enabled)
             .ok_or(OutboundError::UnknownNumber)
     }
 
@@ -401,6 +401,9 @@ impl Outbound {
         let g = map
             .entry(entry.phone_number_id.clone())
             .or_insert_with(|| Governor::new(entry.mps));
+        if g.mps() != entry.mps.max(1) {
+            g.retier(entry.mps);
+        }
         f(g, now)
     }
 
@@ -435,7 +438,7 @@ impl Outbound {
         let opens_window = draft.opens_window();
         let templates = if opens_window {
             let entry = self.entry(&thread.tenant, &thread.number)?;
-            self.templates(entry).await?
+            self.templates(&entry).await?
         } else {
             Arc::default()
         };
@@ -464,7 +467,7 @@ impl Outbound {
         params: Vec<String>,
     ) -> Result<Checked, OutboundError> {
         let entry = self.entry(tenant, number)?;
-        let templates = self.templates(entry).await?;
+        let templates = self.templates(&entry).await?;
         Draft::Template {
             name: name.to_owned(),
             language: language.to_owned(),

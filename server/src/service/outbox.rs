@@ -122,7 +122,7 @@ impl Outbox {
     pub async fn resume(&self, numbers: &NumberDirectory) -> Result<(), StoreError> {
         let outbox = self;
         let mut recovered = 0usize;
-        for entry in numbers.iter() {
+        for entry in numbers.enabled() {
             let mut cursor = None;
             loop {
                 let page = outbox
@@ -355,7 +355,7 @@ impl Shared {
     /// Takes a send to the end (sent or failed). Returns false when shutdown stopped it; it
     /// stays pending in the store for the next start.
     async fn deliver(&self, mut send: OutboxRecord) -> bool {
-        let Ok(entry) = self.outbound.entry(&send.tenant, &send.number).cloned() else {
+        let Ok(entry) = self.outbound.entry(&send.tenant, &send.number) else {
             return self
                 .fail(send, "the number is no longer configured".into())
                 .await;

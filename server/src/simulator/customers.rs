@@ -75,7 +75,14 @@ const TINY_PNG: &[u8] = &[
 ];
 
 pub fn spawn(state: Arc<SimState>, behaviour: CustomerBehaviour, shutdown: CancellationToken) {
-    if behaviour.count == 0 || state.config.numbers.is_empty() {
+    let chatting: Vec<String> = state
+        .config
+        .numbers
+        .iter()
+        .filter(|n| n.chatting)
+        .map(|n| n.phone_number_id.clone())
+        .collect();
+    if behaviour.count == 0 || chatting.is_empty() {
         return;
     }
     let crowd: Vec<(String, &'static Persona)> = (0..behaviour.count)
@@ -96,15 +103,11 @@ pub fn spawn(state: Arc<SimState>, behaviour: CustomerBehaviour, shutdown: Cance
             let (wa_id, persona, number, roll) = {
                 let mut rng = rand::rng();
                 let (wa_id, persona) = crowd.choose(&mut rng).expect("the crowd is not empty");
-                let number = state
-                    .config
-                    .numbers
-                    .choose(&mut rng)
-                    .expect("numbers are not empty");
+                let number = chatting.choose(&mut rng).expect("numbers are not empty");
                 (
                     wa_id.clone(),
                     *persona,
-                    number.phone_number_id.clone(),
+                    number.clone(),
                     rng.random_range(0..100),
                 )
             };

@@ -116,6 +116,13 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
              state: Arc<SimState>,
              auth: Option<String>,
              q: MediaQuery| async move {
+                // `GET /{phone-number-id}`: the number as Meta describes it.
+                if let Some(number) = state.number(&media_id) {
+                    return match state.authorize(number, auth.as_deref()) {
+                        Ok(()) => respond(200, &phone_number_info(number)),
+                        Err(body) => respond(401, &body),
+                    };
+                }
                 if let Err(reply) = authorize_media(&state, &media_id, auth.as_deref()) {
                     return *reply;
                 }
@@ -477,6 +484,31 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
             let expired = state.expire_media(r.media_id.as_deref());
             respond(200, &json!({"expired": expired}))
         });
+    // The numbers Meta holds for the business, with the credentials to connect them (this
+    // control API listens on loopback only, for the demo and tests).
+    let numbers = warp::path!("_sim" / "numbers")
+        .and(warp::get())
+        .and(with_state(Arc::clone(&state)))
+        .map(|state: Arc<SimState>| {
+            let numbers: Vec<Value> = state
+                .config
+                .numbers
+                .iter()
+                .map(|n| {
+                    json!({
+                        "phone_number_id": n.phone_number_id,
+                        "display_phone_number": n.display_phone_number,
+                        "waba_id": n.waba_id,
+                        "graph_api_url": format!("{}v23.0", state.base_url),
+                        "access_token": n.access_token.expose(),
+                        "app_secret": state.config.app_secret.expose(),
+                        "mps": n.mps,
+                        "customers_write": n.chatting,
+                    })
+                })
+                .collect();
+            respond(200, &json!({"data": numbers}))
+        });
     let health = warp::path!("_sim" / "health")
         .and(warp::get())
         .map(|| respond(200, &json!({"status": "ok"})));
@@ -494,9 +526,24 @@ fn control_routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,
         .unify()
         .or(media)
         .unify()
+        .or(numbers)
+        .unify()
         .or(health)
         .unify()
         .boxed()
+}
+
+/// What Meta answers for `GET /{phone-number-id}` (the fields of reference §2.7).
+fn phone_number_info(number: &super::SimNumber) -> Value {
+    json!({
+        "id": number.phone_number_id,
+        "display_phone_number": number.display_phone_number,
+        "verified_name": "Lucky Shrub",
+        "code_verification_status": "VERIFIED",
+        "quality_rating": "GREEN",
+        "platform_type": "CLOUD_API",
+        "throughput": {"level": if number.mps >= 1_000 { "HIGH" } else { "STANDARD" }},
+    })
 }
 
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {

@@ -35,7 +35,17 @@ pub struct SimNumber {
     pub waba_id: String,
     /// Messages per second before 130429 (Meta: 80 by default, up to 1,000).
     pub mps: u32,
+    /// Whether the simulated customers write to it (a number the business has not connected
+    /// yet gets messages only through `/_sim/inbound`).
+    pub chatting: bool,
 }
+
+/// The demo's number: Meta's own example identity.
+pub const DEMO_NUMBER: &str = "106540352242922";
+/// The demo's WhatsApp Business Account.
+pub const DEMO_WABA: &str = "102290129340398";
+/// A second number of the demo's account, for an admin to connect at run time.
+pub const SPARE_NUMBER: &str = "106540352242923";
 
 /// How statuses follow an accepted send.
 #[derive(Clone, Debug)]
@@ -114,11 +124,12 @@ impl SimConfig {
     pub fn demo(webhook_url: Url, app_secret: Secret, access_token: Secret) -> Self {
         Self {
             numbers: vec![SimNumber {
-                phone_number_id: "106540352242922".into(),
+                phone_number_id: DEMO_NUMBER.into(),
                 display_phone_number: "15550783881".into(),
                 access_token,
-                waba_id: "102290129340398".into(),
+                waba_id: DEMO_WABA.into(),
                 mps: 80,
+                chatting: true,
             }],
             webhook_url,
             app_secret,

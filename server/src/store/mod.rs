@@ -103,6 +103,31 @@ pub trait DirectoryStore: Send + Sync {
     async fn upsert_number(&self, number: &NumberRecord) -> StoreResult<()>;
     /// The numbers a tenant owns, ordered by phone_number_id.
     async fn list_numbers(&self, tenant: &TenantId) -> StoreResult<Vec<NumberRecord>>;
+    /// Connects a number from the app, with its audit line, and lists it among its tenant's
+    /// numbers: `Taken` when the phone number id is another tenant's (listed there, or connected
+    /// there), `Exists` when this tenant has connected it already. Nothing is written then.
+    async fn connect_number(
+        &self,
+        connection: &NumberConnection,
+        audit: &AuditRecord,
+    ) -> StoreResult<Connect>;
+    /// Replaces a connected number's settings and secrets, with its audit line (a tier change
+    /// from Meta has none); false, and nothing written, when the tenant has not connected it.
+    async fn update_connection(
+        &self,
+        connection: &NumberConnection,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<bool>;
+    /// Forgets a connected number's settings and secrets, with its audit line; its history and
+    /// its place in the tenant's list stay. False when the tenant has not connected it.
+    async fn disconnect_number(
+        &self,
+        tenant: &TenantId,
+        number: &PhoneNumberId,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+    /// Every number connected from the app, of every tenant, ordered by phone_number_id.
+    async fn number_connections(&self) -> StoreResult<Vec<NumberConnection>>;
 }
 
 /// A message a search found: where it is.

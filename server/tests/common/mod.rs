@@ -265,7 +265,7 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
     let owner = api.token(&owner_email).await;
     let mut callers = BTreeMap::from([("owner", owner.clone())]);
     let mut emails = BTreeMap::from([("owner", owner_email)]);
-    let mut ids = BTreeMap::new();
+    let mut ids = BTreeMap::from([("number", number.to_owned())]);
     for role in ["admin", "supervisor", "agent", "viewer"] {
         let email = format!("{role}@{label}.example");
         let a = api

@@ -142,10 +142,29 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Tenant>),
         ),
         ("GET", "numbers") => op(
-            "The workspace's WhatsApp numbers",
+            "The workspace's WhatsApp numbers: who manages each, its tier, and what Meta last said",
             None,
             200,
             Some(schema::<Vec<Number>>),
+        ),
+        ("POST", "numbers") => op(
+            "Connect a number at run time; checked with Meta (a refused token is saved, with \
+             Meta's answer in `problem`); its secrets are sealed and never shown again",
+            Some(schema::<NewNumber>),
+            201,
+            Some(schema::<Number>),
+        ),
+        ("PATCH", "numbers/{id}") => op(
+            "Change, disable (`enabled: false`) or re-enable a number connected at run time",
+            Some(schema::<NumberPatch>),
+            200,
+            Some(schema::<Number>),
+        ),
+        ("DELETE", "numbers/{id}") => op(
+            "Remove a connected number's connection and secrets; its conversations stay",
+            None,
+            204,
+            None,
         ),
         ("GET", "routing") => op(
             "The routing settings in force (set in the configuration file), per number",

@@ -97,6 +97,11 @@ impl TenantScope {
         audit
     }
 
+    /// An audit line made this tenant's, for a service that writes it with its change.
+    pub fn bind_audit(&self, audit: AuditRecord) -> AuditRecord {
+        self.bind(audit)
+    }
+
     pub async fn tenant_record(&self) -> StoreResult<Option<TenantRecord>> {
         Ok(self
             .store

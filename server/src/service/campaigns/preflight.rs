@@ -18,7 +18,7 @@ impl Campaigns {
             let entry = self.inner.outbound.entry(tenant, number).map_err(|_| {
                 invalid("numbers", format!("no number `{number}` in this workspace"))
             })?;
-            let templates = self.inner.outbound.templates(entry).await.map_err(|e| match e {
+            let templates = self.inner.outbound.templates(&entry).await.map_err(|e| match e {
                 OutboundError::NoWaba => invalid(
                     "numbers",
                     format!("`{number}` has no WhatsApp Business Account configured, so no templates"),

@@ -7,7 +7,7 @@
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
 //! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept), `retention` (purges),
-//! `activity` (agents' working time).
+//! `activity` (agents' working time), `numbers` (numbers connected from the app).
 
 mod activity;
 mod compliance;
@@ -16,6 +16,7 @@ mod identity;
 mod inbox;
 mod media;
 mod messages;
+mod numbers;
 mod retention;
 
 pub use activity::*;
@@ -25,6 +26,7 @@ pub use identity::*;
 pub use inbox::*;
 pub use media::*;
 pub use messages::*;
+pub use numbers::*;
 pub use retention::*;
 
 use switchboard_shared::{MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
@@ -74,6 +76,7 @@ macro_rules! store_conformance_tests {
             files_are_queued_with_their_message_and_kept_once,
             purges_remove_what_is_due_and_nothing_held,
             agent_days_are_rewritten_whole_and_read_back_by_day,
+            numbers_connect_once_across_tenants_with_their_audit,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

@@ -1,12 +1,13 @@
 //! Tenants and their numbers (`numbers_by_tenant` beside `numbers_by_id`, so a tenant's numbers
-//! are one partition).
+//! are one partition), and the numbers connected from the app (`number_connections`, one
+//! partition per number, changed only by lightweight transactions on its tenant).
 
 use async_trait::async_trait;
 use scylla::response::{PagingState, PagingStateResponse};
 use scylla::statement::prepared::PreparedStatement;
 use switchboard_shared::{PhoneNumberId, TenantId};
 
-use super::{first_row, rows_of, unavailable, Preparer, ScyllaStore};
+use super::{first_row, lwt_applied, rows_of, unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::{DirectoryStore, IdKeys, StoreResult};
 
@@ -19,6 +20,47 @@ pub(super) struct Statements {
     number_owner: PreparedStatement,
     delete_number_by_tenant: PreparedStatement,
     list_numbers: PreparedStatement,
+    connect: PreparedStatement,
+    update_connection: PreparedStatement,
+    disconnect: PreparedStatement,
+    connection_tenant: PreparedStatement,
+    connections: PreparedStatement,
+}
+
+const CONNECTION_COLUMNS: &str = "phone_number_id, tenant, display_phone_number, waba_id, \
+    graph_api_url, mps, enabled, access_token, app_secret, verify_token, problem, updated_at";
+
+/// A `number_connections` row, in `CONNECTION_COLUMNS` order.
+type ConnectionRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<bool>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn connection_from_row(r: ConnectionRow) -> NumberConnection {
+    NumberConnection {
+        phone_number_id: PhoneNumberId::new(r.0),
+        tenant: TenantId::new(r.1),
+        display_phone_number: r.2.unwrap_or_default(),
+        waba_id: r.3,
+        graph_api_url: r.4.unwrap_or_default(),
+        mps: r.5.unwrap_or(80).max(1) as u32,
+        enabled: r.6.unwrap_or(true),
+        access_token: r.7.unwrap_or_default(),
+        app_secret: r.8.unwrap_or_default(),
+        verify_token: r.9.unwrap_or_default(),
+        problem: r.10,
+        updated_at: r.11.unwrap_or_default(),
+    }
 }
 
 impl Statements {
@@ -46,6 +88,25 @@ impl Statements {
             list_numbers: p.prepare(format!(
                 "SELECT phone_number_id, display_phone_number, waba_id FROM {ks}.numbers_by_tenant
                  WHERE tenant = ?"
+            ), false).await?,
+            connect: p.prepare(format!(
+                "INSERT INTO {ks}.number_connections ({CONNECTION_COLUMNS})
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            ), false).await?,
+            update_connection: p.prepare(format!(
+                "UPDATE {ks}.number_connections SET display_phone_number = ?, waba_id = ?,
+                   graph_api_url = ?, mps = ?, enabled = ?, access_token = ?, app_secret = ?,
+                   verify_token = ?, problem = ?, updated_at = ?
+                 WHERE phone_number_id = ? IF tenant = ?"
+            ), false).await?,
+            disconnect: p.prepare(format!(
+                "DELETE FROM {ks}.number_connections WHERE phone_number_id = ? IF tenant = ?"
+            ), false).await?,
+            connection_tenant: p.prepare(format!(
+                "SELECT tenant FROM {ks}.number_connections WHERE phone_number_id = ?"
+            ), false).await?,
+            connections: p.prepare(format!(
+                "SELECT {CONNECTION_COLUMNS} FROM {ks}.number_connections"
             ), false).await?,
         })
     }
@@ -154,5 +215,142 @@ impl DirectoryStore for ScyllaStore {
                 waba_id: waba,
             })
             .collect())
+    }
+
+    async fn connect_number(
+        &self,
+        c: &NumberConnection,
+        audit: &AuditRecord,
+    ) -> StoreResult<Connect> {
+        let owner = self
+            .session
+            .execute_unpaged(&self.directory.number_owner, (c.phone_number_id.as_str(),))
+            .await
+            .map_err(unavailable)?;
+        if let Some((Some(owner),)) = first_row::<(Option<String>,)>(owner)? {
+            if owner != c.tenant.as_str() {
+                return Ok(Connect::Taken);
+            }
+        }
+        let values = (
+            c.phone_number_id.as_str(),
+            c.tenant.as_str(),
+            c.display_phone_number.as_str(),
+            c.waba_id.as_deref(),
+            c.graph_api_url.as_str(),
+            c.mps as i32,
+            c.enabled,
+            c.access_token.as_slice(),
+            c.app_secret.as_slice(),
+            c.verify_token.as_slice(),
+            c.problem.as_deref(),
+            c.updated_at,
+        );
+        let inserted = self
+            .session
+            .execute_unpaged(&self.directory.connect, values)
+            .await
+            .map_err(unavailable)?;
+        if !lwt_applied(inserted)? {
+            let holder = self
+                .session
+                .execute_unpaged(
+                    &self.directory.connection_tenant,
+                    (c.phone_number_id.as_str(),),
+                )
+                .await
+                .map_err(unavailable)?;
+            return Ok(match first_row::<(Option<String>,)>(holder)? {
+                Some((Some(t),)) if t == c.tenant.as_str() => Connect::Exists,
+                _ => Connect::Taken,
+            });
+        }
+        self.upsert_number(&NumberRecord {
+            tenant: c.tenant.clone(),
+            phone_number_id: c.phone_number_id.clone(),
+            display_phone_number: c.display_phone_number.clone(),
+            waba_id: c.waba_id.clone(),
+        })
+        .await?;
+        self.write_audit(audit).await?;
+        Ok(Connect::Connected)
+    }
+
+    async fn update_connection(
+        &self,
+        c: &NumberConnection,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<bool> {
+        let values = (
+            c.display_phone_number.as_str(),
+            c.waba_id.as_deref(),
+            c.graph_api_url.as_str(),
+            c.mps as i32,
+            c.enabled,
+            c.access_token.as_slice(),
+            c.app_secret.as_slice(),
+            c.verify_token.as_slice(),
+            c.problem.as_deref(),
+            c.updated_at,
+            c.phone_number_id.as_str(),
+            c.tenant.as_str(),
+        );
+        let result = self
+            .session
+            .execute_unpaged(&self.directory.update_connection, values)
+            .await
+            .map_err(unavailable)?;
+        if !lwt_applied(result)? {
+            return Ok(false);
+        }
+        self.upsert_number(&NumberRecord {
+            tenant: c.tenant.clone(),
+            phone_number_id: c.phone_number_id.clone(),
+            display_phone_number: c.display_phone_number.clone(),
+            waba_id: c.waba_id.clone(),
+        })
+        .await?;
+        if let Some(audit) = audit {
+            self.write_audit(audit).await?;
+        }
+        Ok(true)
+    }
+
+    async fn disconnect_number(
+        &self,
+        tenant: &TenantId,
+        number: &PhoneNumberId,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool> {
+        self.applied_with_audit(
+            &self.directory.disconnect,
+            (number.as_str(), tenant.as_str()),
+            audit,
+        )
+        .await
+    }
+
+    async fn number_connections(&self) -> StoreResult<Vec<NumberConnection>> {
+        // Connections are few (a workspace's numbers); every server reads them all at start.
+        let mut out = Vec::new();
+        let mut state = PagingState::start();
+        loop {
+            let (result, next) = self
+                .session
+                .execute_single_page(&self.directory.connections, &[], state)
+                .await
+                .map_err(unavailable)?;
+            out.extend(
+                rows_of::<ConnectionRow>(result)?
+                    .into_iter()
+                    .map(connection_from_row),
+            );
+            match next {
+                PagingStateResponse::HasMorePages { state: s } => state = s,
+                PagingStateResponse::NoMorePages => break,
+            }
+        }
+        out.sort_by(|a, b| a.phone_number_id.cmp(&b.phone_number_id));
+        Ok(out)
     }
 }

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_media.sql"),
     migration!(17, "0017_retention.sql"),
     migration!(18, "0018_activity.sql"),
+    migration!(19, "0019_numbers.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
