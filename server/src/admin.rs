@@ -1,6 +1,7 @@
-//! Operator commands behind `switchboard tenant …`, `switchboard user …` and
-//! `switchboard api-key …`: create and list tenants; create, list, disable and re-enable users,
-//! reset passwords; create, list and revoke API keys. They act on the store directly (safe beside
+//! Operator commands behind `switchboard tenant …`, `switchboard user …`,
+//! `switchboard api-key …` and `switchboard number …`: create and list tenants; create, list,
+//! disable and re-enable users, reset passwords; create, list and revoke API keys; connect, list,
+//! disable, enable and remove numbers. They act on the store directly (safe beside
 //! a running server: SQLite serialises the two writers), check everything the HTTP API checks,
 //! and leave the same audit lines (actor `cli:<os user>`), so the CLI is no back door.
 
@@ -40,6 +41,8 @@ pub enum AdminError {
     BadApiKey,
     #[error("no live API key `{0}` in tenant `{1}`")]
     NoSuchApiKey(String, String),
+    #[error(transparent)]
+    Numbers(#[from] crate::service::numbers::NumbersError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -300,4 +303,103 @@ pub async fn list_users(store: &dyn Store, tenant: &str) -> Result<Vec<UserRecor
             None => return Ok(users),
         }
     }
+}
+
+/// A `switchboard number …` command.
+pub enum NumberRequest {
+    Add {
+        tenant: String,
+        input: Box<crate::service::numbers::NumberInput>,
+    },
+    List {
+        tenant: String,
+    },
+    Enable {
+        tenant: String,
+        id: switchboard_shared::PhoneNumberId,
+        enabled: bool,
+    },
+    Remove {
+        tenant: String,
+        id: switchboard_shared::PhoneNumberId,
+    },
+}
+
+/// Runs a `switchboard number …` command through the same use cases as the API, with the same
+/// audit lines (never a secret in them), and prints its outcome.
+pub async fn number(
+    store: &dyn Store,
+    numbers: &crate::service::numbers::Numbers,
+    request: NumberRequest,
+) -> anyhow::Result<()> {
+    let tenant_of = |t: &str| TenantId::new(t);
+    match request {
+        NumberRequest::Add { tenant, input } => {
+            let tenant = tenant_of(&tenant);
+            if !tenant_exists(store, &tenant).await? {
+                return Err(AdminError::NoSuchTenant(tenant.to_string()).into());
+            }
+            let mut line = cli_audit(
+                &tenant,
+                "number.create",
+                format!("number:{}", input.phone_number_id),
+            );
+            line.after = Some(
+                serde_json::json!({
+                    "display_phone_number": input.display_phone_number,
+                    "waba_id": input.waba_id,
+                    "graph_api_url": input.graph_api_url.as_str(),
+                    "mps": input.mps,
+                })
+                .to_string(),
+            );
+            let v = numbers.add(&tenant, *input, line).await?;
+            println!(
+                "connected {} (+{}) to {tenant}",
+                v.phone_number_id, v.display_phone_number
+            );
+            if let Some(problem) = v.problem {
+                eprintln!("saved, but flagged: {problem}");
+            }
+        }
+        NumberRequest::List { tenant } => {
+            for v in numbers.list(&tenant_of(&tenant)).await? {
+                let state = match (v.managed_by, v.enabled) {
+                    ("app", true) => "enabled",
+                    ("app", false) => "disabled",
+                    (other, _) => other,
+                };
+                println!(
+                    "{}\t+{}\t{}\t{}\t{}",
+                    v.phone_number_id,
+                    v.display_phone_number,
+                    state,
+                    v.mps.map(|m| m.to_string()).unwrap_or_default(),
+                    v.problem.unwrap_or_default()
+                );
+            }
+        }
+        NumberRequest::Enable {
+            tenant,
+            id,
+            enabled,
+        } => {
+            let tenant = tenant_of(&tenant);
+            let mut line = cli_audit(&tenant, "number.update", format!("number:{id}"));
+            line.after = Some(serde_json::json!({ "enabled": enabled }).to_string());
+            let change = crate::service::numbers::NumberChange {
+                enabled: Some(enabled),
+                ..Default::default()
+            };
+            numbers.change(&tenant, &id, change, line).await?;
+            println!("{} {id}", if enabled { "enabled" } else { "disabled" });
+        }
+        NumberRequest::Remove { tenant, id } => {
+            let tenant = tenant_of(&tenant);
+            let line = cli_audit(&tenant, "number.delete", format!("number:{id}"));
+            numbers.remove(&tenant, &id, line).await?;
+            println!("removed {id}; its conversations stay");
+        }
+    }
+    Ok(())
 }

@@ -193,6 +193,43 @@ impl Running {
     }
 }
 
+/// The Cloud API client every service shares.
+fn cloud_api(config: &Config) -> Result<CloudApi, StartError> {
+    let http_client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| StartError::Simulator(std::io::Error::other(e)))?;
+    Ok(CloudApi::new(
+        http_client,
+        ClientOptions {
+            timeout: config.whatsapp.request_timeout(),
+            max_retries: config.whatsapp.max_retries,
+        },
+    ))
+}
+
+/// The run-time numbers' use cases over a directory of the configuration's numbers (the
+/// server loads the stored ones into it; the CLI needs it to refuse the file's).
+pub fn number_admin(
+    config: &Config,
+    store: Arc<dyn Store>,
+    api: CloudApi,
+) -> Result<Numbers, StartError> {
+    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
+        .map_err(StartError::SecretsKey)?;
+    Ok(Numbers::new(
+        store,
+        NumberDirectory::new(config.whatsapp.numbers.iter().map(NumberEntry::from_config)),
+        crate::secret::Sealer::new(&key),
+        api,
+    ))
+}
+
+/// [`number_admin`] with its own Cloud API client, for the CLI.
+pub fn cli_number_admin(config: &Config, store: Arc<dyn Store>) -> Result<Numbers, StartError> {
+    number_admin(config, store, cloud_api(config)?)
+}
+
 /// The demo's app secret (the simulator signs every number's webhooks with it).
 fn app_secret_of(numbers: &NumberDirectory) -> String {
     numbers
@@ -256,28 +293,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         .map(|t| http::serve::tls_acceptor(&t.cert, &t.key))
         .transpose()?;
     let store = open_store(&config, false).await?;
-    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
-        .map_err(StartError::SecretsKey)?;
-    let http_client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .map_err(|e| StartError::Simulator(std::io::Error::other(e)))?;
-    let api = CloudApi::new(
-        http_client,
-        ClientOptions {
-            timeout: config.whatsapp.request_timeout(),
-            max_retries: config.whatsapp.max_retries,
-        },
-    );
+    let api = cloud_api(&config)?;
     // The file's numbers, then those connected from the app (the file wins a number both name).
-    let numbers =
-        NumberDirectory::new(config.whatsapp.numbers.iter().map(NumberEntry::from_config));
-    let number_admin = Numbers::new(
-        Arc::clone(&store),
-        numbers.clone(),
-        crate::secret::Sealer::new(&key),
-        api.clone(),
-    );
+    let number_admin = number_admin(&config, Arc::clone(&store), api.clone())?;
+    let numbers = number_admin.directory();
     let connected = number_admin.load().await?;
     if connected > 0 {
         tracing::info!(connected, "numbers connected from the app are in service");
@@ -399,6 +418,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let events = Events::new(4096);
     let shutdown = CancellationToken::new();
     number_admin.follow(&events, shutdown.clone());
+    number_admin.spawn_refresh(shutdown.clone());
     let costs = crate::service::costs::Costs::new(Arc::clone(&store));
     let inbound = Arc::new(Inbound::new(
         Arc::clone(&store),

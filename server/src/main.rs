@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use switchboard_server::config::Config;
+use switchboard_server::secret::Secret;
+use switchboard_server::service::numbers::NumberInput;
 use switchboard_server::{admin, app, backup, export, telemetry};
 
 #[derive(Parser)]
@@ -88,6 +90,114 @@ enum Command {
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
+    /// Connect, list, disable, enable and remove WhatsApp numbers at run time (a running server
+    /// picks the change up within seconds).
+    Number {
+        #[command(subcommand)]
+        command: NumberCommand,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+impl NumberCommand {
+    fn into_request(self, secrets: Vec<String>) -> admin::NumberRequest {
+        use admin::NumberRequest as R;
+        match self {
+            NumberCommand::Add {
+                tenant,
+                phone_number_id,
+                display_phone_number,
+                waba_id,
+                graph_api_url,
+                mps,
+            } => {
+                let mut secrets = secrets.into_iter().map(Secret::new);
+                R::Add {
+                    tenant,
+                    input: Box::new(NumberInput {
+                        phone_number_id: phone_number_id.into(),
+                        display_phone_number,
+                        waba_id,
+                        graph_api_url,
+                        mps,
+                        access_token: secrets.next().unwrap_or_else(|| Secret::new("")),
+                        app_secret: secrets.next().unwrap_or_else(|| Secret::new("")),
+                        verify_token: secrets.next().unwrap_or_else(|| Secret::new("")),
+                    }),
+                }
+            }
+            NumberCommand::List { tenant } => R::List { tenant },
+            NumberCommand::Disable {
+                tenant,
+                phone_number_id,
+            } => R::Enable {
+                tenant,
+                id: phone_number_id.into(),
+                enabled: false,
+            },
+            NumberCommand::Enable {
+                tenant,
+                phone_number_id,
+            } => R::Enable {
+                tenant,
+                id: phone_number_id.into(),
+                enabled: true,
+            },
+            NumberCommand::Remove {
+                tenant,
+                phone_number_id,
+            } => R::Remove {
+                tenant,
+                id: phone_number_id.into(),
+            },
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum NumberCommand {
+    /// Connect a number. Its access token, app secret and verify token are the first three lines
+    /// of standard input (never arguments, which other users of the machine can read).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        phone_number_id: String,
+        /// Asked of Meta when left out.
+        #[arg(long, default_value = "")]
+        display_phone_number: String,
+        #[arg(long)]
+        waba_id: Option<String>,
+        #[arg(long, default_value = "https://graph.facebook.com/v23.0")]
+        graph_api_url: url::Url,
+        /// The number's tier in messages per second.
+        #[arg(long, default_value_t = 80)]
+        mps: u32,
+    },
+    /// List a tenant's numbers (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Take a number out of service (its history stays).
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        phone_number_id: String,
+    },
+    /// Put a disabled number back in service.
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        phone_number_id: String,
+    },
+    /// Remove a number's connection and secrets (its history stays).
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        phone_number_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +265,21 @@ enum UserCommand {
     Enable { email: String },
     /// Set a new password (first line of standard input) and end all sessions.
     ResetPassword { email: String },
+}
+
+/// The first `n` lines of standard input, without their line endings, each required.
+fn lines_from_stdin(names: &[&str]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in names {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .with_context(|| format!("reading the {name} from standard input"))?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!line.is_empty(), "no {name} on standard input");
+        out.push(line);
+    }
+    Ok(out)
 }
 
 /// The first line of standard input, without its line ending.
@@ -341,6 +466,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 anyhow::Ok(())
+            })
+        }
+        Command::Number { command, config } => {
+            let config = load(config.as_deref())?;
+            let secrets = match &command {
+                NumberCommand::Add { .. } => {
+                    lines_from_stdin(&["access token", "app secret", "verify token"])?
+                }
+                _ => Vec::new(),
+            };
+            runtime.block_on(async {
+                let store = app::open_store(&config, false).await?;
+                let numbers = app::cli_number_admin(&config, store.clone())?;
+                admin::number(store.as_ref(), &numbers, command.into_request(secrets)).await
             })
         }
         Command::ApiKey { command, config } => {

@@ -358,3 +358,113 @@ fn migrate_applies_the_schema_lists_the_ledger_and_refuses_a_changed_migration()
         .unwrap();
     cli.fails(&["migrate"], "", "0002_identity.sql");
 }
+
+/// A webhook from a customer to `number` of WABA `waba`, signed with `secret`.
+fn webhook_for(
+    server: &switchboard_e2e::ServerProcess,
+    number: &str,
+    waba: &str,
+    secret: &str,
+    wamid: &str,
+) -> u16 {
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15557770000", "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": "79160001111"}],
+            "messages": [{"from": "79160001111", "id": wamid, "timestamp": "1749416383",
+                          "type": "text", "text": {"body": "hello"}}]
+        }}]}]
+    })
+    .to_string();
+    server.post_webhook_signed(
+        body.as_bytes(),
+        Some(&switchboard_e2e::sign(secret, body.as_bytes())),
+    )
+}
+
+#[test]
+fn numbers_are_connected_from_the_command_line_and_a_running_server_follows() {
+    use std::time::Duration;
+    use switchboard_e2e::{wait_for, ServerProcess};
+    const NUMBER: &str = "777000777000777";
+    const SECRET: &str = "the-cli-number-app-secret";
+    // Meta is not reachable here (port 9): the number is saved flagged, and works all the same.
+    let server = ServerProcess::with_numbers("http://127.0.0.1:9/v23.0");
+    assert_eq!(
+        webhook_for(&server, NUMBER, "7770", SECRET, "wamid.cli.0"),
+        401
+    );
+    server.cli(
+        &[
+            "number",
+            "add",
+            "--tenant",
+            "demo",
+            "--phone-number-id",
+            NUMBER,
+            "--display-phone-number",
+            "15557770000",
+            "--waba-id",
+            "7770",
+            "--graph-api-url",
+            "http://127.0.0.1:9/v23.0",
+        ],
+        &format!("EAAG-cli-token\n{SECRET}\ncli verify token\n"),
+    );
+    // The running server reads the change: its webhooks are taken without a restart.
+    wait_for(
+        "the server to take the CLI's number",
+        Duration::from_secs(20),
+        || (webhook_for(&server, NUMBER, "7770", SECRET, "wamid.cli.1") == 200).then_some(()),
+    );
+    server.cli(&["number", "disable", "--tenant", "demo", NUMBER], "");
+    server.cli(&["number", "remove", "--tenant", "demo", NUMBER], "");
+    wait_for(
+        "the server to drop the removed number",
+        Duration::from_secs(20),
+        || (webhook_for(&server, NUMBER, "7770", SECRET, "wamid.cli.2") == 401).then_some(()),
+    );
+
+    // Bad input: a clear message, a non-zero exit, nothing stored.
+    let cli = Cli::new();
+    cli.fails(
+        &[
+            "number",
+            "add",
+            "--tenant",
+            "nobody",
+            "--phone-number-id",
+            "1",
+        ],
+        "token\nsecret\nverify\n",
+        "no tenant `nobody`",
+    );
+    cli.ok(&["tenant", "create", "acme"], "");
+    cli.fails(
+        &[
+            "number",
+            "add",
+            "--tenant",
+            "acme",
+            "--phone-number-id",
+            "12ab",
+        ],
+        "token\nsecret\nverify\n",
+        "phone_number_id: Meta's numeric phone number id",
+    );
+    cli.fails(
+        &[
+            "number",
+            "add",
+            "--tenant",
+            "acme",
+            "--phone-number-id",
+            "123",
+        ],
+        "token only\n",
+        "no app secret on standard input",
+    );
+    assert_eq!(cli.ok(&["number", "list", "--tenant", "acme"], ""), "");
+}

@@ -8,6 +8,7 @@
 //! answers never carries one. Numbers of the configuration file are the file's: listed, marked
 //! so, never changed here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,7 +112,14 @@ struct Inner {
     directory: NumberDirectory,
     sealer: Sealer,
     api: CloudApi,
+    /// Each run-time number in the directory and the `updated_at` of the stored version it was
+    /// made from, so a refresh rebuilds only what another server or the CLI changed.
+    known: std::sync::Mutex<HashMap<PhoneNumberId, i64>>,
 }
+
+/// How often the stored connections are read again for changes made elsewhere (the CLI, or
+/// another server on the same ScyllaDB store).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 impl Numbers {
     pub fn new(
@@ -126,8 +134,88 @@ impl Numbers {
                 directory,
                 sealer,
                 api,
+                known: Default::default(),
             }),
         }
+    }
+
+    /// The directory this service keeps (shared by every service that sends or receives).
+    pub fn directory(&self) -> NumberDirectory {
+        self.inner.directory.clone()
+    }
+
+    fn know(&self, id: &PhoneNumberId, updated_at: Option<i64>) {
+        let mut known = self.inner.known.lock().unwrap_or_else(|p| p.into_inner());
+        match updated_at {
+            Some(at) => known.insert(id.clone(), at),
+            None => known.remove(id),
+        };
+    }
+
+    /// Reads the stored connections again every [`REFRESH_EVERY`] until `shutdown`.
+    pub fn spawn_refresh(&self, shutdown: CancellationToken) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = this.refresh().await {
+                    tracing::warn!(error = %e, "could not read the connected numbers again");
+                }
+            }
+        });
+    }
+
+    /// Brings the directory in line with the store: numbers connected, changed or removed
+    /// elsewhere (the CLI, another server) go into service, change or leave it. Returns how
+    /// many changed.
+    pub async fn refresh(&self) -> Result<usize, StoreError> {
+        let stored = self.inner.store.number_connections().await?;
+        let known = self
+            .inner
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut changed = 0;
+        for c in &stored {
+            if known.get(&c.phone_number_id) == Some(&c.updated_at)
+                || self
+                    .inner
+                    .directory
+                    .get(&c.phone_number_id)
+                    .is_some_and(|e| e.from_config)
+            {
+                continue;
+            }
+            match self.entry_of(c) {
+                Ok(entry) => {
+                    tracing::info!(number = %c.phone_number_id, tenant = %c.tenant, "a number changed elsewhere is in service as stored");
+                    self.inner.directory.put(entry);
+                }
+                Err(e) => {
+                    tracing::error!(number = %c.phone_number_id, error = %e, "a number changed elsewhere cannot be used");
+                    self.inner.directory.remove(&c.phone_number_id);
+                }
+            }
+            self.know(&c.phone_number_id, Some(c.updated_at));
+            changed += 1;
+        }
+        for id in known.keys() {
+            if !stored.iter().any(|c| &c.phone_number_id == id) {
+                tracing::info!(number = %id, "a number removed elsewhere left service");
+                if self.inner.directory.get(id).is_some_and(|e| !e.from_config) {
+                    self.inner.directory.remove(id);
+                }
+                self.know(id, None);
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// Puts the numbers connected from the app in service (at start, after the file's). One
@@ -142,6 +230,7 @@ impl Numbers {
                     continue;
                 }
             }
+            self.know(&c.phone_number_id, Some(c.updated_at));
             match self.entry_of(&c) {
                 Ok(entry) => {
                     self.inner.directory.put(entry);
@@ -225,6 +314,7 @@ impl Numbers {
             c.mps = HIGH;
             c.updated_at = now_ms();
             self.inner.store.update_connection(&c, None).await?;
+            self.know(&c.phone_number_id, Some(c.updated_at));
         }
         Ok(())
     }
@@ -327,6 +417,7 @@ impl Numbers {
         }
         let entry = self.entry_of(&connection)?;
         self.inner.directory.put(entry.clone());
+        self.know(&id, Some(connection.updated_at));
         tracing::info!(number = %id, %tenant, problem = ?connection.problem, "number connected");
         Ok(view(
             record_of(&connection),
@@ -411,6 +502,7 @@ impl Numbers {
         }
         let entry = self.entry_of(&after)?;
         self.inner.directory.put(entry.clone());
+        self.know(id, Some(after.updated_at));
         Ok(view(record_of(&after), Some(&entry), Some(&after)))
     }
 
@@ -446,6 +538,7 @@ impl Numbers {
         {
             self.inner.directory.remove(id);
         }
+        self.know(id, None);
         tracing::info!(number = %id, %tenant, "number connection removed");
         Ok(())
     }
