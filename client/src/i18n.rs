@@ -290,7 +290,7 @@ texts! {
     ApiKeys => "API keys", "API-ключи";
     Audit => "Audit log", "Журнал аудита";
     Routing => "Routing", "Маршрутизация";
-    RoutingSource => "Set in the server's configuration file, section [routing]; changes take effect on restart.", "Задаётся в файле конфигурации сервера, раздел [routing]; изменения вступают в силу после перезапуска.";
+    RoutingSource => "This workspace's routing: each change is saved and in force at once. Durations are in seconds (0: never).", "Маршрутизация этого пространства: каждое изменение сохраняется и действует сразу. Длительности в секундах (0 — никогда).";
     Strategy => "Strategy", "Стратегия";
     LeastLoad => "Least loaded agent", "Наименее загруженный агент";
     RoundRobin => "In turn (round robin)", "По очереди";

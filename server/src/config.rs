@@ -95,7 +95,7 @@ pub struct HubConfig {
 }
 
 /// Who gets a conversation (see `routing`).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// `least_load` or `round_robin`.

@@ -202,6 +202,11 @@ impl Engine {
         }
     }
 
+    /// The strategy for numbers without their own (a workspace changed its settings).
+    pub fn set_strategy(&mut self, strategy: Strategy) {
+        self.strategy = strategy;
+    }
+
     fn has_room(slot: &Slot) -> bool {
         slot.view.connected
             && slot.view.available

@@ -996,19 +996,85 @@ async fn a_customer_s_other_conversations_show_only_where_the_caller_may_read() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admins_read_the_routing_in_force_for_their_own_numbers() {
+async fn admins_read_and_change_their_own_workspace_s_routing_only() {
     let w = world_with("[routing]\nstrategy = \"round_robin\"\nsla_secs = 120\n").await;
-    let a = w.api.get("routing", &w.acme.callers["admin"]).await;
+    let admin = &w.acme.callers["admin"];
+    let a = w.api.get("settings/routing", admin).await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     assert_eq!(
         (a.body["strategy"].as_str(), a.body["sla_secs"].as_u64()),
         (Some("round_robin"), Some(120))
     );
+    assert_eq!(a.body["version"], Value::Null, "the server's defaults");
     let numbers = a.body["numbers"].as_array().unwrap();
     assert_eq!(numbers.len(), 1, "only acme's own number: {numbers:?}");
     assert_eq!(numbers[0]["phone_number_id"], ACME_NUMBER);
     assert_eq!(numbers[0]["strategy"], "round_robin");
-    let a = w.api.get("routing", &w.acme.callers["agent"]).await;
+    let a = w
+        .api
+        .get("settings/routing", &w.acme.callers["agent"])
+        .await;
     assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"));
+
+    // Acme changes its own; Globex keeps the defaults.
+    let changed = w
+        .api
+        .send(
+            Method::PATCH,
+            "settings/routing",
+            admin,
+            json!({"strategy": "least_load", "capacity": 2, "sla_secs": 300,
+                   "numbers": {ACME_NUMBER: "round_robin"}}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["version"], 1);
+    assert_eq!(changed.body["strategy"], "least_load");
+    assert_eq!(changed.body["numbers"][0]["strategy"], "round_robin");
+    let theirs = w
+        .api
+        .get("settings/routing", &w.globex.callers["admin"])
+        .await;
+    assert_eq!(
+        (
+            theirs.body["strategy"].as_str(),
+            theirs.body["capacity"].as_u64()
+        ),
+        (Some("round_robin"), Some(5)),
+        "another workspace's settings do not move: {:?}",
+        theirs.body
+    );
+    // A change made since the version read is refused, not overwritten; bad values name their
+    // field; another workspace's number is not this one's to set.
+    let stale = w
+        .api
+        .send(
+            Method::PATCH,
+            "settings/routing",
+            admin,
+            json!({"capacity": 3, "version": 0}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{:?}", stale.body);
+    for (body, field) in [
+        (json!({"capacity": 0}), "capacity"),
+        (json!({"strategy": "random"}), "strategy"),
+        (json!({"queue_notice": "number {posiiton}"}), "queue_notice"),
+        (
+            json!({"numbers": {GLOBEX_NUMBER: "round_robin"}}),
+            "numbers",
+        ),
+    ] {
+        let a = w
+            .api
+            .send(Method::PATCH, "settings/routing", admin, body)
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+        assert_eq!(a.body["error"]["field"], field, "{:?}", a.body);
+    }
+    let audit = w.api.get("audit?action=routing.update", admin).await;
+    let lines = audit.body["items"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["after"]["capacity"], 2, "{lines:?}");
     w.running.shutdown().await;
 }

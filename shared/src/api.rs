@@ -334,7 +334,7 @@ pub struct CustomerConversation {
 }
 
 /// `GET /api/v1/routing`: how conversations reach agents. Set in the server's configuration
-/// file (`[routing]`); this shows what is in force.
+/// file (`[routing]`) as the server's defaults, which a workspace's saved settings replace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoutingSettings {
@@ -353,6 +353,41 @@ pub struct RoutingSettings {
     pub queue_notice: String,
     /// Each of the workspace's numbers and the strategy in force for it.
     pub numbers: Vec<NumberRouting>,
+    /// The saved settings' version (send it back with a change, so that one made meanwhile is
+    /// not overwritten); none while the workspace uses the server's defaults.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `PATCH settings/routing`: what is given replaces what was; the rest stays.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RoutingPatch {
+    /// `least_load` or `round_robin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// 1 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// 0 (never) or 30 to 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_deadline_secs: Option<u64>,
+    /// 0 to 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_grace_secs: Option<u64>,
+    /// 10 to 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_secs: Option<u64>,
+    /// At most 1,000 characters; `{position}` and `{minutes}` are filled in. Empty: nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_notice: Option<String>,
+    /// A number's own strategy, by phone_number_id; an empty string returns it to the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbers: Option<std::collections::BTreeMap<String, String>>,
+    /// The version read; a change made since is refused (409) instead of overwritten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -415,8 +415,18 @@ try {
     await admin.waitForSelector('.admin td:has-text("supervisor")');
     check(true, "the admin sees the roles");
     await admin.click(`.admin .tab:has-text("${ru ? "Маршрутизация" : "Routing"}")`);
-    await admin.waitForSelector(`.routing dd:has-text("${ru ? "Наименее загруженный агент" : "Least loaded agent"}")`);
+    await admin.waitForSelector(`.routing option:checked:has-text("${ru ? "Наименее загруженный агент" : "Least loaded agent"}")`, { state: "attached" });
     check((await admin.locator(".routing tbody tr").count()) === 1, "the admin sees the routing in force, per number");
+    // The admin changes the workspace's capacity per agent in place; it is saved at once.
+    const capacity = admin.locator('.routing input[type=number]').first();
+    await capacity.fill("7");
+    await capacity.press("Tab");
+    let saved = null;
+    for (let i = 0; i < 100 && saved !== 7; i++) {
+      saved = (await adminApi("GET", "settings/routing")).body?.capacity;
+      if (saved !== 7) await new Promise((r) => setTimeout(r, 100));
+    }
+    check(saved === 7, "the routing change made in the app is in force for the workspace");
     // The admin connects the account's second number in the app, with the credentials Meta (the
     // simulator) gives; a customer who writes to it is routed at once, without a restart.
     const spare = (await (await fetch(`${sim}/_sim/numbers`)).json()).data

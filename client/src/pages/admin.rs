@@ -4,13 +4,13 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, CreateUser, NewNumber, Number, NumberPatch, Page, Role, RoutingSettings,
-    Team, UpdateUser, User,
+    ApiKey, AuditEntry, CreateUser, NewNumber, Number, NumberPatch, Page, Role, RoutingPatch,
+    RoutingSettings, Team, UpdateUser, User,
 };
 use switchboard_shared::permissions::Permission;
 
 use crate::app::App;
-use crate::i18n::{self, T};
+use crate::i18n::T;
 use crate::net;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -354,43 +354,77 @@ pub(crate) fn NumbersAdmin() -> impl IntoView {
     }
 }
 
-/// The routing in force: it is set in the configuration file, so this screen shows it.
+/// The workspace's routing: each change is saved as it is made (against the version shown) and
+/// is in force for this workspace's next routing decision.
 #[component]
 pub(crate) fn RoutingAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let routing = RwSignal::new(None::<RoutingSettings>);
-    fetch_into("/api/v1/routing", routing);
-    let strategy = move |s: &str| {
-        app.t(if s == "round_robin" {
-            T::RoundRobin
-        } else {
-            T::LeastLoad
-        })
+    const PATH: &str = "/api/v1/settings/routing";
+    fetch_into(PATH, routing);
+    let save = move |mut patch: RoutingPatch| {
+        patch.version = routing.with_untracked(|r| r.as_ref().and_then(|r| r.version));
+        spawn_local(async move {
+            match app.write::<RoutingSettings, _>("PATCH", PATH, &patch).await {
+                Ok(r) => routing.set(Some(r)),
+                Err(e) => {
+                    app.fail(e.message);
+                    fetch_into(PATH, routing);
+                }
+            }
+        });
     };
-    let duration = move |secs: u64| {
-        if secs == 0 {
-            app.t(T::Never).to_owned()
-        } else {
-            i18n::duration(app.session.lang.get(), secs as i64 * 1000)
+    let strategies = move |current: String, on: Box<dyn Fn(String) + Send + Sync>| {
+        view! {
+            <select on:change=move |e| on(event_target_value(&e))>
+                {[("least_load", T::LeastLoad), ("round_robin", T::RoundRobin)].into_iter().map(|(v, label)| {
+                    view! { <option value=v selected=current == v>{app.text(label)}</option> }
+                }).collect_view()}
+            </select>
+        }
+    };
+    // A whole number of seconds (or conversations), saved when changed.
+    let number = move |label: T, value: u64, set: fn(&mut RoutingPatch, u64)| {
+        view! {
+            <label>{app.text(label)}
+                <input type="number" min="0" value=value.to_string() on:change=move |e| {
+                    if let Ok(v) = event_target_value(&e).parse() {
+                        let mut patch = RoutingPatch::default();
+                        set(&mut patch, v);
+                        save(patch);
+                    }
+                }/>
+            </label>
         }
     };
     view! {
         {move || routing.get().map(|r| view! {
-            <section class="routing">
+            <section class="routing card inline-form">
                 <p class="hint">{app.text(T::RoutingSource)}</p>
-                <dl>
-                    <dt>{app.text(T::Strategy)}</dt><dd>{strategy(&r.strategy)}</dd>
-                    <dt>{app.text(T::Capacity)}</dt><dd>{r.capacity}</dd>
-                    <dt>{app.text(T::ReplyDeadline)}</dt><dd>{duration(r.reply_deadline_secs)}</dd>
-                    <dt>{app.text(T::OfflineGrace)}</dt><dd>{duration(r.offline_grace_secs)}</dd>
-                    <dt>{app.text(T::SlaTarget)}</dt><dd>{duration(r.sla_secs)}</dd>
-                    <dt>{app.text(T::QueueNotice)}</dt><dd>{if r.queue_notice.is_empty() { "—".to_owned() } else { r.queue_notice.clone() }}</dd>
-                </dl>
+                <label>{app.text(T::Strategy)}
+                    {strategies(r.strategy.clone(), Box::new(move |v| save(RoutingPatch { strategy: Some(v), ..Default::default() })))}
+                </label>
+                {number(T::Capacity, r.capacity.into(), |p, v| p.capacity = Some(v as u32))}
+                {number(T::ReplyDeadline, r.reply_deadline_secs, |p, v| p.reply_deadline_secs = Some(v))}
+                {number(T::OfflineGrace, r.offline_grace_secs, |p, v| p.offline_grace_secs = Some(v))}
+                {number(T::SlaTarget, r.sla_secs, |p, v| p.sla_secs = Some(v))}
+                <label>{app.text(T::QueueNotice)}
+                    <input type="text" value=r.queue_notice.clone() placeholder="{position} {minutes}" on:change=move |e| {
+                        save(RoutingPatch { queue_notice: Some(event_target_value(&e)), ..Default::default() })
+                    }/>
+                </label>
                 <table>
                     <thead><tr><th>{app.text(T::Number)}</th><th>{app.text(T::Strategy)}</th></tr></thead>
                     <tbody>
-                        {r.numbers.iter().map(|n| view! {
-                            <tr><td>{format!("+{}", n.display_phone_number)}</td><td>{strategy(&n.strategy)}</td></tr>
+                        {r.numbers.iter().map(|n| {
+                            let id = n.phone_number_id.to_string();
+                            view! {
+                                <tr><td>{format!("+{}", n.display_phone_number)}</td>
+                                <td>{strategies(n.strategy.clone(), Box::new(move |v| save(RoutingPatch {
+                                    numbers: Some([(id.clone(), v)].into()),
+                                    ..Default::default()
+                                })))}</td></tr>
+                            }
                         }).collect_view()}
                     </tbody>
                 </table>

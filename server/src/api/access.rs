@@ -12,7 +12,7 @@ use switchboard_shared::ErrorCode;
 use crate::web::StatusCode;
 use switchboard_shared::api::{
     ApiKey, ApiKeyCreated, CreateApiKey, CreateUser, NumberRouting, Page, Role, RoleInput,
-    RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
+    RoutingPatch, RoutingSettings, Team, TeamInput, Tenant, UpdateTenant, UpdateUser, User,
 };
 use switchboard_shared::{ApiKeyId, Permission, PresetRole, RoleId, TeamId, UserId};
 
@@ -205,10 +205,12 @@ pub async fn update_tenant(ctx: Ctx) -> ApiResult {
     )
 }
 
-/// `GET routing`: the routing settings in force, with the strategy of each of the tenant's
-/// numbers.
-pub async fn get_routing(ctx: Ctx) -> ApiResult {
-    let config = ctx.inbox.routing();
+/// The routing settings in force for the caller's workspace, with each number's strategy.
+async fn routing_view(
+    ctx: &Ctx,
+    config: &crate::config::RoutingConfig,
+    version: Option<u64>,
+) -> Result<RoutingSettings, Failure> {
     let numbers = ctx
         .scope
         .numbers()
@@ -226,17 +228,41 @@ pub async fn get_routing(ctx: Ctx) -> ApiResult {
             display_phone_number: n.display_phone_number,
         })
         .collect();
+    Ok(RoutingSettings {
+        strategy: config.strategy.as_str().to_owned(),
+        capacity: config.capacity,
+        reply_deadline_secs: config.reply_deadline_secs,
+        offline_grace_secs: config.offline_grace_secs,
+        sla_secs: config.sla_secs,
+        queue_notice: config.queue_notice.clone(),
+        numbers,
+        version,
+    })
+}
+
+/// `GET settings/routing`: the workspace's routing settings in force (the server's defaults
+/// until it saves its own), per number.
+pub async fn get_routing(ctx: Ctx) -> ApiResult {
+    let (config, version) =
+        crate::service::settings::routing_in(&ctx.scope, ctx.inbox.routing()).await?;
+    json(StatusCode::OK, &routing_view(&ctx, &config, version).await?)
+}
+
+/// `PATCH settings/routing`: changes the workspace's routing; in force for its next routing
+/// decision, for this workspace only.
+pub async fn change_routing(ctx: Ctx) -> ApiResult {
+    let patch: RoutingPatch = ctx.req.json()?;
+    let (config, version) = crate::service::settings::change_routing(
+        &ctx.principal,
+        &ctx.scope,
+        ctx.inbox.routing(),
+        patch,
+    )
+    .await?;
+    ctx.inbox.routing_changed(ctx.scope.tenant()).await?;
     json(
         StatusCode::OK,
-        &RoutingSettings {
-            strategy: config.strategy.as_str().to_owned(),
-            capacity: config.capacity,
-            reply_deadline_secs: config.reply_deadline_secs,
-            offline_grace_secs: config.offline_grace_secs,
-            sla_secs: config.sla_secs,
-            queue_notice: config.queue_notice.clone(),
-            numbers,
-        },
+        &routing_view(&ctx, &config, Some(version)).await?,
     )
 }
 

@@ -82,10 +82,17 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
-                "routing",
+                "settings/routing",
                 P::SettingsRouting,
                 "routing.read",
                 h!(access::get_routing),
+            ),
+            Route::needs(
+                M::PATCH,
+                "settings/routing",
+                P::SettingsRouting,
+                "routing.update",
+                h!(access::change_routing),
             ),
             Route::needs(
                 M::GET,

@@ -31,6 +31,8 @@ pub enum ItemKind {
     Retention,
     /// A legal hold (`lh_…`).
     Hold,
+    /// The workspace's routing settings (`routing`), replacing the server's defaults.
+    Routing,
 }
 
 impl ItemKind {
@@ -47,6 +49,7 @@ impl ItemKind {
             ItemKind::Survey => "survey",
             ItemKind::Retention => "retention",
             ItemKind::Hold => "hold",
+            ItemKind::Routing => "routing",
         }
     }
 }

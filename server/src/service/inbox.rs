@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 mod activity;
 mod answers;
+mod settings;
 mod start;
 mod survey;
 
@@ -105,6 +106,8 @@ enum Command {
     },
     /// The tenant's teams changed: the list routing and fan-out use is read again.
     TeamsChanged { tenant: TenantId, reply: Reply },
+    /// The tenant's routing settings changed: they are read again before the answer.
+    RoutingChanged { tenant: TenantId, reply: Reply },
 }
 
 /// The handle the API and sockets use. Commands queue behind events already received, so they
@@ -112,7 +115,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Inbox {
     tx: mpsc::Sender<Command>,
-    /// The routing settings in force (read-only; they come from the configuration).
+    /// The server's routing defaults (the configuration's), which a workspace's saved
+    /// settings replace.
     config: Arc<RoutingConfig>,
 }
 
@@ -126,7 +130,7 @@ impl Inbox {
         rx.await.map_err(|_| InboxError::Stopped)?
     }
 
-    /// The routing settings in force.
+    /// The server's routing defaults.
     pub fn routing(&self) -> &RoutingConfig {
         &self.config
     }
@@ -244,6 +248,13 @@ impl Inbox {
             .await
     }
 
+    /// Tells routing a tenant's settings changed; they are in force when this returns.
+    pub async fn routing_changed(&self, tenant: &TenantId) -> Result<(), InboxError> {
+        let tenant = tenant.clone();
+        self.call(|reply| Command::RoutingChanged { tenant, reply })
+            .await
+    }
+
     /// The tenant's board figures now.
     pub async fn board(&self, tenant: &TenantId) -> Result<BoardStats, InboxError> {
         let (reply, rx) = oneshot::channel();
@@ -269,12 +280,12 @@ impl Inbox {
         outbox: Outbox,
         shutdown: CancellationToken,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let shared_config = Arc::new(config.clone());
+        let shared_config = Arc::new(config);
         let mut worker = Worker {
             outbox,
             broker,
             store,
-            config,
+            defaults: Arc::clone(&shared_config),
             tenants: HashMap::new(),
             profiles: HashMap::new(),
             staging: Staging::default(),
@@ -372,6 +383,9 @@ struct TenantInbox {
     activity: Activity,
     /// The board as last published.
     board: Option<BoardStats>,
+    /// The workspace's routing settings, and when they were read (never: the defaults).
+    routing: Arc<RoutingConfig>,
+    routing_read: Option<Instant>,
 }
 
 struct Worker {
@@ -379,7 +393,8 @@ struct Worker {
     outbox: Outbox,
     broker: Arc<dyn Broker>,
     store: Arc<dyn Store>,
-    config: RoutingConfig,
+    /// The server's routing defaults, for workspaces that saved none.
+    defaults: Arc<RoutingConfig>,
     tenants: HashMap<TenantId, TenantInbox>,
     /// Agents' routing profiles (skills, own capacity), read at start and kept current.
     profiles: HashMap<(TenantId, UserId), ProfileRecord>,
@@ -450,11 +465,13 @@ fn reason_of(reason: Reason) -> ChangeReason {
 
 impl Worker {
     fn tenant(&mut self, tenant: &TenantId) -> &mut TenantInbox {
-        let strategy = self.config.strategy;
+        let defaults = &self.defaults;
         self.tenants
             .entry(tenant.clone())
             .or_insert_with(|| TenantInbox {
-                engine: Engine::new(strategy),
+                engine: Engine::new(defaults.strategy),
+                routing: Arc::clone(defaults),
+                routing_read: None,
                 open: HashMap::new(),
                 teams: None,
                 figures: Figures::default(),
@@ -491,6 +508,7 @@ impl Worker {
     }
 
     async fn ticket(&mut self, thread: &ThreadRecord) -> Ticket {
+        self.load_routing(&thread.tenant, false).await;
         let teams = self.teams(&thread.tenant).await;
         let owners: Vec<&TeamRecord> = teams
             .iter()
@@ -508,7 +526,11 @@ impl Worker {
             skills: skills_of(thread),
             sticky: thread.last_agent.clone(),
             since_ms: thread.waiting_since.unwrap_or(thread.opened_at),
-            strategy: self.config.numbers.get(thread.number.as_str()).copied(),
+            strategy: self
+                .routing(&thread.tenant)
+                .numbers
+                .get(thread.number.as_str())
+                .copied(),
         }
     }
 
@@ -537,7 +559,7 @@ impl Worker {
             available,
             capacity: profile
                 .and_then(|p| p.capacity)
-                .unwrap_or(self.config.capacity),
+                .unwrap_or_else(|| self.routing(tenant).capacity),
             skills: profile
                 .map(|p| p.skills.iter().cloned().collect())
                 .unwrap_or_default(),
@@ -563,10 +585,12 @@ impl Worker {
         if store {
             self.activity_stored_at = now;
         }
-        let grace = self.config.offline_grace_secs as i64 * 1000;
-        let deadline = self.config.reply_deadline_secs as i64 * 1000;
         let tenants: Vec<TenantId> = self.tenants.keys().cloned().collect();
         for tenant in tenants {
+            self.load_routing(&tenant, false).await;
+            let routing = self.routing(&tenant);
+            let grace = routing.offline_grace_secs as i64 * 1000;
+            let deadline = routing.reply_deadline_secs as i64 * 1000;
             let changes = self.tenant(&tenant).engine.tick(now, grace, deadline);
             self.apply(&tenant, changes, None).await;
             let board = self.board(&tenant, now).await;
@@ -580,7 +604,7 @@ impl Worker {
     }
 
     async fn board(&mut self, tenant: &TenantId, now: i64) -> BoardStats {
-        let sla_ms = self.config.sla_secs as i64 * 1000;
+        let sla_ms = self.routing(tenant).sla_secs as i64 * 1000;
         let teams = self.teams(tenant).await;
         let t = self.tenant(tenant);
         t.figures.stats(now, sla_ms, &t.engine, &t.open, &teams)
@@ -923,7 +947,8 @@ impl Worker {
     /// tenant configured a notice (`[routing] queue_notice`). Sent through the outbox, keyed by
     /// the customer's message, so it goes once.
     fn tell_queue_position(&mut self, thread: &ThreadRecord, message: &InboundMessage, now: i64) {
-        if self.config.queue_notice.trim().is_empty() {
+        let routing = self.routing(&thread.tenant);
+        if routing.queue_notice.trim().is_empty() {
             return;
         }
         let Some(waiting) = self
@@ -936,8 +961,7 @@ impl Worker {
             return;
         };
         let minutes = (waiting.eta_ms + 59_999) / 60_000;
-        let text = self
-            .config
+        let text = routing
             .queue_notice
             .replace("{position}", &waiting.position.to_string())
             .replace("{minutes}", &minutes.max(1).to_string());
@@ -1035,6 +1059,10 @@ impl Worker {
                 if let Some(inbox) = self.tenants.get_mut(&tenant) {
                     inbox.teams = None;
                 }
+                let _ = reply.send(Ok(()));
+            }
+            Command::RoutingChanged { tenant, reply } => {
+                self.load_routing(&tenant, true).await;
                 let _ = reply.send(Ok(()));
             }
         }

@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod reports;
 pub mod retention;
 pub mod search;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

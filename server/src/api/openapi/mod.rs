@@ -166,9 +166,17 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             204,
             None,
         ),
-        ("GET", "routing") => op(
-            "The routing settings in force (set in the configuration file), per number",
+        ("GET", "settings/routing") => op(
+            "The workspace's routing settings in force (the server's defaults until it saves \
+             its own), per number",
             None,
+            200,
+            Some(schema::<RoutingSettings>),
+        ),
+        ("PATCH", "settings/routing") => op(
+            "Change the workspace's routing (strategy, capacity, deadlines, SLA, queue notice, \
+             numbers' own strategies); in force for its next decision, for this workspace only",
+            Some(schema::<RoutingPatch>),
             200,
             Some(schema::<RoutingSettings>),
         ),

@@ -9,6 +9,8 @@ impl Worker {
     pub(super) async fn restore(&mut self) -> Result<(), StoreError> {
         let now = now_ms();
         for tenant in self.store.list_tenants().await? {
+            // The workspace's own routing settings, before any of its conversations is routed.
+            self.load_routing(&tenant.id, true).await;
             let mut cursor = None;
             loop {
                 let page = self
