@@ -74,12 +74,7 @@ impl RunResult {
     }
 
     fn percentile_ms(&mut self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        self.latencies_us.sort_unstable();
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
+        percentile_ms(&mut self.latencies_us, p)
     }
 
     fn summary(&mut self) -> Value {
@@ -394,4 +389,14 @@ graph_api_url = "http://127.0.0.1:9/v23.0"
         "load_average": {"before": load_before, "after": procinfo::load_average()},
         "cores": cores,
     }))
+}
+
+/// The `p` quantile (nearest rank) of latencies in microseconds, in milliseconds; 0 for none.
+pub(crate) fn percentile_ms(latencies_us: &mut [u32], p: f64) -> f64 {
+    if latencies_us.is_empty() {
+        return 0.0;
+    }
+    latencies_us.sort_unstable();
+    let i = ((latencies_us.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(latencies_us[i]) / 1000.0
 }
