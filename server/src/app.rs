@@ -429,6 +429,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         costs.clone(),
     ));
     let outbound = Arc::new(Outbound::new(api, numbers.clone()));
+    outbound.follow_templates(&events, shutdown.clone());
     let media = MediaKeeper::new(
         Arc::clone(&store),
         open_blobs(&config)?,

@@ -349,3 +349,26 @@ pub struct CampaignCost {
     /// Billed, but the rate card has no price for them (not in `actual`).
     pub unpriced: u64,
 }
+
+/// `POST templates`: a new message template for the WhatsApp Business Account of `number`,
+/// as Meta's API takes it: `{"name", "category", "language", "parameter_format"?,
+/// "components": [...]}` (see docs/campaigns.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewTemplate {
+    pub number: PhoneNumberId,
+    pub template: serde_json::Value,
+}
+
+/// A template submitted for review: Meta's id for it and where it stands (`PENDING` until
+/// Meta's status webhook says `APPROVED` or `REJECTED`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SubmittedTemplate {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub status: String,
+    pub category: String,
+}

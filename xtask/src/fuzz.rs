@@ -33,6 +33,7 @@ pub const TARGETS: &[&str] = &[
     "rate_card",
     "survey",
     "retention",
+    "template",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

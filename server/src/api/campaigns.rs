@@ -62,6 +62,51 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
     json(StatusCode::OK, &Page { items, next: None })
 }
 
+/// `POST templates` `{"number", "template": {...}}`: submits a new template, as Meta's API
+/// takes it, to the number's WhatsApp Business Account (201 `PENDING` until Meta's status
+/// webhook); a broken rule is 422 naming its field, and nothing reaches Meta.
+pub async fn submit_template(ctx: Ctx) -> ApiResult {
+    let body: switchboard_shared::campaign::NewTemplate = ctx.req.json()?;
+    let entry = ctx.outbound.entry(ctx.scope.tenant(), &body.number)?;
+    let created = match ctx.outbound.submit_template(&entry, &body.template).await {
+        Ok(created) => created,
+        Err(crate::service::outbound::OutboundError::Template(problem)) => {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidValue,
+                problem.to_string(),
+            )
+            .on_field(format!("template.{}", problem.field)));
+        }
+        // Meta refused it (a name already taken in that language, a rule we do not model):
+        // the template is wrong, not the gateway.
+        Err(crate::service::outbound::OutboundError::Api(e)) if e.code().is_some() => {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Rejected,
+                format!("WhatsApp refused the template: {e}"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut line = ctx
+        .principal
+        .audit(ctx.action, Some(format!("template:{}", created.id)), "ok");
+    line.after = Some(body.template.to_string());
+    ctx.scope.append_audit(line).await?;
+    let text = |key: &str| body.template[key].as_str().unwrap_or_default().to_owned();
+    json(
+        StatusCode::CREATED,
+        &switchboard_shared::campaign::SubmittedTemplate {
+            id: created.id,
+            name: text("name"),
+            language: text("language"),
+            status: created.status,
+            category: created.category,
+        },
+    )
+}
+
 /// `GET campaigns`: newest first.
 pub async fn list(ctx: Ctx) -> ApiResult {
     let items = ctx.campaigns.list(&ctx.scope).await?;

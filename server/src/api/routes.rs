@@ -744,6 +744,13 @@ pub fn routes() -> &'static [Route] {
                 h!(campaigns::templates),
             ),
             Route::needs(
+                M::POST,
+                "templates",
+                P::SettingsAutomation,
+                "template.create",
+                h!(campaigns::submit_template),
+            ),
+            Route::needs(
                 M::GET,
                 "campaigns",
                 P::CampaignsSend,

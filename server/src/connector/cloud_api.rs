@@ -22,7 +22,7 @@ use url::Url;
 use super::errors::CloudApiError;
 use super::wire::{
     GraphErrorBody, MarkRead, MediaInfo, MediaUploaded, PhoneNumberInfo, SendRequest, SendResponse,
-    SuccessResponse, TemplateInfo, TemplateList,
+    SuccessResponse, TemplateCreated, TemplateInfo, TemplateList,
 };
 use crate::secret::Secret;
 
@@ -417,6 +417,19 @@ impl CloudApi {
             idempotency_key: None,
         })
         .await
+    }
+
+    /// Submits a new message template (Meta's JSON, checked by `connector::templates`) to the
+    /// WhatsApp Business Account for review.
+    pub async fn create_template(
+        &self,
+        endpoint: &NumberEndpoint,
+        waba_id: &str,
+        template: &serde_json::Value,
+    ) -> Result<TemplateCreated, CloudApiError> {
+        let path = format!("{waba_id}/message_templates");
+        self.call(Self::json_call(endpoint, &path, template, None)?)
+            .await
     }
 
     /// Deletes uploaded media.

@@ -504,6 +504,15 @@ pub struct MediaInfo {
     pub id: String,
 }
 
+/// What `POST /{waba-id}/message_templates` answers: the new template's id and where it stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateCreated {
+    pub id: String,
+    /// `PENDING` until reviewed (`APPROVED` at once for some authentication templates).
+    pub status: String,
+    pub category: String,
+}
+
 /// `GET /{phone-number-id}`: what Meta says of a business number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhoneNumberInfo {

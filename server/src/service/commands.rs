@@ -93,6 +93,7 @@ impl From<OutboundError> for CommandError {
             OutboundError::KeyReused => CommandError::KeyReused(e.to_string()),
             OutboundError::NoWaba => CommandError::NoWaba(e.to_string()),
             OutboundError::Api(api) => CommandError::SendFailed(api.to_string()),
+            OutboundError::Template(problem) => CommandError::Rejected(problem.to_string()),
             OutboundError::Store(_) => {
                 tracing::error!(error = %e, "a send could not be stored");
                 CommandError::NotStored

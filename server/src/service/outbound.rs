@@ -50,6 +50,9 @@ pub enum OutboundError {
          for a new message"
     )]
     KeyReused,
+    /// A new template breaks one of Meta's rules; nothing was submitted.
+    #[error(transparent)]
+    Template(#[from] crate::connector::templates::TemplateProblem),
 }
 
 /// How long after a customer's message the business may answer free-form (Meta's customer
@@ -502,6 +505,72 @@ impl Outbound {
                 (std::time::Instant::now(), Arc::clone(&list)),
             );
         Ok(list)
+    }
+
+    /// Submits a new template to the number's WhatsApp Business Account, once it keeps Meta's
+    /// rules; the account's template list is read again on its next use.
+    pub async fn submit_template(
+        &self,
+        entry: &NumberEntry,
+        template: &serde_json::Value,
+    ) -> Result<crate::connector::wire::TemplateCreated, OutboundError> {
+        crate::connector::templates::check(template)?;
+        let waba = entry.waba_id.as_deref().ok_or(OutboundError::NoWaba)?;
+        let created = self
+            .api
+            .create_template(&entry.endpoint, waba, template)
+            .await?;
+        self.forget_templates(waba);
+        Ok(created)
+    }
+
+    /// Reads a workspace's template lists again when Meta says a template's status, quality or
+    /// category changed (the account notice does not name the account, so every account of
+    /// the workspace's numbers).
+    pub fn follow_templates(
+        self: &Arc<Self>,
+        events: &super::Events,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut notices = events.notices();
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let notice = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    notice = notices.recv() => notice,
+                };
+                match notice {
+                    Ok((tenant, event)) if event.field.contains("template") => {
+                        for entry in this.numbers.entries() {
+                            if entry.tenant == tenant {
+                                if let Some(waba) = entry.waba_id.as_deref() {
+                                    this.forget_templates(waba);
+                                }
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Something about templates may be among the missed: read all again.
+                        this.templates
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clear();
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Drops a WhatsApp Business Account's cached template list (a template was made, or Meta
+    /// said one's status or quality changed).
+    pub fn forget_templates(&self, waba: &str) {
+        self.templates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(waba);
     }
 
     /// Uploads a file for the number; WhatsApp keeps it 30 days. Returns its media id.

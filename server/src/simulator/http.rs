@@ -105,6 +105,25 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
+    let create_template = warp::path!(String / String / "message_templates")
+        .and(warp::post())
+        .and(with_state(Arc::clone(&state)))
+        .and(auth)
+        .and(warp::body::content_length_limit(256 * 1024))
+        .and(warp::body::json::<Value>())
+        .map(
+            |_version: String,
+             waba_id: String,
+             state: Arc<SimState>,
+             auth: Option<String>,
+             template: Value| {
+                match state.create_template(&waba_id, auth.as_deref(), &template) {
+                    Ok(created) => respond(200, &created),
+                    Err((status, body)) => respond(status, &body),
+                }
+            },
+        );
+
     let media_info = warp::path!(String / String)
         .and(warp::get())
         .and(with_state(Arc::clone(&state)))
@@ -180,6 +199,8 @@ pub fn routes(state: Arc<SimState>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(control)
         .unify()
         .or(templates)
+        .unify()
+        .or(create_template)
         .unify()
         .or(media_info)
         .unify()

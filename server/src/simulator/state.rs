@@ -99,6 +99,68 @@ struct Inner {
     media: HashMap<String, Media>,
     faults: Faults,
     stats: SimStats,
+    /// Templates the business submitted (`POST /{waba-id}/message_templates`), after the
+    /// catalogue every account has.
+    created: Vec<CreatedTemplate>,
+}
+
+/// A template the business submitted, reviewed like Meta does (see [`SimState::review`]).
+#[derive(Clone, Debug)]
+pub(super) struct CreatedTemplate {
+    id: String,
+    waba_id: String,
+    name: String,
+    language: String,
+    category: String,
+    status: String,
+    /// The body with its `{{1}}` or `{{name}}` placeholders.
+    body: String,
+    components: Value,
+}
+
+/// A template as sends and lists see it: the catalogue's or a submitted one.
+struct KnownTemplate {
+    category: String,
+    status: String,
+    params: usize,
+}
+
+/// The distinct `{{…}}` placeholders of a body.
+fn placeholders(body: &str) -> usize {
+    let mut names: Vec<&str> = Vec::new();
+    let mut rest = body;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        if !names.contains(&&after[..close]) {
+            names.push(&after[..close]);
+        }
+        rest = &after[close + 2..];
+    }
+    names.len()
+}
+
+/// The template `name` in `language`: the catalogue's, else one the business submitted.
+fn known_template(inner: &Inner, name: &str, language: &str) -> Option<KnownTemplate> {
+    if let Some(t) = TEMPLATES
+        .iter()
+        .find(|t| t.name == name && t.language == language)
+    {
+        return Some(KnownTemplate {
+            category: t.category.to_owned(),
+            status: t.status.to_owned(),
+            params: t.params(),
+        });
+    }
+    inner
+        .created
+        .iter()
+        .find(|t| t.name == name && t.language == language)
+        .map(|t| KnownTemplate {
+            category: t.category.clone(),
+            status: t.status.clone(),
+            params: placeholders(&t.body),
+        })
 }
 
 pub struct SimState {
@@ -165,6 +227,9 @@ impl SimTemplate {
             .count()
     }
 }
+
+/// How long the simulated review of a submitted template takes.
+const TEMPLATE_REVIEW: Duration = Duration::from_millis(200);
 
 /// The templates every simulated WABA has.
 pub(super) const TEMPLATES: &[SimTemplate] = &[
@@ -304,10 +369,8 @@ impl SimState {
             .map_err(|body| (401, body))?;
         let start = after.and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
         let limit = limit.clamp(1, 100);
-        let page: Vec<Value> = TEMPLATES
+        let mut all: Vec<Value> = TEMPLATES
             .iter()
-            .skip(start)
-            .take(limit)
             .map(|t| {
                 json!({
                     "id": t.id, "name": t.name, "language": t.language, "status": t.status,
@@ -316,16 +379,130 @@ impl SimState {
                 })
             })
             .collect();
+        all.extend(
+            self.lock()
+                .created
+                .iter()
+                .filter(|t| t.waba_id == waba_id)
+                .map(|t| {
+                    json!({
+                        "id": t.id, "name": t.name, "language": t.language, "status": t.status,
+                        "category": t.category, "components": t.components,
+                    })
+                }),
+        );
+        let total = all.len();
+        let page: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
         let end = start + page.len();
         let mut paging =
             json!({"cursors": {"before": start.to_string(), "after": end.to_string()}});
-        if end < TEMPLATES.len() {
+        if end < total {
             let base = self.base_url.as_str().trim_end_matches('/');
             paging["next"] = json!(format!(
                 "{base}/{version}/{waba_id}/message_templates?limit={limit}&after={end}"
             ));
         }
         Ok(json!({"data": page, "paging": paging}))
+    }
+
+    /// `POST /{version}/{waba_id}/message_templates`: takes a template for review, as Meta does
+    /// (`PENDING`, then a `message_template_status_update` webhook; see [`SimState::review`]).
+    /// The same name and language twice is refused, as at Meta.
+    pub fn create_template(
+        self: &Arc<Self>,
+        waba_id: &str,
+        authorization: Option<&str>,
+        template: &Value,
+    ) -> Result<Value, (u16, Value)> {
+        let Some(number) = self.config.numbers.iter().find(|n| n.waba_id == waba_id) else {
+            return Err((400, unknown_object(waba_id)));
+        };
+        self.authorize(number, authorization)
+            .map_err(|body| (401, body))?;
+        let text = |key: &str| template[key].as_str().unwrap_or_default().to_owned();
+        let (name, language, category) = (text("name"), text("language"), text("category"));
+        if name.is_empty() || language.is_empty() || category.is_empty() {
+            return Err((
+                400,
+                graph_error(
+                    100,
+                    "Invalid parameter",
+                    "name, language and category are required",
+                ),
+            ));
+        }
+        let body = template["components"]
+            .as_array()
+            .and_then(|c| {
+                c.iter().find(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+                })
+            })
+            .and_then(|b| b["text"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut inner = self.lock();
+        let exists = TEMPLATES
+            .iter()
+            .any(|t| t.name == name && t.language == language)
+            || inner
+                .created
+                .iter()
+                .any(|t| t.waba_id == waba_id && t.name == name && t.language == language);
+        if exists {
+            return Err((
+                400,
+                graph_error(
+                    100,
+                    "Invalid parameter",
+                    &format!("Content in this language already exists: {name} ({language})"),
+                ),
+            ));
+        }
+        let id = format!("{}", 1_039_512_467_500_000u64 + inner.created.len() as u64);
+        inner.created.push(CreatedTemplate {
+            id: id.clone(),
+            waba_id: waba_id.to_owned(),
+            name,
+            language,
+            category: category.clone(),
+            status: "PENDING".into(),
+            body,
+            components: template["components"].clone(),
+        });
+        drop(inner);
+        let this = Arc::clone(self);
+        let (number, template_id) = (number.phone_number_id.clone(), id.clone());
+        tokio::spawn(async move {
+            // Meta reviews in minutes to hours; the simulator, at once.
+            tokio::time::sleep(TEMPLATE_REVIEW).await;
+            this.review(&number, &template_id);
+        });
+        Ok(json!({"id": id, "status": "PENDING", "category": category}))
+    }
+
+    /// Meta's review, modelled: a template whose body promises something "guaranteed" is
+    /// rejected (`ABUSIVE_CONTENT`), the rest approved; the status webhook follows.
+    fn review(&self, number: &str, template_id: &str) {
+        let decided = {
+            let mut inner = self.lock();
+            let Some(t) = inner.created.iter_mut().find(|t| t.id == template_id) else {
+                return;
+            };
+            let rejected = t.body.to_lowercase().contains("guaranteed");
+            t.status = if rejected { "REJECTED" } else { "APPROVED" }.into();
+            json!({
+                "event": t.status,
+                "message_template_id": t.id.parse::<u64>().unwrap_or_default(),
+                "message_template_name": t.name,
+                "message_template_language": t.language,
+                "message_template_category": t.category,
+                "reason": if rejected { "ABUSIVE_CONTENT" } else { "NONE" },
+            })
+        };
+        self.account_event(number, "message_template_status_update", decided);
     }
 
     /// `POST /{version}/{phone_number_id}/messages`.
@@ -514,7 +691,7 @@ impl SimState {
             .get(&(pnid.clone(), recipient.clone()))
             .is_some_and(|t| t.elapsed() < SERVICE_WINDOW);
         let undeliverable = request.to.is_some() && !(7..=15).contains(&wa_id.len());
-        let category = template_category(&request.content);
+        let category = template_category(&request.content, inner);
         inner.stats.accepted += 1;
         inner.sent.push_back(SentRecord {
             wamid: wamid.clone(),
@@ -844,14 +1021,14 @@ fn version_at_least(version: &str, major: u32) -> bool {
         .is_some_and(|m| m >= major)
 }
 
-fn template_category(content: &Content) -> Option<&'static str> {
+fn template_category(content: &Content, inner: &Inner) -> Option<&'static str> {
     match content {
         Content::Template { template } => {
-            TEMPLATES.iter().find(|t| t.name == template.name).map(|t| {
-                if t.category == "MARKETING" {
-                    "marketing"
-                } else {
-                    "utility"
+            known_template(inner, &template.name, &template.language.code).map(|t| {
+                match t.category.as_str() {
+                    "MARKETING" => "marketing",
+                    "AUTHENTICATION" => "authentication",
+                    _ => "utility",
                 }
             })
         }
@@ -929,11 +1106,9 @@ fn validate_content(content: &Content, inner: &Inner) -> Result<(), (i64, &'stat
             }
         }
         Content::Template { template } => {
-            let Some(known) = TEMPLATES.iter().find(|t| {
-                t.name == template.name
-                    && t.language == template.language.code
-                    && t.status == "APPROVED"
-            }) else {
+            let Some(known) = known_template(inner, &template.name, &template.language.code)
+                .filter(|t| t.status == "APPROVED")
+            else {
                 return Err((
                     132001,
                     "Template name does not exist in the translation",
@@ -961,7 +1136,7 @@ fn validate_content(content: &Content, inner: &Inner) -> Result<(), (i64, &'stat
                         .count()
                 })
                 .sum();
-            let params = known.params();
+            let params = known.params;
             if given != params {
                 return Err((
                     132000,

@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value};
 use switchboard_shared::api::*;
 use switchboard_shared::automation::{AutomationReport, AutomationTest, Rule, RuleInput};
 use switchboard_shared::campaign::{
-    Campaign, CampaignCost, CampaignInput, Preflight, Recipient, SenderTemplates,
+    Campaign, CampaignCost, CampaignInput, NewTemplate, Preflight, Recipient, SenderTemplates,
+    SubmittedTemplate,
 };
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
@@ -709,6 +710,14 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<AutomationTest>),
             200,
             Some(schema::<AutomationReport>),
+        ),
+        ("POST", "templates") => op(
+            "Submit a new message template, as Meta's API takes it, to the number's WhatsApp \
+             Business Account: checked against Meta's rules first (422 naming the field), then \
+             PENDING until Meta's status webhook",
+            Some(schema::<NewTemplate>),
+            201,
+            Some(schema::<SubmittedTemplate>),
         ),
         ("GET", "templates") => op(
             "Each of the tenant's numbers with the approved templates a campaign may send from \
