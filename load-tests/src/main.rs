@@ -23,6 +23,7 @@ mod history;
 mod idle;
 mod ingest;
 mod media;
+mod numbers;
 mod procinfo;
 mod reconnect;
 mod reports;
@@ -115,7 +116,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 18] = [
+const SCENARIOS: [&str; 19] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -134,6 +135,7 @@ const SCENARIOS: [&str; 18] = [
     "media_ack",
     "retention_e2e",
     "search",
+    "number_add",
 ];
 
 fn main() -> ExitCode {
@@ -178,6 +180,7 @@ fn main() -> ExitCode {
             "media_ack" => runtime.block_on(media::run(&cli)),
             "retention_e2e" => runtime.block_on(e2e::during_purge(&cli)),
             "search" => runtime.block_on(search::run(&cli)),
+            "number_add" => runtime.block_on(numbers::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

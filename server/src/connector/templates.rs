@@ -86,7 +86,16 @@ pub fn check(template: &Value) -> Result<(), TemplateProblem> {
                 | "allow_category_change"
                 | "message_send_ttl_seconds"
         ) {
-            return Err(problem(key.clone(), "not a field of a message template"));
+            // An empty key is named by the object that holds it.
+            let field = if key.is_empty() {
+                "template"
+            } else {
+                key.as_str()
+            };
+            return Err(problem(
+                field,
+                format!("`{key}` is not a field of a message template"),
+            ));
         }
     }
     let Some(components) = object.get("components").and_then(Value::as_array) else {
@@ -591,5 +600,9 @@ mod tests {
         let mut t = good();
         t["extra"] = json!(1);
         assert_eq!(field_of(t), "extra");
+        // Found by fuzzing: an empty key still gets a field to name.
+        let mut t = good();
+        t[""] = json!([]);
+        assert_eq!(field_of(t), "template");
     }
 }
