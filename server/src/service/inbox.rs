@@ -943,53 +943,6 @@ impl Worker {
             .and_then(|t| t.assignee.clone())
     }
 
-    /// Tells a customer who just joined the queue their place and the estimated wait, when the
-    /// tenant configured a notice (`[routing] queue_notice`). Sent through the outbox, keyed by
-    /// the customer's message, so it goes once.
-    fn tell_queue_position(&mut self, thread: &ThreadRecord, message: &InboundMessage, now: i64) {
-        let routing = self.routing(&thread.tenant);
-        if routing.queue_notice.trim().is_empty() {
-            return;
-        }
-        let Some(waiting) = self
-            .tenant(&thread.tenant)
-            .engine
-            .waiting(now)
-            .into_iter()
-            .find(|w| w.conversation == thread.conversation)
-        else {
-            return;
-        };
-        let minutes = (waiting.eta_ms + 59_999) / 60_000;
-        let text = routing
-            .queue_notice
-            .replace("{position}", &waiting.position.to_string())
-            .replace("{minutes}", &minutes.max(1).to_string());
-        let outbox = self.outbox.clone();
-        let (tenant, number, customer) = (
-            thread.tenant.clone(),
-            thread.number.clone(),
-            thread.customer.clone(),
-        );
-        let key = format!("queue-notice-{}", message.key);
-        // Storing the notice waits for the disk: not on the routing task.
-        tokio::spawn(async move {
-            let send = NewSend {
-                tenant: &tenant,
-                number: &number,
-                customer: &customer,
-                content: Content::text(&text),
-                text: None,
-                reply_to: None,
-                author: "routing",
-                client_key: Some(&key),
-            };
-            if let Err(error) = outbox.enqueue(send).await {
-                tracing::warn!(%error, "could not queue the queue notice");
-            }
-        });
-    }
-
     /// A person's command acts on everything stored so far, and its own changes are stored
     /// before it answers.
     async fn on_command(&mut self, command: Command) {

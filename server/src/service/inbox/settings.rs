@@ -1,14 +1,11 @@
 //! Each workspace's routing settings in the inbox task: read from the store when a workspace is
 //! first routed and again at most every [`ROUTING_TTL`] (another server on a shared store may
 //! have changed them), and at once when this server's API changed them
-//! (`Command::RoutingChanged`).
+//! (`Command::RoutingChanged`); and the queue notice they may set.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use switchboard_shared::TenantId;
-
-use super::Worker;
+use super::*;
 use crate::config::RoutingConfig;
 
 /// How long a workspace's settings are used before they are read again.
@@ -48,5 +45,57 @@ impl Worker {
                 tracing::warn!(%error, %tenant, "routing settings unavailable; the last ones stay");
             }
         }
+    }
+
+    /// Tells a customer who just joined the queue their place and the estimated wait, when the
+    /// tenant configured a notice (`[routing] queue_notice`). Sent through the outbox, keyed by
+    /// the customer's message, so it goes once.
+    pub(super) fn tell_queue_position(
+        &mut self,
+        thread: &ThreadRecord,
+        message: &InboundMessage,
+        now: i64,
+    ) {
+        let routing = self.routing(&thread.tenant);
+        if routing.queue_notice.trim().is_empty() {
+            return;
+        }
+        let Some(waiting) = self
+            .tenant(&thread.tenant)
+            .engine
+            .waiting(now)
+            .into_iter()
+            .find(|w| w.conversation == thread.conversation)
+        else {
+            return;
+        };
+        let minutes = (waiting.eta_ms + 59_999) / 60_000;
+        let text = routing
+            .queue_notice
+            .replace("{position}", &waiting.position.to_string())
+            .replace("{minutes}", &minutes.max(1).to_string());
+        let outbox = self.outbox.clone();
+        let (tenant, number, customer) = (
+            thread.tenant.clone(),
+            thread.number.clone(),
+            thread.customer.clone(),
+        );
+        let key = format!("queue-notice-{}", message.key);
+        // Storing the notice waits for the disk: not on the routing task.
+        tokio::spawn(async move {
+            let send = NewSend {
+                tenant: &tenant,
+                number: &number,
+                customer: &customer,
+                content: Content::text(&text),
+                text: None,
+                reply_to: None,
+                author: "routing",
+                client_key: Some(&key),
+            };
+            if let Err(error) = outbox.enqueue(send).await {
+                tracing::warn!(%error, "could not queue the queue notice");
+            }
+        });
     }
 }
