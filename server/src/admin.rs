@@ -344,15 +344,7 @@ pub async fn number(
                 "number.create",
                 format!("number:{}", input.phone_number_id),
             );
-            line.after = Some(
-                serde_json::json!({
-                    "display_phone_number": input.display_phone_number,
-                    "waba_id": input.waba_id,
-                    "graph_api_url": input.graph_api_url.as_str(),
-                    "mps": input.mps,
-                })
-                .to_string(),
-            );
+            line.after = Some(input.audit_snapshot());
             let v = numbers.add(&tenant, *input, line).await?;
             println!(
                 "connected {} (+{}) to {tenant}",

@@ -110,15 +110,7 @@ pub async fn create(ctx: Ctx) -> ApiResult {
     };
     let target = format!("number:{}", input.phone_number_id);
     let mut line = change(&ctx, target, None, None);
-    line.after = Some(
-        serde_json::json!({
-            "display_phone_number": input.display_phone_number,
-            "waba_id": input.waba_id,
-            "graph_api_url": input.graph_api_url.as_str(),
-            "mps": input.mps,
-        })
-        .to_string(),
-    );
+    line.after = Some(input.audit_snapshot());
     let line = ctx.scope.bind_audit(line);
     let view = ctx.numbers.add(ctx.scope.tenant(), input, line).await?;
     json(StatusCode::CREATED, &dto(view))

@@ -42,6 +42,18 @@ pub struct NumberConnection {
     pub updated_at: UnixMillis,
 }
 
+impl NumberConnection {
+    /// The number's place in its tenant's list.
+    pub fn record(&self) -> NumberRecord {
+        NumberRecord {
+            tenant: self.tenant.clone(),
+            phone_number_id: self.phone_number_id.clone(),
+            display_phone_number: self.display_phone_number.clone(),
+            waba_id: self.waba_id.clone(),
+        }
+    }
+}
+
 /// What connecting a number came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Connect {

@@ -39,6 +39,19 @@ pub struct NumberInput {
     pub verify_token: Secret,
 }
 
+impl NumberInput {
+    /// What the audit log keeps of a number being connected: its settings, never its secrets.
+    pub fn audit_snapshot(&self) -> String {
+        serde_json::json!({
+            "display_phone_number": self.display_phone_number,
+            "waba_id": self.waba_id,
+            "graph_api_url": self.graph_api_url.as_str(),
+            "mps": self.mps,
+        })
+        .to_string()
+    }
+}
+
 /// A change to a connected number: what is given replaces what was.
 #[derive(Clone, Debug, Default)]
 pub struct NumberChange {
@@ -419,11 +432,7 @@ impl Numbers {
         self.inner.directory.put(entry.clone());
         self.know(&id, Some(connection.updated_at));
         tracing::info!(number = %id, %tenant, problem = ?connection.problem, "number connected");
-        Ok(view(
-            record_of(&connection),
-            Some(&entry),
-            Some(&connection),
-        ))
+        Ok(view(connection.record(), Some(&entry), Some(&connection)))
     }
 
     /// Changes a connected number; checked with Meta again when its URL or token changes.
@@ -503,7 +512,7 @@ impl Numbers {
         let entry = self.entry_of(&after)?;
         self.inner.directory.put(entry.clone());
         self.know(id, Some(after.updated_at));
-        Ok(view(record_of(&after), Some(&entry), Some(&after)))
+        Ok(view(after.record(), Some(&entry), Some(&after)))
     }
 
     /// Removes a connected number's connection and secrets: it leaves service at once; its
@@ -625,15 +634,6 @@ fn describe_refusal(e: &CloudApiError) -> String {
         Some(190) => format!("Meta refused the access token (190): {e}"),
         Some(code) => format!("Meta refused the number ({code}): {e}"),
         None => format!("Meta could not be reached: {e}"),
-    }
-}
-
-fn record_of(c: &NumberConnection) -> NumberRecord {
-    NumberRecord {
-        tenant: c.tenant.clone(),
-        phone_number_id: c.phone_number_id.clone(),
-        display_phone_number: c.display_phone_number.clone(),
-        waba_id: c.waba_id.clone(),
     }
 }
 

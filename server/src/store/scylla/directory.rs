@@ -265,13 +265,7 @@ impl DirectoryStore for ScyllaStore {
                 _ => Connect::Taken,
             });
         }
-        self.upsert_number(&NumberRecord {
-            tenant: c.tenant.clone(),
-            phone_number_id: c.phone_number_id.clone(),
-            display_phone_number: c.display_phone_number.clone(),
-            waba_id: c.waba_id.clone(),
-        })
-        .await?;
+        self.upsert_number(&c.record()).await?;
         self.write_audit(audit).await?;
         Ok(Connect::Connected)
     }
@@ -303,13 +297,7 @@ impl DirectoryStore for ScyllaStore {
         if !lwt_applied(result)? {
             return Ok(false);
         }
-        self.upsert_number(&NumberRecord {
-            tenant: c.tenant.clone(),
-            phone_number_id: c.phone_number_id.clone(),
-            display_phone_number: c.display_phone_number.clone(),
-            waba_id: c.waba_id.clone(),
-        })
-        .await?;
+        self.upsert_number(&c.record()).await?;
         if let Some(audit) = audit {
             self.write_audit(audit).await?;
         }

@@ -94,15 +94,7 @@ fn connect(conn: &Connection, c: &NumberConnection, audit: &AuditRecord) -> Stor
         return Ok(Connect::Exists);
     }
     put_connection(conn, c)?;
-    put_number(
-        conn,
-        &NumberRecord {
-            tenant: c.tenant.clone(),
-            phone_number_id: c.phone_number_id.clone(),
-            display_phone_number: c.display_phone_number.clone(),
-            waba_id: c.waba_id.clone(),
-        },
-    )?;
+    put_number(conn, &c.record())?;
     insert_audit(conn, audit)?;
     Ok(Connect::Connected)
 }
@@ -117,15 +109,7 @@ fn update(
         return Ok(false);
     }
     put_connection(conn, c)?;
-    put_number(
-        conn,
-        &NumberRecord {
-            tenant: c.tenant.clone(),
-            phone_number_id: c.phone_number_id.clone(),
-            display_phone_number: c.display_phone_number.clone(),
-            waba_id: c.waba_id.clone(),
-        },
-    )?;
+    put_number(conn, &c.record())?;
     if let Some(audit) = audit {
         insert_audit(conn, audit)?;
     }
