@@ -367,3 +367,25 @@ async fn the_demo_s_second_number_is_connected_from_the_api_and_routed_without_a
     assert_eq!(sent["phone_number_id"], id, "{sent:?}");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_s_throughput_upgrade_raises_the_number_s_tier() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let tier = |body: &Value| body[0]["mps"].as_u64();
+    assert_eq!(tier(&api.get("numbers", &owner).await.body), Some(80));
+    let r = api
+        .client
+        .post(format!("{sim}/_sim/account"))
+        .json(&json!({"field": "phone_number_quality_update",
+                      "value": {"event": "THROUGHPUT_UPGRADE", "current_limit": "TIER_UNLIMITED"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    eventually("the new tier", Duration::from_secs(10), || async {
+        (tier(&api.get("numbers", &owner).await.body) == Some(1_000)).then_some(())
+    })
+    .await;
+    running.shutdown().await;
+}

@@ -216,6 +216,29 @@ impl Events {
         self.notices.subscribe()
     }
 
+    /// Hands every account-level event from now on to `on` (`None`: some were missed, the
+    /// subscriber fell behind), one at a time, until `shutdown`.
+    pub fn follow_notices<F, Fut>(&self, shutdown: tokio_util::sync::CancellationToken, mut on: F)
+    where
+        F: FnMut(Option<(TenantId, crate::domain::AccountEvent)>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let mut notices = self.notices.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let notice = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    notice = notices.recv() => notice,
+                };
+                match notice {
+                    Ok(notice) => on(Some(notice)).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => on(None).await,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
     /// Publishes `events` in order, never more at once than fits under the high-water mark:
     /// chunk by chunk, each after waiting (at most `limit`) for its room, one paced publisher at
     /// a time. However large one webhook is, and however many arrive together, the bus stays

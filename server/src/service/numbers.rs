@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_shared::{PhoneNumberId, TenantId};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -152,6 +151,16 @@ impl Numbers {
         }
     }
 
+    /// The configuration's numbers of this tenant are not changed here.
+    fn refuse_config(&self, tenant: &TenantId, id: &PhoneNumberId) -> Result<(), NumbersError> {
+        match self.inner.directory.get(id) {
+            Some(e) if e.from_config && &e.tenant == tenant => {
+                Err(NumbersError::FromFile(id.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The directory this service keeps (shared by every service that sends or receives).
     pub fn directory(&self) -> NumberDirectory {
         self.inner.directory.clone()
@@ -265,24 +274,17 @@ impl Numbers {
     /// Follows Meta's account notices: a `THROUGHPUT_UPGRADE` moves the number to 1,000
     /// messages per second (the governor follows on its next send).
     pub fn follow(&self, events: &Events, shutdown: CancellationToken) {
-        let mut notices = events.notices();
         let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let notice = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    notice = notices.recv() => notice,
-                };
+        events.follow_notices(shutdown, move |notice| {
+            let this = this.clone();
+            async move {
                 match notice {
-                    Ok((tenant, event)) => {
+                    Some((tenant, event)) => {
                         if let Err(e) = this.on_notice(&tenant, &event).await {
                             tracing::warn!(error = %e, "a number's new tier was not stored");
                         }
                     }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "numbers missed account notices")
-                    }
-                    Err(RecvError::Closed) => return,
+                    None => tracing::warn!("numbers missed account notices"),
                 }
             }
         });
@@ -443,14 +445,7 @@ impl Numbers {
         change: NumberChange,
         audit: AuditRecord,
     ) -> Result<NumberView, NumbersError> {
-        if self
-            .inner
-            .directory
-            .get(id)
-            .is_some_and(|e| e.from_config && &e.tenant == tenant)
-        {
-            return Err(NumbersError::FromFile(id.clone()));
-        }
+        self.refuse_config(tenant, id)?;
         let before = self
             .connection(tenant, id)
             .await?
@@ -523,14 +518,7 @@ impl Numbers {
         id: &PhoneNumberId,
         audit: AuditRecord,
     ) -> Result<(), NumbersError> {
-        if self
-            .inner
-            .directory
-            .get(id)
-            .is_some_and(|e| e.from_config && &e.tenant == tenant)
-        {
-            return Err(NumbersError::FromFile(id.clone()));
-        }
+        self.refuse_config(tenant, id)?;
         if !self
             .inner
             .store

@@ -532,35 +532,27 @@ impl Outbound {
         events: &super::Events,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        let mut notices = events.notices();
         let this = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                let notice = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    notice = notices.recv() => notice,
-                };
-                match notice {
-                    Ok((tenant, event)) if event.field.contains("template") => {
-                        for entry in this.numbers.entries() {
-                            if entry.tenant == tenant {
-                                if let Some(waba) = entry.waba_id.as_deref() {
-                                    this.forget_templates(waba);
-                                }
+        events.follow_notices(shutdown, move |notice| {
+            match notice {
+                Some((tenant, event)) if event.field.contains("template") => {
+                    for entry in this.numbers.entries() {
+                        if entry.tenant == tenant {
+                            if let Some(waba) = entry.waba_id.as_deref() {
+                                this.forget_templates(waba);
                             }
                         }
                     }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Something about templates may be among the missed: read all again.
-                        this.templates
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clear();
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
+                Some(_) => {}
+                // Something about templates may be among the missed: read all again.
+                None => this
+                    .templates
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear(),
             }
+            std::future::ready(())
         });
     }
 

@@ -53,20 +53,13 @@ impl Campaigns {
                 }
             }
         });
-        let mut notices = events.notices();
         let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let notice = tokio::select! {
-                    _ = this.inner.shutdown.cancelled() => return,
-                    notice = notices.recv() => notice,
-                };
+        events.follow_notices(self.inner.shutdown.clone(), move |notice| {
+            let this = this.clone();
+            async move {
                 match notice {
-                    Ok((tenant, event)) => this.on_notice(&tenant, &event).await,
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "campaigns missed account notices")
-                    }
-                    Err(RecvError::Closed) => return,
+                    Some((tenant, event)) => this.on_notice(&tenant, &event).await,
+                    None => tracing::warn!("campaigns missed account notices"),
                 }
             }
         });
