@@ -537,6 +537,8 @@ async fn conversation_ids_are_keyed_and_old_ids_say_where_they_went() {
             "agent_days",
             // Nor numbers connected from the app (migration 19).
             "number_connections",
+            "webhook_endpoints",
+            "webhook_deliveries",
         ] {
             conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
         }

@@ -129,6 +129,7 @@ async fn messages_stored_before_search_are_indexed_by_its_migration() {
          BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
          DROP TABLE media; DROP TABLE audit_purge_permits; DROP INDEX webhook_journal_by_bucket;
          DROP TABLE agent_days; DROP TABLE number_connections;
+         DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
          ALTER TABLE threads_by_id DROP COLUMN first_response_at;
          ALTER TABLE threads_by_id DROP COLUMN first_responder;
          ALTER TABLE threads_by_id DROP COLUMN messages_in;

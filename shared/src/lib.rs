@@ -23,6 +23,7 @@ pub mod reports;
 pub mod retention;
 pub mod schedule;
 pub mod text;
+pub mod webhooks;
 
 pub use error::{ApiError, ApiErrorBody, ErrorCode};
 pub use ids::{

@@ -22,6 +22,7 @@ pub mod message;
 pub mod outbox;
 pub mod retention;
 pub mod segment;
+pub mod webhook;
 
 pub use activity::{Activity, AgentDayRecord};
 pub use attribute::*;
@@ -41,3 +42,4 @@ pub use message::*;
 pub use outbox::*;
 pub use retention::{PurgeCounts, PurgeCut};
 pub use segment::*;
+pub use webhook::*;

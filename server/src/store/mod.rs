@@ -791,6 +791,63 @@ pub trait ActivityStore: Send + Sync {
     ) -> StoreResult<Page<AgentDayRecord>>;
 }
 
+/// Outbound webhooks: each workspace's endpoints (a bounded set, one partition on Scylla) and
+/// their deliveries (the log by endpoint and day, newest first; the pending ones indexed apart
+/// for a start to resume). A delivery is added once: adding one whose id is stored already
+/// changes nothing, whatever state it reached.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Writes an endpoint whole, with its audit line (none for the dispatcher's own changes:
+    /// a failure streak's start and end).
+    async fn put_endpoint(
+        &self,
+        endpoint: &EndpointRecord,
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()>;
+    async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<EndpointRecord>>;
+    /// A tenant's endpoints (at most [`MAX_ENDPOINTS`](crate::domain::MAX_ENDPOINTS)), by id.
+    async fn list_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<EndpointRecord>>;
+    /// Removes an endpoint; whether it was there. Its deliveries stay in the log; the pending
+    /// ones fail at their next attempt.
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<bool>;
+    /// Adds deliveries not stored yet, durably; for each, whether it was new.
+    async fn add_deliveries(&self, deliveries: &[DeliveryRecord]) -> StoreResult<Vec<bool>>;
+    /// Writes a stored delivery's state, next attempt and attempts.
+    async fn update_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()>;
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>>;
+    /// A page of an endpoint's deliveries created since `since`, newest first.
+    async fn deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        since: UnixMillis,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<DeliveryRecord>>;
+    /// A page of every tenant's pending deliveries, in no particular order (a start loads them).
+    async fn pending_deliveries(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Page<DeliveryRecord>>;
+    /// Removes settled deliveries created before `before`; how many (Scylla's rows expire by
+    /// themselves and it answers 0).
+    async fn purge_deliveries(&self, before: UnixMillis) -> StoreResult<u64>;
+}
+
 /// Everything a running server needs from persistence.
 pub trait Store:
     DirectoryStore
@@ -807,6 +864,7 @@ pub trait Store:
     + MediaStore
     + RetentionStore
     + ActivityStore
+    + WebhookStore
 {
 }
 impl<T> Store for T where
@@ -824,6 +882,7 @@ impl<T> Store for T where
         + MediaStore
         + RetentionStore
         + ActivityStore
+        + WebhookStore
 {
 }
 
@@ -847,4 +906,21 @@ pub(crate) fn encode_list<S: AsRef<str>>(items: &[S]) -> String {
 
 pub(crate) fn decode_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+/// The event types a stored list names; a name this build does not know is corrupt data.
+pub(crate) fn events_of(
+    text: &str,
+) -> Result<Vec<switchboard_shared::webhooks::EventType>, StoreError> {
+    decode_list(text)?
+        .iter()
+        .map(|n| {
+            switchboard_shared::webhooks::EventType::parse(n)
+                .ok_or_else(|| StoreError::Corrupt(format!("event type `{n}`")))
+        })
+        .collect()
+}
+
+pub(crate) fn event_names(events: &[switchboard_shared::webhooks::EventType]) -> String {
+    encode_list(&events.iter().map(|e| e.as_str()).collect::<Vec<_>>())
 }

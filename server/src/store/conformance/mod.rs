@@ -7,7 +7,8 @@
 //! (users, sessions, roles, teams, API keys, the audit log), `inbox` (threads, the outbox,
 //! notes and profiles), `contacts` (contacts, segments, imports, merge and erasure),
 //! `compliance` (automation's documents: keyword rules, term lists), `media` (files kept), `retention` (purges),
-//! `activity` (agents' working time), `numbers` (numbers connected from the app).
+//! `activity` (agents' working time), `numbers` (numbers connected from the app), `webhooks` (outbound webhooks' endpoints and
+//! deliveries).
 
 mod activity;
 mod compliance;
@@ -18,6 +19,7 @@ mod media;
 mod messages;
 mod numbers;
 mod retention;
+mod webhooks;
 
 pub use activity::*;
 pub use compliance::*;
@@ -28,6 +30,7 @@ pub use media::*;
 pub use messages::*;
 pub use numbers::*;
 pub use retention::*;
+pub use webhooks::*;
 
 use switchboard_shared::{MessageStatus, PhoneNumberId, TenantId, WaId, Wamid};
 
@@ -77,6 +80,7 @@ macro_rules! store_conformance_tests {
             purges_remove_what_is_due_and_nothing_held,
             agent_days_are_rewritten_whole_and_read_back_by_day,
             numbers_connect_once_across_tenants_with_their_audit,
+            webhook_deliveries_are_added_once_logged_and_settled,
         );
     };
     (@each $open:path; $($check:ident,)*) => {

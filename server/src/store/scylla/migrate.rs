@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_media.cql"),
     migration!(18, "0018_activity.cql"),
     migration!(19, "0019_numbers.cql"),
+    migration!(20, "0020_webhooks.cql"),
 ];
 
 /// Brings the keyspace's schema up to date: creates the keyspace and the ledger, takes the

@@ -55,6 +55,7 @@ mod migrate;
 mod outbox;
 mod retention;
 mod search;
+mod webhooks;
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -96,6 +97,7 @@ pub struct ScyllaStore {
     media: media::Statements,
     retention: retention::Statements,
     activity: activity::Statements,
+    webhooks: webhooks::Statements,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -153,6 +155,7 @@ impl ScyllaStore {
         let media = media::Statements::prepare(&p).await?;
         let retention = retention::Statements::prepare(&p).await?;
         let activity = activity::Statements::prepare(&p).await?;
+        let webhooks = webhooks::Statements::prepare(&p).await?;
         let keys = load_or_create_keys(&session, ks).await?;
         Ok(Self {
             session,
@@ -173,6 +176,7 @@ impl ScyllaStore {
             media,
             retention,
             activity,
+            webhooks,
         })
     }
 }
@@ -315,6 +319,10 @@ mod tests {
             ("media_by_id", super::media::MediaRow::COLUMNS),
             ("media_pending_by_number", super::media::PendingRow::COLUMNS),
             ("agent_days", super::activity::AgentDayRow::COLUMNS),
+            ("webhook_endpoints", super::webhooks::EndpointRow::COLUMNS),
+            ("webhook_deliveries", super::webhooks::DeliveryRow::COLUMNS),
+            ("webhook_delivery_ids", super::webhooks::IdRow::COLUMNS),
+            ("webhook_pending", super::webhooks::PendingRow::COLUMNS),
         ];
         for (table, columns) in rows {
             let known = tables

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_retention.sql"),
     migration!(18, "0018_activity.sql"),
     migration!(19, "0019_numbers.sql"),
+    migration!(20, "0020_webhooks.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.

@@ -28,6 +28,7 @@ mod outbox;
 mod retention;
 mod search;
 pub mod snapshot;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
