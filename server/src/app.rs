@@ -28,8 +28,15 @@ use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::inbox::Inbox;
 use crate::service::{
-    demo, inbound::Inbound, media::MediaKeeper, numbers::Numbers, outbound::Outbound,
-    outbox::Outbox, retention::Retention, Events, NumberDirectory, NumberEntry,
+    demo,
+    inbound::Inbound,
+    media::MediaKeeper,
+    numbers::Numbers,
+    outbound::Outbound,
+    outbox::Outbox,
+    retention::Retention,
+    webhooks::{Tap, Webhooks},
+    Events, NumberDirectory, NumberEntry,
 };
 use crate::simulator::{self, CustomerBehaviour, SimConfig, SimHandle};
 use crate::store::scylla::{ScyllaOptions, ScyllaStore};
@@ -215,14 +222,19 @@ pub fn number_admin(
     store: Arc<dyn Store>,
     api: CloudApi,
 ) -> Result<Numbers, StartError> {
-    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
-        .map_err(StartError::SecretsKey)?;
     Ok(Numbers::new(
         store,
         NumberDirectory::new(config.whatsapp.numbers.iter().map(NumberEntry::from_config)),
-        crate::secret::Sealer::new(&key),
+        sealer(config)?,
         api,
     ))
+}
+
+/// What seals the secrets saved from the app, with the deployment's key.
+fn sealer(config: &Config) -> Result<crate::secret::Sealer, StartError> {
+    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
+        .map_err(StartError::SecretsKey)?;
+    Ok(crate::secret::Sealer::new(&key))
 }
 
 /// [`number_admin`] with its own Cloud API client, for the CLI.
@@ -475,6 +487,20 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         crate::domain::now_ms().max(0) as u64 * 1000,
         Some(agent_changes),
     ));
+    // Outbound webhooks listen before anything that publishes starts, and before the replay.
+    let webhooks = Webhooks::start(
+        Arc::clone(&store),
+        Arc::new(sealer(&config)?),
+        config.outgoing_webhooks.clone(),
+        &events,
+        shutdown.clone(),
+    )
+    .await?;
+    // What the services publish goes to the hub, and through it to webhook subscribers.
+    let broker: Arc<dyn Broker> = Arc::new(Tap::new(
+        Arc::clone(&hub) as Arc<dyn Broker>,
+        webhooks.clone(),
+    ));
     let outbox = Outbox::start(
         Arc::clone(&outbound),
         Arc::clone(&store),
@@ -483,7 +509,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     );
     let (inbox, inbox_task) = Inbox::spawn(
-        Arc::clone(&hub) as Arc<dyn Broker>,
+        Arc::clone(&broker),
         agents,
         &events,
         Arc::clone(&store),
@@ -498,7 +524,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         outbox.clone(),
         costs.clone(),
         Arc::clone(&filter),
-        Arc::clone(&hub) as Arc<dyn Broker>,
+        Arc::clone(&broker),
         shutdown.clone(),
     );
     campaigns.follow(&events);
@@ -533,12 +559,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     }
     let imports = Imports::new(
         Arc::clone(&store),
-        Arc::clone(&hub) as Arc<dyn Broker>,
+        Arc::clone(&broker),
         config.import_dir(),
         shutdown.clone(),
     );
     imports.resume_all().await?;
-    let contacts = Contacts::new(Arc::clone(&hub) as Arc<dyn Broker>, imports);
+    let contacts = Contacts::new(Arc::clone(&broker), imports, webhooks.clone());
     // Files queued before the last stop are copied first, then each new one as it is stored.
     media.spawn(&events, shutdown.clone());
     let retention = Retention::new(
@@ -565,6 +591,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     }
     let api_state = ApiState {
         numbers: number_admin,
+        webhooks,
         media,
         retention,
         costs,

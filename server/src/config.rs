@@ -45,6 +45,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub backup: BackupConfig,
     pub secrets: SecretsConfig,
+    pub outgoing_webhooks: OutgoingWebhooksConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -220,6 +221,32 @@ pub struct BackupConfig {
     pub keep: u32,
     /// Where they go (relative paths are under `data_dir`; better another disk).
     pub dir: PathBuf,
+}
+
+/// Outbound webhooks to third parties (each workspace subscribes its endpoints over the API):
+/// how deliveries are retried, how long an answer may take, and which addresses they may reach.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingWebhooksConfig {
+    /// Seconds between a failed attempt and the next, one per retry: 7 delays make 8 attempts
+    /// (the default spans about 27 hours, as Standard Webhooks senders do). A random ±20% is
+    /// added to each, so a recovered receiver is not hit by every retry at once.
+    pub retry_delays_secs: Vec<u64>,
+    /// An attempt succeeds when a 2xx answer arrives within this many seconds.
+    pub timeout_secs: u64,
+    /// An endpoint whose every attempt failed for this many days is turned off, and its
+    /// workspace's admins are told (audit line, the endpoint's `disabled_reason`).
+    pub disable_after_days: u32,
+    /// Plain `http://` endpoints are refused unless this is true (local development, tests).
+    pub allow_http: bool,
+    /// Hosts (`name` or `name:port`) a delivery may reach although they resolve to a private,
+    /// loopback or link-local address; everything else private is refused, at saving and again
+    /// at every attempt (the address is pinned for the attempt, and redirects are not followed).
+    pub allow_private_hosts: Vec<String>,
+    /// Attempts in flight at once, across endpoints.
+    pub concurrency: usize,
+    /// Settled deliveries are kept in the log this many days (ScyllaDB: 30, its table's TTL).
+    pub keep_days: u32,
 }
 
 /// The key that seals secrets saved from the app (numbers' access tokens, app secrets).
@@ -468,6 +495,37 @@ impl Config {
             return Err(err(
                 "webhook.max_body_bytes",
                 "must be between 1024 and 67108864",
+            ));
+        }
+        let hooks = &self.outgoing_webhooks;
+        if hooks.retry_delays_secs.is_empty()
+            || hooks.retry_delays_secs.len() > 20
+            || hooks
+                .retry_delays_secs
+                .iter()
+                .any(|d| *d == 0 || *d > 7 * 86_400)
+        {
+            return Err(err(
+                "outgoing_webhooks.retry_delays_secs",
+                "must list 1 to 20 delays, each 1 s to 7 days",
+            ));
+        }
+        if !(1..=60).contains(&hooks.timeout_secs) {
+            return Err(err(
+                "outgoing_webhooks.timeout_secs",
+                "must be between 1 and 60",
+            ));
+        }
+        if !(1..=4096).contains(&hooks.concurrency) {
+            return Err(err(
+                "outgoing_webhooks.concurrency",
+                "must be between 1 and 4096",
+            ));
+        }
+        if hooks.disable_after_days == 0 || hooks.keep_days == 0 {
+            return Err(err(
+                "outgoing_webhooks.disable_after_days",
+                "disable_after_days and keep_days must be at least 1",
             ));
         }
         if self.backup.every_hours > 24 * 366 {

@@ -35,6 +35,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "campaigns" => &ids["campaign"],
         "retention" => &ids["hold"],
         "numbers" => &ids["number"],
+        "webhooks" => &ids["webhook"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')

@@ -45,6 +45,7 @@ mod routes;
 mod search;
 mod session;
 mod transcript;
+mod webhooks;
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -549,6 +550,7 @@ pub struct Ctx {
     pub media: Arc<crate::service::media::MediaKeeper>,
     pub retention: Arc<crate::service::retention::Retention>,
     pub numbers: crate::service::numbers::Numbers,
+    pub webhooks: crate::service::webhooks::Webhooks,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -601,6 +603,8 @@ pub struct ApiState {
     pub costs: crate::service::costs::Costs,
     /// Broadcast campaigns.
     pub campaigns: crate::service::campaigns::Campaigns,
+    /// Outbound webhooks: endpoints, their delivery log and replays.
+    pub webhooks: crate::service::webhooks::Webhooks,
     /// The files messages carry, kept.
     pub media: Arc<crate::service::media::MediaKeeper>,
     /// Retention policies, holds and purges.
@@ -885,6 +889,7 @@ async fn dispatch_inner(
         media: Arc::clone(&state.media),
         retention: Arc::clone(&state.retention),
         numbers: state.numbers.clone(),
+        webhooks: state.webhooks.clone(),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
-    numbers, reports, retention, search, session, transcript, Route,
+    numbers, reports, retention, search, session, transcript, webhooks, Route,
 };
 use crate::web::Method;
 
@@ -79,6 +79,62 @@ pub fn routes() -> &'static [Route] {
                 P::SettingsNumbers,
                 "number.delete",
                 h!(numbers::delete),
+            ),
+            Route::needs(
+                M::GET,
+                "webhooks",
+                P::ApiKeysManage,
+                "webhook.list",
+                h!(webhooks::list),
+            ),
+            Route::needs(
+                M::POST,
+                "webhooks",
+                P::ApiKeysManage,
+                "webhook.create",
+                h!(webhooks::create),
+            ),
+            Route::needs(
+                M::GET,
+                "webhooks/{id}",
+                P::ApiKeysManage,
+                "webhook.read",
+                h!(webhooks::get),
+            ),
+            Route::needs(
+                M::PATCH,
+                "webhooks/{id}",
+                P::ApiKeysManage,
+                "webhook.update",
+                h!(webhooks::update),
+            ),
+            Route::needs(
+                M::DELETE,
+                "webhooks/{id}",
+                P::ApiKeysManage,
+                "webhook.delete",
+                h!(webhooks::delete),
+            ),
+            Route::needs(
+                M::POST,
+                "webhooks/{id}/rotate",
+                P::ApiKeysManage,
+                "webhook.rotate",
+                h!(webhooks::rotate),
+            ),
+            Route::needs(
+                M::GET,
+                "webhooks/{id}/deliveries",
+                P::ApiKeysManage,
+                "webhook.deliveries",
+                h!(webhooks::deliveries),
+            ),
+            Route::needs(
+                M::POST,
+                "webhooks/{id}/deliveries/{delivery}/replay",
+                P::ApiKeysManage,
+                "webhook.replay",
+                h!(webhooks::replay),
             ),
             Route::needs(
                 M::GET,

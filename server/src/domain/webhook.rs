@@ -43,7 +43,7 @@ pub struct DeliveryRecord {
     pub event: EventType,
     /// The request body, byte for byte as signed.
     pub body: String,
-    /// When the fact happened (the same however often it is announced).
+    /// When it was stored (the log's order; the body's `timestamp` is the fact's time).
     pub created_at: UnixMillis,
     pub state: DeliveryState,
     /// When the next attempt is due (meaningful while pending).

@@ -649,6 +649,10 @@ impl Broker for Hub {
         }
     }
 
+    /// No stream carries these facts: agents see a survey's answer in the conversation's
+    /// details, read from the store. Integrations hear of them through the webhooks' tap.
+    fn tell(&self, _tenant: &TenantId, _fact: &crate::service::broker::Fact) {}
+
     /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
     /// marker, its window is emptied, and its subscribers are told to resync.
     fn lost_events(&self) {

@@ -29,9 +29,28 @@ pub trait Broker: Send + Sync {
     /// Publishes an event to one tenant-wide stream (`contacts`).
     fn announce(&self, tenant: &TenantId, topic: &Topic, event: &HubEvent);
 
+    /// A fact no stream carries, for the integrations that follow the service (outbound
+    /// webhooks), told once it is stored.
+    fn tell(&self, tenant: &TenantId, fact: &Fact);
+
     /// The hub missed domain events (it lagged behind the event bus): every stream gets a gap
     /// marker, its window is emptied, and its subscribers are told to resync.
     fn lost_events(&self);
+}
+
+/// Facts only integrations hear of (see [`Broker::tell`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    /// A customer answered the satisfaction survey: a score, or the comment after it.
+    SurveyAnswered {
+        conversation: switchboard_shared::ConversationId,
+        number: switchboard_shared::PhoneNumberId,
+        customer: switchboard_shared::WaId,
+        assignee: Option<UserId>,
+        score: Option<u8>,
+        comment: Option<String>,
+        at: crate::domain::UnixMillis,
+    },
 }
 
 /// The stream event a domain event becomes, and its tenant.

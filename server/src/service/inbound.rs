@@ -283,8 +283,11 @@ impl Inbound {
     /// Run at start, after the consumers subscribe and before webhooks are served.
     pub async fn replay(&self) -> Result<usize, StoreError> {
         let until = now_ms();
+        // From the consumer furthest behind: the inbox's cursor, and outbound webhooks' when
+        // they have moved one (they store a delivery for each message subscribers follow).
+        let webhooks = self.store.cursor(crate::service::webhooks::CURSOR).await?;
         let since = match self.store.cursor(REPLAY_CURSOR).await? {
-            Some(at) => at - REPLAY_MARGIN,
+            Some(at) => at.min(webhooks.unwrap_or(at)) - REPLAY_MARGIN,
             // Never moved: a first start, or one before the inbox ever caught up.
             None => until - 7 * 86_400_000,
         };

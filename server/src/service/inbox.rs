@@ -420,9 +420,15 @@ struct Worker {
 /// A hub event waiting for the conversation states before it to be stored.
 struct Held {
     tenant: TenantId,
-    event: HubEvent,
+    event: Told,
     teams: Arc<[TeamRecord]>,
     inboxes: Vec<UserId>,
+}
+
+/// What waits for the store: an event for the streams, or a fact for integrations.
+enum Told {
+    Event(HubEvent),
+    Fact(crate::service::broker::Fact),
 }
 
 impl Keyed for ThreadRecord {
@@ -638,7 +644,7 @@ impl Worker {
         let teams = self.teams(tenant).await;
         let held = Held {
             tenant: tenant.clone(),
-            event,
+            event: Told::Event(event),
             teams,
             inboxes,
         };
@@ -678,10 +684,28 @@ impl Worker {
         }
     }
 
+    /// Tells integrations a fact once the states staged before it are stored.
+    fn tell(&mut self, tenant: &TenantId, fact: crate::service::broker::Fact) {
+        let held = Held {
+            tenant: tenant.clone(),
+            event: Told::Fact(fact),
+            teams: Arc::from(Vec::new()),
+            inboxes: Vec::new(),
+        };
+        if let Some(now) = self.staging.announce(held) {
+            self.publish(&now);
+        }
+    }
+
     fn publish(&self, held: &Held) {
-        let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
-        self.broker
-            .fan_out(&held.tenant, &held.event, &held.teams, &inboxes);
+        match &held.event {
+            Told::Event(event) => {
+                let inboxes: Vec<&UserId> = held.inboxes.iter().collect();
+                self.broker
+                    .fan_out(&held.tenant, event, &held.teams, &inboxes);
+            }
+            Told::Fact(fact) => self.broker.tell(&held.tenant, fact),
+        }
     }
 
     async fn announce(

@@ -26,6 +26,7 @@ pub mod reports;
 pub mod retention;
 pub mod search;
 pub mod settings;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -26,7 +26,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn config(dir: &Path, extra: &str) -> Config {
     let mut text = format!(
-        "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n{extra}\n",
+        "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n\
+         [outgoing_webhooks]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n\
+         retry_delays_secs = [1, 1, 1, 1, 1, 1, 1]\n{extra}\n",
         dir.join("data").display()
     );
     for (tenant, number, waba, secret) in [
@@ -421,6 +423,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("hold", a.body["id"].as_str().unwrap().to_owned());
+    // An endpoint nobody listens at (port 9), following an event the matrix never causes.
+    let a = api
+        .send(
+            Method::POST,
+            "webhooks",
+            &owner,
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["csat.answered"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("webhook", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

@@ -17,6 +17,9 @@ use switchboard_shared::costs::{CostReport, RateCard};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
+use switchboard_shared::webhooks::{
+    DeliveryView, EndpointPatch, EndpointSecret, EndpointView, NewEndpoint,
+};
 
 use super::{routes, Access, BodyKind};
 
@@ -166,6 +169,53 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             None,
             204,
             None,
+        ),
+        ("GET", "webhooks") => op(
+            "The workspace's outbound webhook endpoints (never their secrets)",
+            None,
+            200,
+            Some(schema::<Vec<EndpointView>>),
+        ),
+        ("POST", "webhooks") => op(
+            "Subscribe an endpoint to event types; the answer holds its `whsec_` secret, shown \
+             this once. Takes `conversations.read.all` and `contacts.phone.view` too",
+            Some(schema::<NewEndpoint>),
+            201,
+            Some(schema::<EndpointSecret>),
+        ),
+        ("GET", "webhooks/{id}") => op("One endpoint", None, 200, Some(schema::<EndpointView>)),
+        ("PATCH", "webhooks/{id}") => op(
+            "Change an endpoint's URL, events or description, or turn it off or back on",
+            Some(schema::<EndpointPatch>),
+            200,
+            Some(schema::<EndpointView>),
+        ),
+        ("DELETE", "webhooks/{id}") => op(
+            "Remove an endpoint; its delivery log stays readable",
+            None,
+            204,
+            None,
+        ),
+        ("POST", "webhooks/{id}/rotate") => op(
+            "A new secret (shown once); the previous one also signs for 24 hours",
+            None,
+            200,
+            Some(schema::<EndpointSecret>),
+        ),
+        ("GET", "webhooks/{id}/deliveries") => Operation {
+            query: PAGED,
+            ..op(
+                "The endpoint's deliveries, newest first: each body as sent, its state and attempts",
+                None,
+                200,
+                Some(schema::<Page<DeliveryView>>),
+            )
+        },
+        ("POST", "webhooks/{id}/deliveries/{delivery}/replay") => op(
+            "Send a delivery again now, with the same `webhook-id`; answers with its new attempt",
+            None,
+            200,
+            Some(schema::<DeliveryView>),
         ),
         ("GET", "settings/routing") => op(
             "The workspace's routing settings in force (the server's defaults until it saves \

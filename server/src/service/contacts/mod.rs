@@ -99,6 +99,7 @@ pub type ContactResult<T> = Result<T, ContactError>;
 pub struct Contacts {
     broker: Arc<dyn Broker>,
     pub imports: import::Imports,
+    hooks: crate::service::webhooks::Webhooks,
 }
 
 /// Who acts, and the store as their tenant sees it.
@@ -167,21 +168,43 @@ fn check_bsuid(bsuid: &str) -> ContactResult<String> {
 }
 
 impl Contacts {
-    pub fn new(broker: Arc<dyn Broker>, imports: import::Imports) -> Self {
-        Self { broker, imports }
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        imports: import::Imports,
+        hooks: crate::service::webhooks::Webhooks,
+    ) -> Self {
+        Self {
+            broker,
+            imports,
+            hooks,
+        }
     }
 
-    /// Tells the tenant's `contacts` stream that a contact changed.
+    /// Tells the tenant's `contacts` stream, and the workspace's webhook subscribers, that a
+    /// contact changed (`exists: false`: it is gone).
     pub fn announce(&self, scope: &TenantScope, contact: &ContactId, exists: bool) {
+        self.tell(scope, contact, false, exists);
+    }
+
+    fn tell(&self, scope: &TenantScope, contact: &ContactId, created: bool, exists: bool) {
+        let at = now_ms();
         self.broker.announce(
             scope.tenant(),
             &Topic::Contacts,
             &HubEvent::ContactChanged {
                 contact: contact.clone(),
                 exists,
-                at: now_ms(),
+                at,
             },
         );
+        self.hooks
+            .emit(crate::service::webhooks::events::of_contact(
+                scope.tenant(),
+                contact,
+                created,
+                exists,
+                at,
+            ));
     }
 
     async fn schema(scope: &TenantScope) -> ContactResult<(AttributeSchema, Vec<AttributeDef>)> {
@@ -279,7 +302,7 @@ impl Contacts {
         Self::merge_attributes(&schema, &mut c.attributes, &input.attributes)?;
         let audit = actor.audit(format!("contact:{}", c.id), None, Some(snapshot(&c)));
         let c = scope.put_contact(c, None, Some(audit)).await?;
-        self.announce(scope, &c.id, true);
+        self.tell(scope, &c.id, true, true);
         Ok(c)
     }
 

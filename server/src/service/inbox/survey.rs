@@ -8,6 +8,7 @@ use switchboard_shared::reports::SurveySettings;
 
 use super::*;
 use crate::domain::SurveyState;
+use crate::service::broker::Fact;
 use crate::service::csat;
 
 /// How long a tenant's survey settings are reused before they are read again.
@@ -185,6 +186,22 @@ impl Worker {
         };
         let content = csat::after(&settings, &state.language, &answer);
         self.staging.touch(thread.clone());
+        let (score, comment) = match &answer {
+            csat::Answer::Score(s) => (Some(*s), None),
+            csat::Answer::Comment(c) => (state.score, Some(c.clone())),
+        };
+        self.tell(
+            &thread.tenant,
+            Fact::SurveyAnswered {
+                conversation: thread.conversation.clone(),
+                number: thread.number.clone(),
+                customer: thread.customer.clone(),
+                assignee: thread.assignee.clone(),
+                score,
+                comment,
+                at: message.at_ms,
+            },
+        );
         self.send_automatic(
             &thread,
             content,

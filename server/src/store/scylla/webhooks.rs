@@ -1,8 +1,9 @@
-//! Outbound webhooks on ScyllaDB. Endpoints: one partition per tenant. Deliveries: the log (a
-//! partition per endpoint and day, newest first), the pending index (16 shards by the
-//! delivery's id) and an id row written last, so an id row means the delivery is stored whole:
-//! adding reads the id row and writes the other two again when it is missing, with the same
-//! values (a delivery's time is its fact's), so a crash midway leaves nothing half-added.
+//! Outbound webhooks on ScyllaDB. Endpoints: one partition per tenant. Deliveries: an id row
+//! (where the delivery's log row is), the pending index (16 shards by the delivery's id) and
+//! the log (a partition per endpoint and day, newest first), written in that order, so a log
+//! row means the delivery is stored whole. Adding one whose id row exists without its log row
+//! (an add that crashed midway, never attempted: the dispatcher skips pending entries without
+//! a log row) finishes it at the time the id row gives.
 
 use async_trait::async_trait;
 use scylla::statement::prepared::PreparedStatement;
@@ -327,34 +328,46 @@ impl ScyllaStore {
         .transpose()
     }
 
-    /// Adds one delivery unless its id row exists (see the module's head).
+    /// Adds one delivery unless it is stored (see the module's head).
     async fn add_delivery(&self, d: &DeliveryRecord) -> StoreResult<bool> {
         let s = &self.webhooks;
-        if self
+        let mut d = d.clone();
+        match self
             .one::<IdRow>(&s.get_id, (d.tenant.as_str(), d.id.as_str()))
             .await?
-            .is_some()
         {
-            return Ok(false);
+            Some(at) => {
+                if self
+                    .delivery_at(d.tenant.as_str(), &d.id, &at.endpoint_id, at.created_at)
+                    .await?
+                    .is_some()
+                {
+                    return Ok(false);
+                }
+                // An add that crashed after its id row: finish it, at the time it was given.
+                d.created_at = at.created_at;
+            }
+            None => {
+                let id = IdRow {
+                    tenant: d.tenant.as_str().to_owned(),
+                    delivery_id: d.id.clone(),
+                    endpoint_id: d.endpoint.clone(),
+                    created_at: d.created_at,
+                };
+                self.session
+                    .execute_unpaged(&s.put_id, id)
+                    .await
+                    .map_err(unavailable)?;
+            }
         }
-        self.session
-            .execute_unpaged(&s.put_delivery, DeliveryRow::of(d)?)
-            .await
-            .map_err(unavailable)?;
         if d.state == DeliveryState::Pending {
             self.session
-                .execute_unpaged(&s.put_pending, PendingRow::of(d))
+                .execute_unpaged(&s.put_pending, PendingRow::of(&d))
                 .await
                 .map_err(unavailable)?;
         }
-        let id = IdRow {
-            tenant: d.tenant.as_str().to_owned(),
-            delivery_id: d.id.clone(),
-            endpoint_id: d.endpoint.clone(),
-            created_at: d.created_at,
-        };
         self.session
-            .execute_unpaged(&s.put_id, id)
+            .execute_unpaged(&s.put_delivery, DeliveryRow::of(&d)?)
             .await
             .map_err(unavailable)?;
         Ok(true)
