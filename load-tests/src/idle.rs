@@ -192,6 +192,22 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Kills the server outright (SIGKILL: nothing drained, nothing flushed) and starts it again
+    /// on the same directory and port; the owner's token still works.
+    pub async fn kill_and_restart(&mut self, switchboard: &std::path::Path) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+        // Reaps it (its `kill` finds it dead already).
+        self.server.take();
+        let (server, _) = spawn_server(switchboard, &self._dir.path().join("switchboard.toml"))?;
+        self.pid = server.0.id();
+        self.server = Some(server);
+        wait_ready(&format!("{}/readyz", self.base)).await
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         // Not again after `stop` (the pid may be someone else's by now).
@@ -202,6 +218,46 @@ impl Drop for Served {
             self.server.take();
         }
     }
+}
+
+/// Starts `switchboard serve` on a configuration, pinned to core 0; passes its first warnings
+/// on, and the setup link it prints (when a workspace has no user yet) to the receiver.
+fn spawn_server(
+    switchboard: &std::path::Path,
+    config: &std::path::Path,
+) -> Result<(Killed, std::sync::mpsc::Receiver<String>)> {
+    let mut child = pinned(switchboard, 0)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting switchboard")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (link_tx, link_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        // The server's own warnings explain a failed run: the first few are passed on.
+        let mut warnings = 0usize;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(at) = line
+                .find("http://")
+                .filter(|_| line.contains("/setup?token="))
+            {
+                let _ = link_tx.send(line[at..].trim().to_owned());
+            } else if line.contains("WARN") || line.contains("ERROR") {
+                warnings += 1;
+                if warnings <= 10 {
+                    eprintln!("switchboard: {line}");
+                } else if warnings.is_power_of_two() {
+                    eprintln!("switchboard: {warnings} warnings so far");
+                }
+            }
+        }
+    });
+    Ok((Killed(child), link_rx))
 }
 
 /// A business number of the `load` tenant (TOML), its Cloud API calls going to `graph_api_url`.
@@ -257,39 +313,8 @@ pub async fn serve_seeded(
             dir.path().join("data").display()
         ),
     )?;
-    let mut child = pinned(switchboard, 0)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting switchboard")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let server = Killed(child);
+    let (server, link_rx) = spawn_server(switchboard, &config)?;
     let pid = server.0.id();
-    let (link_tx, link_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        // The server's own warnings explain a failed run: the first few are passed on.
-        let mut warnings = 0usize;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(at) = line
-                .find("http://")
-                .filter(|_| line.contains("/setup?token="))
-            {
-                let _ = link_tx.send(line[at..].trim().to_owned());
-            } else if line.contains("WARN") || line.contains("ERROR") {
-                warnings += 1;
-                if warnings <= 10 {
-                    eprintln!("switchboard: {line}");
-                } else if warnings.is_power_of_two() {
-                    eprintln!("switchboard: {warnings} warnings so far");
-                }
-            }
-        }
-    });
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base}/readyz")).await?;
     let link = link_rx

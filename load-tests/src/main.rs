@@ -33,6 +33,7 @@ mod search;
 mod seed;
 mod send_governor;
 mod sim;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,7 +117,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 19] = [
+const SCENARIOS: [&str; 20] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -136,6 +137,7 @@ const SCENARIOS: [&str; 19] = [
     "retention_e2e",
     "search",
     "number_add",
+    "webhooks_out",
 ];
 
 fn main() -> ExitCode {
@@ -181,6 +183,7 @@ fn main() -> ExitCode {
             "retention_e2e" => runtime.block_on(e2e::during_purge(&cli)),
             "search" => runtime.block_on(search::run(&cli)),
             "number_add" => runtime.block_on(numbers::run(&cli)),
+            "webhooks_out" => runtime.block_on(webhooks::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")
