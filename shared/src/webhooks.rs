@@ -203,6 +203,10 @@ pub struct Attempt {
     /// Asked for by a person (`POST …/replay`), not the schedule.
     #[serde(default)]
     pub replay: bool,
+    /// Made to learn whether a failing endpoint answers again (every 30 s while it fails), not
+    /// by the schedule: it neither counts among the delivery's attempts nor moves its next one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
 }
 
 /// A delivery in the log: the request as sent (its body byte for byte) and its attempts.

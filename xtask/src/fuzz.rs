@@ -34,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "survey",
     "retention",
     "template",
+    "webhook_endpoint",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

@@ -77,9 +77,14 @@ pub(crate) fn ensure_wasm_target() -> Result<()> {
 }
 
 /// The interop checks' Python packages, pinned, in a virtualenv under `.tools/` (created once,
-/// reused after): pywa (another project's Cloud API client) and websockets (for the third-party
-/// client of our WebSocket API, `tests/interop/protocol_client.py`).
-const INTEROP_PACKAGES: &[&str] = &["pywa==4.5.0", "websockets==15.0.1"];
+/// reused after): pywa (another project's Cloud API client), websockets (for the third-party
+/// client of our WebSocket API, `tests/interop/protocol_client.py`) and standardwebhooks (the
+/// third-party receiver of our outbound webhooks, `tests/interop/webhook_receiver.py`).
+const INTEROP_PACKAGES: &[&str] = &[
+    "pywa==4.5.0",
+    "websockets==15.0.1",
+    "standardwebhooks==1.1.0",
+];
 
 /// schemathesis, for API fuzzing from our OpenAPI document (`tests/tests/api_fuzz.rs`), pinned,
 /// in a virtualenv of its own (its dependencies and pywa's need not agree).

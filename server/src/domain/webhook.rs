@@ -65,9 +65,12 @@ impl DeliveryRecord {
         }
     }
 
-    /// Attempts the schedule made (replays not counted).
+    /// Attempts the schedule made (replays and probes not counted).
     pub fn scheduled_attempts(&self) -> usize {
-        self.attempts.iter().filter(|a| !a.replay).count()
+        self.attempts
+            .iter()
+            .filter(|a| !a.replay && !a.probe)
+            .count()
     }
 }
 
@@ -124,6 +127,7 @@ mod tests {
                 response: String::new(),
                 duration_ms: 1,
                 replay: i % 5 == 0,
+                probe: false,
             });
         }
         assert_eq!(d.attempts.len(), MAX_ATTEMPTS_KEPT);

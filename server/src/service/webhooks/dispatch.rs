@@ -6,7 +6,10 @@
 //! The timers are hints: a due delivery is read back from the store before its attempt, and
 //! one settled since (a replay, another attempt) is skipped. An endpoint that answers again
 //! after failing has its waiting deliveries brought forward, so a receiver back from an outage
-//! catches up at once instead of at each delivery's next retry.
+//! catches up at once instead of at each delivery's next retry; while an endpoint fails, one of
+//! its waiting deliveries is tried every [`PROBE_MS`] outside the schedule (a probe neither
+//! counts among its attempts nor moves its next one), so that a receiver back from an outage is
+//! noticed within that time whatever the schedule's next retry.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -30,12 +33,25 @@ const RESPONSE_KEPT: usize = 1024;
 /// How often the replay cursor may move, and how often settled deliveries are purged.
 const CURSOR_EVERY_MS: i64 = 5_000;
 const PURGE_EVERY_MS: i64 = 3_600_000;
+/// How often a failing endpoint is probed with one of its waiting deliveries.
+const PROBE_MS: i64 = 30_000;
 /// An endpoint's pinned connection is resolved and checked again after this long.
 const CLIENT_TTL: Duration = Duration::from_secs(60);
 
 /// A timer: when, whose, which delivery, and whether it goes whatever its stored time says
 /// (brought forward by a recovery).
 type Due = Reverse<(UnixMillis, TenantId, String, String, bool)>;
+
+/// Why an attempt is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Its first, or a retry the schedule set.
+    Scheduled,
+    /// A person asked (`POST …/replay`).
+    Replay,
+    /// To learn whether a failing endpoint answers again.
+    Probe,
+}
 
 /// What an attempt task reports.
 struct Done {
@@ -83,6 +99,7 @@ pub(super) fn spawn(
             fresh: Vec::new(),
             unstored: Vec::new(),
             failing: HashMap::new(),
+            probed: HashMap::new(),
         };
         worker.resume().await;
         worker.run(bus, intake, commands, done_rx, shutdown).await;
@@ -97,11 +114,28 @@ struct Worker {
     unstored: Vec<DeliveryRecord>,
     /// Each endpoint's failure streak as the attempts since the start saw it.
     failing: HashMap<(TenantId, String), Option<UnixMillis>>,
+    /// When each failing endpoint was last probed.
+    probed: HashMap<(TenantId, String), UnixMillis>,
 }
 
 impl Worker {
-    /// Timers for every pending delivery (read page by page).
+    /// Timers for every pending delivery (read page by page), and the failure streaks the
+    /// endpoints' records carry (so that probing goes on across a restart).
     async fn resume(&mut self) {
+        {
+            let live = self
+                .shared
+                .inner
+                .live
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            for endpoint in live.values().flat_map(|list| list.iter()) {
+                if let Some(since) = endpoint.record.failing_since {
+                    let key = (endpoint.record.tenant.clone(), endpoint.record.id.clone());
+                    self.failing.insert(key, Some(since));
+                }
+            }
+        }
         let store = &self.shared.inner.store;
         let mut cursor = None;
         let mut resumed = 0usize;
@@ -140,6 +174,8 @@ impl Worker {
         let keys = self.shared.inner.store.id_keys().clone();
         let (mut cursor_at, mut purged_at) = (0i64, now_ms());
         let mut lagged = false;
+        let mut probes = tokio::time::interval(Duration::from_millis(PROBE_MS as u64 / 6));
+        probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next = self.timers.peek().map(|Reverse(d)| d.0);
             let wait = next.map_or(Duration::from_secs(3600), |at| {
@@ -168,6 +204,7 @@ impl Worker {
                 Some(command) = commands.recv() => self.command(command),
                 Some(report) = done.recv() => self.on_done(report),
                 _ = tokio::time::sleep(wait), if next.is_some() => self.fire(now_ms()),
+                _ = probes.tick() => self.probe(now_ms()),
             }
             if (!self.fresh.is_empty() || !self.unstored.is_empty())
                 && ((bus.is_empty() && intake.is_empty()) || self.fresh.len() >= BATCH)
@@ -234,7 +271,7 @@ impl Worker {
             Ok(added) => {
                 for (d, new) in records.into_iter().zip(added) {
                     if new {
-                        Shared::start(&self.shared, d, false, None);
+                        Shared::start(&self.shared, d, Kind::Scheduled, None);
                     }
                 }
             }
@@ -249,7 +286,7 @@ impl Worker {
     fn command(&mut self, command: Command) {
         match command {
             Command::Replay { delivery, reply } => {
-                Shared::start(&self.shared, delivery, true, Some(reply));
+                Shared::start(&self.shared, delivery, Kind::Replay, Some(reply));
             }
         }
     }
@@ -269,7 +306,7 @@ impl Worker {
                     Ok(Some(d))
                         if d.state == DeliveryState::Pending && (forced || d.next_at <= now) =>
                     {
-                        Shared::run_attempt(&shared, d, false, None).await
+                        Shared::run_attempt(&shared, d, Kind::Scheduled, None).await
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -281,6 +318,39 @@ impl Worker {
                             answered: None,
                             due: Some(now + 60_000),
                         });
+                    }
+                }
+            });
+        }
+    }
+
+    /// Tries one waiting delivery of each endpoint that has been failing, at most every
+    /// [`PROBE_MS`] per endpoint.
+    fn probe(&mut self, now: UnixMillis) {
+        let due: Vec<(TenantId, String)> = self
+            .failing
+            .iter()
+            .filter(|(key, since)| {
+                since.is_some() && self.probed.get(*key).is_none_or(|at| now - at >= PROBE_MS)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (tenant, endpoint) in due {
+            let waiting = self
+                .timers
+                .iter()
+                .filter(|Reverse(d)| d.1 == tenant && d.2 == endpoint && d.0 > now)
+                .min_by_key(|Reverse(d)| d.0)
+                .map(|Reverse(d)| d.3.clone());
+            let Some(id) = waiting else {
+                continue;
+            };
+            self.probed.insert((tenant.clone(), endpoint), now);
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                if let Ok(Some(d)) = shared.inner.store.get_delivery(&tenant, &id).await {
+                    if d.state == DeliveryState::Pending {
+                        Shared::run_attempt(&shared, d, Kind::Probe, None).await;
                     }
                 }
             });
@@ -314,6 +384,7 @@ impl Worker {
         match (answered, streak) {
             (true, None) => {}
             (true, Some(_)) => {
+                self.probed.remove(&key);
                 self.failing.insert(key, None);
                 self.bring_forward(&report.tenant, &report.endpoint, now);
                 self.mark(&report.tenant, &report.endpoint, Health::Recovered);
@@ -325,6 +396,7 @@ impl Worker {
             (false, Some(since)) => {
                 let days = self.shared.inner.config.disable_after_days;
                 if schedule::disable_due(Some(since), now, days) {
+                    self.probed.remove(&key);
                     self.failing.remove(&key);
                     self.mark(&report.tenant, &report.endpoint, Health::Disabled(since));
                 }
@@ -418,18 +490,18 @@ impl Shared {
     fn start(
         shared: &Arc<Shared>,
         d: DeliveryRecord,
-        replay: bool,
+        kind: Kind,
         reply: Option<oneshot::Sender<DeliveryRecord>>,
     ) {
         let shared = Arc::clone(shared);
-        tokio::spawn(async move { Shared::run_attempt(&shared, d, replay, reply).await });
+        tokio::spawn(async move { Shared::run_attempt(&shared, d, kind, reply).await });
     }
 
     /// One attempt, its outcome stored, the dispatcher told.
     async fn run_attempt(
         shared: &Arc<Shared>,
         mut d: DeliveryRecord,
-        replay: bool,
+        kind: Kind,
         reply: Option<oneshot::Sender<DeliveryRecord>>,
     ) {
         let Ok(_permit) = shared.permits.acquire().await else {
@@ -438,20 +510,20 @@ impl Shared {
         let live = shared.inner.endpoint(&d.tenant, &d.endpoint);
         let started = now_ms();
         let (attempt, answered) = match &live {
-            None => (refusal(started, replay, "the endpoint was removed"), None),
+            None => (refusal(started, kind, "the endpoint was removed"), None),
             Some(l) if !l.record.enabled => {
-                (refusal(started, replay, "the endpoint is turned off"), None)
+                (refusal(started, kind, "the endpoint is turned off"), None)
             }
             Some(l) if l.keys.is_empty() => (
                 refusal(
                     started,
-                    replay,
+                    kind,
                     "the endpoint's secret does not open with this server's secrets key; rotate it",
                 ),
                 None,
             ),
             Some(l) => {
-                let a = shared.send(l, &d, replay).await;
+                let a = shared.send(l, &d, kind).await;
                 let ok = a.status.is_some_and(schedule::delivered);
                 (a, Some(ok))
             }
@@ -460,8 +532,8 @@ impl Shared {
         d.record(attempt);
         match answered {
             Some(true) => d.state = DeliveryState::Delivered,
-            // A replay leaves the schedule as it was.
-            _ if replay => {}
+            // A replay or a probe leaves the schedule as it was.
+            _ if kind != Kind::Scheduled => {}
             None => d.state = DeliveryState::Failed,
             Some(false) => {
                 let jitter = rand::random::<f64>() * 2.0 - 1.0;
@@ -484,7 +556,8 @@ impl Shared {
             endpoint: d.endpoint.clone(),
             id: d.id.clone(),
             answered,
-            due: (d.state == DeliveryState::Pending && !replay).then_some(d.next_at),
+            due: (d.state == DeliveryState::Pending && kind == Kind::Scheduled)
+                .then_some(d.next_at),
         });
         if let Some(reply) = reply {
             let _ = reply.send(d);
@@ -531,13 +604,13 @@ impl Shared {
     }
 
     /// Posts a delivery, signed, and keeps the start of the answer.
-    async fn send(&self, live: &Live, d: &DeliveryRecord, replay: bool) -> Attempt {
+    async fn send(&self, live: &Live, d: &DeliveryRecord, kind: Kind) -> Attempt {
         let started = Instant::now();
         let at = now_ms();
         let pinned = self.client(live).await;
         let (url, client) = match &pinned.client {
             Ok(c) => c,
-            Err(reason) => return refusal(at, replay, reason),
+            Err(reason) => return refusal(at, kind, reason),
         };
         let timestamp = at / 1000;
         let signature = sign::header(&live.keys, &d.id, timestamp, &d.body);
@@ -592,19 +665,21 @@ impl Shared {
             error,
             response,
             duration_ms,
-            replay,
+            replay: kind == Kind::Replay,
+            probe: kind == Kind::Probe,
         }
     }
 }
 
-fn refusal(at: UnixMillis, replay: bool, reason: &str) -> Attempt {
+fn refusal(at: UnixMillis, kind: Kind, reason: &str) -> Attempt {
     Attempt {
         at,
         status: None,
         error: Some(reason.to_owned()),
         response: String::new(),
         duration_ms: 0,
-        replay,
+        replay: kind == Kind::Replay,
+        probe: kind == Kind::Probe,
     }
 }
 

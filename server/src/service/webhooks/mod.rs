@@ -237,6 +237,20 @@ fn check_description(text: &str) -> Result<String, WebhooksError> {
     Ok(text.to_owned())
 }
 
+/// An endpoint as asked for, checked except for where its host resolves (`guard::resolve`):
+/// the URL, the event types sorted without repeats, the description trimmed.
+pub fn checked(
+    input: &NewEndpoint,
+    rules: &Rules,
+) -> Result<(url::Url, Vec<EventType>, String), WebhooksError> {
+    let url = guard::check_url(&input.url, rules).map_err(|r| invalid("url", r))?;
+    Ok((
+        url,
+        check_events(&input.events)?,
+        check_description(&input.description)?,
+    ))
+}
+
 impl Webhooks {
     /// Loads the endpoints, subscribes to the event bus (before the start's replay, so that it
     /// hears the replayed messages) and starts the dispatcher, which first resumes the pending
@@ -303,7 +317,11 @@ impl Webhooks {
 
     async fn check_url(&self, text: &str) -> Result<String, WebhooksError> {
         let url = guard::check_url(text, &self.inner.rules).map_err(|r| invalid("url", r))?;
-        guard::resolve(&url, &self.inner.rules)
+        self.reachable(&url).await
+    }
+
+    async fn reachable(&self, url: &url::Url) -> Result<String, WebhooksError> {
+        guard::resolve(url, &self.inner.rules)
             .await
             .map_err(|r| invalid("url", r))?;
         Ok(url.to_string())
@@ -332,9 +350,8 @@ impl Webhooks {
         input: NewEndpoint,
         mut audit: AuditRecord,
     ) -> Result<(EndpointView, EndpointSecret), WebhooksError> {
-        let url = self.check_url(&input.url).await?;
-        let events = check_events(&input.events)?;
-        let description = check_description(&input.description)?;
+        let (url, events, description) = checked(&input, &self.inner.rules)?;
+        let url = self.reachable(&url).await?;
         if self.inner.store.list_endpoints(tenant).await?.len() >= MAX_ENDPOINTS {
             return Err(WebhooksError::TooMany);
         }

@@ -101,6 +101,7 @@ pub async fn webhook_deliveries_are_added_once_logged_and_settled(store: &dyn St
         response: "ok".into(),
         duration_ms: 12,
         replay: false,
+        probe: false,
     });
     store.update_delivery(&settled).await.unwrap();
     // Added again (a replay after a restart): nothing changes, the settled one stays settled.
