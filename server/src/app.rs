@@ -26,6 +26,7 @@ use crate::service::broker::Broker;
 use crate::service::commands::Services;
 use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
+use crate::service::crm::Crm;
 use crate::service::inbox::Inbox;
 use crate::service::{
     demo,
@@ -496,10 +497,21 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     )
     .await?;
-    // What the services publish goes to the hub, and through it to webhook subscribers.
+    // The CRM card: fetched server-side with the same address rules as webhooks.
+    let crm = Crm::new(
+        Arc::clone(&store),
+        sealer(&config)?,
+        crate::service::webhooks::guard::Rules {
+            allow_http: config.outgoing_webhooks.allow_http,
+            allow_private_hosts: config.outgoing_webhooks.allow_private_hosts.clone(),
+        },
+    );
+    // What the services publish goes to the hub, and through it to webhook subscribers (and an
+    // assignment to the CRM card's prefetch).
     let broker: Arc<dyn Broker> = Arc::new(Tap::new(
         Arc::clone(&hub) as Arc<dyn Broker>,
         webhooks.clone(),
+        crm.clone(),
     ));
     let outbox = Outbox::start(
         Arc::clone(&outbound),
@@ -592,6 +604,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     let api_state = ApiState {
         numbers: number_admin,
         webhooks,
+        crm,
         media,
         retention,
         costs,

@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod compliance;
 pub mod contacts;
 pub mod costs;
+pub mod crm;
 pub mod error;
 pub mod flow;
 pub mod ids;

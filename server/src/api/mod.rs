@@ -35,6 +35,7 @@ mod compliance;
 mod contacts;
 mod conversations;
 mod costs;
+mod crm;
 pub mod inbox;
 mod numbers;
 pub mod openapi;
@@ -551,6 +552,7 @@ pub struct Ctx {
     pub retention: Arc<crate::service::retention::Retention>,
     pub numbers: crate::service::numbers::Numbers,
     pub webhooks: crate::service::webhooks::Webhooks,
+    pub crm: crate::service::crm::Crm,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -605,6 +607,8 @@ pub struct ApiState {
     pub campaigns: crate::service::campaigns::Campaigns,
     /// Outbound webhooks: endpoints, their delivery log and replays.
     pub webhooks: crate::service::webhooks::Webhooks,
+    /// The CRM card and its connector.
+    pub crm: crate::service::crm::Crm,
     /// The files messages carry, kept.
     pub media: Arc<crate::service::media::MediaKeeper>,
     /// Retention policies, holds and purges.
@@ -890,6 +894,7 @@ async fn dispatch_inner(
         retention: Arc::clone(&state.retention),
         numbers: state.numbers.clone(),
         webhooks: state.webhooks.clone(),
+        crm: state.crm.clone(),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

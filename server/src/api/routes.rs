@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use switchboard_shared::Permission;
 
 use super::{
-    access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs,
+    access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs, crm,
     numbers, reports, retention, search, session, transcript, webhooks, Route,
 };
 use crate::web::Method;
@@ -135,6 +135,20 @@ pub fn routes() -> &'static [Route] {
                 P::ApiKeysManage,
                 "webhook.replay",
                 h!(webhooks::replay),
+            ),
+            Route::needs(
+                M::GET,
+                "settings/crm",
+                P::SettingsAutomation,
+                "crm.read",
+                h!(crm::connector),
+            ),
+            Route::needs(
+                M::PUT,
+                "settings/crm",
+                P::SettingsAutomation,
+                "crm.update",
+                h!(crm::save),
             ),
             Route::needs(
                 M::GET,
@@ -376,6 +390,13 @@ pub fn routes() -> &'static [Route] {
                 P::ConversationsReadAssigned,
                 "conversation.read",
                 h!(conversations::get),
+            ),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/crm",
+                P::ConversationsReadAssigned,
+                "conversation.crm",
+                h!(crm::card),
             ),
             Route::needs(
                 M::GET,

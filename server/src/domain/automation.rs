@@ -33,6 +33,8 @@ pub enum ItemKind {
     Hold,
     /// The workspace's routing settings (`routing`), replacing the server's defaults.
     Routing,
+    /// The workspace's CRM connector (`connector`), its header's value sealed.
+    Crm,
 }
 
 impl ItemKind {
@@ -50,6 +52,7 @@ impl ItemKind {
             ItemKind::Retention => "retention",
             ItemKind::Hold => "hold",
             ItemKind::Routing => "routing",
+            ItemKind::Crm => "crm",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod compliance;
 pub mod contacts;
 pub mod costs;
+pub mod crm;
 pub mod csat;
 pub mod demo;
 pub mod documents;

@@ -14,6 +14,7 @@ use switchboard_shared::campaign::{
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
+use switchboard_shared::crm::{CrmCard, CrmConnector, CrmConnectorInput};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
@@ -216,6 +217,26 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             None,
             200,
             Some(schema::<DeliveryView>),
+        ),
+        ("GET", "settings/crm") => op(
+            "The workspace's CRM connector (never its header's value); 404 when none is saved",
+            None,
+            200,
+            Some(schema::<CrmConnector>),
+        ),
+        ("PUT", "settings/crm") => op(
+            "Save the CRM connector whole: URL template, method, auth header (write-only), \
+             JSONPath fields and who sees each, budget, freshness",
+            Some(schema::<CrmConnectorInput>),
+            200,
+            Some(schema::<CrmConnector>),
+        ),
+        ("GET", "conversations/{id}/crm") => op(
+            "The customer's CRM card within the connector's budget (500 ms by default): fresh, \
+             or older with its age while it is asked again, or unavailable with the reason",
+            None,
+            200,
+            Some(schema::<CrmCard>),
         ),
         ("GET", "settings/routing") => op(
             "The workspace's routing settings in force (the server's defaults until it saves \

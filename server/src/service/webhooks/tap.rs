@@ -1,6 +1,7 @@
-//! The broker the services publish through, with outbound webhooks listening in: it hands
-//! every event on to the real broker (the hub) unchanged, and what subscribers follow
-//! (assignments, resolutions, campaigns' progress, surveys answered) to [`Webhooks`]. Events
+//! The broker the services publish through, with integrations listening in: it hands every
+//! event on to the real broker (the hub) unchanged, what subscribers follow (assignments,
+//! resolutions, campaigns' progress, surveys answered) to [`Webhooks`], and an assignment to
+//! the CRM card's prefetch. Events
 //! reach it after the state they describe is stored (the inbox's rule), so a delivery never
 //! announces what the store does not have.
 
@@ -13,18 +14,21 @@ use super::events::{self, Progress};
 use super::Webhooks;
 use crate::domain::{now_ms, TeamRecord};
 use crate::service::broker::{Broker, Fact};
+use crate::service::crm::Crm;
 
 pub struct Tap {
     inner: Arc<dyn Broker>,
     hooks: Webhooks,
+    crm: Crm,
     progress: Progress,
 }
 
 impl Tap {
-    pub fn new(inner: Arc<dyn Broker>, hooks: Webhooks) -> Self {
+    pub fn new(inner: Arc<dyn Broker>, hooks: Webhooks, crm: Crm) -> Self {
         Self {
             inner,
             hooks,
+            crm,
             progress: Progress::default(),
         }
     }
@@ -40,6 +44,13 @@ impl Broker for Tap {
     ) {
         self.inner.fan_out(tenant, event, teams, inboxes);
         if let Some(e) = events::of_hub(tenant, event) {
+            // The agent it went to will open it: their CRM card is asked for now.
+            if e.event == switchboard_shared::webhooks::EventType::ConversationAssigned {
+                if let HubEvent::ConversationChanged { customer, .. } = event {
+                    self.crm
+                        .prefetch(tenant, &switchboard_shared::WaId::from(customer.as_str()));
+                }
+            }
             self.hooks.emit(e);
         }
     }
