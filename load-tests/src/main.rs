@@ -16,6 +16,7 @@ mod automation;
 mod baselines;
 mod campaign;
 mod contacts;
+mod crm;
 mod crowd;
 mod e2e;
 mod fanout;
@@ -117,7 +118,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 20] = [
+const SCENARIOS: [&str; 21] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -138,6 +139,7 @@ const SCENARIOS: [&str; 20] = [
     "search",
     "number_add",
     "webhooks_out",
+    "crm_card",
 ];
 
 fn main() -> ExitCode {
@@ -184,6 +186,7 @@ fn main() -> ExitCode {
             "search" => runtime.block_on(search::run(&cli)),
             "number_add" => runtime.block_on(numbers::run(&cli)),
             "webhooks_out" => runtime.block_on(webhooks::run(&cli)),
+            "crm_card" => runtime.block_on(crm::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")

@@ -6,7 +6,7 @@
 mod common;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,10 +20,10 @@ const JSON: u8 = 0;
 const HUGE: u8 = 1;
 const NOT_JSON: u8 = 2;
 
-#[derive(Default)]
 struct TestCrm {
     mode: AtomicU8,
-    delay_ms: AtomicU64,
+    /// While false, the CRM holds every answer back (a CRM that has become slow).
+    open: tokio::sync::watch::Sender<bool>,
     /// Each request's path and query, and its Authorization header.
     asked: Mutex<Vec<(String, String)>>,
 }
@@ -31,7 +31,11 @@ struct TestCrm {
 async fn test_crm() -> (u16, Arc<TestCrm>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let state = Arc::new(TestCrm::default());
+    let state = Arc::new(TestCrm {
+        mode: AtomicU8::new(JSON),
+        open: tokio::sync::watch::channel(true).0,
+        asked: Mutex::new(Vec::new()),
+    });
     let shared = Arc::clone(&state);
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
@@ -49,10 +53,8 @@ async fn test_crm() -> (u16, Arc<TestCrm>) {
                                 .to_owned();
                             let uri = req.uri().to_string();
                             state.asked.lock().unwrap().push((uri.clone(), auth));
-                            let delay = state.delay_ms.load(Ordering::SeqCst);
-                            if delay > 0 {
-                                tokio::time::sleep(Duration::from_millis(delay)).await;
-                            }
+                            let mut open = state.open.subscribe();
+                            let _ = open.wait_for(|open| *open).await;
                             let body = match state.mode.load(Ordering::SeqCst) {
                                 JSON => {
                                     let phone = uri.split("phone=").nth(1).unwrap_or("").to_owned();
@@ -164,9 +166,9 @@ async fn a_conversation_shows_its_customers_card_from_the_crm_each_role_its_fiel
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 
-    // The CRM slows to 3 s: once the card is older than `fresh_secs`, it is shown at once with
-    // its age while the CRM is asked again behind it.
-    crm.delay_ms.store(3_000, Ordering::SeqCst);
+    // The CRM stops answering: once the card is older than `fresh_secs`, it is shown at once
+    // with its age while the CRM is asked again behind it.
+    crm.open.send_replace(false);
     let stale = eventually(
         "the card shown old, not waited for",
         Duration::from_secs(10),
@@ -181,7 +183,7 @@ async fn a_conversation_shows_its_customers_card_from_the_crm_each_role_its_fiel
     .await;
     assert_eq!(stale["fields"][0]["value"], "Ada Lovelace");
     assert!(stale["age_ms"].as_i64().unwrap() >= 1_000, "{stale}");
-    crm.delay_ms.store(0, Ordering::SeqCst);
+    crm.open.send_replace(true);
 
     // The audit log has the change, never the header's value.
     let audit = w.api.get("audit?action=crm", owner).await;

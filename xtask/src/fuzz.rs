@@ -35,6 +35,7 @@ pub const TARGETS: &[&str] = &[
     "retention",
     "template",
     "webhook_endpoint",
+    "crm_connector",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

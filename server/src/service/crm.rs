@@ -128,6 +128,23 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
+/// Checks a connector as asked for, except where its host resolves: the URL its template makes
+/// (placeholders filled with samples), the method, the number of fields, the budget and the
+/// freshness it will use.
+pub fn check_connector(
+    input: &CrmConnectorInput,
+    rules: &Rules,
+) -> Result<(url::Url, String, usize, u32, u32), DocumentError> {
+    let (doc, url) = check(input, rules)?;
+    Ok((
+        url,
+        doc.method,
+        doc.fields.len(),
+        doc.budget_ms,
+        doc.fresh_secs,
+    ))
+}
+
 /// Checks a connector as asked for; the document to store (the header's value not yet sealed).
 fn check(input: &CrmConnectorInput, rules: &Rules) -> Result<(Doc, url::Url), DocumentError> {
     let shape = fill(
