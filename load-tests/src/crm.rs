@@ -15,7 +15,6 @@
 //! Correctness (`violations`): a card of phase 1 not fresh with its fields, one of phase 2 not
 //! stale with its fields and age, one of phase 3 not unavailable.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,46 +25,25 @@ use http_body_util::Full;
 use serde_json::{json, Value};
 
 use crate::idle::{default_number, serve_with_owner, Served};
-use crate::ingest::{percentile_ms, pin_self, SECRET};
+use crate::ingest::{percentile_ms, pin_self, sign, SECRET};
+use crate::loopback;
 use crate::{procinfo, sibling_binary, Cli};
 
 const NUMBER: &str = "106540352242922";
 
+/// A CRM answering every lookup after `delay_ms`.
 async fn test_crm(delay_ms: Arc<AtomicU64>) -> Result<u16> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let delay_ms = Arc::clone(&delay_ms);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let delay = delay_ms.load(Ordering::SeqCst);
-                        async move {
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
-                            let phone = req.uri().query().unwrap_or("").replace("phone=", "");
-                            let body = json!({"customer": {"name": format!("Customer {phone}"),
-                                "tier": "gold"}, "orders": [{"id": "A-1", "total": 10}]});
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                                body.to_string(),
-                            ))))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-            });
+    loopback::serve(move |req: loopback::Request| {
+        let delay = delay_ms.load(Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let phone = req.uri().query().unwrap_or("").replace("phone=", "");
+            let body = json!({"customer": {"name": format!("Customer {phone}"), "tier": "gold"},
+                              "orders": [{"id": "A-1", "total": 10}]});
+            hyper::Response::new(Full::new(Bytes::from(body.to_string())))
         }
-    });
-    Ok(port)
-}
-
-fn signed(body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    })
+    .await
 }
 
 /// Customers `from..to` write in (one webhook); the ids of their conversations.
@@ -91,7 +69,7 @@ async fn customers_write(
     .to_string();
     let r = client
         .post(format!("{}/webhooks/whatsapp", served.base))
-        .header("x-hub-signature-256", signed(body.as_bytes()))
+        .header("x-hub-signature-256", sign(body.as_bytes()))
         .header("content-type", "application/json")
         .body(body)
         .send()

@@ -965,7 +965,10 @@ pub async fn during_purge(cli: &Cli) -> Result<Value> {
     let mut crowd = Crowd::start_on(
         dir,
         &default_number(SECRET),
-        &format!("[retention]\nmax_per_second = {pace}\n"),
+        &format!(
+            "[retention]\nmax_per_second = {pace}\n{}",
+            crate::retention::window_away_from_now()
+        ),
         &s,
         0,
     )

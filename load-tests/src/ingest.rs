@@ -22,8 +22,14 @@ use crate::{procinfo, sibling_binary, Cli};
 pub(crate) const SECRET: &str = "load_test_app_secret";
 const NUMBER: &str = "106540352242922";
 
+/// Meta's `X-Hub-Signature-256` of a webhook body, by the load number's app.
 pub(crate) fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    sign_with(SECRET, body)
+}
+
+/// [`sign`] by another app.
+pub(crate) fn sign_with(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

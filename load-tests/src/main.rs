@@ -23,6 +23,7 @@ mod fanout;
 mod history;
 mod idle;
 mod ingest;
+mod loopback;
 mod media;
 mod numbers;
 mod procinfo;

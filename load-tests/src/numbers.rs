@@ -11,19 +11,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::idle::{default_number, serve_with_owner};
-use crate::ingest::{percentile_ms, pin_self, SECRET};
+use crate::ingest::{percentile_ms, pin_self, sign_with, SECRET};
 use crate::{procinfo, sibling_binary, Cli};
-
-fn signed(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 pub async fn run(cli: &Cli) -> Result<Value> {
     pin_self(1);
@@ -70,7 +62,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         .to_string();
         let taken = client
             .post(format!("{}/webhooks/whatsapp", served.base))
-            .header("x-hub-signature-256", signed(&secret, body.as_bytes()))
+            .header("x-hub-signature-256", sign_with(&secret, body.as_bytes()))
             .header("content-type", "application/json")
             .body(body)
             .send()

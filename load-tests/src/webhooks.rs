@@ -20,7 +20,6 @@
 //! (`violations`).
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,7 +31,8 @@ use serde_json::{json, Value};
 use switchboard_server::service::webhooks::sign;
 
 use crate::idle::{default_number, serve_with_owner, Served};
-use crate::ingest::{pin_self, SECRET};
+use crate::ingest::{pin_self, sign, SECRET};
+use crate::loopback;
 use crate::{procinfo, sibling_binary, Cli};
 
 const NUMBER: &str = "106540352242922";
@@ -101,46 +101,25 @@ impl Receiver {
 }
 
 async fn receiver() -> Result<(String, Arc<Receiver>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/hook", listener.local_addr()?);
     let state = Arc::new(Receiver::default());
     let shared = Arc::clone(&state);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let _ = socket.set_nodelay(true);
-            let state = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = Arc::clone(&state);
-                        async move {
-                            let headers = req.headers().clone();
-                            let body = match req.into_body().collect().await {
-                                Ok(b) => b.to_bytes(),
-                                Err(_) => Bytes::new(),
-                            };
-                            let mut answer = hyper::Response::new(Full::new(Bytes::new()));
-                            if !state.take(&headers, &body) {
-                                *answer.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
-                            }
-                            Ok::<_, Infallible>(answer)
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-            });
+    let port = loopback::serve(move |req: loopback::Request| {
+        let state = Arc::clone(&shared);
+        async move {
+            let headers = req.headers().clone();
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            let mut answer = hyper::Response::new(Full::new(Bytes::new()));
+            if !state.take(&headers, &body) {
+                *answer.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+            }
+            answer
         }
-    });
-    Ok((url, state))
-}
-
-fn signed(body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    })
+    .await?;
+    Ok((format!("http://127.0.0.1:{port}/hook"), state))
 }
 
 /// One Meta webhook carrying messages `from..to` of `run`, each from its own customer.
@@ -190,7 +169,7 @@ async fn post(base: &str, run: &str, range: std::ops::Range<usize>) -> Vec<Strin
                 let (body, wamids) = batch(&run, from, (from + PER_WEBHOOK).min(end));
                 let answer = client
                     .post(&url)
-                    .header("x-hub-signature-256", signed(body.as_bytes()))
+                    .header("x-hub-signature-256", sign(body.as_bytes()))
                     .header("content-type", "application/json")
                     .body(body)
                     .send()

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,54 +28,41 @@ struct TestCrm {
 }
 
 async fn test_crm() -> (u16, Arc<TestCrm>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let state = Arc::new(TestCrm {
         mode: AtomicU8::new(JSON),
         open: tokio::sync::watch::channel(true).0,
         asked: Mutex::new(Vec::new()),
     });
     let shared = Arc::clone(&state);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let state = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = Arc::clone(&state);
-                        async move {
-                            let auth = req
-                                .headers()
-                                .get("authorization")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_owned();
-                            let uri = req.uri().to_string();
-                            state.asked.lock().unwrap().push((uri.clone(), auth));
-                            let mut open = state.open.subscribe();
-                            let _ = open.wait_for(|open| *open).await;
-                            let body = match state.mode.load(Ordering::SeqCst) {
-                                JSON => {
-                                    let phone = uri.split("phone=").nth(1).unwrap_or("").to_owned();
-                                    json!({"customer": {"name": "Ada Lovelace", "phone": phone, "tier": "gold"},
-                                       "orders": [{"id": "A-1001", "total": 59.9}], "revenue": 1200})
-                                .to_string()
-                                .into_bytes()
-                                }
-                                HUGE => vec![b' '; 50 * 1024 * 1024],
-                                _ => b"<html>login</html>".to_vec(),
-                            };
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-            });
+    let addr = third_party(move |req: hyper::Request<hyper::body::Incoming>| {
+        let state = Arc::clone(&shared);
+        async move {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let uri = req.uri().to_string();
+            state.asked.lock().unwrap().push((uri.clone(), auth));
+            let mut open = state.open.subscribe();
+            let _ = open.wait_for(|open| *open).await;
+            let body = match state.mode.load(Ordering::SeqCst) {
+                JSON => {
+                    let phone = uri.split("phone=").nth(1).unwrap_or("").to_owned();
+                    json!({"customer": {"name": "Ada Lovelace", "phone": phone, "tier": "gold"},
+                           "orders": [{"id": "A-1001", "total": 59.9}], "revenue": 1200})
+                    .to_string()
+                    .into_bytes()
+                }
+                HUGE => vec![b' '; 50 * 1024 * 1024],
+                _ => b"<html>login</html>".to_vec(),
+            };
+            hyper::Response::new(Full::new(Bytes::from(body)))
         }
-    });
-    (port, state)
+    })
+    .await;
+    (addr.port(), state)
 }
 
 fn connector(port: u16) -> serde_json::Value {

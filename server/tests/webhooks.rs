@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,49 +47,33 @@ impl Receiver {
 }
 
 async fn receiver() -> (String, Arc<Receiver>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let state = Arc::new(Receiver::default());
     let shared = Arc::clone(&state);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let state = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = Arc::clone(&state);
-                        async move {
-                            let headers = req.headers().clone();
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let mut answer =
-                                hyper::Response::new(Full::new(Bytes::from_static(b"thanks")));
-                            match state.mode.load(Ordering::SeqCst) {
-                                OK => state.taken.lock().unwrap().push((headers, body)),
-                                DOWN => {
-                                    *state.refused.lock().unwrap() += 1;
-                                    *answer.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
-                                }
-                                _ => {
-                                    *answer.status_mut() = hyper::StatusCode::FOUND;
-                                    answer.headers_mut().insert(
-                                        "location",
-                                        hyper::header::HeaderValue::from_static(
-                                            "http://169.254.169.254/latest",
-                                        ),
-                                    );
-                                }
-                            }
-                            Ok::<_, Infallible>(answer)
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-            });
+    let addr = third_party(move |req: hyper::Request<hyper::body::Incoming>| {
+        let state = Arc::clone(&shared);
+        async move {
+            let headers = req.headers().clone();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let mut answer = hyper::Response::new(Full::new(Bytes::from_static(b"thanks")));
+            match state.mode.load(Ordering::SeqCst) {
+                OK => state.taken.lock().unwrap().push((headers, body)),
+                DOWN => {
+                    *state.refused.lock().unwrap() += 1;
+                    *answer.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                _ => {
+                    *answer.status_mut() = hyper::StatusCode::FOUND;
+                    answer.headers_mut().insert(
+                        "location",
+                        hyper::header::HeaderValue::from_static("http://169.254.169.254/latest"),
+                    );
+                }
+            }
+            answer
         }
-    });
-    (url, state)
+    })
+    .await;
+    (format!("http://{addr}/hook"), state)
 }
 
 /// Checks a delivery as a receiver would: Standard Webhooks' library with the secret shown once.

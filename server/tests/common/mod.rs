@@ -204,6 +204,34 @@ pub async fn deliver(api: &Api, body: String) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// A third party on loopback (a webhook receiver, a CRM): `handle` served over HTTP/1.1 with
+/// keep-alive until the test ends. Its address.
+pub async fn third_party<F, Fut>(handle: F) -> std::net::SocketAddr
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>>
+        + Send
+        + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let answer = handle(req);
+                    async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// Polls `check` until it gives a value, for at most `timeout`: tests wait on the state they
 /// need, never on time alone.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T

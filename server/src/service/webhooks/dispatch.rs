@@ -33,6 +33,9 @@ const RESPONSE_KEPT: usize = 1024;
 /// How often the replay cursor may move, and how often settled deliveries are purged.
 const CURSOR_EVERY_MS: i64 = 5_000;
 const PURGE_EVERY_MS: i64 = 3_600_000;
+/// How often the endpoints are read again (changes made on another server sharing the store;
+/// this server's own apply at once).
+const RELOAD_EVERY_MS: i64 = 10_000;
 /// How often a failing endpoint is probed with one of its waiting deliveries.
 const PROBE_MS: i64 = 30_000;
 /// An endpoint's pinned connection is resolved and checked again after this long.
@@ -172,7 +175,7 @@ impl Worker {
         shutdown: CancellationToken,
     ) {
         let keys = self.shared.inner.store.id_keys().clone();
-        let (mut cursor_at, mut purged_at) = (0i64, now_ms());
+        let (mut cursor_at, mut purged_at, mut reloaded_at) = (0i64, now_ms(), now_ms());
         let mut lagged = false;
         let mut probes = tokio::time::interval(Duration::from_millis(PROBE_MS as u64 / 6));
         probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -224,6 +227,15 @@ impl Worker {
                     Ok(()) => cursor_at = now,
                     Err(error) => tracing::warn!(%error, "could not move the webhooks' cursor"),
                 }
+            }
+            if now >= reloaded_at + RELOAD_EVERY_MS {
+                reloaded_at = now;
+                let inner = Arc::clone(&self.shared.inner);
+                tokio::spawn(async move {
+                    if let Err(error) = inner.reload_all().await {
+                        tracing::warn!(%error, "could not read the webhook endpoints again");
+                    }
+                });
             }
             if now >= purged_at + PURGE_EVERY_MS {
                 purged_at = now;
