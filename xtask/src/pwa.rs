@@ -68,6 +68,76 @@ fn brotli(data: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// How an asset is compressed for the wire.
+#[derive(Clone, Copy)]
+enum Squeeze {
+    /// On the first load's path: Zopfli's gzip (slow, smallest) and Brotli.
+    FirstLoad,
+    /// Fetched later (the chunks): zlib's best gzip, which is far quicker, and Brotli.
+    Later,
+    /// Already compressed (PNG).
+    No,
+}
+
+/// `work` on each item, the items spread over the machine's cores; the results in order.
+fn each_on_cores<I: Sync, O: Send>(
+    items: &[I],
+    work: impl Fn(&I) -> Result<O> + Sync,
+) -> Result<Vec<O>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let done = std::sync::Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return Ok(());
+                        };
+                        let out = work(item)?;
+                        done.lock().expect("not poisoned").push((i, out));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a build thread panicked"))??;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    let mut done = done.into_inner().expect("not poisoned");
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, o)| o).collect())
+}
+
+/// Writes each file's `.gz` and `.br` variants, the files spread over the machine's cores.
+fn squeeze_all(jobs: &[(PathBuf, Squeeze)]) -> Result<()> {
+    each_on_cores(jobs, |(path, squeeze)| {
+        let data = std::fs::read(path)?;
+        let gz = match squeeze {
+            Squeeze::No => return Ok(()),
+            Squeeze::FirstLoad => gzip(&data)?,
+            Squeeze::Later => gzip_quick(&data)?,
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        std::fs::write(path.with_file_name(format!("{name}.gz")), gz)?;
+        std::fs::write(path.with_file_name(format!("{name}.br")), brotli(&data)?)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn gzip_quick(data: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data)?;
+    Ok(encoder.finish()?)
+}
+
 /// The icon: the brand's teal rounded square with a white ring and dot, drawn with a little
 /// anti-aliasing (a PNG generated here instead of a binary in the repository).
 fn icon(size: u32) -> Result<Vec<u8>> {
@@ -104,11 +174,75 @@ fn icon(size: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The module name the main module imports the chunk loaders from (rewritten to a hashed name).
+const LINK_NAME: &str = "./__wasm_split.js";
+/// Where the link module imports the main JS module from, until its hashed name is known.
+const MAIN_PLACEHOLDER: &str = "./__switchboard_main__.js";
+
+/// The module cut at the `#[lazy]` split points.
+struct Split {
+    /// The main module, for wasm-bindgen.
+    main: PathBuf,
+    /// Each chunk's file stem and path.
+    chunks: Vec<(String, PathBuf)>,
+}
+
+/// Cuts the module at its `#[lazy]` split points (`wasm_split_cli_support`, as cargo-leptos
+/// does): a main module and chunks that the link module (`LINK_NAME` in `work`) fetches the
+/// first time a split function is called.
+fn split(wasm_in: &Path, work: &Path) -> Result<Split> {
+    eprintln!("==> split the module at its #[lazy] points (wasm_split_cli_support)");
+    let input = std::fs::read(wasm_in).with_context(|| wasm_in.display().to_string())?;
+    let main = work.join("split_main.wasm");
+    let out = wasm_split_cli_support::transform({
+        let mut options = wasm_split_cli_support::Options::new(&input);
+        options.output_dir = work;
+        options.main_out_path = &main;
+        options.link_name = LINK_NAME;
+        options.main_module = MAIN_PLACEHOLDER;
+        options
+    })
+    .map_err(|e| anyhow::anyhow!("wasm-split: {e:#}"))?;
+    let mut chunks = Vec::new();
+    for path in out.split_modules {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("a chunk without a name")?
+            .to_owned();
+        chunks.push((stem, path));
+    }
+    chunks.sort();
+    Ok(Split { main, chunks })
+}
+
+/// `wasm-opt -Oz` from npm's binaryen; returns the optimised file's path.
+fn wasm_opt(path: &Path) -> Result<PathBuf> {
+    let modules = ensure_node_tools()?;
+    let optimised = path.with_extension("opt.wasm");
+    run(
+        &format!("wasm-opt -Oz {} (npm binaryen)", path.display()),
+        Command::new(modules.join(".bin/wasm-opt"))
+            .arg("-Oz")
+            // Passes again until nothing changes: a little smaller, once, at build time.
+            .arg("--converge")
+            .arg("--strip-debug")
+            .arg("--strip-producers")
+            .arg(path)
+            .arg("-o")
+            .arg(&optimised),
+    )?;
+    Ok(optimised)
+}
+
 /// What a build produced, for the log and the size budget.
 pub struct Report {
     pub wasm_bytes: usize,
     pub wasm_gz: usize,
     pub js_gz: usize,
+    /// The chunks fetched on first use (`#[lazy]` screens), outside the first load's budget.
+    pub chunks: usize,
+    pub chunk_gz: usize,
 }
 
 impl Report {
@@ -127,9 +261,12 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
     // instead of a deep generic type, so the renderer is not monomorphised once per view
     // shape. The app behaves the same in less WASM (docs/benchmarks.md, the PWA's size).
     // RUSTFLAGS with `--target` reach only the WASM crates, not the host's build cache.
+    // `--emit-relocs` keeps the linker's relocations in the module: the splitter needs them to
+    // move functions and their data into chunks.
+    let flags = "--cfg erase_components -C link-arg=--emit-relocs";
     let rustflags = match std::env::var("RUSTFLAGS") {
-        Ok(flags) if !flags.trim().is_empty() => format!("{flags} --cfg erase_components"),
-        _ => "--cfg erase_components".to_owned(),
+        Ok(extra) if !extra.trim().is_empty() => format!("{extra} {flags}"),
+        _ => flags.to_owned(),
     };
     run(
         &format!("build the client for WASM ({profile} profile)"),
@@ -151,34 +288,31 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
     let work = root().join("target/pwa-work");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
+    let split = split(&wasm_in, &work)?;
     eprintln!(
         "==> wasm-bindgen (library, pinned in xtask/Cargo.toml to Cargo.lock's wasm-bindgen)"
     );
     wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm_in)
+        .input_path(&split.main)
         .out_name("switchboard")
         .web(true)?
         .typescript(false)
         .remove_producers_section(true)
+        // The chunks import the main module's function table: its export must stay.
+        .keep_lld_exports(true)
         .generate(&work)
         .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e:#}"))?;
     let mut wasm_path = work.join("switchboard_bg.wasm");
+    let mut chunks = split.chunks;
     if release {
-        let modules = ensure_node_tools()?;
-        let optimised = work.join("switchboard_opt.wasm");
-        run(
-            "wasm-opt -Oz (npm binaryen)",
-            Command::new(modules.join(".bin/wasm-opt"))
-                .arg("-Oz")
-                // Passes again until nothing changes: a little smaller, once, at build time.
-                .arg("--converge")
-                .arg("--strip-debug")
-                .arg("--strip-producers")
-                .arg(&wasm_path)
-                .arg("-o")
-                .arg(&optimised),
-        )?;
-        wasm_path = optimised;
+        // The main module and the chunks, over the machine's cores.
+        let mut paths = vec![wasm_path.clone()];
+        paths.extend(chunks.iter().map(|c| c.1.clone()));
+        let mut optimised = each_on_cores(&paths, |p| wasm_opt(p))?.into_iter();
+        wasm_path = optimised.next().context("wasm-opt's main module")?;
+        for (chunk, path) in chunks.iter_mut().zip(optimised) {
+            chunk.1 = path;
+        }
     }
     let wasm = std::fs::read(&wasm_path)?;
     let js = std::fs::read_to_string(work.join("switchboard.js"))?;
@@ -204,18 +338,39 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
     }
     std::fs::create_dir_all(out.join("assets"))?;
     let mut shell: Vec<String> = vec!["/".into()];
-    let mut put = |name: &str, data: &[u8], compress: bool| -> Result<String> {
+    // Files are written at once; their compressed variants are made at the end, in parallel.
+    let mut jobs: Vec<(PathBuf, Squeeze)> = Vec::new();
+    let mut put = |name: &str, data: &[u8], squeeze: Squeeze| -> Result<String> {
         let path = out.join("assets").join(name);
         std::fs::write(&path, data)?;
-        if compress {
-            std::fs::write(path.with_file_name(format!("{name}.gz")), gzip(data)?)?;
-            std::fs::write(path.with_file_name(format!("{name}.br")), brotli(data)?)?;
-        }
+        jobs.push((path, squeeze));
         let url = format!("/assets/{name}");
         shell.push(url.clone());
         Ok(url)
     };
-    let wasm_url = put(&hashed_name("switchboard_bg", "wasm", &wasm), &wasm, true)?;
+    let wasm_url = put(
+        &hashed_name("switchboard_bg", "wasm", &wasm),
+        &wasm,
+        Squeeze::FirstLoad,
+    )?;
+    // The chunks under content-hashed names; the link module (which fetches them and which the
+    // main module imports) named after all of them, so that neither name depends on the other's
+    // text. The main JS module is named after its own text, which includes the link's name.
+    let mut link = std::fs::read_to_string(work.join(LINK_NAME))?;
+    let mut chunk_names = Vec::new();
+    for (stem, path) in &chunks {
+        let data = std::fs::read(path)?;
+        let name = hashed_name(stem, "wasm", &data);
+        link = link.replace(&format!("\"./{stem}.wasm\""), &format!("\"./{name}\""));
+        put(&name, &data, Squeeze::Later)?;
+        chunk_names.push(name);
+    }
+    let link_name = hashed_name("split", "js", chunk_names.join(",").as_bytes());
+    // Only the JS imports: the module's own import name (the key of its import object) stays.
+    let js = js.replace(
+        &format!("from \"{LINK_NAME}\""),
+        &format!("from \"./{link_name}\""),
+    );
     // The module starts itself (no inline script: the CSP forbids them) and registers the
     // service worker.
     let js = format!(
@@ -224,16 +379,23 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
          if (\"serviceWorker\" in navigator) {{\n  \
          navigator.serviceWorker.register(\"/sw.js\").catch(() => {{}});\n}}\n"
     );
-    let js_url = put(
-        &hashed_name("switchboard", "js", js.as_bytes()),
-        js.as_bytes(),
-        true,
-    )?;
-    let css_url = put(&hashed_name("app", "css", &css), &css, true)?;
+    let js_name = hashed_name("switchboard", "js", js.as_bytes());
+    let js_url = put(&js_name, js.as_bytes(), Squeeze::FirstLoad)?;
+    let link = link.replace(MAIN_PLACEHOLDER, &format!("./{js_name}"));
+    put(&link_name, link.as_bytes(), Squeeze::FirstLoad)?;
+    let css_url = put(&hashed_name("app", "css", &css), &css, Squeeze::FirstLoad)?;
     let icon192 = icon(192)?;
     let icon512 = icon(512)?;
-    let icon192_url = put(&hashed_name("icon-192", "png", &icon192), &icon192, false)?;
-    let icon512_url = put(&hashed_name("icon-512", "png", &icon512), &icon512, false)?;
+    let icon192_url = put(
+        &hashed_name("icon-192", "png", &icon192),
+        &icon192,
+        Squeeze::No,
+    )?;
+    let icon512_url = put(
+        &hashed_name("icon-512", "png", &icon512),
+        &icon512,
+        Squeeze::No,
+    )?;
 
     let fill = |template: &str| {
         template
@@ -259,19 +421,27 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
         std::fs::write(out.join(format!("{name}.gz")), gzip(body)?)?;
         std::fs::write(out.join(format!("{name}.br")), brotli(body)?)?;
     }
+    squeeze_all(&jobs)?;
+    let gz = |name: &str| -> Result<usize> {
+        Ok(std::fs::metadata(out.join("assets").join(format!("{name}.gz")))?.len() as usize)
+    };
     let report = Report {
         wasm_bytes: wasm.len(),
-        wasm_gz: gzip(&wasm)?.len(),
-        js_gz: gzip(js.as_bytes())?.len(),
+        wasm_gz: gz(wasm_url.trim_start_matches("/assets/"))?,
+        js_gz: gz(&js_name)? + gz(&link_name)?,
+        chunks: chunks.len(),
+        chunk_gz: chunk_names.iter().map(|n| gz(n)).sum::<Result<usize>>()?,
     };
     eprintln!(
-        "<== PWA built in {:.1}s: WASM {} KB ({} KB gzipped), JS {} KB gzipped; {} KB of the {} KB budget",
+        "<== PWA built in {:.1}s: WASM {} KB ({} KB gzipped), JS {} KB gzipped; {} KB of the {} KB budget; {} chunks loaded on first use, {} KB gzipped",
         started.elapsed().as_secs_f64(),
         report.wasm_bytes / 1024,
         report.wasm_gz / 1024,
         report.js_gz / 1024,
         report.total_gz() / 1024,
         BUDGET_GZ / 1024,
+        report.chunks,
+        report.chunk_gz / 1024,
     );
     if release && report.total_gz() > BUDGET_GZ {
         bail!(
