@@ -37,6 +37,17 @@ pub(crate) fn Toast() -> impl IntoView {
                 {move || app.session.toast.get().unwrap_or_default()}
             </div>
         </Show>
+        {move || app.session.mention.get().map(|(conversation, text)| view! {
+            <div class="toast mention-notice" role="status">
+                <span>{text}</span>
+                <button class="secondary" on:click=move |_| {
+                    app.session.mention.set(None);
+                    app.inbox.view.set(View::Inbox);
+                    app.open_conversation(conversation.clone());
+                }>{app.text(T::OpenIt)}</button>
+                <button class="ghost x" aria-label=app.text(T::Cancel) on:click=move |_| app.session.mention.set(None)>"×"</button>
+            </div>
+        })}
     }
 }
 
@@ -178,14 +189,27 @@ pub(crate) fn Shell() -> impl IntoView {
             {move || match app.inbox.view.get() {
                 View::Inbox => view! { <InboxView/> }.into_any(),
                 View::Board => view! { <BoardView/> }.into_any(),
-                View::Contacts => view! { <ContactsView/> }.into_any(),
-                View::Campaigns => view! { <CampaignsView/> }.into_any(),
-                View::Costs => view! { <CostsView/> }.into_any(),
-                View::Admin => view! { <AdminView/> }.into_any(),
+                View::Contacts => deferred(app, contacts_page()),
+                View::Campaigns => deferred(app, campaigns_page()),
+                View::Costs => deferred(app, costs_page()),
+                View::Admin => deferred(app, admin_page()),
                 View::Settings => view! { <SettingsView/> }.into_any(),
             }}
         </div>
     }
+}
+
+/// A screen whose code is fetched on first use: "Loading…" until its chunk is in.
+fn deferred(
+    app: App,
+    page: impl std::future::Future<Output = AnyView> + Send + 'static,
+) -> AnyView {
+    view! {
+        <Suspense fallback=move || view! { <p class="empty" role="status">{app.text(T::Loading)}</p> }>
+            {Suspend::new(page)}
+        </Suspense>
+    }
+    .into_any()
 }
 
 pub(crate) fn tab_label(tab: Tab) -> T {

@@ -36,6 +36,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "retention" => &ids["hold"],
         "numbers" => &ids["number"],
         "webhooks" => &ids["webhook"],
+        "saved-replies" => &ids["saved_reply"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -249,6 +250,7 @@ async fn cross_tenant_attempts_answer_404_and_change_nothing() {
                 "compliance/term-lists/{id}" => {
                     Some(json!({"name": "Hijacked", "terms": ["hello"]}))
                 }
+                "saved-replies/{id}" => Some(json!({"shortcut": "hijacked", "text": "Hijacked"})),
                 _ => body_for(&method, route.path),
             };
             let a = w.api.call(method.clone(), &path, auth, body).await;

@@ -598,6 +598,31 @@ async fn profiles_status_tags_and_notes_with_mentions() {
     let got = api.get(&format!("agents/{agent_id}/profile"), &owner).await;
     assert_eq!(got.body, json!({"skills": ["lang:ru"], "capacity": 2}));
 
+    // The colleagues a note may mention: those who may read the conversation (the owner, the
+    // agent holding it), never the second agent, who may not.
+    let who = api
+        .get(&format!("conversations/{c1}/mentionable"), &agent)
+        .await;
+    assert_eq!(who.status, StatusCode::OK, "{:?}", who.body);
+    let ids: Vec<&str> = who
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&owner_id.as_str()) && ids.contains(&agent_id.as_str()),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&second_id.as_str()), "{ids:?}");
+    assert!(who
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["name"].is_string()));
+
     // Notes: a mention of someone who may read the conversation reaches their inbox; a
     // colleague who may not read it, or nobody, is refused.
     let mut o = connect(&api, Some(&owner)).await;

@@ -49,6 +49,9 @@ pub struct Me {
     pub api_key: Option<String>,
     pub permissions: Vec<Permission>,
     pub teams: Vec<TeamId>,
+    /// The names of `teams`, in the same order.
+    #[serde(default)]
+    pub team_names: Vec<String>,
     /// For a cookie session: the token to send as `X-CSRF-Token` with writes.
     pub csrf_token: Option<String>,
 }
@@ -652,6 +655,15 @@ pub struct Note {
     pub text: String,
     pub mentions: Vec<UserId>,
     pub at: i64,
+}
+
+/// `GET /api/v1/conversations/{id}/mentionable`: a colleague who may read the conversation, and
+/// so may be mentioned in its notes (`@{u_…}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Colleague {
+    pub id: UserId,
+    pub name: String,
 }
 
 /// `POST /api/v1/conversations/{id}/notes`.

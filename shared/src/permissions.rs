@@ -53,6 +53,9 @@ permissions! {
     ConversationsResolve = "conversations.resolve",
     /// Write internal notes and mention colleagues.
     ConversationsNote = "conversations.note",
+    /// Make, change and remove saved replies shared with a team or the workspace (everyone who
+    /// replies keeps personal ones).
+    RepliesManage = "replies.manage",
     /// Read contacts and their CRM data.
     ContactsRead = "contacts.read",
     /// Edit contacts and their tags.
@@ -176,6 +179,7 @@ impl PresetRole {
                 ConversationsAssign,
                 ConversationsResolve,
                 ConversationsNote,
+                RepliesManage,
                 ContactsRead,
                 ContactsEdit,
                 ContactsPhoneView,
@@ -205,6 +209,7 @@ impl PresetRole {
                 ConversationsAssign,
                 ConversationsResolve,
                 ConversationsNote,
+                RepliesManage,
                 ContactsRead,
                 ContactsEdit,
                 ContactsPhoneView,

@@ -16,12 +16,17 @@
 // window all reach the simulator and show in the conversation; the composer names a word the
 // workspace blocks and holds the send. Then the admin imports a Windows-1251 contact file and
 // finds the customer on the Contacts page; last, sends those customers a campaign made in the
-// wizard and finds its cost on the Costs page.
+// wizard and finds its cost on the Costs page. A local test CRM fills the conversation's CRM card,
+// and a local receiver gets the webhooks of an endpoint the admin adds in the app, verifies each
+// delivery's signature with the secret the app showed once, and gets one again when the admin
+// replays it from the delivery log.
 
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 
 const [base, email, password, sim, lang, artifacts, supEmail, supPassword, adminEmail, adminPassword] =
   process.argv.slice(2);
@@ -62,6 +67,45 @@ async function adminApi(method, path, body) {
     body: body && JSON.stringify(body),
   });
   return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+// A third party on this machine: a CRM that knows the customer, and a webhook receiver that
+// keeps what it is sent.
+const crmAsked = [];
+const hooks = [];
+const thirdParty = createServer((req, res) => {
+  let body = "";
+  req.on("data", (d) => (body += d));
+  req.on("end", () => {
+    if (req.url.startsWith("/crm")) {
+      crmAsked.push(req.url);
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ plan: "Gold", orders: [{ id: "A-1001", total: "129.00 EUR" }] }));
+    } else {
+      hooks.push({ headers: req.headers, body });
+      res.statusCode = 204;
+      res.end();
+    }
+  });
+});
+await new Promise((r) => thirdParty.listen(0, "127.0.0.1", r));
+const thirdPartyUrl = `http://127.0.0.1:${thirdParty.address().port}`;
+
+// Standard Webhooks: `v1,` and the Base64 HMAC-SHA256 of `id.timestamp.body` under the secret's
+// bytes (after `whsec_`).
+function verified(hook, secret) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const signed = `${hook.headers["webhook-id"]}.${hook.headers["webhook-timestamp"]}.${hook.body}`;
+  const expected = createHmac("sha256", key).update(signed).digest("base64");
+  return (hook.headers["webhook-signature"] || "").split(" ").includes(`v1,${expected}`);
+}
+
+async function waitFor(what, condition) {
+  for (let i = 0; i < 200; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`check failed: ${what} (waited 10 s)`);
 }
 
 async function simSent() {
@@ -121,6 +165,22 @@ try {
     terms: ["free", "бесплатн*"],
   });
   check(list.status === 201, `the admin made a term list (${list.status})`);
+  // ... and shows its CRM's data beside each conversation.
+  const crm = await adminApi("PUT", "settings/crm", {
+    url: `${thirdPartyUrl}/crm?phone={{contact.phone}}`,
+    fields: [
+      { label: ru ? "Тариф" : "Plan", path: "$.plan" },
+      { label: ru ? "Последний заказ" : "Last order", path: "$.orders[0].total" },
+    ],
+  });
+  check(crm.status === 200, `the admin connected the workspace's CRM (${crm.status})`);
+  // ... and a saved reply for everyone, with the customer's name in it.
+  const saved = await adminApi("POST", "saved-replies", {
+    shortcut: "thanks",
+    text: "Thank you, {{contact.name}}!",
+    scope: "workspace",
+  });
+  check(saved.status === 201, `the admin saved a reply for everyone (${saved.status})`);
 
   // 1. Boot to the login form, in the browser's language.
   const started = Date.now();
@@ -172,6 +232,11 @@ try {
   // 6. Open it, reply, and watch the ticks turn to read.
   await row.click();
   await page.waitForSelector(`.bubble.in:has-text("${question}")`);
+  // `/tha` offers the saved reply; choosing it fills the customer's name in.
+  await page.fill(".composer textarea", "/tha");
+  await page.click('.canned li:has-text("/thanks")');
+  check(await page.inputValue(".composer textarea") === `Thank you, ${customerName}!`,
+    "a saved reply chosen with /shortcut goes into the draft with the customer's name");
   const reply = ru ? "Заказ уже в пути, будет завтра." : "Your order is on its way and arrives tomorrow.";
   await page.fill(".composer textarea", reply);
   await page.keyboard.press("Enter");
@@ -181,6 +246,27 @@ try {
   check(true, "the reply was sent and its ticks turned to read");
   check((await simSent()).some((m) => JSON.stringify(m).includes(reply)), "WhatsApp (the simulator) received the reply");
   await page.screenshot({ path: join(artifacts, `pwa-${lang}-conversation.png`) });
+  // The customer's CRM card in the side panel: the test CRM's fields for this customer.
+  await page.click(".details-toggle");
+  await page.waitForSelector('.crm-card dd:has-text("Gold")');
+  check(await page.locator('.crm-card dd:has-text("129.00 EUR")').count() === 1,
+    "the side panel shows the CRM card with the CRM's fields");
+  check(crmAsked.some((u) => u.includes("phone=79161234567")), "the CRM was asked for this customer");
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-crm-card.png`) });
+  // A note mentioning a colleague picked by name after `@`: shown by name, stored by id.
+  await page.fill(".note-form textarea", "please check @");
+  const offered = page.locator(".note-form .mentions li");
+  await offered.first().waitFor();
+  const colleague = (await offered.first().textContent()).trim();
+  await offered.first().click();
+  await page.click(".note-form button[type=submit]");
+  await page.waitForSelector(`.notes li p:has-text("please check ${colleague}")`);
+  const held = (await adminApi("GET", "conversations?limit=50")).body.items
+    .find((c) => c.customer === "79161234567");
+  const stored = await adminApi("GET", `conversations/${held.id}/notes`);
+  check(stored.body?.items?.[0]?.mentions?.length === 1 && stored.body.items[0].text.includes("@{u_"),
+    `a colleague picked after @ is mentioned by id (${colleague})`);
+  await page.click(".details-toggle");
 
   // 7. Offline: the banner shows, a reply waits, and goes when the network returns.
   await context.setOffline(true);
@@ -459,6 +545,31 @@ try {
       if (!routed) await new Promise((r) => setTimeout(r, 100));
     }
     check(routed !== undefined && routed !== null, "the second number's customer is in the inbox");
+    // The admin adds a webhook endpoint: its secret is shown once; a customer's message reaches
+    // the receiver signed with it; the delivery log shows it, and a replay sends it again.
+    await admin.click(`.admin .tab:has-text("${ru ? "Вебхуки" : "Webhooks"}")`);
+    await admin.fill(".webhook-form input[type=url]", `${thirdPartyUrl}/hook`);
+    await admin.click(".webhook-form button[type=submit]");
+    const secret = (await admin.locator("code.webhook-secret").textContent()).trim();
+    check(secret.startsWith("whsec_"), "the endpoint's signing secret is shown once");
+    await customerSays("79161234567", ru ? "Есть новости?" : "Any news?");
+    const received = () => hooks.find((h) => h.body.includes('"message.received"'));
+    await waitFor("the receiver got message.received", () => received() !== undefined);
+    check(verified(received(), secret), "the delivery verifies with the secret the app showed");
+    const hookId = received().headers["webhook-id"];
+    await admin.click(`.admin button:has-text("${ru ? "Готово" : "Done"}")`);
+    check(await admin.locator("code.webhook-secret").count() === 0, "the secret is not shown again");
+    await admin.click(`.webhooks button:has-text("${ru ? "Доставки" : "Deliveries"}")`);
+    const delivery = admin.locator(`.delivery-log li.delivery[data-id="${hookId}"]`);
+    await delivery.locator(".delivery-state.delivered").waitFor();
+    check(true, "the delivery log shows it delivered");
+    const before = hooks.filter((h) => h.headers["webhook-id"] === hookId).length;
+    await delivery.locator("button.replay").click();
+    await waitFor("the replay reached the receiver",
+      () => hooks.filter((h) => h.headers["webhook-id"] === hookId).length > before);
+    check(verified(hooks.filter((h) => h.headers["webhook-id"] === hookId).at(-1), secret),
+      "a replay from the log delivers it again, with the same webhook-id, signed");
+    await admin.screenshot({ path: join(artifacts, `pwa-${lang}-webhooks.png`) });
     await admin.click(`.admin .tab:has-text("${ru ? "Журнал аудита" : "Audit log"}")`);
     await admin.waitForSelector('.admin td:has-text("auth.login")');
     check(true, "the admin sees the audit log with the sign-ins");

@@ -4,7 +4,8 @@
 //! live, the reply's ticks turn to read, offline replies wait and go; a supervisor sees the
 //! agent on the board and reads the transcript live; an admin sees users, roles and the audit
 //! log, and connects a second number whose customer is then routed, without a restart; in
-//! English and in Russian.
+//! English and in Russian. A local test CRM fills the conversation's CRM card, and a local
+//! receiver verifies the webhooks of an endpoint the admin adds in the app, and a replay.
 //! Screenshots land in `artifacts/`.
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,11 @@ fn run_in_browser(lang: &str) {
     };
     let sim_port = free_port();
     let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
-    let server = ServerProcess::with_numbers(&graph);
+    // The test CRM and the webhook receiver listen on this machine, over plain HTTP.
+    let server = ServerProcess::start(&format!(
+        "{}\n[outgoing_webhooks]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n",
+        numbers_toml(&graph)
+    ));
     let page = server
         .client
         .get(server.url("/"))

@@ -36,6 +36,7 @@ pub const TARGETS: &[&str] = &[
     "template",
     "webhook_endpoint",
     "crm_connector",
+    "saved_reply",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

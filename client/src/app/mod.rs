@@ -30,6 +30,7 @@ const OUTGOING_KEY: &str = "sb.outgoing";
 /// instead of showing the sign-in form; cleared on sign-out and whenever the server says the
 /// session is gone.
 const ME_KEY: &str = "sb.me";
+/// Where saved replies lived in the browser before the server kept them (moved on first use).
 fn canned_key(me: &Me) -> String {
     format!(
         "sb.canned.{}",
@@ -130,9 +131,11 @@ pub struct Session {
     pub me: RwSignal<Option<Option<Me>>>,
     /// The agent's own status (available, busy, break).
     pub status: RwSignal<AgentStatus>,
-    /// The user's saved replies.
-    pub canned: RwSignal<Vec<(String, String)>>,
+    /// The saved replies the user may use (their own, their teams', the workspace's).
+    pub replies: RwSignal<Vec<switchboard_shared::replies::SavedReply>>,
     pub toast: RwSignal<Option<String>>,
+    /// The last mention of this person in a note, until they open it or close the notice.
+    pub mention: RwSignal<Option<(ConversationId, String)>>,
     /// Now, to the second, for ages that grow on screen.
     pub now: RwSignal<i64>,
 }
@@ -176,8 +179,9 @@ impl App {
                 lang: RwSignal::new(lang),
                 me: RwSignal::new(None),
                 status: RwSignal::new(AgentStatus::Available),
-                canned: RwSignal::new(Vec::new()),
+                replies: RwSignal::new(Vec::new()),
                 toast: RwSignal::new(None),
+                mention: RwSignal::new(None),
                 now: RwSignal::new(net::now_ms()),
             },
             socket: SocketState {

@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use std::time::Duration;
 use switchboard_shared::api::Me;
 use switchboard_shared::permissions::Permission;
+use switchboard_shared::replies::{SavedReply, SavedReplyInput};
 
 use super::{canned_key, set_document_lang, App, Link, View, LANG_KEY, ME_KEY};
 
@@ -99,9 +100,9 @@ impl App {
         if let Some(first) = tabs.first() {
             self.inbox.tab.set(*first);
         }
-        self.session
-            .canned
-            .set(net::load(&canned_key(&me)).unwrap_or_default());
+        if me.permissions.contains(&Permission::ConversationsReply) {
+            self.load_replies(canned_key(&me));
+        }
         let board = me.permissions.contains(&Permission::BoardView);
         let inbox = me.permissions.iter().any(|p| {
             matches!(
@@ -166,12 +167,35 @@ impl App {
         net::write(method, path, body, csrf.as_deref()).await
     }
 
-    pub fn save_canned(self, canned: Vec<(String, String)>) {
-        self.session.me.with_untracked(|m| {
-            if let Some(Some(me)) = m {
-                net::save(&canned_key(me), &canned);
+    /// The saved replies from the server; replies this browser kept before the server did are
+    /// saved there first (as the user's own) and then forgotten here.
+    pub fn load_replies(self, local_key: String) {
+        let app = self;
+        spawn_local(async move {
+            let local: Vec<(String, String)> = net::load(&local_key).unwrap_or_default();
+            for (shortcut, text) in local {
+                let body = SavedReplyInput {
+                    shortcut,
+                    text,
+                    scope: None,
+                    team: None,
+                    version: None,
+                };
+                // A shortcut already on the server (409) keeps the server's reply.
+                let _ = app
+                    .write::<SavedReply, _>("POST", "/api/v1/saved-replies", &body)
+                    .await;
             }
+            net::forget(&local_key);
+            app.reload_replies().await;
         });
-        self.session.canned.set(canned);
+    }
+
+    pub async fn reload_replies(self) {
+        match net::get::<Vec<SavedReply>>("/api/v1/saved-replies").await {
+            Ok(list) => self.session.replies.set(list),
+            Err(e) if e.status != 0 => self.fail(e.message),
+            Err(_) => {}
+        }
     }
 }

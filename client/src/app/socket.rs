@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 use switchboard_shared::api::Conversation;
+use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::{close, AgentStatus, ClientFrame, HubEvent, ServerFrame, Topic};
 use wasm_bindgen::closure::Closure;
@@ -286,6 +287,18 @@ impl App {
     }
 
     pub(super) fn apply(self, event: HubEvent) {
+        if let HubEvent::NoteAdded {
+            conversation, note, ..
+        } = &event
+        {
+            let me = self.me_id();
+            if me
+                .as_ref()
+                .is_some_and(|m| note.mentions.contains(m) && note.author.as_ref() != Some(m))
+            {
+                self.mentioned(conversation.clone(), note);
+            }
+        }
         match &event {
             HubEvent::BoardChanged { board } => {
                 let at = net::now_ms();
@@ -401,6 +414,18 @@ impl App {
                 net::chime();
             }
         }
+    }
+
+    /// A colleague mentioned this person in a note: a notice in the app with a way to the
+    /// conversation, and a system notification and chime when the app is in the background.
+    fn mentioned(self, conversation: ConversationId, note: &switchboard_shared::api::Note) {
+        let lang = self.session.lang.get_untracked();
+        let text = format!("{} {}", note.author_name, lang.t(T::MentionedYou));
+        if net::page_hidden() {
+            net::notify(&text, &note.text);
+            net::chime();
+        }
+        self.session.mention.set(Some((conversation, text)));
     }
 
     pub fn command(self, frame: ClientFrame) {

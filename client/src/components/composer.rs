@@ -4,13 +4,16 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use switchboard_shared::api::CustomerProfile;
 use switchboard_shared::api::{
     Conversation, MediaInput, MessageParts, MessageTemplate, OutgoingMessage, Page, TemplateInput,
     Uploaded,
 };
+use switchboard_shared::contacts::Contact;
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::protocol::ClientFrame;
+use switchboard_shared::replies::{self, SavedReply};
 
 use switchboard_shared::compliance::{
     FilterAction, FilterCheckInput, FilterMatch, FilterReport, Verdict,
@@ -69,12 +72,69 @@ pub(crate) fn Composer(
     };
     let suggestions = move || {
         let typed = text.get();
-        app.session.canned.with(|c| {
-            model::canned_matches(&typed, c)
+        app.session.replies.with(|all| {
+            replies::matching(&typed, all)
                 .into_iter()
                 .cloned()
                 .collect::<Vec<_>>()
         })
+    };
+    // A chosen reply goes into the draft with its variables filled in: the customer's name and
+    // number, the agent's name, and (read only when the reply names one) the contact's attributes.
+    let use_reply = move |reply: SavedReply| {
+        let (name, phone) = conversation.with_untracked(|c| {
+            c.as_ref()
+                .map(|c| (crate::app::display_name(c), c.customer.clone()))
+                .unwrap_or_default()
+        });
+        let agent = app.session.me.with_untracked(|m| {
+            m.as_ref()
+                .and_then(|m| m.as_ref())
+                .and_then(|m| m.user.as_ref())
+                .map(|u| u.name.clone())
+                .unwrap_or_default()
+        });
+        let basic = [
+            ("contact.name".to_owned(), name),
+            ("contact.phone".to_owned(), phone),
+            ("agent.name".to_owned(), agent),
+        ];
+        let wants_attributes = replies::variables(&reply.text)
+            .iter()
+            .any(|v| v.starts_with("contact.") && !basic.iter().any(|(k, _)| k == v));
+        let fill = move |extra: Vec<(String, String)>| {
+            let vars: Vec<(&str, &str)> = basic
+                .iter()
+                .chain(extra.iter())
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            text.set(replies::fill(&reply.text, &vars));
+        };
+        if !wants_attributes {
+            fill(Vec::new());
+            return;
+        }
+        let path = format!("/api/v1/conversations/{}/customer", id.get_value());
+        spawn_local(async move {
+            let mut extra = Vec::new();
+            let contact = net::get::<CustomerProfile>(&path)
+                .await
+                .ok()
+                .and_then(|p| p.contact);
+            if let Some(contact) = contact {
+                if let Ok(c) = net::get::<Contact>(&format!("/api/v1/contacts/{contact}")).await {
+                    for (key, value) in c.attributes {
+                        let shown = match value {
+                            serde_json::Value::String(s) => s,
+                            serde_json::Value::Null => String::new(),
+                            other => other.to_string(),
+                        };
+                        extra.push((format!("contact.{key}"), shown));
+                    }
+                }
+            }
+            fill(extra);
+        });
     };
     let uploading = move || attachment.with(|a| a.as_ref().is_some_and(|a| a.uploaded.is_none()));
     // The word filter, asked as the agent types (a quarter second after the last key): the
@@ -251,9 +311,9 @@ pub(crate) fn Composer(
                 <div class="composer">
                     <Show when=move || !suggestions().is_empty()>
                         <ul class="canned" role="listbox">
-                            {move || suggestions().into_iter().map(|(shortcut, reply)| {
-                                let r = reply.clone();
-                                view! { <li role="option" on:click=move |_| text.set(r.clone())><b>"/"{shortcut}</b>" "{reply}</li> }
+                            {move || suggestions().into_iter().map(|reply| {
+                                let (shortcut, shown) = (reply.shortcut.clone(), reply.text.clone());
+                                view! { <li role="option" on:click=move |_| use_reply(reply.clone())><b>"/"{shortcut}</b>" "{shown}</li> }
                             }).collect_view()}
                         </ul>
                     </Show>

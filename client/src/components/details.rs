@@ -3,13 +3,14 @@
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use switchboard_shared::api::{Conversation, CustomerProfile};
+use switchboard_shared::api::{Colleague, Conversation, CustomerProfile};
 use switchboard_shared::ids::ConversationId;
 use switchboard_shared::permissions::Permission;
 
 use crate::app::{display_name, App};
 use crate::components::*;
 use crate::i18n::T;
+use crate::model;
 use crate::net;
 
 #[component]
@@ -50,6 +51,49 @@ pub(crate) fn Details(
             }
         });
     }
+    // Colleagues who may read this conversation: offered after `@` in a note, and the names
+    // shown for the mentions in notes.
+    let colleagues = RwSignal::new(Vec::<Colleague>::new());
+    if app.can(Permission::ConversationsNote) {
+        let path = format!("/api/v1/conversations/{id}/mentionable");
+        spawn_local(async move {
+            if let Ok(list) = net::get::<Vec<Colleague>>(&path).await {
+                colleagues.set(list);
+            }
+        });
+    }
+    // The names picked in the note being written, with their ids.
+    let picked = StoredValue::new(Vec::<(String, String)>::new());
+    let offered = move || {
+        let typed = note.with(|t| model::mention_query(t).map(str::to_lowercase))?;
+        let list: Vec<Colleague> = colleagues.with(|c| {
+            c.iter()
+                .filter(|c| {
+                    c.name.to_lowercase().starts_with(&typed)
+                        || c.name.to_lowercase().contains(&format!(" {typed}"))
+                })
+                .take(8)
+                .cloned()
+                .collect()
+        });
+        (!list.is_empty()).then_some(list)
+    };
+    let pick = move |c: Colleague| {
+        note.update(|t| {
+            if let Some(at) = t.rfind('@') {
+                t.truncate(at);
+                t.push_str(&format!("@{} ", c.name));
+            }
+        });
+        picked.update_value(|p| p.push((c.name.clone(), c.id.to_string())));
+    };
+    let names = move || {
+        colleagues.with(|c| {
+            c.iter()
+                .map(|c| (c.id.to_string(), c.name.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
     let id_current = id.clone();
     let can_edit_tags =
         move || app.can(Permission::ContactsEdit) || app.can(Permission::ConversationsReply);
@@ -84,6 +128,7 @@ pub(crate) fn Details(
                     }
                 </ul>
             </Show>
+            <CrmCardView id=id.clone()/>
             {move || profile.with(|p| p.as_ref().and_then(|p| p.contact.clone()))
                 .filter(|_| app.can(Permission::ContactsRead))
                 .map(|id| view! { <ContactSummary id=id/> })}
@@ -135,10 +180,20 @@ pub(crate) fn Details(
                             e.prevent_default();
                             let text = note.get_untracked().trim().to_owned();
                             if text.is_empty() { return; }
+                            let text = picked.with_value(|p| model::encode_mentions(&text, p));
                             app.add_note(id.clone(), text);
                             note.set(String::new());
+                            picked.set_value(Vec::new());
                         }>
                             <textarea rows="2" placeholder=app.text(T::AddNote) bind:value=note></textarea>
+                            {move || offered().map(|list| view! {
+                                <ul class="canned mentions" role="listbox" aria-label=app.text(T::Mention)>
+                                    {list.into_iter().map(|c| {
+                                        let name = c.name.clone();
+                                        view! { <li role="option" on:click=move |_| pick(c.clone())>"@"{name}</li> }
+                                    }).collect_view()}
+                                </ul>
+                            })}
                             <button class="secondary" type="submit">{app.text(T::SaveNote)}</button>
                         </form>
                     }
@@ -146,7 +201,7 @@ pub(crate) fn Details(
             </Show>
             <ul class="notes">
                 <For each=move || app.inbox.notes.get() key=|n| n.id.clone() children=move |n| view! {
-                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{app.time(n.at)}</span><p>{n.text.clone()}</p></li>
+                    <li><b>{n.author_name.clone()}</b>" · "<span class="time">{app.time(n.at)}</span><p>{move || model::show_mentions(&n.text, &names())}</p></li>
                 }/>
             </ul>
         </aside>

@@ -738,20 +738,37 @@ pub fn window_open(last_inbound_at: Option<i64>, now: i64) -> bool {
     last_inbound_at.is_some_and(|at| now - at < 24 * 3600 * 1000)
 }
 
-/// Saved replies offered for a `/shortcut` being typed: the composer's text must start with `/`
-/// and contain no space yet.
-pub fn canned_matches<'a>(text: &str, canned: &'a [(String, String)]) -> Vec<&'a (String, String)> {
-    let Some(typed) = text.strip_prefix('/') else {
-        return Vec::new();
-    };
-    if typed.contains(char::is_whitespace) {
-        return Vec::new();
+/// The name being typed after an `@` at the end of a note (`@ol` gives `ol`), when there is one:
+/// the `@` starts the text or follows a space, and no space follows it yet.
+pub fn mention_query(text: &str) -> Option<&str> {
+    let at = text.rfind('@')?;
+    let before_ok = text[..at]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    let typed = &text[at + 1..];
+    (before_ok && !typed.contains(char::is_whitespace) && !typed.starts_with('{')).then_some(typed)
+}
+
+/// The note with each picked `@Name` written as the server reads a mention (`@{u_…}`); longer
+/// names first, so `@Ann Lee` is not taken for `@Ann`.
+pub fn encode_mentions(text: &str, picked: &[(String, String)]) -> String {
+    let mut picked: Vec<&(String, String)> = picked.iter().collect();
+    picked.sort_by_key(|(name, _)| std::cmp::Reverse(name.chars().count()));
+    let mut out = text.to_owned();
+    for (name, id) in picked {
+        out = out.replace(&format!("@{name}"), &format!("@{{{id}}}"));
     }
-    let typed = typed.to_lowercase();
-    canned
-        .iter()
-        .filter(|(shortcut, _)| shortcut.to_lowercase().starts_with(&typed))
-        .collect()
+    out
+}
+
+/// A stored note as people read it: `@{u_…}` shown as `@Name` for the colleagues known.
+pub fn show_mentions(text: &str, names: &[(String, String)]) -> String {
+    let mut out = text.to_owned();
+    for (id, name) in names {
+        out = out.replace(&format!("@{{{id}}}"), &format!("@{name}"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -359,21 +359,11 @@ fn ten_thousand_conversations_share_rows_and_build_one_screenful() {
 }
 
 #[test]
-fn the_window_and_shortcuts() {
+fn the_window() {
     let day = 24 * 3600 * 1000;
     assert!(window_open(Some(1_000), 1_000 + day - 1));
     assert!(!window_open(Some(1_000), 1_000 + day));
     assert!(!window_open(None, 0));
-    let canned = vec![
-        ("hello".to_owned(), "Hello!".to_owned()),
-        ("help".to_owned(), "How can I help?".to_owned()),
-        ("bye".to_owned(), "Bye".to_owned()),
-    ];
-    assert_eq!(canned_matches("/he", &canned).len(), 2);
-    assert_eq!(canned_matches("/HEL", &canned).len(), 2);
-    assert_eq!(canned_matches("/b", &canned).len(), 1);
-    assert!(canned_matches("he", &canned).is_empty());
-    assert!(canned_matches("/he llo", &canned).is_empty());
 }
 
 fn reaction(key: &str, to: &str, emoji: &str, direction: Direction) -> HubEvent {
@@ -448,4 +438,25 @@ fn a_reply_quotes_its_message_while_local_and_once_stored() {
         filename: Some("invoice.pdf".into()),
     }));
     assert_eq!(long.snippet(), "invoice.pdf");
+}
+
+#[test]
+fn mentions_are_typed_by_name_and_sent_by_id() {
+    assert_eq!(mention_query("see @ol"), Some("ol"));
+    assert_eq!(mention_query("@"), Some(""));
+    assert_eq!(mention_query("mail me@host"), None);
+    assert_eq!(mention_query("@olga done"), None);
+    assert_eq!(mention_query("no mention"), None);
+    let picked = vec![
+        ("Ann".to_owned(), "u_1".to_owned()),
+        ("Ann Lee".to_owned(), "u_2".to_owned()),
+    ];
+    let sent = encode_mentions("@Ann Lee and @Ann, look", &picked);
+    assert_eq!(sent, "@{u_2} and @{u_1}, look");
+    let names = vec![
+        ("u_1".to_owned(), "Ann".to_owned()),
+        ("u_2".to_owned(), "Ann Lee".to_owned()),
+    ];
+    assert_eq!(show_mentions(&sent, &names), "@Ann Lee and @Ann, look");
+    assert_eq!(show_mentions("@{u_9} hi", &names), "@{u_9} hi");
 }

@@ -1,4 +1,5 @@
-//! Administration: users, roles, teams, numbers, routing, API keys and the audit log.
+//! Administration: users, roles, teams, numbers, routing, API keys, webhooks, the CRM connector
+//! and the audit log.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -21,6 +22,8 @@ pub(crate) enum AdminTab {
     Numbers,
     Routing,
     Keys,
+    Webhooks,
+    Crm,
     Audit,
 }
 
@@ -46,6 +49,10 @@ pub(crate) fn AdminView() -> impl IntoView {
         }
         if app.can(Permission::ApiKeysManage) {
             t.push((AdminTab::Keys, T::ApiKeys));
+            t.push((AdminTab::Webhooks, T::Webhooks));
+        }
+        if app.can(Permission::SettingsAutomation) {
+            t.push((AdminTab::Crm, T::CrmConnectorTab));
         }
         if app.can(Permission::AuditView) {
             t.push((AdminTab::Audit, T::Audit));
@@ -67,6 +74,8 @@ pub(crate) fn AdminView() -> impl IntoView {
                 AdminTab::Numbers => view! { <NumbersAdmin/> }.into_any(),
                 AdminTab::Routing => view! { <RoutingAdmin/> }.into_any(),
                 AdminTab::Keys => view! { <KeysAdmin/> }.into_any(),
+                AdminTab::Webhooks => view! { <super::integrations::WebhooksAdmin/> }.into_any(),
+                AdminTab::Crm => view! { <super::integrations::CrmAdmin/> }.into_any(),
                 AdminTab::Audit => view! { <AuditAdmin/> }.into_any(),
             }}
         </main>
@@ -78,11 +87,17 @@ pub(crate) fn fetch_into<T: serde::de::DeserializeOwned + Send + Sync + 'static>
     path: &'static str,
     into: RwSignal<Option<T>>,
 ) {
-    let app = expect_context::<App>();
+    // Also called from tasks that run after an await, outside any component: no context there,
+    // and then a failure is not shown.
+    let app = use_context::<App>();
     spawn_local(async move {
         match net::get::<T>(path).await {
             Ok(v) => into.set(Some(v)),
-            Err(e) => app.fail(e.message),
+            Err(e) => {
+                if let Some(app) = app {
+                    app.fail(e.message)
+                }
+            }
         }
     });
 }

@@ -7,13 +7,36 @@ mod contacts;
 mod conversation;
 mod costs;
 mod inbox;
+mod integrations;
 mod settings;
 
-pub(crate) use admin::*;
 pub(crate) use board::*;
-pub(crate) use campaigns::CampaignsView;
-pub(crate) use contacts::ContactsView;
 pub(crate) use conversation::*;
-pub(crate) use costs::*;
 pub(crate) use inbox::*;
 pub(crate) use settings::*;
+
+use leptos::prelude::*;
+
+// The screens an agent on a phone rarely or never opens, each in a chunk of its own that the
+// browser fetches the first time it is shown (`#[lazy]`; `cargo xtask dist` cuts the module at
+// these points), so that the first load stays within its budget as screens are added.
+
+#[lazy]
+pub(crate) fn admin_page() -> AnyView {
+    view! { <admin::AdminView/> }.into_any()
+}
+
+#[lazy]
+pub(crate) fn contacts_page() -> AnyView {
+    view! { <contacts::ContactsView/> }.into_any()
+}
+
+#[lazy]
+pub(crate) fn campaigns_page() -> AnyView {
+    view! { <campaigns::CampaignsView/> }.into_any()
+}
+
+#[lazy]
+pub(crate) fn costs_page() -> AnyView {
+    view! { <costs::CostsView/> }.into_any()
+}

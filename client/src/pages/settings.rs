@@ -2,38 +2,77 @@
 
 use leptos::ev;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_shared::ids::TeamId;
+use switchboard_shared::permissions::Permission;
+use switchboard_shared::replies::{ReplyScope, SavedReply, SavedReplyInput};
 
 use crate::app::App;
 use crate::i18n::T;
 use crate::net;
 use crate::shell::*;
 
-/// The user's own saved replies (kept in this browser), offered by `/shortcut` in the composer.
+/// The person's account and language, and the saved replies they may use: their own, and
+/// (with `replies.manage`) their teams' and the workspace's, offered by `/shortcut` in the
+/// composer.
 #[component]
 pub(crate) fn SettingsView() -> impl IntoView {
     let app = expect_context::<App>();
     let shortcut = RwSignal::new(String::new());
     let reply = RwSignal::new(String::new());
+    // `personal`, `workspace`, or a team's id.
+    let share = RwSignal::new("personal".to_owned());
+    let manages = move || app.can(Permission::RepliesManage);
+    let my_teams = move || {
+        app.session.me.with(|m| {
+            m.as_ref()
+                .and_then(|m| m.as_ref())
+                .map(|m| {
+                    m.teams
+                        .iter()
+                        .cloned()
+                        .zip(m.team_names.iter().cloned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    };
     let add = move |e: ev::SubmitEvent| {
         e.prevent_default();
-        let (s, r) = (
-            shortcut
-                .get_untracked()
-                .trim()
-                .trim_start_matches('/')
-                .to_owned(),
-            reply.get_untracked().trim().to_owned(),
-        );
-        if s.is_empty() || r.is_empty() || s.contains(char::is_whitespace) {
-            return;
-        }
-        let mut all = app.session.canned.get_untracked();
-        all.retain(|(k, _)| *k != s);
-        all.push((s, r));
-        all.sort();
-        app.save_canned(all);
-        shortcut.set(String::new());
-        reply.set(String::new());
+        let (scope, team) = match share.get_untracked().as_str() {
+            "personal" => (ReplyScope::Personal, None),
+            "workspace" => (ReplyScope::Workspace, None),
+            team => (ReplyScope::Team, Some(TeamId::from(team))),
+        };
+        let body = SavedReplyInput {
+            shortcut: shortcut.get_untracked(),
+            text: reply.get_untracked(),
+            scope: Some(scope),
+            team,
+            version: None,
+        };
+        spawn_local(async move {
+            match app
+                .write::<SavedReply, _>("POST", "/api/v1/saved-replies", &body)
+                .await
+            {
+                Ok(_) => {
+                    shortcut.set(String::new());
+                    reply.set(String::new());
+                    app.reload_replies().await;
+                }
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let remove = move |id: String| {
+        spawn_local(async move {
+            let path = format!("/api/v1/saved-replies/{id}");
+            match net::call::<()>("DELETE", &path, None, app.csrf_token().as_deref()).await {
+                Ok(()) => app.reload_replies().await,
+                Err(e) => app.fail(e.message),
+            }
+        });
     };
     let who = move || {
         app.session
@@ -46,6 +85,13 @@ pub(crate) fn SettingsView() -> impl IntoView {
             })
             .unwrap_or_default()
     };
+    let team_name = move |team: &Option<TeamId>| {
+        my_teams()
+            .into_iter()
+            .find(|(id, _)| Some(id) == team.as_ref())
+            .map(|(_, name)| name)
+            .unwrap_or_else(|| app.t(T::ReplyTeam).to_owned())
+    };
     view! {
         <main class="settings">
             <section class="card account">
@@ -54,21 +100,40 @@ pub(crate) fn SettingsView() -> impl IntoView {
                 <button class="secondary" on:click=move |_| net::ask_to_notify()>{app.text(T::Notifications)}</button>
                 <button class="secondary signout" on:click=move |_| app.sign_out()>{app.text(T::SignOut)}</button>
             </section>
-            <h2>{app.text(T::CannedReplies)}</h2>
-            <form class="card inline-form" on:submit=add>
-                <label>{app.text(T::CannedShortcut)}<input required bind:value=shortcut/></label>
-                <label>{app.text(T::CannedText)}<textarea required rows="2" bind:value=reply></textarea></label>
-                <button class="primary" type="submit">{app.text(T::CannedAdd)}</button>
-            </form>
-            <ul class="canned-list">
-                {move || app.session.canned.get().into_iter().map(|(s, r)| {
-                    let key = s.clone();
-                    view! { <li><b>"/"{s}</b>" "{r}<button class="ghost x" on:click=move |_| {
-                        let rest: Vec<(String, String)> = app.session.canned.get_untracked().into_iter().filter(|(k, _)| *k != key).collect();
-                        app.save_canned(rest);
-                    }>"×"</button></li> }
-                }).collect_view()}
-            </ul>
+            <Show when=move || app.can(Permission::ConversationsReply)>
+                <h2>{app.text(T::CannedReplies)}</h2>
+                <p class="hint">{app.text(T::ReplyVariables)}</p>
+                <form class="card inline-form saved-reply-form" on:submit=add>
+                    <label>{app.text(T::CannedShortcut)}<input required bind:value=shortcut/></label>
+                    <label>{app.text(T::CannedText)}<textarea required rows="2" bind:value=reply></textarea></label>
+                    <Show when=manages>
+                        <label>{app.text(T::ReplyFor)}<select bind:value=share>
+                            <option value="personal">{app.text(T::ReplyPersonal)}</option>
+                            {move || my_teams().into_iter().map(|(id, name)| view! {
+                                <option value=id.to_string()>{name}</option>
+                            }).collect_view()}
+                            <option value="workspace">{app.text(T::ReplyWorkspace)}</option>
+                        </select></label>
+                    </Show>
+                    <button class="primary" type="submit">{app.text(T::CannedAdd)}</button>
+                </form>
+                <ul class="canned-list">
+                    {move || app.session.replies.get().into_iter().map(|r| {
+                        let id = r.id.clone();
+                        let mine = r.scope == ReplyScope::Personal;
+                        let label = match r.scope {
+                            ReplyScope::Personal => app.t(T::ReplyPersonal).to_owned(),
+                            ReplyScope::Team => team_name(&r.team),
+                            ReplyScope::Workspace => app.t(T::ReplyWorkspace).to_owned(),
+                        };
+                        view! { <li data-shortcut=r.shortcut.clone()><b>"/"{r.shortcut.clone()}</b>" "<span class="hint">"("{label}")"</span>" "{r.text.clone()}
+                            {(mine || manages()).then(|| view! {
+                                <button class="ghost x" aria-label=app.text(T::Remove) on:click=move |_| remove(id.clone())>"×"</button>
+                            })}
+                        </li> }
+                    }).collect_view()}
+                </ul>
+            </Show>
         </main>
     }
 }

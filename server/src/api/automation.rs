@@ -26,12 +26,16 @@ impl From<DocumentError> for Failure {
                 Failure::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooMany, m)
             }
             DocumentError::Conflict(m) => Failure::conflict(ErrorCode::Conflict, m),
+            // The route's permission passed; this document needs one more the caller lacks.
+            DocumentError::Forbidden(m) => {
+                Failure::new(StatusCode::FORBIDDEN, ErrorCode::PrivilegeEscalation, m)
+            }
             DocumentError::Store(e) => e.into(),
         }
     }
 }
 
-fn actor(ctx: &Ctx) -> DocumentActor<'_> {
+pub(super) fn actor(ctx: &Ctx) -> DocumentActor<'_> {
     DocumentActor {
         principal: &ctx.principal,
         scope: &ctx.scope,

@@ -9,14 +9,16 @@ use std::collections::BTreeSet;
 use switchboard_shared::ErrorCode;
 
 use crate::web::StatusCode;
-use switchboard_shared::api::{AgentProfile, Note, NoteInput, Page, StatusInput, TagsInput};
+use switchboard_shared::api::{
+    AgentProfile, Colleague, Note, NoteInput, Page, StatusInput, TagsInput,
+};
 use switchboard_shared::{ConversationId, UserId};
 
 use super::{json, ApiResult, Ctx, Failure};
 use crate::domain::now_ms;
 use crate::domain::{new_id, NoteRecord, ProfileRecord};
 use crate::service::commands;
-use crate::store::Cursor;
+use crate::store::{Cursor, MAX_PAGE};
 
 /// The longest note.
 pub const MAX_NOTE_CHARS: usize = 4_000;
@@ -103,6 +105,30 @@ pub async fn list_notes(ctx: Ctx) -> ApiResult {
             next: page.next.map(|c| c.as_str().to_owned()),
         },
     )
+}
+
+/// `GET conversations/{id}/mentionable`: the workspace's active users who may read the
+/// conversation (the ones a note may mention), by name; the caller among them.
+pub async fn mentionable(ctx: Ctx) -> ApiResult {
+    let (c, thread) = commands::visible(&ctx.principal, &ctx.scope, &conversation(&ctx)).await?;
+    let assignee = thread.as_ref().and_then(|t| t.assignee.as_ref());
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx.scope.users(cursor.as_ref(), MAX_PAGE).await?;
+        for user in page.items.into_iter().filter(|u| !u.disabled) {
+            let (id, name) = (user.id.clone(), user.name.clone());
+            if ctx.auth.colleague(user).await?.sees(&c.number, assignee) {
+                found.push(Colleague { id, name });
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    found.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    json(StatusCode::OK, &found)
 }
 
 /// `POST conversations/{id}/notes` `{"text": "…@{u_…}…"}`: 201 with the note.

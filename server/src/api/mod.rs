@@ -39,6 +39,7 @@ mod crm;
 pub mod inbox;
 mod numbers;
 pub mod openapi;
+mod replies;
 mod report_page;
 mod reports;
 mod retention;
@@ -567,6 +568,7 @@ pub fn me_of(p: &Principal, tenant_name: String) -> Me {
         },
         permissions: p.permissions.iter().copied().collect(),
         teams: p.teams.iter().map(|t| t.id.clone()).collect(),
+        team_names: p.teams.iter().map(|t| t.name.clone()).collect(),
         csrf_token: match &p.credential {
             Credential::Cookie { token: t } => Some(token::csrf_for(t)),
             _ => None,

@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs, crm,
-    numbers, reports, retention, search, session, transcript, webhooks, Route,
+    numbers, replies, reports, retention, search, session, transcript, webhooks, Route,
 };
 use crate::web::Method;
 
@@ -415,10 +415,45 @@ pub fn routes() -> &'static [Route] {
             .audited(),
             Route::needs(
                 M::GET,
+                "saved-replies",
+                P::ConversationsReply,
+                "saved_reply.list",
+                h!(replies::list),
+            ),
+            Route::needs(
+                M::POST,
+                "saved-replies",
+                P::ConversationsReply,
+                "saved_reply.create",
+                h!(replies::create),
+            ),
+            Route::needs(
+                M::PUT,
+                "saved-replies/{id}",
+                P::ConversationsReply,
+                "saved_reply.update",
+                h!(replies::replace),
+            ),
+            Route::needs(
+                M::DELETE,
+                "saved-replies/{id}",
+                P::ConversationsReply,
+                "saved_reply.delete",
+                h!(replies::delete),
+            ),
+            Route::needs(
+                M::GET,
                 "conversations/{id}/notes",
                 P::ConversationsReadAssigned,
                 "conversation.notes",
                 h!(collab::list_notes),
+            ),
+            Route::needs(
+                M::GET,
+                "conversations/{id}/mentionable",
+                P::ConversationsNote,
+                "conversation.mentionable",
+                h!(collab::mentionable),
             ),
             Route::needs(
                 M::POST,

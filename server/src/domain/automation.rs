@@ -35,6 +35,8 @@ pub enum ItemKind {
     Routing,
     /// The workspace's CRM connector (`connector`), its header's value sealed.
     Crm,
+    /// A saved reply (`sr_…`): personal, a team's or the workspace's.
+    SavedReply,
 }
 
 impl ItemKind {
@@ -53,6 +55,7 @@ impl ItemKind {
             ItemKind::Hold => "hold",
             ItemKind::Routing => "routing",
             ItemKind::Crm => "crm",
+            ItemKind::SavedReply => "saved_reply",
         }
     }
 }

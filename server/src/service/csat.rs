@@ -177,7 +177,9 @@ pub async fn replace(
     )
     .await
     .map_err(|e| match e {
-        DocumentError::Conflict(m) | DocumentError::TooMany(m) => SurveyError::Conflict(m),
+        DocumentError::Conflict(m) | DocumentError::TooMany(m) | DocumentError::Forbidden(m) => {
+            SurveyError::Conflict(m)
+        }
         DocumentError::Invalid { field, message } => SurveyError::Invalid { field, message },
         DocumentError::NotFound(noun) => SurveyError::Conflict(format!("no such {noun}")),
         DocumentError::Store(e) => SurveyError::Store(e),

@@ -24,6 +24,10 @@ pub enum DocumentError {
     TooMany(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may use the route but not for this document (a shared saved reply without
+    /// `replies.manage`).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -62,7 +62,9 @@ impl From<DocumentError> for RetentionError {
         match e {
             DocumentError::NotFound(noun) => Self::NotFound(noun),
             DocumentError::Invalid { field, message } => Self::Invalid { field, message },
-            DocumentError::TooMany(m) | DocumentError::Conflict(m) => Self::Conflict(m),
+            DocumentError::TooMany(m)
+            | DocumentError::Conflict(m)
+            | DocumentError::Forbidden(m) => Self::Conflict(m),
             DocumentError::Store(e) => Self::Store(e),
         }
     }

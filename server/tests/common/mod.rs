@@ -462,6 +462,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("webhook", a.body["id"].as_str().unwrap().to_owned());
+    // A reply shared with the workspace (every role that replies sees it).
+    let a = api
+        .send(
+            Method::POST,
+            "saved-replies",
+            &owner,
+            json!({"shortcut": "hours", "text": "We answer 9 to 18.", "scope": "workspace"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("saved_reply", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

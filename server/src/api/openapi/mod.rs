@@ -14,16 +14,13 @@ use switchboard_shared::campaign::{
 use switchboard_shared::compliance::{FilterCheckInput, FilterReport, TermList, TermListInput};
 use switchboard_shared::contacts::*;
 use switchboard_shared::costs::{CostReport, RateCard};
-use switchboard_shared::crm::{CrmCard, CrmConnector, CrmConnectorInput};
 use switchboard_shared::flow::{Flow, FlowInput};
 use switchboard_shared::protocol::{AgentState, BoardStats};
 use switchboard_shared::schedule::{HolidayImport, Schedule, ScheduleInput};
-use switchboard_shared::webhooks::{
-    DeliveryView, EndpointPatch, EndpointSecret, EndpointView, NewEndpoint,
-};
 
 use super::{routes, Access, BodyKind};
 
+mod integrations;
 mod records;
 
 type Make = fn(&mut SchemaGenerator) -> Schema;
@@ -145,98 +142,6 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<UpdateTenant>),
             200,
             Some(schema::<Tenant>),
-        ),
-        ("GET", "numbers") => op(
-            "The workspace's WhatsApp numbers: who manages each, its tier, and what Meta last said",
-            None,
-            200,
-            Some(schema::<Vec<Number>>),
-        ),
-        ("POST", "numbers") => op(
-            "Connect a number at run time; checked with Meta (a refused token is saved, with \
-             Meta's answer in `problem`); its secrets are sealed and never shown again",
-            Some(schema::<NewNumber>),
-            201,
-            Some(schema::<Number>),
-        ),
-        ("PATCH", "numbers/{id}") => op(
-            "Change, disable (`enabled: false`) or re-enable a number connected at run time",
-            Some(schema::<NumberPatch>),
-            200,
-            Some(schema::<Number>),
-        ),
-        ("DELETE", "numbers/{id}") => op(
-            "Remove a connected number's connection and secrets; its conversations stay",
-            None,
-            204,
-            None,
-        ),
-        ("GET", "webhooks") => op(
-            "The workspace's outbound webhook endpoints (never their secrets)",
-            None,
-            200,
-            Some(schema::<Vec<EndpointView>>),
-        ),
-        ("POST", "webhooks") => op(
-            "Subscribe an endpoint to event types; the answer holds its `whsec_` secret, shown \
-             this once. Takes `conversations.read.all` and `contacts.phone.view` too",
-            Some(schema::<NewEndpoint>),
-            201,
-            Some(schema::<EndpointSecret>),
-        ),
-        ("GET", "webhooks/{id}") => op("One endpoint", None, 200, Some(schema::<EndpointView>)),
-        ("PATCH", "webhooks/{id}") => op(
-            "Change an endpoint's URL, events or description, or turn it off or back on",
-            Some(schema::<EndpointPatch>),
-            200,
-            Some(schema::<EndpointView>),
-        ),
-        ("DELETE", "webhooks/{id}") => op(
-            "Remove an endpoint; its delivery log stays readable",
-            None,
-            204,
-            None,
-        ),
-        ("POST", "webhooks/{id}/rotate") => op(
-            "A new secret (shown once); the previous one also signs for 24 hours",
-            None,
-            200,
-            Some(schema::<EndpointSecret>),
-        ),
-        ("GET", "webhooks/{id}/deliveries") => Operation {
-            query: PAGED,
-            ..op(
-                "The endpoint's deliveries, newest first: each body as sent, its state and attempts",
-                None,
-                200,
-                Some(schema::<Page<DeliveryView>>),
-            )
-        },
-        ("POST", "webhooks/{id}/deliveries/{delivery}/replay") => op(
-            "Send a delivery again now, with the same `webhook-id`; answers with its new attempt",
-            None,
-            200,
-            Some(schema::<DeliveryView>),
-        ),
-        ("GET", "settings/crm") => op(
-            "The workspace's CRM connector (never its header's value); 404 when none is saved",
-            None,
-            200,
-            Some(schema::<CrmConnector>),
-        ),
-        ("PUT", "settings/crm") => op(
-            "Save the CRM connector whole: URL template, method, auth header (write-only), \
-             JSONPath fields and who sees each, budget, freshness",
-            Some(schema::<CrmConnectorInput>),
-            200,
-            Some(schema::<CrmConnector>),
-        ),
-        ("GET", "conversations/{id}/crm") => op(
-            "The customer's CRM card within the connector's budget (500 ms by default): fresh, \
-             or older with its age while it is asked again, or unavailable with the reason",
-            None,
-            200,
-            Some(schema::<CrmCard>),
         ),
         ("GET", "settings/routing") => op(
             "The workspace's routing settings in force (the server's defaults until it saves \
@@ -971,6 +876,12 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<Page<Note>>),
             )
         },
+        ("GET", "conversations/{id}/mentionable") => op(
+            "The colleagues who may read the conversation, so may be mentioned in its notes",
+            None,
+            200,
+            Some(schema::<Vec<Colleague>>),
+        ),
         ("POST", "conversations/{id}/notes") => op(
             "Add an internal note; `@{u_…}` mentions notify colleagues who may read it",
             Some(schema::<NoteInput>),
@@ -1001,7 +912,7 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             200,
             Some(schema::<AgentState>),
         ),
-        _ => return records::operation(method, path),
+        _ => return integrations::operation(method, path),
     })
 }
 
