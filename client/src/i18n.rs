@@ -231,7 +231,7 @@ texts! {
     Search => "Search by name, number or tag", "Поиск по имени, номеру или метке";
     NoConversations => "No conversations here.", "Здесь нет диалогов.";
     Loading => "Loading…", "Загрузка…";
-    CrmCard => "CRM", "CRM";
+    CrmCard => "CRM", "Данные CRM";
     Webhooks => "Webhooks", "Вебхуки";
     EndpointUrl => "Endpoint URL", "URL получателя";
     Description => "Description", "Описание";

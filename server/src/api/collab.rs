@@ -127,7 +127,7 @@ pub async fn mentionable(ctx: Ctx) -> ApiResult {
             None => break,
         }
     }
-    found.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    found.sort_by_key(|c| c.name.to_lowercase());
     json(StatusCode::OK, &found)
 }
 
