@@ -302,6 +302,14 @@ texts! {
     CannedText => "Reply text", "Текст ответа";
     CannedAdd => "Save reply", "Сохранить ответ";
     ReplyFor => "For", "Для";
+    NotHeld => "You do not hold this permission, so you cannot grant it", "У вас нет этого права, поэтому выдать его нельзя";
+    AddRole => "Add role", "Добавить роль";
+    Edit => "Edit", "Изменить";
+    AddTeam => "Add team", "Добавить команду";
+    AddKey => "Create key", "Создать ключ";
+    KeyOnce => "The key, shown only now: copy it into the client that uses it.", "Ключ показан только сейчас: скопируйте его в клиент, который его использует.";
+    Revoked => "Revoked", "Отозван";
+    Revoke => "Revoke", "Отозвать";
     Mention => "Mention a colleague", "Упомянуть коллегу";
     MentionedYou => "mentioned you", "упомянул(а) вас";
     OpenIt => "Open", "Открыть";

@@ -500,6 +500,40 @@ try {
     await admin.click(`.admin .tab:has-text("${ru ? "Роли" : "Roles"}")`);
     await admin.waitForSelector('.admin td:has-text("supervisor")');
     check(true, "the admin sees the roles");
+    // A custom role from the permission picker, which offers only what the admin holds.
+    check(await admin.locator('.role-form input[name="tenant.manage"]').isDisabled(),
+      "the picker will not grant a permission the admin does not hold");
+    const roleName = ru ? "Ночная смена" : "Night shift";
+    await admin.fill(".role-form input[type=text]", roleName);
+    await admin.check('.role-form input[name="conversations.reply"]');
+    await admin.check('.role-form input[name="conversations.read.team"]');
+    await admin.click(".role-form button[type=submit]");
+    await admin.locator(`tr[data-role="${roleName}"] td:has-text("conversations.reply")`).waitFor();
+    check(true, "the admin made a custom role in the app");
+    // A team with the agent in it.
+    await admin.click(`.admin .tab:has-text("${ru ? "Команды" : "Teams"}")`);
+    const teamName = ru ? "Поддержка" : "Support";
+    await admin.fill(".team-form input[type=text]", teamName);
+    await admin.check(`.team-form input[name="${email}"]`);
+    await admin.click(".team-form button[type=submit]");
+    await admin.locator(`tr[data-team="${teamName}"]`).waitFor();
+    const team = (await adminApi("GET", "teams")).body.find((t) => t.name === teamName);
+    check(team?.members?.length === 1, "the admin made a team with the agent in it");
+    // An API key: its secret is shown once and works.
+    await admin.click(`.admin .tab:has-text("${ru ? "API-ключи" : "API keys"}")`);
+    await admin.fill(".key-form input[type=text]", "CRM sync");
+    await admin.check('.key-form input[name="contacts.read"]');
+    await admin.click(".key-form button[type=submit]");
+    const apiKey = (await admin.locator("code.api-key-secret").textContent()).trim();
+    const byKey = await fetch(`${base}/api/v1/contacts?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } });
+    check(apiKey.startsWith("sbk_") && byKey.status === 200, `the API key made in the app works (${byKey.status})`);
+    const notAllowed = await fetch(`${base}/api/v1/users`, { headers: { authorization: `Bearer ${apiKey}` } });
+    check(notAllowed.status === 403, "and only for what it was given");
+    await admin.click(`.admin .secret button`);
+    await admin.click('tr[data-key="CRM sync"] button');
+    await admin.locator(`tr[data-key="CRM sync"] td:has-text("${ru ? "Отозван" : "Revoked"}")`).waitFor();
+    const revoked = await fetch(`${base}/api/v1/contacts?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } });
+    check(revoked.status === 401, `a key revoked in the app stops working (${revoked.status})`);
     await admin.click(`.admin .tab:has-text("${ru ? "Маршрутизация" : "Routing"}")`);
     await admin.waitForSelector(`.routing option:checked:has-text("${ru ? "Наименее загруженный агент" : "Least loaded agent"}")`, { state: "attached" });
     check((await admin.locator(".routing tbody tr").count()) === 1, "the admin sees the routing in force, per number");
@@ -573,6 +607,15 @@ try {
     await admin.click(`.admin .tab:has-text("${ru ? "Журнал аудита" : "Audit log"}")`);
     await admin.waitForSelector('.admin td:has-text("auth.login")');
     check(true, "the admin sees the audit log with the sign-ins");
+    // Filtered to the keys' revocations: only those lines, and the export link carries the filter.
+    await admin.fill('.audit-filters input[name=action]', "api_key.revoke");
+    await admin.click(".audit-filters button[type=submit]");
+    await admin.waitForFunction(() => {
+      const rows = [...document.querySelectorAll("table.audit tbody tr")];
+      return rows.length > 0 && rows.every((r) => r.children[2].textContent === "api_key.revoke");
+    });
+    check((await admin.getAttribute(".audit-filters a", "href")).includes("action=api_key.revoke"),
+      "the audit log filters by action, and its CSV export takes the same filter");
     await admin.screenshot({ path: join(artifacts, `pwa-${lang}-admin.png`) });
 
     // 12. Contacts: an Excel-made file (Windows-1251, `;`, national numbers, a fixed line) is

@@ -1,12 +1,12 @@
-//! Administration: users, roles, teams, numbers, routing, API keys, webhooks, the CRM connector
-//! and the audit log.
+//! Administration: the tabs, users, numbers and routing (roles, teams, API keys and the audit
+//! log are in `access`; webhooks and the CRM connector in `integrations`).
 
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::{
-    ApiKey, AuditEntry, CreateUser, NewNumber, Number, NumberPatch, Page, Role, RoutingPatch,
-    RoutingSettings, Team, UpdateUser, User,
+    CreateUser, NewNumber, Number, NumberPatch, Page, Role, RoutingPatch, RoutingSettings,
+    UpdateUser, User,
 };
 use switchboard_shared::permissions::Permission;
 
@@ -69,14 +69,14 @@ pub(crate) fn AdminView() -> impl IntoView {
             </div>
             {move || match current.get() {
                 AdminTab::Users => view! { <UsersAdmin/> }.into_any(),
-                AdminTab::Roles => view! { <RolesAdmin/> }.into_any(),
-                AdminTab::Teams => view! { <TeamsAdmin/> }.into_any(),
+                AdminTab::Roles => view! { <super::access::RolesAdmin/> }.into_any(),
+                AdminTab::Teams => view! { <super::access::TeamsAdmin/> }.into_any(),
                 AdminTab::Numbers => view! { <NumbersAdmin/> }.into_any(),
                 AdminTab::Routing => view! { <RoutingAdmin/> }.into_any(),
-                AdminTab::Keys => view! { <KeysAdmin/> }.into_any(),
+                AdminTab::Keys => view! { <super::access::KeysAdmin/> }.into_any(),
                 AdminTab::Webhooks => view! { <super::integrations::WebhooksAdmin/> }.into_any(),
                 AdminTab::Crm => view! { <super::integrations::CrmAdmin/> }.into_any(),
-                AdminTab::Audit => view! { <AuditAdmin/> }.into_any(),
+                AdminTab::Audit => view! { <super::access::AuditAdmin/> }.into_any(),
             }}
         </main>
     }
@@ -209,41 +209,6 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
                             {app.text(if disabled { T::Enable } else { T::Disable })}
                         </button></td></tr>
                     }
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-#[component]
-pub(crate) fn RolesAdmin() -> impl IntoView {
-    let app = expect_context::<App>();
-    let roles = RwSignal::new(None::<Vec<Role>>);
-    fetch_into("/api/v1/roles", roles);
-    view! {
-        <table>
-            <thead><tr><th>{app.text(T::Role)}</th><th>{app.text(T::Permissions)}</th></tr></thead>
-            <tbody>
-                {move || roles.get().unwrap_or_default().into_iter().map(|r| view! {
-                    <tr><td>{r.name}{r.preset.then_some(" ★")}</td>
-                    <td class="sub">{r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td></tr>
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-#[component]
-pub(crate) fn TeamsAdmin() -> impl IntoView {
-    let app = expect_context::<App>();
-    let teams = RwSignal::new(None::<Vec<Team>>);
-    fetch_into("/api/v1/teams", teams);
-    view! {
-        <table>
-            <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Members)}</th><th>{app.text(T::Numbers)}</th></tr></thead>
-            <tbody>
-                {move || teams.get().unwrap_or_default().into_iter().map(|t| view! {
-                    <tr><td>{t.name}</td><td>{t.members.len()}</td><td>{t.numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -445,41 +410,5 @@ pub(crate) fn RoutingAdmin() -> impl IntoView {
                 </table>
             </section>
         })}
-    }
-}
-
-#[component]
-pub(crate) fn KeysAdmin() -> impl IntoView {
-    let app = expect_context::<App>();
-    let keys = RwSignal::new(None::<Vec<ApiKey>>);
-    fetch_into("/api/v1/api-keys", keys);
-    view! {
-        <table>
-            <thead><tr><th>{app.text(T::Name)}</th><th>{app.text(T::Permissions)}</th><th>{app.text(T::Created)}</th><th>{app.text(T::State)}</th></tr></thead>
-            <tbody>
-                {move || keys.get().unwrap_or_default().into_iter().map(|k| view! {
-                    <tr><td>{k.name}</td><td>{k.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                    <td>{app.time(k.created_at)}</td>
-                    <td>{move || app.t(if k.revoked_at.is_some() { T::Disabled } else { T::Active })}</td></tr>
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-#[component]
-pub(crate) fn AuditAdmin() -> impl IntoView {
-    let app = expect_context::<App>();
-    let entries = RwSignal::new(None::<Page<AuditEntry>>);
-    fetch_into("/api/v1/audit?limit=200", entries);
-    view! {
-        <table>
-            <thead><tr><th>{app.text(T::When)}</th><th>{app.text(T::Who)}</th><th>{app.text(T::Action)}</th><th>{app.text(T::Target)}</th><th>{app.text(T::Outcome)}</th></tr></thead>
-            <tbody>
-                {move || entries.get().map(|p| p.items).unwrap_or_default().into_iter().map(|a| view! {
-                    <tr><td>{app.time(a.at)}</td><td>{a.actor_name.clone()}</td><td>{a.action.clone()}</td><td>{a.target.clone().unwrap_or_default()}</td><td>{a.outcome.clone()}</td></tr>
-                }).collect_view()}
-            </tbody>
-        </table>
     }
 }

@@ -1,5 +1,6 @@
 //! One module per page of the app (inbox, conversation, board, contacts, campaigns, costs, admin, settings).
 
+mod access;
 mod admin;
 mod board;
 mod campaigns;
