@@ -486,6 +486,10 @@ pub struct MessageTemplate {
     pub language: String,
     /// `utility`, `marketing` or `authentication` (it sets the price).
     pub category: String,
+    /// Meta's review: `approved`, `pending`, `rejected`, `paused`, `disabled`, … (only
+    /// `approved` ones can be sent).
+    #[serde(default)]
+    pub status: String,
     /// The body with its `{{1}}`, `{{2}}`, … placeholders.
     pub body: String,
     /// How many values the body takes.

@@ -26,6 +26,8 @@ enum Screen {
     /// The wizard, for a new campaign or a draft.
     Edit(Option<CampaignId>),
     Open(CampaignId),
+    /// The numbers' templates, and a new one.
+    Templates,
 }
 
 #[component]
@@ -37,6 +39,9 @@ pub(crate) fn CampaignsView() -> impl IntoView {
                 Screen::List => view! { <CampaignList screen/> }.into_any(),
                 Screen::Edit(id) => view! { <Wizard screen id/> }.into_any(),
                 Screen::Open(id) => view! { <CampaignPage screen id/> }.into_any(),
+                Screen::Templates => view! {
+                    <super::templates::TemplatesView back=move || screen.set(Screen::List)/>
+                }.into_any(),
             }}
         </main>
     }
@@ -102,6 +107,7 @@ fn CampaignList(screen: RwSignal<Screen>) -> impl IntoView {
         <div class="toolbar">
             <h1>{app.text(T::Campaigns)}</h1>
             <button class="primary" on:click=move |_| screen.set(Screen::Edit(None))>{app.text(T::NewCampaign)}</button>
+            <button class="secondary templates-button" on:click=move |_| screen.set(Screen::Templates)>{app.text(T::Templates)}</button>
         </div>
         {move || match items.get() {
             None => view! { <p class="hint">{app.text(T::Loading)}</p> }.into_any(),

@@ -10,6 +10,7 @@ mod costs;
 mod inbox;
 mod integrations;
 mod settings;
+mod templates;
 
 pub(crate) use board::*;
 pub(crate) use conversation::*;

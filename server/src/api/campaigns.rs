@@ -43,6 +43,15 @@ fn id(ctx: &Ctx) -> CampaignId {
 /// send from it. A number whose templates cannot be read is listed with the reason, so that
 /// the wizard says why a template is missing instead of offering a shorter list.
 pub async fn templates(ctx: Ctx) -> ApiResult {
+    let approved_only = match ctx.req.query("status") {
+        None | Some("approved") => true,
+        Some("all") => false,
+        Some(other) => {
+            return Err(Failure::bad_request(format!(
+                "status is `approved` or `all`, not `{other}`"
+            )))
+        }
+    };
     let mut items = Vec::new();
     for n in ctx.numbers.list(ctx.scope.tenant()).await? {
         let read = match ctx.outbound.entry(ctx.scope.tenant(), &n.phone_number_id) {
@@ -50,7 +59,7 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
             Err(e) => Err(e),
         };
         let (templates, error) = match read {
-            Ok(list) => (super::conversations::approved(&list), None),
+            Ok(list) => (super::conversations::shown(&list, approved_only), None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         items.push(SenderTemplates {

@@ -454,13 +454,20 @@ pub async fn templates(ctx: Ctx) -> ApiResult {
 
 /// The approved templates of a list, as the API shows them, by name and language.
 pub(super) fn approved(list: &[TemplateInfo]) -> Vec<MessageTemplate> {
+    shown(list, true)
+}
+
+/// The templates as the API shows them, by name and language: only the approved ones (those
+/// that can be sent), or every one with its review status.
+pub(super) fn shown(list: &[TemplateInfo], approved_only: bool) -> Vec<MessageTemplate> {
     let mut items: Vec<MessageTemplate> = list
         .iter()
-        .filter(|t| t.status == "APPROVED")
+        .filter(|t| !approved_only || t.status == "APPROVED")
         .map(|t| MessageTemplate {
             name: t.name.clone(),
             language: t.language.clone(),
             category: t.category.to_ascii_lowercase(),
+            status: t.status.to_ascii_lowercase(),
             body: t.body().to_owned(),
             params: t.body_params(),
         })

@@ -695,14 +695,22 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             201,
             Some(schema::<SubmittedTemplate>),
         ),
-        ("GET", "templates") => op(
-            "Each of the tenant's numbers with the approved templates a campaign may send from \
-             it (name, language, category, body and how many values it takes); a number whose \
-             templates could not be read carries `error`",
-            None,
-            200,
-            Some(schema::<Page<SenderTemplates>>),
-        ),
+        ("GET", "templates") => Operation {
+            query: &[(
+                "status",
+                "`approved` (the default: those a campaign may send) or `all` (every template, \
+                 with its review status)",
+                Kind::OneOf(&["approved", "all"]),
+            )],
+            ..op(
+                "Each of the tenant's numbers with its templates (name, language, category, \
+                 status, body and how many values it takes); a number whose templates could not \
+                 be read carries `error`",
+                None,
+                200,
+                Some(schema::<Page<SenderTemplates>>),
+            )
+        },
         ("GET", "campaigns") => op(
             "Broadcast campaigns, newest first, each with its state and funnel",
             None,
