@@ -183,6 +183,25 @@ async fn a_template_made_in_the_api_is_reviewed_and_then_sent() {
         "{:?}",
         offered.body
     );
+    // The full list shows it with its review status; the default list (what campaigns may
+    // send) leaves it out; an unknown filter is refused.
+    eventually(
+        "the rejection in the full list",
+        Duration::from_secs(10),
+        || async {
+            let all = api.get("templates?status=all", &owner).await;
+            all.body["items"][0]["templates"]
+                .as_array()?
+                .iter()
+                .any(|t| t["name"] == "sure_win" && t["status"] == "rejected")
+                .then_some(())
+        },
+    )
+    .await;
+    let default = api.get("templates", &owner).await;
+    assert!(!default.body.to_string().contains("sure_win"));
+    let bad = api.get("templates?status=maybe", &owner).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
     let audit = api.get("audit?action=template.create", &owner).await;
     assert_eq!(
         audit.body["items"].as_array().unwrap().len(),
