@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::i18n::T;
 use crate::net;
 
-use super::admin::fetch_into;
+use super::admin::{fetch_into, load_page};
 
 /// Every permission as a checkbox; one the editor does not hold is shown but cannot be ticked.
 #[component]
@@ -62,14 +62,8 @@ async fn delete(app: App, path: String) -> bool {
 pub(crate) fn RolesAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let roles = RwSignal::new(None::<Vec<Role>>);
-    fetch_into("/api/v1/roles", roles);
-    let reload = move || {
-        spawn_local(async move {
-            if let Ok(list) = net::get::<Vec<Role>>("/api/v1/roles").await {
-                roles.set(Some(list));
-            }
-        })
-    };
+    fetch_into(app, "/api/v1/roles", roles);
+    let reload = move || fetch_into(app, "/api/v1/roles", roles);
     let name = RwSignal::new(String::new());
     let chosen = RwSignal::new(Vec::<Permission>::new());
     // The custom role being changed, or none for a new one.
@@ -138,16 +132,10 @@ pub(crate) fn TeamsAdmin() -> impl IntoView {
     let teams = RwSignal::new(None::<Vec<Team>>);
     let users = RwSignal::new(None::<Page<User>>);
     let numbers = RwSignal::new(None::<Vec<Number>>);
-    fetch_into("/api/v1/teams", teams);
-    fetch_into("/api/v1/users?limit=500", users);
-    fetch_into("/api/v1/numbers", numbers);
-    let reload = move || {
-        spawn_local(async move {
-            if let Ok(list) = net::get::<Vec<Team>>("/api/v1/teams").await {
-                teams.set(Some(list));
-            }
-        })
-    };
+    fetch_into(app, "/api/v1/teams", teams);
+    fetch_into(app, "/api/v1/users?limit=500", users);
+    fetch_into(app, "/api/v1/numbers", numbers);
+    let reload = move || fetch_into(app, "/api/v1/teams", teams);
     let name = RwSignal::new(String::new());
     let members = RwSignal::new(Vec::<UserId>::new());
     let lines = RwSignal::new(Vec::<PhoneNumberId>::new());
@@ -254,14 +242,8 @@ pub(crate) fn TeamsAdmin() -> impl IntoView {
 pub(crate) fn KeysAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let keys = RwSignal::new(None::<Vec<ApiKey>>);
-    fetch_into("/api/v1/api-keys", keys);
-    let reload = move || {
-        spawn_local(async move {
-            if let Ok(list) = net::get::<Vec<ApiKey>>("/api/v1/api-keys").await {
-                keys.set(Some(list));
-            }
-        })
-    };
+    fetch_into(app, "/api/v1/api-keys", keys);
+    let reload = move || fetch_into(app, "/api/v1/api-keys", keys);
     let name = RwSignal::new(String::new());
     let chosen = RwSignal::new(Vec::<Permission>::new());
     let secret = RwSignal::new(None::<String>);
@@ -355,23 +337,8 @@ pub(crate) fn AuditAdmin() -> impl IntoView {
         q.join("&")
     };
     let load = move |cursor: Option<String>| {
-        let mut path = format!("/api/v1/audit?limit=100&{}", query());
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", encode(c)));
-        }
-        spawn_local(async move {
-            match net::get::<Page<AuditEntry>>(&path).await {
-                Ok(page) => {
-                    if cursor.is_none() {
-                        entries.set(page.items);
-                    } else {
-                        entries.update(|e| e.extend(page.items));
-                    }
-                    next.set(page.next);
-                }
-                Err(e) => app.fail(e.message),
-            }
-        });
+        let path = format!("/api/v1/audit?limit=100&{}", query());
+        load_page(app, path, cursor, entries, next);
     };
     load(None);
     let export = move || format!("/api/v1/audit/export?format=csv&{}", query());

@@ -82,22 +82,46 @@ pub(crate) fn AdminView() -> impl IntoView {
     }
 }
 
-/// Loads a list once into a signal; failures go to the toast.
+/// Loads a list into a signal (again, when called again); failures go to the toast. `app` is
+/// passed in, not looked up: reloads run in tasks after an await, outside any component.
 pub(crate) fn fetch_into<T: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    app: App,
     path: &'static str,
     into: RwSignal<Option<T>>,
 ) {
-    // Also called from tasks that run after an await, outside any component: no context there,
-    // and then a failure is not shown.
-    let app = use_context::<App>();
     spawn_local(async move {
         match net::get::<T>(path).await {
             Ok(v) => into.set(Some(v)),
-            Err(e) => {
-                if let Some(app) = app {
-                    app.fail(e.message)
+            Err(e) => app.fail(e.message),
+        }
+    });
+}
+
+/// One page of a paged list at `path` (which already has its `?`): the first page (no
+/// `cursor`) replaces `items`, a later one is added after them; `next` is the following page's
+/// cursor. Failures go to the toast.
+pub(crate) fn load_page<T: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    app: App,
+    mut path: String,
+    cursor: Option<String>,
+    items: RwSignal<Vec<T>>,
+    next: RwSignal<Option<String>>,
+) {
+    if let Some(c) = &cursor {
+        let c: String = js_sys::encode_uri_component(c).into();
+        path.push_str(&format!("&cursor={c}"));
+    }
+    spawn_local(async move {
+        match net::get::<Page<T>>(&path).await {
+            Ok(page) => {
+                if cursor.is_none() {
+                    items.set(page.items);
+                } else {
+                    items.update(|i| i.extend(page.items));
                 }
+                next.set(page.next);
             }
+            Err(e) => app.fail(e.message),
         }
     });
 }
@@ -106,11 +130,11 @@ pub(crate) fn fetch_into<T: serde::de::DeserializeOwned + Send + Sync + 'static>
 pub(crate) fn UsersAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let users = RwSignal::new(None::<Page<User>>);
-    fetch_into("/api/v1/users?limit=500", users);
+    fetch_into(app, "/api/v1/users?limit=500", users);
     // Custom roles too, for those who may see them; else the presets.
     let roles = RwSignal::new(None::<Vec<Role>>);
     if app.can(Permission::RolesManage) {
-        fetch_into("/api/v1/roles", roles);
+        fetch_into(app, "/api/v1/roles", roles);
     }
     let role_names = move || -> Vec<(String, String)> {
         match roles.get() {
@@ -221,7 +245,7 @@ pub(crate) fn UsersAdmin() -> impl IntoView {
 pub(crate) fn NumbersAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let numbers = RwSignal::new(None::<Vec<Number>>);
-    fetch_into("/api/v1/numbers", numbers);
+    fetch_into(app, "/api/v1/numbers", numbers);
     // Puts the server's answer for one number in place (or adds it).
     let show = move |n: Number| {
         numbers.update(|list| {
@@ -282,7 +306,7 @@ pub(crate) fn NumbersAdmin() -> impl IntoView {
         spawn_local(async move {
             let path = format!("/api/v1/numbers/{id}");
             match net::call::<()>("DELETE", &path, None, app.csrf_token().as_deref()).await {
-                Ok(()) => fetch_into("/api/v1/numbers", numbers),
+                Ok(()) => fetch_into(app, "/api/v1/numbers", numbers),
                 Err(e) => app.fail(e.message),
             }
         });
@@ -341,7 +365,7 @@ pub(crate) fn RoutingAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let routing = RwSignal::new(None::<RoutingSettings>);
     const PATH: &str = "/api/v1/settings/routing";
-    fetch_into(PATH, routing);
+    fetch_into(app, PATH, routing);
     let save = move |mut patch: RoutingPatch| {
         patch.version = routing.with_untracked(|r| r.as_ref().and_then(|r| r.version));
         spawn_local(async move {
@@ -349,7 +373,7 @@ pub(crate) fn RoutingAdmin() -> impl IntoView {
                 Ok(r) => routing.set(Some(r)),
                 Err(e) => {
                     app.fail(e.message);
-                    fetch_into(PATH, routing);
+                    fetch_into(app, PATH, routing);
                 }
             }
         });

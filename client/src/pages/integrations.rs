@@ -5,7 +5,6 @@
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use switchboard_shared::api::Page;
 use switchboard_shared::crm::{CrmConnector, CrmConnectorInput, CrmField};
 use switchboard_shared::webhooks::{
     DeliveryState, DeliveryView, EndpointPatch, EndpointSecret, EndpointView, EventType,
@@ -16,7 +15,7 @@ use crate::app::App;
 use crate::i18n::T;
 use crate::net;
 
-use super::admin::fetch_into;
+use super::admin::{fetch_into, load_page};
 
 /// The workspace's webhook endpoints: add one (its signing secret shown once), rotate the
 /// secret, turn one off or on, remove it, and read its delivery log with a replay per delivery.
@@ -24,21 +23,14 @@ use super::admin::fetch_into;
 pub(crate) fn WebhooksAdmin() -> impl IntoView {
     let app = expect_context::<App>();
     let endpoints = RwSignal::new(None::<Vec<EndpointView>>);
-    fetch_into("/api/v1/webhooks", endpoints);
+    fetch_into(app, "/api/v1/webhooks", endpoints);
     let url = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let chosen = RwSignal::new(EventType::ALL.to_vec());
     // The secret of the endpoint just made or rotated: shown until the admin moves on.
     let secret = RwSignal::new(None::<EndpointSecret>);
     let log = RwSignal::new(None::<String>);
-    let reload = move || {
-        spawn_local(async move {
-            match net::get::<Vec<EndpointView>>("/api/v1/webhooks").await {
-                Ok(list) => endpoints.set(Some(list)),
-                Err(e) => app.fail(e.message),
-            }
-        })
-    };
+    let reload = move || fetch_into(app, "/api/v1/webhooks", endpoints);
     let add = move |e: ev::SubmitEvent| {
         e.prevent_default();
         let body = NewEndpoint {
@@ -167,26 +159,11 @@ fn DeliveryLog(endpoint: String) -> impl IntoView {
     let next = RwSignal::new(None::<String>);
     let endpoint = StoredValue::new(endpoint);
     let load = move |cursor: Option<String>| {
-        spawn_local(async move {
-            let mut path = format!(
-                "/api/v1/webhooks/{}/deliveries?limit=50",
-                endpoint.get_value()
-            );
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
-            }
-            match net::get::<Page<DeliveryView>>(&path).await {
-                Ok(page) => {
-                    if cursor.is_none() {
-                        items.set(page.items);
-                    } else {
-                        items.update(|i| i.extend(page.items));
-                    }
-                    next.set(page.next);
-                }
-                Err(e) => app.fail(e.message),
-            }
-        });
+        let path = format!(
+            "/api/v1/webhooks/{}/deliveries?limit=50",
+            endpoint.get_value()
+        );
+        load_page(app, path, cursor, items, next);
     };
     load(None);
     // While a delivery waits for an attempt, the first page is read again every 2 s.
