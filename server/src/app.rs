@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_shared::{PhoneNumberId, TenantId};
+use switchboard_shared::{PhoneNumberId, TenantId, UserId};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -28,6 +28,7 @@ use crate::service::compliance::WordFilter;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::crm::Crm;
 use crate::service::inbox::Inbox;
+use crate::service::push::Push;
 use crate::service::{
     demo,
     inbound::Inbound,
@@ -231,11 +232,15 @@ pub fn number_admin(
     ))
 }
 
+/// The deployment's secrets key (made on first start when neither configured nor in its file).
+fn secrets_key(config: &Config) -> Result<[u8; 32], StartError> {
+    crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
+        .map_err(StartError::SecretsKey)
+}
+
 /// What seals the secrets saved from the app, with the deployment's key.
 fn sealer(config: &Config) -> Result<crate::secret::Sealer, StartError> {
-    let key = crate::secret::load_key(&config.secrets.key, &config.secrets_key_file())
-        .map_err(StartError::SecretsKey)?;
-    Ok(crate::secret::Sealer::new(&key))
+    Ok(crate::secret::Sealer::new(&secrets_key(config)?))
 }
 
 /// [`number_admin`] with its own Cloud API client, for the CLI.
@@ -508,10 +513,25 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     );
     // What the services publish goes to the hub, and through it to webhook subscribers (and an
     // assignment to the CRM card's prefetch).
+    // Web Push to people with no app open (the hub knows who has one).
+    let push = {
+        let hub = Arc::clone(&hub);
+        Push::start(
+            Arc::clone(&store),
+            &secrets_key(&config)?,
+            config.push.clone(),
+            config.public_url.as_ref(),
+            Arc::new(move |tenant: &TenantId, user: &UserId| {
+                hub.presence.is_watching(tenant, user)
+            }),
+            shutdown.clone(),
+        )
+    };
     let broker: Arc<dyn Broker> = Arc::new(Tap::new(
         Arc::clone(&hub) as Arc<dyn Broker>,
         webhooks.clone(),
         crm.clone(),
+        push.clone(),
     ));
     let outbox = Outbox::start(
         Arc::clone(&outbound),
@@ -605,6 +625,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         numbers: number_admin,
         webhooks,
         crm,
+        push,
         media,
         retention,
         costs,

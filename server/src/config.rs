@@ -46,6 +46,7 @@ pub struct Config {
     pub backup: BackupConfig,
     pub secrets: SecretsConfig,
     pub outgoing_webhooks: OutgoingWebhooksConfig,
+    pub push: PushConfig,
     /// With a certificate and key, `serve` speaks HTTPS and WSS itself (TLS 1.2 and 1.3 only);
     /// without, plain HTTP for a reverse proxy that terminates TLS.
     #[serde(default)]
@@ -247,6 +248,29 @@ pub struct OutgoingWebhooksConfig {
     pub concurrency: usize,
     /// Settled deliveries are kept in the log this many days (ScyllaDB: 30, its table's TTL).
     pub keep_days: u32,
+}
+
+/// Web Push to agents' devices (RFC 8030, encrypted per RFC 8291, signed per RFC 8292): who is
+/// notified of what, and where a notification may be sent.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Off: no notification is sent, and the app offers none.
+    pub enabled: bool,
+    /// Who runs this server, for the push services (VAPID's `sub`): a `mailto:` or `https:` URL.
+    /// Empty: `public_url`'s origin, else `mailto:admin@localhost`.
+    pub subject: String,
+    /// How long a push service keeps a notification for a device that is off (seconds).
+    pub ttl_secs: u64,
+    /// Whether a notification shows the start of the customer's message (else only who wrote).
+    pub preview: bool,
+    /// A push service answers within this many seconds, or the attempt failed.
+    pub timeout_secs: u64,
+    /// Plain `http://` push endpoints (a local test endpoint only).
+    pub allow_http: bool,
+    /// Hosts a push endpoint may be at although they resolve to private or loopback addresses
+    /// (a local test endpoint); push services are public, so nothing else private is reached.
+    pub allow_private_hosts: Vec<String>,
 }
 
 /// The key that seals secrets saved from the app (numbers' access tokens, app secrets).
@@ -527,6 +551,17 @@ impl Config {
                 "outgoing_webhooks.disable_after_days",
                 "disable_after_days and keep_days must be at least 1",
             ));
+        }
+        let push = &self.push;
+        let contact = push.subject.starts_with("mailto:") || push.subject.starts_with("https://");
+        if !push.subject.is_empty() && !contact {
+            return Err(err("push.subject", "must be a mailto: or https:// URL"));
+        }
+        if !(1..=60).contains(&push.timeout_secs) {
+            return Err(err("push.timeout_secs", "must be between 1 and 60"));
+        }
+        if push.ttl_secs > 28 * 86_400 {
+            return Err(err("push.ttl_secs", "must be at most 28 days (2419200)"));
         }
         if self.backup.every_hours > 24 * 366 {
             return Err(err(

@@ -37,6 +37,7 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         "numbers" => &ids["number"],
         "webhooks" => &ids["webhook"],
         "saved-replies" => &ids["saved_reply"],
+        "push" => &ids["push_device"],
         other => panic!("no fixture for `{other}`: add one when adding a route with an id"),
     };
     path.split('/')
@@ -72,6 +73,10 @@ const SELF_SERVICE: &[&str] = &[
     "auth/password",
     "tenant",
     "agents/me/status",
+    "push/key",
+    "push/subscriptions",
+    "push/subscriptions/{id}",
+    "push/subscriptions/{id}/test",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

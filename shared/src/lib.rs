@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod permissions;
 pub mod phrase;
 pub mod protocol;
+pub mod push;
 pub mod replies;
 pub mod reports;
 pub mod retention;

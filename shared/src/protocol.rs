@@ -216,6 +216,15 @@ pub enum ClientFrame {
         id: Option<String>,
         conversation: ConversationId,
     },
+    /// Whether the app on this connection is in view (`document.visibilityState`). A connection
+    /// counts as in view until it says otherwise; a person with no connection in view gets Web
+    /// Push notifications (assignments, mentions, customers' replies) on their devices. Answered
+    /// by `ack`.
+    Visibility {
+        #[serde(default)]
+        id: Option<String>,
+        visible: bool,
+    },
 }
 
 impl ClientFrame {
@@ -231,7 +240,8 @@ impl ClientFrame {
             | Self::Resolve { id, .. }
             | Self::Reopen { id, .. }
             | Self::Typing { id, .. }
-            | Self::MarkRead { id, .. } => id.as_deref(),
+            | Self::MarkRead { id, .. }
+            | Self::Visibility { id, .. } => id.as_deref(),
             Self::Auth { .. } => None,
         }
     }

@@ -37,6 +37,7 @@ pub const TARGETS: &[&str] = &[
     "webhook_endpoint",
     "crm_connector",
     "saved_reply",
+    "push_subscription",
 ];
 /// Seconds per target in `cargo xtask test`.
 pub const SMOKE_SECS: u64 = 5;

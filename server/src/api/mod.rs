@@ -39,6 +39,7 @@ mod crm;
 pub mod inbox;
 mod numbers;
 pub mod openapi;
+mod push;
 mod replies;
 mod report_page;
 mod reports;
@@ -554,6 +555,7 @@ pub struct Ctx {
     pub numbers: crate::service::numbers::Numbers,
     pub webhooks: crate::service::webhooks::Webhooks,
     pub crm: crate::service::crm::Crm,
+    pub push: crate::service::push::Push,
 }
 
 /// The caller as `GET auth/me` describes them.
@@ -611,6 +613,8 @@ pub struct ApiState {
     pub webhooks: crate::service::webhooks::Webhooks,
     /// The CRM card and its connector.
     pub crm: crate::service::crm::Crm,
+    /// Web Push: the devices people subscribe.
+    pub push: crate::service::push::Push,
     /// The files messages carry, kept.
     pub media: Arc<crate::service::media::MediaKeeper>,
     /// Retention policies, holds and purges.
@@ -897,6 +901,7 @@ async fn dispatch_inner(
         numbers: state.numbers.clone(),
         webhooks: state.webhooks.clone(),
         crm: state.crm.clone(),
+        push: state.push.clone(),
         outbox: state.outbox.clone(),
         contacts: state.contacts.clone(),
         filter: Arc::clone(&state.filter),

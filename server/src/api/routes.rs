@@ -8,7 +8,7 @@ use switchboard_shared::Permission;
 
 use super::{
     access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs, crm,
-    numbers, replies, reports, retention, search, session, transcript, webhooks, Route,
+    numbers, push, replies, reports, retention, search, session, transcript, webhooks, Route,
 };
 use crate::web::Method;
 
@@ -440,6 +440,26 @@ pub fn routes() -> &'static [Route] {
                 P::ConversationsReply,
                 "saved_reply.delete",
                 h!(replies::delete),
+            ),
+            Route::signed_in(M::GET, "push/key", "push.key", h!(push::key)),
+            Route::signed_in(M::GET, "push/subscriptions", "push.list", h!(push::list)),
+            Route::signed_in(
+                M::POST,
+                "push/subscriptions",
+                "push.subscribe",
+                h!(push::subscribe),
+            ),
+            Route::signed_in(
+                M::DELETE,
+                "push/subscriptions/{id}",
+                "push.unsubscribe",
+                h!(push::unsubscribe),
+            ),
+            Route::signed_in(
+                M::POST,
+                "push/subscriptions/{id}/test",
+                "push.test",
+                h!(push::test),
             ),
             Route::needs(
                 M::GET,

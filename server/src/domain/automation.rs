@@ -37,6 +37,8 @@ pub enum ItemKind {
     Crm,
     /// A saved reply (`sr_…`): personal, a team's or the workspace's.
     SavedReply,
+    /// A person's devices subscribed to Web Push (one document per user, id the user's id).
+    PushDevices,
 }
 
 impl ItemKind {
@@ -56,6 +58,7 @@ impl ItemKind {
             ItemKind::Routing => "routing",
             ItemKind::Crm => "crm",
             ItemKind::SavedReply => "saved_reply",
+            ItemKind::PushDevices => "push_devices",
         }
     }
 }

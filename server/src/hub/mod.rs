@@ -48,6 +48,8 @@ pub struct Subscriber {
     pub wake: Arc<tokio::sync::Notify>,
     /// What the hub did to this connection's subscriptions on its own; the socket reads it.
     pub notices: Arc<Mutex<Notices>>,
+    /// Whether the connection's app is in view (as it last said; in view until it says).
+    pub in_view: Arc<AtomicBool>,
     /// While this subscription catches up (its replay is being written with backpressure),
     /// its live events wait here, behind the replay; `None` inside once caught up.
     hold: Option<Hold>,
@@ -93,6 +95,7 @@ impl Subscriber {
             too_slow: Arc::new(AtomicBool::new(false)),
             wake: Arc::new(tokio::sync::Notify::new()),
             notices: Arc::new(Mutex::new(Notices::default())),
+            in_view: Arc::new(AtomicBool::new(true)),
             hold: None,
         }
     }

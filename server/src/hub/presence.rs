@@ -20,6 +20,8 @@ struct Entry {
     last_activity: Option<i64>,
     /// Whether routing offers this user conversations (see `Presences::connected`).
     routable: bool,
+    /// Connections whose app is in view (see [`Presences::in_view`]).
+    in_view: u32,
 }
 
 impl Entry {
@@ -67,6 +69,7 @@ impl Presences {
                 presence: Presence::Offline,
                 last_activity: None,
                 routable: false,
+                in_view: 0,
             });
         if let Some(name) = name {
             entry.name = name.to_owned();
@@ -89,14 +92,24 @@ impl Presences {
         self.update(tenant, user, Some(name), |e| {
             e.routable = routable;
             e.connections += 1;
+            e.in_view += 1;
             e.presence = Presence::Online;
             e.last_activity = Some(now);
         })
     }
 
-    pub fn disconnected(&self, tenant: &TenantId, user: &UserId) -> Option<AgentState> {
+    /// A socket of the user closed; `in_view`: whether its app was in view last.
+    pub fn disconnected(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        in_view: bool,
+    ) -> Option<AgentState> {
         self.update(tenant, user, None, |e| {
             e.connections = e.connections.saturating_sub(1);
+            if in_view {
+                e.in_view = e.in_view.saturating_sub(1);
+            }
             if e.connections == 0 {
                 e.presence = Presence::Offline;
             }
@@ -145,6 +158,25 @@ impl Presences {
         changed
     }
 
+    /// One of the user's connections went in or out of view (its app was shown or hidden); a
+    /// connection starts in view. Nothing a supervisor sees changes.
+    pub fn in_view(&self, tenant: &TenantId, user: &UserId, shown: bool) {
+        self.update(tenant, user, None, |e| {
+            e.in_view = if shown {
+                (e.in_view + 1).min(e.connections)
+            } else {
+                e.in_view.saturating_sub(1)
+            };
+        });
+    }
+
+    /// Whether the user has the app in view somewhere: Web Push waits until they do not.
+    pub fn is_watching(&self, tenant: &TenantId, user: &UserId) -> bool {
+        self.map
+            .get(&(tenant.clone(), user.clone()))
+            .is_some_and(|e| e.in_view > 0)
+    }
+
     /// Whether routing offers the user conversations.
     pub fn routable(&self, tenant: &TenantId, user: &UserId) -> bool {
         self.map
@@ -183,9 +215,34 @@ mod tests {
             None,
             "a second device changes nothing seen"
         );
-        assert_eq!(p.disconnected(&t, &u), None, "still on the other device");
-        let gone = p.disconnected(&t, &u).unwrap();
+        assert_eq!(
+            p.disconnected(&t, &u, true),
+            None,
+            "still on the other device"
+        );
+        let gone = p.disconnected(&t, &u, true).unwrap();
         assert_eq!((gone.presence, gone.connections), (Presence::Offline, 0));
+    }
+
+    #[test]
+    fn a_person_is_watching_while_one_of_their_apps_is_in_view() {
+        let p = Presences::new(300_000);
+        let (t, u) = (TenantId::from("t"), UserId::from("u"));
+        assert!(!p.is_watching(&t, &u), "never seen");
+        p.connected(&t, &u, "Ada", true, 0);
+        p.connected(&t, &u, "Ada", true, 0);
+        assert!(p.is_watching(&t, &u), "a connection starts in view");
+        p.in_view(&t, &u, false);
+        assert!(p.is_watching(&t, &u), "the desktop is still in view");
+        p.in_view(&t, &u, false);
+        assert!(!p.is_watching(&t, &u), "both hidden: pushes go out");
+        p.in_view(&t, &u, true);
+        p.disconnected(&t, &u, true);
+        assert!(!p.is_watching(&t, &u), "the one in view closed");
+        p.disconnected(&t, &u, false);
+        assert!(!p.is_watching(&t, &u));
+        p.in_view(&t, &u, true);
+        assert!(!p.is_watching(&t, &u), "no connection is in view");
     }
 
     #[test]
@@ -213,7 +270,7 @@ mod tests {
             p.set_status(&t, &u, AgentStatus::Break, 1).unwrap().status,
             AgentStatus::Break
         );
-        p.disconnected(&t, &u);
+        p.disconnected(&t, &u, true);
         let back = p.connected(&t, &u, "Ada", true, 2).unwrap();
         assert_eq!(
             (back.presence, back.status),

@@ -475,7 +475,11 @@ async fn run(
             .unsubscribe(&principal.tenant, topic, subscriber.id);
     }
     if let Some((id, _)) = &user {
-        let state = gate.hub.presence.disconnected(&principal.tenant, id);
+        let in_view = subscriber.in_view.load(Ordering::Acquire);
+        let state = gate
+            .hub
+            .presence
+            .disconnected(&principal.tenant, id, in_view);
         gate.hub.agent_changed(&principal.tenant, state);
     }
     drop(subscriber);
@@ -666,6 +670,20 @@ async fn handle(
             "this socket is signed in",
         )),
         ClientFrame::Ping { id } => Some(frame(&ServerFrame::Pong { id })),
+        ClientFrame::Visibility { id, visible } => {
+            let was = subscriber.in_view.swap(visible, Ordering::AcqRel);
+            if let (Some(user), true) = (principal.user(), was != visible) {
+                gate.hub
+                    .presence
+                    .in_view(&principal.tenant, &user.id, visible);
+            }
+            Some(frame(&ServerFrame::Ack {
+                id,
+                outbox: None,
+                state: None,
+                wamid: None,
+            }))
+        }
         ClientFrame::SetStatus { id, status } => match principal.user() {
             Some(user) => {
                 let now = crate::domain::now_ms();

@@ -339,6 +339,7 @@ pub fn command_permission(frame: &switchboard_shared::protocol::ClientFrame) -> 
         | F::Subscribe { .. }
         | F::Unsubscribe { .. }
         | F::SetStatus { .. }
+        | F::Visibility { .. }
         | F::Ping { .. } => None,
     }
 }

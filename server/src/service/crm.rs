@@ -502,13 +502,13 @@ impl Crm {
             ],
         );
         let url = guard::check_url(&text, &self.inner.rules)?;
-        let (host, addrs) = guard::resolve(&url, &self.inner.rules).await?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve_to_addrs(&host, &addrs)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = guard::pinned(
+            &url,
+            &self.inner.rules,
+            Duration::from_secs(10),
+            concat!("Switchboard-CRM/", env!("CARGO_PKG_VERSION")),
+        )
+        .await?;
         let mut request = if doc.method == "POST" {
             client.post(url).json(&json!({
                 "phone": customer, "contact": contact_id, "name": name,

@@ -23,6 +23,7 @@ pub mod media;
 pub mod numbers;
 pub mod outbound;
 pub mod outbox;
+pub mod push;
 pub mod replies;
 pub mod reports;
 pub mod retention;

@@ -28,7 +28,8 @@ pub fn config(dir: &Path, extra: &str) -> Config {
     let mut text = format!(
         "data_dir = \"{}\"\n[simulator]\nmode = \"off\"\n[log]\nfilter = \"warn\"\n\
          [outgoing_webhooks]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n\
-         retry_delays_secs = [1, 1, 1, 1, 1, 1, 1]\n{extra}\n",
+         retry_delays_secs = [1, 1, 1, 1, 1, 1, 1]\n\
+         [push]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n{extra}\n",
         dir.join("data").display()
     );
     for (tenant, number, waba, secret) in [
@@ -45,6 +46,18 @@ pub fn config(dir: &Path, extra: &str) -> Config {
     let path = dir.join("switchboard.toml");
     std::fs::write(&path, text).unwrap();
     Config::load(Some(&path), []).unwrap()
+}
+
+/// A browser's `PushSubscription.toJSON()` for `endpoint`, with a valid key of no one's.
+pub fn push_subscription(endpoint: &str) -> Value {
+    json!({
+        "endpoint": endpoint,
+        "expirationTime": null,
+        "keys": {
+            "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+            "auth": "BTBZMqHH6r4Tts7J_aSIgg"
+        }
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -473,6 +486,17 @@ pub async fn populate(api: &Api, keys: &IdKeys, link: &str, label: &str, number:
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     ids.insert("saved_reply", a.body["id"].as_str().unwrap().to_owned());
+    // A device of the owner's subscribed to Web Push (at a closed local port: nothing is sent).
+    let a = api
+        .send(
+            Method::POST,
+            "push/subscriptions",
+            &owner,
+            push_subscription("http://127.0.0.1:9/push/fixture"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    ids.insert("push_device", a.body["id"].as_str().unwrap().to_owned());
     Tenant {
         callers,
         emails,

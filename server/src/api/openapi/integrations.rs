@@ -3,6 +3,7 @@
 
 use switchboard_shared::api::*;
 use switchboard_shared::crm::{CrmCard, CrmConnector, CrmConnectorInput};
+use switchboard_shared::push::{PushDevice, PushKey, PushSubscriptionInput, PushTestResult};
 use switchboard_shared::replies::{SavedReply, SavedReplyInput};
 use switchboard_shared::webhooks::{
     DeliveryView, EndpointPatch, EndpointSecret, EndpointView, NewEndpoint,
@@ -126,6 +127,37 @@ pub(super) fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<SavedReply>),
         ),
         ("DELETE", "saved-replies/{id}") => op("Remove a saved reply", None, 204, None),
+        ("GET", "push/key") => op(
+            "The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`",
+            None,
+            200,
+            Some(schema::<PushKey>),
+        ),
+        ("GET", "push/subscriptions") => op(
+            "The caller's devices subscribed to Web Push",
+            None,
+            200,
+            Some(schema::<Vec<PushDevice>>),
+        ),
+        ("POST", "push/subscriptions") => op(
+            "Subscribe one of the caller's devices: the browser's `PushSubscription.toJSON()` \
+             (an `https` endpoint at a public address; the same endpoint again replaces its keys; \
+             past ten devices the oldest goes). Assignments, mentions and customers' replies are \
+             pushed to it while the person has no app open",
+            Some(schema::<PushSubscriptionInput>),
+            201,
+            Some(schema::<PushDevice>),
+        ),
+        ("DELETE", "push/subscriptions/{id}") => {
+            op("Unsubscribe one of the caller's devices", None, 204, None)
+        }
+        ("POST", "push/subscriptions/{id}/test") => op(
+            "Push a test notification to one of the caller's devices now, and say what its push \
+             service answered (a device whose subscription ended is removed)",
+            None,
+            200,
+            Some(schema::<PushTestResult>),
+        ),
         _ => return super::records::operation(method, path),
     })
 }

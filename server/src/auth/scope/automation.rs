@@ -48,4 +48,15 @@ impl TenantScope {
             .delete_item(&self.tenant, kind, id, Some(&self.bind(audit)))
             .await
     }
+
+    /// Writes a document that is a person's or the system's state rather than the workspace's
+    /// configuration (a person's push devices): no audit line.
+    pub async fn put_automation_state(&self, mut item: AutomationItem) -> StoreResult<()> {
+        item.tenant = self.tenant.clone();
+        self.store.put_item(&item, None).await
+    }
+
+    pub async fn delete_automation_state(&self, kind: ItemKind, id: &str) -> StoreResult<bool> {
+        self.store.delete_item(&self.tenant, kind, id, None).await
+    }
 }

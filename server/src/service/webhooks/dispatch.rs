@@ -592,14 +592,13 @@ impl Shared {
         let rules = &self.inner.rules;
         let client = async {
             let url = guard::check_url(&live.record.url, rules)?;
-            let (host, addrs) = guard::resolve(&url, rules).await?;
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .resolve_to_addrs(&host, &addrs)
-                .timeout(Duration::from_secs(self.inner.config.timeout_secs))
-                .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| e.to_string())?;
+            let client = guard::pinned(
+                &url,
+                rules,
+                Duration::from_secs(self.inner.config.timeout_secs),
+                concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")),
+            )
+            .await?;
             Ok((url, client))
         }
         .await;
@@ -637,7 +636,7 @@ impl Shared {
                 .body(d.body.clone())
                 .send()
                 .await
-                .map_err(|e| describe(&e))?;
+                .map_err(|e| guard::transport_error(&e))?;
             let status = response.status();
             let mut kept = Vec::new();
             while kept.len() < RESPONSE_KEPT {
@@ -693,23 +692,4 @@ fn refusal(at: UnixMillis, kind: Kind, reason: &str) -> Attempt {
         replay: kind == Kind::Replay,
         probe: kind == Kind::Probe,
     }
-}
-
-/// A transport error in words (reqwest's own message hides the cause in its source).
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        e.to_string()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -75,6 +75,43 @@ pub async fn resolve(url: &Url, rules: &Rules) -> Result<(String, Vec<SocketAddr
     Ok((bare, addrs))
 }
 
+/// An HTTP client for one checked URL: its host resolved and checked (see [`resolve`]), the
+/// connection pinned to those addresses, redirects never followed.
+pub async fn pinned(
+    url: &Url,
+    rules: &Rules,
+    timeout: std::time::Duration,
+    user_agent: &str,
+) -> Result<reqwest::Client, String> {
+    let (host, addrs) = resolve(url, rules).await?;
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(&host, &addrs)
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// A transport error in words (reqwest's own message hides the cause in its source).
+pub fn transport_error(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

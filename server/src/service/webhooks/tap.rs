@@ -1,7 +1,7 @@
 //! The broker the services publish through, with integrations listening in: it hands every
 //! event on to the real broker (the hub) unchanged, what subscribers follow (assignments,
-//! resolutions, campaigns' progress, surveys answered) to [`Webhooks`], and an assignment to
-//! the CRM card's prefetch. Events
+//! resolutions, campaigns' progress, surveys answered) to [`Webhooks`], an assignment to the
+//! CRM card's prefetch, and what people are notified of on their phones to [`Push`]. Events
 //! reach it after the state they describe is stored (the inbox's rule), so a delivery never
 //! announces what the store does not have.
 
@@ -15,20 +15,23 @@ use super::Webhooks;
 use crate::domain::{now_ms, TeamRecord};
 use crate::service::broker::{Broker, Fact};
 use crate::service::crm::Crm;
+use crate::service::push::Push;
 
 pub struct Tap {
     inner: Arc<dyn Broker>,
     hooks: Webhooks,
     crm: Crm,
+    push: Push,
     progress: Progress,
 }
 
 impl Tap {
-    pub fn new(inner: Arc<dyn Broker>, hooks: Webhooks, crm: Crm) -> Self {
+    pub fn new(inner: Arc<dyn Broker>, hooks: Webhooks, crm: Crm, push: Push) -> Self {
         Self {
             inner,
             hooks,
             crm,
+            push,
             progress: Progress::default(),
         }
     }
@@ -43,6 +46,7 @@ impl Broker for Tap {
         inboxes: &[&UserId],
     ) {
         self.inner.fan_out(tenant, event, teams, inboxes);
+        self.push.notice(tenant, event, inboxes);
         if let Some(e) = events::of_hub(tenant, event) {
             // The agent it went to will open it: their CRM card is asked for now.
             if e.event == switchboard_shared::webhooks::EventType::ConversationAssigned {
