@@ -100,6 +100,62 @@ function verified(hook, secret) {
   return (hook.headers["webhook-signature"] || "").split(" ").includes(`v1,${expected}`);
 }
 
+// This browser's Push API, standing in for the push service Chromium would register with
+// (FCM, unreachable here): `subscribe` makes a real P-256 key pair and auth secret with
+// WebCrypto and an endpoint on the test's local push service, and keeps them for `openPush`.
+function fakePushManager(endpointBase) {
+  const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  let current = null;
+  PushManager.prototype.getSubscription = async () => current;
+  PushManager.prototype.subscribe = async (options) => {
+    const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const auth = crypto.getRandomValues(new Uint8Array(16));
+    window.__push = { key: b64u(new Uint8Array(options.applicationServerKey)), privateKey: pair.privateKey, raw, auth };
+    const endpoint = `${endpointBase}/${crypto.randomUUID()}`;
+    const subscription = {
+      endpoint,
+      expirationTime: null,
+      toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: b64u(raw), auth: b64u(auth) } }),
+      unsubscribe: async () => {
+        current = null;
+        return true;
+      },
+    };
+    Object.setPrototypeOf(subscription, PushSubscription.prototype);
+    current = subscription;
+    return subscription;
+  };
+}
+
+// RFC 8291 in the page: a push body (aes128gcm, RFC 8188, one record) opened with the key pair
+// and auth secret `fakePushManager` made. The plaintext.
+async function openPush(base64) {
+  const body = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const salt = body.slice(0, 16);
+  const idlen = body[20];
+  const senderKey = body.slice(21, 21 + idlen);
+  const ciphertext = body.slice(21 + idlen);
+  const { privateKey, raw, auth } = window.__push;
+  const sender = await crypto.subtle.importKey("raw", senderKey, { name: "ECDH", namedCurve: "P-256" }, false, []);
+  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: "ECDH", public: sender }, privateKey, 256));
+  const hkdf = async (salt, ikm, info, bytes) => {
+    const key = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
+    return new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, key, bytes * 8));
+  };
+  const text = new TextEncoder();
+  const info = new Uint8Array([...text.encode("WebPush: info\0"), ...raw, ...senderKey]);
+  const ikm = await hkdf(auth, shared, info, 32);
+  const cek = await hkdf(salt, ikm, text.encode("Content-Encoding: aes128gcm\0"), 16);
+  const nonce = await hkdf(salt, ikm, text.encode("Content-Encoding: nonce\0"), 12);
+  const aes = await crypto.subtle.importKey("raw", cek, "AES-GCM", false, ["decrypt"]);
+  const plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce }, aes, ciphertext));
+  let end = plain.length - 1;
+  while (end > 0 && plain[end] === 0) end--;
+  if (plain[end] !== 2) throw new Error("not the last record's delimiter");
+  return new TextDecoder().decode(plain.slice(0, end));
+}
+
 async function waitFor(what, condition) {
   for (let i = 0; i < 200; i++) {
     if (condition()) return;
@@ -400,6 +456,85 @@ try {
     "outside the window a template went out, and the transcript shows its text",
   );
   await page.screenshot({ path: join(artifacts, `pwa-${lang}-template.png`) });
+
+  // 8f. Notifications on this phone. The agent turns them on; the browser subscribes with the
+  //     server's VAPID key (the push services cannot be reached here, so this browser's
+  //     PushManager hands out a subscription at a local RFC 8030 endpoint, with keys WebCrypto
+  //     makes); a test notification goes out, encrypted for this browser and opened here with
+  //     its private key (RFC 8291, in WebCrypto, independently of the server's crate); the
+  //     service worker shows it while the app is not in view; turned off, the device is gone.
+  const pushes = [];
+  const pushService = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (d) => chunks.push(d));
+    req.on("end", () => {
+      pushes.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.statusCode = 201;
+      res.end();
+    });
+  });
+  await new Promise((r) => pushService.listen(0, "127.0.0.1", r));
+  const pushEndpoint = `http://127.0.0.1:${pushService.address().port}/push`;
+  await context.grantPermissions(["notifications"], { origin: base });
+  await context.addInitScript(fakePushManager, pushEndpoint);
+  await page.evaluate(fakePushManager, pushEndpoint);
+  await page.click(`.nav:has-text("${ru ? "Настройки" : "Settings"}")`);
+  await page.waitForSelector('.push-state[data-state="off"]');
+  await page.click("button.push-on");
+  await page.waitForSelector('.push-state[data-state="on"]', { timeout: 15000 });
+  await page.waitForSelector(".push-devices li .tag");
+  const vapid = await page.evaluate(async () => (await (await fetch("/api/v1/push/key")).json()).public_key);
+  check(
+    (await page.evaluate(() => window.__push && window.__push.key)) === vapid,
+    "the browser subscribed with the server's VAPID key",
+  );
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-notifications.png`) });
+  await page.click("button.push-test");
+  await page.waitForSelector(".push-said");
+  check(
+    (await page.textContent(".push-said")).includes(ru ? "Отправлено" : "Sent"),
+    "the test notification reached the push service",
+  );
+  check(pushes.length === 1 && pushes[0].headers["content-encoding"] === "aes128gcm", "one aes128gcm push arrived");
+  check((pushes[0].headers.authorization || "").startsWith("vapid t="), "the push carries a VAPID token");
+  const opened = await page.evaluate(openPush, pushes[0].body.toString("base64"));
+  const notice = JSON.parse(opened);
+  check(notice.reason === "test" && notice.url === "/", `the push opens with this browser's key (${opened})`);
+  // The service worker shows it when no window of the app is in view.
+  const sw = await context.newCDPSession(page);
+  const registrationId = await new Promise((resolve) => {
+    sw.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+      const mine = registrations.find((r) => r.scopeURL.startsWith(base) && !r.isDeleted);
+      if (mine) resolve(mine.registrationId);
+    });
+    sw.send("ServiceWorker.enable");
+  });
+  await page.goto("about:blank");
+  await sw.send("ServiceWorker.deliverPushMessage", { origin: new URL(base).origin, registrationId, data: opened });
+  await page.goto(base);
+  await page.waitForSelector("header.top");
+  const shown = await page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    for (let i = 0; i < 100; i++) {
+      const list = await registration.getNotifications();
+      if (list.length) return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return [];
+  });
+  check(
+    shown.length === 1 && shown[0].tag === "test" && shown[0].title === "Switchboard",
+    `the service worker showed the notification (${JSON.stringify(shown)})`,
+  );
+  await page.click(`.nav:has-text("${ru ? "Настройки" : "Settings"}")`);
+  await page.waitForSelector('.push-state[data-state="on"]');
+  await page.click("button.push-off");
+  await page.waitForSelector('.push-state[data-state="off"]');
+  await page.waitForSelector(".push-devices", { state: "detached" });
+  const left = await page.evaluate(async () => (await (await fetch("/api/v1/push/subscriptions")).json()).length);
+  check(left === 0, "turned off, the server keeps no device of this browser");
+  pushService.close();
+  await page.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
 
   // 9. A supervisor on a wall screen: the board shows the agent online with their load, and
   //    any transcript can be read live.

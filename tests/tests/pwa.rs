@@ -36,7 +36,8 @@ fn run_in_browser(lang: &str) {
     let graph = format!("http://127.0.0.1:{sim_port}/v23.0");
     // The test CRM and the webhook receiver listen on this machine, over plain HTTP.
     let server = ServerProcess::start(&format!(
-        "{}\n[outgoing_webhooks]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n",
+        "{}\n[outgoing_webhooks]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n\
+         [push]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]\n",
         numbers_toml(&graph)
     ));
     let page = server

@@ -409,7 +409,7 @@ pub fn build(out: &Path, release: bool) -> Result<Report> {
         static_dir.join("manifest.webmanifest"),
     )?);
     let version = &hash(format!("{index}{}", shell.join(",")).as_bytes())[..16];
-    let sw = std::fs::read_to_string(static_dir.join("sw.js"))?
+    let sw = fill(&std::fs::read_to_string(static_dir.join("sw.js"))?)
         .replace("{{version}}", version)
         .replace("{{shell}}", &serde_json::to_string(&shell)?);
     for (name, body) in [

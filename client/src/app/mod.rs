@@ -1,10 +1,13 @@
 //! The running app: its reactive state and the actions views call, by concern: `session` (who
 //! is signed in), `socket` (the one WebSocket: reconnect, resume), `outgoing` (the offline
-//! queue of replies) and `inbox` (REST loads and conversation actions).
+//! queue of replies), `inbox` (REST loads and conversation actions) and `push` (this browser
+//! as a device for Web Push).
 
 mod inbox;
 mod outgoing;
 pub use outgoing::FilterAck;
+mod push;
+pub use push::PushState;
 mod session;
 mod socket;
 
@@ -88,6 +91,8 @@ struct Wire {
     signed_out: bool,
     /// A reload of the inbox is on its way.
     loading_inbox: bool,
+    /// The conversation a tapped notification opened the app with, until someone signs in.
+    pending_open: Option<ConversationId>,
 }
 
 /// Everything the views read and the actions they call, in three parts. `Copy`: signals are

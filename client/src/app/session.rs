@@ -78,6 +78,7 @@ impl App {
             app.socket.link.set(Link::Offline)
         });
         set_interval(move || app.check_liveness(), Duration::from_secs(5));
+        app.watch_page();
         spawn_local(async move {
             match net::get::<Me>("/api/v1/auth/me").await {
                 Ok(me) => app.signed_in(me),
@@ -129,6 +130,8 @@ impl App {
             self.reload_board();
         }
         self.connect();
+        self.resync_push();
+        self.open_pending();
     }
 
     pub fn sign_out(self) {
@@ -143,6 +146,8 @@ impl App {
         });
         net::forget(ME_KEY);
         spawn_local(async move {
+            // This browser stops being the person's device before the session ends.
+            self.forget_push_device().await;
             let _ = net::call::<()>("POST", "/api/v1/auth/logout", None, csrf.as_deref()).await;
             self.session.me.set(Some(None));
             self.inbox.open.set(None);

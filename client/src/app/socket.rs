@@ -182,6 +182,7 @@ impl App {
                     w.heartbeat_ms = heartbeat_secs as i64 * 1000;
                 });
                 self.socket.link.set(Link::Live);
+                self.tell_visibility();
                 // Started offline: the inbox (and the open conversation) could not load then.
                 let loading = self.socket.wire.with_value(|w| w.borrow().loading_inbox);
                 if !self.inbox.loaded.get_untracked() && !loading {

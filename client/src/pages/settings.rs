@@ -8,6 +8,7 @@ use switchboard_shared::permissions::Permission;
 use switchboard_shared::replies::{ReplyScope, SavedReply, SavedReplyInput};
 
 use crate::app::App;
+use crate::components::NotificationSettings;
 use crate::i18n::T;
 use crate::net;
 use crate::shell::*;
@@ -97,9 +98,9 @@ pub(crate) fn SettingsView() -> impl IntoView {
             <section class="card account">
                 <p class="who">{who}</p>
                 <label>{app.text(T::Language)}" "<LangPicker/></label>
-                <button class="secondary" on:click=move |_| net::ask_to_notify()>{app.text(T::Notifications)}</button>
                 <button class="secondary signout" on:click=move |_| app.sign_out()>{app.text(T::SignOut)}</button>
             </section>
+            <NotificationSettings/>
             <Show when=move || app.can(Permission::ConversationsReply)>
                 <h2>{app.text(T::CannedReplies)}</h2>
                 <p class="hint">{app.text(T::ReplyVariables)}</p>
