@@ -232,3 +232,84 @@ async fn failing_endpoints_get_retries_and_duplicates_come_on_demand() {
     }
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_template_send_is_checked_part_by_part_as_meta_does() {
+    let capture = Arc::new(Capture::default());
+    let (sim, endpoint, api) = start(Arc::clone(&capture), fast()).await;
+    // `delivery_tracking`: a header `Order {{order_id}}`, a named body, a URL button whose
+    // address ends in `{{1}}`, and a quick reply.
+    let send = |template: Value| {
+        let request = SendRequest::new(
+            "16505550102",
+            serde_json::from_value::<Content>(serde_json::json!({
+                "type": "template", "template": template,
+            }))
+            .unwrap(),
+        );
+        let (api, endpoint) = (&api, &endpoint);
+        // A key of its own each (the same key again would answer the first send's outcome).
+        let key = format!("t-{}", rand::random::<u64>());
+        async move { api.send(endpoint, &request, &key).await }
+    };
+    let whole = serde_json::json!({
+        "name": "delivery_tracking", "language": {"code": "en_US"},
+        "components": [
+            {"type": "header", "parameters": [
+                {"type": "text", "text": "A-1042", "parameter_name": "order_id"}]},
+            {"type": "body", "parameters": [
+                {"type": "text", "text": "Ada", "parameter_name": "customer_name"},
+                {"type": "text", "text": "tomorrow", "parameter_name": "day"}]},
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": [
+                {"type": "text", "text": "A-1042"}]}
+        ]
+    });
+    assert!(send(whole.clone()).await.is_ok());
+    let refused = |mut t: Value, edit: fn(&mut Value)| {
+        edit(&mut t);
+        t
+    };
+    for (template, code) in [
+        // No header value.
+        (
+            refused(whole.clone(), |t| {
+                t["components"].as_array_mut().unwrap().remove(0);
+            }),
+            132000,
+        ),
+        // A body value without its name.
+        (
+            refused(whole.clone(), |t| {
+                t["components"][1]["parameters"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("parameter_name");
+            }),
+            132000,
+        ),
+        // The URL button's value missing.
+        (
+            refused(whole.clone(), |t| {
+                t["components"].as_array_mut().unwrap().remove(2);
+            }),
+            131008,
+        ),
+        // A media value for a text header.
+        (
+            refused(whole.clone(), |t| {
+                t["components"][0]["parameters"][0] = serde_json::json!({"type": "image", "image": {"link": "https://x.example/a.jpg"}});
+            }),
+            132012,
+        ),
+    ] {
+        match send(template.clone()).await {
+            Err(switchboard_server::connector::errors::CloudApiError::Api {
+                code: got, ..
+            }) => {
+                assert_eq!(got, code, "{template}")
+            }
+            other => panic!("{template}: {other:?}"),
+        }
+    }
+    sim.stop().await;
+}

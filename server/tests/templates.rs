@@ -211,3 +211,127 @@ async fn a_template_made_in_the_api_is_reviewed_and_then_sent() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_with_a_header_named_values_and_a_button_goes_out_whole() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    customer_writes(&api, &sim, "4915122224444", "Where is my parcel?").await;
+    let conversation = conversation_of(&api, &owner, "4915122224444").await;
+
+    // The list tells a sender which parts take values, and the template's quality.
+    let offered = api
+        .get(&format!("conversations/{conversation}/templates"), &owner)
+        .await;
+    let tracking = offered.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "delivery_tracking")
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", offered.body));
+    assert_eq!(tracking["names"], json!(["customer_name", "day"]));
+    assert_eq!(tracking["quality"], "green");
+    assert_eq!(
+        (
+            tracking["header"]["format"].as_str(),
+            tracking["header"]["takes_value"].as_bool()
+        ),
+        (Some("text"), Some(true))
+    );
+    let takes: Vec<bool> = tracking["buttons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["takes_value"].as_bool().unwrap())
+        .collect();
+    assert_eq!(takes, vec![true, false]);
+
+    let send = |template: Value, key: &str| {
+        let body = json!({"template": template, "key": key});
+        let path = format!("conversations/{conversation}/messages");
+        let api = &api;
+        let owner = &owner;
+        async move { api.send(Method::POST, &path, owner, body).await }
+    };
+    let whole = json!({
+        "name": "delivery_tracking", "language": "en_US",
+        "named": {"customer_name": "Olga", "day": "tomorrow"},
+        "header": {"type": "text", "text": "A-1042"},
+        "buttons": [{"index": 0, "value": "A-1042"}],
+    });
+    // What is missing or wrong is refused before it reaches WhatsApp, and says what.
+    for (edit, says) in [
+        ("header", "header needs a value"),
+        ("buttons", "needs a value"),
+        ("named", "needs a value"),
+    ] {
+        let mut t = whole.clone();
+        t.as_object_mut().unwrap().remove(edit);
+        let a = send(t, &format!("bad-{edit}")).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{edit}: {:?}",
+            a.body
+        );
+        assert!(
+            a.body["error"]["message"].as_str().unwrap().contains(says),
+            "{edit}: {:?}",
+            a.body
+        );
+    }
+    let mut positional = whole.clone();
+    positional["params"] = json!(["Olga", "tomorrow"]);
+    positional.as_object_mut().unwrap().remove("named");
+    let a = send(positional, "bad-positional").await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+
+    let a = send(whole, "tracking-1").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let sent = eventually(
+        "the template at the simulator",
+        Duration::from_secs(10),
+        || async {
+            sent_bodies(&api, &sim, "4915122224444")
+                .await
+                .into_iter()
+                .find(|b| b["type"] == "template")
+        },
+    )
+    .await;
+    assert_eq!(
+        sent["template"]["components"],
+        json!([
+            {"type": "header", "parameters": [
+                {"type": "text", "text": "A-1042", "parameter_name": "order_id"}]},
+            {"type": "body", "parameters": [
+                {"type": "text", "text": "Olga", "parameter_name": "customer_name"},
+                {"type": "text", "text": "tomorrow", "parameter_name": "day"}]},
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": [
+                {"type": "text", "text": "A-1042"}]}
+        ])
+    );
+    // History shows what the customer reads: the header, then the body, filled in.
+    let shown = eventually(
+        "the message in history",
+        Duration::from_secs(10),
+        || async {
+            let h = api
+                .get(&format!("conversations/{conversation}/messages"), &owner)
+                .await;
+            h.body["items"].as_array()?.iter().find_map(|m| {
+                m["text"]
+                    .as_str()
+                    .filter(|t| t.starts_with("Order"))
+                    .map(str::to_owned)
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        shown,
+        "Order A-1042\nHi Olga, your parcel is with the courier and arrives tomorrow."
+    );
+    running.shutdown().await;
+}

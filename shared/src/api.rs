@@ -465,20 +465,75 @@ pub struct Uploaded {
     pub bytes: u64,
 }
 
-/// A template to send, with its body's `{{1}}`, `{{2}}`, … values in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A template to send: its body's values (in order for `{{1}}`, `{{2}}`, …, or by name for a
+/// template with named parameters), its header's value when the header takes one (a text
+/// parameter, or the file a media header shows), and values for the buttons that take one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {
     pub name: String,
     /// The template's language code (`en_US`, `ru`, …).
     pub language: String,
+    /// The body's values in order, for a template with positional parameters.
     #[serde(default)]
     pub params: Vec<String>,
+    /// The body's values by name (`{"order_id": "A-1042"}`), for a template with named
+    /// parameters.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub named: std::collections::BTreeMap<String, String>,
+    /// The header's value, when its header takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<TemplateHeaderValue>,
+    /// Values for the buttons that take one, by the button's place (from 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<TemplateButtonValue>,
 }
 
-/// An approved message template of the conversation's number (`GET
-/// /api/v1/conversations/{id}/templates`).
+/// What a template's header shows: the value of its text's parameter, or its file (a media id
+/// an upload returned, or an `https` link WhatsApp fetches).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemplateHeaderValue {
+    Text {
+        text: String,
+    },
+    Image {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+    },
+    Video {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+    },
+    Document {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+    },
+}
+
+/// A button's value: a URL button's dynamic end (`{{1}}` in its URL), a copy-code button's
+/// code, or a quick reply's payload (what comes back when the customer taps it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateButtonValue {
+    /// The button's place among the template's buttons, from 0.
+    pub index: u8,
+    pub value: String,
+}
+
+/// A message template of the conversation's number (`GET
+/// /api/v1/conversations/{id}/templates`, `GET /api/v1/templates`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MessageTemplate {
@@ -490,10 +545,52 @@ pub struct MessageTemplate {
     /// `approved` ones can be sent).
     #[serde(default)]
     pub status: String,
-    /// The body with its `{{1}}`, `{{2}}`, … placeholders.
+    /// Meta's quality rating from customers' reactions: `green`, `yellow`, `red`, or `unknown`
+    /// while too few have seen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// The body with its `{{1}}`, `{{2}}`, … (or `{{name}}`) placeholders.
     pub body: String,
     /// How many values the body takes.
     pub params: u32,
+    /// The body's parameter names in order, for a template with named parameters (`params`
+    /// counts them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// The header, when the template has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<TemplateHeaderInfo>,
+    /// The buttons, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<TemplateButtonInfo>,
+}
+
+/// A template's header as a sender needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TemplateHeaderInfo {
+    /// `text`, `image`, `video`, `document` or `location`.
+    pub format: String,
+    /// A text header's words, with its parameter if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Whether a send must give the header a value (a text parameter, or a media header's file).
+    pub takes_value: bool,
+}
+
+/// A template's button as a sender needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TemplateButtonInfo {
+    pub index: u8,
+    /// `quick_reply`, `url`, `phone_number`, `copy_code`, …
+    pub kind: String,
+    pub text: String,
+    /// A URL button's address (with `{{1}}` where the value goes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Whether a send must give it a value (a URL with `{{1}}`, a copy-code button).
+    pub takes_value: bool,
 }
 
 /// `POST /api/v1/conversations/{id}/reactions`: reacts to a message with an emoji; an empty

@@ -6,8 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_shared::api::CustomerProfile;
 use switchboard_shared::api::{
-    Conversation, MediaInput, MessageParts, MessageTemplate, OutgoingMessage, Page, TemplateInput,
-    Uploaded,
+    Conversation, MediaInput, MessageParts, MessageTemplate, OutgoingMessage, Page, Uploaded,
 };
 use switchboard_shared::contacts::Contact;
 use switchboard_shared::ids::ConversationId;
@@ -21,7 +20,7 @@ use switchboard_shared::compliance::{
 
 use crate::app::{encode, App, FilterAck};
 use crate::i18n::T;
-use crate::model::{self};
+use crate::model::{self, body_label, TemplateDraft};
 use crate::net;
 
 pub(crate) const EMOJI: &[&str] = &[
@@ -416,13 +415,14 @@ fn FilterFindings(
     }
 }
 
-/// Outside the 24-hour window: the number's approved templates, their values, and a preview.
+/// Outside the 24-hour window: the number's approved templates, their values (the header's,
+/// the body's by position or name, and the buttons' that take one), and a preview.
 #[component]
 pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
     let app = expect_context::<App>();
     let templates = RwSignal::new(None::<Result<Vec<MessageTemplate>, String>>);
     let chosen = RwSignal::new(None::<MessageTemplate>);
-    let values = RwSignal::new(Vec::<String>::new());
+    let draft = RwSignal::new(TemplateDraft::default());
     let open = RwSignal::new(false);
     let conversation = StoredValue::new(id);
     let load = move || {
@@ -442,29 +442,15 @@ pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
             templates.set(Some(result));
         });
     };
-    let preview = move || {
-        chosen.get().map(|t| {
-            let mut body = t.body.clone();
-            for (i, v) in values.get().iter().enumerate() {
-                if !v.is_empty() {
-                    body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
-                }
-            }
-            body
-        })
-    };
+    let preview = move || chosen.get().map(|t| draft.with(|d| d.preview(&t)));
     let send = move |_| {
         let Some(t) = chosen.get_untracked() else {
             return;
         };
-        let params = values.get_untracked();
+        let input = draft.with_untracked(|d| d.input(&t));
         let shown = preview();
         let body = OutgoingMessage {
-            template: Some(TemplateInput {
-                name: t.name,
-                language: t.language,
-                params,
-            }),
+            template: Some(input),
             ..OutgoingMessage::default()
         };
         app.send_rich(
@@ -496,7 +482,7 @@ pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
                                 let is_chosen = move || chosen.with(|c| c.as_ref().is_some_and(|c| (c.name.clone(), c.language.clone()) == this));
                                 view! {
                                     <li class="template" class:chosen=is_chosen on:click=move |_| {
-                                        values.set(vec![String::new(); pick.params as usize]);
+                                        draft.set(TemplateDraft::for_template(&pick));
                                         chosen.set(Some(pick.clone()));
                                     }>
                                         <b>{t.name.clone()}</b>" · "{t.language.clone()}
@@ -507,22 +493,65 @@ pub(crate) fn TemplatePicker(id: ConversationId) -> impl IntoView {
                         </ul>
                     }.into_any(),
                 }}
-                {move || chosen.get().map(|t| view! {
-                    <div class="template-form">
-                        {(0..t.params as usize).map(|i| view! {
-                            <input class="template-value" placeholder=move || format!("{} {}", app.t(T::TemplateValue), i + 1)
-                                prop:value=move || values.with(|v| v.get(i).cloned().unwrap_or_default())
+                {move || chosen.get().map(|t| {
+                    let header = t.header.clone().filter(|h| h.takes_value).map(|h| {
+                        let label = if h.format == "text" {
+                            h.text.clone().unwrap_or_default()
+                        } else {
+                            format!("{} (https://…)", h.format)
+                        };
+                        view! {
+                            <label class="template-header">{app.text(T::TemplateHeader)}
+                                <input class="template-header-value" placeholder=label
+                                    prop:value=move || draft.with(|d| d.header.clone())
+                                    on:input=move |e| { let v = event_target_value(&e); draft.update(|d| d.header = v); }/>
+                            </label>
+                        }
+                    });
+                    let buttons = t.buttons.iter().filter(|b| b.takes_value).map(|b| {
+                        let i = b.index as usize;
+                        let label = match &b.url {
+                            Some(url) => format!("{} · {url}", b.text),
+                            None => b.text.clone(),
+                        };
+                        view! {
+                            <label class="template-button">{label}
+                                <input class="template-button-value"
+                                    prop:value=move || draft.with(|d| d.buttons.get(i).cloned().unwrap_or_default())
+                                    on:input=move |e| {
+                                        let v = event_target_value(&e);
+                                        draft.update(|d| if let Some(x) = d.buttons.get_mut(i) { *x = v; });
+                                    }/>
+                            </label>
+                        }
+                    }).collect_view();
+                    let body = (0..t.params as usize).map(|i| {
+                        let label = body_label(&t, i);
+                        view! {
+                            <input class="template-value" placeholder=move || format!("{} {label}", app.t(T::TemplateValue))
+                                prop:value=move || draft.with(|d| d.body.get(i).cloned().unwrap_or_default())
                                 on:input=move |e| {
                                     let v = event_target_value(&e);
-                                    values.update(|vals| if let Some(x) = vals.get_mut(i) { *x = v; });
+                                    draft.update(|d| if let Some(x) = d.body.get_mut(i) { *x = v; });
                                 }/>
-                        }).collect_view()}
-                        <p class="preview">{preview}</p>
-                        <div class="row">
-                            <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{app.text(T::Cancel)}</button>
-                            <button class="primary" disabled=move || values.with(|v| v.iter().any(|x| x.trim().is_empty())) on:click=send>{app.text(T::Send)}</button>
+                        }
+                    }).collect_view();
+                    let ready = {
+                        let t = t.clone();
+                        move || draft.with(|d| d.complete(&t))
+                    };
+                    view! {
+                        <div class="template-form">
+                            {header}
+                            {body}
+                            {buttons}
+                            <p class="preview">{preview}</p>
+                            <div class="row">
+                                <button class="secondary" on:click=move |_| { chosen.set(None); open.set(false); }>{app.text(T::Cancel)}</button>
+                                <button class="primary" disabled=move || !ready() on:click=send>{app.text(T::Send)}</button>
+                            </div>
                         </div>
-                    </div>
+                    }
                 })}
             </Show>
         </div>

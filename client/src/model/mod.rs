@@ -2,6 +2,9 @@
 //! the open inbox, the open conversation's messages, replies waiting to be sent, per-topic
 //! sequence numbers for resume, and the visible window of a virtualised list.
 
+mod template;
+pub use template::{body_label, TemplateDraft};
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 

@@ -160,11 +160,13 @@ pub(crate) fn TemplatesView(back: impl Fn() + Copy + Send + Sync + 'static) -> i
             <h2>{format!("+{}", s.number.display_phone_number)}</h2>
             {s.error.map(|e| view! { <p class="hint">{e}</p> })}
             <table class="templates">
-                <thead><tr><th>{app.text(T::TemplateName)}</th><th>{app.text(T::Language)}</th><th>{app.text(T::Category)}</th><th>{app.text(T::State)}</th><th>{app.text(T::TemplateBody)}</th></tr></thead>
+                <thead><tr><th>{app.text(T::TemplateName)}</th><th>{app.text(T::Language)}</th><th>{app.text(T::Category)}</th><th>{app.text(T::State)}</th><th>{app.text(T::TemplateQuality)}</th><th>{app.text(T::TemplateBody)}</th></tr></thead>
                 <tbody>
                     {s.templates.into_iter().map(|t| view! {
                         <tr data-template=t.name.clone()><td>{t.name.clone()}</td><td>{t.language.clone()}</td><td>{t.category.clone()}</td>
-                        <td class=format!("template-status {}", t.status)>{t.status.clone()}</td><td class="sub">{t.body.clone()}</td></tr>
+                        <td class=format!("template-status {}", t.status)>{t.status.clone()}</td>
+                        <td class=format!("template-quality {}", t.quality.clone().unwrap_or_default())>{t.quality.clone().unwrap_or_default()}</td>
+                        <td class="sub">{t.body.clone()}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

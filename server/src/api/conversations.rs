@@ -374,11 +374,7 @@ pub async fn reply(ctx: Ctx) -> ApiResult {
             caption: text,
             filename: media.filename,
         },
-        (None, None, Some(t)) => Draft::Template {
-            name: t.name,
-            language: t.language,
-            params: t.params,
-        },
+        (None, None, Some(t)) => Draft::Template(t),
         (Some(text), None, None) => Draft::Text(text),
         (None, None, None) => {
             return Err(Failure::bad_request(
@@ -463,14 +459,7 @@ pub(super) fn shown(list: &[TemplateInfo], approved_only: bool) -> Vec<MessageTe
     let mut items: Vec<MessageTemplate> = list
         .iter()
         .filter(|t| !approved_only || t.status == "APPROVED")
-        .map(|t| MessageTemplate {
-            name: t.name.clone(),
-            language: t.language.clone(),
-            category: t.category.to_ascii_lowercase(),
-            status: t.status.to_ascii_lowercase(),
-            body: t.body().to_owned(),
-            params: t.body_params(),
-        })
+        .map(crate::connector::template_send::describe)
         .collect();
     items.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
     items

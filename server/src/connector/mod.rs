@@ -8,6 +8,7 @@ pub mod cloud_api;
 pub mod errors;
 pub mod parts;
 pub mod signature;
+pub mod template_send;
 pub mod templates;
 pub mod webhook;
 pub mod wire;

@@ -570,8 +570,19 @@ pub struct TemplateInfo {
     pub status: String,
     /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
     pub category: String,
+    /// `POSITIONAL` (`{{1}}`) or `NAMED` (`{{order_id}}`); Meta leaves it out for positional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_format: Option<String>,
+    /// Meta's quality rating (`GREEN`, `YELLOW`, `RED`, `UNKNOWN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_score: Option<QualityScore>,
     #[serde(default)]
     pub components: Vec<TemplateComponentInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QualityScore {
+    pub score: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -583,6 +594,21 @@ pub struct TemplateComponentInfo {
     pub format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// A `BUTTONS` component's buttons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<TemplateButtonWire>,
+}
+
+/// A template's button as Meta lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateButtonWire {
+    /// `QUICK_REPLY`, `URL`, `PHONE_NUMBER`, `COPY_CODE`, `OTP`, `FLOW`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl TemplateInfo {

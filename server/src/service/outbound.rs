@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
+use switchboard_shared::api::{TemplateHeaderValue, TemplateInput};
 use switchboard_shared::interactive::InteractiveInput;
 use switchboard_shared::{PhoneNumberId, TenantId, WaId, Wamid};
 
 use super::{NumberDirectory, NumberEntry};
 use crate::connector::wire::{
     ButtonReply, Content, Interactive, InteractiveAction, ListRow, ListSection, MarkRead, Media,
-    Reaction, ReplyButton, SendRequest, Template, TemplateComponent, TemplateInfo,
-    TemplateLanguage, TemplateParameter, TextOnly,
+    Reaction, ReplyButton, SendRequest, TemplateInfo, TextOnly,
 };
-use crate::connector::{CloudApi, CloudApiError};
+use crate::connector::{template_send, CloudApi, CloudApiError};
 use crate::domain::ThreadRecord;
 use crate::governor::Governor;
 use crate::store::StoreError;
@@ -80,12 +80,8 @@ pub enum Draft {
         caption: Option<String>,
         filename: Option<String>,
     },
-    /// An approved template with its body's values in order.
-    Template {
-        name: String,
-        language: String,
-        params: Vec<String>,
-    },
+    /// An approved template with its values (body, header, buttons).
+    Template(TemplateInput),
     /// Reply buttons or a list (WhatsApp's limits checked).
     Interactive(InteractiveInput),
     /// An emoji on one of the conversation's messages; empty takes it back.
@@ -112,17 +108,29 @@ impl Draft {
             } => vec![("caption".to_owned(), c.as_str())],
             Draft::Media { caption: None, .. } | Draft::Reaction { .. } => Vec::new(),
             Draft::Interactive(m) => m.texts(),
-            Draft::Template { params, .. } => params
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (format!("template value {}", i + 1), p.as_str()))
-                .collect(),
+            Draft::Template(t) => {
+                let mut parts: Vec<(String, &str)> = t
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("template value {}", i + 1), p.as_str()))
+                    .chain(
+                        t.named
+                            .iter()
+                            .map(|(n, v)| (format!("template value `{n}`"), v.as_str())),
+                    )
+                    .collect();
+                if let Some(TemplateHeaderValue::Text { text }) = &t.header {
+                    parts.push(("template header".to_owned(), text.as_str()));
+                }
+                parts
+            }
         }
     }
 
     /// Whether WhatsApp delivers it outside the 24-hour window (templates only).
     pub fn opens_window(&self) -> bool {
-        matches!(self, Draft::Template { .. })
+        matches!(self, Draft::Template(_))
     }
 
     /// Checks the draft against WhatsApp's rules (and, for a template, the number's approved
@@ -191,68 +199,20 @@ impl Draft {
                     text: caption,
                 })
             }
-            Draft::Template {
-                name,
-                language,
-                params,
-            } => {
+            Draft::Template(input) => {
                 let known = templates
                     .iter()
-                    .filter(|t| t.name == name && t.language == language)
+                    .filter(|t| t.name == input.name && t.language == input.language)
                     .find(|t| t.status == "APPROVED")
                     .ok_or_else(|| {
-                        format!("the number has no approved template `{name}` in `{language}`")
+                        format!(
+                            "the number has no approved template `{}` in `{}`",
+                            input.name, input.language
+                        )
                     })?;
-                let wanted = known.body_params() as usize;
-                if params.len() != wanted {
-                    return Err(format!(
-                        "the template `{name}` takes {wanted} values, not {}",
-                        params.len()
-                    ));
-                }
-                if let Some(n) = params.iter().position(|p| {
-                    p.trim().is_empty()
-                        || p.contains(['\n', '\t'])
-                        || p.contains("    ")
-                        || p.chars().count() > MAX_CAPTION_CHARS
-                }) {
-                    return Err(format!(
-                        "value {} must be 1 to {MAX_CAPTION_CHARS} characters, with no new lines, \
-                         tabs or runs of 4 spaces (WhatsApp's rule for template values)",
-                        n + 1
-                    ));
-                }
-                let mut rendered = known.body().to_owned();
-                for (i, p) in params.iter().enumerate() {
-                    rendered = rendered.replace(&format!("{{{{{}}}}}", i + 1), p);
-                }
-                let components = if params.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![TemplateComponent {
-                        kind: "body".into(),
-                        sub_type: None,
-                        index: None,
-                        parameters: params
-                            .into_iter()
-                            .map(|text| TemplateParameter::Text {
-                                text,
-                                parameter_name: None,
-                            })
-                            .collect(),
-                    }]
-                };
+                let (template, rendered) = template_send::build(known, input)?;
                 Ok(Checked {
-                    content: Content::Template {
-                        template: Template {
-                            name,
-                            language: TemplateLanguage {
-                                code: language,
-                                policy: None,
-                            },
-                            components,
-                        },
-                    },
+                    content: Content::Template { template },
                     text: Some(rendered),
                 })
             }
@@ -471,11 +431,12 @@ impl Outbound {
     ) -> Result<Checked, OutboundError> {
         let entry = self.entry(tenant, number)?;
         let templates = self.templates(&entry).await?;
-        Draft::Template {
+        Draft::Template(TemplateInput {
             name: name.to_owned(),
             language: language.to_owned(),
             params,
-        }
+            ..TemplateInput::default()
+        })
         .check(&self.checks, tenant, &templates)
         .map_err(OutboundError::Rejected)
     }
@@ -660,10 +621,13 @@ mod tests {
             language: "en_US".into(),
             status: status.into(),
             category: "UTILITY".into(),
+            parameter_format: None,
+            quality_score: None,
             components: vec![TemplateComponentInfo {
                 kind: "BODY".into(),
                 format: None,
                 text: Some(body.into()),
+                buttons: Vec::new(),
             }],
         }
     }
@@ -684,10 +648,13 @@ mod tests {
             template("follow_up", "REJECTED", "Hello {{1}}"),
         ];
         assert_eq!(known[0].body_params(), 2);
-        let draft = |name: &str, params: &[&str]| Draft::Template {
-            name: name.into(),
-            language: "en_US".into(),
-            params: params.iter().map(|p| (*p).to_owned()).collect(),
+        let draft = |name: &str, params: &[&str]| {
+            Draft::Template(TemplateInput {
+                name: name.into(),
+                language: "en_US".into(),
+                params: params.iter().map(|p| (*p).to_owned()).collect(),
+                ..TemplateInput::default()
+            })
         };
         let ok = check(draft("order_update", &["Ann", "A-1"]), &known).unwrap();
         assert_eq!(ok.text.as_deref(), Some("Hi Ann, order A-1 ships. Ann!"));

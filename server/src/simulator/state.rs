@@ -851,6 +851,7 @@ fn validate_content(content: &Content, inner: &Inner) -> Result<(), (i64, &'stat
                     format!("body: number of localizable_params ({given}) does not match the expected number of params ({params})"),
                 ));
             }
+            templates::check_parts(&known, template)?;
         }
         Content::Reaction { reaction } => {
             if !reaction.message_id.starts_with("wamid.") {

@@ -3,6 +3,7 @@
 //! with Meta's cursor paging, and looked up by the sends that name them.
 
 use super::*;
+use crate::connector::wire::Template;
 
 /// A template the business submitted, reviewed like Meta does (see [`SimState::review`]).
 #[derive(Clone, Debug)]
@@ -16,6 +17,8 @@ pub(super) struct CreatedTemplate {
     /// The body with its `{{1}}` or `{{name}}` placeholders.
     body: String,
     components: Value,
+    /// `POSITIONAL` or `NAMED`.
+    parameter_format: String,
 }
 
 /// A template as sends and lists see it: the catalogue's or a submitted one.
@@ -23,21 +26,13 @@ pub(super) struct KnownTemplate {
     pub(super) category: String,
     pub(super) status: String,
     pub(super) params: usize,
+    /// Meta's `components` (header, body, footer, buttons).
+    pub(super) components: Value,
 }
 
-/// The distinct `{{…}}` placeholders of a body.
+/// How many distinct `{{…}}` placeholders a body has.
 fn placeholders(body: &str) -> usize {
-    let mut names: Vec<&str> = Vec::new();
-    let mut rest = body;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        if !names.contains(&&after[..close]) {
-            names.push(&after[..close]);
-        }
-        rest = &after[close + 2..];
-    }
-    names.len()
+    placeholder_names(body).len()
 }
 
 /// The template `name` in `language`: the catalogue's, else one the business submitted.
@@ -49,7 +44,8 @@ pub(super) fn known_template(inner: &Inner, name: &str, language: &str) -> Optio
         return Some(KnownTemplate {
             category: t.category.to_owned(),
             status: t.status.to_owned(),
-            params: t.params(),
+            params: placeholders(t.body),
+            components: t.components(),
         });
     }
     inner
@@ -60,7 +56,197 @@ pub(super) fn known_template(inner: &Inner, name: &str, language: &str) -> Optio
             category: t.category.clone(),
             status: t.status.clone(),
             params: placeholders(&t.body),
+            components: t.components.clone(),
         })
+}
+
+/// The placeholder names of a text, in order (`order_id`, or `1`).
+fn placeholder_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        let name = after[..close].trim().to_owned();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        rest = &after[close + 2..];
+    }
+    names
+}
+
+type SendRefusal = (i64, &'static str, String);
+
+fn mismatch(details: String) -> SendRefusal {
+    (
+        132000,
+        "Number of parameters does not match the expected number of params",
+        details,
+    )
+}
+
+fn missing(details: String) -> SendRefusal {
+    (131008, "Required parameter is missing", details)
+}
+
+/// A template send's header, named body values and buttons, checked against the template as
+/// Meta does: a header with a parameter (or a media header) needs its value, of the header's
+/// kind; a named template's values carry the names it has, a positional one's none; a URL
+/// button with a parameter needs its value, and so does a copy-code button.
+pub(super) fn check_parts(known: &KnownTemplate, template: &Template) -> Result<(), SendRefusal> {
+    let parts = known.components.as_array().cloned().unwrap_or_default();
+    let part = |kind: &str| {
+        parts
+            .iter()
+            .find(|c| {
+                c["type"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            })
+            .cloned()
+    };
+    let sent = |kind: &str| template.components.iter().find(|c| c.kind == kind);
+    // The header.
+    let header_params = sent("header").map_or(&[][..], |c| c.parameters.as_slice());
+    match part("HEADER") {
+        Some(h) => {
+            let format = h["format"].as_str().unwrap_or("TEXT").to_ascii_uppercase();
+            let text = h["text"].as_str().unwrap_or_default();
+            let wanted = match format.as_str() {
+                "TEXT" => placeholder_names(text).len().min(1),
+                _ => 1,
+            };
+            if header_params.len() != wanted {
+                return Err(mismatch(format!(
+                    "header: number of parameters ({}) does not match the expected number of params ({wanted})",
+                    header_params.len()
+                )));
+            }
+            if let Some(p) = header_params.first() {
+                let fits = match (format.as_str(), p) {
+                    ("TEXT", TemplateParameter::Text { .. }) => true,
+                    ("IMAGE", TemplateParameter::Image { image: m })
+                    | ("VIDEO", TemplateParameter::Video { video: m })
+                    | ("DOCUMENT", TemplateParameter::Document { document: m }) => {
+                        m.id.is_some() != m.link.is_some()
+                    }
+                    _ => false,
+                };
+                if !fits {
+                    return Err((
+                        132012,
+                        "Parameter format does not match format in the created template",
+                        format!("header: the template's header is {format}"),
+                    ));
+                }
+            }
+        }
+        None if !header_params.is_empty() => {
+            return Err(mismatch("header: the template has no header".into()))
+        }
+        None => {}
+    }
+    // Named or positional body values.
+    let body = part("BODY");
+    let names = placeholder_names(
+        body.as_ref()
+            .and_then(|b| b["text"].as_str())
+            .unwrap_or_default(),
+    );
+    let named = names.iter().any(|n| n.parse::<u32>().is_err());
+    if let Some(b) = sent("body") {
+        for p in &b.parameters {
+            let name = match p {
+                TemplateParameter::Text { parameter_name, .. }
+                | TemplateParameter::Currency { parameter_name, .. }
+                | TemplateParameter::DateTime { parameter_name, .. } => parameter_name.as_deref(),
+                _ => None,
+            };
+            match (named, name) {
+                (true, Some(n)) if names.iter().any(|m| m == n) => {}
+                (true, _) => {
+                    return Err((
+                        132000,
+                        "Number of parameters does not match the expected number of params",
+                        format!(
+                            "body: each parameter needs a parameter_name of {}",
+                            names.join(", ")
+                        ),
+                    ))
+                }
+                (false, Some(_)) => {
+                    return Err((
+                        100,
+                        "Invalid parameter",
+                        "body: parameter_name is only for templates with named parameters".into(),
+                    ))
+                }
+                (false, None) => {}
+            }
+        }
+    }
+    // Buttons that take a value.
+    let buttons = part("BUTTONS")
+        .and_then(|b| b["buttons"].as_array().cloned())
+        .unwrap_or_default();
+    for (i, b) in buttons.iter().enumerate() {
+        let kind = b["type"].as_str().unwrap_or_default().to_ascii_uppercase();
+        let needs = match kind.as_str() {
+            "URL" => b["url"].as_str().is_some_and(|u| u.contains("{{")),
+            "COPY_CODE" => true,
+            _ => false,
+        };
+        let given = template.components.iter().find(|c| {
+            c.kind == "button"
+                && c.index.as_ref().is_some_and(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| x.as_u64().map(|n| n.to_string()))
+                        == Some(i.to_string())
+                })
+        });
+        match (needs, given) {
+            (true, None) => {
+                return Err(missing(format!(
+                    "buttons: button at index {i} of type {kind} requires a parameter"
+                )))
+            }
+            (true, Some(c)) => {
+                let ok = match kind.as_str() {
+                    "URL" => matches!(c.parameters.as_slice(), [TemplateParameter::Text { .. }]),
+                    _ => matches!(
+                        c.parameters.as_slice(),
+                        [TemplateParameter::CouponCode { .. }]
+                    ),
+                };
+                if !ok {
+                    return Err(mismatch(format!(
+                        "buttons: button at index {i} of type {kind} takes one parameter of its kind"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = template.components.iter().find(|c| {
+        c.kind == "button"
+            && c.index
+                .as_ref()
+                .and_then(|x| {
+                    x.as_str()
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .or(x.as_u64().map(|n| n as usize))
+                })
+                .is_none_or(|i| i >= buttons.len())
+    }) {
+        return Err(mismatch(format!(
+            "buttons: the template has {} buttons, not one at index {:?}",
+            buttons.len(),
+            c.index
+        )));
+    }
+    Ok(())
 }
 
 /// A template the simulated WABA has, approved unless said otherwise.
@@ -70,15 +256,38 @@ pub(super) struct SimTemplate {
     pub language: &'static str,
     pub category: &'static str,
     pub status: &'static str,
-    /// The body with `{{n}}` placeholders.
+    /// The body with `{{n}}` (or, with `named`, `{{name}}`) placeholders.
     pub body: &'static str,
+    /// A text header, if any.
+    pub header: Option<&'static str>,
+    /// Buttons: Meta's type (`URL`, `QUICK_REPLY`, …), text, and a URL button's address.
+    pub buttons: &'static [(&'static str, &'static str, Option<&'static str>)],
+    /// Parameters named (`{{order_id}}`) rather than numbered.
+    pub named: bool,
+    /// Meta's quality rating.
+    pub quality: &'static str,
 }
 
 impl SimTemplate {
-    fn params(&self) -> usize {
-        (1..=9)
-            .take_while(|n| self.body.contains(&format!("{{{{{n}}}}}")))
-            .count()
+    /// Its components as Meta lists them.
+    fn components(&self) -> Value {
+        let mut components = Vec::new();
+        if let Some(header) = self.header {
+            components.push(json!({"type": "HEADER", "format": "TEXT", "text": header}));
+        }
+        components.push(json!({"type": "BODY", "text": self.body}));
+        if !self.buttons.is_empty() {
+            let buttons: Vec<Value> = self
+                .buttons
+                .iter()
+                .map(|(kind, text, url)| match url {
+                    Some(url) => json!({"type": kind, "text": text, "url": url}),
+                    None => json!({"type": kind, "text": text}),
+                })
+                .collect();
+            components.push(json!({"type": "BUTTONS", "buttons": buttons}));
+        }
+        Value::Array(components)
     }
 }
 
@@ -95,6 +304,10 @@ pub(super) const TEMPLATES: &[SimTemplate] = &[
         status: "APPROVED",
         body: "Welcome and congratulations!! This message demonstrates your ability to send a \
                WhatsApp message notification from the Cloud API, hosted by Meta.",
+        header: None,
+        buttons: &[],
+        named: false,
+        quality: "GREEN",
     },
     SimTemplate {
         id: "1039512467405001",
@@ -103,6 +316,10 @@ pub(super) const TEMPLATES: &[SimTemplate] = &[
         category: "UTILITY",
         status: "APPROVED",
         body: "Hi {{1}}, your order {{2}} is on its way. Reply here if you have any questions.",
+        header: None,
+        buttons: &[],
+        named: false,
+        quality: "GREEN",
     },
     SimTemplate {
         id: "1039512467405002",
@@ -113,6 +330,10 @@ pub(super) const TEMPLATES: &[SimTemplate] = &[
         body:
             "Здравствуйте, {{1}}! Ваш заказ {{2}} уже в пути. Если есть вопросы, ответьте на это \
                сообщение.",
+        header: None,
+        buttons: &[],
+        named: false,
+        quality: "GREEN",
     },
     SimTemplate {
         id: "1039512467405003",
@@ -121,6 +342,10 @@ pub(super) const TEMPLATES: &[SimTemplate] = &[
         category: "MARKETING",
         status: "APPROVED",
         body: "Our sale is on! Use code {{1}} for 25% off every order.",
+        header: None,
+        buttons: &[],
+        named: false,
+        quality: "GREEN",
     },
     SimTemplate {
         id: "1039512467405004",
@@ -129,6 +354,25 @@ pub(super) const TEMPLATES: &[SimTemplate] = &[
         category: "UTILITY",
         status: "REJECTED",
         body: "We have not heard from you in a while, {{1}}.",
+        header: None,
+        buttons: &[],
+        named: false,
+        quality: "GREEN",
+    },
+    SimTemplate {
+        id: "1039512467405005",
+        name: "delivery_tracking",
+        language: "en_US",
+        category: "UTILITY",
+        status: "APPROVED",
+        body: "Hi {{customer_name}}, your parcel is with the courier and arrives {{day}}.",
+        header: Some("Order {{order_id}}"),
+        buttons: &[
+            ("URL", "Track it", Some("https://track.example.com/{{1}}")),
+            ("QUICK_REPLY", "Change the day", None),
+        ],
+        named: true,
+        quality: "GREEN",
     },
 ];
 
@@ -153,11 +397,15 @@ impl SimState {
         let mut all: Vec<Value> = TEMPLATES
             .iter()
             .map(|t| {
-                json!({
+                let mut listed = json!({
                     "id": t.id, "name": t.name, "language": t.language, "status": t.status,
-                    "category": t.category,
-                    "components": [{"type": "BODY", "text": t.body}],
-                })
+                    "category": t.category, "components": t.components(),
+                    "quality_score": {"score": t.quality},
+                });
+                if t.named {
+                    listed["parameter_format"] = json!("NAMED");
+                }
+                listed
             })
             .collect();
         all.extend(
@@ -169,6 +417,9 @@ impl SimState {
                     json!({
                         "id": t.id, "name": t.name, "language": t.language, "status": t.status,
                         "category": t.category, "components": t.components,
+                        "parameter_format": t.parameter_format,
+                        // Meta rates a template once customers have seen it.
+                        "quality_score": {"score": "UNKNOWN"},
                     })
                 }),
         );
@@ -252,6 +503,10 @@ impl SimState {
             status: "PENDING".into(),
             body,
             components: template["components"].clone(),
+            parameter_format: template["parameter_format"]
+                .as_str()
+                .unwrap_or("POSITIONAL")
+                .to_ascii_uppercase(),
         });
         drop(inner);
         let this = Arc::clone(self);
