@@ -296,6 +296,14 @@ pub fn check_shape(
     rules: &Rules,
 ) -> Result<(url::Url, String), DocumentError> {
     let url = guard::check_url(&input.endpoint, rules).map_err(|r| invalid("endpoint", r))?;
+    // The URL standard lets through what an HTTP request line cannot carry (a `{` in a host
+    // name): such a subscription could never be pushed to.
+    if url.as_str().parse::<http::Uri>().is_err() {
+        return Err(invalid(
+            "endpoint",
+            "is not an address an HTTP request can be sent to",
+        ));
+    }
     let decoded = |field: &str, text: &str, len: usize| {
         URL_SAFE_NO_PAD
             .decode(text.trim_end_matches('='))
