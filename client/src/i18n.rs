@@ -412,6 +412,14 @@ texts! {
     Disable => "Disable", "Отключить";
     TemplateHeader => "Header", "Заголовок";
     Reports => "Reports", "Отчёты";
+    Archive => "Archive", "Архив";
+    SearchMessages => "Words in any message", "Слова из любого сообщения";
+    SearchButton => "Search", "Искать";
+    Found => "Found", "Найдено";
+    NothingFound => "Nothing found.", "Ничего не найдено.";
+    StateOpen => "Open", "Открытые";
+    TagFilter => "Tag", "Метка";
+    Transcript => "Transcript", "Переписка";
     ByDay => "Day", "День";
     ByAgent => "Agent", "Агент";
     PrintableReport => "Printable page", "Страница для печати";
@@ -429,6 +437,10 @@ texts! {
     ResponseRate => "Response rate", "Доля ответов";
     Mean => "Mean", "Среднее";
     Interval95 => "95% interval", "95% интервал";
+    WorkingTime => "Agents' working time", "Рабочее время агентов";
+    AtOnceMean => "At once, mean", "Одновременно, в среднем";
+    AtOncePeak => "At once, most", "Одновременно, максимум";
+    FirstResponses => "First responses", "Первых ответов";
     TemplateQuality => "Quality", "Качество";
     PushTitle => "Notifications on this device", "Уведомления на этом устройстве";
     PushIsOn => "On: assignments, mentions and customers' replies reach this device while the app is not in view.", "Включены: назначения, упоминания и ответы клиентов приходят на это устройство, пока приложение не на экране.";

@@ -162,6 +162,8 @@ pub(crate) fn Shell() -> impl IntoView {
                     <Show when=move || app.can(Permission::BoardView)>{nav(View::Board, T::Board)}</Show>
                     <Show when=move || app.can(Permission::ContactsRead)>{nav(View::Contacts, T::Contacts)}</Show>
                     <Show when=move || app.can(Permission::CampaignsSend)>{nav(View::Campaigns, T::Campaigns)}</Show>
+                    <Show when=has_inbox>{nav(View::Archive, T::Archive)}</Show>
+                    <Show when=move || app.can(Permission::ReportsView)>{nav(View::Reports, T::Reports)}</Show>
                     <Show when=move || app.can(Permission::ReportsView)>{nav(View::Costs, T::Costs)}</Show>
                     <Show when=is_admin>{nav(View::Admin, T::Admin)}</Show>
                     {nav(View::Settings, T::Settings)}
@@ -192,6 +194,8 @@ pub(crate) fn Shell() -> impl IntoView {
                 View::Contacts => deferred(app, contacts_page()),
                 View::Campaigns => deferred(app, campaigns_page()),
                 View::Costs => deferred(app, costs_page()),
+                View::Reports => deferred(app, reports_page()),
+                View::Archive => deferred(app, archive_page()),
                 View::Admin => deferred(app, admin_page()),
                 View::Settings => view! { <SettingsView/> }.into_any(),
             }}

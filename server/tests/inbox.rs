@@ -37,23 +37,8 @@ async fn with_simulator_and(
 ) {
     let (running, api, owner, dir) =
         demo(&format!("customers = 0\ndemo_replies = false\n{extra}")).await;
-    let (agent_id, agent) = new_agent(&api, &owner, "agent@demo.example").await;
+    let (agent_id, agent) = new_agent(&api, &owner, "agent@demo.example", "Agent").await;
     (running, api, owner, agent, agent_id, dir)
-}
-
-/// Creates an agent and signs them in: their id and credential.
-async fn new_agent(api: &Api, owner: &Auth, email: &str) -> (String, Auth) {
-    let a = api
-        .send(
-            Method::POST,
-            "users",
-            owner,
-            json!({"email": email, "name": "Agent", "role": "agent", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    (id, api.token(email).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,7 +427,7 @@ async fn profiles_status_tags_and_notes_with_mentions() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (second_id, second) = new_agent(&api, &owner, "second@demo.example").await;
+    let (second_id, second) = new_agent(&api, &owner, "second@demo.example", "Agent").await;
 
     // The first agent holds one conversation at a time; the second is on a break.
     let p = api

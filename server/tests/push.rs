@@ -166,6 +166,17 @@ async fn pushed(
     .await
 }
 
+/// `who` subscribes `browser` at `endpoint`: the answer.
+async fn subscribe(api: &Api, who: &Auth, browser: &Browser, endpoint: &str) -> Answer {
+    api.send(
+        Method::POST,
+        "push/subscriptions",
+        who,
+        browser.subscription(endpoint),
+    )
+    .await
+}
+
 /// Tells the server whether this connection's app is in view, and waits for its answer.
 async fn in_view(socket: &mut Socket, visible: bool) {
     send(
@@ -198,14 +209,7 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
     // The agent's phone subscribes; the same endpoint again is the same device.
     let phone = Browser::new();
     let endpoint = format!("{service}/ok/agent-phone");
-    let a = api
-        .send(
-            Method::POST,
-            "push/subscriptions",
-            &agent,
-            phone.subscription(&endpoint),
-        )
-        .await;
+    let a = subscribe(&api, &agent, &phone, &endpoint).await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     let device = a.body["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -216,14 +220,7 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
         a.body.get("endpoint").is_none(),
         "the endpoint is never shown"
     );
-    let again = api
-        .send(
-            Method::POST,
-            "push/subscriptions",
-            &agent,
-            phone.subscription(&endpoint),
-        )
-        .await;
+    let again = subscribe(&api, &agent, &phone, &endpoint).await;
     assert_eq!(again.body["id"], device.as_str());
     let list = api.get("push/subscriptions", &agent).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1, "{:?}", list.body);
@@ -297,14 +294,7 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
 
     // A device whose subscription the push service ended (410) is removed.
     let old = Browser::new();
-    let a = api
-        .send(
-            Method::POST,
-            "push/subscriptions",
-            &agent,
-            old.subscription(&format!("{service}/gone/old-tablet")),
-        )
-        .await;
+    let a = subscribe(&api, &agent, &old, &format!("{service}/gone/old-tablet")).await;
     let gone = a.body["id"].as_str().unwrap().to_owned();
     let t = api
         .send(
@@ -329,14 +319,7 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
         .collect();
     assert_eq!(ids, vec![json!(device)], "pruned at once");
     // … and so is one that ends while notifications go out.
-    let a = api
-        .send(
-            Method::POST,
-            "push/subscriptions",
-            &agent,
-            old.subscription(&format!("{service}/gone/old-tablet")),
-        )
-        .await;
+    let a = subscribe(&api, &agent, &old, &format!("{service}/gone/old-tablet")).await;
     assert_eq!(a.status, StatusCode::CREATED);
     let n = api
         .send(
@@ -359,14 +342,13 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
 
     // A second agent, connected with the app hidden, is given the conversation.
     let laptop = Browser::new();
-    let a = api
-        .send(
-            Method::POST,
-            "push/subscriptions",
-            &second,
-            laptop.subscription(&format!("{service}/ok/second-laptop")),
-        )
-        .await;
+    let a = subscribe(
+        &api,
+        &second,
+        &laptop,
+        &format!("{service}/ok/second-laptop"),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     let second_id = api.get("auth/me", &second).await.body["user"]["id"]
         .as_str()
@@ -492,19 +474,4 @@ async fn bad_subscriptions_are_refused_naming_the_field() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
     assert_eq!(api.get("push/subscriptions", &owner).await.body, json!([]));
     running.shutdown().await;
-}
-
-/// Creates a user with a preset role and signs them in: their id and credential.
-async fn new_agent(api: &Api, owner: &Auth, email: &str, name: &str) -> (String, Auth) {
-    let a = api
-        .send(
-            Method::POST,
-            "users",
-            owner,
-            json!({"email": email, "name": name, "role": "agent", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    (id, api.token(email).await)
 }

@@ -456,6 +456,26 @@ try {
     "outside the window a template went out, and the transcript shows its text",
   );
   await page.screenshot({ path: join(artifacts, `pwa-${lang}-template.png`) });
+  // ... and one with a header, values by name and a tracking link's end, each asked for by name.
+  await page.click("button.send-template");
+  await page.locator(".template", { hasText: "delivery_tracking" }).click();
+  const named = page.locator(".template-value");
+  check((await named.count()) === 2, "the named template asks for its two values");
+  check((await named.nth(0).getAttribute("placeholder")).includes("customer_name"), "each value is asked for by its name");
+  await page.fill(".template-header-value", "A-1042");
+  await named.nth(0).fill(ru ? "Пётр" : "Peter");
+  await named.nth(1).fill(ru ? "завтра" : "tomorrow");
+  check(await page.isDisabled(".template-form button.primary"), "the send waits for the tracking link's value");
+  await page.fill(".template-button-value", "A-1042");
+  await page.locator(".template-form button.primary").click();
+  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("Order A-1042")`, { timeout: 20000 });
+  const tracked = (await simSent()).find((m) => m.type === "template" && m.body.template.name === "delivery_tracking");
+  check(
+    tracked &&
+      tracked.body.template.components.some((c) => c.type === "header" && c.parameters[0].parameter_name === "order_id") &&
+      tracked.body.template.components.some((c) => c.type === "button" && c.parameters[0].text === "A-1042"),
+    "the header, the named values and the button's value reached WhatsApp",
+  );
 
   // 8f. Notifications on this phone. The agent turns them on; the browser subscribes with the
   //     server's VAPID key (the push services cannot be reached here, so this browser's
@@ -578,6 +598,37 @@ try {
     check(answered !== "–", `the report page shows the first response median (${answered})`);
     await report.screenshot({ path: join(artifacts, `pwa-${lang}-reports.png`), fullPage: true });
     await report.close();
+    // The Reports screen in the app (a chunk fetched on first use): by agent, the agent's row
+    // with the spread of first responses (median, p90, p99, σ), and its CSV with the same filters.
+    await sup.click(`.nav:has-text("${ru ? "Отчёты" : "Reports"}")`);
+    await sup.waitForSelector("table.spread tfoot tr.total", { timeout: 15000 });
+    await sup.click('.reports .tab[data-group="agent"]');
+    await sup.waitForSelector(`table.spread tbody tr:has-text("${email.split("@")[0]}")`, { timeout: 15000 });
+    const median = await sup.textContent(`table.spread tbody tr:has-text("${email.split("@")[0]}") td.median`);
+    check(median.trim() !== "—", `the agent's first response median shows (${median.trim()})`);
+    const csvHref = await sup.getAttribute(".reports a.export", "href");
+    check(csvHref.includes("group_by=agent") && csvHref.includes("format=csv"), `the CSV export keeps the filters (${csvHref})`);
+    const csv = await sup.evaluate(async (href) => (await fetch(href)).text(), csvHref);
+    check(csv.split("\n")[0].includes("median") && csv.includes("total"), "the CSV has the spread's columns and the total");
+    await sup.screenshot({ path: join(artifacts, `pwa-${lang}-reports-screen.png`) });
+    // The archive (another chunk): every conversation by state and days, its transcript as a
+    // file, and a search of every message's words whose hit opens the conversation.
+    await sup.click(`.nav:has-text("${ru ? "Архив" : "Archive"}")`);
+    await sup.waitForSelector(".archive-state");
+    await sup.selectOption(".archive-state", "all");
+    const archived = `table.archive-list tr:has-text("${customerName}")`;
+    await sup.waitForSelector(archived, { timeout: 15000 });
+    const transcriptHref = await sup.getAttribute(`${archived} a.transcript`, "href");
+    const transcriptFile = await sup.evaluate(async (href) => (await fetch(href)).text(), transcriptHref);
+    check(transcriptFile.includes(question), "the archive's transcript link serves the conversation");
+    const word = question.match(/\d+/)[0];
+    await sup.fill(".archive-search", word);
+    await sup.click(".archive form.search button");
+    await sup.waitForSelector(`.hits li.hit:has-text("${word}")`, { timeout: 15000 });
+    await sup.screenshot({ path: join(artifacts, `pwa-${lang}-archive.png`) });
+    await sup.click(`.hits li.hit:has-text("${word}")`);
+    await sup.waitForSelector(`.bubble.in:has-text("${question}")`, { timeout: 15000 });
+    check(true, "a search hit opens its conversation");
     await sup.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
     await sup.click(`.tab:has-text("${T.all}")`);
     await sup.locator(".row", { hasText: customerName }).click();

@@ -57,6 +57,8 @@ pub enum View {
     Contacts,
     Campaigns,
     Costs,
+    Reports,
+    Archive,
     Admin,
     Settings,
 }

@@ -56,7 +56,7 @@ impl App {
 
     /// Tells the hub whether the page is in view (a new connection counts as in view).
     pub(super) fn tell_visibility(self) {
-        if !net::page_visible() {
+        if net::page_hidden() {
             self.send_frame(&ClientFrame::Visibility {
                 id: None,
                 visible: false,

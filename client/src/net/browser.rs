@@ -75,6 +75,19 @@ pub fn page_hidden() -> bool {
         .unwrap_or(false)
 }
 
+/// `YYYY-MM-DD` of the UTC day `days` from today (for the date filters of reports).
+pub fn utc_day(days: i32) -> String {
+    let at = js_sys::Date::new(&JsValue::from_f64(
+        js_sys::Date::now() + f64::from(days) * 86_400_000.0,
+    ));
+    format!(
+        "{:04}-{:02}-{:02}",
+        at.get_utc_full_year(),
+        at.get_utc_month() + 1,
+        at.get_utc_date()
+    )
+}
+
 /// A time of day (today) or a date and time, in the language's locale.
 pub fn format_time(ms: i64, locale: &str) -> String {
     let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));

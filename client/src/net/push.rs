@@ -149,19 +149,12 @@ pub fn device_name() -> String {
     }
 }
 
-/// Whether the page is in view.
-pub fn page_visible() -> bool {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
-}
-
 /// Calls `f` whenever the page is shown or hidden.
 pub fn on_visibility_change(f: impl Fn(bool) + 'static) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let handler = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || f(page_visible()));
+    let handler = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || f(!super::page_hidden()));
     let _ = document
         .add_event_listener_with_callback("visibilitychange", handler.as_ref().unchecked_ref());
     handler.forget();

@@ -1,7 +1,9 @@
-//! One module per page of the app (inbox, conversation, board, contacts, campaigns, costs, admin, settings).
+//! One module per page of the app (inbox, conversation, board, contacts, campaigns, costs,
+//! reports, archive, admin, settings).
 
 mod access;
 mod admin;
+mod archive;
 mod board;
 mod campaigns;
 mod contacts;
@@ -9,6 +11,7 @@ mod conversation;
 mod costs;
 mod inbox;
 mod integrations;
+mod reports;
 mod settings;
 mod templates;
 
@@ -41,4 +44,14 @@ pub(crate) fn campaigns_page() -> AnyView {
 #[lazy]
 pub(crate) fn costs_page() -> AnyView {
     view! { <costs::CostsView/> }.into_any()
+}
+
+#[lazy]
+pub(crate) fn reports_page() -> AnyView {
+    view! { <reports::ReportsView/> }.into_any()
+}
+
+#[lazy]
+pub(crate) fn archive_page() -> AnyView {
+    view! { <archive::ArchiveView/> }.into_any()
 }

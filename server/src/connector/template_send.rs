@@ -29,7 +29,7 @@ fn component<'a>(t: &'a TemplateInfo, kind: &str) -> Option<&'a TemplateComponen
 }
 
 /// The distinct `{{…}}` placeholders of a text, in order of first appearance.
-fn placeholders(text: &str) -> Vec<String> {
+pub fn placeholders(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find("{{") {

@@ -564,6 +564,21 @@ pub async fn demo(simulator: &str) -> (Running, Api, Auth, tempfile::TempDir) {
     (running, api, owner, dir)
 }
 
+/// Creates an agent called `name` and signs them in: their id and credential.
+pub async fn new_agent(api: &Api, owner: &Auth, email: &str, name: &str) -> (String, Auth) {
+    let a = api
+        .send(
+            Method::POST,
+            "users",
+            owner,
+            json!({"email": email, "name": name, "role": "agent", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    (id, api.token(email).await)
+}
+
 /// The id of the conversation with customer `from`, once the owner can list it.
 pub async fn conversation_of(api: &Api, owner: &Auth, from: &str) -> String {
     eventually(

@@ -3,6 +3,7 @@
 //! with Meta's cursor paging, and looked up by the sends that name them.
 
 use super::*;
+use crate::connector::template_send::placeholders as placeholders_of;
 use crate::connector::wire::Template;
 
 /// A template the business submitted, reviewed like Meta does (see [`SimState::review`]).
@@ -32,7 +33,7 @@ pub(super) struct KnownTemplate {
 
 /// How many distinct `{{…}}` placeholders a body has.
 fn placeholders(body: &str) -> usize {
-    placeholder_names(body).len()
+    placeholders_of(body).len()
 }
 
 /// The template `name` in `language`: the catalogue's, else one the business submitted.
@@ -58,22 +59,6 @@ pub(super) fn known_template(inner: &Inner, name: &str, language: &str) -> Optio
             params: placeholders(&t.body),
             components: t.components.clone(),
         })
-}
-
-/// The placeholder names of a text, in order (`order_id`, or `1`).
-fn placeholder_names(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        let name = after[..close].trim().to_owned();
-        if !names.contains(&name) {
-            names.push(name);
-        }
-        rest = &after[close + 2..];
-    }
-    names
 }
 
 type SendRefusal = (i64, &'static str, String);
@@ -114,7 +99,7 @@ pub(super) fn check_parts(known: &KnownTemplate, template: &Template) -> Result<
             let format = h["format"].as_str().unwrap_or("TEXT").to_ascii_uppercase();
             let text = h["text"].as_str().unwrap_or_default();
             let wanted = match format.as_str() {
-                "TEXT" => placeholder_names(text).len().min(1),
+                "TEXT" => placeholders_of(text).len().min(1),
                 _ => 1,
             };
             if header_params.len() != wanted {
@@ -149,7 +134,7 @@ pub(super) fn check_parts(known: &KnownTemplate, template: &Template) -> Result<
     }
     // Named or positional body values.
     let body = part("BODY");
-    let names = placeholder_names(
+    let names = placeholders_of(
         body.as_ref()
             .and_then(|b| b["text"].as_str())
             .unwrap_or_default(),
