@@ -108,7 +108,7 @@ pub(crate) fn ReportsView() -> impl IntoView {
     let row = move |r: &ReportRow, class: &'static str| {
         view! {
             <tr class=class data-key=r.key.clone().unwrap_or_default()>
-                <td>{shown(&r.key, &r.label, app)}</td>
+                <td>{if class == "total" { app.t(T::Total).to_owned() } else { shown(&r.key, &r.label, app) }}</td>
                 <td>{n(r.conversations)}</td>
                 <td>{n(r.resolved)}</td>
                 <td>{n(r.unanswered)}</td>
@@ -156,7 +156,7 @@ pub(crate) fn ReportsView() -> impl IntoView {
             .unwrap_or_else(|| "—".to_owned());
         view! {
             <tr class=class>
-                <td>{shown(&r.key, &r.label, app)}</td>
+                <td>{if class == "total" { app.t(T::Total).to_owned() } else { shown(&r.key, &r.label, app) }}</td>
                 <td>{hours(r.online_ms)}</td><td>{hours(r.available_ms)}</td><td>{hours(r.break_ms)}</td>
                 <td>{mean}</td><td>{r.concurrency_peak}</td><td>{n(r.first_responses)}</td><td>{n(r.resolved)}</td>
             </tr>
