@@ -15,8 +15,9 @@
 mod notice;
 pub mod vapid;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -52,6 +53,8 @@ const MAX_FAILURES: u32 = 50;
 const PREVIEW_CHARS: usize = 140;
 /// `last_sent_at` is written again only when older than this (a push is not a store write).
 const SENT_STALE_MS: i64 = 600_000;
+/// A push service's client is resolved and checked again after this long.
+const CLIENT_TTL: Duration = Duration::from_secs(60);
 
 /// Whether a person has the app in view somewhere: they see events there, and are not pushed.
 pub type Presence = Arc<dyn Fn(&TenantId, &UserId) -> bool + Send + Sync>;
@@ -101,6 +104,10 @@ struct Inner {
     rules: Rules,
     presence: Presence,
     queue: mpsc::Sender<(TenantId, Due)>,
+    /// A client per push service (`host:port`), pinned to the addresses checked for it and
+    /// kept for [`CLIENT_TTL`]: its connections are reused, and its host is not resolved for
+    /// every push.
+    clients: std::sync::Mutex<HashMap<String, (Instant, reqwest::Client)>>,
 }
 
 impl Push {
@@ -131,6 +138,7 @@ impl Push {
             config,
             presence,
             queue,
+            clients: std::sync::Mutex::new(HashMap::new()),
         });
         tokio::spawn(run(Arc::clone(&inner), rx, shutdown));
         Self { inner }
@@ -549,6 +557,38 @@ impl Inner {
         }
     }
 
+    fn locked_clients(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, reqwest::Client)>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The push service's client: the one kept for its host, or a new one pinned to freshly
+    /// checked addresses.
+    async fn client(&self, url: &url::Url) -> Result<reqwest::Client, String> {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        if let Some((made, client)) = self.locked_clients().get(&key) {
+            if made.elapsed() < CLIENT_TTL {
+                return Ok(client.clone());
+            }
+        }
+        let client = guard::pinned(
+            url,
+            &self.rules,
+            Duration::from_secs(self.config.timeout_secs),
+            concat!("Switchboard-Push/", env!("CARGO_PKG_VERSION")),
+        )
+        .await?;
+        let mut clients = self.locked_clients();
+        clients.retain(|_, (made, _)| made.elapsed() < CLIENT_TTL);
+        clients.insert(key, (Instant::now(), client.clone()));
+        Ok(client)
+    }
+
     /// One HTTP request to the push service; the outcome and its `Retry-After` (seconds).
     async fn attempt(&self, device: &Device, notice: &PushNotice) -> (Outcome, Option<u64>) {
         let failed = |e: String| (Outcome::Failed(None, e), None);
@@ -556,15 +596,7 @@ impl Inner {
             Ok(u) => u,
             Err(e) => return failed(e),
         };
-        let timeout = Duration::from_secs(self.config.timeout_secs);
-        let client = match guard::pinned(
-            &url,
-            &self.rules,
-            timeout,
-            concat!("Switchboard-Push/", env!("CARGO_PKG_VERSION")),
-        )
-        .await
-        {
+        let client = match self.client(&url).await {
             Ok(c) => c,
             Err(e) => return failed(e),
         };
