@@ -23,6 +23,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchboard_shared::push::{PushNotice, PushReason};
 
+/// The demo with a push service on loopback allowed (the real ones are public and https).
+const DEMO: &str = "customers = 0\ndemo_replies = false\n\
+    [push]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]";
+
 /// One request the push endpoint received.
 #[derive(Clone, Debug)]
 struct Pushed {
@@ -190,11 +194,7 @@ async fn in_view(socket: &mut Socket, visible: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
-    let (running, api, owner, _dir) = demo(
-        "customers = 0\ndemo_replies = false\n\
-         [push]\nallow_http = true\nallow_private_hosts = [\"127.0.0.1\"]",
-    )
-    .await;
+    let (running, api, owner, _dir) = demo(DEMO).await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
     let (service, got) = push_service().await;
     let (agent_id, agent) = new_agent(&api, &owner, "agent@demo.example", "Agent").await;
@@ -407,18 +407,7 @@ async fn pushes_reach_an_agent_with_no_app_in_view_encrypted_and_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_subscriptions_are_refused_naming_the_field() {
-    let (running, api, _dir) = start("").await;
-    let owner = api
-        .send(
-            Method::POST,
-            "setup",
-            &Auth::None,
-            json!({"token": setup_token(&running.setup_links[0]), "name": "Owner",
-                   "email": "owner@acme.example", "password": PASSWORD}),
-        )
-        .await;
-    assert!(owner.status.is_success(), "{:?}", owner.body);
-    let owner = api.token("owner@acme.example").await;
+    let (running, api, owner, _dir) = demo(DEMO).await;
     let good = push_subscription("http://127.0.0.1:9/push/x");
     let with = |pointer: &str, value: Value| {
         let mut body = good.clone();
