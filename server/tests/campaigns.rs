@@ -998,3 +998,86 @@ async fn an_outage_at_meta_makes_the_campaign_wait_and_loses_nobody() {
     }
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_sends_a_template_with_a_header_named_values_and_a_button() {
+    let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
+    let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
+    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customers = import_tagged(&api, &owner, "parcels", "4915155", 2).await;
+    // `delivery_tracking`: a header `Order {{order_id}}`, a body with `customer_name` and `day`,
+    // a URL button ending in `{{1}}`. The body's values come per recipient, in the body's order;
+    // the header's and the button's are the campaign's.
+    let campaign = |template: Value| {
+        json!({"name": "Parcels", "template": template, "audience": {"tag": "parcels"},
+               "variables": [{"field": "name"}, {"text": "tomorrow"}], "numbers": [number]})
+    };
+    let whole = json!({"name": "delivery_tracking", "language": "en_US",
+        "header": {"type": "text", "text": "Autumn"},
+        "buttons": [{"index": 0, "value": "autumn"}]});
+    // A value the template needs and the campaign lacks stops it at pre-flight.
+    let mut headless = whole.clone();
+    headless.as_object_mut().unwrap().remove("header");
+    let a = api
+        .send(Method::POST, "campaigns", &owner, campaign(headless))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let p = act(&api, &owner, a.body["id"].as_str().unwrap(), "preflight").await;
+    assert_eq!(
+        (p.status, p.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("template")),
+        "{:?}",
+        p.body
+    );
+    assert!(
+        p.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("header"),
+        "{:?}",
+        p.body
+    );
+
+    let a = api
+        .send(Method::POST, "campaigns", &owner, campaign(whole))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let p = act(&api, &owner, &id, "preflight").await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    let s = act(&api, &owner, &id, "start").await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    in_state(
+        &api,
+        &owner,
+        &id,
+        "completed",
+        "the campaign's end",
+        Duration::from_secs(30),
+    )
+    .await;
+    for customer in &customers {
+        let sent = sent_bodies(&api, &sim, customer)
+            .await
+            .into_iter()
+            .find(|b| b["type"] == "template")
+            .unwrap_or_else(|| panic!("no template to {customer}"));
+        assert_eq!(
+            sent["template"]["components"],
+            json!([
+                {"type": "header", "parameters": [
+                    {"type": "text", "text": "Autumn", "parameter_name": "order_id"}]},
+                {"type": "body", "parameters": [
+                    {"type": "text", "text": "Customer", "parameter_name": "customer_name"},
+                    {"type": "text", "text": "tomorrow", "parameter_name": "day"}]},
+                {"type": "button", "sub_type": "url", "index": "0", "parameters": [
+                    {"type": "text", "text": "autumn"}]}
+            ]),
+            "{customer}"
+        );
+    }
+    running.shutdown().await;
+}

@@ -6,13 +6,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CampaignId, ContactId, PhoneNumberId, SegmentId};
 
-/// Which template (an approved one of the sending numbers' WhatsApp Business Account).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which template (an approved one of the sending numbers' WhatsApp Business Account), and
+/// the values that are the same for every recipient: its header's, when its header takes one,
+/// and its buttons' (a link's end, a copy code). The body's values are `variables`, per
+/// recipient, in the order of the body's parameters (numbered or named).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TemplateRef {
     pub name: String,
     /// `en_US`, `ru`.
     pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<crate::api::TemplateHeaderValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<crate::api::TemplateButtonValue>,
 }
 
 /// Who receives it: a saved segment's members, or every contact with a tag.

@@ -405,6 +405,7 @@ fn Wizard(screen: RwSignal<Screen>, id: Option<CampaignId>) -> impl IntoView {
             template: TemplateRef {
                 name: t_name.to_owned(),
                 language: t_lang.to_owned(),
+                ..TemplateRef::default()
             },
             audience: if mode.get_untracked() != Pick::Segment {
                 Audience {

@@ -122,6 +122,35 @@ pub fn describe(t: &TemplateInfo) -> MessageTemplate {
     }
 }
 
+/// A campaign's send for one recipient: their body values in the order of the template's
+/// parameters (by name for a template with named ones), and the campaign's header and button
+/// values.
+pub fn campaign_input(
+    templates: &[TemplateInfo],
+    template: &switchboard_shared::campaign::TemplateRef,
+    values: Vec<String>,
+) -> TemplateInput {
+    let names = templates
+        .iter()
+        .find(|t| t.name == template.name && t.language == template.language)
+        .filter(|t| is_named(t))
+        .map(|t| placeholders(t.body()))
+        .unwrap_or_default();
+    let (params, named) = if names.is_empty() {
+        (values, Default::default())
+    } else {
+        (Vec::new(), names.into_iter().zip(values).collect())
+    };
+    TemplateInput {
+        name: template.name.clone(),
+        language: template.language.clone(),
+        params,
+        named,
+        header: template.header.clone(),
+        buttons: template.buttons.clone(),
+    }
+}
+
 /// A text value as WhatsApp takes it; `what` names it in the refusal.
 fn text_value(what: &str, value: &str) -> Result<(), String> {
     if value.trim().is_empty()

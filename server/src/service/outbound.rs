@@ -420,25 +420,22 @@ impl Outbound {
     }
 
     /// A template message to anyone, inside the window or not (a campaign's): the number's
-    /// approved template with these values, checked as an agent's would be.
+    /// approved template with this recipient's body values (in the order of the body's
+    /// parameters, numbered or named) and the campaign's header and button values, checked as
+    /// an agent's would be.
     pub async fn check_template(
         &self,
         tenant: &TenantId,
         number: &PhoneNumberId,
-        name: &str,
-        language: &str,
+        template: &switchboard_shared::campaign::TemplateRef,
         params: Vec<String>,
     ) -> Result<Checked, OutboundError> {
         let entry = self.entry(tenant, number)?;
         let templates = self.templates(&entry).await?;
-        Draft::Template(TemplateInput {
-            name: name.to_owned(),
-            language: language.to_owned(),
-            params,
-            ..TemplateInput::default()
-        })
-        .check(&self.checks, tenant, &templates)
-        .map_err(OutboundError::Rejected)
+        let input = template_send::campaign_input(&templates, template, params);
+        Draft::Template(input)
+            .check(&self.checks, tenant, &templates)
+            .map_err(OutboundError::Rejected)
     }
 
     /// The number's message templates, from its WhatsApp Business Account (reused for five

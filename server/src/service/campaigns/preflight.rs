@@ -59,17 +59,33 @@ impl Campaigns {
                     ),
                 ));
             }
-            let wanted = t.body_params() as usize;
+            let shown = crate::connector::template_send::describe(t);
+            let wanted = shown.params as usize;
             if wanted != input.variables.len() {
                 return Err(invalid(
                     "variables",
                     format!(
-                        "`{}` takes {wanted} values; the campaign gives {}",
+                        "`{}` takes {wanted} values{}; the campaign gives {}",
                         t.name,
+                        if shown.names.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({}, in that order)", shown.names.join(", "))
+                        },
                         input.variables.len()
                     ),
                 ));
             }
+            // The header's and buttons' values are the campaign's own: checked now, with
+            // stand-ins for the body's, so a missing one stops the campaign before it starts.
+            let stand_ins = vec!["x".to_owned(); wanted];
+            let trial = crate::connector::template_send::campaign_input(
+                std::slice::from_ref(*t),
+                &input.template,
+                stand_ins,
+            );
+            crate::connector::template_send::build(t, trial)
+                .map_err(|reason| invalid("template", reason))?;
             let category = PriceCategory::parse(&t.category).unwrap_or(PriceCategory::Marketing);
             found = Some((category, t.body().to_owned()));
         }

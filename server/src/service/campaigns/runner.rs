@@ -676,13 +676,7 @@ impl Campaigns {
         let checked = match self
             .inner
             .outbound
-            .check_template(
-                tenant,
-                &number,
-                &doc.input.template.name,
-                &doc.input.template.language,
-                params,
-            )
+            .check_template(tenant, &number, &doc.input.template, params)
             .await
         {
             Ok(c) => c,
