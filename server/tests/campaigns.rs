@@ -78,6 +78,14 @@ async fn in_state(
     .await
 }
 
+/// The workspace's first number (the demo's, which campaigns send from).
+async fn first_number(api: &Api, owner: &Auth) -> String {
+    api.get("numbers", owner).await.body[0]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The templates the simulator received for `to`: (name, body values).
 async fn templates_to(api: &Api, sim: &str, to: &str) -> Vec<(String, Vec<String>)> {
     sent_bodies(api, sim, to)
@@ -101,10 +109,7 @@ async fn templates_to(api: &Api, sim: &str, to: &str) -> Vec<(String, Vec<String
 async fn a_segment_gets_a_paced_campaign_that_skips_the_opted_out_and_costs_what_the_card_says() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     // What the wizard offers: the number with its approved templates only (the simulator's
     // account also holds a rejected one).
     let offered = api.get("templates", &owner).await;
@@ -548,10 +553,7 @@ async fn import_tagged(api: &Api, owner: &Auth, tag: &str, prefix: &str, n: usiz
 async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_time() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     // A customer in Germany and one in Japan, eight hours apart.
     let (berlin, tokyo) = ("4915144000000", "819012345678");
     let file = format!("phone,name,tags\n+{berlin},Anna,window\n+{tokyo},Yuki,window\n");
@@ -660,10 +662,7 @@ async fn each_recipient_gets_it_only_within_the_window_in_their_own_country_s_ti
 async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touches() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     import_tagged(&api, &owner, "quality", "4915133", 20).await;
     let create = |name: &str, extra: Value| {
         let mut b = json!({"name": name,
@@ -779,10 +778,7 @@ async fn a_number_flagged_or_a_template_rated_red_pauses_the_campaigns_it_touche
 async fn a_storm_pauses_the_campaign_and_the_failed_are_retried() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     let customers = import_tagged(&api, &owner, "storm", "4915122", 30).await;
     let make = |name: &str, extra: Value| {
         let mut b = json!({"name": name,
@@ -923,10 +919,7 @@ async fn an_outage_at_meta_makes_the_campaign_wait_and_loses_nobody() {
     let (running, api, owner, _dir) =
         demo("customers = 0\ndemo_replies = false\n[outbox]\nmax_attempts = 2").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     let customers = import_tagged(&api, &owner, "outage", "4915133", 12).await;
     let faults = |rate: f64| {
         let client = api.client.clone();
@@ -1003,10 +996,7 @@ async fn an_outage_at_meta_makes_the_campaign_wait_and_loses_nobody() {
 async fn a_campaign_sends_a_template_with_a_header_named_values_and_a_button() {
     let (running, api, owner, _dir) = demo("customers = 0\ndemo_replies = false").await;
     let sim = format!("http://{}", running.simulator.as_ref().unwrap().addr);
-    let number = api.get("numbers", &owner).await.body[0]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let number = first_number(&api, &owner).await;
     let customers = import_tagged(&api, &owner, "parcels", "4915155", 2).await;
     // `delivery_tracking`: a header `Order {{order_id}}`, a body with `customer_name` and `day`,
     // a URL button ending in `{{1}}`. The body's values come per recipient, in the body's order;
