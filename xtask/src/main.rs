@@ -263,9 +263,13 @@ fn test() -> Result<()> {
             "warnings",
         ]),
     )?;
+    // Every target in one build: with tests in it, dev-dependencies' features (tokio's
+    // test-util, …) are unified in, so `cargo test` and the load tests below find everything
+    // built. A `--bins` build resolves features without them and `cargo test` rebuilt the
+    // server and a hundred crates under it a second time.
     run(
-        "build the binaries the end-to-end tests start",
-        cargo().args(["build", "--workspace", "--bins"]),
+        "build the binaries and every test",
+        cargo().args(["build", "--workspace", "--all-targets"]),
     )?;
     if std::env::var_os("SCYLLA_URI").is_none() {
         eprintln!(
@@ -280,9 +284,10 @@ fn test() -> Result<()> {
     let fuzzed = fuzz_build.finish(fuzz::SMOKE_SECS)?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
-        // Debug build: smoke runs check correctness, never timings, and reuse the binaries the
-        // test step built. Full runs are `--release` (see docs/benchmarks.md).
-        cargo().args(["run", "-p", "switchboard-load", "--", "--smoke"]),
+        // Debug build: smoke runs check correctness, never timings. The binary the build above
+        // made, run as it is: `cargo run -p` resolves one package's features and would rebuild
+        // the server for it. Full runs are `--release` (see docs/benchmarks.md).
+        Command::new(root().join("target/debug/switchboard-load")).arg("--smoke"),
     )?;
     eprintln!(
         "all checks passed in {:.0}s; the PWA is {} KB gzipped (budget {} KB); browser \
@@ -315,7 +320,7 @@ fn run_tests(
         // Every test binary runs even after one fails, so a run reports everything it found.
         .args(["test", "--workspace", "--no-fail-fast", "--", "--nocapture"])
         .env("RUST_LOG", "warn")
-        // The third-party protocol client (tests/tests/protocol_client.rs) runs with it.
+        // The third-party protocol client (tests/tests/system/protocol_client.rs) runs with it.
         .env("SWITCHBOARD_INTEROP_PYTHON", python)
         // API fuzzing from the OpenAPI document (tests/tests/api_fuzz.rs).
         .env("SWITCHBOARD_SCHEMATHESIS", schemathesis)

@@ -3,7 +3,7 @@
 //! stopped first), reaches the inbox and the keyword rules at the next start; and a start after
 //! that acts on it no more.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

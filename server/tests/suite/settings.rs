@@ -1,7 +1,7 @@
 //! A workspace's routing settings at run time (issue 23): a change saved through the API is in
 //! force for the very next customer, without a restart, and survives one.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

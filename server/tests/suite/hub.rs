@@ -2,7 +2,7 @@
 //! masking, live events from real webhooks, resume with no gap and no duplicate, and sockets that
 //! do not outlive their session.
 
-mod common;
+use crate::common;
 
 use switchboard_shared::protocol::HubEvent;
 

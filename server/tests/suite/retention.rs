@@ -5,7 +5,7 @@
 //! longer finds what went, and a second purge that finds nothing. Bad policies and holds are
 //! refused with the field they got wrong.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! browser subscribed with). A subscription the push service says is gone (410) is pruned; bad
 //! subscriptions are refused naming the field; nobody reaches another person's devices.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

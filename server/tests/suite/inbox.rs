@@ -2,7 +2,7 @@
 //! the reply over the socket through the simulator and back as ticks, manual transfer,
 //! re-routing when an agent is gone, resolve and reopen, the 24-hour window, and who may do what.
 
-mod common;
+use crate::common;
 
 use switchboard_shared::protocol::HubEvent;
 

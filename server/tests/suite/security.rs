@@ -1,7 +1,7 @@
 //! Regression tests for the security probe's findings (issue 16). Each was written to fail
 //! before its fix; docs/security.md states the rule each one holds the server to.
 
-mod common;
+use crate::common;
 
 use switchboard_shared::protocol::HubEvent;
 

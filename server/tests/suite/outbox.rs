@@ -2,7 +2,7 @@
 //! number's limit through a storm of 130429 answers all go out, once each, with no violation of
 //! WhatsApp's limits beyond the injected answers.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! dry run, commit, re-import, rejected rows, undo; every kind of bad file; segments counted
 //! against an independent count; exports with guarded cells; erasure.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Scheduled backups: with `[backup] every_hours` set, the running server takes one at start
 //! (none exists yet) into `data_dir/backups`, named by its time, and it restores.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

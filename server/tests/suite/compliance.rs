@@ -3,7 +3,7 @@
 //! and over the socket blocked with the matched spans and nothing sent, warnings confirmed,
 //! blocks overridden only by those allowed, with a reason, and every block and override audited.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

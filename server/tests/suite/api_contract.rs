@@ -1,7 +1,7 @@
 //! What API fuzzing from the OpenAPI document found (issue 24; `tests/tests/api_fuzz.rs` runs
 //! schemathesis), each kept as a test that failed before its fix.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};

@@ -2,7 +2,7 @@
 //! matrix generated from the route table, cross-tenant attempts, lockout, cookie replay after
 //! logout, CSRF, teams and masking, API keys, custom roles and the audit trail.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

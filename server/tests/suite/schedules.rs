@@ -3,7 +3,7 @@
 //! by inside/outside hours; an open schedule stays quiet; holiday calendars become closed days;
 //! every bad schedule or calendar is refused with the field named.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! only thing WhatsApp delivers once the 24-hour window has closed. Each refusal is checked for
 //! its precise status and code, and for sending nothing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

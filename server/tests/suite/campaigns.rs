@@ -5,7 +5,7 @@
 //! their values; the funnel, the recipients and the costs follow; every bad request is refused
 //! with the field named.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! receiver that fails is retried until it answers, a replay from the log re-delivers one, and
 //! bad endpoints are refused naming the field.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -4,7 +4,7 @@
 //! loopback host) answers with the order's status; the flow hands off with a note of the
 //! answers. Bad flows are refused with the step and field named.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! histories, come back the same after a restart, and export as CSV; bad queries name their
 //! parameter.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

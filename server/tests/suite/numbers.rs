@@ -2,7 +2,7 @@
 //! through the API while the server runs, and the webhook receiver and the sends follow at once;
 //! secrets never come back out and are sealed at rest; a number is one workspace's only.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

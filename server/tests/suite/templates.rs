@@ -2,7 +2,7 @@
 //! Meta, submitted, reviewed by the simulator as Meta would (approved or rejected, with the
 //! status webhook), listed with their status, and sendable once approved.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The archive (issue 22): every conversation, open or resolved, listed with filters, by what
 //! the caller may see, over the REST API of a real server.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! conversation; a chatty customer trips the circuit breaker; the test bench explains; every bad
 //! rule is refused with the field named.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

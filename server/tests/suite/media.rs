@@ -3,7 +3,7 @@
 //! once; a blob store that refuses writes loses nothing (the copy is retried until it works);
 //! a file over the configured cap is not kept and says so.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

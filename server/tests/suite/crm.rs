@@ -3,7 +3,7 @@
 //! its fields, an old card is shown with its age while a slow CRM is asked again, and a CRM
 //! answer that is huge or not JSON is named, never shown.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};

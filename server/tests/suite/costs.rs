@@ -3,7 +3,7 @@
 //! prices them), each once; the costs endpoint sums them by country, number and sender to the
 //! cent of a computation made here from the same card; the export lists each one.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! absence caught up on one connection, a second subscribe refused instead of duplicating, and
 //! an `id` on every answer.
 
-mod common;
+use crate::common;
 
 use switchboard_shared::protocol::HubEvent;
 

@@ -3,7 +3,7 @@
 //! `replies.manage`; shortcuts are checked and unique per owner; every change is audited;
 //! another workspace sees none of them.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};
