@@ -384,6 +384,7 @@ texts! {
     Attach => "Attach a file", "Прикрепить файл";
     Uploading => "Uploading", "Загрузка";
     Remove => "Remove", "Убрать";
+    RemoveFile => "Remove the file", "Убрать файл";
     EarlierMessage => "An earlier message", "Более раннее сообщение";
     SendTemplate => "Send a template", "Отправить шаблон";
     NoTemplates => "This number has no approved templates.", "У этого номера нет одобренных шаблонов.";

@@ -34,8 +34,25 @@ pub struct SavedReply {
     pub team: Option<TeamId>,
     /// The author (the owner of a personal reply).
     pub owner: UserId,
+    /// The file the reply sends, with its text as the caption where WhatsApp shows one
+    /// (`PUT saved-replies/{id}/attachment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<ReplyAttachment>,
     pub version: u64,
     pub updated_at: i64,
+}
+
+/// A saved reply's file, as the API describes it (`GET saved-replies/{id}/attachment` has the
+/// bytes; `POST conversations/{id}/media?saved_reply={id}` sends them to WhatsApp).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReplyAttachment {
+    /// The kind of message it is sent as: `image`, `video`, `audio`, `document` or `sticker`.
+    pub kind: String,
+    pub mime_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    pub bytes: u64,
 }
 
 /// `POST saved-replies` and `PUT saved-replies/{id}`: a reply whole.
@@ -157,6 +174,7 @@ mod tests {
             scope,
             team: None,
             owner: UserId::from("u_1".to_owned()),
+            attachment: None,
             version: 1,
             updated_at: 0,
         }

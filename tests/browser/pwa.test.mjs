@@ -158,7 +158,7 @@ async function openPush(base64) {
 
 async function waitFor(what, condition) {
   for (let i = 0; i < 200; i++) {
-    if (condition()) return;
+    if (await condition()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`check failed: ${what} (waited 10 s)`);
@@ -554,6 +554,48 @@ try {
   const left = await page.evaluate(async () => (await (await fetch("/api/v1/push/subscriptions")).json()).length);
   check(left === 0, "turned off, the server keeps no device of this browser");
   pushService.close();
+
+  // 8g. A saved reply with a file: the agent saves one in Settings and attaches a price list;
+  //     chosen in the composer, the file comes attached (sent from the server's copy) and goes
+  //     to WhatsApp with the reply's text as its caption; then the file is taken off again.
+  await page.fill(".saved-reply-form input", "prices");
+  const priceText = ru ? "Наш прайс-лист" : "Our price list";
+  await page.fill(".saved-reply-form textarea", priceText);
+  await page.click(".saved-reply-form button[type=submit]");
+  const priceRow = page.locator('.canned-list li[data-shortcut="prices"]');
+  await priceRow.waitFor();
+  const pdf = Buffer.concat([Buffer.from("%PDF-1.4\n"), Buffer.alloc(2048, 7)]);
+  await priceRow.locator(".hidden-file").setInputFiles({ name: "prices.pdf", mimeType: "application/pdf", buffer: pdf });
+  await priceRow.locator('.reply-file:has-text("prices.pdf")').waitFor({ timeout: 15000 });
+  const kept = await page.evaluate(async () => {
+    const list = await (await fetch("/api/v1/saved-replies")).json();
+    const r = list.find((x) => x.shortcut === "prices");
+    const file = await fetch(`/api/v1/saved-replies/${r.id}/attachment`);
+    return { attachment: r.attachment, bytes: (await file.arrayBuffer()).byteLength };
+  });
+  check(
+    kept.attachment?.kind === "document" && kept.bytes === pdf.length,
+    `the reply's file is kept by the server (${JSON.stringify(kept)})`,
+  );
+  await page.screenshot({ path: join(artifacts, `pwa-${lang}-reply-file.png`) });
+  await page.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
+  await page.locator(".row", { hasText: customerName }).first().click({ timeout: 15000 });
+  await page.fill(".composer textarea", "/pri");
+  await page.click('.canned li:has-text("/prices")');
+  await page.waitForSelector('.attachment[data-ready="true"]:has-text("prices.pdf")', { timeout: 15000 });
+  check(await page.inputValue(".composer textarea") === priceText, "the reply's text is the draft");
+  await page.click("button.send");
+  const isPriceList = (m) => m.type === "document" && m.body.document.caption === priceText;
+  await waitFor("the reply's file at WhatsApp", async () => (await simSent()).some(isPriceList));
+  const sentDoc = (await simSent()).find(isPriceList);
+  check(
+    sentDoc.body.document.filename === "prices.pdf",
+    `the reply's file reached WhatsApp with its text as the caption (${JSON.stringify(sentDoc.body)})`,
+  );
+  await page.click(`.nav:has-text("${ru ? "Настройки" : "Settings"}")`);
+  await priceRow.locator("button.detach-file").click();
+  await priceRow.locator(".reply-file").waitFor({ state: "detached" });
+  check(true, "the reply's file is taken off in Settings");
   await page.click(`.nav:has-text("${ru ? "Входящие" : "Inbox"}")`);
 
   // 9. A supervisor on a wall screen: the board shows the agent online with their load, and

@@ -78,9 +78,56 @@ pub(crate) fn Composer(
                 .collect::<Vec<_>>()
         })
     };
+    // An upload's answer, for the pick it was for (a later pick or a cancel wins).
+    let settle = move |pick: u32, result: Result<Uploaded, net::Failure>| {
+        if !attachment.with_untracked(|a| a.as_ref().is_some_and(|a| a.pick == pick)) {
+            return;
+        }
+        match result {
+            Ok(uploaded) => attachment.update(|a| {
+                if let Some(a) = a.as_mut() {
+                    a.progress = 1.0;
+                    a.uploaded = Some(uploaded);
+                }
+            }),
+            Err(e) => {
+                attachment.set(None);
+                app.fail(e.message);
+            }
+        }
+    };
+    // A reply's file: the server sends its kept copy to WhatsApp for this conversation's number
+    // (nothing goes through the phone), and the composer holds it as if the agent had picked it.
+    let attach_reply_file = move |reply: &SavedReply| {
+        let Some(file) = reply.attachment.clone() else {
+            return;
+        };
+        let pick = picks.get_value() + 1;
+        picks.set_value(pick);
+        attachment.set(Some(Attachment {
+            pick,
+            name: file.filename.clone().unwrap_or(file.kind.clone()),
+            progress: 0.0,
+            uploaded: None,
+        }));
+        let path = format!(
+            "/api/v1/conversations/{}/media?saved_reply={}",
+            id.get_value(),
+            encode(&reply.id)
+        );
+        let csrf = app.csrf_token();
+        spawn_local(async move {
+            settle(
+                pick,
+                net::call::<Uploaded>("POST", &path, None, csrf.as_deref()).await,
+            );
+        });
+    };
     // A chosen reply goes into the draft with its variables filled in: the customer's name and
-    // number, the agent's name, and (read only when the reply names one) the contact's attributes.
+    // number, the agent's name, and (read only when the reply names one) the contact's attributes;
+    // its file, if it has one, is attached.
     let use_reply = move |reply: SavedReply| {
+        attach_reply_file(&reply);
         let (name, phone) = conversation.with_untracked(|c| {
             c.as_ref()
                 .map(|c| (crate::app::display_name(c), c.customer.clone()))
@@ -273,23 +320,10 @@ pub(crate) fn Composer(
                     }
                 })
             };
-            let result = net::upload::<Uploaded>(&path, &file, csrf.as_deref(), progress).await;
-            let current = attachment.with_untracked(|a| a.as_ref().is_some_and(|a| a.pick == pick));
-            if !current {
-                return;
-            }
-            match result {
-                Ok(uploaded) => attachment.update(|a| {
-                    if let Some(a) = a.as_mut() {
-                        a.progress = 1.0;
-                        a.uploaded = Some(uploaded);
-                    }
-                }),
-                Err(e) => {
-                    attachment.set(None);
-                    app.fail(e.message);
-                }
-            }
+            settle(
+                pick,
+                net::upload::<Uploaded>("POST", &path, &file, csrf.as_deref(), progress).await,
+            );
         });
     };
     let typed = move |e: ev::Event| {

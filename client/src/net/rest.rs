@@ -117,17 +117,20 @@ pub async fn write<T: DeserializeOwned, B: Serialize>(
 
 /// Uploads a file as the request body (its type as `Content-Type`) with `XMLHttpRequest`,
 /// whose upload events report progress (`fetch` has none): `progress` gets 0.0 to 1.0.
+/// `method` is `POST` or `PUT`.
 pub async fn upload<T: DeserializeOwned>(
+    method: &str,
     path: &str,
     file: &web_sys::File,
     csrf: Option<&str>,
     progress: impl Fn(f64) + 'static,
 ) -> Result<T, Failure> {
-    let (status, text) = send_file(path, file, csrf, Box::new(progress)).await?;
+    let (status, text) = send_file(method, path, file, csrf, Box::new(progress)).await?;
     parse(status, &text)
 }
 
 async fn send_file(
+    method: &str,
     path: &str,
     file: &web_sys::File,
     csrf: Option<&str>,
@@ -135,7 +138,7 @@ async fn send_file(
 ) -> Result<(u16, String), Failure> {
     use wasm_bindgen::closure::Closure;
     let xhr = web_sys::XmlHttpRequest::new().map_err(js_failure)?;
-    xhr.open("POST", path).map_err(js_failure)?;
+    xhr.open(method, path).map_err(js_failure)?;
     let mime = file.type_();
     xhr.set_request_header(
         "content-type",

@@ -553,7 +553,7 @@ fn ImportWizard() -> impl IntoView {
         real.set(None);
         uploading.set(Some(0.0));
         spawn_local(async move {
-            let sent = net::upload::<ImportStarted>(&path, &f, csrf.as_deref(), move |p| {
+            let sent = net::upload::<ImportStarted>("POST", &path, &f, csrf.as_deref(), move |p| {
                 uploading.set(Some(p))
             })
             .await;

@@ -7,8 +7,8 @@ use switchboard_shared::ids::TeamId;
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::replies::{ReplyScope, SavedReply, SavedReplyInput};
 
-use crate::app::App;
-use crate::components::NotificationSettings;
+use crate::app::{encode, App};
+use crate::components::{NotificationSettings, ACCEPT};
 use crate::i18n::T;
 use crate::net;
 use crate::shell::*;
@@ -75,6 +75,48 @@ pub(crate) fn SettingsView() -> impl IntoView {
             }
         });
     };
+    // A reply's file: sent with it, its text the caption (checked by WhatsApp's rules on the
+    // server, which says why when it refuses one).
+    let attach = move |id: String, e: ev::Event| {
+        let input = event_target::<web_sys::HtmlInputElement>(&e);
+        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        let path = format!(
+            "/api/v1/saved-replies/{id}/attachment?filename={}",
+            encode(&file.name())
+        );
+        let csrf = app.csrf_token();
+        spawn_local(async move {
+            match net::upload::<SavedReply>("PUT", &path, &file, csrf.as_deref(), |_| {}).await {
+                Ok(_) => app.reload_replies().await,
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    // The file input beside the button (a hidden input is out of the keyboard's reach).
+    let pick_file = |e: &ev::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let input = e
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|button| button.next_element_sibling())
+            .and_then(|next| next.dyn_into::<web_sys::HtmlInputElement>().ok());
+        if let Some(input) = input {
+            input.click();
+        }
+    };
+    let detach = move |id: String| {
+        spawn_local(async move {
+            let path = format!("/api/v1/saved-replies/{id}/attachment");
+            let csrf = app.csrf_token();
+            match net::call::<SavedReply>("DELETE", &path, None, csrf.as_deref()).await {
+                Ok(_) => app.reload_replies().await,
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
     let who = move || {
         app.session
             .me
@@ -127,8 +169,21 @@ pub(crate) fn SettingsView() -> impl IntoView {
                             ReplyScope::Team => team_name(&r.team),
                             ReplyScope::Workspace => app.t(T::ReplyWorkspace).to_owned(),
                         };
-                        view! { <li data-shortcut=r.shortcut.clone()><b>"/"{r.shortcut.clone()}</b>" "<span class="hint">"("{label}")"</span>" "{r.text.clone()}
+                        let file = r.attachment.clone().map(|f| {
+                            let href = format!("/api/v1/saved-replies/{}/attachment", r.id);
+                            view! { <a class="reply-file" href=href target="_blank" rel="noopener">"📎 "{f.filename.unwrap_or(f.kind)}</a> }
+                        });
+                        let has_file = r.attachment.is_some();
+                        let (for_attach, for_detach) = (id.clone(), id.clone());
+                        view! { <li data-shortcut=r.shortcut.clone()><b>"/"{r.shortcut.clone()}</b>" "<span class="hint">"("{label}")"</span>" "{r.text.clone()}" "{file}
                             {(mine || manages()).then(|| view! {
+                                <button class="ghost attach-file" aria-label=app.text(T::Attach) title=app.text(T::Attach)
+                                    on:click=move |e: ev::MouseEvent| pick_file(&e)>"📎"</button>
+                                <input type="file" class="hidden-file" accept=ACCEPT
+                                    on:change=move |e| attach(for_attach.clone(), e)/>
+                                {has_file.then(|| view! {
+                                    <button class="ghost detach-file" on:click=move |_| detach(for_detach.clone())>{app.text(T::RemoveFile)}</button>
+                                })}
                                 <button class="ghost x" aria-label=app.text(T::Remove) on:click=move |_| remove(id.clone())>"×"</button>
                             })}
                         </li> }

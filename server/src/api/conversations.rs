@@ -17,6 +17,7 @@ use switchboard_shared::{
 };
 
 use super::{json, ApiResult, Ctx, Failure};
+use crate::connector::parts::{check_file, clean_filename, FileProblem};
 use crate::connector::wire::TemplateInfo;
 use crate::domain::{
     now_ms, ConversationRecord, MediaState, MessageRecord, OutboxRecord, ThreadRecord, ThreadState,
@@ -26,7 +27,7 @@ use crate::service::commands::{self, Acting};
 use crate::service::compliance::FilterAck;
 use crate::service::media::MediaError;
 use crate::service::outbound::Draft;
-use crate::service::{media_kind, message_parts};
+use crate::service::{message_parts, replies};
 use crate::store::Cursor;
 
 fn customer(ctx: &Ctx, wa_id: &str) -> String {
@@ -465,27 +466,58 @@ pub(super) fn shown(list: &[TemplateInfo], approved_only: bool) -> Vec<MessageTe
     items
 }
 
-/// Whether the first bytes of a file are what its declared type says (for the types whose
-/// signature is fixed). A mismatch would only fail later, at WhatsApp, with the agent gone.
-fn looks_like(mime_type: &str, bytes: &[u8]) -> bool {
-    match mime_type {
-        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
-        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "image/webp" => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
-        "application/pdf" => bytes.starts_with(b"%PDF-"),
-        "video/mp4" | "video/3gpp" | "audio/mp4" => bytes.len() >= 8 && &bytes[4..8] == b"ftyp",
-        "audio/ogg" => bytes.starts_with(b"OggS"),
-        _ => true,
+impl From<FileProblem> for Failure {
+    fn from(p: FileProblem) -> Self {
+        match p {
+            FileProblem::Unsupported(mime_type) => Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                format!(
+                    "WhatsApp does not take `{mime_type}` files: send JPEG or PNG images, MP4 \
+                     or 3GPP video, AAC, AMR, MP3, M4A or OGG audio, WebP stickers, or PDF, text \
+                     and Office documents"
+                ),
+            ),
+            FileProblem::Empty => Failure::bad_request("the file is empty"),
+            FileProblem::TooLarge { bytes, kind, limit } => Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the file has {bytes} bytes; WhatsApp takes a {kind} of at most {limit} bytes"
+                ),
+            ),
+            FileProblem::NotThatType(mime_type) => Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::NotThatType,
+                format!("the file's contents are not {mime_type}"),
+            ),
+        }
     }
 }
 
-/// `POST conversations/{id}/media?filename=` with the file as the body and its type as
-/// `Content-Type`: uploads it to WhatsApp for this conversation's number. `201` with the media
-/// to send (`media` of a message).
-pub async fn upload(ctx: Ctx) -> ApiResult {
-    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
-    let mime_type = ctx
-        .req
+impl From<MediaError> for Failure {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Gone(why) => Failure::new(StatusCode::GONE, ErrorCode::MediaGone, why),
+            MediaError::Upstream(api) => Failure::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::MediaUnavailable,
+                format!("WhatsApp could not give the file now ({api}), and no copy is kept yet"),
+            ),
+            e @ MediaError::TooLarge { .. } => Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                e.to_string(),
+            ),
+            MediaError::Outbound(e) => e.into(),
+            MediaError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A request's declared file type (`Content-Type`), lower-case and without parameters.
+pub(super) fn declared_type(ctx: &Ctx) -> String {
+    ctx.req
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -496,58 +528,39 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
                 .trim()
                 .to_ascii_lowercase()
         })
-        .unwrap_or_default();
-    let Some((kind, limit)) = media_kind(&mime_type) else {
-        return Err(Failure::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            format!(
-                "WhatsApp does not take `{mime_type}` files: send JPEG or PNG images, MP4 or \
-                 3GPP video, AAC, AMR, MP3, M4A or OGG audio, WebP stickers, or PDF, text and \
-                 Office documents"
-            ),
-        ));
+        .unwrap_or_default()
+}
+
+/// `POST conversations/{id}/media?filename=` with the file as the body and its type as
+/// `Content-Type`, or `POST conversations/{id}/media?saved_reply={reply}` without a body for a
+/// saved reply's file: uploads it to WhatsApp for this conversation's number. `201` with the
+/// media to send (`media` of a message).
+pub async fn upload(ctx: Ctx) -> ApiResult {
+    let (c, _) = commands::visible(&ctx.principal, &ctx.scope, &id(&ctx)).await?;
+    let (bytes, mime_type, filename) = match ctx.req.query("saved_reply") {
+        Some(reply) => {
+            if !ctx.req.body.is_empty() {
+                return Err(Failure::bad_request(
+                    "send a file or name a saved reply's (`saved_reply`), not both",
+                ));
+            }
+            let (shown, file) =
+                replies::file(&ctx.principal, &ctx.scope, &ctx.media, reply).await?;
+            (file.bytes, shown.mime_type, shown.filename)
+        }
+        None => (
+            ctx.req.body.clone(),
+            declared_type(&ctx),
+            ctx.req.query("filename").and_then(clean_filename),
+        ),
     };
-    let body = &ctx.req.body;
-    if body.is_empty() {
-        return Err(Failure::bad_request("the file is empty"));
-    }
-    if body.len() as u64 > limit {
-        return Err(Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            format!(
-                "the file has {} bytes; WhatsApp takes a {kind} of at most {limit} bytes",
-                body.len()
-            ),
-        ));
-    }
-    if !looks_like(&mime_type, body) {
-        return Err(Failure::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::NotThatType,
-            format!("the file's contents are not {mime_type}"),
-        ));
-    }
-    let filename: Option<String> = ctx
-        .req
-        .query("filename")
-        .map(|f| {
-            f.rsplit(['/', '\\'])
-                .next()
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(240)
-                .collect::<String>()
-        })
-        .filter(|f| !f.trim().is_empty());
+    let kind = check_file(&mime_type, &bytes)?;
     let entry = ctx.outbound.entry(ctx.scope.tenant(), &c.number)?;
     let media_id = ctx
         .outbound
         .upload(
             &entry,
-            body,
+            &bytes,
             &mime_type,
             filename.as_deref().unwrap_or("file"),
         )
@@ -558,7 +571,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
             ctx.scope.tenant(),
             &c.number,
             &media_id,
-            body.clone(),
+            bytes.clone(),
             &mime_type,
             filename.as_deref(),
         )
@@ -570,7 +583,7 @@ pub async fn upload(ctx: Ctx) -> ApiResult {
             kind: kind.to_owned(),
             mime_type,
             filename,
-            bytes: body.len() as u64,
+            bytes: bytes.len() as u64,
         },
     )
 }
@@ -590,17 +603,7 @@ pub async fn media(ctx: Ctx) -> ApiResult {
     let file = ctx
         .media
         .open(ctx.scope.tenant(), &c.number, &media)
-        .await
-        .map_err(|e| match e {
-            MediaError::Gone(why) => Failure::new(StatusCode::GONE, ErrorCode::MediaGone, why),
-            MediaError::Upstream(api) => Failure::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::MediaUnavailable,
-                format!("WhatsApp could not give the file now ({api}), and no copy is kept yet"),
-            ),
-            MediaError::Outbound(e) => e.into(),
-            MediaError::Store(e) => e.into(),
-        })?;
+        .await?;
     let (mime_type, bytes) = (file.mime_type, file.bytes);
     let mut response = crate::web::Response::new(bytes.into());
     let headers = response.headers_mut();
@@ -617,10 +620,20 @@ pub async fn media(ctx: Ctx) -> ApiResult {
         "x-content-type-options",
         crate::web::HeaderValue::from_static("nosniff"),
     );
+    let disposition = disposition(&mime_type, media.filename.as_deref());
+    if let Some(v) = header(&disposition) {
+        headers.insert("content-disposition", v);
+    }
+    Ok(response)
+}
+
+/// How a browser should treat a file it is given: shown in place (images, audio, video) or saved
+/// under its name (made of plain ASCII, so no header can be forged through it).
+pub(super) fn disposition(mime_type: &str, filename: Option<&str>) -> String {
     let inline = ["image/", "audio/", "video/"]
         .iter()
         .any(|p| mime_type.starts_with(p));
-    let disposition = match (&media.filename, inline) {
+    match (filename, inline) {
         (_, true) => "inline".to_owned(),
         (Some(name), false) => format!(
             "attachment; filename=\"{}\"",
@@ -633,11 +646,7 @@ pub async fn media(ctx: Ctx) -> ApiResult {
                 .collect::<String>()
         ),
         (None, false) => "attachment".to_owned(),
-    };
-    if let Some(v) = header(&disposition) {
-        headers.insert("content-disposition", v);
     }
-    Ok(response)
 }
 
 /// `GET sends/{id}`: where a send stands (for a caller who may read its conversation).

@@ -441,6 +441,28 @@ pub fn routes() -> &'static [Route] {
                 "saved_reply.delete",
                 h!(replies::delete),
             ),
+            Route::needs(
+                M::GET,
+                "saved-replies/{id}/attachment",
+                P::ConversationsReply,
+                "saved_reply.file",
+                h!(replies::download),
+            ),
+            Route::needs(
+                M::PUT,
+                "saved-replies/{id}/attachment",
+                P::ConversationsReply,
+                "saved_reply.attach",
+                h!(replies::attach),
+            )
+            .upload(),
+            Route::needs(
+                M::DELETE,
+                "saved-replies/{id}/attachment",
+                P::ConversationsReply,
+                "saved_reply.detach",
+                h!(replies::detach),
+            ),
             Route::signed_in(M::GET, "push/key", "push.key", h!(push::key)),
             Route::signed_in(M::GET, "push/subscriptions", "push.list", h!(push::list)),
             Route::signed_in(

@@ -79,6 +79,71 @@ pub fn media_kind(mime_type: &str) -> Option<(&'static str, u64)> {
     Some(kind)
 }
 
+/// Why WhatsApp would refuse a file, found before it is sent or kept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FileProblem {
+    /// Not a type WhatsApp takes (the declared type).
+    Unsupported(String),
+    Empty,
+    TooLarge {
+        bytes: u64,
+        kind: &'static str,
+        limit: u64,
+    },
+    /// The first bytes are not what the declared type says.
+    NotThatType(String),
+}
+
+/// Checks a file against WhatsApp's rules for its declared type (lower-case, no parameters):
+/// the kind of message it is sent as, or why it would be refused.
+pub fn check_file(mime_type: &str, bytes: &[u8]) -> Result<&'static str, FileProblem> {
+    let Some((kind, limit)) = media_kind(mime_type) else {
+        return Err(FileProblem::Unsupported(mime_type.to_owned()));
+    };
+    if bytes.is_empty() {
+        return Err(FileProblem::Empty);
+    }
+    if bytes.len() as u64 > limit {
+        return Err(FileProblem::TooLarge {
+            bytes: bytes.len() as u64,
+            kind,
+            limit,
+        });
+    }
+    if !looks_like(mime_type, bytes) {
+        return Err(FileProblem::NotThatType(mime_type.to_owned()));
+    }
+    Ok(kind)
+}
+
+/// Whether the first bytes of a file are what its declared type says (for the types whose
+/// signature is fixed). A mismatch would only fail later, at WhatsApp, with the agent gone.
+fn looks_like(mime_type: &str, bytes: &[u8]) -> bool {
+    match mime_type {
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/webp" => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "video/mp4" | "video/3gpp" | "audio/mp4" => bytes.len() >= 8 && &bytes[4..8] == b"ftyp",
+        "audio/ogg" => bytes.starts_with(b"OggS"),
+        _ => true,
+    }
+}
+
+/// A file's name as a person gave it, made safe to keep and show: the last path segment,
+/// without control characters, at most 240 characters; `None` when nothing is left.
+pub fn clean_filename(raw: &str) -> Option<String> {
+    let name: String = raw
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(240)
+        .collect();
+    (!name.trim().is_empty()).then_some(name)
+}
+
 /// A sentence for a message that is not plain text, read from its raw JSON, for transcripts
 /// and any reader without the app: a location with its coordinates and a map link, a contact
 /// card's names and numbers, the button or list row a customer chose, an order's items, an ad
@@ -239,6 +304,43 @@ mod tests {
         assert_eq!(media_kind("application/pdf").unwrap().0, "document");
         assert_eq!(media_kind("image/gif"), None);
         assert_eq!(media_kind("application/x-msdownload"), None);
+    }
+
+    #[test]
+    fn a_file_is_checked_by_its_declared_type_its_size_and_its_first_bytes() {
+        let png = b"\x89PNG\r\n\x1a\n rest";
+        assert_eq!(check_file("image/png", png), Ok("image"));
+        assert_eq!(check_file("text/plain", b"hello"), Ok("document"));
+        assert_eq!(
+            check_file("image/gif", b"GIF89a"),
+            Err(FileProblem::Unsupported("image/gif".into()))
+        );
+        assert_eq!(check_file("image/png", b""), Err(FileProblem::Empty));
+        assert_eq!(
+            check_file("image/jpeg", png),
+            Err(FileProblem::NotThatType("image/jpeg".into()))
+        );
+        let big = vec![b'R'; 500 * 1024 + 1];
+        assert_eq!(
+            check_file("image/webp", &big),
+            Err(FileProblem::TooLarge {
+                bytes: big.len() as u64,
+                kind: "sticker",
+                limit: 500 * 1024
+            })
+        );
+    }
+
+    #[test]
+    fn a_filename_keeps_its_last_segment_without_control_characters() {
+        assert_eq!(
+            clean_filename("C:\\Users\\a/b/price list.pdf").as_deref(),
+            Some("price list.pdf")
+        );
+        assert_eq!(clean_filename("a\u{7}b.txt").as_deref(), Some("ab.txt"));
+        assert_eq!(clean_filename("dir/"), None);
+        assert_eq!(clean_filename(" \t"), None);
+        assert_eq!(clean_filename(&"x".repeat(300)).map(|n| n.len()), Some(240));
     }
 
     fn fixture(name: &str) -> (String, String) {

@@ -52,9 +52,16 @@ pub enum MediaError {
     Upstream(CloudApiError),
     #[error(transparent)]
     Outbound(OutboundError),
+    /// More than `media.max_file_mib` allows: the server does not keep it.
+    #[error("the file has {bytes} bytes; this server keeps files of at most {max} bytes (media.max_file_mib)")]
+    TooLarge { bytes: u64, max: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// The number of a file kept for the workspace rather than for a message of one of its numbers
+/// (a saved reply's attachment): no number's token ever fetches it, it is never queued.
+const NO_NUMBER: &str = "";
 
 pub struct MediaKeeper {
     store: Arc<dyn Store>,
@@ -313,6 +320,64 @@ impl MediaKeeper {
             self.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// A file kept for the workspace rather than a message (a saved reply's attachment), under
+    /// `media_id`: stored now, or refused (nobody else has it, so there is nothing to retry
+    /// from). The record names the blob, so no purge of a message's copy of the same bytes
+    /// deletes it.
+    pub async fn keep_file(
+        &self,
+        tenant: &TenantId,
+        media_id: String,
+        bytes: Bytes,
+        mime_type: &str,
+        filename: Option<&str>,
+    ) -> Result<MediaRecord, MediaError> {
+        if bytes.len() as u64 > self.max_file_bytes {
+            return Err(MediaError::TooLarge {
+                bytes: bytes.len() as u64,
+                max: self.max_file_bytes,
+            });
+        }
+        let mut record = MediaRecord::pending(
+            tenant.clone(),
+            media_id,
+            PhoneNumberId::from(NO_NUMBER),
+            None,
+            now_ms(),
+        );
+        record.mime_type = Some(mime_type.to_owned());
+        record.filename = filename.map(str::to_owned);
+        record.attempts = 1;
+        self.keep(&mut record, bytes)
+            .await
+            .map_err(|why| MediaError::Store(StoreError::Unavailable(why)))?;
+        self.store.put_media(&record).await?;
+        Ok(record)
+    }
+
+    /// The bytes of a file [`MediaRecord`] says are kept (see [`Self::keep_file`]).
+    pub async fn kept(&self, scope: &TenantScope, media_id: &str) -> Result<File, MediaError> {
+        let record = scope.media(media_id).await?;
+        let Some((digest, mime_type)) = record
+            .filter(|r| r.state == MediaState::Stored)
+            .and_then(|r| Some((r.digest?, r.mime_type)))
+        else {
+            return Err(MediaError::Gone("the file is no longer kept".into()));
+        };
+        let bytes = self.blobs.get(&digest).await.map_err(|e| match e {
+            BlobError::Missing(_) => {
+                tracing::error!(media = %media_id, "a kept file is missing");
+                MediaError::Gone("the kept file is missing from the blob store".into())
+            }
+            e => MediaError::Store(StoreError::Unavailable(e.to_string())),
+        })?;
+        Ok(File {
+            mime_type: mime_type.unwrap_or_else(|| "application/octet-stream".into()),
+            bytes,
+            kept: true,
+        })
     }
 
     /// A message's file for a reader who may see it: our copy when there is one, else

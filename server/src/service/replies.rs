@@ -6,18 +6,26 @@
 //! Owns: who sees which reply (personal: its author; a team's: the team's members and whoever
 //! manages shared replies; the workspace's: everyone who replies), who may change one (the
 //! author of a personal one; `replies.manage` for shared ones), unique shortcuts per owner, the
-//! shape rules. Must not: fill variables in (the composer does, with what it shows the agent).
+//! shape rules, and a reply's file: checked by WhatsApp's rules, kept in the blob store under a
+//! media record of its own (so no retention purge of a message's copy of the same bytes removes
+//! it), released when replaced, detached or its reply deleted. Must not: fill variables in (the
+//! composer does, with what it shows the agent) or send the file (the conversation's upload
+//! does, for the number it goes out on).
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use switchboard_shared::permissions::Permission;
 use switchboard_shared::replies::{
-    shortcut_problem, ReplyScope, SavedReply, SavedReplyInput, MAX_TEXT,
+    shortcut_problem, ReplyAttachment, ReplyScope, SavedReply, SavedReplyInput, MAX_TEXT,
 };
 use switchboard_shared::{TeamId, UserId};
 
 use super::documents::{invalid, DocumentActor, DocumentError, DocumentKind};
+use super::media::{File, MediaError, MediaKeeper};
 use crate::auth::{Principal, TenantScope};
+use crate::connector::parts::{check_file, FileProblem};
 use crate::domain::*;
+use crate::store::blobs::digest_of;
 
 const KIND: DocumentKind = DocumentKind {
     kind: ItemKind::SavedReply,
@@ -36,6 +44,17 @@ struct Doc {
     team: Option<TeamId>,
     /// The author: a user id, or `api_key:k_…` for one made with an API key.
     owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachment: Option<Attached>,
+}
+
+/// A reply's file as stored: the media record that keeps its bytes, and what the API shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Attached {
+    /// `reply:<reply id>:<SHA-256>`: one record per reply and content.
+    media_id: String,
+    #[serde(flatten)]
+    shown: ReplyAttachment,
 }
 
 fn view(item: &AutomationItem, doc: Doc) -> SavedReply {
@@ -46,6 +65,7 @@ fn view(item: &AutomationItem, doc: Doc) -> SavedReply {
         scope: doc.scope,
         team: doc.team,
         owner: UserId::from(doc.owner),
+        attachment: doc.attachment.map(|a| a.shown),
         version: item.version,
         updated_at: item.updated_at,
     }
@@ -154,6 +174,7 @@ fn checked(
         scope,
         team,
         owner,
+        attachment: None,
     };
     may_change(principal, &doc)?;
     Ok(doc)
@@ -218,7 +239,10 @@ pub async fn replace(
         .ok_or(DocumentError::NotFound(KIND.noun))?;
     may_change(actor.principal, &old)?;
     let version = input.version;
-    let doc = checked(actor.principal, input, old.owner.clone())?;
+    let mut doc = checked(actor.principal, input, old.owner.clone())?;
+    // The input is the reply's words and audience; its file stays (the attachment routes
+    // change that).
+    doc.attachment = old.attachment.clone();
     if let Some(team) = doc.team.as_ref().filter(|t| Some(*t) != old.team.as_ref()) {
         team_exists(actor.scope, team).await?;
     }
@@ -227,11 +251,152 @@ pub async fn replace(
     Ok(view(&item, doc))
 }
 
-pub async fn delete(actor: &DocumentActor<'_>, id: &str) -> Result<(), DocumentError> {
-    let (_, doc) = KIND.read::<Doc>(actor.scope, id).await?;
-    if !sees(actor.principal, &doc) {
+/// Removes a reply and lets its file go.
+pub async fn delete(
+    actor: &DocumentActor<'_>,
+    media: &MediaKeeper,
+    id: &str,
+) -> Result<(), DocumentError> {
+    let (_, doc) = visible(actor.principal, actor.scope, id).await?;
+    may_change(actor.principal, &doc)?;
+    KIND.delete(actor, id).await?;
+    if let Some(attached) = &doc.attachment {
+        release(actor.scope, media, &attached.media_id).await;
+    }
+    Ok(())
+}
+
+/// The reply `id` if the caller may use it (else 404, as for one that does not exist).
+async fn visible(
+    principal: &Principal,
+    scope: &TenantScope,
+    id: &str,
+) -> Result<(AutomationItem, Doc), DocumentError> {
+    let (item, doc) = KIND.read::<Doc>(scope, id).await?;
+    if !sees(principal, &doc) {
         return Err(DocumentError::NotFound(KIND.noun));
     }
+    Ok((item, doc))
+}
+
+/// A file for a reply, as the caller sent it.
+pub struct NewFile {
+    pub bytes: Bytes,
+    /// The declared type, lower-case and without parameters.
+    pub mime_type: String,
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// WhatsApp would refuse the file.
+    #[error("the file would be refused: {0:?}")]
+    File(FileProblem),
+    /// Not kept: over the server's limit, or the blob store failed (nothing was changed).
+    #[error(transparent)]
+    Media(#[from] MediaError),
+}
+
+/// Gives a reply its file (replacing the one it had): checked by WhatsApp's rules, kept, then
+/// named by the reply; `version`, when given, must be the stored one. Nothing changes unless
+/// all of it worked.
+pub async fn attach(
+    actor: &DocumentActor<'_>,
+    media: &MediaKeeper,
+    id: &str,
+    version: Option<u64>,
+    file: NewFile,
+) -> Result<SavedReply, AttachmentError> {
+    let (current, mut doc) = visible(actor.principal, actor.scope, id).await?;
     may_change(actor.principal, &doc)?;
-    KIND.delete(actor, id).await
+    if let Some(v) = version.filter(|v| *v != current.version) {
+        return Err(DocumentError::Conflict(format!(
+            "the saved reply is at version {}, not {v}: read it again and reapply your change",
+            current.version
+        ))
+        .into());
+    }
+    let kind = check_file(&file.mime_type, &file.bytes).map_err(AttachmentError::File)?;
+    let media_id = format!("reply:{id}:{}", digest_of(&file.bytes));
+    let shown = ReplyAttachment {
+        kind: kind.to_owned(),
+        mime_type: file.mime_type.clone(),
+        filename: file.filename.clone(),
+        bytes: file.bytes.len() as u64,
+    };
+    media
+        .keep_file(
+            actor.scope.tenant(),
+            media_id.clone(),
+            file.bytes,
+            &file.mime_type,
+            file.filename.as_deref(),
+        )
+        .await?;
+    let previous = doc.attachment.replace(Attached {
+        media_id: media_id.clone(),
+        shown,
+    });
+    match KIND.replace(actor, current, version, &doc).await {
+        Ok(item) => {
+            if let Some(old) = previous.filter(|old| old.media_id != media_id) {
+                release(actor.scope, media, &old.media_id).await;
+            }
+            Ok(view(&item, doc))
+        }
+        Err(e) => {
+            // Kept for nothing unless the reply names it after all (the same file attached by
+            // a change that won the race).
+            let named = KIND
+                .read::<Doc>(actor.scope, id)
+                .await
+                .is_ok_and(|(_, d)| d.attachment.is_some_and(|a| a.media_id == media_id));
+            if !named {
+                release(actor.scope, media, &media_id).await;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Takes a reply's file away; `version`, when given, must be the stored one.
+pub async fn detach(
+    actor: &DocumentActor<'_>,
+    media: &MediaKeeper,
+    id: &str,
+    version: Option<u64>,
+) -> Result<SavedReply, DocumentError> {
+    let (current, mut doc) = visible(actor.principal, actor.scope, id).await?;
+    may_change(actor.principal, &doc)?;
+    let Some(old) = doc.attachment.take() else {
+        return Err(DocumentError::NotFound("saved reply's file"));
+    };
+    let item = KIND.replace(actor, current, version, &doc).await?;
+    release(actor.scope, media, &old.media_id).await;
+    Ok(view(&item, doc))
+}
+
+/// A reply's file, for a caller who may use the reply: what it is and its bytes.
+pub async fn file(
+    principal: &Principal,
+    scope: &TenantScope,
+    media: &MediaKeeper,
+    id: &str,
+) -> Result<(ReplyAttachment, File), AttachmentError> {
+    let (_, doc) = visible(principal, scope, id).await?;
+    let Some(attached) = doc.attachment else {
+        return Err(DocumentError::NotFound("saved reply's file").into());
+    };
+    let file = media.kept(scope, &attached.media_id).await?;
+    Ok((attached.shown, file))
+}
+
+/// Lets a file no reply names go: its record marked purged, its bytes deleted unless another
+/// record names them. A failure leaves a record that keeps the bytes; it is logged, not fatal.
+async fn release(scope: &TenantScope, media: &MediaKeeper, media_id: &str) {
+    if let Err(e) = media.purge(scope, &[media_id.to_owned()], true).await {
+        tracing::warn!(error = %e, media = %media_id, "a saved reply's old file stayed");
+    }
 }

@@ -14,23 +14,8 @@ use serde_json::{json, Value};
 
 /// Uploads a contact file.
 async fn upload(api: &Api, auth: &Auth, query: &str, content_type: &str, body: Vec<u8>) -> Answer {
-    let mut request = api
-        .client
-        .post(format!("{}/api/v1/contacts/imports?{query}", api.base))
-        .header("content-type", content_type)
-        .body(body);
-    if let Auth::Bearer(token) = auth {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    Answer {
-        status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        headers,
-    }
+    let path = format!("contacts/imports?{query}");
+    api.raw(Method::POST, &path, auth, content_type, body).await
 }
 
 /// Waits for an import to finish and returns its status.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CARD: &str = "\
 # Test card, 2026-12-06
@@ -22,24 +22,14 @@ effective_from,effective_to,country,category,volume_from,volume_to,price
 ";
 
 async fn upload(api: &Api, auth: &Auth, text: &str) -> Answer {
-    let request = api
-        .client
-        .put(format!("{}/api/v1/costs/rate-card", api.base))
-        .header("content-type", "text/csv")
-        .body(text.to_owned());
-    let request = match auth {
-        Auth::Bearer(t) => request.bearer_auth(t),
-        _ => unreachable!("tests upload with a token"),
-    };
-    let r = request.send().await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        body,
-        headers,
-    }
+    api.raw(
+        Method::PUT,
+        "costs/rate-card",
+        auth,
+        "text/csv",
+        text.to_owned(),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

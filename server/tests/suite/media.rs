@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -51,42 +50,9 @@ async fn expire_at_whatsapp(api: &Api, sim: &str) {
 
 /// GET the message's file: its status and bytes.
 async fn open(api: &Api, owner: &Auth, id: &str, key: &str) -> (StatusCode, Vec<u8>) {
-    let Auth::Bearer(token) = owner else {
-        unreachable!("the tests sign in with tokens")
-    };
-    let r = api
-        .client
-        .get(format!(
-            "{}/api/v1/conversations/{id}/messages/{key}/media",
-            api.base
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.bytes().await.unwrap().to_vec())
-}
-
-/// The blob files under the media directory.
-fn blobs(dir: &Path) -> usize {
-    fn walk(p: &Path) -> usize {
-        std::fs::read_dir(p)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| {
-                        let path = e.path();
-                        if path.is_dir() {
-                            walk(&path)
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(&dir.join("sha256"))
+    let path = format!("conversations/{id}/messages/{key}/media");
+    let (status, _, bytes) = api.bytes(&path, owner).await;
+    (status, bytes)
 }
 
 #[tokio::test]

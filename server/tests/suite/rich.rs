@@ -84,29 +84,8 @@ async fn react(api: &Api, auth: &Auth, id: &str, message: Value, emoji: &str) ->
 
 /// Uploads `bytes` as `mime` to the conversation.
 async fn upload(api: &Api, auth: &Auth, id: &str, mime: &str, bytes: Vec<u8>) -> Answer {
-    let Auth::Bearer(token) = auth else {
-        unreachable!("the tests sign in with tokens")
-    };
-    let response = api
-        .client
-        .post(format!(
-            "{}/api/v1/conversations/{id}/media?filename=price%20list.png",
-            api.base
-        ))
-        .bearer_auth(token)
-        .header("content-type", mime)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        body,
-        headers,
-    }
+    let path = format!("conversations/{id}/media?filename=price%20list.png");
+    api.raw(Method::POST, &path, auth, mime, bytes).await
 }
 
 fn png(len: usize) -> Vec<u8> {

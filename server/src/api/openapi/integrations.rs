@@ -9,7 +9,7 @@ use switchboard_shared::webhooks::{
     DeliveryView, EndpointPatch, EndpointSecret, EndpointView, NewEndpoint,
 };
 
-use super::{op, schema, Operation, PAGED};
+use super::{op, schema, Kind, Operation, PAGED};
 
 pub(super) fn operation(method: &str, path: &str) -> Option<Operation> {
     Some(match (method, path) {
@@ -126,7 +126,49 @@ pub(super) fn operation(method: &str, path: &str) -> Option<Operation> {
             200,
             Some(schema::<SavedReply>),
         ),
-        ("DELETE", "saved-replies/{id}") => op("Remove a saved reply", None, 204, None),
+        ("DELETE", "saved-replies/{id}") => op(
+            "Remove a saved reply (and let its file go)",
+            None,
+            204,
+            None,
+        ),
+        ("GET", "saved-replies/{id}/attachment") => op(
+            "The reply's file, with its own `Content-Type` (not JSON), for whoever may use the \
+             reply",
+            None,
+            200,
+            None,
+        ),
+        ("PUT", "saved-replies/{id}/attachment") => Operation {
+            query: &[
+                (
+                    "filename",
+                    "the file's name, shown to the customer for documents",
+                    Kind::Text,
+                ),
+                (
+                    "version",
+                    "the reply's version read: a change made since is a 409",
+                    Kind::Whole,
+                ),
+            ],
+            ..op(
+                "Give the reply a file (replacing its file): the body is the file, \
+                 `Content-Type` its type, checked by WhatsApp's rules for its kind (413, 415, \
+                 422) and kept by the server; the reply's text is its caption",
+                None,
+                200,
+                Some(schema::<SavedReply>),
+            )
+        },
+        ("DELETE", "saved-replies/{id}/attachment") => Operation {
+            query: &[(
+                "version",
+                "the reply's version read: a change made since is a 409",
+                Kind::Whole,
+            )],
+            ..op("Take the reply's file away", None, 200, Some(schema::<SavedReply>))
+        },
         ("GET", "push/key") => op(
             "The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`",
             None,

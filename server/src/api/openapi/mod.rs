@@ -39,6 +39,8 @@ struct Operation {
     query: &'static [Query],
     /// Other media types the success may come as (a `format` query asks for them), as text.
     also: &'static [&'static str],
+    /// An upload whose body may be left out (a query names the file instead).
+    body_optional: bool,
 }
 
 /// A query parameter: its name, what it means, and the values it takes.
@@ -62,6 +64,8 @@ enum Kind {
     OneOf(&'static [&'static str]),
     /// Required free text (the operation means nothing without it).
     Needed,
+    /// A whole number, 0 or more (a version).
+    Whole,
 }
 
 impl Kind {
@@ -70,7 +74,7 @@ impl Kind {
             Kind::Text => json!({"type": "string"}),
             Kind::Needed => json!({"type": "string", "minLength": 1}),
             Kind::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
-            Kind::Millis => json!({"type": "integer", "minimum": 0}),
+            Kind::Millis | Kind::Whole => json!({"type": "integer", "minimum": 0}),
             Kind::Day => json!({"type": "string",
                                 "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
             Kind::Flag => json!({"type": "boolean"}),
@@ -92,6 +96,7 @@ const fn op(
         response,
         query: &[],
         also: &[],
+        body_optional: false,
     }
 }
 
@@ -323,14 +328,23 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Some(schema::<Send>),
         ),
         ("POST", "conversations/{id}/media") => Operation {
-            query: &[(
-                "filename",
-                "the file's name, shown to the customer for documents",
-                Kind::Text,
-            )],
+            query: &[
+                (
+                    "filename",
+                    "the file's name, shown to the customer for documents",
+                    Kind::Text,
+                ),
+                (
+                    "saved_reply",
+                    "a saved reply's id: its file is sent, and the body is left out",
+                    Kind::Text,
+                ),
+            ],
+            body_optional: true,
             ..op(
-                "Upload a file to send: the body is the file, `Content-Type` its type; \
-                 WhatsApp's size limit for the kind applies (413), and unsupported types are 415",
+                "Upload a file to send: the body is the file, `Content-Type` its type (or no \
+                 body and `saved_reply`: that reply's file); WhatsApp's size limit for the kind \
+                 applies (413), and unsupported types are 415",
                 None,
                 201,
                 Some(schema::<Uploaded>),
@@ -1015,7 +1029,7 @@ pub fn document() -> Value {
         }
         match route.body {
             BodyKind::Upload => {
-                operation["requestBody"] = json!({"required": true,
+                operation["requestBody"] = json!({"required": !op.body_optional,
                     "content": {"*/*": {"schema": {"type": "string",
                                                    "contentMediaType": "application/octet-stream"}}}});
             }

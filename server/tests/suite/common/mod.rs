@@ -85,28 +85,21 @@ impl Answer {
 }
 
 impl Api {
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: &Auth,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut request = self
+    /// A request to `/api/v1/{path}` as `auth`.
+    fn request(&self, method: Method, path: &str, auth: &Auth) -> reqwest::RequestBuilder {
+        let request = self
             .client
             .request(method, format!("{}/api/v1/{path}", self.base));
         match auth {
-            Auth::None => {}
-            Auth::Bearer(token) => request = request.bearer_auth(token),
-            Auth::Cookie { cookie, csrf } => {
-                request = request
-                    .header("cookie", cookie)
-                    .header("x-csrf-token", csrf)
-            }
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Cookie { cookie, csrf } => request
+                .header("cookie", cookie)
+                .header("x-csrf-token", csrf),
         }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
+    }
+
+    async fn answer(request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -117,6 +110,43 @@ impl Api {
             body,
             headers,
         }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.request(method, path, auth);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request).await
+    }
+
+    /// Sends `body` as it is, of type `content_type` (a file, a CSV).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let request = self
+            .request(method, path, auth)
+            .header("content-type", content_type)
+            .body(body);
+        Self::answer(request).await
+    }
+
+    /// A response's status, headers and bytes as they came (a file).
+    pub async fn bytes(&self, path: &str, auth: &Auth) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = self.request(Method::GET, path, auth).send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.bytes().await.unwrap().to_vec())
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Answer {
@@ -679,4 +709,26 @@ pub async fn sent_to(api: &Api, sim: &str, to: &str) -> Vec<String> {
         .iter()
         .filter_map(|b| b["text"]["body"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// The blob files under a media directory (`data/media`).
+pub fn blobs(dir: &Path) -> usize {
+    fn walk(p: &Path) -> usize {
+        std::fs::read_dir(p)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let path = e.path();
+                        if path.is_dir() {
+                            walk(&path)
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(&dir.join("sha256"))
 }
