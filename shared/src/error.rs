@@ -153,6 +153,9 @@ error_codes! {
     /// The disk holding the data is full: nothing was written. The server recovers by itself
     /// once an operator frees space.
     StorageFull => "storage_full",
+    /// The database file was deleted, replaced or damaged under the running server: nothing
+    /// is written until it is restored and the server restarted.
+    StorageLost => "storage_lost",
     /// The data directory cannot be written (mounted read-only, permissions): nothing was
     /// written.
     StorageReadOnly => "storage_read_only",

@@ -311,6 +311,13 @@ impl ServerProcess {
         self.child.as_ref().expect("the server is running").id()
     }
 
+    /// Whether the process is still running (it did not exit or crash).
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

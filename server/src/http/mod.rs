@@ -141,7 +141,7 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
                 Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
                 Err(e) => error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::StoreUnavailable,
+                    e.refusal().0,
                     e.to_string(),
                 ),
             }

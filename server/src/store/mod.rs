@@ -62,6 +62,10 @@ pub enum StoreError {
     /// A unique value (an email) is taken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The data under a running server is gone or damaged (its database file deleted, replaced
+    /// or corrupt): nothing is written any more until an operator restores it and restarts.
+    #[error("the stored data is lost: {0}")]
+    Lost(String),
 }
 
 impl StoreError {
@@ -78,6 +82,12 @@ impl StoreError {
             StoreError::ReadOnly(_) => (
                 ErrorCode::StorageReadOnly,
                 "the server's data directory cannot be written: nothing was written",
+            ),
+            StoreError::Lost(_) => (
+                ErrorCode::StorageLost,
+                "the server's database file was deleted, replaced or damaged while it ran: \
+                 nothing was written; the operator restores it (`switchboard restore`) and \
+                 restarts",
             ),
             _ => (
                 ErrorCode::StoreUnavailable,

@@ -12,6 +12,7 @@ mod demo;
 mod disk_full;
 mod flows_crash;
 mod hostile;
+mod lost_database;
 mod outbox;
 mod protocol_client;
 mod webhook_receiver;

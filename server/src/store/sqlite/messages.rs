@@ -802,6 +802,7 @@ impl MessageStore for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.guard_check()?;
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
                 .map_err(unavailable)

@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use self::migrate::{load_keys, migrate};
 pub use self::migrate::{CONVERSATION_TABLES, MIGRATIONS};
-use self::writer::{checkpointer, writer_loop, Job, Typed, BACKSTOP_CHECKPOINT_PAGES};
+use self::writer::{checkpointer, writer_loop, FileGuard, Job, Typed, BACKSTOP_CHECKPOINT_PAGES};
 use super::keys::IdKeys;
 use super::{decode_list, StoreError, StoreResult};
 pub use crate::config::Synchronous;
@@ -83,15 +83,26 @@ pub struct SqliteStore {
     writer: Option<mpsc::Sender<Box<dyn Job>>>,
     readers: Arc<ReaderPool>,
     path: PathBuf,
+    /// The database file, watched (see [`FileGuard`]).
+    guard: FileGuard,
 }
 
 /// A driver's error as the store's. SQLite's "disk full" and "read-only" are told apart, so that
 /// callers can say why nothing was written (and an operator what to fix).
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     match (&e as &dyn std::any::Any).downcast_ref::<rusqlite::Error>() {
-        Some(sqlite) if cannot_write(sqlite) => refused(sqlite),
+        Some(sqlite) if cannot_write(sqlite) || damaged(sqlite) => refused(sqlite),
         _ => StoreError::Backend(Box::new(e)),
     }
+}
+
+/// Whether SQLite found the database file damaged (or not a database at all).
+fn damaged(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
 }
 
 /// Whether SQLite refused a write for want of space or of permission to write.
@@ -109,13 +120,28 @@ fn refused(e: &rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
         Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen) => StoreError::ReadOnly(e.to_string()),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::Lost(format!("SQLite found the database damaged: {e}"))
+        }
         _ => StoreError::Unavailable(e.to_string()),
     }
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating when writable) the database at `path`.
+    /// Opens (creating and migrating when writable) the database at `path`. A damaged file is
+    /// refused with its path and what to do about it.
     pub fn open(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
+        Self::open_checked(path, options).map_err(|e| match e {
+            StoreError::Lost(why) => StoreError::Lost(format!(
+                "{}: {why}. Restore the data directory from a backup (`switchboard restore`), \
+                 or move the file away to start with an empty one",
+                path.display()
+            )),
+            e => e,
+        })
+    }
+
+    fn open_checked(path: &Path, options: SqliteOptions) -> StoreResult<Self> {
         if options.read_only && !path.exists() {
             return Err(StoreError::Unavailable(format!(
                 "no Switchboard data at {}",
@@ -129,10 +155,12 @@ impl SqliteStore {
                 })?;
             }
         }
-        let writer = if options.read_only {
-            None
+        let (writer, guard) = if options.read_only {
+            (None, FileGuard::new(path))
         } else {
             let mut conn = Connection::open(path).map_err(unavailable)?;
+            // Watched from the moment it exists (opening made it, in a new data directory).
+            let guard = FileGuard::new(path);
             configure(&conn, options.synchronous)?;
             tune(&conn, options.cache_mib)?;
             migrate(&mut conn)?;
@@ -154,9 +182,12 @@ impl SqliteStore {
             let max_batch = options.max_batch.max(1);
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || writer_loop(conn, rx, writer_keys, max_batch, alive))
+                .spawn({
+                    let guard = guard.clone();
+                    move || writer_loop(conn, rx, writer_keys, max_batch, guard, alive)
+                })
                 .map_err(unavailable)?;
-            Some(tx)
+            (Some(tx), guard)
         };
         let mut idle = Vec::with_capacity(options.readers);
         for _ in 0..options.readers.max(1) {
@@ -185,7 +216,13 @@ impl SqliteStore {
                 permits,
             }),
             path: path.to_owned(),
+            guard,
         })
+    }
+
+    /// Whether the database file is still the one opened (see [`FileGuard`]).
+    pub(super) fn guard_check(&self) -> StoreResult<()> {
+        self.guard.check()
     }
 
     pub fn path(&self) -> &Path {

@@ -8,6 +8,8 @@
 //! fsync for the group) and then answers every caller. WAL checkpoints run on a thread and
 //! connection of their own, never inside a group commit.
 
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -15,6 +17,62 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::unavailable;
 use crate::store::{IdKeys, StoreError, StoreResult};
+
+/// The database file the store opened, watched. Deleted or replaced under a running server, the
+/// open connections still write, into a file nobody will open again: a webhook acknowledged
+/// then would be lost at the next start. So the writer asks before every group commit, and once
+/// the file is gone (or SQLite found it damaged) every write is refused, until an operator
+/// restores it and restarts: no later "recovery" could bring back what went to the old file.
+#[derive(Clone, Debug)]
+pub(super) struct FileGuard {
+    path: PathBuf,
+    /// The file's device and inode when opened.
+    identity: Option<(u64, u64)>,
+    lost: Arc<OnceLock<String>>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl FileGuard {
+    pub(super) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            identity: identity(path),
+            lost: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Whether the file is still the one opened (one `stat`), else why not, from now on.
+    pub(super) fn check(&self) -> StoreResult<()> {
+        if let Some(why) = self.lost.get() {
+            return Err(StoreError::Lost(why.clone()));
+        }
+        let now = identity(&self.path);
+        if now.is_some() && now == self.identity {
+            return Ok(());
+        }
+        let what = if now.is_none() { "deleted" } else { "replaced" };
+        Err(self.lose(format!(
+            "{} was {what} while the server ran",
+            self.path.display()
+        )))
+    }
+
+    /// Marks the data lost (the first reason stays) and says so.
+    pub(super) fn lose(&self, why: String) -> StoreError {
+        if self.lost.set(why).is_ok() {
+            tracing::error!(
+                reason = %self.lost.get().map(String::as_str).unwrap_or(""),
+                "the database is lost under the running server: every write is refused until \
+                 it is restored and the server restarted"
+            );
+        }
+        StoreError::Lost(self.lost.get().cloned().unwrap_or_default())
+    }
+}
 
 /// One write waiting for the writer.
 pub(super) trait Job: Send {
@@ -26,6 +84,8 @@ pub(super) trait Job: Send {
     /// Answers the caller once the group's fate is known: its own result when the transaction
     /// committed, the commit's error when it did not.
     fn finish(self: Box<Self>, committed: &Result<(), rusqlite::Error>);
+    /// Answers the caller without running the work.
+    fn refuse(self: Box<Self>, error: StoreError);
 }
 
 /// A job with a typed result.
@@ -72,6 +132,10 @@ where
         // The caller may have gone away (client disconnected); the data is committed anyway.
         let _ = self.reply.send(outcome);
     }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
 }
 
 /// `_checkpointer` is held for the checkpointer thread: it stops when this loop ends.
@@ -80,6 +144,7 @@ pub(super) fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn Job>>,
     keys: IdKeys,
     max_batch: usize,
+    guard: FileGuard,
     _checkpointer: std::sync::mpsc::Sender<()>,
 ) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
@@ -94,8 +159,19 @@ pub(super) fn writer_loop(
                 Err(_) => break,
             }
         }
+        if let Err(lost) = guard.check() {
+            for job in jobs.drain(..) {
+                job.refuse(StoreError::Lost(lost.to_string()));
+            }
+            continue;
+        }
         let started = Instant::now();
         let committed = commit_group(&mut conn, &mut jobs, &keys);
+        if let Err(e) = &committed {
+            if super::damaged(e) {
+                guard.lose(format!("SQLite found it damaged: {e}"));
+            }
+        }
         metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed());
         metrics::histogram!("switchboard_store_commit_jobs").record(jobs.len() as f64);
         for job in jobs.drain(..) {
@@ -177,4 +253,36 @@ pub(super) fn checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Recei
         }
     }
     tracing::debug!("SQLite checkpointer stopped with the writer");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_deleted_or_replaced_stays_lost_even_when_something_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, b"one").unwrap();
+        let guard = FileGuard::new(&path);
+        assert!(guard.check().is_ok());
+        std::fs::write(&path, b"changed in place").unwrap();
+        assert!(guard.check().is_ok(), "the same file, written: still it");
+        std::fs::remove_file(&path).unwrap();
+        let Err(StoreError::Lost(why)) = guard.check() else {
+            panic!("a deleted file is lost")
+        };
+        assert!(why.ends_with("was deleted while the server ran"), "{why}");
+        std::fs::write(&path, b"another").unwrap();
+        assert!(
+            matches!(guard.check(), Err(StoreError::Lost(w)) if w == why),
+            "a file put back is not the one opened, and the first reason stays"
+        );
+        let replaced = FileGuard::new(&path);
+        std::fs::rename(dir.path().join("db"), dir.path().join("old")).unwrap();
+        std::fs::write(&path, b"new").unwrap();
+        assert!(
+            matches!(replaced.check(), Err(StoreError::Lost(w)) if w.ends_with("was replaced while the server ran")),
+        );
+    }
 }
