@@ -677,6 +677,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         cookies: api_state.cookies,
         trusted_proxies: Arc::clone(&api_state.trusted_proxies),
         heartbeat: Duration::from_secs(config.hub.heartbeat_secs),
+        frames: (config.hub.frames_per_second, config.hub.frame_burst),
         tls: tls.is_some(),
     });
     let server = tokio::spawn(http::serve::serve(

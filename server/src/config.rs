@@ -94,6 +94,11 @@ pub struct HubConfig {
     pub resume_window: usize,
     /// A connected agent with no activity for this long shows as away.
     pub away_after_secs: u64,
+    /// Frames one socket may send per second, steadily; past it (and its burst) a frame is
+    /// refused with `rate_limited` and not read.
+    pub frames_per_second: u32,
+    /// Frames one socket may send at once (a reconnect subscribing its streams).
+    pub frame_burst: u32,
 }
 
 /// Who gets a conversation (see `routing`).
@@ -667,6 +672,12 @@ impl Config {
         }
         if !(1..=300).contains(&self.hub.heartbeat_secs) {
             return Err(err("hub.heartbeat_secs", "must be between 1 and 300"));
+        }
+        if self.hub.frames_per_second == 0 {
+            return Err(err("hub.frames_per_second", "must be at least 1"));
+        }
+        if self.hub.frame_burst == 0 {
+            return Err(err("hub.frame_burst", "must be at least 1"));
         }
         if !(10..=86_400).contains(&self.hub.away_after_secs) {
             return Err(err("hub.away_after_secs", "must be between 10 and 86400"));

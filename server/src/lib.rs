@@ -16,6 +16,7 @@ pub mod flow;
 pub mod governor;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod routing;
 pub mod schedule;
 pub mod secret;

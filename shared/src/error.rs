@@ -147,6 +147,9 @@ error_codes! {
     // The server.
     /// Too much work at once (password hashing); retry after the `Retry-After` seconds.
     Busy => "busy",
+    /// Too many requests or frames from one client: wait as long as it says (`Retry-After`, or
+    /// the message's milliseconds on a socket) and send again.
+    RateLimited => "rate_limited",
     NotReady => "not_ready",
     ShuttingDown => "shutting_down",
     StoreUnavailable => "store_unavailable",

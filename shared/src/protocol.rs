@@ -30,6 +30,8 @@ pub mod close {
     pub const PROTOCOL_ERROR: u16 = 4002;
     /// A client frame over the size limit (16 KiB): RFC 6455's "message too big".
     pub const TOO_BIG: u16 = 1009;
+    /// The client kept sending past its refusals for sending too fast (`rate_limited`).
+    pub const TOO_FAST: u16 = 4029;
 }
 
 /// A stream a client can follow. On the wire it is the string it has always been (`tenant`,

@@ -36,6 +36,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "governor",
             "http",
             "hub",
+            "limits",
             "routing",
             "schedule",
             "service",
@@ -64,6 +65,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "automation",
+        &[
+            "api", "app", "auth", "http", "hub", "service", "store", "web",
+        ],
+    ),
+    (
+        "limits",
         &[
             "api", "app", "auth", "http", "hub", "service", "store", "web",
         ],

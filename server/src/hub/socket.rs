@@ -32,6 +32,7 @@ use warp::reply::Response;
 use super::{frame, Frame, Hold, Hub, Subscribed, Subscriber};
 use crate::auth::{Authenticator, Credential, Principal, RequestMeta, TenantScope};
 use crate::domain::CommandError;
+use crate::limits::Pace;
 use crate::service::commands::{self, Services};
 use crate::service::compliance::FilterAck;
 use crate::service::outbound::Draft;
@@ -70,8 +71,14 @@ pub struct WsGate {
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub heartbeat: Duration,
+    /// Frames one socket may send: per second, and at once (see [`Pace`]).
+    pub frames: (u32, u32),
     pub tls: bool,
 }
+
+/// Refusals for sending too fast, one after another, before the connection is closed: a client
+/// that does not wait as told is not one to keep reading.
+const MAX_REFUSED_IN_A_ROW: u32 = 100;
 
 fn plain(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     crate::web::error_response(status, code, message)
@@ -249,6 +256,7 @@ fn close_message(code: u16) -> Message {
         close::UNAUTHENTICATED => "authenticate first",
         close::PROTOCOL_ERROR => "protocol error",
         close::TOO_BIG => "frame too large (16 KiB at most)",
+        close::TOO_FAST => "too many frames past `rate_limited` refusals",
         _ => "closing",
     };
     Message::Close(Some(CloseFrame {
@@ -384,6 +392,8 @@ async fn run(
     });
 
     let mut topics: HashSet<Topic> = HashSet::new();
+    let pace = Pace::new(gate.frames.0, gate.frames.1);
+    let mut refused_in_a_row = 0u32;
     let mut recheck = tokio::time::interval(heartbeat);
     recheck.tick().await;
     let silence = heartbeat * 3;
@@ -404,7 +414,20 @@ async fn run(
                             let state = gate.hub.presence.active(&principal.tenant, id, now());
                             gate.hub.agent_changed(&principal.tenant, state);
                         }
-                        let reply = handle(&gate, &principal, &scope, &subscriber, &drained, &mut topics, text.as_str()).await;
+                        let reply = match pace.admit() {
+                            Ok(()) => {
+                                refused_in_a_row = 0;
+                                handle(&gate, &principal, &scope, &subscriber, &drained, &mut topics, text.as_str()).await
+                            }
+                            Err(wait) => {
+                                refused_in_a_row += 1;
+                                if refused_in_a_row > MAX_REFUSED_IN_A_ROW {
+                                    closing.with(close::TOO_FAST);
+                                    break;
+                                }
+                                Some(refusal(frame_id(text.as_str()), ErrorCode::RateLimited, pace.refusal(wait)))
+                            }
+                        };
                         if let Some(reply) = reply {
                             if !subscriber.offer(reply) {
                                 break;
@@ -528,6 +551,14 @@ async fn put_back(
     }
 }
 
+/// The `id` of a frame that is an object with a string `id` (so a refusal of a frame that was not
+/// read, or not understood, is matched to it).
+fn frame_id(text: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("id")?.as_str().map(str::to_owned))
+}
+
 fn refusal(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
     frame(&ServerFrame::Error {
         id,
@@ -634,12 +665,8 @@ async fn handle(
     let parsed = match serde_json::from_str::<ClientFrame>(text) {
         Ok(f) => f,
         Err(e) => {
-            // A frame that is an object with a string `id` gets its refusal matched to it.
-            let id = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
             return Some(refusal(
-                id,
+                frame_id(text),
                 ErrorCode::BadFrame,
                 format!("not a frame of protocol 1: {e}"),
             ));

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use switchboard_shared::protocol::HubEvent;
+use switchboard_shared::protocol::{close, HubEvent};
 
 use std::time::Duration;
 
@@ -302,5 +302,40 @@ async fn oversized_frames_close_with_1009_and_cookie_upgrades_need_an_origin() {
         }
         other => panic!("expected 403, got {other:?}"),
     }
+    w.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_sending_too_fast_is_refused_frame_by_frame_then_closed() {
+    let w = world_with("[hub]\nframes_per_second = 1\nframe_burst = 5").await;
+    let owner = &w.acme.callers["owner"];
+    let mut s = ready(&w.api, owner).await;
+    // The burst is read; past it each frame is refused, matched by its id, and not read.
+    for i in 0..8 {
+        send(&mut s, json!({"type": "ping", "id": format!("p{i}")})).await;
+    }
+    for i in 0..5 {
+        assert_eq!(answer(&mut s, &format!("p{i}")).await["type"], "pong");
+    }
+    for i in 5..8 {
+        let refused = answer(&mut s, &format!("p{i}")).await;
+        assert_eq!(refused["code"], "rate_limited", "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("send it again in"),
+            "{refused}"
+        );
+    }
+    // Another connection has a pace of its own.
+    let mut other = ready(&w.api, owner).await;
+    send(&mut other, json!({"type": "ping", "id": "other"})).await;
+    assert_eq!(answer(&mut other, "other").await["type"], "pong");
+    // A client that keeps going past its refusals is let go.
+    for i in 0..120 {
+        send(&mut s, json!({"type": "ping", "id": format!("q{i}")})).await;
+    }
+    assert_eq!(closed_with(&mut s).await, close::TOO_FAST);
     w.running.shutdown().await;
 }
