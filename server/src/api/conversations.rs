@@ -604,32 +604,43 @@ pub async fn media(ctx: Ctx) -> ApiResult {
         .media
         .open(ctx.scope.tenant(), &c.number, &media)
         .await?;
-    let (mime_type, bytes) = (file.mime_type, file.bytes);
+    // The file never changes under its message; only this browser may keep it.
+    Ok(file_response(
+        file.bytes,
+        &file.mime_type,
+        media.filename.as_deref(),
+        "private, max-age=86400",
+    ))
+}
+
+/// A file as the answer: its own type (never sniffed), shown in place or saved under its name,
+/// cached as `cache_control` says.
+pub(super) fn file_response(
+    bytes: bytes::Bytes,
+    mime_type: &str,
+    filename: Option<&str>,
+    cache_control: &'static str,
+) -> crate::web::Response {
+    use crate::web::HeaderValue;
     let mut response = crate::web::Response::new(bytes.into());
     let headers = response.headers_mut();
-    let header = |v: &str| crate::web::HeaderValue::from_str(v).ok();
-    if let Some(v) = header(&mime_type) {
+    if let Ok(v) = HeaderValue::from_str(mime_type) {
         headers.insert("content-type", v);
     }
-    // The file never changes under its message; only this browser may keep it.
-    headers.insert(
-        "cache-control",
-        crate::web::HeaderValue::from_static("private, max-age=86400"),
-    );
+    headers.insert("cache-control", HeaderValue::from_static(cache_control));
     headers.insert(
         "x-content-type-options",
-        crate::web::HeaderValue::from_static("nosniff"),
+        HeaderValue::from_static("nosniff"),
     );
-    let disposition = disposition(&mime_type, media.filename.as_deref());
-    if let Some(v) = header(&disposition) {
+    if let Ok(v) = HeaderValue::from_str(&disposition(mime_type, filename)) {
         headers.insert("content-disposition", v);
     }
-    Ok(response)
+    response
 }
 
 /// How a browser should treat a file it is given: shown in place (images, audio, video) or saved
 /// under its name (made of plain ASCII, so no header can be forged through it).
-pub(super) fn disposition(mime_type: &str, filename: Option<&str>) -> String {
+fn disposition(mime_type: &str, filename: Option<&str>) -> String {
     let inline = ["image/", "audio/", "video/"]
         .iter()
         .any(|p| mime_type.starts_with(p));

@@ -3,7 +3,7 @@
 use switchboard_shared::replies::SavedReplyInput;
 
 use super::automation::actor;
-use super::conversations::declared_type;
+use super::conversations::{declared_type, file_response};
 use super::{json, ApiResult, Ctx, Failure};
 use crate::connector::parts::clean_filename;
 use crate::service::replies::{self, AttachmentError, NewFile};
@@ -85,23 +85,11 @@ pub async fn detach(ctx: Ctx) -> ApiResult {
 pub async fn download(ctx: Ctx) -> ApiResult {
     let (shown, file) =
         replies::file(&ctx.principal, &ctx.scope, &ctx.media, ctx.req.param(0)).await?;
-    let disposition = super::conversations::disposition(&file.mime_type, shown.filename.as_deref());
-    let mut response = crate::web::Response::new(file.bytes.into());
-    let headers = response.headers_mut();
-    if let Ok(v) = crate::web::HeaderValue::from_str(&file.mime_type) {
-        headers.insert("content-type", v);
-    }
-    headers.insert(
-        "x-content-type-options",
-        crate::web::HeaderValue::from_static("nosniff"),
-    );
     // The reply's file may be replaced under the same address: asked again each time.
-    headers.insert(
-        "cache-control",
-        crate::web::HeaderValue::from_static("private, no-cache"),
-    );
-    if let Ok(v) = crate::web::HeaderValue::from_str(&disposition) {
-        headers.insert("content-disposition", v);
-    }
-    Ok(response)
+    Ok(file_response(
+        file.bytes,
+        &file.mime_type,
+        shown.filename.as_deref(),
+        "private, no-cache",
+    ))
 }
