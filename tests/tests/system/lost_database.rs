@@ -102,11 +102,16 @@ fn a_database_damaged_at_rest_stops_the_start_and_says_what_to_do() {
     let mut server = ServerProcess::with_numbers("http://127.0.0.1:9/v23.0");
     server.owner_token("damaged database password 1");
     assert!(server.terminate(), "a clean shutdown");
-    let db = server.dir.path().join("data/switchboard.db");
-    // Its header overwritten: no longer an SQLite database.
+    let data = server.dir.path().join("data");
+    let db = data.join("switchboard.db");
+    // Its header overwritten: no longer an SQLite database. The write-ahead log goes too (a
+    // log left by the stop would hold page 1 and mask the damage, or not, by timing).
     let mut bytes = std::fs::read(&db).unwrap();
     bytes[..16].copy_from_slice(b"not a database!!");
     std::fs::write(&db, bytes).unwrap();
+    for log in ["switchboard.db-wal", "switchboard.db-shm"] {
+        let _ = std::fs::remove_file(data.join(log));
+    }
 
     let mut child = Command::new(binary("switchboard"))
         .args(["serve", "--config"])
