@@ -112,6 +112,22 @@ impl DocumentKind {
 
     /// Replaces `current` (as read) with `doc`. `version`, when given, must be the one stored:
     /// a change made since is not overwritten.
+    /// Refuses a change made against `version` when the document has moved on since (a
+    /// version not given is not checked).
+    pub fn unchanged_since(
+        &self,
+        current: &AutomationItem,
+        version: Option<u64>,
+    ) -> Result<(), DocumentError> {
+        match version.filter(|v| *v != current.version) {
+            Some(v) => Err(DocumentError::Conflict(format!(
+                "the {} is at version {}, not {v}: read it again and reapply your change",
+                self.noun, current.version
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub async fn replace(
         &self,
         actor: &DocumentActor<'_>,
@@ -119,12 +135,7 @@ impl DocumentKind {
         version: Option<u64>,
         doc: &impl Serialize,
     ) -> Result<AutomationItem, DocumentError> {
-        if let Some(v) = version.filter(|v| *v != current.version) {
-            return Err(DocumentError::Conflict(format!(
-                "the {} is at version {}, not {v}: read it again and reapply your change",
-                self.noun, current.version
-            )));
-        }
+        self.unchanged_since(&current, version)?;
         let item = AutomationItem {
             version: current.version + 1,
             updated_at: now_ms(),

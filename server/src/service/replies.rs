@@ -311,13 +311,8 @@ pub async fn attach(
 ) -> Result<SavedReply, AttachmentError> {
     let (current, mut doc) = visible(actor.principal, actor.scope, id).await?;
     may_change(actor.principal, &doc)?;
-    if let Some(v) = version.filter(|v| *v != current.version) {
-        return Err(DocumentError::Conflict(format!(
-            "the saved reply is at version {}, not {v}: read it again and reapply your change",
-            current.version
-        ))
-        .into());
-    }
+    // Before the file is kept: a stale change leaves nothing behind.
+    KIND.unchanged_since(&current, version)?;
     let kind = check_file(&file.mime_type, &file.bytes).map_err(AttachmentError::File)?;
     let media_id = format!("reply:{id}:{}", digest_of(&file.bytes));
     let shown = ReplyAttachment {
