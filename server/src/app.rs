@@ -20,6 +20,7 @@ use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
 use crate::domain::{NumberRecord, StopKeywords, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
+use crate::limits::{ClientPace, SenderPace};
 use crate::secret::Secret;
 use crate::service::automation::Automation;
 use crate::service::broker::Broker;
@@ -636,6 +637,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
             secure: secure_cookies,
         },
         trusted_proxies: Arc::new(config.http.trusted_proxies.clone()),
+        attempts: Arc::new(ClientPace::new(
+            config.auth.attempts_per_minute,
+            config.auth.attempt_burst,
+        )),
         hub: Arc::clone(&hub),
         max_body: config.http.max_api_body_bytes,
         max_upload: config.http.max_upload_bytes,
@@ -658,6 +663,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         max_webhook_body: config.webhook.max_body_bytes,
         unverified: Arc::new(tokio::sync::Semaphore::new(
             config.webhook.max_unverified_mib as usize * 1024,
+        )),
+        senders: Arc::new(SenderPace::new(
+            config.webhook.suspect_per_minute,
+            config.webhook.suspect_burst,
         )),
         body_idle: Duration::from_secs(config.http.header_timeout_secs),
         tls: tls.is_some(),

@@ -74,6 +74,10 @@ pub struct AuthConfig {
     pub hashing_memory_mib: u64,
     /// How long a sign-in waits for its turn before it is answered 503 `busy`.
     pub hashing_wait_secs: u64,
+    /// Sign-in, token and setup attempts one client address may make a minute, steadily...
+    pub attempts_per_minute: u32,
+    /// ...and at once; past it they are answered 429 `rate_limited` before any password work.
+    pub attempt_burst: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -364,6 +368,11 @@ pub struct WebhookConfig {
     pub max_body_bytes: usize,
     /// MiB of webhook bodies held at once before their signatures are checked.
     pub max_unverified_mib: u32,
+    /// Webhooks a minute, steadily, from an address that sent one with a missing or wrong
+    /// signature (and has not delivered a valid one since)...
+    pub suspect_per_minute: u32,
+    /// ...and at once; past it they are answered 429 before their bodies are read.
+    pub suspect_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -697,6 +706,16 @@ impl Config {
                 "auth.max_failures_per_ip",
                 self.auth.max_failures_per_ip as u64,
             ),
+            (
+                "auth.attempts_per_minute",
+                self.auth.attempts_per_minute as u64,
+            ),
+            ("auth.attempt_burst", self.auth.attempt_burst as u64),
+            (
+                "webhook.suspect_per_minute",
+                self.webhook.suspect_per_minute as u64,
+            ),
+            ("webhook.suspect_burst", self.webhook.suspect_burst as u64),
         ] {
             if value == 0 {
                 return Err(err(key, "must be at least 1"));

@@ -74,12 +74,25 @@ enum Handler {
 /// What a route's body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyKind {
+    /// None: a read (`GET`) that carries a body is refused 413 rather than have it ignored.
+    Empty,
     Json,
     /// JSON that may be large (a term list of tens of thousands of terms), held in memory up to
     /// the upload limit.
     LargeJson,
     Upload,
     Spool,
+}
+
+impl BodyKind {
+    /// A route's body unless it says otherwise: none for a read, else JSON.
+    fn of(method: &Method) -> Self {
+        if *method == Method::GET {
+            Self::Empty
+        } else {
+            Self::Json
+        }
+    }
 }
 
 /// A body written to the spool directory: the handler takes the file over (or it is removed
@@ -121,12 +134,12 @@ pub struct Route {
 impl Route {
     fn public(method: Method, path: &'static str, action: &'static str, h: PublicHandler) -> Self {
         Self {
+            body: BodyKind::of(&method),
             method,
             path,
             access: Access::Public,
             action,
             audit_success: false,
-            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Public(h),
         }
@@ -139,12 +152,12 @@ impl Route {
         h: PrivateHandler,
     ) -> Self {
         Self {
+            body: BodyKind::of(&method),
             method,
             path,
             access: Access::SignedIn,
             action,
             audit_success: false,
-            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Private(h),
         }
@@ -158,12 +171,12 @@ impl Route {
         h: PrivateHandler,
     ) -> Self {
         Self {
+            body: BodyKind::of(&method),
             method,
             path,
             access: Access::Needs(permission),
             action,
             audit_success: false,
-            body: BodyKind::Json,
             changes_access: false,
             handler: Handler::Private(h),
         }
@@ -289,6 +302,19 @@ impl Failure {
             }
         }
         response
+    }
+}
+
+/// 429 for a client past its sign-in attempts.
+pub fn too_many_attempts(state: &ApiState, wait: std::time::Duration) -> Failure {
+    metrics::counter!("switchboard_http_rate_limited_total", "surface" => "sign_in").increment(1);
+    Failure {
+        retry_after: Some(crate::limits::retry_after_secs(wait)),
+        ..Failure::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            state.attempts.refusal("sign-in attempts", wait),
+        )
     }
 }
 
@@ -585,6 +611,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     pub cookies: CookiePolicy,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Sign-in, token and setup attempts per client address.
+    pub attempts: Arc<crate::limits::ClientPace>,
     pub max_body: usize,
     /// The body limit of upload routes.
     pub max_upload: usize,
@@ -678,6 +706,7 @@ async fn read_body(
     body: BodyReader,
 ) -> Result<(Bytes, Option<Spooled>), Failure> {
     let (target, limit, key) = match route.body {
+        BodyKind::Empty => (BodyTarget::Memory(0), 0, None),
         BodyKind::Json => (BodyTarget::Memory(state.max_body), state.max_body, None),
         BodyKind::Upload | BodyKind::LargeJson => (
             BodyTarget::Memory(state.max_upload),
@@ -718,6 +747,7 @@ async fn read_body(
             ErrorCode::PayloadTooLarge,
             match key {
                 Some(key) => format!("this file is over {limit} bytes (the server's {key})"),
+                None if limit == 0 => "this endpoint takes no request body".to_owned(),
                 None => format!("request bodies here are limited to {limit} bytes"),
             },
         )),
@@ -806,6 +836,14 @@ async fn dispatch_inner(
     };
     let handler = match route.handler {
         Handler::Public(h) => {
+            // Public routes take a credential (sign-in, token, setup): each client address
+            // gets so many attempts, right or wrong, before a byte of the body is read.
+            if let Some(ip) = meta.ip {
+                state
+                    .attempts
+                    .admit(ip)
+                    .map_err(|wait| fail(too_many_attempts(&state, wait)))?;
+            }
             (req.body, req.spooled) = read_body(&state, route, body).await.map_err(fail)?;
             return h(PublicCtx {
                 req,
@@ -980,6 +1018,19 @@ mod tests {
                 "| `{} /api/v1/{}` | {access} | `{}` |",
                 r.method, r.path, r.action
             );
+            assert!(doc.contains(&row), "docs/security.md lacks: {row}");
+            let body = match r.body {
+                BodyKind::Empty | BodyKind::Json => {
+                    assert_eq!(r.body, BodyKind::of(&r.method), "{row}: the default body");
+                    continue;
+                }
+                BodyKind::LargeJson => "JSON, `http.max_upload_bytes` (16 MiB)",
+                BodyKind::Upload => "a file, `http.max_upload_bytes` (16 MiB)",
+                BodyKind::Spool => {
+                    "a CSV file written to disk, `contacts.import_max_mib` (100 MiB)"
+                }
+            };
+            let row = format!("| `{} /api/v1/{}` | {body} |", r.method, r.path);
             assert!(doc.contains(&row), "docs/security.md lacks: {row}");
         }
         for p in Permission::ALL {

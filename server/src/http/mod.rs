@@ -12,16 +12,17 @@ use futures_util::{Stream, TryStreamExt as _};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use switchboard_shared::ErrorCode;
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::api::{self, ApiState};
 use crate::connector::signature;
+use crate::limits::retry_after_secs;
 use crate::service::inbound::{Inbound, InboundError};
 use crate::store::Store;
 use crate::store::StoreStats;
-use crate::web::{error_response, secure, PeerAddr};
+use crate::web::{client_ip, error_response, secure, PeerAddr};
 
 pub mod pwa;
 mod pwa_files;
@@ -54,6 +55,8 @@ pub struct HttpState {
     /// KiB of webhook bodies that may be held before their signatures are checked, across all
     /// senders: each body takes its size from here while it is read and verified.
     pub unverified: Arc<tokio::sync::Semaphore>,
+    /// Webhooks from addresses that sent forged signatures, paced.
+    pub senders: Arc<crate::limits::SenderPace>,
     /// The longest a request body may pause between two chunks (`http.header_timeout_secs`).
     pub body_idle: Duration,
     /// Whether this server terminates TLS itself (then HSTS is sent).
@@ -84,12 +87,14 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
     let webhook_receive = warp::path!("webhooks" / "whatsapp")
         .and(warp::post())
         .and(with(state.clone()))
-        .and(warp::header::optional::<u64>("content-length"))
-        .and(warp::header::optional::<String>(signature::HEADER))
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(
-            |state: HttpState, length: Option<u64>, sig: Option<String>, body| async move {
-                receive(state, length, sig, body).await
+            |state: HttpState, peer: Option<PeerAddr>, headers: HeaderMap, body| async move {
+                let sender =
+                    client_ip(peer.map(|p| p.0.ip()), &headers, &state.api.trusted_proxies);
+                receive(state, sender, &headers, body).await
             },
         );
 
@@ -221,6 +226,16 @@ pub fn routes(state: HttpState) -> warp::filters::BoxedFilter<(Response,)> {
         .then(
             move |peer: Option<PeerAddr>, headers, body, api_state: ApiState| async move {
                 const SETUP_FORM_LIMIT: usize = 16 * 1024;
+                let ip = client_ip(peer.map(|p| p.0.ip()), &headers, &api_state.trusted_proxies);
+                if let Some(wait) = ip.and_then(|ip| api_state.attempts.admit(ip).err()) {
+                    let failure = api::too_many_attempts(&api_state, wait);
+                    let mut response = html_response(setup::refused(&failure.message));
+                    *response.status_mut() = failure.status;
+                    response
+                        .headers_mut()
+                        .insert("retry-after", HeaderValue::from(retry_after_secs(wait)));
+                    return response;
+                }
                 match read_limited(body, SETUP_FORM_LIMIT, body_idle).await {
                     Ok(Some(body)) => {
                         let form = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -477,14 +492,30 @@ where
 
 async fn receive<S, B>(
     state: HttpState,
-    length: Option<u64>,
-    sig: Option<String>,
+    sender: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
     body: S,
 ) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let length = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let sig = header(signature::HEADER).map(str::to_owned);
+    if let Some(wait) = sender.and_then(|ip| state.senders.admit(ip).err()) {
+        metrics::counter!("switchboard_webhook_rejected_total", "reason" => "rate_limited")
+            .increment(1);
+        let mut response = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            state.senders.refusal(wait),
+        );
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(retry_after_secs(wait)));
+        return response;
+    }
     let too_large = || {
         metrics::counter!("switchboard_webhook_rejected_total", "reason" => "too_large")
             .increment(1);
@@ -547,8 +578,16 @@ where
         .handle(&body, sig.as_deref(), received_at)
         .await
     {
-        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "stored"})),
+        Ok(_) => {
+            if let Some(ip) = sender {
+                state.senders.signed(ip);
+            }
+            json_response(StatusCode::OK, &serde_json::json!({"status": "stored"}))
+        }
         Err(error) => {
+            if let (Some(ip), true) = (sender, error.is_forgery()) {
+                state.senders.forged(ip);
+            }
             let (status, code) = match &error {
                 InboundError::MissingSignature => {
                     (StatusCode::UNAUTHORIZED, ErrorCode::MissingSignature)

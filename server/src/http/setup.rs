@@ -18,6 +18,16 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The answer to a client past its attempts: the form is not read, so the link still works
+/// once the wait is over.
+pub fn refused(message: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Switchboard setup</title></head>\
+         <body><h1>Not yet</h1><p>{}</p><p>Your setup link still works: go back and submit the form again then.</p></body></html>",
+        escape(message)
+    )
+}
+
 /// The form, carrying `token`, with an optional message.
 pub fn page(token: Option<&str>, message: Option<&str>) -> String {
     let token = token.map(escape).unwrap_or_default();

@@ -40,6 +40,19 @@ pub enum InboundError {
     Store(#[from] StoreError),
 }
 
+impl InboundError {
+    /// Whether the sender could not prove it speaks for the app: its address is then paced.
+    pub fn is_forgery(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingSignature
+                | Self::BadSignature
+                | Self::WrongApp(_)
+                | Self::WrongAppAccount(_)
+        )
+    }
+}
+
 pub struct Inbound {
     store: Arc<dyn Store>,
     numbers: NumberDirectory,

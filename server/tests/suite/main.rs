@@ -18,6 +18,7 @@ mod flows;
 mod hub;
 mod identity;
 mod inbox;
+mod limits;
 mod media;
 mod numbers;
 mod outbox;

@@ -143,13 +143,17 @@ fn a_full_disk_gets_503_never_a_false_200_and_the_server_recovers_when_space_ret
 
     // The API says why too, and reads still work.
     let api = |method: reqwest::Method, path: &str, body: Value| {
-        server
+        let request = server
             .client
             .request(method, server.url(&format!("/api/v1/{path}")))
-            .bearer_auth(&owner)
-            .json(&body)
-            .send()
-            .unwrap()
+            .bearer_auth(&owner);
+        // A read takes no body.
+        match body {
+            Value::Null => request,
+            body => request.json(&body),
+        }
+        .send()
+        .unwrap()
     };
     // A write smaller than the refused webhook may still fit (SQLite reuses the space its
     // log already holds): each one that is taken is a promise too, checked after recovery;

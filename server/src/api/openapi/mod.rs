@@ -1037,7 +1037,7 @@ pub fn document() -> Value {
                 operation["requestBody"] = json!({"required": true,
                     "content": {"text/csv": {"schema": {"type": "string"}}}});
             }
-            BodyKind::Json | BodyKind::LargeJson => {}
+            BodyKind::Empty | BodyKind::Json | BodyKind::LargeJson => {}
         }
         let entry = paths
             .entry(format!("/api/v1/{}", route.path))
