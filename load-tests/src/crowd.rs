@@ -139,11 +139,20 @@ impl Frame {
 
 /// A customer's text message as Meta delivers it, to [`NUMBER`].
 pub fn text_webhook(customer: &str, wamid: &str, text: &str) -> Bytes {
+    text_webhook_to(NUMBER, customer, wamid, text)
+}
+
+/// [`text_webhook`] to the business number `number` (of the same account).
+pub fn text_webhook_to(number: &str, customer: &str, wamid: &str, text: &str) -> Bytes {
+    // Written now, as Meta stamps it: the customer's 24-hour window is open for replies.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
         "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": number},
             "contacts": [{"profile": {"name": "Load Test"}, "wa_id": customer}],
-            "messages": [{"from": customer, "id": wamid, "timestamp": "1750000000",
+            "messages": [{"from": customer, "id": wamid, "timestamp": now.to_string(),
                 "type": "text", "text": {"body": text}}]}}]}]});
     Bytes::from(serde_json::to_vec(&body).expect("serialisable"))
 }

@@ -206,15 +206,19 @@ fn spawn_reader(
 }
 
 /// The server with its agents and supervisors connected and every conversation assigned.
-struct Crowd {
-    served: Served,
+pub(crate) struct Crowd {
+    pub(crate) served: Served,
     shared: Arc<Shared>,
+    /// The agents, each following their own inbox.
+    pub(crate) agents: Vec<Person>,
     supervisors: Vec<Person>,
     /// Supervisors created but not connected, for a scenario to use its own way.
     spare: Vec<Person>,
     conversations: u32,
+    /// The business numbers the customers write to: conversation `c` is on `c % len`'s.
+    inbound: Vec<String>,
     readers: Vec<JoinHandle<()>>,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Crowd {
@@ -246,13 +250,14 @@ impl Crowd {
             agents,
             supervisors,
             conversations,
+            inbound: vec![crowd::NUMBER.to_owned()],
         };
         Self::start_on(tempfile::tempdir()?, numbers, "", &sizes, spare).await
     }
 
     /// [`Crowd::start_with`] over `dir`, whose `data` directory the caller may have filled
     /// first, with `extra` configuration sections.
-    async fn start_on(
+    pub(crate) async fn start_on(
         dir: tempfile::TempDir,
         numbers: &str,
         extra: &str,
@@ -359,7 +364,9 @@ impl Crowd {
             shared,
             supervisors: supervisor_people,
             spare,
+            agents: agent_people,
             conversations,
+            inbound: sizes.inbound.clone(),
             readers,
             client,
         };
@@ -379,7 +386,7 @@ impl Crowd {
 
     /// Sends `count` messages at `per_second`, spread over the conversations (each sends its own
     /// one after another), then waits until they have all arrived or 10 s pass without progress.
-    async fn measure(
+    pub(crate) async fn measure(
         &mut self,
         run: &str,
         count: u64,
@@ -422,13 +429,15 @@ impl Crowd {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, u64)>();
             lanes.push(tx);
             let (client, url, run) = (self.client.clone(), url.clone(), run.to_owned());
+            let number = self.inbound[conversation as usize % self.inbound.len()].clone();
             tasks.push(tokio::spawn(async move {
                 let (mut acked, mut refused) = (Vec::new(), 0u64);
                 let customer = customer(conversation);
                 while let Some((seq, due_us)) = rx.recv().await {
                     // The marker rides in the text too: agents see references, not wamids.
                     let marker = wamid(&run, conversation, seq, due_us);
-                    let body = crowd::text_webhook(
+                    let body = crowd::text_webhook_to(
+                        &number,
                         &customer,
                         &marker,
                         &format!("{marker} Message {seq}: where is my order? Где мой заказ?"),
@@ -546,7 +555,7 @@ impl Crowd {
         )
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for r in &self.readers {
             r.abort();
         }
@@ -554,7 +563,7 @@ impl Crowd {
     }
 }
 
-struct RunOutcome {
+pub(crate) struct RunOutcome {
     /// Sockets the server closed as too slow during the run, which resumed with `after`.
     resumed: u64,
     offered: u64,
@@ -565,9 +574,9 @@ struct RunOutcome {
     server_cpu_us_per_message: f64,
     generator_cpu_share: f64,
     peak_rss: u64,
-    lost: u64,
-    duplicated: u64,
-    violations: u64,
+    pub(crate) lost: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) violations: u64,
 }
 
 fn round2(x: f64) -> f64 {
@@ -579,7 +588,7 @@ impl RunOutcome {
         percentile_ms(&self.agent_us, 99.0)
     }
 
-    fn summary(&self) -> Value {
+    pub(crate) fn summary(&self) -> Value {
         json!({
             "offered_per_s": self.offered,
             "achieved_per_s": self.achieved_per_s.round(),
@@ -624,24 +633,28 @@ impl Correctness {
     }
 }
 
-struct Sizes {
-    agents: usize,
-    supervisors: usize,
-    conversations: u32,
+pub(crate) struct Sizes {
+    pub(crate) agents: usize,
+    pub(crate) supervisors: usize,
+    pub(crate) conversations: u32,
+    /// The business numbers the customers write to.
+    pub(crate) inbound: Vec<String>,
 }
 
-fn sizes(cli: &Cli) -> Sizes {
+pub(crate) fn sizes(cli: &Cli) -> Sizes {
     if cli.smoke {
         Sizes {
             agents: 10,
             supervisors: 2,
             conversations: 40,
+            inbound: vec![crowd::NUMBER.to_owned()],
         }
     } else {
         Sizes {
             agents: 500,
             supervisors: 5,
             conversations: 1_000,
+            inbound: vec![crowd::NUMBER.to_owned()],
         }
     }
 }

@@ -35,6 +35,7 @@ mod search;
 mod seed;
 mod send_governor;
 mod sim;
+mod soak;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ pub struct Cli {
     /// `search`: messages to seed (default 10,000,000; 20,000 with --smoke).
     #[arg(long)]
     pub messages: Option<u64>,
+    /// `soak`: minutes to run, in 5-minute windows (default 30).
+    #[arg(long, default_value_t = 30)]
+    pub soak_minutes: u64,
     /// Internal: run a baseline server (used by the scenarios themselves).
     #[arg(long, hide = true)]
     pub baseline_server: Option<String>,
@@ -119,7 +123,7 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Every scenario, in the order a full run takes them.
-const SCENARIOS: [&str; 21] = [
+const SCENARIOS: [&str; 22] = [
     "ingest",
     "e2e",
     "e2e_campaign",
@@ -141,6 +145,7 @@ const SCENARIOS: [&str; 21] = [
     "number_add",
     "webhooks_out",
     "crm_card",
+    "soak",
 ];
 
 fn main() -> ExitCode {
@@ -188,6 +193,7 @@ fn main() -> ExitCode {
             "number_add" => runtime.block_on(numbers::run(&cli)),
             "webhooks_out" => runtime.block_on(webhooks::run(&cli)),
             "crm_card" => runtime.block_on(crm::run(&cli)),
+            "soak" => runtime.block_on(soak::run(&cli)),
             other => Err(anyhow::anyhow!(
                 "unknown scenario {other} (this build has: {})",
                 SCENARIOS.join(", ")
