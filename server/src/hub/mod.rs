@@ -167,6 +167,13 @@ struct Entry {
 
 struct Stream {
     seq: u64,
+    /// Where this stream's numbering started: a client that has seen nothing of it (`after:
+    /// 0`) is replayed from here.
+    since: u64,
+    /// When an event last came (or the stream was made), for forgetting idle streams.
+    last_event_ms: i64,
+    /// Forgotten by [`Hub::forget_idle`]: whoever locks it after that takes the map's new one.
+    forgotten: bool,
     window: VecDeque<Entry>,
     subscribers: Vec<Subscriber>,
     /// For a conversation's stream: its number and assignee as last known (from its latest
@@ -323,6 +330,9 @@ pub struct Hub {
     keys: IdKeys,
     /// Where streams start numbering (see [`Hub::new`]).
     first_seq: u64,
+    /// The highest sequence number of any stream forgotten so far: a stream made again starts
+    /// above it, so no stream's numbers ever go backwards.
+    forgotten_seq: AtomicU64,
     /// Told of every change of an agent's presence or status (routing listens).
     agent_watch: Option<mpsc::UnboundedSender<AgentChange>>,
 }
@@ -344,6 +354,7 @@ impl Hub {
     ) -> Self {
         Self {
             first_seq,
+            forgotten_seq: AtomicU64::new(0),
             keys,
             streams: DashMap::new(),
             window: window.max(1),
@@ -378,8 +389,14 @@ impl Hub {
             self.streams
                 .entry((tenant.clone(), topic.clone()))
                 .or_insert_with(|| {
+                    let start = self
+                        .first_seq
+                        .max(self.forgotten_seq.load(Ordering::Acquire));
                     Arc::new(Mutex::new(Stream {
-                        seq: self.first_seq,
+                        seq: start,
+                        since: start,
+                        last_event_ms: crate::domain::now_ms(),
+                        forgotten: false,
                         window: VecDeque::new(),
                         subscribers: Vec::new(),
                         conversation: None,
@@ -412,6 +429,12 @@ impl Hub {
     ) {
         let stream = self.stream(tenant, topic);
         let Ok(mut s) = stream.lock() else { return };
+        if s.forgotten {
+            // Forgotten between the lookup and the lock: the map has made a new one.
+            drop(s);
+            return self.publish_to(tenant, topic, event, conversation);
+        }
+        s.last_event_ms = crate::domain::now_ms();
         if conversation.is_some() {
             s.conversation = conversation;
         }
@@ -491,6 +514,10 @@ impl Hub {
         let Ok(mut s) = stream.lock() else {
             return Subscribed::TooSlow;
         };
+        if s.forgotten {
+            drop(s);
+            return self.join(tenant, topic, after, sub, conversation, announce);
+        }
         s.subscribers.retain(|other| other.id != sub.id);
         if s.conversation.is_none() {
             s.conversation = conversation;
@@ -511,7 +538,7 @@ impl Hub {
         };
         // `after: 0` is a client that has seen nothing of the stream yet (its state came over
         // REST just before): everything since this server started, when the window has it all.
-        let after = after.map(|a| if a == 0 { self.first_seq } else { a });
+        let after = after.map(|a| if a == 0 { s.since } else { a });
         let Some(after) = after.filter(|a| *a != seq) else {
             // Live from now (or nothing was missed).
             if let Some(id) = announce {
@@ -591,6 +618,32 @@ impl Hub {
         for sub in woken {
             sub.wake.notify_one();
         }
+    }
+
+    /// Forgets the streams nobody follows that have had no event for `idle`: their windows
+    /// would otherwise be kept for as long as the server runs, one for every conversation that
+    /// ever had an event (a campaign makes thousands an hour). A client resuming one later is
+    /// told to resync, as from a window it had fallen out of; one resuming at its last sequence
+    /// number missed nothing and goes live. The number of streams forgotten.
+    pub fn forget_idle(&self, now_ms: i64, idle: Duration) -> usize {
+        let cutoff = now_ms.saturating_sub(idle.as_millis() as i64);
+        let mut highest = 0;
+        let before = self.streams.len();
+        self.streams.retain(|_, stream| {
+            // A stream in use right now is not idle; the next sweep looks again.
+            let Ok(mut s) = stream.try_lock() else {
+                return true;
+            };
+            if !s.subscribers.is_empty() || s.last_event_ms > cutoff {
+                return true;
+            }
+            s.forgotten = true;
+            highest = highest.max(s.seq);
+            false
+        });
+        self.forgotten_seq.fetch_max(highest, Ordering::AcqRel);
+        metrics::gauge!("switchboard_hub_streams").set(self.streams.len() as f64);
+        before - self.streams.len()
     }
 
     pub fn unsubscribe(&self, tenant: &TenantId, topic: &Topic, id: u64) {
@@ -679,10 +732,16 @@ impl Broker for Hub {
     }
 }
 
-/// Turns idle agents away, every few seconds.
+/// How long a stream nobody follows is kept after its last event. Long enough that an agent
+/// who looked at a conversation a moment ago resumes it with a replay; a resume after longer is
+/// a resync, which the client answers by reading the conversation again.
+const IDLE_STREAM: Duration = Duration::from_secs(600);
+
+/// Turns idle agents away, every few seconds, and forgets idle streams every minute.
 pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let mut ticks = 0u64;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -691,6 +750,10 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
             let now = crate::domain::now_ms();
             for (tenant, state) in hub.presence.sweep(now) {
                 hub.agent_changed(&tenant, Some(state));
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(6) {
+                hub.forget_idle(now, IDLE_STREAM);
             }
         }
     });
@@ -917,5 +980,57 @@ mod tests {
             assert_eq!(seen, vec![(2, customer), (3, customer)]);
             assert_eq!(frames[2]["type"], "subscribed");
         }
+    }
+
+    #[test]
+    fn idle_streams_nobody_follows_are_forgotten_and_numbering_never_goes_back() {
+        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
+        let t = TenantId::from("t");
+        let quiet = Topic::Conversation(ConversationId::from("c_quiet"));
+        for i in 1..=3 {
+            hub.publish(&t, &quiet, &event(i));
+        }
+        let (follower, _rx) = subscriber(&hub, 64, true);
+        hub.subscribe(&t, &Topic::Tenant, None, follower, None, None);
+        let idle = Duration::from_secs(600);
+        let now = crate::domain::now_ms();
+        assert_eq!(hub.forget_idle(now, idle), 0, "nothing is idle yet");
+        let later = now + 601_000;
+        assert_eq!(
+            hub.forget_idle(later, idle),
+            1,
+            "the quiet one, not the followed one"
+        );
+        // Resuming where it left off: nothing was missed, live from there.
+        let (sub, mut rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &quiet, Some(3), sub, None, None),
+            Subscribed::Resumed {
+                replayed: 0,
+                seq: 3
+            }
+        );
+        hub.publish(&t, &quiet, &event(4));
+        let frames = drain(&mut rx);
+        assert_eq!(
+            frames.last().unwrap()["seq"],
+            4,
+            "numbers go on, never back"
+        );
+        // From before what was forgotten: told to resync, not replayed a part.
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &quiet, Some(2), sub, None, None),
+            Subscribed::Resync { seq: 4 }
+        );
+        // A client that has seen nothing of it gets what came since it was made again.
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &quiet, Some(0), sub, None, None),
+            Subscribed::Resumed {
+                replayed: 1,
+                seq: 4
+            }
+        );
     }
 }
