@@ -627,23 +627,33 @@ impl Hub {
     /// number missed nothing and goes live. The number of streams forgotten.
     pub fn forget_idle(&self, now_ms: i64, idle: Duration) -> usize {
         let cutoff = now_ms.saturating_sub(idle.as_millis() as i64);
-        let mut highest = 0;
-        let before = self.streams.len();
-        self.streams.retain(|_, stream| {
-            // A stream in use right now is not idle; the next sweep looks again.
-            let Ok(mut s) = stream.try_lock() else {
-                return true;
-            };
-            if !s.subscribers.is_empty() || s.last_event_ms > cutoff {
-                return true;
-            }
-            s.forgotten = true;
-            highest = highest.max(s.seq);
-            false
-        });
-        self.forgotten_seq.fetch_max(highest, Ordering::AcqRel);
+        let idle_now = |s: &Stream| s.subscribers.is_empty() && s.last_event_ms <= cutoff;
+        // Candidates first, under each shard's read lock; then each is removed on its own, so
+        // publishers wait for one entry at a time, never for a sweep of a whole shard.
+        let candidates: Vec<StreamKey> = self
+            .streams
+            .iter()
+            .filter(|e| e.value().try_lock().is_ok_and(|s| idle_now(&s)))
+            .map(|e| e.key().clone())
+            .collect();
+        let mut forgotten = 0;
+        for key in candidates {
+            let removed = self.streams.remove_if(&key, |_, stream| {
+                // A stream in use right now is not idle; the next sweep looks again.
+                let Ok(mut s) = stream.try_lock() else {
+                    return false;
+                };
+                if !idle_now(&s) {
+                    return false;
+                }
+                s.forgotten = true;
+                self.forgotten_seq.fetch_max(s.seq, Ordering::AcqRel);
+                true
+            });
+            forgotten += usize::from(removed.is_some());
+        }
         metrics::gauge!("switchboard_hub_streams").set(self.streams.len() as f64);
-        before - self.streams.len()
+        forgotten
     }
 
     pub fn unsubscribe(&self, tenant: &TenantId, topic: &Topic, id: u64) {
