@@ -1,9 +1,11 @@
-//! What the hub scenarios (`e2e`, `slow_consumer`, `reconnect`) share: signing in many people on
-//! a running server, the frames they read, and the webhooks customers send.
+//! What the hub scenarios (`e2e`, `slow_consumer`, `reconnect`, `soak`) share: signing in many
+//! people on a running server, the frames they read, the webhooks customers send, and contact
+//! imports.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
@@ -217,5 +219,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!(status.stored_text(), None);
+    }
+}
+
+/// Who starts contact imports: the owner.
+#[derive(Clone)]
+pub struct Importer {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Importer {
+    pub fn new(client: &reqwest::Client, base: &str, token: &str) -> Self {
+        Self {
+            client: client.clone(),
+            base: base.to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Imports `rows` contacts `+{prefix}0000000`… tagged `tag` (the same ones each time with
+    /// the same prefix: a refresh that updates them) and waits for the import to end: its
+    /// final state.
+    pub async fn run(self, rows: usize, tag: String, prefix: &'static str) -> Result<String> {
+        let mut file = String::from("phone,name,tags\n");
+        for i in 0..rows {
+            file.push_str(&format!("+{prefix}{i:07},Customer {i},{tag}\n"));
+        }
+        let answer: Value = self
+            .client
+            .post(format!("{}/api/v1/contacts/imports", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "text/csv")
+            .body(file)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = answer["id"]
+            .as_str()
+            .with_context(|| format!("no import id: {answer}"))?
+            .to_owned();
+        let started = Instant::now();
+        loop {
+            let state: Value = self
+                .client
+                .get(format!("{}/api/v1/contacts/imports/{id}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            match state["state"].as_str() {
+                Some("running") => {}
+                Some(done) => return Ok(done.to_owned()),
+                None => bail!("an import without a state: {state}"),
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!("the import did not end in 5 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -846,36 +846,11 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
         crowd.served.token.clone(),
         crowd.client.clone(),
     );
-    let mut file = String::from("phone,name,tags\n");
-    for i in 0..contacts {
-        file.push_str(&format!("+491518{i:07},Customer {i},broadcast\n"));
-    }
-    let import: Value = client
-        .post(format!("{base}/api/v1/contacts/imports"))
-        .bearer_auth(&token)
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await?
-        .json()
+    let state = crowd::Importer::new(&client, &base, &token)
+        .run(contacts, "broadcast".into(), "491518")
         .await?;
-    let import_id = import["id"].as_str().context("no import id")?.to_owned();
-    let started = Instant::now();
-    while crowd
-        .served
-        .api(
-            &client,
-            reqwest::Method::GET,
-            &format!("contacts/imports/{import_id}"),
-            None,
-        )
-        .await?["state"]
-        == "running"
-    {
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the import did not finish");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if state != "done" {
+        bail!("the campaign's audience import ended {state}");
     }
     let campaign = crowd.served.api(&client, reqwest::Method::POST, "campaigns", Some(json!({"name": "During chat", "template": {"name": "seasonal_promo", "language": "en_US"},
                "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],

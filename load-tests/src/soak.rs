@@ -17,13 +17,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::crowd::Person;
+use crate::crowd::{Importer, Person};
 use crate::e2e::{sizes, Crowd};
 use crate::ingest::pin_self;
 use crate::{procinfo, Cli};
@@ -37,66 +37,8 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-/// Who starts contact imports: the owner.
-#[derive(Clone)]
-struct Importer {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Importer {
-    fn of(crowd: &Crowd) -> Self {
-        Self {
-            client: crowd.client.clone(),
-            base: crowd.served.base.clone(),
-            token: crowd.served.token.clone(),
-        }
-    }
-
-    /// Imports `rows` contacts `+{prefix}0000000`… tagged `tag` (the same ones each time with
-    /// the same prefix: a refresh that updates them) and waits for the import to end: its
-    /// final state.
-    async fn run(self, rows: usize, tag: String, prefix: &'static str) -> Result<String> {
-        let mut file = String::from("phone,name,tags\n");
-        for i in 0..rows {
-            file.push_str(&format!("+{prefix}{i:07},Customer {i},{tag}\n"));
-        }
-        let answer: Value = self
-            .client
-            .post(format!("{}/api/v1/contacts/imports", self.base))
-            .bearer_auth(&self.token)
-            .header("content-type", "text/csv")
-            .body(file)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = answer["id"]
-            .as_str()
-            .with_context(|| format!("no import id: {answer}"))?
-            .to_owned();
-        let started = Instant::now();
-        loop {
-            let state: Value = self
-                .client
-                .get(format!("{}/api/v1/contacts/imports/{id}", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            match state["state"].as_str() {
-                Some("running") => {}
-                Some(done) => return Ok(done.to_owned()),
-                None => bail!("an import without a state: {state}"),
-            }
-            if started.elapsed() > Duration::from_secs(300) {
-                bail!("the import did not end in 5 minutes");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+fn importer(crowd: &Crowd) -> Importer {
+    Importer::new(&crowd.client, &crowd.served.base, &crowd.served.token)
 }
 
 /// Every assigned conversation and its assignee's credential.
@@ -212,7 +154,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     // A campaign that outlasts the run at its pace (80% of tier 80).
     let total_secs = window.as_secs() * u64::from(windows);
     let audience = (64 * (total_secs + 60)) as usize;
-    let state = Importer::of(&crowd)
+    let state = importer(&crowd)
         .run(audience, "broadcast".into(), "491518")
         .await?;
     if state != "done" {
@@ -263,7 +205,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let mut failed_imports = 0;
     for w in 0..windows {
         // A refresh import runs beside the window's traffic.
-        let importing = tokio::spawn(Importer::of(&crowd).run(
+        let importing = tokio::spawn(importer(&crowd).run(
             refresh_rows,
             format!("regulars,window-{w}"),
             "491519",

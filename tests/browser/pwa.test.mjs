@@ -468,8 +468,16 @@ try {
   check(await page.isDisabled(".template-form button.primary"), "the send waits for the tracking link's value");
   await page.fill(".template-button-value", "A-1042");
   await page.locator(".template-form button.primary").click();
-  await page.waitForSelector(`.bubble.out[data-status="read"]:has-text("Order A-1042")`, { timeout: 20000 });
-  const tracked = (await simSent()).find((m) => m.type === "template" && m.body.template.name === "delivery_tracking");
+  // `:has-text` ignores case, and the template before says "your order A-1042": the bubble is
+  // told apart by a case-sensitive pattern, and the send by what WhatsApp received.
+  await page
+    .locator('.bubble.out[data-status="read"]', { hasText: /Order A-1042/ })
+    .waitFor({ timeout: 20000 });
+  let tracked;
+  await waitFor("WhatsApp received the tracking template", async () => {
+    tracked = (await simSent()).find((m) => m.type === "template" && m.body.template.name === "delivery_tracking");
+    return tracked !== undefined;
+  });
   check(
     tracked &&
       tracked.body.template.components.some((c) => c.type === "header" && c.parameters[0].parameter_name === "order_id") &&
