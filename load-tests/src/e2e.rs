@@ -546,6 +546,36 @@ impl Crowd {
         })
     }
 
+    /// Creates and starts a campaign of the simulator's `seasonal_promo` template to the
+    /// contacts tagged `broadcast`, on `number`: its id.
+    pub(crate) async fn start_campaign(&self, name: &str, number: &str) -> Result<String> {
+        let campaign = self
+            .served
+            .api(
+                &self.client,
+                reqwest::Method::POST,
+                "campaigns",
+                Some(json!({"name": name,
+                            "template": {"name": "seasonal_promo", "language": "en_US"},
+                            "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],
+                            "numbers": [number]})),
+            )
+            .await?;
+        let id = campaign["id"]
+            .as_str()
+            .context("no campaign id")?
+            .to_owned();
+        self.served
+            .api(
+                &self.client,
+                reqwest::Method::POST,
+                &format!("campaigns/{id}/start"),
+                None,
+            )
+            .await?;
+        Ok(id)
+    }
+
     /// Resumes, failed resumes and resyncs so far.
     fn resume_counts(&self) -> (u64, u64, u64) {
         (
@@ -852,22 +882,7 @@ pub async fn during_campaign(cli: &Cli) -> Result<Value> {
     if state != "done" {
         bail!("the campaign's audience import ended {state}");
     }
-    let campaign = crowd.served.api(&client, reqwest::Method::POST, "campaigns", Some(json!({"name": "During chat", "template": {"name": "seasonal_promo", "language": "en_US"},
-               "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],
-               "numbers": [crowd::NUMBER]}))).await?;
-    let id = campaign["id"]
-        .as_str()
-        .context("no campaign id")?
-        .to_owned();
-    crowd
-        .served
-        .api(
-            &client,
-            reqwest::Method::POST,
-            &format!("campaigns/{id}/start"),
-            None,
-        )
-        .await?;
+    let id = crowd.start_campaign("During chat", crowd::NUMBER).await?;
     // Measured once the campaign is sending.
     let started = Instant::now();
     loop {

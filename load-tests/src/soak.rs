@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -160,32 +160,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     if state != "done" {
         bail!("the campaign's audience import ended {state}");
     }
-    let campaign = crowd
-        .served
-        .api(
-            &crowd.client,
-            Method::POST,
-            "campaigns",
-            Some(
-                json!({"name": "Soak", "template": {"name": "seasonal_promo", "language": "en_US"},
-                        "audience": {"tag": "broadcast"}, "variables": [{"field": "name"}],
-                        "numbers": [numbers[0]]}),
-            ),
-        )
-        .await?;
-    let campaign = campaign["id"]
-        .as_str()
-        .context("no campaign id")?
-        .to_owned();
-    crowd
-        .served
-        .api(
-            &crowd.client,
-            Method::POST,
-            &format!("campaigns/{campaign}/start"),
-            None,
-        )
-        .await?;
+    let campaign = crowd.start_campaign("Soak", &numbers[0]).await?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let replies = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
