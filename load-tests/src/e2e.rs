@@ -770,18 +770,29 @@ async fn stalled_socket(
     }
 }
 
-/// Reads what a stalled socket still holds until it closes; the close code, if any.
-async fn close_code(
+/// What a stalled socket gets when it reads again, for up to 10 s: the server keeps it for 30 s
+/// of not reading (its subscription set aside and put back from the window), and closes it with
+/// 4008 after that. The close code, if it closed; the frames read and the `resync`s among them.
+async fn after_stall(
     mut socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-) -> Option<u16> {
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut frames, mut resyncs) = (0u64, 0u64);
     while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline.into(), socket.next()).await
     {
-        if let Message::Close(frame) = message {
-            return frame.map(|f| u16::from(f.code));
+        match message {
+            Message::Close(frame) => {
+                let code = frame.map(|f| u16::from(f.code));
+                return json!({"closed_with": code, "frames_read": frames, "resyncs": resyncs});
+            }
+            Message::Text(text) => {
+                frames += 1;
+                resyncs += u64::from(text.as_str().contains(r#""type":"resync""#));
+            }
+            _ => {}
         }
     }
-    None
+    json!({"closed_with": null, "frames_read": frames, "resyncs": resyncs})
 }
 
 pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
@@ -794,7 +805,7 @@ pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
     let stalled_by = crowd.spare.pop().context("no supervisor to stall")?;
     let count = rate * cli.duration().as_secs();
     let mut ok = Correctness::default();
-    let (mut normal, mut stalled, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut normal, mut stalled, mut after) = (Vec::new(), Vec::new(), Vec::new());
     let (mut normal_peak, mut stalled_peak) = (0u64, 0u64);
     for i in 0..cli.repeats() {
         let mut peak = 0;
@@ -812,7 +823,7 @@ pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
         stalled_peak = stalled_peak.max(peak);
         ok.add(&r);
         stalled.push(r);
-        codes.push(close_code(slow).await);
+        after.push(after_stall(slow).await);
     }
     crowd.stop().await;
     let (normal, stalled) = (median(normal), median(stalled));
@@ -830,7 +841,7 @@ pub async fn slow_consumer(cli: &Cli) -> Result<Value> {
         "without_stall": normal.summary(),
         "with_stall": stalled.summary(),
         "others_p99_ratio": round2(stalled.p99_ms() / normal.p99_ms().max(0.01)),
-        "stalled_socket_closed_with": codes,
+        "stalled_socket_after": after,
         "server_peak_anon_rss_mb": {
             "without_stall": round2(normal_peak as f64 / 1048576.0),
             "with_stall": round2(stalled_peak as f64 / 1048576.0),

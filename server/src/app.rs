@@ -487,7 +487,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     // Agents' presence and status go from the hub to routing (the inbox task).
     let (agent_changes, agents) = tokio::sync::mpsc::unbounded_channel();
     let hub = Arc::new(Hub::new(
-        config.hub.resume_window,
+        crate::hub::ResumeWindow {
+            events: config.hub.resume_window,
+            keep_ms: config.hub.resume_secs as i64 * 1000,
+            bytes: config.hub.resume_mb * 1024 * 1024,
+        },
         Duration::from_secs(config.hub.away_after_secs),
         store.id_keys().clone(),
         // Sequences start at the start time in microseconds: never backwards across restarts.

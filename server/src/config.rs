@@ -94,8 +94,13 @@ pub enum SecureCookies {
 pub struct HubConfig {
     /// The server pings every socket this often; one silent for three times as long is closed.
     pub heartbeat_secs: u64,
-    /// How many past events each stream keeps for clients resuming after a reconnect.
+    /// How many past events each stream keeps for clients resuming after a reconnect, however
+    /// old (a quiet stream's last ones).
     pub resume_window: usize,
+    /// Every event of the last this many seconds is kept besides, within `resume_mb`.
+    pub resume_secs: u64,
+    /// The most text (MiB, both forms of each event) one stream keeps for `resume_secs`.
+    pub resume_mb: usize,
     /// A connected agent with no activity for this long shows as away.
     pub away_after_secs: u64,
     /// Frames one socket may send per second, steadily; past it (and its burst) a frame is
@@ -693,6 +698,12 @@ impl Config {
         }
         if !(16..=1_000_000).contains(&self.hub.resume_window) {
             return Err(err("hub.resume_window", "must be between 16 and 1000000"));
+        }
+        if !(1..=3_600).contains(&self.hub.resume_secs) {
+            return Err(err("hub.resume_secs", "must be between 1 and 3600"));
+        }
+        if !(1..=4_096).contains(&self.hub.resume_mb) {
+            return Err(err("hub.resume_mb", "must be between 1 and 4096"));
         }
         for (key, value) in [
             ("auth.session_hours", self.auth.session_hours),

@@ -261,8 +261,12 @@ pub enum ServerFrame {
         user: Option<UserId>,
         /// The server pings this often; a client silent for three times as long is closed.
         heartbeat_secs: u64,
-        /// How many past events of each stream the server keeps for `after`.
+        /// How many past events of each stream the server keeps for `after` however old (a
+        /// quiet stream's last ones).
         resume_window: u64,
+        /// Besides those, every event of the last this many seconds (within a cap on memory per
+        /// stream): a client away for less resumes with `after`.
+        resume_secs: u64,
     },
     /// The subscription is live; `seq` is the stream's latest sequence number (replayed events,
     /// if any, were sent just before).

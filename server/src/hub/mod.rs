@@ -6,11 +6,17 @@
 //! resumes), hold a lock across `.await`, or decide permissions (it asks `auth`).
 //!
 //! An event is serialized once, in two forms (customers' numbers visible, and masked), for all the
-//! streams it goes to; a stream's last `window` events share that text, and a stream wraps it in
-//! a frame of its own (topic and sequence number) only for live subscribers and replays, so a
-//! stream nobody follows costs a pointer per event. Subscribing replays from the
-//! window and registers the subscriber under the stream's lock, so between replay and live
-//! events there is no gap and no duplicate.
+//! streams it goes to; a stream's resume window (its recent events, see [`ResumeWindow`]) shares
+//! that text, and a stream wraps it in a frame of its own (topic and sequence number) only for
+//! live subscribers and replays, so a stream nobody follows costs a pointer per event.
+//! Subscribing replays from the window and registers the subscriber under the stream's lock, so
+//! between replay and live events there is no gap and no duplicate.
+//!
+//! A connection whose queue is full is not cut for it: each stream that could not queue an event
+//! sets the subscription aside with the last `seq` it was offered ([`Notices::lagging`]), and the
+//! socket puts it back once the client has read, replaying from the window. A server too busy to
+//! write for a moment thus costs a replay, not a reconnect; a client that reads nothing for long
+//! is cut by the socket (`TOO_SLOW`), and one that fell out of the window is told to `resync`.
 
 pub mod presence;
 pub mod socket;
@@ -73,6 +79,17 @@ pub struct Notices {
     /// the socket checks the caller again and puts each back (replaying what came meanwhile)
     /// or ends it.
     pub parked: Vec<(Topic, u64)>,
+    /// Topics set aside because the connection's queue was full, with the last `seq` queued:
+    /// the socket puts each back, replaying from the window, once the client has read.
+    pub lagging: Vec<(Topic, u64)>,
+}
+
+/// Why a frame was not queued.
+enum Refusal {
+    /// The connection's queue (or a catching-up subscription's hold) is full.
+    Full,
+    /// The connection is gone.
+    Closed,
 }
 
 /// A mutex's contents, also after a panic elsewhere poisoned it (the data, a queue of frames or
@@ -133,36 +150,74 @@ impl Subscriber {
         std::mem::take(&mut self.notices().ended)
     }
 
-    /// Queues a frame; on a full queue marks the connection too slow. Returns false then.
-    pub fn offer(&self, frame: Frame) -> bool {
+    /// Queues a frame (behind a catch-up's replay, when one is being written).
+    fn push(&self, frame: Frame) -> Result<(), Refusal> {
         if let Some(hold) = &self.hold {
             let mut held = locked(hold);
             if let Some(buffer) = held.as_mut() {
                 if buffer.len() >= HOLD_LIMIT {
-                    self.too_slow.store(true, Ordering::Release);
-                    self.wake.notify_one();
-                    return false;
+                    return Err(Refusal::Full);
                 }
                 buffer.push(frame);
-                return true;
+                return Ok(());
             }
         }
-        match self.tx.try_send(frame) {
+        self.tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Refusal::Full,
+            mpsc::error::TrySendError::Closed(_) => Refusal::Closed,
+        })
+    }
+
+    /// Queues a frame that no window holds (an answer, `subscribed`, `resync`); on a full queue
+    /// marks the connection too slow. Returns false then.
+    pub fn offer(&self, frame: Frame) -> bool {
+        match self.push(frame) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refusal::Full) => {
                 self.too_slow.store(true, Ordering::Release);
                 self.wake.notify_one();
                 metrics::counter!("switchboard_hub_slow_consumers_total").increment(1);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(Refusal::Closed) => false,
+        }
+    }
+
+    /// Queues a stream's event `seq`. On a full queue the subscription is set aside with the
+    /// last `seq` queued before it ([`Notices::lagging`]): the window has the rest. False when
+    /// the event was not queued (the subscription leaves the stream).
+    fn deliver(&self, topic: &Topic, seq: u64, frame: Frame) -> bool {
+        match self.push(frame) {
+            Ok(()) => true,
+            Err(Refusal::Full) => {
+                self.notices().lagging.push((topic.clone(), seq - 1));
+                self.wake.notify_one();
+                metrics::counter!("switchboard_hub_lagging_total").increment(1);
+                false
+            }
+            Err(Refusal::Closed) => false,
         }
     }
 }
 
 struct Entry {
     seq: u64,
+    /// When it was published, for the window's age limit.
+    at_ms: i64,
     event: Arc<Prepared>,
+}
+
+/// How much of each stream is kept for clients that resume (`after`): every event younger than
+/// `keep_ms`, up to `bytes` of text per stream, and always the last `events` however old (a
+/// quiet stream's). By age rather than by count, so the busiest stream (`tenant`, every event of
+/// the workspace) keeps as many seconds as a conversation's does, and what is kept in all is the
+/// rate times `keep_ms`, not the number of streams times a count (the text of an event is shared
+/// by the streams it went to).
+#[derive(Clone, Copy, Debug)]
+pub struct ResumeWindow {
+    pub events: usize,
+    pub keep_ms: i64,
+    pub bytes: usize,
 }
 
 struct Stream {
@@ -172,9 +227,11 @@ struct Stream {
     since: u64,
     /// When an event last came (or the stream was made), for forgetting idle streams.
     last_event_ms: i64,
-    /// Forgotten by [`Hub::forget_idle`]: whoever locks it after that takes the map's new one.
+    /// Forgotten by [`Hub::sweep`]: whoever locks it after that takes the map's new one.
     forgotten: bool,
     window: VecDeque<Entry>,
+    /// The text the window holds (both forms of each event), for `ResumeWindow::bytes`.
+    window_bytes: usize,
     subscribers: Vec<Subscriber>,
     /// For a conversation's stream: its number and assignee as last known (from its latest
     /// `conversation_changed`, or from the store when the first subscriber came), which decide
@@ -183,6 +240,21 @@ struct Stream {
 }
 
 impl Stream {
+    /// Drops what the window no longer keeps at `now_ms`, oldest first.
+    fn trim(&mut self, now_ms: i64, keep: &ResumeWindow) {
+        let cutoff = now_ms.saturating_sub(keep.keep_ms);
+        while self.window.len() > keep.events {
+            let Some(oldest) = self.window.front() else {
+                break;
+            };
+            if oldest.at_ms > cutoff && self.window_bytes <= keep.bytes {
+                break;
+            }
+            self.window_bytes -= oldest.event.size();
+            self.window.pop_front();
+        }
+    }
+
     /// Whether `viewer` may receive this stream's events now.
     fn admits(&self, topic: &Topic, viewer: &Viewer) -> bool {
         viewer.may_follow(topic)
@@ -248,6 +320,11 @@ impl Prepared {
             | HubEvent::CampaignProgressed { .. } => None,
         };
         Arc::new(Self { full, masked })
+    }
+
+    /// The text it holds, both forms.
+    fn size(&self) -> usize {
+        self.full.len() + self.masked.as_ref().map_or(0, String::len)
     }
 
     /// The text a subscriber gets: masked unless it may see numbers (and the forms differ).
@@ -322,7 +399,7 @@ type StreamKey = (TenantId, Topic);
 
 pub struct Hub {
     streams: DashMap<StreamKey, Arc<Mutex<Stream>>>,
-    window: usize,
+    window: ResumeWindow,
     next_id: AtomicU64,
     /// Who is there; changes go to each tenant's `board` stream.
     pub presence: Presences,
@@ -335,6 +412,10 @@ pub struct Hub {
     forgotten_seq: AtomicU64,
     /// Told of every change of an agent's presence or status (routing listens).
     agent_watch: Option<mpsc::UnboundedSender<AgentChange>>,
+    /// How many times access changed in any tenant ([`Hub::access_changed`]): a subscription
+    /// out of every stream for a full queue when it happened is put back only after its caller
+    /// was checked again.
+    access_changes: AtomicU64,
 }
 
 pub(crate) fn frame(value: &ServerFrame) -> Frame {
@@ -346,7 +427,7 @@ impl Hub {
     /// microseconds, so that sequences never go backwards across restarts (a client's `after`
     /// from before one is older than every stream and answered `resync`).
     pub fn new(
-        window: usize,
+        window: ResumeWindow,
         away_after: Duration,
         keys: IdKeys,
         first_seq: u64,
@@ -357,11 +438,20 @@ impl Hub {
             forgotten_seq: AtomicU64::new(0),
             keys,
             streams: DashMap::new(),
-            window: window.max(1),
+            window: ResumeWindow {
+                events: window.events.max(1),
+                ..window
+            },
             next_id: AtomicU64::new(1),
             presence: Presences::new(away_after.as_millis() as i64),
             agent_watch,
+            access_changes: AtomicU64::new(0),
         }
+    }
+
+    /// See [`Hub::access_changes`]'s field.
+    pub fn access_changes(&self) -> u64 {
+        self.access_changes.load(Ordering::Acquire)
     }
 
     /// Tells the tenant's board (and routing) that an agent changed, when they did.
@@ -375,7 +465,7 @@ impl Hub {
         }
     }
 
-    pub fn window(&self) -> usize {
+    pub fn window(&self) -> ResumeWindow {
         self.window
     }
 
@@ -398,6 +488,7 @@ impl Hub {
                         last_event_ms: crate::domain::now_ms(),
                         forgotten: false,
                         window: VecDeque::new(),
+                        window_bytes: 0,
                         subscribers: Vec::new(),
                         conversation: None,
                     }))
@@ -434,7 +525,8 @@ impl Hub {
             drop(s);
             return self.publish_to(tenant, topic, event, conversation);
         }
-        s.last_event_ms = crate::domain::now_ms();
+        let now = crate::domain::now_ms();
+        s.last_event_ms = now;
         if conversation.is_some() {
             s.conversation = conversation;
         }
@@ -458,17 +550,17 @@ impl Hub {
             let frame = slot.get_or_insert_with(|| {
                 event_frame(&topic.to_string(), seq, event.text_for(unmasked))
             });
-            sub.offer(frame.clone())
+            sub.deliver(topic, seq, frame.clone())
         });
         s.subscribers = subscribers;
         metrics::counter!("switchboard_hub_events_total").increment(1);
+        s.window_bytes += event.size();
         s.window.push_back(Entry {
             seq,
+            at_ms: now,
             event: Arc::clone(event),
         });
-        while s.window.len() > self.window {
-            s.window.pop_front();
-        }
+        s.trim(now, &self.window);
     }
 
     /// Registers `sub` on a stream, first replaying what it missed after `after` (or a resync
@@ -573,7 +665,9 @@ impl Hub {
         if let Some(id) = announce {
             replay.push(subscribed(id));
         }
-        if replay.len() <= DIRECT_REPLAY {
+        // Queued at once when short and there is room (a subscription put back after its queue
+        // was full waits for room first).
+        if replay.len() <= DIRECT_REPLAY && replay.len() < sub.tx.capacity() {
             for f in replay {
                 if !sub.offer(f) {
                     return Subscribed::TooSlow;
@@ -598,6 +692,7 @@ impl Hub {
     /// still follow, replaying what came meanwhile. Called after the change is stored and
     /// before it is answered.
     pub fn access_changed(&self, tenant: &TenantId) {
+        self.access_changes.fetch_add(1, Ordering::AcqRel);
         let streams: Vec<(Topic, Arc<Mutex<Stream>>)> = self
             .streams
             .iter()
@@ -620,22 +715,35 @@ impl Hub {
         }
     }
 
-    /// Forgets the streams nobody follows that have had no event for `idle`: their windows
-    /// would otherwise be kept for as long as the server runs, one for every conversation that
-    /// ever had an event (a campaign makes thousands an hour). A client resuming one later is
-    /// told to resync, as from a window it had fallen out of; one resuming at its last sequence
-    /// number missed nothing and goes live. The number of streams forgotten.
-    pub fn forget_idle(&self, now_ms: i64, idle: Duration) -> usize {
+    /// Trims every window to what it keeps at `now_ms` (a stream trims itself at each event; one
+    /// that went quiet is trimmed here), and forgets the streams nobody follows that have had no
+    /// event for `idle`: their windows would otherwise be kept for as long as the server runs,
+    /// one for every conversation that ever had an event (a campaign makes thousands an hour). A
+    /// client resuming one later is told to resync, as from a window it had fallen out of; one
+    /// resuming at its last sequence number missed nothing and goes live. The number of streams
+    /// forgotten.
+    pub fn sweep(&self, now_ms: i64, idle: Duration) -> usize {
         let cutoff = now_ms.saturating_sub(idle.as_millis() as i64);
         let idle_now = |s: &Stream| s.subscribers.is_empty() && s.last_event_ms <= cutoff;
-        // Candidates first, under each shard's read lock; then each is removed on its own, so
-        // publishers wait for one entry at a time, never for a sweep of a whole shard.
-        let candidates: Vec<StreamKey> = self
+        // The streams are listed under each shard's read lock, then trimmed with none held; the
+        // idle ones are then removed one at a time, so publishers wait for one entry at a time,
+        // never for a sweep of a whole shard.
+        let streams: Vec<(StreamKey, Arc<Mutex<Stream>>)> = self
             .streams
             .iter()
-            .filter(|e| e.value().try_lock().is_ok_and(|s| idle_now(&s)))
-            .map(|e| e.key().clone())
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
             .collect();
+        let mut candidates: Vec<StreamKey> = Vec::new();
+        for (key, stream) in streams {
+            // One in use right now trims itself.
+            let Ok(mut s) = stream.try_lock() else {
+                continue;
+            };
+            s.trim(now_ms, &self.window);
+            if idle_now(&s) {
+                candidates.push(key);
+            }
+        }
         let mut forgotten = 0;
         for key in candidates {
             let removed = self.streams.remove_if(&key, |_, stream| {
@@ -731,6 +839,7 @@ impl Broker for Hub {
             if let Ok(mut s) = stream.lock() {
                 s.seq += 1;
                 s.window.clear();
+                s.window_bytes = 0;
                 let f = frame(&ServerFrame::Resync {
                     id: None,
                     topic: topic.to_string(),
@@ -747,7 +856,8 @@ impl Broker for Hub {
 /// a resync, which the client answers by reading the conversation again.
 const IDLE_STREAM: Duration = Duration::from_secs(600);
 
-/// Turns idle agents away, every few seconds, and forgets idle streams every minute.
+/// Turns idle agents away, every few seconds, and trims windows and forgets idle streams every
+/// minute.
 pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
@@ -763,7 +873,7 @@ pub fn spawn_presence_sweeper(hub: Arc<Hub>, shutdown: tokio_util::sync::Cancell
             }
             ticks += 1;
             if ticks.is_multiple_of(6) {
-                hub.forget_idle(now, IDLE_STREAM);
+                hub.sweep(now, IDLE_STREAM);
             }
         }
     });
@@ -794,6 +904,16 @@ mod tests {
         }
     }
 
+    /// A hub whose streams keep their last `events` events, however recent.
+    fn counted(events: usize) -> Hub {
+        let window = ResumeWindow {
+            events,
+            keep_ms: 0,
+            bytes: usize::MAX,
+        };
+        Hub::new(window, Duration::from_secs(300), test_keys(), 0, None)
+    }
+
     fn subscriber(hub: &Hub, depth: usize, unmasked: bool) -> (Subscriber, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(depth);
         (
@@ -812,7 +932,7 @@ mod tests {
 
     #[test]
     fn resume_replays_exactly_what_was_missed_then_goes_live() {
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
+        let hub = counted(8);
         let t = TenantId::from("t");
         for i in 1..=5 {
             hub.publish(&t, &Topic::Tenant, &event(i));
@@ -848,7 +968,7 @@ mod tests {
 
     #[test]
     fn beyond_the_window_the_answer_is_resync() {
-        let hub = Hub::new(4, Duration::from_secs(300), test_keys(), 0, None);
+        let hub = counted(4);
         let t = TenantId::from("t");
         for i in 1..=10 {
             hub.publish(&t, &Topic::Tenant, &event(i));
@@ -872,16 +992,15 @@ mod tests {
     }
 
     #[test]
-    fn masking_follows_the_subscriber_and_slow_consumers_are_cut_off() {
-        let hub = Hub::new(16, Duration::from_secs(300), test_keys(), 0, None);
+    fn masking_follows_the_subscriber_and_a_full_queue_sets_the_subscription_aside() {
+        let hub = counted(16);
         let t = TenantId::from("t");
         let (masked, mut masked_rx) = subscriber(&hub, 64, false);
         let (clear, mut clear_rx) = subscriber(&hub, 64, true);
-        let (slow, _slow_rx) = subscriber(&hub, 2, true);
-        let slow_flag = Arc::clone(&slow.too_slow);
+        let (slow, mut slow_rx) = subscriber(&hub, 2, true);
         hub.subscribe(&t, &Topic::Tenant, None, masked, None, None);
         hub.subscribe(&t, &Topic::Tenant, None, clear, None, None);
-        hub.subscribe(&t, &Topic::Tenant, None, slow, None, None);
+        hub.subscribe(&t, &Topic::Tenant, None, slow.clone(), None, None);
         for i in 1..=3 {
             hub.publish(&t, &Topic::Tenant, &event(i));
         }
@@ -891,9 +1010,126 @@ mod tests {
         let c = drain(&mut clear_rx);
         assert_eq!(c[1]["event"]["customer"], "79161234567");
         assert_eq!(c.len(), 4, "subscribed + 3 events");
-        assert!(
-            slow_flag.load(Ordering::Acquire),
-            "the slow one is flagged and dropped"
+        // The slow one's queue (2) took `subscribed` and event 1; event 2 found it full.
+        assert!(!slow.too_slow.load(Ordering::Acquire), "not cut for it");
+        let notices = slow.take_notices();
+        assert_eq!(notices.lagging, vec![(Topic::Tenant, 1)]);
+        hub.publish(&t, &Topic::Tenant, &event(4));
+        let queued: Vec<u64> = drain(&mut slow_rx)
+            .iter()
+            .filter_map(|f| f["seq"].as_u64())
+            .collect();
+        assert_eq!(queued, vec![0, 1], "nothing after the set-aside is queued");
+        // Put back once it has read: the window replays what it missed (3 events, more than
+        // the queue's room, so written by the socket at the client's pace).
+        assert_eq!(
+            hub.rejoin(&t, &Topic::Tenant, 1, slow),
+            Subscribed::CatchUp {
+                replay: vec![Frame::from(""); 3],
+                hold: Arc::new(Mutex::new(None)),
+                seq: 4
+            }
+        );
+    }
+
+    #[test]
+    fn a_subscription_put_back_after_a_full_queue_misses_nothing() {
+        let hub = counted(16);
+        let t = TenantId::from("t");
+        let (slow, mut slow_rx) = subscriber(&hub, 4, true);
+        hub.subscribe(&t, &Topic::Tenant, Some(0), slow.clone(), None, None);
+        for i in 1..=10 {
+            hub.publish(&t, &Topic::Tenant, &event(i));
+        }
+        let mut seen: Vec<u64> = drain(&mut slow_rx)
+            .iter()
+            .filter(|f| f["type"] == "event")
+            .filter_map(|f| f["seq"].as_u64())
+            .collect();
+        let lagging = slow.take_notices().lagging;
+        assert_eq!(
+            lagging,
+            vec![(Topic::Tenant, 3)],
+            "`subscribed` and three events fit, the fourth did not"
+        );
+        let Subscribed::CatchUp { replay, hold, seq } =
+            hub.rejoin(&t, &Topic::Tenant, lagging[0].1, slow)
+        else {
+            panic!("seven to replay, room for four: a catch-up");
+        };
+        assert_eq!(seq, 10);
+        // Published during the catch-up: held behind the replay.
+        hub.publish(&t, &Topic::Tenant, &event(11));
+        let held = locked(&hold).take().expect("still catching up");
+        let seq_of = |f: &Frame| {
+            serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        };
+        seen.extend(replay.iter().chain(&held).map(seq_of));
+        assert_eq!(seen, (1..=11).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn the_window_keeps_recent_events_and_a_quiet_streams_last_ones() {
+        let window = ResumeWindow {
+            events: 2,
+            keep_ms: 60_000,
+            bytes: usize::MAX,
+        };
+        let hub = Hub::new(window, Duration::from_secs(300), test_keys(), 0, None);
+        let t = TenantId::from("t");
+        for i in 1..=50 {
+            hub.publish(&t, &Topic::Tenant, &event(i));
+        }
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &Topic::Tenant, Some(1), sub, None, None),
+            Subscribed::CatchUp {
+                replay: vec![Frame::from(""); 50],
+                hold: Arc::new(Mutex::new(None)),
+                seq: 50
+            },
+            "all fifty are younger than a minute: 49 replayed, then `subscribed`"
+        );
+        // A minute later, the sweep keeps the last two.
+        hub.sweep(crate::domain::now_ms() + 61_000, Duration::from_secs(600));
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &Topic::Tenant, Some(47), sub, None, None),
+            Subscribed::Resync { seq: 50 }
+        );
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &Topic::Tenant, Some(48), sub, None, None),
+            Subscribed::Resumed {
+                replayed: 2,
+                seq: 50
+            }
+        );
+        // And however recent, no more text than `bytes`: here, about three events' worth.
+        let one = Prepared::new(&t, &event(1), &test_keys()).size();
+        let window = ResumeWindow {
+            events: 1,
+            keep_ms: 60_000,
+            bytes: one * 3,
+        };
+        let hub = Hub::new(window, Duration::from_secs(300), test_keys(), 0, None);
+        for i in 1..=9 {
+            hub.publish(&t, &Topic::Tenant, &event(i));
+        }
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &Topic::Tenant, Some(6), sub, None, None),
+            Subscribed::Resumed {
+                replayed: 3,
+                seq: 9
+            }
+        );
+        let (sub, _rx) = subscriber(&hub, 64, true);
+        assert_eq!(
+            hub.subscribe(&t, &Topic::Tenant, Some(5), sub, None, None),
+            Subscribed::Resync { seq: 9 }
         );
     }
 
@@ -938,7 +1174,7 @@ mod tests {
     fn a_stream_nobody_follows_yet_replays_its_window_masked_or_not() {
         // An agent's inbox often gets its first event (the assignment made because they came
         // online) just before they subscribe: `after: 0` must replay it.
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
+        let hub = counted(8);
         let t = TenantId::from("t");
         let message = |at| HubEvent::MessageStored {
             conversation: ConversationId::from("c_1"),
@@ -994,7 +1230,7 @@ mod tests {
 
     #[test]
     fn idle_streams_nobody_follows_are_forgotten_and_numbering_never_goes_back() {
-        let hub = Hub::new(8, Duration::from_secs(300), test_keys(), 0, None);
+        let hub = counted(8);
         let t = TenantId::from("t");
         let quiet = Topic::Conversation(ConversationId::from("c_quiet"));
         for i in 1..=3 {
@@ -1004,10 +1240,10 @@ mod tests {
         hub.subscribe(&t, &Topic::Tenant, None, follower, None, None);
         let idle = Duration::from_secs(600);
         let now = crate::domain::now_ms();
-        assert_eq!(hub.forget_idle(now, idle), 0, "nothing is idle yet");
+        assert_eq!(hub.sweep(now, idle), 0, "nothing is idle yet");
         let later = now + 601_000;
         assert_eq!(
-            hub.forget_idle(later, idle),
+            hub.sweep(later, idle),
             1,
             "the quiet one, not the followed one"
         );

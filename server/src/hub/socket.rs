@@ -334,7 +334,8 @@ async fn run(
         tenant: principal.tenant.clone(),
         user: principal.user().map(|u| u.id.clone()),
         heartbeat_secs: gate.heartbeat.as_secs(),
-        resume_window: gate.hub.window() as u64,
+        resume_window: gate.hub.window().events as u64,
+        resume_secs: (gate.hub.window().keep_ms / 1000) as u64,
     }));
 
     // The writer: drains the queue in batches, pings, and closes when told. It says when it
@@ -398,6 +399,8 @@ async fn run(
     recheck.tick().await;
     let silence = heartbeat * 3;
     let mut last_heard = tokio::time::Instant::now();
+    // The hub's count of access changes when this caller was last checked.
+    let mut checked = gate.hub.access_changes();
     loop {
         if closing.too_slow.load(Ordering::Acquire) {
             break;
@@ -429,7 +432,7 @@ async fn run(
                             }
                         };
                         if let Some(reply) = reply {
-                            if !subscriber.offer(reply) {
+                            if !answer(&subscriber, reply).await {
                                 break;
                             }
                         }
@@ -457,7 +460,12 @@ async fn run(
                 for topic in &notices.ended {
                     topics.remove(topic);
                 }
-                if !notices.parked.is_empty() {
+                // Set aside after an access change, or set aside for a full queue while access
+                // changed somewhere in the server: the caller is checked again first.
+                let stale = !notices.parked.is_empty()
+                    || (!notices.lagging.is_empty() && gate.hub.access_changes() != checked);
+                if stale {
+                    checked = gate.hub.access_changes();
                     match authenticate(&gate.auth, &credential, meta.clone()).await {
                         Ok(Some(fresh)) => principal = fresh,
                         Ok(None) => {
@@ -469,7 +477,12 @@ async fn run(
                         Err(error) => tracing::warn!(%error, "could not re-check a socket's credential"),
                     }
                     subscriber.set_viewer(principal.viewer());
+                }
+                if !notices.parked.is_empty() {
                     put_back(&gate, &principal, &scope, &subscriber, &drained, &mut topics, notices.parked).await;
+                }
+                if !notices.lagging.is_empty() {
+                    take_back(&gate, &principal, &subscriber, &drained, &mut topics, notices.lagging).await;
                 }
             }
             // Exactly three heartbeats after the last frame heard (pongs count).
@@ -478,6 +491,7 @@ async fn run(
                 break;
             }
             _ = recheck.tick() => {
+                checked = gate.hub.access_changes();
                 match authenticate(&gate.auth, &credential, meta.clone()).await {
                     Ok(Some(fresh)) => {
                         // The hub checks every event against what the caller may see now.
@@ -534,21 +548,80 @@ async fn put_back(
         } else {
             Subscribed::Refused
         };
-        match outcome {
-            Subscribed::Refused => {
-                topics.remove(&topic);
-                subscriber.offer(frame(&ServerFrame::Unsubscribed {
-                    id: None,
-                    topic: topic.to_string(),
-                    reason: Some(super::ACCESS_REVOKED.to_owned()),
-                }));
-            }
-            Subscribed::CatchUp { replay, hold, .. } => {
-                catch_up(subscriber, drained, replay, hold).await
-            }
-            Subscribed::Resumed { .. } | Subscribed::Resync { .. } | Subscribed::TooSlow => {}
-        }
+        settle(subscriber, drained, topics, topic, outcome).await;
     }
+}
+
+/// Puts back the subscriptions the hub set aside because the connection's queue was full, once
+/// the client has read (a quarter of the queue is free): each replays from the window what came
+/// meanwhile, or is told to `resync` when that left the window. A client that reads nothing for
+/// [`CATCH_UP_PATIENCE`] is too slow, and the connection closes.
+async fn take_back(
+    gate: &WsGate,
+    principal: &Principal,
+    subscriber: &Subscriber,
+    drained: &Notify,
+    topics: &mut HashSet<Topic>,
+    lagging: Vec<(Topic, u64)>,
+) {
+    for (topic, seq) in lagging {
+        if !topics.contains(&topic) {
+            continue; // unsubscribed meanwhile
+        }
+        if !room(subscriber, drained).await {
+            return give_up(subscriber);
+        }
+        let outcome = gate
+            .hub
+            .rejoin(&principal.tenant, &topic, seq, subscriber.clone());
+        settle(subscriber, drained, topics, topic, outcome).await;
+    }
+}
+
+/// Acts on a subscription put back: a refusal ends it (the client is told why), a long replay
+/// is written at the client's pace.
+async fn settle(
+    subscriber: &Subscriber,
+    drained: &Notify,
+    topics: &mut HashSet<Topic>,
+    topic: Topic,
+    outcome: Subscribed,
+) {
+    match outcome {
+        Subscribed::Refused => {
+            topics.remove(&topic);
+            subscriber.offer(frame(&ServerFrame::Unsubscribed {
+                id: None,
+                topic: topic.to_string(),
+                reason: Some(super::ACCESS_REVOKED.to_owned()),
+            }));
+        }
+        Subscribed::CatchUp { replay, hold, .. } => {
+            catch_up(subscriber, drained, replay, hold).await
+        }
+        Subscribed::Resumed { .. } | Subscribed::Resync { .. } | Subscribed::TooSlow => {}
+    }
+}
+
+/// Queues an answer to the client's own frame, waiting for room while live events fill the
+/// queue; false when the client read nothing for [`CATCH_UP_PATIENCE`] (the connection is then
+/// too slow).
+async fn answer(subscriber: &Subscriber, reply: Frame) -> bool {
+    match subscriber.tx.send_timeout(reply, CATCH_UP_PATIENCE).await {
+        Ok(()) => true,
+        Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+            give_up(subscriber);
+            false
+        }
+        Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
+    }
+}
+
+/// Marks the connection too slow and wakes its reader, which closes it (`TOO_SLOW`).
+fn give_up(subscriber: &Subscriber) {
+    subscriber.too_slow.store(true, Ordering::Release);
+    subscriber.wake.notify_one();
+    metrics::counter!("switchboard_hub_slow_consumers_total").increment(1);
 }
 
 /// The `id` of a frame that is an object with a string `id` (so a refusal of a frame that was not
@@ -648,7 +721,7 @@ fn command(gate: &WsGate, principal: &Principal, subscriber: &Subscriber, parsed
                 })
             }
         };
-        subscriber.offer(reply);
+        answer(&subscriber, reply).await;
     });
 }
 
@@ -802,7 +875,9 @@ async fn handle(
     }
 }
 
-/// How long a catching-up replay may wait for the client to read before it counts as too slow.
+/// How long the server waits for a client that is behind to read (a replay, a subscription set
+/// aside for a full queue, an answer) before it counts as too slow. A server too busy to write
+/// for a moment never comes near it; a client that stopped reading does.
 const CATCH_UP_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Writes a long replay at the pace the client reads, leaving a quarter of the queue to live
@@ -810,13 +885,9 @@ const CATCH_UP_PATIENCE: Duration = Duration::from_secs(30);
 /// live events of this stream that waited behind it, then lets them flow directly. A client
 /// that reads nothing for [`CATCH_UP_PATIENCE`] is cut like any slow consumer.
 async fn catch_up(subscriber: &Subscriber, drained: &Notify, replay: Vec<Frame>, hold: Hold) {
-    let give_up = || {
-        subscriber.too_slow.store(true, Ordering::Release);
-        subscriber.wake.notify_one();
-    };
     for f in replay {
         if !paced(subscriber, drained, f).await {
-            return give_up();
+            return give_up(subscriber);
         }
     }
     loop {
@@ -833,7 +904,7 @@ async fn catch_up(subscriber: &Subscriber, drained: &Notify, replay: Vec<Frame>,
         };
         for f in waiting {
             if !paced(subscriber, drained, f).await {
-                return give_up();
+                return give_up(subscriber);
             }
         }
     }
@@ -841,13 +912,19 @@ async fn catch_up(subscriber: &Subscriber, drained: &Notify, replay: Vec<Frame>,
 
 /// Queues one frame once the queue has more than a quarter free.
 async fn paced(subscriber: &Subscriber, drained: &Notify, f: Frame) -> bool {
+    room(subscriber, drained).await && subscriber.tx.try_send(f).is_ok()
+}
+
+/// Waits until the queue has more than a quarter free; false when the client read nothing for
+/// [`CATCH_UP_PATIENCE`] (or the connection closed).
+async fn room(subscriber: &Subscriber, drained: &Notify) -> bool {
     let deadline = tokio::time::Instant::now() + CATCH_UP_PATIENCE;
     loop {
         let notified = drained.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if subscriber.tx.capacity() > QUEUE_DEPTH / 4 {
-            return subscriber.tx.try_send(f).is_ok();
+            return true;
         }
         if subscriber.tx.is_closed() || tokio::time::timeout_at(deadline, notified).await.is_err() {
             return false;

@@ -277,3 +277,74 @@ async fn the_board_follows_presence_and_status_and_a_second_device_counts_once()
     assert_eq!(next(&mut agent).await["code"], "forbidden");
     w.running.shutdown().await;
 }
+
+/// A client that stops reading while more arrives than its connection can buffer (its queue, the
+/// socket's write buffer, the kernel's) is not cut: its subscription is set aside when the queue
+/// is full and put back from the window when it reads again, and it gets every event once, in
+/// order, without a `resync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_pauses_reading_gets_every_event_once_afterwards() {
+    use futures_util::StreamExt as _;
+    let w = world().await;
+    // A small receive buffer on the client's side, so the server's buffers fill first.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4 * 1024).unwrap();
+    let address = w.api.base.trim_start_matches("http://").parse().unwrap();
+    let tcp = tcp.connect(address).await.unwrap();
+    let mut request = ws_url(&w.api).into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(&w.acme.callers["supervisor"]))
+            .parse()
+            .unwrap(),
+    );
+    let (mut socket, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+    next(&mut socket).await;
+    send(&mut socket, json!({"type": "subscribe", "topic": "tenant"})).await;
+    let mut last = next(&mut socket).await["seq"].as_u64().unwrap();
+
+    // 1,200 messages of 4,000 Cyrillic letters (8 KB each): some 10 MB, more than the 256-frame
+    // queue, the 256 KiB write buffer and the kernel's 4 MiB send buffer hold together.
+    const MESSAGES: usize = 1_200;
+    let text: String = "ж".repeat(4_000);
+    futures_util::stream::iter(0..MESSAGES)
+        .map(|i| {
+            let body = webhook(
+                ACME_NUMBER,
+                &format!("7916{:07}", i % 50),
+                &format!("wamid.pause.{i}"),
+                &format!("{i} {text}"),
+            );
+            deliver(&w.api, body)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+
+    // Now it reads: every event follows the one before, and each message comes once.
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < MESSAGES {
+        let f = next(&mut socket).await;
+        assert_eq!(f["type"], "event", "nothing but events: {f}");
+        let seq = f["seq"].as_u64().unwrap();
+        assert_eq!(seq, last + 1, "no gap, no duplicate");
+        last = seq;
+        if f["event"]["kind"] == "message_stored" {
+            let text = f["event"]["text"].as_str().unwrap();
+            let i = text.split(' ').next().unwrap().to_owned();
+            assert!(seen.insert(i), "each message once");
+        }
+    }
+    // And it is live again.
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79161234567", "wamid.pause.after", "after"),
+    )
+    .await;
+    let f = until_event(&mut socket, |e| matches!(e, HubEvent::MessageStored { .. })).await;
+    assert_eq!(f["event"]["text"], "after");
+    w.running.shutdown().await;
+}
