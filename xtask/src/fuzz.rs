@@ -1,6 +1,7 @@
 //! Coverage-guided fuzzing of every parser hostile input reaches (`fuzz/`, cargo-fuzz with
 //! libFuzzer): `cargo xtask fuzz [--secs N] [TARGET…]` runs each target for N seconds (60 by
-//! default) and `cargo xtask test` for [`SMOKE_SECS`] each. A crash fails the run and names the
+//! default), `cargo xtask fuzz --runs N [--parallel K]` each until it ran N inputs (K targets at
+//! a time), and `cargo xtask test` for [`SMOKE_SECS`] each. A crash fails the run and names the
 //! input libFuzzer saved; it then belongs in `fuzz/regressions/<target>/`, which every run
 //! replays first, beside `fuzz/seeds/<target>/` (and, for the webhook, Meta's published
 //! payloads in `../shared/fixtures/whatsapp`).
@@ -45,6 +46,38 @@ const CARGO_FUZZ_VERSION: &str = "0.13.1";
 const TIMEOUT_SECS: u64 = 10;
 const RSS_MB: u64 = 2048;
 const MAX_LEN: u64 = 16 * 1024;
+
+/// How long each target runs: for a time, or until it ran a number of inputs (libFuzzer's
+/// `-runs`), within a time when both are given.
+#[derive(Clone, Copy)]
+pub struct Budget {
+    pub secs: Option<u64>,
+    pub runs: Option<u64>,
+}
+
+impl Budget {
+    pub fn secs(secs: u64) -> Self {
+        Self {
+            secs: Some(secs),
+            runs: None,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let mut flags = vec![format!("-max_total_time={}", self.secs.unwrap_or(0))];
+        flags.extend(self.runs.map(|n| format!("-runs={n}")));
+        flags
+    }
+
+    fn describe(&self) -> String {
+        match (self.secs, self.runs) {
+            (Some(s), None) => format!("for {s} s"),
+            (None, Some(n)) => format!("for {n} inputs"),
+            (Some(s), Some(n)) => format!("for {n} inputs within {s} s"),
+            (None, None) => "without end".to_owned(),
+        }
+    }
+}
 
 /// What one target's run did.
 pub struct Outcome {
@@ -155,17 +188,15 @@ fn runs_of(output: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn run_target(dev: bool, target: &'static str, secs: u64) -> Result<Outcome> {
+fn run_target(dev: bool, target: &'static str, budget: Budget) -> Result<Outcome> {
     let started = Instant::now();
-    eprintln!("==> fuzz {target} for {secs} s");
+    eprintln!("==> fuzz {target} {}", budget.describe());
     let mut cmd = cargo_fuzz();
     cmd.args(["run", target]).args(options(dev));
     for dir in corpora(target)? {
         cmd.arg(dir);
     }
-    cmd.args([
-        "--".to_owned(),
-        format!("-max_total_time={secs}"),
+    cmd.arg("--").args(budget.flags()).args([
         format!("-timeout={TIMEOUT_SECS}"),
         format!("-rss_limit_mb={RSS_MB}"),
         format!("-max_len={MAX_LEN}"),
@@ -213,9 +244,14 @@ fn run_target(dev: bool, target: &'static str, secs: u64) -> Result<Outcome> {
     Ok(outcome)
 }
 
-/// Builds every target (unoptimised with `dev`), then runs each (or those named) for `secs`;
-/// fails on any crash.
-pub fn campaign(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
+/// Builds every target (unoptimised with `dev`), then runs each (or those named) within
+/// `budget`, `parallel` at a time; fails on any crash.
+pub fn campaign(
+    dev: bool,
+    budget: Budget,
+    parallel: usize,
+    only: &[String],
+) -> Result<Vec<Outcome>> {
     for name in only {
         if !TARGETS.contains(&name.as_str()) {
             bail!("no fuzz target `{name}`; there are: {}", TARGETS.join(", "));
@@ -227,7 +263,7 @@ pub fn campaign(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
         "build the fuzz targets (nightly, libFuzzer coverage, overflow checks)",
         cargo_fuzz().arg("build").args(options(dev)),
     )?;
-    run_all(dev, secs, only)
+    run_all(dev, budget, parallel, only)
 }
 
 /// The unoptimised build of every target, started in the background at low priority (so
@@ -266,8 +302,9 @@ pub fn build_in_background() -> Result<Background> {
 }
 
 impl Background {
-    /// Waits for the build, then runs every target for `secs` (unoptimised).
-    pub fn finish(mut self, secs: u64) -> Result<Vec<Outcome>> {
+    /// Waits for the build, then runs every target for `secs` (unoptimised), `parallel` at a
+    /// time (a libFuzzer run is one thread).
+    pub fn finish(mut self, secs: u64, parallel: usize) -> Result<Vec<Outcome>> {
         let status = self.child.wait()?;
         if !status.success() {
             eprintln!("{}", std::fs::read_to_string(&self.log).unwrap_or_default());
@@ -277,7 +314,7 @@ impl Background {
             "<== build the fuzz targets in the background (done {:.0}s after it started)",
             self.started.elapsed().as_secs_f64()
         );
-        run_all(true, secs, &[])
+        run_all(true, Budget::secs(secs), parallel, &[])
     }
 }
 
@@ -289,14 +326,36 @@ impl Drop for Background {
     }
 }
 
-fn run_all(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
-    let mut outcomes = Vec::new();
-    for target in TARGETS
+fn run_all(dev: bool, budget: Budget, parallel: usize, only: &[String]) -> Result<Vec<Outcome>> {
+    let queue: Vec<&'static str> = TARGETS
         .iter()
-        .filter(|t| only.is_empty() || only.iter().any(|o| o == *t))
-    {
-        outcomes.push(run_target(dev, target, secs)?);
-    }
+        .copied()
+        .filter(|t| only.is_empty() || only.iter().any(|o| o == t))
+        .collect();
+    // `parallel` workers take the next target in order until none is left.
+    let next = std::sync::Mutex::new(queue.into_iter());
+    let mut outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parallel.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<Outcome>> {
+                    let mut done = Vec::new();
+                    loop {
+                        let target = next.lock().expect("no worker panics").next();
+                        let Some(target) = target else {
+                            return Ok(done);
+                        };
+                        done.push(run_target(dev, target, budget)?);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a fuzz worker panicked"))
+            .collect::<Result<Vec<_>>>()
+            .map(|all| all.into_iter().flatten().collect())
+    })?;
+    outcomes.sort_by_key(|o| TARGETS.iter().position(|t| *t == o.target));
     eprintln!("fuzzing: target, inputs run, seconds, crashes");
     for o in &outcomes {
         eprintln!(
@@ -320,23 +379,30 @@ fn run_all(dev: bool, secs: u64, only: &[String]) -> Result<Vec<Outcome>> {
     Ok(outcomes)
 }
 
-/// `cargo xtask fuzz [--dev] [--secs N] [TARGET…]`.
+/// `cargo xtask fuzz [--dev] [--secs N] [--runs N] [--parallel K] [TARGET…]`.
 pub fn main(args: &[String]) -> Result<()> {
-    let mut secs = 60;
+    let (mut secs, mut runs, mut parallel) = (None, None, 1);
     let mut dev = false;
     let mut only = Vec::new();
     let mut it = args.iter();
+    let number = |flag: &str, value: Option<&String>| -> Result<u64> {
+        value
+            .and_then(|s| s.replace('_', "").parse().ok())
+            .with_context(|| format!("{flag} takes a number"))
+    };
     while let Some(a) = it.next() {
-        if a == "--dev" {
-            dev = true;
-        } else if a == "--secs" {
-            secs = it
-                .next()
-                .and_then(|s| s.parse().ok())
-                .context("--secs takes a number of seconds")?;
-        } else {
-            only.push(a.clone());
+        match a.as_str() {
+            "--dev" => dev = true,
+            "--secs" => secs = Some(number("--secs", it.next())?),
+            "--runs" => runs = Some(number("--runs", it.next())?),
+            "--parallel" => parallel = number("--parallel", it.next())? as usize,
+            _ => only.push(a.clone()),
         }
     }
-    campaign(dev, secs, &only).map(|_| ())
+    // A time alone by default; a count of inputs alone runs until it is reached.
+    let budget = Budget {
+        secs: secs.or(runs.is_none().then_some(60)),
+        runs,
+    };
+    campaign(dev, budget, parallel, &only).map(|_| ())
 }

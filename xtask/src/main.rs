@@ -45,6 +45,28 @@ fn cargo() -> Command {
     cmd
 }
 
+/// On a clone whose server was never built (CI's case), the builds below skip incremental
+/// compilation: a first build gains nothing from it, and the workspace's big crates compile
+/// in fewer, larger units without it. The cargo commands this process starts inherit it.
+fn fresh_build_without_incremental() {
+    let built_before = std::fs::read_dir(root().join("target/debug/incremental"))
+        .map(|dir| {
+            dir.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("switchboard_server-")
+            })
+        })
+        .unwrap_or(false);
+    if !built_before && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        eprintln!(
+            "NOTE: a first build: incremental compilation is off for it (CARGO_INCREMENTAL=0)"
+        );
+        // Set before any thread starts: the fuzz build and the steps below read it.
+        std::env::set_var("CARGO_INCREMENTAL", "0");
+    }
+}
+
 fn run(step: &str, cmd: &mut Command) -> Result<()> {
     let started = Instant::now();
     eprintln!("==> {step}");
@@ -233,6 +255,7 @@ fn interop_pywa(python: &Path) -> Result<()> {
 fn test() -> Result<()> {
     let started = Instant::now();
     ensure_wasm_target()?;
+    fresh_build_without_incremental();
     run("format check", cargo().args(["fmt", "--all", "--check"]))?;
     run(
         "format check (fuzz targets)",
@@ -281,7 +304,7 @@ fn test() -> Result<()> {
     let (passed, failed) = run_tests(&python, &schemathesis, &node_modules, &chromium)?;
     interop_pywa(&python)?;
     // Every parser of hostile input, coverage-guided, briefly (`cargo xtask fuzz` runs longer).
-    let fuzzed = fuzz_build.finish(fuzz::SMOKE_SECS)?;
+    let fuzzed = fuzz_build.finish(fuzz::SMOKE_SECS, 2)?;
     run(
         "load-test smoke run (correctness only: lost, duplicated, violations)",
         // Debug build: smoke runs check correctness, never timings. The binary the build above
