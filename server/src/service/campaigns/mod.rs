@@ -186,10 +186,12 @@ struct Inner {
     broker: Arc<dyn Broker>,
     runs: Runs,
     /// Who got a campaign's message recently, for their replies: (tenant, customer) → the
-    /// campaign and when.
+    /// campaign and when. Kept [`runner::REPLY_WINDOW_MS`], then swept.
     recent: DashMap<(TenantId, WaId), (CampaignId, i64)>,
-    /// Campaign sends the outbox has, for their status webhooks (which name the send).
-    sends: DashMap<switchboard_shared::SendId, (CampaignId, WaId)>,
+    /// Campaign sends the outbox has, for their status webhooks (which name the send), and
+    /// when each was handed over: a cache of the outbox's records, swept after
+    /// [`runner::SENDS_CACHED_MS`] (a later status reads the record).
+    sends: DashMap<switchboard_shared::SendId, (CampaignId, WaId, i64)>,
     shutdown: CancellationToken,
 }
 

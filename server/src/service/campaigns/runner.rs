@@ -46,7 +46,10 @@ const HAND_OVERS_AT_ONCE: usize = 32;
 /// Moves written together at most (more wait for the next batch).
 const WRITE_BATCH: usize = 500;
 /// How long after its message a customer's reply counts as a reply to the campaign.
-const REPLY_WINDOW_MS: i64 = 72 * 3_600_000;
+pub(super) const REPLY_WINDOW_MS: i64 = 72 * 3_600_000;
+/// How long a send's campaign and customer are kept in memory for its statuses. Most come
+/// within seconds; one later (a customer who reads a day after) costs a read of the send.
+pub(super) const SENDS_CACHED_MS: i64 = 3_600_000;
 
 /// The live side of campaigns: who is running, their tallies and pace.
 #[derive(Default)]
@@ -753,7 +756,7 @@ impl Campaigns {
             .insert((tenant.clone(), r.wa_id.clone()), (id.clone(), now_ms()));
         self.inner
             .sends
-            .insert(send_id.clone(), (id.clone(), r.wa_id.clone()));
+            .insert(send_id.clone(), (id.clone(), r.wa_id.clone(), now_ms()));
         {
             let mut tally = live.tally.lock().await;
             let queued = tally

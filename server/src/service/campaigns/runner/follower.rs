@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::super::alarms::{account_alarm, same_number, AccountAlarm};
 use super::super::{read_doc, CampaignError, Campaigns, PAGE};
-use super::{Live, REPLY_WINDOW_MS};
+use super::{Live, REPLY_WINDOW_MS, SENDS_CACHED_MS};
 use crate::domain::*;
 use crate::service::Events;
 use crate::store::StoreError;
@@ -79,10 +79,25 @@ impl Campaigns {
                         if ticks.is_multiple_of(5) {
                             this.flush_counts().await;
                         }
+                        if ticks.is_multiple_of(300) {
+                            this.forget_old(now_ms());
+                        }
                     }
                 }
             }
         });
+    }
+
+    /// Lets go of what memory holds for sends and replies past its time, once a minute:
+    /// otherwise a server that sends campaigns keeps an entry for every recipient (a reply
+    /// after the window is not the campaign's; a late status reads the send's record).
+    fn forget_old(&self, now: i64) {
+        self.inner
+            .recent
+            .retain(|_, (_, at)| now - *at <= REPLY_WINDOW_MS);
+        self.inner
+            .sends
+            .retain(|_, (_, _, at)| now - *at <= SENDS_CACHED_MS);
     }
 
     /// A number's quality drop or a template Meta paused, disabled or rated red: every running
@@ -187,7 +202,7 @@ impl Campaigns {
                 let send_id = SendId::new(callback.clone());
                 let known = self.inner.sends.get(&send_id).map(|e| e.clone());
                 let (id, customer) = match known {
-                    Some((id, customer)) => (id, customer),
+                    Some((id, customer, _)) => (id, customer),
                     // Sent before a start: the outbox's record says whose it is.
                     None => match self.inner.store.get_send(&tenant, &send_id).await? {
                         Some(send) => match send.campaign().map(CampaignId::new) {
