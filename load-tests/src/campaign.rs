@@ -80,7 +80,6 @@ pub async fn run(cli: &Cli) -> Result<Value> {
     let simulator = crate::sim::start(sim_port, &served.base, &extra).await?;
     let sim = simulator.url.clone();
     let client = reqwest::Client::new();
-    let api = |path: &str| format!("{}/api/v1/{path}", served.base);
 
     // The audience, from CSV: every hundredth contact opted out.
     let mut file = String::from("phone,name,tags,marketing\n");
@@ -97,33 +96,9 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         ));
     }
     let import_started = Instant::now();
-    let import: Value = client
-        .post(api("contacts/imports"))
-        .bearer_auth(&served.token)
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await?
-        .json()
+    let imported = crate::crowd::Importer::new(&client, &served.base, &served.token)
+        .file(file, Duration::from_secs(600))
         .await?;
-    let import_id = import["id"].as_str().context("no import id")?.to_owned();
-    let imported = loop {
-        let i = served
-            .api(
-                &client,
-                reqwest::Method::GET,
-                &format!("contacts/imports/{import_id}"),
-                None,
-            )
-            .await?;
-        if i["state"] != "running" {
-            break i;
-        }
-        if import_started.elapsed() > Duration::from_secs(600) {
-            bail!("the import did not finish");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
     if imported["created"] != contacts as u64 {
         bail!(
             "the import made {} of {contacts} contacts",

@@ -247,6 +247,16 @@ impl Importer {
         for i in 0..rows {
             file.push_str(&format!("+{prefix}{i:07},Customer {i},{tag}\n"));
         }
+        let done = self.file(file, Duration::from_secs(300)).await?;
+        match done["state"].as_str() {
+            Some(state) => Ok(state.to_owned()),
+            None => bail!("an import without a state: {done}"),
+        }
+    }
+
+    /// Imports a CSV file and waits, at most `limit`, for the import to end: the import as the
+    /// API shows it then.
+    pub async fn file(&self, file: String, limit: Duration) -> Result<Value> {
         let answer: Value = self
             .client
             .post(format!("{}/api/v1/contacts/imports", self.base))
@@ -271,13 +281,11 @@ impl Importer {
                 .await?
                 .json()
                 .await?;
-            match state["state"].as_str() {
-                Some("running") => {}
-                Some(done) => return Ok(done.to_owned()),
-                None => bail!("an import without a state: {state}"),
+            if state["state"] != "running" {
+                return Ok(state);
             }
-            if started.elapsed() > Duration::from_secs(300) {
-                bail!("the import did not end in 5 minutes");
+            if started.elapsed() > limit {
+                bail!("the import did not end in {limit:?}");
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
