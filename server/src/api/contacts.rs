@@ -67,9 +67,15 @@ fn search(ctx: &Ctx, q: &str) -> Result<ContactQuery, Failure> {
     let numeric =
         !digits.is_empty() && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
     let prefix = if numeric { digits } else { fold(q) };
-    if prefix.chars().count() < 2 {
+    // A name is found by any of its words; the longest word of the query is looked up.
+    let walk = if numeric {
+        prefix.chars().count()
+    } else {
+        NameQuery::new(&prefix).map_or(0, |n| n.walk().chars().count())
+    };
+    if walk < 2 {
         return Err(Failure::bad_request(
-            "q needs at least two characters (a name or number prefix)",
+            "q needs a word of at least two letters, or at least two digits of a number",
         ));
     }
     Ok(ContactQuery {

@@ -447,16 +447,23 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<Page<OutboxRecord>>;
 }
 
-/// A contact listing's filter: a name or number prefix, a tag.
+/// A contact listing's filter: words of a name or a number prefix, a tag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactQuery {
-    /// Folded ([`fold`]) name prefix, or number digits prefix; at least two characters.
+    /// A name ([`NameQuery`]: any word of it, each query word beginning a word of the name),
+    /// or number digits prefix; at least two characters.
     pub prefix: Option<String>,
     /// Whether the prefix may match numbers (callers who may not see numbers cannot search
     /// by them).
     pub by_phone: bool,
     pub tag: Option<String>,
 }
+
+/// The search index rows a contact search reads at a time, and the most reads one page makes
+/// (a tag filter or a later word of the query may pass over many rows); a page that ends early
+/// still has a cursor, from the last row read.
+pub const SEARCH_ROWS: usize = 200;
+pub const SEARCH_ROUNDS: usize = 20;
 
 /// Customers, their notes and consent history, segment counts and erasure.
 ///

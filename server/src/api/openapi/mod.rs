@@ -396,14 +396,14 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         },
         ("GET", "contacts") => Operation {
             query: &[
-                ("q", "a name prefix, or a number prefix (digits; needs `contacts.phone.view`); at least two characters", Kind::Text),
+                ("q", "words of a name (each begins a different word of the contact's name, in any order: `ivanov` and `ivan iv` find Ivan Ivanov; the longest needs two letters), or a number prefix (digits; needs `contacts.phone.view`; at least two)", Kind::Text),
                 ("tag", "only contacts with this tag", Kind::Text),
                 ("segment", "a segment's members (alone, without q or tag)", Kind::Text),
                 CURSOR,
                 LIMIT,
             ],
             ..op(
-                "Contacts: by name or number prefix when searching, else by id",
+                "Contacts: by the word of the name found or by number when searching, else by id",
                 None,
                 200,
                 Some(schema::<Page<Contact>>),

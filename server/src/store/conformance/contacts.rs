@@ -323,6 +323,105 @@ pub async fn contacts_are_unique_searchable_and_listed_by_tag(store: &dyn Store)
     assert_eq!(vip.items.len(), 2);
 }
 
+/// Every contact a name search finds, following its cursors to the end, by name.
+async fn found_by(store: &dyn Store, tenant: &TenantId, q: &str, tag: Option<&str>) -> Vec<String> {
+    let query = ContactQuery {
+        prefix: Some(fold(q)),
+        by_phone: false,
+        tag: tag.map(str::to_owned),
+    };
+    let (mut names, mut cursor) = (Vec::new(), None);
+    for _ in 0..100 {
+        let page = store
+            .list_contacts(tenant, &query, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        names.extend(page.items.into_iter().filter_map(|c| c.name));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return names,
+        }
+    }
+    panic!("a search of `{q}` never ended");
+}
+
+pub async fn contacts_are_found_by_any_word_of_their_name_once(store: &dyn Store) {
+    let tenant = fresh_tenant("contacts-words");
+    let names = [
+        "Ivan Ivanov",
+        "Ivanka Petrova",
+        "Анна-Мария Иванова",
+        "Petr Ivanovich Sidorov",
+        "ivan",
+    ];
+    let mut ids = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut c = contact(store, &tenant, &format!("7916100000{i}"));
+        c.name = Some((*name).to_owned());
+        if i % 2 == 1 {
+            c.tags = vec!["vip".into()];
+        }
+        store.put_contact(&c, None, None).await.unwrap();
+        ids.push(c.id);
+    }
+    // Any word; each contact once, though two of its words begin with the query, in pages of
+    // two; ordered by the word found (then the whole name before a later word).
+    assert_eq!(
+        found_by(store, &tenant, "iv", None).await,
+        [
+            "ivan",
+            "Ivan Ivanov",
+            "Ivanka Petrova",
+            "Petr Ivanovich Sidorov",
+        ]
+    );
+    assert_eq!(
+        found_by(store, &tenant, "IVANOV", None).await,
+        ["Ivan Ivanov", "Petr Ivanovich Sidorov"]
+    );
+    assert_eq!(
+        found_by(store, &tenant, "sidorov", None).await,
+        ["Petr Ivanovich Sidorov"]
+    );
+    assert_eq!(
+        found_by(store, &tenant, "мария", None).await,
+        ["Анна-Мария Иванова"]
+    );
+    // Every word of the query begins a different word of the name, in any order.
+    assert_eq!(
+        found_by(store, &tenant, "ivan iv", None).await,
+        ["Ivan Ivanov"]
+    );
+    assert_eq!(
+        found_by(store, &tenant, "sidorov petr", None).await,
+        ["Petr Ivanovich Sidorov"]
+    );
+    assert!(found_by(store, &tenant, "ivanov petrova", None)
+        .await
+        .is_empty());
+    // With a tag.
+    assert_eq!(
+        found_by(store, &tenant, "iv", Some("VIP")).await,
+        ["Ivanka Petrova", "Petr Ivanovich Sidorov"]
+    );
+    // Renamed: found by the new words only, under no old one.
+    let mut first = store.get_contact(&tenant, &ids[0]).await.unwrap().unwrap();
+    first.name = Some("Zoe Ivanova".into());
+    store.put_contact(&first, None, None).await.unwrap();
+    assert_eq!(
+        found_by(store, &tenant, "ivanov", None).await,
+        ["Zoe Ivanova", "Petr Ivanovich Sidorov"]
+    );
+    assert_eq!(found_by(store, &tenant, "zoe", None).await, ["Zoe Ivanova"]);
+    // Erased: found by none of its words.
+    store.delete_contact(&tenant, &ids[3], None).await.unwrap();
+    assert!(found_by(store, &tenant, "sidorov", None).await.is_empty());
+    assert_eq!(
+        found_by(store, &tenant, "ivanov", None).await,
+        ["Zoe Ivanova"]
+    );
+}
+
 /// Contacts of every shape the filter language distinguishes, from a seeded generator.
 fn varied_contacts(store: &dyn Store, tenant: &TenantId, n: usize) -> Vec<ContactRecord> {
     let mut seed: u64 = 0x5eed;

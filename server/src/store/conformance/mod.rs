@@ -68,6 +68,7 @@ macro_rules! store_conformance_tests {
             notes_page_newest_first_and_profiles_carry_their_audit,
             webhooks_make_and_update_contacts,
             contacts_are_unique_searchable_and_listed_by_tag,
+            contacts_are_found_by_any_word_of_their_name_once,
             segments_count_what_the_filter_means,
             imports_write_chunks_with_their_undo_log,
             merges_move_history_and_erasure_removes_the_customer,

@@ -16,7 +16,10 @@ use crate::domain::*;
 use crate::store::page::*;
 use crate::store::StoreError;
 use crate::store::StoreResult;
-use crate::store::{check_limit, encode_list, ContactQuery, ContactStore, DirectoryStore, IdKeys};
+use crate::store::{
+    check_limit, encode_list, ContactQuery, ContactStore, DirectoryStore, IdKeys, SEARCH_ROUNDS,
+    SEARCH_ROWS,
+};
 
 const CONTACT_COLUMNS: &str = "tenant, id, phone, bsuid, username, name, profile_name, country, \
     tags, attributes, marketing, consent, last_inbound_at, last_outbound_at, created_at, updated_at";
@@ -99,17 +102,18 @@ fn conflict_or(e: rusqlite::Error, c: &ContactRecord) -> StoreError {
 
 /// Writes a contact whole, keeping its tag and attribute rows in step with it.
 pub(super) fn write_contact(conn: &Connection, c: &ContactRecord) -> StoreResult<()> {
-    let previous: Option<(String, String)> = conn
+    let previous: Option<(String, String, String)> = conn
         .prepare_cached(
-            "SELECT tag_key, attributes FROM contacts_by_id WHERE tenant = ?1 AND id = ?2",
+            "SELECT tag_key, attributes, search FROM contacts_by_id WHERE tenant = ?1 AND id = ?2",
         )
         .and_then(|mut s| {
             s.query_row(params![c.tenant.as_str(), c.id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
         })
         .map_err(unavailable)?;
+    let search = fold(c.display_name().unwrap_or(""));
     let key = tag_key(&c.tags);
     let attributes = serde_json::to_string(&c.attributes)
         .map_err(|e| StoreError::Invalid(format!("attributes: {e}")))?;
@@ -141,7 +145,7 @@ pub(super) fn write_contact(conn: &Connection, c: &ContactRecord) -> StoreResult
             c.username,
             c.name,
             c.profile_name,
-            fold(c.display_name().unwrap_or("")),
+            search,
             c.country,
             encode_list(&c.tags),
             key,
@@ -156,7 +160,10 @@ pub(super) fn write_contact(conn: &Connection, c: &ContactRecord) -> StoreResult
     })
     .map_err(|e| conflict_or(e, c))?;
 
-    let (old_key, old_attributes) = previous.unwrap_or_default();
+    let (old_key, old_attributes, old_search) = previous.unwrap_or_default();
+    if old_search != search {
+        write_terms(conn, &c.tenant, &c.id, &old_search, &search)?;
+    }
     if old_key != key {
         for tag in old_key.split('\u{1f}').filter(|t| !t.is_empty()) {
             conn.prepare_cached(
@@ -210,6 +217,50 @@ pub(super) fn write_contact(conn: &Connection, c: &ContactRecord) -> StoreResult
         }
     }
     Ok(())
+}
+
+/// Keeps a contact's rows in `contact_terms` in step with its folded name (`old` as stored
+/// before, empty for a new contact).
+fn write_terms(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &ContactId,
+    old: &str,
+    new: &str,
+) -> StoreResult<()> {
+    let (old, new) = (name_terms(old), name_terms(new));
+    for term in old.iter().filter(|t| !new.contains(t)) {
+        conn.prepare_cached(
+            "DELETE FROM contact_terms WHERE tenant = ?1 AND term = ?2 AND contact = ?3",
+        )
+        .and_then(|mut s| s.execute(params![tenant.as_str(), term, id.as_str()]))
+        .map_err(unavailable)?;
+    }
+    for term in new.iter().filter(|t| !old.contains(t)) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO contact_terms (tenant, term, contact) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![tenant.as_str(), term, id.as_str()]))
+        .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// Writes the name terms of every stored contact, when migration 21 runs; returns how many
+/// contacts have a name.
+pub(super) fn index_names(conn: &Connection) -> StoreResult<u64> {
+    let named: Vec<(String, String, String)> = conn
+        .prepare("SELECT tenant, id, search FROM contacts_by_id WHERE search != ''")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(unavailable)?;
+    for (tenant, id, search) in &named {
+        let (tenant, id) = (TenantId::new(tenant.clone()), ContactId::new(id.clone()));
+        write_terms(conn, &tenant, &id, "", search)?;
+    }
+    Ok(named.len() as u64)
 }
 
 fn insert_consent(
@@ -358,11 +409,76 @@ fn delete_contact_rows(
             .map(|n| n as u64)
             .map_err(unavailable)
     };
+    write_terms(conn, tenant, id, &fold(c.display_name().unwrap_or("")), "")?;
     run("DELETE FROM contact_attributes WHERE tenant = ?1 AND contact = ?2")?;
     let notes = run("DELETE FROM contact_notes_by_contact WHERE tenant = ?1 AND contact = ?2")?;
     let consent = run("DELETE FROM consent_by_contact WHERE tenant = ?1 AND contact = ?2")?;
     run("DELETE FROM contacts_by_id WHERE tenant = ?1 AND id = ?2")?;
     Ok((true, notes, consent))
+}
+
+/// One page of a name search (see [`NameQuery`]): the terms the query's longest word begins, in
+/// (term, id) order, each contact read by key and kept by the query's rule.
+fn search_names(
+    conn: &Connection,
+    tenant: &TenantId,
+    name: &NameQuery,
+    tag: Option<String>,
+    (mut key, mut id): (String, String),
+    limit: usize,
+) -> StoreResult<Page<ContactRecord>> {
+    let walk = name.walk().to_owned();
+    if key.is_empty() {
+        key.clone_from(&walk);
+    }
+    let mut found: Vec<(String, ContactRecord)> = Vec::new();
+    let mut exhausted = false;
+    'rounds: for _ in 0..SEARCH_ROUNDS {
+        let rows: Vec<(String, String)> = conn
+            .prepare_cached(
+                "SELECT term, contact FROM contact_terms
+                 WHERE tenant = ?1 AND term >= ?2 AND term < ?2 || char(1114111)
+                   AND (term > ?3 OR (term = ?3 AND contact > ?4))
+                 ORDER BY term, contact LIMIT ?5",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    params![tenant.as_str(), walk, key, id, SEARCH_ROWS as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(unavailable)?;
+        exhausted = rows.len() < SEARCH_ROWS;
+        for (term, contact) in rows {
+            (key, id) = (term, contact);
+            let Some(c) = find(conn, tenant, "id", &id)? else {
+                continue;
+            };
+            let tagged = tag
+                .as_ref()
+                .is_none_or(|t| c.tags.iter().any(|have| fold_tag(have) == *t));
+            if tagged && name.keeps(&key, &fold(c.display_name().unwrap_or(""))) {
+                found.push((key.clone(), c));
+                if found.len() == limit {
+                    exhausted = false;
+                    break 'rounds;
+                }
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
+    let next = match found.last() {
+        Some((term, c)) if found.len() == limit => Some(Cursor::encode(&[term, c.id.as_str()])),
+        _ if !exhausted => Some(Cursor::encode(&[&key, &id])),
+        _ => None,
+    };
+    Ok(Page {
+        items: found.into_iter().map(|(_, c)| c).collect(),
+        next,
+    })
 }
 
 /// Contacts made from `contacts_by_tenant` (what webhooks recorded before contacts existed),
@@ -495,25 +611,37 @@ impl ContactStore for SqliteStore {
             }
             None => (String::new(), String::new()),
         };
-        // Ordered by what the prefix searches (the folded name or the number), then by id.
-        let by_phone = q
+        let by_phone = query
             .prefix
             .as_deref()
-            .is_some_and(|p| q.by_phone && p.bytes().all(|b| b.is_ascii_digit()));
-        let order = match (&q.prefix, by_phone) {
-            (None, _) => "c.id",
-            (Some(_), true) => "c.phone",
-            (Some(_), false) => "c.search",
+            .is_some_and(|p| query.by_phone && p.bytes().all(|b| b.is_ascii_digit()));
+        if let (Some(prefix), false) = (&query.prefix, by_phone) {
+            let Some(name) = NameQuery::new(prefix) else {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            };
+            let tag = query.tag.as_deref().map(fold_tag);
+            return self
+                .read(move |conn| search_names(conn, &t, &name, tag, (after_key, after_id), limit))
+                .await;
+        }
+        // Ordered by the number when searching one, else by id.
+        let order = if q.prefix.is_some() {
+            "c.phone"
+        } else {
+            "c.id"
         };
         let items = self
             .read(move |conn| {
                 let mut params: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
                 // A search reads its page of ids from the index alone (named: the bundled SQLite,
                 // without statistics, read the whole tenant and sorted it), then those contacts.
-                let index = match order {
-                    "c.phone" => "INDEXED BY contacts_by_phone",
-                    "c.search" => "INDEXED BY contacts_by_search",
-                    _ => "",
+                let index = if order == "c.phone" {
+                    "INDEXED BY contacts_by_phone"
+                } else {
+                    ""
                 };
                 let two_step = q.prefix.is_some() && q.tag.is_none();
                 let mut sql = if two_step {
@@ -566,7 +694,6 @@ impl ContactStore for SqliteStore {
         Ok(Page::of(items, limit, |c| {
             let key = match order {
                 "c.phone" => c.phone.clone().unwrap_or_default(),
-                "c.search" => fold(c.display_name().unwrap_or("")),
                 _ => String::new(),
             };
             Cursor::encode(&[&key, c.id.as_str()])

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_activity.sql"),
     migration!(19, "0019_numbers.sql"),
     migration!(20, "0020_webhooks.sql"),
+    migration!(21, "0021_name_terms.sql"),
 ];
 
 /// The version whose transaction also makes contacts of the customers webhooks recorded.
@@ -49,6 +50,9 @@ const CONTACTS_VERSION: i64 = 8;
 
 /// The version whose transaction also indexes the messages stored before search.
 const SEARCH_VERSION: i64 = 14;
+
+/// The version whose transaction also indexes the names of the contacts stored before it.
+const NAME_TERMS_VERSION: i64 = 21;
 
 /// The version whose transaction also makes the identifier keys and re-keys conversations.
 const KEYS_VERSION: i64 = 7;
@@ -81,12 +85,20 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             rekey_conversations(&tx, &keys)?;
         }
         if m.version == CONTACTS_VERSION {
+            // The contacts are written by today's code, which keeps their name terms too.
+            if let Some(terms) = MIGRATIONS.iter().find(|m| m.version == NAME_TERMS_VERSION) {
+                tx.execute_batch(terms.text).map_err(unavailable)?;
+            }
             let keys = load_keys(&tx)?;
             super::contacts::backfill(&tx, &keys)?;
         }
         if m.version == SEARCH_VERSION {
             let indexed = super::search::backfill(&tx)?;
             tracing::info!(indexed, "indexed the stored messages for search");
+        }
+        if m.version == NAME_TERMS_VERSION {
+            let indexed = super::contacts::index_names(&tx)?;
+            tracing::info!(indexed, "indexed the stored contacts' names");
         }
         record(&tx, m)?;
         // Kept in step for tools that read it (and older builds' refusal to downgrade).

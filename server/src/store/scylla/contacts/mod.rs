@@ -16,7 +16,9 @@ use switchboard_shared::{ContactId, TenantId, UserId, WaId};
 use super::{unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::{check_limit, decode_list, encode_list, ContactQuery, ContactStore};
+use crate::store::{
+    check_limit, decode_list, encode_list, ContactQuery, ContactStore, SEARCH_ROUNDS, SEARCH_ROWS,
+};
 use crate::store::{DirectoryStore, StoreError, StoreResult};
 
 /// Partitions per tenant for contacts.
@@ -462,16 +464,18 @@ fn identities(c: &ContactRecord) -> Vec<String> {
     out
 }
 
-/// The search index entries of a contact: (partition prefix, term).
+/// The search index partition of a name term or a query's walking prefix.
+fn name_partition(term: &str) -> String {
+    format!("n:{}", term.chars().take(2).collect::<String>())
+}
+
+/// The search index entries of a contact: (partition prefix, term): each term of its name
+/// ([`name_terms`]) and its number.
 fn search_terms(c: &ContactRecord) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let name = fold(c.display_name().unwrap_or(""));
-    if !name.is_empty() {
-        out.push((
-            format!("n:{}", name.chars().take(2).collect::<String>()),
-            name,
-        ));
-    }
+    let mut out: Vec<(String, String)> = name_terms(&fold(c.display_name().unwrap_or("")))
+        .into_iter()
+        .map(|t| (name_partition(&t), t))
+        .collect();
     if let Some(p) = &c.phone {
         out.push((format!("p:{}", &p[..p.len().min(2)]), p.clone()));
     }
@@ -795,18 +799,36 @@ impl ContactStore for ScyllaStore {
         match &query.prefix {
             Some(prefix) => {
                 let by_phone = query.by_phone && prefix.bytes().all(|b| b.is_ascii_digit());
-                let kind = if by_phone { "p" } else { "n" };
-                let head: String = prefix.chars().take(2).collect();
-                let partition = format!("{kind}:{head}");
-                let upper = format!("{prefix}\u{10FFFF}");
+                // A number walks its digits; a name the longest word of the query.
+                let name = if by_phone {
+                    None
+                } else {
+                    match NameQuery::new(prefix) {
+                        Some(q) => Some(q),
+                        None => {
+                            return Ok(Page {
+                                items: Vec::new(),
+                                next: None,
+                            })
+                        }
+                    }
+                };
+                let walk = name.as_ref().map_or(prefix.as_str(), NameQuery::walk);
+                let partition = match &name {
+                    Some(_) => name_partition(walk),
+                    None => format!("p:{}", walk.chars().take(2).collect::<String>()),
+                };
+                let upper = format!("{walk}\u{10FFFF}");
                 let (mut key, mut id) = if after_key.is_empty() {
-                    (prefix.clone(), String::new())
+                    (walk.to_owned(), String::new())
                 } else {
                     (after_key, after_id)
                 };
                 let mut found: Vec<(String, ContactRecord)> = Vec::new();
-                // Bounded: at most 20 index pages per call (a tag filter may skip many).
-                for _ in 0..20 {
+                let mut exhausted = false;
+                // Bounded: at most SEARCH_ROUNDS index pages per call (a tag filter or a later
+                // query word may pass over many rows); a page that ends early still has a cursor.
+                'rounds: for _ in 0..SEARCH_ROUNDS {
                     let hits = self
                         .rows::<(String, String)>(
                             &self.contacts.search_after,
@@ -816,27 +838,41 @@ impl ContactStore for ScyllaStore {
                                 key.as_str(),
                                 id.as_str(),
                                 upper.as_str(),
-                                limit as i32,
+                                SEARCH_ROWS as i32,
                             ),
                         )
                         .await?;
-                    let done = hits.len() < limit;
+                    exhausted = hits.len() < SEARCH_ROWS;
                     for (term, cid) in hits {
-                        (key, id) = (term.clone(), cid.clone());
-                        if let Some(c) = self.contact_by_id(tenant, &ContactId::new(cid)).await? {
-                            if wanted(&c) && found.len() < limit {
-                                found.push((term, c));
+                        (key, id) = (term, cid);
+                        let Some(c) = self
+                            .contact_by_id(tenant, &ContactId::new(id.clone()))
+                            .await?
+                        else {
+                            continue;
+                        };
+                        let named = name
+                            .as_ref()
+                            .is_none_or(|q| q.keeps(&key, &fold(c.display_name().unwrap_or(""))));
+                        if named && wanted(&c) {
+                            found.push((key.clone(), c));
+                            if found.len() == limit {
+                                exhausted = false;
+                                break 'rounds;
                             }
                         }
                     }
-                    if done || found.len() >= limit {
+                    if exhausted {
                         break;
                     }
                 }
-                let next = (found.len() == limit).then(|| {
-                    let (term, c) = found.last().expect("a full page");
-                    Cursor::encode(&[term, c.id.as_str()])
-                });
+                let next = match found.last() {
+                    Some((term, c)) if found.len() == limit => {
+                        Some(Cursor::encode(&[term, c.id.as_str()]))
+                    }
+                    _ if !exhausted => Some(Cursor::encode(&[&key, &id])),
+                    _ => None,
+                };
                 return Ok(Page {
                     items: found.into_iter().map(|(_, c)| c).collect(),
                     next,
