@@ -233,6 +233,11 @@ struct Stream {
     /// The text the window holds (both forms of each event), for `ResumeWindow::bytes`.
     window_bytes: usize,
     subscribers: Vec<Subscriber>,
+    /// Whether anyone ever subscribed. A stream nobody followed has nobody to resume it (a
+    /// campaign's conversations get their statuses this way, tens of thousands an hour), so
+    /// [`Hub::sweep`] forgets it once it has been idle for the window's age instead of
+    /// [`IDLE_STREAM`]; a first subscriber from before that is told to resync.
+    followed: bool,
     /// For a conversation's stream: its number and assignee as last known (from its latest
     /// `conversation_changed`, or from the store when the first subscriber came), which decide
     /// who may go on following it.
@@ -240,6 +245,11 @@ struct Stream {
 }
 
 impl Stream {
+    fn follow(&mut self, sub: Subscriber) {
+        self.followed = true;
+        self.subscribers.push(sub);
+    }
+
     /// Drops what the window no longer keeps at `now_ms`, oldest first.
     fn trim(&mut self, now_ms: i64, keep: &ResumeWindow) {
         let cutoff = now_ms.saturating_sub(keep.keep_ms);
@@ -490,6 +500,7 @@ impl Hub {
                         window: VecDeque::new(),
                         window_bytes: 0,
                         subscribers: Vec::new(),
+                        followed: false,
                         conversation: None,
                     }))
                 })
@@ -638,7 +649,7 @@ impl Hub {
                     return Subscribed::TooSlow;
                 }
             }
-            s.subscribers.push(sub);
+            s.follow(sub);
             return Subscribed::Resumed { replayed: 0, seq };
         };
         let oldest = s.window.front().map(|e| e.seq).unwrap_or(seq + 1);
@@ -652,7 +663,7 @@ impl Hub {
             })) {
                 return Subscribed::TooSlow;
             }
-            s.subscribers.push(sub);
+            s.follow(sub);
             return Subscribed::Resync { seq };
         }
         let mut replay: Vec<Frame> = s
@@ -673,7 +684,7 @@ impl Hub {
                     return Subscribed::TooSlow;
                 }
             }
-            s.subscribers.push(sub);
+            s.follow(sub);
             return Subscribed::Resumed { replayed, seq };
         }
         // A long absence: the socket writes the replay at the pace the client reads, and live
@@ -682,7 +693,7 @@ impl Hub {
         let hold: Hold = Arc::new(Mutex::new(Some(Vec::new())));
         let mut held = sub;
         held.hold = Some(Arc::clone(&hold));
-        s.subscribers.push(held);
+        s.follow(held);
         Subscribed::CatchUp { replay, hold, seq }
     }
 
@@ -717,14 +728,22 @@ impl Hub {
 
     /// Trims every window to what it keeps at `now_ms` (a stream trims itself at each event; one
     /// that went quiet is trimmed here), and forgets the streams nobody follows that have had no
-    /// event for `idle`: their windows would otherwise be kept for as long as the server runs,
-    /// one for every conversation that ever had an event (a campaign makes thousands an hour). A
-    /// client resuming one later is told to resync, as from a window it had fallen out of; one
-    /// resuming at its last sequence number missed nothing and goes live. The number of streams
-    /// forgotten.
+    /// event for `idle` (for the window's age, when nobody ever followed them): their windows
+    /// would otherwise be kept for as long as the server runs, one for every conversation that
+    /// ever had an event (a campaign makes thousands an hour). A client resuming one later is
+    /// told to resync, as from a window it had fallen out of; one resuming at its last sequence
+    /// number missed nothing and goes live. The number of streams forgotten.
     pub fn sweep(&self, now_ms: i64, idle: Duration) -> usize {
         let cutoff = now_ms.saturating_sub(idle.as_millis() as i64);
-        let idle_now = |s: &Stream| s.subscribers.is_empty() && s.last_event_ms <= cutoff;
+        let unfollowed_cutoff = now_ms.saturating_sub(self.window.keep_ms).max(cutoff);
+        let idle_now = |s: &Stream| {
+            let cutoff = if s.followed {
+                cutoff
+            } else {
+                unfollowed_cutoff
+            };
+            s.subscribers.is_empty() && s.last_event_ms <= cutoff
+        };
         // The streams are listed under each shard's read lock, then trimmed with none held; the
         // idle ones are then removed one at a time, so publishers wait for one entry at a time,
         // never for a sweep of a whole shard.

@@ -352,9 +352,14 @@ fn idle_streams_nobody_follows_are_forgotten_and_numbering_never_goes_back() {
     let hub = counted(8);
     let t = TenantId::from("t");
     let quiet = Topic::Conversation(ConversationId::from("c_quiet"));
+    // Someone followed the quiet one for a while.
+    let (watcher, _watching) = subscriber(&hub, 64, true);
+    let watcher_id = watcher.id;
+    hub.subscribe(&t, &quiet, None, watcher, None, None);
     for i in 1..=3 {
         hub.publish(&t, &quiet, &event(i));
     }
+    hub.unsubscribe(&t, &quiet, watcher_id);
     let (follower, _rx) = subscriber(&hub, 64, true);
     hub.subscribe(&t, &Topic::Tenant, None, follower, None, None);
     let idle = Duration::from_secs(600);
@@ -396,5 +401,58 @@ fn idle_streams_nobody_follows_are_forgotten_and_numbering_never_goes_back() {
             replayed: 1,
             seq: 4
         }
+    );
+}
+
+#[test]
+fn a_stream_nobody_ever_followed_is_forgotten_after_the_windows_age() {
+    let window = ResumeWindow {
+        events: 64,
+        keep_ms: 60_000,
+        bytes: usize::MAX,
+    };
+    let hub = Hub::new(window, Duration::from_secs(300), test_keys(), 0, None);
+    let t = TenantId::from("t");
+    // A campaign's conversation: statuses, and nobody looking.
+    let campaign = Topic::Conversation(ConversationId::from("c_campaign"));
+    // One an agent looked at and left.
+    let looked_at = Topic::Conversation(ConversationId::from("c_looked_at"));
+    let (agent, _rx) = subscriber(&hub, 64, true);
+    let agent_id = agent.id;
+    hub.subscribe(&t, &looked_at, None, agent, None, None);
+    for i in 1..=3 {
+        hub.publish(&t, &campaign, &event(i));
+        hub.publish(&t, &looked_at, &event(i));
+    }
+    hub.unsubscribe(&t, &looked_at, agent_id);
+    let idle = Duration::from_secs(600);
+    let now = crate::domain::now_ms();
+    assert_eq!(
+        hub.sweep(now, idle),
+        0,
+        "within the window's age, both are kept"
+    );
+    // A first subscriber within the minute is replayed what it missed.
+    let (late, _rx) = subscriber(&hub, 64, true);
+    let late_id = late.id;
+    assert_eq!(
+        hub.subscribe(&t, &campaign, Some(1), late, None, None),
+        Subscribed::Resumed {
+            replayed: 2,
+            seq: 3
+        }
+    );
+    hub.unsubscribe(&t, &campaign, late_id);
+    let never = Topic::Conversation(ConversationId::from("c_never"));
+    hub.publish(&t, &never, &event(1));
+    assert_eq!(
+        hub.sweep(now + 61_000, idle),
+        1,
+        "only the one nobody ever followed goes after a minute"
+    );
+    assert_eq!(
+        hub.sweep(now + 601_000, idle),
+        2,
+        "the followed ones after `idle`"
     );
 }
