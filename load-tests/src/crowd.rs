@@ -162,14 +162,27 @@ pub fn text_webhook_to(number: &str, customer: &str, wamid: &str, text: &str) ->
 /// Posts a signed webhook; true when the server acknowledged it (it is durable).
 pub async fn post_webhook(client: &reqwest::Client, url: &str, body: Bytes) -> bool {
     let signature = crate::ingest::sign(&body);
-    client
+    let answer = client
         .post(url)
         .header("content-type", "application/json")
         .header("x-hub-signature-256", signature)
         .body(body)
         .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
+        .await;
+    let why = match answer {
+        Ok(r) if r.status().is_success() => return true,
+        Ok(r) => {
+            let status = r.status();
+            format!("{status} {}", r.text().await.unwrap_or_default())
+        }
+        Err(e) => format!("no answer: {e}"),
+    };
+    // The first few refusals say why (a 503 is safe, Meta retries; anything else is a bug).
+    static TOLD: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if TOLD.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+        eprintln!("a webhook was not acknowledged: {why}");
+    }
+    false
 }
 
 /// A process's own resident memory in bytes: `RssAnon`, its heap, stacks and buffers. `VmRSS`
