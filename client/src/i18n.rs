@@ -162,6 +162,10 @@ texts! {
     Contact => "Contact", "Контакт";
     Import => "Import", "Импорт";
     Segments => "Segments", "Сегменты";
+    StopWordsTab => "Stop words", "Стоп-слова";
+    StopWordsServer => "The server's stop words are in force. A customer whose whole message is one of them is opted out of marketing. One per line; saving makes them this workspace's own.", "Действуют стоп-слова сервера. Клиент, всё сообщение которого — одно из них, отписывается от рассылок. По одному в строке; после сохранения список станет собственным для этого пространства.";
+    StopWordsSaved => "This workspace's own stop words are in force. A customer whose whole message is one of them is opted out of marketing. One per line.", "Действуют собственные стоп-слова этого пространства. Клиент, всё сообщение которого — одно из них, отписывается от рассылок. По одному в строке.";
+    UseServerList => "Use the server's list", "Вернуть список сервера";
     SearchContacts => "Name or number", "Имя или номер";
     AllTags => "All tags", "Все метки";
     Selected => "selected", "выбрано";

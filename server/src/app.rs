@@ -17,7 +17,7 @@ use crate::api::ApiState;
 use crate::auth::Authenticator;
 use crate::config::{Backend, Config, SecureCookies};
 use crate::connector::{ClientOptions, CloudApi, NumberEndpoint};
-use crate::domain::{NumberRecord, StopKeywords, TenantRecord};
+use crate::domain::{NumberRecord, TenantRecord};
 use crate::http::{self, HttpState};
 use crate::hub::{self, socket::WsGate, Hub};
 use crate::limits::{ClientPace, SenderPace};
@@ -26,6 +26,7 @@ use crate::service::automation::Automation;
 use crate::service::broker::Broker;
 use crate::service::commands::Services;
 use crate::service::compliance::WordFilter;
+use crate::service::contacts::stop_words::StopWords;
 use crate::service::contacts::{import::Imports, Contacts};
 use crate::service::crm::Crm;
 use crate::service::inbox::Inbox;
@@ -439,12 +440,13 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
     number_admin.follow(&events, shutdown.clone());
     number_admin.spawn_refresh(shutdown.clone());
     let costs = crate::service::costs::Costs::new(Arc::clone(&store));
+    let stop_words = Arc::new(StopWords::new(&config.contacts.stop_keywords));
     let inbound = Arc::new(Inbound::new(
         Arc::clone(&store),
         numbers.clone(),
         events.clone(),
         config.runs_simulator(),
-        StopKeywords::new(&config.contacts.stop_keywords),
+        Arc::clone(&stop_words),
         costs.clone(),
     ));
     let outbound = Arc::new(Outbound::new(api, numbers.clone()));
@@ -601,7 +603,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> Result<Running, 
         shutdown.clone(),
     );
     imports.resume_all().await?;
-    let contacts = Contacts::new(Arc::clone(&broker), imports, webhooks.clone());
+    let contacts = Contacts::new(
+        Arc::clone(&broker),
+        imports,
+        webhooks.clone(),
+        Arc::clone(&stop_words),
+    );
     // Files queued before the last stop are copied first, then each new one as it is stored.
     media.spawn(&events, shutdown.clone());
     let retention = Retention::new(

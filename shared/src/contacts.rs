@@ -516,3 +516,29 @@ pub struct Stripped {
 pub struct FilterInput {
     pub filter: Filter,
 }
+
+/// A workspace's stop words: a customer whose whole message is one of them (after folding case,
+/// width and the punctuation around it) is opted out of marketing. Until a workspace saves its
+/// own list, the server's (`[contacts] stop_keywords`) is in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StopWords {
+    pub words: Vec<String>,
+    /// Whether the workspace saved its own list (else these are the server's).
+    pub saved: bool,
+    /// The saved list's version, for a change that must not overwrite another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+/// `PUT settings/stop-words`: the workspace's whole list (1 to 200 words or phrases of at most
+/// 64 characters; the same word spelt twice is kept once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StopWordsChange {
+    pub words: Vec<String>,
+    /// The version read; refused (409) when the list changed since.
+    #[serde(default)]
+    pub version: Option<u64>,
+}

@@ -918,6 +918,19 @@ try {
     await admin.fill(".contact-list input.search", "браузерова з");
     await admin.waitForSelector('.row.contact:has-text("Зоя Браузерова")', { timeout: 15000 });
     check(true, "the contact list finds the customer by the surname too, with a word of the first name");
+    // The workspace's own stop words: the server's shown first, then saved as the workspace's.
+    await admin.click(`.contacts .tab:has-text("${ru ? "Стоп-слова" : "Stop words"}")`);
+    await admin.waitForFunction(() => (document.querySelector(".stop-words textarea")?.value || "").includes("СТОП"), null, { timeout: 15000 });
+    check(await admin.isVisible(".stop-words .hint:not(.saved)"), "the stop words tab shows the server's list as the server's");
+    await admin.fill(".stop-words textarea", `${ru ? "Хватит" : "Enough"}\nСТОП`);
+    await admin.click(".stop-words button[type=submit]");
+    await admin.waitForSelector(".stop-words .hint.saved", { timeout: 15000 });
+    const kept = await admin.evaluate(() => fetch("/api/v1/settings/stop-words").then((r) => r.json()));
+    check(kept.saved && kept.words[0] === (ru ? "Хватит" : "Enough"), "the workspace's own stop words are saved from the app");
+    await admin.click(".stop-words button.reset");
+    await admin.waitForSelector(".stop-words .hint:not(.saved)", { timeout: 15000 });
+    check(true, "the workspace goes back to the server's stop words from the app");
+    await admin.click(`.contacts .tab:has-text("${ru ? "Контакты" : "Contacts"}")`);
     await admin.screenshot({ path: join(artifacts, `pwa-${lang}-contacts.png`) });
 
     // 13. A campaign made in the wizard: the imported customers (their tag) get the Russian

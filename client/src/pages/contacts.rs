@@ -22,6 +22,7 @@ enum Sub {
     List,
     Import,
     Segments,
+    StopWords,
 }
 
 #[component]
@@ -39,13 +40,79 @@ pub(crate) fn ContactsView() -> impl IntoView {
                 {tab(Sub::List, T::Contacts)}
                 <Show when=move || app.can(Permission::ContactsImport)>{tab(Sub::Import, T::Import)}</Show>
                 {tab(Sub::Segments, T::Segments)}
+                <Show when=move || app.can(Permission::SettingsAutomation)>{tab(Sub::StopWords, T::StopWordsTab)}</Show>
             </div>
             {move || match sub.get() {
                 Sub::List => view! { <ContactList/> }.into_any(),
                 Sub::Import => view! { <ImportWizard/> }.into_any(),
                 Sub::Segments => view! { <SegmentEditor/> }.into_any(),
+                Sub::StopWords => view! { <StopWordsEditor/> }.into_any(),
             }}
         </main>
+    }
+}
+
+/// The workspace's stop words, one per line: saved whole against the version shown, or given
+/// back for the server's list.
+#[component]
+fn StopWordsEditor() -> impl IntoView {
+    let app = expect_context::<App>();
+    const PATH: &str = "/api/v1/settings/stop-words";
+    let list = RwSignal::new(None::<StopWords>);
+    let text = RwSignal::new(String::new());
+    let shown = move |l: StopWords| {
+        text.set(l.words.join("\n"));
+        list.set(Some(l));
+    };
+    let load = move || {
+        spawn_local(async move {
+            match net::get::<StopWords>(PATH).await {
+                Ok(l) => shown(l),
+                Err(e) => app.fail(e.message),
+            }
+        })
+    };
+    load();
+    let save = move |ev: ev::SubmitEvent| {
+        ev.prevent_default();
+        let change = StopWordsChange {
+            words: text
+                .get_untracked()
+                .lines()
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            version: list.with_untracked(|l| l.as_ref().and_then(|l| l.version)),
+        };
+        spawn_local(async move {
+            match app.write::<StopWords, _>("PUT", PATH, &change).await {
+                Ok(l) => shown(l),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    let reset = move |_| {
+        spawn_local(async move {
+            match net::call::<StopWords>("DELETE", PATH, None, app.csrf_token().as_deref()).await {
+                Ok(l) => shown(l),
+                Err(e) => app.fail(e.message),
+            }
+        });
+    };
+    view! {
+        <form class="stop-words card" on:submit=save>
+            <p class="hint" class:saved=move || list.with(|l| l.as_ref().is_some_and(|l| l.saved))>
+                {move || app.text(if list.with(|l| l.as_ref().is_some_and(|l| l.saved)) { T::StopWordsSaved } else { T::StopWordsServer })}
+            </p>
+            <textarea rows="10" prop:value=move || text.get() on:input=move |e| text.set(event_target_value(&e))></textarea>
+            <div class="actions">
+                <button class="primary" type="submit">{app.text(T::Save)}</button>
+                <Show when=move || list.with(|l| l.as_ref().is_some_and(|l| l.saved))>
+                    <button class="ghost reset" type="button" on:click=reset>{app.text(T::UseServerList)}</button>
+                </Show>
+            </div>
+        </form>
     }
 }
 

@@ -690,3 +690,30 @@ pub async fn explain_segment(ctx: Ctx) -> ApiResult {
         .await?;
     json(StatusCode::OK, &why)
 }
+
+/// `GET settings/stop-words`: the workspace's stop words, else the server's.
+pub async fn stop_words(ctx: Ctx) -> ApiResult {
+    json(
+        StatusCode::OK,
+        &ctx.contacts.stop_words.view(&ctx.scope).await?,
+    )
+}
+
+/// `PUT settings/stop-words`: replaces the workspace's list whole; in force for the next webhook.
+pub async fn replace_stop_words(ctx: Ctx) -> ApiResult {
+    let change: StopWordsChange = ctx.req.json()?;
+    let actor = super::automation::actor(&ctx);
+    json(
+        StatusCode::OK,
+        &ctx.contacts.stop_words.change(&actor, change).await?,
+    )
+}
+
+/// `DELETE settings/stop-words`: back to the server's list.
+pub async fn reset_stop_words(ctx: Ctx) -> ApiResult {
+    let actor = super::automation::actor(&ctx);
+    json(
+        StatusCode::OK,
+        &ctx.contacts.stop_words.reset(&actor).await?,
+    )
+}

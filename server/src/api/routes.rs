@@ -1041,6 +1041,27 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
+                "settings/stop-words",
+                P::SettingsAutomation,
+                "stop_words.read",
+                h!(contacts::stop_words),
+            ),
+            Route::needs(
+                M::PUT,
+                "settings/stop-words",
+                P::SettingsAutomation,
+                "stop_words.replace",
+                h!(contacts::replace_stop_words),
+            ),
+            Route::needs(
+                M::DELETE,
+                "settings/stop-words",
+                P::SettingsAutomation,
+                "stop_words.reset",
+                h!(contacts::reset_stop_words),
+            ),
+            Route::needs(
+                M::GET,
                 "surveys/csat",
                 P::SettingsAutomation,
                 "survey.read",

@@ -39,6 +39,8 @@ pub enum ItemKind {
     SavedReply,
     /// A person's devices subscribed to Web Push (one document per user, id the user's id).
     PushDevices,
+    /// The workspace's stop words (`stop_words`), replacing the server's list.
+    StopWords,
 }
 
 impl ItemKind {
@@ -59,6 +61,7 @@ impl ItemKind {
             ItemKind::Crm => "crm",
             ItemKind::SavedReply => "saved_reply",
             ItemKind::PushDevices => "push_devices",
+            ItemKind::StopWords => "stop_words",
         }
     }
 }

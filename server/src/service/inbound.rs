@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_shared::TenantId;
 
+use super::contacts::stop_words::StopWords;
 use super::inbox::REPLAY_CURSOR;
 use super::{Events, NumberDirectory};
 use crate::connector::{signature, webhook};
@@ -60,8 +61,9 @@ pub struct Inbound {
     /// Whether message text may appear in logs: only for the demo's simulated customers, never
     /// for real ones (their messages are personal data).
     log_text: bool,
-    /// A customer's message that is just one of these opts them out of marketing.
-    stop: StopKeywords,
+    /// A customer's message that is just one of their workspace's stop words opts them out of
+    /// marketing.
+    stop: Arc<StopWords>,
     /// Prices what Meta priced.
     costs: super::costs::Costs,
 }
@@ -72,7 +74,7 @@ impl Inbound {
         numbers: NumberDirectory,
         events: Events,
         log_text: bool,
-        stop: StopKeywords,
+        stop: Arc<StopWords>,
         costs: super::costs::Costs,
     ) -> Self {
         Self {
@@ -149,14 +151,26 @@ impl Inbound {
                 .increment(unrouted as u64);
         }
 
-        // A customer who writes just "STOP" (or a configured keyword) opts out of marketing; the
-        // consent change is stored with the message, in the same batch.
+        // A customer who writes just "STOP" (or another of the workspace's stop words) opts out
+        // of marketing; the consent change is stored with the message, in the same batch.
+        let mut lists: Vec<(TenantId, Arc<StopKeywords>)> = Vec::new();
+        for (tenant, e) in &events {
+            let text = matches!(e, InboundEvent::Message(m) if m.kind == "text");
+            if text && !lists.iter().any(|(t, _)| t == tenant) {
+                lists.push((tenant.clone(), self.stop.of(&*self.store, tenant).await?));
+            }
+        }
+        let stops_for = |tenant: &TenantId, text: &str| {
+            lists
+                .iter()
+                .any(|(t, list)| t == tenant && list.matches(text))
+        };
         let stops: Vec<(TenantId, InboundEvent)> = events
             .iter()
             .filter_map(|(tenant, e)| match e {
                 InboundEvent::Message(m)
                     if m.kind == "text"
-                        && m.text.as_deref().is_some_and(|t| self.stop.matches(t)) =>
+                        && m.text.as_deref().is_some_and(|t| stops_for(tenant, t)) =>
                 {
                     Some((
                         tenant.clone(),

@@ -45,6 +45,144 @@ fn contact_of<'a>(page: &'a Value, phone: &str) -> Option<&'a Value> {
         .find(|c| c["phone"] == phone)
 }
 
+/// The marketing consent of the contact with `phone` (E.164), as the owner sees it.
+async fn marketing_of(api: &Api, owner: &Auth, phone: &str) -> Value {
+    let q = api
+        .get(&format!("contacts?q={}", &phone[1..9]), owner)
+        .await;
+    contact_of(&q.body, phone).expect("made")["consent"]["marketing"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_keeps_its_own_stop_words() {
+    let w = world().await;
+    let owner = &w.acme.callers["owner"];
+    let path = "settings/stop-words";
+    // The server's list until the workspace saves one.
+    let server = w.api.get(path, owner).await;
+    assert_eq!(server.status, StatusCode::OK, "{:?}", server.body);
+    assert_eq!(server.body["saved"], false);
+    assert!(server.body["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v == "СТОП"));
+    // Bad lists are refused whole, each with the field named.
+    for (bad, field) in [
+        (json!({"words": []}), "words"),
+        (json!({"words": ["ok", "  !! "]}), "words[1]"),
+        (json!({"words": ["x".repeat(65)]}), "words[0]"),
+    ] {
+        let a = w.api.send(Method::PUT, path, owner, bad).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
+        assert!(
+            a.body["error"]["message"].as_str().unwrap().contains(field),
+            "{:?}",
+            a.body
+        );
+    }
+    let unknown = w
+        .api
+        .send(Method::PUT, path, owner, json!({"word": ["x"]}))
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        unknown.body
+    );
+    // Its own list replaces the server's: "Хватит!" opts out, "STOP" no longer does.
+    let saved = w
+        .api
+        .send(
+            Method::PUT,
+            path,
+            owner,
+            json!({"words": ["Хватит", "хватит", "no more messages"]}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    assert_eq!(saved.body["words"], json!(["Хватит", "no more messages"]));
+    assert_eq!(saved.body["saved"], true);
+    let version = saved.body["version"].as_u64().unwrap();
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79162220001", "wamid.acme.sw1", "Хватит!"),
+    )
+    .await;
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79162220002", "wamid.acme.sw2", "STOP"),
+    )
+    .await;
+    assert_eq!(
+        marketing_of(&w.api, owner, "+79162220001").await,
+        "opted_out"
+    );
+    assert_eq!(marketing_of(&w.api, owner, "+79162220002").await, "unknown");
+    // Another workspace keeps the server's list.
+    let globex = &w.globex.callers["owner"];
+    deliver(
+        &w.api,
+        webhook(GLOBEX_NUMBER, "79162220003", "wamid.globex.sw3", "STOP"),
+    )
+    .await;
+    assert_eq!(
+        marketing_of(&w.api, globex, "+79162220003").await,
+        "opted_out"
+    );
+    let theirs = w.api.get(path, globex).await;
+    assert_eq!(theirs.body["saved"], false);
+    // A change against an old version is refused; an agent may not change it at all.
+    let stale = w
+        .api
+        .send(
+            Method::PUT,
+            path,
+            owner,
+            json!({"words": ["enough"], "version": version - 1}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{:?}", stale.body);
+    let agent = &w.acme.callers["agent"];
+    let refused = w
+        .api
+        .send(Method::PUT, path, agent, json!({"words": ["enough"]}))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    // Back to the server's list: "STOP" opts out again; a second reset has nothing to remove.
+    let reset = w.api.call(Method::DELETE, path, owner, None).await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    assert_eq!(reset.body["saved"], false);
+    deliver(
+        &w.api,
+        webhook(ACME_NUMBER, "79162220004", "wamid.acme.sw4", "stop"),
+    )
+    .await;
+    assert_eq!(
+        marketing_of(&w.api, owner, "+79162220004").await,
+        "opted_out"
+    );
+    let again = w.api.call(Method::DELETE, path, owner, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{:?}", again.body);
+    // Each change is in the audit log with what it was and became.
+    let audit = w.api.get("audit?action=stop_words.replace", owner).await;
+    assert_eq!(audit.status, StatusCode::OK, "{:?}", audit.body);
+    let changed: Vec<&Value> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["outcome"] == "ok")
+        .collect();
+    assert_eq!(changed.len(), 1, "{:?}", audit.body);
+    assert_eq!(
+        changed[0]["after"]["words"][0], "Хватит",
+        "{:?}",
+        changed[0]
+    );
+    w.running.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_make_contacts_and_set_consent() {
     let w = world().await;

@@ -2,6 +2,7 @@
 //! reports, the satisfaction survey, and retention.
 
 use switchboard_shared::api::*;
+use switchboard_shared::contacts::{StopWords, StopWordsChange};
 use switchboard_shared::reports::{
     AgentActivityReport, ConversationReport, CsatReport, DurationReport, ReportOverview,
     SurveySettings,
@@ -189,6 +190,28 @@ pub(super) fn operation(method: &str, path: &str) -> Option<Operation> {
                 Some(schema::<CsatReport>),
             )
         },
+        ("GET", "settings/stop-words") => op(
+            "The workspace's stop words: a customer whose whole message is one of them (case, \
+             width and the punctuation around it aside) is opted out of marketing, with the \
+             message as evidence; the server's list until the workspace saves its own",
+            None,
+            200,
+            Some(schema::<StopWords>),
+        ),
+        ("PUT", "settings/stop-words") => op(
+            "Replaces the workspace's stop words whole (1 to 200, each at most 64 characters \
+             with a letter or digit; a word spelt twice is kept once); `version`, when sent, \
+             must be the stored one (409 otherwise); in force for the next webhook",
+            Some(schema::<StopWordsChange>),
+            200,
+            Some(schema::<StopWords>),
+        ),
+        ("DELETE", "settings/stop-words") => op(
+            "Goes back to the server's stop words (404 when the workspace saved none)",
+            None,
+            200,
+            Some(schema::<StopWords>),
+        ),
         ("GET", "surveys/csat") => op(
             "The satisfaction survey sent after a resolution: on or off, texts per language, \
              the response window and the reminder (the defaults, off, until saved)",

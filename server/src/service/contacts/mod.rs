@@ -10,6 +10,7 @@
 pub mod csvfile;
 pub mod export;
 pub mod import;
+pub mod stop_words;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -100,6 +101,8 @@ pub struct Contacts {
     broker: Arc<dyn Broker>,
     pub imports: import::Imports,
     hooks: crate::service::webhooks::Webhooks,
+    /// Each workspace's stop words (the inbound use case reads the same copy).
+    pub stop_words: Arc<stop_words::StopWords>,
 }
 
 /// Who acts, and the store as their tenant sees it.
@@ -172,11 +175,13 @@ impl Contacts {
         broker: Arc<dyn Broker>,
         imports: import::Imports,
         hooks: crate::service::webhooks::Webhooks,
+        stop_words: Arc<stop_words::StopWords>,
     ) -> Self {
         Self {
             broker,
             imports,
             hooks,
+            stop_words,
         }
     }
 
