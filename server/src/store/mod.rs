@@ -465,6 +465,27 @@ pub struct ContactQuery {
 pub const SEARCH_ROWS: usize = 200;
 pub const SEARCH_ROUNDS: usize = 20;
 
+/// The page a contact search made from its index, walked in (term, id) order: `found` holds the
+/// contacts kept with the term each was kept under. A full page goes on after its last contact; a
+/// short one that stopped before the index `ended` (after [`SEARCH_ROUNDS`] reads) goes on after
+/// the last row read, `last`.
+pub fn search_page(
+    found: Vec<(String, ContactRecord)>,
+    limit: usize,
+    ended: bool,
+    last: (&str, &str),
+) -> Page<ContactRecord> {
+    let next = match found.last() {
+        Some((term, c)) if found.len() == limit => Some(Cursor::encode(&[term, c.id.as_str()])),
+        _ if !ended => Some(Cursor::encode(&[last.0, last.1])),
+        _ => None,
+    };
+    Page {
+        items: found.into_iter().map(|(_, c)| c).collect(),
+        next,
+    }
+}
+
 /// Customers, their notes and consent history, segment counts and erasure.
 ///
 /// Scylla shape: contacts are partitioned by (tenant, shard of 16) and found by id; a number or

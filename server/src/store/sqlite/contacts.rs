@@ -17,8 +17,8 @@ use crate::store::page::*;
 use crate::store::StoreError;
 use crate::store::StoreResult;
 use crate::store::{
-    check_limit, encode_list, ContactQuery, ContactStore, DirectoryStore, IdKeys, SEARCH_ROUNDS,
-    SEARCH_ROWS,
+    check_limit, encode_list, search_page, ContactQuery, ContactStore, DirectoryStore, IdKeys,
+    SEARCH_ROUNDS, SEARCH_ROWS,
 };
 
 const CONTACT_COLUMNS: &str = "tenant, id, phone, bsuid, username, name, profile_name, country, \
@@ -470,15 +470,7 @@ fn search_names(
             break;
         }
     }
-    let next = match found.last() {
-        Some((term, c)) if found.len() == limit => Some(Cursor::encode(&[term, c.id.as_str()])),
-        _ if !exhausted => Some(Cursor::encode(&[&key, &id])),
-        _ => None,
-    };
-    Ok(Page {
-        items: found.into_iter().map(|(_, c)| c).collect(),
-        next,
-    })
+    Ok(search_page(found, limit, exhausted, (&key, &id)))
 }
 
 /// Contacts made from `contacts_by_tenant` (what webhooks recorded before contacts existed),

@@ -17,7 +17,8 @@ use super::{unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
 use crate::store::{
-    check_limit, decode_list, encode_list, ContactQuery, ContactStore, SEARCH_ROUNDS, SEARCH_ROWS,
+    check_limit, decode_list, encode_list, search_page, ContactQuery, ContactStore, SEARCH_ROUNDS,
+    SEARCH_ROWS,
 };
 use crate::store::{DirectoryStore, StoreError, StoreResult};
 
@@ -866,17 +867,7 @@ impl ContactStore for ScyllaStore {
                         break;
                     }
                 }
-                let next = match found.last() {
-                    Some((term, c)) if found.len() == limit => {
-                        Some(Cursor::encode(&[term, c.id.as_str()]))
-                    }
-                    _ if !exhausted => Some(Cursor::encode(&[&key, &id])),
-                    _ => None,
-                };
-                return Ok(Page {
-                    items: found.into_iter().map(|(_, c)| c).collect(),
-                    next,
-                });
+                return Ok(search_page(found, limit, exhausted, (&key, &id)));
             }
             None if tag.is_some() => {
                 let tag = tag.clone().unwrap_or_default();
