@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use switchboard_shared::Permission;
 
 use super::{
-    access, audit, automation, campaigns, collab, compliance, contacts, conversations, costs, crm,
-    numbers, push, replies, reports, retention, search, session, transcript, webhooks, Route,
+    access, audit, automation, campaigns, collab, compliance, conversations, costs, crm, numbers,
+    push, replies, reports, retention, search, session, transcript, webhooks, Route,
 };
 use crate::web::Method;
 
@@ -18,12 +18,14 @@ macro_rules! h {
     };
 }
 
+mod customers;
+
 /// Every endpoint of the API.
 pub fn routes() -> &'static [Route] {
     use Method as M;
     use Permission as P;
     static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-        vec![
+        let mut all = vec![
             Route::public(M::POST, "auth/login", "auth.login", h!(session::login)),
             Route::public(M::POST, "auth/token", "auth.token", h!(session::token)),
             Route::public(M::POST, "setup", "setup.complete", h!(session::setup)),
@@ -533,239 +535,6 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
-                "contacts",
-                P::ContactsRead,
-                "contact.list",
-                h!(contacts::list),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts",
-                P::ContactsEdit,
-                "contact.create",
-                h!(contacts::create),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/bulk-tags",
-                P::ContactsEdit,
-                "contact.bulk_tag",
-                h!(contacts::bulk_tags),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/export",
-                P::ContactsExport,
-                "contact.export",
-                h!(contacts::export),
-            )
-            .audited(),
-            Route::needs(
-                M::GET,
-                "contacts/imports",
-                P::ContactsImport,
-                "import.list",
-                h!(contacts::list_imports),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/imports",
-                P::ContactsImport,
-                "import.start",
-                h!(contacts::start_import),
-            )
-            .spool(),
-            Route::needs(
-                M::GET,
-                "contacts/imports/{id}",
-                P::ContactsImport,
-                "import.read",
-                h!(contacts::get_import),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/imports/{id}/errors",
-                P::ContactsImport,
-                "import.errors",
-                h!(contacts::import_errors),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/imports/{id}/undo",
-                P::ContactsImport,
-                "import.undo",
-                h!(contacts::undo_import),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/imports/{id}/commit",
-                P::ContactsImport,
-                "import.commit",
-                h!(contacts::commit_import),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/{id}",
-                P::ContactsRead,
-                "contact.read",
-                h!(contacts::get),
-            ),
-            Route::needs(
-                M::PATCH,
-                "contacts/{id}",
-                P::ContactsEdit,
-                "contact.update",
-                h!(contacts::patch),
-            ),
-            Route::needs(
-                M::DELETE,
-                "contacts/{id}",
-                P::SettingsRetention,
-                "contact.erase",
-                h!(contacts::erase),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/{id}/merge",
-                P::ContactsEdit,
-                "contact.merge",
-                h!(contacts::merge),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/{id}/notes",
-                P::ContactsRead,
-                "contact.notes",
-                h!(contacts::notes),
-            ),
-            Route::needs(
-                M::POST,
-                "contacts/{id}/notes",
-                P::ContactsEdit,
-                "contact.note",
-                h!(contacts::add_note),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/{id}/consent",
-                P::ContactsRead,
-                "contact.consent",
-                h!(contacts::consent),
-            ),
-            Route::needs(
-                M::GET,
-                "contacts/{id}/conversations",
-                P::ConversationsReadAssigned,
-                "contact.conversations",
-                h!(contacts::conversations),
-            ),
-            Route::needs(
-                M::GET,
-                "tags",
-                P::ContactsRead,
-                "tag.list",
-                h!(contacts::list_tags),
-            ),
-            Route::needs(
-                M::PUT,
-                "tags",
-                P::ContactsImport,
-                "tag.put",
-                h!(contacts::put_tag),
-            ),
-            Route::needs(
-                M::DELETE,
-                "tags",
-                P::ContactsImport,
-                "tag.delete",
-                h!(contacts::delete_tag),
-            ),
-            Route::needs(
-                M::GET,
-                "attributes",
-                P::ContactsRead,
-                "attribute.list",
-                h!(contacts::list_attributes),
-            ),
-            Route::needs(
-                M::PUT,
-                "attributes/{key}",
-                P::ContactsImport,
-                "attribute.put",
-                h!(contacts::put_attribute),
-            ),
-            Route::needs(
-                M::DELETE,
-                "attributes/{key}",
-                P::ContactsImport,
-                "attribute.delete",
-                h!(contacts::delete_attribute),
-            ),
-            Route::needs(
-                M::GET,
-                "segments",
-                P::ContactsRead,
-                "segment.list",
-                h!(contacts::list_segments),
-            ),
-            Route::needs(
-                M::POST,
-                "segments",
-                P::ContactsEdit,
-                "segment.create",
-                h!(contacts::create_segment),
-            ),
-            Route::needs(
-                M::POST,
-                "segments/count",
-                P::ContactsRead,
-                "segment.count_filter",
-                h!(contacts::count_filter),
-            ),
-            Route::needs(
-                M::GET,
-                "segments/{id}",
-                P::ContactsRead,
-                "segment.read",
-                h!(contacts::get_segment),
-            ),
-            Route::needs(
-                M::PUT,
-                "segments/{id}",
-                P::ContactsEdit,
-                "segment.update",
-                h!(contacts::update_segment),
-            ),
-            Route::needs(
-                M::DELETE,
-                "segments/{id}",
-                P::ContactsEdit,
-                "segment.delete",
-                h!(contacts::delete_segment),
-            ),
-            Route::needs(
-                M::GET,
-                "segments/{id}/count",
-                P::ContactsRead,
-                "segment.count",
-                h!(contacts::count_segment),
-            ),
-            Route::needs(
-                M::GET,
-                "segments/{id}/contacts",
-                P::ContactsRead,
-                "segment.members",
-                h!(contacts::segment_contacts),
-            ),
-            Route::needs(
-                M::GET,
-                "segments/{id}/explain/{contact}",
-                P::ContactsRead,
-                "segment.explain",
-                h!(contacts::explain_segment),
-            ),
-            Route::needs(
-                M::GET,
                 "automation/rules",
                 P::SettingsAutomation,
                 "rule.list",
@@ -1041,27 +810,6 @@ pub fn routes() -> &'static [Route] {
             ),
             Route::needs(
                 M::GET,
-                "settings/stop-words",
-                P::SettingsAutomation,
-                "stop_words.read",
-                h!(contacts::stop_words),
-            ),
-            Route::needs(
-                M::PUT,
-                "settings/stop-words",
-                P::SettingsAutomation,
-                "stop_words.replace",
-                h!(contacts::replace_stop_words),
-            ),
-            Route::needs(
-                M::DELETE,
-                "settings/stop-words",
-                P::SettingsAutomation,
-                "stop_words.reset",
-                h!(contacts::reset_stop_words),
-            ),
-            Route::needs(
-                M::GET,
                 "surveys/csat",
                 P::SettingsAutomation,
                 "survey.read",
@@ -1210,7 +958,9 @@ pub fn routes() -> &'static [Route] {
                 "send.read",
                 h!(conversations::get_send),
             ),
-        ]
+        ];
+        all.extend(customers::routes());
+        all
     });
     &ROUTES
 }
