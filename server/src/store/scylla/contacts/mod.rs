@@ -5,6 +5,7 @@
 //! partitions page by page and test each contact with [`crate::domain::matches`].
 
 mod erasure;
+mod search;
 
 use std::collections::HashSet;
 
@@ -13,13 +14,11 @@ use scylla::statement::prepared::PreparedStatement;
 use switchboard_shared::contacts::{ConsentEvidence, ConsentSource, Filter, Marketing};
 use switchboard_shared::{ContactId, TenantId, UserId, WaId};
 
+use self::search::search_terms;
 use super::{unavailable, Preparer, ScyllaStore};
 use crate::domain::*;
 use crate::store::page::*;
-use crate::store::{
-    check_limit, decode_list, encode_list, search_page, ContactQuery, ContactStore, SEARCH_ROUNDS,
-    SEARCH_ROWS,
-};
+use crate::store::{check_limit, decode_list, encode_list, ContactQuery, ContactStore};
 use crate::store::{DirectoryStore, StoreError, StoreResult};
 
 /// Partitions per tenant for contacts.
@@ -465,24 +464,6 @@ fn identities(c: &ContactRecord) -> Vec<String> {
     out
 }
 
-/// The search index partition of a name term or a query's walking prefix.
-fn name_partition(term: &str) -> String {
-    format!("n:{}", term.chars().take(2).collect::<String>())
-}
-
-/// The search index entries of a contact: (partition prefix, term): each term of its name
-/// ([`name_terms`]) and its number.
-fn search_terms(c: &ContactRecord) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = name_terms(&fold(c.display_name().unwrap_or("")))
-        .into_iter()
-        .map(|t| (name_partition(&t), t))
-        .collect();
-    if let Some(p) = &c.phone {
-        out.push((format!("p:{}", &p[..p.len().min(2)]), p.clone()));
-    }
-    out
-}
-
 fn folded_tags(c: &ContactRecord) -> Vec<String> {
     c.tags.iter().map(|t| t.trim().to_lowercase()).collect()
 }
@@ -800,74 +781,16 @@ impl ContactStore for ScyllaStore {
         match &query.prefix {
             Some(prefix) => {
                 let by_phone = query.by_phone && prefix.bytes().all(|b| b.is_ascii_digit());
-                // A number walks its digits; a name the longest word of the query.
-                let name = if by_phone {
-                    None
-                } else {
-                    match NameQuery::new(prefix) {
-                        Some(q) => Some(q),
-                        None => {
-                            return Ok(Page {
-                                items: Vec::new(),
-                                next: None,
-                            })
-                        }
-                    }
-                };
-                let walk = name.as_ref().map_or(prefix.as_str(), NameQuery::walk);
-                let partition = match &name {
-                    Some(_) => name_partition(walk),
-                    None => format!("p:{}", walk.chars().take(2).collect::<String>()),
-                };
-                let upper = format!("{walk}\u{10FFFF}");
-                let (mut key, mut id) = if after_key.is_empty() {
-                    (walk.to_owned(), String::new())
-                } else {
-                    (after_key, after_id)
-                };
-                let mut found: Vec<(String, ContactRecord)> = Vec::new();
-                let mut exhausted = false;
-                // Bounded: at most SEARCH_ROUNDS index pages per call (a tag filter or a later
-                // query word may pass over many rows); a page that ends early still has a cursor.
-                'rounds: for _ in 0..SEARCH_ROUNDS {
-                    let hits = self
-                        .rows::<(String, String)>(
-                            &self.contacts.search_after,
-                            (
-                                tenant.as_str(),
-                                partition.as_str(),
-                                key.as_str(),
-                                id.as_str(),
-                                upper.as_str(),
-                                SEARCH_ROWS as i32,
-                            ),
-                        )
-                        .await?;
-                    exhausted = hits.len() < SEARCH_ROWS;
-                    for (term, cid) in hits {
-                        (key, id) = (term, cid);
-                        let Some(c) = self
-                            .contact_by_id(tenant, &ContactId::new(id.clone()))
-                            .await?
-                        else {
-                            continue;
-                        };
-                        let named = name
-                            .as_ref()
-                            .is_none_or(|q| q.keeps(&key, &fold(c.display_name().unwrap_or(""))));
-                        if named && wanted(&c) {
-                            found.push((key.clone(), c));
-                            if found.len() == limit {
-                                exhausted = false;
-                                break 'rounds;
-                            }
-                        }
-                    }
-                    if exhausted {
-                        break;
-                    }
-                }
-                return Ok(search_page(found, limit, exhausted, (&key, &id)));
+                return self
+                    .search_contacts(
+                        tenant,
+                        prefix,
+                        by_phone,
+                        (after_key, after_id),
+                        limit,
+                        wanted,
+                    )
+                    .await;
             }
             None if tag.is_some() => {
                 let tag = tag.clone().unwrap_or_default();
