@@ -37,6 +37,40 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
+/// The server's own gauges of what it holds in memory, to tell which part of RssAnon moves:
+/// the hub's streams and the text their windows keep, and SQLite's heap (its page caches).
+async fn memory_gauges(crowd: &Crowd) -> Value {
+    const GAUGES: [(&str, &str, f64); 4] = [
+        ("switchboard_hub_streams", "hub_streams", 1.0),
+        ("switchboard_hub_window_events", "hub_window_events", 1.0),
+        ("switchboard_hub_window_bytes", "hub_window_mb", 1048576.0),
+        (
+            "switchboard_store_sqlite_heap_bytes",
+            "sqlite_heap_mb",
+            1048576.0,
+        ),
+    ];
+    let url = format!("{}/metrics", crowd.served.base);
+    let text = match crowd.client.get(url).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let mut out = serde_json::Map::new();
+    for (metric, name, unit) in GAUGES {
+        let value = text.lines().find_map(|l| {
+            l.strip_prefix(metric)?
+                .strip_prefix(' ')?
+                .parse::<f64>()
+                .ok()
+        });
+        out.insert(
+            name.into(),
+            value.map_or(Value::Null, |v| json!((v / unit * 10.0).round() / 10.0)),
+        );
+    }
+    Value::Object(out)
+}
+
 fn importer(crowd: &Crowd) -> Importer {
     Importer::new(&crowd.client, &crowd.served.base, &crowd.served.token)
 }
@@ -224,6 +258,7 @@ pub async fn run(cli: &Cli) -> Result<Value> {
         ));
         row["rss_anon_mb_after"] = json!((anon as f64 / 1048576.0 * 10.0).round() / 10.0);
         row["open_fds_after"] = json!(open);
+        row["held_after"] = memory_gauges(&crowd).await;
         row["campaign_sent_so_far"] = json!(sent);
         row["lost"] = json!(r.lost);
         row["duplicated"] = json!(r.duplicated);

@@ -753,12 +753,21 @@ impl Hub {
             .map(|e| (e.key().clone(), Arc::clone(e.value())))
             .collect();
         let mut candidates: Vec<StreamKey> = Vec::new();
+        // What the windows hold, for the gauges: each event's text counted once however many
+        // windows share it (its share in each is its size over the references to it).
+        let (mut held_events, mut held_bytes) = (0usize, 0f64);
         for (key, stream) in streams {
             // One in use right now trims itself.
             let Ok(mut s) = stream.try_lock() else {
                 continue;
             };
             s.trim(now_ms, &self.window);
+            held_events += s.window.len();
+            held_bytes += s
+                .window
+                .iter()
+                .map(|e| e.event.size() as f64 / Arc::strong_count(&e.event) as f64)
+                .sum::<f64>();
             if idle_now(&s) {
                 candidates.push(key);
             }
@@ -780,6 +789,8 @@ impl Hub {
             forgotten += usize::from(removed.is_some());
         }
         metrics::gauge!("switchboard_hub_streams").set(self.streams.len() as f64);
+        metrics::gauge!("switchboard_hub_window_events").set(held_events as f64);
+        metrics::gauge!("switchboard_hub_window_bytes").set(held_bytes);
         forgotten
     }
 

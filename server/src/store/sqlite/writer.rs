@@ -247,12 +247,22 @@ pub(super) fn checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Recei
                 metrics::histogram!("switchboard_store_checkpoint_seconds")
                     .record(started.elapsed());
                 metrics::gauge!("switchboard_store_wal_pages").set(wal_pages as f64);
+                metrics::gauge!("switchboard_store_sqlite_heap_bytes").set(sqlite_heap() as f64);
                 tracing::trace!(wal_pages, copied, "checkpoint");
             }
             Err(error) => tracing::warn!(%error, "SQLite checkpoint failed; retrying"),
         }
     }
     tracing::debug!("SQLite checkpointer stopped with the writer");
+}
+
+/// What SQLite has allocated, in bytes, over every connection of the process: page caches,
+/// prepared statements, schema. The one figure that tells its share of the server's memory.
+#[allow(unsafe_code)]
+fn sqlite_heap() -> i64 {
+    // SAFETY: `sqlite3_memory_used` takes nothing, only reads SQLite's own counters (under its
+    // mutex), and may be called from any thread at any time.
+    unsafe { rusqlite::ffi::sqlite3_memory_used() }
 }
 
 #[cfg(test)]
