@@ -84,11 +84,10 @@ struct Tally {
     clicked: u64,
     /// The latest outcomes: (failed, Meta's code).
     outcomes: VecDeque<(bool, Option<i64>)>,
-    /// Recipients handed to the outbox by this process, and how many of them the outbox has
-    /// not answered yet: the hand-over waits while too many are outstanding, so the campaign
-    /// goes as fast as the outbox (and the store behind it) actually sends, never faster.
+    /// Recipients handed to the outbox by this process that the outbox has not answered yet:
+    /// the hand-over waits while too many are outstanding, so the campaign goes as fast as the
+    /// outbox (and the store behind it) actually sends, never faster.
     handed: std::collections::HashSet<WaId>,
-    outstanding: usize,
 }
 
 impl Tally {
@@ -598,7 +597,7 @@ impl Campaigns {
                 let waiting_since = Instant::now();
                 loop {
                     // The lock is let go before anything below waits (a hand-over takes it).
-                    let outstanding = live.tally.lock().await.outstanding;
+                    let outstanding = live.tally.lock().await.handed.len();
                     if outstanding < MAX_OUTSTANDING || waiting_since.elapsed() >= STALLED {
                         break;
                     }
@@ -763,8 +762,8 @@ impl Campaigns {
                 .states
                 .get(&r.wa_id)
                 .is_some_and(|(s, _)| *s == RecipientState::Queued);
-            if queued && tally.handed.insert(r.wa_id.clone()) {
-                tally.outstanding += 1;
+            if queued {
+                tally.handed.insert(r.wa_id.clone());
             }
         }
         // The outbox may have answered already (a send it took before a stop): its record says.
@@ -900,8 +899,10 @@ impl Campaigns {
             return Ok(());
         }
         let state = if moves { to } else { from };
-        if moves && from == RecipientState::Queued && tally.handed.contains(wa_id) {
-            tally.outstanding = tally.outstanding.saturating_sub(1);
+        // A recipient never goes back to `Queued`, so one that leaves it is forgotten here: the
+        // set holds only what is outstanding, not every recipient a long campaign has sent to.
+        if moves && from == RecipientState::Queued {
+            tally.handed.remove(wa_id);
         }
         tally
             .states
